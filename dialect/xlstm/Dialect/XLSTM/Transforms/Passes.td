@@ -1,0 +1,30 @@
+//===- Passes.td - xlstm dialect transformations ------------*- tablegen -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_DIALECT_XLSTM_TRANSFORMS_PASSES_TD
+#define XLSTM_DIALECT_XLSTM_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def XLSTMExpandBlocksPass : Pass<"xlstm-expand-blocks"> {
+  let summary = "Rewrite block ops into layer ops and primitives";
+  let description = [{
+    Replaces `xlstm.mlstm_block`, `xlstm.slstm_block`, `xlstm.large_block` and
+    `xlstm.lm_head` by what they compute (spec xlstm-architecture §b,
+    xlstm-large-7b §2): norms, projections (`linalg.contract`), the causal
+    conv, headwise projections, the recurrence ops, the FFN and elementwise
+    epilogues (`linalg.generic`), with tensor reshapes and slices in between.
+    Checkpoint layouts are resolved here: the sLSTM recurrent kernel and bias
+    are brought from their stored layout into the (NH, DH, 4, DH) / (NH, 4, DH)
+    form `xlstm.slstm` takes, fused xLSTM-7B projections are sliced apart.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
+#endif // XLSTM_DIALECT_XLSTM_TRANSFORMS_PASSES_TD

@@ -1,0 +1,54 @@
+//===- XLSTM.h - xlstm dialect ----------------------------------*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The xlstm dialect: its ops, configuration attributes and enums.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_DIALECT_XLSTM_IR_XLSTM_H
+#define XLSTM_DIALECT_XLSTM_IR_XLSTM_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SmallVector.h"
+#include <string>
+
+namespace xlstm {
+
+/// One checkpoint tensor a block op takes: its name relative to the block
+/// (upstream state_dict spelling, e.g. "xlstm.proj_up.weight") and shape.
+struct ParamSpec {
+  std::string name;
+  llvm::SmallVector<int64_t, 3> shape;
+};
+
+} // namespace xlstm
+
+#include "xlstm/Dialect/XLSTM/IR/XLSTMOpsDialect.h.inc"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "xlstm/Dialect/XLSTM/IR/XLSTMOps.h.inc"
+
+namespace xlstm {
+
+/// Parameter tables of the block configurations, in state_dict order. The
+/// frontend names function arguments with them, the block verifiers check
+/// shapes against them and xlstm-expand-blocks looks operands up by name.
+llvm::SmallVector<ParamSpec> getParamSpecs(MLSTMLayerAttr config);
+llvm::SmallVector<ParamSpec> getParamSpecs(SLSTMLayerAttr config);
+llvm::SmallVector<ParamSpec> getParamSpecs(LargeBlockAttr config);
+
+} // namespace xlstm
+
+#endif // XLSTM_DIALECT_XLSTM_IR_XLSTM_H

@@ -1,0 +1,53 @@
+//===- ModelBuilder.h - ModelSpec to graph-level xlstm IR -------*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Builds `func.func @forward` for a model config. Its first argument is the
+// model input (`x` embeddings for a block stack, `tokens` otherwise), then one
+// argument per checkpoint tensor in upstream state_dict order, each tagged
+// with `xlstm.param = "<state_dict name>"` so a weight file binds by name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_FRONTEND_MODELBUILDER_H
+#define XLSTM_FRONTEND_MODELBUILDER_H
+
+#include "xlstm/Config/ModelSpec.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace mlir {
+class MLIRContext;
+} // namespace mlir
+
+namespace xlstm {
+
+/// Element type of parameters and activations.
+enum class ModelDType { F32, BF16 };
+
+struct ModelBuildOptions {
+  ModelDType dtype = ModelDType::F32;
+};
+
+/// Argument attribute naming the checkpoint tensor an argument binds to.
+inline constexpr llvm::StringLiteral kParamAttrName = "xlstm.param";
+/// Argument attribute on the model input ("x" or "tokens").
+inline constexpr llvm::StringLiteral kInputAttrName = "xlstm.input";
+/// Result attribute naming an output ("y" or "logits").
+inline constexpr llvm::StringLiteral kOutputAttrName = "xlstm.output";
+/// Other state_dict names bound to the same tensor (tied embeddings).
+inline constexpr llvm::StringLiteral kAliasesAttrName = "xlstm.aliases";
+/// Module attribute: the upstream model class.
+inline constexpr llvm::StringLiteral kModelAttrName = "xlstm.model";
+
+/// Builds the graph-level module for `spec`. The result verifies.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildModelModule(mlir::MLIRContext &context, const config::ModelSpec &spec,
+                 const ModelBuildOptions &options = {});
+
+} // namespace xlstm
+
+#endif // XLSTM_FRONTEND_MODELBUILDER_H

@@ -1,0 +1,126 @@
+//===- XLSTMDialect.cpp - xlstm dialect registration ----------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace xlstm;
+
+#include "xlstm/Dialect/XLSTM/IR/XLSTMOpsDialect.cpp.inc"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrs.cpp.inc"
+
+void XLSTMDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrs.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "xlstm/Dialect/XLSTM/IR/XLSTMOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Attribute verifiers
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Checks `value > 0` and, when `divides` is set, that `value` divides it.
+LogicalResult checkPositive(function_ref<InFlightDiagnostic()> emitError,
+                            StringRef name, int64_t value) {
+  if (value > 0)
+    return success();
+  return emitError() << name << " must be positive, got " << value;
+}
+LogicalResult checkDivides(function_ref<InFlightDiagnostic()> emitError,
+                           StringRef divisorName, int64_t divisor,
+                           StringRef name, int64_t value) {
+  if (value % divisor == 0)
+    return success();
+  return emitError() << divisorName << " (" << divisor << ") must divide "
+                     << name << " (" << value << ")";
+}
+} // namespace
+
+LogicalResult
+MLSTMLayerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t embeddingDim, int64_t innerDim, int64_t numHeads,
+                       int64_t convKernelSize, int64_t qkvBlocksize,
+                       BoolAttr bias) {
+  if (failed(checkPositive(emitError, "embedding_dim", embeddingDim)) ||
+      failed(checkPositive(emitError, "inner_dim", innerDim)) ||
+      failed(checkPositive(emitError, "num_heads", numHeads)) ||
+      failed(checkPositive(emitError, "conv_kernel_size", convKernelSize)) ||
+      failed(checkPositive(emitError, "qkv_blocksize", qkvBlocksize)) ||
+      failed(checkDivides(emitError, "num_heads", numHeads, "inner_dim",
+                          innerDim)) ||
+      failed(checkDivides(emitError, "qkv_blocksize", qkvBlocksize,
+                          "inner_dim", innerDim)))
+    return failure();
+  if (!bias)
+    return emitError() << "bias must be set";
+  return success();
+}
+
+LogicalResult
+FeedForwardAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t projDim, Activation act, BoolAttr bias) {
+  if (failed(checkPositive(emitError, "proj_dim", projDim)))
+    return failure();
+  if (!bias)
+    return emitError() << "bias must be set";
+  return success();
+}
+
+LogicalResult
+SLSTMLayerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t embeddingDim, int64_t numHeads,
+                       int64_t convKernelSize, BoolAttr groupNormWeight,
+                       SLSTMLayout layout, SLSTMFunction function,
+                       FeedForwardAttr feedforward) {
+  if (failed(checkPositive(emitError, "embedding_dim", embeddingDim)) ||
+      failed(checkPositive(emitError, "num_heads", numHeads)) ||
+      failed(checkDivides(emitError, "num_heads", numHeads, "embedding_dim",
+                          embeddingDim)))
+    return failure();
+  if (convKernelSize < 0)
+    return emitError() << "conv_kernel_size must be >= 0 (0 = no conv), got "
+                       << convKernelSize;
+  if (!groupNormWeight)
+    return emitError() << "group_norm_weight must be set";
+  return success();
+}
+
+LogicalResult
+LargeBlockAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t embeddingDim, int64_t numHeads, int64_t qkDim,
+                       int64_t vDim, int64_t ffnDim, BoolAttr useBias,
+                       FloatAttr normEps, FloatAttr eps, FloatAttr gateSoftCap,
+                       WeightMode weightMode) {
+  if (failed(checkPositive(emitError, "embedding_dim", embeddingDim)) ||
+      failed(checkPositive(emitError, "num_heads", numHeads)) ||
+      failed(checkPositive(emitError, "qk_dim", qkDim)) ||
+      failed(checkPositive(emitError, "v_dim", vDim)) ||
+      failed(checkPositive(emitError, "ffn_dim", ffnDim)) ||
+      failed(checkDivides(emitError, "num_heads", numHeads, "qk_dim", qkDim)) ||
+      failed(checkDivides(emitError, "num_heads", numHeads, "v_dim", vDim)))
+    return failure();
+  if (!useBias || !normEps || !eps || !gateSoftCap)
+    return emitError() << "use_bias, norm_eps, eps and gate_soft_cap must be set";
+  if (normEps.getValueAsDouble() < 0 || eps.getValueAsDouble() < 0)
+    return emitError() << "norm_eps and eps must be non-negative";
+  if (gateSoftCap.getValueAsDouble() <= 0)
+    return emitError() << "gate_soft_cap must be positive, got "
+                       << gateSoftCap.getValueAsDouble();
+  return success();
+}

@@ -1,0 +1,331 @@
+//===- ExpandBlocks.cpp - Block ops to layer ops and primitives -----------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Rewrites each graph-level block op into what it computes, following
+// shared/spec/xlstm-architecture.md §b and xlstm-large-7b.md §2 step by step.
+// The recurrences become `xlstm.mlstm` / `xlstm.slstm`, projections
+// `linalg.contract`, elementwise epilogues `linalg.generic`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LayerBuilder.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+#include "xlstm/Dialect/XLSTM/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMEXPANDBLOCKSPASS
+#include "xlstm/Dialect/XLSTM/Transforms/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+using namespace xlstm;
+
+namespace {
+
+/// Norm eps and scaling of the original xLSTM (weights stored as 1 + w).
+constexpr double kXLSTMNormEps = 1e-5;
+/// mLSTM denominator eps of both families.
+constexpr double kMLSTMEps = 1e-6;
+
+APFloat f64(double v) { return APFloat(v); }
+
+Value layerNorm(LayerBuilder &lb, Value x, Value weight) {
+  OpBuilder &b = lb.builder();
+  return LayerNormOp::create(b, lb.location(), x.getType(), x, weight,
+                             /*bias=*/Value(), f64(kXLSTMNormEps),
+                             NormScaling::one_plus_weight);
+}
+
+/// The depthwise conv weight is stored as (D, 1, K); the primitive takes (D, K).
+Value causalConv(LayerBuilder &lb, Value x, Value weight, Value bias) {
+  Value w = lb.collapse(weight, {{0, 1}, {2}});
+  return CausalConv1dOp::create(lb.builder(), lb.location(), x.getType(), x, w,
+                                bias);
+}
+
+Value gatedFFN(LayerBuilder &lb, Value x, Value gateW, Value upW, Value downW,
+               Value gateB, Value upB, Value downB, Activation act) {
+  return GatedFFNOp::create(lb.builder(), lb.location(), x.getType(), x, gateW,
+                            upW, downW, gateB, upB, downB, act);
+}
+
+//===----------------------------------------------------------------------===//
+// mLSTM block (spec §b.2, §b.4)
+//===----------------------------------------------------------------------===//
+
+struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MLSTMBlockOp op,
+                                PatternRewriter &rewriter) const override {
+    MLSTMLayerAttr c = op.getConfig();
+    LayerBuilder lb(rewriter, op.getLoc());
+    auto p = [&](StringRef name) { return op.getParam(name); };
+    int64_t di = c.getInnerDim(), nh = c.getNumHeads();
+
+    Value x = op.getInput();
+    Value xn = layerNorm(lb, x, p("xlstm_norm.weight"));
+    Value up = lb.linear(xn, p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
+    Value xm = lb.sliceLastDim(up, 0, di);
+    Value z = lb.sliceLastDim(up, di, di);
+    Value xc = lb.silu(causalConv(lb, xm, p("xlstm.conv1d.conv.weight"),
+                                  p("xlstm.conv1d.conv.bias")));
+    auto headwise = [&](Value in, StringRef proj) -> Value {
+      return HeadwiseLinearOp::create(
+          rewriter, op.getLoc(), in.getType(), in,
+          p(("xlstm." + proj + ".weight").str()),
+          p(("xlstm." + proj + ".bias").str()));
+    };
+    // q and k read the convolved branch, v the raw one (spec §g.2).
+    Value q = headwise(xc, "q_proj");
+    Value k = headwise(xc, "k_proj");
+    Value v = headwise(xm, "v_proj");
+    Value qkv = tensor::ConcatOp::create(rewriter, op.getLoc(), 2,
+                                         ValueRange{q, k, v});
+    Value ig = lb.linear(qkv, p("xlstm.mlstm_cell.igate.weight"),
+                         p("xlstm.mlstm_cell.igate.bias"));
+    Value fg = lb.linear(qkv, p("xlstm.mlstm_cell.fgate.weight"),
+                         p("xlstm.mlstm_cell.fgate.bias"));
+
+    Value qh = lb.splitHeads(q, nh), kh = lb.splitHeads(k, nh);
+    Value vh = lb.splitHeads(v, nh);
+    Value igh = lb.transpose(ig, {0, 2, 1}), fgh = lb.transpose(fg, {0, 2, 1});
+    auto cell = MLSTMOp::create(rewriter, op.getLoc(), vh.getType(),
+                                /*final_state=*/TypeRange{}, qh, kh, vh, igh,
+                                fgh, /*initial_state=*/ValueRange{},
+                                QKScaling::key, f64(kMLSTMEps));
+    Value h = lb.mergeHeads(cell.getH());
+    Value hn = MultiHeadNormOp::create(
+        rewriter, op.getLoc(), h.getType(), h,
+        p("xlstm.mlstm_cell.outnorm.weight"), /*bias=*/Value(), nh,
+        f64(kXLSTMNormEps), NormScaling::one_plus_weight);
+    // h_o = (h_n + skip * x_c) * SiLU(z)
+    Value ho = lb.elementwise(
+        {hn, xc, z, p("xlstm.learnable_skip")},
+        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value skip = arith::MulFOp::create(b, loc, a[3], a[1]);
+          Value hs = arith::AddFOp::create(b, loc, a[0], skip);
+          Value gate = arith::MulFOp::create(
+              b, loc, a[2], LayerBuilder::scalarSigmoid(b, loc, a[2]));
+          return arith::MulFOp::create(b, loc, hs, gate);
+        });
+    Value y = lb.linear(ho, p("xlstm.proj_down.weight"),
+                        p("xlstm.proj_down.bias"));
+    rewriter.replaceOp(op, lb.add(x, y));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// sLSTM block (spec §b.5-§b.7)
+//===----------------------------------------------------------------------===//
+
+/// Brings `_recurrent_kernel_` into (NH, DH, 4, DH) = R[h, i, g, j].
+Value recurrentKernelToCanonical(LayerBuilder &lb, Value kernel,
+                                 SLSTMLayerAttr c) {
+  int64_t nh = c.getNumHeads(), dh = c.getHeadDim();
+  if (c.getLayout() == SLSTMLayout::cuda) // int[h, i, g*DH + j]
+    return lb.expand(kernel, {{0}, {1}, {2, 3}}, {nh, dh, 4, dh});
+  // vanilla: int[h, g*DH + j, i] -> (h, g, j, i) -> (h, i, g, j)
+  Value split = lb.expand(kernel, {{0}, {1, 2}, {3}}, {nh, 4, dh, dh});
+  return lb.transpose(split, {0, 3, 1, 2});
+}
+
+/// Brings `_bias_` into (NH, 4, DH) = b[h, g, j].
+Value biasToCanonical(LayerBuilder &lb, Value bias, SLSTMLayerAttr c) {
+  int64_t nh = c.getNumHeads(), dh = c.getHeadDim();
+  if (c.getLayout() == SLSTMLayout::cuda) // head-major int[h*4*DH + g*DH + j]
+    return lb.expand(bias, {{0, 1, 2}}, {nh, 4, dh});
+  // vanilla, gate-major: int[g*NH*DH + h*DH + j]
+  Value split = lb.expand(bias, {{0, 1, 2}}, {4, nh, dh});
+  return lb.transpose(split, {1, 0, 2});
+}
+
+struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SLSTMBlockOp op,
+                                PatternRewriter &rewriter) const override {
+    SLSTMLayerAttr c = op.getConfig();
+    LayerBuilder lb(rewriter, op.getLoc());
+    auto p = [&](StringRef name) { return op.getParam(name); };
+    int64_t nh = c.getNumHeads();
+
+    Value x = op.getInput();
+    Value xn = layerNorm(lb, x, p("xlstm_norm.weight"));
+    Value xc = xn;
+    if (c.getConvKernelSize() > 0)
+      xc = lb.silu(causalConv(lb, xn, p("xlstm.conv1d.conv.weight"),
+                              p("xlstm.conv1d.conv.bias")));
+    auto headwise = [&](Value in, StringRef gate) -> Value {
+      return HeadwiseLinearOp::create(rewriter, op.getLoc(), in.getType(), in,
+                                      p(("xlstm." + gate + ".weight").str()),
+                                      /*bias=*/Value());
+    };
+    // Upstream quirk (spec §b.5): `fgate` feeds the input gate, `igate` the
+    // forget gate. z and o read the un-convolved input.
+    Value wi = headwise(xc, "fgate");
+    Value wf = headwise(xc, "igate");
+    Value wz = headwise(xn, "zgate");
+    Value wo = headwise(xn, "ogate");
+    Value r = recurrentKernelToCanonical(
+        lb, p("xlstm.slstm_cell._recurrent_kernel_"), c);
+    Value bias = biasToCanonical(lb, p("xlstm.slstm_cell._bias_"), c);
+    auto cell = SLSTMOp::create(
+        rewriter, op.getLoc(), x.getType(), /*final_state=*/TypeRange{}, wi, wf,
+        wz, wo, r, bias, /*initial_state=*/ValueRange{},
+        rewriter.getI64IntegerAttr(nh),
+        SLSTMFunctionAttr::get(rewriter.getContext(), c.getFunction()));
+    Value yn = MultiHeadNormOp::create(
+        rewriter, op.getLoc(), x.getType(), cell.getY(),
+        p("xlstm.group_norm.weight"), /*bias=*/Value(), nh,
+        f64(kXLSTMNormEps), NormScaling::one_plus_weight);
+    Value out = lb.add(x, yn);
+
+    if (FeedForwardAttr ffn = c.getFeedforward()) {
+      int64_t pd = ffn.getProjDim();
+      Value fn = layerNorm(lb, out, p("ffn_norm.weight"));
+      // proj_up stacks [gate; up] along its output dimension.
+      Value upW = p("ffn.proj_up.weight"), upB = p("ffn.proj_up.bias");
+      Value f = gatedFFN(lb, fn, lb.sliceRows(upW, 0, pd),
+                         lb.sliceRows(upW, pd, pd), p("ffn.proj_down.weight"),
+                         upB ? lb.sliceRows(upB, 0, pd) : Value(),
+                         upB ? lb.sliceRows(upB, pd, pd) : Value(),
+                         p("ffn.proj_down.bias"), ffn.getAct());
+      out = lb.add(out, f);
+    }
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// xLSTM-7B block (spec xlstm-large-7b §2)
+//===----------------------------------------------------------------------===//
+
+struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LargeBlockOp op,
+                                PatternRewriter &rewriter) const override {
+    LargeBlockAttr c = op.getConfig();
+    LayerBuilder lb(rewriter, op.getLoc());
+    Location loc = op.getLoc();
+    auto p = [&](StringRef name) { return op.getParam(name); };
+    int64_t nh = c.getNumHeads(), qk = c.getQkDim(), vd = c.getVDim();
+    int64_t fd = c.getFfnDim();
+    bool fused = c.getWeightMode() == WeightMode::fused;
+    FloatAttr normEps = c.getNormEps();
+    auto rmsNorm = [&](Value in, StringRef name) -> Value {
+      return RMSNormOp::create(rewriter, loc, in.getType(), in,
+                               p((name + ".weight").str()),
+                               p((name + ".bias").str()), normEps);
+    };
+    // Weight and bias of projection `name`, or rows [offset, offset + size)
+    // of the fused projection `fusedName` when the checkpoint is fused.
+    auto projection = [&](Value in, StringRef name, StringRef fusedName,
+                          int64_t offset, int64_t size) -> Value {
+      if (!fused)
+        return lb.linear(in, p((name + ".weight").str()),
+                         p((name + ".bias").str()));
+      Value bias = p((fusedName + ".bias").str());
+      return lb.linear(in, lb.sliceRows(p((fusedName + ".weight").str()),
+                                        offset, size),
+                       bias ? lb.sliceRows(bias, offset, size) : Value());
+    };
+    auto softCap = [&](Value in) -> Value {
+      return SoftCapOp::create(rewriter, loc, in.getType(), in, c.getGateSoftCap());
+    };
+
+    Value x = op.getInput();
+    Value xn = rmsNorm(x, "norm_mlstm");
+    StringRef qkvo = "mlstm_layer.qkv_opreact", ifg = "mlstm_layer.ifgate_preact";
+    Value q = projection(xn, "mlstm_layer.q", qkvo, 0, qk);
+    Value k = projection(xn, "mlstm_layer.k", qkvo, qk, qk);
+    Value v = projection(xn, "mlstm_layer.v", qkvo, 2 * qk, vd);
+    Value o = projection(xn, "mlstm_layer.ogate_preact", qkvo, 2 * qk + vd, vd);
+    Value ig = softCap(projection(xn, "mlstm_layer.igate_preact", ifg, 0, nh));
+    Value fg = softCap(projection(xn, "mlstm_layer.fgate_preact", ifg, nh, nh));
+
+    Value vh = lb.splitHeads(v, nh);
+    auto cell = MLSTMOp::create(
+        rewriter, loc, vh.getType(), /*final_state=*/TypeRange{},
+        lb.splitHeads(q, nh), lb.splitHeads(k, nh), vh,
+        lb.transpose(ig, {0, 2, 1}), lb.transpose(fg, {0, 2, 1}),
+        /*initial_state=*/ValueRange{}, QKScaling::query, c.getEps().getValue());
+    Value h = lb.mergeHeads(cell.getH());
+    Value hn = MultiHeadNormOp::create(
+        rewriter, loc, h.getType(), h, p("mlstm_layer.multihead_norm.weight"),
+        p("mlstm_layer.multihead_norm.bias"), nh, normEps.getValue(),
+        NormScaling::weight);
+    Value gated = lb.elementwise(
+        {o, hn}, [](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return arith::MulFOp::create(b, l, LayerBuilder::scalarSigmoid(b, l, a[0]),
+                                       a[1]);
+        });
+    Value x1 = lb.add(x, lb.linear(gated, p("mlstm_layer.out_proj.weight"),
+                                   p("mlstm_layer.out_proj.bias")));
+
+    Value xf = rmsNorm(x1, "norm_ffn");
+    Value gateW, upW, gateB, upB;
+    if (fused) {
+      Value w = p("ffn.proj_up_gate_z.weight"), bz = p("ffn.proj_up_gate_z.bias");
+      gateW = lb.sliceRows(w, 0, fd);
+      upW = lb.sliceRows(w, fd, fd);
+      if (bz) {
+        gateB = lb.sliceRows(bz, 0, fd);
+        upB = lb.sliceRows(bz, fd, fd);
+      }
+    } else {
+      gateW = p("ffn.proj_up_gate.weight");
+      upW = p("ffn.proj_up.weight");
+      gateB = p("ffn.proj_up_gate.bias");
+      upB = p("ffn.proj_up.bias");
+    }
+    Value f = gatedFFN(lb, xf, gateW, upW, p("ffn.proj_down.weight"), gateB, upB,
+                       p("ffn.proj_down.bias"), Activation::swish);
+    rewriter.replaceOp(op, lb.add(x1, f));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// LM head
+//===----------------------------------------------------------------------===//
+
+struct ExpandLMHead : OpRewritePattern<LMHeadOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LMHeadOp op,
+                                PatternRewriter &rewriter) const override {
+    LayerBuilder lb(rewriter, op.getLoc());
+    Value logits = lb.linear(op.getInput(), op.getWeight(), /*bias=*/Value());
+    if (std::optional<APFloat> cap = op.getSoftCap())
+      logits = SoftCapOp::create(rewriter, op.getLoc(), logits.getType(), logits,
+                                 rewriter.getF64FloatAttr(cap->convertToDouble()));
+    rewriter.replaceOp(op, logits);
+    return success();
+  }
+};
+
+struct XLSTMExpandBlocksPass
+    : xlstm::impl::XLSTMExpandBlocksPassBase<XLSTMExpandBlocksPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ExpandMLSTMBlock, ExpandSLSTMBlock, ExpandLargeBlock,
+                 ExpandLMHead>(&getContext());
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+
+} // namespace

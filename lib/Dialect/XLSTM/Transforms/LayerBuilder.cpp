@@ -1,0 +1,183 @@
+//===- LayerBuilder.cpp - Tensor-level building blocks for rewrites -------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LayerBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace xlstm;
+
+namespace {
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+} // namespace
+
+SmallVector<OpFoldResult> LayerBuilder::sizes(Value x) {
+  return tensor::getMixedSizes(b, loc, x);
+}
+
+Value LayerBuilder::emptyLike(Value x, ArrayRef<OpFoldResult> shape) {
+  return tensor::EmptyOp::create(b, loc, shape,
+                                 tensorType(x).getElementType());
+}
+
+Value LayerBuilder::scalarConstant(OpBuilder &b, Location loc, Type type,
+                                   double value) {
+  return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
+}
+
+Value LayerBuilder::scalarSigmoid(OpBuilder &b, Location loc, Value x) {
+  // 1 / (1 + exp(-x))
+  Value one = scalarConstant(b, loc, x.getType(), 1.0);
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, one, arith::AddFOp::create(b, loc, one, e));
+}
+
+Value LayerBuilder::linear(Value x, Value weight, Value bias) {
+  auto xType = tensorType(x);
+  int64_t rank = xType.getRank();
+  int64_t out = tensorType(weight).getDimSize(0);
+  SmallVector<OpFoldResult> shape = sizes(x);
+  shape.back() = b.getIndexAttr(out);
+  Value zero = scalarConstant(b, loc, xType.getElementType(), 0.0);
+  Value init = linalg::FillOp::create(b, loc, zero, emptyLike(x, shape))
+                   .getResult(0);
+  // Loops: the leading dims of x, then the output feature o, then the
+  // reduction over input features i.
+  MLIRContext *ctx = b.getContext();
+  unsigned numLoops = rank + 1;
+  SmallVector<AffineExpr> xExprs, outExprs;
+  for (int64_t d = 0; d < rank - 1; ++d) {
+    xExprs.push_back(getAffineDimExpr(d, ctx));
+    outExprs.push_back(getAffineDimExpr(d, ctx));
+  }
+  AffineExpr o = getAffineDimExpr(rank - 1, ctx), i = getAffineDimExpr(rank, ctx);
+  xExprs.push_back(i);
+  outExprs.push_back(o);
+  SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xExprs, ctx),
+                                 AffineMap::get(numLoops, 0, {o, i}, ctx),
+                                 AffineMap::get(numLoops, 0, outExprs, ctx)};
+  Value y = linalg::ContractOp::create(b, loc, TypeRange{init.getType()},
+                                       ValueRange{x, weight}, ValueRange{init},
+                                       b.getAffineMapArrayAttr(maps))
+                .getResult(0);
+  return bias ? add(y, bias) : y;
+}
+
+Value LayerBuilder::elementwise(ValueRange inputs, ScalarFn fn) {
+  Value first = inputs.front();
+  int64_t rank = tensorType(first).getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps;
+  for (Value in : inputs) {
+    int64_t inRank = tensorType(in).getRank();
+    maps.push_back(AffineMap::getMinorIdentityMap(rank, inRank, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+  Value init = emptyLike(first, sizes(first));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value r = fn(nb, nloc, args.drop_back());
+               linalg::YieldOp::create(nb, nloc, r);
+             })
+      .getResult(0);
+}
+
+Value LayerBuilder::add(Value x, Value y) {
+  return elementwise({x, y}, [](OpBuilder &b, Location loc, ValueRange a) {
+    return arith::AddFOp::create(b, loc, a[0], a[1]).getResult();
+  });
+}
+
+Value LayerBuilder::mul(Value x, Value y) {
+  return elementwise({x, y}, [](OpBuilder &b, Location loc, ValueRange a) {
+    return arith::MulFOp::create(b, loc, a[0], a[1]).getResult();
+  });
+}
+
+Value LayerBuilder::sigmoid(Value x) {
+  return elementwise({x}, [](OpBuilder &b, Location loc, ValueRange a) {
+    return scalarSigmoid(b, loc, a[0]);
+  });
+}
+
+Value LayerBuilder::silu(Value x) {
+  return elementwise({x}, [](OpBuilder &b, Location loc, ValueRange a) {
+    return arith::MulFOp::create(b, loc, a[0], scalarSigmoid(b, loc, a[0]))
+        .getResult();
+  });
+}
+
+Value LayerBuilder::sliceLastDim(Value x, int64_t offset, int64_t size) {
+  int64_t rank = tensorType(x).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> shape = sizes(x);
+  offsets.back() = b.getIndexAttr(offset);
+  shape.back() = b.getIndexAttr(size);
+  return tensor::ExtractSliceOp::create(b, loc, x, offsets, shape, strides);
+}
+
+Value LayerBuilder::sliceRows(Value weight, int64_t offset, int64_t size) {
+  int64_t rank = tensorType(weight).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> shape = sizes(weight);
+  offsets.front() = b.getIndexAttr(offset);
+  shape.front() = b.getIndexAttr(size);
+  return tensor::ExtractSliceOp::create(b, loc, weight, offsets, shape, strides);
+}
+
+Value LayerBuilder::transpose(Value x, ArrayRef<int64_t> permutation) {
+  SmallVector<OpFoldResult> in = sizes(x), out;
+  for (int64_t p : permutation)
+    out.push_back(in[p]);
+  return linalg::TransposeOp::create(b, loc, x, emptyLike(x, out), permutation)
+      .getResult()[0];
+}
+
+Value LayerBuilder::expand(Value x, ArrayRef<ReassociationIndices> reassociation,
+                           ArrayRef<int64_t> staticShape) {
+  SmallVector<OpFoldResult> in = sizes(x), out;
+  for (auto [srcDim, group] : llvm::enumerate(reassociation)) {
+    for (int64_t d : group)
+      out.push_back(group.size() == 1 ? in[srcDim]
+                                      : b.getIndexAttr(staticShape[d]));
+  }
+  SmallVector<int64_t> resultShape;
+  for (OpFoldResult ofr : out) {
+    std::optional<int64_t> c = getConstantIntValue(ofr);
+    resultShape.push_back(c ? *c : ShapedType::kDynamic);
+  }
+  auto resultType =
+      RankedTensorType::get(resultShape, tensorType(x).getElementType());
+  return tensor::ExpandShapeOp::create(b, loc, resultType, x, reassociation, out);
+}
+
+Value LayerBuilder::collapse(Value x,
+                             ArrayRef<ReassociationIndices> reassociation) {
+  return tensor::CollapseShapeOp::create(b, loc, x, reassociation);
+}
+
+Value LayerBuilder::splitHeads(Value x, int64_t numHeads) {
+  int64_t width = tensorType(x).getDimSize(2);
+  Value split = expand(x, {{0}, {1}, {2, 3}},
+                       {0, 0, numHeads, width / numHeads});
+  return transpose(split, {0, 2, 1, 3});
+}
+
+Value LayerBuilder::mergeHeads(Value x) {
+  return collapse(transpose(x, {0, 2, 1, 3}), {{0}, {1}, {2, 3}});
+}

@@ -1,0 +1,284 @@
+//===- ModelBuilder.cpp - ModelSpec to graph-level xlstm IR ---------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Frontend/ModelBuilder.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace xlstm;
+using namespace xlstm::config;
+
+namespace {
+
+/// Original-xLSTM LayerNorm eps (spec xlstm-architecture §b.1).
+constexpr double kXLSTMNormEps = 1e-5;
+
+Activation toActivation(ActFn fn) {
+  switch (fn) {
+  case ActFn::Gelu:
+    return Activation::gelu;
+  case ActFn::Relu:
+    return Activation::relu;
+  case ActFn::ReluSquared:
+    return Activation::relu_squared;
+  case ActFn::Sigmoid:
+    return Activation::sigmoid;
+  case ActFn::Swish:
+    return Activation::swish;
+  case ActFn::Selu:
+    return Activation::selu;
+  }
+  llvm_unreachable("unknown activation");
+}
+
+/// Collects the parameter table first (names in state_dict order), then
+/// creates @forward and emits the body looking arguments up by name.
+class ModelBuilder {
+public:
+  ModelBuilder(MLIRContext &ctx, const ModelSpec &spec,
+               const ModelBuildOptions &options)
+      : ctx(ctx), b(&ctx), spec(spec), loc(UnknownLoc::get(&ctx)) {
+    elementType = options.dtype == ModelDType::BF16
+                      ? Type(b.getBF16Type())
+                      : Type(b.getF32Type());
+    if (!spec.sourceName.empty())
+      loc = FileLineColLoc::get(&ctx, spec.sourceName, 1, 1);
+  }
+
+  OwningOpRef<ModuleOp> build() {
+    collectBlockConfigs();
+    collectParams();
+    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+    (*module)->setAttr(kModelAttrName,
+                       b.getStringAttr(modelName()));
+    b.setInsertionPointToEnd(module->getBody());
+    createForward();
+    return module;
+  }
+
+private:
+  struct Param {
+    std::string name;
+    SmallVector<int64_t, 3> shape;
+    SmallVector<std::string> aliases;
+  };
+
+  StringRef modelName() const {
+    switch (spec.family) {
+    case ModelFamily::BlockStack:
+      return "xLSTMBlockStack";
+    case ModelFamily::LMModel:
+      return "xLSTMLMModel";
+    case ModelFamily::Large:
+      return "xLSTMLarge";
+    }
+    llvm_unreachable("unknown family");
+  }
+
+  std::string stackPrefix() const {
+    return spec.family == ModelFamily::LMModel ? "xlstm_block_stack." : "";
+  }
+  std::string blockPrefix(int64_t i) const {
+    if (spec.isLarge())
+      return "backbone.blocks." + std::to_string(i) + ".";
+    return stackPrefix() + "blocks." + std::to_string(i) + ".";
+  }
+
+  void addParam(std::string name, ArrayRef<int64_t> shape,
+                ArrayRef<std::string> aliases = {}) {
+    params.push_back({std::move(name), SmallVector<int64_t, 3>(shape),
+                      SmallVector<std::string>(aliases)});
+  }
+
+  void collectBlockConfigs() {
+    BoolAttr f = b.getBoolAttr(false), t = b.getBoolAttr(true);
+    auto boolAttr = [&](bool v) { return v ? t : f; };
+    for (int64_t i = 0, e = spec.numBlocks(); i < e; ++i) {
+      if (spec.isLarge()) {
+        const LargeConfig &c = spec.large;
+        blockConfigs.push_back(LargeBlockAttr::get(
+            &ctx, c.embeddingDim, c.numHeads, c.qkDim, c.vDim, c.ffnDim,
+            boolAttr(c.useBias), b.getF64FloatAttr(c.normEps),
+            b.getF64FloatAttr(c.eps), b.getF64FloatAttr(c.gateSoftCap),
+            c.weightMode == "fused" ? WeightMode::fused : WeightMode::single));
+        continue;
+      }
+      if (spec.blockKind(i) == BlockKind::MLSTM) {
+        const MLSTMLayerConfig &m = spec.stack.mlstmBlock->mlstm;
+        blockConfigs.push_back(MLSTMLayerAttr::get(
+            &ctx, m.embeddingDim, m.innerEmbeddingDim, m.numHeads,
+            m.conv1dKernelSize, m.qkvProjBlocksize, boolAttr(m.bias)));
+        continue;
+      }
+      const SLSTMBlockConfig &sb = *spec.stack.slstmBlock;
+      const SLSTMLayerConfig &s = sb.slstm;
+      FeedForwardAttr ffn;
+      if (sb.feedforward)
+        ffn = FeedForwardAttr::get(&ctx, sb.feedforward->projUpDim,
+                                   toActivation(sb.feedforward->actFn),
+                                   boolAttr(sb.feedforward->bias));
+      blockConfigs.push_back(SLSTMLayerAttr::get(
+          &ctx, s.embeddingDim, s.numHeads, s.conv1dKernelSize,
+          boolAttr(s.groupNormWeight),
+          s.backend == SLSTMBackend::Vanilla ? SLSTMLayout::vanilla
+                                             : SLSTMLayout::cuda,
+          s.function == config::SLSTMFunction::SLSTM ? xlstm::SLSTMFunction::slstm
+                                                     : xlstm::SLSTMFunction::lstm,
+          ffn));
+    }
+  }
+
+  static SmallVector<ParamSpec> blockParamSpecs(Attribute config) {
+    if (auto m = dyn_cast<MLSTMLayerAttr>(config))
+      return getParamSpecs(m);
+    if (auto s = dyn_cast<SLSTMLayerAttr>(config))
+      return getParamSpecs(s);
+    return getParamSpecs(cast<LargeBlockAttr>(config));
+  }
+
+  /// The checkpoint tensors in state_dict order (spec §c.1, 7B §6.1).
+  void collectParams() {
+    int64_t e = spec.embeddingDim();
+    if (spec.isLarge())
+      addParam("embedding.weight", {spec.large.vocabSize, e});
+    for (auto [i, config] : llvm::enumerate(blockConfigs))
+      for (const ParamSpec &p : blockParamSpecs(config))
+        addParam(blockPrefix(i) + p.name, p.shape);
+    if (spec.isLarge()) {
+      if (spec.large.addOutNorm) {
+        addParam("backbone.out_norm.weight", {e});
+        if (spec.large.useBias)
+          addParam("backbone.out_norm.bias", {e});
+      }
+      addParam("lm_head.weight", {spec.large.vocabSize, e});
+      return;
+    }
+    if (spec.stack.addPostBlocksNorm)
+      addParam(stackPrefix() + "post_blocks_norm.weight", {e});
+    if (spec.family == ModelFamily::LMModel) {
+      int64_t v = spec.stack.vocabSize;
+      // Tied weights are one tensor under two names (spec §c.1).
+      if (spec.stack.tieWeights) {
+        addParam("token_embedding.weight", {v, e}, {"lm_head.weight"});
+      } else {
+        addParam("token_embedding.weight", {v, e});
+        addParam("lm_head.weight", {v, e});
+      }
+    }
+  }
+
+  Value param(StringRef name) const {
+    auto it = argIndex.find(name);
+    return it == argIndex.end() ? Value() : forward.getArgument(it->second);
+  }
+
+  void createForward() {
+    int64_t e = spec.embeddingDim();
+    int64_t dyn = ShapedType::kDynamic;
+    auto actType = RankedTensorType::get({dyn, dyn, e}, elementType);
+    Type inputType = spec.hasTokens()
+                         ? Type(RankedTensorType::get({dyn, dyn}, b.getI64Type()))
+                         : Type(actType);
+    Type resultType = actType;
+    int64_t vocab = spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
+    if (spec.hasTokens())
+      resultType = RankedTensorType::get({dyn, dyn, vocab}, elementType);
+
+    SmallVector<Type> argTypes = {inputType};
+    for (const Param &p : params)
+      argTypes.push_back(RankedTensorType::get(p.shape, elementType));
+    forward = func::FuncOp::create(b, loc, "forward",
+                                   b.getFunctionType(argTypes, {resultType}));
+    forward.setArgAttr(0, kInputAttrName,
+                       b.getStringAttr(spec.hasTokens() ? "tokens" : "x"));
+    for (auto [i, p] : llvm::enumerate(params)) {
+      forward.setArgAttr(i + 1, kParamAttrName, b.getStringAttr(p.name));
+      if (!p.aliases.empty())
+        forward.setArgAttr(
+            i + 1, kAliasesAttrName,
+            b.getStrArrayAttr(SmallVector<StringRef>(p.aliases.begin(),
+                                                     p.aliases.end())));
+      argIndex[p.name] = i + 1;
+    }
+    forward.setResultAttr(0, kOutputAttrName,
+                          b.getStringAttr(spec.hasTokens() ? "logits" : "y"));
+
+    Block *body = forward.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(body);
+    Value x = forward.getArgument(0);
+    if (spec.hasTokens()) {
+      StringRef table = spec.isLarge() ? "embedding.weight" : "token_embedding.weight";
+      x = EmbeddingOp::create(b, loc, actType, x, param(table));
+    }
+    for (auto [i, config] : llvm::enumerate(blockConfigs)) {
+      SmallVector<Value> operands;
+      for (const ParamSpec &p : blockParamSpecs(config))
+        operands.push_back(param(blockPrefix(i) + p.name));
+      if (auto m = dyn_cast<MLSTMLayerAttr>(config))
+        x = MLSTMBlockOp::create(b, loc, actType, x, operands, m);
+      else if (auto s = dyn_cast<SLSTMLayerAttr>(config))
+        x = SLSTMBlockOp::create(b, loc, actType, x, operands, s);
+      else
+        x = LargeBlockOp::create(b, loc, actType, x, operands,
+                                 cast<LargeBlockAttr>(config));
+    }
+    x = finalNorm(x);
+    if (spec.hasTokens()) {
+      Value head = param(spec.family == ModelFamily::LMModel &&
+                                 spec.stack.tieWeights
+                             ? "token_embedding.weight"
+                             : "lm_head.weight");
+      FloatAttr cap;
+      if (spec.isLarge() && spec.large.outputLogitSoftCap > 0)
+        cap = b.getF64FloatAttr(spec.large.outputLogitSoftCap);
+      x = LMHeadOp::create(b, loc, resultType, x, head, cap);
+    }
+    func::ReturnOp::create(b, loc, x);
+  }
+
+  /// post_blocks_norm (original) or out_norm (7B); identity when disabled.
+  Value finalNorm(Value x) {
+    if (spec.isLarge()) {
+      if (!spec.large.addOutNorm)
+        return x;
+      return RMSNormOp::create(b, loc, x.getType(), x,
+                               param("backbone.out_norm.weight"),
+                               param("backbone.out_norm.bias"),
+                               b.getF64FloatAttr(spec.large.normEps));
+    }
+    if (!spec.stack.addPostBlocksNorm)
+      return x;
+    return LayerNormOp::create(b, loc, x.getType(), x,
+                               param(stackPrefix() + "post_blocks_norm.weight"),
+                               /*bias=*/Value(), APFloat(kXLSTMNormEps),
+                               NormScaling::one_plus_weight);
+  }
+
+  MLIRContext &ctx;
+  OpBuilder b;
+  const ModelSpec &spec;
+  Location loc;
+  Type elementType;
+  SmallVector<Attribute> blockConfigs;
+  SmallVector<Param> params;
+  llvm::StringMap<unsigned> argIndex;
+  func::FuncOp forward;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> xlstm::buildModelModule(MLIRContext &context,
+                                              const ModelSpec &spec,
+                                              const ModelBuildOptions &options) {
+  context.loadDialect<XLSTMDialect, func::FuncDialect>();
+  return ModelBuilder(context, spec, options).build();
+}

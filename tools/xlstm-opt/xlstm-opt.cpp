@@ -1,0 +1,22 @@
+//===- xlstm-opt.cpp - Inspect and transform xlstm IR ---------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The opt tool: parses xlstm IR (and the upstream dialects the lowering
+// produces), runs any registered pass or pipeline, prints the result.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/InitAll.h"
+
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  xlstm::registerAllDialects(registry);
+  xlstm::registerAllPasses();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "xLSTM optimizer driver\n", registry));
+}

@@ -1,0 +1,125 @@
+//===- xlstmc.cpp - Compile an xLSTM model config -------------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The compiler driver: reads a model YAML in the upstream schema and emits
+// one stage of the lowering ladder (see --emit).
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Config/ConfigParser.h"
+#include "xlstm/Frontend/ModelBuilder.h"
+#include "xlstm/InitAll.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+enum class EmitKind { Config, MLIR, Expanded };
+
+cl::OptionCategory xlstmcCategory("xlstmc options");
+
+cl::opt<std::string> inputFilename(cl::Positional, cl::Required,
+                                   cl::desc("<model config .yaml>"),
+                                   cl::cat(xlstmcCategory));
+cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
+                                    cl::value_desc("file"), cl::init("-"),
+                                    cl::cat(xlstmcCategory));
+cl::opt<EmitKind> emitKind(
+    "emit", cl::desc("Stage to emit"), cl::init(EmitKind::MLIR),
+    cl::values(
+        clEnumValN(EmitKind::Config, "config",
+                   "the resolved config (all fields, defaults, derived values)"),
+        clEnumValN(EmitKind::MLIR, "mlir",
+                   "graph-level xlstm IR: block ops on named parameters"),
+        clEnumValN(EmitKind::Expanded, "expanded",
+                   "after xlstm-expand-blocks: layer ops, recurrences, linalg")),
+    cl::cat(xlstmcCategory));
+cl::opt<xlstm::ModelDType> dtype(
+    "dtype", cl::desc("Element type of parameters and activations"),
+    cl::init(xlstm::ModelDType::F32),
+    cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
+               clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
+    cl::cat(xlstmcCategory));
+cl::opt<xlstm::config::SchemaHint> schema(
+    "schema", cl::desc("Config schema (default: detect from the keys)"),
+    cl::init(xlstm::config::SchemaHint::Auto),
+    cl::values(
+        clEnumValN(xlstm::config::SchemaHint::Auto, "auto", "detect"),
+        clEnumValN(xlstm::config::SchemaHint::BlockStack, "stack",
+                   "xLSTMBlockStackConfig"),
+        clEnumValN(xlstm::config::SchemaHint::LMModel, "lm",
+                   "xLSTMLMModelConfig"),
+        clEnumValN(xlstm::config::SchemaHint::Large, "large",
+                   "xLSTMLargeConfig (xLSTM-7B architecture)")),
+    cl::cat(xlstmcCategory));
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM y(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  cl::ParseCommandLineOptions(argc, argv, "xLSTM compiler\n");
+
+  std::optional<xlstm::config::ModelSpec> spec =
+      xlstm::config::parseModelConfigFile(inputFilename, llvm::errs(), schema);
+  if (!spec)
+    return 1;
+
+  std::string errorMessage;
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      openOutputFile(outputFilename, &errorMessage);
+  if (!output) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc") << errorMessage << "\n";
+    return 1;
+  }
+
+  if (emitKind == EmitKind::Config) {
+    xlstm::config::printModelSpec(*spec, output->os());
+    output->keep();
+    return 0;
+  }
+
+  DialectRegistry registry;
+  xlstm::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  OwningOpRef<ModuleOp> module =
+      xlstm::buildModelModule(context, *spec, {dtype});
+  if (failed(verify(*module))) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc")
+        << "internal error: the IR built for '" << inputFilename
+        << "' does not verify\n";
+    return 1;
+  }
+
+  if (emitKind == EmitKind::Expanded) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    DefaultTimingManager tm;
+    applyDefaultTimingManagerCLOptions(tm);
+    pm.enableTiming(tm);
+    pm.addPass(xlstm::createXLSTMExpandBlocksPass());
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+
+  module->print(output->os());
+  output->keep();
+  return 0;
+}
