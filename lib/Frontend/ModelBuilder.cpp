@@ -175,7 +175,7 @@ private:
     }
   }
 
-  Value param(StringRef name) const {
+  Value param(StringRef name) {
     auto it = argIndex.find(name);
     return it == argIndex.end() ? Value() : forward.getArgument(it->second);
   }

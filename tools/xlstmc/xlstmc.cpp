@@ -13,11 +13,14 @@
 #include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/InitAll.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -27,7 +30,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Config, MLIR, Expanded };
+enum class EmitKind { Config, Params, MLIR, Expanded };
 
 cl::OptionCategory xlstmcCategory("xlstmc options");
 
@@ -42,6 +45,8 @@ cl::opt<EmitKind> emitKind(
     cl::values(
         clEnumValN(EmitKind::Config, "config",
                    "the resolved config (all fields, defaults, derived values)"),
+        clEnumValN(EmitKind::Params, "params",
+                   "the checkpoint tensors @forward binds: name, shape, total"),
         clEnumValN(EmitKind::MLIR, "mlir",
                    "graph-level xlstm IR: block ops on named parameters"),
         clEnumValN(EmitKind::Expanded, "expanded",
@@ -65,6 +70,29 @@ cl::opt<xlstm::config::SchemaHint> schema(
         clEnumValN(xlstm::config::SchemaHint::Large, "large",
                    "xLSTMLargeConfig (xLSTM-7B architecture)")),
     cl::cat(xlstmcCategory));
+/// One line per checkpoint tensor (`name shape dtype`), then the total; tied
+/// tensors count once, as in upstream's parameter count.
+void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  int64_t total = 0;
+  for (BlockArgument arg : forward.getArguments()) {
+    auto name = forward.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                     xlstm::kParamAttrName);
+    if (!name)
+      continue;
+    auto type = cast<RankedTensorType>(arg.getType());
+    os << name.getValue() << " ";
+    llvm::interleave(type.getShape(), os, "x");
+    os << " " << type.getElementType();
+    if (auto aliases = forward.getArgAttrOfType<ArrayAttr>(
+            arg.getArgNumber(), xlstm::kAliasesAttrName))
+      for (auto alias : aliases.getAsValueRange<StringAttr>())
+        os << " (also " << alias << ")";
+    os << "\n";
+    total += type.getNumElements();
+  }
+  os << "total " << total << " parameters\n";
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -107,19 +135,29 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (emitKind == EmitKind::Params) {
+    printParamTable(*module, output->os());
+    output->keep();
+    return 0;
+  }
+
   if (emitKind == EmitKind::Expanded) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return 1;
     DefaultTimingManager tm;
     applyDefaultTimingManagerCLOptions(tm);
-    pm.enableTiming(tm);
+    TimingScope timing = tm.getRootScope();
+    pm.enableTiming(timing);
     pm.addPass(xlstm::createXLSTMExpandBlocksPass());
+    // The expansion queries sizes per layer; share the repeated queries.
+    pm.addPass(createCSEPass());
     if (failed(pm.run(*module)))
       return 1;
   }
 
   module->print(output->os());
+  output->os() << "\n";
   output->keep();
   return 0;
 }

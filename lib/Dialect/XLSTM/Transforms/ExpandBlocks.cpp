@@ -196,12 +196,18 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
       int64_t pd = ffn.getProjDim();
       Value fn = layerNorm(lb, out, p("ffn_norm.weight"));
       // proj_up stacks [gate; up] along its output dimension.
+      // (Operands are built one statement each so the IR order does not
+      // depend on the compiler's argument evaluation order.)
       Value upW = p("ffn.proj_up.weight"), upB = p("ffn.proj_up.bias");
-      Value f = gatedFFN(lb, fn, lb.sliceRows(upW, 0, pd),
-                         lb.sliceRows(upW, pd, pd), p("ffn.proj_down.weight"),
-                         upB ? lb.sliceRows(upB, 0, pd) : Value(),
-                         upB ? lb.sliceRows(upB, pd, pd) : Value(),
-                         p("ffn.proj_down.bias"), ffn.getAct());
+      Value gateW = lb.sliceRows(upW, 0, pd);
+      Value valueW = lb.sliceRows(upW, pd, pd);
+      Value gateB, valueB;
+      if (upB) {
+        gateB = lb.sliceRows(upB, 0, pd);
+        valueB = lb.sliceRows(upB, pd, pd);
+      }
+      Value f = gatedFFN(lb, fn, gateW, valueW, p("ffn.proj_down.weight"),
+                         gateB, valueB, p("ffn.proj_down.bias"), ffn.getAct());
       out = lb.add(out, f);
     }
     rewriter.replaceOp(op, out);
@@ -238,10 +244,12 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
       if (!fused)
         return lb.linear(in, p((name + ".weight").str()),
                          p((name + ".bias").str()));
+      Value weight =
+          lb.sliceRows(p((fusedName + ".weight").str()), offset, size);
       Value bias = p((fusedName + ".bias").str());
-      return lb.linear(in, lb.sliceRows(p((fusedName + ".weight").str()),
-                                        offset, size),
-                       bias ? lb.sliceRows(bias, offset, size) : Value());
+      if (bias)
+        bias = lb.sliceRows(bias, offset, size);
+      return lb.linear(in, weight, bias);
     };
     auto softCap = [&](Value in) -> Value {
       return SoftCapOp::create(rewriter, loc, in.getType(), in, c.getGateSoftCap());
@@ -257,12 +265,13 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
     Value ig = softCap(projection(xn, "mlstm_layer.igate_preact", ifg, 0, nh));
     Value fg = softCap(projection(xn, "mlstm_layer.fgate_preact", ifg, nh, nh));
 
+    Value qh = lb.splitHeads(q, nh), kh = lb.splitHeads(k, nh);
     Value vh = lb.splitHeads(v, nh);
-    auto cell = MLSTMOp::create(
-        rewriter, loc, vh.getType(), /*final_state=*/TypeRange{},
-        lb.splitHeads(q, nh), lb.splitHeads(k, nh), vh,
-        lb.transpose(ig, {0, 2, 1}), lb.transpose(fg, {0, 2, 1}),
-        /*initial_state=*/ValueRange{}, QKScaling::query, c.getEps().getValue());
+    Value igh = lb.transpose(ig, {0, 2, 1}), fgh = lb.transpose(fg, {0, 2, 1});
+    auto cell = MLSTMOp::create(rewriter, loc, vh.getType(),
+                                /*final_state=*/TypeRange{}, qh, kh, vh, igh,
+                                fgh, /*initial_state=*/ValueRange{},
+                                QKScaling::query, c.getEps().getValue());
     Value h = lb.mergeHeads(cell.getH());
     Value hn = MultiHeadNormOp::create(
         rewriter, loc, h.getType(), h, p("mlstm_layer.multihead_norm.weight"),

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Quickstart (b): install what is missing, build everything and run every
+# test (lit files and GoogleTest cases, one ctest test each). Ends with a
+# plain "N passed, M failed" line.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${XLSTM_BUILD_DIR:-$root/build}"
+
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh"
+
+log="$build/ctest.log"
+set +e
+(cd "$build" && ctest --output-on-failure -j "$(nproc)") 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+summary=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+if [ -z "$summary" ]; then
+  echo "0 passed, 1 failed (ctest did not run)"
+  exit 1
+fi
+failed=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$summary")
+total=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$summary")
+echo "$((total - failed)) passed, $failed failed"
+exit "$status"
