@@ -1,4 +1,5 @@
-//===- InitAll.h - Register the dialects and passes xlstm tools use -*- C++ -*-===//
+//===- InitAll.h - Register the dialects and passes xlstm tools use -*- C++
+//-*-===//
 //
 // Part of the xlstm-mlir project.
 //

@@ -46,9 +46,8 @@ public:
   ModelBuilder(MLIRContext &ctx, const ModelSpec &spec,
                const ModelBuildOptions &options)
       : ctx(ctx), b(&ctx), spec(spec), loc(UnknownLoc::get(&ctx)) {
-    elementType = options.dtype == ModelDType::BF16
-                      ? Type(b.getBF16Type())
-                      : Type(b.getF32Type());
+    elementType = options.dtype == ModelDType::BF16 ? Type(b.getBF16Type())
+                                                    : Type(b.getF32Type());
     if (!spec.sourceName.empty())
       loc = FileLineColLoc::get(&ctx, spec.sourceName, 1, 1);
   }
@@ -57,8 +56,7 @@ public:
     collectBlockConfigs();
     collectParams();
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    (*module)->setAttr(kModelAttrName,
-                       b.getStringAttr(modelName()));
+    (*module)->setAttr(kModelAttrName, b.getStringAttr(modelName()));
     b.setInsertionPointToEnd(module->getBody());
     createForward();
     return module;
@@ -130,8 +128,9 @@ private:
           boolAttr(s.groupNormWeight),
           s.backend == SLSTMBackend::Vanilla ? SLSTMLayout::vanilla
                                              : SLSTMLayout::cuda,
-          s.function == config::SLSTMFunction::SLSTM ? xlstm::SLSTMFunction::slstm
-                                                     : xlstm::SLSTMFunction::lstm,
+          s.function == config::SLSTMFunction::SLSTM
+              ? xlstm::SLSTMFunction::slstm
+              : xlstm::SLSTMFunction::lstm,
           ffn));
     }
   }
@@ -184,11 +183,13 @@ private:
     int64_t e = spec.embeddingDim();
     int64_t dyn = ShapedType::kDynamic;
     auto actType = RankedTensorType::get({dyn, dyn, e}, elementType);
-    Type inputType = spec.hasTokens()
-                         ? Type(RankedTensorType::get({dyn, dyn}, b.getI64Type()))
-                         : Type(actType);
+    Type inputType =
+        spec.hasTokens()
+            ? Type(RankedTensorType::get({dyn, dyn}, b.getI64Type()))
+            : Type(actType);
     Type resultType = actType;
-    int64_t vocab = spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
+    int64_t vocab =
+        spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
     if (spec.hasTokens())
       resultType = RankedTensorType::get({dyn, dyn, vocab}, elementType);
 
@@ -202,10 +203,9 @@ private:
     for (auto [i, p] : llvm::enumerate(params)) {
       forward.setArgAttr(i + 1, kParamAttrName, b.getStringAttr(p.name));
       if (!p.aliases.empty())
-        forward.setArgAttr(
-            i + 1, kAliasesAttrName,
-            b.getStrArrayAttr(SmallVector<StringRef>(p.aliases.begin(),
-                                                     p.aliases.end())));
+        forward.setArgAttr(i + 1, kAliasesAttrName,
+                           b.getStrArrayAttr(SmallVector<StringRef>(
+                               p.aliases.begin(), p.aliases.end())));
       argIndex[p.name] = i + 1;
     }
     forward.setResultAttr(0, kOutputAttrName,
@@ -216,7 +216,8 @@ private:
     b.setInsertionPointToStart(body);
     Value x = forward.getArgument(0);
     if (spec.hasTokens()) {
-      StringRef table = spec.isLarge() ? "embedding.weight" : "token_embedding.weight";
+      StringRef table =
+          spec.isLarge() ? "embedding.weight" : "token_embedding.weight";
       x = EmbeddingOp::create(b, loc, actType, x, param(table));
     }
     for (auto [i, config] : llvm::enumerate(blockConfigs)) {
@@ -233,10 +234,10 @@ private:
     }
     x = finalNorm(x);
     if (spec.hasTokens()) {
-      Value head = param(spec.family == ModelFamily::LMModel &&
-                                 spec.stack.tieWeights
-                             ? "token_embedding.weight"
-                             : "lm_head.weight");
+      Value head =
+          param(spec.family == ModelFamily::LMModel && spec.stack.tieWeights
+                    ? "token_embedding.weight"
+                    : "lm_head.weight");
       FloatAttr cap;
       if (spec.isLarge() && spec.large.outputLogitSoftCap > 0)
         cap = b.getF64FloatAttr(spec.large.outputLogitSoftCap);
@@ -276,9 +277,9 @@ private:
 
 } // namespace
 
-OwningOpRef<ModuleOp> xlstm::buildModelModule(MLIRContext &context,
-                                              const ModelSpec &spec,
-                                              const ModelBuildOptions &options) {
+OwningOpRef<ModuleOp>
+xlstm::buildModelModule(MLIRContext &context, const ModelSpec &spec,
+                        const ModelBuildOptions &options) {
   context.loadDialect<XLSTMDialect, func::FuncDialect>();
   return ModelBuilder(context, spec, options).build();
 }

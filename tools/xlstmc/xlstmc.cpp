@@ -37,38 +37,40 @@ cl::OptionCategory xlstmcCategory("xlstmc options");
 cl::opt<std::string> inputFilename(cl::Positional, cl::Required,
                                    cl::desc("<model config .yaml>"),
                                    cl::cat(xlstmcCategory));
-cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
+cl::opt<std::string> outputFilename("o",
+                                    cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
                                     cl::cat(xlstmcCategory));
 cl::opt<EmitKind> emitKind(
     "emit", cl::desc("Stage to emit"), cl::init(EmitKind::MLIR),
     cl::values(
-        clEnumValN(EmitKind::Config, "config",
-                   "the resolved config (all fields, defaults, derived values)"),
+        clEnumValN(
+            EmitKind::Config, "config",
+            "the resolved config (all fields, defaults, derived values)"),
         clEnumValN(EmitKind::Params, "params",
                    "the checkpoint tensors @forward binds: name, shape, total"),
         clEnumValN(EmitKind::MLIR, "mlir",
                    "graph-level xlstm IR: block ops on named parameters"),
-        clEnumValN(EmitKind::Expanded, "expanded",
-                   "after xlstm-expand-blocks: layer ops, recurrences, linalg")),
+        clEnumValN(
+            EmitKind::Expanded, "expanded",
+            "after xlstm-expand-blocks: layer ops, recurrences, linalg")),
     cl::cat(xlstmcCategory));
-cl::opt<xlstm::ModelDType> dtype(
-    "dtype", cl::desc("Element type of parameters and activations"),
-    cl::init(xlstm::ModelDType::F32),
-    cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
-               clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
-    cl::cat(xlstmcCategory));
+cl::opt<xlstm::ModelDType>
+    dtype("dtype", cl::desc("Element type of parameters and activations"),
+          cl::init(xlstm::ModelDType::F32),
+          cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
+                     clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
+          cl::cat(xlstmcCategory));
 cl::opt<xlstm::config::SchemaHint> schema(
     "schema", cl::desc("Config schema (default: detect from the keys)"),
     cl::init(xlstm::config::SchemaHint::Auto),
-    cl::values(
-        clEnumValN(xlstm::config::SchemaHint::Auto, "auto", "detect"),
-        clEnumValN(xlstm::config::SchemaHint::BlockStack, "stack",
-                   "xLSTMBlockStackConfig"),
-        clEnumValN(xlstm::config::SchemaHint::LMModel, "lm",
-                   "xLSTMLMModelConfig"),
-        clEnumValN(xlstm::config::SchemaHint::Large, "large",
-                   "xLSTMLargeConfig (xLSTM-7B architecture)")),
+    cl::values(clEnumValN(xlstm::config::SchemaHint::Auto, "auto", "detect"),
+               clEnumValN(xlstm::config::SchemaHint::BlockStack, "stack",
+                          "xLSTMBlockStackConfig"),
+               clEnumValN(xlstm::config::SchemaHint::LMModel, "lm",
+                          "xLSTMLMModelConfig"),
+               clEnumValN(xlstm::config::SchemaHint::Large, "large",
+                          "xLSTMLargeConfig (xLSTM-7B architecture)")),
     cl::cat(xlstmcCategory));
 /// One line per checkpoint tensor (`name shape dtype`), then the total; tied
 /// tensors count once, as in upstream's parameter count.

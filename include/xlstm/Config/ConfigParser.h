@@ -40,9 +40,9 @@ std::optional<ModelSpec> parseModelConfig(llvm::StringRef buffer,
 
 /// Reads and parses a file; a missing or unreadable file is reported as
 /// `path: error: ...`.
-std::optional<ModelSpec> parseModelConfigFile(llvm::StringRef path,
-                                              llvm::raw_ostream &errs,
-                                              SchemaHint hint = SchemaHint::Auto);
+std::optional<ModelSpec>
+parseModelConfigFile(llvm::StringRef path, llvm::raw_ostream &errs,
+                     SchemaHint hint = SchemaHint::Auto);
 
 /// Writes the spec back as YAML in the upstream schema with every field,
 /// derived ones as comments. Used by `xlstmc --emit=config`.

@@ -56,9 +56,9 @@ struct MLSTMLayerConfig {
   double projFactor = 2.0;
   bool roundProjUpDimUp = true;
   int64_t roundProjUpToMultipleOf = 64;
-  int64_t embeddingDim = -1; // pushed down from the stack
-  bool bias = false;         // pushed down from the stack
-  double dropout = 0.0;      // pushed down from the stack
+  int64_t embeddingDim = -1;  // pushed down from the stack
+  bool bias = false;          // pushed down from the stack
+  double dropout = 0.0;       // pushed down from the stack
   int64_t contextLength = -1; // pushed down from the stack
   int64_t numBlocks = 1;      // _num_blocks
   // Derived.

@@ -13,8 +13,8 @@
 using namespace mlir;
 using namespace xlstm;
 
-#include "xlstm/Dialect/XLSTM/IR/XLSTMOpsDialect.cpp.inc"
 #include "xlstm/Dialect/XLSTM/IR/XLSTMEnums.cpp.inc"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMOpsDialect.cpp.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "xlstm/Dialect/XLSTM/IR/XLSTMAttrs.cpp.inc"
@@ -64,8 +64,8 @@ MLSTMLayerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       failed(checkPositive(emitError, "qkv_blocksize", qkvBlocksize)) ||
       failed(checkDivides(emitError, "num_heads", numHeads, "inner_dim",
                           innerDim)) ||
-      failed(checkDivides(emitError, "qkv_blocksize", qkvBlocksize,
-                          "inner_dim", innerDim)))
+      failed(checkDivides(emitError, "qkv_blocksize", qkvBlocksize, "inner_dim",
+                          innerDim)))
     return failure();
   if (!bias)
     return emitError() << "bias must be set";
@@ -82,12 +82,10 @@ FeedForwardAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult
-SLSTMLayerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       int64_t embeddingDim, int64_t numHeads,
-                       int64_t convKernelSize, BoolAttr groupNormWeight,
-                       SLSTMLayout layout, SLSTMFunction function,
-                       FeedForwardAttr feedforward) {
+LogicalResult SLSTMLayerAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, int64_t embeddingDim,
+    int64_t numHeads, int64_t convKernelSize, BoolAttr groupNormWeight,
+    SLSTMLayout layout, SLSTMFunction function, FeedForwardAttr feedforward) {
   if (failed(checkPositive(emitError, "embedding_dim", embeddingDim)) ||
       failed(checkPositive(emitError, "num_heads", numHeads)) ||
       failed(checkDivides(emitError, "num_heads", numHeads, "embedding_dim",
@@ -116,7 +114,8 @@ LargeBlockAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       failed(checkDivides(emitError, "num_heads", numHeads, "v_dim", vDim)))
     return failure();
   if (!useBias || !normEps || !eps || !gateSoftCap)
-    return emitError() << "use_bias, norm_eps, eps and gate_soft_cap must be set";
+    return emitError()
+           << "use_bias, norm_eps, eps and gate_soft_cap must be set";
   if (normEps.getValueAsDouble() < 0 || eps.getValueAsDouble() < 0)
     return emitError() << "norm_eps and eps must be non-negative";
   if (gateSoftCap.getValueAsDouble() <= 0)

@@ -57,7 +57,8 @@ SmallVector<ParamSpec> xlstm::getParamSpecs(SLSTMLayerAttr c) {
   SmallVector<ParamSpec> specs;
   specs.push_back({"xlstm_norm.weight", {e}});
   if (c.getConvKernelSize() > 0) {
-    specs.push_back({"xlstm.conv1d.conv.weight", {e, 1, c.getConvKernelSize()}});
+    specs.push_back(
+        {"xlstm.conv1d.conv.weight", {e, 1, c.getConvKernelSize()}});
     specs.push_back({"xlstm.conv1d.conv.bias", {e}});
   }
   for (StringRef gate : {"fgate", "igate", "zgate", "ogate"})
@@ -178,9 +179,9 @@ LogicalResult verifyBlock(Operation *op, Value input, ValueRange params,
   if (failed(checkShape(op, "input", input, {kDyn, kDyn, embeddingDim})))
     return failure();
   if (params.size() != specs.size())
-    return op->emitOpError() << "expects " << specs.size()
-                             << " parameters for its config, got "
-                             << params.size();
+    return op->emitOpError()
+           << "expects " << specs.size() << " parameters for its config, got "
+           << params.size();
   for (auto [i, param, spec] : llvm::enumerate(params, specs)) {
     auto type = cast<RankedTensorType>(param.getType());
     if (type.getShape() != ArrayRef<int64_t>(spec.shape))
@@ -191,8 +192,7 @@ LogicalResult verifyBlock(Operation *op, Value input, ValueRange params,
   return success();
 }
 
-template <typename BlockOpT>
-Value lookupParam(BlockOpT op, StringRef name) {
+template <typename BlockOpT> Value lookupParam(BlockOpT op, StringRef name) {
   for (auto [spec, value] : llvm::zip(op.getParamSpecs(), op.getParams()))
     if (spec.name == name)
       return value;
@@ -207,7 +207,9 @@ Value lookupParam(BlockOpT op, StringRef name) {
 SmallVector<ParamSpec> MLSTMBlockOp::getParamSpecs() {
   return xlstm::getParamSpecs(getConfig());
 }
-Value MLSTMBlockOp::getParam(StringRef name) { return lookupParam(*this, name); }
+Value MLSTMBlockOp::getParam(StringRef name) {
+  return lookupParam(*this, name);
+}
 LogicalResult MLSTMBlockOp::verify() {
   return verifyBlock(*this, getInput(), getParams(), getParamSpecs(),
                      getConfig().getEmbeddingDim());
@@ -216,7 +218,9 @@ LogicalResult MLSTMBlockOp::verify() {
 SmallVector<ParamSpec> SLSTMBlockOp::getParamSpecs() {
   return xlstm::getParamSpecs(getConfig());
 }
-Value SLSTMBlockOp::getParam(StringRef name) { return lookupParam(*this, name); }
+Value SLSTMBlockOp::getParam(StringRef name) {
+  return lookupParam(*this, name);
+}
 LogicalResult SLSTMBlockOp::verify() {
   return verifyBlock(*this, getInput(), getParams(), getParamSpecs(),
                      getConfig().getEmbeddingDim());
@@ -225,7 +229,9 @@ LogicalResult SLSTMBlockOp::verify() {
 SmallVector<ParamSpec> LargeBlockOp::getParamSpecs() {
   return xlstm::getParamSpecs(getConfig());
 }
-Value LargeBlockOp::getParam(StringRef name) { return lookupParam(*this, name); }
+Value LargeBlockOp::getParam(StringRef name) {
+  return lookupParam(*this, name);
+}
 LogicalResult LargeBlockOp::verify() {
   return verifyBlock(*this, getInput(), getParams(), getParamSpecs(),
                      getConfig().getEmbeddingDim());
@@ -235,9 +241,9 @@ LogicalResult EmbeddingOp::verify() {
   if (failed(checkRank(*this, "tokens", getTokens(), 2, "(batch, seq)")) ||
       failed(checkRank(*this, "table", getTable(), 2, "(vocab, embedding)")))
     return failure();
-  if (failed(checkShape(*this, "result", getResult(),
-                        {dim(getTokens(), 0), dim(getTokens(), 1),
-                         dim(getTable(), 1)})))
+  if (failed(checkShape(
+          *this, "result", getResult(),
+          {dim(getTokens(), 0), dim(getTokens(), 1), dim(getTable(), 1)})))
     return failure();
   if (getResult().getType().getElementType() !=
       getTable().getType().getElementType())
@@ -246,12 +252,13 @@ LogicalResult EmbeddingOp::verify() {
 }
 
 LogicalResult LMHeadOp::verify() {
-  if (failed(checkRank(*this, "input", getInput(), 3, "(batch, seq, embedding)")) ||
+  if (failed(checkRank(*this, "input", getInput(), 3,
+                       "(batch, seq, embedding)")) ||
       failed(checkShape(*this, "weight", getWeight(),
                         {kDyn, lastDim(getInput())})) ||
-      failed(checkShape(*this, "result", getResult(),
-                        {dim(getInput(), 0), dim(getInput(), 1),
-                         dim(getWeight(), 0)})))
+      failed(checkShape(
+          *this, "result", getResult(),
+          {dim(getInput(), 0), dim(getInput(), 1), dim(getWeight(), 0)})))
     return failure();
   if (getResult().getType().getElementType() !=
       getInput().getType().getElementType())
@@ -297,13 +304,14 @@ LogicalResult MLSTMOp::verify() {
 LogicalResult SLSTMOp::verify() {
   if (failed(checkRank(*this, "igate", getIgate(), 3, "(batch, seq, hidden)")))
     return failure();
-  int64_t b = dim(getIgate(), 0), s = dim(getIgate(), 1), h = dim(getIgate(), 2);
+  int64_t b = dim(getIgate(), 0), s = dim(getIgate(), 1),
+          h = dim(getIgate(), 2);
   int64_t nh = getNumHeads();
   if (ShapedType::isDynamic(h))
     return emitOpError("hidden size must be static");
   if (h % nh != 0)
-    return emitOpError() << "num_heads (" << nh << ") must divide the hidden size ("
-                         << h << ")";
+    return emitOpError() << "num_heads (" << nh
+                         << ") must divide the hidden size (" << h << ")";
   int64_t dh = h / nh;
   if (failed(checkShape(*this, "fgate", getFgate(), {b, s, h})) ||
       failed(checkShape(*this, "zgate", getZgate(), {b, s, h})) ||
@@ -336,7 +344,8 @@ LogicalResult SLSTMOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult CausalConv1dOp::verify() {
-  if (failed(checkRank(*this, "input", getInput(), 3, "(batch, seq, channels)")) ||
+  if (failed(
+          checkRank(*this, "input", getInput(), 3, "(batch, seq, channels)")) ||
       failed(checkRank(*this, "weight", getWeight(), 2, "(channels, kernel)")))
     return failure();
   int64_t d = lastDim(getInput());
@@ -403,7 +412,8 @@ LogicalResult MultiHeadNormOp::verify() {
 
 LogicalResult GatedFFNOp::verify() {
   int64_t e = lastDim(getInput());
-  if (failed(checkRank(*this, "gate_weight", getGateWeight(), 2, "(proj, embedding)")))
+  if (failed(checkRank(*this, "gate_weight", getGateWeight(), 2,
+                       "(proj, embedding)")))
     return failure();
   int64_t p = dim(getGateWeight(), 0);
   if (failed(checkShape(*this, "gate_weight", getGateWeight(), {p, e})) ||

@@ -46,7 +46,8 @@ Value layerNorm(LayerBuilder &lb, Value x, Value weight) {
                              NormScaling::one_plus_weight);
 }
 
-/// The depthwise conv weight is stored as (D, 1, K); the primitive takes (D, K).
+/// The depthwise conv weight is stored as (D, 1, K); the primitive takes (D,
+/// K).
 Value causalConv(LayerBuilder &lb, Value x, Value weight, Value bias) {
   Value w = lb.collapse(weight, {{0, 1}, {2}});
   return CausalConv1dOp::create(lb.builder(), lb.location(), x.getType(), x, w,
@@ -75,23 +76,23 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
 
     Value x = op.getInput();
     Value xn = layerNorm(lb, x, p("xlstm_norm.weight"));
-    Value up = lb.linear(xn, p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
+    Value up =
+        lb.linear(xn, p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
     Value xm = lb.sliceLastDim(up, 0, di);
     Value z = lb.sliceLastDim(up, di, di);
     Value xc = lb.silu(causalConv(lb, xm, p("xlstm.conv1d.conv.weight"),
                                   p("xlstm.conv1d.conv.bias")));
     auto headwise = [&](Value in, StringRef proj) -> Value {
-      return HeadwiseLinearOp::create(
-          rewriter, op.getLoc(), in.getType(), in,
-          p(("xlstm." + proj + ".weight").str()),
-          p(("xlstm." + proj + ".bias").str()));
+      return HeadwiseLinearOp::create(rewriter, op.getLoc(), in.getType(), in,
+                                      p(("xlstm." + proj + ".weight").str()),
+                                      p(("xlstm." + proj + ".bias").str()));
     };
     // q and k read the convolved branch, v the raw one (spec §g.2).
     Value q = headwise(xc, "q_proj");
     Value k = headwise(xc, "k_proj");
     Value v = headwise(xm, "v_proj");
-    Value qkv = tensor::ConcatOp::create(rewriter, op.getLoc(), 2,
-                                         ValueRange{q, k, v});
+    Value qkv =
+        tensor::ConcatOp::create(rewriter, op.getLoc(), 2, ValueRange{q, k, v});
     Value ig = lb.linear(qkv, p("xlstm.mlstm_cell.igate.weight"),
                          p("xlstm.mlstm_cell.igate.bias"));
     Value fg = lb.linear(qkv, p("xlstm.mlstm_cell.fgate.weight"),
@@ -105,10 +106,10 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
                                 fgh, /*initial_state=*/ValueRange{},
                                 QKScaling::key, f64(kMLSTMEps));
     Value h = lb.mergeHeads(cell.getH());
-    Value hn = MultiHeadNormOp::create(
-        rewriter, op.getLoc(), h.getType(), h,
-        p("xlstm.mlstm_cell.outnorm.weight"), /*bias=*/Value(), nh,
-        f64(kXLSTMNormEps), NormScaling::one_plus_weight);
+    Value hn = MultiHeadNormOp::create(rewriter, op.getLoc(), h.getType(), h,
+                                       p("xlstm.mlstm_cell.outnorm.weight"),
+                                       /*bias=*/Value(), nh, f64(kXLSTMNormEps),
+                                       NormScaling::one_plus_weight);
     // h_o = (h_n + skip * x_c) * SiLU(z)
     Value ho = lb.elementwise(
         {hn, xc, z, p("xlstm.learnable_skip")},
@@ -119,8 +120,8 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
               b, loc, a[2], LayerBuilder::scalarSigmoid(b, loc, a[2]));
           return arith::MulFOp::create(b, loc, hs, gate);
         });
-    Value y = lb.linear(ho, p("xlstm.proj_down.weight"),
-                        p("xlstm.proj_down.bias"));
+    Value y =
+        lb.linear(ho, p("xlstm.proj_down.weight"), p("xlstm.proj_down.bias"));
     rewriter.replaceOp(op, lb.add(x, y));
     return success();
   }
@@ -188,8 +189,8 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
         SLSTMFunctionAttr::get(rewriter.getContext(), c.getFunction()));
     Value yn = MultiHeadNormOp::create(
         rewriter, op.getLoc(), x.getType(), cell.getY(),
-        p("xlstm.group_norm.weight"), /*bias=*/Value(), nh,
-        f64(kXLSTMNormEps), NormScaling::one_plus_weight);
+        p("xlstm.group_norm.weight"), /*bias=*/Value(), nh, f64(kXLSTMNormEps),
+        NormScaling::one_plus_weight);
     Value out = lb.add(x, yn);
 
     if (FeedForwardAttr ffn = c.getFeedforward()) {
@@ -252,12 +253,14 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
       return lb.linear(in, weight, bias);
     };
     auto softCap = [&](Value in) -> Value {
-      return SoftCapOp::create(rewriter, loc, in.getType(), in, c.getGateSoftCap());
+      return SoftCapOp::create(rewriter, loc, in.getType(), in,
+                               c.getGateSoftCap());
     };
 
     Value x = op.getInput();
     Value xn = rmsNorm(x, "norm_mlstm");
-    StringRef qkvo = "mlstm_layer.qkv_opreact", ifg = "mlstm_layer.ifgate_preact";
+    StringRef qkvo = "mlstm_layer.qkv_opreact",
+              ifg = "mlstm_layer.ifgate_preact";
     Value q = projection(xn, "mlstm_layer.q", qkvo, 0, qk);
     Value k = projection(xn, "mlstm_layer.k", qkvo, qk, qk);
     Value v = projection(xn, "mlstm_layer.v", qkvo, 2 * qk, vd);
@@ -273,14 +276,14 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
                                 fgh, /*initial_state=*/ValueRange{},
                                 QKScaling::query, c.getEps().getValue());
     Value h = lb.mergeHeads(cell.getH());
-    Value hn = MultiHeadNormOp::create(
-        rewriter, loc, h.getType(), h, p("mlstm_layer.multihead_norm.weight"),
-        p("mlstm_layer.multihead_norm.bias"), nh, normEps.getValue(),
-        NormScaling::weight);
+    Value hn = MultiHeadNormOp::create(rewriter, loc, h.getType(), h,
+                                       p("mlstm_layer.multihead_norm.weight"),
+                                       p("mlstm_layer.multihead_norm.bias"), nh,
+                                       normEps.getValue(), NormScaling::weight);
     Value gated = lb.elementwise(
         {o, hn}, [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return arith::MulFOp::create(b, l, LayerBuilder::scalarSigmoid(b, l, a[0]),
-                                       a[1]);
+          return arith::MulFOp::create(
+              b, l, LayerBuilder::scalarSigmoid(b, l, a[0]), a[1]);
         });
     Value x1 = lb.add(x, lb.linear(gated, p("mlstm_layer.out_proj.weight"),
                                    p("mlstm_layer.out_proj.bias")));
@@ -288,7 +291,8 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
     Value xf = rmsNorm(x1, "norm_ffn");
     Value gateW, upW, gateB, upB;
     if (fused) {
-      Value w = p("ffn.proj_up_gate_z.weight"), bz = p("ffn.proj_up_gate_z.bias");
+      Value w = p("ffn.proj_up_gate_z.weight"),
+            bz = p("ffn.proj_up_gate_z.bias");
       gateW = lb.sliceRows(w, 0, fd);
       upW = lb.sliceRows(w, fd, fd);
       if (bz) {
@@ -301,8 +305,8 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
       gateB = p("ffn.proj_up_gate.bias");
       upB = p("ffn.proj_up.bias");
     }
-    Value f = gatedFFN(lb, xf, gateW, upW, p("ffn.proj_down.weight"), gateB, upB,
-                       p("ffn.proj_down.bias"), Activation::swish);
+    Value f = gatedFFN(lb, xf, gateW, upW, p("ffn.proj_down.weight"), gateB,
+                       upB, p("ffn.proj_down.bias"), Activation::swish);
     rewriter.replaceOp(op, lb.add(x1, f));
     return success();
   }
@@ -320,8 +324,9 @@ struct ExpandLMHead : OpRewritePattern<LMHeadOp> {
     LayerBuilder lb(rewriter, op.getLoc());
     Value logits = lb.linear(op.getInput(), op.getWeight(), /*bias=*/Value());
     if (std::optional<APFloat> cap = op.getSoftCap())
-      logits = SoftCapOp::create(rewriter, op.getLoc(), logits.getType(), logits,
-                                 rewriter.getF64FloatAttr(cap->convertToDouble()));
+      logits =
+          SoftCapOp::create(rewriter, op.getLoc(), logits.getType(), logits,
+                            rewriter.getF64FloatAttr(cap->convertToDouble()));
     rewriter.replaceOp(op, logits);
     return success();
   }

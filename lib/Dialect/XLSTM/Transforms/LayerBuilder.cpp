@@ -25,8 +25,7 @@ SmallVector<OpFoldResult> LayerBuilder::sizes(Value x) {
 }
 
 Value LayerBuilder::emptyLike(Value x, ArrayRef<OpFoldResult> shape) {
-  return tensor::EmptyOp::create(b, loc, shape,
-                                 tensorType(x).getElementType());
+  return tensor::EmptyOp::create(b, loc, shape, tensorType(x).getElementType());
 }
 
 Value LayerBuilder::scalarConstant(OpBuilder &b, Location loc, Type type,
@@ -38,7 +37,8 @@ Value LayerBuilder::scalarSigmoid(OpBuilder &b, Location loc, Value x) {
   // 1 / (1 + exp(-x))
   Value one = scalarConstant(b, loc, x.getType(), 1.0);
   Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-  return arith::DivFOp::create(b, loc, one, arith::AddFOp::create(b, loc, one, e));
+  return arith::DivFOp::create(b, loc, one,
+                               arith::AddFOp::create(b, loc, one, e));
 }
 
 Value LayerBuilder::linear(Value x, Value weight, Value bias) {
@@ -48,8 +48,8 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias) {
   SmallVector<OpFoldResult> shape = sizes(x);
   shape.back() = b.getIndexAttr(out);
   Value zero = scalarConstant(b, loc, xType.getElementType(), 0.0);
-  Value init = linalg::FillOp::create(b, loc, zero, emptyLike(x, shape))
-                   .getResult(0);
+  Value init =
+      linalg::FillOp::create(b, loc, zero, emptyLike(x, shape)).getResult(0);
   // Loops: the leading dims of x, then the output feature o, then the
   // reduction over input features i.
   MLIRContext *ctx = b.getContext();
@@ -59,7 +59,8 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias) {
     xExprs.push_back(getAffineDimExpr(d, ctx));
     outExprs.push_back(getAffineDimExpr(d, ctx));
   }
-  AffineExpr o = getAffineDimExpr(rank - 1, ctx), i = getAffineDimExpr(rank, ctx);
+  AffineExpr o = getAffineDimExpr(rank - 1, ctx),
+             i = getAffineDimExpr(rank, ctx);
   xExprs.push_back(i);
   outExprs.push_back(o);
   SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xExprs, ctx),
@@ -137,7 +138,8 @@ Value LayerBuilder::sliceRows(Value weight, int64_t offset, int64_t size) {
   SmallVector<OpFoldResult> shape = sizes(weight);
   offsets.front() = b.getIndexAttr(offset);
   shape.front() = b.getIndexAttr(size);
-  return tensor::ExtractSliceOp::create(b, loc, weight, offsets, shape, strides);
+  return tensor::ExtractSliceOp::create(b, loc, weight, offsets, shape,
+                                        strides);
 }
 
 Value LayerBuilder::transpose(Value x, ArrayRef<int64_t> permutation) {
@@ -148,7 +150,8 @@ Value LayerBuilder::transpose(Value x, ArrayRef<int64_t> permutation) {
       .getResult()[0];
 }
 
-Value LayerBuilder::expand(Value x, ArrayRef<ReassociationIndices> reassociation,
+Value LayerBuilder::expand(Value x,
+                           ArrayRef<ReassociationIndices> reassociation,
                            ArrayRef<int64_t> staticShape) {
   SmallVector<OpFoldResult> in = sizes(x), out;
   for (auto [srcDim, group] : llvm::enumerate(reassociation)) {
@@ -163,7 +166,8 @@ Value LayerBuilder::expand(Value x, ArrayRef<ReassociationIndices> reassociation
   }
   auto resultType =
       RankedTensorType::get(resultShape, tensorType(x).getElementType());
-  return tensor::ExpandShapeOp::create(b, loc, resultType, x, reassociation, out);
+  return tensor::ExpandShapeOp::create(b, loc, resultType, x, reassociation,
+                                       out);
 }
 
 Value LayerBuilder::collapse(Value x,
@@ -173,8 +177,8 @@ Value LayerBuilder::collapse(Value x,
 
 Value LayerBuilder::splitHeads(Value x, int64_t numHeads) {
   int64_t width = tensorType(x).getDimSize(2);
-  Value split = expand(x, {{0}, {1}, {2, 3}},
-                       {0, 0, numHeads, width / numHeads});
+  Value split =
+      expand(x, {{0}, {1}, {2, 3}}, {0, 0, numHeads, width / numHeads});
   return transpose(split, {0, 2, 1, 3});
 }
 

@@ -1,4 +1,5 @@
-//===- LayerBuilder.h - Tensor-level building blocks for rewrites -*- C++ -*-===//
+//===- LayerBuilder.h - Tensor-level building blocks for rewrites -*- C++
+//-*-===//
 //
 // Part of the xlstm-mlir project.
 //
@@ -65,14 +66,16 @@ public:
   mlir::Value expand(mlir::Value x,
                      llvm::ArrayRef<mlir::ReassociationIndices> reassociation,
                      llvm::ArrayRef<int64_t> staticShape);
-  mlir::Value collapse(mlir::Value x,
-                       llvm::ArrayRef<mlir::ReassociationIndices> reassociation);
+  mlir::Value
+  collapse(mlir::Value x,
+           llvm::ArrayRef<mlir::ReassociationIndices> reassociation);
 
   mlir::OpBuilder &builder() { return b; }
   mlir::Location location() { return loc; }
 
 private:
-  mlir::Value emptyLike(mlir::Value x, llvm::ArrayRef<mlir::OpFoldResult> sizes);
+  mlir::Value emptyLike(mlir::Value x,
+                        llvm::ArrayRef<mlir::OpFoldResult> sizes);
   llvm::SmallVector<mlir::OpFoldResult> sizes(mlir::Value x);
 
   mlir::OpBuilder &b;

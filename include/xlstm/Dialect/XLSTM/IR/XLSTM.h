@@ -31,8 +31,8 @@ struct ParamSpec {
 
 } // namespace xlstm
 
-#include "xlstm/Dialect/XLSTM/IR/XLSTMOpsDialect.h.inc"
 #include "xlstm/Dialect/XLSTM/IR/XLSTMEnums.h.inc"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMOpsDialect.h.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "xlstm/Dialect/XLSTM/IR/XLSTMAttrs.h.inc"
