@@ -367,3 +367,75 @@ func.func @ffn_bias_shape(%x: tensor<?x?x8xf32>, %g: tensor<12x8xf32>, %d: tenso
   %y = xlstm.gated_ffn %x, %g, %g, %d biases(%b, %b, %b) {act = #xlstm.act<gelu>} : (tensor<?x?x8xf32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<8x12xf32>, tensor<12xf32>, tensor<12xf32>, tensor<12xf32>) -> tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+func.func @ffn_gate_rank(%x: tensor<?x?x8xf32>, %g: tensor<12x8x1xf32>, %d: tensor<8x12xf32>) {
+  // expected-error @+1 {{'xlstm.gated_ffn' op gate_weight must be a rank-2 tensor (proj, embedding), got 'tensor<12x8x1xf32>'}}
+  %y = xlstm.gated_ffn %x, %g, %g, %d {act = #xlstm.act<gelu>} : (tensor<?x?x8xf32>, tensor<12x8x1xf32>, tensor<12x8x1xf32>, tensor<8x12xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @ffn_up(%x: tensor<?x?x8xf32>, %g: tensor<12x8xf32>, %u: tensor<10x8xf32>, %d: tensor<8x12xf32>) {
+  // expected-error @+1 {{'xlstm.gated_ffn' op up_weight must have shape (12, 8), got 'tensor<10x8xf32>'}}
+  %y = xlstm.gated_ffn %x, %g, %u, %d {act = #xlstm.act<gelu>} : (tensor<?x?x8xf32>, tensor<12x8xf32>, tensor<10x8xf32>, tensor<8x12xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @conv_weight_rank(%x: tensor<?x?x8xf32>, %w: tensor<8x1x4xf32>) {
+  // expected-error @+1 {{'xlstm.causal_conv1d' op weight must be a rank-2 tensor (channels, kernel), got 'tensor<8x1x4xf32>'}}
+  %y = xlstm.causal_conv1d %x, %w : (tensor<?x?x8xf32>, tensor<8x1x4xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_rank(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) {
+  // expected-error @+1 {{'xlstm.lm_head' op input must be a rank-3 tensor (batch, seq, embedding), got 'tensor<?x8xf32>'}}
+  %l = xlstm.lm_head %x, %w : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_type(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>) {
+  // expected-error @+1 {{'xlstm.lm_head' op result element type must match the input's}}
+  %l = xlstm.lm_head %x, %w : (tensor<?x?x8xf32>, tensor<16x8xf32>) -> tensor<?x?x16xbf16>
+  return
+}
+
+// -----
+
+func.func @embedding_table(%t: tensor<?x?xi64>, %table: tensor<16xf32>) {
+  // expected-error @+1 {{'xlstm.embedding' op table must be a rank-2 tensor (vocab, embedding), got 'tensor<16xf32>'}}
+  %e = xlstm.embedding %t, %table : (tensor<?x?xi64>, tensor<16xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @mlstm_v_rank(%q: tensor<2x3x5x4xf32>, %v: tensor<2x3x5xf32>, %g: tensor<2x3x5xf32>) {
+  // expected-error @+1 {{'xlstm.mlstm' op v must be a rank-4 tensor (batch, heads, seq, dhv), got 'tensor<2x3x5xf32>'}}
+  %h = xlstm.mlstm %q, %q, %v, %g, %g {qk_scaling = #xlstm.qk_scaling<key>} : (tensor<2x3x5x4xf32>, tensor<2x3x5x4xf32>, tensor<2x3x5xf32>, tensor<2x3x5xf32>, tensor<2x3x5xf32>) -> tensor<2x3x5x4xf32>
+  return
+}
+
+// -----
+
+func.func @slstm_rank(%g: tensor<?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x4xf32>) {
+  // expected-error @+1 {{'xlstm.slstm' op igate must be a rank-3 tensor (batch, seq, hidden), got 'tensor<?x8xf32>'}}
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b {function = #xlstm.function<slstm>, num_heads = 2 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @headwise_rank(%x: tensor<?x?x8xf32>, %w: tensor<2x4x4xf32>) {
+  // expected-error @+1 {{'xlstm.headwise_linear' op result must have the rank of the input}}
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x?x8xf32>, tensor<2x4x4xf32>) -> tensor<?x8xf32>
+  return
+}
