@@ -16,7 +16,8 @@ llvm_config.use_default_substitutions()
 # A leading `not` and FileCheck come from the LLVM tools directory.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["xlstm-opt", "xlstmc"], [config.xlstm_tools_dir, config.llvm_tools_dir])
+    ["xlstm-opt", "xlstmc", "xlstm-run", "xlstm-compare"],
+    [config.xlstm_tools_dir, config.llvm_tools_dir])
 
 configs_dir = os.path.join(config.xlstm_src_root, "python-free-configs")
 golden_dir = os.path.join(config.xlstm_shared_dir, "golden")

@@ -339,6 +339,63 @@ LogicalResult SLSTMOp::verify() {
   return success();
 }
 
+namespace {
+/// ceil(s / chunk), or dynamic when s is.
+int64_t numChunks(int64_t s, int64_t chunk) {
+  return ShapedType::isDynamic(s) ? ShapedType::kDynamic
+                                  : (s + chunk - 1) / chunk;
+}
+} // namespace
+
+LogicalResult MLSTMChunkStatesOp::verify() {
+  if (failed(checkRank(*this, "k", getK(), 4, "(batch, heads, seq, dhqk)")) ||
+      failed(checkRank(*this, "v", getV(), 4, "(batch, heads, seq, dhv)")))
+    return failure();
+  int64_t b = dim(getK(), 0), nh = dim(getK(), 1), s = dim(getK(), 2);
+  int64_t dqk = dim(getK(), 3), dv = dim(getV(), 3);
+  int64_t nc = numChunks(s, getChunkSize());
+  if (failed(checkShape(*this, "v", getV(), {b, nh, s, dv})) ||
+      failed(checkShape(*this, "igate", getIgate(), {b, nh, s})) ||
+      failed(checkShape(*this, "fgate", getFgate(), {b, nh, s})) ||
+      failed(checkShape(*this, "chunk_c", getChunkC(), {b, nh, nc, dqk, dv})) ||
+      failed(checkShape(*this, "chunk_n", getChunkN(), {b, nh, nc, dqk})) ||
+      failed(checkShape(*this, "chunk_m", getChunkM(), {b, nh, nc})) ||
+      failed(checkShape(*this, "final_c", getFinalC(), {b, nh, dqk, dv})) ||
+      failed(checkShape(*this, "final_n", getFinalN(), {b, nh, dqk})) ||
+      failed(checkShape(*this, "final_m", getFinalM(), {b, nh})))
+    return failure();
+  ValueRange init = getInitialState();
+  if (init.empty())
+    return success();
+  if (init.size() != 3)
+    return emitOpError() << "expects 0 or 3 initial state tensors (C, n, m), got "
+                         << init.size();
+  if (failed(checkShape(*this, "initial state C", init[0], {b, nh, dqk, dv})) ||
+      failed(checkShape(*this, "initial state n", init[1], {b, nh, dqk})) ||
+      failed(checkShape(*this, "initial state m", init[2], {b, nh})))
+    return failure();
+  return success();
+}
+
+LogicalResult MLSTMChunkOutputsOp::verify() {
+  if (failed(checkRank(*this, "q", getQ(), 4, "(batch, heads, seq, dhqk)")) ||
+      failed(checkRank(*this, "v", getV(), 4, "(batch, heads, seq, dhv)")))
+    return failure();
+  int64_t b = dim(getQ(), 0), nh = dim(getQ(), 1), s = dim(getQ(), 2);
+  int64_t dqk = dim(getQ(), 3), dv = dim(getV(), 3);
+  int64_t nc = numChunks(s, getChunkSize());
+  if (failed(checkShape(*this, "k", getK(), {b, nh, s, dqk})) ||
+      failed(checkShape(*this, "v", getV(), {b, nh, s, dv})) ||
+      failed(checkShape(*this, "igate", getIgate(), {b, nh, s})) ||
+      failed(checkShape(*this, "fgate", getFgate(), {b, nh, s})) ||
+      failed(checkShape(*this, "chunk_c", getChunkC(), {b, nh, nc, dqk, dv})) ||
+      failed(checkShape(*this, "chunk_n", getChunkN(), {b, nh, nc, dqk})) ||
+      failed(checkShape(*this, "chunk_m", getChunkM(), {b, nh, nc})) ||
+      failed(checkShape(*this, "h", getH(), {b, nh, s, dv})))
+    return failure();
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Primitives
 //===----------------------------------------------------------------------===//

@@ -256,6 +256,90 @@ def XLSTM_SLSTMOp : XLSTM_Op<"slstm", [Pure]> {
   }];
 }
 
+def XLSTM_MLSTMChunkStatesOp : XLSTM_Op<"mlstm_chunk_states", [Pure]> {
+  let summary = "chunkwise mLSTM, part 1: the states at every chunk boundary";
+  let description = [{
+    The inter-chunk recurrence of the chunkwise mLSTM (spec
+    mlstm-kernels-algorithms §3, kernel 1). The sequence is cut into
+    `NC = ceil(S / chunk_size)` chunks; the last one may be shorter. With
+    in-chunk cumulative log forget gates `b_l`, chunk total `g = b_{L-1}` and
+    `a_l = g - b_l + i_l`, starting from the initial state (zeros if absent):
+
+    ```
+    m' = max(g + m, max_l a_l)
+    C' = exp(g + m - m') C + sum_l exp(a_l - m') k_l v_l^T     (n' likewise)
+    ```
+
+    Results: the state entering each chunk `(B, NH, NC, DHQK, DHV)`,
+    `(B, NH, NC, DHQK)`, `(B, NH, NC)`, then the state after the last chunk
+    `(B, NH, DHQK, DHV)`, `(B, NH, DHQK)`, `(B, NH)`. `qk_scaling = key`
+    scales the keys by 1/sqrt(DHQK) before they enter the state, like
+    `xlstm.mlstm`.
+
+    ```mlir
+    %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %i, %f
+        {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+        : (tensor<?x8x?x256xbf16>, tensor<?x8x?x512xbf16>, tensor<?x8x?xf32>,
+           tensor<?x8x?xf32>)
+        -> (tensor<?x8x?x256x512xf32>, tensor<?x8x?x256xf32>, tensor<?x8x?xf32>,
+            tensor<?x8x256x512xf32>, tensor<?x8x256xf32>, tensor<?x8xf32>)
+    ```
+  }];
+  let arguments = (ins XLSTM_FloatTensor:$k, XLSTM_FloatTensor:$v,
+                       XLSTM_FloatTensor:$igate, XLSTM_FloatTensor:$fgate,
+                       Variadic<XLSTM_FloatTensor>:$initial_state,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size,
+                       XLSTM_QKScaling:$qk_scaling);
+  let results = (outs XLSTM_FloatTensor:$chunk_c, XLSTM_FloatTensor:$chunk_n,
+                      XLSTM_FloatTensor:$chunk_m, XLSTM_FloatTensor:$final_c,
+                      XLSTM_FloatTensor:$final_n, XLSTM_FloatTensor:$final_m);
+  let assemblyFormat = [{
+    $k `,` $v `,` $igate `,` $fgate
+    (`initial_state` `(` $initial_state^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def XLSTM_MLSTMChunkOutputsOp : XLSTM_Op<"mlstm_chunk_outputs", [Pure]> {
+  let summary = "chunkwise mLSTM, part 2: outputs of all chunks in parallel";
+  let description = [{
+    The intra-chunk outputs of the chunkwise mLSTM (spec
+    mlstm-kernels-algorithms §3, kernel 2), independent across chunks. For row
+    `l` of a chunk entering with state `(C, n, m)`:
+
+    ```
+    D_lj   = b_l - b_j + i_j (j <= l),  m_l = max(b_l + m, max_j D_lj)
+    num_l  = exp(b_l + m - m_l) q_l^T C + sum_j (q_l . k_j) exp(D_lj - m_l) v_j
+    den_l  = exp(b_l + m - m_l) q_l . n + sum_j (q_l . k_j) exp(D_lj - m_l)
+    h_l    = num_l / (max(|den_l|, exp(-m_l)) + eps)
+    ```
+
+    with `1/sqrt(DHQK)` applied per `qk_scaling`. The chunk states are the
+    first three results of `xlstm.mlstm_chunk_states`. Together the two ops
+    compute exactly `xlstm.mlstm` up to where eps lands.
+
+    ```mlir
+    %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
+        {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+        : (...) -> tensor<?x8x?x512xbf16>
+    ```
+  }];
+  let arguments = (ins XLSTM_FloatTensor:$q, XLSTM_FloatTensor:$k,
+                       XLSTM_FloatTensor:$v, XLSTM_FloatTensor:$igate,
+                       XLSTM_FloatTensor:$fgate, XLSTM_FloatTensor:$chunk_c,
+                       XLSTM_FloatTensor:$chunk_n, XLSTM_FloatTensor:$chunk_m,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size,
+                       XLSTM_QKScaling:$qk_scaling,
+                       DefaultValuedAttr<XLSTM_Eps, "1.0e-6">:$eps);
+  let results = (outs XLSTM_FloatTensor:$h);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $igate `,` $fgate `,` $chunk_c `,` $chunk_n `,`
+    $chunk_m attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Primitives
 //===----------------------------------------------------------------------===//

@@ -27,4 +27,20 @@ def XLSTMExpandBlocksPass : Pass<"xlstm-expand-blocks"> {
   ];
 }
 
+def XLSTMTileMLSTMChunkwisePass : Pass<"xlstm-tile-mlstm-chunkwise"> {
+  let summary = "Rewrite the mLSTM recurrence into its chunkwise form";
+  let description = [{
+    Replaces every `xlstm.mlstm` by `xlstm.mlstm_chunk_states` (the
+    recurrence over chunk boundaries, sequential in the number of chunks) and
+    `xlstm.mlstm_chunk_outputs` (all chunks in parallel), the form the GPU
+    kernels implement (spec mlstm-kernels-algorithms §3). Any sequence length
+    works: the last chunk may be shorter. Initial and final states carry over;
+    chunk states are float32 (float64 for float64 inputs).
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
+           "Positions per chunk (larger: fewer stored states, more intra-chunk work)">
+  ];
+}
+
 #endif // XLSTM_DIALECT_XLSTM_TRANSFORMS_PASSES_TD

@@ -1,0 +1,81 @@
+//===- ReferenceModel.cpp - A model config run on the float64 oracle ------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Reference/ReferenceModel.h"
+#include "xlstm/Dialect/XLSTM/Transforms/Passes.h"
+#include "xlstm/Frontend/ModelBuilder.h"
+#include "xlstm/Reference/Evaluator.h"
+
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace xlstm;
+using namespace xlstm::reference;
+
+FailureOr<ReferenceModel>
+ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
+                       const ReferenceOptions &options) {
+  ReferenceModel model;
+  model.spec = &spec;
+  model.moduleOp = buildModelModule(context, spec);
+  if (failed(verify(*model.moduleOp)))
+    return failure();
+  if (options.level != PipelineLevel::Graph) {
+    PassManager pm(&context);
+    pm.addPass(createXLSTMExpandBlocksPass());
+    if (options.level == PipelineLevel::Tiled)
+      pm.addPass(createXLSTMTileMLSTMChunkwisePass({options.chunkSize}));
+    pm.addPass(createCSEPass());
+    if (failed(pm.run(*model.moduleOp)))
+      return failure();
+  }
+  auto forward = model.moduleOp->lookupSymbol<func::FuncOp>("forward");
+  model.input = forward.getArgAttrOfType<StringAttr>(0, kInputAttrName).str();
+  model.output =
+      forward.getResultAttrOfType<StringAttr>(0, kOutputAttrName).str();
+  for (unsigned i = 1, e = forward.getNumArguments(); i < e; ++i) {
+    weights::ParamDesc desc;
+    desc.name = forward.getArgAttrOfType<StringAttr>(i, kParamAttrName).str();
+    auto type = cast<RankedTensorType>(forward.getArgument(i).getType());
+    desc.shape.assign(type.getShape().begin(), type.getShape().end());
+    if (auto aliases = forward.getArgAttrOfType<ArrayAttr>(i, kAliasesAttrName))
+      for (StringRef alias : aliases.getAsValueRange<StringAttr>())
+        desc.aliases.push_back(alias.str());
+    model.paramDescs.push_back(std::move(desc));
+  }
+  return model;
+}
+
+llvm::Expected<Tensor> ReferenceModel::forward(const Tensor &x) {
+  auto fn = moduleOp->lookupSymbol<func::FuncOp>("forward");
+  auto inputType = cast<RankedTensorType>(fn.getArgument(0).getType());
+  int64_t rank = inputType.getRank();
+  bool ok = x.rank() == rank;
+  if (ok && rank == 3)
+    ok = x.dim(2) == inputType.getDimSize(2);
+  if (!ok)
+    return llvm::createStringError(
+        "input '%s' has shape %s, expected %s", input.c_str(),
+        x.shapeString().c_str(),
+        rank == 3 ? ("(batch, seq, " + std::to_string(inputType.getDimSize(2)) +
+                     ")")
+                        .c_str()
+                  : "(batch, seq)");
+  if (x.dim(0) < 1 || x.dim(1) < 1)
+    return llvm::createStringError("input '%s' is empty (shape %s)",
+                                   input.c_str(), x.shapeString().c_str());
+  if (paramValues.size() != paramDescs.size())
+    return llvm::createStringError("parameters are not set");
+  SmallVector<Tensor> args = {x};
+  for (auto [desc, values] : llvm::zip(paramDescs, paramValues))
+    args.push_back(Tensor(desc.shape, values));
+  FailureOr<SmallVector<Tensor>> results = evaluate(fn, args);
+  if (failed(results))
+    return llvm::createStringError("evaluation failed (see the error above)");
+  return std::move((*results)[0]);
+}

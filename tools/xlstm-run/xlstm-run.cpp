@@ -1,0 +1,180 @@
+//===- xlstm-run.cpp - Run a model config ---------------------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Runs a model on inputs from a safetensors file and writes the outputs to
+// another:
+//   xlstm-run MODEL.yaml --weights W.safetensors --inputs IO.safetensors
+//             --output OUT.safetensors --device reference [--pipeline ...]
+// The reference device evaluates the compiler's IR in float64 on the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Config/ConfigParser.h"
+#include "xlstm/InitAll.h"
+#include "xlstm/Reference/ReferenceModel.h"
+#include "xlstm/Weights/ParameterBinding.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+using namespace xlstm;
+namespace cl = llvm::cl;
+
+namespace {
+enum class Device { Reference, Cuda };
+
+cl::OptionCategory runCategory("xlstm-run options");
+cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                               cl::desc("<model config .yaml>"),
+                               cl::cat(runCategory));
+cl::opt<std::string> weightsPath(
+    "weights",
+    cl::desc("Parameters by upstream state_dict name (default: random init)"),
+    cl::value_desc("file.safetensors"), cl::cat(runCategory));
+cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random init"),
+                       cl::init(0), cl::cat(runCategory));
+cl::opt<std::string> saveWeightsPath(
+    "save-weights", cl::desc("Also write the parameters used"),
+    cl::value_desc("file.safetensors"), cl::cat(runCategory));
+cl::opt<std::string> inputsPath(
+    "inputs", cl::desc("Model input: tensor 'x' (B, S, E) or 'tokens' (B, S)"),
+    cl::value_desc("file.safetensors"), cl::cat(runCategory));
+cl::opt<std::string> outputPath("output",
+                                cl::desc("Where to write 'y' or 'logits'"),
+                                cl::value_desc("file.safetensors"),
+                                cl::cat(runCategory));
+cl::opt<Device> device(
+    "device", cl::desc("Where to run"), cl::init(Device::Reference),
+    cl::values(clEnumValN(Device::Reference, "reference",
+                          "float64 evaluation of the IR on the CPU"),
+               clEnumValN(Device::Cuda, "cuda", "the GPU runtime")),
+    cl::cat(runCategory));
+cl::opt<reference::PipelineLevel> pipeline(
+    "pipeline", cl::desc("IR level the reference device evaluates"),
+    cl::init(reference::PipelineLevel::Expanded),
+    cl::values(clEnumValN(reference::PipelineLevel::Graph, "graph",
+                          "block ops as the frontend emits them"),
+               clEnumValN(reference::PipelineLevel::Expanded, "expanded",
+                          "after xlstm-expand-blocks"),
+               clEnumValN(reference::PipelineLevel::Tiled, "tiled",
+                          "then xlstm-tile-mlstm-chunkwise")),
+    cl::cat(runCategory));
+cl::opt<int64_t> chunkSize("chunk-size",
+                           cl::desc("Chunk size of --pipeline=tiled"),
+                           cl::init(64), cl::cat(runCategory));
+cl::opt<xlstm::config::SchemaHint> schema(
+    "schema", cl::desc("Config schema (default: detect from the keys)"),
+    cl::init(xlstm::config::SchemaHint::Auto),
+    cl::values(clEnumValN(xlstm::config::SchemaHint::Auto, "auto", "detect"),
+               clEnumValN(xlstm::config::SchemaHint::BlockStack, "stack",
+                          "xLSTMBlockStackConfig"),
+               clEnumValN(xlstm::config::SchemaHint::LMModel, "lm",
+                          "xLSTMLMModelConfig"),
+               clEnumValN(xlstm::config::SchemaHint::Large, "large",
+                          "xLSTMLargeConfig")),
+    cl::cat(runCategory));
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "xlstm-run") << message << "\n";
+  return 1;
+}
+int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
+
+/// Reads the model input from the inputs file.
+llvm::Expected<reference::Tensor> readInput(const weights::SafetensorsFile &io,
+                                            llvm::StringRef name) {
+  const weights::TensorView *t = io.find(name);
+  if (!t)
+    return llvm::createStringError(
+        "%s has no tensor '%s' (this model's input)", io.name().str().c_str(),
+        name.str().c_str());
+  if (name == "tokens" && t->dtype != weights::DType::I64)
+    return llvm::createStringError("%s: 'tokens' must be I64, got %s",
+                                   io.name().str().c_str(),
+                                   weights::toString(t->dtype).str().c_str());
+  return reference::Tensor(t->shape, weights::toF64(*t));
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM y(argc, argv);
+  cl::HideUnrelatedOptions(runCategory);
+  cl::ParseCommandLineOptions(argc, argv, "Run an xLSTM model\n");
+
+  if (chunkSize <= 0)
+    return fail("--chunk-size must be positive");
+  if (device == Device::Cuda)
+    return fail("--device=cuda: the GPU runtime is not part of this build "
+                "yet; use --device=reference");
+
+  std::optional<config::ModelSpec> spec =
+      config::parseModelConfigFile(modelPath, llvm::errs(), schema);
+  if (!spec)
+    return 1;
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  FailureOr<reference::ReferenceModel> model =
+      reference::ReferenceModel::create(context, *spec,
+                                        {pipeline, chunkSize});
+  if (failed(model))
+    return 1;
+
+  config::SLSTMBackend layout =
+      spec->isLarge() || !spec->stack.slstmBlock
+          ? config::SLSTMBackend::Cuda
+          : spec->stack.slstmBlock->slstm.backend;
+  weights::ParamValues params;
+  if (!weightsPath.empty()) {
+    llvm::Expected<weights::SafetensorsFile> file =
+        weights::SafetensorsFile::open(weightsPath);
+    if (!file)
+      return fail(file.takeError());
+    llvm::Expected<weights::ParamValues> bound =
+        weights::bindParameters(model->params(), *file, layout);
+    if (!bound)
+      return fail(bound.takeError());
+    params = std::move(*bound);
+  } else {
+    params = weights::initParameters(*spec, model->params(), seed);
+  }
+  if (!saveWeightsPath.empty())
+    if (llvm::Error e =
+            weights::writeParameters(saveWeightsPath, model->params(), params,
+                                     weights::DType::F32, layout))
+      return fail(std::move(e));
+  model->setParameters(std::move(params));
+
+  if (inputsPath.empty() || outputPath.empty()) {
+    if (!saveWeightsPath.empty() && inputsPath.empty() && outputPath.empty())
+      return 0;
+    return fail("--inputs and --output are required to run the model");
+  }
+  llvm::Expected<weights::SafetensorsFile> io =
+      weights::SafetensorsFile::open(inputsPath);
+  if (!io)
+    return fail(io.takeError());
+  llvm::Expected<reference::Tensor> input = readInput(*io, model->inputName());
+  if (!input)
+    return fail(input.takeError());
+
+  llvm::Expected<reference::Tensor> out = model->forward(*input);
+  if (!out)
+    return fail(out.takeError());
+
+  std::vector<int64_t> shape(out->shape.begin(), out->shape.end());
+  std::vector<weights::OwnedTensor> outputs = {weights::OwnedTensor::fromF64(
+      model->outputName().str(), shape, out->data, weights::DType::F64)};
+  if (llvm::Error e = weights::writeSafetensors(
+          outputPath, outputs, {{"device", "reference"}, {"format", "pt"}}))
+    return fail(std::move(e));
+  return 0;
+}
