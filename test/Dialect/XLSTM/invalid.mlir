@@ -439,3 +439,44 @@ func.func @headwise_rank(%x: tensor<?x?x8xf32>, %w: tensor<2x4x4xf32>) {
   %y = xlstm.headwise_linear %x, %w : (tensor<?x?x8xf32>, tensor<2x4x4xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @chunk_count(%k: tensor<2x3x10x4xf32>, %v: tensor<2x3x10x6xf32>, %g: tensor<2x3x10xf32>) {
+  // expected-error @+1 {{'xlstm.mlstm_chunk_states' op chunk_c must have shape (2, 3, 3, 4, 6), got 'tensor<2x3x2x4x6xf32>'}}
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<2x3x10x4xf32>, tensor<2x3x10x6xf32>, tensor<2x3x10xf32>, tensor<2x3x10xf32>)
+      -> (tensor<2x3x2x4x6xf32>, tensor<2x3x2x4xf32>, tensor<2x3x2xf32>, tensor<2x3x4x6xf32>, tensor<2x3x4xf32>, tensor<2x3xf32>)
+  return
+}
+
+// -----
+
+func.func @chunk_size(%k: tensor<2x3x10x4xf32>, %v: tensor<2x3x10x6xf32>, %g: tensor<2x3x10xf32>) {
+  // expected-error @+1 {{'xlstm.mlstm_chunk_states' op attribute 'chunk_size' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g {chunk_size = 0 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<2x3x10x4xf32>, tensor<2x3x10x6xf32>, tensor<2x3x10xf32>, tensor<2x3x10xf32>)
+      -> (tensor<2x3x2x4x6xf32>, tensor<2x3x2x4xf32>, tensor<2x3x2xf32>, tensor<2x3x4x6xf32>, tensor<2x3x4xf32>, tensor<2x3xf32>)
+  return
+}
+
+// -----
+
+func.func @chunk_state_count(%k: tensor<2x3x10x4xf32>, %v: tensor<2x3x10x6xf32>, %g: tensor<2x3x10xf32>, %c0: tensor<2x3x4x6xf32>) {
+  // expected-error @+1 {{'xlstm.mlstm_chunk_states' op expects 0 or 3 initial state tensors (C, n, m), got 1}}
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g initial_state(%c0) {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<2x3x10x4xf32>, tensor<2x3x10x6xf32>, tensor<2x3x10xf32>, tensor<2x3x10xf32>, tensor<2x3x4x6xf32>)
+      -> (tensor<2x3x3x4x6xf32>, tensor<2x3x3x4xf32>, tensor<2x3x3xf32>, tensor<2x3x4x6xf32>, tensor<2x3x4xf32>, tensor<2x3xf32>)
+  return
+}
+
+// -----
+
+func.func @chunk_outputs_h(%q: tensor<2x3x10x4xf32>, %v: tensor<2x3x10x6xf32>, %g: tensor<2x3x10xf32>,
+                           %c: tensor<2x3x3x4x6xf32>, %n: tensor<2x3x3x4xf32>, %m: tensor<2x3x3xf32>) {
+  // expected-error @+1 {{'xlstm.mlstm_chunk_outputs' op h must have shape (2, 3, 10, 6), got 'tensor<2x3x10x4xf32>'}}
+  %h = xlstm.mlstm_chunk_outputs %q, %q, %v, %g, %g, %c, %n, %m {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<2x3x10x4xf32>, tensor<2x3x10x4xf32>, tensor<2x3x10x6xf32>, tensor<2x3x10xf32>, tensor<2x3x10xf32>,
+         tensor<2x3x3x4x6xf32>, tensor<2x3x3x4xf32>, tensor<2x3x3xf32>) -> tensor<2x3x10x4xf32>
+  return
+}

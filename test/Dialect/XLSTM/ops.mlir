@@ -69,3 +69,18 @@ func.func @primitives(%x: tensor<?x?x8xbf16>, %w: tensor<8x4xbf16>, %b: tensor<8
   %9 = xlstm.gated_ffn %x, %fg, %fg, %fd biases(%fb, %fb, %b) {act = #xlstm.act<swish>} : (tensor<?x?x8xbf16>, tensor<12x8xbf16>, tensor<12x8xbf16>, tensor<8x12xbf16>, tensor<12xbf16>, tensor<12xbf16>, tensor<8xbf16>) -> tensor<?x?x8xbf16>
   return
 }
+
+// CHECK-LABEL: func @mlstm_chunkwise
+func.func @mlstm_chunkwise(%q: tensor<2x3x10x4xbf16>, %v: tensor<2x3x10x6xbf16>, %g: tensor<2x3x10xf32>,
+                           %c0: tensor<2x3x4x6xf32>, %n0: tensor<2x3x4xf32>, %m0: tensor<2x3xf32>) -> tensor<2x3x10x6xbf16> {
+  // CHECK: xlstm.mlstm_chunk_states {{.*}} initial_state(%{{.*}}, %{{.*}}, %{{.*}}) {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+  // CHECK-SAME: -> (tensor<2x3x3x4x6xf32>, tensor<2x3x3x4xf32>, tensor<2x3x3xf32>, tensor<2x3x4x6xf32>, tensor<2x3x4xf32>, tensor<2x3xf32>)
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %q, %v, %g, %g initial_state(%c0, %n0, %m0) {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+      : (tensor<2x3x10x4xbf16>, tensor<2x3x10x6xbf16>, tensor<2x3x10xf32>, tensor<2x3x10xf32>, tensor<2x3x4x6xf32>, tensor<2x3x4xf32>, tensor<2x3xf32>)
+      -> (tensor<2x3x3x4x6xf32>, tensor<2x3x3x4xf32>, tensor<2x3x3xf32>, tensor<2x3x4x6xf32>, tensor<2x3x4xf32>, tensor<2x3xf32>)
+  // CHECK: xlstm.mlstm_chunk_outputs {{.*}} {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+  %h = xlstm.mlstm_chunk_outputs %q, %q, %v, %g, %g, %c, %n, %m {chunk_size = 4 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+      : (tensor<2x3x10x4xbf16>, tensor<2x3x10x4xbf16>, tensor<2x3x10x6xbf16>, tensor<2x3x10xf32>, tensor<2x3x10xf32>,
+         tensor<2x3x3x4x6xf32>, tensor<2x3x3x4xf32>, tensor<2x3x3xf32>) -> tensor<2x3x10x6xbf16>
+  return %h : tensor<2x3x10x6xbf16>
+}
