@@ -28,8 +28,31 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 enum class ScalarOpKind {
-  Add, Sub, Mul, Div, Neg, Max, Min, Exp, Log, Log1p, Expm1, Tanh, Erf, Sqrt,
-  Rsqrt, Abs, Pow, Copy, CmpGT, CmpGE, CmpLT, CmpLE, CmpEQ, CmpNE, Select
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Neg,
+  Max,
+  Min,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Tanh,
+  Erf,
+  Sqrt,
+  Rsqrt,
+  Abs,
+  Pow,
+  Copy,
+  CmpGT,
+  CmpGE,
+  CmpLT,
+  CmpLE,
+  CmpEQ,
+  CmpNE,
+  Select
 };
 
 struct ScalarInstr {
@@ -42,7 +65,8 @@ struct ScalarInstr {
 /// first, then constants, then op results.
 struct ScalarTape {
   std::vector<ScalarInstr> instrs;
-  std::vector<double> initialSlots; // block args (filled per iteration) + constants
+  std::vector<double>
+      initialSlots; // block args (filled per iteration) + constants
   SmallVector<int> yields;
   int numArgs = 0;
 };
@@ -148,31 +172,81 @@ void runTape(const ScalarTape &tape, std::vector<double> &s) {
     double a = in.a >= 0 ? s[in.a] : 0, b = in.b >= 0 ? s[in.b] : 0;
     double r = 0;
     switch (in.kind) {
-    case ScalarOpKind::Add: r = a + b; break;
-    case ScalarOpKind::Sub: r = a - b; break;
-    case ScalarOpKind::Mul: r = a * b; break;
-    case ScalarOpKind::Div: r = a / b; break;
-    case ScalarOpKind::Neg: r = -a; break;
-    case ScalarOpKind::Max: r = std::max(a, b); break;
-    case ScalarOpKind::Min: r = std::min(a, b); break;
-    case ScalarOpKind::Exp: r = std::exp(a); break;
-    case ScalarOpKind::Log: r = std::log(a); break;
-    case ScalarOpKind::Log1p: r = std::log1p(a); break;
-    case ScalarOpKind::Expm1: r = std::expm1(a); break;
-    case ScalarOpKind::Tanh: r = std::tanh(a); break;
-    case ScalarOpKind::Erf: r = std::erf(a); break;
-    case ScalarOpKind::Sqrt: r = std::sqrt(a); break;
-    case ScalarOpKind::Rsqrt: r = 1.0 / std::sqrt(a); break;
-    case ScalarOpKind::Abs: r = std::abs(a); break;
-    case ScalarOpKind::Pow: r = std::pow(a, b); break;
-    case ScalarOpKind::Copy: r = a; break;
-    case ScalarOpKind::CmpGT: r = a > b; break;
-    case ScalarOpKind::CmpGE: r = a >= b; break;
-    case ScalarOpKind::CmpLT: r = a < b; break;
-    case ScalarOpKind::CmpLE: r = a <= b; break;
-    case ScalarOpKind::CmpEQ: r = a == b; break;
-    case ScalarOpKind::CmpNE: r = a != b; break;
-    case ScalarOpKind::Select: r = a != 0 ? b : s[in.c]; break;
+    case ScalarOpKind::Add:
+      r = a + b;
+      break;
+    case ScalarOpKind::Sub:
+      r = a - b;
+      break;
+    case ScalarOpKind::Mul:
+      r = a * b;
+      break;
+    case ScalarOpKind::Div:
+      r = a / b;
+      break;
+    case ScalarOpKind::Neg:
+      r = -a;
+      break;
+    case ScalarOpKind::Max:
+      r = std::max(a, b);
+      break;
+    case ScalarOpKind::Min:
+      r = std::min(a, b);
+      break;
+    case ScalarOpKind::Exp:
+      r = std::exp(a);
+      break;
+    case ScalarOpKind::Log:
+      r = std::log(a);
+      break;
+    case ScalarOpKind::Log1p:
+      r = std::log1p(a);
+      break;
+    case ScalarOpKind::Expm1:
+      r = std::expm1(a);
+      break;
+    case ScalarOpKind::Tanh:
+      r = std::tanh(a);
+      break;
+    case ScalarOpKind::Erf:
+      r = std::erf(a);
+      break;
+    case ScalarOpKind::Sqrt:
+      r = std::sqrt(a);
+      break;
+    case ScalarOpKind::Rsqrt:
+      r = 1.0 / std::sqrt(a);
+      break;
+    case ScalarOpKind::Abs:
+      r = std::abs(a);
+      break;
+    case ScalarOpKind::Pow:
+      r = std::pow(a, b);
+      break;
+    case ScalarOpKind::Copy:
+      r = a;
+      break;
+    case ScalarOpKind::CmpGT:
+      r = a > b;
+      break;
+    case ScalarOpKind::CmpGE:
+      r = a >= b;
+      break;
+    case ScalarOpKind::CmpLT:
+      r = a < b;
+      break;
+    case ScalarOpKind::CmpLE:
+      r = a <= b;
+      break;
+    case ScalarOpKind::CmpEQ:
+      r = a == b;
+      break;
+    case ScalarOpKind::CmpNE:
+      r = a != b;
+      break;
+    case ScalarOpKind::Select:
+      r = a != 0 ? b : s[in.c];
+      break;
     }
     s[in.result] = r;
   }
@@ -278,8 +352,8 @@ private:
           int64_t bad = 0;
           if (!embedding(get(e.getTokens()), get(e.getTable()), out, bad))
             return e.emitError("reference: token ")
-                   << bad << " is out of range [0, "
-                   << get(e.getTable()).dim(0) << ")";
+                   << bad << " is out of range [0, " << get(e.getTable()).dim(0)
+                   << ")";
           return set(op, e.getResult(), std::move(out));
         })
         .Case<LMHeadOp>([&](LMHeadOp h) {
@@ -293,13 +367,13 @@ private:
         .Case<MLSTMChunkStatesOp>([&](auto c) { return evalChunkStates(c); })
         .Case<MLSTMChunkOutputsOp>([&](MLSTMChunkOutputsOp c) {
           return set(op, c.getH(),
-                     mlstmChunkOutputs(
-                         get(c.getQ()), get(c.getK()), get(c.getV()),
-                         get(c.getIgate()), get(c.getFgate()),
-                         get(c.getChunkC()), get(c.getChunkN()),
-                         get(c.getChunkM()), c.getChunkSize(),
-                         c.getQkScaling() == QKScaling::key,
-                         c.getEps().convertToDouble()));
+                     mlstmChunkOutputs(get(c.getQ()), get(c.getK()),
+                                       get(c.getV()), get(c.getIgate()),
+                                       get(c.getFgate()), get(c.getChunkC()),
+                                       get(c.getChunkN()), get(c.getChunkM()),
+                                       c.getChunkSize(),
+                                       c.getQkScaling() == QKScaling::key,
+                                       c.getEps().convertToDouble()));
         })
         .Case<CausalConv1dOp>([&](CausalConv1dOp c) {
           return set(op, c.getResult(),
@@ -313,21 +387,18 @@ private:
         })
         .Case<LayerNormOp>([&](LayerNormOp n) {
           return set(op, n.getResult(),
-                     groupLayerNorm(get(n.getInput()), 1,
-                                    getOrNull(n.getWeight()),
-                                    getOrNull(n.getBias()),
-                                    n.getEps().convertToDouble(),
-                                    n.getScaling() ==
-                                        NormScaling::one_plus_weight));
+                     groupLayerNorm(
+                         get(n.getInput()), 1, getOrNull(n.getWeight()),
+                         getOrNull(n.getBias()), n.getEps().convertToDouble(),
+                         n.getScaling() == NormScaling::one_plus_weight));
         })
         .Case<MultiHeadNormOp>([&](MultiHeadNormOp n) {
-          return set(op, n.getResult(),
-                     groupLayerNorm(get(n.getInput()), n.getNumHeads(),
-                                    getOrNull(n.getWeight()),
-                                    getOrNull(n.getBias()),
-                                    n.getEps().convertToDouble(),
-                                    n.getScaling() ==
-                                        NormScaling::one_plus_weight));
+          return set(
+              op, n.getResult(),
+              groupLayerNorm(get(n.getInput()), n.getNumHeads(),
+                             getOrNull(n.getWeight()), getOrNull(n.getBias()),
+                             n.getEps().convertToDouble(),
+                             n.getScaling() == NormScaling::one_plus_weight));
         })
         .Case<RMSNormOp>([&](RMSNormOp n) {
           return set(op, n.getResult(),
@@ -419,9 +490,9 @@ private:
       steps.push_back(index(o));
     for (int64_t d = 0; d < src.rank(); ++d)
       if (sizes[d] > 0 &&
-          (offsets[d] < 0 || offsets[d] + (sizes[d] - 1) * steps[d] >= src.shape[d]))
-        return s.emitError("reference: slice out of bounds in dimension ")
-               << d;
+          (offsets[d] < 0 ||
+           offsets[d] + (sizes[d] - 1) * steps[d] >= src.shape[d]))
+        return s.emitError("reference: slice out of bounds in dimension ") << d;
     Tensor out(sizes);
     auto srcStrides = src.strides();
     SmallVector<int64_t> idx(sizes.size(), 0);
@@ -549,20 +620,21 @@ private:
     return success();
   }
 
-  static MLSTMState toMLSTMState(ArrayRef<Tensor> s) { return {s[0], s[1], s[2]}; }
+  static MLSTMState toMLSTMState(ArrayRef<Tensor> s) {
+    return {s[0], s[1], s[2]};
+  }
 
   LogicalResult evalMLSTM(MLSTMOp op) {
     std::optional<MLSTMState> initial;
     if (!op.getInitialState().empty())
-      initial = MLSTMState{get(op.getInitialState()[0]),
-                           get(op.getInitialState()[1]),
-                           get(op.getInitialState()[2])};
+      initial =
+          MLSTMState{get(op.getInitialState()[0]), get(op.getInitialState()[1]),
+                     get(op.getInitialState()[2])};
     MLSTMState final;
-    Tensor h = mlstm(get(op.getQ()), get(op.getK()), get(op.getV()),
-                     get(op.getIgate()), get(op.getFgate()),
-                     op.getQkScaling() == QKScaling::key,
-                     op.getEps().convertToDouble(),
-                     initial ? &*initial : nullptr, &final);
+    Tensor h = mlstm(
+        get(op.getQ()), get(op.getK()), get(op.getV()), get(op.getIgate()),
+        get(op.getFgate()), op.getQkScaling() == QKScaling::key,
+        op.getEps().convertToDouble(), initial ? &*initial : nullptr, &final);
     if (failed(set(op, op.getH(), std::move(h))))
       return failure();
     if (op.getFinalState().empty())
@@ -577,9 +649,9 @@ private:
   LogicalResult evalChunkStates(MLSTMChunkStatesOp op) {
     std::optional<MLSTMState> initial;
     if (!op.getInitialState().empty())
-      initial = MLSTMState{get(op.getInitialState()[0]),
-                           get(op.getInitialState()[1]),
-                           get(op.getInitialState()[2])};
+      initial =
+          MLSTMState{get(op.getInitialState()[0]), get(op.getInitialState()[1]),
+                     get(op.getInitialState()[2])};
     MLSTMChunkStates st = mlstmChunkStates(
         get(op.getK()), get(op.getV()), get(op.getIgate()), get(op.getFgate()),
         op.getChunkSize(), op.getQkScaling() == QKScaling::key,
@@ -632,9 +704,9 @@ private:
     int64_t inner = w.size() / w.dim(0);
     SmallVector<int64_t> shape = llvm::to_vector(w.shape);
     shape[0] = count;
-    return Tensor(shape, std::vector<double>(w.data.begin() + offset * inner,
-                                             w.data.begin() +
-                                                 (offset + count) * inner));
+    return Tensor(
+        shape, std::vector<double>(w.data.begin() + offset * inner,
+                                   w.data.begin() + (offset + count) * inner));
   }
   /// (B, S, NH*D) -> (B, NH, S, D) and back.
   static Tensor toHeads(const Tensor &x, int64_t nh) {
@@ -674,16 +746,21 @@ private:
   LogicalResult evalMLSTMBlock(MLSTMBlockOp op) {
     MLSTMLayerAttr c = op.getConfig();
     auto p = params(op);
-    int64_t di = c.getInnerDim(), nh = c.getNumHeads(), k = c.getConvKernelSize();
+    int64_t di = c.getInnerDim(), nh = c.getNumHeads(),
+            k = c.getConvKernelSize();
     const Tensor &x = get(op.getInput());
-    Tensor xn = groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
+    Tensor xn =
+        groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
     Tensor up = linear(xn, *p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
     Tensor xm = lastDimSlice(up, 0, di), z = lastDimSlice(up, di, di);
     Tensor convW({di, k}, p("xlstm.conv1d.conv.weight")->data);
     Tensor xc = silu(causalConv1d(xm, convW, p("xlstm.conv1d.conv.bias")));
-    Tensor q = headwiseLinear(xc, *p("xlstm.q_proj.weight"), p("xlstm.q_proj.bias"));
-    Tensor kk = headwiseLinear(xc, *p("xlstm.k_proj.weight"), p("xlstm.k_proj.bias"));
-    Tensor v = headwiseLinear(xm, *p("xlstm.v_proj.weight"), p("xlstm.v_proj.bias"));
+    Tensor q =
+        headwiseLinear(xc, *p("xlstm.q_proj.weight"), p("xlstm.q_proj.bias"));
+    Tensor kk =
+        headwiseLinear(xc, *p("xlstm.k_proj.weight"), p("xlstm.k_proj.bias"));
+    Tensor v =
+        headwiseLinear(xm, *p("xlstm.v_proj.weight"), p("xlstm.v_proj.bias"));
     // Gates read concat(q, k, v).
     int64_t b = x.dim(0), s = x.dim(1);
     Tensor qkv({b, s, 3 * di});
@@ -708,7 +785,8 @@ private:
         hn.data[r * di + i] =
             (hn.data[r * di + i] + skip.data[i] * xc.data[r * di + i]) *
             zs.data[r * di + i];
-    Tensor y = linear(hn, *p("xlstm.proj_down.weight"), p("xlstm.proj_down.bias"));
+    Tensor y =
+        linear(hn, *p("xlstm.proj_down.weight"), p("xlstm.proj_down.bias"));
     return set(op, op.getResult(), add(x, y));
   }
 
@@ -729,11 +807,13 @@ private:
     int64_t e = c.getEmbeddingDim(), nh = c.getNumHeads(), dh = c.getHeadDim();
     int64_t k = c.getConvKernelSize();
     const Tensor &x = get(op.getInput());
-    Tensor xn = groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
+    Tensor xn =
+        groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
     Tensor xc = xn;
     if (k > 0)
-      xc = silu(causalConv1d(xn, Tensor({e, k}, p("xlstm.conv1d.conv.weight")->data),
-                             p("xlstm.conv1d.conv.bias")));
+      xc = silu(
+          causalConv1d(xn, Tensor({e, k}, p("xlstm.conv1d.conv.weight")->data),
+                       p("xlstm.conv1d.conv.bias")));
     // Upstream quirk: `fgate` is the input gate, `igate` the forget gate.
     Tensor wi = headwiseLinear(xc, *p("xlstm.fgate.weight"), nullptr);
     Tensor wf = headwiseLinear(xc, *p("xlstm.igate.weight"), nullptr);
@@ -761,7 +841,8 @@ private:
                                        nullptr, 1e-5, true));
     if (FeedForwardAttr ffn = c.getFeedforward()) {
       int64_t pd = ffn.getProjDim();
-      Tensor fn = groupLayerNorm(out, 1, p("ffn_norm.weight"), nullptr, 1e-5, true);
+      Tensor fn =
+          groupLayerNorm(out, 1, p("ffn_norm.weight"), nullptr, 1e-5, true);
       const Tensor &upW = *p("ffn.proj_up.weight");
       const Tensor *upB = p("ffn.proj_up.bias");
       Tensor gateB, valueB;
@@ -770,9 +851,9 @@ private:
         valueB = rowSlice(*upB, pd, pd);
       }
       out = add(out, gatedFFN(fn, rowSlice(upW, 0, pd), rowSlice(upW, pd, pd),
-                              *p("ffn.proj_down.weight"), upB ? &gateB : nullptr,
-                              upB ? &valueB : nullptr, p("ffn.proj_down.bias"),
-                              toAct(ffn.getAct())));
+                              *p("ffn.proj_down.weight"),
+                              upB ? &gateB : nullptr, upB ? &valueB : nullptr,
+                              p("ffn.proj_down.bias"), toAct(ffn.getAct())));
     }
     return set(op, op.getResult(), std::move(out));
   }
@@ -786,31 +867,34 @@ private:
     double cap = c.getGateSoftCap().getValueAsDouble();
     bool fused = c.getWeightMode() == WeightMode::fused;
     const Tensor &x = get(op.getInput());
-    Tensor xn = rmsNorm(x, p("norm_mlstm.weight"), p("norm_mlstm.bias"), normEps);
+    Tensor xn =
+        rmsNorm(x, p("norm_mlstm.weight"), p("norm_mlstm.bias"), normEps);
     // Projection `name`, or rows of the fused tensor `fusedName`.
     auto project = [&](StringRef name, StringRef fusedName, int64_t offset,
                        int64_t rows) {
       if (!fused)
-        return linear(xn, *p((name + ".weight").str()), p((name + ".bias").str()));
+        return linear(xn, *p((name + ".weight").str()),
+                      p((name + ".bias").str()));
       Tensor w = rowSlice(*p((fusedName + ".weight").str()), offset, rows);
       const Tensor *fb = p((fusedName + ".bias").str());
       Tensor bias = fb ? rowSlice(*fb, offset, rows) : Tensor();
       return linear(xn, w, fb ? &bias : nullptr);
     };
-    StringRef qkvo = "mlstm_layer.qkv_opreact", ifg = "mlstm_layer.ifgate_preact";
+    StringRef qkvo = "mlstm_layer.qkv_opreact",
+              ifg = "mlstm_layer.ifgate_preact";
     Tensor q = project("mlstm_layer.q", qkvo, 0, qk);
     Tensor k = project("mlstm_layer.k", qkvo, qk, qk);
     Tensor v = project("mlstm_layer.v", qkvo, 2 * qk, vd);
     Tensor o = project("mlstm_layer.ogate_preact", qkvo, 2 * qk + vd, vd);
     Tensor ig = softCap(project("mlstm_layer.igate_preact", ifg, 0, nh), cap);
     Tensor fg = softCap(project("mlstm_layer.fgate_preact", ifg, nh, nh), cap);
-    Tensor h = fromHeads(mlstm(toHeads(q, nh), toHeads(k, nh), toHeads(v, nh),
-                               gatesToHeads(ig), gatesToHeads(fg),
-                               /*scaleKeys=*/false,
-                               c.getEps().getValueAsDouble()));
-    Tensor hn = groupLayerNorm(h, nh, p("mlstm_layer.multihead_norm.weight"),
-                               p("mlstm_layer.multihead_norm.bias"), normEps,
-                               false);
+    Tensor h =
+        fromHeads(mlstm(toHeads(q, nh), toHeads(k, nh), toHeads(v, nh),
+                        gatesToHeads(ig), gatesToHeads(fg),
+                        /*scaleKeys=*/false, c.getEps().getValueAsDouble()));
+    Tensor hn =
+        groupLayerNorm(h, nh, p("mlstm_layer.multihead_norm.weight"),
+                       p("mlstm_layer.multihead_norm.bias"), normEps, false);
     for (int64_t i = 0; i < hn.size(); ++i)
       hn.data[i] *= sigmoid(o.data[i]);
     Tensor x1 = add(x, linear(hn, *p("mlstm_layer.out_proj.weight"),

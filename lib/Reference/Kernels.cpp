@@ -21,7 +21,9 @@ std::string Tensor::shapeString() const {
   return s.empty() ? "scalar" : s;
 }
 
-double xlstm::reference::sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double xlstm::reference::sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 
 double xlstm::reference::logSigmoid(double x) {
   // Stable for large |x|: log(sigmoid(x)) = -log1p(exp(-x)).
@@ -51,7 +53,9 @@ double xlstm::reference::activate(Act act, double x) {
 
 namespace {
 /// Number of rows when the last dim is the feature dim.
-int64_t rows(const Tensor &x) { return x.size() / std::max<int64_t>(x.dim(-1), 1); }
+int64_t rows(const Tensor &x) {
+  return x.size() / std::max<int64_t>(x.dim(-1), 1);
+}
 
 Tensor withLastDim(const Tensor &x, int64_t width) {
   llvm::SmallVector<int64_t, 4> shape(x.shape);
@@ -87,7 +91,8 @@ Tensor xlstm::reference::headwiseLinear(const Tensor &x, const Tensor &w,
       for (int64_t j = 0; j < o; ++j) {
         double acc = bias ? bias->data[h * o + j] : 0.0;
         for (int64_t i = 0; i < in; ++i)
-          acc += x.data[r * nb * in + h * in + i] * w.data[(h * o + j) * in + i];
+          acc +=
+              x.data[r * nb * in + h * in + i] * w.data[(h * o + j) * in + i];
         y.data[r * nb * o + h * o + j] = acc;
       }
   return y;
@@ -161,9 +166,9 @@ Tensor xlstm::reference::rmsNorm(const Tensor &x, const Tensor *w,
       ms += x.data[r * width + i] * x.data[r * width + i];
     double inv = 1.0 / std::sqrt(ms / width + eps);
     for (int64_t i = 0; i < width; ++i)
-      y.data[r * width + i] = x.data[r * width + i] * inv *
-                                  (w ? w->data[i] : 1.0) +
-                              (bias ? bias->data[i] : 0.0);
+      y.data[r * width + i] =
+          x.data[r * width + i] * inv * (w ? w->data[i] : 1.0) +
+          (bias ? bias->data[i] : 0.0);
   }
   return y;
 }
@@ -359,8 +364,7 @@ Tensor xlstm::reference::slstm(const Tensor &ig, const Tensor &fg,
   int64_t b = ig.dim(0), s = ig.dim(1), hs = ig.dim(2);
   int64_t dh = hs / numHeads;
   size_t numStates = lstmFunction ? 2 : 4;
-  SLSTMState st = initial ? *initial
-                          : SLSTMState(numStates, Tensor({b, hs}));
+  SLSTMState st = initial ? *initial : SLSTMState(numStates, Tensor({b, hs}));
   Tensor y({b, s, hs});
   const Tensor *gates[4] = {&ig, &fg, &zg, &og};
   std::vector<double> raw(4 * hs);

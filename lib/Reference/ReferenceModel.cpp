@@ -62,10 +62,10 @@ llvm::Expected<Tensor> ReferenceModel::forward(const Tensor &x) {
     return llvm::createStringError(
         "input '%s' has shape %s, expected %s", input.c_str(),
         x.shapeString().c_str(),
-        rank == 3 ? ("(batch, seq, " + std::to_string(inputType.getDimSize(2)) +
-                     ")")
-                        .c_str()
-                  : "(batch, seq)");
+        rank == 3
+            ? ("(batch, seq, " + std::to_string(inputType.getDimSize(2)) + ")")
+                  .c_str()
+            : "(batch, seq)");
   if (x.dim(0) < 1 || x.dim(1) < 1)
     return llvm::createStringError("input '%s' is empty (shape %s)",
                                    input.c_str(), x.shapeString().c_str());

@@ -37,34 +37,36 @@ cl::opt<std::string> weightsPath(
     "weights",
     cl::desc("Parameters by upstream state_dict name (default: random init)"),
     cl::value_desc("file.safetensors"), cl::cat(runCategory));
-cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random init"),
-                       cl::init(0), cl::cat(runCategory));
-cl::opt<std::string> saveWeightsPath(
-    "save-weights", cl::desc("Also write the parameters used"),
-    cl::value_desc("file.safetensors"), cl::cat(runCategory));
-cl::opt<std::string> inputsPath(
-    "inputs", cl::desc("Model input: tensor 'x' (B, S, E) or 'tokens' (B, S)"),
-    cl::value_desc("file.safetensors"), cl::cat(runCategory));
+cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random init"), cl::init(0),
+                       cl::cat(runCategory));
+cl::opt<std::string> saveWeightsPath("save-weights",
+                                     cl::desc("Also write the parameters used"),
+                                     cl::value_desc("file.safetensors"),
+                                     cl::cat(runCategory));
+cl::opt<std::string>
+    inputsPath("inputs",
+               cl::desc("Model input: tensor 'x' (B, S, E) or 'tokens' (B, S)"),
+               cl::value_desc("file.safetensors"), cl::cat(runCategory));
 cl::opt<std::string> outputPath("output",
                                 cl::desc("Where to write 'y' or 'logits'"),
                                 cl::value_desc("file.safetensors"),
                                 cl::cat(runCategory));
-cl::opt<Device> device(
-    "device", cl::desc("Where to run"), cl::init(Device::Reference),
-    cl::values(clEnumValN(Device::Reference, "reference",
-                          "float64 evaluation of the IR on the CPU"),
-               clEnumValN(Device::Cuda, "cuda", "the GPU runtime")),
-    cl::cat(runCategory));
-cl::opt<reference::PipelineLevel> pipeline(
-    "pipeline", cl::desc("IR level the reference device evaluates"),
-    cl::init(reference::PipelineLevel::Expanded),
-    cl::values(clEnumValN(reference::PipelineLevel::Graph, "graph",
-                          "block ops as the frontend emits them"),
-               clEnumValN(reference::PipelineLevel::Expanded, "expanded",
-                          "after xlstm-expand-blocks"),
-               clEnumValN(reference::PipelineLevel::Tiled, "tiled",
-                          "then xlstm-tile-mlstm-chunkwise")),
-    cl::cat(runCategory));
+cl::opt<Device>
+    device("device", cl::desc("Where to run"), cl::init(Device::Reference),
+           cl::values(clEnumValN(Device::Reference, "reference",
+                                 "float64 evaluation of the IR on the CPU"),
+                      clEnumValN(Device::Cuda, "cuda", "the GPU runtime")),
+           cl::cat(runCategory));
+cl::opt<reference::PipelineLevel>
+    pipeline("pipeline", cl::desc("IR level the reference device evaluates"),
+             cl::init(reference::PipelineLevel::Expanded),
+             cl::values(clEnumValN(reference::PipelineLevel::Graph, "graph",
+                                   "block ops as the frontend emits them"),
+                        clEnumValN(reference::PipelineLevel::Expanded,
+                                   "expanded", "after xlstm-expand-blocks"),
+                        clEnumValN(reference::PipelineLevel::Tiled, "tiled",
+                                   "then xlstm-tile-mlstm-chunkwise")),
+             cl::cat(runCategory));
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of --pipeline=tiled"),
                            cl::init(64), cl::cat(runCategory));
@@ -91,9 +93,8 @@ llvm::Expected<reference::Tensor> readInput(const weights::SafetensorsFile &io,
                                             llvm::StringRef name) {
   const weights::TensorView *t = io.find(name);
   if (!t)
-    return llvm::createStringError(
-        "%s has no tensor '%s' (this model's input)", io.name().str().c_str(),
-        name.str().c_str());
+    return llvm::createStringError("%s has no tensor '%s' (this model's input)",
+                                   io.name().str().c_str(), name.str().c_str());
   if (name == "tokens" && t->dtype != weights::DType::I64)
     return llvm::createStringError("%s: 'tokens' must be I64, got %s",
                                    io.name().str().c_str(),
@@ -123,15 +124,13 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   FailureOr<reference::ReferenceModel> model =
-      reference::ReferenceModel::create(context, *spec,
-                                        {pipeline, chunkSize});
+      reference::ReferenceModel::create(context, *spec, {pipeline, chunkSize});
   if (failed(model))
     return 1;
 
-  config::SLSTMBackend layout =
-      spec->isLarge() || !spec->stack.slstmBlock
-          ? config::SLSTMBackend::Cuda
-          : spec->stack.slstmBlock->slstm.backend;
+  config::SLSTMBackend layout = spec->isLarge() || !spec->stack.slstmBlock
+                                    ? config::SLSTMBackend::Cuda
+                                    : spec->stack.slstmBlock->slstm.backend;
   weights::ParamValues params;
   if (!weightsPath.empty()) {
     llvm::Expected<weights::SafetensorsFile> file =

@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "TestUtil.h"
 #include "xlstm/Reference/Kernels.h"
+#include "TestUtil.h"
 
 #include "gtest/gtest.h"
 
@@ -57,8 +57,9 @@ MLSTMInputs randomMLSTM(int64_t b, int64_t nh, int64_t s, int64_t dqk,
                         int64_t dv, uint64_t seed) {
   std::mt19937_64 rng(seed);
   // Strong gates: input gates up to ~e^3, forget gates across the range.
-  return {randomTensor({b, nh, s, dqk}, rng), randomTensor({b, nh, s, dqk}, rng),
-          randomTensor({b, nh, s, dv}, rng), randomTensor({b, nh, s}, rng, 2.0),
+  return {randomTensor({b, nh, s, dqk}, rng),
+          randomTensor({b, nh, s, dqk}, rng), randomTensor({b, nh, s, dv}, rng),
+          randomTensor({b, nh, s}, rng, 2.0),
           randomTensor({b, nh, s}, rng, 2.0, 1.0)};
 }
 
@@ -106,10 +107,10 @@ TEST(MLSTMKernel, ChunkwiseEqualsRecurrent) {
                         randomTensor({2, 2, 6}, rng),
                         randomTensor({2, 2}, rng)};
         MLSTMState recurrentFinal;
-        Tensor h = mlstm(in.q, in.k, in.v, in.ig, in.fg, scaleKeys, 1e-6,
-                         &init, &recurrentFinal);
-        MLSTMChunkStates st = mlstmChunkStates(in.k, in.v, in.ig, in.fg, chunk,
-                                               scaleKeys, &init);
+        Tensor h = mlstm(in.q, in.k, in.v, in.ig, in.fg, scaleKeys, 1e-6, &init,
+                         &recurrentFinal);
+        MLSTMChunkStates st =
+            mlstmChunkStates(in.k, in.v, in.ig, in.fg, chunk, scaleKeys, &init);
         Tensor hc = mlstmChunkOutputs(in.q, in.k, in.v, in.ig, in.fg, st.c,
                                       st.n, st.m, chunk, scaleKeys, 1e-6);
         EXPECT_LT(relativeError(hc, h), 1e-12)
@@ -185,8 +186,9 @@ TEST(CausalConvKernel, StateEqualsConcatenation) {
     for (int64_t bi = 0; bi < b; ++bi)
       for (int64_t t = 0; t < s; ++t)
         for (int64_t ch = 0; ch < d; ++ch) {
-          double got = t < split ? ya.data[(bi * split + t) * d + ch]
-                                 : yc.data[(bi * (s - split) + t - split) * d + ch];
+          double got = t < split
+                           ? ya.data[(bi * split + t) * d + ch]
+                           : yc.data[(bi * (s - split) + t - split) * d + ch];
           EXPECT_NEAR(got, full.data[(bi * s + t) * d + ch], 1e-14);
         }
   }

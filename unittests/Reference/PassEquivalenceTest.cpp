@@ -115,8 +115,7 @@ protected:
   void checkModel(llvm::StringRef yaml) {
     OwningOpRef<ModuleOp> graph = build(yaml);
     ASSERT_TRUE(graph);
-    OwningOpRef<ModuleOp> expanded =
-        lower(*graph, "xlstm-expand-blocks,cse");
+    OwningOpRef<ModuleOp> expanded = lower(*graph, "xlstm-expand-blocks,cse");
     for (int64_t seq : {1, 7, 21}) {
       SmallVector<Tensor> args = randomArgs(*graph, 2, seq, 17 + seq);
       Tensor reference = run(*graph, args);
@@ -213,7 +212,8 @@ vocab_size: 16
 ffn_proj_factor: 1.5
 ffn_round_up_to_multiple_of: 8
 use_bias: true
-weight_mode: )" + mode.str() + "\n")
+weight_mode: )" +
+                mode.str() + "\n")
                    .c_str());
 }
 
@@ -238,19 +238,21 @@ func.func @forward(%q: tensor<?x2x?x6xf32>, %k: tensor<?x2x?x6xf32>,
   ASSERT_TRUE(module);
   for (int64_t seq : {1, 9, 40}) {
     std::mt19937_64 rng(seq);
-    SmallVector<Tensor> args = {
-        randomTensor({3, 2, seq, 6}, rng), randomTensor({3, 2, seq, 6}, rng),
-        randomTensor({3, 2, seq, 5}, rng), randomTensor({3, 2, seq}, rng, 2.0),
-        randomTensor({3, 2, seq}, rng, 2.0, 1.0),
-        randomTensor({3, 2, 6, 5}, rng), randomTensor({3, 2, 6}, rng),
-        randomTensor({3, 2}, rng)};
+    SmallVector<Tensor> args = {randomTensor({3, 2, seq, 6}, rng),
+                                randomTensor({3, 2, seq, 6}, rng),
+                                randomTensor({3, 2, seq, 5}, rng),
+                                randomTensor({3, 2, seq}, rng, 2.0),
+                                randomTensor({3, 2, seq}, rng, 2.0, 1.0),
+                                randomTensor({3, 2, 6, 5}, rng),
+                                randomTensor({3, 2, 6}, rng),
+                                randomTensor({3, 2}, rng)};
     auto fn = module->lookupSymbol<func::FuncOp>("forward");
     FailureOr<SmallVector<Tensor>> before = evaluate(fn, args);
     ASSERT_TRUE(succeeded(before));
     for (int64_t chunk : {1, 8, 16, 64}) {
-      OwningOpRef<ModuleOp> tiled = lower(
-          *module, "xlstm-tile-mlstm-chunkwise{chunk-size=" +
-                       std::to_string(chunk) + "}");
+      OwningOpRef<ModuleOp> tiled =
+          lower(*module, "xlstm-tile-mlstm-chunkwise{chunk-size=" +
+                             std::to_string(chunk) + "}");
       auto tiledFn = tiled->lookupSymbol<func::FuncOp>("forward");
       FailureOr<SmallVector<Tensor>> after = evaluate(tiledFn, args);
       ASSERT_TRUE(succeeded(after));

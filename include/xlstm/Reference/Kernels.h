@@ -1,4 +1,5 @@
-//===- Kernels.h - Float64 reference implementations of xLSTM ops -*- C++ -*-===//
+//===- Kernels.h - Float64 reference implementations of xLSTM ops -*- C++
+//-*-===//
 //
 // Part of the xlstm-mlir project.
 //
@@ -33,7 +34,8 @@ Tensor headwiseLinear(const Tensor &x, const Tensor &w, const Tensor *bias);
 /// the K-1 inputs before x (B, K-1, D) or is null (zeros); `finalState`, if
 /// set, receives the last K-1 inputs of concat(state, x).
 Tensor causalConv1d(const Tensor &x, const Tensor &w, const Tensor *bias,
-                    const Tensor *state = nullptr, Tensor *finalState = nullptr);
+                    const Tensor *state = nullptr,
+                    Tensor *finalState = nullptr);
 
 /// LayerNorm over the last dim of `x` split into `groups` equal groups
 /// (groups = 1: plain LayerNorm; groups = NH: multi-head norm). The scale is

@@ -1,4 +1,5 @@
-//===- ReferenceModel.h - A model config run on the float64 oracle -*- C++ -*-===//
+//===- ReferenceModel.h - A model config run on the float64 oracle -*- C++
+//-*-===//
 //
 // Part of the xlstm-mlir project.
 //

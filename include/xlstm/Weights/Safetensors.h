@@ -94,9 +94,9 @@ struct OwnedTensor {
 
 /// Writes a safetensors file (header padded to 8 bytes, tensors in the
 /// given order). Names must be unique.
-llvm::Error writeSafetensors(llvm::StringRef path,
-                             llvm::ArrayRef<OwnedTensor> tensors,
-                             const std::map<std::string, std::string> &metadata);
+llvm::Error
+writeSafetensors(llvm::StringRef path, llvm::ArrayRef<OwnedTensor> tensors,
+                 const std::map<std::string, std::string> &metadata);
 
 } // namespace xlstm::weights
 

@@ -368,8 +368,9 @@ LogicalResult MLSTMChunkStatesOp::verify() {
   if (init.empty())
     return success();
   if (init.size() != 3)
-    return emitOpError() << "expects 0 or 3 initial state tensors (C, n, m), got "
-                         << init.size();
+    return emitOpError()
+           << "expects 0 or 3 initial state tensors (C, n, m), got "
+           << init.size();
   if (failed(checkShape(*this, "initial state C", init[0], {b, nh, dqk, dv})) ||
       failed(checkShape(*this, "initial state n", init[1], {b, nh, dqk})) ||
       failed(checkShape(*this, "initial state m", init[2], {b, nh})))

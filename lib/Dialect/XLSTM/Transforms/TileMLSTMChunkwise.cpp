@@ -76,7 +76,7 @@ struct XLSTMTileMLSTMChunkwisePass
     if (chunkSize <= 0) {
       getOperation()->emitError("xlstm-tile-mlstm-chunkwise: chunk-size must "
                                 "be positive, got ")
-          << chunkSize;
+          << static_cast<int64_t>(chunkSize);
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
