@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -71,7 +72,10 @@ struct ScalarTape {
   int numArgs = 0;
 };
 
-FailureOr<ScalarTape> compileBody(Operation *owner, Block &body) {
+/// `outer` gives the value of a scalar defined outside the body (constants
+/// that canonicalization hoisted), or nullptr.
+FailureOr<ScalarTape> compileBody(Operation *owner, Block &body,
+                                  function_ref<const Tensor *(Value)> outer) {
   ScalarTape tape;
   llvm::DenseMap<Value, int> slot;
   for (BlockArgument arg : body.getArguments())
@@ -82,10 +86,27 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body) {
     tape.initialSlots.push_back(0.0);
     return slot[v];
   };
+  // The slot of `v`; a scalar captured from outside becomes a constant.
+  auto slotOf = [&](Value v) -> FailureOr<int> {
+    auto it = slot.find(v);
+    if (it != slot.end())
+      return it->second;
+    const Tensor *captured = outer(v);
+    if (!captured || captured->size() != 1)
+      return owner->emitError("reference: a linalg body uses a non-scalar "
+                              "value defined outside it");
+    int s = newSlot(v);
+    tape.initialSlots[s] = captured->data[0];
+    return s;
+  };
   for (Operation &op : body) {
     if (auto yield = dyn_cast<linalg::YieldOp>(op)) {
-      for (Value v : yield.getValues())
-        tape.yields.push_back(slot.lookup(v));
+      for (Value v : yield.getValues()) {
+        FailureOr<int> s = slotOf(v);
+        if (failed(s))
+          return failure();
+        tape.yields.push_back(*s);
+      }
       continue;
     }
     if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
@@ -155,11 +176,13 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body) {
     ScalarInstr instr{*kind, 0};
     int *operandSlots[3] = {&instr.a, &instr.b, &instr.c};
     for (auto [i, operand] : llvm::enumerate(op.getOperands())) {
-      auto it = slot.find(operand);
-      if (it == slot.end() || i >= 3)
-        return owner->emitError("reference: a linalg body uses a value "
-                                "defined outside it");
-      *operandSlots[i] = it->second;
+      FailureOr<int> s = slotOf(operand);
+      if (failed(s))
+        return failure();
+      if (i >= 3)
+        return owner->emitError("reference: unsupported op '")
+               << op.getName() << "' in a linalg body";
+      *operandSlots[i] = *s;
     }
     instr.result = newSlot(op.getResult(0));
     tape.instrs.push_back(instr);
@@ -346,6 +369,9 @@ private:
           return reshape(op, c.getSrc(), c.getResult(), shape);
         })
         .Case<tensor::ConcatOp>([&](auto c) { return evalConcat(c); })
+        .Case<tensor::InsertSliceOp>([&](auto s) { return evalInsertSlice(s); })
+        .Case<scf::ForOp>([&](auto f) { return evalFor(f); })
+        .Case<SLSTMStepOp>([&](auto s) { return evalSLSTMStep(s); })
         .Case<linalg::LinalgOp>([&](auto l) { return evalLinalg(l); })
         .Case<EmbeddingOp>([&](EmbeddingOp e) -> LogicalResult {
           Tensor out;
@@ -481,32 +507,12 @@ private:
 
   LogicalResult evalSlice(tensor::ExtractSliceOp s) {
     const Tensor &src = get(s.getSource());
-    SmallVector<int64_t> offsets, sizes, steps;
-    for (OpFoldResult o : s.getMixedOffsets())
-      offsets.push_back(index(o));
-    for (OpFoldResult o : s.getMixedSizes())
-      sizes.push_back(index(o));
-    for (OpFoldResult o : s.getMixedStrides())
-      steps.push_back(index(o));
-    for (int64_t d = 0; d < src.rank(); ++d)
-      if (sizes[d] > 0 &&
-          (offsets[d] < 0 ||
-           offsets[d] + (sizes[d] - 1) * steps[d] >= src.shape[d]))
-        return s.emitError("reference: slice out of bounds in dimension ") << d;
-    Tensor out(sizes);
-    auto srcStrides = src.strides();
-    SmallVector<int64_t> idx(sizes.size(), 0);
-    for (int64_t i = 0; i < out.size(); ++i) {
-      int64_t off = 0;
-      for (size_t d = 0; d < idx.size(); ++d)
-        off += (offsets[d] + idx[d] * steps[d]) * srcStrides[d];
-      out.data[i] = src.data[off];
-      for (int64_t d = idx.size() - 1; d >= 0; --d) {
-        if (++idx[d] < sizes[d])
-          break;
-        idx[d] = 0;
-      }
-    }
+    SliceGeometry g = geometry(s);
+    Tensor out(g.sizes);
+    if (failed(forEachInSlice(s, src.shape, g, [&](int64_t i, int64_t off) {
+          out.data[i] = src.data[off];
+        })))
+      return failure();
     // Rank-reducing slices drop unit dims.
     auto resultType = cast<RankedTensorType>(s.getResult().getType());
     if (resultType.getRank() != out.rank()) {
@@ -518,6 +524,110 @@ private:
       out.shape.assign(kept.begin(), kept.end());
     }
     return set(s, s.getResult(), std::move(out));
+  }
+
+  /// Offsets, sizes and strides of a slice op as numbers.
+  struct SliceGeometry {
+    SmallVector<int64_t> offsets, sizes, strides;
+  };
+  SliceGeometry geometry(OffsetSizeAndStrideOpInterface op) {
+    SliceGeometry g;
+    for (OpFoldResult o : op.getMixedOffsets())
+      g.offsets.push_back(index(o));
+    for (OpFoldResult o : op.getMixedSizes())
+      g.sizes.push_back(index(o));
+    for (OpFoldResult o : op.getMixedStrides())
+      g.strides.push_back(index(o));
+    return g;
+  }
+  /// Calls `fn(sliceIndex, fullOffset)` for every element of the slice `g`
+  /// of a tensor of `shape`, or fails if it is out of bounds.
+  LogicalResult forEachInSlice(Operation *op, ArrayRef<int64_t> shape,
+                               const SliceGeometry &g,
+                               function_ref<void(int64_t, int64_t)> fn) {
+    for (size_t d = 0; d < shape.size(); ++d)
+      if (g.sizes[d] > 0 &&
+          (g.offsets[d] < 0 ||
+           g.offsets[d] + (g.sizes[d] - 1) * g.strides[d] >= shape[d]))
+        return op->emitError("reference: slice out of bounds in dimension ")
+               << d;
+    Tensor full(shape);
+    auto strides = full.strides();
+    int64_t count = Tensor::numElements(g.sizes);
+    SmallVector<int64_t> idx(g.sizes.size(), 0);
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d)
+        off += (g.offsets[d] + idx[d] * g.strides[d]) * strides[d];
+      fn(i, off);
+      for (int64_t d = idx.size() - 1; d >= 0; --d) {
+        if (++idx[d] < g.sizes[d])
+          break;
+        idx[d] = 0;
+      }
+    }
+    return success();
+  }
+
+  LogicalResult evalInsertSlice(tensor::InsertSliceOp s) {
+    const Tensor &src = get(s.getSource());
+    Tensor out = get(s.getDest());
+    SliceGeometry g = geometry(s);
+    if (Tensor::numElements(g.sizes) != src.size())
+      return s.emitError("reference: inserted slice has ")
+             << src.size() << " elements, the slice "
+             << Tensor::numElements(g.sizes);
+    if (failed(forEachInSlice(s, out.shape, g, [&](int64_t i, int64_t off) {
+          out.data[off] = src.data[i];
+        })))
+      return failure();
+    return set(s, s.getResult(), std::move(out));
+  }
+
+  LogicalResult evalFor(scf::ForOp loop) {
+    int64_t lb = index(loop.getLowerBound()), ub = index(loop.getUpperBound());
+    int64_t step = index(loop.getStep());
+    if (step <= 0)
+      return loop.emitError("reference: scf.for step must be positive");
+    SmallVector<Tensor> iter;
+    for (Value init : loop.getInitArgs())
+      iter.push_back(get(init));
+    Block *body = loop.getBody();
+    auto yield = cast<scf::YieldOp>(body->getTerminator());
+    for (int64_t i = lb; i < ub; i += step) {
+      values[loop.getInductionVar()] = Tensor({}, {static_cast<double>(i)});
+      for (auto [arg, value] : llvm::zip(loop.getRegionIterArgs(), iter))
+        values[arg] = std::move(value);
+      for (Operation &op : body->without_terminator())
+        if (failed(eval(&op)))
+          return failure();
+      for (auto [value, yielded] : llvm::zip(iter, yield.getOperands()))
+        value = get(yielded);
+    }
+    for (auto [result, value] : llvm::zip(loop.getResults(), iter))
+      if (failed(set(loop, result, std::move(value))))
+        return failure();
+    return success();
+  }
+
+  LogicalResult evalSLSTMStep(SLSTMStepOp op) {
+    // One step of the sequence kernel: gates (B, H) as (B, 1, H).
+    auto asSequence = [&](Value gate) {
+      Tensor t = get(gate);
+      t.shape.insert(t.shape.begin() + 1, 1);
+      return t;
+    };
+    SLSTMState state, final;
+    for (Value v : op.getState())
+      state.push_back(get(v));
+    slstm(asSequence(op.getIgate()), asSequence(op.getFgate()),
+          asSequence(op.getZgate()), asSequence(op.getOgate()),
+          get(op.getRecurrentKernel()), get(op.getBias()), op.getNumHeads(),
+          op.getFunction() == SLSTMFunction::lstm, &state, &final);
+    for (auto [v, t] : llvm::zip(op.getNewState(), final))
+      if (failed(set(op, v, std::move(t))))
+        return failure();
+    return success();
   }
 
   LogicalResult evalConcat(tensor::ConcatOp c) {
@@ -549,7 +659,11 @@ private:
   LogicalResult evalLinalg(linalg::LinalgOp op) {
     if (!op.hasPureTensorSemantics())
       return op.emitError("reference: linalg on buffers is not supported");
-    FailureOr<ScalarTape> tape = compileBody(op, *op.getBlock());
+    FailureOr<ScalarTape> tape =
+        compileBody(op, *op.getBlock(), [&](Value v) -> const Tensor * {
+          auto it = values.find(v);
+          return it == values.end() ? nullptr : &it->second;
+        });
     if (failed(tape))
       return failure();
     SmallVector<OpOperand *> operands;

@@ -28,8 +28,10 @@ ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
   if (options.level != PipelineLevel::Graph) {
     PassManager pm(&context);
     pm.addPass(createXLSTMExpandBlocksPass());
-    if (options.level == PipelineLevel::Tiled)
+    if (options.level == PipelineLevel::Tiled) {
       pm.addPass(createXLSTMTileMLSTMChunkwisePass({options.chunkSize}));
+      pm.addPass(createXLSTMFuseSLSTMStepsPass());
+    }
     pm.addPass(createCSEPass());
     if (failed(pm.run(*model.moduleOp)))
       return failure();

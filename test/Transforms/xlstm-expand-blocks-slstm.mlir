@@ -22,8 +22,17 @@
 // CHECK:      %[[RC:.+]] = linalg.transpose ins(%[[RS]] : tensor<2x4x4x4xf32>) outs(%{{.+}} : tensor<2x4x4x4xf32>) permutation = [0, 3, 1, 2]
 // CHECK:      %[[BS:.+]] = tensor.expand_shape %[[B]] {{\[}}[0, 1, 2]] output_shape [4, 2, 4] : tensor<32xf32> into tensor<4x2x4xf32>
 // CHECK:      %[[BC:.+]] = linalg.transpose ins(%[[BS]] : tensor<4x2x4xf32>) outs(%{{.+}} : tensor<2x4x4xf32>) permutation = [1, 0, 2]
-// CHECK:      %[[Y:.+]] = xlstm.slstm %[[WI]], %[[WF]], %[[WZ]], %[[WO]], %[[RC]], %[[BC]] {function = #xlstm.function<slstm>, num_heads = 2 : i64}
-// CHECK:      %[[YN:.+]] = xlstm.multihead_norm %[[Y]] weight(%[[GN]]) {eps = 1.000000e-05 : f64, num_heads = 2 : i64, scaling = #xlstm.norm_scaling<one_plus_weight>}
+// The recurrence in its per-step form, from a zero state.
+// CHECK:      %[[ZERO:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<?x8xf32>)
+// CHECK:      %[[LOOP:.+]]:5 = scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[YA:[^ ]+]] = %{{.+}}, %[[H:[^ ]+]] = %[[ZERO]], %[[C:[^ ]+]] = %[[ZERO]], %[[N:[^ ]+]] = %[[ZERO]], %[[M:[^ ]+]] = %[[ZERO]])
+// CHECK:        %[[GI:.+]] = tensor.extract_slice %[[WI]][0, %[[T]], 0] [%{{.+}}, 1, 8] [1, 1, 1] : tensor<?x?x8xf32> to tensor<?x8xf32>
+// CHECK:        %[[GF:.+]] = tensor.extract_slice %[[WF]][0, %[[T]], 0]
+// CHECK:        %[[GZ:.+]] = tensor.extract_slice %[[WZ]][0, %[[T]], 0]
+// CHECK:        %[[GO:.+]] = tensor.extract_slice %[[WO]][0, %[[T]], 0]
+// CHECK:        %[[S:.+]]:4 = xlstm.slstm_step %[[GI]], %[[GF]], %[[GZ]], %[[GO]], %[[RC]], %[[BC]] state(%[[H]], %[[C]], %[[N]], %[[M]]) {function = #xlstm.function<slstm>, num_heads = 2 : i64}
+// CHECK:        %[[INS:.+]] = tensor.insert_slice %[[S]]#0 into %[[YA]][0, %[[T]], 0] [%{{.+}}, 1, 8] [1, 1, 1]
+// CHECK:        scf.yield %[[INS]], %[[S]]#0, %[[S]]#1, %[[S]]#2, %[[S]]#3
+// CHECK:      %[[YN:.+]] = xlstm.multihead_norm %[[LOOP]]#0 weight(%[[GN]]) {eps = 1.000000e-05 : f64, num_heads = 2 : i64, scaling = #xlstm.norm_scaling<one_plus_weight>}
 // CHECK:      %[[X1:.+]] = linalg.generic {{.*}} ins(%[[X]], %[[YN]] :
 // CHECK:      %[[XF:.+]] = xlstm.layer_norm %[[X1]] weight(%[[FN]])
 // CHECK:      %[[GW:.+]] = tensor.extract_slice %[[UP]][0, 0] [12, 8] [1, 1] : tensor<24x8xf32> to tensor<12x8xf32>
@@ -52,8 +61,9 @@ func.func @slstm_vanilla(%x: tensor<?x?x8xf32>, %norm: tensor<8xf32>, %conv_w: t
 // CHECK:      %[[WO:.+]] = xlstm.headwise_linear %[[XN]], %[[OGATE]] :
 // CHECK:      %[[RC:.+]] = tensor.expand_shape %[[R]] {{\[}}[0], [1], [2, 3]] output_shape [2, 4, 4, 4] : tensor<2x4x16xf32> into tensor<2x4x4x4xf32>
 // CHECK:      %[[BC:.+]] = tensor.expand_shape %[[B]] {{\[}}[0, 1, 2]] output_shape [2, 4, 4] : tensor<32xf32> into tensor<2x4x4xf32>
-// CHECK:      %[[Y:.+]] = xlstm.slstm %[[WI]], %[[WF]], %[[WZ]], %[[WO]], %[[RC]], %[[BC]] {function = #xlstm.function<lstm>, num_heads = 2 : i64}
-// CHECK:      %[[YN:.+]] = xlstm.multihead_norm %[[Y]] {eps = 1.000000e-05 : f64, num_heads = 2 : i64, scaling = #xlstm.norm_scaling<one_plus_weight>}
+// CHECK:      %[[LOOP:.+]]:3 = scf.for
+// CHECK:        xlstm.slstm_step {{.*}}, %[[RC]], %[[BC]] state(%{{.+}}, %{{.+}}) {function = #xlstm.function<lstm>, num_heads = 2 : i64}
+// CHECK:      %[[YN:.+]] = xlstm.multihead_norm %[[LOOP]]#0 {eps = 1.000000e-05 : f64, num_heads = 2 : i64, scaling = #xlstm.norm_scaling<one_plus_weight>}
 // CHECK:      %[[OUT:.+]] = linalg.generic {{.*}} ins(%[[X]], %[[YN]] :
 // CHECK-NOT:  xlstm.gated_ffn
 // CHECK:      return %[[OUT]]

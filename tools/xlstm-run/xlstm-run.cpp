@@ -65,7 +65,8 @@ cl::opt<reference::PipelineLevel>
                         clEnumValN(reference::PipelineLevel::Expanded,
                                    "expanded", "after xlstm-expand-blocks"),
                         clEnumValN(reference::PipelineLevel::Tiled, "tiled",
-                                   "then xlstm-tile-mlstm-chunkwise")),
+                                   "then xlstm-tile-mlstm-chunkwise and "
+                                   "xlstm-fuse-slstm-steps")),
              cl::cat(runCategory));
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of --pipeline=tiled"),

@@ -37,8 +37,8 @@ namespace {
 class PassEquivalence : public ::testing::Test {
 protected:
   PassEquivalence() {
-    static bool registered =
-        (registerXLSTMPasses(), mlir::registerCSEPass(), true);
+    static bool registered = (registerXLSTMPasses(), mlir::registerCSEPass(),
+                              mlir::registerCanonicalizerPass(), true);
     (void)registered;
     DialectRegistry registry;
     registerAllDialects(registry);
@@ -116,16 +116,26 @@ protected:
     OwningOpRef<ModuleOp> graph = build(yaml);
     ASSERT_TRUE(graph);
     OwningOpRef<ModuleOp> expanded = lower(*graph, "xlstm-expand-blocks,cse");
+    // Models without an sLSTM block have nothing to fuse.
+    bool hasSLSTM =
+        print(*graph).find("xlstm.slstm_block") != std::string::npos;
+    OwningOpRef<ModuleOp> fused =
+        hasSLSTM
+            ? lower(*graph, "xlstm-expand-blocks,xlstm-fuse-slstm-steps,cse")
+            : nullptr;
     for (int64_t seq : {1, 7, 21}) {
       SmallVector<Tensor> args = randomArgs(*graph, 2, seq, 17 + seq);
       Tensor reference = run(*graph, args);
       ASSERT_FALSE(reference.data.empty());
       EXPECT_LT(relativeError(run(*expanded, args), reference), 1e-12)
           << "expanded, S " << seq;
+      if (fused)
+        EXPECT_LT(relativeError(run(*fused, args), reference), 1e-12)
+            << "sLSTM steps fused, S " << seq;
       for (int64_t chunk : {1, 4, 16}) {
         std::string passes =
             "xlstm-expand-blocks,xlstm-tile-mlstm-chunkwise{chunk-size=" +
-            std::to_string(chunk) + "}";
+            std::to_string(chunk) + "},xlstm-fuse-slstm-steps,canonicalize,cse";
         OwningOpRef<ModuleOp> tiled = lower(*graph, passes);
         EXPECT_LT(relativeError(run(*tiled, args), reference), 1e-11)
             << "tiled, S " << seq << ", chunk " << chunk;

@@ -28,7 +28,7 @@ namespace xlstm::reference {
 enum class PipelineLevel {
   Graph,    ///< block ops as the frontend emits them
   Expanded, ///< after xlstm-expand-blocks
-  Tiled,    ///< then xlstm-tile-mlstm-chunkwise
+  Tiled,    ///< then xlstm-tile-mlstm-chunkwise and xlstm-fuse-slstm-steps
 };
 
 struct ReferenceOptions {

@@ -480,3 +480,30 @@ func.func @chunk_outputs_h(%q: tensor<2x3x10x4xf32>, %v: tensor<2x3x10x6xf32>, %
          tensor<2x3x3x4x6xf32>, tensor<2x3x3x4xf32>, tensor<2x3x3xf32>) -> tensor<2x3x10x4xf32>
   return
 }
+
+// -----
+
+func.func @slstm_step_states(%g: tensor<?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x4xf32>) {
+  // expected-error @+1 {{'xlstm.slstm_step' op expects 4 state tensors in and out for function slstm, got 2 and 2}}
+  %s:2 = xlstm.slstm_step %g, %g, %g, %g, %r, %b state(%g, %g) {function = #xlstm.function<slstm>, num_heads = 2 : i64}
+      : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>, tensor<?x8xf32>, tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return
+}
+
+// -----
+
+func.func @slstm_step_heads(%g: tensor<?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x4xf32>) {
+  // expected-error @+1 {{'xlstm.slstm_step' op num_heads (3) must divide the static hidden size, got 'tensor<?x8xf32>'}}
+  %s:2 = xlstm.slstm_step %g, %g, %g, %g, %r, %b state(%g, %g) {function = #xlstm.function<lstm>, num_heads = 3 : i64}
+      : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>, tensor<?x8xf32>, tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return
+}
+
+// -----
+
+func.func @slstm_step_state_shape(%g: tensor<?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x4xf32>, %s: tensor<?x4xf32>) {
+  // expected-error @+1 {{'xlstm.slstm_step' op state must have shape (?, 8), got 'tensor<?x4xf32>'}}
+  %n:2 = xlstm.slstm_step %g, %g, %g, %g, %r, %b state(%s, %s) {function = #xlstm.function<lstm>, num_heads = 2 : i64}
+      : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return
+}

@@ -40,6 +40,11 @@ func.func @slstm(%g: tensor<?x?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x
   %y2:3 = xlstm.slstm %g, %g, %g, %g, %r, %b initial_state(%s, %s) {function = #xlstm.function<lstm>, num_heads = 2 : i64}
       : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>,
          tensor<?x8xf32>, tensor<?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>)
+  // CHECK: xlstm.slstm_step {{.*}} state(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {function = #xlstm.function<slstm>, num_heads = 2 : i64}
+  %step:4 = xlstm.slstm_step %s, %s, %s, %s, %r, %b state(%s, %s, %s, %s) {function = #xlstm.function<slstm>, num_heads = 2 : i64}
+      : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>,
+         tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>)
+      -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>)
   return
 }
 

@@ -15,4 +15,4 @@ if grep -E 'xlstm\.(mlstm_block|slstm_block|large_block|lm_head) ' "$tmp.expande
   echo "block ops left after xlstm-expand-blocks" >&2
   exit 1
 fi
-grep -q 'xlstm\.\(mlstm\|slstm\) ' "$tmp.expanded.2.mlir"
+grep -q 'xlstm\.\(mlstm\|slstm\|slstm_step\) ' "$tmp.expanded.2.mlir"

@@ -339,6 +339,37 @@ LogicalResult SLSTMOp::verify() {
   return success();
 }
 
+LogicalResult SLSTMStepOp::verify() {
+  if (failed(checkRank(*this, "igate", getIgate(), 2, "(batch, hidden)")))
+    return failure();
+  int64_t b = dim(getIgate(), 0), h = dim(getIgate(), 1);
+  int64_t nh = getNumHeads();
+  if (ShapedType::isDynamic(h) || h % nh != 0)
+    return emitOpError() << "num_heads (" << nh
+                         << ") must divide the static hidden size, got "
+                         << getIgate().getType();
+  int64_t dh = h / nh;
+  if (failed(checkShape(*this, "fgate", getFgate(), {b, h})) ||
+      failed(checkShape(*this, "zgate", getZgate(), {b, h})) ||
+      failed(checkShape(*this, "ogate", getOgate(), {b, h})) ||
+      failed(checkShape(*this, "recurrent_kernel", getRecurrentKernel(),
+                        {nh, dh, 4, dh})) ||
+      failed(checkShape(*this, "bias", getBias(), {nh, 4, dh})))
+    return failure();
+  int64_t numStates = getNumStates();
+  if (static_cast<int64_t>(getState().size()) != numStates ||
+      static_cast<int64_t>(getNewState().size()) != numStates)
+    return emitOpError() << "expects " << numStates
+                         << " state tensors in and out for function "
+                         << stringifySLSTMFunction(getFunction()) << ", got "
+                         << getState().size() << " and "
+                         << getNewState().size();
+  for (Value v : llvm::concat<Value>(getState(), getNewState()))
+    if (failed(checkShape(*this, "state", v, {b, h})))
+      return failure();
+  return success();
+}
+
 namespace {
 /// ceil(s / chunk), or dynamic when s is.
 int64_t numChunks(int64_t s, int64_t chunk) {

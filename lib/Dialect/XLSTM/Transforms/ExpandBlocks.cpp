@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
@@ -152,6 +153,58 @@ Value biasToCanonical(LayerBuilder &lb, Value bias, SLSTMLayerAttr c) {
   return lb.transpose(split, {1, 0, 2});
 }
 
+/// The per-step form of the sLSTM recurrence: an scf.for over the sequence
+/// with one xlstm.slstm_step per position, from a zero state. Returns the
+/// hidden states (B, S, H). xlstm-fuse-slstm-steps turns it into one
+/// xlstm.slstm.
+Value buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
+                         Value wo, Value r, Value bias, int64_t numHeads,
+                         SLSTMFunction function) {
+  OpBuilder &b = lb.builder();
+  Location loc = lb.location();
+  auto gateType = cast<RankedTensorType>(wi.getType());
+  Type elt = gateType.getElementType();
+  int64_t hidden = gateType.getDimSize(2);
+  OpFoldResult batch = tensor::getMixedSize(b, loc, wi, 0);
+  Value seq = tensor::DimOp::create(b, loc, wi, 1);
+  auto stateType = RankedTensorType::get({gateType.getDimSize(0), hidden}, elt);
+  Value zero = LayerBuilder::scalarConstant(b, loc, elt, 0.0);
+  Value emptyState = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hidden)}, elt);
+  Value zeroState =
+      linalg::FillOp::create(b, loc, zero, emptyState).getResult(0);
+  int numStates = function == SLSTMFunction::slstm ? 4 : 2;
+  SmallVector<Value> inits = {
+      tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, wi), elt)};
+  inits.append(numStates, zeroState);
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ForOp::create(
+      b, loc, c0, seq, c1, inits,
+      [&](OpBuilder &nb, Location l, Value t, ValueRange args) {
+        SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), t,
+                                             nb.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {batch, nb.getIndexAttr(1),
+                                           nb.getIndexAttr(hidden)};
+        SmallVector<OpFoldResult> strides(3, nb.getIndexAttr(1));
+        SmallVector<Value> gates;
+        for (Value g : {wi, wf, wz, wo})
+          gates.push_back(tensor::ExtractSliceOp::create(
+              nb, l, stateType, g, offsets, sizes, strides));
+        auto step = SLSTMStepOp::create(
+            nb, l, SmallVector<Type>(numStates, stateType), gates[0], gates[1],
+            gates[2], gates[3], r, bias, args.drop_front(),
+            nb.getI64IntegerAttr(numHeads),
+            SLSTMFunctionAttr::get(nb.getContext(), function));
+        Value y = tensor::InsertSliceOp::create(
+            nb, l, step.getNewState()[0], args[0], offsets, sizes, strides);
+        SmallVector<Value> yields = {y};
+        llvm::append_range(yields, step.getNewState());
+        scf::YieldOp::create(nb, l, yields);
+      });
+  return loop.getResult(0);
+}
+
 struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -182,15 +235,11 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
     Value r = recurrentKernelToCanonical(
         lb, p("xlstm.slstm_cell._recurrent_kernel_"), c);
     Value bias = biasToCanonical(lb, p("xlstm.slstm_cell._bias_"), c);
-    auto cell = SLSTMOp::create(
-        rewriter, op.getLoc(), x.getType(), /*final_state=*/TypeRange{}, wi, wf,
-        wz, wo, r, bias, /*initial_state=*/ValueRange{},
-        rewriter.getI64IntegerAttr(nh),
-        SLSTMFunctionAttr::get(rewriter.getContext(), c.getFunction()));
+    Value y =
+        buildSLSTMStepLoop(lb, wi, wf, wz, wo, r, bias, nh, c.getFunction());
     Value yn = MultiHeadNormOp::create(
-        rewriter, op.getLoc(), x.getType(), cell.getY(),
-        p("xlstm.group_norm.weight"), /*bias=*/Value(), nh, f64(kXLSTMNormEps),
-        NormScaling::one_plus_weight);
+        rewriter, op.getLoc(), x.getType(), y, p("xlstm.group_norm.weight"),
+        /*bias=*/Value(), nh, f64(kXLSTMNormEps), NormScaling::one_plus_weight);
     Value out = lb.add(x, yn);
 
     if (FeedForwardAttr ffn = c.getFeedforward()) {

@@ -340,6 +340,45 @@ def XLSTM_MLSTMChunkOutputsOp : XLSTM_Op<"mlstm_chunk_outputs", [Pure]> {
   let hasVerifier = 1;
 }
 
+def XLSTM_SLSTMStepOp : XLSTM_Op<"slstm_step", [Pure]> {
+  let summary = "one time step of the sLSTM recurrence";
+  let description = [{
+    The update of `xlstm.slstm` for a single position: gate inputs `(B, H)`,
+    the recurrent kernel `(NH, DH, 4, DH)`, the bias `(NH, 4, DH)` and the
+    state (h, c, n, m) for `function = slstm` or (h, c) for `lstm`, each
+    `(B, H)`; the results are the new state, whose first tensor is the step's
+    output. `xlstm-expand-blocks` emits a loop of these (one launch per step,
+    upstream's vanilla backend); `xlstm-fuse-slstm-steps` fuses the loop into
+    one `xlstm.slstm`.
+
+    ```mlir
+    %h, %c, %n, %m = xlstm.slstm_step %i, %f, %z, %o, %r, %b
+        state(%h0, %c0, %n0, %m0)
+        {function = #xlstm.function<slstm>, num_heads = 4 : i64}
+        : (...) -> (tensor<?x128xf32>, tensor<?x128xf32>, tensor<?x128xf32>,
+                    tensor<?x128xf32>)
+    ```
+  }];
+  let arguments = (ins XLSTM_FloatTensor:$igate, XLSTM_FloatTensor:$fgate,
+                       XLSTM_FloatTensor:$zgate, XLSTM_FloatTensor:$ogate,
+                       XLSTM_FloatTensor:$recurrent_kernel,
+                       XLSTM_FloatTensor:$bias,
+                       Variadic<XLSTM_FloatTensor>:$state,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       XLSTM_SLSTMFunction:$function);
+  let results = (outs Variadic<XLSTM_FloatTensor>:$new_state);
+  let assemblyFormat = [{
+    $igate `,` $fgate `,` $zgate `,` $ogate `,` $recurrent_kernel `,` $bias
+    `state` `(` $state `)` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumStates() {
+      return getFunction() == ::xlstm::SLSTMFunction::slstm ? 4 : 2;
+    }
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Primitives
 //===----------------------------------------------------------------------===//

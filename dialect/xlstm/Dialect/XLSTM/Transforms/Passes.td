@@ -20,10 +20,13 @@ def XLSTMExpandBlocksPass : Pass<"xlstm-expand-blocks"> {
     Checkpoint layouts are resolved here: the sLSTM recurrent kernel and bias
     are brought from their stored layout into the (NH, DH, 4, DH) / (NH, 4, DH)
     form `xlstm.slstm` takes, fused xLSTM-7B projections are sliced apart.
+    The sLSTM recurrence comes out in its per-step form (an `scf.for` of
+    `xlstm.slstm_step`); `xlstm-fuse-slstm-steps` fuses it.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
   ];
 }
 
@@ -41,6 +44,19 @@ def XLSTMTileMLSTMChunkwisePass : Pass<"xlstm-tile-mlstm-chunkwise"> {
     Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
            "Positions per chunk (larger: fewer stored states, more intra-chunk work)">
   ];
+}
+
+def XLSTMFuseSLSTMStepsPass : Pass<"xlstm-fuse-slstm-steps"> {
+  let summary = "Fuse a per-step sLSTM loop into one recurrence op";
+  let description = [{
+    Matches the loop `xlstm-expand-blocks` emits — an `scf.for` over the
+    whole sequence whose body slices the four gate inputs at the induction
+    variable, applies one `xlstm.slstm_step` to the carried state and inserts
+    the new hidden state into the output — and replaces it by a single
+    `xlstm.slstm` over all steps, the unit the GPU backend turns into one
+    persistent kernel. Zero initial states are dropped (the op's default).
+    Loops of any other shape are left alone.
+  }];
 }
 
 #endif // XLSTM_DIALECT_XLSTM_TRANSFORMS_PASSES_TD
