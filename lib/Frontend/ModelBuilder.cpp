@@ -58,7 +58,8 @@ public:
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
     (*module)->setAttr(kModelAttrName, b.getStringAttr(modelName()));
     b.setInsertionPointToEnd(module->getBody());
-    createForward();
+    createFunction("forward", /*isStep=*/false);
+    createFunction("step", /*isStep=*/true);
     return module;
   }
 
@@ -135,6 +136,14 @@ private:
     }
   }
 
+  static SmallVector<ParamSpec> blockStateSpecs(Attribute config) {
+    if (auto m = dyn_cast<MLSTMLayerAttr>(config))
+      return getStateSpecs(m);
+    if (auto s = dyn_cast<SLSTMLayerAttr>(config))
+      return getStateSpecs(s);
+    return getStateSpecs(cast<LargeBlockAttr>(config));
+  }
+
   static SmallVector<ParamSpec> blockParamSpecs(Attribute config) {
     if (auto m = dyn_cast<MLSTMLayerAttr>(config))
       return getParamSpecs(m);
@@ -176,61 +185,105 @@ private:
 
   Value param(StringRef name) {
     auto it = argIndex.find(name);
-    return it == argIndex.end() ? Value() : forward.getArgument(it->second);
+    return it == argIndex.end() ? Value() : fn.getArgument(it->second);
   }
 
-  void createForward() {
+  /// Types of the recurrent state of every block, in order: the conv state
+  /// holds past activations (model dtype), cell states are float32.
+  SmallVector<std::pair<std::string, Type>> stateTypes() {
+    SmallVector<std::pair<std::string, Type>> types;
+    for (auto [i, config] : llvm::enumerate(blockConfigs))
+      for (const ParamSpec &s : blockStateSpecs(config))
+        types.push_back(
+            {"blocks." + std::to_string(i) + "." + s.name,
+             RankedTensorType::get(s.shape, s.name == "conv"
+                                                ? elementType
+                                                : Type(b.getF32Type()))});
+    return types;
+  }
+
+  /// @forward: (input, params) -> (output, final state), from a zero state.
+  /// @step: (input of one position, params, state) -> (output, new state).
+  void createFunction(StringRef name, bool isStep) {
     int64_t e = spec.embeddingDim();
-    int64_t dyn = ShapedType::kDynamic;
-    auto actType = RankedTensorType::get({dyn, dyn, e}, elementType);
+    int64_t dyn = ShapedType::kDynamic, seq = isStep ? 1 : dyn;
+    auto actType = RankedTensorType::get({dyn, seq, e}, elementType);
     Type inputType =
         spec.hasTokens()
-            ? Type(RankedTensorType::get({dyn, dyn}, b.getI64Type()))
+            ? Type(RankedTensorType::get({dyn, seq}, b.getI64Type()))
             : Type(actType);
     Type resultType = actType;
     int64_t vocab =
         spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
     if (spec.hasTokens())
-      resultType = RankedTensorType::get({dyn, dyn, vocab}, elementType);
+      resultType = RankedTensorType::get({dyn, seq, vocab}, elementType);
+    SmallVector<std::pair<std::string, Type>> states = stateTypes();
 
-    SmallVector<Type> argTypes = {inputType};
+    SmallVector<Type> argTypes = {inputType}, resultTypes = {resultType};
     for (const Param &p : params)
       argTypes.push_back(RankedTensorType::get(p.shape, elementType));
-    forward = func::FuncOp::create(b, loc, "forward",
-                                   b.getFunctionType(argTypes, {resultType}));
-    forward.setArgAttr(0, kInputAttrName,
-                       b.getStringAttr(spec.hasTokens() ? "tokens" : "x"));
+    for (auto &[stateName, type] : states) {
+      if (isStep)
+        argTypes.push_back(type);
+      resultTypes.push_back(type);
+    }
+    fn = func::FuncOp::create(b, loc, name,
+                              b.getFunctionType(argTypes, resultTypes));
+    fn.setArgAttr(0, kInputAttrName,
+                  b.getStringAttr(spec.hasTokens() ? "tokens" : "x"));
     for (auto [i, p] : llvm::enumerate(params)) {
-      forward.setArgAttr(i + 1, kParamAttrName, b.getStringAttr(p.name));
+      fn.setArgAttr(i + 1, kParamAttrName, b.getStringAttr(p.name));
       if (!p.aliases.empty())
-        forward.setArgAttr(i + 1, kAliasesAttrName,
-                           b.getStrArrayAttr(SmallVector<StringRef>(
-                               p.aliases.begin(), p.aliases.end())));
+        fn.setArgAttr(i + 1, kAliasesAttrName,
+                      b.getStrArrayAttr(SmallVector<StringRef>(
+                          p.aliases.begin(), p.aliases.end())));
       argIndex[p.name] = i + 1;
     }
-    forward.setResultAttr(0, kOutputAttrName,
-                          b.getStringAttr(spec.hasTokens() ? "logits" : "y"));
+    fn.setResultAttr(0, kOutputAttrName,
+                     b.getStringAttr(spec.hasTokens() ? "logits" : "y"));
+    for (auto [i, state] : llvm::enumerate(states)) {
+      StringAttr stateName = b.getStringAttr(state.first);
+      if (isStep)
+        fn.setArgAttr(params.size() + 1 + i, kStateAttrName, stateName);
+      fn.setResultAttr(i + 1, kStateAttrName, stateName);
+    }
 
-    Block *body = forward.addEntryBlock();
+    Block *body = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
-    Value x = forward.getArgument(0);
+    Value x = fn.getArgument(0);
     if (spec.hasTokens()) {
       StringRef table =
           spec.isLarge() ? "embedding.weight" : "token_embedding.weight";
       x = EmbeddingOp::create(b, loc, actType, x, param(table));
     }
+    ValueRange stateArgs =
+        isStep ? fn.getArguments().drop_front(params.size() + 1) : ValueRange();
+    SmallVector<Value> finalStates;
+    size_t nextState = 0;
     for (auto [i, config] : llvm::enumerate(blockConfigs)) {
       SmallVector<Value> operands;
       for (const ParamSpec &p : blockParamSpecs(config))
         operands.push_back(param(blockPrefix(i) + p.name));
+      size_t numStates = blockStateSpecs(config).size();
+      SmallVector<Type> finalTypes;
+      for (size_t k = 0; k < numStates; ++k)
+        finalTypes.push_back(states[nextState + k].second);
+      ValueRange initial =
+          isStep ? stateArgs.slice(nextState, numStates) : ValueRange();
+      nextState += numStates;
+      Operation *block;
       if (auto m = dyn_cast<MLSTMLayerAttr>(config))
-        x = MLSTMBlockOp::create(b, loc, actType, x, operands, m);
-      else if (auto s = dyn_cast<SLSTMLayerAttr>(config))
-        x = SLSTMBlockOp::create(b, loc, actType, x, operands, s);
+        block = MLSTMBlockOp::create(b, loc, actType, finalTypes, x, operands,
+                                     initial, m);
+      else if (auto sc = dyn_cast<SLSTMLayerAttr>(config))
+        block = SLSTMBlockOp::create(b, loc, actType, finalTypes, x, operands,
+                                     initial, sc);
       else
-        x = LargeBlockOp::create(b, loc, actType, x, operands,
-                                 cast<LargeBlockAttr>(config));
+        block = LargeBlockOp::create(b, loc, actType, finalTypes, x, operands,
+                                     initial, cast<LargeBlockAttr>(config));
+      x = block->getResult(0);
+      llvm::append_range(finalStates, block->getResults().drop_front());
     }
     x = finalNorm(x);
     if (spec.hasTokens()) {
@@ -243,7 +296,9 @@ private:
         cap = b.getF64FloatAttr(spec.large.outputLogitSoftCap);
       x = LMHeadOp::create(b, loc, resultType, x, head, cap);
     }
-    func::ReturnOp::create(b, loc, x);
+    SmallVector<Value> results = {x};
+    llvm::append_range(results, finalStates);
+    func::ReturnOp::create(b, loc, results);
   }
 
   /// post_blocks_norm (original) or out_norm (7B); identity when disabled.
@@ -272,7 +327,7 @@ private:
   SmallVector<Attribute> blockConfigs;
   SmallVector<Param> params;
   llvm::StringMap<unsigned> argIndex;
-  func::FuncOp forward;
+  func::FuncOp fn; ///< the function being built
 };
 
 } // namespace

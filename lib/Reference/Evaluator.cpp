@@ -401,10 +401,15 @@ private:
                                        c.getQkScaling() == QKScaling::key,
                                        c.getEps().convertToDouble()));
         })
-        .Case<CausalConv1dOp>([&](CausalConv1dOp c) {
-          return set(op, c.getResult(),
-                     causalConv1d(get(c.getInput()), get(c.getWeight()),
-                                  getOrNull(c.getBias())));
+        .Case<CausalConv1dOp>([&](CausalConv1dOp c) -> LogicalResult {
+          Tensor final;
+          if (failed(set(op, c.getResult(),
+                         causalConv1d(get(c.getInput()), get(c.getWeight()),
+                                      getOrNull(c.getBias()),
+                                      getOrNull(c.getInitialState()), &final))))
+            return failure();
+          return c.getFinalState() ? set(op, c.getFinalState(), final)
+                                   : success();
         })
         .Case<HeadwiseLinearOp>([&](HeadwiseLinearOp h) {
           return set(op, h.getResult(),
@@ -849,6 +854,46 @@ private:
     return x;
   }
 
+  /// A block op's recurrent state by name: the initial tensors (null when
+  /// the op starts from zeros) and the final ones the block computes.
+  struct BlockStates {
+    SmallVector<ParamSpec> specs;
+    SmallVector<const Tensor *> initial;
+    SmallVector<Tensor> final;
+
+    int64_t indexOf(StringRef name) const {
+      for (auto [i, spec] : llvm::enumerate(specs))
+        if (spec.name == name)
+          return i;
+      llvm_unreachable("unknown state");
+    }
+    const Tensor *in(StringRef name) const {
+      return initial.empty() ? nullptr : initial[indexOf(name)];
+    }
+    Tensor &out(StringRef name) { return final[indexOf(name)]; }
+  };
+  template <typename BlockOpT> BlockStates states(BlockOpT op) {
+    BlockStates st;
+    st.specs = op.getStateSpecs();
+    for (Value v : op.getState())
+      st.initial.push_back(&values[v]);
+    st.final.resize(st.specs.size());
+    return st;
+  }
+  /// Sets the block's output and, when it returns them, its final states.
+  template <typename BlockOpT>
+  LogicalResult setBlockResults(BlockOpT op, Tensor out, BlockStates &st) {
+    if (failed(set(op, op.getResult(), std::move(out))))
+      return failure();
+    for (auto [v, t] : llvm::zip(op.getFinalState(), st.final))
+      if (failed(set(op, v, std::move(t))))
+        return failure();
+    return success();
+  }
+  static MLSTMState mlstmStateIn(const BlockStates &st) {
+    return {*st.in("C"), *st.in("n"), *st.in("m")};
+  }
+
   template <typename BlockOpT>
   std::function<const Tensor *(StringRef)> params(BlockOpT op) {
     return [this, op](StringRef name) mutable -> const Tensor * {
@@ -868,7 +913,9 @@ private:
     Tensor up = linear(xn, *p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
     Tensor xm = lastDimSlice(up, 0, di), z = lastDimSlice(up, di, di);
     Tensor convW({di, k}, p("xlstm.conv1d.conv.weight")->data);
-    Tensor xc = silu(causalConv1d(xm, convW, p("xlstm.conv1d.conv.bias")));
+    BlockStates st = states(op);
+    Tensor xc = silu(causalConv1d(xm, convW, p("xlstm.conv1d.conv.bias"),
+                                  st.in("conv"), &st.out("conv")));
     Tensor q =
         headwiseLinear(xc, *p("xlstm.q_proj.weight"), p("xlstm.q_proj.bias"));
     Tensor kk =
@@ -887,9 +934,17 @@ private:
                        p("xlstm.mlstm_cell.igate.bias"));
     Tensor fg = linear(qkv, *p("xlstm.mlstm_cell.fgate.weight"),
                        p("xlstm.mlstm_cell.fgate.bias"));
+    std::optional<MLSTMState> cellIn;
+    if (st.in("C"))
+      cellIn = mlstmStateIn(st);
+    MLSTMState cellOut;
     Tensor h = fromHeads(mlstm(toHeads(q, nh), toHeads(kk, nh), toHeads(v, nh),
                                gatesToHeads(ig), gatesToHeads(fg),
-                               /*scaleKeys=*/true, 1e-6));
+                               /*scaleKeys=*/true, 1e-6,
+                               cellIn ? &*cellIn : nullptr, &cellOut));
+    st.out("C") = std::move(cellOut.c);
+    st.out("n") = std::move(cellOut.n);
+    st.out("m") = std::move(cellOut.m);
     Tensor hn = groupLayerNorm(h, nh, p("xlstm.mlstm_cell.outnorm.weight"),
                                nullptr, 1e-5, true);
     const Tensor &skip = *p("xlstm.learnable_skip");
@@ -901,7 +956,7 @@ private:
             zs.data[r * di + i];
     Tensor y =
         linear(hn, *p("xlstm.proj_down.weight"), p("xlstm.proj_down.bias"));
-    return set(op, op.getResult(), add(x, y));
+    return setBlockResults(op, add(x, y), st);
   }
 
   /// (B, S, NH) -> (B, NH, S).
@@ -923,11 +978,12 @@ private:
     const Tensor &x = get(op.getInput());
     Tensor xn =
         groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
+    BlockStates st = states(op);
     Tensor xc = xn;
     if (k > 0)
-      xc = silu(
-          causalConv1d(xn, Tensor({e, k}, p("xlstm.conv1d.conv.weight")->data),
-                       p("xlstm.conv1d.conv.bias")));
+      xc = silu(causalConv1d(
+          xn, Tensor({e, k}, p("xlstm.conv1d.conv.weight")->data),
+          p("xlstm.conv1d.conv.bias"), st.in("conv"), &st.out("conv")));
     // Upstream quirk: `fgate` is the input gate, `igate` the forget gate.
     Tensor wi = headwiseLinear(xc, *p("xlstm.fgate.weight"), nullptr);
     Tensor wf = headwiseLinear(xc, *p("xlstm.igate.weight"), nullptr);
@@ -949,8 +1005,20 @@ private:
               vanilla ? bs.data[g * nh * dh + h * dh + j]
                       : bs.data[h * 4 * dh + g * dh + j];
         }
+    // The cell state follows the conv state, if any, in spec order.
+    int64_t firstCell = st.indexOf("h");
+    std::optional<SLSTMState> cellIn;
+    if (!st.initial.empty()) {
+      cellIn.emplace();
+      for (size_t i = firstCell; i < st.initial.size(); ++i)
+        cellIn->push_back(*st.initial[i]);
+    }
+    SLSTMState cellOut;
     Tensor y = slstm(wi, wf, wz, wo, r, bias, nh,
-                     c.getFunction() == SLSTMFunction::lstm);
+                     c.getFunction() == SLSTMFunction::lstm,
+                     cellIn ? &*cellIn : nullptr, &cellOut);
+    for (auto [i, t] : llvm::enumerate(cellOut))
+      st.final[firstCell + i] = std::move(t);
     Tensor out = add(x, groupLayerNorm(y, nh, p("xlstm.group_norm.weight"),
                                        nullptr, 1e-5, true));
     if (FeedForwardAttr ffn = c.getFeedforward()) {
@@ -969,7 +1037,7 @@ private:
                               upB ? &gateB : nullptr, upB ? &valueB : nullptr,
                               p("ffn.proj_down.bias"), toAct(ffn.getAct())));
     }
-    return set(op, op.getResult(), std::move(out));
+    return setBlockResults(op, std::move(out), st);
   }
 
   LogicalResult evalLargeBlock(LargeBlockOp op) {
@@ -1002,10 +1070,19 @@ private:
     Tensor o = project("mlstm_layer.ogate_preact", qkvo, 2 * qk + vd, vd);
     Tensor ig = softCap(project("mlstm_layer.igate_preact", ifg, 0, nh), cap);
     Tensor fg = softCap(project("mlstm_layer.fgate_preact", ifg, nh, nh), cap);
+    BlockStates st = states(op);
+    std::optional<MLSTMState> cellIn;
+    if (st.in("C"))
+      cellIn = mlstmStateIn(st);
+    MLSTMState cellOut;
     Tensor h =
         fromHeads(mlstm(toHeads(q, nh), toHeads(k, nh), toHeads(v, nh),
                         gatesToHeads(ig), gatesToHeads(fg),
-                        /*scaleKeys=*/false, c.getEps().getValueAsDouble()));
+                        /*scaleKeys=*/false, c.getEps().getValueAsDouble(),
+                        cellIn ? &*cellIn : nullptr, &cellOut));
+    st.out("C") = std::move(cellOut.c);
+    st.out("n") = std::move(cellOut.n);
+    st.out("m") = std::move(cellOut.m);
     Tensor hn =
         groupLayerNorm(h, nh, p("mlstm_layer.multihead_norm.weight"),
                        p("mlstm_layer.multihead_norm.bias"), normEps, false);
@@ -1032,7 +1109,7 @@ private:
     }
     Tensor f = gatedFFN(xf, gateW, upW, *p("ffn.proj_down.weight"), gb, ub,
                         p("ffn.proj_down.bias"), Act::Swish);
-    return set(op, op.getResult(), add(x1, f));
+    return setBlockResults(op, add(x1, f), st);
   }
 
   llvm::DenseMap<Value, Tensor> values;

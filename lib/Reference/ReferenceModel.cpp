@@ -50,24 +50,55 @@ ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
         desc.aliases.push_back(alias.str());
     model.paramDescs.push_back(std::move(desc));
   }
+  for (unsigned i = 1, e = forward.getNumResults(); i < e; ++i) {
+    model.stateNameList.push_back(
+        forward.getResultAttrOfType<StringAttr>(i, kStateAttrName).str());
+    auto type = cast<RankedTensorType>(forward.getResultTypes()[i]);
+    model.stateShapes.emplace_back(type.getShape().begin(),
+                                   type.getShape().end());
+  }
   return model;
 }
 
-llvm::Expected<Tensor> ReferenceModel::forward(const Tensor &x) {
-  auto fn = moduleOp->lookupSymbol<func::FuncOp>("forward");
+std::vector<Tensor> ReferenceModel::zeroStates(int64_t batch) const {
+  std::vector<Tensor> states;
+  for (const auto &shape : stateShapes) {
+    SmallVector<int64_t> concrete(shape.begin(), shape.end());
+    concrete[0] = batch;
+    states.emplace_back(concrete);
+  }
+  return states;
+}
+
+llvm::Expected<ReferenceModel::Result>
+ReferenceModel::forward(const Tensor &x) {
+  return call("forward", x, {});
+}
+
+llvm::Expected<ReferenceModel::Result>
+ReferenceModel::step(const Tensor &x, ArrayRef<Tensor> states) {
+  return call("step", x, states);
+}
+
+llvm::Expected<ReferenceModel::Result>
+ReferenceModel::call(StringRef function, const Tensor &x,
+                     ArrayRef<Tensor> states) {
+  auto fn = moduleOp->lookupSymbol<func::FuncOp>(function);
   auto inputType = cast<RankedTensorType>(fn.getArgument(0).getType());
   int64_t rank = inputType.getRank();
   bool ok = x.rank() == rank;
-  if (ok && rank == 3)
-    ok = x.dim(2) == inputType.getDimSize(2);
-  if (!ok)
-    return llvm::createStringError(
-        "input '%s' has shape %s, expected %s", input.c_str(),
-        x.shapeString().c_str(),
-        rank == 3
-            ? ("(batch, seq, " + std::to_string(inputType.getDimSize(2)) + ")")
-                  .c_str()
-            : "(batch, seq)");
+  for (int64_t d = 1; ok && d < rank; ++d)
+    ok = inputType.isDynamicDim(d) || x.dim(d) == inputType.getDimSize(d);
+  if (!ok) {
+    std::string expected = "(batch, ";
+    expected += inputType.isDynamicDim(1) ? "seq" : "1";
+    if (rank == 3)
+      expected += ", " + std::to_string(inputType.getDimSize(2));
+    expected += ")";
+    return llvm::createStringError("input '%s' has shape %s, expected %s",
+                                   input.c_str(), x.shapeString().c_str(),
+                                   expected.c_str());
+  }
   if (x.dim(0) < 1 || x.dim(1) < 1)
     return llvm::createStringError("input '%s' is empty (shape %s)",
                                    input.c_str(), x.shapeString().c_str());
@@ -76,8 +107,13 @@ llvm::Expected<Tensor> ReferenceModel::forward(const Tensor &x) {
   SmallVector<Tensor> args = {x};
   for (auto [desc, values] : llvm::zip(paramDescs, paramValues))
     args.push_back(Tensor(desc.shape, values));
+  llvm::append_range(args, states);
   FailureOr<SmallVector<Tensor>> results = evaluate(fn, args);
   if (failed(results))
     return llvm::createStringError("evaluation failed (see the error above)");
-  return std::move((*results)[0]);
+  Result result;
+  result.output = std::move((*results)[0]);
+  for (Tensor &t : llvm::drop_begin(*results))
+    result.states.push_back(std::move(t));
+  return result;
 }

@@ -83,6 +83,57 @@ cl::opt<xlstm::config::SchemaHint> schema(
                           "xLSTMLargeConfig")),
     cl::cat(runCategory));
 
+cl::opt<int64_t>
+    steps("steps",
+          cl::desc("Also run @step on the first T positions from a zero state "
+                   "(writes step_y / step_logits)"),
+          cl::init(0), cl::cat(runCategory));
+cl::opt<int64_t> generate(
+    "generate",
+    cl::desc("Greedy continuation of N tokens after the prefill (writes "
+             "generated_tokens, generated_logits, prefill_state.<block>.<name> "
+             "and state.<block>.<name>, the state after generating)"),
+    cl::init(0), cl::cat(runCategory));
+
+/// Positions [from, from + count) of a (B, S, ...) tensor.
+reference::Tensor positions(const reference::Tensor &x, int64_t from,
+                            int64_t count) {
+  int64_t b = x.dim(0), s = x.dim(1), inner = x.size() / (b * s);
+  llvm::SmallVector<int64_t, 4> shape(x.shape);
+  shape[1] = count;
+  reference::Tensor out(shape);
+  for (int64_t i = 0; i < b; ++i)
+    std::copy_n(&x.data[(i * s + from) * inner], count * inner,
+                &out.data[i * count * inner]);
+  return out;
+}
+
+/// Concatenates (B, 1, ...) tensors along positions.
+reference::Tensor concatPositions(llvm::ArrayRef<reference::Tensor> parts) {
+  int64_t b = parts.front().dim(0), n = parts.size();
+  int64_t inner = parts.front().size() / b;
+  llvm::SmallVector<int64_t, 4> shape(parts.front().shape);
+  shape[1] = n;
+  reference::Tensor out(shape);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < b; ++i)
+      std::copy_n(&parts[t].data[i * inner], inner,
+                  &out.data[(i * n + t) * inner]);
+  return out;
+}
+
+/// The greedy next token (B, 1) from logits (B, S, V): argmax at the last
+/// position, first index on ties.
+reference::Tensor argmaxLast(const reference::Tensor &logits) {
+  int64_t b = logits.dim(0), s = logits.dim(1), v = logits.dim(2);
+  reference::Tensor token({b, 1});
+  for (int64_t i = 0; i < b; ++i) {
+    const double *row = &logits.data[(i * s + s - 1) * v];
+    token.data[i] = std::max_element(row, row + v) - row;
+  }
+  return token;
+}
+
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "xlstm-run") << message << "\n";
   return 1;
@@ -111,6 +162,8 @@ int main(int argc, char **argv) {
 
   if (chunkSize <= 0)
     return fail("--chunk-size must be positive");
+  if (steps < 0 || generate < 0)
+    return fail("--steps and --generate must not be negative");
   if (device == Device::Cuda)
     return fail("--device=cuda: the GPU runtime is not part of this build "
                 "yet; use --device=reference");
@@ -166,13 +219,72 @@ int main(int argc, char **argv) {
   if (!input)
     return fail(input.takeError());
 
-  llvm::Expected<reference::Tensor> out = model->forward(*input);
-  if (!out)
-    return fail(out.takeError());
+  llvm::Expected<reference::ReferenceModel::Result> prefill =
+      model->forward(*input);
+  if (!prefill)
+    return fail(prefill.takeError());
 
-  std::vector<int64_t> shape(out->shape.begin(), out->shape.end());
-  std::vector<weights::OwnedTensor> outputs = {weights::OwnedTensor::fromF64(
-      model->outputName().str(), shape, out->data, weights::DType::F64)};
+  std::vector<weights::OwnedTensor> outputs;
+  auto addOutput = [&](std::string name, const reference::Tensor &t,
+                       weights::DType dtype = weights::DType::F64) {
+    outputs.push_back(weights::OwnedTensor::fromF64(
+        std::move(name), std::vector<int64_t>(t.shape.begin(), t.shape.end()),
+        t.data, dtype));
+  };
+  addOutput(model->outputName().str(), prefill->output);
+
+  int64_t batch = input->dim(0), seq = input->dim(1);
+  if (steps > 0) {
+    // The recurrent path on the first T positions, from a zero state.
+    if (steps > seq)
+      return fail("--steps " + llvm::Twine(steps.getValue()) +
+                  " exceeds the input length " + llvm::Twine(seq));
+    std::vector<reference::Tensor> state = model->zeroStates(batch);
+    std::vector<reference::Tensor> outs;
+    for (int64_t t = 0; t < steps; ++t) {
+      llvm::Expected<reference::ReferenceModel::Result> r =
+          model->step(positions(*input, t, 1), state);
+      if (!r)
+        return fail(r.takeError());
+      outs.push_back(std::move(r->output));
+      state = std::move(r->states);
+    }
+    addOutput("step_" + model->outputName().str(), concatPositions(outs));
+  }
+
+  if (generate > 0) {
+    if (model->inputName() != "tokens")
+      return fail("--generate needs a language model (tokens in, logits out)");
+    // Greedy continuation after the prefill; generated_logits[:, t] are the
+    // logits after feeding generated_tokens[:, t].
+    std::vector<reference::Tensor> state = prefill->states;
+    // "blocks.<i>.<name>" -> "<prefix>.<i>.<name>".
+    auto addStates = [&](llvm::StringRef prefix) {
+      for (auto [name, t] : llvm::zip(model->stateNames(), state))
+        addOutput((prefix + llvm::StringRef(name).drop_front(6)).str(), t);
+    };
+    addStates("prefill_state");
+    reference::Tensor token = argmaxLast(prefill->output);
+    reference::Tensor tokens({batch, generate.getValue()});
+    std::vector<reference::Tensor> logits;
+    for (int64_t t = 0; t < generate; ++t) {
+      for (int64_t b = 0; b < batch; ++b)
+        tokens.data[b * generate + t] = token.data[b];
+      llvm::Expected<reference::ReferenceModel::Result> r =
+          model->step(token, state);
+      if (!r)
+        return fail(r.takeError());
+      token = argmaxLast(r->output);
+      logits.push_back(std::move(r->output));
+      state = std::move(r->states);
+    }
+    // Like upstream's generate(), which returns the state it updated in
+    // place: the state after the prefill and all generated tokens.
+    addStates("state");
+    addOutput("generated_tokens", tokens, weights::DType::I64);
+    addOutput("generated_logits", concatPositions(logits));
+  }
+
   if (llvm::Error e = weights::writeSafetensors(
           outputPath, outputs, {{"device", "reference"}, {"format", "pt"}}))
     return fail(std::move(e));

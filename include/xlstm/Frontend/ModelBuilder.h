@@ -4,10 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Builds `func.func @forward` for a model config. Its first argument is the
-// model input (`x` embeddings for a block stack, `tokens` otherwise), then one
-// argument per checkpoint tensor in upstream state_dict order, each tagged
-// with `xlstm.param = "<state_dict name>"` so a weight file binds by name.
+// Builds the graph-level module of a model config with two functions:
+//   @forward(input, params...) -> (output, final state...)   from a zero state
+//   @step(input, params..., state...) -> (output, new state...)  one position
+// The input is `x` embeddings for a block stack and `tokens` otherwise; every
+// checkpoint tensor is an argument tagged `xlstm.param = "<state_dict name>"`
+// in upstream order, so a weight file binds by name; state tensors are tagged
+// `xlstm.state`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +41,9 @@ inline constexpr llvm::StringLiteral kParamAttrName = "xlstm.param";
 inline constexpr llvm::StringLiteral kInputAttrName = "xlstm.input";
 /// Result attribute naming an output ("y" or "logits").
 inline constexpr llvm::StringLiteral kOutputAttrName = "xlstm.output";
+/// Argument and result attribute naming a recurrent state tensor
+/// ("blocks.<i>.<conv|C|n|m|h|c>").
+inline constexpr llvm::StringLiteral kStateAttrName = "xlstm.state";
 /// Other state_dict names bound to the same tensor (tied embeddings).
 inline constexpr llvm::StringLiteral kAliasesAttrName = "xlstm.aliases";
 /// Module attribute: the upstream model class.

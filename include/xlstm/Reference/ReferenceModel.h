@@ -55,9 +55,23 @@ public:
     paramValues = std::move(values);
   }
 
-  /// Runs @forward on `input` (x (B, S, E) or tokens (B, S)). Shape problems
-  /// are reported as an Error naming the expected shape.
-  llvm::Expected<Tensor> forward(const Tensor &input);
+  /// Output and recurrent state of one call.
+  struct Result {
+    Tensor output;
+    std::vector<Tensor> states; ///< in stateNames() order
+  };
+
+  /// Runs @forward on `input` (x (B, S, E) or tokens (B, S)) from a zero
+  /// state. Shape problems are reported as an Error naming the expected
+  /// shape.
+  llvm::Expected<Result> forward(const Tensor &input);
+  /// Runs @step on one position (x (B, 1, E) or tokens (B, 1)) from `states`.
+  llvm::Expected<Result> step(const Tensor &input,
+                              llvm::ArrayRef<Tensor> states);
+  /// Zero states for a batch of `batch`.
+  std::vector<Tensor> zeroStates(int64_t batch) const;
+  /// "blocks.<i>.<conv|C|n|m|h|c>" per state tensor.
+  llvm::ArrayRef<std::string> stateNames() const { return stateNameList; }
 
 private:
   ReferenceModel() = default;
@@ -66,7 +80,12 @@ private:
   mlir::OwningOpRef<mlir::ModuleOp> moduleOp;
   std::vector<weights::ParamDesc> paramDescs;
   weights::ParamValues paramValues;
+  llvm::Expected<Result> call(llvm::StringRef function, const Tensor &input,
+                              llvm::ArrayRef<Tensor> states);
+
   std::string input, output;
+  std::vector<std::string> stateNameList;
+  std::vector<llvm::SmallVector<int64_t, 4>> stateShapes; ///< batch dynamic
 };
 
 } // namespace xlstm::reference

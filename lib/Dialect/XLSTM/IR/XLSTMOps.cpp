@@ -115,6 +115,35 @@ SmallVector<ParamSpec> xlstm::getParamSpecs(LargeBlockAttr c) {
   return specs;
 }
 
+SmallVector<ParamSpec> xlstm::getStateSpecs(MLSTMLayerAttr c) {
+  int64_t b = ShapedType::kDynamic, di = c.getInnerDim();
+  int64_t nh = c.getNumHeads(), dh = c.getHeadDim();
+  return {{"conv", {b, c.getConvKernelSize() - 1, di}},
+          {"C", {b, nh, dh, dh}},
+          {"n", {b, nh, dh}},
+          {"m", {b, nh}}};
+}
+
+SmallVector<ParamSpec> xlstm::getStateSpecs(SLSTMLayerAttr c) {
+  int64_t b = ShapedType::kDynamic, e = c.getEmbeddingDim();
+  SmallVector<ParamSpec> specs;
+  if (c.getConvKernelSize() > 0)
+    specs.push_back({"conv", {b, c.getConvKernelSize() - 1, e}});
+  specs.push_back({"h", {b, e}});
+  specs.push_back({"c", {b, e}});
+  if (c.getFunction() == SLSTMFunction::slstm) {
+    specs.push_back({"n", {b, e}});
+    specs.push_back({"m", {b, e}});
+  }
+  return specs;
+}
+
+SmallVector<ParamSpec> xlstm::getStateSpecs(LargeBlockAttr c) {
+  int64_t b = ShapedType::kDynamic, nh = c.getNumHeads();
+  int64_t dqk = c.getQKHeadDim(), dv = c.getVHeadDim();
+  return {{"C", {b, nh, dqk, dv}}, {"n", {b, nh, dqk}}, {"m", {b, nh}}};
+}
+
 //===----------------------------------------------------------------------===//
 // Shape checking helpers
 //===----------------------------------------------------------------------===//
@@ -173,6 +202,24 @@ int64_t lastDim(Value value) {
   return type.getDimSize(type.getRank() - 1);
 }
 
+/// Checks state tensors (all or none) against `specs` with batch `b`.
+LogicalResult verifyStates(Operation *op, StringRef what, ValueRange states,
+                           ArrayRef<ParamSpec> specs, int64_t b) {
+  if (states.empty())
+    return success();
+  if (states.size() != specs.size())
+    return op->emitOpError() << "expects 0 or " << specs.size() << " " << what
+                             << " tensors, got " << states.size();
+  for (auto [state, spec] : llvm::zip(states, specs)) {
+    SmallVector<int64_t> shape = llvm::to_vector(spec.shape);
+    shape[0] = b;
+    if (failed(checkShape(op, (what + " '" + spec.name + "'").str(), state,
+                          shape)))
+      return failure();
+  }
+  return success();
+}
+
 /// Checks a block op's input `(B, S, E)` and its parameters against `specs`.
 LogicalResult verifyBlock(Operation *op, Value input, ValueRange params,
                           ArrayRef<ParamSpec> specs, int64_t embeddingDim) {
@@ -190,6 +237,18 @@ LogicalResult verifyBlock(Operation *op, Value input, ValueRange params,
              << shapeString(spec.shape) << ", got " << type;
   }
   return success();
+}
+
+template <typename BlockOpT>
+LogicalResult verifyBlockWithState(BlockOpT op, int64_t embeddingDim) {
+  if (failed(verifyBlock(op, op.getInput(), op.getParams(), op.getParamSpecs(),
+                         embeddingDim)))
+    return failure();
+  SmallVector<ParamSpec> states = op.getStateSpecs();
+  int64_t b = dim(op.getInput(), 0);
+  return failure(
+      failed(verifyStates(op, "state", op.getState(), states, b)) ||
+      failed(verifyStates(op, "final state", op.getFinalState(), states, b)));
 }
 
 template <typename BlockOpT> Value lookupParam(BlockOpT op, StringRef name) {
@@ -210,9 +269,11 @@ SmallVector<ParamSpec> MLSTMBlockOp::getParamSpecs() {
 Value MLSTMBlockOp::getParam(StringRef name) {
   return lookupParam(*this, name);
 }
+SmallVector<ParamSpec> MLSTMBlockOp::getStateSpecs() {
+  return xlstm::getStateSpecs(getConfig());
+}
 LogicalResult MLSTMBlockOp::verify() {
-  return verifyBlock(*this, getInput(), getParams(), getParamSpecs(),
-                     getConfig().getEmbeddingDim());
+  return verifyBlockWithState(*this, getConfig().getEmbeddingDim());
 }
 
 SmallVector<ParamSpec> SLSTMBlockOp::getParamSpecs() {
@@ -221,9 +282,11 @@ SmallVector<ParamSpec> SLSTMBlockOp::getParamSpecs() {
 Value SLSTMBlockOp::getParam(StringRef name) {
   return lookupParam(*this, name);
 }
+SmallVector<ParamSpec> SLSTMBlockOp::getStateSpecs() {
+  return xlstm::getStateSpecs(getConfig());
+}
 LogicalResult SLSTMBlockOp::verify() {
-  return verifyBlock(*this, getInput(), getParams(), getParamSpecs(),
-                     getConfig().getEmbeddingDim());
+  return verifyBlockWithState(*this, getConfig().getEmbeddingDim());
 }
 
 SmallVector<ParamSpec> LargeBlockOp::getParamSpecs() {
@@ -232,9 +295,11 @@ SmallVector<ParamSpec> LargeBlockOp::getParamSpecs() {
 Value LargeBlockOp::getParam(StringRef name) {
   return lookupParam(*this, name);
 }
+SmallVector<ParamSpec> LargeBlockOp::getStateSpecs() {
+  return xlstm::getStateSpecs(getConfig());
+}
 LogicalResult LargeBlockOp::verify() {
-  return verifyBlock(*this, getInput(), getParams(), getParamSpecs(),
-                     getConfig().getEmbeddingDim());
+  return verifyBlockWithState(*this, getConfig().getEmbeddingDim());
 }
 
 LogicalResult EmbeddingOp::verify() {
@@ -443,6 +508,14 @@ LogicalResult CausalConv1dOp::verify() {
   if (dim(getWeight(), 1) == 0)
     return emitOpError("kernel width must be at least 1");
   if (getBias() && failed(checkShape(*this, "bias", getBias(), {d})))
+    return failure();
+  SmallVector<int64_t> stateShape = {dim(getInput(), 0),
+                                     dim(getWeight(), 1) - 1, d};
+  if (getInitialState() &&
+      failed(checkShape(*this, "initial_state", getInitialState(), stateShape)))
+    return failure();
+  if (getFinalState() &&
+      failed(checkShape(*this, "final_state", getFinalState(), stateShape)))
     return failure();
   return success();
 }

@@ -49,11 +49,48 @@ Value layerNorm(LayerBuilder &lb, Value x, Value weight) {
 
 /// The depthwise conv weight is stored as (D, 1, K); the primitive takes (D,
 /// K).
-Value causalConv(LayerBuilder &lb, Value x, Value weight, Value bias) {
+CausalConv1dOp causalConv(LayerBuilder &lb, Value x, Value weight, Value bias,
+                          Value initialState, Type finalStateType) {
   Value w = lb.collapse(weight, {{0, 1}, {2}});
-  return CausalConv1dOp::create(lb.builder(), lb.location(), x.getType(), x, w,
-                                bias);
+  return CausalConv1dOp::create(lb.builder(), lb.location(), x.getType(),
+                                finalStateType, x, w, bias, initialState);
 }
+
+/// Access to a block op's recurrent state by name (in getStateSpecs order):
+/// the given initial state and the final-state result types.
+template <typename BlockOpT> struct BlockState {
+  explicit BlockState(BlockOpT op) : op(op), specs(op.getStateSpecs()) {}
+
+  int64_t indexOf(StringRef name) const {
+    for (auto [i, spec] : llvm::enumerate(specs))
+      if (spec.name == name)
+        return i;
+    llvm_unreachable("unknown state name");
+  }
+  /// The initial value of state `name`, or null (start from zeros).
+  Value initial(StringRef name) const {
+    return op.getState().empty() ? Value() : op.getState()[indexOf(name)];
+  }
+  /// States `from` .. end, or none.
+  ValueRange initialFrom(StringRef name) const {
+    return op.getState().empty() ? ValueRange()
+                                 : op.getState().drop_front(indexOf(name));
+  }
+  /// The type of final state `name`, or null when no final state is wanted.
+  Type finalType(StringRef name) const {
+    return wanted() ? op.getFinalState()[indexOf(name)].getType() : Type();
+  }
+  SmallVector<Type> finalTypesFrom(StringRef name) const {
+    if (!wanted())
+      return {};
+    return llvm::to_vector(
+        TypeRange(op.getFinalState().drop_front(indexOf(name))));
+  }
+  bool wanted() const { return !op.getFinalState().empty(); }
+
+  mutable BlockOpT op; // op accessors are not const
+  SmallVector<ParamSpec> specs;
+};
 
 Value gatedFFN(LayerBuilder &lb, Value x, Value gateW, Value upW, Value downW,
                Value gateB, Value upB, Value downB, Activation act) {
@@ -81,8 +118,11 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
         lb.linear(xn, p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
     Value xm = lb.sliceLastDim(up, 0, di);
     Value z = lb.sliceLastDim(up, di, di);
-    Value xc = lb.silu(causalConv(lb, xm, p("xlstm.conv1d.conv.weight"),
-                                  p("xlstm.conv1d.conv.bias")));
+    BlockState<MLSTMBlockOp> state(op);
+    CausalConv1dOp conv = causalConv(
+        lb, xm, p("xlstm.conv1d.conv.weight"), p("xlstm.conv1d.conv.bias"),
+        state.initial("conv"), state.finalType("conv"));
+    Value xc = lb.silu(conv.getResult());
     auto headwise = [&](Value in, StringRef proj) -> Value {
       return HeadwiseLinearOp::create(rewriter, op.getLoc(), in.getType(), in,
                                       p(("xlstm." + proj + ".weight").str()),
@@ -102,10 +142,9 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
     Value qh = lb.splitHeads(q, nh), kh = lb.splitHeads(k, nh);
     Value vh = lb.splitHeads(v, nh);
     Value igh = lb.transpose(ig, {0, 2, 1}), fgh = lb.transpose(fg, {0, 2, 1});
-    auto cell = MLSTMOp::create(rewriter, op.getLoc(), vh.getType(),
-                                /*final_state=*/TypeRange{}, qh, kh, vh, igh,
-                                fgh, /*initial_state=*/ValueRange{},
-                                QKScaling::key, f64(kMLSTMEps));
+    auto cell = MLSTMOp::create(
+        rewriter, op.getLoc(), vh.getType(), state.finalTypesFrom("C"), qh, kh,
+        vh, igh, fgh, state.initialFrom("C"), QKScaling::key, f64(kMLSTMEps));
     Value h = lb.mergeHeads(cell.getH());
     Value hn = MultiHeadNormOp::create(rewriter, op.getLoc(), h.getType(), h,
                                        p("xlstm.mlstm_cell.outnorm.weight"),
@@ -123,7 +162,12 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
         });
     Value y =
         lb.linear(ho, p("xlstm.proj_down.weight"), p("xlstm.proj_down.bias"));
-    rewriter.replaceOp(op, lb.add(x, y));
+    SmallVector<Value> results = {lb.add(x, y)};
+    if (state.wanted()) {
+      results.push_back(conv.getFinalState());
+      llvm::append_range(results, cell.getFinalState());
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 };
@@ -154,12 +198,12 @@ Value biasToCanonical(LayerBuilder &lb, Value bias, SLSTMLayerAttr c) {
 }
 
 /// The per-step form of the sLSTM recurrence: an scf.for over the sequence
-/// with one xlstm.slstm_step per position, from a zero state. Returns the
-/// hidden states (B, S, H). xlstm-fuse-slstm-steps turns it into one
-/// xlstm.slstm.
-Value buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
-                         Value wo, Value r, Value bias, int64_t numHeads,
-                         SLSTMFunction function) {
+/// with one xlstm.slstm_step per position, from `initialState` (zeros when
+/// empty). The loop's results are the hidden states (B, S, H), then the
+/// final state. xlstm-fuse-slstm-steps turns it into one xlstm.slstm.
+scf::ForOp buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
+                              Value wo, Value r, Value bias, int64_t numHeads,
+                              SLSTMFunction function, ValueRange initialState) {
   OpBuilder &b = lb.builder();
   Location loc = lb.location();
   auto gateType = cast<RankedTensorType>(wi.getType());
@@ -176,7 +220,10 @@ Value buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
   int numStates = function == SLSTMFunction::slstm ? 4 : 2;
   SmallVector<Value> inits = {
       tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, wi), elt)};
-  inits.append(numStates, zeroState);
+  if (initialState.empty())
+    inits.append(numStates, zeroState);
+  else
+    llvm::append_range(inits, initialState);
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   auto loop = scf::ForOp::create(
@@ -202,7 +249,7 @@ Value buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
         llvm::append_range(yields, step.getNewState());
         scf::YieldOp::create(nb, l, yields);
       });
-  return loop.getResult(0);
+  return loop;
 }
 
 struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
@@ -217,10 +264,15 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
 
     Value x = op.getInput();
     Value xn = layerNorm(lb, x, p("xlstm_norm.weight"));
-    Value xc = xn;
-    if (c.getConvKernelSize() > 0)
-      xc = lb.silu(causalConv(lb, xn, p("xlstm.conv1d.conv.weight"),
-                              p("xlstm.conv1d.conv.bias")));
+    BlockState<SLSTMBlockOp> state(op);
+    Value xc = xn, convState;
+    if (c.getConvKernelSize() > 0) {
+      CausalConv1dOp conv = causalConv(
+          lb, xn, p("xlstm.conv1d.conv.weight"), p("xlstm.conv1d.conv.bias"),
+          state.initial("conv"), state.finalType("conv"));
+      xc = lb.silu(conv.getResult());
+      convState = conv.getFinalState();
+    }
     auto headwise = [&](Value in, StringRef gate) -> Value {
       return HeadwiseLinearOp::create(rewriter, op.getLoc(), in.getType(), in,
                                       p(("xlstm." + gate + ".weight").str()),
@@ -235,8 +287,10 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
     Value r = recurrentKernelToCanonical(
         lb, p("xlstm.slstm_cell._recurrent_kernel_"), c);
     Value bias = biasToCanonical(lb, p("xlstm.slstm_cell._bias_"), c);
-    Value y =
-        buildSLSTMStepLoop(lb, wi, wf, wz, wo, r, bias, nh, c.getFunction());
+    scf::ForOp loop =
+        buildSLSTMStepLoop(lb, wi, wf, wz, wo, r, bias, nh, c.getFunction(),
+                           state.initialFrom("h"));
+    Value y = loop.getResult(0);
     Value yn = MultiHeadNormOp::create(
         rewriter, op.getLoc(), x.getType(), y, p("xlstm.group_norm.weight"),
         /*bias=*/Value(), nh, f64(kXLSTMNormEps), NormScaling::one_plus_weight);
@@ -260,7 +314,13 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
                          gateB, valueB, p("ffn.proj_down.bias"), ffn.getAct());
       out = lb.add(out, f);
     }
-    rewriter.replaceOp(op, out);
+    SmallVector<Value> results = {out};
+    if (state.wanted()) {
+      if (convState)
+        results.push_back(convState);
+      llvm::append_range(results, loop.getResults().drop_front());
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 };
@@ -320,10 +380,10 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
     Value qh = lb.splitHeads(q, nh), kh = lb.splitHeads(k, nh);
     Value vh = lb.splitHeads(v, nh);
     Value igh = lb.transpose(ig, {0, 2, 1}), fgh = lb.transpose(fg, {0, 2, 1});
-    auto cell = MLSTMOp::create(rewriter, loc, vh.getType(),
-                                /*final_state=*/TypeRange{}, qh, kh, vh, igh,
-                                fgh, /*initial_state=*/ValueRange{},
-                                QKScaling::query, c.getEps().getValue());
+    BlockState<LargeBlockOp> state(op);
+    auto cell = MLSTMOp::create(
+        rewriter, loc, vh.getType(), state.finalTypesFrom("C"), qh, kh, vh, igh,
+        fgh, state.initialFrom("C"), QKScaling::query, c.getEps().getValue());
     Value h = lb.mergeHeads(cell.getH());
     Value hn = MultiHeadNormOp::create(rewriter, loc, h.getType(), h,
                                        p("mlstm_layer.multihead_norm.weight"),
@@ -356,7 +416,9 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
     }
     Value f = gatedFFN(lb, xf, gateW, upW, p("ffn.proj_down.weight"), gateB,
                        upB, p("ffn.proj_down.bias"), Activation::swish);
-    rewriter.replaceOp(op, lb.add(x1, f));
+    SmallVector<Value> results = {lb.add(x1, f)};
+    llvm::append_range(results, cell.getFinalState());
+    rewriter.replaceOp(op, results);
     return success();
   }
 };

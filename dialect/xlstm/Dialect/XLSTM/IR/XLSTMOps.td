@@ -31,15 +31,23 @@ def XLSTM_Eps : ConfinedAttr<F64Attr, [XLSTM_FloatNonNegative]>;
 
 // A block op takes the block input and its checkpoint tensors in upstream
 // state_dict order; the config attribute fixes which tensors and shapes.
+// The recurrent state is optional on both sides: `state(...)` continues from
+// a given state (zeros when absent) and final-state results return the state
+// after the last position; getStateSpecs() lists the tensors.
 class XLSTM_BlockOp<string mnemonic, Attr configAttr>
-    : XLSTM_Op<mnemonic, [Pure, AllTypesMatch<["input", "result"]>]> {
+    : XLSTM_Op<mnemonic, [Pure, AttrSizedOperandSegments,
+                          AllTypesMatch<["input", "result"]>]> {
   let arguments = (ins XLSTM_FloatTensor:$input,
                        Variadic<XLSTM_FloatTensor>:$params,
+                       Variadic<XLSTM_FloatTensor>:$state,
                        configAttr:$config);
-  let results = (outs XLSTM_FloatTensor:$result);
+  let results = (outs XLSTM_FloatTensor:$result,
+                      Variadic<XLSTM_FloatTensor>:$final_state);
   let assemblyFormat = [{
-    $input `config` qualified($config) `params` `(` $params `)` attr-dict `:`
-    type($input) `,` `(` type($params) `)`
+    $input `config` qualified($config) `params` `(` $params `)`
+    (`state` `(` $state^ `)`)? attr-dict `:` type($input) `,`
+    `(` type($params) `)` (`,` `state` `(` type($state)^ `)`)?
+    (`->` `state` `(` type($final_state)^ `)`)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -48,6 +56,8 @@ class XLSTM_BlockOp<string mnemonic, Attr configAttr>
     ::llvm::SmallVector<::xlstm::ParamSpec> getParamSpecs();
     /// The parameter operand with the given relative name, or null.
     ::mlir::Value getParam(::llvm::StringRef name);
+    /// Names and shapes (batch dynamic) of the recurrent state, in order.
+    ::llvm::SmallVector<::xlstm::ParamSpec> getStateSpecs();
   }];
 }
 
@@ -384,25 +394,31 @@ def XLSTM_SLSTMStepOp : XLSTM_Op<"slstm_step", [Pure]> {
 //===----------------------------------------------------------------------===//
 
 def XLSTM_CausalConv1dOp : XLSTM_Op<"causal_conv1d",
-    [Pure, AllTypesMatch<["input", "result"]>]> {
+    [Pure, AttrSizedOperandSegments, AllTypesMatch<["input", "result"]>]> {
   let summary = "causal depthwise 1-D convolution over the sequence";
   let description = [{
     `y[b, t, d] = bias[d] + sum_{k<K} w[d, k] * x[b, t - (K-1) + k, d]` with
     `x = 0` before the first step: every channel has its own kernel of width
     K, `w[d, K-1]` multiplies the current input. input `(B, S, D)`, weight
-    `(D, K)`, optional bias `(D)`.
+    `(D, K)`, optional bias `(D)`. The state is the `K - 1` inputs before
+    the first position, `(B, K - 1, D)` oldest first: `initial_state` gives
+    it (zeros when absent), a second result returns it after the last
+    position.
 
     ```mlir
-    %y = xlstm.causal_conv1d %x, %w bias(%b)
-        : (tensor<?x?x256xf32>, tensor<256x4xf32>, tensor<256xf32>)
-        -> tensor<?x?x256xf32>
+    %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
+        : (tensor<?x?x256xf32>, tensor<256x4xf32>, tensor<256xf32>,
+           tensor<?x3x256xf32>) -> (tensor<?x?x256xf32>, tensor<?x3x256xf32>)
     ```
   }];
   let arguments = (ins XLSTM_FloatTensor:$input, XLSTM_FloatTensor:$weight,
-                       Optional<XLSTM_FloatTensor>:$bias);
-  let results = (outs XLSTM_FloatTensor:$result);
+                       Optional<XLSTM_FloatTensor>:$bias,
+                       Optional<XLSTM_FloatTensor>:$initial_state);
+  let results = (outs XLSTM_FloatTensor:$result,
+                      Optional<XLSTM_FloatTensor>:$final_state);
   let assemblyFormat = [{
-    $input `,` $weight (`bias` `(` $bias^ `)`)? attr-dict `:`
+    $input `,` $weight (`bias` `(` $bias^ `)`)?
+    (`initial_state` `(` $initial_state^ `)`)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -49,6 +49,14 @@ llvm::SmallVector<ParamSpec> getParamSpecs(MLSTMLayerAttr config);
 llvm::SmallVector<ParamSpec> getParamSpecs(SLSTMLayerAttr config);
 llvm::SmallVector<ParamSpec> getParamSpecs(LargeBlockAttr config);
 
+/// Recurrent state of a block, in operand order: "conv" (the last K - 1
+/// inputs of the causal conv, (B, K - 1, D)), then the cell state (mLSTM
+/// "C", "n", "m"; sLSTM "h", "c", "n", "m" or "h", "c"). The batch
+/// dimension is dynamic.
+llvm::SmallVector<ParamSpec> getStateSpecs(MLSTMLayerAttr config);
+llvm::SmallVector<ParamSpec> getStateSpecs(SLSTMLayerAttr config);
+llvm::SmallVector<ParamSpec> getStateSpecs(LargeBlockAttr config);
+
 } // namespace xlstm
 
 #endif // XLSTM_DIALECT_XLSTM_IR_XLSTM_H
