@@ -10,7 +10,7 @@ config="${1:-$root/python-free-configs/readme_stack.yaml}"
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" xlstmc xlstm-opt
 
-for stage in config mlir expanded; do
+for stage in config mlir expanded tiled; do
   echo "==== xlstmc $(basename "$config") --emit=$stage"
   "$build/bin/xlstmc" "$config" --emit=$stage
 done

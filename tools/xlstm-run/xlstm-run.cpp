@@ -198,6 +198,11 @@ int main(int argc, char **argv) {
     params = std::move(*bound);
   } else {
     params = weights::initParameters(*spec, model->params(), seed);
+    // Upstream creates float32 parameters; round so that a model saved with
+    // --save-weights reloads to exactly the same values.
+    for (std::vector<double> &values : params)
+      for (double &v : values)
+        v = static_cast<float>(v);
   }
   if (!saveWeightsPath.empty())
     if (llvm::Error e =

@@ -30,7 +30,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Config, Params, MLIR, Expanded };
+enum class EmitKind { Config, Params, MLIR, Expanded, Tiled };
 
 cl::OptionCategory xlstmcCategory("xlstmc options");
 
@@ -51,10 +51,16 @@ cl::opt<EmitKind> emitKind(
                    "the checkpoint tensors @forward binds: name, shape, total"),
         clEnumValN(EmitKind::MLIR, "mlir",
                    "graph-level xlstm IR: block ops on named parameters"),
+        clEnumValN(EmitKind::Expanded, "expanded",
+                   "after xlstm-expand-blocks: layer ops, recurrences, linalg"),
         clEnumValN(
-            EmitKind::Expanded, "expanded",
-            "after xlstm-expand-blocks: layer ops, recurrences, linalg")),
+            EmitKind::Tiled, "tiled",
+            "then xlstm-tile-mlstm-chunkwise and xlstm-fuse-slstm-steps")),
     cl::cat(xlstmcCategory));
+cl::opt<int64_t> chunkSize("chunk-size",
+                           cl::desc("Chunk size of the chunkwise mLSTM "
+                                    "(--emit=tiled)"),
+                           cl::init(64), cl::cat(xlstmcCategory));
 cl::opt<xlstm::ModelDType>
     dtype("dtype", cl::desc("Element type of parameters and activations"),
           cl::init(xlstm::ModelDType::F32),
@@ -143,7 +149,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (emitKind == EmitKind::Expanded) {
+  if (emitKind == EmitKind::Expanded || emitKind == EmitKind::Tiled) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return 1;
@@ -152,6 +158,17 @@ int main(int argc, char **argv) {
     TimingScope timing = tm.getRootScope();
     pm.enableTiming(timing);
     pm.addPass(xlstm::createXLSTMExpandBlocksPass());
+    if (emitKind == EmitKind::Tiled) {
+      if (chunkSize <= 0) {
+        llvm::WithColor::error(llvm::errs(), "xlstmc")
+            << "--chunk-size must be positive\n";
+        return 1;
+      }
+      pm.addPass(xlstm::createXLSTMTileMLSTMChunkwisePass(
+          {static_cast<int64_t>(chunkSize)}));
+      pm.addPass(xlstm::createXLSTMFuseSLSTMStepsPass());
+      pm.addPass(createCanonicalizerPass());
+    }
     // The expansion queries sizes per layer; share the repeated queries.
     pm.addPass(createCSEPass());
     if (failed(pm.run(*module)))

@@ -16,3 +16,10 @@ if grep -E 'xlstm\.(mlstm_block|slstm_block|large_block|lm_head) ' "$tmp.expande
   exit 1
 fi
 grep -q 'xlstm\.\(mlstm\|slstm\|slstm_step\) ' "$tmp.expanded.2.mlir"
+# The tiled form has no step-by-step recurrences left.
+"$xlstmc" "$config" --emit=tiled --chunk-size=16 -o "$tmp.tiled.mlir"
+"$opt" "$tmp.tiled.mlir" -o "$tmp.tiled.2.mlir"
+if grep -E 'xlstm\.(mlstm|slstm_step) ' "$tmp.tiled.2.mlir"; then
+  echo "recurrences left after tiling and fusion" >&2
+  exit 1
+fi
