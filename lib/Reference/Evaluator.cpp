@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
@@ -34,8 +36,10 @@ enum class ScalarOpKind {
   Mul,
   Div,
   Neg,
-  Max,
-  Min,
+  Maximum, // NaN if either operand is NaN (arith.maximumf)
+  Minimum,
+  MaxNum, // the other operand if one is NaN (arith.maxnumf)
+  MinNum,
   Exp,
   Log,
   Log1p,
@@ -60,6 +64,7 @@ struct ScalarInstr {
   ScalarOpKind kind;
   int result;
   int a = -1, b = -1, c = -1;
+  bool unordered = false; ///< cmpf: also true when an operand is NaN
 };
 
 /// A linalg body as straight-line code over numbered slots: block arguments
@@ -126,10 +131,10 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body,
             .Case<arith::MulFOp>([](auto) { return ScalarOpKind::Mul; })
             .Case<arith::DivFOp>([](auto) { return ScalarOpKind::Div; })
             .Case<arith::NegFOp>([](auto) { return ScalarOpKind::Neg; })
-            .Case<arith::MaximumFOp, arith::MaxNumFOp>(
-                [](auto) { return ScalarOpKind::Max; })
-            .Case<arith::MinimumFOp, arith::MinNumFOp>(
-                [](auto) { return ScalarOpKind::Min; })
+            .Case<arith::MaximumFOp>([](auto) { return ScalarOpKind::Maximum; })
+            .Case<arith::MinimumFOp>([](auto) { return ScalarOpKind::Minimum; })
+            .Case<arith::MaxNumFOp>([](auto) { return ScalarOpKind::MaxNum; })
+            .Case<arith::MinNumFOp>([](auto) { return ScalarOpKind::MinNum; })
             .Case<math::ExpOp>([](auto) { return ScalarOpKind::Exp; })
             .Case<math::LogOp>([](auto) { return ScalarOpKind::Log; })
             .Case<math::Log1pOp>([](auto) { return ScalarOpKind::Log1p; })
@@ -174,6 +179,12 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body,
       return owner->emitError("reference: unsupported op '")
              << op.getName() << "' in a linalg body";
     ScalarInstr instr{*kind, 0};
+    if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
+      using P = arith::CmpFPredicate;
+      P p = cmp.getPredicate();
+      instr.unordered = p == P::UGT || p == P::UGE || p == P::ULT ||
+                        p == P::ULE || p == P::UEQ || p == P::UNE;
+    }
     int *operandSlots[3] = {&instr.a, &instr.b, &instr.c};
     for (auto [i, operand] : llvm::enumerate(op.getOperands())) {
       FailureOr<int> s = slotOf(operand);
@@ -210,11 +221,17 @@ void runTape(const ScalarTape &tape, std::vector<double> &s) {
     case ScalarOpKind::Neg:
       r = -a;
       break;
-    case ScalarOpKind::Max:
-      r = std::max(a, b);
+    case ScalarOpKind::Maximum:
+      r = std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
       break;
-    case ScalarOpKind::Min:
-      r = std::min(a, b);
+    case ScalarOpKind::Minimum:
+      r = std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+      break;
+    case ScalarOpKind::MaxNum:
+      r = std::fmax(a, b);
+      break;
+    case ScalarOpKind::MinNum:
+      r = std::fmin(a, b);
       break;
     case ScalarOpKind::Exp:
       r = std::exp(a);
@@ -265,12 +282,16 @@ void runTape(const ScalarTape &tape, std::vector<double> &s) {
       r = a == b;
       break;
     case ScalarOpKind::CmpNE:
-      r = a != b;
+      r = a != b && !std::isnan(a) && !std::isnan(b);
       break;
     case ScalarOpKind::Select:
       r = a != 0 ? b : s[in.c];
       break;
     }
+    // The C++ comparisons are the ordered predicates; unordered ones are
+    // also true when an operand is NaN.
+    if (in.unordered && (std::isnan(a) || std::isnan(b)))
+      r = 1;
     s[in.result] = r;
   }
 }
@@ -334,19 +355,64 @@ private:
     return success();
   }
 
+  /// The verifiers only see static sizes; a dynamic size that turns out
+  /// inconsistent at run time (a state of another batch, a runtime width)
+  /// must fail here instead of reading out of bounds in a kernel. Re-verify
+  /// a copy of the xlstm op whose operands have the concrete shapes.
+  LogicalResult verifyConcreteShapes(Operation *op) {
+    if (!isa<XLSTMDialect>(op->getDialect()))
+      return success();
+    // A detached function whose arguments have the concrete types holds the
+    // copy (ops need a parent region to be verified).
+    SmallVector<Value> operands;
+    SmallVector<Type> types;
+    for (Value operand : op->getOperands()) {
+      if (llvm::is_contained(operands, operand))
+        continue;
+      Type type = operand.getType();
+      if (auto ranked = dyn_cast<RankedTensorType>(type))
+        type = RankedTensorType::get(values[operand].shape,
+                                     ranked.getElementType());
+      operands.push_back(operand);
+      types.push_back(type);
+    }
+    OpBuilder b(op->getContext());
+    OwningOpRef<func::FuncOp> scratch = func::FuncOp::create(
+        op->getLoc(), "scratch", b.getFunctionType(types, {}));
+    Block *entry = scratch->addEntryBlock();
+    IRMapping mapping;
+    mapping.map(operands, entry->getArguments());
+    b.setInsertionPointToEnd(entry);
+    Operation *copy = b.clone(*op, mapping);
+    // Ops whose result has the input's type (AllTypesMatch) get the
+    // input's concrete type; other results keep their dynamic sizes.
+    if (isa<MLSTMBlockOp, SLSTMBlockOp, LargeBlockOp, CausalConv1dOp,
+            LayerNormOp, MultiHeadNormOp, RMSNormOp, SoftCapOp, GatedFFNOp>(
+            copy))
+      copy->getResult(0).setType(types.front());
+    return mlir::verify(copy, /*verifyRecursively=*/false);
+  }
+
   LogicalResult eval(Operation *op) {
+    if (failed(verifyConcreteShapes(op)))
+      return failure();
     return llvm::TypeSwitch<Operation *, LogicalResult>(op)
         .Case<arith::ConstantOp>([&](auto c) { return evalConstant(c); })
-        .Case<tensor::DimOp>([&](tensor::DimOp d) {
-          Tensor t({}, {static_cast<double>(
-                           get(d.getSource()).dim(index(d.getIndex())))});
-          values[d.getResult()] = t;
+        .Case<tensor::DimOp>([&](tensor::DimOp d) -> LogicalResult {
+          const Tensor &src = get(d.getSource());
+          int64_t i = index(d.getIndex());
+          if (i < 0 || i >= src.rank())
+            return d.emitError("reference: dimension ")
+                   << i << " of a rank-" << src.rank() << " tensor";
+          values[d.getResult()] = Tensor({}, {static_cast<double>(src.dim(i))});
           return success();
         })
-        .Case<tensor::EmptyOp>([&](tensor::EmptyOp e) {
+        .Case<tensor::EmptyOp>([&](tensor::EmptyOp e) -> LogicalResult {
           SmallVector<int64_t> shape;
           for (OpFoldResult s : e.getMixedSizes())
             shape.push_back(index(s));
+          if (llvm::any_of(shape, [](int64_t d) { return d < 0; }))
+            return e.emitError("reference: negative size in tensor.empty");
           return set(op, e.getResult(), Tensor(shape));
         })
         .Case<tensor::ExtractSliceOp>([&](auto s) { return evalSlice(s); })
@@ -375,10 +441,13 @@ private:
         .Case<linalg::LinalgOp>([&](auto l) { return evalLinalg(l); })
         .Case<EmbeddingOp>([&](EmbeddingOp e) -> LogicalResult {
           Tensor out;
-          int64_t bad = 0;
+          double bad = 0;
           if (!embedding(get(e.getTokens()), get(e.getTable()), out, bad))
             return e.emitError("reference: token ")
-                   << bad << " is out of range [0, " << get(e.getTable()).dim(0)
+                   << (std::isfinite(bad) && std::abs(bad) < 1e15
+                           ? std::to_string(static_cast<int64_t>(bad))
+                           : std::to_string(bad))
+                   << " is out of range [0, " << get(e.getTable()).dim(0)
                    << ")";
           return set(op, e.getResult(), std::move(out));
         })
@@ -550,12 +619,17 @@ private:
   LogicalResult forEachInSlice(Operation *op, ArrayRef<int64_t> shape,
                                const SliceGeometry &g,
                                function_ref<void(int64_t, int64_t)> fn) {
-    for (size_t d = 0; d < shape.size(); ++d)
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (g.sizes[d] < 0 || g.strides[d] < 1)
+        return op->emitError("reference: slices need sizes >= 0 and "
+                             "strides >= 1 (dimension ")
+               << d << ")";
       if (g.sizes[d] > 0 &&
           (g.offsets[d] < 0 ||
            g.offsets[d] + (g.sizes[d] - 1) * g.strides[d] >= shape[d]))
         return op->emitError("reference: slice out of bounds in dimension ")
                << d;
+    }
     Tensor full(shape);
     auto strides = full.strides();
     int64_t count = Tensor::numElements(g.sizes);
@@ -641,6 +715,13 @@ private:
     for (Value v : c.getInputs())
       inputs.push_back(&get(v));
     SmallVector<int64_t> shape = llvm::to_vector(inputs.front()->shape);
+    for (const Tensor *t : inputs)
+      for (int64_t d = 0; d < t->rank(); ++d)
+        if (d != dim && t->shape[d] != shape[d])
+          return c.emitError("reference: concatenated tensors differ in "
+                             "dimension ")
+                 << d << " (" << t->shapeString() << " vs "
+                 << inputs.front()->shapeString() << ")";
     shape[dim] = 0;
     for (const Tensor *t : inputs)
       shape[dim] += t->shape[dim];

@@ -246,7 +246,7 @@ MLSTMChunkStates xlstm::reference::mlstmChunkStates(
     const Tensor &k, const Tensor &v, const Tensor &igate, const Tensor &fgate,
     int64_t chunkSize, bool scaleKeys, const MLSTMState *initial) {
   int64_t b = k.dim(0), nh = k.dim(1), s = k.dim(2), dqk = k.dim(3);
-  int64_t dv = v.dim(3), nc = (s + chunkSize - 1) / chunkSize;
+  int64_t dv = v.dim(3), nc = s / chunkSize + (s % chunkSize != 0);
   double kScale = scaleKeys ? 1.0 / std::sqrt(static_cast<double>(dqk)) : 1.0;
   MLSTMChunkStates out;
   out.c = Tensor({b, nh, nc, dqk, dv});
@@ -255,7 +255,7 @@ MLSTMChunkStates xlstm::reference::mlstmChunkStates(
   out.final.c = initial ? initial->c : Tensor({b, nh, dqk, dv});
   out.final.n = initial ? initial->n : Tensor({b, nh, dqk});
   out.final.m = initial ? initial->m : Tensor({b, nh});
-  std::vector<double> a(chunkSize);
+  std::vector<double> a(std::min(chunkSize, s));
   for (int64_t bh = 0; bh < b * nh; ++bh) {
     double *c = &out.final.c.data[bh * dqk * dv];
     double *n = &out.final.n.data[bh * dqk];
@@ -305,11 +305,12 @@ Tensor xlstm::reference::mlstmChunkOutputs(
     const Tensor &fgate, const Tensor &chunkC, const Tensor &chunkN,
     const Tensor &chunkM, int64_t chunkSize, bool scaleKeys, double eps) {
   int64_t b = q.dim(0), nh = q.dim(1), s = q.dim(2), dqk = q.dim(3);
-  int64_t dv = v.dim(3), nc = (s + chunkSize - 1) / chunkSize;
+  int64_t dv = v.dim(3), nc = s / chunkSize + (s % chunkSize != 0);
   double scale = 1.0 / std::sqrt(static_cast<double>(dqk));
   double qScale = scaleKeys ? 1.0 : scale, kScale = scaleKeys ? scale : 1.0;
   Tensor h({b, nh, s, dv});
-  std::vector<double> cum(chunkSize), logD(chunkSize), num(dv);
+  int64_t maxLen = std::min(chunkSize, s);
+  std::vector<double> cum(maxLen), logD(maxLen), num(dv);
   for (int64_t bh = 0; bh < b * nh; ++bh)
     for (int64_t ch = 0; ch < nc; ++ch) {
       int64_t t0 = ch * chunkSize, len = std::min(chunkSize, s - t0);
@@ -410,13 +411,13 @@ Tensor xlstm::reference::slstm(const Tensor &ig, const Tensor &fg,
 }
 
 bool xlstm::reference::embedding(const Tensor &tokens, const Tensor &table,
-                                 Tensor &result, int64_t &badToken) {
+                                 Tensor &result, double &badToken) {
   int64_t vocab = table.dim(0), e = table.dim(1);
   result = Tensor({tokens.dim(0), tokens.dim(1), e});
   for (int64_t i = 0; i < tokens.size(); ++i) {
     double tok = tokens.data[i];
     if (!(tok >= 0 && tok < vocab) || tok != std::floor(tok)) {
-      badToken = static_cast<int64_t>(tok);
+      badToken = tok;
       return false;
     }
     std::copy_n(&table.data[static_cast<int64_t>(tok) * e], e,

@@ -21,7 +21,6 @@ FailureOr<ReferenceModel>
 ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
                        const ReferenceOptions &options) {
   ReferenceModel model;
-  model.spec = &spec;
   model.moduleOp = buildModelModule(context, spec);
   if (failed(verify(*model.moduleOp)))
     return failure();

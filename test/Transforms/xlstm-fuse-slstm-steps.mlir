@@ -80,3 +80,25 @@ func.func @partial(%i: tensor<?x?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x
   }
   return %res#0 : tensor<?x?x8xf32>
 }
+
+// A loop over batch row 0 only is not the recurrence of the whole batch.
+// CHECK-LABEL: func @row0
+// CHECK:      scf.for
+// CHECK:        xlstm.slstm_step
+// CHECK-NOT:  xlstm.slstm {{.*}}num_heads
+func.func @row0(%i: tensor<?x?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x4xf32>,
+                %h0: tensor<1x8xf32>, %y0: tensor<1x?x8xf32>) -> tensor<1x?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %seq = tensor.dim %i, %c1 : tensor<?x?x8xf32>
+  %res:3 = scf.for %t = %c0 to %seq step %c1 iter_args(%y = %y0, %h = %h0, %c = %h0)
+      -> (tensor<1x?x8xf32>, tensor<1x8xf32>, tensor<1x8xf32>) {
+    %g = tensor.extract_slice %i[0, %t, 0] [1, 1, 8] [1, 1, 1] : tensor<?x?x8xf32> to tensor<1x8xf32>
+    %s:2 = xlstm.slstm_step %g, %g, %g, %g, %r, %b state(%h, %c) {function = #xlstm.function<lstm>, num_heads = 2 : i64}
+        : (tensor<1x8xf32>, tensor<1x8xf32>, tensor<1x8xf32>, tensor<1x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>,
+           tensor<1x8xf32>, tensor<1x8xf32>) -> (tensor<1x8xf32>, tensor<1x8xf32>)
+    %ins = tensor.insert_slice %s#0 into %y[0, %t, 0] [1, 1, 8] [1, 1, 1] : tensor<1x8xf32> into tensor<1x?x8xf32>
+    scf.yield %ins, %s#0, %s#1 : tensor<1x?x8xf32>, tensor<1x8xf32>, tensor<1x8xf32>
+  }
+  return %res#0 : tensor<1x?x8xf32>
+}

@@ -151,6 +151,11 @@ llvm::Expected<reference::Tensor> readInput(const weights::SafetensorsFile &io,
     return llvm::createStringError("%s: 'tokens' must be I64, got %s",
                                    io.name().str().c_str(),
                                    weights::toString(t->dtype).str().c_str());
+  if (name != "tokens" && !weights::isFloat(t->dtype))
+    return llvm::createStringError(
+        "%s: '%s' must be a float tensor (F32, BF16, F16, F64), got %s",
+        io.name().str().c_str(), name.str().c_str(),
+        weights::toString(t->dtype).str().c_str());
   return reference::Tensor(t->shape, weights::toF64(*t));
 }
 } // namespace

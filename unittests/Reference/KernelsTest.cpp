@@ -213,7 +213,7 @@ TEST(NormKernels, SmallExample) {
 TEST(EmbeddingKernel, RejectsOutOfRangeTokens) {
   Tensor table({3, 2}, {0, 1, 2, 3, 4, 5});
   Tensor out;
-  int64_t bad = 0;
+  double bad = 0;
   EXPECT_TRUE(embedding(Tensor({1, 2}, {2, 0}), table, out, bad));
   EXPECT_EQ(out.data, (std::vector<double>{4, 5, 0, 1}));
   EXPECT_FALSE(embedding(Tensor({1, 2}, {1, 3}), table, out, bad));

@@ -93,7 +93,7 @@ Tensor slstm(const Tensor &ig, const Tensor &fg, const Tensor &zg,
 /// result[b, s, :] = table[tokens[b, s], :]; false if a token is out of
 /// range (then `badToken` holds it).
 bool embedding(const Tensor &tokens, const Tensor &table, Tensor &result,
-               int64_t &badToken);
+               double &badToken);
 
 Tensor add(const Tensor &a, const Tensor &b);
 

@@ -76,7 +76,6 @@ public:
 private:
   ReferenceModel() = default;
 
-  const config::ModelSpec *spec = nullptr;
   mlir::OwningOpRef<mlir::ModuleOp> moduleOp;
   std::vector<weights::ParamDesc> paramDescs;
   weights::ParamValues paramValues;

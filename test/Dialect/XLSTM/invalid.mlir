@@ -507,3 +507,48 @@ func.func @slstm_step_state_shape(%g: tensor<?x8xf32>, %r: tensor<2x4x4x4xf32>, 
       : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x4x4x4xf32>, tensor<2x4x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
   return
 }
+
+// -----
+
+func.func @norm_rank0(%x: tensor<f32>) {
+  // expected-error @+1 {{'xlstm.layer_norm' op input must have at least one dimension}}
+  %y = xlstm.layer_norm %x {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>} : (tensor<f32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @ffn_rank0(%x: tensor<f32>, %g: tensor<12x8xf32>, %d: tensor<8x12xf32>) {
+  // expected-error @+1 {{'xlstm.gated_ffn' op input must have at least one dimension}}
+  %y = xlstm.gated_ffn %x, %g, %g, %d {act = #xlstm.act<gelu>} : (tensor<f32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<8x12xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @headwise_dynamic_weight(%x: tensor<?x?x8xf32>, %w: tensor<?x4x4xf32>) {
+  // expected-error @+1 {{'xlstm.headwise_linear' op weight must have a static shape, got 'tensor<?x4x4xf32>'}}
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x?x8xf32>, tensor<?x4x4xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @block_dynamic_width(%x: tensor<?x?x?xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'xlstm.slstm_block' op input must have shape (?, ?, 4), got 'tensor<?x?x?xf32>'}}
+  %y = xlstm.slstm_block %x config #xlstm.slstm_layer<embedding_dim = 4, num_heads = 2, conv_kernel_size = 0, group_norm_weight = false, layout = vanilla, function = slstm> params(%w) : tensor<?x?x?xf32>, (tensor<4xf32>)
+  return
+}
+
+// -----
+
+// expected-error @+1 {{norm_eps, eps and gate_soft_cap must be f64}}
+func.func private @f() attributes {c = #xlstm.large_block<embedding_dim = 16, num_heads = 2, qk_dim = 8, v_dim = 16, ffn_dim = 64, use_bias = false, norm_eps = 1.0e-6 : f32, eps = 1.0e-6 : f64, gate_soft_cap = 15.0 : f64, weight_mode = single>}
+
+// -----
+
+func.func @conv_dynamic_kernel(%x: tensor<?x?x4xf32>, %w: tensor<4x?xf32>, %s: tensor<?x3x4xf32>) {
+  // A dynamic kernel width cannot be checked against the state: accepted.
+  %y, %f = xlstm.causal_conv1d %x, %w initial_state(%s) : (tensor<?x?x4xf32>, tensor<4x?xf32>, tensor<?x3x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x3x4xf32>)
+  return
+}

@@ -116,6 +116,9 @@ LargeBlockAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!useBias || !normEps || !eps || !gateSoftCap)
     return emitError()
            << "use_bias, norm_eps, eps and gate_soft_cap must be set";
+  if (!normEps.getType().isF64() || !eps.getType().isF64() ||
+      !gateSoftCap.getType().isF64())
+    return emitError() << "norm_eps, eps and gate_soft_cap must be f64";
   if (normEps.getValueAsDouble() < 0 || eps.getValueAsDouble() < 0)
     return emitError() << "norm_eps and eps must be non-negative";
   if (gateSoftCap.getValueAsDouble() <= 0)

@@ -223,6 +223,11 @@ LogicalResult verifyStates(Operation *op, StringRef what, ValueRange states,
 /// Checks a block op's input `(B, S, E)` and its parameters against `specs`.
 LogicalResult verifyBlock(Operation *op, Value input, ValueRange params,
                           ArrayRef<ParamSpec> specs, int64_t embeddingDim) {
+  // The width must be static: the expansion builds fixed-width tensors.
+  auto inputType = cast<RankedTensorType>(input.getType());
+  if (inputType.getRank() != 3 || inputType.getDimSize(2) != embeddingDim)
+    return op->emitOpError() << "input must have shape (?, ?, " << embeddingDim
+                             << "), got " << inputType;
   if (failed(checkShape(op, "input", input, {kDyn, kDyn, embeddingDim})))
     return failure();
   if (params.size() != specs.size())
@@ -438,8 +443,9 @@ LogicalResult SLSTMStepOp::verify() {
 namespace {
 /// ceil(s / chunk), or dynamic when s is.
 int64_t numChunks(int64_t s, int64_t chunk) {
+  // (s + chunk - 1) / chunk would overflow for huge chunk sizes.
   return ShapedType::isDynamic(s) ? ShapedType::kDynamic
-                                  : (s + chunk - 1) / chunk;
+                                  : s / chunk + (s % chunk != 0);
 }
 } // namespace
 
@@ -509,8 +515,9 @@ LogicalResult CausalConv1dOp::verify() {
     return emitOpError("kernel width must be at least 1");
   if (getBias() && failed(checkShape(*this, "bias", getBias(), {d})))
     return failure();
-  SmallVector<int64_t> stateShape = {dim(getInput(), 0),
-                                     dim(getWeight(), 1) - 1, d};
+  int64_t k = dim(getWeight(), 1);
+  SmallVector<int64_t> stateShape = {
+      dim(getInput(), 0), ShapedType::isDynamic(k) ? kDyn : k - 1, d};
   if (getInitialState() &&
       failed(checkShape(*this, "initial_state", getInitialState(), stateShape)))
     return failure();
@@ -530,6 +537,11 @@ LogicalResult HeadwiseLinearOp::verify() {
   int64_t i = dim(getWeight(), 2);
   if (inType.getRank() < 1 || outType.getRank() != inType.getRank())
     return emitOpError("result must have the rank of the input");
+  // The block structure is only checkable with a static weight.
+  if (ShapedType::isDynamic(nb) || ShapedType::isDynamic(o) ||
+      ShapedType::isDynamic(i))
+    return emitOpError() << "weight must have a static shape, got "
+                         << getWeight().getType();
   if (!dimsMatch(lastDim(getInput()), nb * i))
     return emitOpError() << "input width must be blocks * in_per_block = "
                          << nb * i << ", got " << inType;
@@ -546,6 +558,8 @@ namespace {
 /// Weight and bias of a norm are per-channel vectors over the last dim.
 LogicalResult verifyNormAffine(Operation *op, Value input, Value weight,
                                Value bias) {
+  if (cast<RankedTensorType>(input.getType()).getRank() < 1)
+    return op->emitOpError("input must have at least one dimension");
   int64_t width = lastDim(input);
   if (weight && failed(checkShape(op, "weight", weight, {width})))
     return failure();
@@ -573,6 +587,8 @@ LogicalResult MultiHeadNormOp::verify() {
 }
 
 LogicalResult GatedFFNOp::verify() {
+  if (getInput().getType().getRank() < 1)
+    return emitOpError("input must have at least one dimension");
   int64_t e = lastDim(getInput());
   if (failed(checkRank(*this, "gate_weight", getGateWeight(), 2,
                        "(proj, embedding)")))

@@ -203,23 +203,27 @@ Value biasToCanonical(LayerBuilder &lb, Value bias, SLSTMLayerAttr c) {
 /// final state. xlstm-fuse-slstm-steps turns it into one xlstm.slstm.
 scf::ForOp buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
                               Value wo, Value r, Value bias, int64_t numHeads,
-                              SLSTMFunction function, ValueRange initialState) {
+                              SLSTMFunction function, ValueRange initialState,
+                              Type stateElt) {
   OpBuilder &b = lb.builder();
   Location loc = lb.location();
   auto gateType = cast<RankedTensorType>(wi.getType());
-  Type elt = gateType.getElementType();
   int64_t hidden = gateType.getDimSize(2);
   OpFoldResult batch = tensor::getMixedSize(b, loc, wi, 0);
   Value seq = tensor::DimOp::create(b, loc, wi, 1);
-  auto stateType = RankedTensorType::get({gateType.getDimSize(0), hidden}, elt);
-  Value zero = LayerBuilder::scalarConstant(b, loc, elt, 0.0);
+  auto sliceType = RankedTensorType::get({gateType.getDimSize(0), hidden},
+                                         gateType.getElementType());
+  auto stateType =
+      RankedTensorType::get({gateType.getDimSize(0), hidden}, stateElt);
+  Value zero = LayerBuilder::scalarConstant(b, loc, stateElt, 0.0);
   Value emptyState = tensor::EmptyOp::create(
-      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hidden)}, elt);
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hidden)}, stateElt);
   Value zeroState =
       linalg::FillOp::create(b, loc, zero, emptyState).getResult(0);
   int numStates = function == SLSTMFunction::slstm ? 4 : 2;
-  SmallVector<Value> inits = {
-      tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, wi), elt)};
+  // The hidden states are collected in the state type.
+  SmallVector<Value> inits = {tensor::EmptyOp::create(
+      b, loc, tensor::getMixedSizes(b, loc, wi), stateElt)};
   if (initialState.empty())
     inits.append(numStates, zeroState);
   else
@@ -237,7 +241,7 @@ scf::ForOp buildSLSTMStepLoop(LayerBuilder &lb, Value wi, Value wf, Value wz,
         SmallVector<Value> gates;
         for (Value g : {wi, wf, wz, wo})
           gates.push_back(tensor::ExtractSliceOp::create(
-              nb, l, stateType, g, offsets, sizes, strides));
+              nb, l, sliceType, g, offsets, sizes, strides));
         auto step = SLSTMStepOp::create(
             nb, l, SmallVector<Type>(numStates, stateType), gates[0], gates[1],
             gates[2], gates[3], r, bias, args.drop_front(),
@@ -287,10 +291,20 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
     Value r = recurrentKernelToCanonical(
         lb, p("xlstm.slstm_cell._recurrent_kernel_"), c);
     Value bias = biasToCanonical(lb, p("xlstm.slstm_cell._bias_"), c);
+    // Cell states are float32 (float64 for float64 models) unless the block
+    // says otherwise through its state types.
+    Type stateElt = getElementTypeOrSelf(x.getType()).isF64()
+                        ? Type(rewriter.getF64Type())
+                        : Type(rewriter.getF32Type());
+    if (Value h = state.initial("h"))
+      stateElt = getElementTypeOrSelf(h.getType());
+    else if (Type h = state.finalType("h"))
+      stateElt = getElementTypeOrSelf(h);
     scf::ForOp loop =
         buildSLSTMStepLoop(lb, wi, wf, wz, wo, r, bias, nh, c.getFunction(),
-                           state.initialFrom("h"));
-    Value y = loop.getResult(0);
+                           state.initialFrom("h"), stateElt);
+    Value y =
+        lb.castElements(loop.getResult(0), getElementTypeOrSelf(x.getType()));
     Value yn = MultiHeadNormOp::create(
         rewriter, op.getLoc(), x.getType(), y, p("xlstm.group_norm.weight"),
         /*bias=*/Value(), nh, f64(kXLSTMNormEps), NormScaling::one_plus_weight);

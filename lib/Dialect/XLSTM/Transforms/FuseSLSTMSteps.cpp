@@ -30,14 +30,33 @@ bool isConstantIndex(OpFoldResult ofr, int64_t value) {
   return c && *c == value;
 }
 
-/// `slice` reads or writes position `iv` of a (B, S, H) tensor: offsets
-/// [0, iv, 0], sizes [B, 1, H], unit strides.
-bool isStepSlice(OffsetSizeAndStrideOpInterface slice, Value iv) {
+/// `size` is the full extent of dimension `dim` of `tensor`: the static
+/// size, or a tensor.dim of a tensor among `sameSize` (the gate inputs, which
+/// the recurrence op requires to agree).
+bool coversDim(OpFoldResult size, Value tensor, int64_t dim,
+               ArrayRef<Value> sameSize) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (!type.isDynamicDim(dim))
+    return isConstantIndex(size, type.getDimSize(dim));
+  auto value = dyn_cast<Value>(size);
+  auto dimOp = value ? value.getDefiningOp<tensor::DimOp>() : nullptr;
+  std::optional<int64_t> index =
+      dimOp ? dimOp.getConstantIndex() : std::nullopt;
+  return index && *index == dim &&
+         llvm::is_contained(sameSize, dimOp.getSource());
+}
+
+/// `slice` reads or writes position `iv` of the (B, S, H) tensor `full`:
+/// offsets [0, iv, 0], sizes [B, 1, H] covering the batch and the hidden
+/// width, unit strides.
+bool isStepSlice(OffsetSizeAndStrideOpInterface slice, Value iv, Value full,
+                 ArrayRef<Value> gates) {
   SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
   SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
   if (offsets.size() != 3 || !isConstantIndex(offsets[0], 0) ||
       !isConstantIndex(offsets[2], 0) || dyn_cast<Value>(offsets[1]) != iv ||
-      !isConstantIndex(sizes[1], 1))
+      !isConstantIndex(sizes[1], 1) || !coversDim(sizes[0], full, 0, gates) ||
+      !coversDim(sizes[2], full, 2, gates))
     return false;
   return llvm::all_of(slice.getMixedStrides(),
                       [](OpFoldResult s) { return isConstantIndex(s, 1); });
@@ -66,14 +85,20 @@ struct FuseStepLoop : OpRewritePattern<scf::ForOp> {
                                                "with step 1");
     // Every gate input is one position of a loop-invariant (B, S, H) tensor.
     SmallVector<Value> gates;
+    SmallVector<tensor::ExtractSliceOp> slices;
     for (Value gate :
          {step.getIgate(), step.getFgate(), step.getZgate(), step.getOgate()}) {
       auto slice = gate.getDefiningOp<tensor::ExtractSliceOp>();
-      if (!slice || slice->getBlock() != body || !isStepSlice(slice, iv) ||
+      if (!slice || slice->getBlock() != body ||
           !loop.isDefinedOutsideOfLoop(slice.getSource()))
         return rewriter.notifyMatchFailure(loop, "gate is not a step slice");
       gates.push_back(slice.getSource());
+      slices.push_back(slice);
     }
+    for (tensor::ExtractSliceOp slice : slices)
+      if (!isStepSlice(slice, iv, slice.getSource(), gates))
+        return rewriter.notifyMatchFailure(loop, "gate is not a whole-batch "
+                                                 "step slice");
     // The loop covers the whole sequence of the gate inputs.
     auto ub = loop.getUpperBound().getDefiningOp<tensor::DimOp>();
     std::optional<int64_t> ubDim = ub ? ub.getConstantIndex() : std::nullopt;
@@ -99,7 +124,8 @@ struct FuseStepLoop : OpRewritePattern<scf::ForOp> {
     auto yield = cast<scf::YieldOp>(body->getTerminator());
     auto insert = yield.getOperand(0).getDefiningOp<tensor::InsertSliceOp>();
     if (!insert || insert.getSource() != step.getNewState()[0] ||
-        insert.getDest() != iterArgs[0] || !isStepSlice(insert, iv) ||
+        insert.getDest() != iterArgs[0] ||
+        !isStepSlice(insert, iv, insert.getDest(), gates) ||
         !llvm::equal(yield.getOperands().drop_front(), step.getNewState()))
       return rewriter.notifyMatchFailure(loop, "output is not collected");
 

@@ -108,6 +108,31 @@ Value LayerBuilder::mul(Value x, Value y) {
   });
 }
 
+Value LayerBuilder::castElements(Value x, Type elt) {
+  auto type = tensorType(x);
+  if (type.getElementType() == elt)
+    return x;
+  Value init = tensor::EmptyOp::create(b, loc, sizes(x), elt);
+  bool widen = elt.getIntOrFloatBitWidth() >
+               type.getElementType().getIntOrFloatBitWidth();
+  int64_t rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps(2, AffineMap::getMultiDimIdentityMap(rank, ctx));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{x}, ValueRange{init},
+             maps, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value v = widen ? arith::ExtFOp::create(nb, nloc, elt, args[0])
+                                     .getResult()
+                               : arith::TruncFOp::create(nb, nloc, elt, args[0])
+                                     .getResult();
+               linalg::YieldOp::create(nb, nloc, v);
+             })
+      .getResult(0);
+}
+
 Value LayerBuilder::sigmoid(Value x) {
   return elementwise({x}, [](OpBuilder &b, Location loc, ValueRange a) {
     return scalarSigmoid(b, loc, a[0]);

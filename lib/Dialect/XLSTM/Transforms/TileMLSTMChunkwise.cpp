@@ -31,8 +31,9 @@ struct TileMLSTM : OpRewritePattern<MLSTMOp> {
     int64_t b = kType.getDimSize(0), nh = kType.getDimSize(1);
     int64_t s = kType.getDimSize(2), dqk = kType.getDimSize(3);
     int64_t dv = vType.getDimSize(3);
-    int64_t nc = ShapedType::isDynamic(s) ? ShapedType::kDynamic
-                                          : (s + chunkSize - 1) / chunkSize;
+    int64_t nc = ShapedType::isDynamic(s)
+                     ? ShapedType::kDynamic
+                     : s / chunkSize + (s % chunkSize != 0);
     // States accumulate in float32 (float64 stays float64), or in whatever
     // type the op already returns its final state in.
     Type stateElt = kType.getElementType().isF64() ? rewriter.getF64Type()
