@@ -1,0 +1,140 @@
+//===- BundleTest.cpp - The .xlstmb container -----------------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Bundle/Bundle.h"
+
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/xxhash.h"
+
+#include "gtest/gtest.h"
+
+using namespace llvm;
+using namespace xlstm::bundle;
+
+namespace {
+
+std::string sample() {
+  json::Object manifest{{"model", "xLSTMBlockStack"},
+                        {"config", json::Object{{"embedding_dim", 128}}}};
+  std::vector<Section> sections = {
+      {"kernels.sm_80.ptx", "ptx", ".version 7.0\n.target sm_80\n"},
+      {"kernels.sm_90.cubin", "cubin",
+       std::string("\x7f"
+                   "ELF\0\1\2",
+                   7)},
+      {"empty", "ptx", ""}};
+  Expected<std::string> bytes = serialize(manifest, sections);
+  EXPECT_TRUE(bool(bytes));
+  return bytes ? *bytes : "";
+}
+
+Expected<Bundle> parse(StringRef bytes) {
+  return Bundle::fromBuffer(
+      MemoryBuffer::getMemBufferCopy(bytes, "model.xlstmb"));
+}
+
+std::string errorOf(Expected<Bundle> b) {
+  return b ? "" : toString(b.takeError());
+}
+
+/// Rewrites the checksum so that a deliberate change reaches the later
+/// checks.
+std::string resealed(std::string bytes) {
+  support::endian::write64le(bytes.data() + 24,
+                             xxh3_64bits(StringRef(bytes).drop_front(32)));
+  return bytes;
+}
+
+TEST(Bundle, RoundTrip) {
+  std::string bytes = sample();
+  Expected<Bundle> b = parse(bytes);
+  ASSERT_TRUE(bool(b)) << toString(b.takeError());
+  EXPECT_EQ(b->manifest().getString("model"), "xLSTMBlockStack");
+  ASSERT_EQ(b->sections().size(), 3u);
+  const Bundle::SectionView *cubin = b->find("kernels.sm_90.cubin");
+  ASSERT_TRUE(cubin);
+  EXPECT_EQ(cubin->kind, "cubin");
+  EXPECT_EQ(cubin->data, StringRef("\x7f"
+                                   "ELF\0\1\2",
+                                   7));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(cubin->data.data()) % 16,
+            reinterpret_cast<uintptr_t>(bytes.data()) % 16)
+      << "sections are 16-byte aligned within the file";
+  EXPECT_EQ(b->find("kernels.sm_80.ptx")->data,
+            ".version 7.0\n.target sm_80\n");
+  EXPECT_TRUE(b->find("empty")->data.empty());
+  EXPECT_EQ(b->find("missing"), nullptr);
+}
+
+TEST(Bundle, RejectsCorruption) {
+  std::string bytes = sample();
+  EXPECT_NE(errorOf(parse(bytes.substr(0, 10))).find("shorter than the header"),
+            std::string::npos);
+  std::string magic = bytes;
+  magic[0] = 'Y';
+  EXPECT_NE(errorOf(parse(magic)).find("wrong magic"), std::string::npos);
+  std::string version = bytes;
+  support::endian::write32le(version.data() + 8, 2);
+  EXPECT_NE(errorOf(parse(version))
+                .find("bundle format version 2 is not "
+                      "supported (this build reads "
+                      "version 1)"),
+            std::string::npos);
+  EXPECT_NE(errorOf(parse(bytes.substr(0, bytes.size() - 3)))
+                .find("truncated or padded bundle"),
+            std::string::npos);
+  // Every single-byte change of the payload is caught by the checksum.
+  for (size_t i = 32; i < bytes.size(); i += 7) {
+    std::string flipped = bytes;
+    flipped[i] ^= 0x40;
+    EXPECT_NE(errorOf(parse(flipped)).find("checksum mismatch"),
+              std::string::npos)
+        << "byte " << i;
+  }
+}
+
+TEST(Bundle, RejectsBadManifests) {
+  std::string bytes = sample();
+  // Manifest size beyond the payload.
+  std::string big = bytes;
+  support::endian::write64le(big.data() + 32, 1u << 30);
+  EXPECT_NE(errorOf(parse(resealed(big))).find("exceeds the payload"),
+            std::string::npos);
+  // A section moved outside the file.
+  std::string moved = bytes;
+  size_t pos = moved.find("\"offset\":32");
+  ASSERT_NE(pos, std::string::npos);
+  moved.replace(pos, 11, "\"offset\":99"); // same length: sizes stay valid
+  EXPECT_NE(errorOf(parse(resealed(moved))).find("lies outside the file"),
+            std::string::npos);
+  // Not JSON.
+  std::string json = bytes;
+  json[40] = 'x'; // the first byte of the manifest JSON
+  EXPECT_NE(errorOf(parse(resealed(json))).find("bad manifest"),
+            std::string::npos);
+}
+
+TEST(Bundle, WriterRejectsDuplicatesAndReservedKeys) {
+  Expected<std::string> dup =
+      serialize(json::Object{}, {{"a", "ptx", ""}, {"a", "ptx", ""}});
+  ASSERT_FALSE(bool(dup));
+  EXPECT_NE(toString(dup.takeError()).find("duplicate section name 'a'"),
+            std::string::npos);
+  Expected<std::string> reserved = serialize(json::Object{{"sections", 1}}, {});
+  ASSERT_FALSE(bool(reserved));
+  EXPECT_NE(toString(reserved.takeError()).find("must not define"),
+            std::string::npos);
+}
+
+TEST(Bundle, MissingFile) {
+  Expected<Bundle> b = Bundle::open("/nonexistent/model.xlstmb");
+  ASSERT_FALSE(bool(b));
+  EXPECT_NE(
+      toString(b.takeError()).find("/nonexistent/model.xlstmb: cannot open"),
+      std::string::npos);
+}
+
+} // namespace
