@@ -1,0 +1,379 @@
+//===- CudaObjectsTest.cpp - Tests of the RAII wrappers on a GPU ----------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// These tests need a GPU and the NVIDIA driver; each skips when
+// CudaDriver::load() fails (CI, this repository's build machine). One driver
+// and one context serve every test of a process.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Runtime/CudaObjects.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+
+#include "gtest/gtest.h"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+using namespace llvm;
+using namespace xlstm::runtime;
+
+namespace {
+
+/// y[i] = 2 * x[i] + 1 for i < n. Hand-written test data; sm_80 PTX JITs to
+/// any newer GPU.
+constexpr const char *kAffinePtx = R"(
+.version 7.0
+.target sm_80
+.address_size 64
+
+.visible .entry affine(.param .u64 y, .param .u64 x, .param .u32 n)
+{
+  .reg .pred %p;
+  .reg .b32 %r<5>;
+  .reg .f32 %f<3>;
+  .reg .b64 %rd<6>;
+
+  ld.param.u64 %rd1, [y];
+  ld.param.u64 %rd2, [x];
+  ld.param.u32 %r1, [n];
+  mov.u32 %r2, %ctaid.x;
+  mov.u32 %r3, %ntid.x;
+  mov.u32 %r4, %tid.x;
+  mad.lo.s32 %r2, %r2, %r3, %r4;
+  setp.ge.u32 %p, %r2, %r1;
+  @%p bra DONE;
+  mul.wide.u32 %rd3, %r2, 4;
+  cvta.to.global.u64 %rd2, %rd2;
+  add.s64 %rd4, %rd2, %rd3;
+  ld.global.f32 %f1, [%rd4];
+  fma.rn.f32 %f2, %f1, 0f40000000, 0f3F800000;
+  cvta.to.global.u64 %rd1, %rd1;
+  add.s64 %rd5, %rd1, %rd3;
+  st.global.f32 [%rd5], %f2;
+DONE:
+  ret;
+}
+)";
+
+constexpr unsigned kElements = 1 << 20;
+constexpr unsigned kBlock = 256;
+
+/// The message of `err` and, for a CudaError, its result (else -1).
+std::pair<std::string, cu::CUresult> describe(Error err) {
+  cu::CUresult result = -1;
+  std::string message;
+  handleAllErrors(
+      std::move(err),
+      [&](const CudaError &cudaErr) {
+        result = cudaErr.getResult();
+        message = cudaErr.message();
+      },
+      [&](const ErrorInfoBase &other) { message = other.message(); });
+  return {message, result};
+}
+
+class CudaGpu : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    Expected<std::unique_ptr<CudaDriver>> loaded = CudaDriver::load();
+    if (!loaded) {
+      skipReason = toString(loaded.takeError());
+      return;
+    }
+    driver = std::move(*loaded);
+    Expected<Context> created = Context::create(*driver);
+    if (!created) {
+      skipReason = toString(created.takeError());
+      return;
+    }
+    context.emplace(std::move(*created));
+  }
+  static void TearDownTestSuite() {
+    context.reset();
+    driver.reset();
+  }
+  void SetUp() override {
+    if (!context)
+      GTEST_SKIP() << skipReason;
+    ASSERT_FALSE(errorToBool(context->makeCurrent()));
+  }
+
+  /// Inputs 0, 0.25, ..., exact in float.
+  static std::vector<float> affineInput() {
+    std::vector<float> x(kElements);
+    for (unsigned i = 0; i < kElements; ++i)
+      x[i] = float(i) * 0.25f - 1000.0f;
+    return x;
+  }
+  static void expectAffineOutput(const DeviceBuffer &y) {
+    std::vector<float> x = affineInput(), out(kElements);
+    ASSERT_FALSE(errorToBool(y.copyToHost(MutableArrayRef<float>(out))));
+    unsigned mismatches = 0;
+    for (unsigned i = 0; i < kElements; ++i)
+      mismatches += out[i] != 2.0f * x[i] + 1.0f;
+    EXPECT_EQ(mismatches, 0u);
+  }
+
+  /// Loads `image`, copies the input and queues the kernel on `stream`.
+  struct Affine {
+    Module module;
+    Function function;
+    DeviceBuffer x, y;
+  };
+  static Expected<Affine> prepareAffine(StringRef image) {
+    Expected<Module> module = Module::load(*context, image);
+    if (!module)
+      return module.takeError();
+    Expected<Function> function = module->getFunction("affine");
+    if (!function)
+      return function.takeError();
+    Expected<DeviceBuffer> x =
+        DeviceBuffer::allocate(*context, kElements * sizeof(float));
+    if (!x)
+      return x.takeError();
+    Expected<DeviceBuffer> y =
+        DeviceBuffer::allocate(*context, kElements * sizeof(float));
+    if (!y)
+      return y.takeError();
+    std::vector<float> input = affineInput();
+    if (Error err = x->copyFromHost(ArrayRef<float>(input)))
+      return std::move(err);
+    if (Error err = y->zero())
+      return std::move(err);
+    return Affine{std::move(*module), *function, std::move(*x), std::move(*y)};
+  }
+  static Error launchAffine(Affine &affine, const Stream &stream) {
+    cu::CUdeviceptr y = affine.y.get(), x = affine.x.get();
+    unsigned n = kElements;
+    void *args[] = {&y, &x, &n};
+    return launch(affine.function, {kElements / kBlock, 1, 1}, {kBlock, 1, 1},
+                  0, stream, args);
+  }
+
+  static inline std::unique_ptr<CudaDriver> driver;
+  static inline std::optional<Context> context;
+  static inline std::string skipReason;
+};
+
+TEST_F(CudaGpu, DriverVersionAndErrorNames) {
+  Expected<int> version = driver->getVersion();
+  ASSERT_TRUE(bool(version)) << toString(version.takeError());
+  EXPECT_GE(*version, 11000);
+  EXPECT_FALSE(errorToBool(driver->check(cu::CUDA_SUCCESS, "nothing")));
+  auto [message, result] =
+      describe(driver->check(cu::CUDA_ERROR_OUT_OF_MEMORY, "allocating"));
+  EXPECT_EQ(message, "allocating: CUDA_ERROR_OUT_OF_MEMORY: out of memory");
+  EXPECT_EQ(result, cu::CUDA_ERROR_OUT_OF_MEMORY);
+}
+
+TEST_F(CudaGpu, ContextProperties) {
+  const DeviceProperties &properties = context->getProperties();
+  EXPECT_EQ(properties.ordinal, 0);
+  EXPECT_FALSE(properties.name.empty());
+  EXPECT_GE(properties.computeCapabilityMajor, 7);
+  EXPECT_GT(properties.multiprocessorCount, 0);
+  EXPECT_GE(properties.maxThreadsPerBlock, 1024);
+  EXPECT_GE(properties.maxSharedMemoryPerBlockOptin, 48 * 1024);
+  Expected<size_t> freeBytes = context->getFreeMemory();
+  ASSERT_TRUE(bool(freeBytes)) << toString(freeBytes.takeError());
+  EXPECT_GT(*freeBytes, 0u);
+  EXPECT_LE(*freeBytes, properties.totalMemoryBytes);
+  EXPECT_FALSE(errorToBool(context->synchronize()));
+}
+
+TEST_F(CudaGpu, MissingDeviceSaysHowManyThereAre) {
+  Expected<Context> missing = Context::create(*driver, 1000);
+  ASSERT_FALSE(missing);
+  std::string message = toString(missing.takeError());
+  EXPECT_EQ(message.find("there is no CUDA device 1000: the machine has "), 0u)
+      << message;
+}
+
+TEST_F(CudaGpu, BufferRoundTrip) {
+  std::vector<float> input = affineInput(), output(kElements, -1.0f);
+  Expected<DeviceBuffer> a =
+      DeviceBuffer::allocate(*context, kElements * sizeof(float));
+  Expected<DeviceBuffer> b =
+      DeviceBuffer::allocate(*context, kElements * sizeof(float));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->size(), kElements * sizeof(float));
+  ASSERT_FALSE(errorToBool(a->copyFromHost(ArrayRef<float>(input))));
+  ASSERT_FALSE(errorToBool(b->copyFromDevice(*a)));
+  ASSERT_FALSE(errorToBool(b->copyToHost(MutableArrayRef<float>(output))));
+  EXPECT_EQ(input, output);
+
+  // Partial copies at an offset, then zeroing.
+  float tail[2] = {};
+  ASSERT_FALSE(errorToBool(
+      b->copyToHost(tail, sizeof(tail), (kElements - 2) * sizeof(float))));
+  EXPECT_EQ(tail[0], input[kElements - 2]);
+  EXPECT_EQ(tail[1], input[kElements - 1]);
+  EXPECT_EQ(toString(b->copyToHost(tail, sizeof(tail),
+                                   (kElements - 1) * sizeof(float))),
+            "a copy from the GPU of 8 bytes at offset 4194300 does not fit "
+            "in a device buffer of 4194304 bytes");
+  ASSERT_FALSE(errorToBool(b->zero()));
+  ASSERT_FALSE(errorToBool(b->copyToHost(MutableArrayRef<float>(output))));
+  EXPECT_EQ(output, std::vector<float>(kElements, 0.0f));
+
+  // Moving transfers ownership; the moved-from buffer frees nothing.
+  DeviceBuffer moved = std::move(*b);
+  EXPECT_EQ(moved.size(), kElements * sizeof(float));
+}
+
+TEST_F(CudaGpu, TooBigAllocationIsAClearError) {
+  constexpr size_t kTenTerabytes = size_t(10) << 40;
+  auto [message, result] =
+      describe(DeviceBuffer::allocate(*context, kTenTerabytes).takeError());
+  EXPECT_EQ(result, cu::CUDA_ERROR_OUT_OF_MEMORY) << message;
+  EXPECT_EQ(message.find("too little GPU memory: allocating 10995116277760 "
+                         "bytes (10240.0 GiB) on CUDA device 0 ("),
+            0u)
+      << message;
+  EXPECT_NE(message.find(" free: CUDA_ERROR_OUT_OF_MEMORY: out of memory"),
+            std::string::npos)
+      << message;
+  // The context is still usable.
+  EXPECT_TRUE(bool(DeviceBuffer::allocate(*context, 1024)));
+}
+
+TEST_F(CudaGpu, PtxKernelRunsOnAStream) {
+  Expected<Affine> affine = prepareAffine(kAffinePtx);
+  ASSERT_TRUE(bool(affine)) << toString(affine.takeError());
+  Expected<int> registers =
+      affine->function.getAttribute(cu::CU_FUNC_ATTRIBUTE_NUM_REGS);
+  ASSERT_TRUE(bool(registers)) << toString(registers.takeError());
+  EXPECT_GT(*registers, 0);
+  EXPECT_EQ(affine->function.getName(), "affine");
+
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
+  ASSERT_FALSE(errorToBool(launchAffine(*affine, *stream)));
+  ASSERT_FALSE(errorToBool(stream->synchronize()));
+  expectAffineOutput(affine->y);
+}
+
+TEST_F(CudaGpu, CubinKernelRuns) {
+  ErrorOr<std::string> ptxas = sys::findProgramByName("ptxas");
+  if (!ptxas)
+    ptxas = sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"});
+  if (!ptxas)
+    GTEST_SKIP() << "no ptxas to make a cubin";
+  const DeviceProperties &properties = context->getProperties();
+  std::string arch = "sm_" + std::to_string(properties.computeCapabilityMajor) +
+                     std::to_string(properties.computeCapabilityMinor);
+  SmallString<128> ptxPath, cubinPath;
+  ASSERT_FALSE(sys::fs::createTemporaryFile("affine", "ptx", ptxPath));
+  ASSERT_FALSE(sys::fs::createTemporaryFile("affine", "cubin", cubinPath));
+  {
+    std::error_code ec;
+    raw_fd_ostream os(ptxPath, ec);
+    ASSERT_FALSE(ec);
+    os << kAffinePtx;
+  }
+  int rc = sys::ExecuteAndWait(
+      *ptxas, {*ptxas, "-arch", arch, ptxPath.str(), "-o", cubinPath.str()});
+  ASSERT_EQ(rc, 0);
+  ErrorOr<std::unique_ptr<MemoryBuffer>> cubin =
+      MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
+  sys::fs::remove(ptxPath);
+  sys::fs::remove(cubinPath);
+  ASSERT_TRUE(bool(cubin));
+
+  Expected<Affine> affine = prepareAffine((*cubin)->getBuffer());
+  ASSERT_TRUE(bool(affine)) << toString(affine.takeError());
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream));
+  ASSERT_FALSE(errorToBool(launchAffine(*affine, *stream)));
+  ASSERT_FALSE(errorToBool(stream->synchronize()));
+  expectAffineOutput(affine->y);
+}
+
+TEST_F(CudaGpu, PtxSyntaxErrorCarriesTheJitLog) {
+  std::string broken = kAffinePtx;
+  size_t fma = broken.find("fma.rn.f32");
+  ASSERT_NE(fma, std::string::npos);
+  broken.replace(fma, 6, "fma.bogus");
+  auto [message, result] = describe(Module::load(*context, broken).takeError());
+  EXPECT_EQ(result, cu::CUDA_ERROR_INVALID_PTX) << message;
+  EXPECT_EQ(message.find("loading a PTX module ("), 0u) << message;
+  EXPECT_NE(message.find("CUDA_ERROR_INVALID_PTX: a PTX JIT compilation "
+                         "failed\nJIT error log:\n"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("bogus"), std::string::npos) << message;
+}
+
+TEST_F(CudaGpu, MissingKernelIsNamed) {
+  Expected<Module> module = Module::load(*context, kAffinePtx);
+  ASSERT_TRUE(bool(module)) << toString(module.takeError());
+  auto [message, result] = describe(module->getFunction("nope").takeError());
+  EXPECT_EQ(result, cu::CUDA_ERROR_NOT_FOUND);
+  EXPECT_EQ(message, "looking up kernel 'nope' in the module: "
+                     "CUDA_ERROR_NOT_FOUND: named symbol not found");
+}
+
+TEST_F(CudaGpu, EventsTimeAKernel) {
+  Expected<Affine> affine = prepareAffine(kAffinePtx);
+  ASSERT_TRUE(bool(affine)) << toString(affine.takeError());
+  Expected<Stream> stream = Stream::create(*context);
+  Expected<Event> start = Event::create(*context);
+  Expected<Event> end = Event::create(*context);
+  ASSERT_TRUE(stream && start && end);
+  ASSERT_FALSE(errorToBool(start->record(*stream)));
+  ASSERT_FALSE(errorToBool(launchAffine(*affine, *stream)));
+  ASSERT_FALSE(errorToBool(end->record(*stream)));
+  ASSERT_FALSE(errorToBool(end->synchronize()));
+  Expected<float> ms = Event::elapsedMilliseconds(*start, *end);
+  ASSERT_TRUE(bool(ms)) << toString(ms.takeError());
+  EXPECT_GT(*ms, 0.0f);
+  EXPECT_LT(*ms, 1000.0f);
+}
+
+TEST_F(CudaGpu, CapturedGraphReplays) {
+  Expected<Affine> affine = prepareAffine(kAffinePtx);
+  ASSERT_TRUE(bool(affine)) << toString(affine.takeError());
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream));
+  Expected<GraphExec> graph = GraphExec::capture(
+      *stream, [&] { return launchAffine(*affine, *stream); });
+  ASSERT_TRUE(bool(graph)) << toString(graph.takeError());
+  // Capturing queued nothing: y is still zero.
+  ASSERT_FALSE(errorToBool(stream->synchronize()));
+  float first = -1.0f;
+  ASSERT_FALSE(errorToBool(affine->y.copyToHost(&first, sizeof(first))));
+  EXPECT_EQ(first, 0.0f);
+
+  for (int replay = 0; replay < 2; ++replay) {
+    ASSERT_FALSE(errorToBool(affine->y.zero()));
+    ASSERT_FALSE(errorToBool(graph->launch(*stream)));
+    ASSERT_FALSE(errorToBool(stream->synchronize()));
+    expectAffineOutput(affine->y);
+  }
+}
+
+TEST_F(CudaGpu, FailedCaptureLeavesTheStreamUsable) {
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream));
+  Expected<GraphExec> graph = GraphExec::capture(*stream, [] {
+    return createStringError(inconvertibleErrorCode(), "enqueue failed");
+  });
+  ASSERT_FALSE(graph);
+  EXPECT_EQ(toString(graph.takeError()), "enqueue failed");
+  Expected<Affine> affine = prepareAffine(kAffinePtx);
+  ASSERT_TRUE(bool(affine)) << toString(affine.takeError());
+  ASSERT_FALSE(errorToBool(launchAffine(*affine, *stream)));
+  ASSERT_FALSE(errorToBool(stream->synchronize()));
+  expectAffineOutput(affine->y);
+}
+
+} // namespace
