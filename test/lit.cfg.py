@@ -27,3 +27,6 @@ if os.path.isdir(golden_dir):
     config.available_features.add("golden")
 if config.ptxas_path:
     config.available_features.add("ptxas")
+    # The toolkit root (…/bin/ptxas) for gpu-module-to-binary's toolkit=.
+    config.substitutions.append(
+        ("%cuda_toolkit", os.path.dirname(os.path.dirname(config.ptxas_path))))

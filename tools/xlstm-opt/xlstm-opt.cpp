@@ -10,13 +10,17 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/InitAll.h"
+#include "xlstm/Target/NVVM/Pipelines.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   xlstm::registerAllDialects(registry);
+  xlstm::registerGPUDialects(registry);
+  xlstm::registerNVVMTargetInterfaces(registry);
   xlstm::registerAllPasses();
+  xlstm::registerNVVMPipelines();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "xLSTM optimizer driver\n", registry));
 }
