@@ -71,17 +71,10 @@ cl::opt<reference::PipelineLevel>
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of --pipeline=tiled"),
                            cl::init(64), cl::cat(runCategory));
-cl::opt<xlstm::config::SchemaHint> schema(
-    "schema", cl::desc("Config schema (default: detect from the keys)"),
-    cl::init(xlstm::config::SchemaHint::Auto),
-    cl::values(clEnumValN(xlstm::config::SchemaHint::Auto, "auto", "detect"),
-               clEnumValN(xlstm::config::SchemaHint::BlockStack, "stack",
-                          "xLSTMBlockStackConfig"),
-               clEnumValN(xlstm::config::SchemaHint::LMModel, "lm",
-                          "xLSTMLMModelConfig"),
-               clEnumValN(xlstm::config::SchemaHint::Large, "large",
-                          "xLSTMLargeConfig")),
-    cl::cat(runCategory));
+cl::opt<xlstm::config::SchemaHint>
+    schema("schema", cl::desc("Config schema (default: detect from the keys)"),
+           cl::init(xlstm::config::SchemaHint::Auto),
+           xlstm::config::schemaHintValues(), cl::cat(runCategory));
 
 cl::opt<int64_t>
     steps("steps",

@@ -67,17 +67,10 @@ cl::opt<xlstm::ModelDType>
           cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
                      clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
           cl::cat(xlstmcCategory));
-cl::opt<xlstm::config::SchemaHint> schema(
-    "schema", cl::desc("Config schema (default: detect from the keys)"),
-    cl::init(xlstm::config::SchemaHint::Auto),
-    cl::values(clEnumValN(xlstm::config::SchemaHint::Auto, "auto", "detect"),
-               clEnumValN(xlstm::config::SchemaHint::BlockStack, "stack",
-                          "xLSTMBlockStackConfig"),
-               clEnumValN(xlstm::config::SchemaHint::LMModel, "lm",
-                          "xLSTMLMModelConfig"),
-               clEnumValN(xlstm::config::SchemaHint::Large, "large",
-                          "xLSTMLargeConfig (xLSTM-7B architecture)")),
-    cl::cat(xlstmcCategory));
+cl::opt<xlstm::config::SchemaHint>
+    schema("schema", cl::desc("Config schema (default: detect from the keys)"),
+           cl::init(xlstm::config::SchemaHint::Auto),
+           xlstm::config::schemaHintValues(), cl::cat(xlstmcCategory));
 /// One line per checkpoint tensor (`name shape dtype`), then the total; tied
 /// tensors count once, as in upstream's parameter count.
 void printParamTable(ModuleOp module, llvm::raw_ostream &os) {

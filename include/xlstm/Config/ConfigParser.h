@@ -17,6 +17,7 @@
 
 #include "xlstm/Config/ModelSpec.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 #include <optional>
 
@@ -29,6 +30,16 @@ namespace xlstm::config {
 
 /// Forces a schema instead of detecting it from the keys present.
 enum class SchemaHint { Auto, BlockStack, LMModel, Large };
+
+/// The spellings of SchemaHint for the tools' `--schema` option.
+inline llvm::cl::ValuesClass schemaHintValues() {
+  return llvm::cl::values(
+      clEnumValN(SchemaHint::Auto, "auto", "detect from the keys"),
+      clEnumValN(SchemaHint::BlockStack, "stack", "xLSTMBlockStackConfig"),
+      clEnumValN(SchemaHint::LMModel, "lm", "xLSTMLMModelConfig"),
+      clEnumValN(SchemaHint::Large, "large",
+                 "xLSTMLargeConfig (xLSTM-7B architecture)"));
+}
 
 /// Parses `buffer` (named `bufferName` in messages). Diagnostics are printed
 /// to `errs` in the `file:line:col: error: message` form with the source line
