@@ -102,12 +102,6 @@ Value LayerBuilder::add(Value x, Value y) {
   });
 }
 
-Value LayerBuilder::mul(Value x, Value y) {
-  return elementwise({x, y}, [](OpBuilder &b, Location loc, ValueRange a) {
-    return arith::MulFOp::create(b, loc, a[0], a[1]).getResult();
-  });
-}
-
 Value LayerBuilder::castElements(Value x, Type elt) {
   auto type = tensorType(x);
   if (type.getElementType() == elt)
@@ -131,12 +125,6 @@ Value LayerBuilder::castElements(Value x, Type elt) {
                linalg::YieldOp::create(nb, nloc, v);
              })
       .getResult(0);
-}
-
-Value LayerBuilder::sigmoid(Value x) {
-  return elementwise({x}, [](OpBuilder &b, Location loc, ValueRange a) {
-    return scalarSigmoid(b, loc, a[0]);
-  });
 }
 
 Value LayerBuilder::silu(Value x) {

@@ -40,8 +40,6 @@ public:
   mlir::Value elementwise(mlir::ValueRange inputs, ScalarFn fn);
 
   mlir::Value add(mlir::Value a, mlir::Value b);
-  mlir::Value mul(mlir::Value a, mlir::Value b);
-  mlir::Value sigmoid(mlir::Value x);
   /// `x` with element type `elt` (arith.extf / truncf); `x` if it has it.
   mlir::Value castElements(mlir::Value x, mlir::Type elt);
   mlir::Value silu(mlir::Value x);
