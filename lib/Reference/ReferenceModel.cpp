@@ -20,10 +20,22 @@ using namespace xlstm::reference;
 FailureOr<ReferenceModel>
 ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
                        const ReferenceOptions &options) {
+  return fromModule(buildModelModule(context, spec), options);
+}
+
+FailureOr<ReferenceModel>
+ReferenceModel::fromModule(OwningOpRef<ModuleOp> module,
+                           const ReferenceOptions &options) {
   ReferenceModel model;
-  model.moduleOp = buildModelModule(context, spec);
+  model.moduleOp = std::move(module);
+  MLIRContext &context = *model.moduleOp->getContext();
   if (failed(verify(*model.moduleOp)))
     return failure();
+  auto forward = model.moduleOp->lookupSymbol<func::FuncOp>("forward");
+  if (!forward || !model.moduleOp->lookupSymbol<func::FuncOp>("step") ||
+      !forward.getArgAttrOfType<StringAttr>(0, kInputAttrName))
+    return model.moduleOp->emitError(
+        "expected the frontend's @forward and @step functions");
   if (options.level != PipelineLevel::Graph) {
     PassManager pm(&context);
     pm.addPass(createXLSTMExpandBlocksPass());
@@ -35,14 +47,18 @@ ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
     if (failed(pm.run(*model.moduleOp)))
       return failure();
   }
-  auto forward = model.moduleOp->lookupSymbol<func::FuncOp>("forward");
+  forward = model.moduleOp->lookupSymbol<func::FuncOp>("forward");
   model.input = forward.getArgAttrOfType<StringAttr>(0, kInputAttrName).str();
   model.output =
       forward.getResultAttrOfType<StringAttr>(0, kOutputAttrName).str();
   for (unsigned i = 1, e = forward.getNumArguments(); i < e; ++i) {
     weights::ParamDesc desc;
-    desc.name = forward.getArgAttrOfType<StringAttr>(i, kParamAttrName).str();
-    auto type = cast<RankedTensorType>(forward.getArgument(i).getType());
+    auto name = forward.getArgAttrOfType<StringAttr>(i, kParamAttrName);
+    auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
+    if (!name || !type)
+      return forward.emitError("argument ")
+             << i << " of @forward is not a named parameter tensor";
+    desc.name = name.str();
     desc.shape.assign(type.getShape().begin(), type.getShape().end());
     if (auto aliases = forward.getArgAttrOfType<ArrayAttr>(i, kAliasesAttrName))
       for (StringRef alias : aliases.getAsValueRange<StringAttr>())
@@ -50,9 +66,12 @@ ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
     model.paramDescs.push_back(std::move(desc));
   }
   for (unsigned i = 1, e = forward.getNumResults(); i < e; ++i) {
-    model.stateNameList.push_back(
-        forward.getResultAttrOfType<StringAttr>(i, kStateAttrName).str());
-    auto type = cast<RankedTensorType>(forward.getResultTypes()[i]);
+    auto name = forward.getResultAttrOfType<StringAttr>(i, kStateAttrName);
+    auto type = dyn_cast<RankedTensorType>(forward.getResultTypes()[i]);
+    if (!name || !type)
+      return forward.emitError("result ")
+             << i << " of @forward is not a named state tensor";
+    model.stateNameList.push_back(name.str());
     model.stateShapes.emplace_back(type.getShape().begin(),
                                    type.getShape().end());
   }

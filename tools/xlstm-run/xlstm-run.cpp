@@ -12,14 +12,18 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "xlstm/Bundle/Bundle.h"
 #include "xlstm/Config/ConfigParser.h"
 #include "xlstm/InitAll.h"
 #include "xlstm/Reference/ReferenceModel.h"
+#include "xlstm/Target/Bundle/ModelBundle.h"
 #include "xlstm/Weights/ParameterBinding.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
 using namespace mlir;
@@ -30,9 +34,10 @@ namespace {
 enum class Device { Reference, Cuda };
 
 cl::OptionCategory runCategory("xlstm-run options");
-cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                               cl::desc("<model config .yaml>"),
-                               cl::cat(runCategory));
+cl::opt<std::string>
+    modelPath(cl::Positional, cl::Required,
+              cl::desc("<model config .yaml | bundle .xlstmb>"),
+              cl::cat(runCategory));
 cl::opt<std::string> weightsPath(
     "weights",
     cl::desc("Parameters by upstream state_dict name (default: random init)"),
@@ -166,17 +171,39 @@ int main(int argc, char **argv) {
     return fail("--device=cuda: the GPU runtime is not part of this build "
                 "yet; use --device=reference");
 
-  std::optional<config::ModelSpec> spec =
-      config::parseModelConfigFile(modelPath, llvm::errs(), schema);
-  if (!spec)
-    return 1;
-
   DialectRegistry registry;
   registerAllDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  FailureOr<reference::ReferenceModel> model =
-      reference::ReferenceModel::create(context, *spec, {pipeline, chunkSize});
+
+  // MODEL is a config YAML, or a bundle carrying its config and graph IR.
+  std::optional<config::ModelSpec> spec;
+  FailureOr<reference::ReferenceModel> model = failure();
+  reference::ReferenceOptions options{pipeline, chunkSize};
+  if (llvm::sys::path::extension(modelPath) == ".xlstmb") {
+    llvm::Expected<bundle::Bundle> b = bundle::Bundle::open(modelPath);
+    if (!b)
+      return fail(b.takeError());
+    std::optional<llvm::StringRef> configText =
+        b->manifest().getString("config");
+    const bundle::Bundle::SectionView *ir = b->find(kGraphSectionName);
+    if (!configText || !ir)
+      return fail(modelPath + ": the bundle has no config or no graph IR");
+    spec = config::parseModelConfig(*configText, modelPath + ":config",
+                                    llvm::errs());
+    if (!spec)
+      return 1;
+    OwningOpRef<ModuleOp> module =
+        parseSourceString<ModuleOp>(ir->data, &context, modelPath.getValue());
+    if (!module)
+      return 1;
+    model = reference::ReferenceModel::fromModule(std::move(module), options);
+  } else {
+    spec = config::parseModelConfigFile(modelPath, llvm::errs(), schema);
+    if (!spec)
+      return 1;
+    model = reference::ReferenceModel::create(context, *spec, options);
+  }
   if (failed(model))
     return 1;
 

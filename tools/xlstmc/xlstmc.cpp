@@ -12,6 +12,7 @@
 #include "xlstm/Config/ConfigParser.h"
 #include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/InitAll.h"
+#include "xlstm/Target/Bundle/ModelBundle.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -30,7 +31,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Config, Params, MLIR, Expanded, Tiled };
+enum class EmitKind { Config, Params, MLIR, Expanded, Tiled, Bundle };
 
 cl::OptionCategory xlstmcCategory("xlstmc options");
 
@@ -55,7 +56,10 @@ cl::opt<EmitKind> emitKind(
                    "after xlstm-expand-blocks: layer ops, recurrences, linalg"),
         clEnumValN(
             EmitKind::Tiled, "tiled",
-            "then xlstm-tile-mlstm-chunkwise and xlstm-fuse-slstm-steps")),
+            "then xlstm-tile-mlstm-chunkwise and xlstm-fuse-slstm-steps"),
+        clEnumValN(EmitKind::Bundle, "bundle",
+                   "a .xlstmb bundle (manifest + graph IR; GPU kernels to "
+                   "come); the default when -o ends in .xlstmb")),
     cl::cat(xlstmcCategory));
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of the chunkwise mLSTM "
@@ -134,6 +138,21 @@ int main(int argc, char **argv) {
         << "internal error: the IR built for '" << inputFilename
         << "' does not verify\n";
     return 1;
+  }
+
+  if (emitKind == EmitKind::Bundle ||
+      (emitKind.getNumOccurrences() == 0 &&
+       StringRef(outputFilename).ends_with(".xlstmb"))) {
+    llvm::Expected<std::string> bytes =
+        xlstm::serializeModelBundle(*module, *spec);
+    if (!bytes) {
+      llvm::WithColor::error(llvm::errs(), "xlstmc")
+          << llvm::toString(bytes.takeError()) << "\n";
+      return 1;
+    }
+    output->os() << *bytes;
+    output->keep();
+    return 0;
   }
 
   if (emitKind == EmitKind::Params) {

@@ -42,6 +42,12 @@ public:
   static mlir::FailureOr<ReferenceModel>
   create(mlir::MLIRContext &context, const config::ModelSpec &spec,
          const ReferenceOptions &options);
+  /// The same from graph-level IR built earlier (e.g. the IR a bundle
+  /// carries); the module must have @forward and @step as the frontend
+  /// emits them.
+  static mlir::FailureOr<ReferenceModel>
+  fromModule(mlir::OwningOpRef<mlir::ModuleOp> module,
+             const ReferenceOptions &options);
 
   /// The parameters @forward takes, in argument order.
   llvm::ArrayRef<weights::ParamDesc> params() const { return paramDescs; }
