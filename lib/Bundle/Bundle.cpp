@@ -68,7 +68,23 @@ Expected<Bundle> Bundle::fromBuffer(std::unique_ptr<MemoryBuffer> buffer) {
   if (manifestSize > payload.size() - 8)
     return fail(file, "corrupt bundle (manifest size " + Twine(manifestSize) +
                           " exceeds the payload)");
-  Expected<json::Value> manifest = json::parse(payload.substr(8, manifestSize));
+  // llvm::json recurses once per nesting level: bound it before parsing.
+  StringRef manifestText = payload.substr(8, manifestSize);
+  int depth = 0, maxDepth = 0;
+  bool inString = false, escaped = false;
+  for (char c : manifestText) {
+    if (inString) {
+      escaped = !escaped && c == '\\';
+      inString = escaped || c != '"';
+      continue;
+    }
+    inString = c == '"';
+    depth += (c == '[' || c == '{') - (c == ']' || c == '}');
+    maxDepth = std::max(maxDepth, depth);
+  }
+  if (maxDepth > 32)
+    return fail(file, "bad manifest: nested more than 32 levels deep");
+  Expected<json::Value> manifest = json::parse(manifestText);
   if (!manifest)
     return fail(file, "bad manifest: " + toString(manifest.takeError()));
   json::Object *object = manifest->getAsObject();
@@ -160,7 +176,10 @@ Error xlstm::bundle::writeBundle(StringRef path, const json::Object &manifest,
     return fail(path, "cannot write: " + ec.message());
   os << *bytes;
   os.close();
-  if (os.has_error())
-    return fail(path, "cannot write: " + os.error().message());
+  if (os.has_error()) {
+    std::error_code error = os.error();
+    os.clear_error(); // or the stream's destructor aborts
+    return fail(path, "cannot write: " + error.message());
+  }
   return Error::success();
 }

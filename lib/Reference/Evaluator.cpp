@@ -145,8 +145,15 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body,
             .Case<math::RsqrtOp>([](auto) { return ScalarOpKind::Rsqrt; })
             .Case<math::AbsFOp>([](auto) { return ScalarOpKind::Abs; })
             .Case<math::PowFOp>([](auto) { return ScalarOpKind::Pow; })
-            .Case<arith::ExtFOp, arith::TruncFOp, arith::SIToFPOp>(
+            .Case<arith::ExtFOp, arith::TruncFOp>(
                 [](auto) { return ScalarOpKind::Copy; })
+            .Case<arith::SIToFPOp>(
+                [](arith::SIToFPOp op) -> std::optional<ScalarOpKind> {
+                  // A signed i1 `true` is -1; comparisons here yield 1.
+                  if (op.getIn().getType().isInteger(1))
+                    return ScalarOpKind::Neg;
+                  return ScalarOpKind::Copy;
+                })
             .Case<arith::SelectOp>([](auto) { return ScalarOpKind::Select; })
             .Case<arith::CmpFOp>(
                 [](arith::CmpFOp cmp) -> std::optional<ScalarOpKind> {
@@ -221,11 +228,15 @@ void runTape(const ScalarTape &tape, std::vector<double> &s) {
     case ScalarOpKind::Neg:
       r = -a;
       break;
-    case ScalarOpKind::Maximum:
-      r = std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+    case ScalarOpKind::Maximum: // IEEE maximum: NaN wins, +0 > -0
+      r = std::isnan(a) || std::isnan(b) ? NAN
+          : a == b                       ? (std::signbit(a) ? b : a)
+                                         : std::max(a, b);
       break;
     case ScalarOpKind::Minimum:
-      r = std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+      r = std::isnan(a) || std::isnan(b) ? NAN
+          : a == b                       ? (std::signbit(a) ? a : b)
+                                         : std::min(a, b);
       break;
     case ScalarOpKind::MaxNum:
       r = std::fmax(a, b);

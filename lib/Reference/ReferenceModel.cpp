@@ -17,6 +17,58 @@ using namespace mlir;
 using namespace xlstm;
 using namespace xlstm::reference;
 
+namespace {
+/// The functions as the frontend builds them: @forward(input, params) ->
+/// (output, states) and @step(input, params, states) -> (output, states),
+/// ranked tensors throughout, input of rank >= 2, states of rank >= 1, with
+/// the xlstm.input/param/output/state names. IR from elsewhere (a damaged
+/// bundle) is rejected here rather than crashing later.
+LogicalResult checkSignatures(ModuleOp module) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  auto step = module.lookupSymbol<func::FuncOp>("step");
+  auto fail = [&](const Twine &why) {
+    return module.emitError("not the frontend's @forward/@step: ") << why;
+  };
+  if (!forward || !step)
+    return fail("missing @forward or @step");
+  auto ranked = [](Type t, int64_t minRank) {
+    auto r = dyn_cast<RankedTensorType>(t);
+    return r && r.getRank() >= minRank;
+  };
+  unsigned numParams = forward.getNumArguments() - 1;
+  unsigned numStates =
+      forward.getNumResults() ? forward.getNumResults() - 1 : 0;
+  if (forward.getNumArguments() < 1 || forward.getNumResults() < 1 ||
+      step.getNumArguments() != 1 + numParams + numStates ||
+      step.getNumResults() != forward.getNumResults())
+    return fail("argument or result counts do not match");
+  for (func::FuncOp fn : {forward, step}) {
+    if (!ranked(fn.getArgument(0).getType(), 2) ||
+        !fn.getArgAttrOfType<StringAttr>(0, kInputAttrName) ||
+        !ranked(fn.getResultTypes()[0], 2) ||
+        !fn.getResultAttrOfType<StringAttr>(0, kOutputAttrName))
+      return fail("@" + fn.getName() + " lacks a named input or output");
+    for (unsigned i = 1; i <= numParams; ++i)
+      if (!ranked(fn.getArgument(i).getType(), 0) ||
+          !fn.getArgAttrOfType<StringAttr>(i, kParamAttrName))
+        return fail("@" + fn.getName() + " argument " + Twine(i) +
+                    " is not a named parameter");
+    for (unsigned i = 1; i <= numStates; ++i) {
+      auto name = fn.getResultAttrOfType<StringAttr>(i, kStateAttrName);
+      if (!ranked(fn.getResultTypes()[i], 1) || !name ||
+          !name.getValue().starts_with("blocks."))
+        return fail("@" + fn.getName() + " result " + Twine(i) +
+                    " is not a named state");
+    }
+  }
+  for (unsigned i = 0; i < numStates; ++i)
+    if (step.getArgument(1 + numParams + i).getType() !=
+        forward.getResultTypes()[1 + i])
+      return fail("@step's state arguments differ from @forward's states");
+  return success();
+}
+} // namespace
+
 FailureOr<ReferenceModel>
 ReferenceModel::create(MLIRContext &context, const config::ModelSpec &spec,
                        const ReferenceOptions &options) {
@@ -31,11 +83,9 @@ ReferenceModel::fromModule(OwningOpRef<ModuleOp> module,
   MLIRContext &context = *model.moduleOp->getContext();
   if (failed(verify(*model.moduleOp)))
     return failure();
+  if (failed(checkSignatures(*model.moduleOp)))
+    return failure();
   auto forward = model.moduleOp->lookupSymbol<func::FuncOp>("forward");
-  if (!forward || !model.moduleOp->lookupSymbol<func::FuncOp>("step") ||
-      !forward.getArgAttrOfType<StringAttr>(0, kInputAttrName))
-    return model.moduleOp->emitError(
-        "expected the frontend's @forward and @step functions");
   if (options.level != PipelineLevel::Graph) {
     PassManager pm(&context);
     pm.addPass(createXLSTMExpandBlocksPass());

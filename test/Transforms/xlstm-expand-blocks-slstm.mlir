@@ -75,3 +75,19 @@ func.func @slstm_cuda_plain(%x: tensor<?x?x8xf32>, %norm: tensor<8xf32>, %fgate:
       : tensor<?x?x8xf32>, (tensor<8xf32>, tensor<2x4x4xf32>, tensor<2x4x4xf32>, tensor<2x4x4xf32>, tensor<2x4x4xf32>, tensor<2x4x16xf32>, tensor<32xf32>)
   return %0 : tensor<?x?x8xf32>
 }
+
+// States of another element type than the activations (f16 vs bf16, equal
+// widths) are carried in their type; the hidden states are cast back through
+// f32.
+// CHECK-LABEL: func @slstm_f16_state
+// CHECK:      scf.for {{.*}} -> (tensor<?x?x8xf16>, tensor<?x8xf16>, tensor<?x8xf16>)
+// CHECK:      arith.extf %{{.+}} : f16 to f32
+// CHECK:      arith.truncf %{{.+}} : f32 to bf16
+func.func @slstm_f16_state(%x: tensor<?x?x8xbf16>, %norm: tensor<8xbf16>, %g: tensor<2x4x4xbf16>,
+    %r: tensor<2x4x16xbf16>, %b: tensor<32xbf16>, %h: tensor<?x8xf16>, %c: tensor<?x8xf16>)
+    -> (tensor<?x?x8xbf16>, tensor<?x8xf16>, tensor<?x8xf16>) {
+  %y, %s:2 = xlstm.slstm_block %x config #xlstm.slstm_layer<embedding_dim = 8, num_heads = 2, conv_kernel_size = 0, group_norm_weight = false, layout = cuda, function = lstm>
+      params(%norm, %g, %g, %g, %g, %r, %b) state(%h, %c)
+      : tensor<?x?x8xbf16>, (tensor<8xbf16>, tensor<2x4x4xbf16>, tensor<2x4x4xbf16>, tensor<2x4x4xbf16>, tensor<2x4x4xbf16>, tensor<2x4x16xbf16>, tensor<32xbf16>), state(tensor<?x8xf16>, tensor<?x8xf16>) -> state(tensor<?x8xf16>, tensor<?x8xf16>)
+  return %y, %s#0, %s#1 : tensor<?x?x8xbf16>, tensor<?x8xf16>, tensor<?x8xf16>
+}

@@ -102,3 +102,15 @@ func.func @row0(%i: tensor<?x?x8xf32>, %r: tensor<2x4x4x4xf32>, %b: tensor<2x4x4
   }
   return %res#0 : tensor<1x?x8xf32>
 }
+
+// A loop without an sLSTM step is not touched.
+// CHECK-LABEL: func @no_step
+// CHECK: scf.for
+func.func @no_step(%n: index, %x: tensor<4xf32>) -> tensor<4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %r = scf.for %i = %c0 to %n step %c1 iter_args(%a = %x) -> (tensor<4xf32>) {
+    scf.yield %a : tensor<4xf32>
+  }
+  return %r : tensor<4xf32>
+}

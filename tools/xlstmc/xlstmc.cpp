@@ -98,6 +98,19 @@ void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
   }
   os << "total " << total << " parameters\n";
 }
+/// Keeps the output file if everything was written; a full disk is an
+/// error, not an abort in the stream's destructor.
+int finish(llvm::ToolOutputFile &output) {
+  output.os().flush();
+  if (output.os().has_error()) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc")
+        << "cannot write the output: " << output.os().error().message() << "\n";
+    output.os().clear_error();
+    return 1;
+  }
+  output.keep();
+  return 0;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -123,8 +136,7 @@ int main(int argc, char **argv) {
 
   if (emitKind == EmitKind::Config) {
     xlstm::config::printModelSpec(*spec, output->os());
-    output->keep();
-    return 0;
+    return finish(*output);
   }
 
   DialectRegistry registry;
@@ -151,14 +163,12 @@ int main(int argc, char **argv) {
       return 1;
     }
     output->os() << *bytes;
-    output->keep();
-    return 0;
+    return finish(*output);
   }
 
   if (emitKind == EmitKind::Params) {
     printParamTable(*module, output->os());
-    output->keep();
-    return 0;
+    return finish(*output);
   }
 
   if (emitKind == EmitKind::Expanded || emitKind == EmitKind::Tiled) {
@@ -189,6 +199,5 @@ int main(int argc, char **argv) {
 
   module->print(output->os());
   output->os() << "\n";
-  output->keep();
-  return 0;
+  return finish(*output);
 }

@@ -117,6 +117,19 @@ TEST(Bundle, RejectsBadManifests) {
             std::string::npos);
 }
 
+TEST(Bundle, RejectsDeeplyNestedManifests) {
+  // A checksummed bundle whose manifest nests 100000 arrays: an error, not
+  // a stack overflow in the JSON parser.
+  std::string manifest(100000, '[');
+  std::string payload(8, '\0');
+  support::endian::write64le(payload.data(), manifest.size());
+  payload += manifest;
+  std::string bytes = sample().substr(0, 32) + payload;
+  support::endian::write64le(bytes.data() + 16, payload.size());
+  EXPECT_NE(errorOf(parse(resealed(bytes))).find("nested more than 32"),
+            std::string::npos);
+}
+
 TEST(Bundle, WriterRejectsDuplicatesAndReservedKeys) {
   Expected<std::string> dup =
       serialize(json::Object{}, {{"a", "ptx", ""}, {"a", "ptx", ""}});

@@ -19,9 +19,11 @@
 //                 manifest's "sections" array gives each section's name,
 //                 kind, offset (in the area, 16-byte aligned) and size
 //
-// The reader checks all of it before handing anything out: a wrong magic,
-// an unknown version, a checksum mismatch, a truncated file or a section
-// outside the payload is an Error naming the file. LLVM Support only: the
+// The reader checks the container before handing anything out: a wrong
+// magic, an unknown version, a checksum mismatch, a truncated file, a
+// malformed or too deeply nested manifest, or a section outside the payload
+// is an Error naming the file. What a section holds (its kind, alignment,
+// contents) is for its consumer to check. LLVM Support only: the
 // runtime reads bundles on machines without MLIR.
 //
 //===----------------------------------------------------------------------===//

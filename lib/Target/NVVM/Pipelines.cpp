@@ -23,6 +23,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -48,6 +49,9 @@ void xlstm::buildGPUToNVVMBinaryPipeline(OpPassManager &pm,
   // Within each gpu.module: structured control flow, then nvgpu/vector/gpu
   // to NVVM and LLVM (vector before gpu, or ub.poison is left over).
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  // Subviews and affine maps become plain index arithmetic first.
+  kernels.addPass(memref::createExpandStridedMetadataPass());
+  kernels.addPass(createLowerAffinePass());
   kernels.addPass(createSCFToControlFlowPass());
   kernels.addPass(createConvertNVGPUToNVVMPass());
   kernels.addPass(createConvertVectorToLLVMPass());

@@ -552,3 +552,12 @@ func.func @conv_dynamic_kernel(%x: tensor<?x?x4xf32>, %w: tensor<4x?xf32>, %s: t
   %y, %f = xlstm.causal_conv1d %x, %w initial_state(%s) : (tensor<?x?x4xf32>, tensor<4x?xf32>, tensor<?x3x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x3x4xf32>)
   return
 }
+
+// -----
+
+func.func @block_state_types(%x: tensor<?x?x4xf32>, %n: tensor<4xf32>, %g: tensor<2x2x2xf32>,
+                             %r: tensor<2x8x2xf32>, %b: tensor<16xf32>, %h: tensor<?x4xf32>, %c: tensor<?x4xf64>) {
+  // expected-error @+1 {{'xlstm.slstm_block' op state tensors must share one element type, got 'f32' and 'f64'}}
+  %y, %s:2 = xlstm.slstm_block %x config #xlstm.slstm_layer<embedding_dim = 4, num_heads = 2, conv_kernel_size = 0, group_norm_weight = false, layout = vanilla, function = lstm> params(%n, %g, %g, %g, %g, %r, %b) state(%h, %c) : tensor<?x?x4xf32>, (tensor<4xf32>, tensor<2x2x2xf32>, tensor<2x2x2xf32>, tensor<2x2x2xf32>, tensor<2x2x2xf32>, tensor<2x8x2xf32>, tensor<16xf32>), state(tensor<?x4xf32>, tensor<?x4xf64>) -> state(tensor<?x4xf32>, tensor<?x4xf32>)
+  return
+}

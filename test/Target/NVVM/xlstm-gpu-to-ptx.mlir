@@ -1,6 +1,6 @@
-// RUN: xlstm-opt %s --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SM80
-// RUN: xlstm-opt %s --xlstm-gpu-to-ptx="chip=sm_90 features=+ptx80" | FileCheck %s --check-prefix=SM90
-// RUN: not xlstm-opt %s --xlstm-gpu-to-ptx="format=nonsense" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: xlstm-opt %s --split-input-file --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SM80
+// RUN: xlstm-opt %s --split-input-file --xlstm-gpu-to-ptx="chip=sm_90 features=+ptx80" | FileCheck %s --check-prefix=SM90
+// RUN: not xlstm-opt %s --split-input-file --xlstm-gpu-to-ptx="format=nonsense" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // The back half of the GPU lowering on a small kernel: gpu.module ->
 // NVVM -> PTX, for sm_80 (the default: runs on A100 and later through the
@@ -35,6 +35,28 @@ module attributes {gpu.container_module} {
         %r = arith.addf %m, %one : f32
         %e = math.exp %r : f32
         memref.store %e, %y[%i] : memref<?xf32>
+      }
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// Subviews (strided metadata) lower too.
+// SM80-LABEL: gpu.binary @views
+// SM80-SAME: .visible .entry tail(
+module attributes {gpu.container_module} {
+  gpu.module @views {
+    gpu.func @tail(%x: memref<?xf32>, %n: index) kernel {
+      %c1 = arith.constant 1 : index
+      %m = arith.subi %n, %c1 : index
+      %v = memref.subview %x[1] [%m] [1] : memref<?xf32> to memref<?xf32, strided<[1], offset: 1>>
+      %i = gpu.global_id x
+      %inb = arith.cmpi ult, %i, %m : index
+      scf.if %inb {
+        %a = memref.load %v[%i] : memref<?xf32, strided<[1], offset: 1>>
+        memref.store %a, %x[%i] : memref<?xf32>
       }
       gpu.return
     }

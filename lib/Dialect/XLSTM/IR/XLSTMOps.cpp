@@ -210,6 +210,18 @@ LogicalResult verifyStates(Operation *op, StringRef what, ValueRange states,
   if (states.size() != specs.size())
     return op->emitOpError() << "expects 0 or " << specs.size() << " " << what
                              << " tensors, got " << states.size();
+  // The cell state is one recurrence: its tensors share an element type
+  // (the conv state holds past activations and may differ).
+  Type cellType;
+  for (auto [state, spec] : llvm::zip(states, specs)) {
+    if (spec.name == "conv")
+      continue;
+    Type elt = cast<RankedTensorType>(state.getType()).getElementType();
+    if (cellType && elt != cellType)
+      return op->emitOpError() << what << " tensors must share one element "
+                               << "type, got " << cellType << " and " << elt;
+    cellType = elt;
+  }
   for (auto [state, spec] : llvm::zip(states, specs)) {
     SmallVector<int64_t> shape = llvm::to_vector(spec.shape);
     shape[0] = b;

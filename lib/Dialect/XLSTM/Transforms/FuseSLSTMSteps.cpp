@@ -74,10 +74,11 @@ struct FuseStepLoop : OpRewritePattern<scf::ForOp> {
   LogicalResult matchAndRewrite(scf::ForOp loop,
                                 PatternRewriter &rewriter) const override {
     Block *body = loop.getBody();
-    auto step = dyn_cast<SLSTMStepOp>(llvm::find_if(
-        *body, [](Operation &op) { return isa<SLSTMStepOp>(op); }));
-    if (!step)
+    auto it = llvm::find_if(*body,
+                            [](Operation &op) { return isa<SLSTMStepOp>(op); });
+    if (it == body->end())
       return rewriter.notifyMatchFailure(loop, "no sLSTM step in the loop");
+    auto step = cast<SLSTMStepOp>(*it);
     Value iv = loop.getInductionVar();
     if (!isConstantIndex(loop.getLowerBound(), 0) ||
         !isConstantIndex(loop.getStep(), 1))

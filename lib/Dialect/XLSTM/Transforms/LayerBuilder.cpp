@@ -107,8 +107,12 @@ Value LayerBuilder::castElements(Value x, Type elt) {
   if (type.getElementType() == elt)
     return x;
   Value init = tensor::EmptyOp::create(b, loc, sizes(x), elt);
-  bool widen = elt.getIntOrFloatBitWidth() >
-               type.getElementType().getIntOrFloatBitWidth();
+  // Equal widths (f16 <-> bf16) have no direct cast: go through f32.
+  unsigned from = type.getElementType().getIntOrFloatBitWidth();
+  unsigned to = elt.getIntOrFloatBitWidth();
+  if (from == to && from < 32)
+    return castElements(castElements(x, b.getF32Type()), elt);
+  bool widen = to > from;
   int64_t rank = type.getRank();
   MLIRContext *ctx = b.getContext();
   SmallVector<AffineMap> maps(2, AffineMap::getMultiDimIdentityMap(rank, ctx));
