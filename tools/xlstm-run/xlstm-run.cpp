@@ -25,6 +25,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace xlstm;
@@ -52,10 +53,9 @@ cl::opt<std::string>
     inputsPath("inputs",
                cl::desc("Model input: tensor 'x' (B, S, E) or 'tokens' (B, S)"),
                cl::value_desc("file.safetensors"), cl::cat(runCategory));
-cl::opt<std::string> outputPath("output",
-                                cl::desc("Where to write 'y' or 'logits'"),
-                                cl::value_desc("file.safetensors"),
-                                cl::cat(runCategory));
+cl::opt<std::string> outputPath(
+    "output", cl::desc("Where to write 'y' or 'logits' (and the random input)"),
+    cl::value_desc("file.safetensors"), cl::cat(runCategory));
 cl::opt<Device>
     device("device", cl::desc("Where to run"), cl::init(Device::Reference),
            cl::values(clEnumValN(Device::Reference, "reference",
@@ -92,6 +92,43 @@ cl::opt<int64_t> generate(
              "generated_tokens, generated_logits, prefill_state.<block>.<name> "
              "and state.<block>.<name>, the state after generating)"),
     cl::init(0), cl::cat(runCategory));
+
+cl::opt<int64_t> batch("batch",
+                       cl::desc("Run on a seeded random input of this batch "
+                                "size instead of --inputs (with --seqlen)"),
+                       cl::init(0), cl::cat(runCategory));
+cl::opt<int64_t> seqlen("seqlen",
+                        cl::desc("Sequence length of the random input"),
+                        cl::init(0), cl::cat(runCategory));
+
+/// A seeded random model input: tokens uniform over the vocabulary, or
+/// embeddings N(0, 1).
+reference::Tensor randomModelInput(const reference::ReferenceModel &model,
+                                   const config::ModelSpec &spec, int64_t b,
+                                   int64_t s, uint64_t seed) {
+  // splitmix64: reproducible everywhere, unlike std:: distributions.
+  uint64_t state = seed ^ 0x9e3779b97f4a7c15ull;
+  auto next = [&] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  auto uniform = [&] { return (next() >> 11) * 0x1.0p-53; };
+  if (model.inputName() == "tokens") {
+    int64_t vocab =
+        spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
+    reference::Tensor tokens({b, s});
+    for (double &t : tokens.data)
+      t = static_cast<double>(next() % static_cast<uint64_t>(vocab));
+    return tokens;
+  }
+  reference::Tensor x({b, s, spec.embeddingDim()});
+  for (double &v : x.data) // Box-Muller
+    v = std::sqrt(-2.0 * std::log(1.0 - uniform())) *
+        std::cos(2.0 * M_PI * uniform());
+  return x;
+}
 
 /// Positions [from, from + count) of a (B, S, ...) tensor.
 reference::Tensor positions(const reference::Tensor &x, int64_t from,
@@ -165,8 +202,9 @@ int main(int argc, char **argv) {
 
   if (chunkSize <= 0)
     return fail("--chunk-size must be positive");
-  if (steps < 0 || generate < 0)
-    return fail("--steps and --generate must not be negative");
+  if (steps < 0 || generate < 0 || batch < 0 || seqlen < 0)
+    return fail("--steps, --generate, --batch and --seqlen must not be "
+                "negative");
   if (device == Device::Cuda)
     return fail("--device=cuda: the GPU runtime is not part of this build "
                 "yet; use --device=reference");
@@ -236,21 +274,31 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
   model->setParameters(std::move(params));
 
-  if (inputsPath.empty() || outputPath.empty()) {
-    if (!saveWeightsPath.empty() && inputsPath.empty() && outputPath.empty())
+  bool randomInput = batch > 0 || seqlen > 0;
+  if (outputPath.empty() || (inputsPath.empty() == !randomInput)) {
+    if (!saveWeightsPath.empty() && inputsPath.empty() && outputPath.empty() &&
+        !randomInput)
       return 0;
-    return fail("--inputs and --output are required to run the model");
+    return fail("give --output and either --inputs or --batch/--seqlen");
   }
-  llvm::Expected<weights::SafetensorsFile> io =
-      weights::SafetensorsFile::open(inputsPath);
-  if (!io)
-    return fail(io.takeError());
-  llvm::Expected<reference::Tensor> input = readInput(*io, model->inputName());
-  if (!input)
-    return fail(input.takeError());
+  reference::Tensor input;
+  if (randomInput) {
+    if (batch < 1 || seqlen < 1)
+      return fail("--batch and --seqlen must both be at least 1");
+    input = randomModelInput(*model, *spec, batch, seqlen, seed);
+  } else {
+    llvm::Expected<weights::SafetensorsFile> io =
+        weights::SafetensorsFile::open(inputsPath);
+    if (!io)
+      return fail(io.takeError());
+    llvm::Expected<reference::Tensor> read = readInput(*io, model->inputName());
+    if (!read)
+      return fail(read.takeError());
+    input = std::move(*read);
+  }
 
   llvm::Expected<reference::ReferenceModel::Result> prefill =
-      model->forward(*input);
+      model->forward(input);
   if (!prefill)
     return fail(prefill.takeError());
 
@@ -262,18 +310,23 @@ int main(int argc, char **argv) {
         t.data, dtype));
   };
   addOutput(model->outputName().str(), prefill->output);
+  // A random input goes out too, so --inputs can replay the run.
+  if (randomInput)
+    addOutput(model->inputName().str(), input,
+              model->inputName() == "tokens" ? weights::DType::I64
+                                             : weights::DType::F64);
 
-  int64_t batch = input->dim(0), seq = input->dim(1);
+  int64_t batchSize = input.dim(0), seq = input.dim(1);
   if (steps > 0) {
     // The recurrent path on the first T positions, from a zero state.
     if (steps > seq)
       return fail("--steps " + llvm::Twine(steps.getValue()) +
                   " exceeds the input length " + llvm::Twine(seq));
-    std::vector<reference::Tensor> state = model->zeroStates(batch);
+    std::vector<reference::Tensor> state = model->zeroStates(batchSize);
     std::vector<reference::Tensor> outs;
     for (int64_t t = 0; t < steps; ++t) {
       llvm::Expected<reference::ReferenceModel::Result> r =
-          model->step(positions(*input, t, 1), state);
+          model->step(positions(input, t, 1), state);
       if (!r)
         return fail(r.takeError());
       outs.push_back(std::move(r->output));
@@ -295,10 +348,10 @@ int main(int argc, char **argv) {
     };
     addStates("prefill_state");
     reference::Tensor token = argmaxLast(prefill->output);
-    reference::Tensor tokens({batch, generate.getValue()});
+    reference::Tensor tokens({batchSize, generate.getValue()});
     std::vector<reference::Tensor> logits;
     for (int64_t t = 0; t < generate; ++t) {
-      for (int64_t b = 0; b < batch; ++b)
+      for (int64_t b = 0; b < batchSize; ++b)
         tokens.data[b * generate + t] = token.data[b];
       llvm::Expected<reference::ReferenceModel::Result> r =
           model->step(token, state);
