@@ -23,6 +23,21 @@ prepare)
   rm -rf "$out" && mkdir -p "$out"
   cp "$build/bin/xlstm-gpu-info" "$build/bin/xlstm-compare" \
     "$build/unittests/Runtime/XLSTMRuntimeTests" "$out/"
+  # PTX that our own pipeline makes, for the runtime tests to run: the bf16
+  # tensor-core tile of test/Target/NVVM/mma-bf16.mlir.
+  opt="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstm-opt"
+  if [ -x "$opt" ]; then
+    "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
+      --xlstm-gpu-to-ptx="chip=sm_80" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+asm = re.search(r"assembly = \"((?:[^\"\\]|\\.)*)\"", text).group(1)
+sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
+                        lambda m: chr(int(m.group(1), 16)), asm))
+' >"$out/mma-bf16.ptx"
+  else
+    echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
+  fi
   du -sh "$out"
   ;;
 run)
@@ -31,6 +46,7 @@ run)
   cd "$out"
   status=0
   ./xlstm-gpu-info 2>&1 | tee "$logs/gpu-info.txt" || status=1
+  if [ -f mma-bf16.ptx ]; then export XLSTM_MMA_PTX="$PWD/mma-bf16.ptx"; fi
   ./XLSTMRuntimeTests --gtest_brief=1 2>&1 | tee "$logs/runtime-tests.txt" ||
     status=1
   exit $status

@@ -19,8 +19,12 @@
 
 #include "gtest/gtest.h"
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
+#include <random>
 #include <vector>
 
 using namespace llvm;
@@ -320,6 +324,92 @@ TEST_F(CudaGpu, MissingKernelIsNamed) {
   EXPECT_EQ(result, cu::CUDA_ERROR_NOT_FOUND);
   EXPECT_EQ(message, "looking up kernel 'nope' in the module: "
                      "CUDA_ERROR_NOT_FOUND: named symbol not found");
+}
+
+/// The bf16 tensor-core tile of test/Target/NVVM/mma-bf16.mlir as PTX from
+/// xlstm-opt (scripts/gpu-check.sh prepare writes it; `run` names it in
+/// XLSTM_MMA_PTX): one warp, C(16x8) = A(16x16) * B(8x16)^T, checked against
+/// a float64 product of the same bf16 values.
+TEST_F(CudaGpu, MlirBf16MmaTileMatchesFloat64) {
+  const char *path = std::getenv("XLSTM_MMA_PTX");
+  if (!path)
+    GTEST_SKIP() << "XLSTM_MMA_PTX is not set (scripts/gpu-check.sh sets it)";
+  ErrorOr<std::unique_ptr<MemoryBuffer>> ptx = MemoryBuffer::getFile(path);
+  ASSERT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
+  Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
+  ASSERT_TRUE(bool(module)) << toString(module.takeError());
+  Expected<Function> function = module->getFunction("mma_tile");
+  ASSERT_TRUE(bool(function)) << toString(function.takeError());
+
+  // Random values rounded to bf16 (the top half of a float).
+  uint64_t state = uint64_t(std::random_device{}()) | 1;
+  auto bf16Bits = [&](float &rounded) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    float v = float(int64_t(state >> 40) - (1 << 23)) / float(1 << 22);
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bits = (bits + 0x8000u) & 0xffff0000u; // round half up, fine for a test
+    std::memcpy(&rounded, &bits, 4);
+    return uint16_t(bits >> 16);
+  };
+  std::vector<uint16_t> a(16 * 16), b(8 * 16);
+  std::vector<float> af(a.size()), bf(b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = bf16Bits(af[i]);
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = bf16Bits(bf[i]);
+
+  auto upload = [&](ArrayRef<uint16_t> host) -> Expected<DeviceBuffer> {
+    Expected<DeviceBuffer> buf =
+        DeviceBuffer::allocate(*context, host.size() * 2);
+    if (!buf)
+      return buf.takeError();
+    if (Error err = buf->copyFromHost(host))
+      return std::move(err);
+    return buf;
+  };
+  Expected<DeviceBuffer> da = upload(a), db = upload(b);
+  ASSERT_TRUE(bool(da)) << toString(da.takeError());
+  ASSERT_TRUE(bool(db)) << toString(db.takeError());
+  Expected<DeviceBuffer> dc = DeviceBuffer::allocate(*context, 16 * 8 * 4);
+  ASSERT_TRUE(bool(dc)) << toString(dc.takeError());
+  ASSERT_FALSE(errorToBool(dc->zero()));
+
+  // Each memref<RxCxT> argument is a descriptor: allocated and aligned
+  // pointers, offset, two sizes, two strides.
+  struct Descriptor {
+    cu::CUdeviceptr allocated, aligned;
+    uint64_t offset, rows, cols, rowStride, colStride;
+  };
+  Descriptor descs[] = {{da->get(), da->get(), 0, 16, 16, 16, 1},
+                        {db->get(), db->get(), 0, 8, 16, 16, 1},
+                        {dc->get(), dc->get(), 0, 16, 8, 8, 1}};
+  std::vector<void *> args;
+  for (Descriptor &d : descs)
+    for (void *field : {(void *)&d.allocated, (void *)&d.aligned,
+                        (void *)&d.offset, (void *)&d.rows, (void *)&d.cols,
+                        (void *)&d.rowStride, (void *)&d.colStride})
+      args.push_back(field);
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
+  ASSERT_FALSE(errorToBool(
+      launch(*function, {1, 1, 1}, {32, 1, 1}, 0, *stream, args.data())));
+  ASSERT_FALSE(errorToBool(stream->synchronize()));
+
+  std::vector<float> c(16 * 8);
+  ASSERT_FALSE(errorToBool(dc->copyToHost(MutableArrayRef<float>(c))));
+  double errNorm = 0, refNorm = 0;
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 8; ++j) {
+      double ref = 0;
+      for (int k = 0; k < 16; ++k)
+        ref += double(af[i * 16 + k]) * double(bf[j * 16 + k]);
+      errNorm += (c[i * 8 + j] - ref) * (c[i * 8 + j] - ref);
+      refNorm += ref * ref;
+    }
+  ASSERT_GT(refNorm, 0.0);
+  // f32 accumulation of 16 exact bf16 products.
+  EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-6);
 }
 
 TEST_F(CudaGpu, EventsTimeAKernel) {
