@@ -23,6 +23,7 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include <cmath>
@@ -100,6 +101,26 @@ cl::opt<int64_t> batch("batch",
 cl::opt<int64_t> seqlen("seqlen",
                         cl::desc("Sequence length of the random input"),
                         cl::init(0), cl::cat(runCategory));
+
+/// The reference device keeps whole float64 activations in host memory; a
+/// (batch, seq) whose widest activation would not fit is an error up front,
+/// not an allocation failure halfway through.
+llvm::Error checkReferenceSize(const config::ModelSpec &spec, int64_t b,
+                               int64_t s) {
+  constexpr int64_t kLimitBytes = int64_t(16) << 30;
+  int64_t vocab = spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
+  // Up-projections and gate pre-activations reach a few times the width.
+  int64_t width = std::max<int64_t>(vocab, 8 * spec.embeddingDim());
+  int64_t positions = 0, bytes = 0;
+  if (llvm::MulOverflow(b, s, positions) ||
+      llvm::MulOverflow(positions, width * 8, bytes) || bytes > kLimitBytes)
+    return llvm::createStringError(
+        "batch %lld x seqlen %lld is too large for the reference device "
+        "(float64 activations of width %lld need over %lld GiB)",
+        (long long)b, (long long)s, (long long)width,
+        (long long)(kLimitBytes >> 30));
+  return llvm::Error::success();
+}
 
 /// A seeded random model input: tokens uniform over the vocabulary, or
 /// embeddings N(0, 1).
@@ -285,6 +306,8 @@ int main(int argc, char **argv) {
   if (randomInput) {
     if (batch < 1 || seqlen < 1)
       return fail("--batch and --seqlen must both be at least 1");
+    if (llvm::Error e = checkReferenceSize(*spec, batch, seqlen))
+      return fail(std::move(e));
     input = randomModelInput(*model, *spec, batch, seqlen, seed);
   } else {
     llvm::Expected<weights::SafetensorsFile> io =
@@ -295,6 +318,8 @@ int main(int argc, char **argv) {
     if (!read)
       return fail(read.takeError());
     input = std::move(*read);
+    if (llvm::Error e = checkReferenceSize(*spec, input.dim(0), input.dim(1)))
+      return fail(std::move(e));
   }
 
   llvm::Expected<reference::ReferenceModel::Result> prefill =
