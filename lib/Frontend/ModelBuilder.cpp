@@ -213,8 +213,7 @@ private:
             ? Type(RankedTensorType::get({dyn, seq}, b.getI64Type()))
             : Type(actType);
     Type resultType = actType;
-    int64_t vocab =
-        spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
+    int64_t vocab = spec.vocabSize();
     if (spec.hasTokens())
       resultType = RankedTensorType::get({dyn, seq, vocab}, elementType);
     SmallVector<std::pair<std::string, Type>> states = stateTypes();

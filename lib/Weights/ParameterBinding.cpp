@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Weights/ParameterBinding.h"
+#include "xlstm/Weights/Random.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -197,77 +198,13 @@ std::vector<double> bindOne(const ParamDesc &p, const SafetensorsFile &file,
 }
 
 //===----------------------------------------------------------------------===//
-// Random numbers
-//===----------------------------------------------------------------------===//
-
-/// ln(x) for x > 0 from frexp (exact) and the atanh series on
-/// [sqrt(1/2), sqrt(2)), accurate to ~1e-16; unlike std::log it gives the
-/// same bits on every platform (the library is built with -ffp-contract=off).
-double portableLog(double x) {
-  int e;
-  double m = std::frexp(x, &e);
-  if (m < 0.70710678118654752) {
-    m *= 2;
-    --e;
-  }
-  double s = (m - 1) / (m + 1), s2 = s * s, term = s, sum = 0;
-  for (int k = 1; k < 36; k += 2) { // |s| <= 0.172: s^35 < 1e-26
-    sum += term / k;
-    term *= s2;
-  }
-  return 2 * sum + e * 0.69314718055994531;
-}
-
-/// splitmix64: one stream per tensor.
-class Rng {
-public:
-  Rng(uint64_t seed, StringRef name) {
-    uint64_t hash = 0xcbf29ce484222325; // FNV-1a
-    for (unsigned char c : name)
-      hash = (hash ^ c) * 0x100000001b3;
-    state = seed ^ mix(hash);
-  }
-  /// Uniform in [0, 1) with 53 random bits.
-  double uniform() { return double(next() >> 11) * 0x1p-53; }
-  /// Standard normal (Marsaglia polar method).
-  double normal() {
-    if (hasSpare) {
-      hasSpare = false;
-      return spare;
-    }
-    double u, v, s;
-    do {
-      u = 2 * uniform() - 1;
-      v = 2 * uniform() - 1;
-      s = u * u + v * v;
-    } while (s >= 1 || s == 0);
-    double f = std::sqrt(-2 * portableLog(s) / s);
-    spare = v * f;
-    hasSpare = true;
-    return u * f;
-  }
-
-private:
-  static uint64_t mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-  }
-  uint64_t next() { return mix(state += 0x9e3779b97f4a7c15); }
-
-  uint64_t state;
-  double spare = 0;
-  bool hasSpare = false;
-};
-
-//===----------------------------------------------------------------------===//
 // Initialisation
 //===----------------------------------------------------------------------===//
 
 /// Fills element ranges of one tensor (default: the whole tensor).
 struct TensorInit {
   std::vector<double> &out;
-  Rng rng;
+  SeededRandom rng;
 
   int64_t size() const { return int64_t(out.size()); }
   void fill(double v, int64_t b = 0, int64_t e = -1) {
@@ -561,7 +498,7 @@ ParamValues xlstm::weights::initParameters(const ModelSpec &spec,
   values.reserve(params.size());
   for (const ParamDesc &p : params) {
     std::vector<double> v(numElements(p.shape), 0.0);
-    TensorInit t{v, Rng(seed, p.name)};
+    TensorInit t{v, SeededRandom(seed, p.name)};
     if (spec.isLarge())
       initLarge(spec, p, t);
     else

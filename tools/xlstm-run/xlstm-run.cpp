@@ -18,6 +18,7 @@
 #include "xlstm/Reference/ReferenceModel.h"
 #include "xlstm/Target/Bundle/ModelBundle.h"
 #include "xlstm/Weights/ParameterBinding.h"
+#include "xlstm/Weights/Random.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -26,7 +27,6 @@
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
-#include <cmath>
 
 using namespace mlir;
 using namespace xlstm;
@@ -108,9 +108,8 @@ cl::opt<int64_t> seqlen("seqlen",
 llvm::Error checkReferenceSize(const config::ModelSpec &spec, int64_t b,
                                int64_t s) {
   constexpr int64_t kLimitBytes = int64_t(16) << 30;
-  int64_t vocab = spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
   // Up-projections and gate pre-activations reach a few times the width.
-  int64_t width = std::max<int64_t>(vocab, 8 * spec.embeddingDim());
+  int64_t width = std::max<int64_t>(spec.vocabSize(), 8 * spec.embeddingDim());
   int64_t positions = 0, bytes = 0;
   if (llvm::MulOverflow(b, s, positions) ||
       llvm::MulOverflow(positions, width * 8, bytes) || bytes > kLimitBytes)
@@ -124,30 +123,18 @@ llvm::Error checkReferenceSize(const config::ModelSpec &spec, int64_t b,
 
 /// A seeded random model input: tokens uniform over the vocabulary, or
 /// embeddings N(0, 1).
-reference::Tensor randomModelInput(const reference::ReferenceModel &model,
-                                   const config::ModelSpec &spec, int64_t b,
+reference::Tensor randomModelInput(const config::ModelSpec &spec, int64_t b,
                                    int64_t s, uint64_t seed) {
-  // splitmix64: reproducible everywhere, unlike std:: distributions.
-  uint64_t state = seed ^ 0x9e3779b97f4a7c15ull;
-  auto next = [&] {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  };
-  auto uniform = [&] { return (next() >> 11) * 0x1.0p-53; };
-  if (model.inputName() == "tokens") {
-    int64_t vocab =
-        spec.isLarge() ? spec.large.vocabSize : spec.stack.vocabSize;
+  weights::SeededRandom rng(seed, "model input");
+  if (spec.hasTokens()) {
     reference::Tensor tokens({b, s});
     for (double &t : tokens.data)
-      t = static_cast<double>(next() % static_cast<uint64_t>(vocab));
+      t = static_cast<double>(rng.next() % uint64_t(spec.vocabSize()));
     return tokens;
   }
   reference::Tensor x({b, s, spec.embeddingDim()});
-  for (double &v : x.data) // Box-Muller
-    v = std::sqrt(-2.0 * std::log(1.0 - uniform())) *
-        std::cos(2.0 * M_PI * uniform());
+  for (double &v : x.data)
+    v = rng.normal();
   return x;
 }
 
@@ -308,7 +295,7 @@ int main(int argc, char **argv) {
       return fail("--batch and --seqlen must both be at least 1");
     if (llvm::Error e = checkReferenceSize(*spec, batch, seqlen))
       return fail(std::move(e));
-    input = randomModelInput(*model, *spec, batch, seqlen, seed);
+    input = randomModelInput(*spec, batch, seqlen, seed);
   } else {
     llvm::Expected<weights::SafetensorsFile> io =
         weights::SafetensorsFile::open(inputsPath);

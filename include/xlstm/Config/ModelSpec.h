@@ -200,6 +200,10 @@ struct ModelSpec {
   int64_t embeddingDim() const {
     return isLarge() ? large.embeddingDim : stack.embeddingDim;
   }
+  /// The language models' vocabulary size (-1 for a bare block stack).
+  int64_t vocabSize() const {
+    return isLarge() ? large.vocabSize : stack.vocabSize;
+  }
   int64_t numBlocks() const {
     return isLarge() ? large.numBlocks : stack.numBlocks;
   }
