@@ -16,7 +16,7 @@ llvm_config.use_default_substitutions()
 # A leading `not` and FileCheck come from the LLVM tools directory.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["xlstm-opt", "xlstmc", "xlstm-run", "xlstm-compare"],
+    ["xlstm-opt", "xlstmc", "xlstm-run", "xlstm-compare", "xlstm-bundle"],
     [config.xlstm_tools_dir, config.llvm_tools_dir])
 
 configs_dir = os.path.join(config.xlstm_src_root, "python-free-configs")

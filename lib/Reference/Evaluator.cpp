@@ -57,14 +57,25 @@ enum class ScalarOpKind {
   CmpLE,
   CmpEQ,
   CmpNE,
-  Select
+  Select,
+  // Integer and index arithmetic (values are exact integers in doubles).
+  Index, // linalg.index: the current value of loop `imm`
+  AddI,
+  SubI,
+  MulI,
+  DivSI,
+  RemSI,
+  Extract // tensor.extract from a tensor defined outside the body
 };
 
 struct ScalarInstr {
   ScalarOpKind kind;
   int result;
   int a = -1, b = -1, c = -1;
-  bool unordered = false; ///< cmpf: also true when an operand is NaN
+  bool unordered = false;         ///< cmpf: also true when an operand is NaN
+  int64_t imm = 0;                ///< Index: the loop dimension
+  const Tensor *tensor = nullptr; ///< Extract: the source
+  SmallVector<int, 4> indices;    ///< Extract: slots of the indices
 };
 
 /// A linalg body as straight-line code over numbered slots: block arguments
@@ -124,8 +135,60 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body,
         return op.emitError("reference: unsupported constant in a linalg body");
       continue;
     }
+    if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+      ScalarInstr instr{ScalarOpKind::Index, newSlot(index.getResult())};
+      instr.imm = index.getDim();
+      tape.instrs.push_back(instr);
+      continue;
+    }
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+      ScalarInstr instr{ScalarOpKind::Extract, 0};
+      instr.tensor = outer(extract.getTensor());
+      if (!instr.tensor)
+        return owner->emitError("reference: tensor.extract in a linalg body "
+                                "must read a tensor defined outside it");
+      for (Value i : extract.getIndices()) {
+        FailureOr<int> s = slotOf(i);
+        if (failed(s))
+          return failure();
+        instr.indices.push_back(*s);
+      }
+      instr.result = newSlot(extract.getResult());
+      tape.instrs.push_back(instr);
+      continue;
+    }
     std::optional<ScalarOpKind> kind =
         llvm::TypeSwitch<Operation *, std::optional<ScalarOpKind>>(&op)
+            .Case<arith::AddIOp>([](auto) { return ScalarOpKind::AddI; })
+            .Case<arith::SubIOp>([](auto) { return ScalarOpKind::SubI; })
+            .Case<arith::MulIOp>([](auto) { return ScalarOpKind::MulI; })
+            .Case<arith::DivSIOp>([](auto) { return ScalarOpKind::DivSI; })
+            .Case<arith::RemSIOp>([](auto) { return ScalarOpKind::RemSI; })
+            .Case<arith::MinSIOp>([](auto) { return ScalarOpKind::MinNum; })
+            .Case<arith::MaxSIOp>([](auto) { return ScalarOpKind::MaxNum; })
+            .Case<arith::IndexCastOp, arith::ExtSIOp>(
+                [](auto) { return ScalarOpKind::Copy; })
+            .Case<arith::CmpIOp>(
+                [](arith::CmpIOp cmp) -> std::optional<ScalarOpKind> {
+                  // Signed predicates only: unsigned ones would need the
+                  // operands' bit patterns, which doubles do not keep.
+                  switch (cmp.getPredicate()) {
+                  case arith::CmpIPredicate::sgt:
+                    return ScalarOpKind::CmpGT;
+                  case arith::CmpIPredicate::sge:
+                    return ScalarOpKind::CmpGE;
+                  case arith::CmpIPredicate::slt:
+                    return ScalarOpKind::CmpLT;
+                  case arith::CmpIPredicate::sle:
+                    return ScalarOpKind::CmpLE;
+                  case arith::CmpIPredicate::eq:
+                    return ScalarOpKind::CmpEQ;
+                  case arith::CmpIPredicate::ne:
+                    return ScalarOpKind::CmpNE;
+                  default:
+                    return std::nullopt;
+                  }
+                })
             .Case<arith::AddFOp>([](auto) { return ScalarOpKind::Add; })
             .Case<arith::SubFOp>([](auto) { return ScalarOpKind::Sub; })
             .Case<arith::MulFOp>([](auto) { return ScalarOpKind::Mul; })
@@ -208,11 +271,44 @@ FailureOr<ScalarTape> compileBody(Operation *owner, Block &body,
   return tape;
 }
 
-void runTape(const ScalarTape &tape, std::vector<double> &s) {
+/// Runs the tape at loop indices `iv`; false if a tensor.extract index is
+/// out of bounds.
+bool runTape(const ScalarTape &tape, std::vector<double> &s,
+             ArrayRef<int64_t> iv) {
   for (const ScalarInstr &in : tape.instrs) {
     double a = in.a >= 0 ? s[in.a] : 0, b = in.b >= 0 ? s[in.b] : 0;
     double r = 0;
     switch (in.kind) {
+    case ScalarOpKind::Index:
+      r = static_cast<double>(iv[in.imm]);
+      break;
+    case ScalarOpKind::AddI:
+      r = a + b;
+      break;
+    case ScalarOpKind::SubI:
+      r = a - b;
+      break;
+    case ScalarOpKind::MulI:
+      r = a * b;
+      break;
+    case ScalarOpKind::DivSI:
+    case ScalarOpKind::RemSI:
+      if (b == 0)
+        return false;
+      r = in.kind == ScalarOpKind::DivSI ? std::trunc(a / b) : std::fmod(a, b);
+      break;
+    case ScalarOpKind::Extract: {
+      int64_t offset = 0;
+      auto strides = in.tensor->strides();
+      for (auto [d, slotIndex] : llvm::enumerate(in.indices)) {
+        double i = s[slotIndex];
+        if (!(i >= 0 && i < in.tensor->shape[d]))
+          return false;
+        offset += static_cast<int64_t>(i) * strides[d];
+      }
+      r = in.tensor->data[offset];
+      break;
+    }
     case ScalarOpKind::Add:
       r = a + b;
       break;
@@ -305,6 +401,37 @@ void runTape(const ScalarTape &tape, std::vector<double> &s) {
       r = 1;
     s[in.result] = r;
   }
+  return true;
+}
+
+/// `expr` as `constant + sum coefficients[d] * d`, or false if it is not
+/// linear in the loop dimensions.
+bool linearize(AffineExpr expr, SmallVectorImpl<int64_t> &coefficients,
+               int64_t &constant, int64_t scale = 1) {
+  if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+    coefficients[dim.getPosition()] += scale;
+    return true;
+  }
+  if (auto cst = dyn_cast<AffineConstantExpr>(expr)) {
+    constant += scale * cst.getValue();
+    return true;
+  }
+  auto bin = dyn_cast<AffineBinaryOpExpr>(expr);
+  if (!bin)
+    return false;
+  if (bin.getKind() == AffineExprKind::Add)
+    return linearize(bin.getLHS(), coefficients, constant, scale) &&
+           linearize(bin.getRHS(), coefficients, constant, scale);
+  if (bin.getKind() == AffineExprKind::Mul) {
+    // One side is constant in a pure affine map.
+    if (auto c = dyn_cast<AffineConstantExpr>(bin.getRHS()))
+      return linearize(bin.getLHS(), coefficients, constant,
+                       scale * c.getValue());
+    if (auto c = dyn_cast<AffineConstantExpr>(bin.getLHS()))
+      return linearize(bin.getRHS(), coefficients, constant,
+                       scale * c.getValue());
+  }
+  return false;
 }
 
 //===----------------------------------------------------------------------===//
@@ -445,6 +572,10 @@ private:
           }
           return reshape(op, c.getSrc(), c.getResult(), shape);
         })
+        .Case<arith::AddIOp, arith::SubIOp, arith::MulIOp, arith::DivSIOp,
+              arith::CeilDivSIOp, arith::FloorDivSIOp, arith::RemSIOp,
+              arith::MinSIOp, arith::MaxSIOp, arith::IndexCastOp, arith::CmpIOp,
+              arith::SelectOp>([&](Operation *o) { return evalIndexArith(o); })
         .Case<tensor::ConcatOp>([&](auto c) { return evalConcat(c); })
         .Case<tensor::InsertSliceOp>([&](auto s) { return evalInsertSlice(s); })
         .Case<scf::ForOp>([&](auto f) { return evalFor(f); })
@@ -659,6 +790,84 @@ private:
     return success();
   }
 
+  /// Scalar integer arithmetic outside linalg bodies: chunk offsets and
+  /// lengths, loop bounds.
+  LogicalResult evalIndexArith(Operation *op) {
+    if (op->getNumResults() != 1 ||
+        !op->getResult(0).getType().isIntOrIndex() ||
+        llvm::any_of(op->getOperandTypes(),
+                     [](Type t) { return !t.isIntOrIndex(); }))
+      return op->emitError("reference: only scalar integer arithmetic is "
+                           "supported outside linalg bodies");
+    SmallVector<int64_t> x;
+    for (Value v : op->getOperands())
+      x.push_back(index(v));
+    auto divides = [&]() -> LogicalResult {
+      if (x[1] == 0)
+        return op->emitError("reference: integer division by zero");
+      return success();
+    };
+    int64_t r = 0;
+    if (isa<arith::DivSIOp, arith::CeilDivSIOp, arith::FloorDivSIOp,
+            arith::RemSIOp>(op) &&
+        failed(divides()))
+      return failure();
+    llvm::TypeSwitch<Operation *>(op)
+        .Case<arith::AddIOp>([&](auto) { r = x[0] + x[1]; })
+        .Case<arith::SubIOp>([&](auto) { r = x[0] - x[1]; })
+        .Case<arith::MulIOp>([&](auto) { r = x[0] * x[1]; })
+        .Case<arith::DivSIOp>([&](auto) { r = x[0] / x[1]; })
+        .Case<arith::RemSIOp>([&](auto) { r = x[0] % x[1]; })
+        .Case<arith::CeilDivSIOp>([&](auto) {
+          r = x[0] / x[1] + ((x[0] % x[1] != 0) && ((x[0] < 0) == (x[1] < 0)));
+        })
+        .Case<arith::FloorDivSIOp>([&](auto) {
+          r = x[0] / x[1] - ((x[0] % x[1] != 0) && ((x[0] < 0) != (x[1] < 0)));
+        })
+        .Case<arith::MinSIOp>([&](auto) { r = std::min(x[0], x[1]); })
+        .Case<arith::MaxSIOp>([&](auto) { r = std::max(x[0], x[1]); })
+        .Case<arith::IndexCastOp>([&](auto) { r = x[0]; })
+        .Case<arith::SelectOp>([&](auto) { r = x[0] ? x[1] : x[2]; })
+        .Case<arith::CmpIOp>([&](arith::CmpIOp c) {
+          using P = arith::CmpIPredicate;
+          uint64_t ua = x[0], ub = x[1];
+          switch (c.getPredicate()) {
+          case P::eq:
+            r = x[0] == x[1];
+            break;
+          case P::ne:
+            r = x[0] != x[1];
+            break;
+          case P::slt:
+            r = x[0] < x[1];
+            break;
+          case P::sle:
+            r = x[0] <= x[1];
+            break;
+          case P::sgt:
+            r = x[0] > x[1];
+            break;
+          case P::sge:
+            r = x[0] >= x[1];
+            break;
+          case P::ult:
+            r = ua < ub;
+            break;
+          case P::ule:
+            r = ua <= ub;
+            break;
+          case P::ugt:
+            r = ua > ub;
+            break;
+          case P::uge:
+            r = ua >= ub;
+            break;
+          }
+        });
+    values[op->getResult(0)] = Tensor({}, {static_cast<double>(r)});
+    return success();
+  }
+
   LogicalResult evalInsertSlice(tensor::InsertSliceOp s) {
     const Tensor &src = get(s.getSource());
     Tensor out = get(s.getDest());
@@ -781,37 +990,65 @@ private:
     for (auto [i, operand] : llvm::enumerate(operands))
       tensors.push_back(i < numInputs ? &get(operand->get())
                                       : &outs[i - numInputs]);
+    // Each indexing expression is linear in the loops: pure dimensions
+    // bound the loops; the others (a convolution's t + k) are checked to
+    // stay inside the operand once the bounds are known.
+    SmallVector<int64_t> base(operands.size(), 0);
+    struct Access {
+      SmallVector<int64_t> coefficients;
+      int64_t constant, size;
+    };
+    SmallVector<Access> general;
     for (auto [i, map] : llvm::enumerate(maps)) {
       const Tensor *t = tensors[i];
       if (static_cast<int64_t>(map.getNumResults()) != t->rank())
         return op.emitError("reference: indexing map rank mismatch");
       auto strides = t->strides();
       for (auto [d, expr] : llvm::enumerate(map.getResults())) {
-        auto dimExpr = dyn_cast<AffineDimExpr>(expr);
-        if (!dimExpr)
-          return op.emitError("reference: only projected-permutation "
-                              "indexing maps are supported");
-        unsigned loop = dimExpr.getPosition();
-        if (bounds[loop] >= 0 && bounds[loop] != t->shape[d])
-          return op.emitError("reference: operand sizes disagree on loop ")
-                 << loop;
-        bounds[loop] = t->shape[d];
-        coef[i][loop] += strides[d];
+        if (auto dimExpr = dyn_cast<AffineDimExpr>(expr)) {
+          unsigned loop = dimExpr.getPosition();
+          if (bounds[loop] >= 0 && bounds[loop] != t->shape[d])
+            return op.emitError("reference: operand sizes disagree on loop ")
+                   << loop;
+          bounds[loop] = t->shape[d];
+          coef[i][loop] += strides[d];
+          continue;
+        }
+        Access access{SmallVector<int64_t>(numLoops, 0), 0, t->shape[d]};
+        if (!linearize(expr, access.coefficients, access.constant))
+          return op.emitError("reference: indexing maps must be linear");
+        for (unsigned l = 0; l < numLoops; ++l)
+          coef[i][l] += access.coefficients[l] * strides[d];
+        base[i] += access.constant * strides[d];
+        general.push_back(std::move(access));
       }
     }
     for (int64_t b : bounds)
       if (b < 0)
         return op.emitError("reference: a loop is not bound by any operand");
+    bool empty = llvm::is_contained(bounds, 0);
+    for (const Access &a : empty ? ArrayRef<Access>() : general) {
+      int64_t lo = a.constant, hi = a.constant;
+      for (unsigned l = 0; l < numLoops; ++l) {
+        int64_t reach = a.coefficients[l] * (bounds[l] - 1);
+        (reach < 0 ? lo : hi) += reach;
+      }
+      if (lo < 0 || hi >= a.size)
+        return op.emitError("reference: an indexing map reaches outside its "
+                            "operand");
+    }
 
     int64_t total = 1;
     for (int64_t b : bounds)
       total *= b;
     std::vector<double> slots = tape->initialSlots;
-    SmallVector<int64_t> iv(numLoops, 0), offset(operands.size(), 0);
+    SmallVector<int64_t> iv(numLoops, 0), offset(base);
     for (int64_t it = 0; it < total; ++it) {
       for (size_t i = 0; i < operands.size(); ++i)
         slots[i] = tensors[i]->data[offset[i]];
-      runTape(*tape, slots);
+      if (!runTape(*tape, slots, iv))
+        return op.emitError("reference: a tensor.extract index is out of "
+                            "bounds or an integer division by zero");
       for (size_t r = 0; r < outs.size(); ++r)
         outs[r].data[offset[numInputs + r]] = slots[tape->yields[r]];
       // Odometer step over the loops, innermost last.

@@ -89,10 +89,13 @@ ReferenceModel::fromModule(OwningOpRef<ModuleOp> module,
   if (options.level != PipelineLevel::Graph) {
     PassManager pm(&context);
     pm.addPass(createXLSTMExpandBlocksPass());
-    if (options.level == PipelineLevel::Tiled) {
+    if (options.level == PipelineLevel::Tiled ||
+        options.level == PipelineLevel::Linalg) {
       pm.addPass(createXLSTMTileMLSTMChunkwisePass({options.chunkSize}));
       pm.addPass(createXLSTMFuseSLSTMStepsPass());
     }
+    if (options.level == PipelineLevel::Linalg)
+      pm.addPass(createXLSTMLowerToLinalgPass());
     pm.addPass(createCSEPass());
     if (failed(pm.run(*model.moduleOp)))
       return failure();

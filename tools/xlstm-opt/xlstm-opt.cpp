@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "xlstm/Conversion/Passes.h"
 #include "xlstm/InitAll.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
 
@@ -19,7 +20,10 @@ int main(int argc, char **argv) {
   xlstm::registerAllDialects(registry);
   xlstm::registerGPUDialects(registry);
   xlstm::registerNVVMTargetInterfaces(registry);
+  xlstm::registerToGPUDependencies(registry);
   xlstm::registerAllPasses();
+  xlstm::registerXLSTMConversionPasses();
+  xlstm::registerXLSTMToGPUPipeline();
   xlstm::registerNVVMPipelines();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "xLSTM optimizer driver\n", registry));

@@ -72,10 +72,13 @@ cl::opt<reference::PipelineLevel>
                                    "expanded", "after xlstm-expand-blocks"),
                         clEnumValN(reference::PipelineLevel::Tiled, "tiled",
                                    "then xlstm-tile-mlstm-chunkwise and "
-                                   "xlstm-fuse-slstm-steps")),
+                                   "xlstm-fuse-slstm-steps"),
+                        clEnumValN(reference::PipelineLevel::Linalg, "linalg",
+                                   "then xlstm-lower-to-linalg (upstream "
+                                   "tensor IR, the GPU path's input)")),
              cl::cat(runCategory));
 cl::opt<int64_t> chunkSize("chunk-size",
-                           cl::desc("Chunk size of --pipeline=tiled"),
+                           cl::desc("Chunk size of --pipeline=tiled|linalg"),
                            cl::init(64), cl::cat(runCategory));
 cl::opt<xlstm::config::SchemaHint>
     schema("schema", cl::desc("Config schema (default: detect from the keys)"),

@@ -10,11 +10,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Config/ConfigParser.h"
+#include "xlstm/Conversion/Passes.h"
 #include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/InitAll.h"
 #include "xlstm/Target/Bundle/ModelBundle.h"
+#include "xlstm/Target/HostProgram/GPUArtifacts.h"
+#include "xlstm/Target/NVVM/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -31,7 +35,17 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { Config, Params, MLIR, Expanded, Tiled, Bundle };
+enum class EmitKind {
+  Config,
+  Params,
+  MLIR,
+  Expanded,
+  Tiled,
+  Linalg,
+  GPU,
+  PTX,
+  Bundle
+};
 
 cl::OptionCategory xlstmcCategory("xlstmc options");
 
@@ -57,14 +71,29 @@ cl::opt<EmitKind> emitKind(
         clEnumValN(
             EmitKind::Tiled, "tiled",
             "then xlstm-tile-mlstm-chunkwise and xlstm-fuse-slstm-steps"),
+        clEnumValN(EmitKind::Linalg, "linalg",
+                   "then xlstm-lower-to-linalg: no xlstm ops left"),
+        clEnumValN(EmitKind::GPU, "gpu",
+                   "after xlstm-to-gpu: host functions launching outlined "
+                   "gpu.module kernels"),
+        clEnumValN(EmitKind::PTX, "ptx",
+                   "the PTX of every kernel (xlstm-gpu-to-ptx)"),
         clEnumValN(EmitKind::Bundle, "bundle",
-                   "a .xlstmb bundle (manifest + graph IR; GPU kernels to "
-                   "come); the default when -o ends in .xlstmb")),
+                   "a .xlstmb bundle: manifest, graph IR, host programs and "
+                   "PTX kernels; the default when -o ends in .xlstmb")),
     cl::cat(xlstmcCategory));
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of the chunkwise mLSTM "
-                                    "(--emit=tiled)"),
+                                    "(--emit=tiled|linalg)"),
                            cl::init(64), cl::cat(xlstmcCategory));
+cl::opt<int64_t> blockSize("block-size",
+                           cl::desc("Threads per block of the generic "
+                                    "kernels (--emit=gpu|ptx|bundle)"),
+                           cl::init(256), cl::cat(xlstmcCategory));
+cl::opt<std::string> chip("chip",
+                          cl::desc("GPU architecture of the PTX (sm_80 runs "
+                                   "on A100 and later through the driver JIT)"),
+                          cl::init("sm_80"), cl::cat(xlstmcCategory));
 cl::opt<xlstm::ModelDType>
     dtype("dtype", cl::desc("Element type of parameters and activations"),
           cl::init(xlstm::ModelDType::F32),
@@ -98,6 +127,21 @@ void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
   }
   os << "total " << total << " parameters\n";
 }
+/// Runs the passes `build` adds, with the pass-manager and timing flags
+/// (--mlir-print-ir-after-all, --mlir-timing, ...) applied.
+LogicalResult runPasses(ModuleOp module,
+                        llvm::function_ref<void(OpPassManager &)> build) {
+  PassManager pm(module->getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  DefaultTimingManager tm;
+  applyDefaultTimingManagerCLOptions(tm);
+  TimingScope timing = tm.getRootScope();
+  pm.enableTiming(timing);
+  build(pm);
+  return pm.run(module);
+}
+
 /// Keeps the output file if everything was written; a full disk is an
 /// error, not an abort in the stream's destructor.
 int finish(llvm::ToolOutputFile &output) {
@@ -141,6 +185,9 @@ int main(int argc, char **argv) {
 
   DialectRegistry registry;
   xlstm::registerAllDialects(registry);
+  xlstm::registerGPUDialects(registry);
+  xlstm::registerNVVMTargetInterfaces(registry);
+  xlstm::registerToGPUDependencies(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   OwningOpRef<ModuleOp> module =
@@ -152,11 +199,52 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  if (emitKind == EmitKind::Bundle ||
-      (emitKind.getNumOccurrences() == 0 &&
-       StringRef(outputFilename).ends_with(".xlstmb"))) {
+  bool emitBundle = emitKind == EmitKind::Bundle ||
+                    (emitKind.getNumOccurrences() == 0 &&
+                     StringRef(outputFilename).ends_with(".xlstmb"));
+  xlstm::GPUArtifacts artifacts;
+  if (emitBundle || emitKind == EmitKind::GPU || emitKind == EmitKind::PTX) {
+    if (chunkSize <= 0 || blockSize <= 0) {
+      llvm::WithColor::error(llvm::errs(), "xlstmc")
+          << "--chunk-size and --block-size must be positive\n";
+      return 1;
+    }
+    // The bundle keeps the graph IR; the kernels come from a copy.
+    OwningOpRef<ModuleOp> gpuModule(cast<ModuleOp>((*module)->clone()));
+    if (failed(runPasses(*gpuModule, [&](OpPassManager &pm) {
+          xlstm::buildXLSTMToGPUPipeline(pm, {chunkSize, blockSize});
+          if (emitKind != EmitKind::GPU) {
+            xlstm::NVPTXOptions ptx;
+            ptx.chip = chip;
+            xlstm::buildGPUToNVVMBinaryPipeline(pm, ptx);
+          }
+        })))
+      return 1;
+    if (emitKind == EmitKind::GPU) {
+      gpuModule->print(output->os());
+      output->os() << "\n";
+      return finish(*output);
+    }
+    if (emitKind == EmitKind::PTX) {
+      for (auto binary : gpuModule->getOps<gpu::BinaryOp>())
+        for (Attribute object : binary.getObjects())
+          output->os() << "// gpu.module @" << binary.getSymName() << "\n"
+                       << cast<gpu::ObjectAttr>(object).getObject().getValue()
+                       << "\n";
+      return finish(*output);
+    }
+    if (llvm::Error error = xlstm::collectGPUArtifacts(
+            *gpuModule, dtype == xlstm::ModelDType::BF16 ? "bf16" : "f32",
+            artifacts)) {
+      llvm::WithColor::error(llvm::errs(), "xlstmc")
+          << llvm::toString(std::move(error)) << "\n";
+      return 1;
+    }
+  }
+
+  if (emitBundle) {
     llvm::Expected<std::string> bytes =
-        xlstm::serializeModelBundle(*module, *spec);
+        xlstm::serializeModelBundle(*module, *spec, std::move(artifacts));
     if (!bytes) {
       llvm::WithColor::error(llvm::errs(), "xlstmc")
           << llvm::toString(bytes.takeError()) << "\n";
@@ -171,29 +259,26 @@ int main(int argc, char **argv) {
     return finish(*output);
   }
 
-  if (emitKind == EmitKind::Expanded || emitKind == EmitKind::Tiled) {
-    PassManager pm(&context);
-    if (failed(applyPassManagerCLOptions(pm)))
+  if (emitKind == EmitKind::Expanded || emitKind == EmitKind::Tiled ||
+      emitKind == EmitKind::Linalg) {
+    if (chunkSize <= 0) {
+      llvm::WithColor::error(llvm::errs(), "xlstmc")
+          << "--chunk-size must be positive\n";
       return 1;
-    DefaultTimingManager tm;
-    applyDefaultTimingManagerCLOptions(tm);
-    TimingScope timing = tm.getRootScope();
-    pm.enableTiming(timing);
-    pm.addPass(xlstm::createXLSTMExpandBlocksPass());
-    if (emitKind == EmitKind::Tiled) {
-      if (chunkSize <= 0) {
-        llvm::WithColor::error(llvm::errs(), "xlstmc")
-            << "--chunk-size must be positive\n";
-        return 1;
-      }
-      pm.addPass(xlstm::createXLSTMTileMLSTMChunkwisePass(
-          {static_cast<int64_t>(chunkSize)}));
-      pm.addPass(xlstm::createXLSTMFuseSLSTMStepsPass());
-      pm.addPass(createCanonicalizerPass());
     }
-    // The expansion queries sizes per layer; share the repeated queries.
-    pm.addPass(createCSEPass());
-    if (failed(pm.run(*module)))
+    if (failed(runPasses(*module, [&](OpPassManager &pm) {
+          pm.addPass(xlstm::createXLSTMExpandBlocksPass());
+          if (emitKind != EmitKind::Expanded) {
+            pm.addPass(xlstm::createXLSTMTileMLSTMChunkwisePass(
+                {static_cast<int64_t>(chunkSize)}));
+            pm.addPass(xlstm::createXLSTMFuseSLSTMStepsPass());
+            if (emitKind == EmitKind::Linalg)
+              pm.addPass(xlstm::createXLSTMLowerToLinalgPass());
+            pm.addPass(createCanonicalizerPass());
+          }
+          // The expansion queries sizes per layer; share repeated queries.
+          pm.addPass(createCSEPass());
+        })))
       return 1;
   }
 

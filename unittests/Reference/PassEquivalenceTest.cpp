@@ -139,6 +139,13 @@ protected:
         OwningOpRef<ModuleOp> tiled = lower(*graph, passes);
         EXPECT_LT(relativeError(run(*tiled, args), reference), 1e-11)
             << "tiled, S " << seq << ", chunk " << chunk;
+        // All xlstm ops lowered to upstream tensor IR. Its constants (eps,
+        // 1/sqrt(DH)) are float32 numbers, the math's type on the GPU, so
+        // float64 evaluation differs from the reference in the 8th digit.
+        OwningOpRef<ModuleOp> lowered =
+            lower(*graph, passes + ",xlstm-lower-to-linalg,canonicalize,cse");
+        EXPECT_LT(relativeError(run(*lowered, args), reference), 1e-7)
+            << "linalg, S " << seq << ", chunk " << chunk;
       }
     }
   }
@@ -246,6 +253,14 @@ func.func @forward(%q: tensor<?x2x?x6xf32>, %k: tensor<?x2x?x6xf32>,
 )mlir";
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(ir, &context);
   ASSERT_TRUE(module);
+  // The same cell in float64: the linalg lowering's constants are exact
+  // there, so it must match to rounding.
+  std::string ir64 = ir;
+  for (size_t at = ir64.find("f32"); at != std::string::npos;
+       at = ir64.find("f32", at))
+    ir64.replace(at, 3, "f64");
+  OwningOpRef<ModuleOp> module64 = parseSourceString<ModuleOp>(ir64, &context);
+  ASSERT_TRUE(module64);
   for (int64_t seq : {1, 9, 40}) {
     std::mt19937_64 rng(seq);
     SmallVector<Tensor> args = {randomTensor({3, 2, seq, 6}, rng),
@@ -269,6 +284,20 @@ func.func @forward(%q: tensor<?x2x?x6xf32>, %k: tensor<?x2x?x6xf32>,
       for (size_t r = 0; r < 4; ++r)
         EXPECT_LT(relativeError((*after)[r], (*before)[r]), 1e-12)
             << "result " << r << ", S " << seq << ", chunk " << chunk;
+      // Lowered to linalg: float32 constants (1/sqrt(DHQK)) cost ~1e-8.
+      for (auto [source, tolerance] :
+           {std::make_pair(&module, 1e-7), std::make_pair(&module64, 1e-12)}) {
+        OwningOpRef<ModuleOp> lowered = lower(
+            **source, "xlstm-tile-mlstm-chunkwise{chunk-size=" +
+                          std::to_string(chunk) + "},xlstm-lower-to-linalg");
+        FailureOr<SmallVector<Tensor>> linalgResults =
+            evaluate(lowered->lookupSymbol<func::FuncOp>("forward"), args);
+        ASSERT_TRUE(succeeded(linalgResults));
+        for (size_t r = 0; r < 4; ++r)
+          EXPECT_LT(relativeError((*linalgResults)[r], (*before)[r]), tolerance)
+              << "linalg, result " << r << ", S " << seq << ", chunk " << chunk
+              << (source == &module64 ? ", f64" : ", f32");
+      }
     }
   }
 }

@@ -29,11 +29,12 @@ enum class PipelineLevel {
   Graph,    ///< block ops as the frontend emits them
   Expanded, ///< after xlstm-expand-blocks
   Tiled,    ///< then xlstm-tile-mlstm-chunkwise and xlstm-fuse-slstm-steps
+  Linalg,   ///< then xlstm-lower-to-linalg: upstream tensor IR only
 };
 
 struct ReferenceOptions {
   PipelineLevel level = PipelineLevel::Expanded;
-  int64_t chunkSize = 64; ///< for PipelineLevel::Tiled
+  int64_t chunkSize = 64; ///< for PipelineLevel::Tiled and Linalg
 };
 
 class ReferenceModel {

@@ -128,6 +128,9 @@ enum : unsigned {
   X(cuMemcpyDtoH, (void *, cu::CUdeviceptr, size_t), "cuMemcpyDtoH_v2")        \
   X(cuMemcpyDtoD, (cu::CUdeviceptr, cu::CUdeviceptr, size_t),                  \
     "cuMemcpyDtoD_v2")                                                         \
+  X(cuMemcpyDtoDAsync,                                                         \
+    (cu::CUdeviceptr, cu::CUdeviceptr, size_t, cu::CUstream),                  \
+    "cuMemcpyDtoDAsync_v2")                                                    \
   X(cuMemsetD8, (cu::CUdeviceptr, unsigned char, size_t), "cuMemsetD8_v2")     \
   X(cuModuleLoadDataEx,                                                        \
     (cu::CUmodule *, const void *, unsigned, cu::CUjit_option *, void **),     \

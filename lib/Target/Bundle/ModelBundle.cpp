@@ -33,8 +33,9 @@ json::Object tensorEntry(StringRef name, Type type) {
 }
 } // namespace
 
-Expected<std::string>
-xlstm::serializeModelBundle(ModuleOp module, const config::ModelSpec &spec) {
+Expected<std::string> xlstm::serializeModelBundle(ModuleOp module,
+                                                  const config::ModelSpec &spec,
+                                                  GPUArtifacts gpu) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward)
     return createStringError("the module has no @forward");
@@ -76,10 +77,15 @@ xlstm::serializeModelBundle(ModuleOp module, const config::ModelSpec &spec) {
       {"parameters", std::move(params)},
       {"states", std::move(states)},
       {"functions", json::Array{"forward", "step"}},
-      {"kernels", json::Array{}}};
+      {"kernels", std::move(gpu.kernels)},
+      {"programs", std::move(gpu.programs)}};
 
   std::string ir;
   raw_string_ostream irStream(ir);
   module.print(irStream);
-  return bundle::serialize(manifest, {{kGraphSectionName.str(), "mlir", ir}});
+  std::vector<bundle::Section> sections = {
+      {kGraphSectionName.str(), "mlir", ir}};
+  std::move(gpu.sections.begin(), gpu.sections.end(),
+            std::back_inserter(sections));
+  return bundle::serialize(manifest, sections);
 }

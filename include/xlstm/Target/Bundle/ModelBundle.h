@@ -8,8 +8,8 @@
 // config, the input and output, the parameter table (upstream names,
 // shapes, aliases), the recurrent state table, and embeds the IR itself
 // (section "graph.mlir"), so a bundle alone is enough to run the model on
-// the reference device. GPU kernels and launch plans join it with the GPU
-// backend.
+// the reference device; with the GPU artifacts, also the host programs
+// (docs/host-program.md) and the PTX of their kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +17,7 @@
 #define XLSTM_TARGET_BUNDLE_MODELBUNDLE_H
 
 #include "xlstm/Config/ModelSpec.h"
+#include "xlstm/Target/HostProgram/GPUArtifacts.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
@@ -28,8 +29,11 @@ inline constexpr llvm::StringLiteral kGraphSectionName = "graph.mlir";
 
 /// The bytes of the bundle of `module` (as the frontend built it for
 /// `spec`).
-llvm::Expected<std::string> serializeModelBundle(mlir::ModuleOp module,
-                                                 const config::ModelSpec &spec);
+/// `spec`), with the host programs, kernel table and kernel images of
+/// `gpu` (none by default).
+llvm::Expected<std::string>
+serializeModelBundle(mlir::ModuleOp module, const config::ModelSpec &spec,
+                     GPUArtifacts gpu = GPUArtifacts());
 
 } // namespace xlstm
 

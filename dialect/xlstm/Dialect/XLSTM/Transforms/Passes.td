@@ -59,4 +59,38 @@ def XLSTMFuseSLSTMStepsPass : Pass<"xlstm-fuse-slstm-steps"> {
   }];
 }
 
+def XLSTMLowerToLinalgPass : Pass<"xlstm-lower-to-linalg"> {
+  let summary = "Rewrite the remaining xlstm ops into linalg, tensor and scf";
+  let description = [{
+    The first step of the GPU path: after `xlstm-expand-blocks`,
+    `xlstm-tile-mlstm-chunkwise` and `xlstm-fuse-slstm-steps`, replaces every
+    remaining xlstm op (norms, soft cap, headwise projections, causal conv,
+    gated FFN, embedding, the chunk-state scan, the chunk outputs, the sLSTM
+    recurrence and its step) by upstream tensor-level IR: `linalg.generic`
+    with float32 math (float64 stays float64) for any storage type,
+    reductions over the last dimension, `tensor` slices and reshapes, and
+    `scf.for` over chunks and time steps. Contractions into bf16/f16 are
+    rewritten to accumulate in float32 and round once. The result computes
+    the same values (the float64 evaluator checks it) and contains no xlstm
+    ops; an op that needs an earlier pass is an error.
+
+    ```mlir
+    %y = xlstm.soft_cap %x cap 1.500000e+01 : tensor<?x?x2xf32>
+    // becomes
+    %y = linalg.generic {...} ins(%x : tensor<?x?x2xf32>) outs(%e : ...) {
+    ^bb0(%in: f32, %out: f32):
+      %d = arith.divf %in, %cap : f32
+      %t = math.tanh %d : f32
+      %r = arith.mulf %cap, %t : f32
+      linalg.yield %r : f32
+    } -> tensor<?x?x2xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // XLSTM_DIALECT_XLSTM_TRANSFORMS_PASSES_TD

@@ -1,0 +1,51 @@
+//===- Passes.h - From tensor IR to GPU kernels -----------------*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The passes between the tensor-level IR and outlined GPU kernels, and the
+// `xlstm-to-gpu` pipeline that strings them together with upstream's.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_CONVERSION_PASSES_H
+#define XLSTM_CONVERSION_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class DialectRegistry;
+class OpPassManager;
+} // namespace mlir
+
+namespace xlstm {
+
+#define GEN_PASS_DECL
+#include "xlstm/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "xlstm/Conversion/Passes.h.inc"
+
+struct ToGPUOptions {
+  int64_t chunkSize = 64;  ///< xlstm-tile-mlstm-chunkwise
+  int64_t blockSize = 256; ///< xlstm-map-parallel-loops
+};
+
+/// From graph-level xlstm IR (what the frontend emits) to host functions
+/// that launch outlined `gpu.module` kernels: expansion, tiling, fusion,
+/// lowering to linalg, bufferization, loop mapping and outlining.
+void buildXLSTMToGPUPipeline(mlir::OpPassManager &pm,
+                             const ToGPUOptions &options);
+
+/// Registers `xlstm-to-gpu` with mlir-opt style tools, and the upstream
+/// passes it strings together so that each step can be run on its own.
+void registerXLSTMToGPUPipeline();
+
+/// Dialects and interface models the pipeline needs in the context
+/// (bufferization models of the upstream dialects).
+void registerToGPUDependencies(mlir::DialectRegistry &registry);
+
+} // namespace xlstm
+
+#endif // XLSTM_CONVERSION_PASSES_H
