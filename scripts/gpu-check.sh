@@ -2,14 +2,66 @@
 # The GPU proof, in two halves because the GPU machine has CUDA but neither
 # MLIR nor LLVM:
 #   scripts/gpu-check.sh prepare   (here) build the portable MLIR-free tools
-#                                  and tests into gpu-out/
+#                                  and tests into gpu-out/, compile every
+#                                  golden config into f32 and bf16 bundles,
+#                                  copy the golden data beside them
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
-#                                  run them and write logs to $OUT (or ./gpu-logs)
+#                                  runtime tests, then every golden case on
+#                                  --device=cuda against the GPU tolerances;
+#                                  logs to $OUT (or ./gpu-logs)
 # With the device tool: run `prepare`, then
 #   run(command="bash scripts/gpu-check.sh run", carry=["gpu-out"]).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/gpu-out"
+
+# Golden cases (shared/golden) and how each runs: xlstm-run flags (commas
+# for spaces) and the keys compared, as in test/golden/*.test.
+golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
+  parity_xlstm01 mlstm_variant slstm_variant large_mini)
+declare -A golden_runs=(
+  [stack_readme]="--steps,16 y,step_y"
+  [lm_readme_v1024]="--steps,48 logits,step_logits"
+  [parity_xlstm11]="--steps,40 logits,step_logits"
+  [parity_xlstm10]="--steps,0 logits"
+  [parity_xlstm01]="--steps,0 logits"
+  [mlstm_variant]="--steps,33 y,step_y"
+  [slstm_variant]="--steps,50 y,step_y"
+  [large_mini]="--generate,8 logits,generated_tokens,generated_logits,state.0.C,state.0.n,state.0.m,state.1.C,state.1.n,state.1.m"
+)
+
+# Runs every golden case on --device=cuda in f32 and bf16 and compares.
+run_golden() {
+  local logs="$1" st=0 name dtype flags keys tolerance start
+  for name in "${golden_cases[@]}"; do
+    for dtype in f32 bf16; do
+      read -r flags keys <<<"${golden_runs[$name]}"
+      tolerance=1e-4
+      if [ "$dtype" = bf16 ]; then
+        tolerance=3e-2
+        # Greedy continuations may pick other tokens in bf16; the prefill
+        # outputs are what bf16 is held to.
+        keys="${keys%%,generated_tokens*}"
+      fi
+      echo "== $name $dtype"
+      start=$(date +%s%N)
+      # shellcheck disable=SC2086
+      if ./xlstm-run "bundles/$name.$dtype.xlstmb" --device=cuda \
+          --dtype "$dtype" ${flags//,/ } \
+          --weights "golden/$name.weights.safetensors" \
+          --inputs "golden/$name.io.safetensors" \
+          --output "$logs/$name.$dtype.safetensors"; then
+        echo "   ran in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+        ./xlstm-compare "$logs/$name.$dtype.safetensors" \
+          "golden/$name.io.safetensors" --keys "$keys" \
+          --tolerance "$tolerance" || st=1
+      else
+        st=1
+      fi
+    done
+  done
+  return $st
+}
 
 case "${1:-}" in
 prepare)
@@ -19,9 +71,11 @@ prepare)
       -DXLSTM_ENABLE_COMPILER=OFF -DXLSTM_STATIC_LLVM_SUPPORT=ON \
       -DLLVM_USE_LINKER=lld >/dev/null
   fi
-  ninja -C "$build" xlstm-gpu-info xlstm-compare XLSTMRuntimeTests
-  rm -rf "$out" && mkdir -p "$out"
+  ninja -C "$build" xlstm-gpu-info xlstm-compare xlstm-run xlstm-bundle \
+    XLSTMRuntimeTests
+  rm -rf "$out" && mkdir -p "$out/bundles" "$out/golden"
   cp "$build/bin/xlstm-gpu-info" "$build/bin/xlstm-compare" \
+    "$build/bin/xlstm-run" "$build/bin/xlstm-bundle" \
     "$build/unittests/Runtime/XLSTMRuntimeTests" "$out/"
   # PTX that our own pipeline makes, for the runtime tests to run: the bf16
   # tensor-core tile of test/Target/NVVM/mma-bf16.mlir.
@@ -38,6 +92,17 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
   fi
+  # Every golden model as f32 and bf16 bundles, and the data to check them.
+  xlstmc="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstmc"
+  golden="$root/../shared/golden"
+  for name in "${golden_cases[@]}"; do
+    for dtype in f32 bf16; do
+      "$xlstmc" "$golden/$name.yaml" --dtype "$dtype" \
+        -o "$out/bundles/$name.$dtype.xlstmb"
+    done
+    cp "$golden/$name.weights.safetensors" "$golden/$name.io.safetensors" \
+      "$out/golden/"
+  done
   du -sh "$out"
   ;;
 run)
@@ -49,6 +114,10 @@ run)
   if [ -f mma-bf16.ptx ]; then export XLSTM_MMA_PTX="$PWD/mma-bf16.ptx"; fi
   ./XLSTMRuntimeTests --gtest_brief=1 2>&1 | tee "$logs/runtime-tests.txt" ||
     status=1
+  # Every golden case on the GPU, against the GPU tolerances of
+  # shared/golden/README.md: f32 1e-4 (greedy tokens exact), bf16 3e-2.
+  run_golden "$logs" 2>&1 | tee "$logs/golden.txt"
+  status=$((status | PIPESTATUS[0]))
   exit $status
   ;;
 *)

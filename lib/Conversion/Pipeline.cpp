@@ -45,6 +45,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   // Constant block sizes before outlining become known_block_size (PTX
   // .reqntid), which lets the NVPTX backend use fewer registers.
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createXLSTMSinkConstantsIntoLaunchesPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());

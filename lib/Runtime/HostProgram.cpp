@@ -2305,10 +2305,12 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(
   if (!stream)
     return stream.takeError();
   auto impl = std::make_unique<Impl>(context, std::move(*stream));
+  // Kernels that share an image (a section) share one loaded module.
   StringMap<size_t> moduleIndex;
   for (const KernelRef &kernel : kernels) {
-    auto [it, inserted] =
-        moduleIndex.try_emplace(kernel.module, impl->modules.size());
+    auto [it, inserted] = moduleIndex.try_emplace(
+        kernel.section.empty() ? kernel.module : kernel.section,
+        impl->modules.size());
     if (inserted) {
       Expected<StringRef> image = loadImage(kernel);
       if (!image)

@@ -6,29 +6,36 @@
 //
 // Runs a model on inputs from a safetensors file and writes the outputs to
 // another:
-//   xlstm-run MODEL.yaml --weights W.safetensors --inputs IO.safetensors
-//             --output OUT.safetensors --device reference [--pipeline ...]
-// The reference device evaluates the compiler's IR in float64 on the CPU.
+//   xlstm-run MODEL --weights W.safetensors --inputs IO.safetensors
+//             --output OUT.safetensors --device reference|cuda
+// The reference device evaluates the compiler's IR in float64 on the CPU
+// (MODEL: a config YAML or a bundle; builds with the compiler only); the
+// cuda device runs a bundle's host programs and kernels on the GPU through
+// the runtime (MLIR-free, builds everywhere).
 //
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Bundle/Bundle.h"
 #include "xlstm/Config/ConfigParser.h"
-#include "xlstm/InitAll.h"
-#include "xlstm/Reference/ReferenceModel.h"
-#include "xlstm/Target/Bundle/ModelBundle.h"
+#include "xlstm/Runtime/GPUModel.h"
 #include "xlstm/Weights/ParameterBinding.h"
 #include "xlstm/Weights/Random.h"
 
+#if XLSTM_HAVE_REFERENCE
+#include "xlstm/InitAll.h"
+#include "xlstm/Reference/ReferenceModel.h"
+#include "xlstm/Target/Bundle/ModelBundle.h"
+
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#endif
+
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
-using namespace mlir;
 using namespace xlstm;
 namespace cl = llvm::cl;
 
@@ -58,11 +65,13 @@ cl::opt<std::string> outputPath(
     "output", cl::desc("Where to write 'y' or 'logits' (and the random input)"),
     cl::value_desc("file.safetensors"), cl::cat(runCategory));
 cl::opt<Device>
-    device("device", cl::desc("Where to run"), cl::init(Device::Reference),
+    device("device", cl::desc("Where to run"),
+           cl::init(XLSTM_HAVE_REFERENCE ? Device::Reference : Device::Cuda),
            cl::values(clEnumValN(Device::Reference, "reference",
                                  "float64 evaluation of the IR on the CPU"),
                       clEnumValN(Device::Cuda, "cuda", "the GPU runtime")),
            cl::cat(runCategory));
+#if XLSTM_HAVE_REFERENCE
 cl::opt<reference::PipelineLevel>
     pipeline("pipeline", cl::desc("IR level the reference device evaluates"),
              cl::init(reference::PipelineLevel::Expanded),
@@ -80,6 +89,10 @@ cl::opt<reference::PipelineLevel>
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of --pipeline=tiled|linalg"),
                            cl::init(64), cl::cat(runCategory));
+#endif
+cl::opt<std::string> dtype("dtype",
+                           cl::desc("Element type of the GPU programs (cuda)"),
+                           cl::init("f32"), cl::cat(runCategory));
 cl::opt<xlstm::config::SchemaHint>
     schema("schema", cl::desc("Config schema (default: detect from the keys)"),
            cl::init(xlstm::config::SchemaHint::Auto),
@@ -105,6 +118,7 @@ cl::opt<int64_t> seqlen("seqlen",
                         cl::desc("Sequence length of the random input"),
                         cl::init(0), cl::cat(runCategory));
 
+#if XLSTM_HAVE_REFERENCE
 /// The reference device keeps whole float64 activations in host memory; a
 /// (batch, seq) whose widest activation would not fit is an error up front,
 /// not an allocation failure halfway through.
@@ -123,6 +137,7 @@ llvm::Error checkReferenceSize(const config::ModelSpec &spec, int64_t b,
         (long long)(kLimitBytes >> 30));
   return llvm::Error::success();
 }
+#endif
 
 /// A seeded random model input: tokens uniform over the vocabulary, or
 /// embeddings N(0, 1).
@@ -204,6 +219,136 @@ llvm::Expected<reference::Tensor> readInput(const weights::SafetensorsFile &io,
         weights::toString(t->dtype).str().c_str());
   return reference::Tensor(t->shape, weights::toF64(*t));
 }
+
+/// What xlstm-run needs of a device: the model's parameter table and names,
+/// forward and step.
+class ModelDevice {
+public:
+  struct Result {
+    reference::Tensor output;
+    std::vector<reference::Tensor> states;
+  };
+  virtual ~ModelDevice() = default;
+  virtual llvm::ArrayRef<weights::ParamDesc> params() const = 0;
+  virtual llvm::Error setParameters(weights::ParamValues values) = 0;
+  virtual llvm::StringRef inputName() const = 0;
+  virtual llvm::StringRef outputName() const = 0;
+  virtual llvm::ArrayRef<std::string> stateNames() const = 0;
+  virtual std::vector<reference::Tensor> zeroStates(int64_t batch) const = 0;
+  virtual llvm::Expected<Result> forward(const reference::Tensor &input) = 0;
+  virtual llvm::Expected<Result>
+  step(const reference::Tensor &input,
+       llvm::ArrayRef<reference::Tensor> states) = 0;
+  /// Fails when (batch, seq) cannot run here.
+  virtual llvm::Error checkSize(const config::ModelSpec &, int64_t, int64_t) {
+    return llvm::Error::success();
+  }
+};
+
+#if XLSTM_HAVE_REFERENCE
+class ReferenceDevice : public ModelDevice {
+public:
+  explicit ReferenceDevice(reference::ReferenceModel model)
+      : model(std::move(model)) {}
+  llvm::ArrayRef<weights::ParamDesc> params() const override {
+    return model.params();
+  }
+  llvm::Error setParameters(weights::ParamValues values) override {
+    model.setParameters(std::move(values));
+    return llvm::Error::success();
+  }
+  llvm::StringRef inputName() const override { return model.inputName(); }
+  llvm::StringRef outputName() const override { return model.outputName(); }
+  llvm::ArrayRef<std::string> stateNames() const override {
+    return model.stateNames();
+  }
+  std::vector<reference::Tensor> zeroStates(int64_t batch) const override {
+    return model.zeroStates(batch);
+  }
+  llvm::Expected<Result> forward(const reference::Tensor &input) override {
+    return convert(model.forward(input));
+  }
+  llvm::Expected<Result>
+  step(const reference::Tensor &input,
+       llvm::ArrayRef<reference::Tensor> states) override {
+    return convert(model.step(input, states));
+  }
+  llvm::Error checkSize(const config::ModelSpec &spec, int64_t b,
+                        int64_t s) override {
+    return checkReferenceSize(spec, b, s);
+  }
+
+private:
+  static llvm::Expected<Result>
+  convert(llvm::Expected<reference::ReferenceModel::Result> r) {
+    if (!r)
+      return r.takeError();
+    return Result{std::move(r->output), std::move(r->states)};
+  }
+  reference::ReferenceModel model;
+};
+#endif
+
+class CudaDevice : public ModelDevice {
+public:
+  static llvm::Expected<std::unique_ptr<CudaDevice>>
+  open(const bundle::Bundle &bundle, const config::ModelSpec &spec) {
+    std::unique_ptr<CudaDevice> device(new CudaDevice());
+    llvm::Expected<std::unique_ptr<runtime::CudaDriver>> driver =
+        runtime::CudaDriver::load();
+    if (!driver)
+      return driver.takeError();
+    device->driver = std::move(*driver);
+    llvm::Expected<runtime::Context> context =
+        runtime::Context::create(*device->driver);
+    if (!context)
+      return context.takeError();
+    device->context = std::make_unique<runtime::Context>(std::move(*context));
+    llvm::Expected<std::unique_ptr<runtime::GPUModel>> model =
+        runtime::GPUModel::load(bundle, *device->context, dtype,
+                                spec.hasTokens() ? spec.vocabSize() : 0);
+    if (!model)
+      return model.takeError();
+    device->model = std::move(*model);
+    return device;
+  }
+  llvm::ArrayRef<weights::ParamDesc> params() const override {
+    return model->getParams();
+  }
+  llvm::Error setParameters(weights::ParamValues values) override {
+    return model->setParameters(values);
+  }
+  llvm::StringRef inputName() const override { return model->getInputName(); }
+  llvm::StringRef outputName() const override { return model->getOutputName(); }
+  llvm::ArrayRef<std::string> stateNames() const override {
+    return model->getStateNames();
+  }
+  std::vector<reference::Tensor> zeroStates(int64_t batch) const override {
+    return model->zeroStates(batch);
+  }
+  llvm::Expected<Result> forward(const reference::Tensor &input) override {
+    return convert(model->forward(input));
+  }
+  llvm::Expected<Result>
+  step(const reference::Tensor &input,
+       llvm::ArrayRef<reference::Tensor> states) override {
+    return convert(model->step(input, states));
+  }
+
+private:
+  CudaDevice() = default;
+  static llvm::Expected<Result>
+  convert(llvm::Expected<runtime::GPUModel::Result> r) {
+    if (!r)
+      return r.takeError();
+    return Result{std::move(r->output), std::move(r->states)};
+  }
+  // Declared in destruction order: the model before its context and driver.
+  std::unique_ptr<runtime::CudaDriver> driver;
+  std::unique_ptr<runtime::Context> context;
+  std::unique_ptr<runtime::GPUModel> model;
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -211,50 +356,77 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(runCategory);
   cl::ParseCommandLineOptions(argc, argv, "Run an xLSTM model\n");
 
-  if (chunkSize <= 0)
-    return fail("--chunk-size must be positive");
   if (steps < 0 || generate < 0 || batch < 0 || seqlen < 0)
     return fail("--steps, --generate, --batch and --seqlen must not be "
                 "negative");
-  if (device == Device::Cuda)
-    return fail("--device=cuda: the GPU runtime is not part of this build "
-                "yet; use --device=reference");
+  if (dtype != "f32" && dtype != "bf16")
+    return fail("--dtype must be f32 or bf16, got '" + dtype + "'");
 
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-
-  // MODEL is a config YAML, or a bundle carrying its config and graph IR.
+  // MODEL is a config YAML, or a bundle carrying its config, graph IR and
+  // GPU programs.
+  bool isBundle = llvm::sys::path::extension(modelPath) == ".xlstmb";
   std::optional<config::ModelSpec> spec;
-  FailureOr<reference::ReferenceModel> model = failure();
-  reference::ReferenceOptions options{pipeline, chunkSize};
-  if (llvm::sys::path::extension(modelPath) == ".xlstmb") {
+  std::optional<bundle::Bundle> modelBundle;
+  if (isBundle) {
     llvm::Expected<bundle::Bundle> b = bundle::Bundle::open(modelPath);
     if (!b)
       return fail(b.takeError());
+    modelBundle = std::move(*b);
     std::optional<llvm::StringRef> configText =
-        b->manifest().getString("config");
-    const bundle::Bundle::SectionView *ir = b->find(kGraphSectionName);
-    if (!configText || !ir)
-      return fail(modelPath + ": the bundle has no config or no graph IR");
+        modelBundle->manifest().getString("config");
+    if (!configText)
+      return fail(modelPath + ": the bundle has no config");
     spec = config::parseModelConfig(*configText, modelPath + ":config",
                                     llvm::errs());
-    if (!spec)
-      return 1;
-    OwningOpRef<ModuleOp> module =
-        parseSourceString<ModuleOp>(ir->data, &context, modelPath.getValue());
-    if (!module)
-      return 1;
-    model = reference::ReferenceModel::fromModule(std::move(module), options);
   } else {
     spec = config::parseModelConfigFile(modelPath, llvm::errs(), schema);
-    if (!spec)
-      return 1;
-    model = reference::ReferenceModel::create(context, *spec, options);
   }
-  if (failed(model))
+  if (!spec)
     return 1;
+
+  std::unique_ptr<ModelDevice> model;
+  if (device == Device::Cuda) {
+    if (!isBundle)
+      return fail("--device=cuda runs bundles: compile the config first "
+                  "(xlstmc " +
+                  modelPath + " -o model.xlstmb)");
+    llvm::Expected<std::unique_ptr<CudaDevice>> cuda =
+        CudaDevice::open(*modelBundle, *spec);
+    if (!cuda)
+      return fail(cuda.takeError());
+    model = std::move(*cuda);
+  } else {
+#if XLSTM_HAVE_REFERENCE
+    if (chunkSize <= 0)
+      return fail("--chunk-size must be positive");
+    mlir::DialectRegistry registry;
+    registerAllDialects(registry);
+    static mlir::MLIRContext context(registry);
+    context.loadAllAvailableDialects();
+    mlir::FailureOr<reference::ReferenceModel> ref = mlir::failure();
+    reference::ReferenceOptions options{pipeline, chunkSize};
+    if (isBundle) {
+      const bundle::Bundle::SectionView *ir =
+          modelBundle->find(kGraphSectionName);
+      if (!ir)
+        return fail(modelPath + ": the bundle has no graph IR");
+      mlir::OwningOpRef<mlir::ModuleOp> module =
+          mlir::parseSourceString<mlir::ModuleOp>(ir->data, &context,
+                                                  modelPath.getValue());
+      if (!module)
+        return 1;
+      ref = reference::ReferenceModel::fromModule(std::move(module), options);
+    } else {
+      ref = reference::ReferenceModel::create(context, *spec, options);
+    }
+    if (mlir::failed(ref))
+      return 1;
+    model = std::make_unique<ReferenceDevice>(std::move(*ref));
+#else
+    return fail("--device=reference: this xlstm-run was built without the "
+                "compiler (XLSTM_ENABLE_COMPILER=OFF); use --device=cuda");
+#endif
+  }
 
   config::SLSTMBackend layout = spec->isLarge() || !spec->stack.slstmBlock
                                     ? config::SLSTMBackend::Cuda
@@ -283,7 +455,8 @@ int main(int argc, char **argv) {
             weights::writeParameters(saveWeightsPath, model->params(), params,
                                      weights::DType::F32, layout))
       return fail(std::move(e));
-  model->setParameters(std::move(params));
+  if (llvm::Error e = model->setParameters(std::move(params)))
+    return fail(std::move(e));
 
   bool randomInput = batch > 0 || seqlen > 0;
   if (outputPath.empty() || (inputsPath.empty() == !randomInput)) {
@@ -296,7 +469,7 @@ int main(int argc, char **argv) {
   if (randomInput) {
     if (batch < 1 || seqlen < 1)
       return fail("--batch and --seqlen must both be at least 1");
-    if (llvm::Error e = checkReferenceSize(*spec, batch, seqlen))
+    if (llvm::Error e = model->checkSize(*spec, batch, seqlen))
       return fail(std::move(e));
     input = randomModelInput(*spec, batch, seqlen, seed);
   } else {
@@ -308,12 +481,11 @@ int main(int argc, char **argv) {
     if (!read)
       return fail(read.takeError());
     input = std::move(*read);
-    if (llvm::Error e = checkReferenceSize(*spec, input.dim(0), input.dim(1)))
+    if (llvm::Error e = model->checkSize(*spec, input.dim(0), input.dim(1)))
       return fail(std::move(e));
   }
 
-  llvm::Expected<reference::ReferenceModel::Result> prefill =
-      model->forward(input);
+  llvm::Expected<ModelDevice::Result> prefill = model->forward(input);
   if (!prefill)
     return fail(prefill.takeError());
 
@@ -340,7 +512,7 @@ int main(int argc, char **argv) {
     std::vector<reference::Tensor> state = model->zeroStates(batchSize);
     std::vector<reference::Tensor> outs;
     for (int64_t t = 0; t < steps; ++t) {
-      llvm::Expected<reference::ReferenceModel::Result> r =
+      llvm::Expected<ModelDevice::Result> r =
           model->step(positions(input, t, 1), state);
       if (!r)
         return fail(r.takeError());
@@ -368,8 +540,7 @@ int main(int argc, char **argv) {
     for (int64_t t = 0; t < generate; ++t) {
       for (int64_t b = 0; b < batchSize; ++b)
         tokens.data[b * generate + t] = token.data[b];
-      llvm::Expected<reference::ReferenceModel::Result> r =
-          model->step(token, state);
+      llvm::Expected<ModelDevice::Result> r = model->step(token, state);
       if (!r)
         return fail(r.takeError());
       token = argmaxLast(r->output);
@@ -384,7 +555,9 @@ int main(int argc, char **argv) {
   }
 
   if (llvm::Error e = weights::writeSafetensors(
-          outputPath, outputs, {{"device", "reference"}, {"format", "pt"}}))
+          outputPath, outputs,
+          {{"device", device == Device::Cuda ? "cuda" : "reference"},
+           {"format", "pt"}}))
     return fail(std::move(e));
   return 0;
 }

@@ -60,4 +60,24 @@ def XLSTMMapParallelLoopsPass : Pass<"xlstm-map-parallel-loops"> {
   ];
 }
 
+def XLSTMSinkConstantsIntoLaunchesPass
+    : Pass<"xlstm-sink-constants-into-launches"> {
+  let summary = "Clone the constants a gpu.launch uses into its body";
+  let description = [{
+    Canonicalization hoists constants out of `gpu.launch` bodies, and
+    outlining would then pass them as kernel arguments. Cloned into the body
+    instead, they become immediates in the kernel: fewer arguments, better
+    code, and no scalar argument types (bf16) the host side has no use for.
+
+    ```mlir
+    %c = arith.constant 0.0 : bf16
+    gpu.launch ... { memref.store %c, %m[%i] : memref<?xbf16> }
+    // becomes
+    gpu.launch ... { %c = arith.constant 0.0 : bf16
+                     memref.store %c, %m[%i] : memref<?xbf16> }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

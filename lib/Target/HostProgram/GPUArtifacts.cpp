@@ -12,9 +12,11 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 #include <cmath>
 
@@ -53,8 +55,10 @@ json::Array list(ArrayRef<int64_t> values) {
 class ProgramWriter {
 public:
   ProgramWriter(StringRef suffix, GPUArtifacts &artifacts,
-                llvm::StringMap<unsigned> &kernelIndex)
-      : suffix(suffix), artifacts(artifacts), kernelIndex(kernelIndex) {}
+                llvm::StringMap<unsigned> &kernelIndex,
+                const llvm::StringMap<std::string> &sectionOfModule)
+      : suffix(suffix), artifacts(artifacts), kernelIndex(kernelIndex),
+        sectionOfModule(sectionOfModule) {}
 
   Expected<json::Object> write(func::FuncOp fn) {
     json::Array arguments, results;
@@ -342,11 +346,15 @@ private:
                           .str();
     auto [it, inserted] =
         kernelIndex.try_emplace(suffix + "/" + key, artifacts.kernels.size());
-    if (inserted)
-      artifacts.kernels.push_back(json::Object{
-          {"module", launch.getKernelModuleName().getValue()},
-          {"name", launch.getKernelName().getValue()},
-          {"section", sectionName(launch.getKernelModuleName().getValue())}});
+    if (inserted) {
+      auto section = sectionOfModule.find(launch.getKernelModuleName());
+      if (section == sectionOfModule.end())
+        return fail(launch, "the kernel module has no gpu.binary");
+      artifacts.kernels.push_back(
+          json::Object{{"module", launch.getKernelModuleName().getValue()},
+                       {"name", launch.getKernelName().getValue()},
+                       {"section", section->second}});
+    }
     entry["kernel"] = it->second;
     gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
     gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
@@ -376,15 +384,10 @@ private:
     return Error::success();
   }
 
-public:
-  std::string sectionName(StringRef module) const {
-    return ("kernels/" + suffix + "/" + module + ".ptx").str();
-  }
-
-private:
   std::string suffix;
   GPUArtifacts &artifacts;
   llvm::StringMap<unsigned> &kernelIndex;
+  const llvm::StringMap<std::string> &sectionOfModule;
   DenseMap<Value, int64_t> ids;
   int64_t next = 0;
 };
@@ -393,21 +396,10 @@ private:
 
 Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
                                  GPUArtifacts &artifacts) {
-  // Kernels are keyed "<suffix>/<module>::<name>": each call (one element
-  // type) adds its own.
-  llvm::StringMap<unsigned> launched;
-  ProgramWriter sections(suffix, artifacts, launched);
-  for (StringRef fnName : {"forward", "step"}) {
-    auto fn = compiled.lookupSymbol<func::FuncOp>(fnName);
-    if (!fn)
-      continue;
-    ProgramWriter writer(suffix, artifacts, launched);
-    Expected<json::Object> program = writer.write(fn);
-    if (!program)
-      return program.takeError();
-    artifacts.programs[(fnName + "_" + suffix).str()] = std::move(*program);
-  }
-  // One section per launched module, from its gpu.binary.
+  // One section per distinct image: layers of the same shape compile to the
+  // same PTX (the entry is named after the function, not the module), so
+  // most modules share one. Sections are named by a hash of their contents.
+  llvm::StringMap<std::string> sectionOfModule;
   llvm::StringSet<> added;
   for (auto binary : compiled.getOps<gpu::BinaryOp>()) {
     StringRef module = binary.getSymName();
@@ -418,11 +410,25 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
     if (object.getFormat() != gpu::CompilationTarget::Assembly)
       return createStringError("host program: gpu.binary @" + module +
                                " is not PTX (compile with format=isa)");
-    std::string section = sections.sectionName(module);
-    if (!added.insert(section).second)
+    StringRef ptx = object.getObject().getValue();
+    std::string section = ("kernels/" + suffix + "/" +
+                           llvm::utohexstr(llvm::xxh3_64bits(ptx)) + ".ptx")
+                              .str();
+    sectionOfModule[module] = section;
+    if (added.insert(section).second)
+      artifacts.sections.push_back({section, "ptx", ptx.str()});
+  }
+  // Kernels are keyed "<module>::<name>" within this element type.
+  llvm::StringMap<unsigned> launched;
+  for (StringRef fnName : {"forward", "step"}) {
+    auto fn = compiled.lookupSymbol<func::FuncOp>(fnName);
+    if (!fn)
       continue;
-    artifacts.sections.push_back(
-        {section, "ptx", object.getObject().getValue().str()});
+    ProgramWriter writer(suffix, artifacts, launched, sectionOfModule);
+    Expected<json::Object> program = writer.write(fn);
+    if (!program)
+      return program.takeError();
+    artifacts.programs[(fnName + "_" + suffix).str()] = std::move(*program);
   }
   return Error::success();
 }

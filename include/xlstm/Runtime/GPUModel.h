@@ -1,0 +1,90 @@
+//===- GPUModel.h - A compiled model resident on one GPU --------*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The C++ API of the GPU runtime: a bundle's host programs for one element
+// type (f32 or bf16), their kernels loaded once, the parameters uploaded
+// once; `forward` (prefill, returning the final states) and `step` (one
+// position from given states) run the host programs on the device. Inputs,
+// outputs and states cross the API as host float64 tensors; tokens are
+// checked against the vocabulary before anything is launched.
+//
+// MLIR-free: builds with the runtime on machines that have CUDA but no MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_RUNTIME_GPUMODEL_H
+#define XLSTM_RUNTIME_GPUMODEL_H
+
+#include "xlstm/Bundle/Bundle.h"
+#include "xlstm/Reference/Tensor.h"
+#include "xlstm/Runtime/CudaObjects.h"
+#include "xlstm/Runtime/HostProgram.h"
+#include "xlstm/Weights/ParameterBinding.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xlstm::runtime {
+
+using HostTensor = reference::Tensor;
+
+class GPUModel {
+public:
+  struct Result {
+    HostTensor output;
+    std::vector<HostTensor> states; ///< in getStateNames() order
+  };
+
+  /// Loads the programs `forward_<dtype>` / `step_<dtype>` of `bundle` and
+  /// their kernels into `context` (which must outlive the model).
+  /// `vocabSize` bounds token inputs (0: the model takes embeddings).
+  static llvm::Expected<std::unique_ptr<GPUModel>>
+  load(const bundle::Bundle &bundle, const Context &context,
+       llvm::StringRef dtype, int64_t vocabSize);
+  ~GPUModel();
+
+  /// The parameters the bundle's parameter table lists, in order.
+  llvm::ArrayRef<weights::ParamDesc> getParams() const { return params; }
+  llvm::StringRef getInputName() const { return inputName; }
+  llvm::StringRef getOutputName() const { return outputName; }
+  llvm::ArrayRef<std::string> getStateNames() const { return stateNames; }
+
+  /// Converts the values (one per getParams() entry, row-major) to the
+  /// programs' element type and uploads them.
+  llvm::Error setParameters(const weights::ParamValues &values);
+
+  /// The whole sequence from zero states.
+  llvm::Expected<Result> forward(const HostTensor &input);
+  /// One position (input of length 1) from `states`.
+  llvm::Expected<Result> step(const HostTensor &input,
+                              llvm::ArrayRef<HostTensor> states);
+  /// Zero states for `batch` rows (the shapes of the state table).
+  std::vector<HostTensor> zeroStates(int64_t batch) const;
+
+  /// The backend (for timing and statistics).
+  DeviceBackend &getBackend();
+
+private:
+  GPUModel() = default;
+  llvm::Expected<Result> run(const HostProgram &program,
+                             const HostTensor &input,
+                             llvm::ArrayRef<HostTensor> states);
+
+  std::unique_ptr<CudaBackend> backend;
+  std::optional<HostProgram> forwardProgram, stepProgram;
+  std::vector<weights::ParamDesc> params;
+  /// Parameters on the device, by name.
+  llvm::StringMap<Value> parameterValues;
+  std::string inputName, outputName;
+  std::vector<std::string> stateNames;
+  std::vector<llvm::SmallVector<int64_t, 4>> stateShapes; ///< -1 = batch
+  int64_t vocabSize = 0;
+};
+
+} // namespace xlstm::runtime
+
+#endif // XLSTM_RUNTIME_GPUMODEL_H

@@ -1,0 +1,311 @@
+//===- GPUModel.cpp - A compiled model resident on one GPU ----------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Runtime/GPUModel.h"
+#include "xlstm/Weights/Safetensors.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+using namespace xlstm;
+using namespace xlstm::runtime;
+using llvm::createStringError;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+namespace json = llvm::json;
+
+namespace {
+
+weights::DType toDType(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return weights::DType::F32;
+  case ElementKind::BF16:
+    return weights::DType::BF16;
+  case ElementKind::F16:
+    return weights::DType::F16;
+  case ElementKind::F64:
+    return weights::DType::F64;
+  case ElementKind::I64:
+  case ElementKind::I32: // not a model input type; rejected by the caller
+    return weights::DType::I64;
+  }
+  return weights::DType::F32;
+}
+
+/// "name" and "shape" (-1 = dynamic) of a manifest tensor entry.
+Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>>
+tensorEntry(const json::Value *value, StringRef what) {
+  const json::Object *o = value ? value->getAsObject() : nullptr;
+  const json::Array *shape = o ? o->getArray("shape") : nullptr;
+  std::optional<StringRef> name = o ? o->getString("name") : std::nullopt;
+  if (!name || !shape)
+    return createStringError("the manifest's %s lacks a name or a shape",
+                             what.str().c_str());
+  llvm::SmallVector<int64_t, 4> dims;
+  for (const json::Value &d : *shape) {
+    std::optional<int64_t> v = d.getAsInteger();
+    if (!v || *v < -1)
+      return createStringError("the manifest's %s '%s' has a bad shape",
+                               what.str().c_str(), name->str().c_str());
+    dims.push_back(*v);
+  }
+  return std::make_pair(name->str(), std::move(dims));
+}
+
+} // namespace
+
+GPUModel::~GPUModel() = default;
+
+DeviceBackend &GPUModel::getBackend() { return *backend; }
+
+Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
+                                                   const Context &context,
+                                                   StringRef dtype,
+                                                   int64_t vocabSize) {
+  const json::Object &manifest = bundle.manifest();
+  auto bad = [&](const llvm::Twine &message) {
+    return createStringError(bundle.name() + ": " + message);
+  };
+  std::unique_ptr<GPUModel> model(new GPUModel());
+  model->vocabSize = vocabSize;
+
+  const json::Value *kernelTable = manifest.get("kernels");
+  const json::Object *programs = manifest.getObject("programs");
+  if (!kernelTable || !programs)
+    return bad("the bundle has no GPU programs (compiled without the GPU "
+               "backend?)");
+  Expected<std::vector<KernelRef>> kernels = parseKernels(*kernelTable);
+  if (!kernels)
+    return bad(llvm::toString(kernels.takeError()));
+  for (StringRef fn : {"forward", "step"}) {
+    std::string key = (fn + "_" + dtype).str();
+    const json::Value *program = programs->get(key);
+    if (!program) {
+      std::vector<std::string> have;
+      for (const auto &entry : *programs)
+        have.push_back(entry.first.str());
+      llvm::sort(have);
+      return bad("the bundle has no program '" + key +
+                 "' (it has: " + llvm::join(have, ", ") +
+                 "); compile it with xlstmc --dtype " + dtype);
+    }
+    Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
+    if (!parsed)
+      return bad(key + ": " + llvm::toString(parsed.takeError()));
+    (fn == StringRef("forward") ? model->forwardProgram : model->stepProgram) =
+        std::move(*parsed);
+  }
+
+  // The tables the runtime binds by name.
+  Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>> input =
+      tensorEntry(manifest.get("input"), "input");
+  Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>> output =
+      tensorEntry(manifest.get("output"), "output");
+  if (!input)
+    return input.takeError();
+  if (!output)
+    return output.takeError();
+  model->inputName = input->first;
+  model->outputName = output->first;
+  const json::Array *params = manifest.getArray("parameters");
+  const json::Array *states = manifest.getArray("states");
+  if (!params || !states)
+    return bad("the manifest has no parameter or state table");
+  for (const json::Value &p : *params) {
+    Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>> entry =
+        tensorEntry(&p, "parameter");
+    if (!entry)
+      return entry.takeError();
+    weights::ParamDesc desc{entry->first, entry->second, {}};
+    if (const json::Array *aliases = p.getAsObject()->getArray("aliases"))
+      for (const json::Value &a : *aliases)
+        if (std::optional<StringRef> s = a.getAsString())
+          desc.aliases.push_back(s->str());
+    model->params.push_back(std::move(desc));
+  }
+  for (const json::Value &s : *states) {
+    Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>> entry =
+        tensorEntry(&s, "state");
+    if (!entry)
+      return entry.takeError();
+    model->stateNames.push_back(entry->first);
+    model->stateShapes.push_back(entry->second);
+  }
+
+  Expected<std::unique_ptr<CudaBackend>> backend = CudaBackend::create(
+      context, *kernels, [&](const KernelRef &kernel) -> Expected<StringRef> {
+        const bundle::Bundle::SectionView *section =
+            bundle.find(kernel.section);
+        if (!section)
+          return bad("kernel '" + kernel.name + "' of module '" +
+                     kernel.module + "' has no section '" + kernel.section +
+                     "'");
+        return StringRef(section->data);
+      });
+  if (!backend)
+    return backend.takeError();
+  model->backend = std::move(*backend);
+  return model;
+}
+
+Error GPUModel::setParameters(const weights::ParamValues &values) {
+  if (values.size() != params.size())
+    return createStringError("%zu parameter values for %zu parameters",
+                             values.size(), params.size());
+  parameterValues.clear();
+  for (auto [desc, data] : llvm::zip(params, values)) {
+    std::optional<unsigned> index = forwardProgram->findArgument(desc.name);
+    if (!index)
+      return createStringError("the program has no parameter '%s'",
+                               desc.name.c_str());
+    const Type &type = forwardProgram->getArguments()[*index].type;
+    if (!type.memref)
+      return createStringError("parameter '%s' is not a buffer",
+                               desc.name.c_str());
+    ElementKind element = type.memrefType.element;
+    weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
+        desc.name, std::vector<int64_t>(desc.shape.begin(), desc.shape.end()),
+        data, toDType(element));
+    Expected<MemRefValue> buffer =
+        allocateMemRef(*backend, element, desc.shape);
+    if (!buffer)
+      return buffer.takeError();
+    if (Error e = backend->copyFromHost(
+            *buffer->allocation, 0, encoded.bytes.data(), encoded.bytes.size()))
+      return e;
+    parameterValues[desc.name] = Value::getMemRef(std::move(*buffer));
+  }
+  return backend->synchronize();
+}
+
+std::vector<HostTensor> GPUModel::zeroStates(int64_t batch) const {
+  std::vector<HostTensor> out;
+  for (const auto &shape : stateShapes) {
+    llvm::SmallVector<int64_t, 4> concrete(shape);
+    for (int64_t &d : concrete)
+      if (d < 0)
+        d = batch;
+    out.emplace_back(concrete);
+  }
+  return out;
+}
+
+Expected<GPUModel::Result> GPUModel::forward(const HostTensor &input) {
+  return run(*forwardProgram, input, {});
+}
+
+Expected<GPUModel::Result> GPUModel::step(const HostTensor &input,
+                                          llvm::ArrayRef<HostTensor> states) {
+  if (states.size() != stateNames.size())
+    return createStringError("step: %zu states given, the model has %zu",
+                             states.size(), stateNames.size());
+  return run(*stepProgram, input, states);
+}
+
+Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
+                                         const HostTensor &input,
+                                         llvm::ArrayRef<HostTensor> states) {
+  if (parameterValues.empty() && !params.empty())
+    return createStringError("the parameters are not set");
+  if (inputName == "tokens")
+    for (double t : input.data)
+      if (!(t >= 0 && t < static_cast<double>(vocabSize)) || t != std::floor(t))
+        return createStringError(
+            "token %s is out of range [0, %lld)",
+            std::isfinite(t) && std::abs(t) < 1e15
+                ? std::to_string(static_cast<int64_t>(t)).c_str()
+                : std::to_string(t).c_str(),
+            static_cast<long long>(vocabSize));
+
+  // Uploads a host tensor as the program argument `name`.
+  auto upload = [&](StringRef name, const HostTensor &t) -> Expected<Value> {
+    std::optional<unsigned> index = program.findArgument(name);
+    if (!index)
+      return createStringError("the program has no argument '%s'",
+                               name.str().c_str());
+    const Type &type = program.getArguments()[*index].type;
+    ElementKind element = type.memrefType.element;
+    weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
+        name.str(), std::vector<int64_t>(t.shape.begin(), t.shape.end()),
+        t.data, toDType(element));
+    Expected<MemRefValue> buffer = allocateMemRef(*backend, element, t.shape);
+    if (!buffer)
+      return buffer.takeError();
+    if (Error e = backend->copyFromHost(
+            *buffer->allocation, 0, encoded.bytes.data(), encoded.bytes.size()))
+      return std::move(e);
+    return Value::getMemRef(std::move(*buffer));
+  };
+
+  llvm::StringMap<Value> named;
+  for (const ProgramArgument &arg : program.getArguments())
+    if (arg.role == "parameter") {
+      auto it = parameterValues.find(arg.name);
+      if (it == parameterValues.end())
+        return createStringError("parameter '%s' is not set", arg.name.c_str());
+      named[arg.name] = it->second;
+    }
+  Expected<Value> in = upload(inputName, input);
+  if (!in)
+    return in.takeError();
+  named[inputName] = std::move(*in);
+  for (auto [name, state] : llvm::zip(stateNames, states)) {
+    Expected<Value> v = upload(name, state);
+    if (!v)
+      return v.takeError();
+    named[name] = std::move(*v);
+  }
+  Expected<std::vector<Value>> arguments = bindArguments(program, named);
+  if (!arguments)
+    return arguments.takeError();
+  Expected<std::vector<Value>> results = execute(program, *backend, *arguments);
+  if (!results)
+    return results.takeError();
+  if (Error e = backend->synchronize())
+    return std::move(e);
+
+  // Downloads every result into host float64.
+  Result result;
+  llvm::StringMap<HostTensor> byName;
+  for (auto [value, desc] : llvm::zip(*results, program.getResults())) {
+    const MemRefValue &m = value.getMemRef();
+    if (!m.isContiguous())
+      return createStringError("result '%s' is not contiguous",
+                               desc.name.c_str());
+    std::optional<int64_t> count = m.getNumElements();
+    if (!count)
+      return createStringError("result '%s' is too large", desc.name.c_str());
+    size_t elementBytes = getElementBytes(m.element);
+    std::vector<uint8_t> bytes(*count * elementBytes);
+    if (*count > 0)
+      if (Error e = backend->copyToHost(bytes.data(), *m.allocation,
+                                        m.offset * elementBytes, bytes.size()))
+        return std::move(e);
+    weights::TensorView view{desc.name, toDType(m.element), m.sizes, bytes};
+    byName[desc.name] = HostTensor(m.sizes, weights::toF64(view));
+  }
+  auto take = [&](StringRef name) -> Expected<HostTensor> {
+    auto it = byName.find(name);
+    if (it == byName.end())
+      return createStringError("the program returns no '%s'",
+                               name.str().c_str());
+    return std::move(it->second);
+  };
+  Expected<HostTensor> output = take(outputName);
+  if (!output)
+    return output.takeError();
+  result.output = std::move(*output);
+  for (const std::string &name : stateNames) {
+    Expected<HostTensor> state = take(name);
+    if (!state)
+      return state.takeError();
+    result.states.push_back(std::move(*state));
+  }
+  return result;
+}
