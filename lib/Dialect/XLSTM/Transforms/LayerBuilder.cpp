@@ -41,15 +41,17 @@ Value LayerBuilder::scalarSigmoid(OpBuilder &b, Location loc, Value x) {
                                arith::AddFOp::create(b, loc, one, e));
 }
 
-Value LayerBuilder::linear(Value x, Value weight, Value bias) {
+Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
   auto xType = tensorType(x);
   int64_t rank = xType.getRank();
   int64_t out = tensorType(weight).getDimSize(0);
   SmallVector<OpFoldResult> shape = sizes(x);
   shape.back() = b.getIndexAttr(out);
-  Value zero = scalarConstant(b, loc, xType.getElementType(), 0.0);
-  Value init =
-      linalg::FillOp::create(b, loc, zero, emptyLike(x, shape)).getResult(0);
+  if (!resultElt)
+    resultElt = xType.getElementType();
+  Value zero = scalarConstant(b, loc, resultElt, 0.0);
+  Value empty = tensor::EmptyOp::create(b, loc, shape, resultElt);
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   // Loops: the leading dims of x, then the output feature o, then the
   // reduction over input features i.
   MLIRContext *ctx = b.getContext();
@@ -70,7 +72,7 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias) {
                                        ValueRange{x, weight}, ValueRange{init},
                                        b.getAffineMapArrayAttr(maps))
                 .getResult(0);
-  return bias ? add(y, bias) : y;
+  return bias ? add(y, castElements(bias, resultElt)) : y;
 }
 
 Value LayerBuilder::elementwise(ValueRange inputs, ScalarFn fn) {

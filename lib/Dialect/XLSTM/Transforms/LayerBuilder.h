@@ -31,8 +31,10 @@ public:
   LayerBuilder(mlir::OpBuilder &b, mlir::Location loc) : b(b), loc(loc) {}
 
   /// `x W^T + bias` over the last dimension (`linalg.contract`); `bias` may be
-  /// null.
-  mlir::Value linear(mlir::Value x, mlir::Value weight, mlir::Value bias);
+  /// null. The result has `x`'s element type, or `resultElt` when given
+  /// (gate pre-activations stay float32 in narrow models).
+  mlir::Value linear(mlir::Value x, mlir::Value weight, mlir::Value bias,
+                     mlir::Type resultElt = {});
 
   /// A `linalg.generic` computing `fn` elementwise over the shape of
   /// `inputs[0]`. Lower-rank inputs broadcast along the leading dimensions
