@@ -103,6 +103,13 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
     cp "$golden/$name.weights.safetensors" "$golden/$name.io.safetensors" \
       "$out/golden/"
   done
+  # Benchmark models (docs/performance.md).
+  for dtype in f32 bf16; do
+    "$xlstmc" "$root/python-free-configs/readme_stack.yaml" --dtype "$dtype" \
+      -o "$out/bundles/bench_readme_stack.$dtype.xlstmb"
+  done
+  "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
+    -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
   du -sh "$out"
   ;;
 run)
@@ -118,6 +125,18 @@ run)
   # shared/golden/README.md: f32 1e-4 (greedy tokens exact), bf16 3e-2.
   run_golden "$logs" 2>&1 | tee "$logs/golden.txt"
   status=$((status | PIPESTATUS[0]))
+  # First timings (JSON per run; docs/performance.md records them): the README
+  # stack at B 4, S 256 and one xLSTM-7B block at B 1, S 8192 (its chunkwise
+  # mLSTM is the a1 shape of shared/docs/perf-anchors-h200.md).
+  for dtype in f32 bf16; do
+    ./xlstm-run "bundles/bench_readme_stack.$dtype.xlstmb" --device=cuda \
+      --dtype "$dtype" --batch 4 --seqlen 256 --bench 20 --profile \
+      --bench-json "$logs/bench-readme_stack-$dtype.json" >/dev/null ||
+      status=1
+  done
+  ./xlstm-run bundles/bench_xlstm7b_block.bf16.xlstmb --device=cuda \
+    --dtype bf16 --batch 1 --seqlen 8192 --warmup 1 --bench 3 --profile \
+    --bench-json "$logs/bench-xlstm7b_block-bf16.json" >/dev/null || status=1
   exit $status
   ;;
 *)

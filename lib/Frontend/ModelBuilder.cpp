@@ -254,7 +254,7 @@ private:
     if (spec.hasTokens()) {
       StringRef table =
           spec.isLarge() ? "embedding.weight" : "token_embedding.weight";
-      x = EmbeddingOp::create(b, loc, actType, x, param(table));
+      x = EmbeddingOp::create(b, named("embedding"), actType, x, param(table));
     }
     ValueRange stateArgs =
         isStep ? fn.getArguments().drop_front(params.size() + 1) : ValueRange();
@@ -272,15 +272,18 @@ private:
           isStep ? stateArgs.slice(nextState, numStates) : ValueRange();
       nextState += numStates;
       Operation *block;
+      // Named after the block, so that every kernel it becomes says so.
+      Location blockLoc = named(("blocks." + Twine(i)).str());
       if (auto m = dyn_cast<MLSTMLayerAttr>(config))
-        block = MLSTMBlockOp::create(b, loc, actType, finalTypes, x, operands,
-                                     initial, m);
+        block = MLSTMBlockOp::create(b, blockLoc, actType, finalTypes, x,
+                                     operands, initial, m);
       else if (auto sc = dyn_cast<SLSTMLayerAttr>(config))
-        block = SLSTMBlockOp::create(b, loc, actType, finalTypes, x, operands,
-                                     initial, sc);
+        block = SLSTMBlockOp::create(b, blockLoc, actType, finalTypes, x,
+                                     operands, initial, sc);
       else
-        block = LargeBlockOp::create(b, loc, actType, finalTypes, x, operands,
-                                     initial, cast<LargeBlockAttr>(config));
+        block =
+            LargeBlockOp::create(b, blockLoc, actType, finalTypes, x, operands,
+                                 initial, cast<LargeBlockAttr>(config));
       x = block->getResult(0);
       llvm::append_range(finalStates, block->getResults().drop_front());
     }
@@ -293,7 +296,7 @@ private:
       FloatAttr cap;
       if (spec.isLarge() && spec.large.outputLogitSoftCap > 0)
         cap = b.getF64FloatAttr(spec.large.outputLogitSoftCap);
-      x = LMHeadOp::create(b, loc, resultType, x, head, cap);
+      x = LMHeadOp::create(b, named("lm_head"), resultType, x, head, cap);
     }
     SmallVector<Value> results = {x};
     llvm::append_range(results, finalStates);
@@ -322,6 +325,9 @@ private:
   OpBuilder b;
   const ModelSpec &spec;
   Location loc;
+  Location named(StringRef name) {
+    return NameLoc::get(StringAttr::get(&ctx, name), loc);
+  }
   Type elementType;
   SmallVector<Attribute> blockConfigs;
   SmallVector<Param> params;

@@ -62,7 +62,13 @@ tensorEntry(const json::Value *value, StringRef what) {
 
 GPUModel::~GPUModel() = default;
 
-DeviceBackend &GPUModel::getBackend() { return *backend; }
+std::string GPUModel::getKernelName(unsigned index) const {
+  if (index >= kernels.size())
+    return "?";
+  const KernelRef &k = kernels[index];
+  std::string name = k.module + "::" + k.name;
+  return k.origin.empty() ? name : k.origin + " (" + name + ")";
+}
 
 Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
                                                    const Context &context,
@@ -74,6 +80,7 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
   };
   std::unique_ptr<GPUModel> model(new GPUModel());
   model->vocabSize = vocabSize;
+  model->context = &context;
 
   const json::Value *kernelTable = manifest.get("kernels");
   const json::Object *programs = manifest.getObject("programs");
@@ -151,6 +158,7 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
   if (!backend)
     return backend.takeError();
   model->backend = std::move(*backend);
+  model->kernels = std::move(*kernels);
   return model;
 }
 
@@ -208,9 +216,9 @@ Expected<GPUModel::Result> GPUModel::step(const HostTensor &input,
   return run(*stepProgram, input, states);
 }
 
-Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
-                                         const HostTensor &input,
-                                         llvm::ArrayRef<HostTensor> states) {
+Expected<std::vector<Value>>
+GPUModel::prepare(const HostProgram &program, const HostTensor &input,
+                  llvm::ArrayRef<HostTensor> states) {
   if (parameterValues.empty() && !params.empty())
     return createStringError("the parameters are not set");
   if (inputName == "tokens")
@@ -261,7 +269,61 @@ Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
       return v.takeError();
     named[name] = std::move(*v);
   }
-  Expected<std::vector<Value>> arguments = bindArguments(program, named);
+  return bindArguments(program, named);
+}
+
+Expected<GPUModel::Benchmark>
+GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
+                           unsigned iterations, bool profile) {
+  Expected<std::vector<Value>> arguments = prepare(*forwardProgram, input, {});
+  if (!arguments)
+    return arguments.takeError();
+  Expected<Event> start = Event::create(*context);
+  if (!start)
+    return start.takeError();
+  Expected<Event> end = Event::create(*context);
+  if (!end)
+    return end.takeError();
+  Benchmark result;
+  for (unsigned i = 0; i < warmup + iterations; ++i) {
+    bool timed = i >= warmup;
+    if (Error e = backend->setProfiling(timed && profile))
+      return std::move(e);
+    if (timed)
+      if (Error e = start->record(backend->getStream()))
+        return std::move(e);
+    Expected<std::vector<Value>> results =
+        execute(*forwardProgram, *backend, *arguments);
+    if (!results)
+      return results.takeError();
+    if (timed) {
+      if (Error e = end->record(backend->getStream()))
+        return std::move(e);
+      if (Error e = end->synchronize())
+        return std::move(e);
+      Expected<float> ms = Event::elapsedMilliseconds(*start, *end);
+      if (!ms)
+        return ms.takeError();
+      result.milliseconds.push_back(*ms);
+    }
+  }
+  if (Error e = backend->setProfiling(false))
+    return std::move(e);
+  Expected<std::vector<CudaBackend::KernelTime>> times = backend->takeProfile();
+  if (!times)
+    return times.takeError();
+  result.kernels = std::move(*times);
+  for (const CudaBackend::KernelTime &k : result.kernels)
+    result.launchesPerRun += k.launches;
+  if (iterations > 0)
+    result.launchesPerRun /= iterations;
+  return result;
+}
+
+Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
+                                         const HostTensor &input,
+                                         llvm::ArrayRef<HostTensor> states) {
+  Expected<std::vector<Value>> arguments = prepare(program, input, states);
   if (!arguments)
     return arguments.takeError();
   Expected<std::vector<Value>> results = execute(program, *backend, *arguments);

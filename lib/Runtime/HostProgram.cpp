@@ -550,7 +550,9 @@ xlstm::runtime::parseKernels(const json::Value &kernels) {
       return makeError(formatv("kernel {0} needs string fields \"module\", "
                                "\"name\" and \"section\"",
                                i));
-    result.push_back({module->str(), name->str(), section->str()});
+    std::optional<StringRef> origin = object->getString("origin");
+    result.push_back({module->str(), name->str(), section->str(),
+                      origin ? origin->str() : std::string()});
   }
   return result;
 }
@@ -2090,13 +2092,17 @@ Error Interpreter::runLaunch(const Op &op) {
                                         "grid", op.grid[i], &shape.grid[i]},
                                     {"block", op.block[i], &shape.block[i]}}) {
       int64_t v = integer(id);
-      if (v < 1 || v > int64_t(std::numeric_limits<unsigned>::max()))
-        return error(op, formatv("{0} size {1} is {2}; expected 1..{3}", what,
-                                 "xyz"[i], v,
+      // An empty grid is an empty loop (no rows): nothing to launch.
+      int64_t low = what == "grid" ? 0 : 1;
+      if (v < low || v > int64_t(std::numeric_limits<unsigned>::max()))
+        return error(op, formatv("{0} size {1} is {2}; expected {3}..{4}", what,
+                                 "xyz"[i], v, low,
                                  std::numeric_limits<unsigned>::max()));
       *target = unsigned(v);
     }
   }
+  if (shape.grid[0] == 0 || shape.grid[1] == 0 || shape.grid[2] == 0)
+    return Error::success();
   if (op.sharedMemory) {
     int64_t v = integer(*op.sharedMemory);
     if (v < 0 || v > int64_t(std::numeric_limits<unsigned>::max()))
@@ -2293,6 +2299,14 @@ struct CudaBackend::Impl {
   std::vector<Module> modules; // before kernels: they refer to the modules
   std::vector<Kernel> kernels;
   std::shared_ptr<BufferPool> pool;
+  // Profiling: an event pair per timed launch, reused across takeProfile().
+  bool profiling = false;
+  struct Timed {
+    unsigned kernel;
+    Event start, end;
+  };
+  std::vector<Timed> timed;
+  size_t numTimed = 0;
 };
 
 CudaBackend::CudaBackend(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -2356,12 +2370,57 @@ Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,
       return err;
     entry.maxDynamicShared = shape.sharedMemoryBytes;
   }
-  return runtime::launch(
-      entry.function, {shape.grid[0], shape.grid[1], shape.grid[2]},
-      {shape.block[0], shape.block[1], shape.block[2]}, shape.sharedMemoryBytes,
-      impl->stream,
-      // cuLaunchKernel reads the parameters and does not keep the pointers.
-      const_cast<void **>(arguments.getPointers().data()));
+  Impl::Timed *timing = nullptr;
+  if (impl->profiling) {
+    if (impl->numTimed == impl->timed.size()) {
+      Expected<Event> start = Event::create(impl->context);
+      if (!start)
+        return start.takeError();
+      Expected<Event> end = Event::create(impl->context);
+      if (!end)
+        return end.takeError();
+      impl->timed.push_back({kernel, std::move(*start), std::move(*end)});
+    }
+    timing = &impl->timed[impl->numTimed++];
+    timing->kernel = kernel;
+    if (Error err = timing->start.record(impl->stream))
+      return err;
+  }
+  if (Error err = runtime::launch(
+          entry.function, {shape.grid[0], shape.grid[1], shape.grid[2]},
+          {shape.block[0], shape.block[1], shape.block[2]},
+          shape.sharedMemoryBytes, impl->stream,
+          // cuLaunchKernel reads the parameters and keeps no pointers.
+          const_cast<void **>(arguments.getPointers().data())))
+    return err;
+  return timing ? timing->end.record(impl->stream) : Error::success();
+}
+
+const Stream &CudaBackend::getStream() const { return impl->stream; }
+
+Error CudaBackend::setProfiling(bool on) {
+  impl->profiling = on;
+  return Error::success();
+}
+
+Expected<std::vector<CudaBackend::KernelTime>> CudaBackend::takeProfile() {
+  if (Error err = impl->stream.synchronize())
+    return std::move(err);
+  std::vector<KernelTime> times;
+  std::unordered_map<unsigned, size_t> slot;
+  for (size_t i = 0; i < impl->numTimed; ++i) {
+    const Impl::Timed &t = impl->timed[i];
+    Expected<float> ms = Event::elapsedMilliseconds(t.start, t.end);
+    if (!ms)
+      return ms.takeError();
+    auto [it, inserted] = slot.try_emplace(t.kernel, times.size());
+    if (inserted)
+      times.push_back({t.kernel});
+    times[it->second].launches += 1;
+    times[it->second].milliseconds += *ms;
+  }
+  impl->numTimed = 0;
+  return times;
 }
 
 Error CudaBackend::copy(const Allocation &target, size_t targetOffset,

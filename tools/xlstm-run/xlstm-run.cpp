@@ -31,10 +31,13 @@
 #endif
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
+
+#include <map>
 
 using namespace xlstm;
 namespace cl = llvm::cl;
@@ -110,6 +113,20 @@ cl::opt<int64_t> generate(
              "and state.<block>.<name>, the state after generating)"),
     cl::init(0), cl::cat(runCategory));
 
+cl::opt<unsigned> bench("bench",
+                        cl::desc("Time N forward runs on the GPU (CUDA events, "
+                                 "after --warmup runs) and print JSON"),
+                        cl::init(0), cl::cat(runCategory));
+cl::opt<unsigned> warmup("warmup", cl::desc("Untimed runs before --bench"),
+                         cl::init(3), cl::cat(runCategory));
+cl::opt<bool> profile("profile",
+                      cl::desc("With --bench: also time every kernel (adds "
+                               "two events per launch)"),
+                      cl::cat(runCategory));
+cl::opt<std::string> benchJson("bench-json",
+                               cl::desc("Write the --bench JSON here too"),
+                               cl::value_desc("file.json"),
+                               cl::cat(runCategory));
 cl::opt<int64_t> batch("batch",
                        cl::desc("Run on a seeded random input of this batch "
                                 "size instead of --inputs (with --seqlen)"),
@@ -335,6 +352,79 @@ public:
     return convert(model->step(input, states));
   }
 
+  /// --bench: device time of forward on `input`, as JSON on stdout (and
+  /// in --bench-json).
+  llvm::Error benchmark(const reference::Tensor &input,
+                        llvm::StringRef modelName) {
+    llvm::Expected<runtime::GPUModel::Benchmark> b =
+        model->benchmarkForward(input, warmup, bench, profile);
+    if (!b)
+      return b.takeError();
+    std::vector<double> ms = b->milliseconds;
+    llvm::sort(ms);
+    double sum = 0;
+    for (double m : ms)
+      sum += m;
+    double median = ms.size() % 2
+                        ? ms[ms.size() / 2]
+                        : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    int64_t tokens = input.dim(0) * input.dim(1);
+    llvm::json::Array kernels;
+    std::vector<runtime::CudaBackend::KernelTime> byTime = b->kernels;
+    llvm::sort(byTime, [](const auto &x, const auto &y) {
+      return x.milliseconds > y.milliseconds;
+    });
+    // Also summed per op kind ("xlstm.causal_conv1d", "linalg" for the
+    // projections and epilogues expand-blocks emits directly).
+    std::map<std::string, double> perOp;
+    for (const auto &k : byTime) {
+      std::string name = model->getKernelName(k.kernel);
+      kernels.push_back(
+          llvm::json::Object{{"kernel", name},
+                             {"launches_per_run", double(k.launches) / bench},
+                             {"ms_per_run", k.milliseconds / bench}});
+      llvm::StringRef op =
+          llvm::StringRef(name).split(" (").first.split(" in ").first;
+      if (!op.starts_with("xlstm."))
+        op = "other (linalg: projections, elementwise, copies)";
+      perOp[op.str()] += k.milliseconds / bench;
+    }
+    llvm::json::Object byOp;
+    for (const auto &[op, ms] : perOp)
+      byOp[op] = ms;
+    llvm::json::Object report{
+        {"model", modelName},
+        {"device", context->getProperties().name},
+        {"dtype", dtype.getValue()},
+        {"batch", input.dim(0)},
+        {"seqlen", input.dim(1)},
+        {"warmup", warmup.getValue()},
+        {"iterations", bench.getValue()},
+        {"forward_ms", llvm::json::Object{{"median", median},
+                                          {"min", ms.front()},
+                                          {"max", ms.back()},
+                                          {"mean", sum / ms.size()}}},
+        {"tokens_per_second", tokens / (median / 1000)},
+        {"profiled", profile.getValue()}};
+    if (profile) {
+      report["launches_per_forward"] = int64_t(b->launchesPerRun);
+      report["ms_per_op"] = std::move(byOp);
+      report["kernels"] = std::move(kernels);
+    }
+    std::string text =
+        llvm::formatv("{0:2}", llvm::json::Value(std::move(report))).str();
+    llvm::outs() << text << "\n";
+    if (!benchJson.empty()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(benchJson, ec);
+      if (ec)
+        return llvm::createStringError("cannot write " + benchJson + ": " +
+                                       ec.message());
+      os << text << "\n";
+    }
+    return llvm::Error::success();
+  }
+
 private:
   CudaDevice() = default;
   static llvm::Expected<Result>
@@ -459,7 +549,10 @@ int main(int argc, char **argv) {
     return fail(std::move(e));
 
   bool randomInput = batch > 0 || seqlen > 0;
-  if (outputPath.empty() || (inputsPath.empty() == !randomInput)) {
+  if (bench > 0 && device != Device::Cuda)
+    return fail("--bench times the GPU: use it with --device=cuda");
+  if ((outputPath.empty() && bench == 0) ||
+      (inputsPath.empty() == !randomInput)) {
     if (!saveWeightsPath.empty() && inputsPath.empty() && outputPath.empty() &&
         !randomInput)
       return 0;
@@ -483,6 +576,14 @@ int main(int argc, char **argv) {
     input = std::move(*read);
     if (llvm::Error e = model->checkSize(*spec, input.dim(0), input.dim(1)))
       return fail(std::move(e));
+  }
+
+  if (bench > 0) {
+    auto *cuda = static_cast<CudaDevice *>(model.get());
+    if (llvm::Error e = cuda->benchmark(input, modelPath))
+      return fail(std::move(e));
+    if (outputPath.empty())
+      return 0;
   }
 
   llvm::Expected<ModelDevice::Result> prefill = model->forward(input);

@@ -65,16 +65,34 @@ public:
   /// Zero states for `batch` rows (the shapes of the state table).
   std::vector<HostTensor> zeroStates(int64_t batch) const;
 
-  /// The backend (for timing and statistics).
-  DeviceBackend &getBackend();
+  /// Device time of `forward` on `input`, inputs already on the device and
+  /// outputs left there: `warmup` untimed runs, then one CUDA-event pair per
+  /// timed run; with `profile`, also the time per kernel over the timed runs.
+  struct Benchmark {
+    std::vector<double> milliseconds; ///< one per timed run
+    std::vector<CudaBackend::KernelTime> kernels;
+    size_t launchesPerRun = 0;
+  };
+  llvm::Expected<Benchmark> benchmarkForward(const HostTensor &input,
+                                             unsigned warmup,
+                                             unsigned iterations, bool profile);
+  /// "origin (module::function)" of kernel `index` of the kernel table.
+  std::string getKernelName(unsigned index) const;
 
 private:
   GPUModel() = default;
+  /// Checks the input, uploads it and the states, and orders the
+  /// program's arguments.
+  llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,
+                                             const HostTensor &input,
+                                             llvm::ArrayRef<HostTensor> states);
   llvm::Expected<Result> run(const HostProgram &program,
                              const HostTensor &input,
                              llvm::ArrayRef<HostTensor> states);
 
+  const Context *context = nullptr;
   std::unique_ptr<CudaBackend> backend;
+  std::vector<KernelRef> kernels;
   std::optional<HostProgram> forwardProgram, stepProgram;
   std::vector<weights::ParamDesc> params;
   /// Parameters on the device, by name.

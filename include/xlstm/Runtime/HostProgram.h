@@ -42,6 +42,7 @@
 namespace xlstm::runtime {
 
 class Context;
+class Stream;
 
 //===----------------------------------------------------------------------===//
 // Types
@@ -190,6 +191,9 @@ struct KernelRef {
   std::string module;
   std::string name;
   std::string section;
+  /// What the kernel computes, e.g. "xlstm.causal_conv1d in blocks.0"
+  /// (optional, for profiles).
+  std::string origin;
 };
 
 /// Parses a manifest's "kernels" array.
@@ -449,6 +453,20 @@ public:
   llvm::Error copyToHost(void *target, const Allocation &source, size_t offset,
                          size_t bytes) override;
   llvm::Error synchronize() override;
+
+  /// The stream every launch and copy goes to (for timing with events).
+  const Stream &getStream() const;
+
+  /// Per-kernel timing: while on, every launch is bracketed by two events.
+  struct KernelTime {
+    unsigned kernel;
+    unsigned launches = 0;
+    double milliseconds = 0;
+  };
+  llvm::Error setProfiling(bool on);
+  /// Waits for the stream and returns the launches timed since the last
+  /// call, summed per kernel (in order of first launch).
+  llvm::Expected<std::vector<KernelTime>> takeProfile();
 
   /// Bytes held by the pool's free lists (for tests and statistics).
   size_t getCachedBytes() const;

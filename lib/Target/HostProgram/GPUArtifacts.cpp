@@ -41,6 +41,21 @@ const llvm::StringSet<> kIntegerOps = {
     "arith.index_cast", "arith.index_castui", "arith.extsi",
     "arith.extui",      "arith.trunci"};
 
+/// "xlstm.causal_conv1d in blocks.0": the names a location carries, inner
+/// first ("" when none), to say in profiles where a kernel comes from.
+std::string origin(Location loc) {
+  SmallVector<StringRef> names;
+  loc->walk([&](Location l) {
+    if (auto name = dyn_cast<NameLoc>(l))
+      names.push_back(name.getName().getValue());
+    return WalkResult::advance();
+  });
+  std::string text;
+  for (StringRef n : names)
+    text += (text.empty() ? "" : " in ") + n.str();
+  return text;
+}
+
 json::Value dynamicOr(int64_t v) {
   return ShapedType::isDynamic(v) ? json::Value(nullptr) : json::Value(v);
 }
@@ -353,7 +368,8 @@ private:
       artifacts.kernels.push_back(
           json::Object{{"module", launch.getKernelModuleName().getValue()},
                        {"name", launch.getKernelName().getValue()},
-                       {"section", section->second}});
+                       {"section", section->second},
+                       {"origin", origin(launch.getLoc())}});
     }
     entry["kernel"] = it->second;
     gpu::KernelDim3 grid = launch.getGridSizeOperandValues();

@@ -1089,6 +1089,11 @@ template <typename OpT> struct LowerOp : OpRewritePattern<OpT> {
   LowerOp(MLIRContext *ctx, Fn fn) : OpRewritePattern<OpT>(ctx), fn(fn) {}
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
+    // What the op becomes is named after it (profiles, kernel tables).
+    rewriter.modifyOpInPlace(op, [&] {
+      op->setLoc(NameLoc::get(
+          rewriter.getStringAttr(op->getName().getStringRef()), op->getLoc()));
+    });
     return fn(op, rewriter);
   }
   Fn fn;
