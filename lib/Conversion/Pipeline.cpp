@@ -36,9 +36,11 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Elementwise consumers into their producers: fewer kernels and buffers.
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createXLSTMFuseElementwisePass());
   pm.addPass(createXLSTMBufferizePass());
   pm.addPass(createCanonicalizerPass());
+  if (options.tensorCores)
+    pm.addPass(createXLSTMContractToMMAPass());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -60,6 +62,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
   Option<int64_t> blockSize{*this, "block-size",
                             llvm::cl::desc("Threads per block"),
                             llvm::cl::init(256)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc(
+          "bf16/f16 projections on mma.sync (xlstm-contract-to-mma)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -73,7 +80,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
       "xlstm-to-gpu",
       "Graph-level xlstm IR to host functions launching outlined GPU kernels",
       [](OpPassManager &pm, const ToGPUPipelineOptions &o) {
-        buildXLSTMToGPUPipeline(pm, {o.chunkSize, o.blockSize});
+        buildXLSTMToGPUPipeline(pm, {o.chunkSize, o.blockSize, o.tensorCores});
       });
 }
 

@@ -90,6 +90,10 @@ cl::opt<int64_t> blockSize("block-size",
                            cl::desc("Threads per block of the generic "
                                     "kernels (--emit=gpu|ptx|bundle)"),
                            cl::init(256), cl::cat(xlstmcCategory));
+cl::opt<bool> tensorCores("tensor-cores",
+                          cl::desc("bf16 projections on tensor cores "
+                                   "(mma.sync); off: the generic kernels"),
+                          cl::init(true), cl::cat(xlstmcCategory));
 cl::opt<std::string> chip("chip",
                           cl::desc("GPU architecture of the PTX (sm_80 runs "
                                    "on A100 and later through the driver JIT)"),
@@ -212,7 +216,8 @@ int main(int argc, char **argv) {
     // The bundle keeps the graph IR; the kernels come from a copy.
     OwningOpRef<ModuleOp> gpuModule(cast<ModuleOp>((*module)->clone()));
     if (failed(runPasses(*gpuModule, [&](OpPassManager &pm) {
-          xlstm::buildXLSTMToGPUPipeline(pm, {chunkSize, blockSize});
+          xlstm::buildXLSTMToGPUPipeline(pm,
+                                         {chunkSize, blockSize, tensorCores});
           if (emitKind != EmitKind::GPU) {
             xlstm::NVPTXOptions ptx;
             ptx.chip = chip;

@@ -80,4 +80,67 @@ def XLSTMSinkConstantsIntoLaunchesPass
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
+  let summary = "Projections on bf16/f16 buffers to tensor-core kernels";
+  let description = [{
+    Replaces each `linalg.contract` on buffers that is a projection
+    `out[..., o] += sum_i x[..., i] W[o, i]` with bf16 or f16 `x` and `W`, a
+    float32 `out`, identity layouts and a static `K` that is a multiple of 16
+    by a `gpu.launch` on tensor cores: the leading dims are collapsed into
+    `M`, every warp computes a `(16 warp-tiles-m) x (8 warp-tiles-n)` tile
+    with `nvvm.mma.sync` m16n8k16 (f32 accumulate; the operands are packed
+    into i32 registers, the form MLIR 22 lowers for bf16), fragments loaded
+    from global memory as 32-bit words (A row-major, W's rows are B's
+    columns), starting from `out`'s values. Rows past `M` and columns past
+    `N` read clamped addresses and are not stored. Other contractions are
+    left to the generic path.
+
+    ```mlir
+    linalg.contract indexing_maps = [#x, #w, #out]
+        ins(%x, %w : memref<?x?x128xbf16>, memref<512x128xbf16>)
+        outs(%y : memref<?x?x512xf32>)
+    // becomes a gpu.launch of ceil(512 / 64) x ceil(M / 64) blocks of four
+    // warps issuing nvvm.mma.sync
+    ```
+  }];
+  let options = [
+    Option<"warpsM", "warps-m", "int64_t", /*default=*/"2",
+           "Warps per block along M">,
+    Option<"warpsN", "warps-n", "int64_t", /*default=*/"2",
+           "Warps per block along N">,
+    Option<"warpTilesM", "warp-tiles-m", "int64_t", /*default=*/"2",
+           "16-row mma tiles per warp along M">,
+    Option<"warpTilesN", "warp-tiles-n", "int64_t", /*default=*/"4",
+           "8-column mma tiles per warp along N">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def XLSTMFuseElementwisePass : Pass<"xlstm-fuse-elementwise"> {
+  let summary = "Fuse elementwise linalg ops, leaving contractions intact";
+  let description = [{
+    Upstream's elementwise fusion (producer into consumer) and reshape
+    propagation, restricted to all-parallel ops: a contraction or a
+    reduction is never rewritten, so the projections keep the
+    `linalg.contract` form `xlstm-contract-to-mma` recognises (upstream's
+    `linalg-fuse-elementwise-ops` folds the head-split reshapes into them and
+    turns them into 4-d generics). Fewer kernels and intermediate buffers.
+
+    ```mlir
+    %a = linalg.generic {all parallel} ins(%x) ... { math.exp }
+    %b = linalg.generic {all parallel} ins(%a, %y) ... { arith.addf }
+    // becomes one generic computing exp(x) + y
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

@@ -30,6 +30,7 @@ namespace xlstm {
 struct ToGPUOptions {
   int64_t chunkSize = 64;  ///< xlstm-tile-mlstm-chunkwise
   int64_t blockSize = 256; ///< xlstm-map-parallel-loops
+  bool tensorCores = true; ///< xlstm-contract-to-mma for bf16/f16
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions

@@ -288,29 +288,6 @@ public:
         });
   }
 
-  /// `x W^T (+ bias)` over the last dim, accumulated in the compute type;
-  /// the result has element type `elt`.
-  Value linear(Value x, Value weight, Value bias, Type elt) {
-    int64_t r = tensorType(x).getRank();
-    int64_t out = tensorType(weight).getDimSize(0);
-    SmallVector<OpFoldResult> shape = sizes(x);
-    shape.back() = b.getIndexAttr(out);
-    // Loops: lead dims, o, i.
-    SmallVector<int64_t> xLoops = iota(r - 1), outLoops = iota(r - 1);
-    xLoops.push_back(r);
-    outLoops.push_back(r - 1);
-    SmallVector<IteratorType> iters(r, kPar);
-    iters.push_back(kRed);
-    Value acc = generic1(
-        {x, weight}, {map(r + 1, xLoops), map(r + 1, {r - 1, r})},
-        filled(shape, 0.0), map(r + 1, outLoops), iters,
-        [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-          return arith::AddFOp::create(
-              nb, nloc, a[2], arith::MulFOp::create(nb, nloc, a[0], a[1]));
-        });
-    return scaleShift(acc, nullptr, bias, false, elt);
-  }
-
   Value logSigmoid(OpBuilder &nb, Location nloc, Value x) {
     // min(x, 0) - log1p(exp(-|x|)): stable at both ends.
     Type t = x.getType();
@@ -581,9 +558,12 @@ Value activation(OpBuilder &b, Location loc, Activation act, Value x) {
 LogicalResult lowerGatedFFN(GatedFFNOp op, PatternRewriter &rewriter) {
   Value x = op.getInput();
   Lowering l(rewriter, op.getLoc(), elementType(x));
+  LayerBuilder lb(rewriter, op.getLoc());
   Type compute = l.computeType();
-  Value gate = l.linear(x, op.getGateWeight(), op.getGateBias(), compute);
-  Value up = l.linear(x, op.getUpWeight(), op.getUpBias(), compute);
+  // Projections as linalg.contract accumulating in the compute type (what
+  // xlstm-contract-to-mma puts on tensor cores).
+  Value gate = lb.linear(x, op.getGateWeight(), op.getGateBias(), compute);
+  Value up = lb.linear(x, op.getUpWeight(), op.getUpBias(), compute);
   int64_t r = tensorType(x).getRank();
   Activation act = op.getAct();
   Value hidden =
@@ -594,8 +574,8 @@ LogicalResult lowerGatedFFN(GatedFFNOp op, PatternRewriter &rewriter) {
                                nb, nloc, activation(nb, nloc, act, a[0]), a[1])
                         .getResult();
                   });
-  rewriter.replaceOp(op, l.linear(hidden, op.getDownWeight(), op.getDownBias(),
-                                  elementType(op.getResult())));
+  Value down = lb.linear(hidden, op.getDownWeight(), op.getDownBias(), compute);
+  rewriter.replaceOp(op, lb.castElements(down, elementType(op.getResult())));
   return success();
 }
 

@@ -1,0 +1,296 @@
+//===- ContractToMMA.cpp - Projections on tensor cores --------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A projection y[m, n] += sum_k x[m, k] W[n, k] (x: M x K, W: N x K, both
+// K-contiguous) maps directly onto mma.sync m16n8k16 with A = x row-major
+// and B = W^T "col": every fragment register is two consecutive k of one
+// row of x or W, one aligned 32-bit load. Lane l of a warp holds
+//   A: rows g, g + 8 (g = l / 4), k pairs 2t and 2t + 8 (t = l % 4),
+//   B: column g, k pairs 2t and 2t + 8,
+//   C: rows g, g + 8, columns 2t, 2t + 1
+// (PTX ISA, "Matrix Fragments for mma.m16n8k16"). This first tensor-core
+// kernel reads fragments straight from global memory (L1 serves the reuse
+// between warps); shared-memory staging with cp.async and ldmatrix is the
+// next step.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMCONTRACTTOMMAPASS
+#include "xlstm/Conversion/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+
+namespace {
+
+struct TileShape {
+  int64_t warpsM, warpsN, tilesM, tilesN;
+  int64_t blockM() const { return warpsM * tilesM * 16; }
+  int64_t blockN() const { return warpsN * tilesN * 8; }
+};
+
+/// The operands of a projection contraction, or failure.
+struct Projection {
+  Value x, w, out;
+  int64_t k;
+};
+
+FailureOr<Projection> matchProjection(linalg::ContractOp op) {
+  if (!op.hasPureBufferSemantics() || op.getDpsInputs().size() != 2)
+    return failure();
+  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+  Value out = op.getDpsInits()[0];
+  auto xType = cast<MemRefType>(x.getType());
+  auto wType = cast<MemRefType>(w.getType());
+  auto outType = cast<MemRefType>(out.getType());
+  int64_t r = xType.getRank();
+  if (r < 2 || wType.getRank() != 2 || outType.getRank() != r)
+    return failure();
+  Type elt = xType.getElementType();
+  if (!(elt.isBF16() || elt.isF16()) || wType.getElementType() != elt ||
+      !outType.getElementType().isF32())
+    return failure();
+  if (!xType.getLayout().isIdentity() || !wType.getLayout().isIdentity() ||
+      !outType.getLayout().isIdentity())
+    return failure();
+  int64_t k = xType.getShape().back();
+  if (ShapedType::isDynamic(k) || k % 16 != 0 || wType.getShape()[1] != k ||
+      ShapedType::isDynamic(wType.getShape()[0]) ||
+      outType.getShape().back() != wType.getShape()[0])
+    return failure();
+  // Maps: x (lead..., i), W (o, i), out (lead..., o) with loops
+  // (lead..., o, i).
+  MLIRContext *ctx = op.getContext();
+  SmallVector<AffineExpr> lead;
+  for (int64_t d = 0; d < r - 1; ++d)
+    lead.push_back(getAffineDimExpr(d, ctx));
+  AffineExpr o = getAffineDimExpr(r - 1, ctx), i = getAffineDimExpr(r, ctx);
+  SmallVector<AffineExpr> xExprs(lead), outExprs(lead);
+  xExprs.push_back(i);
+  outExprs.push_back(o);
+  SmallVector<AffineMap> expected = {AffineMap::get(r + 1, 0, xExprs, ctx),
+                                     AffineMap::get(r + 1, 0, {o, i}, ctx),
+                                     AffineMap::get(r + 1, 0, outExprs, ctx)};
+  if (op.getIndexingMapsArray() != ArrayRef<AffineMap>(expected))
+    return failure();
+  return Projection{x, w, out, k};
+}
+
+/// Builds the kernel body; `b` is inside the gpu.launch.
+class MMAKernelBuilder {
+public:
+  MMAKernelBuilder(OpBuilder &b, Location loc, TileShape tile)
+      : b(b), loc(loc), tile(tile), i32(b.getI32Type()), f32(b.getF32Type()) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+
+  /// Two consecutive 16-bit elements at (row, col) as one i32.
+  Value loadPair(Value m, Value row, Value col) {
+    auto elt = cast<MemRefType>(m.getType()).getElementType();
+    Value v = vector::LoadOp::create(b, loc, VectorType::get({2}, elt), m,
+                                     ValueRange{row, col});
+    Value word =
+        vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), v);
+    return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+  }
+
+  void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
+             gpu::KernelDim3 blockIds, gpu::KernelDim3 threadIds) {
+    Value c8 = idx(8), c32 = idx(32);
+    Value tid = threadIds.x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, c32);
+    Value warp = arith::DivUIOp::create(b, loc, tid, c32);
+    Value g = arith::DivUIOp::create(b, loc, lane, idx(4));
+    Value t2 = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), idx(2));
+    Value warpM = arith::DivUIOp::create(b, loc, warp, idx(tile.warpsN));
+    Value warpN = arith::RemUIOp::create(b, loc, warp, idx(tile.warpsN));
+    Value m0 = add(mul(blockIds.y, idx(tile.blockM())),
+                   mul(warpM, idx(tile.tilesM * 16)));
+    Value n0 = add(mul(blockIds.x, idx(tile.blockN())),
+                   mul(warpN, idx(tile.tilesN * 8)));
+    Value lastM = arith::SubIOp::create(b, loc, m, idx(1));
+    Value lastN = arith::SubIOp::create(b, loc, n, idx(1));
+
+    // Rows and columns this lane touches, clamped for loads.
+    SmallVector<Value> rows, rowsClamped; // [mi][half]
+    for (int64_t mi = 0; mi < tile.tilesM; ++mi)
+      for (int64_t h = 0; h < 2; ++h) {
+        Value r = add(add(m0, idx(mi * 16 + h * 8)), g);
+        rows.push_back(r);
+        rowsClamped.push_back(min(r, lastM));
+      }
+    SmallVector<Value> cols, colsClamped; // C columns [ni][j]
+    SmallVector<Value> wRows;             // B column g of tile ni
+    for (int64_t ni = 0; ni < tile.tilesN; ++ni) {
+      wRows.push_back(min(add(add(n0, idx(ni * 8)), g), lastN));
+      for (int64_t j = 0; j < 2; ++j) {
+        Value c = add(add(n0, idx(ni * 8 + j)), t2);
+        cols.push_back(c);
+        colsClamped.push_back(min(c, lastN));
+      }
+    }
+    auto accIndex = [&](int64_t mi, int64_t ni, int64_t e) {
+      return (mi * tile.tilesN + ni) * 4 + e;
+    };
+    // The accumulators start from `out` (the contraction adds to it).
+    SmallVector<Value> acc(tile.tilesM * tile.tilesN * 4);
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    for (int64_t mi = 0; mi < tile.tilesM; ++mi)
+      for (int64_t ni = 0; ni < tile.tilesN; ++ni)
+        for (int64_t e = 0; e < 4; ++e) {
+          int64_t h = e / 2, j = e % 2;
+          Value r = rowsClamped[mi * 2 + h], c = colsClamped[ni * 2 + j];
+          Value v = memref::LoadOp::create(b, loc, out, ValueRange{r, c});
+          Value inside = arith::AndIOp::create(b, loc, lt(rows[mi * 2 + h], m),
+                                               lt(cols[ni * 2 + j], n));
+          acc[accIndex(mi, ni, e)] =
+              arith::SelectOp::create(b, loc, inside, v, zero);
+        }
+
+    auto resultType =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), idx(k), idx(16), acc,
+        [&](OpBuilder &nb, Location nloc, Value kk, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(nb.getInsertionBlock());
+          Value k0 = add(kk, t2), k8 = add(k0, c8);
+          SmallVector<SmallVector<Value, 4>> a(tile.tilesM);
+          for (int64_t mi = 0; mi < tile.tilesM; ++mi) {
+            Value r0 = rowsClamped[mi * 2], r8 = rowsClamped[mi * 2 + 1];
+            a[mi] = {loadPair(x, r0, k0), loadPair(x, r8, k0),
+                     loadPair(x, r0, k8), loadPair(x, r8, k8)};
+          }
+          SmallVector<SmallVector<Value, 2>> bf(tile.tilesN);
+          for (int64_t ni = 0; ni < tile.tilesN; ++ni)
+            bf[ni] = {loadPair(w, wRows[ni], k0), loadPair(w, wRows[ni], k8)};
+          auto type = cast<MemRefType>(x.getType()).getElementType().isBF16()
+                          ? NVVM::MMATypes::bf16
+                          : NVVM::MMATypes::f16;
+          SmallVector<Value> next(iter);
+          for (int64_t mi = 0; mi < tile.tilesM; ++mi)
+            for (int64_t ni = 0; ni < tile.tilesN; ++ni) {
+              SmallVector<Value> c;
+              for (int64_t e = 0; e < 4; ++e)
+                c.push_back(iter[accIndex(mi, ni, e)]);
+              Value d = NVVM::MmaOp::create(
+                  b, loc, resultType, a[mi], bf[ni], c, {16, 8, 16},
+                  std::nullopt, std::nullopt,
+                  std::array<NVVM::MMATypes, 2>{type, type},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+              for (int64_t e = 0; e < 4; ++e)
+                next[accIndex(mi, ni, e)] =
+                    LLVM::ExtractValueOp::create(b, loc, d, e);
+            }
+          scf::YieldOp::create(b, loc, next);
+        });
+
+    // Store what lies inside (M, N).
+    for (int64_t mi = 0; mi < tile.tilesM; ++mi)
+      for (int64_t ni = 0; ni < tile.tilesN; ++ni)
+        for (int64_t e = 0; e < 4; ++e) {
+          int64_t h = e / 2, j = e % 2;
+          Value r = rows[mi * 2 + h], c = cols[ni * 2 + j];
+          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+          auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(guard.thenBlock());
+          memref::StoreOp::create(b, loc, loop.getResult(accIndex(mi, ni, e)),
+                                  out, ValueRange{r, c});
+        }
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  TileShape tile;
+  Type i32, f32;
+};
+
+/// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref.
+Value collapseLeading(OpBuilder &b, Location loc, Value m) {
+  int64_t r = cast<MemRefType>(m.getType()).getRank();
+  if (r == 2)
+    return m;
+  ReassociationIndices lead;
+  for (int64_t d = 0; d < r - 1; ++d)
+    lead.push_back(d);
+  return memref::CollapseShapeOp::create(
+      b, loc, m, ArrayRef<ReassociationIndices>{lead, {r - 1}});
+}
+
+struct XLSTMContractToMMAPass
+    : xlstm::impl::XLSTMContractToMMAPassBase<XLSTMContractToMMAPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
+    if (tile.warpsM < 1 || tile.warpsN < 1 || tile.tilesM < 1 ||
+        tile.tilesN < 1 || tile.warpsM * tile.warpsN > 32) {
+      getOperation()->emitError("xlstm-contract-to-mma: tile options must be "
+                                "positive with at most 32 warps per block");
+      return signalPassFailure();
+    }
+    SmallVector<linalg::ContractOp> contracts;
+    getOperation()->walk(
+        [&](linalg::ContractOp op) { contracts.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    for (linalg::ContractOp op : contracts) {
+      FailureOr<Projection> p = matchProjection(op);
+      if (failed(p))
+        continue;
+      Location loc = op.getLoc();
+      rewriter.setInsertionPoint(op);
+      Value x = collapseLeading(rewriter, loc, p->x);
+      Value out = collapseLeading(rewriter, loc, p->out);
+      Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      Value m = memref::DimOp::create(rewriter, loc, x, c0);
+      int64_t nStatic = cast<MemRefType>(p->w.getType()).getShape()[0];
+      Value n = arith::ConstantIndexOp::create(rewriter, loc, nStatic);
+      auto ceilDiv = [&](Value v, int64_t d) -> Value {
+        return arith::CeilDivUIOp::create(
+            rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
+      };
+      Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      Value threads = arith::ConstantIndexOp::create(
+          rewriter, loc, 32 * tile.warpsM * tile.warpsN);
+      auto launch = gpu::LaunchOp::create(
+          rewriter, loc, ceilDiv(n, tile.blockN()), ceilDiv(m, tile.blockM()),
+          one, threads, one, one);
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        MMAKernelBuilder(rewriter, loc, tile)
+            .build(x, p->w, out, m, n, p->k, launch.getBlockIds(),
+                   launch.getThreadIds());
+        gpu::TerminatorOp::create(rewriter, loc);
+      }
+      rewriter.eraseOp(op);
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,56 @@
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2" | FileCheck %s --check-prefix=TILE
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+
+// BAD: tile options must be positive with at most 32 warps per block
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+
+// A bf16 projection into f32: a launch of ceil(N / 64) x ceil(M / 64)
+// blocks of 4 warps over the collapsed rows, 2 x 4 mma tiles per warp and
+// k-step, accumulators loaded from and stored to the output.
+// CHECK-LABEL: func @projection
+// CHECK-SAME:  (%[[X:.+]]: memref<?x?x32xbf16>, %[[W:.+]]: memref<24x32xbf16>, %[[Y:.+]]: memref<?x?x24xf32>)
+// CHECK-DAG:   %[[XC:.+]] = memref.collapse_shape %[[X]] {{\[\[}}0, 1], [2]] : memref<?x?x32xbf16> into memref<?x32xbf16>
+// CHECK-DAG:   %[[YC:.+]] = memref.collapse_shape %[[Y]] {{\[\[}}0, 1], [2]] : memref<?x?x24xf32> into memref<?x24xf32>
+// CHECK:       %[[M:.+]] = memref.dim %[[XC]], %c0
+// CHECK-DAG:   %[[GX:.+]] = arith.ceildivui %c24, %c64
+// CHECK-DAG:   %[[GY:.+]] = arith.ceildivui %[[M]], %c64
+// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[GX]], {{.*}} = %[[GY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c128
+// CHECK:         memref.load %[[YC]]
+// CHECK:         scf.for {{.*}} = %c0 to %c32 step %c16
+// CHECK:           vector.load %[[XC]]{{.*}} : memref<?x32xbf16>, vector<2xbf16>
+// CHECK:           vector.load %[[W]]{{.*}} : memref<24x32xbf16>, vector<2xbf16>
+// CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+// CHECK:         scf.if
+// CHECK:           memref.store {{.*}}, %[[YC]]
+// CHECK-NOT:   linalg.contract
+// TILE:        threads({{.*}}) in ({{.*}} = %c128
+// TILE-COUNT-2: nvvm.mma.sync
+// TILE-NOT:    nvvm.mma.sync
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+func.func @projection(%x: memref<?x?x32xbf16>, %w: memref<24x32xbf16>, %y: memref<?x?x24xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x32xbf16>, memref<24x32xbf16>) outs(%y : memref<?x?x24xf32>)
+  return
+}
+
+// Not for tensor cores: float32 operands, a K that is not a multiple of 16,
+// a strided view. They stay linalg.contract for the generic path.
+// CHECK-LABEL: func @left_alone
+// CHECK-COUNT-3: linalg.contract
+// CHECK-NOT:   gpu.launch
+func.func @left_alone(%x: memref<?x?x32xf32>, %w: memref<24x32xf32>, %y: memref<?x?x24xf32>,
+                      %x2: memref<?x?x24xbf16>, %w2: memref<24x24xbf16>,
+                      %x3: memref<?x?x32xbf16, strided<[?, 64, 1]>>, %w3: memref<24x32xbf16>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x32xf32>, memref<24x32xf32>) outs(%y : memref<?x?x24xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x2, %w2 : memref<?x?x24xbf16>, memref<24x24xbf16>) outs(%y : memref<?x?x24xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x3, %w3 : memref<?x?x32xbf16, strided<[?, 64, 1]>>, memref<24x32xbf16>) outs(%y : memref<?x?x24xf32>)
+  return
+}
