@@ -27,13 +27,19 @@ bool allParallel(Operation *op) {
 }
 
 /// Both linalg ops around `operand` (the one that owns it and the one that
-/// defines it, where they are linalg ops) must be all-parallel.
-bool onlyElementwise(OpOperand *operand) {
+/// defines it, where they are linalg ops) must be all-parallel, and fusing
+/// them must not give more than `maxOperands` operands.
+bool onlyElementwise(OpOperand *operand, int64_t maxOperands) {
   Operation *owner = operand->getOwner();
   Operation *producer = operand->get().getDefiningOp();
   if (isa<linalg::LinalgOp>(owner) && !allParallel(owner))
     return false;
   if (producer && isa<linalg::LinalgOp>(producer) && !allParallel(producer))
+    return false;
+  if (producer && isa<linalg::LinalgOp>(producer) &&
+      isa<linalg::LinalgOp>(owner) &&
+      int64_t(owner->getNumOperands() + producer->getNumOperands()) >
+          maxOperands + 1)
     return false;
   return true;
 }
@@ -45,9 +51,18 @@ struct XLSTMFuseElementwisePass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    linalg::populateElementwiseOpsFusionPatterns(patterns, onlyElementwise);
-    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns,
-                                                      onlyElementwise);
+    if (maxOperands < 2) {
+      getOperation()->emitError("xlstm-fuse-elementwise: max-operands must "
+                                "be at least 2, got ")
+          << static_cast<int64_t>(maxOperands);
+      return signalPassFailure();
+    }
+    int64_t limit = maxOperands;
+    auto control = [limit](OpOperand *operand) {
+      return onlyElementwise(operand, limit);
+    };
+    linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
     linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
     tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);

@@ -145,8 +145,16 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
     model->stateShapes.push_back(entry->second);
   }
 
+  // A cubin built for this device's architecture loads without JIT.
+  const DeviceProperties &device = context.getProperties();
+  std::string chip = "sm_" + std::to_string(device.computeCapabilityMajor) +
+                     std::to_string(device.computeCapabilityMinor);
   Expected<std::unique_ptr<CudaBackend>> backend = CudaBackend::create(
       context, *kernels, [&](const KernelRef &kernel) -> Expected<StringRef> {
+        for (const auto &[arch, name] : kernel.cubins)
+          if (arch == chip)
+            if (const bundle::Bundle::SectionView *cubin = bundle.find(name))
+              return StringRef(cubin->data);
         const bundle::Bundle::SectionView *section =
             bundle.find(kernel.section);
         if (!section)

@@ -551,8 +551,21 @@ xlstm::runtime::parseKernels(const json::Value &kernels) {
                                "\"name\" and \"section\"",
                                i));
     std::optional<StringRef> origin = object->getString("origin");
-    result.push_back({module->str(), name->str(), section->str(),
-                      origin ? origin->str() : std::string()});
+    KernelRef ref{module->str(),
+                  name->str(),
+                  section->str(),
+                  origin ? origin->str() : std::string(),
+                  {}};
+    if (const json::Object *cubins = object->getObject("cubins"))
+      for (const auto &[chip, cubin] : *cubins) {
+        std::optional<StringRef> s = cubin.getAsString();
+        if (!s)
+          return makeError(formatv("kernel {0}: cubin '{1}' is not a "
+                                   "section name",
+                                   i, chip.str()));
+        ref.cubins.emplace_back(chip.str(), s->str());
+      }
+    result.push_back(std::move(ref));
   }
   return result;
 }

@@ -16,6 +16,7 @@
 #include "xlstm/Target/Bundle/ModelBundle.h"
 #include "xlstm/Target/HostProgram/GPUArtifacts.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
+#include "xlstm/Target/NVVM/Ptxas.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -27,9 +28,13 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
+
+#include <map>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -44,6 +49,7 @@ enum class EmitKind {
   Linalg,
   GPU,
   PTX,
+  Cubin,
   Bundle
 };
 
@@ -78,6 +84,9 @@ cl::opt<EmitKind> emitKind(
                    "gpu.module kernels"),
         clEnumValN(EmitKind::PTX, "ptx",
                    "the PTX of every kernel (xlstm-gpu-to-ptx)"),
+        clEnumValN(EmitKind::Cubin, "cubin",
+                   "the IR with every kernel assembled for --chip by ptxas "
+                   "(gpu.binary objects)"),
         clEnumValN(EmitKind::Bundle, "bundle",
                    "a .xlstmb bundle: manifest, graph IR, host programs and "
                    "PTX kernels; the default when -o ends in .xlstmb")),
@@ -94,6 +103,22 @@ cl::opt<bool> tensorCores("tensor-cores",
                           cl::desc("bf16 projections on tensor cores "
                                    "(mma.sync); off: the generic kernels"),
                           cl::init(true), cl::cat(xlstmcCategory));
+cl::opt<std::string> cubins(
+    "cubins",
+    cl::desc("Architectures to add cubins for to a bundle, e.g. sm_80,sm_90; "
+             "'auto': sm_80 and sm_90 when ptxas is found; 'none'"),
+    cl::init("auto"), cl::cat(xlstmcCategory));
+cl::opt<std::string> cudaToolkit("cuda-toolkit",
+                                 cl::desc("CUDA toolkit root (libdevice, "
+                                          "ptxas); default: $CUDA_HOME, "
+                                          "$PATH, /usr/local/cuda"),
+                                 cl::init(""), cl::cat(xlstmcCategory));
+cl::opt<bool> kernelReport(
+    "kernel-report",
+    cl::desc("Print ptxas' resources (registers, spills, shared memory) per "
+             "kernel image for sm_80 and sm_90 (or --cubins) instead of "
+             "the output"),
+    cl::cat(xlstmcCategory));
 cl::opt<std::string> chip("chip",
                           cl::desc("GPU architecture of the PTX (sm_80 runs "
                                    "on A100 and later through the driver JIT)"),
@@ -131,6 +156,33 @@ void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
   }
   os << "total " << total << " parameters\n";
 }
+/// One line per kernel image and chip: resources, then what it computes.
+void printKernelReport(llvm::ArrayRef<xlstm::ImageReport> reports,
+                       llvm::raw_ostream &os) {
+  os << llvm::formatv("{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}\n", "chip", "regs",
+                      "spill st/ld", "smem", "stack",
+                      "image: kernels launched from it");
+  int maxRegisters = 0, spilling = 0;
+  for (const xlstm::ImageReport &r : reports) {
+    std::map<std::string, int> counts;
+    for (const std::string &o : r.origins)
+      ++counts[o.empty() ? "(unnamed)" : o];
+    std::string what;
+    for (const auto &[o, n] : counts)
+      what += (what.empty() ? "" : ", ") + o +
+              (n > 1 ? " x" + std::to_string(n) : "");
+    os << llvm::formatv(
+        "{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}: {6}\n", r.chip, r.registers,
+        std::to_string(r.spillStoreBytes) + "/" +
+            std::to_string(r.spillLoadBytes),
+        r.sharedBytes, r.stackBytes, llvm::sys::path::stem(r.section), what);
+    maxRegisters = std::max(maxRegisters, r.registers);
+    spilling += r.spillStoreBytes + r.spillLoadBytes > 0;
+  }
+  os << reports.size() << " image/chip pairs, at most " << maxRegisters
+     << " registers, " << spilling << " with spills\n";
+}
+
 /// Runs the passes `build` adds, with the pass-manager and timing flags
 /// (--mlir-print-ir-after-all, --mlir-timing, ...) applied.
 LogicalResult runPasses(ModuleOp module,
@@ -207,7 +259,27 @@ int main(int argc, char **argv) {
                     (emitKind.getNumOccurrences() == 0 &&
                      StringRef(outputFilename).ends_with(".xlstmb"));
   xlstm::GPUArtifacts artifacts;
-  if (emitBundle || emitKind == EmitKind::GPU || emitKind == EmitKind::PTX) {
+  if (kernelReport)
+    emitBundle = false;
+  std::optional<std::string> ptxas = xlstm::findPtxas(cudaToolkit);
+  // libdevice supplies the kernels' math functions (exp, tanh, erf, ...).
+  std::optional<std::string> toolkit = xlstm::findCudaToolkit(cudaToolkit);
+  if ((kernelReport || emitKind == EmitKind::Cubin) && !ptxas) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc")
+        << "no ptxas found (give --cuda-toolkit=PATH): needed for "
+        << (kernelReport ? "--kernel-report" : "--emit=cubin") << "\n";
+    return 1;
+  }
+  bool needsPTX = emitBundle || kernelReport || emitKind == EmitKind::PTX ||
+                  emitKind == EmitKind::Cubin;
+  if (needsPTX && !toolkit) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc")
+        << "no CUDA toolkit with libdevice (nvvm/libdevice/libdevice.10.bc) "
+           "found: the kernels' math functions come from it; give "
+           "--cuda-toolkit=PATH or set CUDA_HOME\n";
+    return 1;
+  }
+  if (needsPTX || emitKind == EmitKind::GPU) {
     if (chunkSize <= 0 || blockSize <= 0) {
       llvm::WithColor::error(llvm::errs(), "xlstmc")
           << "--chunk-size and --block-size must be positive\n";
@@ -218,19 +290,31 @@ int main(int argc, char **argv) {
     if (failed(runPasses(*gpuModule, [&](OpPassManager &pm) {
           xlstm::buildXLSTMToGPUPipeline(pm,
                                          {chunkSize, blockSize, tensorCores});
-          if (emitKind != EmitKind::GPU) {
+          if (emitKind != EmitKind::GPU || kernelReport) {
             xlstm::NVPTXOptions ptx;
             ptx.chip = chip;
+            ptx.toolkitPath = *toolkit;
+            if (emitKind == EmitKind::Cubin && !kernelReport) {
+              ptx.format = "bin";
+              ptx.toolkitPath = llvm::sys::path::parent_path(
+                                    llvm::sys::path::parent_path(*ptxas))
+                                    .str();
+            }
             xlstm::buildGPUToNVVMBinaryPipeline(pm, ptx);
           }
         })))
       return 1;
-    if (emitKind == EmitKind::GPU) {
+    if (emitKind == EmitKind::Cubin && !kernelReport) {
       gpuModule->print(output->os());
       output->os() << "\n";
       return finish(*output);
     }
-    if (emitKind == EmitKind::PTX) {
+    if (emitKind == EmitKind::GPU && !kernelReport) {
+      gpuModule->print(output->os());
+      output->os() << "\n";
+      return finish(*output);
+    }
+    if (emitKind == EmitKind::PTX && !kernelReport) {
       for (auto binary : gpuModule->getOps<gpu::BinaryOp>())
         for (Attribute object : binary.getObjects())
           output->os() << "// gpu.module @" << binary.getSymName() << "\n"
@@ -244,6 +328,37 @@ int main(int argc, char **argv) {
       llvm::WithColor::error(llvm::errs(), "xlstmc")
           << llvm::toString(std::move(error)) << "\n";
       return 1;
+    }
+    // Cubins (and ptxas' resource report) for the kernels the bundle keeps.
+    SmallVector<std::string> chips;
+    StringRef chipList = cubins;
+    if (chipList == "auto")
+      chipList = ptxas ? "sm_80,sm_90" : "";
+    else if (chipList == "none")
+      chipList = "";
+    for (StringRef c : llvm::split(chipList, ','))
+      if (!c.trim().empty())
+        chips.push_back(c.trim().str());
+    if (kernelReport && chips.empty())
+      chips = {"sm_80", "sm_90"};
+    if (!chips.empty()) {
+      if (!ptxas) {
+        llvm::WithColor::error(llvm::errs(), "xlstmc")
+            << "--cubins=" << cubins
+            << ": no ptxas found (give --cuda-toolkit=PATH)\n";
+        return 1;
+      }
+      llvm::Expected<std::vector<xlstm::ImageReport>> reports =
+          xlstm::addCubins(artifacts, *ptxas, chips);
+      if (!reports) {
+        llvm::WithColor::error(llvm::errs(), "xlstmc")
+            << llvm::toString(reports.takeError()) << "\n";
+        return 1;
+      }
+      if (kernelReport) {
+        printKernelReport(*reports, output->os());
+        return finish(*output);
+      }
     }
   }
 

@@ -136,7 +136,16 @@ def XLSTMFuseElementwisePass : Pass<"xlstm-fuse-elementwise"> {
     %b = linalg.generic {all parallel} ins(%a, %y) ... { arith.addf }
     // becomes one generic computing exp(x) + y
     ```
+
+    A fusion that would give an op more than `max-operands` operands is
+    skipped: the residual stream would otherwise fuse across every block
+    into one kernel with an operand per block, past the 4 KiB of kernel
+    parameters PTX allows.
   }];
+  let options = [
+    Option<"maxOperands", "max-operands", "int64_t", /*default=*/"12",
+           "Most operands a fused op may have">
+  ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect"

@@ -194,6 +194,10 @@ struct KernelRef {
   /// What the kernel computes, e.g. "xlstm.causal_conv1d in blocks.0"
   /// (optional, for profiles).
   std::string origin;
+  /// Cubins of the same image by architecture ("sm_90" -> section),
+  /// optional; a device of that architecture loads them instead of JIT-ing
+  /// the PTX.
+  std::vector<std::pair<std::string, std::string>> cubins;
 };
 
 /// Parses a manifest's "kernels" array.

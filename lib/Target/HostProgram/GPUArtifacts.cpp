@@ -6,6 +6,7 @@
 
 #include "xlstm/Target/HostProgram/GPUArtifacts.h"
 #include "xlstm/Frontend/ModelBuilder.h"
+#include "xlstm/Target/NVVM/Ptxas.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -15,6 +16,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Support/xxhash.h"
 
@@ -447,4 +449,67 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
     artifacts.programs[(fnName + "_" + suffix).str()] = std::move(*program);
   }
   return Error::success();
+}
+
+Expected<std::vector<xlstm::ImageReport>>
+xlstm::addCubins(GPUArtifacts &artifacts, StringRef ptxas,
+                 ArrayRef<std::string> chips) {
+  // What each PTX image is launched as.
+  llvm::StringMap<std::vector<std::string>> origins;
+  for (const json::Value &k : artifacts.kernels) {
+    const json::Object *o = k.getAsObject();
+    std::optional<StringRef> section = o->getString("section");
+    std::optional<StringRef> origin = o->getString("origin");
+    if (section)
+      origins[*section].push_back(origin ? origin->str() : "");
+  }
+  struct Job {
+    size_t section;
+    std::string chip;
+    Expected<PtxasResult> result = createStringError("not run");
+  };
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < artifacts.sections.size(); ++i)
+    if (artifacts.sections[i].kind == "ptx")
+      for (const std::string &chip : chips)
+        jobs.push_back({i, chip});
+  {
+    llvm::DefaultThreadPool pool;
+    for (Job &job : jobs)
+      pool.async([&job, &artifacts, ptxas] {
+        job.result =
+            runPtxas(ptxas, artifacts.sections[job.section].data, job.chip);
+      });
+    pool.wait();
+  }
+  std::vector<ImageReport> reports;
+  llvm::StringMap<json::Object> cubinsOf;
+  std::vector<bundle::Section> cubins;
+  for (Job &job : jobs) {
+    if (!job.result)
+      return job.result.takeError();
+    const bundle::Section &ptx = artifacts.sections[job.section];
+    std::string name =
+        (StringRef(ptx.name).drop_back(4) + "." + job.chip + ".cubin").str();
+    cubins.push_back({name, "cubin", std::move(job.result->cubin)});
+    cubinsOf[ptx.name][job.chip] = name;
+    ImageReport report{ptx.name, job.chip, origins.lookup(ptx.name)};
+    for (const KernelResources &k : job.result->kernels) {
+      report.registers = std::max(report.registers, k.registers);
+      report.sharedBytes = std::max(report.sharedBytes, k.sharedBytes);
+      report.stackBytes = std::max(report.stackBytes, k.stackBytes);
+      report.spillStoreBytes += k.spillStoreBytes;
+      report.spillLoadBytes += k.spillLoadBytes;
+    }
+    reports.push_back(std::move(report));
+  }
+  for (json::Value &k : artifacts.kernels) {
+    json::Object *o = k.getAsObject();
+    auto it = cubinsOf.find(*o->getString("section"));
+    if (it != cubinsOf.end())
+      (*o)["cubins"] = json::Object(it->second);
+  }
+  std::move(cubins.begin(), cubins.end(),
+            std::back_inserter(artifacts.sections));
+  return reports;
 }

@@ -33,6 +33,24 @@ struct GPUArtifacts {
   std::vector<bundle::Section> sections;
 };
 
+/// One kernel image assembled by ptxas for one chip.
+struct ImageReport {
+  std::string section; ///< the PTX section
+  std::string chip;
+  std::vector<std::string> origins; ///< what the kernels launched from it do
+  int registers = 0;
+  int64_t sharedBytes = 0, stackBytes = 0;
+  int64_t spillStoreBytes = 0, spillLoadBytes = 0;
+};
+
+/// Assembles every PTX image of `artifacts` for each of `chips` with
+/// `ptxas` (in parallel), adds the cubins as sections and to the kernel
+/// table (`"cubins": {"sm_90": section}`), and returns ptxas' resource
+/// report per image and chip.
+llvm::Expected<std::vector<ImageReport>>
+addCubins(GPUArtifacts &artifacts, llvm::StringRef ptxas,
+          llvm::ArrayRef<std::string> chips);
+
 /// Adds the host programs of `@forward` and `@step` in `compiled` (the
 /// module after the GPU pipeline and gpu-module-to-binary) under
 /// `forward_<suffix>` / `step_<suffix>`, with the kernels they launch.
