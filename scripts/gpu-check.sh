@@ -119,6 +119,9 @@ run)
   status=0
   ./xlstm-gpu-info 2>&1 | tee "$logs/gpu-info.txt" || status=1
   if [ -f mma-bf16.ptx ]; then export XLSTM_MMA_PTX="$PWD/mma-bf16.ptx"; fi
+  # The C API test runs a golden model through a bundle.
+  export XLSTM_TEST_BUNDLE="$PWD/bundles/parity_xlstm11.f32.xlstmb"
+  export XLSTM_TEST_GOLDEN="$PWD/golden"
   ./XLSTMRuntimeTests --gtest_brief=1 2>&1 | tee "$logs/runtime-tests.txt" ||
     status=1
   # Every golden case on the GPU, against the GPU tolerances of

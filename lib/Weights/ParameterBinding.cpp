@@ -534,3 +534,27 @@ Error xlstm::weights::writeParameters(StringRef path,
       path, tensors,
       {{"format", "pt"}, {"slstm_layout", toString(layout).str()}});
 }
+
+config::SLSTMBackend
+xlstm::weights::checkpointLayout(const config::ModelSpec &spec) {
+  return spec.isLarge() || !spec.stack.slstmBlock
+             ? config::SLSTMBackend::Cuda
+             : spec.stack.slstmBlock->slstm.backend;
+}
+
+llvm::Expected<xlstm::weights::ParamValues>
+xlstm::weights::loadOrInitParameters(const config::ModelSpec &spec,
+                                     llvm::ArrayRef<ParamDesc> params,
+                                     llvm::StringRef path, uint64_t seed) {
+  if (!path.empty()) {
+    llvm::Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+    if (!file)
+      return file.takeError();
+    return bindParameters(params, *file, checkpointLayout(spec));
+  }
+  ParamValues values = initParameters(spec, params, seed);
+  for (std::vector<double> &v : values)
+    for (double &x : v)
+      x = static_cast<float>(x);
+  return values;
+}

@@ -518,28 +518,12 @@ int main(int argc, char **argv) {
 #endif
   }
 
-  config::SLSTMBackend layout = spec->isLarge() || !spec->stack.slstmBlock
-                                    ? config::SLSTMBackend::Cuda
-                                    : spec->stack.slstmBlock->slstm.backend;
-  weights::ParamValues params;
-  if (!weightsPath.empty()) {
-    llvm::Expected<weights::SafetensorsFile> file =
-        weights::SafetensorsFile::open(weightsPath);
-    if (!file)
-      return fail(file.takeError());
-    llvm::Expected<weights::ParamValues> bound =
-        weights::bindParameters(model->params(), *file, layout);
-    if (!bound)
-      return fail(bound.takeError());
-    params = std::move(*bound);
-  } else {
-    params = weights::initParameters(*spec, model->params(), seed);
-    // Upstream creates float32 parameters; round so that a model saved with
-    // --save-weights reloads to exactly the same values.
-    for (std::vector<double> &values : params)
-      for (double &v : values)
-        v = static_cast<float>(v);
-  }
+  config::SLSTMBackend layout = weights::checkpointLayout(*spec);
+  llvm::Expected<weights::ParamValues> loaded =
+      weights::loadOrInitParameters(*spec, model->params(), weightsPath, seed);
+  if (!loaded)
+    return fail(loaded.takeError());
+  weights::ParamValues params = std::move(*loaded);
   if (!saveWeightsPath.empty())
     if (llvm::Error e =
             weights::writeParameters(saveWeightsPath, model->params(), params,

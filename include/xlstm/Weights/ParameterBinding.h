@@ -50,6 +50,19 @@ llvm::Expected<ParamValues> bindParameters(llvm::ArrayRef<ParamDesc> params,
 ParamValues initParameters(const config::ModelSpec &spec,
                            llvm::ArrayRef<ParamDesc> params, uint64_t seed);
 
+/// The sLSTM recurrent-kernel/bias layout a model's checkpoints use by
+/// default: its config's `backend` (cuda when the model has no sLSTM).
+config::SLSTMBackend checkpointLayout(const config::ModelSpec &spec);
+
+/// The parameters of `params` from the safetensors file `path` (bound by
+/// name, in `checkpointLayout(spec)` unless the file says otherwise) or,
+/// when `path` is empty, upstream's init from `seed` rounded to float32 as
+/// upstream creates them (so that a saved copy reloads exactly).
+llvm::Expected<ParamValues>
+loadOrInitParameters(const config::ModelSpec &spec,
+                     llvm::ArrayRef<ParamDesc> params, llvm::StringRef path,
+                     uint64_t seed);
+
 /// Writes parameters under their upstream names (aliases are not written:
 /// tied tensors are stored once), with metadata `slstm_layout` set to
 /// `layout` and `format` = "pt".

@@ -1,0 +1,75 @@
+/*===- xlstm_runtime.h - C API of the xlstm-mlir runtime ----------*- C -*-===*\
+|*                                                                            *|
+|* Part of the xlstm-mlir project.                                            *|
+|*                                                                            *|
+|*===----------------------------------------------------------------------===*|
+|*                                                                            *|
+|* Runs compiled models (.xlstmb bundles, from xlstmc) on a CUDA GPU from C   *|
+|* or any language with a C FFI. Every function returns XLSTM_OK or           *|
+|* XLSTM_ERROR; after an error, xlstm_last_error() says what went wrong (per  *|
+|* thread). Tensors are row-major host arrays: inputs are float32             *|
+|* embeddings (batch, seq, E) or int64 tokens (batch, seq), outputs float32   *|
+|* (batch, seq, width). A model is used by one thread at a time.              *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef XLSTM_RUNTIME_XLSTM_RUNTIME_H
+#define XLSTM_RUNTIME_XLSTM_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { XLSTM_OK = 0, XLSTM_ERROR = 1 } xlstm_status;
+
+typedef struct xlstm_model xlstm_model;
+/** The recurrent state of a batch (all blocks), for step-by-step decoding. */
+typedef struct xlstm_state xlstm_state;
+
+/** The message of the last failed call on this thread ("" if none). */
+const char *xlstm_last_error(void);
+
+/** Loads `bundle_path` onto CUDA device `device`, using its programs for
+ *  `dtype` ("f32" or "bf16"). Parameters must be set before running. */
+xlstm_status xlstm_model_load(const char *bundle_path, const char *dtype,
+                              int device, xlstm_model **model);
+void xlstm_model_free(xlstm_model *model);
+
+/** Parameters from a safetensors file under upstream state_dict names, or,
+ *  when `safetensors_path` is NULL, upstream's random init from `seed`. */
+xlstm_status xlstm_model_set_weights(xlstm_model *model,
+                                     const char *safetensors_path,
+                                     uint64_t seed);
+
+/** 1 if the model reads int64 tokens, 0 if float32 embeddings. */
+int xlstm_model_takes_tokens(const xlstm_model *model);
+/** The input's last dimension (E), 0 for token models. */
+int64_t xlstm_model_input_width(const xlstm_model *model);
+/** The output's last dimension (E, or the vocabulary for logits). */
+int64_t xlstm_model_output_width(const xlstm_model *model);
+
+/** Zero state for `batch` rows. */
+xlstm_status xlstm_state_create(const xlstm_model *model, int64_t batch,
+                                xlstm_state **state);
+void xlstm_state_free(xlstm_state *state);
+
+/** The whole sequence from a zero state: `output` receives
+ *  batch * seq * output_width floats; `final_state` (may be NULL; created
+ *  for the same batch) receives the state after the last position. */
+xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
+                                 const void *input, float *output,
+                                 xlstm_state *final_state);
+
+/** One position per row (input (batch, 1)) from `state`, which is updated;
+ *  `output` receives batch * output_width floats. */
+xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
+                              float *output, xlstm_state *state);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XLSTM_RUNTIME_XLSTM_RUNTIME_H */

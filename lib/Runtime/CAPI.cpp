@@ -1,0 +1,207 @@
+//===- CAPI.cpp - C API of the runtime ------------------------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// xlstm_runtime.h over GPUModel: opaque handles own the driver, context,
+// bundle and model; errors become XLSTM_ERROR plus a per-thread message.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Runtime/xlstm_runtime.h"
+
+#include "xlstm/Config/ConfigParser.h"
+#include "xlstm/Runtime/GPUModel.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+#include <string>
+
+using namespace xlstm;
+using namespace xlstm::runtime;
+
+struct xlstm_model {
+  // Destroyed in reverse order: the model before its context and driver.
+  std::unique_ptr<CudaDriver> driver;
+  std::unique_ptr<Context> context;
+  std::unique_ptr<bundle::Bundle> bundle;
+  std::unique_ptr<config::ModelSpec> spec;
+  std::unique_ptr<GPUModel> model;
+};
+
+struct xlstm_state {
+  int64_t batch;
+  std::vector<HostTensor> tensors;
+};
+
+namespace {
+thread_local std::string lastError;
+
+xlstm_status fail(const llvm::Twine &message) {
+  lastError = message.str();
+  return XLSTM_ERROR;
+}
+xlstm_status fail(llvm::Error error) {
+  return fail(llvm::toString(std::move(error)));
+}
+xlstm_status ok() {
+  lastError.clear();
+  return XLSTM_OK;
+}
+
+/// The host tensor of an input (tokens or embeddings) of `seq` positions.
+HostTensor inputTensor(const xlstm_model &m, int64_t batch, int64_t seq,
+                       const void *input) {
+  if (m.spec->hasTokens()) {
+    HostTensor t({batch, seq});
+    const int64_t *tokens = static_cast<const int64_t *>(input);
+    for (int64_t i = 0; i < batch * seq; ++i)
+      t.data[i] = static_cast<double>(tokens[i]);
+    return t;
+  }
+  int64_t e = m.spec->embeddingDim();
+  HostTensor t({batch, seq, e});
+  const float *x = static_cast<const float *>(input);
+  for (int64_t i = 0; i < batch * seq * e; ++i)
+    t.data[i] = x[i];
+  return t;
+}
+
+void copyOut(const HostTensor &t, float *output) {
+  for (size_t i = 0; i < t.data.size(); ++i)
+    output[i] = static_cast<float>(t.data[i]);
+}
+} // namespace
+
+extern "C" {
+
+const char *xlstm_last_error(void) { return lastError.c_str(); }
+
+xlstm_status xlstm_model_load(const char *bundlePath, const char *dtype,
+                              int device, xlstm_model **model) {
+  if (!bundlePath || !dtype || !model)
+    return fail("xlstm_model_load: bundle_path, dtype and model must not be "
+                "NULL");
+  *model = nullptr;
+  if (std::strcmp(dtype, "f32") != 0 && std::strcmp(dtype, "bf16") != 0)
+    return fail(llvm::Twine("xlstm_model_load: dtype must be \"f32\" or "
+                            "\"bf16\", got \"") +
+                dtype + "\"");
+  auto m = std::make_unique<xlstm_model>();
+  llvm::Expected<bundle::Bundle> opened = bundle::Bundle::open(bundlePath);
+  if (!opened)
+    return fail(opened.takeError());
+  m->bundle = std::make_unique<bundle::Bundle>(std::move(*opened));
+  std::optional<llvm::StringRef> config =
+      m->bundle->manifest().getString("config");
+  if (!config)
+    return fail(llvm::Twine(bundlePath) + ": the bundle has no config");
+  std::string diagnostics;
+  llvm::raw_string_ostream errs(diagnostics);
+  std::optional<config::ModelSpec> spec = config::parseModelConfig(
+      *config, (llvm::Twine(bundlePath) + ":config").str(), errs);
+  if (!spec)
+    return fail(diagnostics);
+  m->spec = std::make_unique<config::ModelSpec>(std::move(*spec));
+  llvm::Expected<std::unique_ptr<CudaDriver>> driver = CudaDriver::load();
+  if (!driver)
+    return fail(driver.takeError());
+  m->driver = std::move(*driver);
+  llvm::Expected<Context> context = Context::create(*m->driver, device);
+  if (!context)
+    return fail(context.takeError());
+  m->context = std::make_unique<Context>(std::move(*context));
+  llvm::Expected<std::unique_ptr<GPUModel>> loaded =
+      GPUModel::load(*m->bundle, *m->context, dtype,
+                     m->spec->hasTokens() ? m->spec->vocabSize() : 0);
+  if (!loaded)
+    return fail(loaded.takeError());
+  m->model = std::move(*loaded);
+  *model = m.release();
+  return ok();
+}
+
+void xlstm_model_free(xlstm_model *model) { delete model; }
+
+xlstm_status xlstm_model_set_weights(xlstm_model *model,
+                                     const char *safetensorsPath,
+                                     uint64_t seed) {
+  if (!model)
+    return fail("xlstm_model_set_weights: model is NULL");
+  llvm::Expected<weights::ParamValues> values = weights::loadOrInitParameters(
+      *model->spec, model->model->getParams(),
+      safetensorsPath ? safetensorsPath : "", seed);
+  if (!values)
+    return fail(values.takeError());
+  if (llvm::Error e = model->model->setParameters(*values))
+    return fail(std::move(e));
+  return ok();
+}
+
+int xlstm_model_takes_tokens(const xlstm_model *model) {
+  return model && model->spec->hasTokens() ? 1 : 0;
+}
+
+int64_t xlstm_model_input_width(const xlstm_model *model) {
+  return !model || model->spec->hasTokens() ? 0 : model->spec->embeddingDim();
+}
+
+int64_t xlstm_model_output_width(const xlstm_model *model) {
+  if (!model)
+    return 0;
+  return model->spec->hasTokens() ? model->spec->vocabSize()
+                                  : model->spec->embeddingDim();
+}
+
+xlstm_status xlstm_state_create(const xlstm_model *model, int64_t batch,
+                                xlstm_state **state) {
+  if (!model || !state)
+    return fail("xlstm_state_create: model and state must not be NULL");
+  if (batch < 1)
+    return fail("xlstm_state_create: batch must be at least 1, got " +
+                llvm::Twine(batch));
+  *state = new xlstm_state{batch, model->model->zeroStates(batch)};
+  return ok();
+}
+
+void xlstm_state_free(xlstm_state *state) { delete state; }
+
+xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
+                                 const void *input, float *output,
+                                 xlstm_state *finalState) {
+  if (!model || !input || !output)
+    return fail("xlstm_model_forward: model, input and output must not be "
+                "NULL");
+  if (batch < 1 || seq < 1)
+    return fail("xlstm_model_forward: batch and seq must be at least 1");
+  if (finalState && finalState->batch != batch)
+    return fail("xlstm_model_forward: the state is for batch " +
+                llvm::Twine(finalState->batch) + ", the input has " +
+                llvm::Twine(batch));
+  llvm::Expected<GPUModel::Result> result =
+      model->model->forward(inputTensor(*model, batch, seq, input));
+  if (!result)
+    return fail(result.takeError());
+  copyOut(result->output, output);
+  if (finalState)
+    finalState->tensors = std::move(result->states);
+  return ok();
+}
+
+xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
+                              float *output, xlstm_state *state) {
+  if (!model || !input || !output || !state)
+    return fail("xlstm_model_step: model, input, output and state must not "
+                "be NULL");
+  llvm::Expected<GPUModel::Result> result = model->model->step(
+      inputTensor(*model, state->batch, 1, input), state->tensors);
+  if (!result)
+    return fail(result.takeError());
+  copyOut(result->output, output);
+  state->tensors = std::move(result->states);
+  return ok();
+}
+
+} // extern "C"

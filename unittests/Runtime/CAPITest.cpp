@@ -1,0 +1,132 @@
+//===- CAPITest.cpp - The C API of the runtime ----------------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Error handling runs everywhere. On a GPU, with XLSTM_TEST_BUNDLE (an f32
+// bundle of the golden parity_xlstm11 model) and XLSTM_TEST_GOLDEN (the
+// directory of its golden files) set, as scripts/gpu-check.sh does, the C
+// API runs the golden case: forward logits and the step path.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Runtime/xlstm_runtime.h"
+#include "xlstm/Weights/Safetensors.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace xlstm;
+
+namespace {
+
+TEST(CAPI, NullArgumentsAreErrors) {
+  EXPECT_EQ(xlstm_model_load(nullptr, "f32", 0, nullptr), XLSTM_ERROR);
+  EXPECT_NE(std::string(xlstm_last_error()).find("must not be NULL"),
+            std::string::npos);
+  EXPECT_EQ(xlstm_model_set_weights(nullptr, nullptr, 0), XLSTM_ERROR);
+  EXPECT_EQ(xlstm_state_create(nullptr, 1, nullptr), XLSTM_ERROR);
+  float out = 0;
+  EXPECT_EQ(xlstm_model_forward(nullptr, 1, 1, &out, &out, nullptr),
+            XLSTM_ERROR);
+  EXPECT_EQ(xlstm_model_step(nullptr, &out, &out, nullptr), XLSTM_ERROR);
+  EXPECT_EQ(xlstm_model_takes_tokens(nullptr), 0);
+  EXPECT_EQ(xlstm_model_output_width(nullptr), 0);
+  xlstm_model_free(nullptr);
+  xlstm_state_free(nullptr);
+}
+
+TEST(CAPI, BadDtypeAndMissingBundleSayWhat) {
+  xlstm_model *model = nullptr;
+  EXPECT_EQ(xlstm_model_load("x.xlstmb", "f64", 0, &model), XLSTM_ERROR);
+  EXPECT_EQ(std::string(xlstm_last_error()),
+            "xlstm_model_load: dtype must be \"f32\" or \"bf16\", got \"f64\"");
+  EXPECT_EQ(xlstm_model_load("/nonexistent/m.xlstmb", "f32", 0, &model),
+            XLSTM_ERROR);
+  EXPECT_NE(std::string(xlstm_last_error()).find("/nonexistent/m.xlstmb"),
+            std::string::npos)
+      << xlstm_last_error();
+  EXPECT_EQ(model, nullptr);
+}
+
+double relativeError(const std::vector<float> &out,
+                     const std::vector<double> &gold) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < gold.size(); ++i) {
+    num += (out[i] - gold[i]) * (out[i] - gold[i]);
+    den += gold[i] * gold[i];
+  }
+  return std::sqrt(num / den);
+}
+
+TEST(CAPI, GoldenModelOnTheGpu) {
+  const char *bundlePath = std::getenv("XLSTM_TEST_BUNDLE");
+  const char *goldenDir = std::getenv("XLSTM_TEST_GOLDEN");
+  if (!bundlePath || !goldenDir)
+    GTEST_SKIP() << "XLSTM_TEST_BUNDLE / XLSTM_TEST_GOLDEN not set";
+  xlstm_model *model = nullptr;
+  if (xlstm_model_load(bundlePath, "f32", 0, &model) != XLSTM_OK)
+    GTEST_SKIP() << xlstm_last_error();
+  std::string golden = std::string(goldenDir) + "/parity_xlstm11";
+  ASSERT_EQ(xlstm_model_set_weights(
+                model, (golden + ".weights.safetensors").c_str(), 0),
+            XLSTM_OK)
+      << xlstm_last_error();
+  ASSERT_EQ(xlstm_model_takes_tokens(model), 1);
+  llvm::Expected<weights::SafetensorsFile> io =
+      weights::SafetensorsFile::open(golden + ".io.safetensors");
+  ASSERT_TRUE(bool(io)) << llvm::toString(io.takeError());
+  const weights::TensorView *tokenView = io->find("tokens");
+  const weights::TensorView *logitsView = io->find("logits");
+  const weights::TensorView *stepView = io->find("step_logits");
+  ASSERT_TRUE(tokenView && logitsView && stepView);
+  int64_t batch = tokenView->shape[0], seq = tokenView->shape[1];
+  int64_t width = xlstm_model_output_width(model);
+  std::vector<int64_t> tokens;
+  for (double t : weights::toF64(*tokenView))
+    tokens.push_back(static_cast<int64_t>(t));
+
+  std::vector<float> logits(batch * seq * width);
+  xlstm_state *final = nullptr;
+  ASSERT_EQ(xlstm_state_create(model, batch, &final), XLSTM_OK);
+  ASSERT_EQ(xlstm_model_forward(model, batch, seq, tokens.data(), logits.data(),
+                                final),
+            XLSTM_OK)
+      << xlstm_last_error();
+  EXPECT_LT(relativeError(logits, weights::toF64(*logitsView)), 1e-4);
+
+  // The step path from a zero state reproduces step_logits.
+  xlstm_state *state = nullptr;
+  ASSERT_EQ(xlstm_state_create(model, batch, &state), XLSTM_OK);
+  int64_t steps = stepView->shape[1];
+  std::vector<double> gold = weights::toF64(*stepView);
+  std::vector<float> out(batch * steps * width), one(batch * width);
+  for (int64_t t = 0; t < steps; ++t) {
+    std::vector<int64_t> column(batch);
+    for (int64_t b = 0; b < batch; ++b)
+      column[b] = tokens[b * seq + t];
+    ASSERT_EQ(xlstm_model_step(model, column.data(), one.data(), state),
+              XLSTM_OK)
+        << xlstm_last_error();
+    for (int64_t b = 0; b < batch; ++b)
+      std::copy_n(&one[b * width], width, &out[(b * steps + t) * width]);
+  }
+  EXPECT_LT(relativeError(out, gold), 1e-4);
+
+  // A token outside the vocabulary is an error, not a launch.
+  std::vector<int64_t> bad(batch, width + 5);
+  EXPECT_EQ(xlstm_model_step(model, bad.data(), one.data(), state),
+            XLSTM_ERROR);
+  EXPECT_NE(std::string(xlstm_last_error()).find("out of range"),
+            std::string::npos);
+  xlstm_state_free(state);
+  xlstm_state_free(final);
+  xlstm_model_free(model);
+}
+
+} // namespace
