@@ -6,62 +6,21 @@
 #                                  golden config into f32 and bf16 bundles,
 #                                  copy the golden data beside them
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
-#                                  runtime tests, then every golden case on
-#                                  --device=cuda against the GPU tolerances;
-#                                  logs to $OUT (or ./gpu-logs)
+#                                  runtime tests, then the e2e lit suite
+#                                  (test/e2e, REQUIRES: cuda-gpu: every golden
+#                                  case on --device=cuda against the GPU
+#                                  tolerances), then the benchmarks; logs to
+#                                  $OUT (or ./gpu-logs)
 # With the device tool: run `prepare`, then
 #   run(command="bash scripts/gpu-check.sh run", carry=["gpu-out"]).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/gpu-out"
+lit=/usr/lib/llvm-22/bin/lit
 
-# Golden cases (shared/golden) and how each runs: xlstm-run flags (commas
-# for spaces) and the keys compared, as in test/golden/*.test.
+# Golden cases (shared/golden); test/e2e has a test per case.
 golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
   parity_xlstm01 mlstm_variant slstm_variant large_mini)
-declare -A golden_runs=(
-  [stack_readme]="--steps,16 y,step_y"
-  [lm_readme_v1024]="--steps,48 logits,step_logits"
-  [parity_xlstm11]="--steps,40 logits,step_logits"
-  [parity_xlstm10]="--steps,0 logits"
-  [parity_xlstm01]="--steps,0 logits"
-  [mlstm_variant]="--steps,33 y,step_y"
-  [slstm_variant]="--steps,50 y,step_y"
-  [large_mini]="--generate,8 logits,generated_tokens,generated_logits,state.0.C,state.0.n,state.0.m,state.1.C,state.1.n,state.1.m"
-)
-
-# Runs every golden case on --device=cuda in f32 and bf16 and compares.
-run_golden() {
-  local logs="$1" st=0 name dtype flags keys tolerance start
-  for name in "${golden_cases[@]}"; do
-    for dtype in f32 bf16; do
-      read -r flags keys <<<"${golden_runs[$name]}"
-      tolerance=1e-4
-      if [ "$dtype" = bf16 ]; then
-        tolerance=3e-2
-        # Greedy continuations may pick other tokens in bf16; the prefill
-        # outputs are what bf16 is held to.
-        keys="${keys%%,generated_tokens*}"
-      fi
-      echo "== $name $dtype"
-      start=$(date +%s%N)
-      # shellcheck disable=SC2086
-      if ./xlstm-run "bundles/$name.$dtype.xlstmb" --device=cuda \
-          --dtype "$dtype" ${flags//,/ } \
-          --weights "golden/$name.weights.safetensors" \
-          --inputs "golden/$name.io.safetensors" \
-          --output "$logs/$name.$dtype.safetensors"; then
-        echo "   ran in $(( ($(date +%s%N) - start) / 1000000 )) ms"
-        ./xlstm-compare "$logs/$name.$dtype.safetensors" \
-          "golden/$name.io.safetensors" --keys "$keys" \
-          --tolerance "$tolerance" || st=1
-      else
-        st=1
-      fi
-    done
-  done
-  return $st
-}
 
 case "${1:-}" in
 prepare)
@@ -110,6 +69,15 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
   # stack_readme model.
   "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
+  # lit (pure Python, from the LLVM install) and the e2e suite, so that the
+  # GPU machine runs it without LLVM.
+  mkdir -p "$out/lit"
+  cp -r "$(dirname "$(readlink -f "$(command -v "$lit")")")/../utils/lit/lit" \
+    "$out/lit/lit" 2>/dev/null || cp -r /usr/lib/llvm-22/utils/lit/lit "$out/lit/lit"
+  find "$out/lit" -name __pycache__ -prune -exec rm -rf {} +
+  printf 'import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\nfrom lit.main import main\nmain()\n' \
+    >"$out/lit/run-lit.py"
+  cp -r "$root/test/e2e" "$out/e2e"
   du -sh "$out"
   ;;
 run)
@@ -124,9 +92,11 @@ run)
   export XLSTM_TEST_GOLDEN="$PWD/golden"
   ./XLSTMRuntimeTests --gtest_brief=1 2>&1 | tee "$logs/runtime-tests.txt" ||
     status=1
-  # Every golden case on the GPU, against the GPU tolerances of
-  # shared/golden/README.md: f32 1e-4 (greedy tokens exact), bf16 3e-2.
-  run_golden "$logs" 2>&1 | tee "$logs/golden.txt"
+  # The e2e lit suite: every golden case on the GPU in f32 and bf16, against
+  # the GPU tolerances of shared/golden/README.md (f32 1e-4, greedy tokens
+  # exact; bf16 3e-2). -a prints every comparison.
+  XLSTM_E2E_ROOT="$PWD" python3 lit/run-lit.py -a e2e 2>&1 |
+    tee "$logs/golden.txt"
   status=$((status | PIPESTATUS[0]))
   # First timings (JSON per run; docs/performance.md records them): the README
   # stack at B 4, S 256 and one xLSTM-7B block at B 1, S 8192 (its chunkwise
