@@ -106,11 +106,17 @@ public:
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   }
 
-  /// Two consecutive 16-bit elements at (row, col) as one i32.
+  /// Two consecutive 16-bit elements at (row, col): one 32-bit load (the
+  /// column is even, K a multiple of 16, the layout the identity), as the
+  /// register nvvm.mma.sync takes: an i32 for bf16 (MLIR 22 lowers bf16
+  /// only that way), a vector<2xf16> for f16.
   Value loadPair(Value m, Value row, Value col) {
     auto elt = cast<MemRefType>(m.getType()).getElementType();
-    Value v = vector::LoadOp::create(b, loc, VectorType::get({2}, elt), m,
-                                     ValueRange{row, col});
+    Value v = vector::LoadOp::create(
+        b, loc, VectorType::get({2}, elt), m, ValueRange{row, col},
+        /*nontemporal=*/false, b.getI64IntegerAttr(4));
+    if (elt.isF16())
+      return v;
     Value word =
         vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), v);
     return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
@@ -126,9 +132,10 @@ public:
     Value t2 = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), idx(2));
     Value warpM = arith::DivUIOp::create(b, loc, warp, idx(tile.warpsN));
     Value warpN = arith::RemUIOp::create(b, loc, warp, idx(tile.warpsN));
-    Value m0 = add(mul(blockIds.y, idx(tile.blockM())),
+    // Rows (dynamic, possibly many) on grid x, whose limit is 2^31 - 1.
+    Value m0 = add(mul(blockIds.x, idx(tile.blockM())),
                    mul(warpM, idx(tile.tilesM * 16)));
-    Value n0 = add(mul(blockIds.x, idx(tile.blockN())),
+    Value n0 = add(mul(blockIds.y, idx(tile.blockN())),
                    mul(warpN, idx(tile.tilesN * 8)));
     Value lastM = arith::SubIOp::create(b, loc, m, idx(1));
     Value lastN = arith::SubIOp::create(b, loc, n, idx(1));
@@ -278,7 +285,7 @@ struct XLSTMContractToMMAPass
       Value threads = arith::ConstantIndexOp::create(
           rewriter, loc, 32 * tile.warpsM * tile.warpsN);
       auto launch = gpu::LaunchOp::create(
-          rewriter, loc, ceilDiv(n, tile.blockN()), ceilDiv(m, tile.blockM()),
+          rewriter, loc, ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()),
           one, threads, one, one);
       {
         OpBuilder::InsertionGuard guard(rewriter);

@@ -221,6 +221,23 @@ Expected<GPUModel::Result> GPUModel::step(const HostTensor &input,
   if (states.size() != stateNames.size())
     return createStringError("step: %zu states given, the model has %zu",
                              states.size(), stateNames.size());
+  // Kernels index states by the input's batch: shapes must agree exactly.
+  if (input.rank() < 2)
+    return createStringError("step: the input must be (batch, 1, ...), got "
+                             "rank %lld",
+                             static_cast<long long>(input.rank()));
+  for (size_t i = 0; i < states.size(); ++i) {
+    llvm::SmallVector<int64_t, 4> expected(stateShapes[i]);
+    for (int64_t &d : expected)
+      if (d < 0)
+        d = input.dim(0);
+    if (llvm::ArrayRef<int64_t>(states[i].shape) !=
+        llvm::ArrayRef<int64_t>(expected))
+      return createStringError("step: state '%s' does not have the shape "
+                               "of batch %lld",
+                               stateNames[i].c_str(),
+                               static_cast<long long>(input.dim(0)));
+  }
   return run(*stepProgram, input, states);
 }
 

@@ -1600,6 +1600,50 @@ DeviceBackend::~DeviceBackend() = default;
 namespace {
 
 /// Runs one program once. `values` holds every value by our id.
+/// Calls `fn` on every value id `op` reads, in its regions too.
+void forEachUse(const Op &op, function_ref<void(uint32_t)> fn) {
+  for (uint32_t id : op.operands)
+    fn(id);
+  if (op.kind == OpKind::LaunchFunc) {
+    for (uint32_t id : op.grid)
+      fn(id);
+    for (uint32_t id : op.block)
+      fn(id);
+    if (op.sharedMemory)
+      fn(*op.sharedMemory);
+    for (uint32_t id : op.args)
+      fn(id);
+  }
+  for (const Region &region : op.regions) {
+    for (const Op &inner : region.body)
+      forEachUse(inner, fn);
+    for (uint32_t id : region.yields)
+      fn(id);
+  }
+}
+
+/// For each top-level op, the values it defines or reads for the last
+/// time: the interpreter drops them after the op, so that memory returns to
+/// the pool as soon as the program is done with it (bufferization inserts
+/// no deallocations; without this every intermediate of a forward would
+/// stay allocated to its end). Arguments belong to the caller and the last
+/// op (func.return) hands its operands out; neither is released.
+std::vector<SmallVector<uint32_t, 4>>
+lastUses(ArrayRef<Op> body, size_t numValues, size_t numArguments) {
+  constexpr size_t kNever = std::numeric_limits<size_t>::max();
+  std::vector<size_t> last(numValues, kNever);
+  for (auto [i, op] : enumerate(body)) {
+    for (uint32_t id : op.results)
+      last[id] = i; // a value nobody reads goes right away
+    forEachUse(op, [&, i = i](uint32_t id) { last[id] = i; });
+  }
+  std::vector<SmallVector<uint32_t, 4>> release(body.size());
+  for (size_t id = numArguments; id < numValues; ++id)
+    if (last[id] != kNever && last[id] + 1 < body.size())
+      release[last[id]].push_back(id);
+  return release;
+}
+
 class Interpreter {
 public:
   Interpreter(const HostProgram &program, DeviceBackend &backend)
@@ -1658,9 +1702,16 @@ Expected<std::vector<Value>> Interpreter::run(ArrayRef<Value> arguments) {
       return checked.takeError();
     values[i] = std::move(*checked);
   }
-  if (Error err = runOps(program.getBody()))
-    return std::move(err);
-  const Op &ret = program.getBody().back();
+  ArrayRef<Op> body = program.getBody();
+  std::vector<SmallVector<uint32_t, 4>> release =
+      lastUses(body, values.size(), declared.size());
+  for (auto [i, op] : enumerate(body)) {
+    if (Error err = runOp(op))
+      return std::move(err);
+    for (uint32_t id : release[i])
+      values[id] = Value();
+  }
+  const Op &ret = body.back();
   std::vector<Value> results;
   results.reserve(ret.operands.size());
   for (uint32_t id : ret.operands)

@@ -9,7 +9,7 @@
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
 #y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 
-// A bf16 projection into f32: a launch of ceil(N / 64) x ceil(M / 64)
+// A bf16 projection into f32: a launch of ceil(M / 64) x ceil(N / 64)
 // blocks of 4 warps over the collapsed rows, 2 x 4 mma tiles per warp and
 // k-step, accumulators loaded from and stored to the output.
 // CHECK-LABEL: func @projection
@@ -19,22 +19,37 @@
 // CHECK:       %[[M:.+]] = memref.dim %[[XC]], %c0
 // CHECK-DAG:   %[[GX:.+]] = arith.ceildivui %c24, %c64
 // CHECK-DAG:   %[[GY:.+]] = arith.ceildivui %[[M]], %c64
-// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[GX]], {{.*}} = %[[GY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c128
+// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[GY]], {{.*}} = %[[GX]], {{.*}}) threads({{.*}}) in ({{.*}} = %c128
 // CHECK:         memref.load %[[YC]]
 // CHECK:         scf.for {{.*}} = %c0 to %c32 step %c16
-// CHECK:           vector.load %[[XC]]{{.*}} : memref<?x32xbf16>, vector<2xbf16>
-// CHECK:           vector.load %[[W]]{{.*}} : memref<24x32xbf16>, vector<2xbf16>
+// CHECK:           vector.load %[[XC]]{{.*}} {alignment = 4 : i64} : memref<?x32xbf16>, vector<2xbf16>
+// CHECK:           vector.load %[[W]]{{.*}} {alignment = 4 : i64} : memref<24x32xbf16>, vector<2xbf16>
 // CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK:         scf.if
 // CHECK:           memref.store {{.*}}, %[[YC]]
 // CHECK-NOT:   linalg.contract
+// TILE-LABEL: func @projection(
 // TILE:        threads({{.*}}) in ({{.*}} = %c128
 // TILE-COUNT-2: nvvm.mma.sync
 // TILE-NOT:    nvvm.mma.sync
+// TILE-LABEL: func @projection_f16(
+// PTX: ld.global.b32
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 func.func @projection(%x: memref<?x?x32xbf16>, %w: memref<24x32xbf16>, %y: memref<?x?x24xf32>) {
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x, %w : memref<?x?x32xbf16>, memref<24x32xbf16>) outs(%y : memref<?x?x24xf32>)
+  return
+}
+
+// f16 takes its fragments as vector<2xf16>.
+// CHECK-LABEL: func @projection_f16
+// CHECK:       vector.load {{.*}} : memref<?x32xf16>, vector<2xf16>
+// CHECK-NOT:   vector.bitcast
+// CHECK:       nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+func.func @projection_f16(%x: memref<?x?x32xf16>, %w: memref<24x32xf16>, %y: memref<?x?x24xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x32xf16>, memref<24x32xf16>) outs(%y : memref<?x?x24xf32>)
   return
 }
 

@@ -57,6 +57,7 @@ class FakeBackend : public DeviceBackend {
 public:
   Expected<std::shared_ptr<Allocation>> allocate(size_t bytes) override {
     ++allocations;
+    maxLive = std::max(maxLive, live + 1);
     if (bytes > (size_t(64) << 20))
       return createStringError(inconvertibleErrorCode(), "fake out of memory");
     // Garbage-filled, like cuMemAlloc's memory.
@@ -101,7 +102,7 @@ public:
   }
 
   std::vector<Launch> launches;
-  int allocations = 0, copies = 0, live = 0;
+  int allocations = 0, copies = 0, live = 0, maxLive = 0;
 };
 
 //===----------------------------------------------------------------------===//
@@ -999,6 +1000,41 @@ TEST(HostProgramViews, CastAndReinterpret) {
                    R"("static_offsets": [0], "static_sizes": [2],
                       "static_strides": [-1])"),
               "reaches outside its allocation");
+}
+
+/// Bufferization inserts no deallocations: the interpreter drops each value
+/// after its last use, so a chain of intermediates holds one buffer at a
+/// time, not all of them.
+TEST(HostProgramViews, IntermediatesAreFreedAfterTheirLastUse) {
+  std::string dyn = memrefType("f32", "null, 8", "8, 1");
+  Expected<HostProgram> parsed = parseText(
+      program(argument("x", dyn) + ", " + argument("d", scalar("index")),
+              result("y", dyn),
+              R"({"op": "memref.dim", "operands": [0, 1], "results": [2],
+          "types": [{"scalar": "index"}]},
+         {"op": "memref.alloc", "operands": [2], "results": [3],
+          "types": [)" +
+                  dyn + R"(]},
+         {"op": "memref.copy", "operands": [0, 3]},
+         {"op": "memref.alloc", "operands": [2], "results": [4],
+          "types": [)" +
+                  dyn + R"(]},
+         {"op": "memref.copy", "operands": [3, 4]},
+         {"op": "memref.alloc", "operands": [2], "results": [5],
+          "types": [)" +
+                  dyn + R"(]},
+         {"op": "memref.copy", "operands": [4, 5]},
+         {"op": "func.return", "operands": [5]})"));
+  ASSERT_OK(parsed);
+  FakeBackend backend;
+  MemRefValue x = makeMemRef(backend, ElementKind::F32, {3, 8});
+  Expected<std::vector<Value>> results =
+      execute(*parsed, backend, {Value::getMemRef(x), Value::getInteger(0)});
+  ASSERT_OK(results);
+  EXPECT_EQ(backend.allocations, 4);
+  // x and the result only: the two intermediates went back.
+  EXPECT_EQ(backend.live, 2);
+  EXPECT_LE(backend.maxLive, 3); // x, the value copied from, the copy
 }
 
 TEST(HostProgramViews, DimAllocCopyDealloc) {

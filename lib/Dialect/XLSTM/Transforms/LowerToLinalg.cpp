@@ -1049,9 +1049,11 @@ struct WidenNarrowContraction : OpRewritePattern<linalg::ContractOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(linalg::ContractOp op,
                                 PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics())
+      return failure();
     Value init = op.getDpsInits()[0];
     Type elt = elementType(init);
-    if (elt.getIntOrFloatBitWidth() >= 32 || !op.hasPureTensorSemantics())
+    if (!isa<FloatType>(elt) || elt.getIntOrFloatBitWidth() >= 32)
       return failure();
     Lowering l(rewriter, op.getLoc(), elt);
     Value wide = l.scaleShift(init, nullptr, nullptr, false, l.computeType());
