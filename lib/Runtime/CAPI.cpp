@@ -69,9 +69,14 @@ HostTensor inputTensor(const xlstm_model &m, int64_t batch, int64_t seq,
   return t;
 }
 
-void copyOut(const HostTensor &t, float *output) {
+/// Copies `t` to `output`, which the caller sized for `expected` floats.
+xlstm_status copyOut(const HostTensor &t, float *output, int64_t expected) {
+  if (static_cast<int64_t>(t.data.size()) != expected)
+    return fail("the model produced " + llvm::Twine(t.data.size()) +
+                " values where " + llvm::Twine(expected) + " were expected");
   for (size_t i = 0; i < t.data.size(); ++i)
     output[i] = static_cast<float>(t.data[i]);
+  return XLSTM_OK;
 }
 } // namespace
 
@@ -184,7 +189,9 @@ xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
       model->model->forward(inputTensor(*model, batch, seq, input));
   if (!result)
     return fail(result.takeError());
-  copyOut(result->output, output);
+  if (copyOut(result->output, output,
+              batch * seq * xlstm_model_output_width(model)) != XLSTM_OK)
+    return XLSTM_ERROR;
   if (finalState)
     finalState->tensors = std::move(result->states);
   return ok();
@@ -199,7 +206,9 @@ xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
       inputTensor(*model, state->batch, 1, input), state->tensors);
   if (!result)
     return fail(result.takeError());
-  copyOut(result->output, output);
+  if (copyOut(result->output, output,
+              state->batch * xlstm_model_output_width(model)) != XLSTM_OK)
+    return XLSTM_ERROR;
   state->tensors = std::move(result->states);
   return ok();
 }

@@ -32,7 +32,7 @@ weights::DType toDType(ElementKind kind) {
   case ElementKind::F64:
     return weights::DType::F64;
   case ElementKind::I64:
-  case ElementKind::I32: // not a model input type; rejected by the caller
+  case ElementKind::I32: // GPUModel::load rejects programs with i32 buffers
     return weights::DType::I64;
   }
   return weights::DType::F32;
@@ -105,6 +105,19 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
     Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
     if (!parsed)
       return bad(key + ": " + llvm::toString(parsed.takeError()));
+    // The model's tensors are float buffers (tokens: i64); anything else is
+    // not a program this runtime can bind or read back.
+    auto bindable = [](const Type &type) {
+      return type.memref && type.memrefType.element != ElementKind::I32;
+    };
+    for (const ProgramArgument &arg : parsed->getArguments())
+      if (!bindable(arg.type))
+        return bad(key + ": argument '" + arg.name +
+                   "' is not a float or i64 buffer");
+    for (const ProgramResult &result : parsed->getResults())
+      if (!bindable(result.type))
+        return bad(key + ": result '" + result.name +
+                   "' is not a float or i64 buffer");
     (fn == StringRef("forward") ? model->forwardProgram : model->stepProgram) =
         std::move(*parsed);
   }

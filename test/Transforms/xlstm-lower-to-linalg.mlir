@@ -110,3 +110,12 @@ func.func @untiled(%q: tensor<1x1x4x8xf32>, %i: tensor<1x1x4xf32>) -> tensor<1x1
       : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>, tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32>
   return %h : tensor<1x1x4x8xf32>
 }
+
+// -----
+
+// A dynamic feature width cannot be baked into the norm.
+func.func @dynamic_width(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'xlstm.rms_norm' has no lowering}}
+  %y = xlstm.rms_norm %x {eps = 1.000000e-06 : f64} : (tensor<?x?xf32>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}

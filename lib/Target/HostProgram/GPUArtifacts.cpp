@@ -43,7 +43,7 @@ const llvm::StringSet<> kIntegerOps = {
     "arith.index_cast", "arith.index_castui", "arith.extsi",
     "arith.extui",      "arith.trunci"};
 
-/// "xlstm.causal_conv1d in blocks.0": the names a location carries, inner
+/// "xlstm.causal_conv1d in blocks.0": the names a location carries, outer
 /// first ("" when none), to say in profiles where a kernel comes from.
 std::string origin(Location loc) {
   SmallVector<StringRef> names;

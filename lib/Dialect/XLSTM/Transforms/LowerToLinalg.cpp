@@ -359,6 +359,14 @@ public:
 
 Type elementType(Value v) { return tensorType(v).getElementType(); }
 
+/// The lowerings bake feature, head and kernel widths into the IR; the
+/// verifiers allow them dynamic, the frontend never makes them so.
+bool staticDim(Value v, int64_t d) {
+  auto type = tensorType(v);
+  return !ShapedType::isDynamic(
+      type.getDimSize(d < 0 ? type.getRank() + d : d));
+}
+
 //===----------------------------------------------------------------------===//
 // Row-wise primitives
 //===----------------------------------------------------------------------===//
@@ -382,6 +390,8 @@ LogicalResult lowerSoftCap(SoftCapOp op, PatternRewriter &rewriter) {
 }
 
 LogicalResult lowerLayerNorm(LayerNormOp op, PatternRewriter &rewriter) {
+  if (!staticDim(op.getInput(), -1))
+    return failure();
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   Value n = l.normalizeLast(op.getInput(), op.getEps().convertToDouble(),
                             /*rms=*/false);
@@ -394,6 +404,8 @@ LogicalResult lowerLayerNorm(LayerNormOp op, PatternRewriter &rewriter) {
 
 LogicalResult lowerMultiHeadNorm(MultiHeadNormOp op,
                                  PatternRewriter &rewriter) {
+  if (!staticDim(op.getInput(), -1))
+    return failure();
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   LayerBuilder lb(rewriter, op.getLoc());
   auto type = tensorType(op.getInput());
@@ -417,6 +429,8 @@ LogicalResult lowerMultiHeadNorm(MultiHeadNormOp op,
 }
 
 LogicalResult lowerRMSNorm(RMSNormOp op, PatternRewriter &rewriter) {
+  if (!staticDim(op.getInput(), -1))
+    return failure();
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   Value n = l.normalizeLast(op.getInput(), op.getEps().convertToDouble(),
                             /*rms=*/true);
@@ -467,6 +481,10 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
 LogicalResult lowerCausalConv(CausalConv1dOp op, PatternRewriter &rewriter) {
   Location loc = op.getLoc();
   Value x = op.getInput();
+  if (!staticDim(op.getWeight(), 1) ||
+      (op.getInitialState() &&
+       elementType(op.getInitialState()) != elementType(x)))
+    return failure();
   Lowering l(rewriter, loc, elementType(x));
   auto wType = tensorType(op.getWeight());
   int64_t width = wType.getDimSize(1);
@@ -622,6 +640,8 @@ LogicalResult lowerChunkStates(MLSTMChunkStatesOp op,
   Location loc = op.getLoc();
   Value k = op.getK(), v = op.getV(), igate = op.getIgate(),
         fgate = op.getFgate();
+  if (!staticDim(k, 3))
+    return failure();
   Lowering l(rewriter, loc, elementType(k));
   Type stateElt = elementType(op.getFinalC());
   double kScale =
@@ -741,6 +761,8 @@ LogicalResult lowerChunkOutputs(MLSTMChunkOutputsOp op,
   Location loc = op.getLoc();
   Value q = op.getQ(), k = op.getK(), v = op.getV(), igate = op.getIgate(),
         fgate = op.getFgate();
+  if (!staticDim(q, 3))
+    return failure();
   Lowering l(rewriter, loc, elementType(q));
   auto [qScale, kScale] =
       qkScales(op.getQkScaling(), tensorType(q).getDimSize(3));
@@ -1109,7 +1131,8 @@ struct XLSTMLowerToLinalgPass
       op->emitError("xlstm-lower-to-linalg: '")
           << op->getName()
           << "' has no lowering; run xlstm-expand-blocks and "
-             "xlstm-tile-mlstm-chunkwise first";
+             "xlstm-tile-mlstm-chunkwise first (feature, head and kernel "
+             "widths must be static)";
       return WalkResult::interrupt();
     });
     if (left.wasInterrupted())
