@@ -120,8 +120,9 @@ cl::opt<unsigned> bench("bench",
 cl::opt<unsigned> warmup("warmup", cl::desc("Untimed runs before --bench"),
                          cl::init(3), cl::cat(runCategory));
 cl::opt<bool> profile("profile",
-                      cl::desc("With --bench: also time every kernel (adds "
-                               "two events per launch)"),
+                      cl::desc("Time every kernel (two events per launch): "
+                               "with --bench in the JSON, else the forward's "
+                               "most expensive kernels on stderr"),
                       cl::cat(runCategory));
 cl::opt<std::string> benchJson("bench-json",
                                cl::desc("Write the --bench JSON here too"),
@@ -344,7 +345,32 @@ public:
     return model->zeroStates(batch);
   }
   llvm::Expected<Result> forward(const reference::Tensor &input) override {
-    return convert(model->forward(input));
+    if (!profile || bench > 0)
+      return convert(model->forward(input));
+    // --profile without --bench: the kernel times of this forward.
+    if (llvm::Error e = model->setProfiling(true))
+      return std::move(e);
+    llvm::Expected<Result> result = convert(model->forward(input));
+    if (llvm::Error e = model->setProfiling(false))
+      return std::move(e);
+    llvm::Expected<std::vector<runtime::CudaBackend::KernelTime>> times =
+        model->takeProfile();
+    if (!times)
+      return times.takeError();
+    llvm::sort(*times, [](const auto &x, const auto &y) {
+      return x.milliseconds > y.milliseconds;
+    });
+    double total = 0;
+    for (const auto &k : *times)
+      total += k.milliseconds;
+    llvm::errs() << llvm::formatv("forward: {0} kernels, {1:F3} ms of kernel "
+                                  "time; the most expensive:\n",
+                                  times->size(), total);
+    for (const auto &k : llvm::ArrayRef(*times).take_front(15))
+      llvm::errs() << llvm::formatv("  {0,10:F3} ms {1,6}x  {2}\n",
+                                    k.milliseconds, k.launches,
+                                    model->getKernelName(k.kernel));
+    return result;
   }
   llvm::Expected<Result>
   step(const reference::Tensor &input,

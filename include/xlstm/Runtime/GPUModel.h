@@ -76,6 +76,12 @@ public:
   llvm::Expected<Benchmark> benchmarkForward(const HostTensor &input,
                                              unsigned warmup,
                                              unsigned iterations, bool profile);
+  /// Per-kernel timing of the following runs (an event pair per launch);
+  /// takeProfile() waits for them and returns the times per kernel.
+  llvm::Error setProfiling(bool on) { return backend->setProfiling(on); }
+  llvm::Expected<std::vector<CudaBackend::KernelTime>> takeProfile() {
+    return backend->takeProfile();
+  }
   /// "origin (module::function)" of kernel `index` of the kernel table.
   std::string getKernelName(unsigned index) const;
 
