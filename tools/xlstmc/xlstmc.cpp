@@ -273,11 +273,19 @@ int main(int argc, char **argv) {
   bool needsPTX = emitBundle || kernelReport || emitKind == EmitKind::PTX ||
                   emitKind == EmitKind::Cubin;
   if (needsPTX && !toolkit) {
-    llvm::WithColor::error(llvm::errs(), "xlstmc")
-        << "no CUDA toolkit with libdevice (nvvm/libdevice/libdevice.10.bc) "
-           "found: the kernels' math functions come from it; give "
-           "--cuda-toolkit=PATH or set CUDA_HOME\n";
-    return 1;
+    StringRef problem = "no CUDA toolkit with libdevice "
+                        "(nvvm/libdevice/libdevice.10.bc) found: the kernels' "
+                        "math functions come from it; give --cuda-toolkit=PATH "
+                        "or set CUDA_HOME";
+    if (!emitBundle) {
+      llvm::WithColor::error(llvm::errs(), "xlstmc") << problem << "\n";
+      return 1;
+    }
+    // A bundle without kernels still runs on the reference device.
+    llvm::WithColor::warning(llvm::errs(), "xlstmc")
+        << problem << "; writing the bundle without GPU programs (it runs "
+        << "on --device=reference only)\n";
+    needsPTX = false;
   }
   if (needsPTX || emitKind == EmitKind::GPU) {
     if (chunkSize <= 0 || blockSize <= 0) {

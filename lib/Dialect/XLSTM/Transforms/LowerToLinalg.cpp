@@ -371,6 +371,31 @@ bool staticDim(Value v, int64_t d) {
 // Row-wise primitives
 //===----------------------------------------------------------------------===//
 
+/// `acc + a * b`, the body of every contraction here.
+Value multiplyAdd(OpBuilder &nb, Location nloc, ValueRange a) {
+  return arith::AddFOp::create(nb, nloc, a[2],
+                               arith::MulFOp::create(nb, nloc, a[0], a[1]));
+}
+
+/// The reassociation of `[..., parts * width] <-> [..., parts, width]` for a
+/// rank-`rank` tensor.
+SmallVector<ReassociationIndices> splitLastGroups(int64_t rank) {
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t d = 0; d < rank - 1; ++d)
+    groups.push_back({d});
+  groups.push_back({rank - 1, rank});
+  return groups;
+}
+
+/// `x` with its last dim split into `parts` blocks of `width`.
+Value splitLast(LayerBuilder &lb, Value x, int64_t parts, int64_t width) {
+  int64_t r = tensorType(x).getRank();
+  SmallVector<int64_t> split(r + 1, 0);
+  split[r - 1] = parts;
+  split[r] = width;
+  return lb.expand(x, splitLastGroups(r), split);
+}
+
 LogicalResult lowerSoftCap(SoftCapOp op, PatternRewriter &rewriter) {
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   double cap = op.getCap().convertToDouble();
@@ -409,18 +434,10 @@ LogicalResult lowerMultiHeadNorm(MultiHeadNormOp op,
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   LayerBuilder lb(rewriter, op.getLoc());
   auto type = tensorType(op.getInput());
-  int64_t r = type.getRank(), nh = op.getNumHeads();
-  int64_t width = type.getShape().back();
-  SmallVector<ReassociationIndices> groups;
-  for (int64_t d = 0; d < r - 1; ++d)
-    groups.push_back({d});
-  groups.push_back({r - 1, r});
-  SmallVector<int64_t> split(r + 1, 0);
-  split[r - 1] = nh;
-  split[r] = width / nh;
-  Value perHead = lb.expand(op.getInput(), groups, split);
+  int64_t nh = op.getNumHeads();
+  Value perHead = splitLast(lb, op.getInput(), nh, type.getShape().back() / nh);
   Value n = l.normalizeLast(perHead, op.getEps().convertToDouble(), false);
-  Value merged = lb.collapse(n, groups);
+  Value merged = lb.collapse(n, splitLastGroups(type.getRank()));
   rewriter.replaceOp(
       op, l.scaleShift(merged, op.getWeight(), op.getBias(),
                        op.getScaling() == NormScaling::one_plus_weight,
@@ -447,14 +464,7 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   int64_t nb = wType.getDimSize(0), out = wType.getDimSize(1),
           in = wType.getDimSize(2);
   int64_t r = tensorType(op.getInput()).getRank();
-  SmallVector<ReassociationIndices> groups;
-  for (int64_t d = 0; d < r - 1; ++d)
-    groups.push_back({d});
-  groups.push_back({r - 1, r});
-  SmallVector<int64_t> split(r + 1, 0);
-  split[r - 1] = nb;
-  split[r] = in;
-  Value xe = lb.expand(op.getInput(), groups, split);
+  Value xe = splitLast(lb, op.getInput(), nb, in);
   // Loops: lead (r - 1), h, o, i.
   int64_t loops = r + 2, h = r - 1, o = r, i = r + 1;
   SmallVector<int64_t> xLoops = Lowering::iota(r - 1),
@@ -467,12 +477,8 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   iters.push_back(kRed);
   Value acc = l.generic1(
       {xe, op.getWeight()}, {l.map(loops, xLoops), l.map(loops, {h, o, i})},
-      l.filled(shape, 0.0), l.map(loops, outLoops), iters,
-      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        return arith::AddFOp::create(
-            nb, nloc, a[2], arith::MulFOp::create(nb, nloc, a[0], a[1]));
-      });
-  Value merged = lb.collapse(acc, groups);
+      l.filled(shape, 0.0), l.map(loops, outLoops), iters, multiplyAdd);
+  Value merged = lb.collapse(acc, splitLastGroups(r));
   rewriter.replaceOp(op, l.scaleShift(merged, nullptr, op.getBias(), false,
                                       elementType(op.getResult())));
   return success();
@@ -515,13 +521,9 @@ LogicalResult lowerCausalConv(CausalConv1dOp op, PatternRewriter &rewriter) {
         l.pointwise(xs, l.computeType(), {{bias, {2}}},
                     [](OpBuilder &, Location, ValueRange a) { return a[0]; });
   AffineMap padMap = l.mapExprs(4, {l.dim(0), l.dim(1) + l.dim(3), l.dim(2)});
-  Value acc = l.generic1(
-      {xpad, op.getWeight()}, {padMap, l.map(4, {2, 3})}, init,
-      l.map(4, {0, 1, 2}), {kPar, kPar, kPar, kRed},
-      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        return arith::AddFOp::create(
-            nb, nloc, a[2], arith::MulFOp::create(nb, nloc, a[0], a[1]));
-      });
+  Value acc =
+      l.generic1({xpad, op.getWeight()}, {padMap, l.map(4, {2, 3})}, init,
+                 l.map(4, {0, 1, 2}), {kPar, kPar, kPar, kRed}, multiplyAdd);
   SmallVector<Value> results = {
       l.scaleShift(acc, nullptr, nullptr, false, elementType(op.getResult()))};
   if (op.getFinalState()) {
@@ -627,12 +629,6 @@ std::pair<double, double> qkScales(QKScaling scaling, int64_t dqk) {
   double s = 1.0 / std::sqrt(static_cast<double>(dqk));
   return scaling == QKScaling::key ? std::make_pair(1.0, s)
                                    : std::make_pair(s, 1.0);
-}
-
-/// `acc + a * b`, the body of every contraction here.
-Value multiplyAdd(OpBuilder &nb, Location nloc, ValueRange a) {
-  return arith::AddFOp::create(nb, nloc, a[2],
-                               arith::MulFOp::create(nb, nloc, a[0], a[1]));
 }
 
 LogicalResult lowerChunkStates(MLSTMChunkStatesOp op,
@@ -920,10 +916,8 @@ SmallVector<Value> slstmStep(Lowering &l, ValueRange gates,
   LayerBuilder lb(b, loc);
   int64_t width = tensorType(gates[0]).getDimSize(1);
   int64_t dh = width / numHeads;
-  SmallVector<ReassociationIndices> groups = {{0}, {1, 2}};
-  auto perHead = [&](Value x) {
-    return lb.expand(x, groups, {0, numHeads, dh});
-  };
+  SmallVector<ReassociationIndices> groups = splitLastGroups(2);
+  auto perHead = [&](Value x) { return splitLast(lb, x, numHeads, dh); };
   Value h = perHead(state[0]);
   SmallVector<OpFoldResult> hs = l.sizes(h);
   // rec[b, hd, g, j] = bias[hd, g, j] + sum_i h[b, hd, i] R[hd, i, g, j].
