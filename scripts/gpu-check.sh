@@ -65,6 +65,10 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
     cp "$golden/$name.weights.safetensors" "$golden/$name.io.safetensors" \
       "$out/golden/"
   done
+  # The generic sLSTM lowering (a launch per step), which the persistent
+  # kernel replaced by default, stays checked on one case.
+  "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \
+    --persistent-slstm=false -o "$out/bundles/slstm_variant.generic.f32.xlstmb"
   # Benchmark models (docs/performance.md); the README stack is the golden
   # stack_readme model.
   "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
@@ -101,15 +105,22 @@ run)
   # First timings (JSON per run; docs/performance.md records them): the README
   # stack at B 4, S 256 and one xLSTM-7B block at B 1, S 8192 (its chunkwise
   # mLSTM is the a1 shape of shared/docs/perf-anchors-h200.md).
+  # Each: replayed as a CUDA graph (the default), launch by launch
+  # (-eager), and launch by launch with per-kernel times (-profile).
+  bench() { # bundle dtype name batch seqlen warmup iterations
+    local flags=(--device=cuda --dtype "$2" --batch "$4" --seqlen "$5"
+      --warmup "$6" --bench "$7")
+    ./xlstm-run "$1" "${flags[@]}" \
+      --bench-json "$logs/bench-$3-$2.json" >/dev/null || status=1
+    ./xlstm-run "$1" "${flags[@]}" --cuda-graphs=false \
+      --bench-json "$logs/bench-$3-$2-eager.json" >/dev/null || status=1
+    ./xlstm-run "$1" "${flags[@]}" --profile \
+      --bench-json "$logs/bench-$3-$2-profile.json" >/dev/null || status=1
+  }
   for dtype in f32 bf16; do
-    ./xlstm-run "bundles/stack_readme.$dtype.xlstmb" --device=cuda \
-      --dtype "$dtype" --batch 4 --seqlen 256 --bench 20 --profile \
-      --bench-json "$logs/bench-readme_stack-$dtype.json" >/dev/null ||
-      status=1
+    bench "bundles/stack_readme.$dtype.xlstmb" "$dtype" readme_stack 4 256 3 20
   done
-  ./xlstm-run bundles/bench_xlstm7b_block.bf16.xlstmb --device=cuda \
-    --dtype bf16 --batch 1 --seqlen 8192 --warmup 1 --bench 3 --profile \
-    --bench-json "$logs/bench-xlstm7b_block-bf16.json" >/dev/null || status=1
+  bench bundles/bench_xlstm7b_block.bf16.xlstmb bf16 xlstm7b_block 1 8192 1 3
   exit $status
   ;;
 *)

@@ -10,6 +10,7 @@
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -32,6 +33,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createXLSTMExpandBlocksPass());
   pm.addPass(createXLSTMTileMLSTMChunkwisePass({options.chunkSize}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
+  if (options.persistentSLSTM)
+    pm.addPass(createXLSTMPersistentSLSTMPass());
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -67,6 +70,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc(
           "bf16/f16 projections on mma.sync (xlstm-contract-to-mma)"),
       llvm::cl::init(true)};
+  Option<bool> persistentSLSTM{
+      *this, "persistent-slstm",
+      llvm::cl::desc("sLSTM recurrences as persistent kernels "
+                     "(xlstm-persistent-slstm)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -80,12 +88,15 @@ void xlstm::registerXLSTMToGPUPipeline() {
       "xlstm-to-gpu",
       "Graph-level xlstm IR to host functions launching outlined GPU kernels",
       [](OpPassManager &pm, const ToGPUPipelineOptions &o) {
-        buildXLSTMToGPUPipeline(pm, {o.chunkSize, o.blockSize, o.tensorCores});
+        buildXLSTMToGPUPipeline(
+            pm, {o.chunkSize, o.blockSize, o.tensorCores, o.persistentSLSTM});
       });
 }
 
 void xlstm::registerToGPUDependencies(DialectRegistry &registry) {
-  registry.insert<gpu::GPUDialect>();
+  // bufferization: xlstm-persistent-slstm's output, between its tensor and
+  // buffer worlds.
+  registry.insert<bufferization::BufferizationDialect, gpu::GPUDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);

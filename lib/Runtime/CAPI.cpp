@@ -173,6 +173,13 @@ xlstm_status xlstm_state_create(const xlstm_model *model, int64_t batch,
 
 void xlstm_state_free(xlstm_state *state) { delete state; }
 
+xlstm_status xlstm_model_set_graph_replay(xlstm_model *model, int on) {
+  if (!model)
+    return fail("xlstm_model_set_graph_replay: model must not be NULL");
+  model->model->setGraphReplay(on != 0);
+  return ok();
+}
+
 xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
                                  const void *input, float *output,
                                  xlstm_state *finalState) {

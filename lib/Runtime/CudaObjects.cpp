@@ -385,14 +385,11 @@ Expected<float> Event::elapsedMilliseconds(const Event &start,
 }
 
 Expected<GraphExec> GraphExec::capture(const Stream &stream,
-                                       function_ref<Error()> enqueue) {
+                                       function_ref<Error()> enqueue,
+                                       cu::CUstreamCaptureMode mode) {
   const CudaDriver &driver = stream.getDriver();
-  // Global mode makes unsafe calls (allocations, synchronous copies) from any
-  // thread during the capture fail instead of silently escaping it.
-  if (Error err =
-          driver.check(driver.cuStreamBeginCapture(
-                           stream.get(), cu::CU_STREAM_CAPTURE_MODE_GLOBAL),
-                       "beginning a graph capture"))
+  if (Error err = driver.check(driver.cuStreamBeginCapture(stream.get(), mode),
+                               "beginning a graph capture"))
     return std::move(err);
   Error enqueueError = enqueue();
   cu::CUgraph rawGraph = nullptr;

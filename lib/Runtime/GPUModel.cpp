@@ -183,7 +183,15 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
   return model;
 }
 
+void GPUModel::setGraphReplay(bool on) {
+  graphReplay = on;
+  if (!on)
+    recordings.clear();
+}
+
 Error GPUModel::setParameters(const weights::ParamValues &values) {
+  // Recordings hold the previous parameters' buffers.
+  recordings.clear();
   if (values.size() != params.size())
     return createStringError("%zu parameter values for %zu parameters",
                              values.size(), params.size());
@@ -254,37 +262,55 @@ Expected<GPUModel::Result> GPUModel::step(const HostTensor &input,
   return run(*stepProgram, input, states);
 }
 
+Error GPUModel::checkInput(const HostTensor &input) const {
+  if (inputName != "tokens")
+    return Error::success();
+  for (double t : input.data)
+    if (!(t >= 0 && t < static_cast<double>(vocabSize)) || t != std::floor(t))
+      return createStringError(
+          "token %s is out of range [0, %lld)",
+          std::isfinite(t) && std::abs(t) < 1e15
+              ? std::to_string(static_cast<int64_t>(t)).c_str()
+              : std::to_string(t).c_str(),
+          static_cast<long long>(vocabSize));
+  return Error::success();
+}
+
+Expected<std::pair<ElementKind, std::vector<uint8_t>>>
+GPUModel::encodeArgument(const HostProgram &program, StringRef name,
+                         const HostTensor &t) const {
+  std::optional<unsigned> index = program.findArgument(name);
+  if (!index)
+    return createStringError("the program has no argument '%s'",
+                             name.str().c_str());
+  ElementKind element = program.getArguments()[*index].type.memrefType.element;
+  weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
+      name.str(), std::vector<int64_t>(t.shape.begin(), t.shape.end()), t.data,
+      toDType(element));
+  return std::make_pair(element, std::move(encoded.bytes));
+}
+
 Expected<std::vector<Value>>
 GPUModel::prepare(const HostProgram &program, const HostTensor &input,
                   llvm::ArrayRef<HostTensor> states) {
   if (parameterValues.empty() && !params.empty())
     return createStringError("the parameters are not set");
-  if (inputName == "tokens")
-    for (double t : input.data)
-      if (!(t >= 0 && t < static_cast<double>(vocabSize)) || t != std::floor(t))
-        return createStringError(
-            "token %s is out of range [0, %lld)",
-            std::isfinite(t) && std::abs(t) < 1e15
-                ? std::to_string(static_cast<int64_t>(t)).c_str()
-                : std::to_string(t).c_str(),
-            static_cast<long long>(vocabSize));
+  if (Error e = checkInput(input))
+    return std::move(e);
 
   // Uploads a host tensor as the program argument `name`.
   auto upload = [&](StringRef name, const HostTensor &t) -> Expected<Value> {
-    std::optional<unsigned> index = program.findArgument(name);
-    if (!index)
-      return createStringError("the program has no argument '%s'",
-                               name.str().c_str());
-    const Type &type = program.getArguments()[*index].type;
-    ElementKind element = type.memrefType.element;
-    weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
-        name.str(), std::vector<int64_t>(t.shape.begin(), t.shape.end()),
-        t.data, toDType(element));
-    Expected<MemRefValue> buffer = allocateMemRef(*backend, element, t.shape);
+    Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
+        encodeArgument(program, name, t);
+    if (!encoded)
+      return encoded.takeError();
+    Expected<MemRefValue> buffer =
+        allocateMemRef(*backend, encoded->first, t.shape);
     if (!buffer)
       return buffer.takeError();
-    if (Error e = backend->copyFromHost(
-            *buffer->allocation, 0, encoded.bytes.data(), encoded.bytes.size()))
+    if (Error e = backend->copyFromHost(*buffer->allocation, 0,
+                                        encoded->second.data(),
+                                        encoded->second.size()))
       return std::move(e);
     return Value::getMemRef(std::move(*buffer));
   };
@@ -322,6 +348,15 @@ GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
   Expected<Event> end = Event::create(*context);
   if (!end)
     return end.takeError();
+  // Per-launch profiling runs launch by launch; otherwise replay a graph
+  // when that is on, as forward() does.
+  Recorded *graph = nullptr;
+  if (graphReplay && !profile) {
+    Expected<Recorded *> r = recorded(*forwardProgram, input, {});
+    if (!r)
+      return r.takeError();
+    graph = *r;
+  }
   Benchmark result;
   for (unsigned i = 0; i < warmup + iterations; ++i) {
     bool timed = i >= warmup;
@@ -330,10 +365,15 @@ GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
     if (timed)
       if (Error e = start->record(backend->getStream()))
         return std::move(e);
-    Expected<std::vector<Value>> results =
-        execute(*forwardProgram, *backend, *arguments);
-    if (!results)
-      return results.takeError();
+    if (graph) {
+      if (Error e = graph->recording->replay())
+        return std::move(e);
+    } else {
+      Expected<std::vector<Value>> results =
+          execute(*forwardProgram, *backend, *arguments);
+      if (!results)
+        return results.takeError();
+    }
     if (timed) {
       if (Error e = end->record(backend->getStream()))
         return std::move(e);
@@ -358,9 +398,70 @@ GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
   return result;
 }
 
+Expected<GPUModel::Recorded *>
+GPUModel::recorded(const HostProgram &program, const HostTensor &input,
+                   llvm::ArrayRef<HostTensor> states) {
+  if (Error e = checkInput(input))
+    return std::move(e);
+  auto key = std::make_pair(
+      &program, std::vector<int64_t>(input.shape.begin(), input.shape.end()));
+  auto it = recordings.find(key);
+  if (it == recordings.end()) {
+    Expected<std::vector<Value>> arguments = prepare(program, input, states);
+    if (!arguments)
+      return arguments.takeError();
+    Recorded entry;
+    entry.arguments = std::move(*arguments);
+    Expected<std::unique_ptr<CudaBackend::Recording>> recording =
+        backend->record([&]() -> Error {
+          Expected<std::vector<Value>> results =
+              execute(program, *backend, entry.arguments);
+          if (!results)
+            return results.takeError();
+          entry.results = std::move(*results);
+          return Error::success();
+        });
+    if (!recording)
+      return createStringError("recording a CUDA graph: " +
+                               toString(recording.takeError()));
+    entry.recording = std::move(*recording);
+    return &recordings.emplace(key, std::move(entry)).first->second;
+  }
+  // Refill the recorded input and state buffers (ordered after earlier
+  // replays: host copies wait for the stream).
+  Recorded &entry = it->second;
+  auto refill = [&](StringRef name, const HostTensor &t) -> Error {
+    Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
+        encodeArgument(program, name, t);
+    if (!encoded)
+      return encoded.takeError();
+    const MemRefValue &m =
+        entry.arguments[*program.findArgument(name)].getMemRef();
+    return backend->copyFromHost(
+        *m.allocation, m.offset * getElementBytes(m.element),
+        encoded->second.data(), encoded->second.size());
+  };
+  if (Error e = refill(inputName, input))
+    return std::move(e);
+  for (auto [name, state] : llvm::zip(stateNames, states))
+    if (Error e = refill(name, state))
+      return std::move(e);
+  return &entry;
+}
+
 Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
                                          const HostTensor &input,
                                          llvm::ArrayRef<HostTensor> states) {
+  if (graphReplay) {
+    Expected<Recorded *> entry = recorded(program, input, states);
+    if (!entry)
+      return entry.takeError();
+    if (Error e = (*entry)->recording->replay())
+      return std::move(e);
+    if (Error e = backend->synchronize())
+      return std::move(e);
+    return collect(program, (*entry)->results);
+  }
   Expected<std::vector<Value>> arguments = prepare(program, input, states);
   if (!arguments)
     return arguments.takeError();
@@ -369,11 +470,15 @@ Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
     return results.takeError();
   if (Error e = backend->synchronize())
     return std::move(e);
+  return collect(program, *results);
+}
 
+Expected<GPUModel::Result> GPUModel::collect(const HostProgram &program,
+                                             llvm::ArrayRef<Value> results) {
   // Downloads every result into host float64.
   Result result;
   llvm::StringMap<HostTensor> byName;
-  for (auto [value, desc] : llvm::zip(*results, program.getResults())) {
+  for (auto [value, desc] : llvm::zip(results, program.getResults())) {
     const MemRefValue &m = value.getMemRef();
     if (!m.isContiguous())
       return createStringError("result '%s' is not contiguous",

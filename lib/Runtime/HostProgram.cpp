@@ -2246,10 +2246,17 @@ Expected<MemRefValue> xlstm::runtime::allocateMemRef(DeviceBackend &backend,
 
 namespace {
 
+/// Where a released allocation's buffer goes.
+class BufferHome {
+public:
+  virtual ~BufferHome() = default;
+  virtual void give(DeviceBuffer buffer) = 0;
+};
+
 /// Free device buffers by bucket size. Shared by the backend and every
 /// allocation it handed out, so an allocation outliving the backend still
 /// has somewhere to go; the buffers are freed when the last owner goes.
-class BufferPool {
+class BufferPool : public BufferHome {
 public:
   explicit BufferPool(const Context &context) : context(context) {}
 
@@ -2290,7 +2297,7 @@ public:
     return DeviceBuffer::allocate(context, size);
   }
 
-  void give(DeviceBuffer buffer) {
+  void give(DeviceBuffer buffer) override {
     std::lock_guard<std::mutex> lock(mutex);
     cachedBytes += buffer.size();
     free[buffer.size()].push_back(std::move(buffer));
@@ -2317,20 +2324,61 @@ private:
   size_t cachedBytes = 0;
 };
 
-/// An allocation from the pool; returns its buffer there when released.
-class PooledAllocation : public Allocation {
+/// The buffers of one graph capture. A graph replays the addresses it was
+/// captured with, so what the capture allocates stays with it: a buffer
+/// released during the capture is reused only by later allocations of the
+/// same capture (safe: a captured stream is one chain of work), never by
+/// other work, until the arena is gone (the recording and every value
+/// holding one of its buffers); then everything goes back to the pool.
+class CaptureArena : public BufferHome {
 public:
-  PooledAllocation(std::shared_ptr<BufferPool> pool, DeviceBuffer buffer,
-                   size_t bytes)
-      : Allocation(buffer.get(), bytes), pool(std::move(pool)),
-        buffer(std::move(buffer)) {}
-  ~PooledAllocation() override {
-    if (pool)
-      pool->give(std::move(buffer));
+  explicit CaptureArena(std::shared_ptr<BufferPool> pool)
+      : pool(std::move(pool)) {}
+  ~CaptureArena() override {
+    for (auto &[size, buffers] : free)
+      for (DeviceBuffer &buffer : buffers)
+        pool->give(std::move(buffer));
+  }
+
+  Expected<DeviceBuffer> take(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = free.find(BufferPool::bucket(bytes));
+      if (it != free.end() && !it->second.empty()) {
+        DeviceBuffer buffer = std::move(it->second.back());
+        it->second.pop_back();
+        return std::move(buffer);
+      }
+    }
+    return pool->take(bytes);
+  }
+
+  void give(DeviceBuffer buffer) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    free[buffer.size()].push_back(std::move(buffer));
   }
 
 private:
   std::shared_ptr<BufferPool> pool;
+  std::mutex mutex;
+  std::map<size_t, std::vector<DeviceBuffer>> free;
+};
+
+/// An allocation from a pool or arena; returns its buffer there when
+/// released.
+class PooledAllocation : public Allocation {
+public:
+  PooledAllocation(std::shared_ptr<BufferHome> home, DeviceBuffer buffer,
+                   size_t bytes)
+      : Allocation(buffer.get(), bytes), home(std::move(home)),
+        buffer(std::move(buffer)) {}
+  ~PooledAllocation() override {
+    if (home)
+      home->give(std::move(buffer));
+  }
+
+private:
+  std::shared_ptr<BufferHome> home;
   DeviceBuffer buffer;
 };
 
@@ -2363,6 +2411,8 @@ struct CudaBackend::Impl {
   std::vector<Module> modules; // before kernels: they refer to the modules
   std::vector<Kernel> kernels;
   std::shared_ptr<BufferPool> pool;
+  /// Set while record() captures: allocations come from it.
+  std::shared_ptr<CaptureArena> arena;
   // Profiling: an event pair per timed launch, reused across takeProfile().
   bool profiling = false;
   struct Timed {
@@ -2412,11 +2462,53 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(
 Expected<std::shared_ptr<Allocation>> CudaBackend::allocate(size_t bytes) {
   if (bytes == 0)
     return std::make_shared<Allocation>(0, 0);
+  if (impl->arena) {
+    Expected<DeviceBuffer> buffer = impl->arena->take(bytes);
+    if (!buffer)
+      return buffer.takeError();
+    return std::make_shared<PooledAllocation>(impl->arena, std::move(*buffer),
+                                              bytes);
+  }
   Expected<DeviceBuffer> buffer = impl->pool->take(bytes);
   if (!buffer)
     return buffer.takeError();
   return std::make_shared<PooledAllocation>(impl->pool, std::move(*buffer),
                                             bytes);
+}
+
+struct CudaBackend::Recording::State {
+  const Stream &stream;
+  GraphExec graph;
+  std::shared_ptr<CaptureArena> arena;
+};
+
+CudaBackend::Recording::Recording(std::unique_ptr<State> state)
+    : state(std::move(state)) {}
+CudaBackend::Recording::~Recording() = default;
+
+Error CudaBackend::Recording::replay() const {
+  return state->graph.launch(state->stream);
+}
+
+Expected<std::unique_ptr<CudaBackend::Recording>>
+CudaBackend::record(function_ref<Error()> enqueue) {
+  if (impl->arena)
+    return makeError("a recording is already under way");
+  if (impl->profiling)
+    return makeError("per-launch profiling cannot be recorded into a graph; "
+                     "turn it off first");
+  auto arena = std::make_shared<CaptureArena>(impl->pool);
+  impl->arena = arena;
+  // Relaxed: a pool miss may allocate while capturing; the buffer is the
+  // arena's from then on.
+  Expected<GraphExec> graph = GraphExec::capture(
+      impl->stream, enqueue, cu::CU_STREAM_CAPTURE_MODE_RELAXED);
+  impl->arena.reset();
+  if (!graph)
+    return graph.takeError();
+  return std::unique_ptr<Recording>(
+      new Recording(std::make_unique<Recording::State>(Recording::State{
+          impl->stream, std::move(*graph), std::move(arena)})));
 }
 
 Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,

@@ -124,6 +124,12 @@ cl::opt<bool> profile("profile",
                                "with --bench in the JSON, else the forward's "
                                "most expensive kernels on stderr"),
                       cl::cat(runCategory));
+cl::opt<bool> cudaGraphs(
+    "cuda-graphs",
+    cl::desc("Replay forward and step as CUDA graphs, recorded on the first "
+             "run of each input shape (--device=cuda; not with --profile, "
+             "which times launch by launch)"),
+    cl::init(true), cl::cat(runCategory));
 cl::opt<std::string> benchJson("bench-json",
                                cl::desc("Write the --bench JSON here too"),
                                cl::value_desc("file.json"),
@@ -328,6 +334,7 @@ public:
     if (!model)
       return model.takeError();
     device->model = std::move(*model);
+    device->model->setGraphReplay(cudaGraphs && !profile);
     return device;
   }
   llvm::ArrayRef<weights::ParamDesc> params() const override {
@@ -431,7 +438,8 @@ public:
                                           {"max", ms.back()},
                                           {"mean", sum / ms.size()}}},
         {"tokens_per_second", tokens / (median / 1000)},
-        {"profiled", profile.getValue()}};
+        {"profiled", profile.getValue()},
+        {"cuda_graphs", model->getGraphReplay()}};
     if (profile) {
       report["launches_per_forward"] = int64_t(b->launchesPerRun);
       report["ms_per_op"] = std::move(byOp);

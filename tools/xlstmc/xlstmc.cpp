@@ -103,6 +103,11 @@ cl::opt<bool> tensorCores("tensor-cores",
                           cl::desc("bf16 projections on tensor cores "
                                    "(mma.sync); off: the generic kernels"),
                           cl::init(true), cl::cat(xlstmcCategory));
+cl::opt<bool> persistentSLSTM(
+    "persistent-slstm",
+    cl::desc("Each sLSTM recurrence as one persistent kernel over all steps; "
+             "off: one launch per step (the generic kernels)"),
+    cl::init(true), cl::cat(xlstmcCategory));
 cl::opt<std::string> cubins(
     "cubins",
     cl::desc("Architectures to add cubins for to a bundle, e.g. sm_80,sm_90; "
@@ -296,8 +301,8 @@ int main(int argc, char **argv) {
     // The bundle keeps the graph IR; the kernels come from a copy.
     OwningOpRef<ModuleOp> gpuModule(cast<ModuleOp>((*module)->clone()));
     if (failed(runPasses(*gpuModule, [&](OpPassManager &pm) {
-          xlstm::buildXLSTMToGPUPipeline(pm,
-                                         {chunkSize, blockSize, tensorCores});
+          xlstm::buildXLSTMToGPUPipeline(
+              pm, {chunkSize, blockSize, tensorCores, persistentSLSTM});
           if (emitKind != EmitKind::GPU || kernelReport) {
             xlstm::NVPTXOptions ptx;
             ptx.chip = chip;

@@ -32,6 +32,7 @@ TEST(CAPI, NullArgumentsAreErrors) {
   EXPECT_EQ(xlstm_model_set_weights(nullptr, nullptr, 0), XLSTM_ERROR);
   EXPECT_EQ(xlstm_state_create(nullptr, 1, nullptr), XLSTM_ERROR);
   float out = 0;
+  EXPECT_EQ(xlstm_model_set_graph_replay(nullptr, 1), XLSTM_ERROR);
   EXPECT_EQ(xlstm_model_forward(nullptr, 1, 1, &out, &out, nullptr),
             XLSTM_ERROR);
   EXPECT_EQ(xlstm_model_step(nullptr, &out, &out, nullptr), XLSTM_ERROR);
@@ -117,6 +118,30 @@ TEST(CAPI, GoldenModelOnTheGpu) {
       std::copy_n(&one[b * width], width, &out[(b * steps + t) * width]);
   }
   EXPECT_LT(relativeError(out, gold), 1e-4);
+
+  // Graph replay (the default) refills the recorded input buffers: a second
+  // forward of this shape on other tokens replays the recording and matches
+  // the same forward run launch by launch.
+  std::vector<int64_t> other(tokens);
+  for (int64_t &t : other)
+    t = (t + 7) % width;
+  std::vector<float> replayed(logits.size()), eager(logits.size());
+  ASSERT_EQ(xlstm_model_forward(model, batch, seq, other.data(),
+                                replayed.data(), nullptr),
+            XLSTM_OK)
+      << xlstm_last_error();
+  ASSERT_EQ(xlstm_model_set_graph_replay(model, 0), XLSTM_OK);
+  ASSERT_EQ(xlstm_model_forward(model, batch, seq, other.data(), eager.data(),
+                                nullptr),
+            XLSTM_OK)
+      << xlstm_last_error();
+  EXPECT_LT(
+      relativeError(replayed, std::vector<double>(eager.begin(), eager.end())),
+      1e-6);
+  EXPECT_GT(relativeError(replayed,
+                          std::vector<double>(logits.begin(), logits.end())),
+            1e-3);
+  ASSERT_EQ(xlstm_model_set_graph_replay(model, 1), XLSTM_OK);
 
   // A token outside the vocabulary is an error, not a launch.
   std::vector<int64_t> bad(batch, width + 5);

@@ -152,4 +152,48 @@ def XLSTMFuseElementwisePass : Pass<"xlstm-fuse-elementwise"> {
   ];
 }
 
+def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
+  let summary = "Each sLSTM recurrence as one persistent GPU kernel";
+  let description = [{
+    Replaces every `xlstm.slstm` (all steps) and `xlstm.slstm_step` (one
+    decode step) by a single `gpu.launch` with one block per (head, batch
+    row) that runs the steps itself, instead of the generic lowering's
+    launches per step. Thread `(g, j)` of the `4 * DH` threads owns gate `g`
+    of hidden unit `j`: it keeps its column `R[hd, :, g, j]` of the recurrent
+    kernel in registers when `DH <= register-head-dim` (else reads it from
+    global memory every step, L1-cached), reads `h_{t-1}` from shared memory
+    and hands the raw gate over through shared memory; threads `j < DH`
+    update the cell state in registers (float32 math, rounded to the state's
+    storage type every step, as the generic lowering does) and publish the
+    new h. The op's tensors enter as `bufferization.to_buffer` and results
+    leave as `bufferization.to_tensor` of fresh allocations, so the pass runs
+    on tensor IR before bufferization. Heads wider than 256 (more than 1024
+    threads) are left to the generic path.
+
+    ```mlir
+    %y = xlstm.slstm %i, %f, %z, %o, %r, %b {function = #xlstm.function<slstm>,
+        num_heads = 4 : i64} : (...) -> tensor<?x?x128xf32>
+    // becomes
+    gpu.launch blocks(%hd, %row, %u) in (%gx = %c4, %gy = %batch, %gz = %c1)
+        threads(%tid, %v, %w) in (%bx = %c128, %by = %c1, %bz = %c1)
+        workgroup(%h : memref<32xf32, #gpu.address_space<workgroup>>,
+                  %raw : memref<128xf32, #gpu.address_space<workgroup>>) {
+      scf.for %t = %c0 to %seq step %c1 iter_args(...) { ... gpu.barrier ... }
+    }
+    %y = bufferization.to_tensor %alloc restrict writable : ...
+    ```
+  }];
+  let options = [
+    Option<"registerHeadDim", "register-head-dim", "int64_t",
+           /*default=*/"64",
+           "Largest head dimension whose recurrent weights stay in registers"
+           " (unrolled dot product)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

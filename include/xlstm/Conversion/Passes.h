@@ -28,9 +28,10 @@ namespace xlstm {
 #include "xlstm/Conversion/Passes.h.inc"
 
 struct ToGPUOptions {
-  int64_t chunkSize = 64;  ///< xlstm-tile-mlstm-chunkwise
-  int64_t blockSize = 256; ///< xlstm-map-parallel-loops
-  bool tensorCores = true; ///< xlstm-contract-to-mma for bf16/f16
+  int64_t chunkSize = 64;      ///< xlstm-tile-mlstm-chunkwise
+  int64_t blockSize = 256;     ///< xlstm-map-parallel-loops
+  bool tensorCores = true;     ///< xlstm-contract-to-mma for bf16/f16
+  bool persistentSLSTM = true; ///< xlstm-persistent-slstm
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions

@@ -266,8 +266,12 @@ public:
   /// Captures the work `enqueue` queues on `stream` (which must not be
   /// capturing already) and instantiates it. The capture is ended even when
   /// `enqueue` fails, so the stream stays usable; its error is returned.
+  /// The global mode makes unsafe calls (allocations, synchronous copies)
+  /// during the capture fail; the relaxed mode allows them, for callers that
+  /// allocate memory the graph then keeps using.
   static llvm::Expected<GraphExec>
-  capture(const Stream &stream, llvm::function_ref<llvm::Error()> enqueue);
+  capture(const Stream &stream, llvm::function_ref<llvm::Error()> enqueue,
+          cu::CUstreamCaptureMode mode = cu::CU_STREAM_CAPTURE_MODE_GLOBAL);
 
   cu::CUgraphExec get() const { return graph.get(); }
   llvm::Error launch(const Stream &stream) const;

@@ -24,6 +24,7 @@
 #include "xlstm/Runtime/HostProgram.h"
 #include "xlstm/Weights/ParameterBinding.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,9 +66,18 @@ public:
   /// Zero states for `batch` rows (the shapes of the state table).
   std::vector<HostTensor> zeroStates(int64_t batch) const;
 
+  /// CUDA-graph replay of `forward` and `step` (on by default): the first
+  /// call for an input shape (and program) records the launches into a
+  /// graph, every later call with that shape copies its inputs into the
+  /// recorded buffers and replays the graph with one launch. Recordings are
+  /// dropped when this is turned off or the parameters change.
+  void setGraphReplay(bool on);
+  bool getGraphReplay() const { return graphReplay; }
+
   /// Device time of `forward` on `input`, inputs already on the device and
   /// outputs left there: `warmup` untimed runs, then one CUDA-event pair per
-  /// timed run; with `profile`, also the time per kernel over the timed runs.
+  /// timed run; with `profile`, also the time per kernel over the timed runs
+  /// (launch by launch: profiling runs without graph replay).
   struct Benchmark {
     std::vector<double> milliseconds; ///< one per timed run
     std::vector<CudaBackend::KernelTime> kernels;
@@ -95,6 +105,27 @@ private:
   llvm::Expected<Result> run(const HostProgram &program,
                              const HostTensor &input,
                              llvm::ArrayRef<HostTensor> states);
+  /// Checks tokens against the vocabulary.
+  llvm::Error checkInput(const HostTensor &input) const;
+  /// Encodes `t` in the element type of `program`'s argument `name`.
+  llvm::Expected<std::pair<ElementKind, std::vector<uint8_t>>>
+  encodeArgument(const HostProgram &program, llvm::StringRef name,
+                 const HostTensor &t) const;
+  /// Downloads `program`'s results into host float64.
+  llvm::Expected<Result> collect(const HostProgram &program,
+                                 llvm::ArrayRef<Value> results);
+
+  /// A recorded run: its arguments (inputs and states: the buffers a replay
+  /// reads, refilled before each), its results (the buffers it writes).
+  struct Recorded {
+    std::unique_ptr<CudaBackend::Recording> recording;
+    std::vector<Value> arguments, results;
+  };
+  /// The recording of `program` for `input`'s shape, made on first use
+  /// (which uploads the inputs); later uses refill its argument buffers.
+  llvm::Expected<Recorded *> recorded(const HostProgram &program,
+                                      const HostTensor &input,
+                                      llvm::ArrayRef<HostTensor> states);
 
   const Context *context = nullptr;
   std::unique_ptr<CudaBackend> backend;
@@ -107,6 +138,10 @@ private:
   std::vector<std::string> stateNames;
   std::vector<llvm::SmallVector<int64_t, 4>> stateShapes; ///< -1 = batch
   int64_t vocabSize = 0;
+  bool graphReplay = true;
+  /// Recordings by (program, input shape).
+  std::map<std::pair<const HostProgram *, std::vector<int64_t>>, Recorded>
+      recordings;
 };
 
 } // namespace xlstm::runtime

@@ -472,6 +472,28 @@ public:
   /// call, summed per kernel (in order of first launch).
   llvm::Expected<std::vector<KernelTime>> takeProfile();
 
+  /// Work captured once as a CUDA graph and replayed with one launch. The
+  /// buffers allocated while recording belong to the recording: each
+  /// replay writes them again, and no other work gets them until the
+  /// recording and every value holding one are gone. The backend must
+  /// outlive its recordings.
+  class Recording {
+  public:
+    ~Recording();
+    /// Queues the recorded work again on the backend's stream.
+    llvm::Error replay() const;
+
+  private:
+    friend class CudaBackend;
+    struct State;
+    explicit Recording(std::unique_ptr<State> state);
+    std::unique_ptr<State> state;
+  };
+  /// Records what `enqueue` queues on the stream (launches, device copies,
+  /// allocations) into a graph, without running it. Not while profiling.
+  llvm::Expected<std::unique_ptr<Recording>>
+  record(llvm::function_ref<llvm::Error()> enqueue);
+
   /// Bytes held by the pool's free lists (for tests and statistics).
   size_t getCachedBytes() const;
   /// Frees the pool's free lists.

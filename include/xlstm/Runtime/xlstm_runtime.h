@@ -44,6 +44,11 @@ xlstm_status xlstm_model_set_weights(xlstm_model *model,
                                      const char *safetensors_path,
                                      uint64_t seed);
 
+/** CUDA-graph replay of forward and step, on (1, the default) or off (0):
+ *  the first run of each input shape records its launches into a graph,
+ *  later runs of that shape replay it with one launch. */
+xlstm_status xlstm_model_set_graph_replay(xlstm_model *model, int on);
+
 /** 1 if the model reads int64 tokens, 0 if float32 embeddings. */
 int xlstm_model_takes_tokens(const xlstm_model *model);
 /** The input's last dimension (E), 0 for token models. */

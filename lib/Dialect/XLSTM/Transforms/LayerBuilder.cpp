@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LayerBuilder.h"
+#include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -34,11 +35,7 @@ Value LayerBuilder::scalarConstant(OpBuilder &b, Location loc, Type type,
 }
 
 Value LayerBuilder::scalarSigmoid(OpBuilder &b, Location loc, Value x) {
-  // 1 / (1 + exp(-x))
-  Value one = scalarConstant(b, loc, x.getType(), 1.0);
-  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-  return arith::DivFOp::create(b, loc, one,
-                               arith::AddFOp::create(b, loc, one, e));
+  return cellmath::sigmoid(b, loc, x);
 }
 
 Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {

@@ -18,6 +18,7 @@
 #include "LayerBuilder.h"
 
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+#include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
 #include "xlstm/Dialect/XLSTM/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -289,15 +290,7 @@ public:
   }
 
   Value logSigmoid(OpBuilder &nb, Location nloc, Value x) {
-    // min(x, 0) - log1p(exp(-|x|)): stable at both ends.
-    Type t = x.getType();
-    Value zero = LayerBuilder::scalarConstant(nb, nloc, t, 0.0);
-    Value lo = arith::MinimumFOp::create(nb, nloc, x, zero);
-    Value e = math::ExpOp::create(
-        nb, nloc,
-        arith::NegFOp::create(nb, nloc, math::AbsFOp::create(nb, nloc, x)));
-    return arith::SubFOp::create(nb, nloc, lo,
-                                 math::Log1pOp::create(nb, nloc, e));
+    return cellmath::logSigmoid(nb, nloc, x);
   }
 
   /// In-chunk cumulative log forget gates b_l = sum_{j<=l} logsigmoid(f_j)
@@ -949,56 +942,14 @@ SmallVector<Value> slstmStep(Lowering &l, ValueRange gates,
     inits.push_back(l.empty(hs, elementType(s)));
   }
   SmallVector<AffineMap> initMaps(inits.size(), id3);
-  bool lstm = function == SLSTMFunction::lstm;
   SmallVector<Value> next = l.generic(
       ins, maps, inits, initMaps, {kPar, kPar, kPar},
       [&](OpBuilder &bb, Location bl, ValueRange x) -> SmallVector<Value> {
-        Type t = x[0].getType();
-        auto cst = [&](double v) {
-          return LayerBuilder::scalarConstant(bb, bl, t, v);
-        };
-        Value raw[4];
+        SmallVector<Value> raw;
         for (int g = 0; g < 4; ++g)
-          raw[g] = arith::AddFOp::create(bb, bl, x[g], x[4 + g]);
-        auto sig = [&](Value a) {
-          return LayerBuilder::scalarSigmoid(bb, bl, a);
-        };
-        Value c = x[9];
-        if (lstm) {
-          Value cNew = arith::AddFOp::create(
-              bb, bl, arith::MulFOp::create(bb, bl, sig(raw[1]), c),
-              arith::MulFOp::create(bb, bl, sig(raw[0]),
-                                    math::TanhOp::create(bb, bl, raw[2])));
-          Value hNew = arith::MulFOp::create(
-              bb, bl, sig(raw[3]), math::TanhOp::create(bb, bl, cNew));
-          return {hNew, cNew};
-        }
-        Value n = x[10], m = x[11];
-        Value lfm =
-            arith::AddFOp::create(bb, bl, m, l.logSigmoid(bb, bl, raw[1]));
-        // First step (n == 0): the stabiliser starts at the input gate.
-        Value first = arith::CmpFOp::create(bb, bl, arith::CmpFPredicate::OEQ,
-                                            n, cst(0.0));
-        Value mNew = arith::SelectOp::create(
-            bb, bl, first, raw[0],
-            arith::MaximumFOp::create(bb, bl, raw[0], lfm));
-        auto gate = [&](Value logit) {
-          return arith::MinimumFOp::create(
-              bb, bl,
-              math::ExpOp::create(bb, bl,
-                                  arith::SubFOp::create(bb, bl, logit, mNew)),
-              cst(1.0));
-        };
-        Value iAct = gate(raw[0]), fAct = gate(lfm);
-        Value cNew = arith::AddFOp::create(
-            bb, bl, arith::MulFOp::create(bb, bl, fAct, c),
-            arith::MulFOp::create(bb, bl, iAct,
-                                  math::TanhOp::create(bb, bl, raw[2])));
-        Value nNew = arith::AddFOp::create(
-            bb, bl, arith::MulFOp::create(bb, bl, fAct, n), iAct);
-        Value hNew = arith::DivFOp::create(
-            bb, bl, arith::MulFOp::create(bb, bl, sig(raw[3]), cNew), nNew);
-        return {hNew, cNew, nNew, mNew};
+          raw.push_back(arith::AddFOp::create(bb, bl, x[g], x[4 + g]));
+        return cellmath::slstmCell(bb, bl, function, raw,
+                                   x.drop_front(8).take_front(state.size()));
       });
   for (Value &s : next)
     s = lb.collapse(s, groups);

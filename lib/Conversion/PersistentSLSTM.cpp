@@ -1,0 +1,336 @@
+//===- PersistentSLSTM.cpp - The sLSTM recurrence as one kernel -----------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The sLSTM is strictly sequential: step t needs all of h_{t-1} of its head.
+// Lowered generically it is a host loop of launches per step. Here the
+// whole recurrence is one launch with one block per (head, batch row) that
+// loops over time itself:
+//
+//   thread (g, j) (4 * DH threads) owns gate g of hidden unit j: its column
+//   R[hd, :, g, j] of the recurrent kernel lives in registers (or is read
+//   from global memory, L1-cached, for heads too wide for that);
+//   per step it forms raw = x_g[t, j] + b[g, j] + sum_i h[i] R[i, g, j] from
+//   h in shared memory, hands it over in shared memory, and threads j < DH
+//   update the cell state (kept in registers) and publish the new h.
+//
+// The op's tensors cross into buffers with bufferization.to_buffer /
+// to_tensor, so the pass runs on tensor IR before bufferization.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Conversion/Passes.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+#include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMPERSISTENTSLSTMPASS
+#include "xlstm/Conversion/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+using namespace xlstm;
+
+namespace {
+
+/// What the kernel reads and writes, as buffers. Gates are (B, S, H) for
+/// the sequence op, (B, H) for the single step.
+struct SLSTMBuffers {
+  SmallVector<Value, 4> gates;
+  Value recurrentKernel, bias;
+  SmallVector<Value, 4> initialState; ///< empty: zeros
+  Value y;                            ///< (B, S, H), null for the step
+  SmallVector<Value, 4> finalState;   ///< empty: not returned
+  SmallVector<Type, 4> stateTypes;    ///< storage type of each state
+};
+
+/// `v` converted to float type `t`.
+Value castFloat(OpBuilder &b, Location loc, Value v, Type t) {
+  unsigned from = v.getType().getIntOrFloatBitWidth();
+  unsigned to = t.getIntOrFloatBitWidth();
+  if (v.getType() == t)
+    return v;
+  if (to < from)
+    return arith::TruncFOp::create(b, loc, t, v);
+  return arith::ExtFOp::create(b, loc, t, v);
+}
+
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc, Type compute, int64_t dh,
+                SLSTMFunction function, bool inRegisters)
+      : b(b), loc(loc), compute(compute), dh(dh), function(function),
+        inRegisters(inRegisters) {}
+
+  void build(const SLSTMBuffers &io, Value seqLen, gpu::LaunchOp launch) {
+    Value hd = launch.getBlockIds().x, row = launch.getBlockIds().y;
+    Value tid = launch.getThreadIds().x;
+    Value hShared = launch.getWorkgroupAttributions()[0];
+    Value rawShared = launch.getWorkgroupAttributions()[1];
+    Value g = arith::DivUIOp::create(b, loc, tid, idx(dh));
+    Value j = arith::RemUIOp::create(b, loc, tid, idx(dh));
+    Value channel = add(mul(hd, idx(dh)), j);
+    Value isCell =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tid, idx(dh));
+    bool sequence = static_cast<bool>(io.y);
+    int64_t numStates = io.stateTypes.size();
+
+    Value bias = load(io.bias, {hd, g, j});
+    SmallVector<Value> weights; // R[hd, :, g, j] when held in registers
+    if (inRegisters)
+      for (int64_t i = 0; i < dh; ++i)
+        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
+
+    SmallVector<Value> state;
+    for (int64_t s = 0; s < numStates; ++s)
+      state.push_back(io.initialState.empty()
+                          ? constant(0.0)
+                          : load(io.initialState[s], {row, channel}));
+    ifThen(isCell, [&] { store(state[0], hShared, {j}); });
+    gpu::BarrierOp::create(b, loc);
+
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), seqLen, idx(1), state,
+        [&](OpBuilder &, Location, Value t, ValueRange iter) {
+          // raw = x_g + (b_g + sum_i h_i R_i), the order of the linalg
+          // lowering.
+          Value acc = bias;
+          if (inRegisters) {
+            for (int64_t i = 0; i < dh; ++i)
+              acc = add(acc, mulf(load(hShared, {idx(i)}), weights[i]));
+          } else {
+            auto dot = scf::ForOp::create(
+                b, loc, idx(0), idx(dh), idx(1), ValueRange{acc},
+                [&](OpBuilder &, Location, Value i, ValueRange a) {
+                  Value r = load(io.recurrentKernel, {hd, i, g, j});
+                  scf::YieldOp::create(b, loc,
+                                       add(a[0], mulf(load(hShared, {i}), r)));
+                });
+            acc = dot.getResult(0);
+          }
+          SmallVector<Value, 3> at = {row};
+          if (sequence)
+            at.push_back(t);
+          at.push_back(channel);
+          Value raw = add(loadGate(io.gates, g, at), acc);
+          store(raw, rawShared, {tid});
+          gpu::BarrierOp::create(b, loc);
+
+          auto update = scf::IfOp::create(b, loc, iter.getTypes(), isCell,
+                                          /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(update.thenBlock());
+            SmallVector<Value> raws;
+            for (int64_t gate = 0; gate < 4; ++gate)
+              raws.push_back(load(rawShared, {add(idx(gate * dh), j)}));
+            SmallVector<Value> next = cellmath::slstmCell(
+                b, loc, function, raws, SmallVector<Value>(iter));
+            // States round to their storage type every step, as stored.
+            for (auto [v, type] : llvm::zip(next, io.stateTypes))
+              v = castFloat(b, loc, castFloat(b, loc, v, type), compute);
+            store(next[0], hShared, {j});
+            if (sequence)
+              store(next[0], io.y, {row, t, channel});
+            scf::YieldOp::create(b, loc, next);
+            b.setInsertionPointToStart(update.elseBlock());
+            scf::YieldOp::create(b, loc, iter);
+          }
+          gpu::BarrierOp::create(b, loc);
+          scf::YieldOp::create(b, loc, update.getResults());
+        });
+    if (!io.finalState.empty())
+      ifThen(isCell, [&] {
+        for (int64_t s = 0; s < numStates; ++s)
+          store(loop.getResult(s), io.finalState[s], {row, channel});
+      });
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+private:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value constant(double v) {
+    return arith::ConstantOp::create(b, loc, compute,
+                                     b.getFloatAttr(compute, v));
+  }
+  Value add(Value x, Value y) {
+    if (isa<IndexType>(x.getType()))
+      return arith::AddIOp::create(b, loc, x, y);
+    return arith::AddFOp::create(b, loc, x, y);
+  }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  /// A load converted to the compute type.
+  Value load(Value m, ValueRange at) {
+    return castFloat(b, loc, memref::LoadOp::create(b, loc, m, at), compute);
+  }
+  /// A compute-type value stored in `m`'s element type.
+  void store(Value v, Value m, ValueRange at) {
+    Type elt = cast<MemRefType>(m.getType()).getElementType();
+    memref::StoreOp::create(b, loc, castFloat(b, loc, v, elt), m, at);
+  }
+  /// Gate `g` (uniform across a warp when DH >= 32) of the four buffers.
+  Value loadGate(ArrayRef<Value> gates, Value g, ValueRange at) {
+    auto pick = scf::IndexSwitchOp::create(b, loc, TypeRange{compute}, g,
+                                           ArrayRef<int64_t>{0, 1, 2}, 3);
+    OpBuilder::InsertionGuard guard(b);
+    for (int64_t c = 0; c < 4; ++c) {
+      Region &region =
+          c < 3 ? pick.getCaseRegions()[c] : pick.getDefaultRegion();
+      b.setInsertionPointToStart(&region.emplaceBlock());
+      scf::YieldOp::create(b, loc, load(gates[c], at));
+    }
+    return pick.getResult(0);
+  }
+  void ifThen(Value cond, llvm::function_ref<void()> body) {
+    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(op.thenBlock());
+    body();
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Type compute;
+  int64_t dh;
+  SLSTMFunction function;
+  bool inRegisters;
+};
+
+struct XLSTMPersistentSLSTMPass
+    : xlstm::impl::XLSTMPersistentSLSTMPassBase<XLSTMPersistentSLSTMPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<SLSTMOp, SLSTMStepOp>(op))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : ops)
+      if (auto seq = dyn_cast<SLSTMOp>(op))
+        rewrite(rewriter, op, seq.getIgate(), seq.getFgate(), seq.getZgate(),
+                seq.getOgate(), seq.getRecurrentKernel(), seq.getBias(),
+                seq.getInitialState(), seq.getNumHeads(), seq.getFunction(),
+                seq.getNumStates());
+      else if (auto step = dyn_cast<SLSTMStepOp>(op))
+        rewrite(rewriter, op, step.getIgate(), step.getFgate(), step.getZgate(),
+                step.getOgate(), step.getRecurrentKernel(), step.getBias(),
+                step.getState(), step.getNumHeads(), step.getFunction(),
+                step.getNumStates());
+  }
+
+  void rewrite(IRRewriter &rewriter, Operation *op, Value i, Value f, Value z,
+               Value o, Value recurrentKernel, Value bias,
+               ValueRange initialState, int64_t numHeads,
+               SLSTMFunction function, int64_t numStates) {
+    // The kernel is named after the op (profiles, kernel tables).
+    Location loc = NameLoc::get(
+        rewriter.getStringAttr(op->getName().getStringRef()), op->getLoc());
+    auto gateType = cast<RankedTensorType>(i.getType());
+    int64_t width = gateType.getShape().back();
+    if (ShapedType::isDynamic(width) || width % numHeads != 0)
+      return;
+    int64_t dh = width / numHeads;
+    // One thread per (gate, unit): a head must fit one block.
+    if (4 * dh > 1024)
+      return;
+    bool sequence = isa<SLSTMOp>(op);
+    Type storage = gateType.getElementType();
+    Type compute = storage.isF64() ? Type(rewriter.getF64Type())
+                                   : Type(rewriter.getF32Type());
+
+    rewriter.setInsertionPoint(op);
+    auto toBuffer = [&](Value tensor) -> Value {
+      auto type = cast<RankedTensorType>(tensor.getType());
+      return bufferization::ToBufferOp::create(
+          rewriter, loc,
+          MemRefType::get(type.getShape(), type.getElementType()), tensor,
+          /*read_only=*/true);
+    };
+    SLSTMBuffers io;
+    for (Value gate : {i, f, z, o})
+      io.gates.push_back(toBuffer(gate));
+    io.recurrentKernel = toBuffer(recurrentKernel);
+    io.bias = toBuffer(bias);
+    for (Value s : initialState)
+      io.initialState.push_back(toBuffer(s));
+
+    // Results: y then the final states (sequence), or the new states (step).
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value batch = memref::DimOp::create(rewriter, loc, io.gates[0], c0);
+    Value seqLen =
+        sequence ? memref::DimOp::create(rewriter, loc, io.gates[0], c1) : c1;
+    auto alloc = [&](Type resultType) -> Value {
+      auto type = cast<RankedTensorType>(resultType);
+      SmallVector<Value> dynamic;
+      if (type.isDynamicDim(0))
+        dynamic.push_back(batch);
+      if (type.getRank() == 3 && type.isDynamicDim(1))
+        dynamic.push_back(seqLen);
+      return memref::AllocOp::create(
+          rewriter, loc,
+          MemRefType::get(type.getShape(), type.getElementType()), dynamic);
+    };
+    SmallVector<Value> allocs;
+    for (Type t : op->getResultTypes())
+      allocs.push_back(alloc(t));
+    ArrayRef<Value> stateAllocs(allocs);
+    if (sequence) {
+      io.y = allocs[0];
+      stateAllocs = stateAllocs.drop_front();
+    }
+    io.finalState.assign(stateAllocs.begin(), stateAllocs.end());
+    // Storage type of each state: what is returned, else what is given,
+    // else the compute type.
+    for (int64_t s = 0; s < numStates; ++s) {
+      Type t = compute;
+      if (!stateAllocs.empty())
+        t = cast<MemRefType>(stateAllocs[s].getType()).getElementType();
+      else if (!initialState.empty())
+        t = cast<RankedTensorType>(initialState[s].getType()).getElementType();
+      io.stateTypes.push_back(t);
+    }
+
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Attribute workgroup = gpu::AddressSpaceAttr::get(
+        rewriter.getContext(), gpu::AddressSpace::Workgroup);
+    auto sharedType = [&](int64_t n) {
+      return MemRefType::get({n}, compute, MemRefLayoutAttrInterface{},
+                             workgroup);
+    };
+    auto launch = gpu::LaunchOp::create(
+        rewriter, loc, idx(numHeads), batch, c1, idx(4 * dh), c1, c1,
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{},
+        /*workgroupAttributions=*/
+        TypeRange{sharedType(dh), sharedType(4 * dh)});
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&launch.getBody().front());
+      KernelBuilder(rewriter, loc, compute, dh, function, dh <= registerHeadDim)
+          .build(io, seqLen, launch);
+    }
+    SmallVector<Value> results;
+    for (auto [value, type] : llvm::zip(allocs, op->getResultTypes()))
+      results.push_back(bufferization::ToTensorOp::create(
+          rewriter, loc, type, value, /*restrict=*/true, /*writable=*/true));
+    rewriter.replaceOp(op, results);
+  }
+};
+
+} // namespace
