@@ -9,8 +9,8 @@
 #                                  runtime tests, then the e2e lit suite
 #                                  (test/e2e, REQUIRES: cuda-gpu: every golden
 #                                  case on --device=cuda against the GPU
-#                                  tolerances), then the benchmarks; logs to
-#                                  $OUT (or ./gpu-logs)
+#                                  tolerances), then the benchmarks; logs in
+#                                  gpu-logs.tar.gz in $OUT (or ./)
 # With the device tool: run `prepare`, then
 #   run(command="bash scripts/gpu-check.sh run", carry=["gpu-out"]).
 set -euo pipefail
@@ -85,8 +85,10 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
   du -sh "$out"
   ;;
 run)
-  logs="${OUT:-$root/gpu-logs}"
-  mkdir -p "$logs"
+  # Logs and JSON go to one archive, gpu-logs.tar.gz in $OUT (or ./): the
+  # device tool brings back only a few files per run.
+  logs="$(mktemp -d)"
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
   cd "$out"
   status=0
   ./xlstm-gpu-info 2>&1 | tee "$logs/gpu-info.txt" || status=1
