@@ -35,6 +35,11 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
   if (options.persistentSLSTM)
     pm.addPass(createXLSTMPersistentSLSTMPass());
+  if (options.chunkwiseMMA) {
+    XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise;
+    chunkwise.allowTF32 = options.tf32;
+    pm.addPass(createXLSTMChunkwiseMLSTMToMMAPass(chunkwise));
+  }
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -75,6 +80,16 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("sLSTM recurrences as persistent kernels "
                      "(xlstm-persistent-slstm)"),
       llvm::cl::init(true)};
+  Option<bool> chunkwiseMMA{
+      *this, "chunkwise-mma",
+      llvm::cl::desc("Chunkwise mLSTM outputs on tensor cores "
+                     "(xlstm-chunkwise-mlstm-to-mma)"),
+      llvm::cl::init(true)};
+  Option<bool> tf32{
+      *this, "tf32",
+      llvm::cl::desc("Float32 q/k/v of the chunkwise mLSTM on tf32 tensor "
+                     "cores (for bf16 models)"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -88,8 +103,9 @@ void xlstm::registerXLSTMToGPUPipeline() {
       "xlstm-to-gpu",
       "Graph-level xlstm IR to host functions launching outlined GPU kernels",
       [](OpPassManager &pm, const ToGPUPipelineOptions &o) {
-        buildXLSTMToGPUPipeline(
-            pm, {o.chunkSize, o.blockSize, o.tensorCores, o.persistentSLSTM});
+        buildXLSTMToGPUPipeline(pm,
+                                {o.chunkSize, o.blockSize, o.tensorCores,
+                                 o.persistentSLSTM, o.chunkwiseMMA, o.tf32});
       });
 }
 

@@ -108,6 +108,11 @@ cl::opt<bool> persistentSLSTM(
     cl::desc("Each sLSTM recurrence as one persistent kernel over all steps; "
              "off: one launch per step (the generic kernels)"),
     cl::init(true), cl::cat(xlstmcCategory));
+cl::opt<bool> chunkwiseMMA(
+    "chunkwise-mma",
+    cl::desc("The chunkwise mLSTM's outputs on tensor cores (tf32; float32 "
+             "q/k/v only for --dtype bf16); off: the generic kernels"),
+    cl::init(true), cl::cat(xlstmcCategory));
 cl::opt<std::string> cubins(
     "cubins",
     cl::desc("Architectures to add cubins for to a bundle, e.g. sm_80,sm_90; "
@@ -302,7 +307,9 @@ int main(int argc, char **argv) {
     OwningOpRef<ModuleOp> gpuModule(cast<ModuleOp>((*module)->clone()));
     if (failed(runPasses(*gpuModule, [&](OpPassManager &pm) {
           xlstm::buildXLSTMToGPUPipeline(
-              pm, {chunkSize, blockSize, tensorCores, persistentSLSTM});
+              pm,
+              {chunkSize, blockSize, tensorCores, persistentSLSTM, chunkwiseMMA,
+               /*tf32=*/dtype == xlstm::ModelDType::BF16});
           if (emitKind != EmitKind::GPU || kernelReport) {
             xlstm::NVPTXOptions ptx;
             ptx.chip = chip;

@@ -196,4 +196,46 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
   ];
 }
 
+def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
+  let summary = "The chunkwise mLSTM's intra-chunk outputs on tensor cores";
+  let description = [{
+    Replaces every `xlstm.mlstm_chunk_outputs` by one `gpu.launch` over all
+    chunks at once (grid: chunk, head x DHV tile, batch row; a warp per 16
+    rows of a chunk) instead of the generic lowering's host loop over chunks.
+    Each block computes its chunk's gate scalars into shared memory, then
+    on tensor cores (`nvvm.mma.sync` m16n8k8 tf32, float32 accumulation):
+    `S = Q K^T`, the decay-weighted causal `P` (in registers, row sums by
+    warp shuffles, staged in shared memory), `Q C` scaled by the inter-chunk
+    decay, `+ P V`, and the normalised `h`. bf16/f16 `q, k, v` convert to
+    tf32 exactly; float32 ones only with `allow-tf32` (a 10-bit mantissa:
+    meant for bf16 models that keep q/k/v in float32); otherwise, and for
+    chunk sizes that are not a multiple of 16 up to 64, the op is left to the
+    generic path. Inputs enter as `bufferization.to_buffer`, the result
+    leaves as `bufferization.to_tensor` of a fresh allocation.
+
+    ```mlir
+    %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
+        {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+        : (...) -> tensor<?x8x?x512xbf16>
+    // becomes
+    gpu.launch blocks(...) in (%gx = %num_chunks, %gy = %c32, %gz = %batch)
+        threads(...) in (%bx = %c128, ...) workgroup(...) {
+      ... nvvm.mma.sync ... {shape = #nvvm.shape<m = 16, n = 8, k = 8>} ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
+           "Also float32 q/k/v, rounded to tf32">,
+    Option<"dvTile", "dv-tile", "int64_t", /*default=*/"128",
+           "Value columns per block (halved until it divides DHV)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

@@ -32,6 +32,8 @@ struct ToGPUOptions {
   int64_t blockSize = 256;     ///< xlstm-map-parallel-loops
   bool tensorCores = true;     ///< xlstm-contract-to-mma for bf16/f16
   bool persistentSLSTM = true; ///< xlstm-persistent-slstm
+  bool chunkwiseMMA = true;    ///< xlstm-chunkwise-mlstm-to-mma
+  bool tf32 = false; ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions

@@ -9,6 +9,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
+#include <cmath>
+
 using namespace mlir;
 
 namespace xlstm::cellmath {
@@ -74,6 +76,12 @@ SmallVector<Value> slstmCell(OpBuilder &b, Location loc, SLSTMFunction function,
   Value hNew =
       arith::DivFOp::create(b, loc, mul(sigmoid(b, loc, raw[3]), cNew), nNew);
   return {hNew, cNew, nNew, mNew};
+}
+
+std::pair<double, double> qkScales(QKScaling scaling, int64_t dhqk) {
+  double s = 1.0 / std::sqrt(static_cast<double>(dhqk));
+  return scaling == QKScaling::key ? std::make_pair(1.0, s)
+                                   : std::make_pair(s, 1.0);
 }
 
 } // namespace xlstm::cellmath

@@ -618,12 +618,6 @@ LogicalResult lowerEmbedding(EmbeddingOp op, PatternRewriter &rewriter) {
 //===----------------------------------------------------------------------===//
 
 /// Scale of keys and queries for a qk_scaling.
-std::pair<double, double> qkScales(QKScaling scaling, int64_t dqk) {
-  double s = 1.0 / std::sqrt(static_cast<double>(dqk));
-  return scaling == QKScaling::key ? std::make_pair(1.0, s)
-                                   : std::make_pair(s, 1.0);
-}
-
 LogicalResult lowerChunkStates(MLSTMChunkStatesOp op,
                                PatternRewriter &rewriter) {
   Location loc = op.getLoc();
@@ -634,7 +628,7 @@ LogicalResult lowerChunkStates(MLSTMChunkStatesOp op,
   Lowering l(rewriter, loc, elementType(k));
   Type stateElt = elementType(op.getFinalC());
   double kScale =
-      qkScales(op.getQkScaling(), tensorType(k).getDimSize(3)).second;
+      cellmath::qkScales(op.getQkScaling(), tensorType(k).getDimSize(3)).second;
   int64_t chunkSize = op.getChunkSize();
   SmallVector<OpFoldResult> kShape = l.sizes(k), vShape = l.sizes(v);
   Value seq = l.value(kShape[2]);
@@ -738,10 +732,18 @@ LogicalResult lowerChunkStates(MLSTMChunkStatesOp op,
         scf::YieldOp::create(
             nb, nloc, ValueRange{cNew, nNew, mNew, chunkC, chunkN, chunkM});
       });
-  // Result order: chunk states, then the final state.
-  rewriter.replaceOp(op,
-                     {loop.getResult(3), loop.getResult(4), loop.getResult(5),
-                      loop.getResult(0), loop.getResult(1), loop.getResult(2)});
+  // Result order: chunk states, then the final state. The chunk count is
+  // computed, so the results may be less static than the op's types (a
+  // static sequence length): cast them back.
+  SmallVector<Value> results;
+  const unsigned order[] = {3, 4, 5, 0, 1, 2};
+  for (auto [index, type] : llvm::zip(order, op->getResultTypes())) {
+    Value r = loop.getResult(index);
+    if (r.getType() != type)
+      r = tensor::CastOp::create(rewriter, loc, type, r);
+    results.push_back(r);
+  }
+  rewriter.replaceOp(op, results);
   return success();
 }
 
@@ -754,7 +756,7 @@ LogicalResult lowerChunkOutputs(MLSTMChunkOutputsOp op,
     return failure();
   Lowering l(rewriter, loc, elementType(q));
   auto [qScale, kScale] =
-      qkScales(op.getQkScaling(), tensorType(q).getDimSize(3));
+      cellmath::qkScales(op.getQkScaling(), tensorType(q).getDimSize(3));
   double eps = op.getEps().convertToDouble();
   int64_t chunkSize = op.getChunkSize();
   Type hElt = elementType(op.getH());

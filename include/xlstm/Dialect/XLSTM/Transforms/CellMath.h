@@ -37,6 +37,9 @@ llvm::SmallVector<mlir::Value> slstmCell(mlir::OpBuilder &b, mlir::Location loc,
                                          mlir::ValueRange raw,
                                          mlir::ValueRange state);
 
+/// The factors (on q, on k) of the mLSTM's 1/sqrt(DHQK) under `scaling`.
+std::pair<double, double> qkScales(QKScaling scaling, int64_t dhqk);
+
 } // namespace xlstm::cellmath
 
 #endif // XLSTM_DIALECT_XLSTM_TRANSFORMS_CELLMATH_H

@@ -1,0 +1,92 @@
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 dv-tile=64" | FileCheck %s --check-prefix=TF32
+// RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="dv-tile=12" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
+
+// BAD: dv-tile must be a positive multiple of 8
+
+// bf16 q/k/v: one launch over (chunk, head x DHV tile, batch row) with a
+// warp per 16 rows of the 64-row chunk; the gate scalars and P in shared
+// memory; S = Q K^T (8 column tiles), Q C and P V (16 tiles of the 128
+// value columns) on m16n8k8 tf32 tensor cores; rows past the sequence are
+// not stored.
+// CHECK-LABEL: func @bf16_outputs
+// CHECK-DAG:   %[[Q:.+]] = bufferization.to_buffer %arg0 read_only : tensor<?x2x?x32xbf16> to memref<?x2x?x32xbf16>
+// CHECK-DAG:   %[[C:.+]] = bufferization.to_buffer %arg5 read_only
+// CHECK:       %[[B:.+]] = memref.dim %[[Q]], %c0
+// CHECK:       %[[S:.+]] = memref.dim %[[Q]], %c2
+// CHECK:       %[[H:.+]] = memref.alloc(%[[B]], %[[S]]) : memref<?x2x?x256xbf16>
+// CHECK:       %[[NC:.+]] = arith.ceildivui %[[S]], %c64
+// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %[[NC]], %{{[^ ]+}} = %c4, %{{[^ ]+}} = %[[B]])
+// CHECK-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c128,
+// CHECK-SAME:    workgroup({{.*}}memref<64x64xf32, #gpu.address_space<workgroup>>)
+// CHECK:         math.log1p
+// CHECK:         gpu.barrier
+// CHECK:         gpu.barrier
+// CHECK:         scf.for {{.*}} -> (f32, f32
+// CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK:         gpu.shuffle  xor
+// CHECK:         gpu.barrier
+// CHECK:         scf.for
+// CHECK:           memref.load %[[C]]
+// CHECK-COUNT-16:  nvvm.mma.sync
+// CHECK:         scf.for
+// CHECK-COUNT-16:  nvvm.mma.sync
+// CHECK:         scf.if
+// CHECK:           memref.store {{.*}}, %[[H]]
+// CHECK:       bufferization.to_tensor %[[H]] restrict writable
+// CHECK-NOT:   xlstm.mlstm_chunk_outputs
+// TF32-LABEL:  func @bf16_outputs
+// TF32:        gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %{{.+}}, %{{[^ ]+}} = %c8,
+// BIN: gpu.binary @bf16_outputs_kernel
+func.func @bf16_outputs(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
+                        %v: tensor<?x2x?x256xbf16>, %i: tensor<?x2x?xf32>,
+                        %f: tensor<?x2x?xf32>, %c: tensor<?x2x?x32x256xf32>,
+                        %n: tensor<?x2x?x32xf32>, %m: tensor<?x2x?xf32>)
+    -> tensor<?x2x?x256xbf16> {
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+      : (tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x256xbf16>,
+         tensor<?x2x?xf32>, tensor<?x2x?xf32>, tensor<?x2x?x32x256xf32>,
+         tensor<?x2x?x32xf32>, tensor<?x2x?xf32>) -> tensor<?x2x?x256xbf16>
+  return %h : tensor<?x2x?x256xbf16>
+}
+
+// -----
+
+// float32 q/k/v stay on the generic path unless tf32 is allowed.
+// CHECK-LABEL: func @f32_outputs
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.mlstm_chunk_outputs
+// TF32-LABEL:  func @f32_outputs
+// TF32:        gpu.launch
+// TF32:        nvvm.mma.sync
+// TF32-NOT:    xlstm.mlstm_chunk_outputs
+func.func @f32_outputs(%q: tensor<?x1x?x16xf32>, %v: tensor<?x1x?x16xf32>,
+                       %g: tensor<?x1x?xf32>, %c: tensor<?x1x?x16x16xf32>,
+                       %n: tensor<?x1x?x16xf32>) -> tensor<?x1x?x16xf32> {
+  %h = xlstm.mlstm_chunk_outputs %q, %q, %v, %g, %g, %c, %n, %g
+      {chunk_size = 32 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x1x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?x16xf32>,
+         tensor<?x1x?xf32>, tensor<?x1x?xf32>, tensor<?x1x?x16x16xf32>,
+         tensor<?x1x?x16xf32>, tensor<?x1x?xf32>) -> tensor<?x1x?x16xf32>
+  return %h : tensor<?x1x?x16xf32>
+}
+
+// -----
+
+// Chunks of 128 rows would need 64 KiB of P in shared memory: generic path.
+// CHECK-LABEL: func @large_chunks
+// TF32-LABEL:  func @large_chunks
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.mlstm_chunk_outputs
+func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
+                        %c: tensor<?x1x?x16x16xf32>, %n: tensor<?x1x?x16xf32>)
+    -> tensor<?x1x?x16xbf16> {
+  %h = xlstm.mlstm_chunk_outputs %q, %q, %q, %g, %g, %c, %n, %g
+      {chunk_size = 128 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x1x?x16xbf16>, tensor<?x1x?x16xbf16>, tensor<?x1x?x16xbf16>,
+         tensor<?x1x?xf32>, tensor<?x1x?xf32>, tensor<?x1x?x16x16xf32>,
+         tensor<?x1x?x16xf32>, tensor<?x1x?xf32>) -> tensor<?x1x?x16xbf16>
+  return %h : tensor<?x1x?x16xbf16>
+}
