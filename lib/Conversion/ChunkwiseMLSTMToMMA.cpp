@@ -4,7 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// `xlstm.mlstm_chunk_outputs` as one kernel over all chunks: a block per
+// The chunkwise mLSTM on tensor cores. `xlstm.mlstm_chunk_states` is one
+// kernel with the chunk loop inside (ChunkStatesKernel below);
+// `xlstm.mlstm_chunk_outputs` one kernel over all chunks: a block per
 // (chunk, head and DHV tile, batch row), one warp per 16 rows of the chunk.
 // Per block:
 //   1. the chunk's gate scalars (cumulative log forget gates b, input gates
@@ -27,6 +29,8 @@
 // reuse); staging through shared memory with cp.async is the next step.
 //
 //===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
 
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
@@ -62,10 +66,10 @@ struct ChunkOutputs {
 };
 
 /// Emits the kernel body; `b` is inside the gpu.launch.
-class ChunkOutputsKernel {
+class ChunkOutputsKernel : KernelBuilder {
 public:
   ChunkOutputsKernel(OpBuilder &b, Location loc)
-      : b(b), loc(loc), f32(b.getF32Type()), i32(b.getI32Type()) {}
+      : KernelBuilder(b, loc, b.getF32Type()) {}
 
   void build(const ChunkOutputs &io, gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
@@ -115,8 +119,7 @@ public:
                  Value mComb = maxf(carried, addf(cum, pm));
                  store(cum, cumSh, {l});
                  store(mComb, mSh, {l});
-                 store(math::ExpOp::create(b, loc, subf(carried, mComb)),
-                       interSh, {l});
+                 store(exp(subf(carried, mComb)), interSh, {l});
                  return {cum, pm};
                });
     });
@@ -147,7 +150,7 @@ public:
             Value key = seqRow(add(idx(n * 8), g));
             SmallVector<Value> bf = {tf32(load(io.k, {row, hd, key, c0})),
                                      tf32(load(io.k, {row, hd, key, c4}))};
-            llvm::append_range(next, mma(a, bf, acc.slice(n * 4, 4)));
+            llvm::append_range(next, mmaTF32(a, bf, acc.slice(n * 4, 4)));
           }
           return next;
         });
@@ -162,7 +165,7 @@ public:
         Value logD =
             addf(subf(load(cumSh, {l}), load(cumSh, {j})), load(iSh, {j}));
         Value w = mulf(mulf(sAcc[n * 4 + e], qkScale),
-                       math::ExpOp::create(b, loc, subf(logD, load(mSh, {l}))));
+                       exp(subf(logD, load(mSh, {l}))));
         Value causal =
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j, l);
         Value p = arith::SelectOp::create(b, loc, causal, w, constant(0.0));
@@ -188,20 +191,20 @@ public:
     int64_t oTiles = io.dvTile / 8;
     SmallVector<Value> acc(oTiles * 4, constant(0.0));
     auto column = [&](int64_t n) { return add(dv0, add(idx(n * 8), g)); };
-    acc = forRange(0, io.dhqk, 8, acc,
-                   [&](Value kk, ValueRange it) -> SmallVector<Value> {
-                     SmallVector<Value> a = qFragment(kk);
-                     Value k0 = add(kk, t), k4 = add(k0, idx(4));
-                     SmallVector<Value> next;
-                     for (int64_t n = 0; n < oTiles; ++n) {
-                       Value col = column(n);
-                       SmallVector<Value> bf = {
-                           tf32(load(io.chunkC, {row, hd, chunkIdx, k0, col})),
-                           tf32(load(io.chunkC, {row, hd, chunkIdx, k4, col}))};
-                       llvm::append_range(next, mma(a, bf, it.slice(n * 4, 4)));
-                     }
-                     return next;
-                   });
+    acc = forRange(
+        0, io.dhqk, 8, acc, [&](Value kk, ValueRange it) -> SmallVector<Value> {
+          SmallVector<Value> a = qFragment(kk);
+          Value k0 = add(kk, t), k4 = add(k0, idx(4));
+          SmallVector<Value> next;
+          for (int64_t n = 0; n < oTiles; ++n) {
+            Value col = column(n);
+            SmallVector<Value> bf = {
+                tf32(load(io.chunkC, {row, hd, chunkIdx, k0, col})),
+                tf32(load(io.chunkC, {row, hd, chunkIdx, k4, col}))};
+            llvm::append_range(next, mmaTF32(a, bf, it.slice(n * 4, 4)));
+          }
+          return next;
+        });
     for (int64_t i = 0; i < oTiles * 4; ++i)
       acc[i] = mulf(acc[i], mulf(inter[(i % 4) / 2], qScale));
 
@@ -218,7 +221,7 @@ public:
             Value col = column(n);
             SmallVector<Value> bf = {tf32(load(io.v, {row, hd, v0, col})),
                                      tf32(load(io.v, {row, hd, v4, col}))};
-            llvm::append_range(next, mma(a, bf, it.slice(n * 4, 4)));
+            llvm::append_range(next, mmaTF32(a, bf, it.slice(n * 4, 4)));
           }
           return next;
         });
@@ -228,8 +231,7 @@ public:
     Value denom[2];
     for (int64_t h = 0; h < 2; ++h) {
       Value l = h == 0 ? lo : hi;
-      Value floor = math::ExpOp::create(
-          b, loc, arith::NegFOp::create(b, loc, load(mSh, {l})));
+      Value floor = exp(arith::NegFOp::create(b, loc, load(mSh, {l})));
       denom[h] = addf(
           maxf(math::AbsFOp::create(b, loc, den[h]).getResult(), floor), eps);
     }
@@ -246,96 +248,217 @@ public:
     }
     gpu::TerminatorOp::create(b, loc);
   }
+};
 
-private:
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value constant(double v) {
-    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value divui(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
-  Value remui(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
-  Value minui(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
-  Value ult(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  }
-  Value eqi(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
-  }
-  Value addf(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value subf(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value maxf(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
+/// The operands and results of one chunk-states op, as buffers.
+struct ChunkStates {
+  Value k, v, igate, fgate;
+  SmallVector<Value, 3> initial; ///< C, n, m; empty: zeros
+  Value chunkC, chunkN, chunkM, finalC, finalN, finalM;
+  int64_t chunk, dhqk, dhv, pTile, dvTile;
+  double kScale;
+};
 
-  /// A load converted to float32.
-  Value load(Value m, ValueRange at) {
-    Value v = memref::LoadOp::create(b, loc, m, at);
-    if (v.getType() == f32)
-      return v;
-    if (v.getType().getIntOrFloatBitWidth() < 32)
-      return arith::ExtFOp::create(b, loc, f32, v);
-    return arith::TruncFOp::create(b, loc, f32, v);
-  }
-  /// A float32 stored in `m`'s element type.
-  void store(Value v, Value m, ValueRange at) {
-    Type elt = cast<MemRefType>(m.getType()).getElementType();
-    if (elt != f32)
-      v = elt.getIntOrFloatBitWidth() < 32
-              ? arith::TruncFOp::create(b, loc, elt, v).getResult()
-              : arith::ExtFOp::create(b, loc, elt, v).getResult();
-    memref::StoreOp::create(b, loc, v, m, at);
-  }
-  /// A float32 as a tf32 operand register (round to nearest, ties away).
-  Value tf32(Value v) {
-    return NVVM::ConvertFloatToTF32Op::create(
-        b, loc, i32, v,
-        NVVM::FPRoundingModeAttr::get(b.getContext(),
-                                      NVVM::FPRoundingMode::RNA));
-  }
-  /// d = a b + c on one m16n8k8 tf32 tile; returns d's four floats.
-  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bf, ValueRange c) {
-    auto resultType =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-    Value d = NVVM::MmaOp::create(
-        b, loc, resultType, a, bf, c, {16, 8, 8}, std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32,
-                                      NVVM::MMATypes::tf32},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value> out;
-    for (int64_t e = 0; e < 4; ++e)
-      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, e));
-    return out;
-  }
-  /// scf.for over [from, to) by `step` carrying `init`; returns the results.
-  SmallVector<Value>
-  forRange(int64_t from, int64_t to, int64_t step, ValueRange init,
-           function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto loop = scf::ForOp::create(
-        b, loc, idx(from), idx(to), idx(step), init,
-        [&](OpBuilder &, Location, Value iv, ValueRange iter) {
-          scf::YieldOp::create(b, loc, body(iv, iter));
+/// `xlstm.mlstm_chunk_states`: the scan over chunks runs inside the kernel.
+/// A block owns a (pTile x dvTile) tile of one head's C in registers (a
+/// warp per 16 rows) and walks the chunks in order: it records the state
+/// entering each chunk, computes the chunk's gate scalars (one thread, into
+/// shared memory), decays its tile and adds (w k)^T V on tensor cores. The
+/// blocks of the first DHV tile also carry n, the first block m.
+class ChunkStatesKernel : KernelBuilder {
+public:
+  ChunkStatesKernel(OpBuilder &b, Location loc)
+      : KernelBuilder(b, loc, b.getF32Type()) {}
+
+  void build(const ChunkStates &io, gpu::LaunchOp launch) {
+    ValueRange shared = launch.getWorkgroupAttributions();
+    Value logfSh = shared[0], iSh = shared[1], cumSh = shared[2],
+          wSh = shared[3], scalarSh = shared[4];
+    int64_t L = io.chunk, threads = 2 * io.pTile;
+    int64_t qTiles = io.dhv / io.dvTile;
+    Value tile = launch.getBlockIds().x, hd = launch.getBlockIds().y,
+          row = launch.getBlockIds().z;
+    Value pTileIdx = divui(tile, idx(qTiles));
+    Value qTileIdx = remui(tile, idx(qTiles));
+    Value p0 = mul(pTileIdx, idx(io.pTile));
+    Value q0 = mul(qTileIdx, idx(io.dvTile));
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
+    Value seq = memref::DimOp::create(b, loc, io.k, idx(2));
+    Value last = sub(seq, idx(1));
+    Value numChunks = arith::CeilDivUIOp::create(b, loc, seq, idx(L));
+    Value lo = add(p0, add(mul(warp, idx(16)), g)), hi = add(lo, idx(8));
+    Value ownsN = eqi(qTileIdx, idx(0));
+    Value nThread = ult(tid, idx(io.pTile));
+    Value ownsM = eqi(tile, idx(0));
+    Value p = add(p0, tid); // the n entry thread tid < pTile carries
+    int64_t nTiles = io.dvTile / 8;
+    // Accumulator e of column tile n sits at (row e < 2 ? lo : hi,
+    // column q0 + 8 n + 2 t + e % 2).
+    auto accColumn = [&](int64_t n, int64_t e) {
+      return add(q0, add(idx(n * 8 + e % 2), mul(t, idx(2))));
+    };
+
+    SmallVector<Value> init;
+    for (int64_t n = 0; n < nTiles; ++n)
+      for (int64_t e = 0; e < 4; ++e)
+        init.push_back(io.initial.empty()
+                           ? constant(0.0)
+                           : load(io.initial[0],
+                                  {row, hd, e < 2 ? lo : hi, accColumn(n, e)}));
+    Value pSafe = minui(p, idx(io.dhqk - 1));
+    init.push_back(io.initial.empty() ? constant(0.0)
+                                      : load(io.initial[1], {row, hd, pSafe}));
+    init.push_back(io.initial.empty() ? constant(0.0)
+                                      : load(io.initial[2], {row, hd}));
+
+    SmallVector<Value> state = forRange(
+        idx(0), numChunks, idx(1), init,
+        [&](Value chunkIdx, ValueRange it) -> SmallVector<Value> {
+          ValueRange acc = it.take_front(nTiles * 4);
+          Value n = it[nTiles * 4], m = it[nTiles * 4 + 1];
+          // The state entering this chunk.
+          for (int64_t nt = 0; nt < nTiles; ++nt)
+            for (int64_t e = 0; e < 4; ++e)
+              store(acc[nt * 4 + e], io.chunkC,
+                    {row, hd, chunkIdx, e < 2 ? lo : hi, accColumn(nt, e)});
+          ifThen(arith::AndIOp::create(b, loc, ownsN, nThread), [&] {
+            store(n, io.chunkN, {row, hd, chunkIdx, p});
+          });
+          ifThen(arith::AndIOp::create(b, loc, ownsM, eqi(tid, idx(0))), [&] {
+            store(m, io.chunkM, {row, hd, chunkIdx});
+          });
+
+          // Gate scalars: b_l (cumulative log forget), g = b_{len-1},
+          // a_l = g - b_l + i_l, m' = max(g + m, max_l a_l),
+          // w_l = exp(a_l - m') kScale (0 past the sequence), the decay
+          // exp(g + m - m').
+          Value t0 = mul(chunkIdx, idx(L));
+          Value len = minui(sub(seq, t0), idx(L));
+          forRange(tid, idx(L), idx(threads), {},
+                   [&](Value l, ValueRange) -> SmallVector<Value> {
+                     Value r = minui(add(t0, l), last);
+                     store(cellmath::logSigmoid(b, loc,
+                                                load(io.fgate, {row, hd, r})),
+                           logfSh, {l});
+                     store(load(io.igate, {row, hd, r}), iSh, {l});
+                     return {};
+                   });
+          gpu::BarrierOp::create(b, loc);
+          ifThen(eqi(tid, idx(0)), [&] {
+            Value total =
+                forRange(idx(0), len, idx(1), {constant(0.0)},
+                         [&](Value l, ValueRange c) -> SmallVector<Value> {
+                           Value cum = addf(c[0], load(logfSh, {l}));
+                           store(cum, cumSh, {l});
+                           return {cum};
+                         })[0];
+            Value aMax =
+                forRange(idx(0), len, idx(1), {constant(-INFINITY)},
+                         [&](Value l, ValueRange a) -> SmallVector<Value> {
+                           Value al = addf(subf(total, load(cumSh, {l})),
+                                           load(iSh, {l}));
+                           store(al, wSh, {l});
+                           return {maxf(a[0], al)};
+                         })[0];
+            Value carried = addf(total, m);
+            Value mNew = maxf(carried, aMax);
+            Value kScale = constant(io.kScale);
+            forRange(0, L, 1, {},
+                     [&](Value l, ValueRange) -> SmallVector<Value> {
+                       Value w = mulf(exp(subf(load(wSh, {l}), mNew)), kScale);
+                       store(arith::SelectOp::create(b, loc, ult(l, len), w,
+                                                     constant(0.0)),
+                             wSh, {l});
+                       return {};
+                     });
+            store(mNew, scalarSh, {idx(0)});
+            store(exp(subf(carried, mNew)), scalarSh, {idx(1)});
+          });
+          gpu::BarrierOp::create(b, loc);
+          Value mNew = load(scalarSh, {idx(0)});
+          Value decay = load(scalarSh, {idx(1)});
+
+          // C' = decay C + (w k)^T V; rows p of C are A's rows, positions l
+          // the reduction.
+          SmallVector<Value> decayed;
+          for (Value a : acc)
+            decayed.push_back(mulf(a, decay));
+          SmallVector<Value> next = forRange(
+              0, L, 8, decayed,
+              [&](Value kk, ValueRange c) -> SmallVector<Value> {
+                Value l0 = add(kk, t), l4 = add(l0, idx(4));
+                Value r0 = minui(add(t0, l0), last),
+                      r4 = minui(add(t0, l4), last);
+                Value w0 = load(wSh, {l0}), w4 = load(wSh, {l4});
+                SmallVector<Value> a = {
+                    tf32(mulf(load(io.k, {row, hd, r0, lo}), w0)),
+                    tf32(mulf(load(io.k, {row, hd, r0, hi}), w0)),
+                    tf32(mulf(load(io.k, {row, hd, r4, lo}), w4)),
+                    tf32(mulf(load(io.k, {row, hd, r4, hi}), w4))};
+                SmallVector<Value> out;
+                for (int64_t nt = 0; nt < nTiles; ++nt) {
+                  Value col = add(q0, add(idx(nt * 8), g));
+                  SmallVector<Value> bf = {
+                      tf32(load(io.v, {row, hd, r0, col})),
+                      tf32(load(io.v, {row, hd, r4, col}))};
+                  llvm::append_range(out, mmaTF32(a, bf, c.slice(nt * 4, 4)));
+                }
+                return out;
+              });
+          // n' = decay n + sum_l w_l k_l, by the threads that carry n.
+          auto nUpdate =
+              scf::IfOp::create(b, loc, TypeRange{compute},
+                                arith::AndIOp::create(b, loc, ownsN, nThread),
+                                /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(nUpdate.thenBlock());
+            Value sum = forRange(
+                0, L, 1, {mulf(n, decay)},
+                [&](Value l, ValueRange s) -> SmallVector<Value> {
+                  Value r = minui(add(t0, l), last);
+                  return {addf(
+                      s[0], mulf(load(wSh, {l}), load(io.k, {row, hd, r, p})))};
+                })[0];
+            scf::YieldOp::create(b, loc, sum);
+            b.setInsertionPointToStart(nUpdate.elseBlock());
+            scf::YieldOp::create(b, loc, n);
+          }
+          // The next chunk overwrites the shared scalars.
+          gpu::BarrierOp::create(b, loc);
+          next.push_back(nUpdate.getResult(0));
+          next.push_back(mNew);
+          return next;
         });
-    return SmallVector<Value>(loop.getResults().begin(),
-                              loop.getResults().end());
-  }
-  void ifThen(Value cond, function_ref<void()> body) {
-    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(op.thenBlock());
-    body();
-  }
 
-  OpBuilder &b;
-  Location loc;
-  Type f32, i32;
+    for (int64_t nt = 0; nt < nTiles; ++nt)
+      for (int64_t e = 0; e < 4; ++e)
+        store(state[nt * 4 + e], io.finalC,
+              {row, hd, e < 2 ? lo : hi, accColumn(nt, e)});
+    ifThen(arith::AndIOp::create(b, loc, ownsN, nThread), [&] {
+      store(state[nTiles * 4], io.finalN, {row, hd, p});
+    });
+    ifThen(arith::AndIOp::create(b, loc, ownsM, eqi(tid, idx(0))), [&] {
+      store(state[nTiles * 4 + 1], io.finalM, {row, hd});
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
+Type elementTypeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType();
+}
+/// The largest of `preferred`, halved, that divides `dim` and is a
+/// multiple of 8; 0 if none.
+int64_t columnTile(int64_t preferred, int64_t dim) {
+  int64_t tile = preferred;
+  while (tile > 8 && dim % tile != 0)
+    tile /= 2;
+  return dim % tile == 0 && tile % 8 == 0 ? tile : 0;
+}
 
 struct XLSTMChunkwiseMLSTMToMMAPass
     : xlstm::impl::XLSTMChunkwiseMLSTMToMMAPassBase<
@@ -349,14 +472,36 @@ struct XLSTMChunkwiseMLSTMToMMAPass
           "of 8");
       return signalPassFailure();
     }
-    SmallVector<MLSTMChunkOutputsOp> ops;
-    getOperation()->walk([&](MLSTMChunkOutputsOp op) { ops.push_back(op); });
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<MLSTMChunkOutputsOp, MLSTMChunkStatesOp>(op))
+        ops.push_back(op);
+    });
     IRRewriter rewriter(&getContext());
-    for (MLSTMChunkOutputsOp op : ops)
-      rewrite(rewriter, op);
+    for (Operation *op : ops) {
+      if (auto outputs = dyn_cast<MLSTMChunkOutputsOp>(op))
+        rewriteOutputs(rewriter, outputs);
+      else
+        rewriteStates(rewriter, cast<MLSTMChunkStatesOp>(op));
+    }
   }
 
-  void rewrite(IRRewriter &rewriter, MLSTMChunkOutputsOp op) {
+  /// Whether operands of these element types may go on tf32 tensor cores:
+  /// bf16/f16 convert exactly; float32 loses mantissa bits, so only when
+  /// allowed (bf16 models that keep q/k/v in float32).
+  bool tensorCoresFor(ArrayRef<Value> operands) const {
+    return allowTF32 || llvm::all_of(operands, [](Value v) {
+             return isNarrowFloat(elementTypeOf(v));
+           });
+  }
+
+  static Location kernelLoc(IRRewriter &rewriter, Operation *op) {
+    // The kernel is named after the op (profiles, kernel tables).
+    return NameLoc::get(rewriter.getStringAttr(op->getName().getStringRef()),
+                        op->getLoc());
+  }
+
+  void rewriteOutputs(IRRewriter &rewriter, MLSTMChunkOutputsOp op) {
     auto qType = cast<RankedTensorType>(op.getQ().getType());
     auto vType = cast<RankedTensorType>(op.getV().getType());
     int64_t dhqk = qType.getDimSize(3), dhv = vType.getDimSize(3);
@@ -368,38 +513,22 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         ShapedType::isDynamic(numHeads) || dhqk % 8 != 0 || chunk % 16 != 0 ||
         chunk > 64)
       return;
-    int64_t tile = dvTile;
-    while (tile > 8 && dhv % tile != 0)
-      tile /= 2;
-    if (dhv % tile != 0 || tile % 8 != 0)
-      return;
-    // Float32 operands lose precision on tf32 (10-bit mantissa): only when
-    // allowed (bf16 models); bf16/f16 operands convert exactly.
-    bool narrow = isNarrowFloat(qType.getElementType()) &&
-                  isNarrowFloat(elementTypeOf(op.getK())) &&
-                  isNarrowFloat(vType.getElementType());
-    if (!narrow && !allowTF32)
+    int64_t tile = columnTile(dvTile, dhv);
+    if (!tile || !tensorCoresFor({op.getQ(), op.getK(), op.getV()}))
       return;
 
-    Location loc = NameLoc::get(
-        rewriter.getStringAttr(op->getName().getStringRef()), op->getLoc());
+    Location loc = kernelLoc(rewriter, op);
     rewriter.setInsertionPoint(op);
-    auto toBuffer = [&](Value tensor) -> Value {
-      auto type = cast<RankedTensorType>(tensor.getType());
-      return bufferization::ToBufferOp::create(
-          rewriter, loc,
-          MemRefType::get(type.getShape(), type.getElementType()), tensor,
-          /*read_only=*/true);
-    };
     auto [qScale, kScale] = cellmath::qkScales(op.getQkScaling(), dhqk);
-    ChunkOutputs io{toBuffer(op.getQ()),
-                    toBuffer(op.getK()),
-                    toBuffer(op.getV()),
-                    toBuffer(op.getIgate()),
-                    toBuffer(op.getFgate()),
-                    toBuffer(op.getChunkC()),
-                    toBuffer(op.getChunkN()),
-                    toBuffer(op.getChunkM()),
+    auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
+    ChunkOutputs io{buffer(op.getQ()),
+                    buffer(op.getK()),
+                    buffer(op.getV()),
+                    buffer(op.getIgate()),
+                    buffer(op.getFgate()),
+                    buffer(op.getChunkC()),
+                    buffer(op.getChunkN()),
+                    buffer(op.getChunkM()),
                     Value(),
                     chunk,
                     dhqk,
@@ -413,26 +542,14 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     };
     Value batch = memref::DimOp::create(rewriter, loc, io.q, idx(0));
     Value seq = memref::DimOp::create(rewriter, loc, io.q, idx(2));
-    auto hType = cast<RankedTensorType>(op.getH().getType());
-    SmallVector<Value> dynamic;
-    if (hType.isDynamicDim(0))
-      dynamic.push_back(batch);
-    if (hType.isDynamicDim(2))
-      dynamic.push_back(seq);
-    io.h = memref::AllocOp::create(
-        rewriter, loc,
-        MemRefType::get(hType.getShape(), hType.getElementType()), dynamic);
-
+    io.h = allocateLike(rewriter, loc, op.getH().getType(),
+                        {batch, Value(), seq, Value()});
     Value numChunks =
         arith::CeilDivUIOp::create(rewriter, loc, seq, idx(chunk));
-    Attribute workgroup = gpu::AddressSpaceAttr::get(
-        rewriter.getContext(), gpu::AddressSpace::Workgroup);
-    auto sharedType = [&](ArrayRef<int64_t> shape) -> Type {
-      return MemRefType::get(shape, rewriter.getF32Type(),
-                             MemRefLayoutAttrInterface{}, workgroup);
-    };
-    SmallVector<Type> shared(6, sharedType({chunk}));
-    shared.push_back(sharedType({chunk, chunk}));
+    MLIRContext *ctx = rewriter.getContext();
+    Type f32 = rewriter.getF32Type();
+    SmallVector<Type> shared(6, sharedMemoryType(ctx, {chunk}, f32));
+    shared.push_back(sharedMemoryType(ctx, {chunk, chunk}, f32));
     auto launch = gpu::LaunchOp::create(
         rewriter, loc, numChunks, idx(numHeads * (dhv / tile)), batch,
         idx(32 * (chunk / 16)), idx(1), idx(1),
@@ -443,14 +560,81 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       ChunkOutputsKernel(rewriter, loc).build(io, launch);
     }
-    rewriter.replaceOp(op, bufferization::ToTensorOp::create(
-                               rewriter, loc, hType, io.h, /*restrict=*/true,
-                               /*writable=*/true)
-                               .getResult());
+    rewriter.replaceOp(op, toTensor(rewriter, loc, op.getH().getType(), io.h));
   }
 
-  static Type elementTypeOf(Value v) {
-    return cast<ShapedType>(v.getType()).getElementType();
+  void rewriteStates(IRRewriter &rewriter, MLSTMChunkStatesOp op) {
+    auto kType = cast<RankedTensorType>(op.getK().getType());
+    auto vType = cast<RankedTensorType>(op.getV().getType());
+    int64_t dhqk = kType.getDimSize(3), dhv = vType.getDimSize(3);
+    int64_t numHeads = kType.getDimSize(1);
+    int64_t chunk = op.getChunkSize();
+    if (ShapedType::isDynamic(dhqk) || ShapedType::isDynamic(dhv) ||
+        ShapedType::isDynamic(numHeads) || dhqk % 16 != 0 || chunk % 8 != 0)
+      return;
+    // A warp per 16 rows of C, at most 4 warps.
+    int64_t pTile = dhqk % 64 == 0 ? 64 : dhqk % 32 == 0 ? 32 : 16;
+    int64_t tile = columnTile(dvTile, dhv);
+    if (!tile || !tensorCoresFor({op.getK(), op.getV()}))
+      return;
+
+    Location loc = kernelLoc(rewriter, op);
+    rewriter.setInsertionPoint(op);
+    auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
+    ChunkStates io;
+    io.k = buffer(op.getK());
+    io.v = buffer(op.getV());
+    io.igate = buffer(op.getIgate());
+    io.fgate = buffer(op.getFgate());
+    for (Value s : op.getInitialState())
+      io.initial.push_back(buffer(s));
+    io.chunk = chunk;
+    io.dhqk = dhqk;
+    io.dhv = dhv;
+    io.pTile = pTile;
+    io.dvTile = tile;
+    io.kScale = cellmath::qkScales(op.getQkScaling(), dhqk).second;
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Value batch = memref::DimOp::create(rewriter, loc, io.k, idx(0));
+    Value seq = memref::DimOp::create(rewriter, loc, io.k, idx(2));
+    Value numChunks =
+        arith::CeilDivUIOp::create(rewriter, loc, seq, idx(chunk));
+    // Chunk-indexed results are (B, NH, NC, ...), final ones (B, NH, ...).
+    SmallVector<Value> results;
+    for (auto [i, type] : llvm::enumerate(op->getResultTypes())) {
+      SmallVector<Value> sizes(cast<RankedTensorType>(type).getRank());
+      sizes[0] = batch;
+      if (i < 3)
+        sizes[2] = numChunks;
+      results.push_back(allocateLike(rewriter, loc, type, sizes));
+    }
+    io.chunkC = results[0];
+    io.chunkN = results[1];
+    io.chunkM = results[2];
+    io.finalC = results[3];
+    io.finalN = results[4];
+    io.finalM = results[5];
+
+    MLIRContext *ctx = rewriter.getContext();
+    Type f32 = rewriter.getF32Type();
+    SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));
+    shared.push_back(sharedMemoryType(ctx, {2}, f32));
+    auto launch = gpu::LaunchOp::create(
+        rewriter, loc, idx((dhqk / pTile) * (dhv / tile)), idx(numHeads), batch,
+        idx(2 * pTile), idx(1), idx(1),
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, shared);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&launch.getBody().front());
+      ChunkStatesKernel(rewriter, loc).build(io, launch);
+    }
+    SmallVector<Value> tensors;
+    for (auto [value, type] : llvm::zip(results, op->getResultTypes()))
+      tensors.push_back(toTensor(rewriter, loc, type, value));
+    rewriter.replaceOp(op, tensors);
   }
 };
 

@@ -21,6 +21,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KernelBuilder.h"
+
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 #include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
@@ -54,22 +56,11 @@ struct SLSTMBuffers {
   SmallVector<Type, 4> stateTypes;    ///< storage type of each state
 };
 
-/// `v` converted to float type `t`.
-Value castFloat(OpBuilder &b, Location loc, Value v, Type t) {
-  unsigned from = v.getType().getIntOrFloatBitWidth();
-  unsigned to = t.getIntOrFloatBitWidth();
-  if (v.getType() == t)
-    return v;
-  if (to < from)
-    return arith::TruncFOp::create(b, loc, t, v);
-  return arith::ExtFOp::create(b, loc, t, v);
-}
-
-class KernelBuilder {
+class SLSTMKernel : KernelBuilder {
 public:
-  KernelBuilder(OpBuilder &b, Location loc, Type compute, int64_t dh,
-                SLSTMFunction function, bool inRegisters)
-      : b(b), loc(loc), compute(compute), dh(dh), function(function),
+  SLSTMKernel(OpBuilder &b, Location loc, Type compute, int64_t dh,
+              SLSTMFunction function, bool inRegisters)
+      : KernelBuilder(b, loc, compute), dh(dh), function(function),
         inRegisters(inRegisters) {}
 
   void build(const SLSTMBuffers &io, Value seqLen, gpu::LaunchOp launch) {
@@ -77,11 +68,10 @@ public:
     Value tid = launch.getThreadIds().x;
     Value hShared = launch.getWorkgroupAttributions()[0];
     Value rawShared = launch.getWorkgroupAttributions()[1];
-    Value g = arith::DivUIOp::create(b, loc, tid, idx(dh));
-    Value j = arith::RemUIOp::create(b, loc, tid, idx(dh));
+    Value g = divui(tid, idx(dh));
+    Value j = remui(tid, idx(dh));
     Value channel = add(mul(hd, idx(dh)), j);
-    Value isCell =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tid, idx(dh));
+    Value isCell = ult(tid, idx(dh));
     bool sequence = static_cast<bool>(io.y);
     int64_t numStates = io.stateTypes.size();
 
@@ -107,14 +97,14 @@ public:
           Value acc = bias;
           if (inRegisters) {
             for (int64_t i = 0; i < dh; ++i)
-              acc = add(acc, mulf(load(hShared, {idx(i)}), weights[i]));
+              acc = addf(acc, mulf(load(hShared, {idx(i)}), weights[i]));
           } else {
             auto dot = scf::ForOp::create(
                 b, loc, idx(0), idx(dh), idx(1), ValueRange{acc},
                 [&](OpBuilder &, Location, Value i, ValueRange a) {
                   Value r = load(io.recurrentKernel, {hd, i, g, j});
                   scf::YieldOp::create(b, loc,
-                                       add(a[0], mulf(load(hShared, {i}), r)));
+                                       addf(a[0], mulf(load(hShared, {i}), r)));
                 });
             acc = dot.getResult(0);
           }
@@ -122,7 +112,7 @@ public:
           if (sequence)
             at.push_back(t);
           at.push_back(channel);
-          Value raw = add(loadGate(io.gates, g, at), acc);
+          Value raw = addf(loadGate(io.gates, g, at), acc);
           store(raw, rawShared, {tid});
           gpu::BarrierOp::create(b, loc);
 
@@ -138,7 +128,7 @@ public:
                 b, loc, function, raws, SmallVector<Value>(iter));
             // States round to their storage type every step, as stored.
             for (auto [v, type] : llvm::zip(next, io.stateTypes))
-              v = castFloat(b, loc, castFloat(b, loc, v, type), compute);
+              v = castFloat(castFloat(v, type), compute);
             store(next[0], hShared, {j});
             if (sequence)
               store(next[0], io.y, {row, t, channel});
@@ -158,27 +148,6 @@ public:
   }
 
 private:
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value constant(double v) {
-    return arith::ConstantOp::create(b, loc, compute,
-                                     b.getFloatAttr(compute, v));
-  }
-  Value add(Value x, Value y) {
-    if (isa<IndexType>(x.getType()))
-      return arith::AddIOp::create(b, loc, x, y);
-    return arith::AddFOp::create(b, loc, x, y);
-  }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value mulf(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  /// A load converted to the compute type.
-  Value load(Value m, ValueRange at) {
-    return castFloat(b, loc, memref::LoadOp::create(b, loc, m, at), compute);
-  }
-  /// A compute-type value stored in `m`'s element type.
-  void store(Value v, Value m, ValueRange at) {
-    Type elt = cast<MemRefType>(m.getType()).getElementType();
-    memref::StoreOp::create(b, loc, castFloat(b, loc, v, elt), m, at);
-  }
   /// Gate `g` (uniform across a warp when DH >= 32) of the four buffers.
   Value loadGate(ArrayRef<Value> gates, Value g, ValueRange at) {
     auto pick = scf::IndexSwitchOp::create(b, loc, TypeRange{compute}, g,
@@ -192,16 +161,6 @@ private:
     }
     return pick.getResult(0);
   }
-  void ifThen(Value cond, llvm::function_ref<void()> body) {
-    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(op.thenBlock());
-    body();
-  }
-
-  OpBuilder &b;
-  Location loc;
-  Type compute;
   int64_t dh;
   SLSTMFunction function;
   bool inRegisters;
@@ -252,13 +211,7 @@ struct XLSTMPersistentSLSTMPass
                                    : Type(rewriter.getF32Type());
 
     rewriter.setInsertionPoint(op);
-    auto toBuffer = [&](Value tensor) -> Value {
-      auto type = cast<RankedTensorType>(tensor.getType());
-      return bufferization::ToBufferOp::create(
-          rewriter, loc,
-          MemRefType::get(type.getShape(), type.getElementType()), tensor,
-          /*read_only=*/true);
-    };
+    auto toBuffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
     SLSTMBuffers io;
     for (Value gate : {i, f, z, o})
       io.gates.push_back(toBuffer(gate));
@@ -273,16 +226,12 @@ struct XLSTMPersistentSLSTMPass
     Value batch = memref::DimOp::create(rewriter, loc, io.gates[0], c0);
     Value seqLen =
         sequence ? memref::DimOp::create(rewriter, loc, io.gates[0], c1) : c1;
-    auto alloc = [&](Type resultType) -> Value {
-      auto type = cast<RankedTensorType>(resultType);
-      SmallVector<Value> dynamic;
-      if (type.isDynamicDim(0))
-        dynamic.push_back(batch);
-      if (type.getRank() == 3 && type.isDynamicDim(1))
-        dynamic.push_back(seqLen);
-      return memref::AllocOp::create(
-          rewriter, loc,
-          MemRefType::get(type.getShape(), type.getElementType()), dynamic);
+    // (B, H) states, (B, S, H) outputs.
+    auto alloc = [&](Type type) {
+      SmallVector<Value> sizes = {batch, Value()};
+      if (cast<RankedTensorType>(type).getRank() == 3)
+        sizes.insert(sizes.begin() + 1, seqLen);
+      return allocateLike(rewriter, loc, type, sizes);
     };
     SmallVector<Value> allocs;
     for (Type t : op->getResultTypes())
@@ -307,11 +256,8 @@ struct XLSTMPersistentSLSTMPass
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    Attribute workgroup = gpu::AddressSpaceAttr::get(
-        rewriter.getContext(), gpu::AddressSpace::Workgroup);
     auto sharedType = [&](int64_t n) {
-      return MemRefType::get({n}, compute, MemRefLayoutAttrInterface{},
-                             workgroup);
+      return sharedMemoryType(rewriter.getContext(), {n}, compute);
     };
     auto launch = gpu::LaunchOp::create(
         rewriter, loc, idx(numHeads), batch, c1, idx(4 * dh), c1, c1,
@@ -322,13 +268,12 @@ struct XLSTMPersistentSLSTMPass
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      KernelBuilder(rewriter, loc, compute, dh, function, dh <= registerHeadDim)
+      SLSTMKernel(rewriter, loc, compute, dh, function, dh <= registerHeadDim)
           .build(io, seqLen, launch);
     }
     SmallVector<Value> results;
     for (auto [value, type] : llvm::zip(allocs, op->getResultTypes()))
-      results.push_back(bufferization::ToTensorOp::create(
-          rewriter, loc, type, value, /*restrict=*/true, /*writable=*/true));
+      results.push_back(toTensor(rewriter, loc, type, value));
     rewriter.replaceOp(op, results);
   }
 };

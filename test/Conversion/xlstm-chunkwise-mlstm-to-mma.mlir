@@ -90,3 +90,55 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
          tensor<?x1x?x16xf32>, tensor<?x1x?xf32>) -> tensor<?x1x?x16xbf16>
   return %h : tensor<?x1x?x16xbf16>
 }
+
+// -----
+
+// The chunk-state scan with the chunk loop inside the kernel: a block per
+// (32 x 128 tile of C, head, batch row) — one warp per 16 rows — walks the
+// chunks, stores the state entering each (C, and n and m from the blocks
+// that carry them), computes the gate scalars on one thread, and adds
+// (w k)^T V with m16n8k8 tf32 mma (16 column tiles per warp); the final
+// state after the loop. Initial states are read when given.
+// CHECK-LABEL: func @bf16_states
+// CHECK-DAG:   %[[C0:.+]] = bufferization.to_buffer %arg4 read_only
+// CHECK-DAG:   %[[K:.+]] = bufferization.to_buffer %arg0 read_only
+// CHECK:       %[[B:.+]] = memref.dim %[[K]], %c0
+// CHECK:       %[[S:.+]] = memref.dim %[[K]], %c2
+// CHECK:       %[[NC:.+]] = arith.ceildivui %[[S]], %c64
+// CHECK:       %[[CC:.+]] = memref.alloc(%[[B]], %[[NC]]) : memref<?x2x?x32x256xf32>
+// CHECK:       %[[FC:.+]] = memref.alloc(%[[B]]) : memref<?x2x32x256xf32>
+// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c2{{(_[0-9]+)?}}, %{{[^ ]+}} = %c2{{(_[0-9]+)?}}, %{{[^ ]+}} = %[[B]])
+// CHECK-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c64
+// CHECK:         memref.load %[[C0]]
+// CHECK:         scf.for
+// CHECK:           memref.store {{.*}}, %[[CC]]
+// CHECK:           math.log1p
+// CHECK:           gpu.barrier
+// CHECK:           gpu.barrier
+// CHECK:           scf.for
+// CHECK-COUNT-16:    nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK:           scf.if {{.*}} -> (f32)
+// CHECK:           gpu.barrier
+// CHECK:         memref.store {{.*}}, %[[FC]]
+// CHECK-COUNT-6: bufferization.to_tensor
+// CHECK-NOT:   xlstm.mlstm_chunk_states
+// TF32-LABEL:  func @bf16_states
+// BIN: gpu.binary @bf16_states_kernel
+func.func @bf16_states(%k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x256xbf16>,
+                       %i: tensor<?x2x?xf32>, %f: tensor<?x2x?xf32>,
+                       %c0: tensor<?x2x32x256xf32>, %n0: tensor<?x2x32xf32>,
+                       %m0: tensor<?x2xf32>)
+    -> (tensor<?x2x?x32x256xf32>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+        tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %i, %f
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x?x32xbf16>, tensor<?x2x?x256xbf16>, tensor<?x2x?xf32>,
+         tensor<?x2x?xf32>, tensor<?x2x32x256xf32>, tensor<?x2x32xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x?x32x256xf32>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+          tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>)
+  return %c, %n, %m, %cf, %nf, %mf
+      : tensor<?x2x?x32x256xf32>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+        tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>
+}

@@ -197,21 +197,33 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
 }
 
 def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
-  let summary = "The chunkwise mLSTM's intra-chunk outputs on tensor cores";
+  let summary = "The chunkwise mLSTM's two kernels on tensor cores";
   let description = [{
-    Replaces every `xlstm.mlstm_chunk_outputs` by one `gpu.launch` over all
-    chunks at once (grid: chunk, head x DHV tile, batch row; a warp per 16
-    rows of a chunk) instead of the generic lowering's host loop over chunks.
-    Each block computes its chunk's gate scalars into shared memory, then
-    on tensor cores (`nvvm.mma.sync` m16n8k8 tf32, float32 accumulation):
-    `S = Q K^T`, the decay-weighted causal `P` (in registers, row sums by
-    warp shuffles, staged in shared memory), `Q C` scaled by the inter-chunk
-    decay, `+ P V`, and the normalised `h`. bf16/f16 `q, k, v` convert to
-    tf32 exactly; float32 ones only with `allow-tf32` (a 10-bit mantissa:
-    meant for bf16 models that keep q/k/v in float32); otherwise, and for
-    chunk sizes that are not a multiple of 16 up to 64, the op is left to the
-    generic path. Inputs enter as `bufferization.to_buffer`, the result
-    leaves as `bufferization.to_tensor` of a fresh allocation.
+    Replaces the two halves of the chunkwise mLSTM by one `gpu.launch` each,
+    their matrix products on tensor cores (`nvvm.mma.sync` m16n8k8 tf32,
+    float32 accumulation), instead of the generic lowering's host loops over
+    chunks:
+
+    - `xlstm.mlstm_chunk_states`: the scan over chunks runs inside the
+      kernel. A block owns a tile of one head's `C` (a warp per 16 rows, up
+      to 64 rows x `dv-tile` columns) in registers and walks the chunks in
+      order: it stores the state entering each chunk, computes the chunk's
+      gate scalars (cumulative log forget gates, stabiliser, decay, key
+      weights) into shared memory, and adds `(w k)^T V` to its decayed tile;
+      the blocks of the first column tile carry `n`, the first block `m`.
+    - `xlstm.mlstm_chunk_outputs`: all chunks at once (grid: chunk, head x
+      `dv-tile` columns, batch row; a warp per 16 rows of a chunk). Each
+      block computes the chunk's gate scalars, `S = Q K^T`, the
+      decay-weighted causal `P` (row sums by warp shuffles, staged in shared
+      memory), `Q C` scaled by the inter-chunk decay, `+ P V`, and the
+      normalised `h`.
+
+    bf16/f16 `q, k, v` convert to tf32 exactly; float32 ones only with
+    `allow-tf32` (a 10-bit mantissa: meant for bf16 models that keep q/k/v
+    in float32); otherwise the ops are left to the generic path, as are
+    chunk outputs with chunks that are not a multiple of 16 up to 64.
+    Inputs enter as `bufferization.to_buffer`, results leave as
+    `bufferization.to_tensor` of fresh allocations.
 
     ```mlir
     %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m

@@ -1,0 +1,168 @@
+//===- KernelBuilder.cpp - Helpers for hand-scheduled GPU kernels ---------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+
+namespace xlstm {
+
+Value toReadOnlyBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+      /*read_only=*/true);
+}
+
+Value toTensor(OpBuilder &b, Location loc, Type type, Value buffer) {
+  return bufferization::ToTensorOp::create(b, loc, type, buffer,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+Value allocateLike(OpBuilder &b, Location loc, Type type,
+                   ArrayRef<Value> sizes) {
+  auto tensorType = cast<RankedTensorType>(type);
+  assert(static_cast<int64_t>(sizes.size()) == tensorType.getRank() &&
+         "a size per dimension");
+  SmallVector<Value> dynamic;
+  for (auto [dim, size] : llvm::enumerate(sizes))
+    if (tensorType.isDynamicDim(dim))
+      dynamic.push_back(size);
+  return memref::AllocOp::create(
+      b, loc,
+      MemRefType::get(tensorType.getShape(), tensorType.getElementType()),
+      dynamic);
+}
+
+MemRefType sharedMemoryType(MLIRContext *context, ArrayRef<int64_t> shape,
+                            Type element) {
+  return MemRefType::get(
+      shape, element, MemRefLayoutAttrInterface{},
+      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup));
+}
+
+KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, Type compute)
+    : b(b), loc(loc), compute(compute) {}
+
+Value KernelBuilder::idx(int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+Value KernelBuilder::constant(double v) {
+  return arith::ConstantOp::create(b, loc, compute, b.getFloatAttr(compute, v));
+}
+Value KernelBuilder::add(Value x, Value y) {
+  return arith::AddIOp::create(b, loc, x, y);
+}
+Value KernelBuilder::sub(Value x, Value y) {
+  return arith::SubIOp::create(b, loc, x, y);
+}
+Value KernelBuilder::mul(Value x, Value y) {
+  return arith::MulIOp::create(b, loc, x, y);
+}
+Value KernelBuilder::divui(Value x, Value y) {
+  return arith::DivUIOp::create(b, loc, x, y);
+}
+Value KernelBuilder::remui(Value x, Value y) {
+  return arith::RemUIOp::create(b, loc, x, y);
+}
+Value KernelBuilder::minui(Value x, Value y) {
+  return arith::MinUIOp::create(b, loc, x, y);
+}
+Value KernelBuilder::ult(Value x, Value y) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+}
+Value KernelBuilder::eqi(Value x, Value y) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+}
+Value KernelBuilder::addf(Value x, Value y) {
+  return arith::AddFOp::create(b, loc, x, y);
+}
+Value KernelBuilder::subf(Value x, Value y) {
+  return arith::SubFOp::create(b, loc, x, y);
+}
+Value KernelBuilder::mulf(Value x, Value y) {
+  return arith::MulFOp::create(b, loc, x, y);
+}
+Value KernelBuilder::maxf(Value x, Value y) {
+  return arith::MaximumFOp::create(b, loc, x, y);
+}
+Value KernelBuilder::exp(Value x) { return math::ExpOp::create(b, loc, x); }
+
+Value KernelBuilder::castFloat(Value v, Type t) {
+  if (v.getType() == t)
+    return v;
+  if (t.getIntOrFloatBitWidth() < v.getType().getIntOrFloatBitWidth())
+    return arith::TruncFOp::create(b, loc, t, v);
+  return arith::ExtFOp::create(b, loc, t, v);
+}
+
+Value KernelBuilder::load(Value memref, ValueRange at) {
+  return castFloat(memref::LoadOp::create(b, loc, memref, at), compute);
+}
+
+void KernelBuilder::store(Value v, Value memref, ValueRange at) {
+  Type elt = cast<MemRefType>(memref.getType()).getElementType();
+  memref::StoreOp::create(b, loc, castFloat(v, elt), memref, at);
+}
+
+void KernelBuilder::ifThen(Value cond, function_ref<void()> body) {
+  auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(op.thenBlock());
+  body();
+}
+
+SmallVector<Value> KernelBuilder::forRange(
+    Value from, Value to, Value step, ValueRange init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  // The body builder runs with `b` inside the new loop.
+  auto loop =
+      scf::ForOp::create(b, loc, from, to, step, init,
+                         [&](OpBuilder &, Location, Value iv, ValueRange iter) {
+                           scf::YieldOp::create(b, loc, body(iv, iter));
+                         });
+  return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
+}
+
+SmallVector<Value> KernelBuilder::forRange(
+    int64_t from, int64_t to, int64_t step, ValueRange init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  return forRange(idx(from), idx(to), idx(step), init, body);
+}
+
+Value KernelBuilder::tf32(Value v) {
+  return NVVM::ConvertFloatToTF32Op::create(
+      b, loc, b.getI32Type(), castFloat(v, b.getF32Type()),
+      NVVM::FPRoundingModeAttr::get(b.getContext(), NVVM::FPRoundingMode::RNA));
+}
+
+SmallVector<Value> KernelBuilder::mmaTF32(ValueRange a, ValueRange bFragment,
+                                          ValueRange c) {
+  Type f32 = b.getF32Type();
+  auto resultType =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value d = NVVM::MmaOp::create(
+      b, loc, resultType, a, bFragment, c, {16, 8, 8}, std::nullopt,
+      std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32, NVVM::MMATypes::tf32},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value> out;
+  for (int64_t e = 0; e < 4; ++e)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, e));
+  return out;
+}
+
+} // namespace xlstm

@@ -1,0 +1,98 @@
+//===- KernelBuilder.h - Helpers for hand-scheduled GPU kernels -*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The passes that emit whole kernels (persistent sLSTM, chunkwise mLSTM) build
+// gpu.launch bodies op by op; this is their shared vocabulary: index and
+// float arithmetic, loads and stores that convert to and from the compute
+// type, structured loops and conditionals, tf32 tensor-core tiles, and the
+// tensor/buffer boundary of a kernel emitted into tensor IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_LIB_CONVERSION_KERNELBUILDER_H
+#define XLSTM_LIB_CONVERSION_KERNELBUILDER_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace xlstm {
+
+/// `tensor` as a read-only buffer with the identity layout, for a kernel
+/// emitted into tensor IR (bufferization resolves it).
+mlir::Value toReadOnlyBuffer(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value tensor);
+/// `buffer` (a fresh allocation the kernel filled) as a tensor of `type`.
+mlir::Value toTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type,
+                     mlir::Value buffer);
+/// A fresh buffer for a result of tensor type `type`; `sizes` has an entry
+/// per dimension, read where the dimension is dynamic (null elsewhere).
+mlir::Value allocateLike(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Type type, llvm::ArrayRef<mlir::Value> sizes);
+/// A `shape` float buffer of `element` in workgroup (shared) memory.
+mlir::MemRefType sharedMemoryType(mlir::MLIRContext *context,
+                                  llvm::ArrayRef<int64_t> shape,
+                                  mlir::Type element);
+
+class KernelBuilder {
+public:
+  /// `compute` is the float type loads convert to and stores from.
+  KernelBuilder(mlir::OpBuilder &b, mlir::Location loc, mlir::Type compute);
+
+protected:
+  mlir::Value idx(int64_t v);
+  mlir::Value constant(double v); ///< in the compute type
+  // Index arithmetic.
+  mlir::Value add(mlir::Value x, mlir::Value y);
+  mlir::Value sub(mlir::Value x, mlir::Value y);
+  mlir::Value mul(mlir::Value x, mlir::Value y);
+  mlir::Value divui(mlir::Value x, mlir::Value y);
+  mlir::Value remui(mlir::Value x, mlir::Value y);
+  mlir::Value minui(mlir::Value x, mlir::Value y);
+  mlir::Value ult(mlir::Value x, mlir::Value y);
+  mlir::Value eqi(mlir::Value x, mlir::Value y);
+  // Float arithmetic.
+  mlir::Value addf(mlir::Value x, mlir::Value y);
+  mlir::Value subf(mlir::Value x, mlir::Value y);
+  mlir::Value mulf(mlir::Value x, mlir::Value y);
+  mlir::Value maxf(mlir::Value x, mlir::Value y);
+  mlir::Value exp(mlir::Value x);
+
+  /// `v` converted to float type `t` (extf/truncf).
+  mlir::Value castFloat(mlir::Value v, mlir::Type t);
+  /// A load converted to the compute type.
+  mlir::Value load(mlir::Value memref, mlir::ValueRange at);
+  /// A compute-type value stored in the memref's element type.
+  void store(mlir::Value v, mlir::Value memref, mlir::ValueRange at);
+
+  void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
+  /// scf.for over [from, to) by `step` carrying `init`; returns the results.
+  llvm::SmallVector<mlir::Value>
+  forRange(mlir::Value from, mlir::Value to, mlir::Value step,
+           mlir::ValueRange init,
+           llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                             mlir::ValueRange)>
+               body);
+  llvm::SmallVector<mlir::Value>
+  forRange(int64_t from, int64_t to, int64_t step, mlir::ValueRange init,
+           llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                             mlir::ValueRange)>
+               body);
+
+  /// A float32 as a tf32 operand register (round to nearest, ties away).
+  mlir::Value tf32(mlir::Value v);
+  /// d = a b + c on one m16n8k8 tf32 tensor-core tile (4 + 2 operand
+  /// registers, 4 float32 accumulators); returns d's four floats.
+  llvm::SmallVector<mlir::Value>
+  mmaTF32(mlir::ValueRange a, mlir::ValueRange bFragment, mlir::ValueRange c);
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::Type compute;
+};
+
+} // namespace xlstm
+
+#endif // XLSTM_LIB_CONVERSION_KERNELBUILDER_H
