@@ -554,6 +554,11 @@ private:
           return set(op, e.getResult(), Tensor(shape));
         })
         .Case<tensor::ExtractSliceOp>([&](auto s) { return evalSlice(s); })
+        // A cast changes only what the type knows; set() checks the sizes
+        // it claims against the data.
+        .Case<tensor::CastOp>([&](tensor::CastOp c) {
+          return set(op, c.getResult(), get(c.getSource()));
+        })
         .Case<tensor::ExpandShapeOp>([&](tensor::ExpandShapeOp e) {
           SmallVector<int64_t> shape;
           for (OpFoldResult s : e.getMixedOutputShape())
