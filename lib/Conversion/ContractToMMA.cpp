@@ -26,6 +26,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -237,6 +238,231 @@ private:
   Type i32, f32;
 };
 
+/// The shared-memory pipelined kernel: a (128 x 128) block tile of
+/// 8 warps (2 along M x 4 along N, each 64 x 32 = 4 x 4 mma tiles), K in
+/// steps of 32 staged through two shared-memory buffers per operand by
+/// cp.async (16 bytes per copy, zero-filled past M and N), fragments loaded
+/// with ldmatrix. Rows of the staged tiles are padded to 40 elements
+/// (80 bytes), which keeps the eight 16-byte rows an ldmatrix reads in
+/// distinct banks. Needs K % 32 == 0.
+struct StagedTile {
+  static constexpr int64_t blockM = 128, blockN = 128, blockK = 32;
+  static constexpr int64_t warpsM = 2, warpsN = 4;
+  static constexpr int64_t tilesM = 4, tilesN = 4; // per warp
+  static constexpr int64_t stages = 2, rowStride = blockK + 8;
+  static constexpr int64_t threads = 32 * warpsM * warpsN;
+};
+
+class StagedMMAKernelBuilder {
+public:
+  StagedMMAKernelBuilder(OpBuilder &b, Location loc)
+      : b(b), loc(loc), i32(b.getI32Type()), f32(b.getF32Type()) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value divui(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, idx(y));
+  }
+  Value remui(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, loc, x, idx(y));
+  }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+
+  /// Queues the copies of one K step of A (rows m0.., of x) and B (rows n0..
+  /// of W) into stage `stage`; returns the group token.
+  Value loadStage(Value x, Value w, Value sa, Value sb, Value stage, Value k0,
+                  Value m0, Value n0, Value m, Value n, Value tid) {
+    using T = StagedTile;
+    Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    SmallVector<Value> tokens;
+    // 16-byte chunks: (rows x blockK / 8) per operand, spread over threads.
+    int64_t chunksPerRow = T::blockK / 8;
+    auto copy = [&](Value src, Value dst, Value base, Value limit,
+                    int64_t rows) {
+      for (int64_t c = 0; c < rows * chunksPerRow / T::threads; ++c) {
+        Value chunk = add(tid, idx(c * T::threads));
+        Value row = divui(chunk, chunksPerRow);
+        Value col = mul(remui(chunk, chunksPerRow), idx(8));
+        Value global = add(base, row);
+        Value inside = lt(global, limit);
+        // Past the matrix: read a valid row, copy zero bytes of it.
+        Value safe = arith::SelectOp::create(b, loc, inside, global, idx(0));
+        Value srcElements =
+            arith::SelectOp::create(b, loc, inside, idx(8), idx(0));
+        tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+            b, loc, token, dst, ValueRange{stage, row, col}, src,
+            ValueRange{safe, add(k0, col)}, b.getIndexAttr(8), srcElements,
+            b.getUnitAttr()));
+      }
+    };
+    copy(x, sa, m0, m, T::blockM);
+    copy(w, sb, n0, n, T::blockN);
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, token, tokens);
+  }
+
+  void wait(Value group, int32_t pending) {
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, group,
+                                     b.getI32IntegerAttr(pending));
+  }
+
+  /// The four (or two) 32-bit fragment registers of an ldmatrix result.
+  SmallVector<Value> registers(Value fragment, Type elt) {
+    auto vecType = cast<VectorType>(fragment.getType());
+    int64_t n = vecType.getShape()[0];
+    SmallVector<Value> regs;
+    if (elt.isF16()) {
+      for (int64_t r = 0; r < n; ++r)
+        regs.push_back(
+            vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r}));
+      return regs;
+    }
+    Value words = vector::BitCastOp::create(
+        b, loc, VectorType::get({n, 1}, i32), fragment);
+    for (int64_t r = 0; r < n; ++r)
+      regs.push_back(
+          vector::ExtractOp::create(b, loc, words, ArrayRef<int64_t>{r, 0}));
+    return regs;
+  }
+
+  void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
+             gpu::LaunchOp launch) {
+    using T = StagedTile;
+    Value sa = launch.getWorkgroupAttributions()[0];
+    Value sb = launch.getWorkgroupAttributions()[1];
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, 32), warp = divui(tid, 32);
+    Value g = divui(lane, 4), t2 = mul(remui(lane, 4), idx(2));
+    Value warpM = divui(warp, T::warpsN), warpN = remui(warp, T::warpsN);
+    Value m0 = mul(launch.getBlockIds().x, idx(T::blockM));
+    Value n0 = mul(launch.getBlockIds().y, idx(T::blockN));
+    Value wm0 = mul(warpM, idx(T::tilesM * 16));
+    Value wn0 = mul(warpN, idx(T::tilesN * 8));
+
+    // The accumulators start from `out` (the contraction adds to it).
+    auto accIndex = [&](int64_t mi, int64_t ni, int64_t e) {
+      return (mi * T::tilesN + ni) * 4 + e;
+    };
+    auto accRow = [&](int64_t mi, int64_t e) {
+      return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), g));
+    };
+    auto accCol = [&](int64_t ni, int64_t e) {
+      return add(add(n0, wn0), add(idx(ni * 8 + e % 2), t2));
+    };
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    SmallVector<Value> acc(T::tilesM * T::tilesN * 4);
+    for (int64_t mi = 0; mi < T::tilesM; ++mi)
+      for (int64_t ni = 0; ni < T::tilesN; ++ni)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value r = accRow(mi, e), c = accCol(ni, e);
+          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+          auto load = scf::IfOp::create(b, loc, TypeRange{f32}, inside,
+                                        /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(load.thenBlock());
+          scf::YieldOp::create(
+              b, loc,
+              memref::LoadOp::create(b, loc, out, ValueRange{r, c})
+                  .getResult());
+          b.setInsertionPointToStart(load.elseBlock());
+          scf::YieldOp::create(b, loc, zero);
+          acc[accIndex(mi, ni, e)] = load.getResult(0);
+        }
+
+    int64_t kSteps = k / T::blockK;
+    Value first = loadStage(x, w, sa, sb, idx(0), idx(0), m0, n0, m, n, tid);
+    auto resultType =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    Type fragA = VectorType::get({4, 2}, elt);
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), idx(kSteps), idx(1), acc,
+        [&](OpBuilder &, Location, Value kt, ValueRange iter) {
+          Value stage = remui(kt, T::stages);
+          // Prefetch the next K step into the other stage, then wait for
+          // this one.
+          Value next = add(kt, idx(1));
+          auto prefetch = scf::IfOp::create(b, loc, lt(next, idx(kSteps)),
+                                            /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(prefetch.thenBlock());
+            Value group =
+                loadStage(x, w, sa, sb, remui(next, T::stages),
+                          mul(next, idx(T::blockK)), m0, n0, m, n, tid);
+            wait(group, 1);
+            b.setInsertionPointToStart(prefetch.elseBlock());
+            wait(first, 0);
+          }
+          gpu::BarrierOp::create(b, loc);
+          SmallVector<Value> c(iter);
+          for (int64_t ks = 0; ks < T::blockK / 16; ++ks) {
+            Value kCol = idx(ks * 16);
+            SmallVector<SmallVector<Value>> a(T::tilesM);
+            for (int64_t mi = 0; mi < T::tilesM; ++mi) {
+              Value row = add(add(wm0, idx(mi * 16)), remui(lane, 16));
+              Value col = add(kCol, mul(divui(lane, 16), idx(8)));
+              Value f = nvgpu::LdMatrixOp::create(
+                  b, loc, fragA, sa, ValueRange{stage, row, col},
+                  b.getBoolAttr(false), b.getI32IntegerAttr(4));
+              a[mi] = registers(f, elt);
+            }
+            SmallVector<SmallVector<Value>> bf(T::tilesN);
+            for (int64_t np = 0; np < T::tilesN / 2; ++np) {
+              Value row =
+                  add(add(wn0, idx(np * 16)),
+                      add(mul(divui(lane, 16), idx(8)), remui(lane, 8)));
+              Value col = add(kCol, mul(remui(divui(lane, 8), 2), idx(8)));
+              Value f = nvgpu::LdMatrixOp::create(
+                  b, loc, fragA, sb, ValueRange{stage, row, col},
+                  b.getBoolAttr(false), b.getI32IntegerAttr(4));
+              SmallVector<Value> regs = registers(f, elt);
+              bf[2 * np] = {regs[0], regs[1]};
+              bf[2 * np + 1] = {regs[2], regs[3]};
+            }
+            for (int64_t mi = 0; mi < T::tilesM; ++mi)
+              for (int64_t ni = 0; ni < T::tilesN; ++ni) {
+                SmallVector<Value> cin;
+                for (int64_t e = 0; e < 4; ++e)
+                  cin.push_back(c[accIndex(mi, ni, e)]);
+                Value d = NVVM::MmaOp::create(
+                    b, loc, resultType, a[mi], bf[ni], cin, {16, 8, 16},
+                    std::nullopt, std::nullopt,
+                    std::array<NVVM::MMATypes, 2>{mmaType, mmaType},
+                    std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                   NVVM::MMALayout::col});
+                for (int64_t e = 0; e < 4; ++e)
+                  c[accIndex(mi, ni, e)] =
+                      LLVM::ExtractValueOp::create(b, loc, d, e);
+              }
+          }
+          // The next iteration's prefetch overwrites this stage.
+          gpu::BarrierOp::create(b, loc);
+          scf::YieldOp::create(b, loc, c);
+        });
+
+    for (int64_t mi = 0; mi < T::tilesM; ++mi)
+      for (int64_t ni = 0; ni < T::tilesN; ++ni)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value r = accRow(mi, e), c = accCol(ni, e);
+          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+          auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(guard.thenBlock());
+          memref::StoreOp::create(b, loc, loop.getResult(accIndex(mi, ni, e)),
+                                  out, ValueRange{r, c});
+        }
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  Type i32, f32;
+};
+
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref.
 Value collapseLeading(OpBuilder &b, Location loc, Value m) {
   int64_t r = cast<MemRefType>(m.getType()).getRank();
@@ -282,6 +508,29 @@ struct XLSTMContractToMMAPass
             rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
       };
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      if (staged && p->k % StagedTile::blockK == 0) {
+        using T = StagedTile;
+        Type elt = cast<MemRefType>(x.getType()).getElementType();
+        Attribute workgroup = gpu::AddressSpaceAttr::get(
+            rewriter.getContext(), gpu::AddressSpace::Workgroup);
+        Type stageType =
+            MemRefType::get({T::stages, T::blockM, T::rowStride}, elt,
+                            MemRefLayoutAttrInterface{}, workgroup);
+        auto launch = gpu::LaunchOp::create(
+            rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
+            arith::ConstantIndexOp::create(rewriter, loc, T::threads), one, one,
+            /*dynamicSharedMemorySize=*/nullptr,
+            /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+            TypeRange{stageType, stageType});
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        StagedMMAKernelBuilder(rewriter, loc)
+            .build(x, p->w, out, m, n, p->k, launch);
+        gpu::TerminatorOp::create(rewriter, loc);
+        rewriter.setInsertionPointAfter(launch);
+        rewriter.eraseOp(op);
+        continue;
+      }
       Value threads = arith::ConstantIndexOp::create(
           rewriter, loc, 32 * tile.warpsM * tile.warpsN);
       auto launch = gpu::LaunchOp::create(

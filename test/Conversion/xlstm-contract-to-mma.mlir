@@ -1,7 +1,34 @@
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2" | FileCheck %s --check-prefix=TILE
+// The direct kernel (fragments from global memory):
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=staged=0 --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2" | FileCheck %s --check-prefix=TILE
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0" 2>&1 | FileCheck %s --check-prefix=BAD
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=staged=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// The staged kernel (the default where K % 32 == 0):
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=STAGED
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma,gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
+
+// STAGED-LABEL: func @projection(
+// STAGED:       gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c256
+// STAGED-SAME:    workgroup(%[[SA:[^ ]+]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^ ]+]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>)
+// STAGED:         nvgpu.device_async_copy {{.*}}, %[[SA]]
+// STAGED:         nvgpu.device_async_copy {{.*}}, %[[SB]]
+// STAGED:         nvgpu.device_async_create_group
+// STAGED:         scf.for
+// STAGED:           nvgpu.device_async_wait
+// STAGED:           gpu.barrier
+// STAGED-COUNT-4:   nvgpu.ldmatrix %[[SA]]
+// STAGED-COUNT-2:   nvgpu.ldmatrix %[[SB]]
+// STAGED-COUNT-16:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+// STAGED:           gpu.barrier
+// STAGED-LABEL: func @projection_f16(
+// STAGED:         nvgpu.ldmatrix {{.*}} -> vector<4x2xf16>
+// STAGED-LABEL: func @projection_k16(
+// STAGED-NOT:     workgroup
+// STAGED:         nvvm.mma.sync
+// STAGEDPTX: .shared .align 16 .b8
+// STAGEDPTX: cp.async.cg.shared.global
+// STAGEDPTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// STAGEDPTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 // BAD: tile options must be positive with at most 32 warps per block
 
@@ -67,5 +94,16 @@ func.func @left_alone(%x: memref<?x?x32xf32>, %w: memref<24x32xf32>, %y: memref<
       ins(%x2, %w2 : memref<?x?x24xbf16>, memref<24x24xbf16>) outs(%y : memref<?x?x24xf32>)
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x3, %w3 : memref<?x?x32xbf16, strided<[?, 64, 1]>>, memref<24x32xbf16>) outs(%y : memref<?x?x24xf32>)
+  return
+}
+
+// K = 16 is not a multiple of the staged kernel's K step: the direct kernel.
+// CHECK-LABEL: func @projection_k16
+// CHECK:       gpu.launch
+func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memref<?x8xf32>) {
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x16xbf16>, memref<8x16xbf16>) outs(%y : memref<?x8xf32>)
   return
 }

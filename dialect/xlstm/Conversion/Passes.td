@@ -111,13 +111,17 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     Option<"warpTilesM", "warp-tiles-m", "int64_t", /*default=*/"2",
            "16-row mma tiles per warp along M">,
     Option<"warpTilesN", "warp-tiles-n", "int64_t", /*default=*/"4",
-           "8-column mma tiles per warp along N">
+           "8-column mma tiles per warp along N">,
+    Option<"staged", "staged", "bool", /*default=*/"true",
+           "Where K % 32 == 0: the shared-memory pipelined kernel (128x128 "
+           "block tiles, cp.async double buffering, ldmatrix); the warp "
+           "options shape only the direct kernel">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 
@@ -248,6 +252,29 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect"
   ];
+}
+
+def XLSTMAlignWorkgroupMemoryPass
+    : Pass<"xlstm-align-workgroup-memory", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Align the workgroup buffers of outlined kernels";
+  let description = [{
+    Gives every workgroup (shared-memory) attribution of a `gpu.func` that
+    has no `llvm.align` an alignment of `alignment` bytes. `gpu.launch`
+    cannot carry attribution attributes, and without one a buffer is only
+    aligned to its element type, while cp.async copies, ldmatrix and vector
+    accesses need 16 bytes.
+
+    ```mlir
+    gpu.func @k() workgroup(%s : memref<2x128x40xbf16, #gpu.address_space<workgroup>>) kernel
+    // becomes
+    gpu.func @k() workgroup(%s : memref<2x128x40xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+    ```
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"16",
+           "Alignment in bytes">
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // XLSTM_CONVERSION_PASSES_TD
