@@ -93,6 +93,29 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op) {
   return Projection{x, w, out, k};
 }
 
+/// acc[mi][ni] += a[mi] * b[ni] on m16n8k16 tiles; `acc` holds four floats
+/// per (mi, ni), row-major over (mi, ni).
+void multiplyTiles(OpBuilder &b, Location loc, NVVM::MMATypes type,
+                   ArrayRef<SmallVector<Value>> a,
+                   ArrayRef<SmallVector<Value>> bFrags,
+                   MutableArrayRef<Value> acc) {
+  Type f32 = b.getF32Type();
+  auto resultType =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  int64_t tilesN = bFrags.size();
+  for (auto [mi, aFrag] : llvm::enumerate(a))
+    for (auto [ni, bFrag] : llvm::enumerate(bFrags)) {
+      MutableArrayRef<Value> c = acc.slice((mi * tilesN + ni) * 4, 4);
+      Value d = NVVM::MmaOp::create(
+          b, loc, resultType, aFrag, bFrag, SmallVector<Value>(c), {16, 8, 16},
+          std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
+          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                         NVVM::MMALayout::col});
+      for (int64_t e = 0; e < 4; ++e)
+        c[e] = LLVM::ExtractValueOp::create(b, loc, d, e);
+    }
+}
+
 /// Builds the kernel body; `b` is inside the gpu.launch.
 class MMAKernelBuilder {
 public:
@@ -177,42 +200,26 @@ public:
               arith::SelectOp::create(b, loc, inside, v, zero);
         }
 
-    auto resultType =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     auto loop = scf::ForOp::create(
         b, loc, idx(0), idx(k), idx(16), acc,
         [&](OpBuilder &nb, Location nloc, Value kk, ValueRange iter) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(nb.getInsertionBlock());
           Value k0 = add(kk, t2), k8 = add(k0, c8);
-          SmallVector<SmallVector<Value, 4>> a(tile.tilesM);
+          SmallVector<SmallVector<Value>> a(tile.tilesM);
           for (int64_t mi = 0; mi < tile.tilesM; ++mi) {
             Value r0 = rowsClamped[mi * 2], r8 = rowsClamped[mi * 2 + 1];
             a[mi] = {loadPair(x, r0, k0), loadPair(x, r8, k0),
                      loadPair(x, r0, k8), loadPair(x, r8, k8)};
           }
-          SmallVector<SmallVector<Value, 2>> bf(tile.tilesN);
+          SmallVector<SmallVector<Value>> bf(tile.tilesN);
           for (int64_t ni = 0; ni < tile.tilesN; ++ni)
             bf[ni] = {loadPair(w, wRows[ni], k0), loadPair(w, wRows[ni], k8)};
           auto type = cast<MemRefType>(x.getType()).getElementType().isBF16()
                           ? NVVM::MMATypes::bf16
                           : NVVM::MMATypes::f16;
           SmallVector<Value> next(iter);
-          for (int64_t mi = 0; mi < tile.tilesM; ++mi)
-            for (int64_t ni = 0; ni < tile.tilesN; ++ni) {
-              SmallVector<Value> c;
-              for (int64_t e = 0; e < 4; ++e)
-                c.push_back(iter[accIndex(mi, ni, e)]);
-              Value d = NVVM::MmaOp::create(
-                  b, loc, resultType, a[mi], bf[ni], c, {16, 8, 16},
-                  std::nullopt, std::nullopt,
-                  std::array<NVVM::MMATypes, 2>{type, type},
-                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                 NVVM::MMALayout::col});
-              for (int64_t e = 0; e < 4; ++e)
-                next[accIndex(mi, ni, e)] =
-                    LLVM::ExtractValueOp::create(b, loc, d, e);
-            }
+          multiplyTiles(b, loc, type, a, bf, next);
           scf::YieldOp::create(b, loc, next);
         });
 
@@ -374,8 +381,6 @@ public:
 
     int64_t kSteps = k / T::blockK;
     Value first = loadStage(x, w, sa, sb, idx(0), idx(0), m0, n0, m, n, tid);
-    auto resultType =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     Type fragA = VectorType::get({4, 2}, elt);
     auto loop = scf::ForOp::create(
@@ -423,21 +428,7 @@ public:
               bf[2 * np] = {regs[0], regs[1]};
               bf[2 * np + 1] = {regs[2], regs[3]};
             }
-            for (int64_t mi = 0; mi < T::tilesM; ++mi)
-              for (int64_t ni = 0; ni < T::tilesN; ++ni) {
-                SmallVector<Value> cin;
-                for (int64_t e = 0; e < 4; ++e)
-                  cin.push_back(c[accIndex(mi, ni, e)]);
-                Value d = NVVM::MmaOp::create(
-                    b, loc, resultType, a[mi], bf[ni], cin, {16, 8, 16},
-                    std::nullopt, std::nullopt,
-                    std::array<NVVM::MMATypes, 2>{mmaType, mmaType},
-                    std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                   NVVM::MMALayout::col});
-                for (int64_t e = 0; e < 4; ++e)
-                  c[accIndex(mi, ni, e)] =
-                      LLVM::ExtractValueOp::create(b, loc, d, e);
-              }
+            multiplyTiles(b, loc, mmaType, a, bf, c);
           }
           // The next iteration's prefetch overwrites this stage.
           gpu::BarrierOp::create(b, loc);
