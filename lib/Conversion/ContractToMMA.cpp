@@ -247,16 +247,20 @@ private:
 
 /// The shared-memory pipelined kernel: a (128 x 128) block tile of
 /// 8 warps (2 along M x 4 along N, each 64 x 32 = 4 x 4 mma tiles), K in
-/// steps of 32 staged through two shared-memory buffers per operand by
-/// cp.async (16 bytes per copy, zero-filled past M and N), fragments loaded
-/// with ldmatrix. Rows of the staged tiles are padded to 40 elements
+/// steps of 32, `stages` of them in flight in dynamic shared memory, filled
+/// by cp.async (16 bytes per copy, zero-filled past M and N), fragments
+/// loaded with ldmatrix. Rows of the staged tiles are padded to 40 elements
 /// (80 bytes), which keeps the eight 16-byte rows an ldmatrix reads in
 /// distinct banks. Needs K % 32 == 0.
 struct StagedTile {
   static constexpr int64_t blockM = 128, blockN = 128, blockK = 32;
   static constexpr int64_t warpsM = 2, warpsN = 4;
   static constexpr int64_t tilesM = 4, tilesN = 4; // per warp
-  static constexpr int64_t stages = 2, rowStride = blockK + 8;
+  static constexpr int64_t rowStride = blockK + 8;
+  /// Bytes of one stage of one operand.
+  static int64_t stageBytes(Type elt) {
+    return blockM * rowStride * elt.getIntOrFloatBitWidth() / 8;
+  }
   static constexpr int64_t threads = 32 * warpsM * warpsN;
 };
 
@@ -279,12 +283,11 @@ public:
   }
 
   /// Queues the copies of one K step of A (rows m0.., of x) and B (rows n0..
-  /// of W) into stage `stage`; returns the group token.
-  Value loadStage(Value x, Value w, Value sa, Value sb, Value stage, Value k0,
-                  Value m0, Value n0, Value m, Value n, Value tid) {
+  /// of W) into stage `stage`.
+  void loadStage(Value x, Value w, Value sa, Value sb, Value stage, Value k0,
+                 Value m0, Value n0, Value m, Value n, Value tid) {
     using T = StagedTile;
     Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    SmallVector<Value> tokens;
     // 16-byte chunks: (rows x blockK / 8) per operand, spread over threads.
     int64_t chunksPerRow = T::blockK / 8;
     auto copy = [&](Value src, Value dst, Value base, Value limit,
@@ -299,20 +302,21 @@ public:
         Value safe = arith::SelectOp::create(b, loc, inside, global, idx(0));
         Value srcElements =
             arith::SelectOp::create(b, loc, inside, idx(8), idx(0));
-        tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+        nvgpu::DeviceAsyncCopyOp::create(
             b, loc, token, dst, ValueRange{stage, row, col}, src,
             ValueRange{safe, add(k0, col)}, b.getIndexAttr(8), srcElements,
-            b.getUnitAttr()));
+            b.getUnitAttr());
       }
     };
     copy(x, sa, m0, m, T::blockM);
     copy(w, sb, n0, n, T::blockN);
-    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, token, tokens);
   }
 
-  void wait(Value group, int32_t pending) {
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, group,
-                                     b.getI32IntegerAttr(pending));
+  /// Closes the group of copies queued since the last commit (possibly
+  /// none), and waits until at most `pending` groups are in flight.
+  void commit() { NVVM::CpAsyncCommitGroupOp::create(b, loc); }
+  void wait(int32_t pending) {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(pending));
   }
 
   /// The four (or two) 32-bit fragment registers of an ldmatrix result.
@@ -334,12 +338,27 @@ public:
     return regs;
   }
 
+  /// `stages` K steps in flight: the operand tiles live in dynamic shared
+  /// memory (A's stages, then B's), `stages * 2 * stageBytes` bytes.
   void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
-             gpu::LaunchOp launch) {
+             int64_t stages, gpu::LaunchOp launch) {
     using T = StagedTile;
-    Value sa = launch.getWorkgroupAttributions()[0];
-    Value sb = launch.getWorkgroupAttributions()[1];
     Type elt = cast<MemRefType>(x.getType()).getElementType();
+    Attribute workgroup = gpu::AddressSpaceAttr::get(
+        b.getContext(), gpu::AddressSpace::Workgroup);
+    Value bytes = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    auto stagesView = [&](int64_t offset) -> Value {
+      return memref::ViewOp::create(
+          b, loc,
+          MemRefType::get({stages, T::blockM, T::rowStride}, elt,
+                          MemRefLayoutAttrInterface{}, workgroup),
+          bytes, idx(offset), ValueRange{});
+    };
+    Value sa = stagesView(0);
+    Value sb = stagesView(stages * T::stageBytes(elt));
     Value tid = launch.getThreadIds().x;
     Value lane = remui(tid, 32), warp = divui(tid, 32);
     Value g = divui(lane, 4), t2 = mul(remui(lane, 4), idx(2));
@@ -380,29 +399,35 @@ public:
         }
 
     int64_t kSteps = k / T::blockK;
-    Value first = loadStage(x, w, sa, sb, idx(0), idx(0), m0, n0, m, n, tid);
+    // Prologue: the first stages - 1 K steps in flight. Every iteration
+    // then commits one group (empty past K), so "step kt has landed" is
+    // always "at most stages - 2 groups pending".
+    for (int64_t st = 0; st < stages - 1; ++st) {
+      if (st < kSteps)
+        loadStage(x, w, sa, sb, idx(st), idx(st * T::blockK), m0, n0, m, n,
+                  tid);
+      commit();
+    }
     auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     Type fragA = VectorType::get({4, 2}, elt);
     auto loop = scf::ForOp::create(
         b, loc, idx(0), idx(kSteps), idx(1), acc,
         [&](OpBuilder &, Location, Value kt, ValueRange iter) {
-          Value stage = remui(kt, T::stages);
-          // Prefetch the next K step into the other stage, then wait for
-          // this one.
-          Value next = add(kt, idx(1));
+          Value stage = remui(kt, stages);
+          wait(stages - 2);
+          // Every warp is done with the stage the prefetch below refills
+          // (read in the previous iteration).
+          gpu::BarrierOp::create(b, loc);
+          Value next = add(kt, idx(stages - 1));
           auto prefetch = scf::IfOp::create(b, loc, lt(next, idx(kSteps)),
-                                            /*withElseRegion=*/true);
+                                            /*withElseRegion=*/false);
           {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(prefetch.thenBlock());
-            Value group =
-                loadStage(x, w, sa, sb, remui(next, T::stages),
-                          mul(next, idx(T::blockK)), m0, n0, m, n, tid);
-            wait(group, 1);
-            b.setInsertionPointToStart(prefetch.elseBlock());
-            wait(first, 0);
+            loadStage(x, w, sa, sb, remui(next, stages),
+                      mul(next, idx(T::blockK)), m0, n0, m, n, tid);
           }
-          gpu::BarrierOp::create(b, loc);
+          commit();
           SmallVector<Value> c(iter);
           for (int64_t ks = 0; ks < T::blockK / 16; ++ks) {
             Value kCol = idx(ks * 16);
@@ -430,8 +455,6 @@ public:
             }
             multiplyTiles(b, loc, mmaType, a, bf, c);
           }
-          // The next iteration's prefetch overwrites this stage.
-          gpu::BarrierOp::create(b, loc);
           scf::YieldOp::create(b, loc, c);
         });
 
@@ -478,6 +501,11 @@ struct XLSTMContractToMMAPass
                                 "positive with at most 32 warps per block");
       return signalPassFailure();
     }
+    if (stages < 0 || stages == 1 || stages > 8) {
+      getOperation()->emitError("xlstm-contract-to-mma: stages must be 0 (the "
+                                "direct kernel) or 2 to 8");
+      return signalPassFailure();
+    }
     SmallVector<linalg::ContractOp> contracts;
     getOperation()->walk(
         [&](linalg::ContractOp op) { contracts.push_back(op); });
@@ -499,26 +527,21 @@ struct XLSTMContractToMMAPass
             rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
       };
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-      if (staged && p->k % StagedTile::blockK == 0) {
+      if (stages >= 2 && p->k % StagedTile::blockK == 0) {
         using T = StagedTile;
         Type elt = cast<MemRefType>(x.getType()).getElementType();
-        Attribute workgroup = gpu::AddressSpaceAttr::get(
-            rewriter.getContext(), gpu::AddressSpace::Workgroup);
-        Type stageType =
-            MemRefType::get({T::stages, T::blockM, T::rowStride}, elt,
-                            MemRefLayoutAttrInterface{}, workgroup);
+        Value shared =
+            arith::ConstantIntOp::create(rewriter, loc, rewriter.getI32Type(),
+                                         stages * 2 * T::stageBytes(elt));
         auto launch = gpu::LaunchOp::create(
             rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
             arith::ConstantIndexOp::create(rewriter, loc, T::threads), one, one,
-            /*dynamicSharedMemorySize=*/nullptr,
-            /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
-            TypeRange{stageType, stageType});
+            shared);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
         StagedMMAKernelBuilder(rewriter, loc)
-            .build(x, p->w, out, m, n, p->k, launch);
+            .build(x, p->w, out, m, n, p->k, stages, launch);
         gpu::TerminatorOp::create(rewriter, loc);
-        rewriter.setInsertionPointAfter(launch);
         rewriter.eraseOp(op);
         continue;
       }

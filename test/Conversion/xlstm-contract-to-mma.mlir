@@ -1,36 +1,47 @@
 // The direct kernel (fragments from global memory):
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=staged=0 --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2" | FileCheck %s --check-prefix=TILE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2" | FileCheck %s --check-prefix=TILE
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0" 2>&1 | FileCheck %s --check-prefix=BAD
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=staged=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="stages=1" 2>&1 | FileCheck %s --check-prefix=BADSTAGES
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 // The staged kernel (the default where K % 32 == 0):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=STAGED
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma,gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
 
+// Four K steps in flight (the default): 4 x 2 x 10 KiB of dynamic shared
+// memory viewed as A's and B's stages; three steps queued before the loop,
+// each iteration waits for its step, refills the stage read last, and runs
+// 2 k16 steps of 4 A + 2 B ldmatrix and 16 mma.
 // STAGED-LABEL: func @projection(
-// STAGED:       gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c256
-// STAGED-SAME:    workgroup(%[[SA:[^ ]+]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^ ]+]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>)
+// STAGED:       %[[SMEM:.+]] = arith.constant 81920 : i32
+// STAGED:       gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c256{{.*}} dynamic_shared_memory_size %[[SMEM]]
+// STAGED:         %[[BYTES:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// STAGED:         %[[SA:.+]] = memref.view %[[BYTES]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x40xbf16, #gpu.address_space<workgroup>>
+// STAGED:         %[[SB:.+]] = memref.view %[[BYTES]][%c40960{{.*}}][]
 // STAGED:         nvgpu.device_async_copy {{.*}}, %[[SA]]
-// STAGED:         nvgpu.device_async_copy {{.*}}, %[[SB]]
-// STAGED:         nvgpu.device_async_create_group
+// STAGED-COUNT-3: nvvm.cp.async.commit.group
 // STAGED:         scf.for
-// STAGED:           nvgpu.device_async_wait
-// STAGED:           gpu.barrier
+// STAGED:           nvvm.cp.async.wait.group 2
+// STAGED-NEXT:      gpu.barrier
+// STAGED:           scf.if
+// STAGED:             nvgpu.device_async_copy {{.*}}, %[[SA]]
+// STAGED:             nvgpu.device_async_copy {{.*}}, %[[SB]]
+// STAGED:           nvvm.cp.async.commit.group
 // STAGED-COUNT-4:   nvgpu.ldmatrix %[[SA]]
 // STAGED-COUNT-2:   nvgpu.ldmatrix %[[SB]]
 // STAGED-COUNT-16:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
-// STAGED:           gpu.barrier
 // STAGED-LABEL: func @projection_f16(
 // STAGED:         nvgpu.ldmatrix {{.*}} -> vector<4x2xf16>
 // STAGED-LABEL: func @projection_k16(
 // STAGED-NOT:     workgroup
 // STAGED:         nvvm.mma.sync
-// STAGEDPTX: .shared .align 16 .b8
+// STAGEDPTX: .shared .align 16 .b8 __dynamic_shmem
 // STAGEDPTX: cp.async.cg.shared.global
 // STAGEDPTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // STAGEDPTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 // BAD: tile options must be positive with at most 32 warps per block
+// BADSTAGES: stages must be 0 (the direct kernel) or 2 to 8
 
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>

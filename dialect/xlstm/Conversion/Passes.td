@@ -86,21 +86,27 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     Replaces each `linalg.contract` on buffers that is a projection
     `out[..., o] += sum_i x[..., i] W[o, i]` with bf16 or f16 `x` and `W`, a
     float32 `out`, identity layouts and a static `K` that is a multiple of 16
-    by a `gpu.launch` on tensor cores: the leading dims are collapsed into
-    `M`, every warp computes a `(16 warp-tiles-m) x (8 warp-tiles-n)` tile
-    with `nvvm.mma.sync` m16n8k16 (f32 accumulate; the operands are packed
-    into i32 registers, the form MLIR 22 lowers for bf16), fragments loaded
-    from global memory as 32-bit words (A row-major, W's rows are B's
-    columns), starting from `out`'s values. Rows past `M` and columns past
-    `N` read clamped addresses and are not stored. Other contractions are
-    left to the generic path.
+    by a `gpu.launch` on tensor cores (`nvvm.mma.sync` m16n8k16, f32
+    accumulate; operands packed into i32 registers, the form MLIR 22 lowers
+    for bf16), the leading dims collapsed into `M` (grid x), starting from
+    `out`'s values; rows past `M` and columns past `N` are not stored.
+
+    Where `K % 32 == 0` and `stages >= 2`, the staged kernel: 128x128 block
+    tiles of 8 warps (64x32 each), K steps of 32 with `stages` of them in
+    flight in dynamic shared memory, filled by 16-byte `cp.async` copies
+    (zero-filled past `M` and `N`), rows padded to 80 bytes so that
+    `ldmatrix` reads the fragments without bank conflicts. Otherwise the
+    direct kernel: every warp computes a `(16 warp-tiles-m) x (8
+    warp-tiles-n)` tile with fragments loaded from global memory as 32-bit
+    words. Other contractions are left to the generic path.
 
     ```mlir
     linalg.contract indexing_maps = [#x, #w, #out]
         ins(%x, %w : memref<?x?x128xbf16>, memref<512x128xbf16>)
         outs(%y : memref<?x?x512xf32>)
-    // becomes a gpu.launch of ceil(512 / 64) x ceil(M / 64) blocks of four
-    // warps issuing nvvm.mma.sync
+    // becomes a gpu.launch of ceil(M / 128) x ceil(512 / 128) blocks of 8
+    // warps with 80 KiB of dynamic shared memory: cp.async, ldmatrix,
+    // nvvm.mma.sync
     ```
   }];
   let options = [
@@ -112,10 +118,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "16-row mma tiles per warp along M">,
     Option<"warpTilesN", "warp-tiles-n", "int64_t", /*default=*/"4",
            "8-column mma tiles per warp along N">,
-    Option<"staged", "staged", "bool", /*default=*/"true",
-           "Where K % 32 == 0: the shared-memory pipelined kernel (128x128 "
-           "block tiles, cp.async double buffering, ldmatrix); the warp "
-           "options shape only the direct kernel">
+    Option<"stages", "stages", "int64_t", /*default=*/"4",
+           "K steps in flight in the shared-memory pipelined kernel used "
+           "where K % 32 == 0 (128x128 block tiles, cp.async, ldmatrix; "
+           "stages x 20 KiB of dynamic shared memory for bf16); 0: always "
+           "the direct kernel, whose shape the warp options set">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
