@@ -68,8 +68,10 @@ struct ChunkOutputs {
 /// Emits the kernel body; `b` is inside the gpu.launch.
 class ChunkOutputsKernel : KernelBuilder {
 public:
-  ChunkOutputsKernel(OpBuilder &b, Location loc)
-      : KernelBuilder(b, loc, b.getF32Type()) {}
+  ChunkOutputsKernel(OpBuilder &b, Location loc, bool split)
+      : KernelBuilder(b, loc, b.getF32Type()) {
+    splitTF32 = split;
+  }
 
   void build(const ChunkOutputs &io, gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
@@ -129,31 +131,31 @@ public:
     Value r0 = mul(warp, idx(16));
     Value lo = add(r0, g), hi = add(lo, idx(8));
     Value qLo = seqRow(lo), qHi = seqRow(hi);
-    auto qFragment = [&](Value kk) -> SmallVector<Value> {
+    auto qFragment = [&](Value kk) {
       Value c0 = add(kk, t), c4 = add(c0, idx(4));
-      return {tf32(load(io.q, {row, hd, qLo, c0})),
-              tf32(load(io.q, {row, hd, qHi, c0})),
-              tf32(load(io.q, {row, hd, qLo, c4})),
-              tf32(load(io.q, {row, hd, qHi, c4}))};
+      return fragment(
+          {load(io.q, {row, hd, qLo, c0}), load(io.q, {row, hd, qHi, c0}),
+           load(io.q, {row, hd, qLo, c4}), load(io.q, {row, hd, qHi, c4})});
     };
 
     // 2. S = Q K^T: L / 8 column tiles of keys.
     int64_t sTiles = L / 8;
     SmallVector<Value> sAcc(sTiles * 4, constant(0.0));
-    sAcc = forRange(
-        0, io.dhqk, 8, sAcc,
-        [&](Value kk, ValueRange acc) -> SmallVector<Value> {
-          SmallVector<Value> a = qFragment(kk);
-          Value c0 = add(kk, t), c4 = add(c0, idx(4));
-          SmallVector<Value> next;
-          for (int64_t n = 0; n < sTiles; ++n) {
-            Value key = seqRow(add(idx(n * 8), g));
-            SmallVector<Value> bf = {tf32(load(io.k, {row, hd, key, c0})),
-                                     tf32(load(io.k, {row, hd, key, c4}))};
-            llvm::append_range(next, mmaTF32(a, bf, acc.slice(n * 4, 4)));
-          }
-          return next;
-        });
+    sAcc =
+        forRange(0, io.dhqk, 8, sAcc,
+                 [&](Value kk, ValueRange acc) -> SmallVector<Value> {
+                   TF32Fragment a = qFragment(kk);
+                   Value c0 = add(kk, t), c4 = add(c0, idx(4));
+                   SmallVector<Value> next;
+                   for (int64_t n = 0; n < sTiles; ++n) {
+                     Value key = seqRow(add(idx(n * 8), g));
+                     TF32Fragment bf =
+                         fragment({load(io.k, {row, hd, key, c0}),
+                                   load(io.k, {row, hd, key, c4})});
+                     llvm::append_range(next, mma(a, bf, acc.slice(n * 4, 4)));
+                   }
+                   return next;
+                 });
 
     // 3. P, its row sums, P into shared memory.
     Value qkScale = constant(io.qScale * io.kScale);
@@ -193,15 +195,15 @@ public:
     auto column = [&](int64_t n) { return add(dv0, add(idx(n * 8), g)); };
     acc = forRange(
         0, io.dhqk, 8, acc, [&](Value kk, ValueRange it) -> SmallVector<Value> {
-          SmallVector<Value> a = qFragment(kk);
+          TF32Fragment a = qFragment(kk);
           Value k0 = add(kk, t), k4 = add(k0, idx(4));
           SmallVector<Value> next;
           for (int64_t n = 0; n < oTiles; ++n) {
             Value col = column(n);
             SmallVector<Value> bf = {
-                tf32(load(io.chunkC, {row, hd, chunkIdx, k0, col})),
-                tf32(load(io.chunkC, {row, hd, chunkIdx, k4, col}))};
-            llvm::append_range(next, mmaTF32(a, bf, it.slice(n * 4, 4)));
+                load(io.chunkC, {row, hd, chunkIdx, k0, col}),
+                load(io.chunkC, {row, hd, chunkIdx, k4, col})};
+            llvm::append_range(next, mma(a, fragment(bf), it.slice(n * 4, 4)));
           }
           return next;
         });
@@ -212,16 +214,16 @@ public:
     acc = forRange(
         0, L, 8, acc, [&](Value kk, ValueRange it) -> SmallVector<Value> {
           Value c0 = add(kk, t), c4 = add(c0, idx(4));
-          SmallVector<Value> a = {
-              tf32(load(pSh, {lo, c0})), tf32(load(pSh, {hi, c0})),
-              tf32(load(pSh, {lo, c4})), tf32(load(pSh, {hi, c4}))};
+          SmallVector<Value> a = {load(pSh, {lo, c0}), load(pSh, {hi, c0}),
+                                  load(pSh, {lo, c4}), load(pSh, {hi, c4})};
+          TF32Fragment aFrag = fragment(a);
           Value v0 = seqRow(c0), v4 = seqRow(c4);
           SmallVector<Value> next;
           for (int64_t n = 0; n < oTiles; ++n) {
             Value col = column(n);
-            SmallVector<Value> bf = {tf32(load(io.v, {row, hd, v0, col})),
-                                     tf32(load(io.v, {row, hd, v4, col}))};
-            llvm::append_range(next, mmaTF32(a, bf, it.slice(n * 4, 4)));
+            TF32Fragment bf = fragment({load(io.v, {row, hd, v0, col}),
+                                        load(io.v, {row, hd, v4, col})});
+            llvm::append_range(next, mma(aFrag, bf, it.slice(n * 4, 4)));
           }
           return next;
         });
@@ -267,8 +269,10 @@ struct ChunkStates {
 /// blocks of the first DHV tile also carry n, the first block m.
 class ChunkStatesKernel : KernelBuilder {
 public:
-  ChunkStatesKernel(OpBuilder &b, Location loc)
-      : KernelBuilder(b, loc, b.getF32Type()) {}
+  ChunkStatesKernel(OpBuilder &b, Location loc, bool split)
+      : KernelBuilder(b, loc, b.getF32Type()) {
+    splitTF32 = split;
+  }
 
   void build(const ChunkStates &io, gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
@@ -393,17 +397,18 @@ public:
                       r4 = minui(add(t0, l4), last);
                 Value w0 = load(wSh, {l0}), w4 = load(wSh, {l4});
                 SmallVector<Value> a = {
-                    tf32(mulf(load(io.k, {row, hd, r0, lo}), w0)),
-                    tf32(mulf(load(io.k, {row, hd, r0, hi}), w0)),
-                    tf32(mulf(load(io.k, {row, hd, r4, lo}), w4)),
-                    tf32(mulf(load(io.k, {row, hd, r4, hi}), w4))};
+                    mulf(load(io.k, {row, hd, r0, lo}), w0),
+                    mulf(load(io.k, {row, hd, r0, hi}), w0),
+                    mulf(load(io.k, {row, hd, r4, lo}), w4),
+                    mulf(load(io.k, {row, hd, r4, hi}), w4)};
+                TF32Fragment aFrag = fragment(a);
                 SmallVector<Value> out;
                 for (int64_t nt = 0; nt < nTiles; ++nt) {
                   Value col = add(q0, add(idx(nt * 8), g));
-                  SmallVector<Value> bf = {
-                      tf32(load(io.v, {row, hd, r0, col})),
-                      tf32(load(io.v, {row, hd, r4, col}))};
-                  llvm::append_range(out, mmaTF32(a, bf, c.slice(nt * 4, 4)));
+                  SmallVector<Value> bf = {load(io.v, {row, hd, r0, col}),
+                                           load(io.v, {row, hd, r4, col})};
+                  llvm::append_range(
+                      out, mma(aFrag, fragment(bf), c.slice(nt * 4, 4)));
                 }
                 return out;
               });
@@ -486,13 +491,13 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     }
   }
 
-  /// Whether operands of these element types may go on tf32 tensor cores:
-  /// bf16/f16 convert exactly; float32 loses mantissa bits, so only when
-  /// allowed (bf16 models that keep q/k/v in float32).
-  bool tensorCoresFor(ArrayRef<Value> operands) const {
-    return allowTF32 || llvm::all_of(operands, [](Value v) {
-             return isNarrowFloat(elementTypeOf(v));
-           });
+  /// Whether products with these operands need 3xTF32: bf16/f16 convert to
+  /// tf32 exactly, float32 loses mantissa bits unless plain tf32 is allowed
+  /// (bf16 models that keep q/k/v in float32).
+  bool needsSplitTF32(ArrayRef<Value> operands) const {
+    return !allowTF32 && !llvm::all_of(operands, [](Value v) {
+      return isNarrowFloat(elementTypeOf(v));
+    });
   }
 
   static Location kernelLoc(IRRewriter &rewriter, Operation *op) {
@@ -513,8 +518,12 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         ShapedType::isDynamic(numHeads) || dhqk % 8 != 0 || chunk % 16 != 0 ||
         chunk > 64)
       return;
-    int64_t tile = columnTile(dvTile, dhv);
-    if (!tile || !tensorCoresFor({op.getQ(), op.getK(), op.getV()}))
+    bool split = needsSplitTF32({op.getQ(), op.getK(), op.getV()});
+    // 3xTF32 doubles the fragment registers: fewer accumulator columns
+    // keep the kernel clear of spills.
+    int64_t tile =
+        columnTile(split ? std::min<int64_t>(dvTile, 32) : dvTile, dhv);
+    if (!tile)
       return;
 
     Location loc = kernelLoc(rewriter, op);
@@ -558,7 +567,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      ChunkOutputsKernel(rewriter, loc).build(io, launch);
+      ChunkOutputsKernel(rewriter, loc, split).build(io, launch);
     }
     rewriter.replaceOp(op, toTensor(rewriter, loc, op.getH().getType(), io.h));
   }
@@ -574,8 +583,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       return;
     // A warp per 16 rows of C, at most 4 warps.
     int64_t pTile = dhqk % 64 == 0 ? 64 : dhqk % 32 == 0 ? 32 : 16;
-    int64_t tile = columnTile(dvTile, dhv);
-    if (!tile || !tensorCoresFor({op.getK(), op.getV()}))
+    bool split = needsSplitTF32({op.getK(), op.getV()});
+    int64_t tile =
+        columnTile(split ? std::min<int64_t>(dvTile, 64) : dvTile, dhv);
+    if (!tile)
       return;
 
     Location loc = kernelLoc(rewriter, op);
@@ -629,7 +640,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      ChunkStatesKernel(rewriter, loc).build(io, launch);
+      ChunkStatesKernel(rewriter, loc, split).build(io, launch);
     }
     SmallVector<Value> tensors;
     for (auto [value, type] : llvm::zip(results, op->getResultTypes()))

@@ -148,21 +148,43 @@ Value KernelBuilder::tf32(Value v) {
       NVVM::FPRoundingModeAttr::get(b.getContext(), NVVM::FPRoundingMode::RNA));
 }
 
-SmallVector<Value> KernelBuilder::mmaTF32(ValueRange a, ValueRange bFragment,
-                                          ValueRange c) {
+KernelBuilder::TF32Fragment KernelBuilder::fragment(ValueRange f32Values) {
+  TF32Fragment f;
+  for (Value v : f32Values) {
+    v = castFloat(v, b.getF32Type());
+    Value hi = tf32(v);
+    f.hi.push_back(hi);
+    if (splitTF32) {
+      Value hiValue = arith::BitcastOp::create(b, loc, b.getF32Type(), hi);
+      f.lo.push_back(tf32(subf(v, hiValue)));
+    }
+  }
+  return f;
+}
+
+SmallVector<Value> KernelBuilder::mma(const TF32Fragment &a,
+                                      const TF32Fragment &bFragment,
+                                      ValueRange c) {
   Type f32 = b.getF32Type();
   auto resultType =
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-  Value d = NVVM::MmaOp::create(
-      b, loc, resultType, a, bFragment, c, {16, 8, 8}, std::nullopt,
-      std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32, NVVM::MMATypes::tf32},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  SmallVector<Value> out;
-  for (int64_t e = 0; e < 4; ++e)
-    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, e));
-  return out;
+  auto one = [&](ArrayRef<Value> x, ArrayRef<Value> y, ValueRange acc) {
+    Value d = NVVM::MmaOp::create(
+        b, loc, resultType, x, y, acc, {16, 8, 8}, std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32,
+                                      NVVM::MMATypes::tf32},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value> out;
+    for (int64_t e = 0; e < 4; ++e)
+      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, e));
+    return out;
+  };
+  if (a.lo.empty() || bFragment.lo.empty())
+    return one(a.hi, bFragment.hi, c);
+  SmallVector<Value> d = one(a.lo, bFragment.hi, c);
+  d = one(a.hi, bFragment.lo, d);
+  return one(a.hi, bFragment.hi, d);
 }
 
 } // namespace xlstm

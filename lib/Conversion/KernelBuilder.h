@@ -83,14 +83,23 @@ protected:
 
   /// A float32 as a tf32 operand register (round to nearest, ties away).
   mlir::Value tf32(mlir::Value v);
+  /// The tf32 registers of an mma operand fragment: `hi`, and with
+  /// `splitTF32` also `lo`, the residue v - hi rounded again (3xTF32: the
+  /// products hi*hi + hi*lo + lo*hi keep about float32 precision).
+  struct TF32Fragment {
+    llvm::SmallVector<mlir::Value, 4> hi, lo;
+  };
+  TF32Fragment fragment(mlir::ValueRange f32Values);
   /// d = a b + c on one m16n8k8 tf32 tensor-core tile (4 + 2 operand
-  /// registers, 4 float32 accumulators); returns d's four floats.
+  /// registers, 4 float32 accumulators): one mma, or three with
+  /// `splitTF32` (small terms first); returns d's four floats.
   llvm::SmallVector<mlir::Value>
-  mmaTF32(mlir::ValueRange a, mlir::ValueRange bFragment, mlir::ValueRange c);
+  mma(const TF32Fragment &a, const TF32Fragment &bFragment, mlir::ValueRange c);
 
   mlir::OpBuilder &b;
   mlir::Location loc;
   mlir::Type compute;
+  bool splitTF32 = false;
 };
 
 } // namespace xlstm

@@ -54,12 +54,19 @@ func.func @bf16_outputs(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 
 // -----
 
-// float32 q/k/v stay on the generic path unless tf32 is allowed.
+// float32 q/k/v: each fragment is split into tf32 hi and lo parts and
+// every tile takes three mma (lo*hi, hi*lo, hi*hi), unless tf32 is allowed.
 // CHECK-LABEL: func @f32_outputs
-// CHECK-NOT:   gpu.launch
-// CHECK:       xlstm.mlstm_chunk_outputs
+// CHECK:       gpu.launch
+// CHECK:         %[[HI:.+]] = nvvm.convert.float.to.tf32 %[[V:[^ ]+]]
+// CHECK:         %[[HIF:.+]] = arith.bitcast %[[HI]] : i32 to f32
+// CHECK:         %[[D:.+]] = arith.subf %[[V]], %[[HIF]]
+// CHECK:         nvvm.convert.float.to.tf32 %[[D]]
+// CHECK-COUNT-3: nvvm.mma.sync
+// CHECK-NOT:   xlstm.mlstm_chunk_outputs
 // TF32-LABEL:  func @f32_outputs
 // TF32:        gpu.launch
+// TF32-NOT:    arith.bitcast
 // TF32:        nvvm.mma.sync
 // TF32-NOT:    xlstm.mlstm_chunk_outputs
 func.func @f32_outputs(%q: tensor<?x1x?x16xf32>, %v: tensor<?x1x?x16xf32>,

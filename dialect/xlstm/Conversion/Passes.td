@@ -229,10 +229,12 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
       memory), `Q C` scaled by the inter-chunk decay, `+ P V`, and the
       normalised `h`.
 
-    bf16/f16 `q, k, v` convert to tf32 exactly; float32 ones only with
-    `allow-tf32` (a 10-bit mantissa: meant for bf16 models that keep q/k/v
-    in float32); otherwise the ops are left to the generic path, as are
-    chunk outputs with chunks that are not a multiple of 16 up to 64.
+    bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
+    ones are split 3xTF32 (`hi = tf32(v)`, `lo = tf32(v - hi)`, three mma:
+    about float32 precision), unless `allow-tf32` lets them round to tf32
+    (a 10-bit mantissa: meant for bf16 models that keep q/k/v in float32).
+    Chunk outputs with chunks that are not a multiple of 16 up to 64 are
+    left to the generic path.
     Inputs enter as `bufferization.to_buffer`, results leave as
     `bufferization.to_tensor` of fresh allocations.
 
@@ -249,7 +251,7 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
   }];
   let options = [
     Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
-           "Also float32 q/k/v, rounded to tf32">,
+           "Round float32 q/k/v to tf32 (one mma) instead of 3xTF32">,
     Option<"dvTile", "dv-tile", "int64_t", /*default=*/"128",
            "Value columns per block (halved until it divides DHV)">
   ];
