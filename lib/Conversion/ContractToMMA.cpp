@@ -18,6 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KernelBuilder.h"
+
 #include "xlstm/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -64,14 +66,16 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op) {
   if (r < 2 || wType.getRank() != 2 || outType.getRank() != r)
     return failure();
   Type elt = xType.getElementType();
-  if (!(elt.isBF16() || elt.isF16()) || wType.getElementType() != elt ||
-      !outType.getElementType().isF32())
+  if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
+      wType.getElementType() != elt || !outType.getElementType().isF32())
     return failure();
   if (!xType.getLayout().isIdentity() || !wType.getLayout().isIdentity() ||
       !outType.getLayout().isIdentity())
     return failure();
   int64_t k = xType.getShape().back();
-  if (ShapedType::isDynamic(k) || k % 16 != 0 || wType.getShape()[1] != k ||
+  // The k step of the mma: 16 for 16-bit operands, 8 for tf32.
+  int64_t kStep = elt.isF32() ? 8 : 16;
+  if (ShapedType::isDynamic(k) || k % kStep != 0 || wType.getShape()[1] != k ||
       ShapedType::isDynamic(wType.getShape()[0]) ||
       outType.getShape().back() != wType.getShape()[0])
     return failure();
@@ -477,6 +481,88 @@ private:
   Type i32, f32;
 };
 
+/// Float32 projections on tf32 tensor cores (m16n8k8), split 3xTF32 for
+/// about float32 precision unless plain tf32 is asked for: a 64x64 block
+/// tile of 4 warps (32x32 each: 2 x 4 mma tiles), fragments read from
+/// global memory (A: rows g and g + 8, columns t and t + 4; B: W's row g,
+/// columns t and t + 4), accumulators starting from `out`.
+class TF32KernelBuilder : xlstm::KernelBuilder {
+public:
+  static constexpr int64_t warpsM = 2, warpsN = 2, tilesM = 2, tilesN = 4;
+  static constexpr int64_t blockM = warpsM * tilesM * 16;
+  static constexpr int64_t blockN = warpsN * tilesN * 8;
+  static constexpr int64_t threads = 32 * warpsM * warpsN;
+
+  TF32KernelBuilder(OpBuilder &b, Location loc, bool split)
+      : KernelBuilder(b, loc, b.getF32Type()) {
+    splitTF32 = split;
+  }
+
+  void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
+             gpu::LaunchOp launch) {
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
+    Value m0 = add(mul(launch.getBlockIds().x, idx(blockM)),
+                   mul(divui(warp, idx(warpsN)), idx(tilesM * 16)));
+    Value n0 = add(mul(launch.getBlockIds().y, idx(blockN)),
+                   mul(remui(warp, idx(warpsN)), idx(tilesN * 8)));
+    Value lastM = sub(m, idx(1)), lastN = sub(n, idx(1));
+    auto accRow = [&](int64_t mi, int64_t e) {
+      return add(m0, add(idx(mi * 16 + (e / 2) * 8), g));
+    };
+    auto accCol = [&](int64_t ni, int64_t e) {
+      return add(n0, add(idx(ni * 8 + e % 2), mul(t, idx(2))));
+    };
+    auto inside = [&](Value r, Value c) {
+      return arith::AndIOp::create(b, loc, ult(r, m), ult(c, n)).getResult();
+    };
+    SmallVector<Value> acc;
+    for (int64_t mi = 0; mi < tilesM; ++mi)
+      for (int64_t ni = 0; ni < tilesN; ++ni)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value r = accRow(mi, e), c = accCol(ni, e);
+          Value v = load(out, {minui(r, lastM), minui(c, lastN)});
+          acc.push_back(
+              arith::SelectOp::create(b, loc, inside(r, c), v, constant(0.0)));
+        }
+    SmallVector<Value> aRows, bRows; // clamped for loads
+    for (int64_t mi = 0; mi < tilesM; ++mi)
+      for (int64_t h = 0; h < 2; ++h)
+        aRows.push_back(minui(add(m0, add(idx(mi * 16 + h * 8), g)), lastM));
+    for (int64_t ni = 0; ni < tilesN; ++ni)
+      bRows.push_back(minui(add(n0, add(idx(ni * 8), g)), lastN));
+    acc = forRange(
+        0, k, 8, acc, [&](Value kk, ValueRange it) -> SmallVector<Value> {
+          Value c0 = add(kk, t), c4 = add(c0, idx(4));
+          SmallVector<TF32Fragment> a, bf;
+          for (int64_t mi = 0; mi < tilesM; ++mi) {
+            Value r0 = aRows[mi * 2], r8 = aRows[mi * 2 + 1];
+            a.push_back(fragment({load(x, {r0, c0}), load(x, {r8, c0}),
+                                  load(x, {r0, c4}), load(x, {r8, c4})}));
+          }
+          for (int64_t ni = 0; ni < tilesN; ++ni)
+            bf.push_back(
+                fragment({load(w, {bRows[ni], c0}), load(w, {bRows[ni], c4})}));
+          SmallVector<Value> next;
+          for (int64_t mi = 0; mi < tilesM; ++mi)
+            for (int64_t ni = 0; ni < tilesN; ++ni)
+              llvm::append_range(
+                  next,
+                  mma(a[mi], bf[ni], it.slice((mi * tilesN + ni) * 4, 4)));
+          return next;
+        });
+    for (int64_t mi = 0; mi < tilesM; ++mi)
+      for (int64_t ni = 0; ni < tilesN; ++ni)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value r = accRow(mi, e), c = accCol(ni, e);
+          ifThen(inside(r, c), [&] {
+            store(acc[(mi * tilesN + ni) * 4 + e], out, {r, c});
+          });
+        }
+  }
+};
+
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref.
 Value collapseLeading(OpBuilder &b, Location loc, Value m) {
   int64_t r = cast<MemRefType>(m.getType()).getRank();
@@ -527,6 +613,20 @@ struct XLSTMContractToMMAPass
             rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
       };
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      if (cast<MemRefType>(x.getType()).getElementType().isF32()) {
+        using T = TF32KernelBuilder;
+        auto launch = gpu::LaunchOp::create(
+            rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
+            arith::ConstantIndexOp::create(rewriter, loc, T::threads), one,
+            one);
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        TF32KernelBuilder(rewriter, loc, /*split=*/!tf32)
+            .build(x, p->w, out, m, n, p->k, launch);
+        gpu::TerminatorOp::create(rewriter, loc);
+        rewriter.eraseOp(op);
+        continue;
+      }
       if (stages >= 2 && p->k % StagedTile::blockK == 0) {
         using T = StagedTile;
         Type elt = cast<MemRefType>(x.getType()).getElementType();

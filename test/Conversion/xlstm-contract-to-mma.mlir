@@ -4,6 +4,7 @@
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="stages=1" 2>&1 | FileCheck %s --check-prefix=BADSTAGES
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=tf32=1 | FileCheck %s --check-prefix=PLAIN
 // The staged kernel (the default where K % 32 == 0):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=STAGED
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma,gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
@@ -91,20 +92,43 @@ func.func @projection_f16(%x: memref<?x?x32xf16>, %w: memref<24x32xf16>, %y: mem
   return
 }
 
-// Not for tensor cores: float32 operands, a K that is not a multiple of 16,
-// a strided view. They stay linalg.contract for the generic path.
+// Not for tensor cores: float32 operands with a K that is not a multiple of
+// 8, bf16 ones with a K that is not a multiple of 16, a strided view. They
+// stay linalg.contract for the generic path.
 // CHECK-LABEL: func @left_alone
 // CHECK-COUNT-3: linalg.contract
 // CHECK-NOT:   gpu.launch
-func.func @left_alone(%x: memref<?x?x32xf32>, %w: memref<24x32xf32>, %y: memref<?x?x24xf32>,
+func.func @left_alone(%x: memref<?x?x12xf32>, %w: memref<24x12xf32>, %y: memref<?x?x24xf32>,
                       %x2: memref<?x?x24xbf16>, %w2: memref<24x24xbf16>,
                       %x3: memref<?x?x32xbf16, strided<[?, 64, 1]>>, %w3: memref<24x32xbf16>) {
   linalg.contract indexing_maps = [#x, #w, #y]
-      ins(%x, %w : memref<?x?x32xf32>, memref<24x32xf32>) outs(%y : memref<?x?x24xf32>)
+      ins(%x, %w : memref<?x?x12xf32>, memref<24x12xf32>) outs(%y : memref<?x?x24xf32>)
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x2, %w2 : memref<?x?x24xbf16>, memref<24x24xbf16>) outs(%y : memref<?x?x24xf32>)
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x3, %w3 : memref<?x?x32xbf16, strided<[?, 64, 1]>>, memref<24x32xbf16>) outs(%y : memref<?x?x24xf32>)
+  return
+}
+
+// float32: 64x64 block tiles of 4 warps on m16n8k8 tf32, each fragment
+// split into hi and lo (3xTF32: three mma per tile), k steps of 8; with
+// tf32=1 one mma per tile.
+// CHECK-LABEL: func @projection_f32
+// CHECK:       gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c128
+// CHECK:         scf.for {{.*}} = %c0 to %c32 step %c8
+// CHECK:           nvvm.convert.float.to.tf32
+// CHECK:           arith.bitcast
+// CHECK-COUNT-24:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK-NOT:       nvvm.mma.sync
+// CHECK:         scf.if
+// CHECK-NOT:   linalg.contract
+// PLAIN-LABEL: func @projection_f32
+// PLAIN-COUNT-8: nvvm.mma.sync
+// PLAIN-NOT:     nvvm.mma.sync
+// PLAIN-LABEL: func @projection_k16
+func.func @projection_f32(%x: memref<?x?x32xf32>, %w: memref<24x32xf32>, %y: memref<?x?x24xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x32xf32>, memref<24x32xf32>) outs(%y : memref<?x?x24xf32>)
   return
 }
 

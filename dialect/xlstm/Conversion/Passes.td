@@ -81,12 +81,18 @@ def XLSTMSinkConstantsIntoLaunchesPass
 }
 
 def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
-  let summary = "Projections on bf16/f16 buffers to tensor-core kernels";
+  let summary = "Projections to tensor-core kernels";
   let description = [{
     Replaces each `linalg.contract` on buffers that is a projection
-    `out[..., o] += sum_i x[..., i] W[o, i]` with bf16 or f16 `x` and `W`, a
-    float32 `out`, identity layouts and a static `K` that is a multiple of 16
-    by a `gpu.launch` on tensor cores (`nvvm.mma.sync` m16n8k16, f32
+    `out[..., o] += sum_i x[..., i] W[o, i]` with a float32 `out`, identity
+    layouts and a static `K` by a `gpu.launch` on tensor cores.
+
+    Float32 `x` and `W` (`K % 8 == 0`): `nvvm.mma.sync` m16n8k8 on tf32,
+    each operand split into `hi = tf32(v)` and `lo = tf32(v - hi)` and three
+    mma per tile (3xTF32, about float32 precision; one with `tf32`), 64x64
+    block tiles of 4 warps, fragments read from global memory.
+
+    bf16 or f16 `x` and `W` (`K % 16 == 0`): `nvvm.mma.sync` m16n8k16, f32
     accumulate; operands packed into i32 registers, the form MLIR 22 lowers
     for bf16), the leading dims collapsed into `M` (grid x), starting from
     `out`'s values; rows past `M` and columns past `N` are not stored.
@@ -118,6 +124,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "16-row mma tiles per warp along M">,
     Option<"warpTilesN", "warp-tiles-n", "int64_t", /*default=*/"4",
            "8-column mma tiles per warp along N">,
+    Option<"tf32", "tf32", "bool", /*default=*/"false",
+           "Float32 projections on plain tf32 (one mma per tile, a 10-bit "
+           "mantissa) instead of 3xTF32">,
     Option<"stages", "stages", "int64_t", /*default=*/"4",
            "K steps in flight in the shared-memory pipelined kernel used "
            "where K % 32 == 0 (128x128 block tiles, cp.async, ldmatrix; "
