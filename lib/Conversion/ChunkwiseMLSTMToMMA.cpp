@@ -433,8 +433,16 @@ public:
           }
           // The next chunk overwrites the shared scalars.
           gpu::BarrierOp::create(b, loc);
-          next.push_back(nUpdate.getResult(0));
-          next.push_back(mNew);
+          // The carried state rounds to its storage type every chunk, as
+          // stored by the generic lowering (a no-op for float32 states).
+          auto round = [&](Value v, Value stored) {
+            Type elt = cast<MemRefType>(stored.getType()).getElementType();
+            return castFloat(castFloat(v, elt), compute);
+          };
+          for (Value &v : next)
+            v = round(v, io.finalC);
+          next.push_back(round(nUpdate.getResult(0), io.finalN));
+          next.push_back(round(mNew, io.finalM));
           return next;
         });
 
@@ -453,6 +461,27 @@ public:
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
+
+/// Whether the kernels can take `op`: every operand and result at most
+/// float32 (they compute in float32), and the results static except for
+/// the batch (dim 0) and the sequence or chunk count (dim 2), which the
+/// kernels size from the inputs.
+bool kernelsSupport(Operation *op) {
+  auto fits = [](Type t) {
+    auto shaped = cast<ShapedType>(t);
+    return shaped.getElementType().getIntOrFloatBitWidth() <= 32;
+  };
+  if (!llvm::all_of(op->getOperandTypes(), fits) ||
+      !llvm::all_of(op->getResultTypes(), fits))
+    return false;
+  return llvm::all_of(op->getResultTypes(), [](Type t) {
+    auto shaped = cast<ShapedType>(t);
+    for (auto [d, size] : llvm::enumerate(shaped.getShape()))
+      if (d != 0 && d != 2 && ShapedType::isDynamic(size))
+        return false;
+    return true;
+  });
+}
 Type elementTypeOf(Value v) {
   return cast<ShapedType>(v.getType()).getElementType();
 }
@@ -514,9 +543,9 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     int64_t chunk = op.getChunkSize();
     // One warp per 16 rows of a chunk, tf32 k-steps of 8, P (chunk x
     // chunk floats) in static shared memory.
-    if (ShapedType::isDynamic(dhqk) || ShapedType::isDynamic(dhv) ||
-        ShapedType::isDynamic(numHeads) || dhqk % 8 != 0 || chunk % 16 != 0 ||
-        chunk > 64)
+    if (!kernelsSupport(op) || ShapedType::isDynamic(dhqk) ||
+        ShapedType::isDynamic(dhv) || ShapedType::isDynamic(numHeads) ||
+        dhqk % 8 != 0 || chunk % 16 != 0 || chunk > 64)
       return;
     bool split = needsSplitTF32({op.getQ(), op.getK(), op.getV()});
     // 3xTF32 doubles the fragment registers: fewer accumulator columns
@@ -578,8 +607,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     int64_t dhqk = kType.getDimSize(3), dhv = vType.getDimSize(3);
     int64_t numHeads = kType.getDimSize(1);
     int64_t chunk = op.getChunkSize();
-    if (ShapedType::isDynamic(dhqk) || ShapedType::isDynamic(dhv) ||
-        ShapedType::isDynamic(numHeads) || dhqk % 16 != 0 || chunk % 8 != 0)
+    // Four chunk-long float arrays in static shared memory.
+    if (!kernelsSupport(op) || ShapedType::isDynamic(dhqk) ||
+        ShapedType::isDynamic(dhv) || ShapedType::isDynamic(numHeads) ||
+        dhqk % 16 != 0 || chunk % 8 != 0 || chunk > 1024)
       return;
     // A warp per 16 rows of C, at most 4 warps.
     int64_t pTile = dhqk % 64 == 0 ? 64 : dhqk % 32 == 0 ? 32 : 16;

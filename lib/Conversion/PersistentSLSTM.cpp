@@ -205,6 +205,11 @@ struct XLSTMPersistentSLSTMPass
     // One thread per (gate, unit): a head must fit one block.
     if (4 * dh > 1024)
       return;
+    // Results are sized from the gates: their width must be known.
+    if (llvm::any_of(op->getResultTypes(), [](Type t) {
+          return ShapedType::isDynamic(cast<ShapedType>(t).getShape().back());
+        }))
+      return;
     bool sequence = isa<SLSTMOp>(op);
     Type storage = gateType.getElementType();
     Type compute = storage.isF64() ? Type(rewriter.getF64Type())

@@ -189,9 +189,12 @@ void GPUModel::setGraphReplay(bool on) {
     recordings.clear();
 }
 
+size_t GPUModel::getNumRecordings() const { return recordings.size(); }
+
 Error GPUModel::setParameters(const weights::ParamValues &values) {
   // Recordings hold the previous parameters' buffers.
   recordings.clear();
+  unrecordable.clear();
   if (values.size() != params.size())
     return createStringError("%zu parameter values for %zu parameters",
                              values.size(), params.size());
@@ -407,6 +410,15 @@ GPUModel::recorded(const HostProgram &program, const HostTensor &input,
       &program, std::vector<int64_t>(input.shape.begin(), input.shape.end()));
   auto it = recordings.find(key);
   if (it == recordings.end()) {
+    // A recording keeps every buffer of a run: keep the most recently used
+    // few.
+    if (recordings.size() >= kMaxRecordings) {
+      auto oldest =
+          llvm::min_element(recordings, [](const auto &x, const auto &y) {
+            return x.second.lastUse < y.second.lastUse;
+          });
+      recordings.erase(oldest);
+    }
     Expected<std::vector<Value>> arguments = prepare(program, input, states);
     if (!arguments)
       return arguments.takeError();
@@ -425,8 +437,10 @@ GPUModel::recorded(const HostProgram &program, const HostTensor &input,
       return createStringError("recording a CUDA graph: " +
                                toString(recording.takeError()));
     entry.recording = std::move(*recording);
+    entry.lastUse = ++useClock;
     return &recordings.emplace(key, std::move(entry)).first->second;
   }
+  it->second.lastUse = ++useClock;
   // Refill the recorded input and state buffers (ordered after earlier
   // replays: host copies wait for the stream).
   Recorded &entry = it->second;
@@ -452,15 +466,26 @@ GPUModel::recorded(const HostProgram &program, const HostTensor &input,
 Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
                                          const HostTensor &input,
                                          llvm::ArrayRef<HostTensor> states) {
-  if (graphReplay) {
+  if (Error e = checkInput(input))
+    return std::move(e);
+  // A shape is recorded on its second run (one-off shapes, such as prompts
+  // of varying length, are not worth a graph and the memory it pins); a
+  // shape whose recording failed runs launch by launch.
+  auto key = std::make_pair(
+      &program, std::vector<int64_t>(input.shape.begin(), input.shape.end()));
+  if (graphReplay && !unrecordable.count(key) &&
+      (recordings.count(key) || ++runsWithoutGraph[key] >= 2)) {
     Expected<Recorded *> entry = recorded(program, input, states);
-    if (!entry)
-      return entry.takeError();
-    if (Error e = (*entry)->recording->replay())
-      return std::move(e);
-    if (Error e = backend->synchronize())
-      return std::move(e);
-    return collect(program, (*entry)->results);
+    if (entry) {
+      if (Error e = (*entry)->recording->replay())
+        return std::move(e);
+      if (Error e = backend->synchronize())
+        return std::move(e);
+      return collect(program, (*entry)->results);
+    }
+    // The run itself reports real errors below.
+    consumeError(entry.takeError());
+    unrecordable.insert(key);
   }
   Expected<std::vector<Value>> arguments = prepare(program, input, states);
   if (!arguments)

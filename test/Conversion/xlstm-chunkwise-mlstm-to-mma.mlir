@@ -149,3 +149,30 @@ func.func @bf16_states(%k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x256xbf16>,
       : tensor<?x2x?x32x256xf32>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
         tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>
 }
+
+// -----
+
+// float64 operands (the kernels compute in float32) and results with
+// dimensions the kernels cannot size stay on the generic path.
+// CHECK-LABEL: func @left_alone
+// CHECK-NOT:   gpu.launch
+// CHECK-COUNT-2: xlstm.mlstm_chunk_outputs
+// TF32-LABEL:  func @left_alone
+// TF32-NOT:    gpu.launch
+func.func @left_alone(%q: tensor<?x1x?x16xf64>, %g: tensor<?x1x?xf64>,
+                      %c: tensor<?x1x?x16x16xf64>, %n: tensor<?x1x?x16xf64>,
+                      %q2: tensor<?x1x?x16xbf16>, %g2: tensor<?x1x?xf32>,
+                      %c2: tensor<?x1x?x16x16xf32>, %n2: tensor<?x1x?x16xf32>)
+    -> (tensor<?x1x?x16xf64>, tensor<?x?x?x?xbf16>) {
+  %h = xlstm.mlstm_chunk_outputs %q, %q, %q, %g, %g, %c, %n, %g
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x1x?x16xf64>, tensor<?x1x?x16xf64>, tensor<?x1x?x16xf64>,
+         tensor<?x1x?xf64>, tensor<?x1x?xf64>, tensor<?x1x?x16x16xf64>,
+         tensor<?x1x?x16xf64>, tensor<?x1x?xf64>) -> tensor<?x1x?x16xf64>
+  %h2 = xlstm.mlstm_chunk_outputs %q2, %q2, %q2, %g2, %g2, %c2, %n2, %g2
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x1x?x16xbf16>, tensor<?x1x?x16xbf16>, tensor<?x1x?x16xbf16>,
+         tensor<?x1x?xf32>, tensor<?x1x?xf32>, tensor<?x1x?x16x16xf32>,
+         tensor<?x1x?x16xf32>, tensor<?x1x?xf32>) -> tensor<?x?x?x?xbf16>
+  return %h, %h2 : tensor<?x1x?x16xf64>, tensor<?x?x?x?xbf16>
+}

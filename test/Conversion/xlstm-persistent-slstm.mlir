@@ -102,3 +102,20 @@ func.func @too_wide(%g: tensor<?x?x512xf32>, %r: tensor<1x512x4x512xf32>,
       -> tensor<?x?x512xf32>
   return %y : tensor<?x?x512xf32>
 }
+
+// -----
+
+// A result whose width the type leaves open cannot be sized from the
+// gates: left to the generic lowering (it used to crash the pass).
+// CHECK-LABEL: func @open_width
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.slstm
+func.func @open_width(%g: tensor<?x?x64xf32>, %r: tensor<2x32x4x32xf32>,
+                      %b: tensor<2x4x32xf32>) -> tensor<?x?x?xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 2 : i64}
+      : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>,
+         tensor<?x?x64xf32>, tensor<2x32x4x32xf32>, tensor<2x4x32xf32>)
+      -> tensor<?x?x?xf32>
+  return %y : tensor<?x?x?xf32>
+}

@@ -26,6 +26,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,13 +67,20 @@ public:
   /// Zero states for `batch` rows (the shapes of the state table).
   std::vector<HostTensor> zeroStates(int64_t batch) const;
 
-  /// CUDA-graph replay of `forward` and `step` (on by default): the first
+  /// CUDA-graph replay of `forward` and `step` (on by default): the second
   /// call for an input shape (and program) records the launches into a
   /// graph, every later call with that shape copies its inputs into the
-  /// recorded buffers and replays the graph with one launch. Recordings are
-  /// dropped when this is turned off or the parameters change.
+  /// recorded buffers and replays the graph with one launch. The first call
+  /// of a shape, and any shape whose recording fails, run launch by launch.
+  /// A recording pins the buffers of a whole run: the kMaxRecordings most
+  /// recently used are kept. Recordings are dropped when this is turned off
+  /// or the parameters change. While a model records, other threads must
+  /// not use the GPU context (CUDA invalidates a capture when the legacy
+  /// stream is used meanwhile).
   void setGraphReplay(bool on);
   bool getGraphReplay() const { return graphReplay; }
+  size_t getNumRecordings() const;
+  static constexpr size_t kMaxRecordings = 8;
 
   /// Device time of `forward` on `input`, inputs already on the device and
   /// outputs left there: `warmup` untimed runs, then one CUDA-event pair per
@@ -120,6 +128,7 @@ private:
   struct Recorded {
     std::unique_ptr<CudaBackend::Recording> recording;
     std::vector<Value> arguments, results;
+    uint64_t lastUse = 0;
   };
   /// The recording of `program` for `input`'s shape, made on first use
   /// (which uploads the inputs); later uses refill its argument buffers.
@@ -139,9 +148,13 @@ private:
   std::vector<llvm::SmallVector<int64_t, 4>> stateShapes; ///< -1 = batch
   int64_t vocabSize = 0;
   bool graphReplay = true;
-  /// Recordings by (program, input shape).
-  std::map<std::pair<const HostProgram *, std::vector<int64_t>>, Recorded>
-      recordings;
+  /// Recordings by (program, input shape), runs of shapes not recorded
+  /// yet, shapes whose recording failed.
+  using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
+  std::map<ShapeKey, Recorded> recordings;
+  std::map<ShapeKey, unsigned> runsWithoutGraph;
+  std::set<ShapeKey> unrecordable;
+  uint64_t useClock = 0;
 };
 
 } // namespace xlstm::runtime
