@@ -45,8 +45,10 @@ xlstm_status xlstm_model_set_weights(xlstm_model *model,
                                      uint64_t seed);
 
 /** CUDA-graph replay of forward and step, on (1, the default) or off (0):
- *  the first run of each input shape records its launches into a graph,
- *  later runs of that shape replay it with one launch. */
+ *  the second run of an input shape records its launches into a graph,
+ *  later runs of that shape replay it with one launch (the 8 most recently
+ *  used shapes keep their graphs). While a model records, no other thread
+ *  may use the GPU. */
 xlstm_status xlstm_model_set_graph_replay(xlstm_model *model, int on);
 
 /** 1 if the model reads int64 tokens, 0 if float32 embeddings. */
