@@ -65,6 +65,15 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
     cp "$golden/$name.weights.safetensors" "$golden/$name.io.safetensors" \
       "$out/golden/"
   done
+  # Random weights and inputs at a shape no golden case has (batch 3, 77
+  # positions: a partial chunk, GEMM rows that are not a tile multiple):
+  # the float64 reference device's outputs, for test/e2e/random_shapes.
+  run="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstm-run"
+  for name in stack_readme lm_readme_v1024 large_mini slstm_variant; do
+    "$run" "$out/bundles/$name.f32.xlstmb" --device=reference --batch 3 \
+      --seqlen 77 --seed 7 --steps 5 \
+      --output "$out/golden/$name.random.safetensors" >/dev/null
+  done
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \
