@@ -40,6 +40,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
     chunkwise.allowTF32 = options.tf32;
     pm.addPass(createXLSTMChunkwiseMLSTMToMMAPass(chunkwise));
   }
+  if (options.warpNorms)
+    pm.addPass(createXLSTMWarpNormsPass());
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -91,6 +93,10 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("Float32 q/k/v of the chunkwise mLSTM on tf32 tensor "
                      "cores (for bf16 models)"),
       llvm::cl::init(false)};
+  Option<bool> warpNorms{
+      *this, "warp-norms",
+      llvm::cl::desc("Norms as one-warp-per-row kernels (xlstm-warp-norms)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -104,9 +110,9 @@ void xlstm::registerXLSTMToGPUPipeline() {
       "xlstm-to-gpu",
       "Graph-level xlstm IR to host functions launching outlined GPU kernels",
       [](OpPassManager &pm, const ToGPUPipelineOptions &o) {
-        buildXLSTMToGPUPipeline(pm,
-                                {o.chunkSize, o.blockSize, o.tensorCores,
-                                 o.persistentSLSTM, o.chunkwiseMMA, o.tf32});
+        buildXLSTMToGPUPipeline(pm, {o.chunkSize, o.blockSize, o.tensorCores,
+                                     o.persistentSLSTM, o.chunkwiseMMA, o.tf32,
+                                     o.warpNorms});
       });
 }
 

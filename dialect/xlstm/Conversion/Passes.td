@@ -295,4 +295,36 @@ def XLSTMAlignWorkgroupMemoryPass
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
+  let summary = "Layer, RMS and multi-head norms as one-warp-per-row kernels";
+  let description = [{
+    Replaces `xlstm.layer_norm`, `xlstm.rms_norm` and `xlstm.multihead_norm`
+    (one row per head) by a `gpu.launch` in which a warp owns a row: its
+    lanes stride the row, partial sums meet by butterfly shuffles
+    (`gpu.shuffle xor`), and the warp writes the normalised, scaled row.
+    Layer norms sweep twice (the mean, then the centred second moment, as
+    the generic lowering computes them), RMS norms once; float32 math, the
+    RMS-normalised value rounded to the storage type before the weight, as
+    upstream does. Eight rows per block of 256 threads. Operands enter as
+    `bufferization.to_buffer`, the result leaves as `bufferization.to_tensor`
+    of a fresh allocation; norms over a dynamic width, or with float64
+    operands, are left to the generic path.
+
+    ```mlir
+    %y = xlstm.rms_norm %x, %w {eps = 1.0e-6 : f64}
+        : (tensor<?x?x4096xbf16>, tensor<4096xbf16>) -> tensor<?x?x4096xbf16>
+    // becomes
+    gpu.launch blocks(%b, ...) in (%gx = %ceil_rows_over_8, ...)
+        threads(%t, ...) in (%bx = %c256, ...) {
+      scf.for %c = %lane to %c4096 step %c32 ... gpu.shuffle xor ...
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

@@ -33,7 +33,8 @@ struct ToGPUOptions {
   bool tensorCores = true;     ///< xlstm-contract-to-mma for bf16/f16
   bool persistentSLSTM = true; ///< xlstm-persistent-slstm
   bool chunkwiseMMA = true;    ///< xlstm-chunkwise-mlstm-to-mma
-  bool tf32 = false; ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
+  bool tf32 = false;     ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
+  bool warpNorms = true; ///< xlstm-warp-norms
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions

@@ -1,0 +1,209 @@
+//===- WarpNorms.cpp - Norms as one-warp-per-row kernels ------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowered generically, a norm is a reduction with one thread per row walking
+// the whole row, then an elementwise kernel: few threads, long dependent
+// chains, two passes over memory. Here a warp owns a row: its lanes stride
+// the row, partial sums meet by butterfly shuffles, and the same warp
+// writes the normalised, scaled row. Layer norms take two sweeps (mean,
+// then the centred second moment, as the generic lowering computes them);
+// RMS norms one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "xlstm/Conversion/Passes.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMWARPNORMSPASS
+#include "xlstm/Conversion/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+using namespace xlstm;
+
+namespace {
+
+/// One norm as a kernel: rows of `width` values, `groups` rows per row of
+/// the (collapsed) input (the heads of a multi-head norm).
+struct NormKernelSpec {
+  Value input, weight, bias, output; // 2-D (rows, groups * width) buffers
+  int64_t width, groups;
+  bool rms, onePlusWeight;
+  double eps;
+};
+
+class WarpNormKernel : KernelBuilder {
+public:
+  static constexpr int64_t warpsPerBlock = 8;
+
+  WarpNormKernel(OpBuilder &b, Location loc)
+      : KernelBuilder(b, loc, b.getF32Type()) {}
+
+  void build(const NormKernelSpec &k, Value numRows, gpu::LaunchOp launch) {
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32));
+    Value row = add(mul(launch.getBlockIds().x, idx(warpsPerBlock)),
+                    divui(tid, idx(32)));
+    // Rows past the end still take part in the shuffles (whole warps do),
+    // reading row 0, and store nothing.
+    Value valid = ult(row, numRows);
+    Value safeRow = arith::SelectOp::create(b, loc, valid, row, idx(0));
+    Value inputRow = divui(safeRow, idx(k.groups));
+    Value base = mul(remui(safeRow, idx(k.groups)), idx(k.width));
+    auto column = [&](Value c) { return add(base, c); };
+    auto sweep = [&](Value init,
+                     function_ref<Value(Value, Value)> term) -> Value {
+      Value partial =
+          forRange(lane, idx(k.width), idx(32), {init},
+                   [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                     Value x = load(k.input, {inputRow, column(c)});
+                     return {addf(acc[0], term(x, c))};
+                   })[0];
+      for (int32_t offset : {16, 8, 4, 2, 1})
+        partial =
+            addf(partial, gpu::ShuffleOp::create(b, loc, partial, offset, 32,
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult());
+      return partial;
+    };
+    Value invWidth = constant(1.0 / static_cast<double>(k.width));
+    Value mean;
+    if (!k.rms)
+      mean = mulf(sweep(constant(0.0), [](Value x, Value) { return x; }),
+                  invWidth);
+    Value second = sweep(constant(0.0), [&](Value x, Value) {
+      Value d = mean ? subf(x, mean) : x;
+      return mulf(d, d);
+    });
+    Value inv = math::RsqrtOp::create(
+        b, loc, addf(mulf(second, invWidth), constant(k.eps)));
+    Type outElt = cast<MemRefType>(k.output.getType()).getElementType();
+    ifThen(valid, [&] {
+      forRange(lane, idx(k.width), idx(32), {},
+               [&](Value c, ValueRange) -> SmallVector<Value> {
+                 Value x = load(k.input, {inputRow, column(c)});
+                 Value y = mulf(mean ? subf(x, mean) : x, inv);
+                 // RMS norm: the normalised value in the storage type first,
+                 // as upstream's rms_norm does.
+                 if (k.rms)
+                   y = castFloat(castFloat(y, outElt), compute);
+                 if (k.weight) {
+                   Value s = load(k.weight, {column(c)});
+                   if (k.onePlusWeight)
+                     s = addf(s, constant(1.0));
+                   y = mulf(y, s);
+                 }
+                 if (k.bias)
+                   y = addf(y, load(k.bias, {column(c)}));
+                 store(y, k.output, {inputRow, column(c)});
+                 return {};
+               });
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
+};
+
+struct XLSTMWarpNormsPass
+    : xlstm::impl::XLSTMWarpNormsPassBase<XLSTMWarpNormsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<LayerNormOp, RMSNormOp, MultiHeadNormOp>(op))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : ops) {
+      if (auto n = dyn_cast<LayerNormOp>(op))
+        rewrite(rewriter, op, n.getInput(), n.getWeight(), n.getBias(),
+                n.getEps().convertToDouble(), /*groups=*/1, /*rms=*/false,
+                n.getScaling() == NormScaling::one_plus_weight);
+      else if (auto n = dyn_cast<RMSNormOp>(op))
+        rewrite(rewriter, op, n.getInput(), n.getWeight(), n.getBias(),
+                n.getEps().convertToDouble(), 1, /*rms=*/true, false);
+      else if (auto n = dyn_cast<MultiHeadNormOp>(op))
+        rewrite(rewriter, op, n.getInput(), n.getWeight(), n.getBias(),
+                n.getEps().convertToDouble(), n.getNumHeads(), /*rms=*/false,
+                n.getScaling() == NormScaling::one_plus_weight);
+    }
+  }
+
+  void rewrite(IRRewriter &rewriter, Operation *op, Value input, Value weight,
+               Value bias, double eps, int64_t groups, bool rms,
+               bool onePlusWeight) {
+    auto type = cast<RankedTensorType>(input.getType());
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    int64_t channels = type.getShape().back();
+    // The kernel computes in float32 over a static row.
+    if (type.getRank() < 2 || ShapedType::isDynamic(channels) ||
+        channels % groups != 0 || resultType.getShape() != type.getShape() ||
+        type.getElementType().getIntOrFloatBitWidth() > 32 ||
+        resultType.getElementType().getIntOrFloatBitWidth() > 32)
+      return;
+    Location loc = NameLoc::get(
+        rewriter.getStringAttr(op->getName().getStringRef()), op->getLoc());
+    rewriter.setInsertionPoint(op);
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    // (lead..., C) -> (rows, C).
+    ReassociationIndices lead;
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d)
+      lead.push_back(d);
+    SmallVector<ReassociationIndices> groupsOf = {lead, {type.getRank() - 1}};
+    auto rows2d = [&](Value m) -> Value {
+      return memref::CollapseShapeOp::create(rewriter, loc, m, groupsOf);
+    };
+    NormKernelSpec k;
+    Value inputBuffer = toReadOnlyBuffer(rewriter, loc, input);
+    k.input = rows2d(inputBuffer);
+    k.weight = weight ? toReadOnlyBuffer(rewriter, loc, weight) : Value();
+    k.bias = bias ? toReadOnlyBuffer(rewriter, loc, bias) : Value();
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      sizes.push_back(
+          type.isDynamicDim(d)
+              ? memref::DimOp::create(rewriter, loc, inputBuffer, idx(d))
+                    .getResult()
+              : Value());
+    Value output = allocateLike(rewriter, loc, resultType, sizes);
+    k.output = rows2d(output);
+    k.width = channels / groups;
+    k.groups = groups;
+    k.rms = rms;
+    k.onePlusWeight = onePlusWeight;
+    k.eps = eps;
+    Value inputRows = memref::DimOp::create(rewriter, loc, k.input, idx(0));
+    Value numRows =
+        arith::MulIOp::create(rewriter, loc, inputRows, idx(groups));
+    Value blocks = arith::CeilDivUIOp::create(
+        rewriter, loc, numRows, idx(WarpNormKernel::warpsPerBlock));
+    Value one = idx(1);
+    auto launch = gpu::LaunchOp::create(rewriter, loc, blocks, one, one,
+                                        idx(32 * WarpNormKernel::warpsPerBlock),
+                                        one, one);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&launch.getBody().front());
+      WarpNormKernel(rewriter, loc).build(k, numRows, launch);
+    }
+    rewriter.replaceOp(op, toTensor(rewriter, loc, resultType, output));
+  }
+};
+
+} // namespace

@@ -1,0 +1,75 @@
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s
+// RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
+
+// A layer norm: rows collapsed, a warp per row (8 per block of 256), two
+// shuffle-reduced sweeps (mean, centred second moment), then the scaled row.
+// CHECK-LABEL: func @layer_norm
+// CHECK:       %[[X:.+]] = memref.collapse_shape {{.*}} : memref<?x?x128xbf16> into memref<?x128xbf16>
+// CHECK:       %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?x128xbf16>
+// CHECK:       %[[ROWS:.+]] = memref.dim %[[X]], %c0
+// CHECK:       %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c8
+// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %[[BLOCKS]], {{.*}} threads({{.*}}) in (%{{[^ ]+}} = %c256
+// CHECK:         scf.for
+// CHECK-COUNT-5:   gpu.shuffle  xor
+// CHECK:         scf.for
+// CHECK-COUNT-5:   gpu.shuffle  xor
+// CHECK:         math.rsqrt
+// CHECK:         scf.if
+// CHECK:           scf.for
+// CHECK:             memref.store
+// CHECK:       bufferization.to_tensor %[[Y]]
+// CHECK-NOT:   xlstm.layer_norm
+// BIN: gpu.binary @layer_norm_kernel
+func.func @layer_norm(%x: tensor<?x?x128xbf16>, %w: tensor<128xbf16>)
+    -> tensor<?x?x128xbf16> {
+  %y = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<one_plus_weight>}
+      : (tensor<?x?x128xbf16>, tensor<128xbf16>) -> tensor<?x?x128xbf16>
+  return %y : tensor<?x?x128xbf16>
+}
+
+// -----
+
+// An RMS norm sweeps once, rounds the normalised value to the storage type,
+// then scales.
+// CHECK-LABEL: func @rms_norm
+// CHECK:       gpu.launch
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         math.rsqrt
+// CHECK:         arith.truncf {{.*}} : f32 to bf16
+// CHECK:         arith.extf
+// CHECK:         arith.mulf
+// BIN: gpu.binary @rms_norm_kernel
+func.func @rms_norm(%x: tensor<?x?x64xbf16>, %w: tensor<64xbf16>)
+    -> tensor<?x?x64xbf16> {
+  %y = xlstm.rms_norm %x weight(%w) {eps = 1.0e-6 : f64}
+      : (tensor<?x?x64xbf16>, tensor<64xbf16>) -> tensor<?x?x64xbf16>
+  return %y : tensor<?x?x64xbf16>
+}
+
+// -----
+
+// A multi-head norm normalises each head's slice: 4 rows per input row.
+// CHECK-LABEL: func @multihead_norm
+// CHECK:       arith.muli %{{.+}}, %c4
+// CHECK:       gpu.launch
+// CHECK:         arith.divui %{{.+}}, %c4
+// CHECK:         arith.remui %{{.+}}, %c4
+// BIN: gpu.binary @multihead_norm_kernel
+func.func @multihead_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>)
+    -> tensor<?x?x64xf32> {
+  %y = xlstm.multihead_norm %x weight(%w) {eps = 1.0e-5 : f64, num_heads = 4 : i64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
+
+// -----
+
+// float64 stays on the generic path.
+// CHECK-LABEL: func @f64_norm
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.layer_norm
+func.func @f64_norm(%x: tensor<?x8xf64>) -> tensor<?x8xf64> {
+  %y = xlstm.layer_norm %x {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>} : (tensor<?x8xf64>) -> tensor<?x8xf64>
+  return %y : tensor<?x8xf64>
+}
