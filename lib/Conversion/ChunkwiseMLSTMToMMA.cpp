@@ -340,46 +340,12 @@ public:
           // exp(g + m - m').
           Value t0 = mul(chunkIdx, idx(L));
           Value len = minui(sub(seq, t0), idx(L));
-          forRange(tid, idx(L), idx(threads), {},
-                   [&](Value l, ValueRange) -> SmallVector<Value> {
-                     Value r = minui(add(t0, l), last);
-                     store(cellmath::logSigmoid(b, loc,
-                                                load(io.fgate, {row, hd, r})),
-                           logfSh, {l});
-                     store(load(io.igate, {row, hd, r}), iSh, {l});
-                     return {};
-                   });
-          gpu::BarrierOp::create(b, loc);
-          ifThen(eqi(tid, idx(0)), [&] {
-            Value total =
-                forRange(idx(0), len, idx(1), {constant(0.0)},
-                         [&](Value l, ValueRange c) -> SmallVector<Value> {
-                           Value cum = addf(c[0], load(logfSh, {l}));
-                           store(cum, cumSh, {l});
-                           return {cum};
-                         })[0];
-            Value aMax =
-                forRange(idx(0), len, idx(1), {constant(-INFINITY)},
-                         [&](Value l, ValueRange a) -> SmallVector<Value> {
-                           Value al = addf(subf(total, load(cumSh, {l})),
-                                           load(iSh, {l}));
-                           store(al, wSh, {l});
-                           return {maxf(a[0], al)};
-                         })[0];
-            Value carried = addf(total, m);
-            Value mNew = maxf(carried, aMax);
-            Value kScale = constant(io.kScale);
-            forRange(0, L, 1, {},
-                     [&](Value l, ValueRange) -> SmallVector<Value> {
-                       Value w = mulf(exp(subf(load(wSh, {l}), mNew)), kScale);
-                       store(arith::SelectOp::create(b, loc, ult(l, len), w,
-                                                     constant(0.0)),
-                             wSh, {l});
-                       return {};
-                     });
-            store(mNew, scalarSh, {idx(0)});
-            store(exp(subf(carried, mNew)), scalarSh, {idx(1)});
-          });
+          if (L % 32 == 0)
+            gateScalarsByWarp(io, row, hd, t0, len, last, m, tid, wSh,
+                              scalarSh);
+          else
+            gateScalarsSerially(io, row, hd, t0, len, last, m, tid, threads,
+                                logfSh, iSh, cumSh, wSh, scalarSh);
           gpu::BarrierOp::create(b, loc);
           Value mNew = load(scalarSh, {idx(0)});
           Value decay = load(scalarSh, {idx(1)});
@@ -457,6 +423,115 @@ public:
       store(state[nTiles * 4 + 1], io.finalM, {row, hd});
     });
     gpu::TerminatorOp::create(b, loc);
+  }
+
+private:
+  /// The chunk's gate scalars by warp 0: each lane takes L / 32 consecutive
+  /// positions, the cumulative sums meet by an inclusive warp scan
+  /// (shuffles up), the maximum by butterfly shuffles.
+  void gateScalarsByWarp(const ChunkStates &io, Value row, Value hd, Value t0,
+                         Value len, Value last, Value m, Value tid, Value wSh,
+                         Value scalarSh) {
+    int64_t per = io.chunk / 32;
+    ifThen(ult(tid, idx(32)), [&] {
+      Value first = mul(tid, idx(per));
+      SmallVector<Value> local, input, valid;
+      Value run = constant(0.0);
+      for (int64_t e = 0; e < per; ++e) {
+        Value l = add(first, idx(e));
+        Value r = minui(add(t0, l), last);
+        Value inside = ult(l, len);
+        Value logf = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, r}));
+        run = addf(
+            run, arith::SelectOp::create(b, loc, inside, logf, constant(0.0)));
+        local.push_back(run);
+        input.push_back(load(io.igate, {row, hd, r}));
+        valid.push_back(inside);
+      }
+      Value inclusive = run;
+      for (int32_t offset : {1, 2, 4, 8, 16}) {
+        auto up = gpu::ShuffleOp::create(b, loc, inclusive, offset, 32,
+                                         gpu::ShuffleMode::UP);
+        inclusive =
+            addf(inclusive,
+                 arith::SelectOp::create(b, loc, up.getValid(),
+                                         up.getShuffleResult(), constant(0.0)));
+      }
+      Value before = subf(inclusive, run);
+      // Past the sequence the terms are 0: the last lane holds g.
+      Value total = gpu::ShuffleOp::create(b, loc, inclusive, 31, 32,
+                                           gpu::ShuffleMode::IDX)
+                        .getShuffleResult();
+      SmallVector<Value> a;
+      Value aMax = constant(-INFINITY);
+      for (int64_t e = 0; e < per; ++e) {
+        Value cum = addf(before, local[e]);
+        Value al = addf(subf(total, cum), input[e]);
+        al = arith::SelectOp::create(b, loc, valid[e], al, constant(-INFINITY));
+        a.push_back(al);
+        aMax = maxf(aMax, al);
+      }
+      for (int32_t offset : {16, 8, 4, 2, 1})
+        aMax = maxf(aMax, gpu::ShuffleOp::create(b, loc, aMax, offset, 32,
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult());
+      Value carried = addf(total, m);
+      Value mNew = maxf(carried, aMax);
+      Value kScale = constant(io.kScale);
+      for (int64_t e = 0; e < per; ++e) {
+        Value w = mulf(exp(subf(a[e], mNew)), kScale);
+        store(arith::SelectOp::create(b, loc, valid[e], w, constant(0.0)), wSh,
+              {add(first, idx(e))});
+      }
+      ifThen(eqi(tid, idx(0)), [&] {
+        store(mNew, scalarSh, {idx(0)});
+        store(exp(subf(carried, mNew)), scalarSh, {idx(1)});
+      });
+    });
+  }
+
+  /// The same by one thread, for chunk lengths that are not a multiple of
+  /// 32.
+  void gateScalarsSerially(const ChunkStates &io, Value row, Value hd, Value t0,
+                           Value len, Value last, Value m, Value tid,
+                           int64_t threads, Value logfSh, Value iSh,
+                           Value cumSh, Value wSh, Value scalarSh) {
+    int64_t L = io.chunk;
+    forRange(tid, idx(L), idx(threads), {},
+             [&](Value l, ValueRange) -> SmallVector<Value> {
+               Value r = minui(add(t0, l), last);
+               store(cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, r})),
+                     logfSh, {l});
+               store(load(io.igate, {row, hd, r}), iSh, {l});
+               return {};
+             });
+    gpu::BarrierOp::create(b, loc);
+    ifThen(eqi(tid, idx(0)), [&] {
+      Value total = forRange(idx(0), len, idx(1), {constant(0.0)},
+                             [&](Value l, ValueRange c) -> SmallVector<Value> {
+                               Value cum = addf(c[0], load(logfSh, {l}));
+                               store(cum, cumSh, {l});
+                               return {cum};
+                             })[0];
+      Value aMax = forRange(idx(0), len, idx(1), {constant(-INFINITY)},
+                            [&](Value l, ValueRange a) -> SmallVector<Value> {
+                              Value al = addf(subf(total, load(cumSh, {l})),
+                                              load(iSh, {l}));
+                              store(al, wSh, {l});
+                              return {maxf(a[0], al)};
+                            })[0];
+      Value carried = addf(total, m);
+      Value mNew = maxf(carried, aMax);
+      Value kScale = constant(io.kScale);
+      forRange(0, L, 1, {}, [&](Value l, ValueRange) -> SmallVector<Value> {
+        Value w = mulf(exp(subf(load(wSh, {l}), mNew)), kScale);
+        store(arith::SelectOp::create(b, loc, ult(l, len), w, constant(0.0)),
+              wSh, {l});
+        return {};
+      });
+      store(mNew, scalarSh, {idx(0)});
+      store(exp(subf(carried, mNew)), scalarSh, {idx(1)});
+    });
   }
 };
 

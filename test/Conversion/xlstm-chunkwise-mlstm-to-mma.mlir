@@ -103,7 +103,8 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 // The chunk-state scan with the chunk loop inside the kernel: a block per
 // (32 x 128 tile of C, head, batch row) — one warp per 16 rows — walks the
 // chunks, stores the state entering each (C, and n and m from the blocks
-// that carry them), computes the gate scalars on one thread, and adds
+// that carry them), computes the gate scalars in the first warp (a scan by
+// shuffles up, the maximum by butterflies), and adds
 // (w k)^T V with m16n8k8 tf32 mma (16 column tiles per warp); the final
 // state after the loop. Initial states are read when given.
 // CHECK-LABEL: func @bf16_states
@@ -119,8 +120,11 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 // CHECK:         memref.load %[[C0]]
 // CHECK:         scf.for
 // CHECK:           memref.store {{.*}}, %[[CC]]
-// CHECK:           math.log1p
-// CHECK:           gpu.barrier
+// CHECK:           scf.if
+// CHECK:             math.log1p
+// CHECK-COUNT-5:     gpu.shuffle  up
+// CHECK:             gpu.shuffle  idx
+// CHECK-COUNT-5:     gpu.shuffle  xor
 // CHECK:           gpu.barrier
 // CHECK:           scf.for
 // CHECK-COUNT-16:    nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
@@ -175,4 +179,33 @@ func.func @left_alone(%q: tensor<?x1x?x16xf64>, %g: tensor<?x1x?xf64>,
          tensor<?x1x?xf32>, tensor<?x1x?xf32>, tensor<?x1x?x16x16xf32>,
          tensor<?x1x?x16xf32>, tensor<?x1x?xf32>) -> tensor<?x?x?x?xbf16>
   return %h, %h2 : tensor<?x1x?x16xf64>, tensor<?x?x?x?xbf16>
+}
+
+// -----
+
+// Chunks that are not a multiple of 32 positions: the gate scalars by one
+// thread (all threads load the gates, a barrier, thread 0 scans).
+// CHECK-LABEL: func @states_chunk16
+// TF32-LABEL:  func @states_chunk16
+// CHECK:       gpu.launch
+// CHECK:         scf.for
+// CHECK:           math.log1p
+// CHECK:           gpu.barrier
+// CHECK:           scf.if
+// CHECK:             scf.for
+// CHECK-NOT:   xlstm.mlstm_chunk_states
+// BIN: gpu.binary @states_chunk16_kernel
+func.func @states_chunk16(%k: tensor<?x1x?x16xbf16>, %v: tensor<?x1x?x16xbf16>,
+                          %g: tensor<?x1x?xf32>)
+    -> (tensor<?x1x?x16x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?xf32>,
+        tensor<?x1x16x16xf32>, tensor<?x1x16xf32>, tensor<?x1xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      {chunk_size = 16 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x1x?x16xbf16>, tensor<?x1x?x16xbf16>, tensor<?x1x?xf32>,
+         tensor<?x1x?xf32>)
+      -> (tensor<?x1x?x16x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?xf32>,
+          tensor<?x1x16x16xf32>, tensor<?x1x16xf32>, tensor<?x1xf32>)
+  return %c, %n, %m, %cf, %nf, %mf
+      : tensor<?x1x?x16x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?xf32>,
+        tensor<?x1x16x16xf32>, tensor<?x1x16xf32>, tensor<?x1xf32>
 }
