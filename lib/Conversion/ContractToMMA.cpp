@@ -97,6 +97,29 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op) {
   return Projection{x, w, out, k};
 }
 
+/// Stores accumulator e of mma tile (mi, ni) — four per tile, row-major over
+/// (mi, ni) — at (row(mi, e), col(ni, e)) of `out` where that lies inside
+/// (m, n).
+void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
+                Value n, int64_t tilesM, int64_t tilesN,
+                function_ref<Value(int64_t, int64_t)> row,
+                function_ref<Value(int64_t, int64_t)> col) {
+  auto lt = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  };
+  for (int64_t mi = 0; mi < tilesM; ++mi)
+    for (int64_t ni = 0; ni < tilesN; ++ni)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value r = row(mi, e), c = col(ni, e);
+        Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+        auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(guard.thenBlock());
+        memref::StoreOp::create(b, loc, acc[(mi * tilesN + ni) * 4 + e], out,
+                                ValueRange{r, c});
+      }
+}
+
 /// acc[mi][ni] += a[mi] * b[ni] on m16n8k16 tiles; `acc` holds four floats
 /// per (mi, ni), row-major over (mi, ni).
 void multiplyTiles(OpBuilder &b, Location loc, NVVM::MMATypes type,
@@ -227,19 +250,10 @@ public:
           scf::YieldOp::create(b, loc, next);
         });
 
-    // Store what lies inside (M, N).
-    for (int64_t mi = 0; mi < tile.tilesM; ++mi)
-      for (int64_t ni = 0; ni < tile.tilesN; ++ni)
-        for (int64_t e = 0; e < 4; ++e) {
-          int64_t h = e / 2, j = e % 2;
-          Value r = rows[mi * 2 + h], c = cols[ni * 2 + j];
-          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
-          auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(guard.thenBlock());
-          memref::StoreOp::create(b, loc, loop.getResult(accIndex(mi, ni, e)),
-                                  out, ValueRange{r, c});
-        }
+    storeTiles(
+        b, loc, loop.getResults(), out, m, n, tile.tilesM, tile.tilesN,
+        [&](int64_t mi, int64_t e) { return rows[mi * 2 + e / 2]; },
+        [&](int64_t ni, int64_t e) { return cols[ni * 2 + e % 2]; });
   }
 
 private:
@@ -462,17 +476,8 @@ public:
           scf::YieldOp::create(b, loc, c);
         });
 
-    for (int64_t mi = 0; mi < T::tilesM; ++mi)
-      for (int64_t ni = 0; ni < T::tilesN; ++ni)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value r = accRow(mi, e), c = accCol(ni, e);
-          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
-          auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(guard.thenBlock());
-          memref::StoreOp::create(b, loc, loop.getResult(accIndex(mi, ni, e)),
-                                  out, ValueRange{r, c});
-        }
+    storeTiles(b, loc, loop.getResults(), out, m, n, T::tilesM, T::tilesN,
+               accRow, accCol);
   }
 
 private:
@@ -552,14 +557,7 @@ public:
                   mma(a[mi], bf[ni], it.slice((mi * tilesN + ni) * 4, 4)));
           return next;
         });
-    for (int64_t mi = 0; mi < tilesM; ++mi)
-      for (int64_t ni = 0; ni < tilesN; ++ni)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value r = accRow(mi, e), c = accCol(ni, e);
-          ifThen(inside(r, c), [&] {
-            store(acc[(mi * tilesN + ni) * 4 + e], out, {r, c});
-          });
-        }
+    storeTiles(b, loc, acc, out, m, n, tilesM, tilesN, accRow, accCol);
   }
 };
 
