@@ -401,13 +401,18 @@ GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
   return result;
 }
 
+GPUModel::ShapeKey GPUModel::shapeKey(const HostProgram &program,
+                                      const HostTensor &input) {
+  return {&program,
+          std::vector<int64_t>(input.shape.begin(), input.shape.end())};
+}
+
 Expected<GPUModel::Recorded *>
 GPUModel::recorded(const HostProgram &program, const HostTensor &input,
                    llvm::ArrayRef<HostTensor> states) {
   if (Error e = checkInput(input))
     return std::move(e);
-  auto key = std::make_pair(
-      &program, std::vector<int64_t>(input.shape.begin(), input.shape.end()));
+  ShapeKey key = shapeKey(program, input);
   auto it = recordings.find(key);
   if (it == recordings.end()) {
     // A recording keeps every buffer of a run: keep the most recently used
@@ -471,8 +476,7 @@ Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
   // A shape is recorded on its second run (one-off shapes, such as prompts
   // of varying length, are not worth a graph and the memory it pins); a
   // shape whose recording failed runs launch by launch.
-  auto key = std::make_pair(
-      &program, std::vector<int64_t>(input.shape.begin(), input.shape.end()));
+  ShapeKey key = shapeKey(program, input);
   if (graphReplay && !unrecordable.count(key) &&
       (recordings.count(key) || ++runsWithoutGraph[key] >= 2)) {
     Expected<Recorded *> entry = recorded(program, input, states);

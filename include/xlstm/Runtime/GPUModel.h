@@ -123,6 +123,9 @@ private:
   llvm::Expected<Result> collect(const HostProgram &program,
                                  llvm::ArrayRef<Value> results);
 
+  using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
+  static ShapeKey shapeKey(const HostProgram &program, const HostTensor &input);
+
   /// A recorded run: its arguments (inputs and states: the buffers a replay
   /// reads, refilled before each), its results (the buffers it writes).
   struct Recorded {
@@ -150,7 +153,6 @@ private:
   bool graphReplay = true;
   /// Recordings by (program, input shape), runs of shapes not recorded
   /// yet, shapes whose recording failed.
-  using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
   std::map<ShapeKey, Recorded> recordings;
   std::map<ShapeKey, unsigned> runsWithoutGraph;
   std::set<ShapeKey> unrecordable;
