@@ -9,6 +9,7 @@
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
@@ -59,10 +60,18 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createXLSTMSinkConstantsIntoLaunchesPass());
   pm.addPass(createGpuKernelOutliningPass());
+  // Repeated blocks outline to identical kernels: keep one of each before
+  // anything else runs on them (the later passes then see a few dozen
+  // kernels instead of thousands), and once more at the end for kernels
+  // that the cleanups below make identical.
+  if (options.dedupeKernels)
+    pm.addPass(createXLSTMDedupeGPUModulesPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createXLSTMAlignWorkgroupMemoryPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.dedupeKernels)
+    pm.addPass(createXLSTMDedupeGPUModulesPass());
 }
 
 namespace {
@@ -97,6 +106,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "warp-norms",
       llvm::cl::desc("Norms as one-warp-per-row kernels (xlstm-warp-norms)"),
       llvm::cl::init(true)};
+  Option<bool> dedupeKernels{
+      *this, "dedupe-kernels",
+      llvm::cl::desc("One gpu.module per distinct kernel "
+                     "(xlstm-dedupe-gpu-modules)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -112,7 +126,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
       [](OpPassManager &pm, const ToGPUPipelineOptions &o) {
         buildXLSTMToGPUPipeline(pm, {o.chunkSize, o.blockSize, o.tensorCores,
                                      o.persistentSLSTM, o.chunkwiseMMA, o.tf32,
-                                     o.warpNorms});
+                                     o.warpNorms, o.dedupeKernels});
       });
 }
 
@@ -120,6 +134,9 @@ void xlstm::registerToGPUDependencies(DialectRegistry &registry) {
   // bufferization: xlstm-persistent-slstm's output, between its tensor and
   // buffer worlds.
   registry.insert<bufferization::BufferizationDialect, gpu::GPUDialect>();
+  // affine.apply: what the loop mapping leaves until lower-affine, so that
+  // IR printed between those passes parses again.
+  registry.insert<affine::AffineDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);

@@ -23,6 +23,7 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
@@ -34,7 +35,9 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
+#include <chrono>
 #include <map>
+#include <mutex>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -139,6 +142,10 @@ cl::opt<xlstm::ModelDType>
           cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
                      clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
           cl::cat(xlstmcCategory));
+cl::opt<bool> quiet("quiet",
+                    cl::desc("No progress lines on stderr (they appear once "
+                             "a compile has taken a few seconds)"),
+                    cl::cat(xlstmcCategory));
 cl::opt<xlstm::config::SchemaHint>
     schema("schema", cl::desc("Config schema (default: detect from the keys)"),
            cl::init(xlstm::config::SchemaHint::Auto),
@@ -166,14 +173,14 @@ void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
   }
   os << "total " << total << " parameters\n";
 }
-/// One line per kernel image and chip: resources, then what it computes.
-void printKernelReport(llvm::ArrayRef<xlstm::ImageReport> reports,
+/// One line per kernel and chip: resources, then what it computes.
+void printKernelReport(llvm::ArrayRef<xlstm::KernelReport> reports,
                        llvm::raw_ostream &os) {
   os << llvm::formatv("{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}\n", "chip", "regs",
                       "spill st/ld", "smem", "stack",
-                      "image: kernels launched from it");
+                      "kernel: launched as");
   int maxRegisters = 0, spilling = 0;
-  for (const xlstm::ImageReport &r : reports) {
+  for (const xlstm::KernelReport &r : reports) {
     std::map<std::string, int> counts;
     for (const std::string &o : r.origins)
       ++counts[o.empty() ? "(unnamed)" : o];
@@ -185,19 +192,76 @@ void printKernelReport(llvm::ArrayRef<xlstm::ImageReport> reports,
         "{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}: {6}\n", r.chip, r.registers,
         std::to_string(r.spillStoreBytes) + "/" +
             std::to_string(r.spillLoadBytes),
-        r.sharedBytes, r.stackBytes, llvm::sys::path::stem(r.section), what);
+        r.sharedBytes, r.stackBytes, r.kernel, what);
     maxRegisters = std::max(maxRegisters, r.registers);
     spilling += r.spillStoreBytes + r.spillLoadBytes > 0;
   }
-  os << reports.size() << " image/chip pairs, at most " << maxRegisters
+  os << reports.size() << " kernel/chip pairs, at most " << maxRegisters
      << " registers, " << spilling << " with spills\n";
 }
 
+/// Progress lines on stderr: what the compiler is doing, once it has run
+/// for a few seconds (short compiles stay silent), then at most one line a
+/// second per stage. Safe to call from worker threads.
+class Progress {
+public:
+  explicit Progress(bool enabled) : enabled(enabled) {}
+
+  void report(llvm::StringRef stage, size_t done = 0, size_t total = 0) {
+    if (!enabled)
+      return;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto now = Clock::now();
+    double elapsed = std::chrono::duration<double>(now - start).count();
+    if (elapsed < 2.0)
+      return;
+    bool sameStage = stage == lastStage;
+    bool finished = total > 0 && done == total;
+    if (sameStage && !finished &&
+        std::chrono::duration<double>(now - lastLine).count() < 1.0)
+      return;
+    llvm::errs() << llvm::formatv("xlstmc: [{0:f1} s] {1}", elapsed, stage);
+    if (total > 0)
+      llvm::errs() << " " << done << "/" << total;
+    llvm::errs() << "\n";
+    lastStage = stage.str();
+    lastLine = now;
+  }
+
+  /// A callback for counted work (kernels serialized, ptxas runs).
+  std::function<void(size_t, size_t)> counter(std::string stage) {
+    if (!enabled)
+      return {};
+    return [this, stage](size_t done, size_t total) {
+      report(stage, done, total);
+    };
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  bool enabled;
+  Clock::time_point start = Clock::now(), lastLine;
+  std::string lastStage;
+  std::mutex mutex;
+};
+
+/// Names each top-level pass on the progress output as it starts (nested
+/// passes run per kernel, in parallel, and would only be noise).
+struct ProgressInstrumentation : public PassInstrumentation {
+  explicit ProgressInstrumentation(Progress &progress) : progress(progress) {}
+  void runBeforePass(Pass *pass, Operation *op) override {
+    if (!op->getParentOp() && !pass->getArgument().empty())
+      progress.report(pass->getArgument());
+  }
+  Progress &progress;
+};
+
 /// Runs the passes `build` adds, with the pass-manager and timing flags
 /// (--mlir-print-ir-after-all, --mlir-timing, ...) applied.
-LogicalResult runPasses(ModuleOp module,
+LogicalResult runPasses(ModuleOp module, Progress &progress,
                         llvm::function_ref<void(OpPassManager &)> build) {
   PassManager pm(module->getContext());
+  pm.addInstrumentation(std::make_unique<ProgressInstrumentation>(progress));
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   DefaultTimingManager tm;
@@ -230,6 +294,24 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "xLSTM compiler\n");
+  Progress progress(!quiet);
+  if (llvm::Error error = xlstm::checkChip(chip)) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc")
+        << "--chip: " << llvm::toString(std::move(error)) << "\n";
+    return 1;
+  }
+  // Checked before any work: a typo should not cost a compile.
+  SmallVector<std::string> cubinChips;
+  if (cubins != "auto" && cubins != "none")
+    for (StringRef c : llvm::split(cubins, ','))
+      if (!c.trim().empty()) {
+        if (llvm::Error error = xlstm::checkChip(c.trim())) {
+          llvm::WithColor::error(llvm::errs(), "xlstmc")
+              << "--cubins: " << llvm::toString(std::move(error)) << "\n";
+          return 1;
+        }
+        cubinChips.push_back(c.trim().str());
+      }
 
   std::optional<xlstm::config::ModelSpec> spec =
       xlstm::config::parseModelConfigFile(inputFilename, llvm::errs(), schema);
@@ -305,7 +387,7 @@ int main(int argc, char **argv) {
     }
     // The bundle keeps the graph IR; the kernels come from a copy.
     OwningOpRef<ModuleOp> gpuModule(cast<ModuleOp>((*module)->clone()));
-    if (failed(runPasses(*gpuModule, [&](OpPassManager &pm) {
+    if (failed(runPasses(*gpuModule, progress, [&](OpPassManager &pm) {
           xlstm::buildXLSTMToGPUPipeline(
               pm,
               {chunkSize, blockSize, tensorCores, persistentSLSTM, chunkwiseMMA,
@@ -314,6 +396,10 @@ int main(int argc, char **argv) {
             xlstm::NVPTXOptions ptx;
             ptx.chip = chip;
             ptx.toolkitPath = *toolkit;
+            ptx.onProgress = progress.counter("kernel images serialized");
+            // One PTX module that ptxas accepts as a whole.
+            if (emitKind == EmitKind::PTX && !kernelReport)
+              ptx.kernelModules = 1;
             if (emitKind == EmitKind::Cubin && !kernelReport) {
               ptx.format = "bin";
               ptx.toolkitPath = llvm::sys::path::parent_path(
@@ -350,15 +436,9 @@ int main(int argc, char **argv) {
       return 1;
     }
     // Cubins (and ptxas' resource report) for the kernels the bundle keeps.
-    SmallVector<std::string> chips;
-    StringRef chipList = cubins;
-    if (chipList == "auto")
-      chipList = ptxas ? "sm_80,sm_90" : "";
-    else if (chipList == "none")
-      chipList = "";
-    for (StringRef c : llvm::split(chipList, ','))
-      if (!c.trim().empty())
-        chips.push_back(c.trim().str());
+    SmallVector<std::string> chips = cubinChips;
+    if (cubins == "auto" && ptxas)
+      chips = {"sm_80", "sm_90"};
     if (kernelReport && chips.empty())
       chips = {"sm_80", "sm_90"};
     if (!chips.empty()) {
@@ -368,8 +448,9 @@ int main(int argc, char **argv) {
             << ": no ptxas found (give --cuda-toolkit=PATH)\n";
         return 1;
       }
-      llvm::Expected<std::vector<xlstm::ImageReport>> reports =
-          xlstm::addCubins(artifacts, *ptxas, chips);
+      llvm::Expected<std::vector<xlstm::KernelReport>> reports =
+          xlstm::addCubins(artifacts, *ptxas, chips,
+                           progress.counter("ptxas (image x chip)"));
       if (!reports) {
         llvm::WithColor::error(llvm::errs(), "xlstmc")
             << llvm::toString(reports.takeError()) << "\n";
@@ -383,6 +464,7 @@ int main(int argc, char **argv) {
   }
 
   if (emitBundle) {
+    progress.report("writing the bundle");
     llvm::Expected<std::string> bytes =
         xlstm::serializeModelBundle(*module, *spec, std::move(artifacts));
     if (!bytes) {
@@ -406,7 +488,7 @@ int main(int argc, char **argv) {
           << "--chunk-size must be positive\n";
       return 1;
     }
-    if (failed(runPasses(*module, [&](OpPassManager &pm) {
+    if (failed(runPasses(*module, progress, [&](OpPassManager &pm) {
           pm.addPass(xlstm::createXLSTMExpandBlocksPass());
           if (emitKind != EmitKind::Expanded) {
             pm.addPass(xlstm::createXLSTMTileMLSTMChunkwisePass(

@@ -327,4 +327,37 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
   ];
 }
 
+def XLSTMDedupeGPUModulesPass
+    : Pass<"xlstm-dedupe-gpu-modules", "::mlir::ModuleOp"> {
+  let summary = "Keep one gpu.module per distinct kernel";
+  let description = [{
+    Outlining makes one `gpu.module` per launch, and the blocks of a model
+    repeat: the xLSTM-7B's 2378 launches come from a few dozen distinct
+    kernels. This pass keeps the first module of each set of identical ones
+    and points every `gpu.launch_func` at it, so that NVVM lowering, LLVM
+    code generation and ptxas run once per distinct kernel.
+
+    Two modules are identical when they print the same with the kernel's
+    own name left out (forward and step kernels merge too) and carry the
+    same attributes; locations do not count, so a launch keeps its own
+    location and profiles still say which block it comes from. Modules that
+    hold anything but one `gpu.func` are left alone.
+
+    ```mlir
+    gpu.launch_func @forward_kernel_0::@forward_kernel ...
+    gpu.launch_func @forward_kernel_1::@forward_kernel ...
+    gpu.module @forward_kernel_0 { gpu.func @forward_kernel(...) kernel {...} }
+    gpu.module @forward_kernel_1 { gpu.func @forward_kernel(...) kernel {...} }
+    // becomes, when both bodies are the same
+    gpu.launch_func @forward_kernel_0::@forward_kernel ...
+    gpu.launch_func @forward_kernel_0::@forward_kernel ...
+    gpu.module @forward_kernel_0 { gpu.func @forward_kernel(...) kernel {...} }
+    ```
+  }];
+  let statistics = [
+    Statistic<"numModulesErased", "modules-erased",
+              "Modules erased as duplicates">
+  ];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

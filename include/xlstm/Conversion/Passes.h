@@ -35,6 +35,7 @@ struct ToGPUOptions {
   bool chunkwiseMMA = true;    ///< xlstm-chunkwise-mlstm-to-mma
   bool tf32 = false;     ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
   bool warpNorms = true; ///< xlstm-warp-norms
+  bool dedupeKernels = true; ///< xlstm-dedupe-gpu-modules
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions

@@ -20,6 +20,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Support/xxhash.h"
 
+#include <atomic>
 #include <cmath>
 
 using namespace mlir;
@@ -451,17 +452,20 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
   return Error::success();
 }
 
-Expected<std::vector<xlstm::ImageReport>>
+Expected<std::vector<xlstm::KernelReport>>
 xlstm::addCubins(GPUArtifacts &artifacts, StringRef ptxas,
-                 ArrayRef<std::string> chips) {
-  // What each PTX image is launched as.
+                 ArrayRef<std::string> chips,
+                 std::function<void(size_t, size_t)> onProgress) {
+  // What each kernel ("<section>/<name>") is launched as.
   llvm::StringMap<std::vector<std::string>> origins;
   for (const json::Value &k : artifacts.kernels) {
     const json::Object *o = k.getAsObject();
     std::optional<StringRef> section = o->getString("section");
+    std::optional<StringRef> name = o->getString("name");
     std::optional<StringRef> origin = o->getString("origin");
-    if (section)
-      origins[*section].push_back(origin ? origin->str() : "");
+    if (section && name)
+      origins[(*section + "/" + *name).str()].push_back(
+          origin ? origin->str() : "");
   }
   struct Job {
     size_t section;
@@ -475,14 +479,17 @@ xlstm::addCubins(GPUArtifacts &artifacts, StringRef ptxas,
         jobs.push_back({i, chip});
   {
     llvm::DefaultThreadPool pool;
+    std::atomic<size_t> done = 0;
     for (Job &job : jobs)
-      pool.async([&job, &artifacts, ptxas] {
+      pool.async([&job, &artifacts, ptxas, &done, &jobs, &onProgress] {
         job.result =
             runPtxas(ptxas, artifacts.sections[job.section].data, job.chip);
+        if (onProgress)
+          onProgress(++done, jobs.size());
       });
     pool.wait();
   }
-  std::vector<ImageReport> reports;
+  std::vector<KernelReport> reports;
   llvm::StringMap<json::Object> cubinsOf;
   std::vector<bundle::Section> cubins;
   for (Job &job : jobs) {
@@ -493,15 +500,16 @@ xlstm::addCubins(GPUArtifacts &artifacts, StringRef ptxas,
         (StringRef(ptx.name).drop_back(4) + "." + job.chip + ".cubin").str();
     cubins.push_back({name, "cubin", std::move(job.result->cubin)});
     cubinsOf[ptx.name][job.chip] = name;
-    ImageReport report{ptx.name, job.chip, origins.lookup(ptx.name)};
     for (const KernelResources &k : job.result->kernels) {
-      report.registers = std::max(report.registers, k.registers);
-      report.sharedBytes = std::max(report.sharedBytes, k.sharedBytes);
-      report.stackBytes = std::max(report.stackBytes, k.stackBytes);
-      report.spillStoreBytes += k.spillStoreBytes;
-      report.spillLoadBytes += k.spillLoadBytes;
+      KernelReport report{ptx.name, k.name, job.chip,
+                          origins.lookup(ptx.name + "/" + k.name)};
+      report.registers = k.registers;
+      report.sharedBytes = k.sharedBytes;
+      report.stackBytes = k.stackBytes;
+      report.spillStoreBytes = k.spillStoreBytes;
+      report.spillLoadBytes = k.spillLoadBytes;
+      reports.push_back(std::move(report));
     }
-    reports.push_back(std::move(report));
   }
   for (json::Value &k : artifacts.kernels) {
     json::Object *o = k.getAsObject();

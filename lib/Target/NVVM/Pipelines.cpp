@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Target/NVVM/Pipelines.h"
+#include "xlstm/Target/NVVM/Passes.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -36,11 +37,27 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <mutex>
+
+extern "C" {
+void LLVMInitializeNVPTXTargetInfo();
+void LLVMInitializeNVPTXTarget();
+void LLVMInitializeNVPTXTargetMC();
+}
 
 using namespace mlir;
 
 void xlstm::buildGPUToNVVMBinaryPipeline(OpPassManager &pm,
                                          const NVPTXOptions &options) {
+  // A few large images instead of one per kernel: the cost of an image
+  // (LLVM target setup, libdevice, a ptxas run) is mostly fixed.
+  if (options.kernelModules > 0)
+    pm.addPass(createXLSTMMergeGPUModulesPass({options.kernelModules}));
   GpuNVVMAttachTargetOptions attach;
   attach.chip = options.chip;
   attach.features = options.features;
@@ -60,10 +77,11 @@ void xlstm::buildGPUToNVVMBinaryPipeline(OpPassManager &pm,
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
-  GpuModuleToBinaryPassOptions binary;
+  // Upstream's gpu-module-to-binary, with the modules serialized in parallel.
+  XLSTMGPUModuleToBinaryPassOptions binary;
   binary.compilationTarget = options.format;
   binary.toolkitPath = options.toolkitPath;
-  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createXLSTMGPUModuleToBinaryPass(binary, options.onProgress));
 }
 
 void xlstm::registerGPUDialects(DialectRegistry &registry) {
@@ -91,6 +109,50 @@ void xlstm::registerNVVMTargetInterfaces(DialectRegistry &registry) {
   vector::registerConvertVectorToLLVMInterface(registry);
 }
 
+/// The "sm_NN" number of a chip name ("sm_90a" -> 90), if it has one.
+static std::optional<unsigned> smVersion(StringRef chip) {
+  if (!chip.consume_front("sm_"))
+    return std::nullopt;
+  StringRef digits = chip.take_while(llvm::isDigit);
+  unsigned version;
+  if (digits.empty() || digits.getAsInteger(10, version))
+    return std::nullopt;
+  return version;
+}
+
+llvm::Error xlstm::checkChip(StringRef chip) {
+  static std::once_flag initialized;
+  std::call_once(initialized, [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+  });
+  llvm::Triple triple("nvptx64-nvidia-cuda");
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return llvm::createStringError("the NVPTX backend is not available: " +
+                                   error);
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(triple, "", ""));
+  std::string usable;
+  for (const llvm::SubtargetSubTypeKV &cpu :
+       subtarget->getAllProcessorDescriptions()) {
+    std::optional<unsigned> version = smVersion(cpu.Key);
+    if (version && *version >= 80)
+      usable += (usable.empty() ? "" : ", ") + std::string(cpu.Key);
+  }
+  std::optional<unsigned> version = smVersion(chip);
+  if (subtarget->isCPUStringValid(chip) && version && *version >= 80)
+    return llvm::Error::success();
+  return llvm::createStringError(
+      "unsupported GPU architecture '" + chip.str() + "': " +
+      (version && *version < 80
+           ? "the kernels need sm_80 or later (bf16 mma.sync, cp.async); "
+           : "") +
+      "expected one of " + usable);
+}
+
 namespace {
 struct GPUToPTXOptions : public PassPipelineOptions<GPUToPTXOptions> {
   Option<std::string> chip{*this, "chip", llvm::cl::desc("SM architecture"),
@@ -105,6 +167,11 @@ struct GPUToPTXOptions : public PassPipelineOptions<GPUToPTXOptions> {
       *this, "format",
       llvm::cl::desc("isa (PTX), bin (cubin via ptxas) or fatbin"),
       llvm::cl::init("isa")};
+  Option<unsigned> modules{
+      *this, "modules",
+      llvm::cl::desc("gpu.modules (PTX images) to pack the kernels into; 0: "
+                     "one per kernel"),
+      llvm::cl::init(8)};
   Option<std::string> toolkit{*this, "toolkit",
                               llvm::cl::desc("CUDA toolkit root for ptxas"),
                               llvm::cl::init("")};
@@ -112,11 +179,13 @@ struct GPUToPTXOptions : public PassPipelineOptions<GPUToPTXOptions> {
 } // namespace
 
 void xlstm::registerNVVMPipelines() {
+  registerXLSTMTargetNVVMPasses();
   PassPipelineRegistration<GPUToPTXOptions>(
       "xlstm-gpu-to-ptx",
       "Lower gpu.module kernels to NVVM and serialise them (PTX or cubin)",
       [](OpPassManager &pm, const GPUToPTXOptions &o) {
         buildGPUToNVVMBinaryPipeline(
-            pm, {o.chip, o.features, o.optLevel, o.format, o.toolkit});
+            pm, {o.chip, o.features, o.optLevel, o.format, o.toolkit,
+                 o.modules});
       });
 }

@@ -21,6 +21,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
+#include <functional>
 #include <vector>
 
 namespace xlstm {
@@ -34,10 +35,12 @@ struct GPUArtifacts {
 };
 
 /// One kernel image assembled by ptxas for one chip.
-struct ImageReport {
+/// ptxas' resources for one kernel of a PTX image, for one chip.
+struct KernelReport {
   std::string section; ///< the PTX section
+  std::string kernel;  ///< the entry's name
   std::string chip;
-  std::vector<std::string> origins; ///< what the kernels launched from it do
+  std::vector<std::string> origins; ///< what the launches of it compute
   int registers = 0;
   int64_t sharedBytes = 0, stackBytes = 0;
   int64_t spillStoreBytes = 0, spillLoadBytes = 0;
@@ -46,10 +49,12 @@ struct ImageReport {
 /// Assembles every PTX image of `artifacts` for each of `chips` with
 /// `ptxas` (in parallel), adds the cubins as sections and to the kernel
 /// table (`"cubins": {"sm_90": section}`), and returns ptxas' resource
-/// report per image and chip.
-llvm::Expected<std::vector<ImageReport>>
+/// report per kernel and chip. `onProgress(done, total)` is called (from
+/// the worker threads) as ptxas runs finish.
+llvm::Expected<std::vector<KernelReport>>
 addCubins(GPUArtifacts &artifacts, llvm::StringRef ptxas,
-          llvm::ArrayRef<std::string> chips);
+          llvm::ArrayRef<std::string> chips,
+          std::function<void(size_t done, size_t total)> onProgress = {});
 
 /// Adds the host programs of `@forward` and `@step` in `compiled` (the
 /// module after the GPU pipeline and gpu-module-to-binary) under

@@ -14,6 +14,10 @@
 #ifndef XLSTM_TARGET_NVVM_PIPELINES_H
 #define XLSTM_TARGET_NVVM_PIPELINES_H
 
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <functional>
 #include <string>
 
 namespace mlir {
@@ -34,6 +38,12 @@ struct NVPTXOptions {
   std::string format = "isa";
   /// CUDA toolkit root where ptxas lives; empty: $PATH, then CUDA_ROOT etc.
   std::string toolkitPath;
+  /// How many gpu.modules (PTX images) the kernels are packed into
+  /// (xlstm-merge-gpu-modules); 0 keeps one module per kernel.
+  unsigned kernelModules = 8;
+  /// Called as kernel modules finish serializing (done, total); may be
+  /// called from several threads at once.
+  std::function<void(size_t, size_t)> onProgress;
 };
 
 /// Adds the passes that turn every gpu.module into a gpu.binary.
@@ -48,6 +58,11 @@ void registerNVVMTargetInterfaces(mlir::DialectRegistry &registry);
 /// Inserts the dialects kernels are written in (gpu, nvgpu, nvvm, llvm,
 /// memref, cf, vector, index, ub).
 void registerGPUDialects(mlir::DialectRegistry &registry);
+
+/// Succeeds when `chip` is an architecture this LLVM's NVPTX backend knows
+/// and the kernels can target (sm_80 and later: they use bf16 mma.sync and
+/// cp.async); else an error that lists the ones that would do.
+llvm::Error checkChip(llvm::StringRef chip);
 
 /// Registers `xlstm-gpu-to-ptx` (with options chip, features, opt-level,
 /// format, toolkit) for the opt tool.
