@@ -25,9 +25,20 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
+
+/// Canonicalization without region simplification, for the passes before
+/// deduplication: the IR is structured (no CFG blocks before the NVVM
+/// lowering), and region DCE over the whole undeduplicated model costs more
+/// than it finds; the last canonicalization runs in full.
+static std::unique_ptr<Pass> createStructuredCanonicalizerPass() {
+  GreedyRewriteConfig config;
+  config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+  return createCanonicalizerPass(config);
+}
 
 void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
                                     const ToGPUOptions &options) {
@@ -44,12 +55,12 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.warpNorms)
     pm.addPass(createXLSTMWarpNormsPass());
   pm.addPass(createXLSTMLowerToLinalgPass());
-  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Elementwise consumers into their producers: fewer kernels and buffers.
   pm.addPass(createXLSTMFuseElementwisePass());
   pm.addPass(createXLSTMBufferizePass());
-  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createStructuredCanonicalizerPass());
   if (options.tensorCores)
     pm.addPass(createXLSTMContractToMMAPass());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
@@ -57,7 +68,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertParallelLoopToGpuPass());
   // Constant block sizes before outlining become known_block_size (PTX
   // .reqntid), which lets the NVPTX backend use fewer registers.
-  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createXLSTMSinkConstantsIntoLaunchesPass());
   pm.addPass(createGpuKernelOutliningPass());
   // Repeated blocks outline to identical kernels: keep one of each before
@@ -68,6 +79,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
     pm.addPass(createXLSTMDedupeGPUModulesPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createXLSTMAlignWorkgroupMemoryPass());
   pm.addPass(createLowerAffinePass());
+  // The full canonicalizer once, on the small deduplicated IR: its region
+  // DCE drops host values that only dead loop-carried chains use.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.dedupeKernels)

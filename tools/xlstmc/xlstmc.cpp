@@ -142,6 +142,11 @@ cl::opt<xlstm::ModelDType>
           cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
                      clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
           cl::cat(xlstmcCategory));
+cl::opt<bool> verifyEach(
+    "verify-each",
+    cl::desc("Verify the IR after every pass (default: once, at the end; "
+             "xlstm-opt verifies after each pass)"),
+    cl::init(false), cl::cat(xlstmcCategory));
 cl::opt<bool> quiet("quiet",
                     cl::desc("No progress lines on stderr (they appear once "
                              "a compile has taken a few seconds)"),
@@ -262,6 +267,9 @@ LogicalResult runPasses(ModuleOp module, Progress &progress,
                         llvm::function_ref<void(OpPassManager &)> build) {
   PassManager pm(module->getContext());
   pm.addInstrumentation(std::make_unique<ProgressInstrumentation>(progress));
+  // Verifying a 7B model after each of ~30 passes costs a tenth of the
+  // compile; the passes are verified pass by pass in the lit tests.
+  pm.enableVerifier(verifyEach);
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   DefaultTimingManager tm;
@@ -269,7 +277,15 @@ LogicalResult runPasses(ModuleOp module, Progress &progress,
   TimingScope timing = tm.getRootScope();
   pm.enableTiming(timing);
   build(pm);
-  return pm.run(module);
+  if (failed(pm.run(module)))
+    return failure();
+  if (!verifyEach && failed(verify(module))) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc")
+        << "internal error: the compiled IR does not verify (rerun with "
+           "--verify-each to find the pass)\n";
+    return failure();
+  }
+  return success();
 }
 
 /// Keeps the output file if everything was written; a full disk is an
