@@ -15,6 +15,12 @@ set +e
 status=${PIPESTATUS[0]}
 set -e
 
+# The slowest tests, to keep the suite's time in view (issue: under 5 min).
+echo "slowest tests:"
+grep -E "Test +#[0-9]+: .* sec$" "$log" |
+  sed -E 's/.*Test +#[0-9]+: ([^ ]+) .* ([0-9.]+) sec$/\2 s  \1/' |
+  sort -rn | head -10 | sed 's/^/  /'
+
 summary=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
 if [ -z "$summary" ]; then
   echo "0 passed, 1 failed (ctest did not run)"

@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "xlstm/Conversion/Passes.h"
 #include "xlstm/Conversion/GPUModules.h"
+#include "xlstm/Conversion/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
@@ -78,9 +78,8 @@ struct XLSTMDedupeGPUModulesPass
         continue;
       gpu::GPUModuleOp kept = it->second;
       auto keptKernel = *kept.getBody()->getOps<gpu::GPUFuncOp>().begin();
-      replacement[module.getSymNameAttr()] =
-          SymbolRefAttr::get(kept.getSymNameAttr(),
-                             {FlatSymbolRefAttr::get(keptKernel)});
+      replacement[module.getSymNameAttr()] = SymbolRefAttr::get(
+          kept.getSymNameAttr(), {FlatSymbolRefAttr::get(keptKernel)});
       duplicates.push_back(module);
     }
     if (duplicates.empty())
@@ -91,9 +90,8 @@ struct XLSTMDedupeGPUModulesPass
     // than leaving it dangling.
     DenseSet<StringAttr> stillUsed;
     xlstm::redirectLaunches(top, replacement, [&](Operation *op) {
-      op->getAttrDictionary().walk([&](SymbolRefAttr ref) {
-        stillUsed.insert(ref.getRootReference());
-      });
+      op->getAttrDictionary().walk(
+          [&](SymbolRefAttr ref) { stillUsed.insert(ref.getRootReference()); });
     });
     for (gpu::GPUModuleOp module : duplicates) {
       if (stillUsed.contains(module.getSymNameAttr()))

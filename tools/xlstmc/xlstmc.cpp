@@ -17,6 +17,7 @@
 #include "xlstm/Target/HostProgram/GPUArtifacts.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
 #include "xlstm/Target/NVVM/Ptxas.h"
+#include "xlstm/Version.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -182,8 +183,7 @@ void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
 void printKernelReport(llvm::ArrayRef<xlstm::KernelReport> reports,
                        llvm::raw_ostream &os) {
   os << llvm::formatv("{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}\n", "chip", "regs",
-                      "spill st/ld", "smem", "stack",
-                      "kernel: launched as");
+                      "spill st/ld", "smem", "stack", "kernel: launched as");
   int maxRegisters = 0, spilling = 0;
   for (const xlstm::KernelReport &r : reports) {
     std::map<std::string, int> counts;
@@ -193,11 +193,11 @@ void printKernelReport(llvm::ArrayRef<xlstm::KernelReport> reports,
     for (const auto &[o, n] : counts)
       what += (what.empty() ? "" : ", ") + o +
               (n > 1 ? " x" + std::to_string(n) : "");
-    os << llvm::formatv(
-        "{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}: {6}\n", r.chip, r.registers,
-        std::to_string(r.spillStoreBytes) + "/" +
-            std::to_string(r.spillLoadBytes),
-        r.sharedBytes, r.stackBytes, r.kernel, what);
+    os << llvm::formatv("{0,-9} {1,5} {2,12} {3,8} {4,6}  {5}: {6}\n", r.chip,
+                        r.registers,
+                        std::to_string(r.spillStoreBytes) + "/" +
+                            std::to_string(r.spillLoadBytes),
+                        r.sharedBytes, r.stackBytes, r.kernel, what);
     maxRegisters = std::max(maxRegisters, r.registers);
     spilling += r.spillStoreBytes + r.spillLoadBytes > 0;
   }
@@ -309,7 +309,14 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  cl::ParseCommandLineOptions(argc, argv, "xLSTM compiler\n");
+  xlstm::setVersionPrinter("xlstmc");
+  cl::HideUnrelatedOptions(xlstmcCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "xLSTM compiler\n\n"
+      "  MLIR's pass-manager and printing flags (--mlir-timing,\n"
+      "  --mlir-print-ir-after-all, --mlir-print-debuginfo, ...) work too;\n"
+      "  --help-hidden lists them.\n");
   Progress progress(!quiet);
   if (llvm::Error error = xlstm::checkChip(chip)) {
     llvm::WithColor::error(llvm::errs(), "xlstmc")

@@ -464,8 +464,8 @@ xlstm::addCubins(GPUArtifacts &artifacts, StringRef ptxas,
     std::optional<StringRef> name = o->getString("name");
     std::optional<StringRef> origin = o->getString("origin");
     if (section && name)
-      origins[(*section + "/" + *name).str()].push_back(
-          origin ? origin->str() : "");
+      origins[(*section + "/" + *name).str()].push_back(origin ? origin->str()
+                                                               : "");
   }
   struct Job {
     size_t section;

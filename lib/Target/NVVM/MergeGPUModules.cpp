@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "xlstm/Target/NVVM/Passes.h"
 #include "xlstm/Conversion/GPUModules.h"
+#include "xlstm/Target/NVVM/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -74,8 +74,8 @@ struct XLSTMMergeGPUModulesPass
     SmallVector<int64_t> load(count, 0);
     SmallVector<size_t> bucketOf(group.size());
     for (size_t i : order) {
-      size_t lightest = std::min_element(load.begin(), load.end()) -
-                        load.begin();
+      size_t lightest =
+          std::min_element(load.begin(), load.end()) - load.begin();
       bucketOf[i] = lightest;
       load[lightest] += sizes[i];
     }
@@ -88,8 +88,7 @@ struct XLSTMMergeGPUModulesPass
     for (size_t b = 0; b < count; ++b) {
       std::string name =
           count == 1 ? std::string("kernels") : "kernels_" + std::to_string(b);
-      auto bucket =
-          gpu::GPUModuleOp::create(detached, first.getLoc(), name);
+      auto bucket = gpu::GPUModuleOp::create(detached, first.getLoc(), name);
       for (NamedAttribute attr : first->getAttrs())
         if (attr.getName() != SymbolTable::getSymbolAttrName())
           bucket->setAttr(attr.getName(), attr.getValue());

@@ -129,7 +129,8 @@ llvm::Error xlstm::checkChip(StringRef chip) {
   });
   llvm::Triple triple("nvptx64-nvidia-cuda");
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return llvm::createStringError("the NVPTX backend is not available: " +
                                    error);
@@ -184,8 +185,7 @@ void xlstm::registerNVVMPipelines() {
       "xlstm-gpu-to-ptx",
       "Lower gpu.module kernels to NVVM and serialise them (PTX or cubin)",
       [](OpPassManager &pm, const GPUToPTXOptions &o) {
-        buildGPUToNVVMBinaryPipeline(
-            pm, {o.chip, o.features, o.optLevel, o.format, o.toolkit,
-                 o.modules});
+        buildGPUToNVVMBinaryPipeline(pm, {o.chip, o.features, o.optLevel,
+                                          o.format, o.toolkit, o.modules});
       });
 }

@@ -24,9 +24,9 @@ namespace xlstm {
 using SerializeProgressFn = std::function<void(size_t done, size_t total)>;
 
 /// xlstm-gpu-module-to-binary, reporting its progress to `onProgress`.
-std::unique_ptr<mlir::Pass>
-createXLSTMGPUModuleToBinaryPass(const XLSTMGPUModuleToBinaryPassOptions &options,
-                                 SerializeProgressFn onProgress);
+std::unique_ptr<mlir::Pass> createXLSTMGPUModuleToBinaryPass(
+    const XLSTMGPUModuleToBinaryPassOptions &options,
+    SerializeProgressFn onProgress);
 
 } // namespace xlstm
 
