@@ -5,11 +5,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Frontend/ModelBuilder.h"
+#include "xlstm/Config/ConfigParser.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
@@ -57,6 +59,7 @@ public:
     collectParams();
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
     (*module)->setAttr(kModelAttrName, b.getStringAttr(modelName()));
+    (*module)->setAttr(kConfigAttrName, b.getStringAttr(configText()));
     b.setInsertionPointToEnd(module->getBody());
     createFunction("forward", /*isStep=*/false);
     createFunction("step", /*isStep=*/true);
@@ -64,6 +67,17 @@ public:
   }
 
 private:
+  /// The resolved config without its comment lines (derived fields).
+  std::string configText() const {
+    std::string full, compact;
+    llvm::raw_string_ostream os(full);
+    config::printModelSpec(spec, os);
+    for (StringRef line : llvm::split(full, '\n'))
+      if (!line.trim().empty() && !line.trim().starts_with("#"))
+        compact += line.str() + "\n";
+    return compact;
+  }
+
   struct Param {
     std::string name;
     SmallVector<int64_t, 3> shape;
@@ -342,4 +356,21 @@ xlstm::buildModelModule(MLIRContext &context, const ModelSpec &spec,
                         const ModelBuildOptions &options) {
   context.loadDialect<XLSTMDialect, func::FuncDialect>();
   return ModelBuilder(context, spec, options).build();
+}
+
+llvm::Expected<config::ModelSpec>
+xlstm::configOfModule(ModuleOp module, StringRef sourceName,
+                      llvm::raw_ostream &errs) {
+  auto text = module->getAttrOfType<StringAttr>(kConfigAttrName);
+  if (!text)
+    return llvm::createStringError(
+        sourceName + ": the module has no '" + kConfigAttrName +
+        "' attribute (the resolved config that xlstmc records when it builds "
+        "IR from a YAML config); it is needed for the manifest");
+  std::optional<config::ModelSpec> spec = config::parseModelConfig(
+      text.getValue(), (sourceName + " (" + kConfigAttrName + ")").str(), errs);
+  if (!spec)
+    return llvm::createStringError(sourceName + ": its '" + kConfigAttrName +
+                                   "' attribute is not a valid config");
+  return std::move(*spec);
 }

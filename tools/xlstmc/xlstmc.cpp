@@ -22,17 +22,23 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
@@ -60,7 +66,7 @@ enum class EmitKind {
 cl::OptionCategory xlstmcCategory("xlstmc options");
 
 cl::opt<std::string> inputFilename(cl::Positional, cl::Required,
-                                   cl::desc("<model config .yaml>"),
+                                   cl::desc("<model config .yaml | IR .mlir>"),
                                    cl::cat(xlstmcCategory));
 cl::opt<std::string> outputFilename("o",
                                     cl::desc("Output file (default: stdout)"),
@@ -95,6 +101,24 @@ cl::opt<EmitKind> emitKind(
                    "a .xlstmb bundle: manifest, graph IR, host programs and "
                    "PTX kernels; the default when -o ends in .xlstmb")),
     cl::cat(xlstmcCategory));
+cl::opt<EmitKind> fromStage(
+    "from",
+    cl::desc("Stage of an IR input (default: detected; any .mlir input is IR, "
+             "e.g. the output of --emit=mlir|expanded|tiled|linalg|gpu, "
+             "edited or transformed by xlstm-opt)"),
+    cl::values(clEnumValN(EmitKind::MLIR, "mlir", "graph-level xlstm IR"),
+               clEnumValN(EmitKind::Expanded, "expanded", "--emit=expanded"),
+               clEnumValN(EmitKind::Tiled, "tiled", "--emit=tiled"),
+               clEnumValN(EmitKind::Linalg, "linalg", "--emit=linalg"),
+               clEnumValN(EmitKind::GPU, "gpu", "--emit=gpu")),
+    cl::cat(xlstmcCategory));
+cl::opt<std::string> passPipeline(
+    "pass-pipeline",
+    cl::desc("Textual pass pipeline that replaces xlstm-to-gpu on the way to "
+             "--emit=gpu|ptx|cubin|bundle, e.g. "
+             "'builtin.module(xlstm-to-gpu{chunk-size=128 block-size=128})'; "
+             "every pass and option of xlstm-opt is available"),
+    cl::init(""), cl::cat(xlstmcCategory));
 cl::opt<int64_t> chunkSize("chunk-size",
                            cl::desc("Chunk size of the chunkwise mLSTM "
                                     "(--emit=tiled|linalg)"),
@@ -156,6 +180,83 @@ cl::opt<xlstm::config::SchemaHint>
     schema("schema", cl::desc("Config schema (default: detect from the keys)"),
            cl::init(xlstm::config::SchemaHint::Auto),
            xlstm::config::schemaHintValues(), cl::cat(xlstmcCategory));
+const char *stageName(EmitKind stage) {
+  switch (stage) {
+  case EmitKind::MLIR:
+    return "mlir";
+  case EmitKind::Expanded:
+    return "expanded";
+  case EmitKind::Tiled:
+    return "tiled";
+  case EmitKind::Linalg:
+    return "linalg";
+  default:
+    return "gpu";
+  }
+}
+
+/// The --emit stage that IR read from a file corresponds to: gpu once it
+/// has outlined kernels, mlir while block ops remain, expanded while
+/// step-by-step recurrences remain, tiled while any xlstm op remains, else
+/// linalg.
+EmitKind detectStage(ModuleOp module) {
+  bool gpu = false, blocks = false, recurrences = false, xlstmOps = false;
+  module.walk([&](Operation *op) {
+    if (isa<gpu::GPUModuleOp, gpu::BinaryOp>(op))
+      gpu = true;
+    StringRef name = op->getName().getStringRef();
+    if (!name.starts_with("xlstm."))
+      return;
+    xlstmOps = true;
+    blocks |= llvm::is_contained(
+        {StringRef("xlstm.mlstm_block"), StringRef("xlstm.slstm_block"),
+         StringRef("xlstm.large_block"), StringRef("xlstm.lm_head")},
+        name);
+    recurrences |= name == "xlstm.mlstm" || name == "xlstm.slstm_step";
+  });
+  if (gpu)
+    return EmitKind::GPU;
+  if (blocks)
+    return EmitKind::MLIR;
+  if (recurrences)
+    return EmitKind::Expanded;
+  return xlstmOps ? EmitKind::Tiled : EmitKind::Linalg;
+}
+
+/// The element type of the model's parameters: what --dtype was.
+std::optional<xlstm::ModelDType> dtypeOf(ModuleOp module) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return std::nullopt;
+  for (BlockArgument arg : forward.getArguments()) {
+    if (!forward.getArgAttr(arg.getArgNumber(), xlstm::kParamAttrName))
+      continue;
+    Type elt = cast<ShapedType>(arg.getType()).getElementType();
+    if (elt.isBF16())
+      return xlstm::ModelDType::BF16;
+    if (elt.isF32())
+      return xlstm::ModelDType::F32;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// "role name" per argument of @forward: what a bundle's manifest (from the
+/// graph IR) and its host programs (from the compiled IR) must agree on.
+std::vector<std::string> forwardSignature(ModuleOp module) {
+  std::vector<std::string> names;
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return names;
+  for (BlockArgument arg : forward.getArguments())
+    for (StringRef attr :
+         {xlstm::kInputAttrName, xlstm::kParamAttrName, xlstm::kStateAttrName})
+      if (auto name =
+              forward.getArgAttrOfType<StringAttr>(arg.getArgNumber(), attr))
+        names.push_back((attr + " " + name.getValue()).str());
+  return names;
+}
+
 /// One line per checkpoint tensor (`name shape dtype`), then the total; tied
 /// tensors count once, as in upstream's parameter count.
 void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
@@ -166,7 +267,7 @@ void printParamTable(ModuleOp module, llvm::raw_ostream &os) {
                                                      xlstm::kParamAttrName);
     if (!name)
       continue;
-    auto type = cast<RankedTensorType>(arg.getType());
+    auto type = cast<ShapedType>(arg.getType());
     os << name.getValue() << " ";
     llvm::interleave(type.getShape(), os, "x");
     os << " " << type.getElementType();
@@ -310,6 +411,11 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   xlstm::setVersionPrinter("xlstmc");
+  // Every pass and pipeline xlstm-opt knows, for --pass-pipeline.
+  xlstm::registerAllPasses();
+  xlstm::registerXLSTMConversionPasses();
+  xlstm::registerXLSTMToGPUPipeline();
+  xlstm::registerNVVMPipelines();
   cl::HideUnrelatedOptions(xlstmcCategory);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -336,24 +442,10 @@ int main(int argc, char **argv) {
         cubinChips.push_back(c.trim().str());
       }
 
-  std::optional<xlstm::config::ModelSpec> spec =
-      xlstm::config::parseModelConfigFile(inputFilename, llvm::errs(), schema);
-  if (!spec)
+  auto fail = [](const Twine &message) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc") << message << "\n";
     return 1;
-
-  std::string errorMessage;
-  std::unique_ptr<llvm::ToolOutputFile> output =
-      openOutputFile(outputFilename, &errorMessage);
-  if (!output) {
-    llvm::WithColor::error(llvm::errs(), "xlstmc") << errorMessage << "\n";
-    return 1;
-  }
-
-  if (emitKind == EmitKind::Config) {
-    xlstm::config::printModelSpec(*spec, output->os());
-    return finish(*output);
-  }
-
+  };
   DialectRegistry registry;
   xlstm::registerAllDialects(registry);
   xlstm::registerGPUDialects(registry);
@@ -361,21 +453,122 @@ int main(int argc, char **argv) {
   xlstm::registerToGPUDependencies(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  OwningOpRef<ModuleOp> module =
-      xlstm::buildModelModule(context, *spec, {dtype});
-  if (failed(verify(*module))) {
-    llvm::WithColor::error(llvm::errs(), "xlstmc")
-        << "internal error: the IR built for '" << inputFilename
-        << "' does not verify\n";
-    return 1;
+  // Diagnostics as file:line:col: error: with the source line (IR input).
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  // Inputs that are neither config nor IR get a plain answer instead of a
+  // parser's view of their bytes (or an endless read of a device file).
+  if (inputFilename != "-") {
+    llvm::sys::fs::file_status status;
+    if (!llvm::sys::fs::status(inputFilename, status) &&
+        !llvm::sys::fs::is_regular_file(status))
+      return fail(inputFilename + ": not a regular file");
+    if (auto head = llvm::MemoryBuffer::getFileSlice(inputFilename, 6, 0))
+      if ((*head)->getBuffer() == "XLSTMB")
+        return fail(inputFilename +
+                    " is a compiled bundle; xlstmc takes a "
+                    "model config (.yaml) or IR (.mlir); inspect bundles "
+                    "with xlstm-bundle, run them with xlstm-run");
+  }
+
+  // The input: a YAML config (built into graph-level IR here), or IR of any
+  // stage, which carries its config in the xlstm.config attribute.
+  bool irInput = fromStage.getNumOccurrences() > 0 ||
+                 StringRef(inputFilename).ends_with(".mlir");
+  std::optional<xlstm::config::ModelSpec> spec;
+  std::string noSpec; // why there is none, for IR without xlstm.config
+  OwningOpRef<ModuleOp> module; // graph level: the bundle's graph.mlir
+  OwningOpRef<ModuleOp> source; // IR input, lowered from where it stands
+  EmitKind inputStage = EmitKind::MLIR;
+  xlstm::ModelDType modelDType = dtype;
+  if (!irInput) {
+    spec = xlstm::config::parseModelConfigFile(inputFilename, llvm::errs(),
+                                               schema);
+    if (!spec)
+      return 1;
+  } else {
+    source = parseSourceFile<ModuleOp>(inputFilename, sourceMgr,
+                                       ParserConfig(&context));
+    if (!source)
+      return 1;
+    if (failed(verify(*source)))
+      return 1;
+    inputStage = fromStage.getNumOccurrences() ? EmitKind(fromStage)
+                                               : detectStage(*source);
+    std::optional<xlstm::ModelDType> irDType = dtypeOf(*source);
+    if (!irDType)
+      return fail(inputFilename +
+                  ": @forward has no float32 or bfloat16 "
+                  "parameter argument (xlstm.param) to take the dtype from");
+    if (dtype.getNumOccurrences() && dtype != *irDType)
+      return fail(Twine("--dtype differs from the parameters of ") +
+                  inputFilename + " (the dtype is fixed when IR is built)");
+    modelDType = *irDType;
+    llvm::Expected<xlstm::config::ModelSpec> recorded =
+        xlstm::configOfModule(*source, inputFilename, llvm::errs());
+    if (recorded)
+      spec = std::move(*recorded);
+    else
+      noSpec = llvm::toString(recorded.takeError());
+  }
+
+  std::string errorMessage;
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      openOutputFile(outputFilename, &errorMessage);
+  if (!output)
+    return fail(errorMessage);
+
+  if (emitKind == EmitKind::Config) {
+    if (!spec)
+      return fail(noSpec);
+    xlstm::config::printModelSpec(*spec, output->os());
+    return finish(*output);
   }
 
   bool emitBundle = emitKind == EmitKind::Bundle ||
                     (emitKind.getNumOccurrences() == 0 &&
                      StringRef(outputFilename).ends_with(".xlstmb"));
-  xlstm::GPUArtifacts artifacts;
   if (kernelReport)
     emitBundle = false;
+  // IR stages only go forward.
+  bool stageEmit = emitKind == EmitKind::MLIR ||
+                   emitKind == EmitKind::Expanded ||
+                   emitKind == EmitKind::Tiled || emitKind == EmitKind::Linalg;
+  if (irInput && stageEmit && !emitBundle && !kernelReport &&
+      (emitKind < inputStage || inputStage == EmitKind::GPU))
+    return fail(Twine(inputFilename) + " is at stage '" +
+                stageName(inputStage) +
+                "', past --emit=" + stageName(emitKind));
+
+  // The graph-level IR: built from the config, or for IR input rebuilt from
+  // its recorded config when a bundle needs it (its graph.mlir is what the
+  // reference device runs: the model as configured, the oracle for any
+  // lowering experiment).
+  if (!irInput || emitBundle) {
+    if (!spec)
+      return fail(noSpec);
+    module = xlstm::buildModelModule(context, *spec, {modelDType});
+    if (failed(verify(*module)))
+      return fail("internal error: the IR built for '" + inputFilename +
+                  "' does not verify");
+  }
+  if (irInput && emitBundle &&
+      forwardSignature(*module) != forwardSignature(*source))
+    return fail(inputFilename +
+                ": the arguments of @forward (their "
+                "xlstm.input/param/state names) differ from those of the "
+                "model its xlstm.config describes; a bundle needs both to "
+                "agree");
+  if (irInput && inputStage == EmitKind::Linalg && !stageEmit &&
+      passPipeline.empty())
+    llvm::WithColor::warning(llvm::errs(), "xlstmc")
+        << inputFilename << " is at stage 'linalg': the recurrences and "
+        << "norms were lowered generically, so the whole-kernel rewrites "
+        << "(persistent sLSTM, chunkwise mLSTM on tensor cores, warp norms) "
+        << "cannot apply; start from --emit=tiled IR to keep them\n";
+
+  xlstm::GPUArtifacts artifacts;
   std::optional<std::string> ptxas = xlstm::findPtxas(cudaToolkit);
   // libdevice supplies the kernels' math functions (exp, tanh, erf, ...).
   std::optional<std::string> toolkit = xlstm::findCudaToolkit(cudaToolkit);
@@ -408,30 +601,52 @@ int main(int argc, char **argv) {
           << "--chunk-size and --block-size must be positive\n";
       return 1;
     }
-    // The bundle keeps the graph IR; the kernels come from a copy.
-    OwningOpRef<ModuleOp> gpuModule(cast<ModuleOp>((*module)->clone()));
-    if (failed(runPasses(*gpuModule, progress, [&](OpPassManager &pm) {
-          xlstm::buildXLSTMToGPUPipeline(
-              pm,
-              {chunkSize, blockSize, tensorCores, persistentSLSTM, chunkwiseMMA,
-               /*tf32=*/dtype == xlstm::ModelDType::BF16});
-          if (emitKind != EmitKind::GPU || kernelReport) {
-            xlstm::NVPTXOptions ptx;
-            ptx.chip = chip;
-            ptx.toolkitPath = *toolkit;
-            ptx.onProgress = progress.counter("kernel images serialized");
-            // One PTX module that ptxas accepts as a whole.
-            if (emitKind == EmitKind::PTX && !kernelReport)
-              ptx.kernelModules = 1;
-            if (emitKind == EmitKind::Cubin && !kernelReport) {
-              ptx.format = "bin";
-              ptx.toolkitPath = llvm::sys::path::parent_path(
-                                    llvm::sys::path::parent_path(*ptxas))
-                                    .str();
-            }
-            xlstm::buildGPUToNVVMBinaryPipeline(pm, ptx);
-          }
-        })))
+    // The bundle keeps the graph IR; the kernels come from a copy (or from
+    // the IR input).
+    OwningOpRef<ModuleOp> gpuModule =
+        source ? std::move(source)
+               : OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
+    bool pipelineFailed = false;
+    if (failed(runPasses(
+            *gpuModule, progress,
+            [&](OpPassManager &pm) {
+              // xlstm-to-gpu's expansion, tiling and fusion find nothing to do
+              // on IR that is past them, so it continues IR from any stage.
+              if (!passPipeline.empty()) {
+                // `pm` runs on the top-level module: its passes are what
+                // builtin.module(...) holds (given bare, they are taken as is).
+                StringRef text = StringRef(passPipeline).trim();
+                if (text.consume_front("builtin.module(") &&
+                    text.consume_back(")"))
+                  text = text.trim();
+                else
+                  text = StringRef(passPipeline).trim();
+                if (failed(parsePassPipeline(text, pm, llvm::errs())))
+                  pipelineFailed = true;
+              } else if (inputStage != EmitKind::GPU) {
+                xlstm::buildXLSTMToGPUPipeline(
+                    pm, {chunkSize, blockSize, tensorCores, persistentSLSTM,
+                         chunkwiseMMA,
+                         /*tf32=*/modelDType == xlstm::ModelDType::BF16});
+              }
+              if (emitKind != EmitKind::GPU || kernelReport) {
+                xlstm::NVPTXOptions ptx;
+                ptx.chip = chip;
+                ptx.toolkitPath = *toolkit;
+                ptx.onProgress = progress.counter("kernel images serialized");
+                // One PTX module that ptxas accepts as a whole.
+                if (emitKind == EmitKind::PTX && !kernelReport)
+                  ptx.kernelModules = 1;
+                if (emitKind == EmitKind::Cubin && !kernelReport) {
+                  ptx.format = "bin";
+                  ptx.toolkitPath = llvm::sys::path::parent_path(
+                                        llvm::sys::path::parent_path(*ptxas))
+                                        .str();
+                }
+                xlstm::buildGPUToNVVMBinaryPipeline(pm, ptx);
+              }
+            })) ||
+        pipelineFailed)
       return 1;
     if (emitKind == EmitKind::Cubin && !kernelReport) {
       gpuModule->print(output->os());
@@ -452,7 +667,7 @@ int main(int argc, char **argv) {
       return finish(*output);
     }
     if (llvm::Error error = xlstm::collectGPUArtifacts(
-            *gpuModule, dtype == xlstm::ModelDType::BF16 ? "bf16" : "f32",
+            *gpuModule, modelDType == xlstm::ModelDType::BF16 ? "bf16" : "f32",
             artifacts)) {
       llvm::WithColor::error(llvm::errs(), "xlstmc")
           << llvm::toString(std::move(error)) << "\n";
@@ -499,8 +714,9 @@ int main(int argc, char **argv) {
     return finish(*output);
   }
 
+  ModuleOp target = source ? *source : *module;
   if (emitKind == EmitKind::Params) {
-    printParamTable(*module, output->os());
+    printParamTable(target, output->os());
     return finish(*output);
   }
 
@@ -511,13 +727,16 @@ int main(int argc, char **argv) {
           << "--chunk-size must be positive\n";
       return 1;
     }
-    if (failed(runPasses(*module, progress, [&](OpPassManager &pm) {
-          pm.addPass(xlstm::createXLSTMExpandBlocksPass());
+    if (failed(runPasses(target, progress, [&](OpPassManager &pm) {
+          if (inputStage < EmitKind::Expanded)
+            pm.addPass(xlstm::createXLSTMExpandBlocksPass());
           if (emitKind != EmitKind::Expanded) {
-            pm.addPass(xlstm::createXLSTMTileMLSTMChunkwisePass(
-                {static_cast<int64_t>(chunkSize)}));
-            pm.addPass(xlstm::createXLSTMFuseSLSTMStepsPass());
-            if (emitKind == EmitKind::Linalg)
+            if (inputStage < EmitKind::Tiled) {
+              pm.addPass(xlstm::createXLSTMTileMLSTMChunkwisePass(
+                  {static_cast<int64_t>(chunkSize)}));
+              pm.addPass(xlstm::createXLSTMFuseSLSTMStepsPass());
+            }
+            if (emitKind == EmitKind::Linalg && inputStage < EmitKind::Linalg)
               pm.addPass(xlstm::createXLSTMLowerToLinalgPass());
             pm.addPass(createCanonicalizerPass());
           }
@@ -527,7 +746,7 @@ int main(int argc, char **argv) {
       return 1;
   }
 
-  module->print(output->os());
+  target->print(output->os());
   output->os() << "\n";
   return finish(*output);
 }

@@ -21,6 +21,8 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace mlir {
 class MLIRContext;
@@ -48,11 +50,23 @@ inline constexpr llvm::StringLiteral kStateAttrName = "xlstm.state";
 inline constexpr llvm::StringLiteral kAliasesAttrName = "xlstm.aliases";
 /// Module attribute: the upstream model class.
 inline constexpr llvm::StringLiteral kModelAttrName = "xlstm.model";
+/// Module attribute: the resolved config the module was built from, as YAML
+/// in the upstream schema (comments dropped). It travels through every
+/// stage, so that IR from any stage can be compiled into a bundle again
+/// (`xlstmc FILE.mlir`); `configOfModule` reads it back.
+inline constexpr llvm::StringLiteral kConfigAttrName = "xlstm.config";
 
 /// Builds the graph-level module for `spec`. The result verifies.
 mlir::OwningOpRef<mlir::ModuleOp>
 buildModelModule(mlir::MLIRContext &context, const config::ModelSpec &spec,
                  const ModelBuildOptions &options = {});
+
+/// The config recorded in `module`'s `xlstm.config` attribute; an error
+/// naming `sourceName` when it is missing or does not parse (the parser's
+/// messages go to `errs`).
+llvm::Expected<config::ModelSpec> configOfModule(mlir::ModuleOp module,
+                                                 llvm::StringRef sourceName,
+                                                 llvm::raw_ostream &errs);
 
 } // namespace xlstm
 
