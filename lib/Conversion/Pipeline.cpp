@@ -46,9 +46,9 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createXLSTMTileMLSTMChunkwisePass({options.chunkSize}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
   if (options.persistentSLSTM)
-    pm.addPass(createXLSTMPersistentSLSTMPass());
+    pm.addPass(createXLSTMPersistentSLSTMPass(options.slstm));
   if (options.chunkwiseMMA) {
-    XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise;
+    XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise = options.chunkwise;
     chunkwise.allowTF32 = options.tf32;
     pm.addPass(createXLSTMChunkwiseMLSTMToMMAPass(chunkwise));
   }
@@ -58,11 +58,11 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Elementwise consumers into their producers: fewer kernels and buffers.
-  pm.addPass(createXLSTMFuseElementwisePass());
+  pm.addPass(createXLSTMFuseElementwisePass(options.fusion));
   pm.addPass(createXLSTMBufferizePass());
   pm.addPass(createStructuredCanonicalizerPass());
   if (options.tensorCores)
-    pm.addPass(createXLSTMContractToMMAPass());
+    pm.addPass(createXLSTMContractToMMAPass(options.mma));
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -124,6 +124,49 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("One gpu.module per distinct kernel "
                      "(xlstm-dedupe-gpu-modules)"),
       llvm::cl::init(true)};
+  // The passes' own knobs; defaults read from the passes' option structs.
+  Option<int64_t> mmaWarpsM{
+      *this, "mma-warps-m",
+      llvm::cl::desc("xlstm-contract-to-mma warps-m: warps per block along M"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().warpsM)};
+  Option<int64_t> mmaWarpsN{
+      *this, "mma-warps-n",
+      llvm::cl::desc("xlstm-contract-to-mma warps-n: warps per block along N"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().warpsN)};
+  Option<int64_t> mmaWarpTilesM{
+      *this, "mma-warp-tiles-m",
+      llvm::cl::desc("xlstm-contract-to-mma warp-tiles-m: 16-row mma tiles "
+                     "per warp"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().warpTilesM)};
+  Option<int64_t> mmaWarpTilesN{
+      *this, "mma-warp-tiles-n",
+      llvm::cl::desc("xlstm-contract-to-mma warp-tiles-n: 8-column mma tiles "
+                     "per warp"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().warpTilesN)};
+  Option<int64_t> mmaStages{
+      *this, "mma-stages",
+      llvm::cl::desc("xlstm-contract-to-mma stages: K steps in flight (0: "
+                     "the direct kernel)"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stages)};
+  Option<bool> mmaTF32{
+      *this, "mma-tf32",
+      llvm::cl::desc("xlstm-contract-to-mma tf32: float32 projections on one "
+                     "tf32 mma per tile instead of 3xTF32"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().tf32)};
+  Option<int64_t> registerHeadDim{
+      *this, "register-head-dim",
+      llvm::cl::desc("xlstm-persistent-slstm register-head-dim: largest head "
+                     "dimension whose recurrent weights stay in registers"),
+      llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().registerHeadDim)};
+  Option<int64_t> dvTile{
+      *this, "dv-tile",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
+                     "block"),
+      llvm::cl::init(xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().dvTile)};
+  Option<int64_t> maxFusedOperands{
+      *this, "max-fused-operands",
+      llvm::cl::desc("xlstm-fuse-elementwise max-operands"),
+      llvm::cl::init(xlstm::XLSTMFuseElementwisePassOptions().maxOperands)};
 };
 } // namespace
 
@@ -137,9 +180,19 @@ void xlstm::registerXLSTMToGPUPipeline() {
       "xlstm-to-gpu",
       "Graph-level xlstm IR to host functions launching outlined GPU kernels",
       [](OpPassManager &pm, const ToGPUPipelineOptions &o) {
-        buildXLSTMToGPUPipeline(pm, {o.chunkSize, o.blockSize, o.tensorCores,
-                                     o.persistentSLSTM, o.chunkwiseMMA, o.tf32,
-                                     o.warpNorms, o.dedupeKernels});
+        ToGPUOptions options{o.chunkSize,       o.blockSize,    o.tensorCores,
+                             o.persistentSLSTM, o.chunkwiseMMA, o.tf32,
+                             o.warpNorms,       o.dedupeKernels};
+        options.mma.warpsM = o.mmaWarpsM;
+        options.mma.warpsN = o.mmaWarpsN;
+        options.mma.warpTilesM = o.mmaWarpTilesM;
+        options.mma.warpTilesN = o.mmaWarpTilesN;
+        options.mma.stages = o.mmaStages;
+        options.mma.tf32 = o.mmaTF32;
+        options.slstm.registerHeadDim = o.registerHeadDim;
+        options.chunkwise.dvTile = o.dvTile;
+        options.fusion.maxOperands = o.maxFusedOperands;
+        buildXLSTMToGPUPipeline(pm, options);
       });
 }
 

@@ -36,6 +36,13 @@ struct ToGPUOptions {
   bool tf32 = false;     ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
   bool warpNorms = true; ///< xlstm-warp-norms
   bool dedupeKernels = true; ///< xlstm-dedupe-gpu-modules
+  /// The per-pass knobs (tile shapes, pipeline depth, register budgets),
+  /// at the passes' own defaults.
+  XLSTMContractToMMAPassOptions mma;
+  XLSTMPersistentSLSTMPassOptions slstm;
+  /// dv-tile (allow-tf32 comes from `tf32` above).
+  XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise;
+  XLSTMFuseElementwisePassOptions fusion;
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions
