@@ -327,6 +327,36 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
   ];
 }
 
+def XLSTMLinalgToParallelLoopsPass
+    : Pass<"xlstm-linalg-to-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "Lower linalg ops on buffers to scf.parallel loops, op by op";
+  let description = [{
+    What upstream's `convert-linalg-to-parallel-loops` does to each linalg
+    op (the same `linalgOpToParallelLoops` rewrite: parallel dimensions
+    become one `scf.parallel`, reductions `scf.for` inside it), applied to
+    the ops directly instead of through the greedy rewrite driver. The
+    driver revisits and folds every op of the function, which for a model
+    of thousands of kernels costs a third of the compile; the folding it
+    would do is left to the canonicalization that follows in
+    `xlstm-to-gpu`.
+
+    ```mlir
+    linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+        ins(%a : memref<?xf32>) outs(%b : memref<?xf32>) { ... }
+    // becomes
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+      %x = memref.load %a[%i] : memref<?xf32>
+      ...
+      memref.store %y, %b[%i] : memref<?xf32>
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 def XLSTMDedupeGPUModulesPass
     : Pass<"xlstm-dedupe-gpu-modules", "::mlir::ModuleOp"> {
   let summary = "Keep one gpu.module per distinct kernel";
