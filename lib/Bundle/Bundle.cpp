@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Bundle/Bundle.h"
+#include "xlstm/Support/JSONDepth.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Endian.h"
@@ -34,6 +35,10 @@ const Bundle::SectionView *Bundle::find(StringRef name) const {
 }
 
 Expected<Bundle> Bundle::open(StringRef path) {
+  // A device or FIFO would be read until memory runs out.
+  sys::fs::file_status status;
+  if (!sys::fs::status(path, status) && !sys::fs::is_regular_file(status))
+    return fail(path, "not a regular file");
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(
       path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!buffer)
@@ -70,20 +75,9 @@ Expected<Bundle> Bundle::fromBuffer(std::unique_ptr<MemoryBuffer> buffer) {
                           " exceeds the payload)");
   // llvm::json recurses once per nesting level: bound it before parsing.
   StringRef manifestText = payload.substr(8, manifestSize);
-  int depth = 0, maxDepth = 0;
-  bool inString = false, escaped = false;
-  for (char c : manifestText) {
-    if (inString) {
-      escaped = !escaped && c == '\\';
-      inString = escaped || c != '"';
-      continue;
-    }
-    inString = c == '"';
-    depth += (c == '[' || c == '{') - (c == ']' || c == '}');
-    maxDepth = std::max(maxDepth, depth);
-  }
-  if (maxDepth > 32)
-    return fail(file, "bad manifest: nested more than 32 levels deep");
+  if (xlstm::jsonNestingDepth(manifestText) > xlstm::kMaxJSONDepth)
+    return fail(file, "bad manifest: nested more than " +
+                          Twine(xlstm::kMaxJSONDepth) + " levels deep");
   Expected<json::Value> manifest = json::parse(manifestText);
   if (!manifest)
     return fail(file, "bad manifest: " + toString(manifest.takeError()));

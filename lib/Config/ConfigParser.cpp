@@ -23,6 +23,7 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/YAMLParser.h"
@@ -1508,6 +1509,15 @@ std::optional<ModelSpec> xlstm::config::parseModelConfig(StringRef buffer,
 std::optional<ModelSpec> xlstm::config::parseModelConfigFile(StringRef path,
                                                              raw_ostream &errs,
                                                              SchemaHint hint) {
+  // A device or FIFO would be read until memory runs out.
+  sys::fs::file_status status;
+  if (path != "-" && !sys::fs::status(path, status) &&
+      !sys::fs::is_regular_file(status)) {
+    SMDiagnostic(path, SourceMgr::DK_Error,
+                 "cannot open config file: not a regular file")
+        .print(nullptr, errs, errs.has_colors());
+    return std::nullopt;
+  }
   ErrorOr<std::unique_ptr<MemoryBuffer>> file =
       MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (std::error_code ec = file.getError()) {

@@ -242,24 +242,37 @@ private:
     }
     fn = func::FuncOp::create(b, loc, name,
                               b.getFunctionType(argTypes, resultTypes));
-    fn.setArgAttr(0, kInputAttrName,
-                  b.getStringAttr(spec.hasTokens() ? "tokens" : "x"));
+    // All argument and result attributes at once: setting them one by one
+    // rebuilds the function's attribute arrays each time, quadratic in the
+    // number of blocks (2048 blocks took minutes).
+    SmallVector<NamedAttrList> argAttrs(argTypes.size()),
+        resultAttrs(resultTypes.size());
+    argAttrs[0].set(kInputAttrName,
+                    b.getStringAttr(spec.hasTokens() ? "tokens" : "x"));
     for (auto [i, p] : llvm::enumerate(params)) {
-      fn.setArgAttr(i + 1, kParamAttrName, b.getStringAttr(p.name));
+      argAttrs[i + 1].set(kParamAttrName, b.getStringAttr(p.name));
       if (!p.aliases.empty())
-        fn.setArgAttr(i + 1, kAliasesAttrName,
-                      b.getStrArrayAttr(SmallVector<StringRef>(
-                          p.aliases.begin(), p.aliases.end())));
+        argAttrs[i + 1].set(kAliasesAttrName,
+                            b.getStrArrayAttr(SmallVector<StringRef>(
+                                p.aliases.begin(), p.aliases.end())));
       argIndex[p.name] = i + 1;
     }
-    fn.setResultAttr(0, kOutputAttrName,
-                     b.getStringAttr(spec.hasTokens() ? "logits" : "y"));
+    resultAttrs[0].set(kOutputAttrName,
+                       b.getStringAttr(spec.hasTokens() ? "logits" : "y"));
     for (auto [i, state] : llvm::enumerate(states)) {
       StringAttr stateName = b.getStringAttr(state.first);
       if (isStep)
-        fn.setArgAttr(params.size() + 1 + i, kStateAttrName, stateName);
-      fn.setResultAttr(i + 1, kStateAttrName, stateName);
+        argAttrs[params.size() + 1 + i].set(kStateAttrName, stateName);
+      resultAttrs[i + 1].set(kStateAttrName, stateName);
     }
+    auto dictionaries = [&](ArrayRef<NamedAttrList> lists) {
+      return llvm::to_vector(
+          llvm::map_range(lists, [&](const NamedAttrList &l) {
+            return l.getDictionary(&ctx);
+          }));
+    };
+    fn.setAllArgAttrs(dictionaries(argAttrs));
+    fn.setAllResultAttrs(dictionaries(resultAttrs));
 
     Block *body = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);

@@ -14,11 +14,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Weights/Safetensors.h"
+#include "xlstm/Support/JSONDepth.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -222,6 +224,10 @@ std::string TensorView::shapeString() const { return joinShape(shape); }
 //===----------------------------------------------------------------------===//
 
 Expected<SafetensorsFile> SafetensorsFile::open(StringRef path) {
+  // A device or FIFO would be read until memory runs out.
+  sys::fs::file_status status;
+  if (!sys::fs::status(path, status) && !sys::fs::is_regular_file(status))
+    return makeError(path + ": not a regular file");
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFile(path, /*IsText=*/false,
                             /*RequiresNullTerminator=*/false,
@@ -382,6 +388,9 @@ SafetensorsFile::fromBuffer(std::unique_ptr<MemoryBuffer> buffer) {
     return fail("header length " + Twine(headerSize) +
                 " exceeds the file size (" + Twine(size) + " bytes)");
   StringRef headerText(buffer->getBufferStart() + 8, headerSize);
+  if (xlstm::jsonNestingDepth(headerText) > xlstm::kMaxJSONDepth)
+    return fail("header is nested more than " + Twine(xlstm::kMaxJSONDepth) +
+                " levels deep (a safetensors header nests 3)");
   Expected<json::Value> header = json::parse(headerText);
   if (!header)
     return fail("header is not valid JSON: " + toString(header.takeError()));

@@ -242,6 +242,13 @@ llvm::Expected<reference::Tensor> readInput(const weights::SafetensorsFile &io,
         "%s: '%s' must be a float tensor (F32, BF16, F16, F64), got %s",
         io.name().str().c_str(), name.str().c_str(),
         weights::toString(t->dtype).str().c_str());
+  // The batch and sequence sizes are read from the first two dimensions.
+  size_t rank = name == "tokens" ? 2 : 3;
+  if (t->shape.size() != rank)
+    return llvm::createStringError(
+        "%s: input '%s' has shape %s, expected %s", io.name().str().c_str(),
+        name.str().c_str(), t->shapeString().c_str(),
+        rank == 2 ? "(batch, seq)" : "(batch, seq, width)");
   return reference::Tensor(t->shape, weights::toF64(*t));
 }
 
@@ -482,6 +489,12 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(runCategory);
   cl::ParseCommandLineOptions(argc, argv, "Run an xLSTM model\n");
 
+  // Each generated token is a (batch, vocabulary) row of logits kept in
+  // float64: a bound keeps an absurd count an error, not an abort.
+  constexpr int64_t kMaxGenerate = int64_t(1) << 20;
+  if (generate > kMaxGenerate)
+    return fail("--generate " + std::to_string(generate.getValue()) +
+                " is more than " + std::to_string(kMaxGenerate) + " tokens");
   if (steps < 0 || generate < 0 || batch < 0 || seqlen < 0)
     return fail("--steps, --generate, --batch and --seqlen must not be "
                 "negative");

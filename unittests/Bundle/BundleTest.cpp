@@ -130,6 +130,13 @@ TEST(Bundle, RejectsDeeplyNestedManifests) {
             std::string::npos);
 }
 
+TEST(Bundle, OpenRejectsDevicesAndFifos) {
+  // Found by fuzzing: /dev/zero was read until memory ran out.
+  Expected<Bundle> bundle = Bundle::open("/dev/zero");
+  ASSERT_FALSE(bool(bundle));
+  EXPECT_EQ(toString(bundle.takeError()), "/dev/zero: not a regular file");
+}
+
 TEST(Bundle, WriterRejectsDuplicatesAndReservedKeys) {
   Expected<std::string> dup =
       serialize(json::Object{}, {{"a", "ptx", ""}, {"a", "ptx", ""}});

@@ -490,6 +490,21 @@ TEST(Reader, RejectsBadHeaderLengths) {
       "EOF");
 }
 
+// Found by fuzzing: 35,000 nested arrays overflowed the stack in the JSON
+// parser (exit 139). The depth is bounded before parsing.
+TEST(Reader, RejectsDeeplyNestedHeaders) {
+  std::string deep =
+      "{\"t\": " + std::string(35'000, '[') + std::string(35'000, ']') + "}";
+  EXPECT_EQ(readError(craft(deep)),
+            "t.safetensors: header is nested more than 32 levels deep (a "
+            "safetensors header nests 3)");
+  // Brackets inside strings do not count.
+  std::string inName = "{\"" + std::string(100, '[') +
+                       "\": {\"dtype\": "
+                       "\"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}";
+  EXPECT_EQ(readError(craft(inName, 4)), "");
+}
+
 TEST(Reader, AcceptsEdgeCases) {
   // Empty header object, padding spaces, unknown entry fields, gaps, empty
   // tensors anywhere, unsorted offsets.
