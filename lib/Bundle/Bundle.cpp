@@ -73,6 +73,12 @@ Expected<Bundle> Bundle::fromBuffer(std::unique_ptr<MemoryBuffer> buffer) {
   if (manifestSize > payload.size() - 8)
     return fail(file, "corrupt bundle (manifest size " + Twine(manifestSize) +
                           " exceeds the payload)");
+  // The xLSTM-7B's manifest is under 5 MB; a huge one costs gigabytes to
+  // parse and validate before anything could reject it.
+  constexpr uint64_t kMaxManifestBytes = uint64_t(64) << 20;
+  if (manifestSize > kMaxManifestBytes)
+    return fail(file, "bad manifest: " + Twine(manifestSize) +
+                          " bytes, more than the 64 MiB accepted");
   // llvm::json recurses once per nesting level: bound it before parsing.
   StringRef manifestText = payload.substr(8, manifestSize);
   if (xlstm::jsonNestingDepth(manifestText) > xlstm::kMaxJSONDepth)

@@ -9,9 +9,12 @@
 #include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/Reference/Evaluator.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CrashRecoveryContext.h"
 
 using namespace mlir;
 using namespace xlstm;
@@ -187,4 +190,23 @@ ReferenceModel::call(StringRef function, const Tensor &x,
   for (Tensor &t : llvm::drop_begin(*results))
     result.states.push_back(std::move(t));
   return result;
+}
+
+mlir::OwningOpRef<mlir::ModuleOp>
+xlstm::reference::parseModelIR(llvm::StringRef text, llvm::StringRef name,
+                               mlir::MLIRContext &context) {
+  llvm::CrashRecoveryContext::Enable();
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  llvm::CrashRecoveryContext recovery;
+  bool finished = recovery.RunSafely([&] {
+    module = mlir::parseSourceString<mlir::ModuleOp>(text, &context, name);
+  });
+  if (finished)
+    return module;
+  // The half-built IR may be inconsistent: leak it rather than destroy it.
+  (void)module.release();
+  mlir::emitError(mlir::FileLineColLoc::get(&context, name, 0, 0))
+      << "MLIR's parser crashed on this IR (a malformed op; the bundle is "
+         "corrupt or was edited by hand)";
+  return nullptr;
 }

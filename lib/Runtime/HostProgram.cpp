@@ -1687,6 +1687,8 @@ private:
   const HostProgram &program;
   DeviceBackend &backend;
   std::vector<Value> values;
+  /// Ops this execution may still run (HostProgram::kMaxExecutedOps).
+  uint64_t opsLeft = HostProgram::kMaxExecutedOps;
 };
 
 Expected<std::vector<Value>> Interpreter::run(ArrayRef<Value> arguments) {
@@ -1720,9 +1722,15 @@ Expected<std::vector<Value>> Interpreter::run(ArrayRef<Value> arguments) {
 }
 
 Error Interpreter::runOps(ArrayRef<Op> ops) {
-  for (const Op &op : ops)
+  for (const Op &op : ops) {
+    if (opsLeft == 0)
+      return error(op, formatv("the program runs more than {0} ops; a loop "
+                               "bound is wrong (a malformed bundle?)",
+                               HostProgram::kMaxExecutedOps));
+    --opsLeft;
     if (Error err = runOp(op))
       return err;
+  }
   return Error::success();
 }
 
@@ -1848,6 +1856,13 @@ Error Interpreter::runOp(const Op &op) {
         upper <= lower
             ? 0
             : (uint64_t(upper) - uint64_t(lower) - 1) / uint64_t(step) + 1;
+    // Each trip runs at least the body's ops: a loop that cannot finish
+    // within the budget is rejected before it starts.
+    if (trips > 0 && trips > opsLeft / std::max<size_t>(body.body.size(), 1))
+      return error(op, formatv("a loop of {0} trips would run more than {1} "
+                               "ops; a loop bound is wrong (a malformed "
+                               "bundle?)",
+                               trips, HostProgram::kMaxExecutedOps));
     size_t iterCount = op.operands.size() - 3;
     for (size_t i = 0; i < iterCount; ++i)
       values[body.arguments[1 + i]] = values[op.operands[3 + i]];

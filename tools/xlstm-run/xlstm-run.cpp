@@ -550,8 +550,7 @@ int main(int argc, char **argv) {
       if (!ir)
         return fail(modelPath + ": the bundle has no graph IR");
       mlir::OwningOpRef<mlir::ModuleOp> module =
-          mlir::parseSourceString<mlir::ModuleOp>(ir->data, &context,
-                                                  modelPath.getValue());
+          reference::parseModelIR(ir->data, modelPath, context);
       if (!module)
         return 1;
       ref = reference::ReferenceModel::fromModule(std::move(module), options);

@@ -746,6 +746,12 @@ TEST(HostProgramControl, ForLoops) {
   expectError(loopSum(0, 10, 0), "op 1 (scf.for): the step is 0; it must be "
                                  "positive");
   expectError(loopSum(0, 10, -1), "the step is -1");
+  // Found by fuzzing: a loop of 2^62 trips never ended. Executions are
+  // bounded: such a loop is rejected before it starts.
+  expectError(loopSum(0, int64_t(1) << 62, 1),
+              "op 1 (scf.for): a loop of 4611686018427387904 trips would run "
+              "more than 1073741824 ops; a loop bound is wrong (a malformed "
+              "bundle?)");
 }
 
 TEST(HostProgramControl, If) {

@@ -94,6 +94,16 @@ private:
   std::vector<llvm::SmallVector<int64_t, 4>> stateShapes; ///< batch dynamic
 };
 
+/// Parses graph IR that came from a file (a bundle's graph.mlir). Parse
+/// errors are reported through the context's diagnostics; so is a crash of
+/// MLIR's parser, which some malformed ops cause (upstream's
+/// linalg.transpose parser segfaults on an out-of-range permutation after
+/// reporting it): the parse runs under llvm::CrashRecoveryContext, so bad
+/// input is an error, never a crash. Returns null on either.
+mlir::OwningOpRef<mlir::ModuleOp> parseModelIR(llvm::StringRef text,
+                                               llvm::StringRef name,
+                                               mlir::MLIRContext &context);
+
 } // namespace xlstm::reference
 
 #endif // XLSTM_REFERENCE_REFERENCEMODEL_H

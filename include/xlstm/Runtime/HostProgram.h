@@ -319,6 +319,10 @@ public:
   /// Deepest scf region nesting accepted (hostile input must not exhaust the
   /// stack of the parser or the interpreter).
   static constexpr unsigned kMaxRegionDepth = 64;
+  /// Most ops one execution may run (loop bodies counted per trip): far
+  /// above any model's (the generic sLSTM at a million positions runs ~10^8),
+  /// and a bound on what a hostile loop bound can make the interpreter do.
+  static constexpr uint64_t kMaxExecutedOps = uint64_t(1) << 30;
 
   /// Parses and validates `program`; `kernels` is the manifest's table that
   /// gpu.launch_func indexes. Errors name the op ("op 3 (scf.for) > body op
