@@ -12,6 +12,9 @@
 
 #include "xlstm/Reference/Evaluator.h"
 #include "TestUtil.h"
+#include "xlstm/Config/ConfigParser.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+#include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/InitAll.h"
 #include "xlstm/Reference/ReferenceModel.h"
 
@@ -160,4 +163,32 @@ func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x2xf32>) -> tensor<3x2xf32> {
   // trusted).
   MLIRContext fresh(registry);
   EXPECT_TRUE(parseModelIR("func.func @f() { return }", "ok", fresh));
+}
+
+// Code review (issue 11): block ops hand out their parameters by name, and
+// a misspelt name used to read as "this configuration has no such
+// parameter", silently dropping a bias on both sides of the equivalence
+// tests. Now only names some configuration has may be absent.
+TEST(BlockParams, MisspeltNamesFailLoudly) {
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  std::optional<config::ModelSpec> spec = config::parseModelConfig(
+      "mlstm_block:\n  mlstm:\n    num_heads: 4\ncontext_length: 8\n"
+      "num_blocks: 1\nembedding_dim: 16\n",
+      "t.yaml", os);
+  ASSERT_TRUE(spec) << errors;
+  OwningOpRef<ModuleOp> module = buildModelModule(context, *spec);
+  MLSTMBlockOp block;
+  module->walk([&](MLSTMBlockOp op) { block = op; });
+  ASSERT_TRUE(block);
+  EXPECT_TRUE(block.getParam("xlstm.proj_up.weight"));
+  // No bias in this configuration: absent, as designed.
+  EXPECT_FALSE(block.getParam("xlstm.proj_up.bias"));
+  EXPECT_DEATH(block.getParam("xlstm.proj_up.weigth"),
+               "'xlstm.mlstm_block' has no parameter named "
+               "'xlstm.proj_up.weigth' in any configuration");
 }

@@ -30,10 +30,10 @@ void addLinear(SmallVector<ParamSpec> &specs, StringRef prefix, int64_t out,
 }
 } // namespace
 
-SmallVector<ParamSpec> xlstm::getParamSpecs(MLSTMLayerAttr c) {
+SmallVector<ParamSpec> xlstm::getParamSpecs(MLSTMLayerAttr c, bool everyName) {
   int64_t e = c.getEmbeddingDim(), di = c.getInnerDim(), nh = c.getNumHeads();
   int64_t bs = c.getQkvBlocksize();
-  bool bias = c.getBias().getValue();
+  bool bias = everyName || c.getBias().getValue();
   SmallVector<ParamSpec> specs;
   specs.push_back({"xlstm_norm.weight", {e}});
   specs.push_back({"xlstm.learnable_skip", {di}});
@@ -52,11 +52,11 @@ SmallVector<ParamSpec> xlstm::getParamSpecs(MLSTMLayerAttr c) {
   return specs;
 }
 
-SmallVector<ParamSpec> xlstm::getParamSpecs(SLSTMLayerAttr c) {
+SmallVector<ParamSpec> xlstm::getParamSpecs(SLSTMLayerAttr c, bool everyName) {
   int64_t e = c.getEmbeddingDim(), nh = c.getNumHeads(), dh = c.getHeadDim();
   SmallVector<ParamSpec> specs;
   specs.push_back({"xlstm_norm.weight", {e}});
-  if (c.getConvKernelSize() > 0) {
+  if (everyName || c.getConvKernelSize() > 0) {
     specs.push_back(
         {"xlstm.conv1d.conv.weight", {e, 1, c.getConvKernelSize()}});
     specs.push_back({"xlstm.conv1d.conv.bias", {e}});
@@ -68,22 +68,27 @@ SmallVector<ParamSpec> xlstm::getParamSpecs(SLSTMLayerAttr c) {
   else
     specs.push_back({"xlstm.slstm_cell._recurrent_kernel_", {nh, dh, 4 * dh}});
   specs.push_back({"xlstm.slstm_cell._bias_", {4 * e}});
-  if (c.getGroupNormWeight().getValue())
+  if (everyName || c.getGroupNormWeight().getValue())
     specs.push_back({"xlstm.group_norm.weight", {e}});
-  if (FeedForwardAttr ffn = c.getFeedforward()) {
-    bool bias = ffn.getBias().getValue();
+  FeedForwardAttr ffn = c.getFeedforward();
+  if (everyName || ffn) {
+    bool bias = everyName || ffn.getBias().getValue();
+    int64_t proj = ffn ? ffn.getProjDim() : 0;
     specs.push_back({"ffn_norm.weight", {e}});
-    addLinear(specs, "ffn.proj_up", 2 * ffn.getProjDim(), e, bias);
-    addLinear(specs, "ffn.proj_down", e, ffn.getProjDim(), bias);
+    addLinear(specs, "ffn.proj_up", 2 * proj, e, bias);
+    addLinear(specs, "ffn.proj_down", e, proj, bias);
   }
   return specs;
 }
 
-SmallVector<ParamSpec> xlstm::getParamSpecs(LargeBlockAttr c) {
+SmallVector<ParamSpec> xlstm::getParamSpecs(LargeBlockAttr c, bool everyName) {
   int64_t e = c.getEmbeddingDim(), nh = c.getNumHeads(), qk = c.getQkDim();
   int64_t v = c.getVDim(), f = c.getFfnDim();
-  bool bias = c.getUseBias().getValue();
+  bool bias = everyName || c.getUseBias().getValue();
   bool fused = c.getWeightMode() == WeightMode::fused;
+  // Both weight modes' names for everyName.
+  bool single = everyName || !fused;
+  fused = everyName || fused;
   SmallVector<ParamSpec> specs;
   auto addNorm = [&](StringRef prefix, int64_t dim) {
     specs.push_back({(prefix + ".weight").str(), {dim}});
@@ -94,7 +99,8 @@ SmallVector<ParamSpec> xlstm::getParamSpecs(LargeBlockAttr c) {
   if (fused) {
     addLinear(specs, "mlstm_layer.qkv_opreact", 2 * qk + 2 * v, e, bias);
     addLinear(specs, "mlstm_layer.ifgate_preact", 2 * nh, e, /*bias=*/true);
-  } else {
+  }
+  if (single) {
     addLinear(specs, "mlstm_layer.q", qk, e, bias);
     addLinear(specs, "mlstm_layer.k", qk, e, bias);
     addLinear(specs, "mlstm_layer.v", v, e, bias);
@@ -107,7 +113,8 @@ SmallVector<ParamSpec> xlstm::getParamSpecs(LargeBlockAttr c) {
   addNorm("norm_ffn", e);
   if (fused) {
     addLinear(specs, "ffn.proj_up_gate_z", 2 * f, e, bias);
-  } else {
+  }
+  if (single) {
     addLinear(specs, "ffn.proj_up_gate", f, e, bias);
     addLinear(specs, "ffn.proj_up", f, e, bias);
   }
@@ -268,11 +275,21 @@ LogicalResult verifyBlockWithState(BlockOpT op, int64_t embeddingDim) {
       failed(verifyStates(op, "final state", op.getFinalState(), states, b)));
 }
 
+/// The operand named `name`; null when it is a parameter other
+/// configurations of this block kind have but this one does not (a bias,
+/// say). A name no configuration has is a bug in the caller: it fails
+/// loudly instead of reading as an absent optional parameter.
 template <typename BlockOpT> Value lookupParam(BlockOpT op, StringRef name) {
   for (auto [spec, value] : llvm::zip(op.getParamSpecs(), op.getParams()))
     if (spec.name == name)
       return value;
-  return {};
+  for (const ParamSpec &spec :
+       xlstm::getParamSpecs(op.getConfig(), /*everyName=*/true))
+    if (spec.name == name)
+      return {};
+  llvm::report_fatal_error(
+      Twine("internal error: '") + op->getName().getStringRef() +
+      "' has no parameter named '" + name + "' in any configuration");
 }
 } // namespace
 

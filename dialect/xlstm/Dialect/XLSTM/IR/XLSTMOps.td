@@ -54,7 +54,9 @@ class XLSTM_BlockOp<string mnemonic, Attr configAttr>
     /// Names (relative to the block, upstream state_dict spelling) and shapes
     /// of the parameters this block takes, in operand order.
     ::llvm::SmallVector<::xlstm::ParamSpec> getParamSpecs();
-    /// The parameter operand with the given relative name, or null.
+    /// The parameter operand with the given relative name; null when this
+    /// configuration lacks a parameter others have (a bias); a fatal error
+    /// for a name no configuration of the block kind has (a misspelling).
     ::mlir::Value getParam(::llvm::StringRef name);
     /// Names and shapes (batch dynamic) of the recurrent state, in order.
     ::llvm::SmallVector<::xlstm::ParamSpec> getStateSpecs();

@@ -45,9 +45,16 @@ namespace xlstm {
 /// Parameter tables of the block configurations, in state_dict order. The
 /// frontend names function arguments with them, the block verifiers check
 /// shapes against them and xlstm-expand-blocks looks operands up by name.
-llvm::SmallVector<ParamSpec> getParamSpecs(MLSTMLayerAttr config);
-llvm::SmallVector<ParamSpec> getParamSpecs(SLSTMLayerAttr config);
-llvm::SmallVector<ParamSpec> getParamSpecs(LargeBlockAttr config);
+/// With `everyName`, the table also lists the parameters other
+/// configurations of the same block kind have (biases, conv, FFN, the other
+/// 7B weight mode; their shapes are not meaningful): what a name lookup
+/// accepts as "optional, absent here" rather than a misspelling.
+llvm::SmallVector<ParamSpec> getParamSpecs(MLSTMLayerAttr config,
+                                           bool everyName = false);
+llvm::SmallVector<ParamSpec> getParamSpecs(SLSTMLayerAttr config,
+                                           bool everyName = false);
+llvm::SmallVector<ParamSpec> getParamSpecs(LargeBlockAttr config,
+                                           bool everyName = false);
 
 /// Recurrent state of a block, in operand order: "conv" (the last K - 1
 /// inputs of the causal conv, (B, K - 1, D)), then the cell state (mLSTM
