@@ -20,8 +20,6 @@ using namespace xlstm::config;
 
 namespace {
 
-/// Original-xLSTM LayerNorm eps (spec xlstm-architecture §b.1).
-constexpr double kXLSTMNormEps = 1e-5;
 
 Activation toActivation(ActFn fn) {
   switch (fn) {

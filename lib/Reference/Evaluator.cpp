@@ -1242,8 +1242,8 @@ private:
     int64_t di = c.getInnerDim(), nh = c.getNumHeads(),
             k = c.getConvKernelSize();
     const Tensor &x = get(op.getInput());
-    Tensor xn =
-        groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
+    Tensor xn = groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr,
+                               kXLSTMNormEps, true);
     Tensor up = linear(xn, *p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
     Tensor xm = lastDimSlice(up, 0, di), z = lastDimSlice(up, di, di);
     Tensor convW({di, k}, p("xlstm.conv1d.conv.weight")->data);
@@ -1274,13 +1274,13 @@ private:
     MLSTMState cellOut;
     Tensor h = fromHeads(mlstm(toHeads(q, nh), toHeads(kk, nh), toHeads(v, nh),
                                gatesToHeads(ig), gatesToHeads(fg),
-                               /*scaleKeys=*/true, 1e-6,
+                               /*scaleKeys=*/true, kMLSTMEps,
                                cellIn ? &*cellIn : nullptr, &cellOut));
     st.out("C") = std::move(cellOut.c);
     st.out("n") = std::move(cellOut.n);
     st.out("m") = std::move(cellOut.m);
     Tensor hn = groupLayerNorm(h, nh, p("xlstm.mlstm_cell.outnorm.weight"),
-                               nullptr, 1e-5, true);
+                               nullptr, kXLSTMNormEps, true);
     const Tensor &skip = *p("xlstm.learnable_skip");
     Tensor zs = silu(z);
     for (int64_t r = 0; r < b * s; ++r)
@@ -1310,8 +1310,8 @@ private:
     int64_t e = c.getEmbeddingDim(), nh = c.getNumHeads(), dh = c.getHeadDim();
     int64_t k = c.getConvKernelSize();
     const Tensor &x = get(op.getInput());
-    Tensor xn =
-        groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr, 1e-5, true);
+    Tensor xn = groupLayerNorm(x, 1, p("xlstm_norm.weight"), nullptr,
+                               kXLSTMNormEps, true);
     BlockStates st = states(op);
     Tensor xc = xn;
     if (k > 0)
@@ -1354,11 +1354,11 @@ private:
     for (auto [i, t] : llvm::enumerate(cellOut))
       st.final[firstCell + i] = std::move(t);
     Tensor out = add(x, groupLayerNorm(y, nh, p("xlstm.group_norm.weight"),
-                                       nullptr, 1e-5, true));
+                                       nullptr, kXLSTMNormEps, true));
     if (FeedForwardAttr ffn = c.getFeedforward()) {
       int64_t pd = ffn.getProjDim();
-      Tensor fn =
-          groupLayerNorm(out, 1, p("ffn_norm.weight"), nullptr, 1e-5, true);
+      Tensor fn = groupLayerNorm(out, 1, p("ffn_norm.weight"), nullptr,
+                                 kXLSTMNormEps, true);
       const Tensor &upW = *p("ffn.proj_up.weight");
       const Tensor *upB = p("ffn.proj_up.bias");
       Tensor gateB, valueB;

@@ -33,10 +33,6 @@ using namespace xlstm;
 
 namespace {
 
-/// Norm eps and scaling of the original xLSTM (weights stored as 1 + w).
-constexpr double kXLSTMNormEps = 1e-5;
-/// mLSTM denominator eps of both families.
-constexpr double kMLSTMEps = 1e-6;
 
 APFloat f64(double v) { return APFloat(v); }
 

@@ -42,6 +42,15 @@ struct ParamSpec {
 
 namespace xlstm {
 
+/// Constants the original xLSTM fixes rather than configures (spec
+/// xlstm-architecture §b.1, §b.3); the one definition the frontend, the
+/// expansion and the reference evaluator share. (The xLSTM-7B's eps values
+/// are config fields and travel in LargeBlockAttr.)
+/// LayerNorm / group-norm eps of the original xLSTM (weights as 1 + w).
+inline constexpr double kXLSTMNormEps = 1e-5;
+/// mLSTM cell denominator eps of the original xLSTM.
+inline constexpr double kMLSTMEps = 1e-6;
+
 /// Parameter tables of the block configurations, in state_dict order. The
 /// frontend names function arguments with them, the block verifiers check
 /// shapes against them and xlstm-expand-blocks looks operands up by name.
