@@ -1040,12 +1040,17 @@ template <typename OpT> struct LowerOp : OpRewritePattern<OpT> {
   LowerOp(MLIRContext *ctx, Fn fn) : OpRewritePattern<OpT>(ctx), fn(fn) {}
   LogicalResult matchAndRewrite(OpT op,
                                 PatternRewriter &rewriter) const override {
-    // What the op becomes is named after it (profiles, kernel tables).
-    rewriter.modifyOpInPlace(op, [&] {
-      op->setLoc(NameLoc::get(
-          rewriter.getStringAttr(op->getName().getStringRef()), op->getLoc()));
-    });
-    return fn(op, rewriter);
+    // What the op becomes is named after it (profiles, kernel tables): the
+    // lowering builds at the op's location, so the name goes there first,
+    // and comes off again if the lowering declines (a pattern that fails
+    // must leave the IR as it found it).
+    Location original = op->getLoc();
+    op->setLoc(NameLoc::get(
+        rewriter.getStringAttr(op->getName().getStringRef()), original));
+    if (succeeded(fn(op, rewriter)))
+      return success();
+    op->setLoc(original);
+    return failure();
   }
   Fn fn;
 };
