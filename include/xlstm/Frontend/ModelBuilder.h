@@ -18,6 +18,7 @@
 #define XLSTM_FRONTEND_MODELBUILDER_H
 
 #include "xlstm/Config/ModelSpec.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrNames.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -36,25 +37,6 @@ enum class ModelDType { F32, BF16 };
 struct ModelBuildOptions {
   ModelDType dtype = ModelDType::F32;
 };
-
-/// Argument attribute naming the checkpoint tensor an argument binds to.
-inline constexpr llvm::StringLiteral kParamAttrName = "xlstm.param";
-/// Argument attribute on the model input ("x" or "tokens").
-inline constexpr llvm::StringLiteral kInputAttrName = "xlstm.input";
-/// Result attribute naming an output ("y" or "logits").
-inline constexpr llvm::StringLiteral kOutputAttrName = "xlstm.output";
-/// Argument and result attribute naming a recurrent state tensor
-/// ("blocks.<i>.<conv|C|n|m|h|c>").
-inline constexpr llvm::StringLiteral kStateAttrName = "xlstm.state";
-/// Other state_dict names bound to the same tensor (tied embeddings).
-inline constexpr llvm::StringLiteral kAliasesAttrName = "xlstm.aliases";
-/// Module attribute: the upstream model class.
-inline constexpr llvm::StringLiteral kModelAttrName = "xlstm.model";
-/// Module attribute: the resolved config the module was built from, as YAML
-/// in the upstream schema (comments dropped). It travels through every
-/// stage, so that IR from any stage can be compiled into a bundle again
-/// (`xlstmc FILE.mlir`); `configOfModule` reads it back.
-inline constexpr llvm::StringLiteral kConfigAttrName = "xlstm.config";
 
 /// Builds the graph-level module for `spec`. The result verifies.
 mlir::OwningOpRef<mlir::ModuleOp>

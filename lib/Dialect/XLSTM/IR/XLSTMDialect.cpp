@@ -5,8 +5,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrNames.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -125,4 +127,80 @@ LargeBlockAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "gate_soft_cap must be positive, got "
                        << gateSoftCap.getValueAsDouble();
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The xlstm.* attributes of model functions and modules
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// What the runtime's manifest reads out of the attribute: a name.
+LogicalResult expectName(Operation *op, NamedAttribute attr, StringRef where) {
+  auto name = dyn_cast<StringAttr>(attr.getValue());
+  if (name && !name.getValue().empty())
+    return success();
+  return op->emitOpError() << "'" << attr.getName().getValue() << "' on "
+                           << where << " must be a non-empty string, got "
+                           << attr.getValue();
+}
+
+constexpr StringLiteral kKnownAttributes =
+    "known: xlstm.model and xlstm.config on the module; xlstm.input, "
+    "xlstm.param, xlstm.aliases and xlstm.state on function arguments; "
+    "xlstm.output and xlstm.state on function results";
+} // namespace
+
+LogicalResult XLSTMDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name != kModelAttrName && name != kConfigAttrName)
+    return op->emitOpError() << "has unknown attribute '" << name << "' ("
+                             << kKnownAttributes << ")";
+  if (!isa<ModuleOp>(op))
+    return op->emitOpError() << "'" << name << "' belongs on the module";
+  if (failed(expectName(op, attr, "the module")))
+    return failure();
+  StringRef value = cast<StringAttr>(attr.getValue()).getValue();
+  if (name == kModelAttrName &&
+      !llvm::is_contained({StringRef("xLSTMBlockStack"),
+                           StringRef("xLSTMLMModel"), StringRef("xLSTMLarge")},
+                          value))
+    return op->emitOpError()
+           << "'" << name << "' must be xLSTMBlockStack, xLSTMLMModel or "
+           << "xLSTMLarge, got '" << value << "'";
+  return success();
+}
+
+LogicalResult XLSTMDialect::verifyRegionArgAttribute(Operation *op, unsigned,
+                                                     unsigned argIndex,
+                                                     NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  std::string where = "argument " + std::to_string(argIndex);
+  if (name == kInputAttrName || name == kParamAttrName ||
+      name == kStateAttrName)
+    return expectName(op, attr, where);
+  if (name == kAliasesAttrName) {
+    auto aliases = dyn_cast<ArrayAttr>(attr.getValue());
+    if (aliases && llvm::all_of(aliases, [](Attribute a) {
+          auto s = dyn_cast<StringAttr>(a);
+          return s && !s.getValue().empty();
+        }))
+      return success();
+    return op->emitOpError()
+           << "'" << name << "' on " << where
+           << " must be an array of non-empty strings, got " << attr.getValue();
+  }
+  return op->emitOpError() << "has unknown attribute '" << name << "' on "
+                           << where << " (" << kKnownAttributes << ")";
+}
+
+LogicalResult XLSTMDialect::verifyRegionResultAttribute(Operation *op, unsigned,
+                                                        unsigned resultIndex,
+                                                        NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  std::string where = "result " + std::to_string(resultIndex);
+  if (name == kOutputAttrName || name == kStateAttrName)
+    return expectName(op, attr, where);
+  return op->emitOpError() << "has unknown attribute '" << name << "' on "
+                           << where << " (" << kKnownAttributes << ")";
 }

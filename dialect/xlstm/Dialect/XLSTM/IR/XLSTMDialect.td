@@ -31,6 +31,11 @@ def XLSTM_Dialect : Dialect {
     whatever the element type of the operands.
   }];
   let useDefaultAttributePrinterParser = 1;
+  // The xlstm.* attributes of model functions and modules
+  // (XLSTMAttrNames.h): the contract with the bundle and the runtime.
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
 }
 
 class XLSTM_Op<string mnemonic, list<Trait> traits = []>
