@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Bundle/Bundle.h"
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -62,6 +63,7 @@ void countOps(const json::Array &body, std::map<std::string, int> &counts) {
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   xlstm::setVersionPrinter("xlstm-bundle");
+  xlstm::reportFatalErrorsAsDiagnostics("xlstm-bundle");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "xLSTM bundle inspector\n");
 

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 #include "xlstm/Weights/Safetensors.h"
 
@@ -54,6 +55,7 @@ llvm::SmallVector<int64_t> squeezed(llvm::ArrayRef<int64_t> shape) {
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   xlstm::setVersionPrinter("xlstm-compare");
+  xlstm::reportFatalErrorsAsDiagnostics("xlstm-compare");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "Compare xLSTM outputs\n");
   auto actual = SafetensorsFile::open(actualPath);

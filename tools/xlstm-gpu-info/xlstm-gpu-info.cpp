@@ -14,6 +14,7 @@
 
 #include "xlstm/Runtime/CudaDriver.h"
 #include "xlstm/Runtime/CudaObjects.h"
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -43,6 +44,7 @@ double gib(size_t bytes) { return double(bytes) / double(size_t(1) << 30); }
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   xlstm::setVersionPrinter("xlstm-gpu-info");
+  xlstm::reportFatalErrorsAsDiagnostics("xlstm-gpu-info");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "Show the CUDA driver and GPUs\n");
 

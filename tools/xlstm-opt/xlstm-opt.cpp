@@ -12,12 +12,14 @@
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/InitAll.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   xlstm::setVersionPrinter("xlstm-opt");
+  xlstm::reportFatalErrorsAsDiagnostics("xlstm-opt");
   mlir::DialectRegistry registry;
   xlstm::registerAllDialects(registry);
   xlstm::registerGPUDialects(registry);

@@ -18,6 +18,7 @@
 #include "xlstm/Bundle/Bundle.h"
 #include "xlstm/Config/ConfigParser.h"
 #include "xlstm/Runtime/GPUModel.h"
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 #include "xlstm/Weights/ParameterBinding.h"
 #include "xlstm/Weights/Random.h"
@@ -486,6 +487,7 @@ private:
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   xlstm::setVersionPrinter("xlstm-run");
+  xlstm::reportFatalErrorsAsDiagnostics("xlstm-run");
   cl::HideUnrelatedOptions(runCategory);
   cl::ParseCommandLineOptions(argc, argv, "Run an xLSTM model\n");
 

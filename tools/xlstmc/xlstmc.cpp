@@ -17,6 +17,7 @@
 #include "xlstm/Target/HostProgram/GPUArtifacts.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
 #include "xlstm/Target/NVVM/Ptxas.h"
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -411,6 +412,7 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   xlstm::setVersionPrinter("xlstmc");
+  xlstm::reportFatalErrorsAsDiagnostics("xlstmc");
   // Every pass and pipeline xlstm-opt knows, for --pass-pipeline.
   xlstm::registerAllPasses();
   xlstm::registerXLSTMConversionPasses();

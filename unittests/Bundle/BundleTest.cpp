@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Bundle/Bundle.h"
+#include "xlstm/Support/FatalErrors.h"
 
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/xxhash.h"
@@ -171,3 +172,15 @@ TEST(Bundle, MissingFile) {
 }
 
 } // namespace
+
+// The tools turn LLVM's fatal errors into "tool: error: ..." and exit
+// code 1 instead of an abort with a stack dump (issue 11: no input makes a
+// tool abort).
+TEST(Tools, FatalErrorsBecomeDiagnostics) {
+  EXPECT_EXIT(
+      {
+        xlstm::reportFatalErrorsAsDiagnostics("some-tool");
+        llvm::report_fatal_error("out of memory");
+      },
+      ::testing::ExitedWithCode(1), "some-tool: error: out of memory");
+}
