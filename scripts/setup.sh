@@ -9,6 +9,7 @@ packages=(
   libmlir-22-dev mlir-22-tools         # MLIR 22 libraries, headers, tablegen
   libgtest-dev                         # unit tests
   python3                              # lit
+  clang libclang-rt-14-dev             # libFuzzer + sanitizers (scripts/fuzz.sh)
 )
 
 missing=()
