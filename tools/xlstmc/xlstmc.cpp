@@ -13,11 +13,11 @@
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/InitAll.h"
+#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Target/Bundle/ModelBundle.h"
 #include "xlstm/Target/HostProgram/GPUArtifacts.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
 #include "xlstm/Target/NVVM/Ptxas.h"
-#include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -515,9 +515,13 @@ int main(int argc, char **argv) {
       noSpec = llvm::toString(recorded.takeError());
   }
 
+  // --emit=ptx -o DIR/: one file per kernel image instead of one module.
+  bool ptxDirectory = emitKind == EmitKind::PTX && !kernelReport &&
+                      StringRef(outputFilename).ends_with("/");
   std::string errorMessage;
-  std::unique_ptr<llvm::ToolOutputFile> output =
-      openOutputFile(outputFilename, &errorMessage);
+  std::unique_ptr<llvm::ToolOutputFile> output = openOutputFile(
+      ptxDirectory ? std::string("-") : outputFilename.getValue(),
+      &errorMessage);
   if (!output)
     return fail(errorMessage);
 
@@ -636,8 +640,9 @@ int main(int argc, char **argv) {
                 ptx.chip = chip;
                 ptx.toolkitPath = *toolkit;
                 ptx.onProgress = progress.counter("kernel images serialized");
-                // One PTX module that ptxas accepts as a whole.
-                if (emitKind == EmitKind::PTX && !kernelReport)
+                // One PTX module that ptxas accepts as a whole (a directory
+                // gets the bundle's images, one file each).
+                if (emitKind == EmitKind::PTX && !kernelReport && !ptxDirectory)
                   ptx.kernelModules = 1;
                 if (emitKind == EmitKind::Cubin && !kernelReport) {
                   ptx.format = "bin";
@@ -659,6 +664,24 @@ int main(int argc, char **argv) {
       gpuModule->print(output->os());
       output->os() << "\n";
       return finish(*output);
+    }
+    if (ptxDirectory) {
+      if (std::error_code ec =
+              llvm::sys::fs::create_directories(outputFilename))
+        return fail(outputFilename + ": " + ec.message());
+      for (auto binary : gpuModule->getOps<gpu::BinaryOp>()) {
+        std::string path =
+            (outputFilename + binary.getSymName() + ".ptx").str();
+        std::unique_ptr<llvm::ToolOutputFile> file =
+            openOutputFile(path, &errorMessage);
+        if (!file)
+          return fail(errorMessage);
+        for (Attribute object : binary.getObjects())
+          file->os() << cast<gpu::ObjectAttr>(object).getObject().getValue();
+        if (finish(*file))
+          return 1;
+      }
+      return 0;
     }
     if (emitKind == EmitKind::PTX && !kernelReport) {
       for (auto binary : gpuModule->getOps<gpu::BinaryOp>())
