@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Bundle/Bundle.h"
+#include "xlstm/Support/Files.h"
 #include "xlstm/Support/JSONDepth.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -35,9 +36,7 @@ const Bundle::SectionView *Bundle::find(StringRef name) const {
 }
 
 Expected<Bundle> Bundle::open(StringRef path) {
-  // A device or FIFO would be read until memory runs out.
-  sys::fs::file_status status;
-  if (!sys::fs::status(path, status) && !sys::fs::is_regular_file(status))
+  if (xlstm::isExistingNonRegularFile(path))
     return fail(path, "not a regular file");
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(
       path, /*IsText=*/false, /*RequiresNullTerminator=*/false);

@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Config/ConfigParser.h"
+#include "xlstm/Support/Files.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
@@ -1509,10 +1510,7 @@ std::optional<ModelSpec> xlstm::config::parseModelConfig(StringRef buffer,
 std::optional<ModelSpec> xlstm::config::parseModelConfigFile(StringRef path,
                                                              raw_ostream &errs,
                                                              SchemaHint hint) {
-  // A device or FIFO would be read until memory runs out.
-  sys::fs::file_status status;
-  if (path != "-" && !sys::fs::status(path, status) &&
-      !sys::fs::is_regular_file(status)) {
+  if (xlstm::isExistingNonRegularFile(path)) {
     SMDiagnostic(path, SourceMgr::DK_Error,
                  "cannot open config file: not a regular file")
         .print(nullptr, errs, errs.has_colors());

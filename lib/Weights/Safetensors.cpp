@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xlstm/Weights/Safetensors.h"
+#include "xlstm/Support/Files.h"
 #include "xlstm/Support/JSONDepth.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -224,9 +225,7 @@ std::string TensorView::shapeString() const { return joinShape(shape); }
 //===----------------------------------------------------------------------===//
 
 Expected<SafetensorsFile> SafetensorsFile::open(StringRef path) {
-  // A device or FIFO would be read until memory runs out.
-  sys::fs::file_status status;
-  if (!sys::fs::status(path, status) && !sys::fs::is_regular_file(status))
+  if (xlstm::isExistingNonRegularFile(path))
     return makeError(path + ": not a regular file");
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFile(path, /*IsText=*/false,

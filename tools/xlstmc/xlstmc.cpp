@@ -14,6 +14,7 @@
 #include "xlstm/Frontend/ModelBuilder.h"
 #include "xlstm/InitAll.h"
 #include "xlstm/Support/FatalErrors.h"
+#include "xlstm/Support/Files.h"
 #include "xlstm/Target/Bundle/ModelBundle.h"
 #include "xlstm/Target/HostProgram/GPUArtifacts.h"
 #include "xlstm/Target/NVVM/Pipelines.h"
@@ -425,29 +426,23 @@ int main(int argc, char **argv) {
       "  MLIR's pass-manager and printing flags (--mlir-timing,\n"
       "  --mlir-print-ir-after-all, --mlir-print-debuginfo, ...) work too;\n"
       "  --help-hidden lists them.\n");
-  Progress progress(!quiet);
-  if (llvm::Error error = xlstm::checkChip(chip)) {
-    llvm::WithColor::error(llvm::errs(), "xlstmc")
-        << "--chip: " << llvm::toString(std::move(error)) << "\n";
+  auto fail = [](const Twine &message) {
+    llvm::WithColor::error(llvm::errs(), "xlstmc") << message << "\n";
     return 1;
-  }
+  };
+  Progress progress(!quiet);
+  if (llvm::Error error = xlstm::checkChip(chip))
+    return fail("--chip: " + llvm::toString(std::move(error)));
   // Checked before any work: a typo should not cost a compile.
   SmallVector<std::string> cubinChips;
   if (cubins != "auto" && cubins != "none")
     for (StringRef c : llvm::split(cubins, ','))
       if (!c.trim().empty()) {
-        if (llvm::Error error = xlstm::checkChip(c.trim())) {
-          llvm::WithColor::error(llvm::errs(), "xlstmc")
-              << "--cubins: " << llvm::toString(std::move(error)) << "\n";
-          return 1;
-        }
+        if (llvm::Error error = xlstm::checkChip(c.trim()))
+          return fail("--cubins: " + llvm::toString(std::move(error)));
         cubinChips.push_back(c.trim().str());
       }
 
-  auto fail = [](const Twine &message) {
-    llvm::WithColor::error(llvm::errs(), "xlstmc") << message << "\n";
-    return 1;
-  };
   DialectRegistry registry;
   xlstm::registerAllDialects(registry);
   xlstm::registerGPUDialects(registry);
@@ -462,9 +457,7 @@ int main(int argc, char **argv) {
   // Inputs that are neither config nor IR get a plain answer instead of a
   // parser's view of their bytes (or an endless read of a device file).
   if (inputFilename != "-") {
-    llvm::sys::fs::file_status status;
-    if (!llvm::sys::fs::status(inputFilename, status) &&
-        !llvm::sys::fs::is_regular_file(status))
+    if (xlstm::isExistingNonRegularFile(inputFilename))
       return fail(inputFilename + ": not a regular file");
     if (auto head = llvm::MemoryBuffer::getFileSlice(inputFilename, 6, 0))
       if ((*head)->getBuffer() == "XLSTMB")
