@@ -26,6 +26,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/YAMLParser.h"
 #include "llvm/Support/raw_ostream.h"
@@ -404,12 +405,15 @@ public:
   /// Locations of the `slstm_at` entries, parallel to StackConfig::slstmAt.
   std::vector<SMLoc> slstmAtLocs;
 
-private:
-  bool build(yaml::Node *node, YNode &out, unsigned depth, SMLoc fallback);
-  SMLoc flowStart(SMLoc loc) const;
   template <typename T>
   void readField(const Field<T> &field, const YNode &v, const std::string &path,
                  T &out);
+  /// Records where `path` was written (for locOf and written).
+  void noteWritten(StringRef path, SMLoc loc) { locs[path] = loc; }
+
+private:
+  bool build(yaml::Node *node, YNode &out, unsigned depth, SMLoc fallback);
+  SMLoc flowStart(SMLoc loc) const;
 
   SourceMgr &sm;
   yaml::Stream &stream;
@@ -1373,6 +1377,173 @@ void deriveLarge(Reader &r, LargeConfig &c) {
                 ") is too large; it must be <= 2147483647");
 }
 
+//===----------------------------------------------------------------------===//
+// Hugging Face config.json (transformers' xLSTMConfig)
+//===----------------------------------------------------------------------===//
+
+/// transformers' xLSTMConfig keys that are xLSTMLargeConfig fields under
+/// another name (7B spec §1.2); the rest of its model keys share the name.
+constexpr std::pair<StringLiteral, StringLiteral> kHFRenamedKeys[] = {
+    {"hidden_size", "embedding_dim"},
+    {"num_hidden_layers", "num_blocks"},
+};
+
+/// Keys of a Hugging Face config.json that do not change the computation:
+/// PretrainedConfig bookkeeping, inference-cache and kernel-backend
+/// choices, and the original 7B config's training-time fields.
+constexpr StringLiteral kHFIgnoredKeys[] = {
+    "architectures", "auto_map", "torch_dtype", "dtype",
+    "transformers_version", "use_cache", "max_inference_chunksize",
+    "_name_or_path", "output_hidden_states", "output_attentions",
+    "return_dict", "is_encoder_decoder", "cell_norm_eps",
+    "igate_bias_init_range", "mlstm_round_up_to_multiple_of",
+    "add_forward_backend_padding", "forward_backend_name",
+    "step_backend_name", "head_dim", "generation_config"};
+
+/// Keys that change the model in ways this compiler does not build; false
+/// (their default) is the only accepted value.
+constexpr StringLiteral kHFMustBeFalseKeys[] = {
+    "tie_word_embeddings", "add_qk_norm", "add_post_norm"};
+
+/// transformers' defaults differ from xLSTMLargeConfig's (the 7B's values,
+/// inference mode).
+LargeConfig hfDefaults() {
+  LargeConfig c;
+  c.vocabSize = 50304;
+  c.embeddingDim = 4096;
+  c.numBlocks = 32;
+  c.numHeads = 8;
+  c.chunkwiseKernel = "chunkwise--native_autograd";
+  c.sequenceKernel = "native_sequence__native";
+  c.stepKernel = "native";
+  c.mode = "inference";
+  c.returnLastStates = true;
+  c.ffnProjFactor = 2.667;
+  return c;
+}
+
+/// Reads a config.json with `model_type: xlstm` into `spec` (family Large).
+void readHFConfig(Reader &r, const YNode &root, ModelSpec &spec) {
+  spec.family = ModelFamily::Large;
+  spec.large = hfDefaults();
+  ModelSpec::SpecialTokens tokens;
+  StringMap<SMLoc> seen;
+  // The first of hidden_size/embedding_dim (num_hidden_layers/num_blocks)
+  // given decides; the other must agree.
+  StringMap<std::pair<std::string, int64_t>> renamedValue;
+  for (size_t i = 0, e = root.numEntries(); i != e; ++i) {
+    const YNode &key = root.key(i), &value = root.val(i);
+    if (key.kind != YNode::Scalar) {
+      r.error(key.loc, "keys of config.json must be strings");
+      continue;
+    }
+    StringRef name = key.value;
+    if (!seen.try_emplace(name, key.loc).second) {
+      r.error(key.loc, "duplicate key '" + shown(name) + "'");
+      continue;
+    }
+    if (!r.checkValue(value, name.str()))
+      continue;
+    if (name == "model_type" || is_contained(kHFIgnoredKeys, name))
+      continue;
+    if (is_contained(kHFMustBeFalseKeys, name)) {
+      bool on = false;
+      if (r.readBool(value, name.str(), on) && on)
+        r.error(value.loc, "'" + name +
+                               "' is true; xlstm-mlir builds the xLSTM-7B "
+                               "architecture without it (only false is "
+                               "supported)");
+      continue;
+    }
+    if (name == "bos_token_id" || name == "pad_token_id") {
+      if (isNull(value))
+        continue;
+      int64_t id = 0;
+      if (r.readInt(value, name.str(), nullptr, id))
+        (name == "bos_token_id" ? tokens.bos : tokens.pad) = id;
+      continue;
+    }
+    if (name == "eos_token_id") {
+      auto readId = [&](const YNode &v) {
+        int64_t id = 0;
+        if (r.readInt(v, "eos_token_id", nullptr, id))
+          tokens.eos.push_back(id);
+      };
+      if (value.kind == YNode::Sequence)
+        for_each(value.children, readId);
+      else if (!isNull(value))
+        readId(value);
+      continue;
+    }
+    if (name == "force_bos_token_insert") {
+      r.readBool(value, name.str(), tokens.forceBosInsert);
+      continue;
+    }
+    StringRef field = name;
+    for (auto [hf, large] : kHFRenamedKeys)
+      if (name == hf)
+        field = large;
+    const Field<LargeConfig> *f = largeSection().find(field);
+    if (!f) {
+      r.warning(key.loc, "'" + shown(name) +
+                             "' is not a field of transformers' xLSTMConfig; "
+                             "ignored");
+      continue;
+    }
+    // transformers' __post_init__ fills a null alias from its partner.
+    if (isNull(value) && (field == "embedding_dim" || field == "num_blocks"))
+      continue;
+    std::string path = name.str();
+    if (field == "embedding_dim" || field == "num_blocks") {
+      int64_t v = 0;
+      if (!r.readInt(value, path, f->intCheck, v))
+        continue;
+      auto [it, first] = renamedValue.try_emplace(field, path, v);
+      if (!first && it->second.second != v) {
+        r.error(value.loc, "'" + name + "' is " + Twine(v) + " but '" +
+                               it->second.first + "' is " +
+                               Twine(it->second.second) +
+                               "; they name the same field");
+        continue;
+      }
+      (field == "embedding_dim" ? spec.large.embeddingDim
+                                : spec.large.numBlocks) = v;
+      r.noteWritten(field, value.loc);
+      continue;
+    }
+    r.noteWritten(field, value.kind == YNode::Scalar ? value.loc : key.loc);
+    r.readField(*f, value, path, spec.large);
+  }
+  // Every field has transformers' default; deriveLarge wants them written.
+  for (StringRef required :
+       {"embedding_dim", "num_heads", "num_blocks", "vocab_size"})
+    if (!r.written(required))
+      r.noteWritten(required, r.rootLoc);
+  spec.specialTokens = std::move(tokens);
+}
+
+/// transformers' xLSTMConfig rounds qk_dim and v_dim up to a multiple of 64
+/// for its cache while its layers use int(E x factor); the checkpoint and
+/// the cache agree only when the two are equal.
+void checkHFHeadDims(Reader &r, const LargeConfig &c) {
+  auto check = [&](StringRef name, StringRef factorKey, double factor,
+                   int64_t dim) {
+    double raw = static_cast<double>(c.embeddingDim) * factor;
+    int64_t rounded = static_cast<int64_t>(pyFloorDiv(raw + 63, 64) * 64);
+    if (rounded != dim)
+      r.error(r.locOf({factorKey, "embedding_dim"}),
+              "transformers' xLSTMConfig rounds " + name + " = hidden_size " +
+                  Twine(c.embeddingDim) + " x " + factorKey + " " +
+                  formatFloat(factor) + " up to " + Twine(rounded) +
+                  " (a multiple of 64) for its cache, but its layers use " +
+                  Twine(dim) +
+                  "; such a model cannot decode in transformers either "
+                  "(choose a width where the two agree)");
+  };
+  check("qk_dim", "qk_dim_factor", c.qkDimFactor, c.qkDim);
+  check("v_dim", "v_dim_factor", c.vDimFactor, c.vDim);
+}
+
 /// Picks the schema from the keys present; see ConfigParser.h.
 std::optional<ModelFamily> detectFamily(Reader &r, const YNode &model,
                                         SchemaHint hint) {
@@ -1483,6 +1654,30 @@ std::optional<ModelSpec> xlstm::config::parseModelConfig(StringRef buffer,
     break;
   }
 
+  // A Hugging Face config.json: {"model_type": "xlstm", ...}.
+  for (size_t i = 0, e = root.numEntries(); i != e; ++i) {
+    const YNode &key = root.key(i), &value = root.val(i);
+    if (key.kind != YNode::Scalar || key.value != "model_type")
+      continue;
+    if (value.kind != YNode::Scalar || value.value != "xlstm") {
+      r.error(value.loc,
+              "'model_type' is " + describe(value) +
+                  "; xlstm-mlir reads Hugging Face configs of model_type "
+                  "\"xlstm\" (transformers' xLSTMConfig)");
+      return std::nullopt;
+    }
+    ModelSpec spec;
+    spec.sourceName = bufferName.str();
+    readHFConfig(r, root, spec);
+    if (!r.failed())
+      deriveLarge(r, spec.large);
+    if (!r.failed())
+      checkHFHeadDims(r, spec.large);
+    if (r.failed())
+      return std::nullopt;
+    return spec;
+  }
+
   std::optional<ModelFamily> family = detectFamily(r, *model, hint);
   if (!family)
     return std::nullopt;
@@ -1510,6 +1705,26 @@ std::optional<ModelSpec> xlstm::config::parseModelConfig(StringRef buffer,
 std::optional<ModelSpec> xlstm::config::parseModelConfigFile(StringRef path,
                                                              raw_ostream &errs,
                                                              SchemaHint hint) {
+  // A model folder: Hugging Face's config.json, or xlstm_large's
+  // config.yaml.
+  SmallString<256> inFolder;
+  if (sys::fs::is_directory(path)) {
+    for (StringRef name : {"config.json", "config.yaml"}) {
+      inFolder = path;
+      sys::path::append(inFolder, name);
+      if (sys::fs::exists(inFolder))
+        break;
+      inFolder.clear();
+    }
+    if (inFolder.empty()) {
+      SMDiagnostic(path, SourceMgr::DK_Error,
+                   "a model folder must hold config.json (Hugging Face) or "
+                   "config.yaml (xlstm_large)")
+          .print(nullptr, errs, errs.has_colors());
+      return std::nullopt;
+    }
+    path = inFolder;
+  }
   if (xlstm::isExistingNonRegularFile(path)) {
     SMDiagnostic(path, SourceMgr::DK_Error,
                  "cannot open config file: not a regular file")

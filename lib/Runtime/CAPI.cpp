@@ -135,9 +135,23 @@ xlstm_status xlstm_model_set_weights(xlstm_model *model,
                                      uint64_t seed) {
   if (!model)
     return fail("xlstm_model_set_weights: model is NULL");
+  if (safetensorsPath) {
+    // Straight from the mapped checkpoint to the device, no float64.
+    llvm::Expected<weights::Checkpoint> checkpoint =
+        weights::Checkpoint::open(safetensorsPath);
+    if (!checkpoint)
+      return fail(checkpoint.takeError());
+    llvm::Expected<std::vector<weights::BoundTensor>> bound =
+        weights::bindCheckpoint(model->model->getParams(), *checkpoint,
+                                weights::checkpointLayout(*model->spec));
+    if (!bound)
+      return fail(bound.takeError());
+    if (llvm::Error e = model->model->setParameters(*bound))
+      return fail(std::move(e));
+    return ok();
+  }
   llvm::Expected<weights::ParamValues> values = weights::loadOrInitParameters(
-      *model->spec, model->model->getParams(),
-      safetensorsPath ? safetensorsPath : "", seed);
+      *model->spec, model->model->getParams(), "", seed);
   if (!values)
     return fail(values.takeError());
   if (llvm::Error e = model->model->setParameters(*values))

@@ -191,15 +191,20 @@ void GPUModel::setGraphReplay(bool on) {
 
 size_t GPUModel::getNumRecordings() const { return recordings.size(); }
 
-Error GPUModel::setParameters(const weights::ParamValues &values) {
+Error GPUModel::uploadParameters(
+    size_t count,
+    llvm::function_ref<llvm::ArrayRef<uint8_t>(size_t, weights::DType,
+                                               std::vector<uint8_t> &)>
+        encode) {
   // Recordings hold the previous parameters' buffers.
   recordings.clear();
   unrecordable.clear();
-  if (values.size() != params.size())
-    return createStringError("%zu parameter values for %zu parameters",
-                             values.size(), params.size());
+  if (count != params.size())
+    return createStringError("%zu parameter values for %zu parameters", count,
+                             params.size());
   parameterValues.clear();
-  for (auto [desc, data] : llvm::zip(params, values)) {
+  std::vector<uint8_t> staging;
+  for (auto [i, desc] : llvm::enumerate(params)) {
     std::optional<unsigned> index = forwardProgram->findArgument(desc.name);
     if (!index)
       return createStringError("the program has no parameter '%s'",
@@ -209,19 +214,50 @@ Error GPUModel::setParameters(const weights::ParamValues &values) {
       return createStringError("parameter '%s' is not a buffer",
                                desc.name.c_str());
     ElementKind element = type.memrefType.element;
-    weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
-        desc.name, std::vector<int64_t>(desc.shape.begin(), desc.shape.end()),
-        data, toDType(element));
     Expected<MemRefValue> buffer =
         allocateMemRef(*backend, element, desc.shape);
     if (!buffer)
       return buffer.takeError();
-    if (Error e = backend->copyFromHost(
-            *buffer->allocation, 0, encoded.bytes.data(), encoded.bytes.size()))
+    // cuMemcpyHtoD from pageable memory returns once the source is
+    // consumed, so the staging buffer can be refilled right away.
+    llvm::ArrayRef<uint8_t> data = encode(i, toDType(element), staging);
+    if (data.size() != buffer->allocation->getBytes())
+      return createStringError("parameter '%s': %zu bytes given, %zu expected",
+                               desc.name.c_str(), data.size(),
+                               buffer->allocation->getBytes());
+    if (Error e = backend->copyFromHost(*buffer->allocation, 0, data.data(),
+                                        data.size()))
       return e;
     parameterValues[desc.name] = Value::getMemRef(std::move(*buffer));
   }
   return backend->synchronize();
+}
+
+Error GPUModel::setParameters(const weights::ParamValues &values) {
+  return uploadParameters(
+      values.size(), [&](size_t i, weights::DType dtype,
+                         std::vector<uint8_t> &staging) {
+        staging.resize(values[i].size() * weights::elementSize(dtype));
+        weights::convertElements(
+            llvm::ArrayRef<uint8_t>(
+                reinterpret_cast<const uint8_t *>(values[i].data()),
+                values[i].size() * sizeof(double)),
+            weights::DType::F64, staging, dtype);
+        return llvm::ArrayRef<uint8_t>(staging);
+      });
+}
+
+Error GPUModel::setParameters(llvm::ArrayRef<weights::BoundTensor> bound) {
+  return uploadParameters(
+      bound.size(), [&](size_t i, weights::DType dtype,
+                        std::vector<uint8_t> &staging) {
+        const weights::BoundTensor &source = bound[i];
+        if (!source.layoutChange && source.tensor->dtype == dtype)
+          return source.bytes(); // straight from the mapped file
+        staging.resize(size_t(source.count) * weights::elementSize(dtype));
+        source.encode(dtype, staging);
+        return llvm::ArrayRef<uint8_t>(staging);
+      });
 }
 
 std::vector<HostTensor> GPUModel::zeroStates(int64_t batch) const {

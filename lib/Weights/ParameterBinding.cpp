@@ -18,6 +18,7 @@
 #include "xlstm/Weights/Random.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
@@ -107,25 +108,118 @@ bool sameValues(ArrayRef<double> a, ArrayRef<double> b) {
          });
 }
 
-/// Binds one parameter, appending any problems; returns the values or empty.
-std::vector<double> bindOne(const ParamDesc &p, const SafetensorsFile &file,
-                            const StringMap<const ParamDesc *> &byName,
-                            SLSTMBackend fileLayout, SLSTMBackend modelLayout,
-                            StringSet<> &used,
-                            std::vector<std::string> &problems) {
+/// Other spellings of an xlstm_large name: Hugging Face transformers calls
+/// the embedding `backbone.embeddings` (7B spec §6.2); everything else is
+/// spelt the same.
+SmallVector<std::string, 1> otherSpellings(StringRef name) {
+  if (name == "embedding.weight")
+    return {"backbone.embeddings.weight"};
+  return {};
+}
+
+/// weight_mode "fused" tensors (7B spec §6.1): the rows of `fused` are the
+/// single-mode tensors `parts`, concatenated in this order.
+struct FusedLayout {
+  StringLiteral fused;
+  SmallVector<StringLiteral, 4> parts;
+};
+const FusedLayout kFusedLayouts[] = {
+    {"mlstm_layer.qkv_opreact.weight",
+     {"mlstm_layer.q.weight", "mlstm_layer.k.weight", "mlstm_layer.v.weight",
+      "mlstm_layer.ogate_preact.weight"}},
+    {"mlstm_layer.qkv_opreact.bias",
+     {"mlstm_layer.q.bias", "mlstm_layer.k.bias", "mlstm_layer.v.bias",
+      "mlstm_layer.ogate_preact.bias"}},
+    {"mlstm_layer.ifgate_preact.weight",
+     {"mlstm_layer.igate_preact.weight", "mlstm_layer.fgate_preact.weight"}},
+    {"mlstm_layer.ifgate_preact.bias",
+     {"mlstm_layer.igate_preact.bias", "mlstm_layer.fgate_preact.bias"}},
+    {"ffn.proj_up_gate_z.weight",
+     {"ffn.proj_up_gate.weight", "ffn.proj_up.weight"}},
+    {"ffn.proj_up_gate_z.bias", {"ffn.proj_up_gate.bias", "ffn.proj_up.bias"}},
+};
+
+/// `p` as a row range of a fused tensor of `checkpoint`, if it has one of
+/// the right shape; shape problems of a fused tensor that exists are
+/// appended to `problems`.
+std::optional<BoundTensor>
+bindFusedPart(const ParamDesc &p, const Checkpoint &checkpoint,
+              const StringMap<const ParamDesc *> &byName, StringSet<> &used,
+              std::vector<std::string> &problems) {
+  StringRef name = p.name;
+  for (const FusedLayout &layout : kFusedLayouts) {
+    const StringLiteral *part = find_if(layout.parts, [&](StringRef suffix) {
+      return name == suffix || name.ends_with(("." + suffix).str());
+    });
+    if (part == layout.parts.end())
+      continue;
+    std::string prefix = name.drop_back(part->size()).str();
+    std::string fusedName = prefix + layout.fused.str();
+    const TensorView *fused = checkpoint.find(fusedName);
+    if (!fused)
+      return std::nullopt;
+    used.insert(fusedName);
+    // Row offsets from the shapes of the parts the model expects.
+    int64_t rows = 0, offsetRows = 0;
+    for (StringRef sibling : layout.parts) {
+      const ParamDesc *d = byName.lookup(prefix + sibling.str());
+      if (!d || d->shape.empty()) {
+        problems.push_back("fused tensor '" + fusedName +
+                           "' cannot be split: the model has no parameter '" +
+                           prefix + sibling.str() + "'");
+        return std::nullopt;
+      }
+      if (sibling == *part)
+        offsetRows = rows;
+      rows += d->shape.front();
+    }
+    SmallVector<int64_t, 4> expected(p.shape);
+    expected.front() = rows;
+    if (ArrayRef<int64_t>(fused->shape) != ArrayRef<int64_t>(expected) ||
+        !isFloat(fused->dtype)) {
+      problems.push_back("fused tensor '" + fusedName + "' has shape " +
+                         fused->shapeString() + " and dtype " +
+                         toString(fused->dtype).str() + ", expected " +
+                         shapeString(expected) + " (rows of " +
+                         join(layout.parts, ", ") + ") and a float dtype");
+      return std::nullopt;
+    }
+    int64_t rowElements = numElements(p.shape) / std::max<int64_t>(
+                                                     p.shape.front(), 1);
+    BoundTensor bound;
+    bound.tensor = fused;
+    bound.offset = offsetRows * rowElements;
+    bound.count = numElements(p.shape);
+    return bound;
+  }
+  return std::nullopt;
+}
+
+/// Binds one parameter, appending any problems; nullopt if it failed.
+std::optional<BoundTensor>
+bindOne(const ParamDesc &p, const Checkpoint &checkpoint,
+        const StringMap<const ParamDesc *> &byName, SLSTMBackend fileLayout,
+        SLSTMBackend modelLayout, StringSet<> &used,
+        std::vector<std::string> &problems) {
   SmallVector<const TensorView *, 2> found;
-  SmallVector<StringRef, 2> names = {p.name};
+  SmallVector<std::string, 4> names = {p.name};
   names.append(p.aliases.begin(), p.aliases.end());
+  names.append(otherSpellings(p.name));
   for (StringRef name : names)
-    if (const TensorView *t = file.find(name)) {
+    if (const TensorView *t = checkpoint.find(name)) {
       found.push_back(t);
       used.insert(name);
     }
   if (found.empty()) {
-    problems.push_back("missing tensor " + quotedNames(p) +
-                       " (expected shape " + shapeString(p.shape) +
-                       ", a float dtype)");
-    return {};
+    size_t before = problems.size();
+    if (std::optional<BoundTensor> part =
+            bindFusedPart(p, checkpoint, byName, used, problems))
+      return part;
+    if (problems.size() == before)
+      problems.push_back("missing tensor " + quotedNames(p) +
+                         " (expected shape " + shapeString(p.shape) +
+                         ", a float dtype)");
+    return std::nullopt;
   }
 
   // sLSTM tensors stored in the other layout: the file's kernel has the other
@@ -155,7 +249,7 @@ std::vector<double> bindOne(const ParamDesc &p, const SafetensorsFile &file,
       problems.push_back("cannot convert '" + p.name + "' from the " +
                          toString(fileLayout).str() + " to the " +
                          toString(modelLayout).str() + " layout: " + why);
-      return {};
+      return std::nullopt;
     }
     if (isKernel)
       stored = kernelShape(fileLayout, heads->first, heads->second);
@@ -181,20 +275,23 @@ std::vector<double> bindOne(const ParamDesc &p, const SafetensorsFile &file,
     }
   }
   if (!ok)
-    return {};
-  std::vector<double> values = toF64(*found.front());
-  for (const TensorView *t : drop_begin(found))
-    if (!sameValues(values, toF64(*t)))
-      problems.push_back("tensors '" + found.front()->name + "' and '" +
-                         t->name +
-                         "' name the same parameter but differ (tied copies "
-                         "must be equal)");
-  if (!convert)
-    return values;
-  auto [nh, dh] = *heads;
-  return isKernel
-             ? convertRecurrentKernel(values, nh, dh, fileLayout, modelLayout)
-             : convertSLSTMBias(values, nh, dh, fileLayout, modelLayout);
+    return std::nullopt;
+  BoundTensor bound;
+  bound.tensor = found.front();
+  bound.count = numElements(p.shape);
+  if (found.size() > 1) {
+    std::vector<double> values = toF64(*found.front());
+    for (const TensorView *t : drop_begin(found))
+      if (!sameValues(values, toF64(*t)))
+        problems.push_back("tensors '" + found.front()->name + "' and '" +
+                           t->name +
+                           "' name the same parameter but differ (tied copies "
+                           "must be equal)");
+  }
+  if (convert)
+    bound.layoutChange = BoundTensor::LayoutChange{
+        isKernel, heads->first, heads->second, fileLayout, modelLayout};
+  return bound;
 }
 
 //===----------------------------------------------------------------------===//
@@ -443,13 +540,46 @@ std::vector<double> xlstm::weights::convertSLSTMBias(ArrayRef<double> bias,
   return out;
 }
 
-Expected<ParamValues>
-xlstm::weights::bindParameters(ArrayRef<ParamDesc> params,
-                               const SafetensorsFile &file,
+ArrayRef<uint8_t> BoundTensor::bytes() const {
+  size_t size = elementSize(tensor->dtype);
+  return tensor->bytes.slice(offset * size, count * size);
+}
+
+std::vector<double> BoundTensor::toF64() const {
+  std::vector<double> values(count);
+  convertElements(bytes(), tensor->dtype,
+                  MutableArrayRef<uint8_t>(
+                      reinterpret_cast<uint8_t *>(values.data()),
+                      values.size() * sizeof(double)),
+                  DType::F64);
+  if (!layoutChange)
+    return values;
+  const LayoutChange &c = *layoutChange;
+  return c.isKernel ? convertRecurrentKernel(values, c.numHeads, c.headDim,
+                                             c.from, c.to)
+                    : convertSLSTMBias(values, c.numHeads, c.headDim, c.from,
+                                       c.to);
+}
+
+void BoundTensor::encode(DType dtype, MutableArrayRef<uint8_t> out) const {
+  assert(out.size() == size_t(count) * elementSize(dtype) && "wrong size");
+  if (!layoutChange)
+    return convertElements(bytes(), tensor->dtype, out, dtype);
+  // Layout changes are rare and small (sLSTM recurrent kernels): via f64.
+  std::vector<double> values = toF64();
+  convertElements(ArrayRef<uint8_t>(
+                      reinterpret_cast<const uint8_t *>(values.data()),
+                      values.size() * sizeof(double)),
+                  DType::F64, out, dtype);
+}
+
+Expected<std::vector<BoundTensor>>
+xlstm::weights::bindCheckpoint(ArrayRef<ParamDesc> params,
+                               const Checkpoint &checkpoint,
                                SLSTMBackend modelLayout) {
   std::vector<std::string> problems;
   SLSTMBackend fileLayout = modelLayout;
-  const auto &meta = file.metadata();
+  const auto &meta = checkpoint.metadata();
   if (auto it = meta.find("slstm_layout"); it != meta.end()) {
     if (it->second == "vanilla")
       fileLayout = SLSTMBackend::Vanilla;
@@ -464,31 +594,68 @@ xlstm::weights::bindParameters(ArrayRef<ParamDesc> params,
   for (const ParamDesc &p : params)
     byName.try_emplace(p.name, &p);
   StringSet<> used;
-  ParamValues values;
-  values.reserve(params.size());
-  for (const ParamDesc &p : params)
-    values.push_back(
-        bindOne(p, file, byName, fileLayout, modelLayout, used, problems));
-  for (const TensorView &t : file.tensors())
-    if (!used.contains(t.name))
-      problems.push_back("unexpected tensor '" + t.name + "' (shape " +
-                         t.shapeString() + ", " + toString(t.dtype).str() +
+  std::vector<BoundTensor> bound;
+  bound.reserve(params.size());
+  for (const ParamDesc &p : params) {
+    std::optional<BoundTensor> b = bindOne(p, checkpoint, byName, fileLayout,
+                                           modelLayout, used, problems);
+    bound.push_back(b.value_or(BoundTensor()));
+  }
+  for (const TensorView *t : checkpoint.tensors())
+    if (!used.contains(t->name))
+      problems.push_back("unexpected tensor '" + t->name + "' (shape " +
+                         t->shapeString() + ", " + toString(t->dtype).str() +
                          ") is not a parameter of this model");
   if (problems.empty())
-    return std::move(values);
+    return std::move(bound);
 
+  // Problems of a sharded checkpoint name the shard of the tensor.
+  auto where = [&](StringRef problem) -> std::string {
+    if (checkpoint.numShards() < 2)
+      return checkpoint.name().str();
+    size_t q = problem.find('\'');
+    if (q != StringRef::npos) {
+      StringRef quoted = problem.drop_front(q + 1).take_until(
+          [](char c) { return c == '\''; });
+      if (const TensorView *t = checkpoint.find(quoted))
+        return checkpoint.shardOf(*t).str();
+    }
+    return checkpoint.name().str();
+  };
   std::string msg;
   raw_string_ostream os(msg);
   for (auto [i, problem] : enumerate(problems)) {
     if (i == kMaxProblems) {
       os << "\n"
-         << file.name() << ": ... and " << problems.size() - kMaxProblems
+         << checkpoint.name() << ": ... and " << problems.size() - kMaxProblems
          << " more problems";
       break;
     }
-    os << (i ? "\n" : "") << file.name() << ": " << problem;
+    os << (i ? "\n" : "") << where(problem) << ": " << problem;
   }
   return createStringError(inconvertibleErrorCode(), msg);
+}
+
+Expected<ParamValues>
+xlstm::weights::bindParameters(ArrayRef<ParamDesc> params,
+                               const Checkpoint &checkpoint,
+                               SLSTMBackend modelLayout) {
+  Expected<std::vector<BoundTensor>> bound =
+      bindCheckpoint(params, checkpoint, modelLayout);
+  if (!bound)
+    return bound.takeError();
+  ParamValues values;
+  values.reserve(bound->size());
+  for (const BoundTensor &b : *bound)
+    values.push_back(b.toF64());
+  return std::move(values);
+}
+
+Expected<ParamValues>
+xlstm::weights::bindParameters(ArrayRef<ParamDesc> params,
+                               const SafetensorsFile &file,
+                               SLSTMBackend modelLayout) {
+  return bindParameters(params, Checkpoint::view(file), modelLayout);
 }
 
 ParamValues xlstm::weights::initParameters(const ModelSpec &spec,
@@ -547,10 +714,10 @@ xlstm::weights::loadOrInitParameters(const config::ModelSpec &spec,
                                      llvm::ArrayRef<ParamDesc> params,
                                      llvm::StringRef path, uint64_t seed) {
   if (!path.empty()) {
-    llvm::Expected<SafetensorsFile> file = SafetensorsFile::open(path);
-    if (!file)
-      return file.takeError();
-    return bindParameters(params, *file, checkpointLayout(spec));
+    llvm::Expected<Checkpoint> checkpoint = Checkpoint::open(path);
+    if (!checkpoint)
+      return checkpoint.takeError();
+    return bindParameters(params, *checkpoint, checkpointLayout(spec));
   }
   ParamValues values = initParameters(spec, params, seed);
   for (std::vector<double> &v : values)

@@ -26,6 +26,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using namespace llvm;
@@ -493,6 +494,40 @@ std::vector<float> xlstm::weights::toF32(const TensorView &tensor) {
     out[i] = bit_cast<float>(uint32_t(encodeFloat(v, kF32)));
   }
   return out;
+}
+
+void xlstm::weights::convertElements(ArrayRef<uint8_t> src, DType from,
+                                     MutableArrayRef<uint8_t> dst, DType to) {
+  size_t count = dst.size() / elementSize(to);
+  assert(src.size() >= count * elementSize(from) && "source too short");
+  if (from == to) {
+    std::memcpy(dst.data(), src.data(), count * elementSize(to));
+    return;
+  }
+  // The checkpoint conversions a GPU load makes, without a detour through
+  // double (same results: bf16 is f32's upper half, rounded to even).
+  if (from == DType::BF16 && to == DType::F32) {
+    for (size_t i = 0; i < count; ++i)
+      endian::write32le(dst.data() + 4 * i,
+                        uint32_t(endian::read16le(src.data() + 2 * i)) << 16);
+    return;
+  }
+  if (from == DType::F32 && to == DType::BF16) {
+    for (size_t i = 0; i < count; ++i) {
+      uint32_t bits = endian::read32le(src.data() + 4 * i);
+      uint16_t out;
+      if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: keep it quiet
+        out = uint16_t(((bits >> 16) & 0x8000u) | 0x7fc0u);
+      else
+        out = uint16_t((bits + 0x7fffu + ((bits >> 16) & 1)) >> 16);
+      endian::write16le(dst.data() + 2 * i, out);
+    }
+    return;
+  }
+  size_t fromSize = elementSize(from), toSize = elementSize(to);
+  for (size_t i = 0; i < count; ++i)
+    storeElement(dst.data() + i * toSize,
+                 loadElement(src.data() + i * fromSize, from), to);
 }
 
 OwnedTensor OwnedTensor::fromF64(std::string name, std::vector<int64_t> shape,

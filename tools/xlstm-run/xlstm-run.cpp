@@ -50,12 +50,16 @@ enum class Device { Reference, Cuda };
 cl::OptionCategory runCategory("xlstm-run options");
 cl::opt<std::string>
     modelPath(cl::Positional, cl::Required,
-              cl::desc("<model config .yaml | bundle .xlstmb>"),
+              cl::desc("<model config .yaml | config.json | Hugging Face "
+                       "model folder | bundle .xlstmb>"),
               cl::cat(runCategory));
 cl::opt<std::string> weightsPath(
     "weights",
-    cl::desc("Parameters by upstream state_dict name (default: random init)"),
-    cl::value_desc("file.safetensors"), cl::cat(runCategory));
+    cl::desc("Parameters by upstream or Hugging Face name: a .safetensors "
+             "file, a model.safetensors.index.json of shards, or a folder "
+             "holding either (default: the model folder's, else random "
+             "init)"),
+    cl::value_desc("checkpoint"), cl::cat(runCategory));
 cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random init"), cl::init(0),
                        cl::cat(runCategory));
 cl::opt<std::string> saveWeightsPath("save-weights",
@@ -264,6 +268,14 @@ public:
   virtual ~ModelDevice() = default;
   virtual llvm::ArrayRef<weights::ParamDesc> params() const = 0;
   virtual llvm::Error setParameters(weights::ParamValues values) = 0;
+  /// Parameters bound in a checkpoint; devices that keep float64 convert.
+  virtual llvm::Error
+  setParameters(llvm::ArrayRef<weights::BoundTensor> bound) {
+    weights::ParamValues values;
+    for (const weights::BoundTensor &b : bound)
+      values.push_back(b.toF64());
+    return setParameters(std::move(values));
+  }
   virtual llvm::StringRef inputName() const = 0;
   virtual llvm::StringRef outputName() const = 0;
   virtual llvm::ArrayRef<std::string> stateNames() const = 0;
@@ -351,6 +363,10 @@ public:
   }
   llvm::Error setParameters(weights::ParamValues values) override {
     return model->setParameters(values);
+  }
+  llvm::Error
+  setParameters(llvm::ArrayRef<weights::BoundTensor> bound) override {
+    return model->setParameters(bound);
   }
   llvm::StringRef inputName() const override { return model->getInputName(); }
   llvm::StringRef outputName() const override { return model->getOutputName(); }
@@ -484,6 +500,20 @@ private:
 
 } // namespace
 
+/// True for a folder holding a checkpoint (Hugging Face layout, or
+/// safetensors files without an index).
+bool folderHasWeights(llvm::StringRef path) {
+  if (!llvm::sys::fs::is_directory(path))
+    return false;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(path, ec), end; it != end && !ec;
+       it.increment(ec))
+    if (llvm::StringRef(it->path()).ends_with(".safetensors") ||
+        llvm::StringRef(it->path()).ends_with(".safetensors.index.json"))
+      return true;
+  return false;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM y(argc, argv);
   xlstm::setVersionPrinter("xlstm-run");
@@ -569,18 +599,40 @@ int main(int argc, char **argv) {
   }
 
   config::SLSTMBackend layout = weights::checkpointLayout(*spec);
-  llvm::Expected<weights::ParamValues> loaded =
-      weights::loadOrInitParameters(*spec, model->params(), weightsPath, seed);
-  if (!loaded)
-    return fail(loaded.takeError());
-  weights::ParamValues params = std::move(*loaded);
-  if (!saveWeightsPath.empty())
-    if (llvm::Error e =
-            weights::writeParameters(saveWeightsPath, model->params(), params,
-                                     weights::DType::F32, layout))
+  // A model folder (Hugging Face layout) brings its weights.
+  std::string weightsSource = weightsPath;
+  if (weightsSource.empty() && folderHasWeights(modelPath))
+    weightsSource = modelPath;
+  // Checkpoints go to the device in their stored dtype; float64 values only
+  // where they are written back.
+  std::optional<weights::Checkpoint> checkpoint;
+  if (!weightsSource.empty() && saveWeightsPath.empty()) {
+    llvm::Expected<weights::Checkpoint> opened =
+        weights::Checkpoint::open(weightsSource);
+    if (!opened)
+      return fail(opened.takeError());
+    checkpoint.emplace(std::move(*opened));
+    llvm::Expected<std::vector<weights::BoundTensor>> bound =
+        weights::bindCheckpoint(model->params(), *checkpoint, layout);
+    if (!bound)
+      return fail(bound.takeError());
+    if (llvm::Error e = model->setParameters(*bound))
       return fail(std::move(e));
-  if (llvm::Error e = model->setParameters(std::move(params)))
-    return fail(std::move(e));
+  } else {
+    llvm::Expected<weights::ParamValues> loaded =
+        weights::loadOrInitParameters(*spec, model->params(), weightsSource,
+                                      seed);
+    if (!loaded)
+      return fail(loaded.takeError());
+    weights::ParamValues params = std::move(*loaded);
+    if (!saveWeightsPath.empty())
+      if (llvm::Error e =
+              weights::writeParameters(saveWeightsPath, model->params(),
+                                       params, weights::DType::F32, layout))
+        return fail(std::move(e));
+    if (llvm::Error e = model->setParameters(std::move(params)))
+      return fail(std::move(e));
+  }
 
   bool randomInput = batch > 0 || seqlen > 0;
   if (bench > 0 && device != Device::Cuda)

@@ -68,7 +68,8 @@ enum class EmitKind {
 cl::OptionCategory xlstmcCategory("xlstmc options");
 
 cl::opt<std::string> inputFilename(cl::Positional, cl::Required,
-                                   cl::desc("<model config .yaml | IR .mlir>"),
+                                   cl::desc("<model config .yaml | config.json | Hugging Face "
+                         "model folder | IR .mlir>"),
                                    cl::cat(xlstmcCategory));
 cl::opt<std::string> outputFilename("o",
                                     cl::desc("Output file (default: stdout)"),
@@ -457,7 +458,10 @@ int main(int argc, char **argv) {
   // Inputs that are neither config nor IR get a plain answer instead of a
   // parser's view of their bytes (or an endless read of a device file).
   if (inputFilename != "-") {
-    if (xlstm::isExistingNonRegularFile(inputFilename))
+    // A folder is a model folder (Hugging Face config.json); the config
+    // reader finds the file in it.
+    if (xlstm::isExistingNonRegularFile(inputFilename) &&
+        !llvm::sys::fs::is_directory(inputFilename))
       return fail(inputFilename + ": not a regular file");
     if (auto head = llvm::MemoryBuffer::getFileSlice(inputFilename, 6, 0))
       if ((*head)->getBuffer() == "XLSTMB")

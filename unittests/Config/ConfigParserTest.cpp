@@ -991,10 +991,12 @@ TEST(ConfigErrors, MissingFile) {
                      "file: No such file or directory\n");
 }
 
-TEST(ConfigErrors, DirectoryIsNotAFile) {
+TEST(ConfigErrors, FolderWithoutAConfig) {
+  // A folder is read as a model folder; the source tree holds no config.
   Parsed p = parseFile(XLSTM_SOURCE_DIR);
   EXPECT_FALSE(p.spec);
-  EXPECT_NE(p.diags.find(": error: cannot open config file: "),
+  EXPECT_NE(p.diags.find(": error: a model folder must hold config.json "
+                         "(Hugging Face) or config.yaml (xlstm_large)"),
             std::string::npos)
       << p.diags;
 }
@@ -1418,3 +1420,154 @@ TEST(ConfigPrinter, QuotesStringsThatAreNotPlainSafe) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Hugging Face config.json (transformers' xLSTMConfig)
+//===----------------------------------------------------------------------===//
+
+namespace {
+Parsed parseJSON(StringRef json) {
+  Parsed p;
+  llvm::raw_string_ostream os(p.diags);
+  p.spec = parseModelConfig(json, "config.json", os);
+  return p;
+}
+} // namespace
+
+TEST(HFConfig, EmptyIsTransformersDefaultsTheXLSTM7B) {
+  Parsed p = parseJSON(R"({"model_type": "xlstm"})");
+  ASSERT_TRUE(p.spec) << p.diags;
+  EXPECT_EQ(p.diags, "");
+  const LargeConfig &c = p.spec->large;
+  EXPECT_EQ(p.spec->family, ModelFamily::Large);
+  EXPECT_EQ(c.embeddingDim, 4096);
+  EXPECT_EQ(c.numBlocks, 32);
+  EXPECT_EQ(c.numHeads, 8);
+  EXPECT_EQ(c.vocabSize, 50304);
+  EXPECT_EQ(c.qkDim, 2048);
+  EXPECT_EQ(c.vDim, 4096);
+  EXPECT_EQ(c.ffnDim, 10944);
+  EXPECT_EQ(c.mode, "inference");
+  EXPECT_TRUE(c.returnLastStates);
+  ASSERT_TRUE(p.spec->specialTokens);
+  EXPECT_FALSE(p.spec->specialTokens->bos); // only what the file says
+}
+
+TEST(HFConfig, The7BConfigJSON) {
+  // The fields of NX-AI/xLSTM-7b's config.json (7B spec §1.2), including
+  // the original training-time keys transformers no longer reads.
+  Parsed p = parseJSON(R"({
+    "architectures": ["xLSTMForCausalLM"], "model_type": "xlstm",
+    "embedding_dim": 4096, "num_blocks": 32, "num_heads": 8,
+    "head_dim": 512, "qk_dim_factor": 0.5, "v_dim_factor": 1.0,
+    "vocab_size": 50304, "ffn_proj_factor": 2.667,
+    "ffn_round_up_to_multiple_of": 64, "gate_soft_cap": 15.0,
+    "output_logit_soft_cap": 30.0, "norm_eps": 1e-06, "cell_norm_eps": 1e-06,
+    "norm_reduction_force_float32": true, "use_bias": false,
+    "add_out_norm": true, "tie_word_embeddings": false,
+    "igate_bias_init_range": -10.0, "mlstm_round_up_to_multiple_of": 64,
+    "return_last_states": true, "add_qk_norm": false, "add_post_norm": false,
+    "add_forward_backend_padding": false, "force_bos_token_insert": true,
+    "forward_backend_name": "chunkwise--triton_limit_chunk",
+    "step_backend_name": "triton_fused", "torch_dtype": "float32",
+    "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 1,
+    "transformers_version": "4.48.0", "use_cache": true})");
+  ASSERT_TRUE(p.spec) << p.diags;
+  EXPECT_EQ(p.diags, "");
+  const LargeConfig &c = p.spec->large;
+  EXPECT_EQ(c.embeddingDim, 4096);
+  EXPECT_EQ(c.qkHeadDim, 256);
+  EXPECT_EQ(c.vHeadDim, 512);
+  EXPECT_EQ(c.ffnDim, 10944);
+  const auto &tokens = *p.spec->specialTokens;
+  EXPECT_EQ(tokens.bos, 0);
+  EXPECT_EQ(tokens.pad, 1);
+  EXPECT_EQ(tokens.eos, std::vector<int64_t>{2});
+  EXPECT_TRUE(tokens.forceBosInsert);
+}
+
+TEST(HFConfig, AliasesAndNulls) {
+  // transformers writes both names; either alone, or one null, is enough.
+  for (StringRef json :
+       {R"({"model_type": "xlstm", "hidden_size": 256, "num_hidden_layers": 3})",
+        R"({"model_type": "xlstm", "embedding_dim": 256, "num_blocks": 3})",
+        R"({"model_type": "xlstm", "hidden_size": 256, "embedding_dim": null,
+            "num_hidden_layers": null, "num_blocks": 3})",
+        R"({"model_type": "xlstm", "hidden_size": 256, "embedding_dim": 256,
+            "num_hidden_layers": 3, "num_blocks": 3})"}) {
+    Parsed p = parseJSON(json);
+    ASSERT_TRUE(p.spec) << json.str() << p.diags;
+    EXPECT_EQ(p.spec->large.embeddingDim, 256);
+    EXPECT_EQ(p.spec->large.numBlocks, 3);
+  }
+  Parsed list =
+      parseJSON(R"({"model_type": "xlstm", "eos_token_id": [2, 0]})");
+  ASSERT_TRUE(list.spec) << list.diags;
+  EXPECT_EQ(list.spec->specialTokens->eos, (std::vector<int64_t>{2, 0}));
+}
+
+TEST(HFConfig, Errors) {
+  struct Case {
+    const char *json, *message;
+  };
+  const Case cases[] = {
+      {R"({"model_type": "llama"})",
+       "config.json:1:16: error: 'model_type' is the quoted string 'llama'; "
+       "xlstm-mlir reads Hugging Face configs of model_type \"xlstm\""},
+      {R"({"model_type": "xlstm", "hidden_size": 256, "embedding_dim": 512})",
+       "config.json:1:62: error: 'embedding_dim' is 512 but 'hidden_size' is "
+       "256; they name the same field"},
+      {R"({"model_type": "xlstm", "tie_word_embeddings": true})",
+       "'tie_word_embeddings' is true; xlstm-mlir builds the xLSTM-7B "
+       "architecture without it"},
+      {R"({"model_type": "xlstm", "add_qk_norm": true})",
+       "'add_qk_norm' is true"},
+      {R"({"model_type": "xlstm", "num_heads": "eight"})", "num_heads"},
+      {R"({"model_type": "xlstm", "weight_mode": "split"})", "weight_mode"},
+      // int(96 x 0.5) = 48, but transformers' cache rounds up to 64.
+      {R"({"model_type": "xlstm", "hidden_size": 96, "num_heads": 2})",
+       "transformers' xLSTMConfig rounds qk_dim = hidden_size 96 x "
+       "qk_dim_factor 0.5 up to 64 (a multiple of 64) for its cache, but its "
+       "layers use 48"},
+      {R"({"model_type": "xlstm", "model_type": "xlstm"})", "duplicate key"},
+  };
+  for (const Case &c : cases) {
+    Parsed p = parseJSON(c.json);
+    EXPECT_FALSE(p.spec) << c.json;
+    EXPECT_NE(p.diags.find(c.message), std::string::npos)
+        << c.json << "\n" << p.diags;
+  }
+  // Keys transformers does not know are ignored with a warning.
+  Parsed unknown = parseJSON(R"({"model_type": "xlstm", "rope_theta": 1})");
+  ASSERT_TRUE(unknown.spec);
+  EXPECT_NE(unknown.diags.find("warning: 'rope_theta' is not a field of "
+                               "transformers' xLSTMConfig; ignored"),
+            std::string::npos)
+      << unknown.diags;
+}
+
+TEST(HFConfig, ModelFolders) {
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("xlstm-hf", dir));
+  // A folder without a config is an error naming what it should hold.
+  Parsed none = parseFile(dir);
+  EXPECT_FALSE(none.spec);
+  EXPECT_NE(none.diags.find("a model folder must hold config.json"),
+            std::string::npos)
+      << none.diags;
+  llvm::SmallString<128> file(dir);
+  llvm::sys::path::append(file, "config.json");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(file, ec);
+    ASSERT_FALSE(ec);
+    os << R"({"model_type": "xlstm", "hidden_size": 256, "num_heads": 2,
+              "num_hidden_layers": 2, "vocab_size": 512})";
+  }
+  Parsed p = parseFile(dir);
+  ASSERT_TRUE(p.spec) << p.diags;
+  EXPECT_EQ(p.spec->large.embeddingDim, 256);
+  EXPECT_EQ(p.spec->sourceName, file.str().str());
+  llvm::sys::fs::remove(file);
+  llvm::sys::fs::remove(dir);
+}

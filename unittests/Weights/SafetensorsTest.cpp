@@ -8,11 +8,14 @@
 
 #include "WeightsTestUtil.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/Endian.h"
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 using namespace llvm;
 using namespace xlstm::weights;
@@ -177,6 +180,40 @@ TEST(Conversion, F32OverflowAndSubnormals) {
   EXPECT_EQ(encode(std::ldexp(1.0, -150), DType::F32), 0u);
   EXPECT_EQ(encode(0.1, DType::F32), bit_cast<uint32_t>(0.1f));
   EXPECT_EQ(encode(-1.0 / 3, DType::F32), bit_cast<uint32_t>(-1.0f / 3));
+}
+
+TEST(Conversion, ConvertElementsMatchesTheDoublePath) {
+  // The F32<->BF16 fast paths give the bits the general path (via double)
+  // gives, on random values, every special class and rounding ties.
+  std::mt19937_64 rng(42);
+  std::vector<uint32_t> f32Bits = {0x00000000u, 0x80000000u, 0x7f800000u,
+                                   0xff800000u, 0x7fc00001u, 0xffa00000u,
+                                   0x00000001u, 0x807fffffu, 0x7f7fffffu,
+                                   0x3f808000u, 0x3f818000u, 0x3f80ffffu};
+  for (int i = 0; i < 4096; ++i)
+    f32Bits.push_back(uint32_t(rng()));
+  std::vector<uint8_t> f32(f32Bits.size() * 4);
+  for (auto [i, bits] : llvm::enumerate(f32Bits))
+    support::endian::write32le(f32.data() + 4 * i, bits);
+  std::vector<uint8_t> fast(f32Bits.size() * 2), slow(f32Bits.size() * 2);
+  convertElements(f32, DType::F32, fast, DType::BF16);
+  std::vector<uint8_t> f64(f32Bits.size() * 8);
+  convertElements(f32, DType::F32, f64, DType::F64);
+  convertElements(f64, DType::F64, slow, DType::BF16);
+  for (size_t i = 0; i < f32Bits.size(); ++i)
+    ASSERT_EQ(support::endian::read16le(fast.data() + 2 * i),
+              support::endian::read16le(slow.data() + 2 * i))
+        << "f32 bits 0x" << llvm::utohexstr(f32Bits[i]);
+  // And back: bf16 widens exactly.
+  std::vector<uint8_t> wide(f32Bits.size() * 4), wideSlow(f32Bits.size() * 4);
+  convertElements(fast, DType::BF16, wide, DType::F32);
+  convertElements(fast, DType::BF16, f64, DType::F64);
+  convertElements(f64, DType::F64, wideSlow, DType::F32);
+  EXPECT_EQ(wide, wideSlow);
+  // Same dtype: a copy of exactly the destination's element count.
+  std::vector<uint8_t> copy(8);
+  convertElements(f32, DType::F32, copy, DType::F32);
+  EXPECT_TRUE(std::equal(copy.begin(), copy.end(), f32.begin()));
 }
 
 TEST(Conversion, I64ByValue) {

@@ -194,6 +194,14 @@ struct ModelSpec {
   LargeConfig large; ///< Large.
   /// The file this spec was read from (for messages), if any.
   std::string sourceName;
+  /// Token ids of a Hugging Face config.json (generation inserts BOS and
+  /// stops at EOS); absent for upstream YAML configs, which have none.
+  struct SpecialTokens {
+    std::optional<int64_t> bos, pad;
+    std::vector<int64_t> eos;
+    bool forceBosInsert = false;
+  };
+  std::optional<SpecialTokens> specialTokens;
 
   bool isLarge() const { return family == ModelFamily::Large; }
   bool hasTokens() const { return family != ModelFamily::BlockStack; }

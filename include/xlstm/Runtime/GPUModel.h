@@ -58,6 +58,11 @@ public:
   /// Converts the values (one per getParams() entry, row-major) to the
   /// programs' element type and uploads them.
   llvm::Error setParameters(const weights::ParamValues &values);
+  /// Uploads parameters bound in a checkpoint (one per getParams() entry),
+  /// each converted from its stored dtype straight to the programs' element
+  /// type through one reusable staging buffer: no float64 values and no
+  /// whole-model host copy (the checkpoint itself is memory-mapped).
+  llvm::Error setParameters(llvm::ArrayRef<weights::BoundTensor> bound);
 
   /// The whole sequence from zero states.
   llvm::Expected<Result> forward(const HostTensor &input);
@@ -105,6 +110,13 @@ public:
 
 private:
   GPUModel() = default;
+  /// Allocates every parameter and uploads the bytes `encode(i, dtype,
+  /// staging)` gives for parameter i in its program's element type.
+  llvm::Error uploadParameters(
+      size_t count,
+      llvm::function_ref<llvm::ArrayRef<uint8_t>(size_t, weights::DType,
+                                                 std::vector<uint8_t> &)>
+          encode);
   /// Checks the input, uploads it and the states, and orders the
   /// program's arguments.
   llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,

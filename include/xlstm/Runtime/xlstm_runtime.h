@@ -38,8 +38,11 @@ xlstm_status xlstm_model_load(const char *bundle_path, const char *dtype,
                               int device, xlstm_model **model);
 void xlstm_model_free(xlstm_model *model);
 
-/** Parameters from a safetensors file under upstream state_dict names, or,
- *  when `safetensors_path` is NULL, upstream's random init from `seed`. */
+/** Parameters from a checkpoint under upstream or Hugging Face names (a
+ *  .safetensors file, a model.safetensors.index.json of shards, or a folder
+ *  holding either; weight_mode "fused" tensors are split), uploaded in their
+ *  stored dtype and converted on the way; or, when `safetensors_path` is
+ *  NULL, upstream's random init from `seed`. */
 xlstm_status xlstm_model_set_weights(xlstm_model *model,
                                      const char *safetensors_path,
                                      uint64_t seed);

@@ -15,7 +15,10 @@
 #define XLSTM_WEIGHTS_PARAMETERBINDING_H
 
 #include "xlstm/Config/ModelSpec.h"
+#include "xlstm/Weights/Checkpoint.h"
 #include "xlstm/Weights/Safetensors.h"
+
+#include <optional>
 
 namespace xlstm::weights {
 
@@ -31,14 +34,50 @@ struct ParamDesc {
 /// Parameter values as float64, one vector per ParamDesc, row-major.
 using ParamValues = std::vector<std::vector<double>>;
 
-/// Binds every parameter of `params` to a tensor of `file` (by name or
-/// alias), converting the dtype and bringing sLSTM `_recurrent_kernel_` /
-/// `_bias_` tensors into `modelLayout` when the file's `slstm_layout`
-/// metadata says they are stored in the other one (no metadata: the file is
-/// assumed to be in `modelLayout`). All problems are reported together, each
-/// naming the tensor with expected and found shape/dtype: missing tensors,
-/// unexpected tensors, wrong shapes, non-float dtypes, tied copies that
-/// differ.
+/// Where one parameter's values lie in a checkpoint: `count` elements from
+/// element `offset` of `tensor` (all of it, or a row range of a fused
+/// tensor), in the tensor's stored dtype, possibly in the other sLSTM
+/// layout. Points into the checkpoint, which must outlive it.
+struct BoundTensor {
+  const TensorView *tensor = nullptr;
+  int64_t offset = 0, count = 0;
+  /// An sLSTM recurrent kernel or bias stored in the other layout.
+  struct LayoutChange {
+    bool isKernel;
+    int64_t numHeads, headDim;
+    config::SLSTMBackend from, to;
+  };
+  std::optional<LayoutChange> layoutChange;
+
+  /// The stored bytes (before any layout change).
+  llvm::ArrayRef<uint8_t> bytes() const;
+  std::vector<double> toF64() const;
+  /// Writes the values as `dtype` into `out` (count * elementSize(dtype)
+  /// bytes), converting straight from the stored dtype.
+  void encode(DType dtype, llvm::MutableArrayRef<uint8_t> out) const;
+};
+
+/// Binds every parameter of `params` to the tensors of `checkpoint`, one
+/// BoundTensor per parameter, without reading any data but tied copies.
+/// A parameter is found under its name, its aliases, the Hugging Face
+/// spelling (`backbone.embeddings.weight` for `embedding.weight`), or as
+/// its rows of a weight_mode "fused" tensor (`qkv_opreact` = q, k, v,
+/// ogate_preact; `ifgate_preact` = igate, fgate; `proj_up_gate_z` =
+/// proj_up_gate, proj_up). sLSTM `_recurrent_kernel_` / `_bias_` tensors
+/// are brought into `modelLayout` when the file's `slstm_layout` metadata
+/// says they are stored in the other one (no metadata: the file is assumed
+/// to be in `modelLayout`). All problems are reported together, each naming
+/// the file (the shard, for sharded checkpoints) and the tensor with
+/// expected and found shape/dtype: missing tensors, unexpected tensors,
+/// wrong shapes, non-float dtypes, tied copies that differ.
+llvm::Expected<std::vector<BoundTensor>>
+bindCheckpoint(llvm::ArrayRef<ParamDesc> params, const Checkpoint &checkpoint,
+               config::SLSTMBackend modelLayout);
+
+/// bindCheckpoint, then every value as float64 (for the reference device).
+llvm::Expected<ParamValues> bindParameters(llvm::ArrayRef<ParamDesc> params,
+                                           const Checkpoint &checkpoint,
+                                           config::SLSTMBackend modelLayout);
 llvm::Expected<ParamValues> bindParameters(llvm::ArrayRef<ParamDesc> params,
                                            const SafetensorsFile &file,
                                            config::SLSTMBackend modelLayout);
@@ -54,7 +93,8 @@ ParamValues initParameters(const config::ModelSpec &spec,
 /// default: its config's `backend` (cuda when the model has no sLSTM).
 config::SLSTMBackend checkpointLayout(const config::ModelSpec &spec);
 
-/// The parameters of `params` from the safetensors file `path` (bound by
+/// The parameters of `params` from the checkpoint `path` (Checkpoint::open:
+/// a file, an index or a folder; bound by
 /// name, in `checkpointLayout(spec)` unless the file says otherwise) or,
 /// when `path` is empty, upstream's init from `seed` rounded to float32 as
 /// upstream creates them (so that a saved copy reloads exactly).

@@ -80,6 +80,13 @@ private:
 std::vector<double> toF64(const TensorView &tensor);
 std::vector<float> toF32(const TensorView &tensor);
 
+/// Converts the elements of `src` (stored as `from`) into `dst` as `to`,
+/// `dst.size() / elementSize(to)` of them: a copy when the dtypes agree,
+/// else exact widening or round to nearest even (as fromF64 rounds).
+/// `src` must hold at least as many elements.
+void convertElements(llvm::ArrayRef<uint8_t> src, DType from,
+                     llvm::MutableArrayRef<uint8_t> dst, DType to);
+
 /// A tensor owned in memory, for writing.
 struct OwnedTensor {
   std::string name;
