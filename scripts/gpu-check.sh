@@ -5,6 +5,9 @@
 #                                  and tests into gpu-out/, compile every
 #                                  golden config into f32 and bf16 bundles,
 #                                  copy the golden data beside them
+#   scripts/gpu-check.sh run-hf    (on the GPU machine) Hugging Face
+#                                  checkpoints against transformers
+#                                  (scripts/hf-check.py)
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
 #                                  runtime tests, then the e2e lit suite
 #                                  (test/e2e, REQUIRES: cuda-gpu: every golden
@@ -82,6 +85,19 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
   # stack_readme model.
   "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
+  # Hugging Face model folders (config.json only: scripts/hf-check.py makes
+  # the checkpoints with transformers on the GPU machine) and their bundles.
+  mkdir -p "$out/hf"
+  for name in hf-small hf-xlstm-7b; do
+    cp -r "$root/bench/configs/$name" "$out/hf/"
+  done
+  cp "$root/scripts/hf-check.py" "$out/"
+  for dtype in f32 bf16; do
+    "$xlstmc" "$root/bench/configs/hf-small" --dtype "$dtype" --cubins=none \
+      --quiet -o "$out/bundles/hf_small.$dtype.xlstmb"
+    "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype "$dtype" \
+      --cubins=none --quiet -o "$out/bundles/hf_xlstm_7b.$dtype.xlstmb"
+  done
   # lit (pure Python, from the LLVM install) and the e2e suite, so that the
   # GPU machine runs it without LLVM.
   mkdir -p "$out/lit"
@@ -134,8 +150,16 @@ run)
   bench bundles/bench_xlstm7b_block.bf16.xlstmb bf16 xlstm7b_block 1 8192 1 3
   exit $status
   ;;
+run-hf)
+  # Hugging Face checkpoints against transformers (scripts/hf-check.py):
+  # a small model sharded and fused, a random bf16 xLSTM-7B as published.
+  logs="$(mktemp -d)"
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  python3 "$out/hf-check.py" "$out" "$logs" "${2:-all}" 2>&1 | tee "$logs/hf-check.txt"
+  exit "${PIPESTATUS[0]}"
+  ;;
 *)
-  echo "usage: $0 prepare|run" >&2
+  echo "usage: $0 prepare|run|run-hf" >&2
   exit 2
   ;;
 esac

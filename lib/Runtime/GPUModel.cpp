@@ -195,7 +195,8 @@ Error GPUModel::uploadParameters(
     size_t count,
     llvm::function_ref<llvm::ArrayRef<uint8_t>(size_t, weights::DType,
                                                std::vector<uint8_t> &)>
-        encode) {
+        encode,
+    llvm::function_ref<void(size_t)> uploaded) {
   // Recordings hold the previous parameters' buffers.
   recordings.clear();
   unrecordable.clear();
@@ -228,6 +229,8 @@ Error GPUModel::uploadParameters(
     if (Error e = backend->copyFromHost(*buffer->allocation, 0, data.data(),
                                         data.size()))
       return e;
+    if (uploaded)
+      uploaded(i);
     parameterValues[desc.name] = Value::getMemRef(std::move(*buffer));
   }
   return backend->synchronize();
@@ -257,7 +260,10 @@ Error GPUModel::setParameters(llvm::ArrayRef<weights::BoundTensor> bound) {
         staging.resize(size_t(source.count) * weights::elementSize(dtype));
         source.encode(dtype, staging);
         return llvm::ArrayRef<uint8_t>(staging);
-      });
+      },
+      // The copy has consumed the mapped pages: a 7B load keeps no more
+      // than one tensor of the checkpoint resident.
+      [&](size_t i) { bound[i].releasePages(); });
 }
 
 std::vector<HostTensor> GPUModel::zeroStates(int64_t batch) const {

@@ -23,9 +23,14 @@
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#endif
 #include <cstring>
 #include <limits>
 
@@ -449,6 +454,7 @@ SafetensorsFile::fromBuffer(std::unique_ptr<MemoryBuffer> buffer) {
         return fail("tensors '" + prev->name + "' and '" + view.name +
                     "' overlap in the data section");
       view.bytes = ArrayRef<uint8_t>(data + begins[i], bytes);
+      view.mapped = buffer->getBufferKind() == MemoryBuffer::MemoryBuffer_MMap;
     }
     sorted.push_back(std::move(view));
     if (bytes != 0) {
@@ -466,6 +472,20 @@ const TensorView *SafetensorsFile::find(StringRef name) const {
     if (view.name == name)
       return &view;
   return nullptr;
+}
+
+void xlstm::weights::releasePages(const TensorView &tensor,
+                                  ArrayRef<uint8_t> bytes) {
+#if defined(__unix__) || defined(__APPLE__)
+  // Only mapped files: on anonymous memory MADV_DONTNEED would zero it.
+  if (!tensor.mapped || bytes.empty())
+    return;
+  uintptr_t page = uintptr_t(sys::Process::getPageSizeEstimate());
+  uintptr_t begin = alignTo(uintptr_t(bytes.data()), page);
+  uintptr_t end = alignDown(uintptr_t(bytes.data() + bytes.size()), page);
+  if (begin < end)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+#endif
 }
 
 //===----------------------------------------------------------------------===//

@@ -39,6 +39,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
+#include <chrono>
 #include <map>
 
 using namespace xlstm;
@@ -136,6 +137,10 @@ cl::opt<bool> cudaGraphs(
              "run of each input shape (--device=cuda; not with --profile, "
              "which times launch by launch)"),
     cl::init(true), cl::cat(runCategory));
+cl::opt<bool> timeLoad("time-load",
+                       cl::desc("Print on stderr how long opening, binding "
+                                "and uploading the weights took"),
+                       cl::cat(runCategory));
 cl::opt<std::string> benchJson("bench-json",
                                cl::desc("Write the --bench JSON here too"),
                                cl::value_desc("file.json"),
@@ -607,6 +612,12 @@ int main(int argc, char **argv) {
   // where they are written back.
   std::optional<weights::Checkpoint> checkpoint;
   if (!weightsSource.empty() && saveWeightsPath.empty()) {
+    auto start = std::chrono::steady_clock::now();
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           start)
+          .count();
+    };
     llvm::Expected<weights::Checkpoint> opened =
         weights::Checkpoint::open(weightsSource);
     if (!opened)
@@ -616,8 +627,20 @@ int main(int argc, char **argv) {
         weights::bindCheckpoint(model->params(), *checkpoint, layout);
     if (!bound)
       return fail(bound.takeError());
+    double bindSeconds = seconds();
     if (llvm::Error e = model->setParameters(*bound))
       return fail(std::move(e));
+    if (timeLoad) {
+      uint64_t bytes = 0;
+      for (const weights::BoundTensor &b : *bound)
+        bytes += b.bytes().size();
+      llvm::errs() << llvm::formatv(
+          "xlstm-run: weights: {0} tensors, {1:F2} GB stored, from {2} "
+          "file(s): opened and bound in {3:F3} s, on the device after "
+          "{4:F3} s\n",
+          bound->size(), double(bytes) / 1e9, checkpoint->numShards(),
+          bindSeconds, seconds());
+    }
   } else {
     llvm::Expected<weights::ParamValues> loaded =
         weights::loadOrInitParameters(*spec, model->params(), weightsSource,

@@ -111,12 +111,14 @@ public:
 private:
   GPUModel() = default;
   /// Allocates every parameter and uploads the bytes `encode(i, dtype,
-  /// staging)` gives for parameter i in its program's element type.
+  /// staging)` gives for parameter i in its program's element type, then
+  /// calls `uploaded(i)` (if given).
   llvm::Error uploadParameters(
       size_t count,
       llvm::function_ref<llvm::ArrayRef<uint8_t>(size_t, weights::DType,
                                                  std::vector<uint8_t> &)>
-          encode);
+          encode,
+      llvm::function_ref<void(size_t)> uploaded = nullptr);
   /// Checks the input, uploads it and the states, and orders the
   /// program's arguments.
   llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,

@@ -55,6 +55,8 @@ struct BoundTensor {
   /// Writes the values as `dtype` into `out` (count * elementSize(dtype)
   /// bytes), converting straight from the stored dtype.
   void encode(DType dtype, llvm::MutableArrayRef<uint8_t> out) const;
+  /// Drops the stored bytes' pages from memory (see releasePages).
+  void releasePages() const { weights::releasePages(*tensor, bytes()); }
 };
 
 /// Binds every parameter of `params` to the tensors of `checkpoint`, one

@@ -46,6 +46,9 @@ struct TensorView {
   DType dtype;
   llvm::SmallVector<int64_t, 4> shape;
   llvm::ArrayRef<uint8_t> bytes;
+  /// The bytes are pages of a memory-mapped file (releasePages may drop
+  /// them from memory; they are read again from the file when touched).
+  bool mapped = false;
 
   int64_t numElements() const;
   /// "2x3x4" (a scalar is "scalar").
@@ -74,6 +77,13 @@ private:
   std::vector<TensorView> tensorList;
   std::map<std::string, std::string> meta;
 };
+
+/// Lets the kernel drop the pages that lie wholly inside `bytes` of a
+/// mapped tensor from memory (they are file-backed and read-only: touching
+/// them again reads the file). Loaders call it once a tensor is on the GPU,
+/// so that loading a checkpoint does not keep all of it resident. A no-op
+/// for tensors that are not mapped and where the OS has no madvise.
+void releasePages(const TensorView &tensor, llvm::ArrayRef<uint8_t> bytes);
 
 /// Converts any supported dtype to double / float (bf16 and f16 exactly,
 /// i64 by value).
