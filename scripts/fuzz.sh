@@ -3,10 +3,12 @@
 # UndefinedBehaviorSanitizer into build-fuzz/, then runs each for SECONDS
 # (default 30) on a corpus seeded from the repository's inputs (configs,
 # golden safetensors, a compiled bundle and its host programs when
-# build/bin/xlstmc exists). Crashes are written to build-fuzz/crashes/.
+# build/bin/xlstmc exists, the tokenizer's golden texts and small
+# tokenizer.json files written here). Crashes are written to
+# build-fuzz/crashes/.
 #   scripts/fuzz.sh [SECONDS]          all targets
 #   scripts/fuzz.sh SECONDS TARGET...  some (config, safetensors, bundle,
-#                                      host-program)
+#                                      host-program, tokenizer)
 #   scripts/fuzz.sh --ci               what .ci/run does: a fresh corpus,
 #                                      a fixed seed and a fixed number of
 #                                      runs per target (reproducible, ~3 min)
@@ -22,7 +24,7 @@ fi
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config safetensors bundle host-program)
+((${#targets[@]})) || targets=(config safetensors bundle host-program tokenizer)
 
 if ! command -v clang++ >/dev/null; then
   echo "fuzz.sh: clang++ is needed (apt-get install clang)" >&2
@@ -63,13 +65,47 @@ for name, program in json.load(sys.stdin).get("programs", {}).items():
 ' "$corpus/host-program"
 fi
 
+# Tokenizer: texts for the GPT-NeoX tokenizer (the golden lines, one file
+# each), and small tokenizer.json files (inputs starting with '{').
+mkdir -p "$corpus/tokenizer"
+cp "$root/test/xlstm-tokenize/Inputs/sample.txt" "$corpus/tokenizer/"
+python3 -c '
+import json, sys
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8")):
+    text = json.loads(line)["text"]
+    if text:
+        open("%s/golden-%02d.txt" % (sys.argv[2], n), "w", encoding="utf-8",
+             newline="").write(text)
+' "$root/../shared/tokenizers/gpt-neox-20b/encode-golden.jsonl" \
+  "$corpus/tokenizer" 2>/dev/null || true
+cat >"$corpus/tokenizer/small.json" <<'JSON'
+{"version":"1.0","truncation":null,"padding":null,
+"added_tokens":[{"id":9,"content":"<s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},
+{"id":10,"content":"  ","single_word":false,"lstrip":false,"rstrip":false,"normalized":true,"special":false}],
+"normalizer":{"type":"NFC"},
+"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},
+"post_processor":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true},
+"decoder":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true},
+"model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,
+"vocab":{"a":0,"b":1,"c":2,"\u0120":3,"ab":4,"abc":5,"\u0120a":6,"bc":7,"\u00c3":8},
+"merges":["a b","ab c","\u0120 a","b c"]}}
+JSON
+cat >"$corpus/tokenizer/pairs.json" <<'JSON'
+{"version":"1.0","added_tokens":[],"normalizer":null,
+"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true,"use_regex":false},
+"post_processor":null,"decoder":{"type":"ByteLevel"},
+"model":{"type":"BPE","unk_token":"<unk>","fuse_unk":true,"ignore_merges":true,
+"vocab":{"<unk>":0,"x":1,"y":2,"xy":3,"xyx":4,"\u0120":5},
+"merges":[["x","y"],["xy","x"]]}}
+JSON
+
 status=0
 for t in "${targets[@]}"; do
   max_len=65536
   [ "$t" = bundle ] && max_len=4194304
   if ((ci)); then
     case "$t" in
-    config | safetensors) budget=(-runs=40000 -seed=1) ;;
+    config | safetensors | tokenizer) budget=(-runs=40000 -seed=1) ;;
     *) budget=(-runs=8000 -seed=1) ;;
     esac
   else

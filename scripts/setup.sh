@@ -8,6 +8,7 @@ packages=(
   llvm-22-dev llvm-22-tools            # LLVM 22 (libLLVM, FileCheck, lit)
   libmlir-22-dev mlir-22-tools         # MLIR 22 libraries, headers, tablegen
   libgtest-dev                         # unit tests
+  libutf8proc-dev                      # tokenizer: NFC, Unicode categories
   python3                              # lit
   clang libclang-rt-14-dev             # libFuzzer + sanitizers (scripts/fuzz.sh)
 )

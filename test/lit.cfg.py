@@ -18,7 +18,8 @@ llvm_config.use_default_substitutions()
 # A leading `not` and FileCheck come from the LLVM tools directory.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["xlstm-opt", "xlstmc", "xlstm-run", "xlstm-compare", "xlstm-bundle"],
+    ["xlstm-opt", "xlstmc", "xlstm-run", "xlstm-compare", "xlstm-bundle",
+     "xlstm-tokenize"],
     [config.xlstm_tools_dir, config.llvm_tools_dir])
 
 configs_dir = os.path.join(config.xlstm_src_root, "python-free-configs")
@@ -27,6 +28,12 @@ config.substitutions.append(("%configs", configs_dir))
 config.substitutions.append(("%golden", golden_dir))
 if os.path.isdir(golden_dir):
     config.available_features.add("golden")
+# (Not "%tokenizers": %t is a prefix of it.)
+neox_dir = os.path.join(config.xlstm_shared_dir, "tokenizers",
+                        "gpt-neox-20b")
+config.substitutions.append(("%neox", neox_dir))
+if os.path.isdir(neox_dir):
+    config.available_features.add("neox-tokenizer")
 if config.ptxas_path:
     config.available_features.add("ptxas")
     # The toolkit root (…/bin/ptxas) for gpu-module-to-binary's toolkit=.
