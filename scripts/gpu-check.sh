@@ -155,8 +155,26 @@ run-hf)
   # a small model sharded and fused, a random bf16 xLSTM-7B as published.
   logs="$(mktemp -d)"
   trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  set +e
   python3 "$out/hf-check.py" "$out" "$logs" "${2:-all}" 2>&1 | tee "$logs/hf-check.txt"
-  exit "${PIPESTATUS[0]}"
+  status=${PIPESTATUS[0]}
+  set -e
+  # Decoding the random xLSTM-7B it wrote: batch 1 and 16, 64-token
+  # prompts, greedy, states on the device; then one profiled run (launch by
+  # launch, per-kernel times).
+  cd "$out"
+  ckpt=hf-work/xlstm-7b
+  for b in 1 16; do
+    ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
+      --weights "$ckpt" --batch "$b" --seqlen 64 --warmup 2 \
+      --bench-decode 32 --bench-json "$logs/decode-7b-bf16-b$b.json" ||
+      status=1
+  done
+  ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
+    --weights "$ckpt" --batch 1 --seqlen 64 --warmup 2 --bench-decode 4 \
+    --profile --bench-json "$logs/decode-7b-bf16-b1-profile.json" >/dev/null ||
+    status=1
+  exit $status
   ;;
 *)
   echo "usage: $0 prepare|run|run-hf" >&2

@@ -32,8 +32,9 @@ struct xlstm_model {
 };
 
 struct xlstm_state {
-  int64_t batch;
-  std::vector<HostTensor> tensors;
+  xlstm_model *model;
+  std::unique_ptr<GPUModel::DeviceState> device;
+  ~xlstm_state() { model->model->forgetState(*device); }
 };
 
 namespace {
@@ -67,6 +68,19 @@ HostTensor inputTensor(const xlstm_model &m, int64_t batch, int64_t seq,
   for (int64_t i = 0; i < batch * seq * e; ++i)
     t.data[i] = x[i];
   return t;
+}
+
+/// `input` of `batch` x `seq` positions as the model reads it.
+GPUModel::HostInput hostInput(const xlstm_model &m, int64_t batch, int64_t seq,
+                              const void *input) {
+  GPUModel::HostInput in;
+  in.batch = batch;
+  in.seq = seq;
+  if (m.spec->hasTokens())
+    in.tokens = static_cast<const int64_t *>(input);
+  else
+    in.embeddings = static_cast<const float *>(input);
+  return in;
 }
 
 /// Copies `t` to `output`, which the caller sized for `expected` floats.
@@ -181,7 +195,12 @@ xlstm_status xlstm_state_create(const xlstm_model *model, int64_t batch,
   if (batch < 1)
     return fail("xlstm_state_create: batch must be at least 1, got " +
                 llvm::Twine(batch));
-  *state = new xlstm_state{batch, model->model->zeroStates(batch)};
+  llvm::Expected<std::unique_ptr<GPUModel::DeviceState>> device =
+      model->model->createState(batch);
+  if (!device)
+    return fail(device.takeError());
+  *state = new xlstm_state{const_cast<xlstm_model *>(model),
+                           std::move(*device)};
   return ok();
 }
 
@@ -202,10 +221,10 @@ xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
                 "NULL");
   if (batch < 1 || seq < 1)
     return fail("xlstm_model_forward: batch and seq must be at least 1");
-  if (finalState && finalState->batch != batch)
+  if (finalState && finalState->device->getBatch() != batch)
     return fail("xlstm_model_forward: the state is for batch " +
-                llvm::Twine(finalState->batch) + ", the input has " +
-                llvm::Twine(batch));
+                llvm::Twine(finalState->device->getBatch()) +
+                ", the input has " + llvm::Twine(batch));
   llvm::Expected<GPUModel::Result> result =
       model->model->forward(inputTensor(*model, batch, seq, input));
   if (!result)
@@ -214,7 +233,31 @@ xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
               batch * seq * xlstm_model_output_width(model)) != XLSTM_OK)
     return XLSTM_ERROR;
   if (finalState)
-    finalState->tensors = std::move(result->states);
+    if (llvm::Error e =
+            model->model->writeState(*finalState->device, result->states))
+      return fail(std::move(e));
+  return ok();
+}
+
+xlstm_status xlstm_model_prefill(xlstm_model *model, int64_t batch,
+                                 int64_t seq, const void *input,
+                                 float *last_output, xlstm_state *state) {
+  if (!model || !input || !state)
+    return fail("xlstm_model_prefill: model, input and state must not be "
+                "NULL");
+  if (batch < 1 || seq < 1)
+    return fail("xlstm_model_prefill: batch and seq must be at least 1");
+  if (state->device->getBatch() != batch)
+    return fail("xlstm_model_prefill: the state is for batch " +
+                llvm::Twine(state->device->getBatch()) + ", the input has " +
+                llvm::Twine(batch));
+  int64_t width = xlstm_model_output_width(model);
+  llvm::MutableArrayRef<float> out;
+  if (last_output)
+    out = llvm::MutableArrayRef<float>(last_output, batch * width);
+  if (llvm::Error e = model->model->prefill(
+          hostInput(*model, batch, seq, input), *state->device, out))
+    return fail(std::move(e));
   return ok();
 }
 
@@ -223,14 +266,12 @@ xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
   if (!model || !input || !output || !state)
     return fail("xlstm_model_step: model, input, output and state must not "
                 "be NULL");
-  llvm::Expected<GPUModel::Result> result = model->model->step(
-      inputTensor(*model, state->batch, 1, input), state->tensors);
-  if (!result)
-    return fail(result.takeError());
-  if (copyOut(result->output, output,
-              state->batch * xlstm_model_output_width(model)) != XLSTM_OK)
-    return XLSTM_ERROR;
-  state->tensors = std::move(result->states);
+  int64_t batch = state->device->getBatch();
+  if (llvm::Error e = model->model->decodeStep(
+          hostInput(*model, batch, 1, input), *state->device,
+          llvm::MutableArrayRef<float>(
+              output, batch * xlstm_model_output_width(model))))
+    return fail(std::move(e));
   return ok();
 }
 

@@ -185,8 +185,10 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
 
 void GPUModel::setGraphReplay(bool on) {
   graphReplay = on;
-  if (!on)
+  if (!on) {
     recordings.clear();
+    decodeGraphs.clear();
+  }
 }
 
 size_t GPUModel::getNumRecordings() const { return recordings.size(); }
@@ -199,6 +201,7 @@ Error GPUModel::uploadParameters(
     llvm::function_ref<void(size_t)> uploaded) {
   // Recordings hold the previous parameters' buffers.
   recordings.clear();
+  decodeGraphs.clear();
   unrecordable.clear();
   if (count != params.size())
     return createStringError("%zu parameter values for %zu parameters", count,

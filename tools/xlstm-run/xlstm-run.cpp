@@ -42,6 +42,8 @@
 #include <chrono>
 #include <map>
 
+#include <sys/resource.h>
+
 using namespace xlstm;
 namespace cl = llvm::cl;
 
@@ -137,6 +139,12 @@ cl::opt<bool> cudaGraphs(
              "run of each input shape (--device=cuda; not with --profile, "
              "which times launch by launch)"),
     cl::init(true), cl::cat(runCategory));
+cl::opt<unsigned> benchDecode(
+    "bench-decode",
+    cl::desc("Time generation on the GPU: prefill a seeded random prompt of "
+             "--batch x --seqlen, then N greedy decode steps with states on "
+             "the device (argmax on the host); JSON on stdout"),
+    cl::init(0), cl::cat(runCategory));
 cl::opt<bool> timeLoad("time-load",
                        cl::desc("Print on stderr how long opening, binding "
                                 "and uploading the weights took"),
@@ -489,6 +497,136 @@ public:
     return llvm::Error::success();
   }
 
+  /// --bench-decode: prefill `input` into a device state, then `steps`
+  /// greedy tokens, each timed on the host clock (input copy, graph
+  /// launch, output copy and argmax: what a generating caller waits for).
+  llvm::Error benchmarkDecode(const reference::Tensor &input,
+                              llvm::StringRef modelName, unsigned steps,
+                              double loadSeconds) {
+    using Clock = std::chrono::steady_clock;
+    auto ms = [](Clock::time_point a, Clock::time_point b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    int64_t b = input.dim(0), s = input.dim(1);
+    bool tokens = model->getInputName() == "tokens";
+    if (!tokens)
+      return llvm::createStringError("--bench-decode needs a token model");
+    std::vector<int64_t> prompt(input.data.begin(), input.data.end());
+    llvm::Expected<std::unique_ptr<runtime::GPUModel::DeviceState>> state =
+        model->createState(b);
+    if (!state)
+      return state.takeError();
+    int64_t width = outputWidth;
+    std::vector<float> logits(b * width);
+    auto argmax = [&](std::vector<int64_t> &next) {
+      for (int64_t r = 0; r < b; ++r) {
+        const float *row = &logits[r * width];
+        next[r] = std::max_element(row, row + width) - row;
+      }
+    };
+    runtime::GPUModel::HostInput in{prompt.data(), nullptr, b, s};
+    // One untimed prefill first: module loading and the pool warm up.
+    if (llvm::Error e = model->prefill(in, **state, logits))
+      return e;
+    auto t0 = Clock::now();
+    if (llvm::Error e = model->prefill(in, **state, logits))
+      return e;
+    double prefillMs = ms(t0, Clock::now());
+    std::vector<int64_t> next(b);
+    argmax(next);
+    if (profile) {
+      model->setGraphReplay(false);
+      if (llvm::Error e = model->setProfiling(true))
+        return e;
+    }
+    std::vector<double> stepMs;
+    unsigned warm = std::min<unsigned>(warmup, 16);
+    for (unsigned i = 0; i < warm + steps; ++i) {
+      auto start = Clock::now();
+      runtime::GPUModel::HostInput one{next.data(), nullptr, b, 1};
+      if (llvm::Error e = model->decodeStep(one, **state, logits))
+        return e;
+      argmax(next);
+      if (i >= warm)
+        stepMs.push_back(ms(start, Clock::now()));
+      if (profile && i + 1 == warm)
+        if (llvm::Expected<std::vector<runtime::CudaBackend::KernelTime>> t =
+                model->takeProfile();
+            !t)
+          return t.takeError();
+    }
+    llvm::json::Array kernels;
+    if (profile) {
+      if (llvm::Error e = model->setProfiling(false))
+        return e;
+      llvm::Expected<std::vector<runtime::CudaBackend::KernelTime>> times =
+          model->takeProfile();
+      if (!times)
+        return times.takeError();
+      llvm::sort(*times, [](const auto &x, const auto &y) {
+        return x.milliseconds > y.milliseconds;
+      });
+      for (const auto &k : *times)
+        kernels.push_back(llvm::json::Object{
+            {"kernel", model->getKernelName(k.kernel)},
+            {"launches_per_step", double(k.launches) / steps},
+            {"ms_per_step", k.milliseconds / steps}});
+    }
+    std::vector<double> sorted = stepMs;
+    llvm::sort(sorted);
+    auto at = [&](double q) {
+      return sorted[std::min(sorted.size() - 1, size_t(q * sorted.size()))];
+    };
+    double median = sorted.size() % 2
+                        ? sorted[sorted.size() / 2]
+                        : (sorted[sorted.size() / 2 - 1] +
+                           sorted[sorted.size() / 2]) /
+                              2;
+    size_t freeBytes = 0, totalBytes = 0;
+    const runtime::CudaDriver &driver = context->getDriver();
+    (void)driver.cuMemGetInfo(&freeBytes, &totalBytes);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    llvm::json::Object report{
+        {"model", modelName},
+        {"device", context->getProperties().name},
+        {"dtype", dtype.getValue()},
+        {"batch", b},
+        {"prompt_tokens", s},
+        {"load_seconds", loadSeconds},
+        {"peak_host_mb", double(usage.ru_maxrss) / 1024},
+        {"device_memory_used_mb", double(totalBytes - freeBytes) / (1 << 20)},
+        {"prefill_ms", prefillMs},
+        {"prefill_tokens_per_second", double(b * s) / (prefillMs / 1000)},
+        {"decode_steps", int64_t(steps)},
+        {"decode_ms_per_step",
+         llvm::json::Object{{"median", median},
+                            {"p10", at(0.1)},
+                            {"p90", at(0.9)},
+                            {"min", sorted.front()},
+                            {"max", sorted.back()}}},
+        {"decode_tokens_per_second", double(b) / (median / 1000)},
+        {"cuda_graphs", model->getGraphReplay()},
+        {"profiled", profile.getValue()}};
+    if (profile)
+      report["kernels"] = std::move(kernels);
+    std::string text =
+        llvm::formatv("{0:2}", llvm::json::Value(std::move(report))).str();
+    llvm::outs() << text << "\n";
+    if (!benchJson.empty()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(benchJson, ec);
+      if (ec)
+        return llvm::createStringError("cannot write " + benchJson + ": " +
+                                       ec.message());
+      os << text << "\n";
+    }
+    model->forgetState(**state);
+    return llvm::Error::success();
+  }
+  /// The output's last dimension (for --bench-decode's argmax).
+  int64_t outputWidth = 0;
+
 private:
   CudaDevice() = default;
   static llvm::Expected<Result>
@@ -610,6 +748,7 @@ int main(int argc, char **argv) {
     weightsSource = modelPath;
   // Checkpoints go to the device in their stored dtype; float64 values only
   // where they are written back.
+  auto loadStart = std::chrono::steady_clock::now();
   std::optional<weights::Checkpoint> checkpoint;
   if (!weightsSource.empty() && saveWeightsPath.empty()) {
     auto start = std::chrono::steady_clock::now();
@@ -657,10 +796,13 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
   }
 
+  double loadSeconds = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - loadStart)
+                           .count();
   bool randomInput = batch > 0 || seqlen > 0;
   if (bench > 0 && device != Device::Cuda)
     return fail("--bench times the GPU: use it with --device=cuda");
-  if ((outputPath.empty() && bench == 0) ||
+  if ((outputPath.empty() && bench == 0 && benchDecode == 0) ||
       (inputsPath.empty() == !randomInput)) {
     if (!saveWeightsPath.empty() && inputsPath.empty() && outputPath.empty() &&
         !randomInput)
@@ -687,6 +829,17 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
   }
 
+  if (benchDecode > 0) {
+    if (device != Device::Cuda)
+      return fail("--bench-decode times the GPU: use it with --device=cuda");
+    auto *cuda = static_cast<CudaDevice *>(model.get());
+    cuda->outputWidth =
+        spec->hasTokens() ? spec->vocabSize() : spec->embeddingDim();
+    if (llvm::Error e =
+            cuda->benchmarkDecode(input, modelPath, benchDecode, loadSeconds))
+      return fail(std::move(e));
+    return 0;
+  }
   if (bench > 0) {
     auto *cuda = static_cast<CudaDevice *>(model.get());
     if (llvm::Error e = cuda->benchmark(input, modelPath))

@@ -119,6 +119,35 @@ TEST(CAPI, GoldenModelOnTheGpu) {
   }
   EXPECT_LT(relativeError(out, gold), 1e-4);
 
+  // Prefill of all but the last position, then one step on the last token,
+  // reproduces the last position's logits: the prefilled state is the
+  // forward's, on the device.
+  xlstm_state *prefilled = nullptr;
+  ASSERT_EQ(xlstm_state_create(model, batch, &prefilled), XLSTM_OK);
+  std::vector<int64_t> head(batch * (seq - 1)), last(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    std::copy_n(&tokens[b * seq], seq - 1, &head[b * (seq - 1)]);
+    last[b] = tokens[b * seq + seq - 1];
+  }
+  std::vector<float> lastOut(batch * width);
+  ASSERT_EQ(xlstm_model_prefill(model, batch, seq - 1, head.data(),
+                                lastOut.data(), prefilled),
+            XLSTM_OK)
+      << xlstm_last_error();
+  std::vector<double> goldLogits = weights::toF64(*logitsView);
+  std::vector<double> goldPrev, goldLast;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < width; ++i) {
+      goldPrev.push_back(goldLogits[(b * seq + seq - 2) * width + i]);
+      goldLast.push_back(goldLogits[(b * seq + seq - 1) * width + i]);
+    }
+  EXPECT_LT(relativeError(lastOut, goldPrev), 1e-4);
+  ASSERT_EQ(xlstm_model_step(model, last.data(), one.data(), prefilled),
+            XLSTM_OK)
+      << xlstm_last_error();
+  EXPECT_LT(relativeError(one, goldLast), 1e-4);
+  xlstm_state_free(prefilled);
+
   // Graph replay (the default) refills the recorded input buffers: a second
   // forward of this shape on other tokens replays the recording and matches
   // the same forward run launch by launch.

@@ -24,6 +24,8 @@
 #include "xlstm/Runtime/HostProgram.h"
 #include "xlstm/Weights/ParameterBinding.h"
 
+#include "llvm/ADT/StringMap.h"
+
 #include <map>
 #include <memory>
 #include <set>
@@ -71,6 +73,57 @@ public:
                               llvm::ArrayRef<HostTensor> states);
   /// Zero states for `batch` rows (the shapes of the state table).
   std::vector<HostTensor> zeroStates(int64_t batch) const;
+
+  //===--------------------------------------------------------------------===//
+  // Device-resident decoding
+  //===--------------------------------------------------------------------===//
+
+  /// The recurrent states of `batch` rows, kept on the device between
+  /// calls (the program's element types: f32 or bf16). Reading them back is
+  /// explicit (readState). Owned by the caller; the model must outlive it,
+  /// and forgetState releases what the model keeps for it.
+  class DeviceState {
+  public:
+    int64_t getBatch() const { return batch; }
+
+  private:
+    friend class GPUModel;
+    int64_t batch = 0;
+    uint64_t id = 0;
+    std::vector<Value> values; ///< in getStateNames() order
+  };
+
+  /// An input of `batch` x `seq` positions on the host: int64 tokens for
+  /// token models, else float32 embeddings (batch, seq, E), row-major.
+  struct HostInput {
+    const int64_t *tokens = nullptr;
+    const float *embeddings = nullptr;
+    int64_t batch = 0, seq = 0;
+  };
+
+  /// Zero states for `batch` rows on the device.
+  llvm::Expected<std::unique_ptr<DeviceState>> createState(int64_t batch);
+  /// Drops the step recordings made for `state` (before it is destroyed).
+  void forgetState(const DeviceState &state);
+  /// Copies the states to the host (float64, getStateNames() order).
+  llvm::Expected<std::vector<HostTensor>> readState(const DeviceState &state);
+  /// Replaces the states by host values (shapes of the state table).
+  llvm::Error writeState(DeviceState &state, llvm::ArrayRef<HostTensor> values);
+
+  /// Prefill: runs the forward program on `input` from zero states, writes
+  /// the final states into `state` (of the same batch) on the device and
+  /// copies the output of the last position only to `lastOutput` as float32
+  /// (batch x output width; may be empty to skip it).
+  llvm::Error prefill(const HostInput &input, DeviceState &state,
+                      llvm::MutableArrayRef<float> lastOutput);
+  /// One position per row (`input.seq` = 1) from `state`, which is updated
+  /// on the device; the output goes to `output` (batch x output width,
+  /// float32). With graph replay on, the step for a (batch, state) pair is
+  /// recorded once, including the copy of the new states into `state`'s
+  /// buffers: a token is then one host-to-device copy of the input, one
+  /// graph launch and one copy of the output back.
+  llvm::Error decodeStep(const HostInput &input, DeviceState &state,
+                         llvm::MutableArrayRef<float> output);
 
   /// CUDA-graph replay of `forward` and `step` (on by default): the second
   /// call for an input shape (and program) records the launches into a
@@ -136,6 +189,27 @@ private:
   /// Downloads `program`'s results into host float64.
   llvm::Expected<Result> collect(const HostProgram &program,
                                  llvm::ArrayRef<Value> results);
+
+  /// Checks and encodes `input` as `program`'s input argument.
+  llvm::Expected<std::pair<ElementKind, std::vector<uint8_t>>>
+  encodeHostInput(const HostProgram &program, const HostInput &input) const;
+  /// Copies the rows of `output` (batch, seq, width) at position `position`
+  /// to `out` as float32.
+  llvm::Error copyOutputRows(const Value &output, int64_t position,
+                             llvm::MutableArrayRef<float> out);
+  /// The program's parameters plus `named`, in argument order.
+  llvm::Expected<std::vector<Value>>
+  bindWithParameters(const HostProgram &program, llvm::StringMap<Value> named);
+
+  /// A step recorded for one state: its input buffer and results.
+  struct DecodeGraph {
+    std::unique_ptr<CudaBackend::Recording> recording;
+    Value input;
+    std::vector<Value> results;
+    uint64_t lastUse = 0;
+  };
+  std::map<std::pair<uint64_t, int64_t>, DecodeGraph> decodeGraphs;
+  uint64_t nextStateId = 0;
 
   using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
   static ShapeKey shapeKey(const HostProgram &program, const HostTensor &input);

@@ -61,7 +61,8 @@ int64_t xlstm_model_input_width(const xlstm_model *model);
 /** The output's last dimension (E, or the vocabulary for logits). */
 int64_t xlstm_model_output_width(const xlstm_model *model);
 
-/** Zero state for `batch` rows. */
+/** Zero state for `batch` rows, kept on the GPU (steps update it there).
+ *  Free states before their model. */
 xlstm_status xlstm_state_create(const xlstm_model *model, int64_t batch,
                                 xlstm_state **state);
 void xlstm_state_free(xlstm_state *state);
@@ -73,8 +74,18 @@ xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
                                  const void *input, float *output,
                                  xlstm_state *final_state);
 
-/** One position per row (input (batch, 1)) from `state`, which is updated;
- *  `output` receives batch * output_width floats. */
+/** Prefill for generation: the whole sequence from a zero state, the final
+ *  state written into `state` (created for `batch`) on the GPU, and only the
+ *  last position's output copied to `last_output` (batch * output_width
+ *  floats; may be NULL). */
+xlstm_status xlstm_model_prefill(xlstm_model *model, int64_t batch,
+                                 int64_t seq, const void *input,
+                                 float *last_output, xlstm_state *state);
+
+/** One position per row (input (batch, 1)) from `state`, which is updated
+ *  on the GPU; `output` receives batch * output_width floats. With graph
+ *  replay on, each state's step is recorded once and replayed: one input
+ *  copy, one graph launch and one output copy per call. */
 xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
                               float *output, xlstm_state *state);
 

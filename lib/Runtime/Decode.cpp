@@ -1,0 +1,399 @@
+//===- Decode.cpp - Device-resident prefill and decoding ------------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// GPUModel's decoding API: states live on the device in DeviceState
+// objects; prefill writes the forward program's final states into one and
+// returns the last position's output only; a decode step replays a graph
+// recorded for its (state, batch) that runs the step program and copies
+// the new states back into the state's own buffers, so nothing but the
+// tokens and the output crosses the bus per token.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Runtime/GPUModel.h"
+#include "xlstm/Weights/Safetensors.h"
+
+#include <cstring>
+
+using namespace xlstm;
+using namespace xlstm::runtime;
+using llvm::createStringError;
+using llvm::Error;
+using llvm::Expected;
+
+namespace {
+weights::DType dtypeOf(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return weights::DType::F32;
+  case ElementKind::BF16:
+    return weights::DType::BF16;
+  case ElementKind::F16:
+    return weights::DType::F16;
+  case ElementKind::F64:
+    return weights::DType::F64;
+  case ElementKind::I64:
+  case ElementKind::I32:
+    return weights::DType::I64;
+  }
+  return weights::DType::F32;
+}
+
+/// Device-to-device copy of a whole contiguous memref into another of the
+/// same type and size.
+Error copyMemRef(CudaBackend &backend, const MemRefValue &to,
+                 const MemRefValue &from, llvm::StringRef what) {
+  std::optional<int64_t> n = from.getNumElements();
+  if (!n || to.getNumElements() != n || to.element != from.element ||
+      !to.isContiguous() || !from.isContiguous())
+    return createStringError("%s: the program's state does not match the "
+                             "state buffers",
+                             what.str().c_str());
+  size_t bytes = getElementBytes(from.element);
+  return backend.copy(*to.allocation, to.offset * bytes, *from.allocation,
+                      from.offset * bytes, *n * bytes);
+}
+} // namespace
+
+Expected<std::unique_ptr<GPUModel::DeviceState>>
+GPUModel::createState(int64_t batch) {
+  if (batch < 1)
+    return createStringError("a state needs at least one row, got batch %lld",
+                             static_cast<long long>(batch));
+  auto state = std::make_unique<DeviceState>();
+  state->batch = batch;
+  state->id = ++nextStateId;
+  for (auto [name, shape] : llvm::zip(stateNames, stateShapes)) {
+    std::optional<unsigned> index = stepProgram->findArgument(name);
+    if (!index)
+      return createStringError("the step program has no state '%s'",
+                               name.c_str());
+    ElementKind element =
+        stepProgram->getArguments()[*index].type.memrefType.element;
+    llvm::SmallVector<int64_t, 4> concrete(shape);
+    for (int64_t &d : concrete)
+      if (d < 0)
+        d = batch;
+    Expected<MemRefValue> buffer = allocateMemRef(*backend, element, concrete);
+    if (!buffer)
+      return buffer.takeError();
+    // Zeros: the bytes of 0.0 in every float format.
+    std::vector<uint8_t> zeros(buffer->allocation->getBytes(), 0);
+    if (Error e = backend->copyFromHost(*buffer->allocation, 0, zeros.data(),
+                                        zeros.size()))
+      return std::move(e);
+    state->values.push_back(Value::getMemRef(std::move(*buffer)));
+  }
+  return state;
+}
+
+void GPUModel::forgetState(const DeviceState &state) {
+  for (auto it = decodeGraphs.begin(); it != decodeGraphs.end();)
+    it = it->first.first == state.id ? decodeGraphs.erase(it) : std::next(it);
+}
+
+Expected<std::vector<HostTensor>>
+GPUModel::readState(const DeviceState &state) {
+  if (Error e = backend->synchronize())
+    return std::move(e);
+  std::vector<HostTensor> out;
+  for (const Value &v : state.values) {
+    const MemRefValue &m = v.getMemRef();
+    size_t bytes = getElementBytes(m.element);
+    std::vector<uint8_t> raw(size_t(*m.getNumElements()) * bytes);
+    if (Error e = backend->copyToHost(raw.data(), *m.allocation,
+                                      m.offset * bytes, raw.size()))
+      return std::move(e);
+    HostTensor t(m.sizes);
+    weights::convertElements(
+        raw, dtypeOf(m.element),
+        llvm::MutableArrayRef<uint8_t>(
+            reinterpret_cast<uint8_t *>(t.data.data()),
+            t.data.size() * sizeof(double)),
+        weights::DType::F64);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Error GPUModel::writeState(DeviceState &state,
+                           llvm::ArrayRef<HostTensor> values) {
+  if (values.size() != state.values.size())
+    return createStringError("%zu state values for %zu states", values.size(),
+                             state.values.size());
+  for (auto [v, t, name] : llvm::zip(state.values, values, stateNames)) {
+    const MemRefValue &m = v.getMemRef();
+    if (llvm::ArrayRef<int64_t>(m.sizes) != llvm::ArrayRef<int64_t>(t.shape))
+      return createStringError("state '%s' does not have the shape of batch "
+                               "%lld",
+                               name.c_str(),
+                               static_cast<long long>(state.batch));
+    weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
+        name, std::vector<int64_t>(t.shape.begin(), t.shape.end()), t.data,
+        dtypeOf(m.element));
+    if (Error e = backend->copyFromHost(
+            *m.allocation, m.offset * getElementBytes(m.element),
+            encoded.bytes.data(), encoded.bytes.size()))
+      return e;
+  }
+  return Error::success();
+}
+
+Expected<std::pair<ElementKind, std::vector<uint8_t>>>
+GPUModel::encodeHostInput(const HostProgram &program,
+                          const HostInput &input) const {
+  std::optional<unsigned> index = program.findArgument(inputName);
+  if (!index)
+    return createStringError("the program has no input '%s'",
+                             inputName.c_str());
+  ElementKind element = program.getArguments()[*index].type.memrefType.element;
+  int64_t count = input.batch * input.seq;
+  if (inputName == "tokens") {
+    if (!input.tokens)
+      return createStringError("the model reads int64 tokens");
+    for (int64_t i = 0; i < count; ++i)
+      if (input.tokens[i] < 0 || input.tokens[i] >= vocabSize)
+        return createStringError("token %lld (row %lld, position %lld) is out "
+                                 "of range [0, %lld)",
+                                 static_cast<long long>(input.tokens[i]),
+                                 static_cast<long long>(i / input.seq),
+                                 static_cast<long long>(i % input.seq),
+                                 static_cast<long long>(vocabSize));
+    std::vector<uint8_t> bytes(count * sizeof(int64_t));
+    std::memcpy(bytes.data(), input.tokens, bytes.size());
+    return std::make_pair(element, std::move(bytes));
+  }
+  if (!input.embeddings)
+    return createStringError("the model reads float32 embeddings");
+  const auto &shape = program.getArguments()[*index].type.memrefType.shape;
+  int64_t e = shape.empty() ? -1 : shape.back();
+  if (e < 0)
+    return createStringError("the input's width is not static");
+  std::vector<uint8_t> bytes(size_t(count * e) *
+                             weights::elementSize(dtypeOf(element)));
+  weights::convertElements(
+      llvm::ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>(input.embeddings),
+          size_t(count * e) * sizeof(float)),
+      weights::DType::F32, bytes, dtypeOf(element));
+  return std::make_pair(element, std::move(bytes));
+}
+
+Expected<std::vector<Value>>
+GPUModel::bindWithParameters(const HostProgram &program,
+                             llvm::StringMap<Value> named) {
+  if (parameterValues.empty() && !params.empty())
+    return createStringError("the parameters are not set");
+  for (const ProgramArgument &arg : program.getArguments())
+    if (arg.role == "parameter") {
+      auto it = parameterValues.find(arg.name);
+      if (it == parameterValues.end())
+        return createStringError("parameter '%s' is not set", arg.name.c_str());
+      named[arg.name] = it->second;
+    }
+  return bindArguments(program, named);
+}
+
+Error GPUModel::copyOutputRows(const Value &output, int64_t position,
+                               llvm::MutableArrayRef<float> out) {
+  const MemRefValue &m = output.getMemRef();
+  if (m.getRank() != 3 || !m.isContiguous())
+    return createStringError("the output is not a contiguous (batch, seq, "
+                             "width) buffer");
+  int64_t batch = m.sizes[0], seq = m.sizes[1], width = m.sizes[2];
+  if (int64_t(out.size()) != batch * width)
+    return createStringError("the output needs %lld floats, %zu given",
+                             static_cast<long long>(batch * width),
+                             out.size());
+  size_t bytes = getElementBytes(m.element);
+  std::vector<uint8_t> row(width * bytes);
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t first = m.offset + (b * seq + position) * width;
+    if (Error e = backend->copyToHost(row.data(), *m.allocation,
+                                      first * bytes, row.size()))
+      return e;
+    weights::convertElements(
+        row, dtypeOf(m.element),
+        llvm::MutableArrayRef<uint8_t>(
+            reinterpret_cast<uint8_t *>(out.data() + b * width),
+            width * sizeof(float)),
+        weights::DType::F32);
+  }
+  return Error::success();
+}
+
+Error GPUModel::prefill(const HostInput &input, DeviceState &state,
+                        llvm::MutableArrayRef<float> lastOutput) {
+  if (input.batch != state.batch || input.seq < 1)
+    return createStringError("prefill: the input has batch %lld and %lld "
+                             "positions, the state batch %lld",
+                             static_cast<long long>(input.batch),
+                             static_cast<long long>(input.seq),
+                             static_cast<long long>(state.batch));
+  Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
+      encodeHostInput(*forwardProgram, input);
+  if (!encoded)
+    return encoded.takeError();
+  llvm::SmallVector<int64_t, 3> shape = {input.batch, input.seq};
+  if (inputName != "tokens")
+    shape.push_back(int64_t(encoded->second.size()) /
+                    int64_t(getElementBytes(encoded->first)) /
+                    (input.batch * input.seq));
+  Expected<MemRefValue> buffer =
+      allocateMemRef(*backend, encoded->first, shape);
+  if (!buffer)
+    return buffer.takeError();
+  if (Error e = backend->copyFromHost(*buffer->allocation, 0,
+                                      encoded->second.data(),
+                                      encoded->second.size()))
+    return e;
+  llvm::StringMap<Value> named;
+  named[inputName] = Value::getMemRef(std::move(*buffer));
+  Expected<std::vector<Value>> arguments =
+      bindWithParameters(*forwardProgram, std::move(named));
+  if (!arguments)
+    return arguments.takeError();
+  Expected<std::vector<Value>> results =
+      execute(*forwardProgram, *backend, *arguments);
+  if (!results)
+    return results.takeError();
+  // The final states go into the state's own buffers (step graphs recorded
+  // for it read those).
+  Value output;
+  for (auto [value, desc] : llvm::zip(*results, forwardProgram->getResults())) {
+    if (desc.name == outputName) {
+      output = value;
+      continue;
+    }
+    auto it = llvm::find(stateNames, desc.name);
+    if (it == stateNames.end())
+      continue;
+    if (Error e = copyMemRef(*backend,
+                             state.values[it - stateNames.begin()].getMemRef(),
+                             value.getMemRef(), "prefill"))
+      return e;
+  }
+  if (output.isNone())
+    return createStringError("the forward program has no result '%s'",
+                             outputName.c_str());
+  if (!lastOutput.empty())
+    return copyOutputRows(output, input.seq - 1, lastOutput);
+  return backend->synchronize();
+}
+
+Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
+                           llvm::MutableArrayRef<float> output) {
+  if (input.batch != state.batch || input.seq != 1)
+    return createStringError("decode step: the input has batch %lld and %lld "
+                             "positions, the state batch %lld (one position "
+                             "per step)",
+                             static_cast<long long>(input.batch),
+                             static_cast<long long>(input.seq),
+                             static_cast<long long>(state.batch));
+  Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
+      encodeHostInput(*stepProgram, input);
+  if (!encoded)
+    return encoded.takeError();
+  llvm::SmallVector<int64_t, 3> shape = {input.batch, 1};
+  if (inputName != "tokens")
+    shape.push_back(int64_t(encoded->second.size()) /
+                    int64_t(getElementBytes(encoded->first)) / input.batch);
+
+  // Runs the step on `inputValue`, then copies the new states into the
+  // state's buffers (inside the recording when recording).
+  auto enqueue = [&](const Value &inputValue,
+                     std::vector<Value> &results) -> Error {
+    llvm::StringMap<Value> named;
+    named[inputName] = inputValue;
+    for (auto [name, value] : llvm::zip(stateNames, state.values))
+      named[name] = value;
+    Expected<std::vector<Value>> arguments =
+        bindWithParameters(*stepProgram, std::move(named));
+    if (!arguments)
+      return arguments.takeError();
+    Expected<std::vector<Value>> out =
+        execute(*stepProgram, *backend, *arguments);
+    if (!out)
+      return out.takeError();
+    results = std::move(*out);
+    for (auto [value, desc] : llvm::zip(results, stepProgram->getResults())) {
+      auto it = llvm::find(stateNames, desc.name);
+      if (it != stateNames.end())
+        if (Error e = copyMemRef(
+                *backend, state.values[it - stateNames.begin()].getMemRef(),
+                value.getMemRef(), "decode step"))
+          return e;
+    }
+    return Error::success();
+  };
+  auto outputOf = [&](llvm::ArrayRef<Value> results) -> Expected<Value> {
+    for (auto [value, desc] : llvm::zip(results, stepProgram->getResults()))
+      if (desc.name == outputName)
+        return value;
+    return createStringError("the step program has no result '%s'",
+                             outputName.c_str());
+  };
+
+  auto key = std::make_pair(state.id, input.batch);
+  auto it = decodeGraphs.find(key);
+  if (graphReplay && it == decodeGraphs.end()) {
+    if (decodeGraphs.size() >= kMaxRecordings) {
+      auto oldest =
+          llvm::min_element(decodeGraphs, [](const auto &x, const auto &y) {
+            return x.second.lastUse < y.second.lastUse;
+          });
+      decodeGraphs.erase(oldest);
+    }
+    Expected<MemRefValue> buffer =
+        allocateMemRef(*backend, encoded->first, shape);
+    if (!buffer)
+      return buffer.takeError();
+    DecodeGraph graph;
+    graph.input = Value::getMemRef(std::move(*buffer));
+    Expected<std::unique_ptr<CudaBackend::Recording>> recording =
+        backend->record([&] { return enqueue(graph.input, graph.results); });
+    if (recording) {
+      graph.recording = std::move(*recording);
+      it = decodeGraphs.emplace(key, std::move(graph)).first;
+    } else {
+      // Run launch by launch; the step itself reports real errors.
+      consumeError(recording.takeError());
+    }
+  }
+  if (graphReplay && it != decodeGraphs.end()) {
+    DecodeGraph &graph = it->second;
+    graph.lastUse = ++useClock;
+    const MemRefValue &in = graph.input.getMemRef();
+    if (Error e = backend->copyFromHost(*in.allocation, 0,
+                                        encoded->second.data(),
+                                        encoded->second.size()))
+      return e;
+    if (Error e = graph.recording->replay())
+      return e;
+    Expected<Value> out = outputOf(graph.results);
+    if (!out)
+      return out.takeError();
+    return output.empty() ? backend->synchronize()
+                          : copyOutputRows(*out, 0, output);
+  }
+
+  Expected<MemRefValue> buffer =
+      allocateMemRef(*backend, encoded->first, shape);
+  if (!buffer)
+    return buffer.takeError();
+  if (Error e = backend->copyFromHost(*buffer->allocation, 0,
+                                      encoded->second.data(),
+                                      encoded->second.size()))
+    return e;
+  std::vector<Value> results;
+  if (Error e = enqueue(Value::getMemRef(std::move(*buffer)), results))
+    return e;
+  Expected<Value> out = outputOf(results);
+  if (!out)
+    return out.takeError();
+  return output.empty() ? backend->synchronize()
+                        : copyOutputRows(*out, 0, output);
+}
