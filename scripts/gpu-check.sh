@@ -77,6 +77,14 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
       --seqlen 77 --seed 7 --steps 5 \
       --output "$out/golden/$name.random.safetensors" >/dev/null
   done
+  # Decoding shapes: batch 1 (the single-row matrix-vector kernels) with a
+  # 12-token prompt (M = 12: the multi-row ones in the forward), for
+  # test/e2e/decode_shapes.
+  for name in lm_readme_v1024 large_mini stack_readme; do
+    "$run" "$out/bundles/$name.f32.xlstmb" --device=reference --batch 1 \
+      --seqlen 12 --seed 9 --steps 6 \
+      --output "$out/golden/$name.decode.safetensors" >/dev/null
+  done
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

@@ -561,6 +561,126 @@ public:
   }
 };
 
+/// Few rows (decoding: one token per sequence): a weight-streaming
+/// matrix-vector kernel instead of tensor-core tiles, which at M = 1 would
+/// read W at a fraction of the memory bandwidth. Each warp owns one row n
+/// of W and walks K in 16-byte vector loads (every lane `unroll` of them per
+/// step, so that enough bytes are in flight to keep HBM busy), multiplying
+/// them with up to `maxRows` rows of x (read through L1: x is small and
+/// every warp of the block reads the same), accumulating in float32; a
+/// butterfly of shuffles sums the lanes and lane m adds row m's sum to
+/// out[m, n]. Rows of x past M are read clamped and not stored.
+class GemvKernelBuilder : xlstm::KernelBuilder {
+public:
+  GemvKernelBuilder(OpBuilder &b, Location loc, int64_t maxRows,
+                    int64_t unroll)
+      : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows),
+        unroll(unroll) {}
+
+  /// Elements of `elt` in one 16-byte load.
+  static int64_t vectorWidth(Type elt) {
+    return 128 / elt.getIntOrFloatBitWidth();
+  }
+
+  void build(Value x, Value w, Value out, Value m, int64_t n, int64_t k,
+             int64_t warpsPerBlock, gpu::LaunchOp launch) {
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    int64_t width = vectorWidth(elt);
+    auto vecType = VectorType::get({width}, elt);
+    auto f32Vec = VectorType::get({width}, b.getF32Type());
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32));
+    Value row = add(mul(launch.getBlockIds().x, idx(warpsPerBlock)),
+                    divui(tid, idx(32)));
+    // A warp past N has nothing to do (no barrier follows).
+    ifThen(ult(row, idx(n)), [&] {
+      Value lastM = sub(m, idx(1));
+      SmallVector<Value> xRows;
+      for (int64_t r = 0; r < maxRows; ++r)
+        xRows.push_back(maxRows == 1 ? idx(0) : minui(idx(r), lastM));
+      auto load16 = [&](Value memref, Value r, Value col) {
+        Value v = vector::LoadOp::create(
+            b, loc, vecType, memref, ValueRange{r, col},
+            /*nontemporal=*/false, b.getI64IntegerAttr(16));
+        return elt.isF32() ? v
+                           : arith::ExtFOp::create(b, loc, f32Vec, v)
+                                 .getResult();
+      };
+      SmallVector<Value> init(maxRows, constant(0.0));
+      int64_t step = 32 * width * unroll;
+      SmallVector<Value> acc = forRange(
+          0, k, step, init, [&](Value kk, ValueRange it) {
+            SmallVector<Value> sums(it);
+            for (int64_t u = 0; u < unroll; ++u) {
+              Value col = add(kk, add(mul(lane, idx(width)),
+                                      idx(u * 32 * width)));
+              // K % step != 0: the last step is partly past K.
+              bool mayOverrun = k % step != 0;
+              auto body = [&](ValueRange in) -> SmallVector<Value> {
+                SmallVector<Value> next(in);
+                Value wv = load16(w, row, col);
+                SmallVector<Value> we;
+                for (int64_t e = 0; e < width; ++e)
+                  we.push_back(vector::ExtractOp::create(
+                      b, loc, wv, ArrayRef<int64_t>{e}));
+                for (int64_t r = 0; r < maxRows; ++r) {
+                  Value xv = load16(x, xRows[r], col);
+                  for (int64_t e = 0; e < width; ++e)
+                    // llvm.intr.fma is fma.rn.f32 itself (math.fma would
+                    // go through libdevice's __nv_fmaf).
+                    next[r] = LLVM::FMAOp::create(
+                        b, loc,
+                        vector::ExtractOp::create(b, loc, xv,
+                                                  ArrayRef<int64_t>{e}),
+                        we[e], next[r]);
+                }
+                return next;
+              };
+              if (!mayOverrun) {
+                sums = body(sums);
+                continue;
+              }
+              auto guard = scf::IfOp::create(b, loc, ValueRange(sums).getTypes(),
+                                             ult(col, idx(k)),
+                                             /*withElseRegion=*/true);
+              {
+                OpBuilder::InsertionGuard g(b);
+                b.setInsertionPointToStart(guard.thenBlock());
+                scf::YieldOp::create(b, loc, body(sums));
+                b.setInsertionPointToStart(guard.elseBlock());
+                scf::YieldOp::create(b, loc, sums);
+              }
+              sums = SmallVector<Value>(guard.getResults());
+            }
+            return sums;
+          });
+      // Every lane ends with the warp's sums; lane r keeps row r's and
+      // the lanes of rows below M store them.
+      Value mine = constant(0.0);
+      for (int64_t r = 0; r < maxRows; ++r) {
+        Value sum = acc[r];
+        for (int64_t offset = 16; offset >= 1; offset /= 2)
+          sum = addf(sum, gpu::ShuffleOp::create(b, loc, sum, offset, 32,
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult());
+        mine = maxRows == 1 ? sum
+                            : arith::SelectOp::create(b, loc, eqi(lane, idx(r)),
+                                                      sum, mine)
+                                  .getResult();
+      }
+      Value stores = arith::AndIOp::create(
+          b, loc, ult(lane, idx(maxRows)), ult(lane, m));
+      ifThen(stores, [&] {
+        Value at[] = {lane, row};
+        store(addf(load(out, at), mine), out, at);
+      });
+    });
+  }
+
+private:
+  int64_t maxRows, unroll;
+};
+
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref.
 Value collapseLeading(OpBuilder &b, Location loc, Value m) {
   int64_t r = cast<MemRefType>(m.getType()).getRank();
@@ -583,6 +703,13 @@ struct XLSTMContractToMMAPass
         tile.tilesN < 1 || tile.warpsM * tile.warpsN > 32) {
       getOperation()->emitError("xlstm-contract-to-mma: tile options must be "
                                 "positive with at most 32 warps per block");
+      return signalPassFailure();
+    }
+    if (gemvMaxRows < 0 || gemvMaxRows > 32 || gemvWarps < 1 ||
+        gemvWarps > 32 || gemvUnroll < 1 || gemvUnroll > 8) {
+      getOperation()->emitError(
+          "xlstm-contract-to-mma: gemv-max-rows must be 0 to 32, gemv-warps "
+          "1 to 32 and gemv-unroll 1 to 8");
       return signalPassFailure();
     }
     if (stages < 0 || stages == 1 || stages > 8) {
@@ -611,7 +738,47 @@ struct XLSTMContractToMMAPass
             rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
       };
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-      if (cast<MemRefType>(x.getType()).getElementType().isF32()) {
+      // Decoding shapes (M <= gemv-max-rows, known only at run time): the
+      // matrix-vector kernels, for M = 1 and for the rest; the tiled
+      // kernel below in the else branch.
+      Type elt = cast<MemRefType>(x.getType()).getElementType();
+      int64_t gemvWidth = GemvKernelBuilder::vectorWidth(elt);
+      if (gemvMaxRows > 0 && p->k % gemvWidth == 0) {
+        auto emitGemv = [&](int64_t maxRows) {
+          auto launch = gpu::LaunchOp::create(
+              rewriter, loc, ceilDiv(n, gemvWarps), one, one,
+              arith::ConstantIndexOp::create(rewriter, loc, 32 * gemvWarps),
+              one, one);
+          OpBuilder::InsertionGuard guard(rewriter);
+          rewriter.setInsertionPointToStart(&launch.getBody().front());
+          // Several rows of x already keep loads in flight (and registers
+          // busy): unroll the single-row kernel only.
+          GemvKernelBuilder(rewriter, loc, maxRows,
+                            maxRows == 1 ? gemvUnroll : 1)
+              .build(x, p->w, out, m, nStatic, p->k, gemvWarps, launch);
+          gpu::TerminatorOp::create(rewriter, loc);
+        };
+        Value few = arith::CmpIOp::create(
+            rewriter, loc, arith::CmpIPredicate::ule, m,
+            arith::ConstantIndexOp::create(rewriter, loc, gemvMaxRows));
+        auto fewRows = scf::IfOp::create(rewriter, loc, few,
+                                         /*withElseRegion=*/true);
+        rewriter.setInsertionPointToStart(fewRows.thenBlock());
+        if (gemvMaxRows == 1) {
+          emitGemv(1);
+        } else {
+          Value single = arith::CmpIOp::create(
+              rewriter, loc, arith::CmpIPredicate::eq, m, one);
+          auto oneRow = scf::IfOp::create(rewriter, loc, single,
+                                          /*withElseRegion=*/true);
+          rewriter.setInsertionPointToStart(oneRow.thenBlock());
+          emitGemv(1);
+          rewriter.setInsertionPointToStart(oneRow.elseBlock());
+          emitGemv(gemvMaxRows);
+        }
+        rewriter.setInsertionPointToStart(fewRows.elseBlock());
+      }
+      if (elt.isF32()) {
         using T = TF32KernelBuilder;
         auto launch = gpu::LaunchOp::create(
             rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,

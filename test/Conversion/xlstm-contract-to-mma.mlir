@@ -41,6 +41,43 @@
 // STAGEDPTX: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // STAGEDPTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
+// Decoding shapes: M <= 16 (checked at run time) takes the matrix-vector
+// kernels, one for M = 1 (two 16-byte loads of W per lane per step), one for
+// up to 16 rows; a warp per row of W, float32 FMAs, a butterfly of shuffles;
+// larger M the tensor-core kernel in the else branch.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=GEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-max-rows=0 | FileCheck %s --check-prefix=NOGEMV
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=33" 2>&1 | FileCheck %s --check-prefix=BADGEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=GEMVPTX
+// GEMV-LABEL: func @projection(
+// GEMV:         %[[M:.+]] = memref.dim
+// GEMV:         %[[FEW:.+]] = arith.cmpi ule, %[[M]], %c16
+// GEMV:         scf.if %[[FEW]] {
+// GEMV:           %[[ONE:.+]] = arith.cmpi eq, %[[M]], %c1
+// GEMV:           scf.if %[[ONE]] {
+// GEMV:             gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128
+// GEMV:               scf.for {{.*}} = %c0 to %c32 step %c512
+// GEMV:                 vector.load {{.*}} {alignment = 16 : i64} : memref<24x32xbf16>, vector<8xbf16>
+// GEMV-COUNT-8:         llvm.intr.fma
+// GEMV:               gpu.shuffle  xor
+// GEMV:           } else {
+// GEMV:             gpu.launch
+// GEMV-COUNT-16:        vector.load {{.*}} : memref<?x32xbf16>, vector<8xbf16>
+// GEMV:           }
+// GEMV:         } else {
+// GEMV:           gpu.launch {{.*}} dynamic_shared_memory_size
+// GEMV-LABEL: func @projection_f32(
+// GEMV:             vector.load {{.*}} : memref<24x32xf32>, vector<4xf32>
+// NOGEMV-LABEL: func @projection(
+// NOGEMV-NOT:   arith.cmpi ule
+// NOGEMV:       gpu.launch
+// NOGEMV-NOT:   gpu.launch
+// NOGEMV-LABEL: func @projection_f16(
+// BADGEMV: gemv-max-rows must be 0 to 32
+// GEMVPTX: ld.global.v4.{{[bu]}}32
+// GEMVPTX: fma.rn.f32
+// GEMVPTX: shfl.sync.bfly.b32
+
 // BAD: tile options must be positive with at most 32 warps per block
 // BADSTAGES: stages must be 0 (the direct kernel) or 2 to 8
 

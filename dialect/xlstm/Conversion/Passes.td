@@ -97,6 +97,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     for bf16), the leading dims collapsed into `M` (grid x), starting from
     `out`'s values; rows past `M` and columns past `N` are not stored.
 
+    Where `M <= gemv-max-rows` at run time (decoding) and `K` is a
+    multiple of the elements in 16 bytes, matrix-vector kernels instead:
+    a warp per row of `W` streaming it in 16-byte loads, float32 FMAs with
+    up to `gemv-max-rows` rows of `x`, shuffles summing the lanes (one
+    kernel specialised for `M = 1`, one for the rest); an `scf.if` on `M`
+    picks the kernel.
+
     Where `K % 32 == 0` and `stages >= 2`, the staged kernel: 128x128 block
     tiles of 8 warps (64x32 each), K steps of 32 with `stages` of them in
     flight in dynamic shared memory, filled by 16-byte `cp.async` copies
@@ -131,7 +138,17 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "K steps in flight in the shared-memory pipelined kernel used "
            "where K % 32 == 0 (128x128 block tiles, cp.async, ldmatrix; "
            "stages x 20 KiB of dynamic shared memory for bf16); 0: always "
-           "the direct kernel, whose shape the warp options set">
+           "the direct kernel, whose shape the warp options set">,
+    Option<"gemvMaxRows", "gemv-max-rows", "int64_t", /*default=*/"16",
+           "Up to this many rows M (checked at run time), the "
+           "weight-streaming matrix-vector kernels (one for M = 1, one for "
+           "the rest) instead of tensor-core tiles; 0: never">,
+    Option<"gemvWarps", "gemv-warps", "int64_t", /*default=*/"4",
+           "Warps per block of the matrix-vector kernels (one row of W "
+           "each)">,
+    Option<"gemvUnroll", "gemv-unroll", "int64_t", /*default=*/"2",
+           "16-byte loads of W per lane per step of the single-row "
+           "matrix-vector kernel">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
