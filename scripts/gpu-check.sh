@@ -178,10 +178,12 @@ run-hf)
       --bench-decode 32 --bench-json "$logs/decode-7b-bf16-b$b.json" ||
       status=1
   done
-  ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
-    --weights "$ckpt" --batch 1 --seqlen 64 --warmup 2 --bench-decode 4 \
-    --profile --bench-json "$logs/decode-7b-bf16-b1-profile.json" >/dev/null ||
-    status=1
+  for b in 1 16; do
+    ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
+      --weights "$ckpt" --batch "$b" --seqlen 64 --warmup 2 --bench-decode 4 \
+      --profile --bench-json "$logs/decode-7b-bf16-b$b-profile.json" \
+      >/dev/null || status=1
+  done
   exit $status
   ;;
 *)

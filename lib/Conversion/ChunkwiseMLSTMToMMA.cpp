@@ -604,6 +604,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     });
   }
 
+  /// (B, NH, S, D) with a static S of at most one chunk: the step program.
+  static bool isDecodeStep(RankedTensorType type, int64_t chunk) {
+    return !type.isDynamicDim(2) && type.getDimSize(2) <= chunk;
+  }
+
   static Location kernelLoc(IRRewriter &rewriter, Operation *op) {
     // The kernel is named after the op (profiles, kernel tables).
     return NameLoc::get(rewriter.getStringAttr(op->getName().getStringRef()),
@@ -625,8 +630,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     bool split = needsSplitTF32({op.getQ(), op.getK(), op.getV()});
     // 3xTF32 doubles the fragment registers: fewer accumulator columns
     // keep the kernel clear of spills.
-    int64_t tile =
-        columnTile(split ? std::min<int64_t>(dvTile, 32) : dvTile, dhv);
+    // A decode step (a static sequence of one chunk or less) has a single
+    // chunk per head: narrow column tiles give the GPU enough blocks to
+    // stream C at bandwidth.
+    int64_t cap = split || isDecodeStep(qType, chunk) ? 32 : dvTile;
+    int64_t tile = columnTile(std::min<int64_t>(dvTile, cap), dhv);
     if (!tile)
       return;
 
@@ -690,8 +698,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     // A warp per 16 rows of C, at most 4 warps.
     int64_t pTile = dhqk % 64 == 0 ? 64 : dhqk % 32 == 0 ? 32 : 16;
     bool split = needsSplitTF32({op.getK(), op.getV()});
-    int64_t tile =
-        columnTile(split ? std::min<int64_t>(dvTile, 64) : dvTile, dhv);
+    int64_t cap = isDecodeStep(kType, chunk) ? 32 : split ? 64 : dvTile;
+    int64_t tile = columnTile(std::min<int64_t>(dvTile, cap), dhv);
     if (!tile)
       return;
 

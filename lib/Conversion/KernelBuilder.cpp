@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 
@@ -115,6 +116,35 @@ Value KernelBuilder::load(Value memref, ValueRange at) {
 void KernelBuilder::store(Value v, Value memref, ValueRange at) {
   Type elt = cast<MemRefType>(memref.getType()).getElementType();
   memref::StoreOp::create(b, loc, castFloat(v, elt), memref, at);
+}
+
+SmallVector<Value> KernelBuilder::loadVector(Value memref, ValueRange at,
+                                             int64_t n) {
+  Type elt = cast<MemRefType>(memref.getType()).getElementType();
+  int64_t bytes = n * elt.getIntOrFloatBitWidth() / 8;
+  Value v = vector::LoadOp::create(b, loc, VectorType::get({n}, elt), memref,
+                                   at, /*nontemporal=*/false,
+                                   b.getI64IntegerAttr(bytes));
+  if (elt != compute)
+    v = arith::ExtFOp::create(b, loc, VectorType::get({n}, compute), v);
+  SmallVector<Value> values;
+  for (int64_t i = 0; i < n; ++i)
+    values.push_back(
+        vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{i}));
+  return values;
+}
+
+void KernelBuilder::storeVector(ValueRange values, Value memref,
+                                ValueRange at) {
+  Type elt = cast<MemRefType>(memref.getType()).getElementType();
+  int64_t n = values.size();
+  Value v = vector::FromElementsOp::create(
+      b, loc, VectorType::get({n}, compute), values);
+  if (elt != compute)
+    v = arith::TruncFOp::create(b, loc, VectorType::get({n}, elt), v);
+  vector::StoreOp::create(b, loc, v, memref, at, /*nontemporal=*/false,
+                          b.getI64IntegerAttr(n * elt.getIntOrFloatBitWidth() /
+                                              8));
 }
 
 void KernelBuilder::ifThen(Value cond, function_ref<void()> body) {

@@ -67,6 +67,15 @@ protected:
   /// A compute-type value stored in the memref's element type.
   void store(mlir::Value v, mlir::Value memref, mlir::ValueRange at);
 
+  /// `n` consecutive elements from `at` (the last index advancing) in one
+  /// vector load aligned to its size, converted to the compute type.
+  llvm::SmallVector<mlir::Value> loadVector(mlir::Value memref,
+                                            mlir::ValueRange at, int64_t n);
+  /// Compute-type `values` stored at `at` onwards in one aligned vector
+  /// store in the memref's element type.
+  void storeVector(mlir::ValueRange values, mlir::Value memref,
+                   mlir::ValueRange at);
+
   void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
   /// scf.for over [from, to) by `step` carrying `init`; returns the results.
   llvm::SmallVector<mlir::Value>

@@ -65,14 +65,50 @@ public:
     Value inputRow = divui(safeRow, idx(k.groups));
     Value base = mul(remui(safeRow, idx(k.groups)), idx(k.width));
     auto column = [&](Value c) { return add(base, c); };
+    // Rows whose width allows it are read `vec` elements (16 bytes) at a
+    // time, `unroll` loads per lane per step: a lone warp (decoding has one
+    // row) then keeps several loads in flight instead of waiting for each.
+    Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
+    Type outElt = cast<MemRefType>(k.output.getType()).getElementType();
+    int64_t vec = 128 / inElt.getIntOrFloatBitWidth(), unroll = 0;
+    if (outElt == inElt)
+      for (int64_t u : {4, 2, 1})
+        if (!unroll && k.width % (32 * vec * u) == 0)
+          unroll = u;
+    if (!unroll)
+      vec = unroll = 1;
+    // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
+    // row (xs their values), carrying `init`.
+    auto visit = [&](ValueRange init,
+                     function_ref<SmallVector<Value>(Value, ArrayRef<Value>,
+                                                     ValueRange)>
+                         body) -> SmallVector<Value> {
+      if (vec == 1)
+        return forRange(lane, idx(k.width), idx(32), init,
+                        [&](Value c, ValueRange acc) {
+                          Value x = load(k.input, {inputRow, column(c)});
+                          return body(c, {x}, acc);
+                        });
+      return forRange(
+          0, k.width, 32 * vec * unroll, init, [&](Value c0, ValueRange acc) {
+            SmallVector<Value> next(acc);
+            for (int64_t u = 0; u < unroll; ++u) {
+              Value c = add(c0, mul(add(lane, idx(u * 32)), idx(vec)));
+              next = body(c, loadVector(k.input, {inputRow, column(c)}, vec),
+                          next);
+            }
+            return next;
+          });
+    };
     auto sweep = [&](Value init,
                      function_ref<Value(Value, Value)> term) -> Value {
       Value partial =
-          forRange(lane, idx(k.width), idx(32), {init},
-                   [&](Value c, ValueRange acc) -> SmallVector<Value> {
-                     Value x = load(k.input, {inputRow, column(c)});
-                     return {addf(acc[0], term(x, c))};
-                   })[0];
+          visit({init}, [&](Value c, ArrayRef<Value> xs, ValueRange acc) {
+            Value sum = acc[0];
+            for (auto [e, x] : llvm::enumerate(xs))
+              sum = addf(sum, term(x, add(c, idx(e))));
+            return SmallVector<Value>{sum};
+          })[0];
       for (int32_t offset : {16, 8, 4, 2, 1})
         partial =
             addf(partial, gpu::ShuffleOp::create(b, loc, partial, offset, 32,
@@ -91,27 +127,32 @@ public:
     });
     Value inv = math::RsqrtOp::create(
         b, loc, addf(mulf(second, invWidth), constant(k.eps)));
-    Type outElt = cast<MemRefType>(k.output.getType()).getElementType();
     ifThen(valid, [&] {
-      forRange(lane, idx(k.width), idx(32), {},
-               [&](Value c, ValueRange) -> SmallVector<Value> {
-                 Value x = load(k.input, {inputRow, column(c)});
-                 Value y = mulf(mean ? subf(x, mean) : x, inv);
-                 // RMS norm: the normalised value in the storage type first,
-                 // as upstream's rms_norm does.
-                 if (k.rms)
-                   y = castFloat(castFloat(y, outElt), compute);
-                 if (k.weight) {
-                   Value s = load(k.weight, {column(c)});
-                   if (k.onePlusWeight)
-                     s = addf(s, constant(1.0));
-                   y = mulf(y, s);
-                 }
-                 if (k.bias)
-                   y = addf(y, load(k.bias, {column(c)}));
-                 store(y, k.output, {inputRow, column(c)});
-                 return {};
-               });
+      visit({}, [&](Value c, ArrayRef<Value> xs, ValueRange) {
+        SmallVector<Value> ys;
+        for (auto [e, x] : llvm::enumerate(xs)) {
+          Value at = column(add(c, idx(e)));
+          Value y = mulf(mean ? subf(x, mean) : x, inv);
+          // RMS norm: the normalised value in the storage type first, as
+          // upstream's rms_norm does.
+          if (k.rms)
+            y = castFloat(castFloat(y, outElt), compute);
+          if (k.weight) {
+            Value s = load(k.weight, {at});
+            if (k.onePlusWeight)
+              s = addf(s, constant(1.0));
+            y = mulf(y, s);
+          }
+          if (k.bias)
+            y = addf(y, load(k.bias, {at}));
+          ys.push_back(y);
+        }
+        if (vec == 1)
+          store(ys[0], k.output, {inputRow, column(c)});
+        else
+          storeVector(ys, k.output, {inputRow, column(c)});
+        return SmallVector<Value>{};
+      });
     });
     gpu::TerminatorOp::create(b, loc);
   }
