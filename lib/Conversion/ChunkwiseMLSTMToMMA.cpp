@@ -252,6 +252,102 @@ public:
   }
 };
 
+/// The outputs of a decode step (one position, static): the chunk kernel
+/// above would pad the position to a whole chunk of rows and walk C in a
+/// dependent chain of tensor-core steps. Here a block owns 32 value columns
+/// of one head: each of its 8 warps sums q[d] C[d, j] over an eighth of the
+/// key dimension with a lane per column (coalesced rows of C, `unroll` loads
+/// in flight per lane), warp 0 also forms q.k and q.n; then lane j of warp 0
+/// combines the partials with the gate scalars exactly as the chunk kernel
+/// computes its row 0.
+class DecodeOutputsKernel : KernelBuilder {
+public:
+  static constexpr int64_t columns = 32, warps = 8, unroll = 8;
+
+  DecodeOutputsKernel(OpBuilder &b, Location loc)
+      : KernelBuilder(b, loc, b.getF32Type()) {}
+
+  void build(const ChunkOutputs &io, gpu::LaunchOp launch) {
+    ValueRange shared = launch.getWorkgroupAttributions();
+    Value partialSh = shared[0], scalarSh = shared[1];
+    Value dv0 = mul(launch.getBlockIds().x, idx(columns));
+    Value hd = launch.getBlockIds().y, row = launch.getBlockIds().z;
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    Value pos = idx(0), chunkIdx = idx(0);
+    Value col = add(dv0, lane);
+
+    // q . C over this warp's rows of C, for column `col`.
+    int64_t rowsPerWarp = io.dhqk / warps;
+    Value d0 = mul(warp, idx(rowsPerWarp));
+    Value qc =
+        forRange(0, rowsPerWarp, unroll, {constant(0.0)},
+                 [&](Value dd, ValueRange acc) -> SmallVector<Value> {
+                   SmallVector<Value> terms;
+                   for (int64_t u = 0; u < unroll; ++u) {
+                     Value d = add(d0, add(dd, idx(u)));
+                     terms.push_back(
+                         mulf(load(io.q, {row, hd, pos, d}),
+                              load(io.chunkC, {row, hd, chunkIdx, d, col})));
+                   }
+                   Value sum = acc[0];
+                   for (Value term : terms)
+                     sum = addf(sum, term);
+                   return {sum};
+                 })[0];
+    store(qc, partialSh, {warp, lane});
+    // q . k and q . n by warp 0, lanes striding the key dimension.
+    ifThen(eqi(warp, idx(0)), [&] {
+      SmallVector<Value> dots = forRange(
+          lane, idx(io.dhqk), idx(32), {constant(0.0), constant(0.0)},
+          [&](Value d, ValueRange acc) -> SmallVector<Value> {
+            Value qv = load(io.q, {row, hd, pos, d});
+            return {addf(acc[0], mulf(qv, load(io.k, {row, hd, pos, d}))),
+                    addf(acc[1],
+                         mulf(qv, load(io.chunkN, {row, hd, chunkIdx, d})))};
+          });
+      for (int64_t i = 0; i < 2; ++i) {
+        for (int32_t offset : {16, 8, 4, 2, 1})
+          dots[i] = addf(dots[i], gpu::ShuffleOp::create(b, loc, dots[i],
+                                                         offset, 32,
+                                                         gpu::ShuffleMode::XOR)
+                                      .getShuffleResult());
+        ifThen(eqi(lane, idx(0)), [&] { store(dots[i], scalarSh, {idx(i)}); });
+      }
+    });
+    gpu::BarrierOp::create(b, loc);
+
+    ifThen(eqi(warp, idx(0)), [&] {
+      Value acc = constant(0.0);
+      for (int64_t w = 0; w < warps; ++w)
+        acc = addf(acc, load(partialSh, {idx(w), lane}));
+      Value qk = load(scalarSh, {idx(0)}), qn = load(scalarSh, {idx(1)});
+      // The chunk kernel's row 0: cum = log sigmoid(f), the stabiliser
+      // max(cum + m, cum + (i - cum)), the decay of the entering state.
+      Value cum = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, pos}));
+      Value i = load(io.igate, {row, hd, pos});
+      Value m = load(io.chunkM, {row, hd, chunkIdx});
+      Value carried = addf(cum, m);
+      Value mComb = maxf(carried, addf(cum, subf(i, cum)));
+      Value inter = exp(subf(carried, mComb));
+      Value logD = addf(subf(cum, cum), i);
+      Value p = mulf(mulf(qk, constant(io.qScale * io.kScale)),
+                     exp(subf(logD, mComb)));
+      Value qScale = constant(io.qScale);
+      Value den = addf(mulf(inter, mulf(qn, qScale)), p);
+      Value h = addf(mulf(acc, mulf(inter, qScale)),
+                     mulf(p, load(io.v, {row, hd, pos, col})));
+      Value floor = exp(arith::NegFOp::create(b, loc, mComb));
+      Value denom = addf(
+          maxf(math::AbsFOp::create(b, loc, den).getResult(), floor),
+          constant(io.eps));
+      store(arith::DivFOp::create(b, loc, h, denom), io.h,
+            {row, hd, pos, col});
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
+};
+
 /// The operands and results of one chunk-states op, as buffers.
 struct ChunkStates {
   Value k, v, igate, fgate;
@@ -669,6 +765,27 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         arith::CeilDivUIOp::create(rewriter, loc, seq, idx(chunk));
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
+    // One position (the step program): the decode kernel.
+    using D = DecodeOutputsKernel;
+    if (!qType.isDynamicDim(2) && qType.getDimSize(2) == 1 &&
+        dhv % D::columns == 0 && dhqk % (D::warps * D::unroll) == 0) {
+      SmallVector<Type> shared = {
+          sharedMemoryType(ctx, {D::warps, D::columns}, f32),
+          sharedMemoryType(ctx, {2}, f32)};
+      auto launch = gpu::LaunchOp::create(
+          rewriter, loc, idx(dhv / D::columns), idx(numHeads), batch,
+          idx(32 * D::warps), idx(1), idx(1),
+          /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+          /*asyncDependencies=*/{}, shared);
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        DecodeOutputsKernel(rewriter, loc).build(io, launch);
+      }
+      rewriter.replaceOp(op,
+                         toTensor(rewriter, loc, op.getH().getType(), io.h));
+      return;
+    }
     SmallVector<Type> shared(6, sharedMemoryType(ctx, {chunk}, f32));
     shared.push_back(sharedMemoryType(ctx, {chunk, chunk}, f32));
     auto launch = gpu::LaunchOp::create(

@@ -54,6 +54,31 @@ func.func @bf16_outputs(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 
 // -----
 
+// A decode step (a static single position): blocks of 32 value columns per
+// head and batch row, 8 warps summing q . C over 8 key rows each (a lane
+// per column, 8 loads of C in flight), no tensor-core tiles.
+// CHECK-LABEL: func @decode_outputs
+// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c8, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c256
+// CHECK-NOT:     nvvm.mma.sync
+// CHECK-COUNT-8:   memref.load %{{.*}} : memref<?x2x1x64x256xf32>
+// CHECK:         gpu.shuffle  xor
+// CHECK:         gpu.barrier
+// CHECK:         arith.divf
+// CHECK-NOT:   xlstm.mlstm_chunk_outputs
+func.func @decode_outputs(%q: tensor<?x2x1x64xf32>, %v: tensor<?x2x1x256xf32>,
+                          %g: tensor<?x2x1xf32>, %c: tensor<?x2x1x64x256xf32>,
+                          %n: tensor<?x2x1x64xf32>)
+    -> tensor<?x2x1x256xf32> {
+  %h = xlstm.mlstm_chunk_outputs %q, %q, %v, %g, %g, %c, %n, %g
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x1xf32>, tensor<?x2x1x64x256xf32>,
+         tensor<?x2x1x64xf32>, tensor<?x2x1xf32>) -> tensor<?x2x1x256xf32>
+  return %h : tensor<?x2x1x256xf32>
+}
+
+// -----
+
 // float32 q/k/v: each fragment is split into tf32 hi and lo parts and
 // every tile takes three mma (lo*hi, hi*lo, hi*hi), unless tf32 is allowed.
 // CHECK-LABEL: func @f32_outputs
