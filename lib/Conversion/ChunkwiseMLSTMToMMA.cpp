@@ -631,6 +631,84 @@ private:
   }
 };
 
+/// The states of a decode step (one position, one chunk): the chunk kernel
+/// would pad the position to a chunk of tensor-core rows. Here every thread
+/// of a block owns one value column j of one head and a stride of the key
+/// rows d: it records the entering state C[d, j] and writes decay C[d, j] +
+/// w k[d] v[j], `unroll` rows in flight; the first column block carries n,
+/// its first thread m. The gate scalars are the chunk kernel's for one
+/// position (every thread forms them, a few loads and exponentials).
+class DecodeStatesKernel : KernelBuilder {
+public:
+  static constexpr int64_t columns = 32, warps = 8, unroll = 8;
+
+  DecodeStatesKernel(OpBuilder &b, Location loc)
+      : KernelBuilder(b, loc, b.getF32Type()) {}
+
+  void build(const ChunkStates &io, gpu::LaunchOp launch) {
+    Value dv0 = mul(launch.getBlockIds().x, idx(columns));
+    Value hd = launch.getBlockIds().y, row = launch.getBlockIds().z;
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    Value pos = idx(0), chunkIdx = idx(0);
+    Value col = add(dv0, lane);
+    bool zeros = io.initial.empty();
+    Value m = zeros ? constant(0.0) : load(io.initial[2], {row, hd});
+
+    // b_0 = log sigmoid(f), g = b_0, a_0 = (g - b_0) + i,
+    // m' = max(g + m, a_0), w = exp(a_0 - m') kScale, decay exp(g + m - m').
+    Value total = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, pos}));
+    Value a0 = addf(subf(total, total), load(io.igate, {row, hd, pos}));
+    Value carried = addf(total, m);
+    Value mNew = maxf(carried, a0);
+    Value w = mulf(exp(subf(a0, mNew)), constant(io.kScale));
+    Value decay = exp(subf(carried, mNew));
+    // The carried state rounds to its storage type, as the chunk kernel's.
+    auto round = [&](Value v, Value stored) {
+      Type elt = cast<MemRefType>(stored.getType()).getElementType();
+      return castFloat(castFloat(v, elt), compute);
+    };
+
+    Value v = load(io.v, {row, hd, pos, col});
+    int64_t rowsPerThread = io.dhqk / warps;
+    forRange(0, rowsPerThread, unroll, {},
+             [&](Value dd, ValueRange) -> SmallVector<Value> {
+               SmallVector<Value> ds, cs;
+               for (int64_t u = 0; u < unroll; ++u) {
+                 Value d = add(mul(add(dd, idx(u)), idx(warps)), warp);
+                 ds.push_back(d);
+                 cs.push_back(zeros ? constant(0.0)
+                                    : load(io.initial[0], {row, hd, d, col}));
+               }
+               for (auto [d, c] : llvm::zip(ds, cs)) {
+                 store(c, io.chunkC, {row, hd, chunkIdx, d, col});
+                 Value kw = mulf(load(io.k, {row, hd, pos, d}), w);
+                 store(round(addf(mulf(c, decay), mulf(kw, v)), io.finalC),
+                       io.finalC, {row, hd, d, col});
+               }
+               return {};
+             });
+    // n' = decay n + w k, by the first column block.
+    ifThen(eqi(launch.getBlockIds().x, idx(0)), [&] {
+      forRange(tid, idx(io.dhqk), idx(32 * warps), {},
+               [&](Value d, ValueRange) -> SmallVector<Value> {
+                 Value n = zeros ? constant(0.0)
+                                 : load(io.initial[1], {row, hd, d});
+                 store(n, io.chunkN, {row, hd, chunkIdx, d});
+                 Value next = addf(mulf(n, decay),
+                                   mulf(w, load(io.k, {row, hd, pos, d})));
+                 store(round(next, io.finalN), io.finalN, {row, hd, d});
+                 return {};
+               });
+      ifThen(eqi(tid, idx(0)), [&] {
+        store(m, io.chunkM, {row, hd, chunkIdx});
+        store(round(mNew, io.finalM), io.finalM, {row, hd});
+      });
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
+};
+
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
 /// Whether the kernels can take `op`: every operand and result at most
@@ -859,6 +937,24 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     io.finalN = results[4];
     io.finalM = results[5];
 
+    // One position (the step program): the decode kernel.
+    using D = DecodeStatesKernel;
+    if (!kType.isDynamicDim(2) && kType.getDimSize(2) == 1 &&
+        dhv % D::columns == 0 && dhqk % (D::warps * D::unroll) == 0) {
+      auto launch = gpu::LaunchOp::create(
+          rewriter, loc, idx(dhv / D::columns), idx(numHeads), batch,
+          idx(32 * D::warps), idx(1), idx(1));
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        DecodeStatesKernel(rewriter, loc).build(io, launch);
+      }
+      SmallVector<Value> tensors;
+      for (auto [value, type] : llvm::zip(results, op->getResultTypes()))
+        tensors.push_back(toTensor(rewriter, loc, type, value));
+      rewriter.replaceOp(op, tensors);
+      return;
+    }
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
     SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));

@@ -181,6 +181,37 @@ func.func @bf16_states(%k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x256xbf16>,
 
 // -----
 
+// The states of a decode step (a static single position): a thread per
+// value column and a stride of key rows, no tensor-core tiles; the first
+// column block carries n and m.
+// CHECK-LABEL: func @decode_states
+// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c8{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c256
+// CHECK-NOT:     nvvm.mma.sync
+// CHECK:         scf.for
+// CHECK-COUNT-8:   memref.load %{{.*}} : memref<?x2x64x256xf32>
+// CHECK:         scf.if
+// CHECK-NOT:   xlstm.mlstm_chunk_states
+func.func @decode_states(%k: tensor<?x2x1x64xf32>, %v: tensor<?x2x1x256xf32>,
+                         %g: tensor<?x2x1xf32>,
+                         %c0: tensor<?x2x64x256xf32>, %n0: tensor<?x2x64xf32>,
+                         %m0: tensor<?x2xf32>)
+    -> (tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+        tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x64x256xf32>, tensor<?x2x64xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+          tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>)
+  return %c, %n, %m, %cf, %nf, %mf
+      : tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+        tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>
+}
+
+// -----
+
 // float64 operands (the kernels compute in float32) and results with
 // dimensions the kernels cannot size stay on the generic path.
 // CHECK-LABEL: func @left_alone
