@@ -5,9 +5,14 @@
 #                                  and tests into gpu-out/, compile every
 #                                  golden config into f32 and bf16 bundles,
 #                                  copy the golden data beside them
-#   scripts/gpu-check.sh run-hf    (on the GPU machine) Hugging Face
-#                                  checkpoints against transformers
-#                                  (scripts/hf-check.py)
+#   scripts/gpu-check.sh prepare hf  (here) the same tools, the Hugging Face
+#                                  model folders of bench/configs and their
+#                                  bundles, the GPT-NeoX tokenizer
+#   scripts/gpu-check.sh run-hf [7b] (on the GPU machine, after `prepare hf`)
+#                                  transformers-made checkpoints against
+#                                  transformers (scripts/hf-check.py; 7b: the
+#                                  xLSTM-7B part only), then xlstm-generate
+#                                  and the decode benchmarks on the 7B
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
 #                                  runtime tests, then the e2e lit suite
 #                                  (test/e2e, REQUIRES: cuda-gpu: every golden
@@ -34,11 +39,34 @@ prepare)
       -DLLVM_USE_LINKER=lld >/dev/null
   fi
   ninja -C "$build" xlstm-gpu-info xlstm-compare xlstm-run xlstm-bundle \
-    XLSTMRuntimeTests
+    xlstm-generate XLSTMRuntimeTests
   rm -rf "$out" && mkdir -p "$out/bundles" "$out/golden"
   cp "$build/bin/xlstm-gpu-info" "$build/bin/xlstm-compare" \
     "$build/bin/xlstm-run" "$build/bin/xlstm-bundle" \
+    "$build/bin/xlstm-generate" \
     "$build/unittests/Runtime/XLSTMRuntimeTests" "$out/"
+  # The device tool carries at most 64 MiB with the working tree: strip the
+  # tools, and carry the golden set or the Hugging Face set, not both.
+  strip "$out"/xlstm-* "$out/XLSTMRuntimeTests"
+  xlstmc="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstmc"
+  if [ "${2:-golden}" = hf ]; then
+    cp "$root/../shared/tokenizers/gpt-neox-20b/tokenizer.json" "$out/"
+    # Hugging Face model folders (config.json only: scripts/hf-check.py makes
+    # the checkpoints with transformers on the GPU machine) and their bundles.
+    mkdir -p "$out/hf"
+    for name in hf-small hf-xlstm-7b; do
+      cp -r "$root/bench/configs/$name" "$out/hf/"
+    done
+    cp "$root/scripts/hf-check.py" "$out/"
+    for dtype in f32 bf16; do
+      "$xlstmc" "$root/bench/configs/hf-small" --dtype "$dtype" --cubins=none \
+        --quiet -o "$out/bundles/hf_small.$dtype.xlstmb"
+      "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype "$dtype" \
+        --cubins=none --quiet -o "$out/bundles/hf_xlstm_7b.$dtype.xlstmb"
+    done
+    du -sh "$out"
+    exit 0
+  fi
   # PTX that our own pipeline makes, for the runtime tests to run: the bf16
   # tensor-core tile of test/Target/NVVM/mma-bf16.mlir.
   opt="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstm-opt"
@@ -93,19 +121,6 @@ sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
   # stack_readme model.
   "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
-  # Hugging Face model folders (config.json only: scripts/hf-check.py makes
-  # the checkpoints with transformers on the GPU machine) and their bundles.
-  mkdir -p "$out/hf"
-  for name in hf-small hf-xlstm-7b; do
-    cp -r "$root/bench/configs/$name" "$out/hf/"
-  done
-  cp "$root/scripts/hf-check.py" "$out/"
-  for dtype in f32 bf16; do
-    "$xlstmc" "$root/bench/configs/hf-small" --dtype "$dtype" --cubins=none \
-      --quiet -o "$out/bundles/hf_small.$dtype.xlstmb"
-    "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype "$dtype" \
-      --cubins=none --quiet -o "$out/bundles/hf_xlstm_7b.$dtype.xlstmb"
-  done
   # lit (pure Python, from the LLVM install) and the e2e suite, so that the
   # GPU machine runs it without LLVM.
   mkdir -p "$out/lit"
@@ -178,6 +193,12 @@ run-hf)
       --bench-decode 32 --bench-json "$logs/decode-7b-bf16-b$b.json" ||
       status=1
   done
+  # Text in, text out (random weights: noise, but every stage runs).
+  ./xlstm-generate bundles/hf_xlstm_7b.bf16.xlstmb --dtype bf16 \
+    --weights "$ckpt" --tokenizer tokenizer.json \
+    --prompt "The capital of France is" --max-new-tokens 64 \
+    --temperature 0.8 --top-k 50 --seed 1 >"$logs/generate-7b.txt" \
+    2>&1 || status=1
   for b in 1 16; do
     ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
       --weights "$ckpt" --batch "$b" --seqlen 64 --warmup 2 --bench-decode 4 \

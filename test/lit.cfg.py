@@ -19,7 +19,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["xlstm-opt", "xlstmc", "xlstm-run", "xlstm-compare", "xlstm-bundle",
-     "xlstm-tokenize"],
+     "xlstm-tokenize", "xlstm-generate"],
     [config.xlstm_tools_dir, config.llvm_tools_dir])
 
 configs_dir = os.path.join(config.xlstm_src_root, "python-free-configs")
