@@ -13,7 +13,10 @@
 
 #include "xlstm/Config/ConfigParser.h"
 #include "xlstm/Runtime/GPUModel.h"
+#include "xlstm/Runtime/Sampling.h"
+#include "xlstm/Tokenizer/Tokenizer.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
@@ -29,6 +32,10 @@ struct xlstm_model {
   std::unique_ptr<bundle::Bundle> bundle;
   std::unique_ptr<config::ModelSpec> spec;
   std::unique_ptr<GPUModel> model;
+};
+
+struct xlstm_tokenizer {
+  xlstm::tokenizer::Tokenizer tokenizer;
 };
 
 struct xlstm_state {
@@ -272,6 +279,103 @@ xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
           llvm::MutableArrayRef<float>(
               output, batch * xlstm_model_output_width(model))))
     return fail(std::move(e));
+  return ok();
+}
+
+xlstm_status xlstm_model_generate(xlstm_model *model, const int64_t *prompt,
+                                  int64_t promptLength,
+                                  const xlstm_sampling *sampling,
+                                  int64_t maxNewTokens, const int64_t *eos,
+                                  size_t eosCount, int64_t *tokens,
+                                  int64_t *count, xlstm_token_callback callback,
+                                  void *user) {
+  if (!model || !prompt || !sampling || !count || (maxNewTokens > 0 && !tokens))
+    return fail("xlstm_model_generate: model, prompt, sampling, tokens and "
+                "count must not be NULL");
+  *count = 0;
+  if (!model->spec->hasTokens())
+    return fail("xlstm_model_generate: the model takes embeddings, not "
+                "tokens");
+  if (promptLength < 1 || maxNewTokens < 0)
+    return fail("xlstm_model_generate: the prompt needs at least one token "
+                "and max_new_tokens must not be negative");
+  runtime::SamplingOptions options{sampling->temperature, sampling->top_k,
+                                   sampling->top_p,
+                                   sampling->repetition_penalty, sampling->seed};
+  if (llvm::Error e = options.validate())
+    return fail(std::move(e));
+  GPUModel &m = *model->model;
+  int64_t vocab = model->spec->vocabSize();
+  llvm::Expected<std::unique_ptr<GPUModel::DeviceState>> state =
+      m.createState(1);
+  if (!state)
+    return fail(state.takeError());
+  // The step recordings of this state go with it.
+  auto forget = llvm::make_scope_exit([&] { m.forgetState(**state); });
+  std::vector<float> logits(vocab);
+  if (llvm::Error e = m.prefill({prompt, nullptr, 1, promptLength}, **state,
+                                logits))
+    return fail(std::move(e));
+  runtime::Sampler sampler(options);
+  std::vector<int64_t> history(prompt, prompt + promptLength);
+  llvm::ArrayRef<int64_t> stops(eos, eos ? eosCount : 0);
+  for (int64_t n = 0; n < maxNewTokens; ++n) {
+    int64_t next = sampler.next(logits, history);
+    history.push_back(next);
+    tokens[(*count)++] = next;
+    bool stop = llvm::is_contained(stops, next) ||
+                (callback && callback(next, user) != 0);
+    if (stop || n + 1 == maxNewTokens)
+      break;
+    if (llvm::Error e = m.decodeStep({&next, nullptr, 1, 1}, **state, logits))
+      return fail(std::move(e));
+  }
+  return ok();
+}
+
+xlstm_status xlstm_tokenizer_load(const char *path,
+                                  xlstm_tokenizer **tokenizer) {
+  if (!path || !tokenizer)
+    return fail("xlstm_tokenizer_load: path and tokenizer must not be NULL");
+  *tokenizer = nullptr;
+  llvm::Expected<tokenizer::Tokenizer> t =
+      tokenizer::Tokenizer::fromFile(path);
+  if (!t)
+    return fail(t.takeError());
+  *tokenizer = new xlstm_tokenizer{std::move(*t)};
+  return ok();
+}
+
+void xlstm_tokenizer_free(xlstm_tokenizer *tokenizer) { delete tokenizer; }
+
+xlstm_status xlstm_tokenizer_encode(const xlstm_tokenizer *tokenizer,
+                                    const char *text, size_t length,
+                                    int64_t *ids, size_t capacity,
+                                    size_t *count) {
+  if (!tokenizer || (!text && length) || !count || (capacity && !ids))
+    return fail("xlstm_tokenizer_encode: tokenizer, text, ids and count must "
+                "not be NULL");
+  std::vector<int64_t> encoded =
+      tokenizer->tokenizer.encode(llvm::StringRef(text, length));
+  *count = encoded.size();
+  std::copy_n(encoded.begin(), std::min(capacity, encoded.size()), ids);
+  return ok();
+}
+
+xlstm_status xlstm_tokenizer_decode(const xlstm_tokenizer *tokenizer,
+                                    const int64_t *ids, size_t count,
+                                    char *text, size_t capacity,
+                                    size_t *length) {
+  if (!tokenizer || (!ids && count) || !length || (capacity && !text))
+    return fail("xlstm_tokenizer_decode: tokenizer, ids, text and length "
+                "must not be NULL");
+  llvm::Expected<std::string> decoded =
+      tokenizer->tokenizer.decode(llvm::ArrayRef<int64_t>(ids, count));
+  if (!decoded)
+    return fail(decoded.takeError());
+  *length = decoded->size();
+  if (decoded->size() + 1 <= capacity)
+    std::memcpy(text, decoded->c_str(), decoded->size() + 1);
   return ok();
 }
 

@@ -89,6 +89,56 @@ xlstm_status xlstm_model_prefill(xlstm_model *model, int64_t batch,
 xlstm_status xlstm_model_step(xlstm_model *model, const void *input,
                               float *output, xlstm_state *state);
 
+/** Sampling settings of xlstm_model_generate (what Hugging Face generate
+ *  calls them): temperature 0 is greedy; top_k 0 and top_p 1 keep every
+ *  token; repetition_penalty 1 is off. */
+typedef struct {
+  double temperature;
+  int64_t top_k;
+  double top_p;
+  double repetition_penalty;
+  uint64_t seed;
+} xlstm_sampling;
+
+/** Called with each generated token as it is produced; a nonzero return
+ *  stops generation after that token. */
+typedef int (*xlstm_token_callback)(int64_t token, void *user);
+
+/** Generates up to `max_new_tokens` tokens after `prompt` (one sequence of
+ *  `prompt_length` token ids): prefill, then one sampled token and one step
+ *  at a time with the state on the GPU, stopping after any of the
+ *  `eos_count` ids in `eos`. `tokens` (room for max_new_tokens) receives the
+ *  generated ids, `*count` how many; `callback` may be NULL. */
+xlstm_status xlstm_model_generate(xlstm_model *model, const int64_t *prompt,
+                                  int64_t prompt_length,
+                                  const xlstm_sampling *sampling,
+                                  int64_t max_new_tokens, const int64_t *eos,
+                                  size_t eos_count, int64_t *tokens,
+                                  int64_t *count, xlstm_token_callback callback,
+                                  void *user);
+
+/** A Hugging Face tokenizer.json (byte-level BPE: GPT-NeoX-20B, GPT-2). */
+typedef struct xlstm_tokenizer xlstm_tokenizer;
+xlstm_status xlstm_tokenizer_load(const char *tokenizer_json,
+                                  xlstm_tokenizer **tokenizer);
+void xlstm_tokenizer_free(xlstm_tokenizer *tokenizer);
+
+/** The token ids of `length` bytes of UTF-8 `text`: `*count` receives how
+ *  many there are, and the first min(count, capacity) go to `ids` (call
+ *  with capacity 0 to size the buffer). */
+xlstm_status xlstm_tokenizer_encode(const xlstm_tokenizer *tokenizer,
+                                    const char *text, size_t length,
+                                    int64_t *ids, size_t capacity,
+                                    size_t *count);
+
+/** The text of `count` ids, special tokens skipped: `*length` receives its
+ *  byte length; it is copied NUL-terminated to `text` when length + 1 <=
+ *  capacity (call with capacity 0 to size the buffer). */
+xlstm_status xlstm_tokenizer_decode(const xlstm_tokenizer *tokenizer,
+                                    const int64_t *ids, size_t count,
+                                    char *text, size_t capacity,
+                                    size_t *length);
+
 #ifdef __cplusplus
 }
 #endif
