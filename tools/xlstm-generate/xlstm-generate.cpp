@@ -38,6 +38,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
@@ -363,6 +364,21 @@ int main(int argc, char **argv) {
       return fail(modelPath + ": the bundle has no config");
     spec = config::parseModelConfig(*text, modelPath + ":config",
                                     llvm::errs());
+    // BOS/EOS of the Hugging Face config the bundle was compiled from.
+    if (spec)
+      if (const llvm::json::Object *t =
+              modelBundle->manifest().getObject("special_tokens")) {
+        config::ModelSpec::SpecialTokens tokens;
+        tokens.bos = t->getInteger("bos");
+        tokens.pad = t->getInteger("pad");
+        tokens.forceBosInsert =
+            t->getBoolean("force_bos_token_insert").value_or(false);
+        if (const llvm::json::Array *eos = t->getArray("eos"))
+          for (const llvm::json::Value &id : *eos)
+            if (std::optional<int64_t> v = id.getAsInteger())
+              tokens.eos.push_back(*v);
+        spec->specialTokens = std::move(tokens);
+      }
   } else {
     spec = config::parseModelConfigFile(modelPath, llvm::errs());
   }

@@ -80,6 +80,22 @@ Expected<std::string> xlstm::serializeModelBundle(ModuleOp module,
       {"kernels", std::move(gpu.kernels)},
       {"programs", std::move(gpu.programs)}};
 
+  // Generation settings of a Hugging Face config.json (BOS/EOS/padding),
+  // which the upstream-schema config above has no fields for.
+  if (spec.specialTokens) {
+    const config::ModelSpec::SpecialTokens &t = *spec.specialTokens;
+    json::Array eos;
+    for (int64_t id : t.eos)
+      eos.push_back(id);
+    json::Object tokens{{"force_bos_token_insert", t.forceBosInsert},
+                        {"eos", std::move(eos)}};
+    if (t.bos)
+      tokens["bos"] = *t.bos;
+    if (t.pad)
+      tokens["pad"] = *t.pad;
+    manifest["special_tokens"] = std::move(tokens);
+  }
+
   std::string ir;
   raw_string_ostream irStream(ir);
   module.print(irStream);
