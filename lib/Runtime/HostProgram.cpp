@@ -99,45 +99,10 @@ struct OpInfo {
   OpKind kind;
 };
 
+/// The host op set (HostOps.def, shared with the emitter and the docs).
 constexpr OpInfo kOps[] = {
-    {"arith.constant", OpKind::Constant},
-    {"arith.addi", OpKind::AddI},
-    {"arith.subi", OpKind::SubI},
-    {"arith.muli", OpKind::MulI},
-    {"arith.divsi", OpKind::DivSI},
-    {"arith.divui", OpKind::DivUI},
-    {"arith.remsi", OpKind::RemSI},
-    {"arith.remui", OpKind::RemUI},
-    {"arith.ceildivsi", OpKind::CeilDivSI},
-    {"arith.ceildivui", OpKind::CeilDivUI},
-    {"arith.floordivsi", OpKind::FloorDivSI},
-    {"arith.minsi", OpKind::MinSI},
-    {"arith.maxsi", OpKind::MaxSI},
-    {"arith.minui", OpKind::MinUI},
-    {"arith.maxui", OpKind::MaxUI},
-    {"arith.andi", OpKind::AndI},
-    {"arith.ori", OpKind::OrI},
-    {"arith.xori", OpKind::XOrI},
-    {"arith.cmpi", OpKind::CmpI},
-    {"arith.select", OpKind::Select},
-    {"arith.index_cast", OpKind::IndexCast},
-    {"arith.index_castui", OpKind::IndexCastUI},
-    {"arith.extsi", OpKind::ExtSI},
-    {"arith.extui", OpKind::ExtUI},
-    {"arith.trunci", OpKind::TruncI},
-    {"memref.dim", OpKind::Dim},
-    {"memref.alloc", OpKind::Alloc},
-    {"memref.dealloc", OpKind::Dealloc},
-    {"memref.subview", OpKind::SubView},
-    {"memref.expand_shape", OpKind::ExpandShape},
-    {"memref.collapse_shape", OpKind::CollapseShape},
-    {"memref.cast", OpKind::Cast},
-    {"memref.reinterpret_cast", OpKind::ReinterpretCast},
-    {"memref.copy", OpKind::Copy},
-    {"gpu.launch_func", OpKind::LaunchFunc},
-    {"scf.for", OpKind::For},
-    {"scf.if", OpKind::If},
-    {"func.return", OpKind::Return},
+#define HOST_OP(Kind, Name, Category) {Name, OpKind::Kind},
+#include "xlstm/Runtime/HostOps.def"
 };
 
 std::optional<OpKind> lookupOp(StringRef name) {

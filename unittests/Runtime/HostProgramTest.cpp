@@ -17,6 +17,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include "gtest/gtest.h"
 
@@ -1553,4 +1554,26 @@ TEST(HostProgramCuda, RunsAProgramOnTheGpu) {
               "kernel module 'scale_module': looking up kernel 'nope'");
 }
 
+} // namespace
+
+namespace {
+// The op table, the interpreter's names and docs/host-program.md agree.
+TEST(HostOps, DocumentedInHostProgramMd) {
+  std::string path = std::string(XLSTM_SOURCE_DIR) + "/docs/host-program.md";
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> docs =
+      llvm::MemoryBuffer::getFile(path);
+  ASSERT_TRUE(bool(docs)) << path;
+  llvm::StringRef text = (*docs)->getBuffer();
+  std::vector<std::pair<xlstm::runtime::OpKind, llvm::StringRef>> ops = {
+#define HOST_OP(Kind, Name, Category)                                          \
+  {xlstm::runtime::OpKind::Kind, Name},
+#include "xlstm/Runtime/HostOps.def"
+  };
+  EXPECT_EQ(ops.size(), 38u);
+  for (auto [kind, name] : ops) {
+    EXPECT_EQ(xlstm::runtime::getName(kind), name);
+    EXPECT_TRUE(text.contains(("`" + name + "`").str()))
+        << name.str() << " is not documented in docs/host-program.md";
+  }
+}
 } // namespace

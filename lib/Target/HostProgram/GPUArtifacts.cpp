@@ -33,16 +33,16 @@ namespace json = llvm::json;
 
 namespace {
 
-/// Integer ops a host program may use, by their MLIR names.
+/// Integer ops a host program may use, by their MLIR names: the Integer
+/// category of the runtime's host op table.
 const llvm::StringSet<> kIntegerOps = {
-    "arith.addi",       "arith.subi",         "arith.muli",
-    "arith.divsi",      "arith.divui",        "arith.remsi",
-    "arith.remui",      "arith.ceildivsi",    "arith.ceildivui",
-    "arith.floordivsi", "arith.minsi",        "arith.maxsi",
-    "arith.minui",      "arith.maxui",        "arith.andi",
-    "arith.ori",        "arith.xori",         "arith.select",
-    "arith.index_cast", "arith.index_castui", "arith.extsi",
-    "arith.extui",      "arith.trunci"};
+#define HOST_OP(Kind, Name, Category) HOST_OP_##Category(Name)
+#define HOST_OP_Integer(Name) Name,
+#define HOST_OP_Special(Name)
+#include "xlstm/Runtime/HostOps.def"
+#undef HOST_OP_Integer
+#undef HOST_OP_Special
+};
 
 /// "xlstm.causal_conv1d in blocks.0": the names a location carries, outer
 /// first ("" when none), to say in profiles where a kernel comes from.
