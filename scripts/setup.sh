@@ -10,6 +10,7 @@ packages=(
   libgtest-dev                         # unit tests
   libutf8proc-dev                      # tokenizer: NFC, Unicode categories
   python3                              # lit
+  python3-numpy                        # the Python bindings' tests (python/)
   clang libclang-rt-14-dev             # libFuzzer + sanitizers (scripts/fuzz.sh)
 )
 

@@ -311,7 +311,7 @@ xlstm_status xlstm_model_generate(xlstm_model *model, const int64_t *prompt,
   if (!state)
     return fail(state.takeError());
   // The step recordings of this state go with it.
-  auto forget = llvm::make_scope_exit([&] { m.forgetState(**state); });
+  llvm::scope_exit forget([&] { m.forgetState(**state); });
   std::vector<float> logits(vocab);
   if (llvm::Error e = m.prefill({prompt, nullptr, 1, promptLength}, **state,
                                 logits))

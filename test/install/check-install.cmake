@@ -17,7 +17,9 @@ foreach(path
     include/xlstm/Dialect/XLSTM/IR/XLSTMOps.td
     include/xlstm/Conversion/Passes.h.inc
     lib/libXLSTMRuntime.a lib/libXLSTMBundle.a lib/libXLSTMConfig.a
-    lib/libXLSTMWeights.a lib/libMLIRXLSTM.a)
+    lib/libXLSTMWeights.a lib/libXLSTMTokenizer.a lib/libMLIRXLSTM.a
+    lib/libxlstm_runtime.so share/xlstm/python/xlstm/__init__.py
+    bin/xlstm-generate bin/xlstm-tokenize)
   if(NOT EXISTS "${PREFIX}/${path}")
     message(FATAL_ERROR "not installed: ${path}")
   endif()
