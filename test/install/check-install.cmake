@@ -19,7 +19,8 @@ foreach(path
     lib/libXLSTMRuntime.a lib/libXLSTMBundle.a lib/libXLSTMConfig.a
     lib/libXLSTMWeights.a lib/libXLSTMTokenizer.a lib/libMLIRXLSTM.a
     lib/libxlstm_runtime.so share/xlstm/python/xlstm/__init__.py
-    bin/xlstm-generate bin/xlstm-tokenize)
+    bin/xlstm-generate bin/xlstm-tokenize lib/cmake/XLSTM/XLSTMConfig.cmake
+    lib/pkgconfig/xlstm-runtime.pc)
   if(NOT EXISTS "${PREFIX}/${path}")
     message(FATAL_ERROR "not installed: ${path}")
   endif()
@@ -28,5 +29,48 @@ execute_process(COMMAND "${PREFIX}/bin/xlstmc" --version
                 OUTPUT_VARIABLE version RESULT_VARIABLE status)
 if(NOT status EQUAL 0 OR NOT version MATCHES "^xlstmc \\(xlstm-mlir ")
   message(FATAL_ERROR "the installed xlstmc does not run: ${version}")
+endif()
+
+# A downstream C program against the installed tree: through
+# find_package(XLSTM) (XLSTM::Runtime) and through pkg-config.
+set(downstream "${PREFIX}/downstream-build")
+execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/test/install/downstream"
+                        -B "${downstream}" "-DCMAKE_PREFIX_PATH=${PREFIX}"
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "configuring a downstream project failed:\n${out}")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" --build "${downstream}"
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "building a downstream project failed:\n${out}")
+endif()
+set(tokenizer "${SOURCE_DIR}/../shared/tokenizers/gpt-neox-20b/tokenizer.json")
+execute_process(COMMAND "${downstream}/downstream" "${tokenizer}"
+                        "${PREFIX}/no-such-model.xlstmb"
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0 OR NOT out MATCHES "ids: 12092 1533"
+   OR NOT out MATCHES "model: .*no-such-model.xlstmb")
+  message(FATAL_ERROR "the downstream program failed (${status}):\n${out}")
+endif()
+find_program(pkg_config pkg-config)
+if(pkg_config)
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E env
+                          "PKG_CONFIG_PATH=${PREFIX}/lib/pkgconfig"
+                          "${pkg_config}" --cflags --libs xlstm-runtime
+                  RESULT_VARIABLE status OUTPUT_VARIABLE flags
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  execute_process(COMMAND cc "${SOURCE_DIR}/test/install/downstream/main.c"
+                          ${flags} -o "${PREFIX}/downstream-pc"
+                  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "building with pkg-config flags failed:\n${out}")
+  endif()
+  execute_process(COMMAND "${PREFIX}/downstream-pc" "${tokenizer}"
+                  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT status EQUAL 0 OR NOT out MATCHES "ids: 12092 1533")
+    message(FATAL_ERROR "the pkg-config build failed to run:\n${out}")
+  endif()
 endif()
 message(STATUS "install tree complete: ${PREFIX}")
