@@ -73,4 +73,30 @@ if(pkg_config)
     message(FATAL_ERROR "the pkg-config build failed to run:\n${out}")
   endif()
 endif()
+# The compiler libraries through find_package(XLSTM COMPONENTS Compiler):
+# a C++ program that parses and verifies xlstm IR the installed xlstmc made.
+set(compiler_build "${PREFIX}/downstream-compiler-build")
+execute_process(COMMAND "${CMAKE_COMMAND}" -G Ninja
+                        -S "${SOURCE_DIR}/test/install/downstream-compiler"
+                        -B "${compiler_build}" "-DCMAKE_PREFIX_PATH=${PREFIX}"
+                        -DCMAKE_BUILD_TYPE=Release
+                        "-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld"
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "configuring a compiler downstream failed:\n${out}")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" --build "${compiler_build}"
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "building a compiler downstream failed:\n${out}")
+endif()
+execute_process(COMMAND "${PREFIX}/bin/xlstmc"
+                        "${SOURCE_DIR}/python-free-configs/readme_stack.yaml"
+                        --emit=mlir -o "${PREFIX}/stack.mlir")
+execute_process(COMMAND "${compiler_build}/downstream-compiler"
+                        "${PREFIX}/stack.mlir"
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(NOT status EQUAL 0 OR NOT out MATCHES "ops: 2")
+  message(FATAL_ERROR "the compiler downstream failed (${status}):\n${out}")
+endif()
 message(STATUS "install tree complete: ${PREFIX}")
