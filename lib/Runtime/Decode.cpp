@@ -25,23 +25,6 @@ using llvm::Error;
 using llvm::Expected;
 
 namespace {
-weights::DType dtypeOf(ElementKind kind) {
-  switch (kind) {
-  case ElementKind::F32:
-    return weights::DType::F32;
-  case ElementKind::BF16:
-    return weights::DType::BF16;
-  case ElementKind::F16:
-    return weights::DType::F16;
-  case ElementKind::F64:
-    return weights::DType::F64;
-  case ElementKind::I64:
-  case ElementKind::I32:
-    return weights::DType::I64;
-  }
-  return weights::DType::F32;
-}
-
 /// Device-to-device copy of a whole contiguous memref into another of the
 /// same type and size.
 Error copyMemRef(CudaBackend &backend, const MemRefValue &to,
@@ -109,7 +92,7 @@ GPUModel::readState(const DeviceState &state) {
       return std::move(e);
     HostTensor t(m.sizes);
     weights::convertElements(
-        raw, dtypeOf(m.element),
+        raw, toDType(m.element),
         llvm::MutableArrayRef<uint8_t>(
             reinterpret_cast<uint8_t *>(t.data.data()),
             t.data.size() * sizeof(double)),
@@ -133,7 +116,7 @@ Error GPUModel::writeState(DeviceState &state,
                                static_cast<long long>(state.batch));
     weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
         name, std::vector<int64_t>(t.shape.begin(), t.shape.end()), t.data,
-        dtypeOf(m.element));
+        toDType(m.element));
     if (Error e = backend->copyFromHost(
             *m.allocation, m.offset * getElementBytes(m.element),
             encoded.bytes.data(), encoded.bytes.size()))
@@ -142,7 +125,7 @@ Error GPUModel::writeState(DeviceState &state,
   return Error::success();
 }
 
-Expected<std::pair<ElementKind, std::vector<uint8_t>>>
+Expected<GPUModel::EncodedInput>
 GPUModel::encodeHostInput(const HostProgram &program,
                           const HostInput &input) const {
   std::optional<unsigned> index = program.findArgument(inputName);
@@ -164,7 +147,7 @@ GPUModel::encodeHostInput(const HostProgram &program,
                                  static_cast<long long>(vocabSize));
     std::vector<uint8_t> bytes(count * sizeof(int64_t));
     std::memcpy(bytes.data(), input.tokens, bytes.size());
-    return std::make_pair(element, std::move(bytes));
+    return EncodedInput{element, {input.batch, input.seq}, std::move(bytes)};
   }
   if (!input.embeddings)
     return createStringError("the model reads float32 embeddings");
@@ -173,13 +156,24 @@ GPUModel::encodeHostInput(const HostProgram &program,
   if (e < 0)
     return createStringError("the input's width is not static");
   std::vector<uint8_t> bytes(size_t(count * e) *
-                             weights::elementSize(dtypeOf(element)));
+                             weights::elementSize(toDType(element)));
   weights::convertElements(
       llvm::ArrayRef<uint8_t>(
           reinterpret_cast<const uint8_t *>(input.embeddings),
           size_t(count * e) * sizeof(float)),
-      weights::DType::F32, bytes, dtypeOf(element));
-  return std::make_pair(element, std::move(bytes));
+      weights::DType::F32, bytes, toDType(element));
+  return EncodedInput{element, {input.batch, input.seq, e}, std::move(bytes)};
+}
+
+Expected<Value> GPUModel::uploadInput(const EncodedInput &input) {
+  Expected<MemRefValue> buffer =
+      allocateMemRef(*backend, input.element, input.shape);
+  if (!buffer)
+    return buffer.takeError();
+  if (Error e = backend->copyFromHost(*buffer->allocation, 0,
+                                      input.bytes.data(), input.bytes.size()))
+    return std::move(e);
+  return Value::getMemRef(std::move(*buffer));
 }
 
 Expected<std::vector<Value>>
@@ -216,7 +210,7 @@ Error GPUModel::copyOutputRows(const Value &output, int64_t position,
                                       first * bytes, row.size()))
       return e;
     weights::convertElements(
-        row, dtypeOf(m.element),
+        row, toDType(m.element),
         llvm::MutableArrayRef<uint8_t>(
             reinterpret_cast<uint8_t *>(out.data() + b * width),
             width * sizeof(float)),
@@ -233,25 +227,14 @@ Error GPUModel::prefill(const HostInput &input, DeviceState &state,
                              static_cast<long long>(input.batch),
                              static_cast<long long>(input.seq),
                              static_cast<long long>(state.batch));
-  Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
-      encodeHostInput(*forwardProgram, input);
+  Expected<EncodedInput> encoded = encodeHostInput(*forwardProgram, input);
   if (!encoded)
     return encoded.takeError();
-  llvm::SmallVector<int64_t, 3> shape = {input.batch, input.seq};
-  if (inputName != "tokens")
-    shape.push_back(int64_t(encoded->second.size()) /
-                    int64_t(getElementBytes(encoded->first)) /
-                    (input.batch * input.seq));
-  Expected<MemRefValue> buffer =
-      allocateMemRef(*backend, encoded->first, shape);
-  if (!buffer)
-    return buffer.takeError();
-  if (Error e = backend->copyFromHost(*buffer->allocation, 0,
-                                      encoded->second.data(),
-                                      encoded->second.size()))
-    return e;
+  Expected<Value> uploaded = uploadInput(*encoded);
+  if (!uploaded)
+    return uploaded.takeError();
   llvm::StringMap<Value> named;
-  named[inputName] = Value::getMemRef(std::move(*buffer));
+  named[inputName] = std::move(*uploaded);
   Expected<std::vector<Value>> arguments =
       bindWithParameters(*forwardProgram, std::move(named));
   if (!arguments)
@@ -293,14 +276,9 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                              static_cast<long long>(input.batch),
                              static_cast<long long>(input.seq),
                              static_cast<long long>(state.batch));
-  Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
-      encodeHostInput(*stepProgram, input);
+  Expected<EncodedInput> encoded = encodeHostInput(*stepProgram, input);
   if (!encoded)
     return encoded.takeError();
-  llvm::SmallVector<int64_t, 3> shape = {input.batch, 1};
-  if (inputName != "tokens")
-    shape.push_back(int64_t(encoded->second.size()) /
-                    int64_t(getElementBytes(encoded->first)) / input.batch);
 
   // Runs the step on `inputValue`, then copies the new states into the
   // state's buffers (inside the recording when recording).
@@ -348,7 +326,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
       decodeGraphs.erase(oldest);
     }
     Expected<MemRefValue> buffer =
-        allocateMemRef(*backend, encoded->first, shape);
+        allocateMemRef(*backend, encoded->element, encoded->shape);
     if (!buffer)
       return buffer.takeError();
     DecodeGraph graph;
@@ -368,8 +346,8 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
     graph.lastUse = ++useClock;
     const MemRefValue &in = graph.input.getMemRef();
     if (Error e = backend->copyFromHost(*in.allocation, 0,
-                                        encoded->second.data(),
-                                        encoded->second.size()))
+                                        encoded->bytes.data(),
+                                        encoded->bytes.size()))
       return e;
     if (Error e = graph.recording->replay())
       return e;
@@ -380,16 +358,11 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                           : copyOutputRows(*out, 0, output);
   }
 
-  Expected<MemRefValue> buffer =
-      allocateMemRef(*backend, encoded->first, shape);
-  if (!buffer)
-    return buffer.takeError();
-  if (Error e = backend->copyFromHost(*buffer->allocation, 0,
-                                      encoded->second.data(),
-                                      encoded->second.size()))
-    return e;
+  Expected<Value> uploaded = uploadInput(*encoded);
+  if (!uploaded)
+    return uploaded.takeError();
   std::vector<Value> results;
-  if (Error e = enqueue(Value::getMemRef(std::move(*buffer)), results))
+  if (Error e = enqueue(*uploaded, results))
     return e;
   Expected<Value> out = outputOf(results);
   if (!out)

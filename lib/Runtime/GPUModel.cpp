@@ -19,9 +19,7 @@ using llvm::Expected;
 using llvm::StringRef;
 namespace json = llvm::json;
 
-namespace {
-
-weights::DType toDType(ElementKind kind) {
+weights::DType xlstm::runtime::toDType(ElementKind kind) {
   switch (kind) {
   case ElementKind::F32:
     return weights::DType::F32;
@@ -37,6 +35,8 @@ weights::DType toDType(ElementKind kind) {
   }
   return weights::DType::F32;
 }
+
+namespace {
 
 /// "name" and "shape" (-1 = dynamic) of a manifest tensor entry.
 Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>>

@@ -423,6 +423,22 @@ public:
     return convert(model->step(input, states));
   }
 
+  /// A benchmark report as JSON on stdout and in --bench-json.
+  static llvm::Error printReport(llvm::json::Object report) {
+    std::string text =
+        llvm::formatv("{0:2}", llvm::json::Value(std::move(report))).str();
+    llvm::outs() << text << "\n";
+    if (benchJson.empty())
+      return llvm::Error::success();
+    std::error_code ec;
+    llvm::raw_fd_ostream os(benchJson, ec);
+    if (ec)
+      return llvm::createStringError("cannot write " + benchJson + ": " +
+                                     ec.message());
+    os << text << "\n";
+    return llvm::Error::success();
+  }
+
   /// --bench: device time of forward on `input`, as JSON on stdout (and
   /// in --bench-json).
   llvm::Error benchmark(const reference::Tensor &input,
@@ -483,18 +499,7 @@ public:
       report["ms_per_op"] = std::move(byOp);
       report["kernels"] = std::move(kernels);
     }
-    std::string text =
-        llvm::formatv("{0:2}", llvm::json::Value(std::move(report))).str();
-    llvm::outs() << text << "\n";
-    if (!benchJson.empty()) {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(benchJson, ec);
-      if (ec)
-        return llvm::createStringError("cannot write " + benchJson + ": " +
-                                       ec.message());
-      os << text << "\n";
-    }
-    return llvm::Error::success();
+    return printReport(std::move(report));
   }
 
   /// --bench-decode: prefill `input` into a device state, then `steps`
@@ -610,19 +615,8 @@ public:
         {"profiled", profile.getValue()}};
     if (profile)
       report["kernels"] = std::move(kernels);
-    std::string text =
-        llvm::formatv("{0:2}", llvm::json::Value(std::move(report))).str();
-    llvm::outs() << text << "\n";
-    if (!benchJson.empty()) {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(benchJson, ec);
-      if (ec)
-        return llvm::createStringError("cannot write " + benchJson + ": " +
-                                       ec.message());
-      os << text << "\n";
-    }
     model->forgetState(**state);
-    return llvm::Error::success();
+    return printReport(std::move(report));
   }
   /// The output's last dimension (for --bench-decode's argmax).
   int64_t outputWidth = 0;

@@ -36,6 +36,10 @@ namespace xlstm::runtime {
 
 using HostTensor = reference::Tensor;
 
+/// The checkpoint dtype of a program element type (the encoding the
+/// weights layer converts to and from).
+weights::DType toDType(ElementKind kind);
+
 class GPUModel {
 public:
   struct Result {
@@ -190,9 +194,16 @@ private:
   llvm::Expected<Result> collect(const HostProgram &program,
                                  llvm::ArrayRef<Value> results);
 
-  /// Checks and encodes `input` as `program`'s input argument.
-  llvm::Expected<std::pair<ElementKind, std::vector<uint8_t>>>
-  encodeHostInput(const HostProgram &program, const HostInput &input) const;
+  /// A host input checked and encoded as a program's input argument.
+  struct EncodedInput {
+    ElementKind element;
+    llvm::SmallVector<int64_t, 3> shape; ///< (batch, seq[, width])
+    std::vector<uint8_t> bytes;
+  };
+  llvm::Expected<EncodedInput> encodeHostInput(const HostProgram &program,
+                                               const HostInput &input) const;
+  /// A fresh device buffer holding `input`.
+  llvm::Expected<Value> uploadInput(const EncodedInput &input);
   /// Copies the rows of `output` (batch, seq, width) at position `position`
   /// to `out` as float32.
   llvm::Error copyOutputRows(const Value &output, int64_t position,
