@@ -68,17 +68,29 @@ prepare)
     exit 0
   fi
   # PTX that our own pipeline makes, for the runtime tests to run: the bf16
-  # tensor-core tile of test/Target/NVVM/mma-bf16.mlir.
+  # tensor-core tile of test/Target/NVVM/mma-bf16.mlir, and the small-batch
+  # projection kernel of test/Conversion/contract-small-batch.mlir.
   opt="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstm-opt"
+  extract_ptx() { # entry-name output: the PTX image holding that kernel
+    python3 -c '
+import re, sys
+text, name = sys.stdin.read(), sys.argv[1]
+for m in re.finditer(r"assembly = \"((?:[^\"\\]|\\.)*)\"", text):
+    asm = re.sub(r"\\([0-9A-Fa-f]{2})",
+                 lambda m: chr(int(m.group(1), 16)), m.group(1))
+    if ".entry " + name + "(" in asm:
+        sys.stdout.write(asm)
+        sys.exit(0)
+sys.exit("no PTX image has the kernel " + name)
+' "$1" >"$2"
+  }
   if [ -x "$opt" ]; then
     "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
-      --xlstm-gpu-to-ptx="chip=sm_80" | python3 -c '
-import re, sys
-text = sys.stdin.read()
-asm = re.search(r"assembly = \"((?:[^\"\\]|\\.)*)\"", text).group(1)
-sys.stdout.write(re.sub(r"\\([0-9A-Fa-f]{2})",
-                        lambda m: chr(int(m.group(1), 16)), asm))
-' >"$out/mma-bf16.ptx"
+      --xlstm-gpu-to-ptx="chip=sm_80" | extract_ptx mma_tile "$out/mma-bf16.ptx"
+    "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
+      --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0},gpu-kernel-outlining)" |
+      "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
+      extract_ptx small_batch_kernel_0 "$out/small-batch.ptx"
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
   fi
@@ -141,6 +153,9 @@ run)
   status=0
   ./xlstm-gpu-info 2>&1 | tee "$logs/gpu-info.txt" || status=1
   if [ -f mma-bf16.ptx ]; then export XLSTM_MMA_PTX="$PWD/mma-bf16.ptx"; fi
+  if [ -f small-batch.ptx ]; then
+    export XLSTM_SMALL_BATCH_PTX="$PWD/small-batch.ptx"
+  fi
   # The C API test runs a golden model through a bundle.
   export XLSTM_TEST_BUNDLE="$PWD/bundles/parity_xlstm11.f32.xlstmb"
   export XLSTM_TEST_GOLDEN="$PWD/golden"

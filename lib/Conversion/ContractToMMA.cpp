@@ -31,6 +31,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace xlstm {
@@ -146,8 +147,10 @@ void multiplyTiles(OpBuilder &b, Location loc, NVVM::MMATypes type,
 /// Builds the kernel body; `b` is inside the gpu.launch.
 class MMAKernelBuilder {
 public:
-  MMAKernelBuilder(OpBuilder &b, Location loc, TileShape tile)
-      : b(b), loc(loc), tile(tile), i32(b.getI32Type()), f32(b.getF32Type()) {}
+  MMAKernelBuilder(OpBuilder &b, Location loc, TileShape tile,
+                   bool accumulate)
+      : b(b), loc(loc), tile(tile), accumulate(accumulate),
+        i32(b.getI32Type()), f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -218,6 +221,10 @@ public:
     for (int64_t mi = 0; mi < tile.tilesM; ++mi)
       for (int64_t ni = 0; ni < tile.tilesN; ++ni)
         for (int64_t e = 0; e < 4; ++e) {
+          if (!accumulate) {
+            acc[accIndex(mi, ni, e)] = zero;
+            continue;
+          }
           int64_t h = e / 2, j = e % 2;
           Value r = rowsClamped[mi * 2 + h], c = colsClamped[ni * 2 + j];
           Value v = memref::LoadOp::create(b, loc, out, ValueRange{r, c});
@@ -260,6 +267,7 @@ private:
   OpBuilder &b;
   Location loc;
   TileShape tile;
+  bool accumulate;
   Type i32, f32;
 };
 
@@ -284,8 +292,9 @@ struct StagedTile {
 
 class StagedMMAKernelBuilder {
 public:
-  StagedMMAKernelBuilder(OpBuilder &b, Location loc)
-      : b(b), loc(loc), i32(b.getI32Type()), f32(b.getF32Type()) {}
+  StagedMMAKernelBuilder(OpBuilder &b, Location loc, bool accumulate)
+      : b(b), loc(loc), accumulate(accumulate), i32(b.getI32Type()),
+        f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -401,6 +410,10 @@ public:
     for (int64_t mi = 0; mi < T::tilesM; ++mi)
       for (int64_t ni = 0; ni < T::tilesN; ++ni)
         for (int64_t e = 0; e < 4; ++e) {
+          if (!accumulate) {
+            acc[accIndex(mi, ni, e)] = zero;
+            continue;
+          }
           Value r = accRow(mi, e), c = accCol(ni, e);
           Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
           auto load = scf::IfOp::create(b, loc, TypeRange{f32}, inside,
@@ -483,6 +496,7 @@ public:
 private:
   OpBuilder &b;
   Location loc;
+  bool accumulate;
   Type i32, f32;
 };
 
@@ -498,8 +512,8 @@ public:
   static constexpr int64_t blockN = warpsN * tilesN * 8;
   static constexpr int64_t threads = 32 * warpsM * warpsN;
 
-  TF32KernelBuilder(OpBuilder &b, Location loc, bool split)
-      : KernelBuilder(b, loc, b.getF32Type()) {
+  TF32KernelBuilder(OpBuilder &b, Location loc, bool split, bool accumulate)
+      : KernelBuilder(b, loc, b.getF32Type()), accumulate(accumulate) {
     splitTF32 = split;
   }
 
@@ -526,6 +540,10 @@ public:
     for (int64_t mi = 0; mi < tilesM; ++mi)
       for (int64_t ni = 0; ni < tilesN; ++ni)
         for (int64_t e = 0; e < 4; ++e) {
+          if (!accumulate) {
+            acc.push_back(constant(0.0));
+            continue;
+          }
           Value r = accRow(mi, e), c = accCol(ni, e);
           Value v = load(out, {minui(r, lastM), minui(c, lastN)});
           acc.push_back(
@@ -559,6 +577,9 @@ public:
         });
     storeTiles(b, loc, acc, out, m, n, tilesM, tilesN, accRow, accCol);
   }
+
+private:
+  bool accumulate;
 };
 
 /// Few rows (decoding: one token per sequence): a weight-streaming
@@ -573,9 +594,9 @@ public:
 class GemvKernelBuilder : xlstm::KernelBuilder {
 public:
   GemvKernelBuilder(OpBuilder &b, Location loc, int64_t maxRows,
-                    int64_t unroll)
+                    int64_t unroll, bool accumulate)
       : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows),
-        unroll(unroll) {}
+        unroll(unroll), accumulate(accumulate) {}
 
   /// Elements of `elt` in one 16-byte load.
   static int64_t vectorWidth(Type elt) {
@@ -672,14 +693,274 @@ public:
           b, loc, ult(lane, idx(maxRows)), ult(lane, m));
       ifThen(stores, [&] {
         Value at[] = {lane, row};
-        store(addf(load(out, at), mine), out, at);
+        store(accumulate ? addf(load(out, at), mine) : mine, out, at);
       });
     });
   }
 
 private:
   int64_t maxRows, unroll;
+  bool accumulate;
 };
+
+/// A few rows (decoding a batch: 2 to 8 * tokenTiles sequences) of bf16 or
+/// f16: W streams through the tensor cores as the A operand of m16n8k16
+/// (16 rows of W per block) and x is B (8 rows of x per mma, one mma per
+/// 8-row tile of x), so the weights are read once, in 16-byte loads, and
+/// the FMAs of the matrix-vector kernel (16 per weight at 16 rows, which
+/// bound it by L1 and the FMA pipes) become two mma per 16x16 weights.
+///
+/// A lane's 16-byte load holds k = c .. c + 7 (c = k0 + 8t); mma 0 takes
+/// the pairs (c, c+1) and (c+2, c+3) as its k pairs 2t and 2t + 8, mma 1
+/// the pairs (c+4, c+5) and (c+6, c+7). The k order inside the mma is
+/// permuted the same way for W and x (it depends only on t), so the dot
+/// products are unchanged. The block's warps split K in 32-element chunks
+/// (`unroll` per warp per step, all loads before the mma), and shared
+/// memory sums the warps' accumulators in a fixed order (deterministic,
+/// no atomics). Needs K % 32 == 0.
+class SmallBatchMMAKernelBuilder : xlstm::KernelBuilder {
+public:
+  static constexpr int64_t blockN = 16, chunk = 32;
+
+  SmallBatchMMAKernelBuilder(OpBuilder &b, Location loc, int64_t warps,
+                             int64_t unroll, int64_t tokenTiles,
+                             bool accumulate)
+      : KernelBuilder(b, loc, b.getF32Type()), warps(warps), unroll(unroll),
+        tokenTiles(tokenTiles), accumulate(accumulate) {}
+
+  /// Floats of the shared buffer that sums the warps' accumulators.
+  static int64_t reductionFloats(int64_t warps, int64_t tokenTiles) {
+    return warps * tokenTiles * 4 * 32;
+  }
+
+  void build(Value x, Value w, Value out, Value m, int64_t n, int64_t k,
+             gpu::LaunchOp launch) {
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    Type i32 = b.getI32Type();
+    Value partial = launch.getWorkgroupAttributions()[0];
+    Value tid = launch.getThreadIds().x;
+    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
+    Value n0 = mul(launch.getBlockIds().x, idx(blockN));
+    Value lastM = sub(m, idx(1));
+    // Rows past N and M are read clamped (valid memory) and never stored.
+    Value wRows[2] = {minui(add(n0, g), idx(n - 1)),
+                      minui(add(n0, add(g, idx(8))), idx(n - 1))};
+    SmallVector<Value> xRows;
+    for (int64_t j = 0; j < tokenTiles; ++j)
+      xRows.push_back(minui(add(g, idx(j * 8)), lastM));
+
+    auto vecType = VectorType::get({8}, elt);
+    // The four 32-bit mma registers in a 16-byte load: i32 for bf16 (the
+    // form MLIR 22 lowers), vector<2xf16> for f16.
+    auto registers = [&](Value memref, Value row, Value col) {
+      Value v = vector::LoadOp::create(b, loc, vecType, memref,
+                                       ValueRange{row, col},
+                                       /*nontemporal=*/false,
+                                       b.getI64IntegerAttr(16));
+      SmallVector<Value> regs;
+      if (elt.isF16()) {
+        Value pairs = vector::ShapeCastOp::create(
+            b, loc, VectorType::get({4, 2}, elt), v);
+        for (int64_t r = 0; r < 4; ++r)
+          regs.push_back(
+              vector::ExtractOp::create(b, loc, pairs, ArrayRef<int64_t>{r}));
+      } else {
+        Value words = vector::BitCastOp::create(
+            b, loc, VectorType::get({4}, i32), v);
+        for (int64_t r = 0; r < 4; ++r)
+          regs.push_back(
+              vector::ExtractOp::create(b, loc, words, ArrayRef<int64_t>{r}));
+      }
+      return regs;
+    };
+    Type regType = elt.isF16() ? Type(VectorType::get({2}, elt)) : i32;
+    Value zeroReg = arith::ConstantOp::create(b, loc, regType,
+                                              b.getZeroAttr(regType));
+    auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+
+    SmallVector<Value> init(tokenTiles * 4, constant(0.0));
+    int64_t step = warps * unroll * chunk;
+    SmallVector<Value> acc = forRange(
+        0, k, step, init, [&](Value kk, ValueRange it) -> SmallVector<Value> {
+          // Every load of the step first, then the mma.
+          struct Loaded {
+            SmallVector<Value> w[2];
+            SmallVector<SmallVector<Value>> x;
+          };
+          SmallVector<Loaded> loaded(unroll);
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value chunkStart =
+                add(kk, mul(add(idx(u * warps), warp), idx(chunk)));
+            // A chunk past K (K % step != 0) reads chunk 0 and counts as
+            // zeros.
+            Value valid = ult(chunkStart, idx(k));
+            Value col = add(
+                arith::SelectOp::create(b, loc, valid, chunkStart, idx(0)),
+                mul(t, idx(8)));
+            auto masked = [&](SmallVector<Value> regs) {
+              if (k % step == 0)
+                return regs;
+              for (Value &r : regs)
+                r = arith::SelectOp::create(b, loc, valid, r, zeroReg);
+              return regs;
+            };
+            for (int64_t h = 0; h < 2; ++h)
+              loaded[u].w[h] = masked(registers(w, wRows[h], col));
+            for (int64_t j = 0; j < tokenTiles; ++j)
+              loaded[u].x.push_back(masked(registers(x, xRows[j], col)));
+          }
+          SmallVector<Value> next(it);
+          for (int64_t u = 0; u < unroll; ++u)
+            for (int64_t half = 0; half < 2; ++half) {
+              int64_t p = half * 2;
+              SmallVector<Value> a = {loaded[u].w[0][p], loaded[u].w[1][p],
+                                      loaded[u].w[0][p + 1],
+                                      loaded[u].w[1][p + 1]};
+              SmallVector<SmallVector<Value>> bFrags;
+              for (int64_t j = 0; j < tokenTiles; ++j)
+                bFrags.push_back({loaded[u].x[j][p], loaded[u].x[j][p + 1]});
+              multiplyTiles(b, loc, mmaType, {a}, bFrags, next);
+            }
+          return next;
+        });
+
+    // C of tile j: rows g, g + 8 (of W), columns 2t, 2t + 1 (of x's tile).
+    // Each warp parks its accumulators, then thread i sums element i over
+    // the warps and adds it to out.
+    int64_t perWarp = tokenTiles * 4 * 32;
+    for (int64_t e = 0; e < tokenTiles * 4; ++e)
+      memref::StoreOp::create(
+          b, loc, acc[e], partial,
+          ValueRange{add(mul(warp, idx(perWarp)), add(idx(e * 32), lane))});
+    gpu::BarrierOp::create(b, loc);
+    for (int64_t base = 0; base < perWarp; base += warps * 32) {
+      Value i = add(tid, idx(base));
+      ifThen(ult(i, idx(perWarp)), [&] {
+        Value sum = constant(0.0);
+        for (int64_t v = 0; v < warps; ++v)
+          sum = addf(sum, memref::LoadOp::create(
+                              b, loc, partial,
+                              ValueRange{add(i, idx(v * perWarp))}));
+        Value owner = remui(i, idx(32));
+        Value e = remui(divui(i, idx(32)), idx(4));
+        Value j = divui(i, idx(128));
+        Value row = add(add(n0, divui(owner, idx(4))),
+                        mul(divui(e, idx(2)), idx(8)));
+        Value token = add(mul(j, idx(8)),
+                          add(mul(remui(owner, idx(4)), idx(2)),
+                              remui(e, idx(2))));
+        Value inside =
+            arith::AndIOp::create(b, loc, ult(row, idx(n)), ult(token, m));
+        ifThen(inside, [&] {
+          Value at[] = {token, row};
+          store(accumulate ? addf(load(out, at), sum) : sum, out, at);
+        });
+      });
+    }
+  }
+
+private:
+  int64_t warps, unroll, tokenTiles;
+  bool accumulate;
+};
+
+/// Whether `op` writes zero to every element of `v`: `linalg.fill` of
+/// zero, or its generic form (no inputs, identity map, all parallel,
+/// yielding a zero constant) that elementwise fusion leaves.
+bool isZeroFill(Operation *op, Value v) {
+  if (auto fill = dyn_cast_or_null<linalg::FillOp>(op))
+    return fill.getOutputs()[0] == v &&
+           matchPattern(fill.value(), m_AnyZeroFloat());
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 0 ||
+      generic.getNumDpsInits() != 1 || generic.getDpsInits()[0] != v ||
+      !generic.getIndexingMapsArray()[0].isIdentity() ||
+      generic.getNumReductionLoops() != 0)
+    return false;
+  auto yield = cast<linalg::YieldOp>(generic.getBody()->getTerminator());
+  return generic.getBody()->getOperations().size() == 1 &&
+         matchPattern(yield.getValues()[0], m_AnyZeroFloat());
+}
+
+/// Whether buffer `v` holds zeros when `reader` (a later op of the same
+/// block) reads it: a fresh allocation filled with zero, then only read
+/// (copied from) until `reader`.
+bool holdsZerosAt(Value v, Operation *reader) {
+  auto alloc = v.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return false;
+  Operation *fill = nullptr;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == reader)
+      continue;
+    if (user->getBlock() != reader->getBlock())
+      return false;
+    if (!user->isBeforeInBlock(reader))
+      continue;
+    if (isZeroFill(user, v)) {
+      if (fill)
+        return false;
+      fill = user;
+      continue;
+    }
+    auto copy = dyn_cast<linalg::CopyOp>(user);
+    if (!copy || copy.getInputs()[0] != v || copy.getOutputs()[0] == v)
+      return false;
+  }
+  // The copies before `reader` come after the fill.
+  return fill && llvm::all_of(alloc->getUsers(), [&](Operation *user) {
+           return user == fill || user == reader ||
+                  !user->isBeforeInBlock(reader) ||
+                  fill->isBeforeInBlock(user);
+         });
+}
+
+/// Where `op`'s output is a fresh allocation whose last writer before `op`
+/// fills it with zero (`linalg.fill 0`, or `linalg.copy` of a zero buffer,
+/// which bufferization makes when several projections share one zero
+/// tensor), with nothing touching it in between: erases that
+/// initialization (and a zero fill left without readers) and returns
+/// true, so that the kernel writes its results instead of adding them.
+bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
+  Value out = op.getDpsInits()[0];
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc || llvm::is_contained(op.getDpsInputs(), out))
+    return false;
+  // The last use of the output before `op`, in the same block.
+  Operation *init = nullptr;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == op)
+      continue;
+    if (user->getBlock() != op->getBlock())
+      return false;
+    if (user->isBeforeInBlock(op) && (!init || init->isBeforeInBlock(user)))
+      init = user;
+  }
+  if (!init)
+    return false;
+  Value source;
+  if (!isZeroFill(init, out)) {
+    auto copy = dyn_cast<linalg::CopyOp>(init);
+    if (!copy || copy.getOutputs()[0] != out ||
+        !holdsZerosAt(copy.getInputs()[0], copy))
+      return false;
+    source = copy.getInputs()[0];
+  }
+  rewriter.eraseOp(init);
+  // A zero buffer nothing copies from any more needs no fill.
+  if (source) {
+    Operation *sourceAlloc = source.getDefiningOp();
+    if (llvm::all_of(sourceAlloc->getUsers(), [&](Operation *user) {
+          return isZeroFill(user, source) || isa<memref::DeallocOp>(user);
+        }))
+      for (Operation *user :
+           llvm::make_early_inc_range(sourceAlloc->getUsers()))
+        if (isZeroFill(user, source))
+          rewriter.eraseOp(user);
+  }
+  return true;
+}
 
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref.
 Value collapseLeading(OpBuilder &b, Location loc, Value m) {
@@ -712,6 +993,13 @@ struct XLSTMContractToMMAPass
           "1 to 32 and gemv-unroll 1 to 8");
       return signalPassFailure();
     }
+    if (smallBatchWarps < 1 || smallBatchWarps > 32 || smallBatchUnroll < 1 ||
+        smallBatchUnroll > 8) {
+      getOperation()->emitError("xlstm-contract-to-mma: small-batch-warps "
+                                "must be 1 to 32 and small-batch-unroll 1 "
+                                "to 8");
+      return signalPassFailure();
+    }
     if (stages < 0 || stages == 1 || stages > 8) {
       getOperation()->emitError("xlstm-contract-to-mma: stages must be 0 (the "
                                 "direct kernel) or 2 to 8");
@@ -726,6 +1014,9 @@ struct XLSTMContractToMMAPass
       if (failed(p))
         continue;
       Location loc = op.getLoc();
+      // A zero-filled output (the usual projection) is written, not added
+      // to: its fill and copy launches go.
+      bool accumulate = !eraseZeroInitialization(op, rewriter);
       rewriter.setInsertionPoint(op);
       Value x = collapseLeading(rewriter, loc, p->x);
       Value out = collapseLeading(rewriter, loc, p->out);
@@ -754,8 +1045,29 @@ struct XLSTMContractToMMAPass
           // Several rows of x already keep loads in flight (and registers
           // busy): unroll the single-row kernel only.
           GemvKernelBuilder(rewriter, loc, maxRows,
-                            maxRows == 1 ? gemvUnroll : 1)
+                            maxRows == 1 ? gemvUnroll : 1, accumulate)
               .build(x, p->w, out, m, nStatic, p->k, gemvWarps, launch);
+          gpu::TerminatorOp::create(rewriter, loc);
+        };
+        auto emitSmallBatchMMA = [&] {
+          using T = SmallBatchMMAKernelBuilder;
+          int64_t tokenTiles = (gemvMaxRows + 7) / 8;
+          Type shared = xlstm::sharedMemoryType(
+              rewriter.getContext(),
+              {T::reductionFloats(smallBatchWarps, tokenTiles)},
+              rewriter.getF32Type());
+          auto launch = gpu::LaunchOp::create(
+              rewriter, loc, ceilDiv(n, T::blockN), one, one,
+              arith::ConstantIndexOp::create(rewriter, loc,
+                                             32 * smallBatchWarps),
+              one, one, /*dynamicSharedMemorySize=*/nullptr,
+              /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+              TypeRange{shared});
+          OpBuilder::InsertionGuard guard(rewriter);
+          rewriter.setInsertionPointToStart(&launch.getBody().front());
+          T(rewriter, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
+            accumulate)
+              .build(x, p->w, out, m, nStatic, p->k, launch);
           gpu::TerminatorOp::create(rewriter, loc);
         };
         Value few = arith::CmpIOp::create(
@@ -774,7 +1086,10 @@ struct XLSTMContractToMMAPass
           rewriter.setInsertionPointToStart(oneRow.thenBlock());
           emitGemv(1);
           rewriter.setInsertionPointToStart(oneRow.elseBlock());
-          emitGemv(gemvMaxRows);
+          if (smallBatchMMA && !elt.isF32() && p->k % 32 == 0)
+            emitSmallBatchMMA();
+          else
+            emitGemv(gemvMaxRows);
         }
         rewriter.setInsertionPointToStart(fewRows.elseBlock());
       }
@@ -786,7 +1101,7 @@ struct XLSTMContractToMMAPass
             one);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        TF32KernelBuilder(rewriter, loc, /*split=*/!tf32)
+        TF32KernelBuilder(rewriter, loc, /*split=*/!tf32, accumulate)
             .build(x, p->w, out, m, n, p->k, launch);
         gpu::TerminatorOp::create(rewriter, loc);
         rewriter.eraseOp(op);
@@ -804,7 +1119,7 @@ struct XLSTMContractToMMAPass
             shared);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        StagedMMAKernelBuilder(rewriter, loc)
+        StagedMMAKernelBuilder(rewriter, loc, accumulate)
             .build(x, p->w, out, m, n, p->k, stages, launch);
         gpu::TerminatorOp::create(rewriter, loc);
         rewriter.eraseOp(op);
@@ -818,7 +1133,7 @@ struct XLSTMContractToMMAPass
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        MMAKernelBuilder(rewriter, loc, tile)
+        MMAKernelBuilder(rewriter, loc, tile, accumulate)
             .build(x, p->w, out, m, n, p->k, launch.getBlockIds(),
                    launch.getThreadIds());
         gpu::TerminatorOp::create(rewriter, loc);

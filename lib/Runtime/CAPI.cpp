@@ -323,8 +323,10 @@ xlstm_status xlstm_model_generate(xlstm_model *model, const int64_t *prompt,
     int64_t next = sampler.next(logits, history);
     history.push_back(next);
     tokens[(*count)++] = next;
-    bool stop = llvm::is_contained(stops, next) ||
-                (callback && callback(next, user) != 0);
+    // The callback sees the end token too (it is in `tokens`), so it is
+    // called before the end-token check.
+    bool cancelled = callback && callback(next, user) != 0;
+    bool stop = cancelled || llvm::is_contained(stops, next);
     if (stop || n + 1 == maxNewTokens)
       break;
     if (llvm::Error e = m.decodeStep({&next, nullptr, 1, 1}, **state, logits))

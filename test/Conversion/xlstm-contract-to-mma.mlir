@@ -1,6 +1,6 @@
 // The direct kernel (fragments from global memory):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2" | FileCheck %s --check-prefix=TILE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2 gemv-max-rows=0" | FileCheck %s --check-prefix=TILE
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="stages=1" 2>&1 | FileCheck %s --check-prefix=BADSTAGES
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
@@ -61,8 +61,8 @@
 // GEMV-COUNT-8:         llvm.intr.fma
 // GEMV:               gpu.shuffle  xor
 // GEMV:           } else {
-// GEMV:             gpu.launch
-// GEMV-COUNT-16:        vector.load {{.*}} : memref<?x32xbf16>, vector<8xbf16>
+// GEMV:             gpu.launch {{.*}} workgroup(
+// GEMV-COUNT-16:        nvvm.mma.sync
 // GEMV:           }
 // GEMV:         } else {
 // GEMV:           gpu.launch {{.*}} dynamic_shared_memory_size

@@ -412,6 +412,94 @@ TEST_F(CudaGpu, MlirBf16MmaTileMatchesFloat64) {
   EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-6);
 }
 
+/// The small-batch projection kernel of test/Conversion/contract-small-batch.mlir
+/// (out[m, n] += sum_k x[m, k] W[n, k], W 40 x 1056 bf16: N not a multiple
+/// of the 16 rows a block takes, K ending in a partial step) as PTX from
+/// xlstm-opt (XLSTM_SMALL_BATCH_PTX, set by scripts/gpu-check.sh), at every
+/// M from 1 to 16 on fresh random values, against a float64 product of the
+/// same bf16 values; rows past M and the added-to output are checked too.
+TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
+  const char *path = std::getenv("XLSTM_SMALL_BATCH_PTX");
+  if (!path)
+    GTEST_SKIP() << "XLSTM_SMALL_BATCH_PTX is not set (scripts/gpu-check.sh "
+                    "sets it)";
+  ErrorOr<std::unique_ptr<MemoryBuffer>> ptx = MemoryBuffer::getFile(path);
+  ASSERT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
+  Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
+  ASSERT_TRUE(bool(module)) << toString(module.takeError());
+  Expected<Function> function = module->getFunction("small_batch_kernel_0");
+  ASSERT_TRUE(bool(function)) << toString(function.takeError());
+
+  constexpr int64_t n = 40, k = 1056, maxRows = 16;
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  auto bf16 = [&](float &rounded) {
+    float v = uniform(rng);
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bits = (bits + 0x8000u) & 0xffff0000u;
+    std::memcpy(&rounded, &bits, 4);
+    return uint16_t(bits >> 16);
+  };
+  std::vector<uint16_t> w(n * k), x(maxRows * k);
+  std::vector<float> wf(w.size()), xf(x.size()), init(maxRows * n);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = bf16(wf[i]);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = bf16(xf[i]);
+  for (float &v : init)
+    v = uniform(rng);
+
+  Expected<DeviceBuffer> dw = DeviceBuffer::allocate(*context, w.size() * 2);
+  Expected<DeviceBuffer> dx = DeviceBuffer::allocate(*context, x.size() * 2);
+  Expected<DeviceBuffer> dout =
+      DeviceBuffer::allocate(*context, init.size() * 4);
+  ASSERT_TRUE(dw && dx && dout);
+  ASSERT_FALSE(errorToBool(dw->copyFromHost(ArrayRef<uint16_t>(w))));
+  ASSERT_FALSE(errorToBool(dx->copyFromHost(ArrayRef<uint16_t>(x))));
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
+
+  struct Descriptor {
+    cu::CUdeviceptr allocated, aligned;
+    uint64_t offset, rows, cols, rowStride, colStride;
+  };
+  for (uint64_t m = 1; m <= maxRows; ++m) {
+    ASSERT_FALSE(errorToBool(dout->copyFromHost(ArrayRef<float>(init))));
+    // (M, W, x, out): the outlined kernel's arguments, which the lit test
+    // pins.
+    Descriptor descs[] = {{dw->get(), dw->get(), 0, n, k, k, 1},
+                          {dx->get(), dx->get(), 0, m, k, k, 1},
+                          {dout->get(), dout->get(), 0, m, n, n, 1}};
+    std::vector<void *> args = {&m};
+    for (Descriptor &d : descs)
+      for (void *field : {(void *)&d.allocated, (void *)&d.aligned,
+                          (void *)&d.offset, (void *)&d.rows, (void *)&d.cols,
+                          (void *)&d.rowStride, (void *)&d.colStride})
+        args.push_back(field);
+    ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, 1, 1},
+                                    {256, 1, 1}, 0, *stream, args.data())));
+    ASSERT_FALSE(errorToBool(stream->synchronize()));
+    std::vector<float> out(init.size());
+    ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));
+    double errNorm = 0, refNorm = 0;
+    for (uint64_t r = 0; r < maxRows; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double ref = init[r * n + c];
+        if (r < m)
+          for (int64_t i = 0; i < k; ++i)
+            ref += double(xf[r * k + i]) * double(wf[c * k + i]);
+        double got = out[r * n + c];
+        if (r >= m) // rows past M are never written
+          EXPECT_EQ(got, ref) << "row " << r << " col " << c << " M " << m;
+        errNorm += (got - ref) * (got - ref);
+        refNorm += ref * ref;
+      }
+    // f32 accumulation of 1056 exact bf16 products.
+    EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-5) << "M = " << m;
+  }
+}
+
 TEST_F(CudaGpu, EventsTimeAKernel) {
   Expected<Affine> affine = prepareAffine(kAffinePtx);
   ASSERT_TRUE(bool(affine)) << toString(affine.takeError());

@@ -102,7 +102,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     a warp per row of `W` streaming it in 16-byte loads, float32 FMAs with
     up to `gemv-max-rows` rows of `x`, shuffles summing the lanes (one
     kernel specialised for `M = 1`, one for the rest); an `scf.if` on `M`
-    picks the kernel.
+    picks the kernel. With `small-batch-mma` (the default), bf16/f16
+    rows 2 to `gemv-max-rows` with `K % 32 == 0` take a tensor-core
+    kernel instead: 16 rows of `W` per block as the A operand of
+    m16n8k16 (x as B, one mma per 8 rows of x), 16-byte loads, the
+    block's warps splitting K and summing through shared memory.
 
     Where `K % 32 == 0` and `stages >= 2`, the staged kernel: 128x128 block
     tiles of 8 warps (64x32 each), K steps of 32 with `stages` of them in
@@ -148,7 +152,19 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "each)">,
     Option<"gemvUnroll", "gemv-unroll", "int64_t", /*default=*/"2",
            "16-byte loads of W per lane per step of the single-row "
-           "matrix-vector kernel">
+           "matrix-vector kernel">,
+    Option<"smallBatchMMA", "small-batch-mma", "bool", /*default=*/"true",
+           "For 2 to gemv-max-rows rows of bf16/f16 (K % 32 == 0): W through "
+           "the tensor cores (m16n8k16, W as A, x as B) instead of the "
+           "multi-row matrix-vector kernel">,
+    Option<"smallBatchWarps", "small-batch-warps", "int64_t",
+           /*default=*/"8",
+           "Warps per block of the small-batch tensor-core kernel (16 rows "
+           "of W per block; the warps split K)">,
+    Option<"smallBatchUnroll", "small-batch-unroll", "int64_t",
+           /*default=*/"4",
+           "32-element K chunks per warp per step of the small-batch "
+           "tensor-core kernel (all loaded before the mma)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",

@@ -1,0 +1,74 @@
+// The small-batch tensor-core projection (decoding 2 to 16 sequences): for
+// M <= 16 rows at run time and M > 1, 16 rows of W per block of 8 warps as
+// the A operand of m16n8k16, x as B (two 8-row tiles), 16-byte loads, the
+// warps splitting K in 32-element chunks (4 per warp per step: a step is
+// 1024, so K = 1056 ends in a partial step whose missing chunks are
+// masked to zero), and a shared-memory sum over the warps.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
+// The outlined kernel's signature is what scripts/gpu-check.sh hands the
+// runtime test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0},gpu-kernel-outlining)" | FileCheck %s --check-prefix=OUTLINED
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0},gpu-kernel-outlining)" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+
+// CHECK-LABEL: func @small_batch(
+// CHECK:       scf.if %[[ONE:.+]] {
+// CHECK:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128
+// CHECK:       } else {
+// CHECK:         %[[GRID:.+]] = arith.ceildivui %c40, %c16
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[PART:.+]] : memref<2048xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for {{.*}} = %c0 to %c1056 step %c1024
+// CHECK-COUNT-4:     vector.load {{.*}} {alignment = 16 : i64} : memref<40x1056xbf16>, vector<8xbf16>
+// CHECK:             vector.bitcast {{.*}} : vector<8xbf16> to vector<4xi32>
+// CHECK:             arith.select
+// CHECK-COUNT-16:    nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+// CHECK:           memref.store {{.*}}, %[[PART]]
+// CHECK:           gpu.barrier
+// CHECK-COUNT-8:   memref.load %[[PART]]
+// CHECK-LABEL: func @small_batch_f16(
+// CHECK:         vector.shape_cast {{.*}} : vector<8xf16> to vector<4x2xf16>
+// CHECK:         nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK-LABEL: func @k_not_32(
+// CHECK-NOT:     workgroup
+// CHECK:       } else {
+
+// FMA-LABEL: func @small_batch(
+// FMA-NOT:     nvvm.mma.sync
+// FMA:         } else {
+// FMA:           gpu.launch
+// FMA-NOT:       workgroup
+// FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
+
+// BAD: small-batch-warps must be 1 to 32 and small-batch-unroll 1 to 8
+
+// OUTLINED: gpu.module @small_batch_kernel_0
+// OUTLINED-NEXT: gpu.func @small_batch_kernel(%arg0: index, %arg1: memref<40x1056xbf16>, %arg2: memref<?x1056xbf16>, %arg3: memref<?x40xf32>) workgroup(%arg4 : memref<2048xf32, #gpu.address_space<workgroup>>)
+
+// PTX: .entry small_batch_kernel_0(
+// PTX: ld.global.v4.b32
+// PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// PTX: bar.sync
+
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+func.func @small_batch(%x: memref<?x1056xbf16>, %w: memref<40x1056xbf16>, %y: memref<?x40xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x1056xbf16>, memref<40x1056xbf16>) outs(%y : memref<?x40xf32>)
+  return
+}
+
+func.func @small_batch_f16(%x: memref<?x64xf16>, %w: memref<32x64xf16>, %y: memref<?x32xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xf16>, memref<32x64xf16>) outs(%y : memref<?x32xf32>)
+  return
+}
+
+// K % 32 != 0: the multi-row FMA kernel stays.
+func.func @k_not_32(%x: memref<?x48xbf16>, %w: memref<32x48xbf16>, %y: memref<?x32xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x48xbf16>, memref<32x48xbf16>) outs(%y : memref<?x32xf32>)
+  return
+}
