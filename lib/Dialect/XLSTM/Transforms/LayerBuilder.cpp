@@ -5,6 +5,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "LayerBuilder.h"
+
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -158,10 +160,57 @@ Value LayerBuilder::sliceRows(Value weight, int64_t offset, int64_t size) {
                                         strides);
 }
 
+/// {{0}, {1, ..., rank - 1}}: dim 0 apart, the rest as one.
+static SmallVector<ReassociationIndices> leadingAndRest(int64_t rank) {
+  ReassociationIndices rest;
+  for (int64_t d = 1; d < rank; ++d)
+    rest.push_back(d);
+  return {{0}, rest};
+}
+
+Value LayerBuilder::reshape(Value x, ArrayRef<int64_t> shape) {
+  RankedTensorType type = tensorType(x);
+  if (type.getShape() == shape)
+    return x;
+  auto target = RankedTensorType::get(shape, type.getElementType());
+  // One collapse or one expand where that can do it (a form the
+  // canonicalizer leaves as it is, so that IR printed at any stage and
+  // read back lowers the same); dynamic sizes come from the source.
+  if (target.getRank() < type.getRank())
+    if (auto groups = getReassociationIndicesForReshape(type, target))
+      return tensor::CollapseShapeOp::create(b, loc, target, x, *groups);
+  if (target.getRank() > type.getRank())
+    if (auto groups = getReassociationIndicesForReshape(target, type))
+      return tensor::ExpandShapeOp::create(b, loc, target, x, *groups);
+  // (B, ...) to (B, ...) through (B, product of the rest).
+  assert(shape[0] == type.getDimSize(0) && "the same leading dim");
+  Value rows = x;
+  if (type.getRank() > 2)
+    rows = tensor::CollapseShapeOp::create(b, loc, x,
+                                           leadingAndRest(type.getRank()));
+  if (target.getRank() == 2)
+    return rows;
+  return tensor::ExpandShapeOp::create(b, loc, target, rows,
+                                       leadingAndRest(target.getRank()));
+}
+
 Value LayerBuilder::transpose(Value x, ArrayRef<int64_t> permutation) {
   SmallVector<OpFoldResult> in = sizes(x), out;
   for (int64_t p : permutation)
     out.push_back(in[p]);
+  // A permutation that moves only dims of size 1 (the head split of a
+  // one-position step) keeps the memory order: a reshape, not a copy.
+  ArrayRef<int64_t> shape = tensorType(x).getShape();
+  SmallVector<int64_t> moved, outShape;
+  for (int64_t p : permutation) {
+    outShape.push_back(shape[p]);
+    if (shape[p] != 1)
+      moved.push_back(p);
+  }
+  // (Only where dim 0, the batch, stays and no other dim is dynamic.)
+  if (!moved.empty() && llvm::is_sorted(moved) && permutation[0] == 0 &&
+      llvm::count(shape.drop_front(), ShapedType::kDynamic) == 0)
+    return reshape(x, outShape);
   return linalg::TransposeOp::create(b, loc, x, emptyLike(x, out), permutation)
       .getResult()[0];
 }
@@ -192,12 +241,20 @@ Value LayerBuilder::collapse(Value x,
 }
 
 Value LayerBuilder::splitHeads(Value x, int64_t numHeads) {
-  int64_t width = tensorType(x).getDimSize(2);
+  RankedTensorType type = tensorType(x);
+  int64_t width = type.getDimSize(2);
+  // One position: (B, 1, W) is (B, NH, 1, DH) in memory.
+  if (type.getDimSize(1) == 1)
+    return reshape(x, {type.getDimSize(0), numHeads, 1, width / numHeads});
   Value split =
       expand(x, {{0}, {1}, {2, 3}}, {0, 0, numHeads, width / numHeads});
   return transpose(split, {0, 2, 1, 3});
 }
 
 Value LayerBuilder::mergeHeads(Value x) {
+  RankedTensorType type = tensorType(x);
+  if (type.getDimSize(2) == 1)
+    return reshape(x, {type.getDimSize(0), 1,
+                       type.getDimSize(1) * type.getDimSize(3)});
   return collapse(transpose(x, {0, 2, 1, 3}), {{0}, {1}, {2, 3}});
 }

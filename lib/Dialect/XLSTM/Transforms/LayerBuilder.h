@@ -61,8 +61,13 @@ public:
   mlir::Value splitHeads(mlir::Value x, int64_t numHeads);
   /// (B, NH, S, D) -> (B, S, NH * D).
   mlir::Value mergeHeads(mlir::Value x);
-  /// A `linalg.transpose` of `x` by `permutation`.
+  /// `x` permuted: a `linalg.transpose`, or a reshape where only dims of
+  /// size 1 move.
   mlir::Value transpose(mlir::Value x, llvm::ArrayRef<int64_t> permutation);
+  /// `x` in `shape` (the same dim 0, the other dims static), the same
+  /// elements in the same order: one collapse or expand where one does,
+  /// else both through (dim 0, the rest).
+  mlir::Value reshape(mlir::Value x, llvm::ArrayRef<int64_t> shape);
   /// `tensor.expand_shape` with the sizes of the expanded dims given
   /// statically and the others taken from `x`.
   mlir::Value expand(mlir::Value x,
