@@ -39,15 +39,17 @@ prepare)
       -DLLVM_USE_LINKER=lld >/dev/null
   fi
   ninja -C "$build" xlstm-gpu-info xlstm-compare xlstm-run xlstm-bundle \
-    xlstm-generate XLSTMRuntimeTests
+    xlstm-generate XLSTMRuntimeTests xlstm_runtime
   rm -rf "$out" && mkdir -p "$out/bundles" "$out/golden"
   cp "$build/bin/xlstm-gpu-info" "$build/bin/xlstm-compare" \
     "$build/bin/xlstm-run" "$build/bin/xlstm-bundle" \
     "$build/bin/xlstm-generate" \
-    "$build/unittests/Runtime/XLSTMRuntimeTests" "$out/"
+    "$build/unittests/Runtime/XLSTMRuntimeTests" \
+    "$(readlink -f "$build"/lib/libxlstm_runtime.so)" "$out/"
+  mv "$out"/libxlstm_runtime.so* "$out/libxlstm_runtime.so"
   # The device tool carries at most 64 MiB with the working tree: strip the
   # tools, and carry the golden set or the Hugging Face set, not both.
-  strip "$out"/xlstm-* "$out/XLSTMRuntimeTests"
+  strip "$out"/xlstm-* "$out/XLSTMRuntimeTests" "$out/libxlstm_runtime.so"
   xlstmc="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstmc"
   if [ "${2:-golden}" = hf ]; then
     cp "$root/../shared/tokenizers/gpt-neox-20b/tokenizer.json" "$out/"
@@ -161,6 +163,12 @@ run)
   export XLSTM_TEST_GOLDEN="$PWD/golden"
   ./XLSTMRuntimeTests --gtest_brief=1 2>&1 | tee "$logs/runtime-tests.txt" ||
     status=1
+  # The Python bindings (python/) over the shared runtime on the GPU.
+  XLSTM_RUNTIME_LIB="$PWD/libxlstm_runtime.so" XLSTM_SOURCE_DIR="$root" \
+    XLSTM_TEST_BUNDLE="$PWD/bundles/lm_readme_v1024.f32.xlstmb" \
+    python3 -m unittest discover -s "$root/python/tests" 2>&1 |
+    tee "$logs/python-tests.txt"
+  status=$((status | PIPESTATUS[0]))
   # The e2e lit suite: every golden case on the GPU in f32 and bf16, against
   # the GPU tolerances of shared/golden/README.md (f32 1e-4, greedy tokens
   # exact; bf16 3e-2). -a prints every comparison.
