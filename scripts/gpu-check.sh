@@ -213,9 +213,13 @@ run-hf)
   for b in 1 16; do
     ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
       --weights "$ckpt" --batch "$b" --seqlen 64 --warmup 2 \
-      --bench-decode 32 --bench-json "$logs/decode-7b-bf16-b$b.json" ||
+      --bench-decode 64 --bench-json "$logs/decode-7b-bf16-b$b.json" ||
       status=1
   done
+  # Prefill of a 2048-token prompt at batch 1.
+  ./xlstm-run bundles/hf_xlstm_7b.bf16.xlstmb --device=cuda --dtype bf16 \
+    --weights "$ckpt" --batch 1 --seqlen 2048 --warmup 2 --bench-decode 64 \
+    --bench-json "$logs/decode-7b-bf16-b1-s2048.json" || status=1
   # Text in, text out (random weights: noise, but every stage runs).
   ./xlstm-generate bundles/hf_xlstm_7b.bf16.xlstmb --dtype bf16 \
     --weights "$ckpt" --tokenizer tokenizer.json \
