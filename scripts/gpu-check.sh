@@ -127,6 +127,16 @@ sys.exit("no PTX image has the kernel " + name)
       --seqlen 12 --seed 9 --steps 6 \
       --output "$out/golden/$name.decode.safetensors" >/dev/null
   done
+  # The 7B's head shapes (256 key rows, 512 value columns) at one small
+  # block, batch 3 so that the steps take the small-batch tensor-core
+  # projections and the row-split decode states kernel.
+  for dtype in f32 bf16; do
+    "$xlstmc" "$root/bench/configs/large_decode_wide.yaml" --dtype "$dtype" \
+      --cubins=none --quiet -o "$out/bundles/large_decode_wide.$dtype.xlstmb"
+  done
+  "$run" "$out/bundles/large_decode_wide.f32.xlstmb" --device=reference \
+    --batch 3 --seqlen 12 --seed 9 --steps 6 \
+    --output "$out/golden/large_decode_wide.decode.safetensors" >/dev/null
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

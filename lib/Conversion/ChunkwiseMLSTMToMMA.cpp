@@ -642,11 +642,25 @@ class DecodeStatesKernel : KernelBuilder {
 public:
   static constexpr int64_t columns = 32, warps = 8, unroll = 8;
 
-  DecodeStatesKernel(OpBuilder &b, Location loc)
-      : KernelBuilder(b, loc, b.getF32Type()) {}
+  /// `rowSplits` blocks share a column tile, each `dhqk / rowSplits` rows
+  /// of C (at batch 1 the heads and column tiles alone are too few blocks
+  /// to stream C at bandwidth).
+  DecodeStatesKernel(OpBuilder &b, Location loc, int64_t rowSplits)
+      : KernelBuilder(b, loc, b.getF32Type()), rowSplits(rowSplits) {}
+
+  /// The most row splits (up to 4) that `dhqk` allows.
+  static int64_t rowSplitsFor(int64_t dhqk) {
+    for (int64_t splits : {4, 2})
+      if (dhqk % (splits * warps * unroll) == 0)
+        return splits;
+    return 1;
+  }
 
   void build(const ChunkStates &io, gpu::LaunchOp launch) {
-    Value dv0 = mul(launch.getBlockIds().x, idx(columns));
+    int64_t columnTiles = io.dhv / columns;
+    Value tile = remui(launch.getBlockIds().x, idx(columnTiles));
+    Value part = divui(launch.getBlockIds().x, idx(columnTiles));
+    Value dv0 = mul(tile, idx(columns));
     Value hd = launch.getBlockIds().y, row = launch.getBlockIds().z;
     Value tid = launch.getThreadIds().x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
@@ -670,12 +684,14 @@ public:
     };
 
     Value v = load(io.v, {row, hd, pos, col});
-    int64_t rowsPerThread = io.dhqk / warps;
-    forRange(0, rowsPerThread, unroll, {},
+    int64_t rowsPerBlock = io.dhqk / rowSplits;
+    Value firstRow = mul(part, idx(rowsPerBlock));
+    forRange(0, rowsPerBlock / warps, unroll, {},
              [&](Value dd, ValueRange) -> SmallVector<Value> {
                SmallVector<Value> ds, cs;
                for (int64_t u = 0; u < unroll; ++u) {
-                 Value d = add(mul(add(dd, idx(u)), idx(warps)), warp);
+                 Value d = add(firstRow,
+                               add(mul(add(dd, idx(u)), idx(warps)), warp));
                  ds.push_back(d);
                  cs.push_back(zeros ? constant(0.0)
                                     : load(io.initial[0], {row, hd, d, col}));
@@ -688,7 +704,7 @@ public:
                }
                return {};
              });
-    // n' = decay n + w k, by the first column block.
+    // n' = decay n + w k, by the first block of the head.
     ifThen(eqi(launch.getBlockIds().x, idx(0)), [&] {
       forRange(tid, idx(io.dhqk), idx(32 * warps), {},
                [&](Value d, ValueRange) -> SmallVector<Value> {
@@ -707,6 +723,9 @@ public:
     });
     gpu::TerminatorOp::create(b, loc);
   }
+
+private:
+  int64_t rowSplits;
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
@@ -941,13 +960,14 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     using D = DecodeStatesKernel;
     if (!kType.isDynamicDim(2) && kType.getDimSize(2) == 1 &&
         dhv % D::columns == 0 && dhqk % (D::warps * D::unroll) == 0) {
+      int64_t rowSplits = D::rowSplitsFor(dhqk);
       auto launch = gpu::LaunchOp::create(
-          rewriter, loc, idx(dhv / D::columns), idx(numHeads), batch,
-          idx(32 * D::warps), idx(1), idx(1));
+          rewriter, loc, idx(dhv / D::columns * rowSplits), idx(numHeads),
+          batch, idx(32 * D::warps), idx(1), idx(1));
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        DecodeStatesKernel(rewriter, loc).build(io, launch);
+        DecodeStatesKernel(rewriter, loc, rowSplits).build(io, launch);
       }
       SmallVector<Value> tensors;
       for (auto [value, type] : llvm::zip(results, op->getResultTypes()))

@@ -212,6 +212,36 @@ func.func @decode_states(%k: tensor<?x2x1x64xf32>, %v: tensor<?x2x1x256xf32>,
 
 // -----
 
+// 256 key rows (the xLSTM-7B's): four blocks share each 32-column tile,
+// 64 rows each (8 tiles x 4 = 32 blocks per head), so that a batch-1 step
+// streams C with enough blocks; the first block of the head carries n, m.
+// CHECK-LABEL: func @decode_states_split_rows
+// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c32{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c256
+// CHECK:         arith.remui %{{.*}}, %c8
+// CHECK:         arith.divui %{{.*}}, %c8
+// CHECK:         arith.muli %{{.*}}, %c64
+// CHECK:         scf.for {{.*}} = %c0{{.*}} to %c8{{.*}} step %c8
+func.func @decode_states_split_rows(%k: tensor<?x2x1x256xf32>, %v: tensor<?x2x1x256xf32>,
+                         %g: tensor<?x2x1xf32>,
+                         %c0: tensor<?x2x256x256xf32>, %n0: tensor<?x2x256xf32>,
+                         %m0: tensor<?x2xf32>)
+    -> (tensor<?x2x1x256x256xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+        tensor<?x2x256x256xf32>, tensor<?x2x256xf32>, tensor<?x2xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x256xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x256x256xf32>, tensor<?x2x256xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x1x256x256xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+          tensor<?x2x256x256xf32>, tensor<?x2x256xf32>, tensor<?x2xf32>)
+  return %c, %n, %m, %cf, %nf, %mf
+      : tensor<?x2x1x256x256xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+        tensor<?x2x256x256xf32>, tensor<?x2x256xf32>, tensor<?x2xf32>
+}
+
+// -----
+
 // float64 operands (the kernels compute in float32) and results with
 // dimensions the kernels cannot size stay on the generic path.
 // CHECK-LABEL: func @left_alone
