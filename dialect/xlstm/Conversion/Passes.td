@@ -102,7 +102,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     a warp per row of `W` streaming it in 16-byte loads, float32 FMAs with
     up to `gemv-max-rows` rows of `x`, shuffles summing the lanes (one
     kernel specialised for `M = 1`, one for the rest); an `scf.if` on `M`
-    picks the kernel. With `small-batch-mma` (the default), bf16/f16
+    picks the kernel. Where the output is a fresh buffer that the op just
+    before the contraction zero-fills (`linalg.fill` of zero or its generic
+    form, or a `linalg.copy` of such a buffer, which bufferization makes
+    when projections share one zero tensor), every kernel writes its
+    results instead of adding them and that initialisation is erased (two
+    launches fewer per projection). With `small-batch-mma` (the default), bf16/f16
     rows 2 to `gemv-max-rows` with `K % 32 == 0` take a tensor-core
     kernel instead: 16 rows of `W` per block as the A operand of
     m16n8k16 (x as B, one mma per 8 rows of x), 16-byte loads, the

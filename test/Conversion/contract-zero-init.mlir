@@ -1,0 +1,94 @@
+// A projection into a freshly zero-filled buffer writes its results instead
+// of adding them: the fill, or the copy of a shared zero buffer that
+// bufferization makes, is erased (and the shared fill once nothing copies
+// from it). Anything else keeps the accumulating kernel.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0 stages=0" --split-input-file | FileCheck %s
+
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// Two projections copying one zero buffer (one launch each, no fill, no
+// copy, no load of the output) and one into its own generic zero fill.
+// CHECK-LABEL: func @shared_zero
+// CHECK-NOT:   linalg.
+// CHECK-NOT:   memref.load %alloc
+// CHECK:       gpu.launch
+// CHECK-NOT:   linalg.
+// CHECK-NOT:   memref.load %alloc
+// CHECK:       gpu.launch
+// CHECK-NOT:   linalg.
+// CHECK-NOT:   memref.load %alloc
+// CHECK:       gpu.launch
+// CHECK-NOT:   linalg.
+// CHECK-NOT:   memref.load %alloc
+// CHECK:       return
+func.func @shared_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %w2: memref<32x64xbf16>)
+    -> (memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %z = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%z : memref<?x32xf32>)
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  linalg.copy ins(%z : memref<?x32xf32>) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  %b = memref.alloc(%m) : memref<?x32xf32>
+  linalg.copy ins(%z : memref<?x32xf32>) outs(%b : memref<?x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w2 : memref<?x64xbf16>, memref<32x64xbf16>) outs(%b : memref<?x32xf32>)
+  %c = memref.alloc(%m) : memref<?x32xf32>
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]}
+      outs(%c : memref<?x32xf32>) {
+  ^bb0(%out: f32):
+    linalg.yield %zero : f32
+  }
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%c : memref<?x32xf32>)
+  return %a, %b, %c : memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// A fill of one (a bias-like start) and a zero buffer read by something
+// else between the fill and the copy stay: those kernels add to `out`.
+// CHECK-LABEL: func @not_zero
+// CHECK:       linalg.fill
+// CHECK:       gpu.launch
+// CHECK:         memref.load %alloc
+// CHECK:       linalg.fill
+// CHECK:       linalg.generic
+// CHECK:       linalg.copy
+// CHECK:       gpu.launch
+// CHECK:         memref.load %alloc
+func.func @not_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
+    -> (memref<?x32xf32>, memref<?x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %one = arith.constant 1.0 : f32
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%one : f32) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  %z = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%z : memref<?x32xf32>)
+  // Writes the zero buffer: what the copy below reads is not zero.
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x32xf32>) outs(%z : memref<?x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  %b = memref.alloc(%m) : memref<?x32xf32>
+  linalg.copy ins(%z : memref<?x32xf32>) outs(%b : memref<?x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%b : memref<?x32xf32>)
+  return %a, %b : memref<?x32xf32>, memref<?x32xf32>
+}
