@@ -264,8 +264,10 @@ class DecodeOutputsKernel : KernelBuilder {
 public:
   static constexpr int64_t columns = 32, warps = 8, unroll = 8;
 
-  DecodeOutputsKernel(OpBuilder &b, Location loc)
-      : KernelBuilder(b, loc, b.getF32Type()) {}
+  /// `perChunk`: the entering states are chunk-indexed (B, NH, 1, ...)
+  /// results of the states op; else the initial states (B, NH, ...).
+  DecodeOutputsKernel(OpBuilder &b, Location loc, bool perChunk)
+      : KernelBuilder(b, loc, b.getF32Type()), perChunk(perChunk) {}
 
   void build(const ChunkOutputs &io, gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
@@ -274,8 +276,13 @@ public:
     Value hd = launch.getBlockIds().y, row = launch.getBlockIds().z;
     Value tid = launch.getThreadIds().x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
-    Value pos = idx(0), chunkIdx = idx(0);
+    Value pos = idx(0);
     Value col = add(dv0, lane);
+    auto entering = [&](Value state, SmallVector<Value> at) {
+      if (perChunk)
+        at.insert(at.begin() + 2, idx(0));
+      return load(state, at);
+    };
 
     // q . C over this warp's rows of C, for column `col`.
     int64_t rowsPerWarp = io.dhqk / warps;
@@ -288,7 +295,7 @@ public:
                      Value d = add(d0, add(dd, idx(u)));
                      terms.push_back(
                          mulf(load(io.q, {row, hd, pos, d}),
-                              load(io.chunkC, {row, hd, chunkIdx, d, col})));
+                              entering(io.chunkC, {row, hd, d, col})));
                    }
                    Value sum = acc[0];
                    for (Value term : terms)
@@ -304,7 +311,7 @@ public:
             Value qv = load(io.q, {row, hd, pos, d});
             return {addf(acc[0], mulf(qv, load(io.k, {row, hd, pos, d}))),
                     addf(acc[1],
-                         mulf(qv, load(io.chunkN, {row, hd, chunkIdx, d})))};
+                         mulf(qv, entering(io.chunkN, {row, hd, d})))};
           });
       for (int64_t i = 0; i < 2; ++i) {
         for (int32_t offset : {16, 8, 4, 2, 1})
@@ -326,7 +333,7 @@ public:
       // max(cum + m, cum + (i - cum)), the decay of the entering state.
       Value cum = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, pos}));
       Value i = load(io.igate, {row, hd, pos});
-      Value m = load(io.chunkM, {row, hd, chunkIdx});
+      Value m = entering(io.chunkM, {row, hd});
       Value carried = addf(cum, m);
       Value mComb = maxf(carried, addf(cum, subf(i, cum)));
       Value inter = exp(subf(carried, mComb));
@@ -346,6 +353,9 @@ public:
     });
     gpu::TerminatorOp::create(b, loc);
   }
+
+private:
+  bool perChunk;
 };
 
 /// The operands and results of one chunk-states op, as buffers.
@@ -645,8 +655,12 @@ public:
   /// `rowSplits` blocks share a column tile, each `dhqk / rowSplits` rows
   /// of C (at batch 1 the heads and column tiles alone are too few blocks
   /// to stream C at bandwidth).
-  DecodeStatesKernel(OpBuilder &b, Location loc, int64_t rowSplits)
-      : KernelBuilder(b, loc, b.getF32Type()), rowSplits(rowSplits) {}
+  /// Without `storeEntering`, the chunk-indexed results (the entering
+  /// state, which no one reads) are not written.
+  DecodeStatesKernel(OpBuilder &b, Location loc, int64_t rowSplits,
+                     bool storeEntering)
+      : KernelBuilder(b, loc, b.getF32Type()), rowSplits(rowSplits),
+        storeEntering(storeEntering) {}
 
   /// The most row splits (up to 4) that `dhqk` allows.
   static int64_t rowSplitsFor(int64_t dhqk) {
@@ -697,7 +711,8 @@ public:
                                     : load(io.initial[0], {row, hd, d, col}));
                }
                for (auto [d, c] : llvm::zip(ds, cs)) {
-                 store(c, io.chunkC, {row, hd, chunkIdx, d, col});
+                 if (storeEntering)
+                   store(c, io.chunkC, {row, hd, chunkIdx, d, col});
                  Value kw = mulf(load(io.k, {row, hd, pos, d}), w);
                  store(round(addf(mulf(c, decay), mulf(kw, v)), io.finalC),
                        io.finalC, {row, hd, d, col});
@@ -710,14 +725,16 @@ public:
                [&](Value d, ValueRange) -> SmallVector<Value> {
                  Value n = zeros ? constant(0.0)
                                  : load(io.initial[1], {row, hd, d});
-                 store(n, io.chunkN, {row, hd, chunkIdx, d});
+                 if (storeEntering)
+                   store(n, io.chunkN, {row, hd, chunkIdx, d});
                  Value next = addf(mulf(n, decay),
                                    mulf(w, load(io.k, {row, hd, pos, d})));
                  store(round(next, io.finalN), io.finalN, {row, hd, d});
                  return {};
                });
       ifThen(eqi(tid, idx(0)), [&] {
-        store(m, io.chunkM, {row, hd, chunkIdx});
+        if (storeEntering)
+          store(m, io.chunkM, {row, hd, chunkIdx});
         store(round(mNew, io.finalM), io.finalM, {row, hd});
       });
     });
@@ -726,6 +743,7 @@ public:
 
 private:
   int64_t rowSplits;
+  bool storeEntering;
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
@@ -780,6 +798,12 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
+    // Outputs first: a decode step's outputs kernel reads the initial
+    // states, and the states kernel then sees its entering-state results
+    // unused.
+    std::stable_partition(ops.begin(), ops.end(), [](Operation *op) {
+      return isa<MLSTMChunkOutputsOp>(op);
+    });
     for (Operation *op : ops) {
       if (auto outputs = dyn_cast<MLSTMChunkOutputsOp>(op))
         rewriteOutputs(rewriter, outputs);
@@ -835,14 +859,34 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     rewriter.setInsertionPoint(op);
     auto [qScale, kScale] = cellmath::qkScales(op.getQkScaling(), dhqk);
     auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
+    // One position: chunk 0's entering state is the initial state itself;
+    // the decode kernel reads that, and the states kernel need not copy
+    // it out.
+    using D = DecodeOutputsKernel;
+    bool decode = !qType.isDynamicDim(2) && qType.getDimSize(2) == 1 &&
+                  dhv % D::columns == 0 && dhqk % (D::warps * D::unroll) == 0;
+    SmallVector<Value> entering = {op.getChunkC(), op.getChunkN(),
+                                   op.getChunkM()};
+    bool perChunk = true;
+    if (auto states = op.getChunkC().getDefiningOp<MLSTMChunkStatesOp>();
+        decode && states && states.getInitialState().size() == 3 &&
+        llvm::equal(entering, states->getResults().take_front(3))) {
+      ValueRange initial = states.getInitialState();
+      if (llvm::all_of(llvm::seq(0, 3), [&](int i) {
+            return elementTypeOf(initial[i]) == elementTypeOf(entering[i]);
+          })) {
+        entering.assign(initial.begin(), initial.end());
+        perChunk = false;
+      }
+    }
     ChunkOutputs io{buffer(op.getQ()),
                     buffer(op.getK()),
                     buffer(op.getV()),
                     buffer(op.getIgate()),
                     buffer(op.getFgate()),
-                    buffer(op.getChunkC()),
-                    buffer(op.getChunkN()),
-                    buffer(op.getChunkM()),
+                    buffer(entering[0]),
+                    buffer(entering[1]),
+                    buffer(entering[2]),
                     Value(),
                     chunk,
                     dhqk,
@@ -863,9 +907,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     MLIRContext *ctx = rewriter.getContext();
     Type f32 = rewriter.getF32Type();
     // One position (the step program): the decode kernel.
-    using D = DecodeOutputsKernel;
-    if (!qType.isDynamicDim(2) && qType.getDimSize(2) == 1 &&
-        dhv % D::columns == 0 && dhqk % (D::warps * D::unroll) == 0) {
+    if (decode) {
       SmallVector<Type> shared = {
           sharedMemoryType(ctx, {D::warps, D::columns}, f32),
           sharedMemoryType(ctx, {2}, f32)};
@@ -877,7 +919,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        DecodeOutputsKernel(rewriter, loc).build(io, launch);
+        DecodeOutputsKernel(rewriter, loc, perChunk).build(io, launch);
       }
       rewriter.replaceOp(op,
                          toTensor(rewriter, loc, op.getH().getType(), io.h));
@@ -967,7 +1009,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        DecodeStatesKernel(rewriter, loc, rowSplits).build(io, launch);
+        bool entering = llvm::any_of(op->getResults().take_front(3),
+                                     [](Value r) { return !r.use_empty(); });
+        DecodeStatesKernel(rewriter, loc, rowSplits, entering)
+            .build(io, launch);
       }
       SmallVector<Value> tensors;
       for (auto [value, type] : llvm::zip(results, op->getResultTypes()))

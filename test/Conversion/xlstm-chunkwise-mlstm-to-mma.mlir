@@ -242,6 +242,46 @@ func.func @decode_states_split_rows(%k: tensor<?x2x1x256xf32>, %v: tensor<?x2x1x
 
 // -----
 
+// A whole decode step (states, then outputs of the one position): the
+// outputs kernel reads the initial states (chunk 0's entering state is the
+// initial state), so the states kernel writes only the final states; the
+// chunk-indexed results are gone.
+// CHECK-LABEL: func @decode_step
+// CHECK-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
+// CHECK:         gpu.launch
+// CHECK-NOT:       memref.store {{.*}} : memref<?x2x1x64x256xf32>
+// CHECK:           memref.store {{.*}} : memref<?x2x64x256xf32>
+// CHECK-NOT:       memref.store {{.*}} : memref<?x2x1x64xf32>
+// CHECK-NOT:       memref.store {{.*}} : memref<?x2x1xf32>
+// CHECK:         %[[IN:.+]] = bufferization.to_buffer %[[C0]] read_only
+// CHECK:         gpu.launch
+// CHECK:           memref.load %[[IN]]
+// CHECK:         return
+func.func @decode_step(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x64xf32>,
+                       %v: tensor<?x2x1x256xf32>, %g: tensor<?x2x1xf32>,
+                       %c0: tensor<?x2x64x256xf32>, %n0: tensor<?x2x64xf32>,
+                       %m0: tensor<?x2xf32>)
+    -> (tensor<?x2x1x256xf32>, tensor<?x2x64x256xf32>, tensor<?x2x64xf32>,
+        tensor<?x2xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x64x256xf32>, tensor<?x2x64xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+          tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>)
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %g, %g, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x1xf32>, tensor<?x2x1x64x256xf32>,
+         tensor<?x2x1x64xf32>, tensor<?x2x1xf32>) -> tensor<?x2x1x256xf32>
+  return %h, %cf, %nf, %mf : tensor<?x2x1x256xf32>, tensor<?x2x64x256xf32>,
+                             tensor<?x2x64xf32>, tensor<?x2xf32>
+}
+
+// -----
+
 // float64 operands (the kernels compute in float32) and results with
 // dimensions the kernels cannot size stay on the generic path.
 // CHECK-LABEL: func @left_alone
