@@ -69,6 +69,10 @@ GPUModel::createState(int64_t batch) {
                                         zeros.size()))
       return std::move(e);
     state->values.push_back(Value::getMemRef(std::move(*buffer)));
+    Expected<MemRefValue> spare = allocateMemRef(*backend, element, concrete);
+    if (!spare)
+      return spare.takeError();
+    state->spare.push_back(Value::getMemRef(std::move(*spare)));
   }
   return state;
 }
@@ -280,8 +284,10 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
   if (!encoded)
     return encoded.takeError();
 
-  // Runs the step on `inputValue`, then copies the new states into the
-  // state's buffers (inside the recording when recording).
+  // Runs the step on `inputValue` with the new states allocated in the
+  // state's spare buffers; a new state the program makes as a view (not
+  // its own allocation) is copied there (inside the recording when
+  // recording). The caller swaps the sets after the step.
   auto enqueue = [&](const Value &inputValue,
                      std::vector<Value> &results) -> Error {
     llvm::StringMap<Value> named;
@@ -292,20 +298,32 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
         bindWithParameters(*stepProgram, std::move(named));
     if (!arguments)
       return arguments.takeError();
+    // Result i is state stateOf[i] (or none, -1).
+    std::vector<int> stateOf;
+    std::vector<std::shared_ptr<Allocation>> storage;
+    for (const auto &desc : stepProgram->getResults()) {
+      auto it = llvm::find(stateNames, desc.name);
+      stateOf.push_back(it == stateNames.end() ? -1
+                                               : it - stateNames.begin());
+      storage.push_back(stateOf.back() < 0
+                            ? nullptr
+                            : state.spare[stateOf.back()].getMemRef().allocation);
+    }
     Expected<std::vector<Value>> out =
-        execute(*stepProgram, *backend, *arguments);
+        execute(*stepProgram, *backend, *arguments, storage);
     if (!out)
       return out.takeError();
     results = std::move(*out);
-    for (auto [value, desc] : llvm::zip(results, stepProgram->getResults())) {
-      auto it = llvm::find(stateNames, desc.name);
-      if (it != stateNames.end())
-        if (Error e = copyMemRef(
-                *backend, state.values[it - stateNames.begin()].getMemRef(),
-                value.getMemRef(), "decode step"))
+    for (auto [value, index, given] : llvm::zip(results, stateOf, storage))
+      if (index >= 0 && value.getMemRef().allocation != given)
+        if (Error e = copyMemRef(*backend, state.spare[index].getMemRef(),
+                                 value.getMemRef(), "decode step"))
           return e;
-    }
     return Error::success();
+  };
+  auto swapStates = [&] {
+    std::swap(state.values, state.spare);
+    state.parity = !state.parity;
   };
   auto outputOf = [&](llvm::ArrayRef<Value> results) -> Expected<Value> {
     for (auto [value, desc] : llvm::zip(results, stepProgram->getResults()))
@@ -315,7 +333,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                              outputName.c_str());
   };
 
-  auto key = std::make_pair(state.id, input.batch);
+  auto key = std::make_pair(state.id, input.batch * 2 + state.parity);
   auto it = decodeGraphs.find(key);
   if (graphReplay && it == decodeGraphs.end()) {
     if (decodeGraphs.size() >= kMaxRecordings) {
@@ -351,6 +369,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
       return e;
     if (Error e = graph.recording->replay())
       return e;
+    swapStates();
     Expected<Value> out = outputOf(graph.results);
     if (!out)
       return out.takeError();
@@ -364,6 +383,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
   std::vector<Value> results;
   if (Error e = enqueue(*uploaded, results))
     return e;
+  swapStates();
   Expected<Value> out = outputOf(results);
   if (!out)
     return out.takeError();

@@ -15,6 +15,7 @@
 #include "xlstm/Runtime/CudaObjects.h"
 #include "xlstm/Runtime/HostProgram.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -177,6 +178,9 @@ public:
 
   Expected<std::vector<Value>> run(ArrayRef<Value> arguments);
 
+  /// Result i's storage (see execute); call before run.
+  void setResultStorage(ArrayRef<std::shared_ptr<Allocation>> storage);
+
 private:
   Error runOps(ArrayRef<Op> ops);
   Error runOp(const Op &op);
@@ -212,6 +216,8 @@ private:
 
   const HostProgram &program;
   DeviceBackend &backend;
+  /// Caller-given memory for the values of some top-level allocations.
+  DenseMap<uint32_t, std::shared_ptr<Allocation>> storageOf;
   std::vector<Value> values;
   /// Ops this execution may still run (HostProgram::kMaxExecutedOps).
   uint64_t opsLeft = HostProgram::kMaxExecutedOps;
@@ -245,6 +251,21 @@ Expected<std::vector<Value>> Interpreter::run(ArrayRef<Value> arguments) {
   for (uint32_t id : ret.operands)
     results.push_back(values[id]);
   return results;
+}
+
+void Interpreter::setResultStorage(
+    ArrayRef<std::shared_ptr<Allocation>> storage) {
+  ArrayRef<Op> body = program.getBody();
+  if (body.empty())
+    return;
+  ArrayRef<uint32_t> returned = body.back().operands;
+  for (auto [i, id] : enumerate(returned)) {
+    if (i >= storage.size() || !storage[i] || llvm::count(returned, id) != 1)
+      continue;
+    for (const Op &op : body)
+      if (op.kind == OpKind::Alloc && op.results[0] == id)
+        storageOf[id] = storage[i];
+  }
 }
 
 Error Interpreter::runOps(ArrayRef<Op> ops) {
@@ -320,6 +341,11 @@ Error Interpreter::runOp(const Op &op) {
       return error(op, "allocating " + formatList(result.sizes) + " " +
                            getName(type.element) + ": the size overflows");
     result.strides = std::move(*strides);
+    if (auto given = storageOf.find(op.results[0]);
+        given != storageOf.end() && given->second->getBytes() == size_t(bytes)) {
+      result.allocation = given->second;
+      return setView(op, std::move(result));
+    }
     Expected<std::shared_ptr<Allocation>> allocation =
         backend.allocate(size_t(bytes));
     if (!allocation)
@@ -739,6 +765,15 @@ Expected<std::vector<Value>>
 xlstm::runtime::execute(const HostProgram &program, DeviceBackend &backend,
                         ArrayRef<Value> arguments) {
   return Interpreter(program, backend).run(arguments);
+}
+
+Expected<std::vector<Value>>
+xlstm::runtime::execute(const HostProgram &program, DeviceBackend &backend,
+                        ArrayRef<Value> arguments,
+                        ArrayRef<std::shared_ptr<Allocation>> resultStorage) {
+  Interpreter interpreter(program, backend);
+  interpreter.setResultStorage(resultStorage);
+  return interpreter.run(arguments);
 }
 
 Expected<std::vector<Value>>

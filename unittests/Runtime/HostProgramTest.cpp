@@ -1087,6 +1087,52 @@ TEST(HostProgramViews, DimAllocCopyDealloc) {
       "op 0 (memref.dim): dimension 2 is out of range for a memref of rank 2");
 }
 
+/// Caller-given storage for results (a decoding state's next buffers): an
+/// allocation returned as a result lands in it when the bytes match; a
+/// result that is an argument, or storage of another size, does not.
+TEST(HostProgramViews, ResultsLandInCallerStorage) {
+  std::string dyn = memrefType("f32", "null, 8", "8, 1");
+  Expected<HostProgram> parsed = parseText(
+      program(argument("x", dyn) + ", " + argument("d", scalar("index")),
+              result("y", dyn) + ", " + result("z", dyn) + ", " +
+                  result("x2", dyn),
+              R"({"op": "memref.dim", "operands": [0, 1], "results": [2],
+          "types": [{"scalar": "index"}]},
+         {"op": "memref.alloc", "operands": [2], "results": [3],
+          "types": [)" +
+                  dyn + R"(]},
+         {"op": "memref.copy", "operands": [0, 3]},
+         {"op": "memref.alloc", "operands": [2], "results": [4],
+          "types": [)" +
+                  dyn + R"(]},
+         {"op": "memref.copy", "operands": [0, 4]},
+         {"op": "func.return", "operands": [3, 4, 0]})"));
+  ASSERT_OK(parsed);
+  FakeBackend backend;
+  MemRefValue x = makeMemRef(backend, ElementKind::F32, {3, 8});
+  std::vector<float> data(24);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = float(i) + 0.5f;
+  ASSERT_FALSE(errorToBool(
+      backend.copyFromHost(*x.allocation, 0, data.data(), data.size() * 4)));
+  MemRefValue mine = makeMemRef(backend, ElementKind::F32, {3, 8});
+  MemRefValue wrongSize = makeMemRef(backend, ElementKind::F32, {2, 8});
+  MemRefValue forArgument = makeMemRef(backend, ElementKind::F32, {3, 8});
+  int before = backend.allocations;
+  Expected<std::vector<Value>> results =
+      execute(*parsed, backend, {Value::getMemRef(x), Value::getInteger(0)},
+              {mine.allocation, wrongSize.allocation, forArgument.allocation});
+  ASSERT_OK(results);
+  EXPECT_EQ((*results)[0].getMemRef().allocation, mine.allocation);
+  EXPECT_NE((*results)[1].getMemRef().allocation, wrongSize.allocation);
+  EXPECT_EQ((*results)[2].getMemRef().allocation, x.allocation);
+  EXPECT_EQ(backend.allocations, before + 1); // z only
+  std::vector<float> out(24);
+  ASSERT_FALSE(
+      errorToBool(backend.copyToHost(out.data(), *mine.allocation, 0, 96)));
+  EXPECT_EQ(out, data);
+}
+
 TEST(HostProgramViews, UseAfterDeallocIsAnError) {
   std::string m = memrefType("f32", "4", "1");
   Expected<HostProgram> parsed = parseText(program(

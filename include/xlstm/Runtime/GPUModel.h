@@ -95,6 +95,11 @@ public:
     int64_t batch = 0;
     uint64_t id = 0;
     std::vector<Value> values; ///< in getStateNames() order
+    /// Buffers of the same shapes that a decode step writes its new states
+    /// into (no copy-back); the two sets swap after every step, and
+    /// `parity` says which physical set is current (one recording each).
+    std::vector<Value> spare;
+    bool parity = false;
   };
 
   /// An input of `batch` x `seq` positions on the host: int64 tokens for
@@ -212,7 +217,8 @@ private:
   llvm::Expected<std::vector<Value>>
   bindWithParameters(const HostProgram &program, llvm::StringMap<Value> named);
 
-  /// A step recorded for one state: its input buffer and results.
+  /// A step recorded for one state and parity: its input buffer and
+  /// results.
   struct DecodeGraph {
     std::unique_ptr<CudaBackend::Recording> recording;
     Value input;

@@ -385,6 +385,18 @@ llvm::Expected<std::vector<Value>> execute(const HostProgram &program,
                                            DeviceBackend &backend,
                                            llvm::ArrayRef<Value> arguments);
 
+/// As above, with `resultStorage[i]` (where not null) the memory for result
+/// i: where that result is the value of a top-level memref.alloc (not a
+/// view, not an argument, returned once) whose bytes are exactly the
+/// storage's, the allocation uses the storage instead of the backend, so
+/// the result lands in the caller's buffer without a copy (a decoding
+/// state's next buffers). The storage must not alias any argument. Callers
+/// compare the results' allocations to see which landed.
+llvm::Expected<std::vector<Value>>
+execute(const HostProgram &program, DeviceBackend &backend,
+        llvm::ArrayRef<Value> arguments,
+        llvm::ArrayRef<std::shared_ptr<Allocation>> resultStorage);
+
 /// Orders `named` values as `program`'s arguments. Every argument must be
 /// given and every name must be an argument; errors name them.
 llvm::Expected<std::vector<Value>>
