@@ -13,6 +13,9 @@
 #                                  transformers (scripts/hf-check.py; 7b: the
 #                                  xLSTM-7B part only), then xlstm-generate
 #                                  and the decode benchmarks on the 7B
+#   scripts/gpu-check.sh sweep     (on the GPU machine, after `prepare hf`
+#                                  plus bundle variants in gpu-out/bundles)
+#                                  decode ms/step of each 7B bundle variant
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
 #                                  runtime tests, then the e2e lit suite
 #                                  (test/e2e, REQUIRES: cuda-gpu: every golden
@@ -205,6 +208,28 @@ run)
   done
   bench bundles/bench_xlstm7b_block.bf16.xlstmb bf16 xlstm7b_block 1 8192 1 3
   exit $status
+  ;;
+sweep)
+  # Decode speed of bundle variants on the random bf16 xLSTM-7B: every
+  # bundles/hf_xlstm_7b.bf16*.xlstmb of a `prepare hf` (add variants with
+  # xlstmc --pass-pipeline='builtin.module(xlstm-to-gpu{...})'), batch 1
+  # and 16, one line each.
+  logs="$(mktemp -d)"
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  python3 "$out/hf-check.py" "$out" "$logs" 7b-write >"$logs/write.txt" 2>&1
+  cd "$out"
+  for bundle in bundles/hf_xlstm_7b.bf16*.xlstmb; do
+    for b in 1 16; do
+      name="$(basename "$bundle" .xlstmb)-b$b"
+      ./xlstm-run "$bundle" --device=cuda --dtype bf16 \
+        --weights hf-work/xlstm-7b --batch "$b" --seqlen 64 --warmup 2 \
+        --bench-decode 32 --bench-json "$logs/$name.json" >/dev/null
+      python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print("%-40s %8.3f ms/step" % (sys.argv[2], d["decode_ms_per_step"]["median"]))' \
+        "$logs/$name.json" "$name"
+    done
+  done
   ;;
 run-hf)
   # Hugging Face checkpoints against transformers (scripts/hf-check.py):

@@ -126,7 +126,9 @@ def load_seconds(stderr):
     return float(m.group(1)) if m else None
 
 
-only_7b = len(sys.argv) > 3 and sys.argv[3] == "7b"
+only_7b = len(sys.argv) > 3 and sys.argv[3] in ("7b", "7b-write")
+# 7b-write: only write the random 7B checkpoint (for gpu-check.sh sweep).
+write_only = len(sys.argv) > 3 and sys.argv[3] == "7b-write"
 
 # 1. A small model, sharded and fused, against transformers in float32.
 if not only_7b:
@@ -176,6 +178,9 @@ ckpt = os.path.join(work, "xlstm-7b")
 model.save_pretrained(ckpt, max_shard_size="5GB")
 results["7b_write_seconds"] = time.time() - start
 results["7b_files"] = sorted(os.listdir(ckpt))
+if write_only:
+    print(json.dumps(results, indent=2))
+    sys.exit(0)
 prompt = torch.randint(0, config.vocab_size, (1, 32),
                        generator=torch.Generator().manual_seed(4))
 # The peer's bf16 figure: transformers' own model in bf16 against float32.

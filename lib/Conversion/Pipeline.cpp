@@ -154,6 +154,36 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma tf32: float32 projections on one "
                      "tf32 mma per tile instead of 3xTF32"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().tf32)};
+  Option<int64_t> gemvMaxRows{
+      *this, "mma-gemv-max-rows",
+      llvm::cl::desc("xlstm-contract-to-mma gemv-max-rows: up to this many "
+                     "rows, the decoding kernels (0: never)"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gemvMaxRows)};
+  Option<int64_t> gemvWarps{
+      *this, "mma-gemv-warps",
+      llvm::cl::desc("xlstm-contract-to-mma gemv-warps: warps per block of "
+                     "the matrix-vector kernels"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gemvWarps)};
+  Option<int64_t> gemvUnroll{
+      *this, "mma-gemv-unroll",
+      llvm::cl::desc("xlstm-contract-to-mma gemv-unroll: 16-byte loads of W "
+                     "per lane per step of the one-row kernel"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gemvUnroll)};
+  Option<bool> smallBatchMMA{
+      *this, "mma-small-batch",
+      llvm::cl::desc("xlstm-contract-to-mma small-batch-mma: 2 to "
+                     "gemv-max-rows bf16/f16 rows on tensor cores"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().smallBatchMMA)};
+  Option<int64_t> smallBatchWarps{
+      *this, "mma-small-batch-warps",
+      llvm::cl::desc("xlstm-contract-to-mma small-batch-warps: warps per "
+                     "block of the small-batch kernel"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().smallBatchWarps)};
+  Option<int64_t> smallBatchUnroll{
+      *this, "mma-small-batch-unroll",
+      llvm::cl::desc("xlstm-contract-to-mma small-batch-unroll: K chunks per "
+                     "warp per step of the small-batch kernel"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().smallBatchUnroll)};
   Option<int64_t> registerHeadDim{
       *this, "register-head-dim",
       llvm::cl::desc("xlstm-persistent-slstm register-head-dim: largest head "
@@ -190,6 +220,12 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.warpTilesN = o.mmaWarpTilesN;
         options.mma.stages = o.mmaStages;
         options.mma.tf32 = o.mmaTF32;
+        options.mma.gemvMaxRows = o.gemvMaxRows;
+        options.mma.gemvWarps = o.gemvWarps;
+        options.mma.gemvUnroll = o.gemvUnroll;
+        options.mma.smallBatchMMA = o.smallBatchMMA;
+        options.mma.smallBatchWarps = o.smallBatchWarps;
+        options.mma.smallBatchUnroll = o.smallBatchUnroll;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
         options.fusion.maxOperands = o.maxFusedOperands;

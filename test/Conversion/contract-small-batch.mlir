@@ -1,8 +1,8 @@
 // The small-batch tensor-core projection (decoding 2 to 16 sequences): for
-// M <= 16 rows at run time and M > 1, 16 rows of W per block of 8 warps as
+// M <= 16 rows at run time and M > 1, 16 rows of W per block of 16 warps as
 // the A operand of m16n8k16, x as B (two 8-row tiles), 16-byte loads, the
 // warps splitting K in 32-element chunks (4 per warp per step: a step is
-// 1024, so K = 1056 ends in a partial step whose missing chunks are
+// 2048, so K = 1056 ends in a partial step whose missing chunks are
 // masked to zero), and a shared-memory sum over the warps.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
@@ -17,15 +17,15 @@
 // CHECK:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128
 // CHECK:       } else {
 // CHECK:         %[[GRID:.+]] = arith.ceildivui %c40, %c16
-// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256, {{.*}}) workgroup(%[[PART:.+]] : memref<2048xf32, #gpu.address_space<workgroup>>)
-// CHECK:           scf.for {{.*}} = %c0 to %c1056 step %c1024
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}}) threads({{.*}}) in ({{.*}} = %c512, {{.*}}) workgroup(%[[PART:.+]] : memref<4096xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for {{.*}} = %c0 to %c1056 step %c2048
 // CHECK-COUNT-4:     vector.load {{.*}} {alignment = 16 : i64} : memref<40x1056xbf16>, vector<8xbf16>
 // CHECK:             vector.bitcast {{.*}} : vector<8xbf16> to vector<4xi32>
 // CHECK:             arith.select
 // CHECK-COUNT-16:    nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK:           memref.store {{.*}}, %[[PART]]
 // CHECK:           gpu.barrier
-// CHECK-COUNT-8:   memref.load %[[PART]]
+// CHECK-COUNT-16:  memref.load %[[PART]]
 // CHECK-LABEL: func @small_batch_f16(
 // CHECK:         vector.shape_cast {{.*}} : vector<8xf16> to vector<4x2xf16>
 // CHECK:         nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32)
@@ -43,7 +43,7 @@
 // BAD: small-batch-warps must be 1 to 32 and small-batch-unroll 1 to 8
 
 // OUTLINED: gpu.module @small_batch_kernel_0
-// OUTLINED-NEXT: gpu.func @small_batch_kernel(%arg0: index, %arg1: memref<40x1056xbf16>, %arg2: memref<?x1056xbf16>, %arg3: memref<?x40xf32>) workgroup(%arg4 : memref<2048xf32, #gpu.address_space<workgroup>>)
+// OUTLINED-NEXT: gpu.func @small_batch_kernel(%arg0: index, %arg1: memref<40x1056xbf16>, %arg2: memref<?x1056xbf16>, %arg3: memref<?x40xf32>) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
 
 // PTX: .entry small_batch_kernel_0(
 // PTX: ld.global.v4.b32

@@ -477,8 +477,9 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
                           (void *)&d.offset, (void *)&d.rows, (void *)&d.cols,
                           (void *)&d.rowStride, (void *)&d.colStride})
         args.push_back(field);
+    // 16 warps per block (the pass's default small-batch-warps).
     ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, 1, 1},
-                                    {256, 1, 1}, 0, *stream, args.data())));
+                                    {512, 1, 1}, 0, *stream, args.data())));
     ASSERT_FALSE(errorToBool(stream->synchronize()));
     std::vector<float> out(init.size());
     ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));

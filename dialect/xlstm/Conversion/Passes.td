@@ -163,7 +163,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "the tensor cores (m16n8k16, W as A, x as B) instead of the "
            "multi-row matrix-vector kernel">,
     Option<"smallBatchWarps", "small-batch-warps", "int64_t",
-           /*default=*/"8",
+           /*default=*/"16",
            "Warps per block of the small-batch tensor-core kernel (16 rows "
            "of W per block; the warps split K)">,
     Option<"smallBatchUnroll", "small-batch-unroll", "int64_t",
