@@ -99,6 +99,8 @@ sys.exit("no PTX image has the kernel " + name)
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
   fi
+  # The GPT-NeoX tokenizer for the C API's tokenizer test.
+  cp "$root/../shared/tokenizers/gpt-neox-20b/tokenizer.json" "$out/"
   # Every golden model as f32 and bf16 bundles, and the data to check them.
   xlstmc="${XLSTM_BUILD_DIR:-$root/build}/bin/xlstmc"
   golden="$root/../shared/golden"
@@ -174,6 +176,7 @@ run)
   # The C API test runs a golden model through a bundle.
   export XLSTM_TEST_BUNDLE="$PWD/bundles/parity_xlstm11.f32.xlstmb"
   export XLSTM_TEST_GOLDEN="$PWD/golden"
+  export XLSTM_TEST_TOKENIZER="$PWD/tokenizer.json"
   ./XLSTMRuntimeTests --gtest_brief=1 2>&1 | tee "$logs/runtime-tests.txt" ||
     status=1
   # The Python bindings (python/) over the shared runtime on the GPU.
