@@ -93,7 +93,7 @@ sys.exit("no PTX image has the kernel " + name)
     "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
       --xlstm-gpu-to-ptx="chip=sm_80" | extract_ptx mma_tile "$out/mma-bf16.ptx"
     "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
-      --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0},gpu-kernel-outlining)" |
+      --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" |
       "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
       extract_ptx small_batch_kernel_0 "$out/small-batch.ptx"
   else

@@ -994,10 +994,10 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     if (smallBatchWarps < 1 || smallBatchWarps > 32 || smallBatchUnroll < 1 ||
-        smallBatchUnroll > 8) {
+        smallBatchUnroll > 8 || gemvMinN < 0) {
       getOperation()->emitError("xlstm-contract-to-mma: small-batch-warps "
-                                "must be 1 to 32 and small-batch-unroll 1 "
-                                "to 8");
+                                "must be 1 to 32, small-batch-unroll 1 to 8 "
+                                "and gemv-min-n at least 0");
       return signalPassFailure();
     }
     if (stages < 0 || stages == 1 || stages > 8) {
@@ -1076,7 +1076,12 @@ struct XLSTMContractToMMAPass
         auto fewRows = scf::IfOp::create(rewriter, loc, few,
                                          /*withElseRegion=*/true);
         rewriter.setInsertionPointToStart(fewRows.thenBlock());
-        if (gemvMaxRows == 1) {
+        bool smallBatch = smallBatchMMA && !elt.isF32() && p->k % 32 == 0;
+        if (smallBatch && nStatic < gemvMinN) {
+          // Few rows of W: a warp per row would leave the GPU idle; the
+          // small-batch kernel's warps split K instead, for every M.
+          emitSmallBatchMMA();
+        } else if (gemvMaxRows == 1) {
           emitGemv(1);
         } else {
           Value single = arith::CmpIOp::create(
@@ -1086,7 +1091,7 @@ struct XLSTMContractToMMAPass
           rewriter.setInsertionPointToStart(oneRow.thenBlock());
           emitGemv(1);
           rewriter.setInsertionPointToStart(oneRow.elseBlock());
-          if (smallBatchMMA && !elt.isF32() && p->k % 32 == 0)
+          if (smallBatch)
             emitSmallBatchMMA();
           else
             emitGemv(gemvMaxRows);

@@ -169,6 +169,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gemv-unroll: 16-byte loads of W "
                      "per lane per step of the one-row kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gemvUnroll)};
+  Option<int64_t> gemvMinN{
+      *this, "mma-gemv-min-n",
+      llvm::cl::desc("xlstm-contract-to-mma gemv-min-n: below this many rows "
+                     "of W one row of x takes the small-batch kernel too"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gemvMinN)};
   Option<bool> smallBatchMMA{
       *this, "mma-small-batch",
       llvm::cl::desc("xlstm-contract-to-mma small-batch-mma: 2 to "
@@ -223,6 +228,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gemvMaxRows = o.gemvMaxRows;
         options.mma.gemvWarps = o.gemvWarps;
         options.mma.gemvUnroll = o.gemvUnroll;
+        options.mma.gemvMinN = o.gemvMinN;
         options.mma.smallBatchMMA = o.smallBatchMMA;
         options.mma.smallBatchWarps = o.smallBatchWarps;
         options.mma.smallBatchUnroll = o.smallBatchUnroll;

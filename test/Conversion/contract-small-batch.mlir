@@ -4,13 +4,14 @@
 // warps splitting K in 32-element chunks (4 per warp per step: a step is
 // 2048, so K = 1056 ends in a partial step whose missing chunks are
 // masked to zero), and a shared-memory sum over the warps.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
 // The outlined kernel's signature is what scripts/gpu-check.sh hands the
 // runtime test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
-// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0},gpu-kernel-outlining)" | FileCheck %s --check-prefix=OUTLINED
-// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0},gpu-kernel-outlining)" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" | FileCheck %s --check-prefix=OUTLINED
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 
 // CHECK-LABEL: func @small_batch(
 // CHECK:       scf.if %[[ONE:.+]] {
@@ -40,7 +41,15 @@
 // FMA-NOT:       workgroup
 // FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
 
-// BAD: small-batch-warps must be 1 to 32 and small-batch-unroll 1 to 8
+// BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8 and gemv-min-n at least 0
+
+// Fewer rows of W than gemv-min-n (40 < 512 by default): one small-batch
+// launch for every M up to 16, M = 1 included (its warps split K).
+// FEWN-LABEL: func @small_batch(
+// FEWN:         scf.if
+// FEWN-NOT:       arith.cmpi eq
+// FEWN:           gpu.launch {{.*}} workgroup(
+// FEWN:         } else {
 
 // OUTLINED: gpu.module @small_batch_kernel_0
 // OUTLINED-NEXT: gpu.func @small_batch_kernel(%arg0: index, %arg1: memref<40x1056xbf16>, %arg2: memref<?x1056xbf16>, %arg3: memref<?x40xf32>) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)

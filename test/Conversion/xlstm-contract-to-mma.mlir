@@ -45,10 +45,10 @@
 // kernels, one for M = 1 (two 16-byte loads of W per lane per step), one for
 // up to 16 rows; a warp per row of W, float32 FMAs, a butterfly of shuffles;
 // larger M the tensor-core kernel in the else branch.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=GEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-min-n=0 --cse | FileCheck %s --check-prefix=GEMV
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-max-rows=0 | FileCheck %s --check-prefix=NOGEMV
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=33" 2>&1 | FileCheck %s --check-prefix=BADGEMV
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=GEMVPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-min-n=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=GEMVPTX
 // GEMV-LABEL: func @projection(
 // GEMV:         %[[M:.+]] = memref.dim
 // GEMV:         %[[FEW:.+]] = arith.cmpi ule, %[[M]], %c16

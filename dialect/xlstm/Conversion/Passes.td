@@ -162,6 +162,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "For 2 to gemv-max-rows rows of bf16/f16 (K % 32 == 0): W through "
            "the tensor cores (m16n8k16, W as A, x as B) instead of the "
            "multi-row matrix-vector kernel">,
+    Option<"gemvMinN", "gemv-min-n", "int64_t", /*default=*/"512",
+           "With fewer rows of W than this (bf16/f16, K % 32 == 0), one row "
+           "of x takes the small-batch tensor-core kernel too, whose warps "
+           "split K (the matrix-vector kernel's warp per row of W would "
+           "leave most of the GPU idle); 0: never">,
     Option<"smallBatchWarps", "small-batch-warps", "int64_t",
            /*default=*/"16",
            "Warps per block of the small-batch tensor-core kernel (16 rows "
