@@ -939,6 +939,14 @@ bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
   }
   if (!init)
     return false;
+  // Any other use before `op` must neither alias the buffer (views,
+  // casts) nor be anything but a structured op on it: a view made before
+  // the fill could write or read it between the fill and `op` unseen.
+  if (llvm::any_of(alloc->getUsers(), [&](Operation *user) {
+        return user != init && user != op && user->isBeforeInBlock(op) &&
+               !isa<linalg::FillOp, linalg::CopyOp, linalg::GenericOp>(user);
+      }))
+    return false;
   Value source;
   if (!isZeroFill(init, out)) {
     auto copy = dyn_cast<linalg::CopyOp>(init);
@@ -993,11 +1001,18 @@ struct XLSTMContractToMMAPass
           "1 to 32 and gemv-unroll 1 to 8");
       return signalPassFailure();
     }
+    // The small-batch kernel's reduction buffer is static shared memory:
+    // at most 48 KiB.
+    int64_t reductionBytes = 4 * SmallBatchMMAKernelBuilder::reductionFloats(
+                                     smallBatchWarps, (gemvMaxRows + 7) / 8);
     if (smallBatchWarps < 1 || smallBatchWarps > 32 || smallBatchUnroll < 1 ||
-        smallBatchUnroll > 8 || gemvMinN < 0) {
-      getOperation()->emitError("xlstm-contract-to-mma: small-batch-warps "
-                                "must be 1 to 32, small-batch-unroll 1 to 8 "
-                                "and gemv-min-n at least 0");
+        smallBatchUnroll > 8 || gemvMinN < 0 ||
+        (smallBatchMMA && reductionBytes > 48 * 1024)) {
+      getOperation()->emitError(
+          "xlstm-contract-to-mma: small-batch-warps must be 1 to 32, "
+          "small-batch-unroll 1 to 8, gemv-min-n at least 0, and "
+          "small-batch-warps x ceil(gemv-max-rows / 8) at most 96 (48 KiB of "
+          "shared memory for the small-batch sum)");
       return signalPassFailure();
     }
     if (stages < 0 || stages == 1 || stages > 8) {

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostProgramSupport.h"
 #include "xlstm/Runtime/GPUModel.h"
 #include "xlstm/Weights/Safetensors.h"
 
@@ -314,11 +315,25 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
     if (!out)
       return out.takeError();
     results = std::move(*out);
-    for (auto [value, index, given] : llvm::zip(results, stateOf, storage))
-      if (index >= 0 && value.getMemRef().allocation != given)
-        if (Error e = copyMemRef(*backend, state.spare[index].getMemRef(),
-                                 value.getMemRef(), "decode step"))
+    for (auto [value, index, given] : llvm::zip(results, stateOf, storage)) {
+      if (index < 0)
+        continue;
+      const MemRefValue &result = value.getMemRef();
+      const MemRefValue &spare = state.spare[index].getMemRef();
+      if (result.allocation != given) {
+        if (Error e = copyMemRef(*backend, spare, result, "decode step"))
           return e;
+      } else if (result.element != spare.element ||
+                 result.sizes != spare.sizes) {
+        // Landed by byte count alone: the layout must be the state's too.
+        return createStringError(
+            "decode step: the new state '%s' is %s %s, the state holds %s %s",
+            stateNames[index].c_str(), getName(result.element).str().c_str(),
+            detail::formatList(result.sizes).c_str(),
+            getName(spare.element).str().c_str(),
+            detail::formatList(spare.sizes).c_str());
+      }
+    }
     return Error::success();
   };
   auto swapStates = [&] {

@@ -8,6 +8,7 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
 // The outlined kernel's signature is what scripts/gpu-check.sh hands the
 // runtime test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" | FileCheck %s --check-prefix=OUTLINED
@@ -41,7 +42,7 @@
 // FMA-NOT:       workgroup
 // FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
 
-// BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8 and gemv-min-n at least 0
+// BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8, gemv-min-n at least 0, and small-batch-warps x ceil(gemv-max-rows / 8) at most 96
 
 // Fewer rows of W than gemv-min-n (40 < 512 by default): one small-batch
 // launch for every M up to 16, M = 1 included (its warps split K).

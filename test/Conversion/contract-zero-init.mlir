@@ -92,3 +92,37 @@ func.func @not_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
       ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%b : memref<?x32xf32>)
   return %a, %b : memref<?x32xf32>, memref<?x32xf32>
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+
+// A view of the output made before the fill can write it between the fill
+// and the projection: the fill stays and the kernel adds.
+// CHECK-LABEL: func @view_before_fill
+// CHECK:       linalg.fill
+// CHECK:       linalg.generic
+// CHECK:       gpu.launch
+// CHECK:         memref.load %alloc
+func.func @view_before_fill(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
+    -> memref<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  %v = memref.expand_shape %a [[0], [1, 2]] output_shape [%m, 4, 8]
+      : memref<?x32xf32> into memref<?x4x8xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      outs(%v : memref<?x4x8xf32>) {
+  ^bb0(%out: f32):
+    linalg.yield %one : f32
+  }
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  return %a : memref<?x32xf32>
+}

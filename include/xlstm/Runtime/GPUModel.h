@@ -147,7 +147,7 @@ public:
   void setGraphReplay(bool on);
   bool getGraphReplay() const { return graphReplay; }
   size_t getNumRecordings() const;
-  static constexpr size_t kMaxRecordings = 8;
+  static constexpr size_t kMaxRecordings = 16;
 
   /// Device time of `forward` on `input`, inputs already on the device and
   /// outputs left there: `warmup` untimed runs, then one CUDA-event pair per
