@@ -326,6 +326,25 @@ TEST_F(CudaGpu, MissingKernelIsNamed) {
                      "CUDA_ERROR_NOT_FOUND: named symbol not found");
 }
 
+/// A memref<R x C x T> kernel argument as MLIR's lowering passes it:
+/// allocated and aligned pointers, offset, two sizes, two strides.
+struct Descriptor2D {
+  cu::CUdeviceptr allocated, aligned;
+  uint64_t offset, rows, cols, rowStride, colStride;
+};
+
+/// `args` followed by a pointer to every field of `descs`, in order (the
+/// kernel parameter array for launch()).
+std::vector<void *> kernelArguments(MutableArrayRef<Descriptor2D> descs,
+                                    std::vector<void *> args = {}) {
+  for (Descriptor2D &d : descs)
+    for (void *field : {(void *)&d.allocated, (void *)&d.aligned,
+                        (void *)&d.offset, (void *)&d.rows, (void *)&d.cols,
+                        (void *)&d.rowStride, (void *)&d.colStride})
+      args.push_back(field);
+  return args;
+}
+
 /// The bf16 tensor-core tile of test/Target/NVVM/mma-bf16.mlir as PTX from
 /// xlstm-opt (scripts/gpu-check.sh prepare writes it; `run` names it in
 /// XLSTM_MMA_PTX): one warp, C(16x8) = A(16x16) * B(8x16)^T, checked against
@@ -375,21 +394,10 @@ TEST_F(CudaGpu, MlirBf16MmaTileMatchesFloat64) {
   ASSERT_TRUE(bool(dc)) << toString(dc.takeError());
   ASSERT_FALSE(errorToBool(dc->zero()));
 
-  // Each memref<RxCxT> argument is a descriptor: allocated and aligned
-  // pointers, offset, two sizes, two strides.
-  struct Descriptor {
-    cu::CUdeviceptr allocated, aligned;
-    uint64_t offset, rows, cols, rowStride, colStride;
-  };
-  Descriptor descs[] = {{da->get(), da->get(), 0, 16, 16, 16, 1},
-                        {db->get(), db->get(), 0, 8, 16, 16, 1},
-                        {dc->get(), dc->get(), 0, 16, 8, 8, 1}};
-  std::vector<void *> args;
-  for (Descriptor &d : descs)
-    for (void *field : {(void *)&d.allocated, (void *)&d.aligned,
-                        (void *)&d.offset, (void *)&d.rows, (void *)&d.cols,
-                        (void *)&d.rowStride, (void *)&d.colStride})
-      args.push_back(field);
+  Descriptor2D descs[] = {{da->get(), da->get(), 0, 16, 16, 16, 1},
+                          {db->get(), db->get(), 0, 8, 16, 16, 1},
+                          {dc->get(), dc->get(), 0, 16, 8, 8, 1}};
+  std::vector<void *> args = kernelArguments(descs);
   Expected<Stream> stream = Stream::create(*context);
   ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
   ASSERT_FALSE(errorToBool(
@@ -460,23 +468,14 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
   Expected<Stream> stream = Stream::create(*context);
   ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
 
-  struct Descriptor {
-    cu::CUdeviceptr allocated, aligned;
-    uint64_t offset, rows, cols, rowStride, colStride;
-  };
   for (uint64_t m = 1; m <= maxRows; ++m) {
     ASSERT_FALSE(errorToBool(dout->copyFromHost(ArrayRef<float>(init))));
     // (M, W, x, out): the outlined kernel's arguments, which the lit test
     // pins.
-    Descriptor descs[] = {{dw->get(), dw->get(), 0, n, k, k, 1},
-                          {dx->get(), dx->get(), 0, m, k, k, 1},
-                          {dout->get(), dout->get(), 0, m, n, n, 1}};
-    std::vector<void *> args = {&m};
-    for (Descriptor &d : descs)
-      for (void *field : {(void *)&d.allocated, (void *)&d.aligned,
-                          (void *)&d.offset, (void *)&d.rows, (void *)&d.cols,
-                          (void *)&d.rowStride, (void *)&d.colStride})
-        args.push_back(field);
+    Descriptor2D descs[] = {{dw->get(), dw->get(), 0, n, k, k, 1},
+                            {dx->get(), dx->get(), 0, m, k, k, 1},
+                            {dout->get(), dout->get(), 0, m, n, n, 1}};
+    std::vector<void *> args = kernelArguments(descs, {&m});
     // 16 warps per block (the pass's default small-batch-warps).
     ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, 1, 1},
                                     {512, 1, 1}, 0, *stream, args.data())));
@@ -491,8 +490,9 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
           for (int64_t i = 0; i < k; ++i)
             ref += double(xf[r * k + i]) * double(wf[c * k + i]);
         double got = out[r * n + c];
-        if (r >= m) // rows past M are never written
+        if (r >= m) { // rows past M are never written
           EXPECT_EQ(got, ref) << "row " << r << " col " << c << " M " << m;
+        }
         errNorm += (got - ref) * (got - ref);
         refNorm += ref * ref;
       }
