@@ -32,6 +32,7 @@
 
 #include "KernelBuilder.h"
 
+#include "xlstm/Conversion/LoweringReport.h"
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 #include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
@@ -826,6 +827,15 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     return !type.isDynamicDim(2) && type.getDimSize(2) <= chunk;
   }
 
+  static void record(gpu::LaunchOp launch, RankedTensorType operand,
+                     const Twine &kernel, Value reads) {
+    xlstm::recordKernelChoice(launch,
+                              {"recurrence",
+                               xlstm::formatShape(operand.getShape()),
+                               kernel.str(), ""},
+                              reads);
+  }
+
   static Location kernelLoc(IRRewriter &rewriter, Operation *op) {
     // The kernel is named after the op (profiles, kernel tables).
     return NameLoc::get(rewriter.getStringAttr(op->getName().getStringRef()),
@@ -916,6 +926,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
           idx(32 * D::warps), idx(1), idx(1),
           /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
           /*asyncDependencies=*/{}, shared);
+      record(launch, qType, "decode outputs " + Twine(D::warps) + " warps",
+             op.getQ());
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
@@ -932,6 +944,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         idx(32 * (chunk / 16)), idx(1), idx(1),
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, shared);
+    record(launch, qType,
+           "chunk outputs " + Twine(split ? "3xtf32" : "tf32") +
+               " mma, chunk " + Twine(chunk) + ", dv tile " + Twine(tile),
+           op.getQ());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
@@ -1006,6 +1022,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       auto launch = gpu::LaunchOp::create(
           rewriter, loc, idx(dhv / D::columns * rowSplits), idx(numHeads),
           batch, idx(32 * D::warps), idx(1), idx(1));
+      record(launch, kType,
+             "decode states " + Twine(D::warps) + " warps, " +
+                 Twine(rowSplits) + " row splits",
+             op.getK());
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
@@ -1029,6 +1049,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         idx(2 * pTile), idx(1), idx(1),
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, shared);
+    record(launch, kType,
+           "chunk states " + Twine(split ? "3xtf32" : "tf32") +
+               " mma, chunk " + Twine(chunk) + ", " + Twine(pTile) +
+               " key rows x " + Twine(tile) + " value columns per block",
+           op.getK());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());

@@ -20,6 +20,7 @@
 
 #include "KernelBuilder.h"
 
+#include "xlstm/Conversion/LoweringReport.h"
 #include "xlstm/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -55,9 +56,16 @@ struct Projection {
   int64_t k;
 };
 
-FailureOr<Projection> matchProjection(linalg::ContractOp op) {
-  if (!op.hasPureBufferSemantics() || op.getDpsInputs().size() != 2)
+/// The projection `op` computes, or the reason it is not one the kernels
+/// here take (it shows in the lowering report).
+FailureOr<Projection> matchProjection(linalg::ContractOp op,
+                                      std::string &whyNot) {
+  auto fail = [&](const Twine &reason) {
+    whyNot = reason.str();
     return failure();
+  };
+  if (!op.hasPureBufferSemantics() || op.getDpsInputs().size() != 2)
+    return fail("not a two-operand contraction on buffers");
   Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value out = op.getDpsInits()[0];
   auto xType = cast<MemRefType>(x.getType());
@@ -65,21 +73,23 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op) {
   auto outType = cast<MemRefType>(out.getType());
   int64_t r = xType.getRank();
   if (r < 2 || wType.getRank() != 2 || outType.getRank() != r)
-    return failure();
+    return fail("not x (..., K) times a matrix W (N, K)");
   Type elt = xType.getElementType();
   if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
       wType.getElementType() != elt || !outType.getElementType().isF32())
-    return failure();
+    return fail("operands not all bf16, f16 or f32 with a f32 result");
   if (!xType.getLayout().isIdentity() || !wType.getLayout().isIdentity() ||
       !outType.getLayout().isIdentity())
-    return failure();
+    return fail("strided operands");
   int64_t k = xType.getShape().back();
   // The k step of the mma: 16 for 16-bit operands, 8 for tf32.
   int64_t kStep = elt.isF32() ? 8 : 16;
-  if (ShapedType::isDynamic(k) || k % kStep != 0 || wType.getShape()[1] != k ||
+  if (ShapedType::isDynamic(k) || wType.getShape()[1] != k ||
       ShapedType::isDynamic(wType.getShape()[0]) ||
       outType.getShape().back() != wType.getShape()[0])
-    return failure();
+    return fail("dynamic or mismatched K or N");
+  if (k % kStep != 0)
+    return fail("K = " + Twine(k) + " is not a multiple of " + Twine(kStep));
   // Maps: x (lead..., i), W (o, i), out (lead..., o) with loops
   // (lead..., o, i).
   MLIRContext *ctx = op.getContext();
@@ -94,7 +104,7 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op) {
                                      AffineMap::get(r + 1, 0, {o, i}, ctx),
                                      AffineMap::get(r + 1, 0, outExprs, ctx)};
   if (op.getIndexingMapsArray() != ArrayRef<AffineMap>(expected))
-    return failure();
+    return fail("indexing maps are not y[..., n] += x[..., k] W[n, k]");
   return Projection{x, w, out, k};
 }
 
@@ -1025,9 +1035,12 @@ struct XLSTMContractToMMAPass
         [&](linalg::ContractOp op) { contracts.push_back(op); });
     IRRewriter rewriter(&getContext());
     for (linalg::ContractOp op : contracts) {
-      FailureOr<Projection> p = matchProjection(op);
-      if (failed(p))
+      std::string whyNot;
+      FailureOr<Projection> p = matchProjection(op, whyNot);
+      if (failed(p)) {
+        xlstm::recordGenericReason(op, whyNot);
         continue;
+      }
       Location loc = op.getLoc();
       // A zero-filled output (the usual projection) is written, not added
       // to: its fill and copy launches go.
@@ -1044,17 +1057,31 @@ struct XLSTMContractToMMAPass
             rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
       };
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      int64_t mStatic = cast<MemRefType>(x.getType()).getShape()[0];
+      std::string shape = xlstm::formatShape({mStatic, nStatic, p->k});
+      auto record = [&](gpu::LaunchOp launch, const Twine &kernel,
+                        const Twine &when) {
+        xlstm::recordKernelChoice(
+            launch, {"projection", shape, kernel.str(), when.str()}, p->w);
+      };
+      // The tiled kernels' run-time condition when the decoding ones exist.
+      std::string tiledWhen;
       // Decoding shapes (M <= gemv-max-rows, known only at run time): the
       // matrix-vector kernels, for M = 1 and for the rest; the tiled
       // kernel below in the else branch.
       Type elt = cast<MemRefType>(x.getType()).getElementType();
       int64_t gemvWidth = GemvKernelBuilder::vectorWidth(elt);
       if (gemvMaxRows > 0 && p->k % gemvWidth == 0) {
-        auto emitGemv = [&](int64_t maxRows) {
+        auto emitGemv = [&](int64_t maxRows, const Twine &when) {
           auto launch = gpu::LaunchOp::create(
               rewriter, loc, ceilDiv(n, gemvWarps), one, one,
               arith::ConstantIndexOp::create(rewriter, loc, 32 * gemvWarps),
               one, one);
+          record(launch,
+                 "gemv " + Twine(gemvWarps) + " warps " +
+                     (maxRows == 1 ? "unroll " + Twine(gemvUnroll)
+                                   : "up to " + Twine(maxRows) + " rows"),
+                 when);
           OpBuilder::InsertionGuard guard(rewriter);
           rewriter.setInsertionPointToStart(&launch.getBody().front());
           // Several rows of x already keep loads in flight (and registers
@@ -1064,7 +1091,7 @@ struct XLSTMContractToMMAPass
               .build(x, p->w, out, m, nStatic, p->k, gemvWarps, launch);
           gpu::TerminatorOp::create(rewriter, loc);
         };
-        auto emitSmallBatchMMA = [&] {
+        auto emitSmallBatchMMA = [&](const Twine &when) {
           using T = SmallBatchMMAKernelBuilder;
           int64_t tokenTiles = (gemvMaxRows + 7) / 8;
           Type shared = xlstm::sharedMemoryType(
@@ -1078,6 +1105,10 @@ struct XLSTMContractToMMAPass
               one, one, /*dynamicSharedMemorySize=*/nullptr,
               /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
               TypeRange{shared});
+          record(launch,
+                 "small-batch mma " + Twine(smallBatchWarps) +
+                     " warps unroll " + Twine(smallBatchUnroll),
+                 when);
           OpBuilder::InsertionGuard guard(rewriter);
           rewriter.setInsertionPointToStart(&launch.getBody().front());
           T(rewriter, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
@@ -1092,24 +1123,27 @@ struct XLSTMContractToMMAPass
                                          /*withElseRegion=*/true);
         rewriter.setInsertionPointToStart(fewRows.thenBlock());
         bool smallBatch = smallBatchMMA && !elt.isF32() && p->k % 32 == 0;
+        std::string fewWhen = "M <= " + std::to_string(gemvMaxRows);
+        tiledWhen = "M > " + std::to_string(gemvMaxRows);
         if (smallBatch && nStatic < gemvMinN) {
           // Few rows of W: a warp per row would leave the GPU idle; the
           // small-batch kernel's warps split K instead, for every M.
-          emitSmallBatchMMA();
+          emitSmallBatchMMA(fewWhen);
         } else if (gemvMaxRows == 1) {
-          emitGemv(1);
+          emitGemv(1, "M = 1");
         } else {
           Value single = arith::CmpIOp::create(
               rewriter, loc, arith::CmpIPredicate::eq, m, one);
           auto oneRow = scf::IfOp::create(rewriter, loc, single,
                                           /*withElseRegion=*/true);
           rewriter.setInsertionPointToStart(oneRow.thenBlock());
-          emitGemv(1);
+          emitGemv(1, "M = 1");
           rewriter.setInsertionPointToStart(oneRow.elseBlock());
+          std::string some = "M 2-" + std::to_string(gemvMaxRows);
           if (smallBatch)
-            emitSmallBatchMMA();
+            emitSmallBatchMMA(some);
           else
-            emitGemv(gemvMaxRows);
+            emitGemv(gemvMaxRows, some);
         }
         rewriter.setInsertionPointToStart(fewRows.elseBlock());
       }
@@ -1119,6 +1153,10 @@ struct XLSTMContractToMMAPass
             rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
             arith::ConstantIndexOp::create(rewriter, loc, T::threads), one,
             one);
+        record(launch,
+               Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
+                   "x" + Twine(T::blockN) + "x8",
+               tiledWhen);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
         TF32KernelBuilder(rewriter, loc, /*split=*/!tf32, accumulate)
@@ -1137,6 +1175,10 @@ struct XLSTMContractToMMAPass
             rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
             arith::ConstantIndexOp::create(rewriter, loc, T::threads), one, one,
             shared);
+        record(launch,
+               "mma-staged " + Twine(T::blockM) + "x" + Twine(T::blockN) +
+                   "x" + Twine(T::blockK) + " " + Twine(stages) + " stages",
+               tiledWhen);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
         StagedMMAKernelBuilder(rewriter, loc, accumulate)
@@ -1150,6 +1192,10 @@ struct XLSTMContractToMMAPass
       auto launch = gpu::LaunchOp::create(
           rewriter, loc, ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()),
           one, threads, one, one);
+      record(launch,
+             "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
+                 "x16 direct",
+             tiledWhen);
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());

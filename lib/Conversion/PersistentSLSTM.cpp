@@ -23,6 +23,7 @@
 
 #include "KernelBuilder.h"
 
+#include "xlstm/Conversion/LoweringReport.h"
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 #include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
@@ -270,6 +271,14 @@ struct XLSTMPersistentSLSTMPass
         /*asyncDependencies=*/{},
         /*workgroupAttributions=*/
         TypeRange{sharedType(dh), sharedType(4 * dh)});
+    xlstm::recordKernelChoice(
+        launch,
+        {"recurrence", xlstm::formatShape(gateType.getShape()),
+         std::string(sequence ? "persistent sLSTM" : "sLSTM step") +
+             ", head dim " + std::to_string(dh) + ", recurrent weights in " +
+             (dh <= registerHeadDim ? "registers" : "shared memory"),
+         ""},
+        recurrentKernel);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());

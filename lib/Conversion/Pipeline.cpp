@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "xlstm/Conversion/LoweringReport.h"
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/Transforms/Passes.h"
 
@@ -64,6 +65,12 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createStructuredCanonicalizerPass());
   if (options.tensorCores)
     pm.addPass(createXLSTMContractToMMAPass(options.mma));
+  // Every whole-kernel rewrite is done; what is still linalg becomes a
+  // generic kernel next.
+  if (options.loweringReport || options.requireFastKernels)
+    pm.addPass(createXLSTMLoweringReportPass(
+        {options.loweringReport, options.requireFastKernels},
+        options.reportStream ? *options.reportStream : llvm::outs()));
   pm.addNestedPass<func::FuncOp>(createXLSTMLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -125,6 +132,16 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("One gpu.module per distinct kernel "
                      "(xlstm-dedupe-gpu-modules)"),
       llvm::cl::init(true)};
+  Option<bool> loweringReport{
+      *this, "lowering-report",
+      llvm::cl::desc("Print which kernel each projection, conv, norm and "
+                     "recurrence became (xlstm-lowering-report)"),
+      llvm::cl::init(false)};
+  Option<bool> requireFastKernels{
+      *this, "require-fast-kernels",
+      llvm::cl::desc("Fail if a projection, conv, norm or recurrence takes "
+                     "a generic kernel (xlstm-lowering-report)"),
+      llvm::cl::init(false)};
   // The passes' own knobs; defaults read from the passes' option structs.
   Option<int64_t> mmaWarpsM{
       *this, "mma-warps-m",
@@ -235,6 +252,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
         options.fusion.maxOperands = o.maxFusedOperands;
+        options.loweringReport = o.loweringReport;
+        options.requireFastKernels = o.requireFastKernels;
         buildXLSTMToGPUPipeline(pm, options);
       });
 }

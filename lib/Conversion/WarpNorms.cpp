@@ -16,6 +16,7 @@
 
 #include "KernelBuilder.h"
 
+#include "xlstm/Conversion/LoweringReport.h"
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 
@@ -238,6 +239,13 @@ struct XLSTMWarpNormsPass
     auto launch = gpu::LaunchOp::create(rewriter, loc, blocks, one, one,
                                         idx(32 * WarpNormKernel::warpsPerBlock),
                                         one, one);
+    xlstm::recordKernelChoice(
+        launch,
+        {"norm", xlstm::formatShape(type.getShape()),
+         std::string("warp-per-row ") + (rms ? "rms" : "layer") + " norm" +
+             (groups > 1 ? ", " + std::to_string(groups) + " groups" : ""),
+         ""},
+        input);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());

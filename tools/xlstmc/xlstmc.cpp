@@ -160,6 +160,17 @@ cl::opt<bool> kernelReport(
              "kernel image for sm_80 and sm_90 (or --cubins) instead of "
              "the output"),
     cl::cat(xlstmcCategory));
+cl::opt<bool> loweringReport(
+    "lowering-report",
+    cl::desc("Print which kernel each projection, causal conv, norm and "
+             "recurrence became (block, op, shape, dtype, kernel) instead of "
+             "the output"),
+    cl::cat(xlstmcCategory));
+cl::opt<bool> requireFastKernels(
+    "require-fast-kernels",
+    cl::desc("Fail, naming op, shape and reason, if a projection, causal "
+             "conv, norm or recurrence takes a generic (scalar) kernel"),
+    cl::cat(xlstmcCategory));
 cl::opt<std::string> chip("chip",
                           cl::desc("GPU architecture of the PTX (sm_80 runs "
                                    "on A100 and later through the driver JIT)"),
@@ -532,13 +543,23 @@ int main(int argc, char **argv) {
   bool emitBundle = emitKind == EmitKind::Bundle ||
                     (emitKind.getNumOccurrences() == 0 &&
                      StringRef(outputFilename).ends_with(".xlstmb"));
-  if (kernelReport)
+  if (kernelReport || loweringReport)
     emitBundle = false;
+  if (requireFastKernels && !loweringReport && !emitBundle &&
+      !kernelReport && emitKind < EmitKind::GPU)
+    return fail("--require-fast-kernels checks the GPU lowering: use it with "
+                "--emit=gpu|ptx|cubin|bundle, -o FILE.xlstmb or "
+                "--lowering-report");
+  if ((loweringReport || requireFastKernels) && !passPipeline.empty())
+    return fail("--lowering-report and --require-fast-kernels configure the "
+                "default pipeline; with --pass-pipeline, give "
+                "xlstm-to-gpu{lowering-report=1 require-fast-kernels=1}");
   // IR stages only go forward.
   bool stageEmit = emitKind == EmitKind::MLIR ||
                    emitKind == EmitKind::Expanded ||
                    emitKind == EmitKind::Tiled || emitKind == EmitKind::Linalg;
   if (irInput && stageEmit && !emitBundle && !kernelReport &&
+      !loweringReport &&
       (emitKind < inputStage || inputStage == EmitKind::GPU))
     return fail(Twine(inputFilename) + " is at stage '" +
                 stageName(inputStage) +
@@ -581,8 +602,9 @@ int main(int argc, char **argv) {
         << (kernelReport ? "--kernel-report" : "--emit=cubin") << "\n";
     return 1;
   }
-  bool needsPTX = emitBundle || kernelReport || emitKind == EmitKind::PTX ||
-                  emitKind == EmitKind::Cubin;
+  bool needsPTX = !loweringReport &&
+                  (emitBundle || kernelReport || emitKind == EmitKind::PTX ||
+                  emitKind == EmitKind::Cubin);
   if (needsPTX && !toolkit) {
     StringRef problem = "no CUDA toolkit with libdevice "
                         "(nvvm/libdevice/libdevice.10.bc) found: the kernels' "
@@ -598,7 +620,7 @@ int main(int argc, char **argv) {
         << "on --device=reference only)\n";
     needsPTX = false;
   }
-  if (needsPTX || emitKind == EmitKind::GPU) {
+  if (needsPTX || emitKind == EmitKind::GPU || loweringReport) {
     if (chunkSize <= 0 || blockSize <= 0) {
       llvm::WithColor::error(llvm::errs(), "xlstmc")
           << "--chunk-size and --block-size must be positive\n";
@@ -627,11 +649,17 @@ int main(int argc, char **argv) {
                 if (failed(parsePassPipeline(text, pm, llvm::errs())))
                   pipelineFailed = true;
               } else if (inputStage != EmitKind::GPU) {
-                xlstm::buildXLSTMToGPUPipeline(
-                    pm, {chunkSize, blockSize, tensorCores, persistentSLSTM,
-                         chunkwiseMMA,
-                         /*tf32=*/modelDType == xlstm::ModelDType::BF16});
+                xlstm::ToGPUOptions options{
+                    chunkSize, blockSize, tensorCores, persistentSLSTM,
+                    chunkwiseMMA,
+                    /*tf32=*/modelDType == xlstm::ModelDType::BF16};
+                options.loweringReport = loweringReport;
+                options.requireFastKernels = requireFastKernels;
+                options.reportStream = &output->os();
+                xlstm::buildXLSTMToGPUPipeline(pm, options);
               }
+              if (loweringReport)
+                return;
               if (emitKind != EmitKind::GPU || kernelReport) {
                 xlstm::NVPTXOptions ptx;
                 ptx.chip = chip;
@@ -652,6 +680,8 @@ int main(int argc, char **argv) {
             })) ||
         pipelineFailed)
       return 1;
+    if (loweringReport)
+      return finish(*output);
     if (emitKind == EmitKind::Cubin && !kernelReport) {
       gpuModule->print(output->os());
       output->os() << "\n";

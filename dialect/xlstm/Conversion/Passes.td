@@ -433,4 +433,41 @@ def XLSTMDedupeGPUModulesPass
   ];
 }
 
+def XLSTMLoweringReportPass
+    : Pass<"xlstm-lowering-report", "::mlir::ModuleOp"> {
+  let summary = "Report the kernel each projection, conv, norm and "
+                "recurrence became";
+  let description = [{
+    Runs where every whole-kernel rewrite is done and the rest is still
+    linalg on buffers (right before `xlstm-linalg-to-parallel-loops` in
+    `xlstm-to-gpu`). The kernel-building passes record their choice on the
+    `gpu.launch` they create (`xlstm.kernel`: family, shape, kernel and the
+    parameter it reads); every linalg op left is going to be a generic
+    (scalar, one thread per element) kernel. This pass gathers both, by
+    model op: each projection (`linalg.contract`, headwise), causal conv,
+    norm and recurrence, where it is (block and op, from the locations the
+    frontend gives), its shape and dtype, and the kernels it became, with
+    the reason a pass left it generic where one gave one.
+
+    With `print`, the table goes to stdout, one line per op:
+
+    ```
+    projection  blocks.0.xlstm.proj_up.weight  ?x512x128 bf16  gemv 8 warps unroll 4 [M = 1] | mma-staged 128x128x32 4 stages [M > 16]
+    conv        blocks.0 xlstm.causal_conv1d   ?x?x256x4 bf16  generic
+    ```
+
+    With `require-fast-kernels`, an op of those four families that takes a
+    generic kernel is an error at its location, naming op, shape and
+    reason, and the pass fails. The IR is not changed.
+  }];
+  let options = [
+    Option<"print", "print", "bool", /*default=*/"true",
+           "Print the table on stdout">,
+    Option<"requireFastKernels", "require-fast-kernels", "bool",
+           /*default=*/"false",
+           "Fail on any projection, conv, norm or recurrence that takes a "
+           "generic kernel">
+  ];
+}
+
 #endif // XLSTM_CONVERSION_PASSES_TD

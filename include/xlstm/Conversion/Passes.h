@@ -14,6 +14,10 @@
 
 #include "mlir/Pass/Pass.h"
 
+namespace llvm {
+class raw_ostream;
+} // namespace llvm
+
 namespace mlir {
 class DialectRegistry;
 class OpPassManager;
@@ -36,6 +40,11 @@ struct ToGPUOptions {
   bool tf32 = false;     ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
   bool warpNorms = true; ///< xlstm-warp-norms
   bool dedupeKernels = true; ///< xlstm-dedupe-gpu-modules
+  /// xlstm-lowering-report: print the table (stdout), fail on generic
+  /// kernels for projections, convs, norms and recurrences.
+  bool loweringReport = false;
+  bool requireFastKernels = false;
+  llvm::raw_ostream *reportStream = nullptr; ///< null: stdout
   /// The per-pass knobs (tile shapes, pipeline depth, register budgets),
   /// at the passes' own defaults.
   XLSTMContractToMMAPassOptions mma;

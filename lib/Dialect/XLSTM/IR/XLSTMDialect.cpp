@@ -147,12 +147,30 @@ LogicalResult expectName(Operation *op, NamedAttribute attr, StringRef where) {
 constexpr StringLiteral kKnownAttributes =
     "known: xlstm.model and xlstm.config on the module; xlstm.input, "
     "xlstm.param, xlstm.aliases and xlstm.state on function arguments; "
-    "xlstm.output and xlstm.state on function results";
+    "xlstm.output and xlstm.state on function results; xlstm.kernel and "
+    "xlstm.generic_reason on the ops of a lowering";
 } // namespace
 
 LogicalResult XLSTMDialect::verifyOperationAttribute(Operation *op,
                                                      NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
+  if (name == kGenericReasonAttr) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError() << "'" << name << "' must be a string";
+    return success();
+  }
+  if (name == kKernelChoiceAttr) {
+    auto fields = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!fields || !llvm::all_of(fields, [](NamedAttribute field) {
+          return isa<StringAttr>(field.getValue());
+        }) ||
+        !fields.get("family") || !fields.get("kernel") || !fields.get("shape"))
+      return op->emitOpError()
+             << "'" << name
+             << "' must be a dictionary of strings with at least family, "
+                "kernel and shape";
+    return success();
+  }
   if (name != kModelAttrName && name != kConfigAttrName)
     return op->emitOpError() << "has unknown attribute '" << name << "' ("
                              << kKnownAttributes << ")";

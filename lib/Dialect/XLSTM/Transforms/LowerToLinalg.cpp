@@ -568,15 +568,55 @@ Value activation(OpBuilder &b, Location loc, Activation act, Value x) {
   llvm_unreachable("unknown activation");
 }
 
+/// The tensor whose rows [0, N) and [N, 2N) are `first` and `second`, when
+/// both are such static slices of one tensor; null otherwise.
+static Value stackedRows(Value first, Value second) {
+  auto a = first ? first.getDefiningOp<tensor::ExtractSliceOp>() : nullptr;
+  auto b = second ? second.getDefiningOp<tensor::ExtractSliceOp>() : nullptr;
+  if (!a || !b || a.getSource() != b.getSource() ||
+      !a.getSourceType().hasStaticShape() ||
+      a.getResultType() != b.getResultType() ||
+      !a.hasUnitStride() || !b.hasUnitStride())
+    return {};
+  ArrayRef<int64_t> source = a.getSourceType().getShape();
+  ArrayRef<int64_t> rows = a.getResultType().getShape();
+  int64_t n = rows[0];
+  if (ShapedType::isDynamic(n) || source[0] != 2 * n ||
+      rows.drop_front() != source.drop_front())
+    return {};
+  SmallVector<int64_t> offsetA(a.getStaticOffsets()),
+      offsetB(b.getStaticOffsets());
+  SmallVector<int64_t> zeros(source.size(), 0), secondHalf(zeros);
+  secondHalf[0] = n;
+  if (offsetA != zeros || offsetB != secondHalf)
+    return {};
+  return a.getSource();
+}
+
 LogicalResult lowerGatedFFN(GatedFFNOp op, PatternRewriter &rewriter) {
   Value x = op.getInput();
   Lowering l(rewriter, op.getLoc(), elementType(x));
   LayerBuilder lb(rewriter, op.getLoc());
   Type compute = l.computeType();
   // Projections as linalg.contract accumulating in the compute type (what
-  // xlstm-contract-to-mma puts on tensor cores).
-  Value gate = lb.linear(x, op.getGateWeight(), op.getGateBias(), compute);
-  Value up = lb.linear(x, op.getUpWeight(), op.getUpBias(), compute);
+  // xlstm-contract-to-mma puts on tensor cores). Gate and up weights that
+  // are the two row halves of one parameter (upstream's proj_up) make one
+  // projection: one kernel, and contiguous weights instead of two strided
+  // row slices.
+  Value gate, up;
+  Value weights = stackedRows(op.getGateWeight(), op.getUpWeight());
+  Value biases = op.getGateBias()
+                     ? stackedRows(op.getGateBias(), op.getUpBias())
+                     : Value();
+  if (weights && (biases || (!op.getGateBias() && !op.getUpBias()))) {
+    int64_t n = tensorType(op.getGateWeight()).getDimSize(0);
+    Value both = lb.linear(x, weights, biases, compute);
+    gate = lb.sliceLastDim(both, 0, n);
+    up = lb.sliceLastDim(both, n, n);
+  } else {
+    gate = lb.linear(x, op.getGateWeight(), op.getGateBias(), compute);
+    up = lb.linear(x, op.getUpWeight(), op.getUpBias(), compute);
+  }
   int64_t r = tensorType(x).getRank();
   Activation act = op.getAct();
   Value hidden =

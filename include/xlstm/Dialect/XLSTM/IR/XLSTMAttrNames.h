@@ -37,6 +37,14 @@ inline constexpr llvm::StringLiteral kModelAttrName = "xlstm.model";
 /// (`xlstmc FILE.mlir`); `configOfModule` reads it back.
 inline constexpr llvm::StringLiteral kConfigAttrName = "xlstm.config";
 
+/// On a gpu.launch: which kernel a pass built there, for which op and shape
+/// (a dictionary of strings: family, shape, kernel, dtype, and optionally
+/// when and param); xlstm-lowering-report reads it.
+inline constexpr llvm::StringLiteral kKernelChoiceAttr = "xlstm.kernel";
+/// On a linalg op: why a pass left it to the generic kernels (a string).
+inline constexpr llvm::StringLiteral kGenericReasonAttr =
+    "xlstm.generic_reason";
+
 } // namespace xlstm
 
 #endif // XLSTM_DIALECT_XLSTM_IR_XLSTMATTRNAMES_H
