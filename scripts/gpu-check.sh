@@ -150,6 +150,12 @@ sys.exit("no PTX image has the kernel " + name)
   # stack_readme model.
   "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
+  # Issue 10's workloads: one sLSTM block at width 768 and 512, 24 mLSTM
+  # blocks of width 1024.
+  for name in slstm_block_768 slstm_block_512 mlstm_stack_24; do
+    "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
+      --cubins=sm_90 -o "$out/bundles/bench_$name.bf16.xlstmb"
+  done
   # lit (pure Python, from the LLVM install) and the e2e suite, so that the
   # GPU machine runs it without LLVM.
   mkdir -p "$out/lit"
@@ -210,6 +216,13 @@ run)
     bench "bundles/stack_readme.$dtype.xlstmb" "$dtype" readme_stack 4 256 3 20
   done
   bench bundles/bench_xlstm7b_block.bf16.xlstmb bf16 xlstm7b_block 1 8192 1 3
+  bench bundles/bench_slstm_block_768.bf16.xlstmb bf16 slstm_block_768 16 1024 1 5
+  bench bundles/bench_slstm_block_512.bf16.xlstmb bf16 slstm_block_512 16 1024 1 5
+  bench bundles/bench_mlstm_stack_24.bf16.xlstmb bf16 mlstm_stack_24 8 2048 1 5
+  # One line per benchmark: graph-replayed median and the profile's top
+  # kernels.
+  python3 "$root/scripts/bench-summary.py" "$logs" 2>&1 |
+    tee "$logs/bench-summary.txt" || true
   exit $status
   ;;
 sweep)

@@ -56,6 +56,71 @@ struct Projection {
   int64_t k;
 };
 
+/// Bytes every row start and base of a strided operand must be aligned to:
+/// the kernels load 16 bytes at a time (cp.async, vector loads).
+constexpr int64_t kOperandAlignment = 16;
+
+/// Whether dynamic size `d` of `view` is the full dimension `d` of its
+/// source: memref.dim of the source, or the size the source was allocated
+/// with (what bufferization writes).
+bool isSourceDim(memref::SubViewOp view, int64_t d) {
+  Value size = view.getDynamicSize(d);
+  if (auto dim = size.getDefiningOp<memref::DimOp>();
+      dim && dim.getSource() == view.getSource() &&
+      dim.getConstantIndex() == std::optional<int64_t>(d))
+    return true;
+  auto alloc = view.getSource().getDefiningOp<memref::AllocOp>();
+  return alloc && alloc.getType().isDynamicDim(d) &&
+         alloc.getDynamicSizes()[alloc.getType().getDynamicDimIndex(d)] ==
+             size;
+}
+
+/// The slice of the last dimension `m` is of an identity-layout memref
+/// (lead..., C): the headwise projections' per-head operands. Such a view
+/// collapses to rows like its source; null if `m` is not one, or its
+/// offset or row length breaks the 16-byte alignment.
+memref::SubViewOp lastDimSlice(Value m) {
+  auto view = m.getDefiningOp<memref::SubViewOp>();
+  if (!view || !view.getSourceType().getLayout().isIdentity())
+    return {};
+  MemRefType source = view.getSourceType();
+  int64_t r = source.getRank();
+  if (view.getType().getRank() != r || !view.hasUnitStride())
+    return {};
+  ArrayRef<int64_t> offsets = view.getStaticOffsets();
+  ArrayRef<int64_t> sizes = view.getStaticSizes();
+  for (int64_t d = 0; d + 1 < r; ++d) {
+    if (offsets[d] != 0)
+      return {};
+    if (ShapedType::isDynamic(sizes[d]) ? !isSourceDim(view, d)
+                                        : sizes[d] != source.getDimSize(d))
+      return {};
+  }
+  int64_t bytes = source.getElementTypeBitWidth() / 8;
+  int64_t offset = offsets.back(), row = source.getShape().back();
+  if (ShapedType::isDynamic(offset) || ShapedType::isDynamic(row) ||
+      (offset * bytes) % kOperandAlignment || (row * bytes) % kOperandAlignment)
+    return {};
+  return view;
+}
+
+/// Whether `w` (N, K) has rows the kernels can read: the identity layout,
+/// or unit column stride with a static, 16-byte aligned offset and row
+/// stride (one matrix of the headwise weight).
+bool isReadableMatrix(MemRefType w) {
+  if (w.getLayout().isIdentity())
+    return true;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(w.getStridesAndOffset(strides, offset)) || strides.size() != 2 ||
+      strides[1] != 1 || ShapedType::isDynamic(strides[0]) ||
+      ShapedType::isDynamic(offset))
+    return false;
+  int64_t bytes = w.getElementTypeBitWidth() / 8;
+  return (offset * bytes) % kOperandAlignment == 0 &&
+         (strides[0] * bytes) % kOperandAlignment == 0;
+}
+
 /// The projection `op` computes, or the reason it is not one the kernels
 /// here take (it shows in the lowering report).
 FailureOr<Projection> matchProjection(linalg::ContractOp op,
@@ -78,9 +143,11 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
   if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
       wType.getElementType() != elt || !outType.getElementType().isF32())
     return fail("operands not all bf16, f16 or f32 with a f32 result");
-  if (!xType.getLayout().isIdentity() || !wType.getLayout().isIdentity() ||
-      !outType.getLayout().isIdentity())
-    return fail("strided operands");
+  if ((!xType.getLayout().isIdentity() && !lastDimSlice(x)) ||
+      (!outType.getLayout().isIdentity() && !lastDimSlice(out)) ||
+      !isReadableMatrix(wType))
+    return fail("strided operands other than 16-byte aligned slices of the "
+                "last dimension");
   int64_t k = xType.getShape().back();
   // The k step of the mma: 16 for 16-bit operands, 8 for tf32.
   int64_t kStep = elt.isF32() ? 8 : 16;
@@ -980,7 +1047,9 @@ bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
   return true;
 }
 
-/// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref.
+/// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref; for a
+/// slice of the last dimension of one (lastDimSlice), its source collapsed
+/// and sliced again.
 Value collapseLeading(OpBuilder &b, Location loc, Value m) {
   int64_t r = cast<MemRefType>(m.getType()).getRank();
   if (r == 2)
@@ -988,8 +1057,20 @@ Value collapseLeading(OpBuilder &b, Location loc, Value m) {
   ReassociationIndices lead;
   for (int64_t d = 0; d < r - 1; ++d)
     lead.push_back(d);
-  return memref::CollapseShapeOp::create(
-      b, loc, m, ArrayRef<ReassociationIndices>{lead, {r - 1}});
+  auto collapse = [&](Value v) -> Value {
+    return memref::CollapseShapeOp::create(
+        b, loc, v, ArrayRef<ReassociationIndices>{lead, {r - 1}});
+  };
+  if (cast<MemRefType>(m.getType()).getLayout().isIdentity())
+    return collapse(m);
+  memref::SubViewOp view = lastDimSlice(m);
+  Value rows = collapse(view.getSource());
+  Value numRows = memref::DimOp::create(b, loc, rows, 0);
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                       view.getMixedOffsets().back()};
+  SmallVector<OpFoldResult> sizes = {numRows, view.getMixedSizes().back()};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  return memref::SubViewOp::create(b, loc, rows, offsets, sizes, strides);
 }
 
 struct XLSTMContractToMMAPass

@@ -115,6 +115,11 @@ void collectNames(Location loc, SmallVectorImpl<StringRef> &names) {
 /// The family of a linalg op left for the generic kernels, from the model op
 /// its location names; empty for the rest (elementwise, copies, gathers).
 StringRef genericFamily(linalg::LinalgOp op, ArrayRef<StringRef> names) {
+  // Copies, fills and elementwise epilogues around a model op are not the
+  // op itself: only its reductions (a projection's sum, a norm's moments,
+  // a conv's taps) say which kernel the op took.
+  if (op.getNumReductionLoops() == 0)
+    return "";
   for (StringRef name : llvm::reverse(names)) {
     if (name == "xlstm.causal_conv1d")
       return "conv";

@@ -42,7 +42,6 @@ Value LayerBuilder::scalarSigmoid(OpBuilder &b, Location loc, Value x) {
 
 Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
   auto xType = tensorType(x);
-  int64_t rank = xType.getRank();
   int64_t out = tensorType(weight).getDimSize(0);
   SmallVector<OpFoldResult> shape = sizes(x);
   shape.back() = b.getIndexAttr(out);
@@ -51,6 +50,12 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
   Value zero = scalarConstant(b, loc, resultElt, 0.0);
   Value empty = tensor::EmptyOp::create(b, loc, shape, resultElt);
   Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  Value y = accumulateLinear(x, weight, init);
+  return bias ? add(y, castElements(bias, resultElt)) : y;
+}
+
+Value LayerBuilder::accumulateLinear(Value x, Value weight, Value init) {
+  int64_t rank = tensorType(x).getRank();
   // Loops: the leading dims of x, then the output feature o, then the
   // reduction over input features i.
   MLIRContext *ctx = b.getContext();
@@ -67,11 +72,10 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
   SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, xExprs, ctx),
                                  AffineMap::get(numLoops, 0, {o, i}, ctx),
                                  AffineMap::get(numLoops, 0, outExprs, ctx)};
-  Value y = linalg::ContractOp::create(b, loc, TypeRange{init.getType()},
-                                       ValueRange{x, weight}, ValueRange{init},
-                                       b.getAffineMapArrayAttr(maps))
-                .getResult(0);
-  return bias ? add(y, castElements(bias, resultElt)) : y;
+  return linalg::ContractOp::create(b, loc, TypeRange{init.getType()},
+                                    ValueRange{x, weight}, ValueRange{init},
+                                    b.getAffineMapArrayAttr(maps))
+      .getResult(0);
 }
 
 Value LayerBuilder::elementwise(ValueRange inputs, ScalarFn fn) {

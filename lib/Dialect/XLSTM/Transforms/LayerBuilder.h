@@ -35,6 +35,10 @@ public:
   /// (gate pre-activations stay float32 in narrow models).
   mlir::Value linear(mlir::Value x, mlir::Value weight, mlir::Value bias,
                      mlir::Type resultElt = {});
+  /// `init + x W^T` (`linalg.contract` into `init`, which sets the result
+  /// type).
+  mlir::Value accumulateLinear(mlir::Value x, mlir::Value weight,
+                               mlir::Value init);
 
   /// A `linalg.generic` computing `fn` elementwise over the shape of
   /// `inputs[0]`. Lower-rank inputs broadcast along the leading dimensions

@@ -450,6 +450,10 @@ LogicalResult lowerRMSNorm(RMSNormOp op, PatternRewriter &rewriter) {
   return success();
 }
 
+/// Up to this many blocks a headwise projection becomes one projection per
+/// block (more would be as many launches of small kernels).
+constexpr int64_t kMaxProjectionsPerHeadwise = 16;
+
 LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   LayerBuilder lb(rewriter, op.getLoc());
@@ -457,6 +461,39 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   int64_t nb = wType.getDimSize(0), out = wType.getDimSize(1),
           in = wType.getDimSize(2);
   int64_t r = tensorType(op.getInput()).getRank();
+  // Blocks the size of tensor-core tiles (the sLSTM's gate projections):
+  // one projection per block, reading its slice of x, which
+  // xlstm-contract-to-mma puts on tensor cores.
+  if (in % 16 == 0 && out % 8 == 0 && nb <= kMaxProjectionsPerHeadwise) {
+    // Each block into its own buffer, then one concatenation: a shared
+    // destination would be one zero fill that CSE merges across ops, and
+    // bufferization then copies it per block.
+    SmallVector<Value> blocks;
+    for (int64_t b = 0; b < nb; ++b) {
+      Value x = lb.sliceLastDim(op.getInput(), b * in, in);
+      Value w = tensor::ExtractSliceOp::create(
+          rewriter, op.getLoc(),
+          RankedTensorType::get({out, in}, wType.getElementType()),
+          op.getWeight(),
+          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(b),
+                                 rewriter.getIndexAttr(0),
+                                 rewriter.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
+                                 rewriter.getIndexAttr(out),
+                                 rewriter.getIndexAttr(in)},
+          ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(
+              3, rewriter.getIndexAttr(1))));
+      blocks.push_back(lb.linear(x, w, nullptr, l.computeType()));
+    }
+    Value acc = blocks.size() == 1
+                    ? blocks.front()
+                    : tensor::ConcatOp::create(rewriter, op.getLoc(), r - 1,
+                                               blocks)
+                          .getResult();
+    rewriter.replaceOp(op, l.scaleShift(acc, nullptr, op.getBias(), false,
+                                        elementType(op.getResult())));
+    return success();
+  }
   Value xe = splitLast(lb, op.getInput(), nb, in);
   // Loops: lead (r - 1), h, o, i.
   int64_t loops = r + 2, h = r - 1, o = r, i = r + 1;
