@@ -56,6 +56,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   }
   if (options.warpNorms)
     pm.addPass(createXLSTMWarpNormsPass());
+  if (options.convKernel)
+    pm.addPass(createXLSTMCausalConvToGPUPass());
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -126,6 +128,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
   Option<bool> warpNorms{
       *this, "warp-norms",
       llvm::cl::desc("Norms as one-warp-per-row kernels (xlstm-warp-norms)"),
+      llvm::cl::init(true)};
+  Option<bool> convKernel{
+      *this, "conv-kernel",
+      llvm::cl::desc("Causal convs as one kernel each "
+                     "(xlstm-causal-conv-to-gpu)"),
       llvm::cl::init(true)};
   Option<bool> dedupeKernels{
       *this, "dedupe-kernels",
@@ -252,6 +259,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
         options.fusion.maxOperands = o.maxFusedOperands;
+        options.convKernel = o.convKernel;
         options.loweringReport = o.loweringReport;
         options.requireFastKernels = o.requireFastKernels;
         buildXLSTMToGPUPipeline(pm, options);

@@ -370,6 +370,31 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
   ];
 }
 
+def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
+  let summary = "Each causal depthwise conv as one GPU kernel";
+  let description = [{
+    Rewrites `xlstm.causal_conv1d` (static channels and kernel width) into
+    one `gpu.launch`: a thread per (batch row, position, 16 bytes of
+    channels) sums its K taps, read straight from the initial state or the
+    input, adds the bias and writes the output; the threads for the K - 1
+    positions past the end write the final state. The generic lowering
+    builds a padded copy of the input first (zero fill, two copies, the
+    reduction, a slice: five kernels).
+
+    ```mlir
+    %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
+        : (tensor<?x?x256xbf16>, tensor<256x4xbf16>, tensor<256xbf16>,
+           tensor<?x3x256xbf16>) -> (tensor<?x?x256xbf16>, tensor<?x3x256xbf16>)
+    // becomes one gpu.launch of ceil(B * (S + 3) * 256 / 8 / 256) blocks
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 def XLSTMLinalgToParallelLoopsPass
     : Pass<"xlstm-linalg-to-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower linalg ops on buffers to scf.parallel loops, op by op";

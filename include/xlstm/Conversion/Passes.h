@@ -40,6 +40,7 @@ struct ToGPUOptions {
   bool tf32 = false;     ///< its allow-tf32: float32 q/k/v on tf32 tensor cores
   bool warpNorms = true; ///< xlstm-warp-norms
   bool dedupeKernels = true; ///< xlstm-dedupe-gpu-modules
+  bool convKernel = true;    ///< xlstm-causal-conv-to-gpu
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;
