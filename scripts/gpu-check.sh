@@ -133,16 +133,24 @@ sys.exit("no PTX image has the kernel " + name)
       --seqlen 12 --seed 9 --steps 6 \
       --output "$out/golden/$name.decode.safetensors" >/dev/null
   done
+  # Shape cases from bench/configs, checked against the float64 reference
+  # device on random weights (seed 9): bundles in f32 and bf16, reference
+  # outputs at the given batch.
+  reference_case() { # config batch
+    for dtype in f32 bf16; do
+      "$xlstmc" "$root/bench/configs/$1.yaml" --dtype "$dtype" \
+        --cubins=none --quiet -o "$out/bundles/$1.$dtype.xlstmb"
+    done
+    "$run" "$out/bundles/$1.f32.xlstmb" --device=reference \
+      --batch "$2" --seqlen 12 --seed 9 --steps 6 \
+      --output "$out/golden/$1.decode.safetensors" >/dev/null
+  }
   # The 7B's head shapes (256 key rows, 512 value columns) at one small
   # block, batch 3 so that the steps take the small-batch tensor-core
   # projections and the row-split decode states kernel.
-  for dtype in f32 bf16; do
-    "$xlstmc" "$root/bench/configs/large_decode_wide.yaml" --dtype "$dtype" \
-      --cubins=none --quiet -o "$out/bundles/large_decode_wide.$dtype.xlstmb"
-  done
-  "$run" "$out/bundles/large_decode_wide.f32.xlstmb" --device=reference \
-    --batch 3 --seqlen 12 --seed 9 --steps 6 \
-    --output "$out/golden/large_decode_wide.decode.safetensors" >/dev/null
+  reference_case large_decode_wide 3
+  # sLSTM heads of 512 units (two gate pre-activations per thread).
+  reference_case slstm_wide 2
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

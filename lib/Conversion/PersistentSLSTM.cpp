@@ -64,75 +64,91 @@ public:
       : KernelBuilder(b, loc, compute), dh(dh), function(function),
         inRegisters(inRegisters) {}
 
+  /// Threads per block: one per (gate, unit) up to 1024; wider heads give
+  /// each thread 4 * dh / 1024 of them.
+  static int64_t threadsFor(int64_t dh) { return std::min<int64_t>(4 * dh, 1024); }
+
   void build(const SLSTMBuffers &io, Value seqLen, gpu::LaunchOp launch) {
     Value hd = launch.getBlockIds().x, row = launch.getBlockIds().y;
     Value tid = launch.getThreadIds().x;
     Value hShared = launch.getWorkgroupAttributions()[0];
     Value rawShared = launch.getWorkgroupAttributions()[1];
-    Value g = divui(tid, idx(dh));
-    Value j = remui(tid, idx(dh));
-    Value channel = add(mul(hd, idx(dh)), j);
+    int64_t threads = threadsFor(dh), perThread = 4 * dh / threads;
+    // This thread's pre-activations v = tid + p * threads: gate g, unit j.
+    SmallVector<Value> slot, g, j, channel;
+    for (int64_t p = 0; p < perThread; ++p) {
+      slot.push_back(p == 0 ? tid : add(tid, idx(p * threads)));
+      g.push_back(divui(slot[p], idx(dh)));
+      j.push_back(remui(slot[p], idx(dh)));
+      channel.push_back(add(mul(hd, idx(dh)), j[p]));
+    }
+    // Threads 0 .. dh - 1 (their first slot is gate 0, unit tid) update
+    // the cell.
     Value isCell = ult(tid, idx(dh));
     bool sequence = static_cast<bool>(io.y);
     int64_t numStates = io.stateTypes.size();
 
-    Value bias = load(io.bias, {hd, g, j});
+    SmallVector<Value> bias;
+    for (int64_t p = 0; p < perThread; ++p)
+      bias.push_back(load(io.bias, {hd, g[p], j[p]}));
     SmallVector<Value> weights; // R[hd, :, g, j] when held in registers
     if (inRegisters)
       for (int64_t i = 0; i < dh; ++i)
-        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
+        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g[0], j[0]}));
 
     SmallVector<Value> state;
     for (int64_t s = 0; s < numStates; ++s)
       state.push_back(io.initialState.empty()
                           ? constant(0.0)
-                          : load(io.initialState[s], {row, channel}));
-    ifThen(isCell, [&] { store(state[0], hShared, {j}); });
+                          : load(io.initialState[s], {row, channel[0]}));
+    ifThen(isCell, [&] { store(state[0], hShared, {j[0]}); });
     gpu::BarrierOp::create(b, loc);
 
     auto loop = scf::ForOp::create(
         b, loc, idx(0), seqLen, idx(1), state,
         [&](OpBuilder &, Location, Value t, ValueRange iter) {
-          // raw = x_g + (b_g + sum_i h_i R_i), the order of the linalg
-          // lowering.
-          Value acc = bias;
-          if (inRegisters) {
-            for (int64_t i = 0; i < dh; ++i)
-              acc = addf(acc, mulf(load(hShared, {idx(i)}), weights[i]));
-          } else {
-            auto dot = scf::ForOp::create(
-                b, loc, idx(0), idx(dh), idx(1), ValueRange{acc},
-                [&](OpBuilder &, Location, Value i, ValueRange a) {
-                  Value r = load(io.recurrentKernel, {hd, i, g, j});
-                  scf::YieldOp::create(b, loc,
-                                       addf(a[0], mulf(load(hShared, {i}), r)));
-                });
-            acc = dot.getResult(0);
+          for (int64_t p = 0; p < perThread; ++p) {
+            // raw = x_g + (b_g + sum_i h_i R_i), the order of the linalg
+            // lowering.
+            Value acc = bias[p];
+            if (!weights.empty()) {
+              for (int64_t i = 0; i < dh; ++i)
+                acc = addf(acc, mulf(load(hShared, {idx(i)}), weights[i]));
+            } else {
+              auto dot = scf::ForOp::create(
+                  b, loc, idx(0), idx(dh), idx(1), ValueRange{acc},
+                  [&](OpBuilder &, Location, Value i, ValueRange a) {
+                    Value r = load(io.recurrentKernel, {hd, i, g[p], j[p]});
+                    scf::YieldOp::create(
+                        b, loc, addf(a[0], mulf(load(hShared, {i}), r)));
+                  });
+              acc = dot.getResult(0);
+            }
+            SmallVector<Value, 3> at = {row};
+            if (sequence)
+              at.push_back(t);
+            at.push_back(channel[p]);
+            Value raw = addf(loadGate(io.gates, g[p], at), acc);
+            store(raw, rawShared, {slot[p]});
           }
-          SmallVector<Value, 3> at = {row};
-          if (sequence)
-            at.push_back(t);
-          at.push_back(channel);
-          Value raw = addf(loadGate(io.gates, g, at), acc);
-          store(raw, rawShared, {tid});
           gpu::BarrierOp::create(b, loc);
 
-          auto update = scf::IfOp::create(b, loc, iter.getTypes(), isCell,
+    auto update = scf::IfOp::create(b, loc, iter.getTypes(), isCell,
                                           /*withElseRegion=*/true);
           {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(update.thenBlock());
             SmallVector<Value> raws;
             for (int64_t gate = 0; gate < 4; ++gate)
-              raws.push_back(load(rawShared, {add(idx(gate * dh), j)}));
+              raws.push_back(load(rawShared, {add(idx(gate * dh), j[0])}));
             SmallVector<Value> next = cellmath::slstmCell(
                 b, loc, function, raws, SmallVector<Value>(iter));
             // States round to their storage type every step, as stored.
             for (auto [v, type] : llvm::zip(next, io.stateTypes))
               v = castFloat(castFloat(v, type), compute);
-            store(next[0], hShared, {j});
+            store(next[0], hShared, {j[0]});
             if (sequence)
-              store(next[0], io.y, {row, t, channel});
+              store(next[0], io.y, {row, t, channel[0]});
             scf::YieldOp::create(b, loc, next);
             b.setInsertionPointToStart(update.elseBlock());
             scf::YieldOp::create(b, loc, iter);
@@ -143,7 +159,7 @@ public:
     if (!io.finalState.empty())
       ifThen(isCell, [&] {
         for (int64_t s = 0; s < numStates; ++s)
-          store(loop.getResult(s), io.finalState[s], {row, channel});
+          store(loop.getResult(s), io.finalState[s], {row, channel[0]});
       });
     gpu::TerminatorOp::create(b, loc);
   }
@@ -203,8 +219,9 @@ struct XLSTMPersistentSLSTMPass
     if (ShapedType::isDynamic(width) || width % numHeads != 0)
       return;
     int64_t dh = width / numHeads;
-    // One thread per (gate, unit): a head must fit one block.
-    if (4 * dh > 1024)
+    // A block per head: one thread per (gate, unit), or for heads wider
+    // than 256 units a whole number of them per thread.
+    if (4 * dh > 1024 && (4 * dh) % 1024 != 0)
       return;
     // Results are sized from the gates: their width must be known.
     if (llvm::any_of(op->getResultTypes(), [](Type t) {
@@ -266,23 +283,25 @@ struct XLSTMPersistentSLSTMPass
       return sharedMemoryType(rewriter.getContext(), {n}, compute);
     };
     auto launch = gpu::LaunchOp::create(
-        rewriter, loc, idx(numHeads), batch, c1, idx(4 * dh), c1, c1,
+        rewriter, loc, idx(numHeads), batch, c1,
+        idx(SLSTMKernel::threadsFor(dh)), c1, c1,
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{},
         /*workgroupAttributions=*/
         TypeRange{sharedType(dh), sharedType(4 * dh)});
+    bool inRegisters = dh <= registerHeadDim && 4 * dh <= 1024;
     xlstm::recordKernelChoice(
         launch,
         {"recurrence", xlstm::formatShape(gateType.getShape()),
          std::string(sequence ? "persistent sLSTM" : "sLSTM step") +
              ", head dim " + std::to_string(dh) + ", recurrent weights in " +
-             (dh <= registerHeadDim ? "registers" : "shared memory"),
+             (inRegisters ? "registers" : "global memory (cached)"),
          ""},
         recurrentKernel);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      SLSTMKernel(rewriter, loc, compute, dh, function, dh <= registerHeadDim)
+      SLSTMKernel(rewriter, loc, compute, dh, function, inRegisters)
           .build(io, seqLen, launch);
     }
     SmallVector<Value> results;

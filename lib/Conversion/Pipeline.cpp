@@ -58,6 +58,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
     pm.addPass(createXLSTMWarpNormsPass());
   if (options.convKernel)
     pm.addPass(createXLSTMCausalConvToGPUPass());
+  if (options.headwiseKernel)
+    pm.addPass(createXLSTMHeadwiseToGPUPass());
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -133,6 +135,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "conv-kernel",
       llvm::cl::desc("Causal convs as one kernel each "
                      "(xlstm-causal-conv-to-gpu)"),
+      llvm::cl::init(true)};
+  Option<bool> headwiseKernel{
+      *this, "headwise-kernel",
+      llvm::cl::desc("Small-block headwise projections as one kernel each "
+                     "(xlstm-headwise-to-gpu)"),
       llvm::cl::init(true)};
   Option<bool> dedupeKernels{
       *this, "dedupe-kernels",
@@ -260,6 +267,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.dvTile = o.dvTile;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
+        options.headwiseKernel = o.headwiseKernel;
         options.loweringReport = o.loweringReport;
         options.requireFastKernels = o.requireFastKernels;
         buildXLSTMToGPUPipeline(pm, options);

@@ -88,19 +88,41 @@ func.func @lstm_step(%i: tensor<?x16xf32>, %f: tensor<?x16xf32>,
 
 // -----
 
-// A head wider than 256 units needs more than 1024 threads: left to the
-// generic lowering.
-// CHECK-LABEL: func @too_wide
-// CHECK-NOT:   gpu.launch
-// CHECK:       xlstm.slstm
-func.func @too_wide(%g: tensor<?x?x512xf32>, %r: tensor<1x512x4x512xf32>,
-                    %b: tensor<1x4x512xf32>) -> tensor<?x?x512xf32> {
+// A head wider than 256 units: 1024 threads, each with two of the head's
+// 2048 gate pre-activations (two raw stores per step), the recurrent
+// weights read in the loop.
+// CHECK-LABEL: func @wide
+// CHECK:       gpu.launch
+// CHECK-SAME:    threads(%[[TID:[^,]+]], {{.*}} in (%{{[^ ]+}} = %c1024,
+// CHECK:         scf.for
+// CHECK:           memref.store %{{.+}}, %[[RAW:[^\[]+]][%[[TID]]]
+// CHECK:           memref.store %{{.+}}, %[[RAW]][%{{.+}}]
+// CHECK-NEXT:      gpu.barrier
+func.func @wide(%g: tensor<?x?x512xf32>, %r: tensor<1x512x4x512xf32>,
+                %b: tensor<1x4x512xf32>) -> tensor<?x?x512xf32> {
   %y = xlstm.slstm %g, %g, %g, %g, %r, %b
       {function = #xlstm.function<slstm>, num_heads = 1 : i64}
       : (tensor<?x?x512xf32>, tensor<?x?x512xf32>, tensor<?x?x512xf32>,
          tensor<?x?x512xf32>, tensor<1x512x4x512xf32>, tensor<1x4x512xf32>)
       -> tensor<?x?x512xf32>
   return %y : tensor<?x?x512xf32>
+}
+
+// -----
+
+// 4 x 320 pre-activations do not split evenly over 1024 threads: left to
+// the generic lowering.
+// CHECK-LABEL: func @uneven
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.slstm
+func.func @uneven(%g: tensor<?x?x320xf32>, %r: tensor<1x320x4x320xf32>,
+                  %b: tensor<1x4x320xf32>) -> tensor<?x?x320xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x?x320xf32>, tensor<?x?x320xf32>, tensor<?x?x320xf32>,
+         tensor<?x?x320xf32>, tensor<1x320x4x320xf32>, tensor<1x4x320xf32>)
+      -> tensor<?x?x320xf32>
+  return %y : tensor<?x?x320xf32>
 }
 
 // -----

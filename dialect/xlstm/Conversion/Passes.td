@@ -395,6 +395,34 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
   ];
 }
 
+def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
+  let summary = "Headwise projections with small blocks as one GPU kernel";
+  let description = [{
+    Rewrites `xlstm.headwise_linear` whose blocks are at most `max-block`
+    wide both ways (the mLSTM's q/k/v with qkv_proj_blocksize 4) into one
+    `gpu.launch`: a thread per (row, block) loads the block's inputs as one
+    vector, computes its outputs in float32 from the weights (read through
+    the cache), adds the bias and stores them as one vector in the result
+    type. Larger blocks are left to `xlstm-lower-to-linalg`, which makes one
+    tensor-core projection per block where the block allows.
+
+    ```mlir
+    %q = xlstm.headwise_linear %x, %w
+        : (tensor<?x?x256xbf16>, tensor<64x4x4xbf16>) -> tensor<?x?x256xbf16>
+    // becomes one gpu.launch of ceil(rows * 64 / 256) blocks of 256 threads
+    ```
+  }];
+  let options = [
+    Option<"maxBlock", "max-block", "int64_t", /*default=*/"16",
+           "Largest block width (inputs or outputs) taken">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 def XLSTMLinalgToParallelLoopsPass
     : Pass<"xlstm-linalg-to-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower linalg ops on buffers to scf.parallel loops, op by op";

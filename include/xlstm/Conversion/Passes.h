@@ -41,6 +41,7 @@ struct ToGPUOptions {
   bool warpNorms = true; ///< xlstm-warp-norms
   bool dedupeKernels = true; ///< xlstm-dedupe-gpu-modules
   bool convKernel = true;    ///< xlstm-causal-conv-to-gpu
+  bool headwiseKernel = true; ///< xlstm-headwise-to-gpu
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

@@ -1,0 +1,28 @@
+// Small-block headwise projections become one kernel: a thread per (row,
+// block) with the block's inputs loaded as one vector, the bias added and
+// the outputs stored as one vector. Blocks wider than max-block stay.
+// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu | FileCheck %s
+
+// CHECK-LABEL: func @qkv
+// CHECK-NOT:   xlstm.headwise_linear
+// CHECK:       memref.collapse_shape {{.*}} into memref<?x256xbf16>
+// CHECK:       gpu.launch
+// CHECK:         vector.load {{.*}} : memref<?x256xbf16>, vector<4xbf16>
+// CHECK:         memref.load {{.*}} : memref<64x4x4xbf16>
+// CHECK:         vector.store {{.*}} : memref<?x256xbf16>, vector<4xbf16>
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "projection", kernel = "headwise, a thread per 4x4 block", shape = "?x64x4x4"}}
+func.func @qkv(%x: tensor<?x?x256xbf16>, %w: tensor<64x4x4xbf16>, %b: tensor<256xbf16>) -> tensor<?x?x256xbf16> {
+  %y = xlstm.headwise_linear %x, %w bias(%b)
+      : (tensor<?x?x256xbf16>, tensor<64x4x4xbf16>, tensor<256xbf16>) -> tensor<?x?x256xbf16>
+  return %y : tensor<?x?x256xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func @wide
+// CHECK:       xlstm.headwise_linear
+// CHECK-NOT:   gpu.launch
+func.func @wide(%x: tensor<?x128xf32>, %w: tensor<4x32x32xf32>) -> tensor<?x128xf32> {
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x128xf32>, tensor<4x32x32xf32>) -> tensor<?x128xf32>
+  return %y : tensor<?x128xf32>
+}
