@@ -24,7 +24,7 @@ fi
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config safetensors bundle host-program tokenizer)
+((${#targets[@]})) || targets=(config safetensors checkpoint bundle host-program tokenizer)
 
 if ! command -v clang++ >/dev/null; then
   echo "fuzz.sh: clang++ is needed (apt-get install clang)" >&2
@@ -47,6 +47,17 @@ mkdir -p "$corpus" "$build/crashes"
 seed() { mkdir -p "$corpus/$1"; cp "${@:2}" "$corpus/$1/" 2>/dev/null || true; }
 seed config "$root"/python-free-configs/*.yaml "$root"/test/xlstmc/Inputs/*.yaml \
   "$root"/test/xlstmc/Inputs/bad/*.yaml
+# Hugging Face config.json files (the same reader).
+for hf in "$root"/bench/configs/hf-*/config.json; do
+  mkdir -p "$corpus/config"
+  cp "$hf" "$corpus/config/$(basename "$(dirname "$hf")").json"
+done
+# Sharded checkpoint indexes over the target's two shards a and b.
+mkdir -p "$corpus/checkpoint"
+printf '{"metadata": {"total_size": 16}, "weight_map": {"a": "a.safetensors", "b": "b.safetensors"}}' \
+  >"$corpus/checkpoint/index.json"
+printf '{"weight_map": {"a": "a.safetensors", "b": "../b.safetensors"}}' \
+  >"$corpus/checkpoint/traversal.json"
 golden="$root/../shared/golden"
 for f in "$golden"/*.safetensors; do
   # Small files only: libFuzzer mutates whole inputs.
@@ -105,7 +116,7 @@ for t in "${targets[@]}"; do
   [ "$t" = bundle ] && max_len=4194304
   if ((ci)); then
     case "$t" in
-    config | safetensors | tokenizer) budget=(-runs=40000 -seed=1) ;;
+    config | safetensors | checkpoint | tokenizer) budget=(-runs=40000 -seed=1) ;;
     *) budget=(-runs=8000 -seed=1) ;;
     esac
   else
