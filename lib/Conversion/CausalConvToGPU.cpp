@@ -7,10 +7,11 @@
 // Lowered generically, a causal conv is a zero fill, two copies into a
 // padded buffer (the state, then the input), the K-tap reduction and a
 // slice for the final state: five kernels and two extra passes over the
-// input. Here one thread takes V channels (16 bytes of input) of one
-// position: it reads its K taps straight from the state or the input,
-// writes the output, and threads past the last position write the final
-// state the same way.
+// input. Here one thread takes V channels (16 bytes of input) of a run of
+// consecutive positions: it reads the K - 1 inputs before the run from the
+// state or the input, then slides its window along the run reading each
+// input once, and one more thread per row and channels writes the final
+// state.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,22 +51,26 @@ class CausalConvKernel : KernelBuilder {
 public:
   static constexpr int64_t threadsPerBlock = 256;
 
-  /// `vec` channels per thread (one vector load of each row).
-  CausalConvKernel(OpBuilder &b, Location loc, int64_t vec)
-      : KernelBuilder(b, loc, b.getF32Type()), vec(vec) {}
+  /// `vec` channels per thread (one vector load of each row), `positions`
+  /// consecutive positions.
+  CausalConvKernel(OpBuilder &b, Location loc, int64_t vec, int64_t positions)
+      : KernelBuilder(b, loc, b.getF32Type()), vec(vec),
+        positions(positions) {}
 
-  /// One thread per (batch row, position, V channels); positions S to
-  /// S + K - 2 are the final state's rows.
-  void build(const ConvBuffers &io, Value batch, Value seq, Value rows,
-             gpu::LaunchOp launch) {
+  /// One thread per (batch row, run of `positions` positions, V
+  /// channels), and per (batch row, V channels) one more for the final
+  /// state. `runs` is ceil(S / positions); `runsPerRow` that plus one when
+  /// the final state is written.
+  void build(const ConvBuffers &io, Value batch, Value seq, Value runs,
+             Value runsPerRow, gpu::LaunchOp launch) {
     int64_t history = io.taps - 1;
     Value thread = add(mul(launch.getBlockIds().x, idx(threadsPerBlock)),
                        launch.getThreadIds().x);
     Value vecs = idx(io.channels / vec);
     Value c = mul(remui(thread, vecs), idx(vec));
     Value rest = divui(thread, vecs);
-    Value u = remui(rest, rows);
-    Value row = divui(rest, rows);
+    Value run = remui(rest, runsPerRow);
+    Value row = divui(rest, runsPerRow);
     // V values at padded position p (p < K - 1: the state, else x[p-K+1]).
     auto input = [&](Value p) -> SmallVector<Value> {
       SmallVector<Type> types(vec, compute);
@@ -85,27 +90,45 @@ public:
       return SmallVector<Value>(fromState.getResults());
     };
     ifThen(ult(row, batch), [&] {
-      auto output = scf::IfOp::create(b, loc, TypeRange{}, ult(u, seq),
+      auto output = scf::IfOp::create(b, loc, TypeRange{}, ult(run, runs),
                                       /*withElseRegion=*/io.final != nullptr);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(output.thenBlock());
-      // y[u] = bias + sum_k w[:, k] * padded[u + k].
-      SmallVector<Value> acc(vec, constant(0.0));
-      if (io.bias)
-        for (int64_t e = 0; e < vec; ++e)
-          acc[e] = load(io.bias, {add(c, idx(e))});
-      for (int64_t k = 0; k < io.taps; ++k) {
-        SmallVector<Value> xs = input(add(u, idx(k)));
-        for (int64_t e = 0; e < vec; ++e)
-          acc[e] = addf(acc[e], mulf(load(io.w, {add(c, idx(e)), idx(k)}),
-                                     xs[e]));
+      // The run's K - 1 inputs before its first position (padded positions
+      // u0 .. u0 + K - 2), then a sliding window: each input read once.
+      Value u0 = mul(run, idx(positions));
+      SmallVector<SmallVector<Value>> window;
+      for (int64_t k = 0; k < history; ++k)
+        window.push_back(input(add(u0, idx(k))));
+      SmallVector<SmallVector<Value>> w(vec);
+      SmallVector<Value> bias(vec, constant(0.0));
+      for (int64_t e = 0; e < vec; ++e) {
+        for (int64_t k = 0; k < io.taps; ++k)
+          w[e].push_back(load(io.w, {add(c, idx(e)), idx(k)}));
+        if (io.bias)
+          bias[e] = load(io.bias, {add(c, idx(e))});
       }
-      storeRow(acc, io.y, {row, u, c});
+      Value last = sub(seq, idx(1));
+      for (int64_t t = 0; t < positions; ++t) {
+        Value u = add(u0, idx(t));
+        // Past the end (the last run's tail): read a valid row, store
+        // nothing.
+        SmallVector<Value> current =
+            loadRow(io.x, {row, arith::MinUIOp::create(b, loc, u, last), c});
+        window.push_back(current);
+        // y[u] = bias + sum_k w[:, k] * padded[u + k].
+        SmallVector<Value> acc(bias);
+        for (int64_t k = 0; k < io.taps; ++k)
+          for (int64_t e = 0; e < vec; ++e)
+            acc[e] = addf(acc[e], mulf(w[e][k], window[k][e]));
+        ifThen(ult(u, seq), [&] { storeRow(acc, io.y, {row, u, c}); });
+        window.erase(window.begin());
+      }
       if (io.final) {
-        // Final state row j = u - S: padded position S + j.
+        // Final state row j: padded position S + j.
         b.setInsertionPointToStart(output.elseBlock());
-        Value j = sub(u, seq);
-        storeRow(input(add(seq, j)), io.final, {row, j, c});
+        for (int64_t j = 0; j < history; ++j)
+          storeRow(input(add(seq, idx(j))), io.final, {row, idx(j), c});
       }
     });
     gpu::TerminatorOp::create(b, loc);
@@ -124,7 +147,7 @@ private:
       storeVector(values, memref, at);
   }
 
-  int64_t vec;
+  int64_t vec, positions;
 };
 
 struct XLSTMCausalConvToGPUPass
@@ -171,15 +194,18 @@ struct XLSTMCausalConvToGPUPass
     Value seq = memref::DimOp::create(rewriter, loc, io.x, idx(1));
     io.y = allocateLike(rewriter, loc, op.getResult().getType(),
                         {batch, seq, Value()});
-    Value rows = seq;
+    // Runs of 8 positions per thread (one position for a decode step).
+    int64_t positions = xType.getDimSize(1) == 1 ? 1 : 8;
+    Value runs = arith::CeilDivUIOp::create(rewriter, loc, seq, idx(positions));
+    Value runsPerRow = runs;
     if (op.getFinalState()) {
       io.final = allocateLike(rewriter, loc, op.getFinalState().getType(),
                               {batch, Value(), Value()});
-      rows = arith::AddIOp::create(rewriter, loc, seq, idx(io.taps - 1));
+      runsPerRow = arith::AddIOp::create(rewriter, loc, runs, idx(1));
     }
     Value threads = arith::MulIOp::create(
         rewriter, loc,
-        arith::MulIOp::create(rewriter, loc, batch, rows),
+        arith::MulIOp::create(rewriter, loc, batch, runsPerRow),
         idx(io.channels / io.vec));
     Value blocks = arith::CeilDivUIOp::create(
         rewriter, loc, threads, idx(CausalConvKernel::threadsPerBlock));
@@ -192,15 +218,17 @@ struct XLSTMCausalConvToGPUPass
                         formatShape({xType.getDimSize(0), xType.getDimSize(1),
                                      io.channels, io.taps}),
                         "causal conv, " + std::to_string(io.vec) +
-                            (io.vec == 1 ? " channel" : " channels") +
+                            (io.vec == 1 ? " channel" : " channels") + " x " +
+                            std::to_string(positions) +
+                            (positions == 1 ? " position" : " positions") +
                             " per thread",
                         ""},
                        op.getInput());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      CausalConvKernel(rewriter, loc, io.vec)
-          .build(io, batch, seq, rows, launch);
+      CausalConvKernel(rewriter, loc, io.vec, positions)
+          .build(io, batch, seq, runs, runsPerRow, launch);
     }
     SmallVector<Value> results = {
         toTensor(rewriter, loc, op.getResult().getType(), io.y)};

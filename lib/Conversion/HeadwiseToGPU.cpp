@@ -73,11 +73,19 @@ public:
         for (int64_t i = 0; i < io.in; ++i)
           xs.push_back(load(io.x, {row, add(inAt, idx(i))}));
       SmallVector<Value> ys;
+      Type wElt = cast<MemRefType>(io.w.getType()).getElementType();
       for (int64_t o = 0; o < io.out; ++o) {
         Value acc = io.bias ? load(io.bias, {add(outAt, idx(o))})
                             : constant(0.0);
+        // A row of the block's matrix in one load where it makes a vector.
+        SmallVector<Value> ws;
+        if (isVectorRow(io.in, wElt))
+          ws = loadVector(io.w, {h, idx(o), idx(0)}, io.in);
+        else
+          for (int64_t i = 0; i < io.in; ++i)
+            ws.push_back(load(io.w, {h, idx(o), idx(i)}));
         for (int64_t i = 0; i < io.in; ++i)
-          acc = addf(acc, mulf(load(io.w, {h, idx(o), idx(i)}), xs[i]));
+          acc = addf(acc, mulf(ws[i], xs[i]));
         ys.push_back(acc);
       }
       Type yElt = cast<MemRefType>(io.y.getType()).getElementType();

@@ -1,19 +1,21 @@
-// A causal conv becomes one kernel: a thread per (row, position, 16 bytes
-// of channels), taps read from the state or the input, the final state
-// written by the threads past the last position.
+// A causal conv becomes one kernel: a thread per (row, run of 8 positions,
+// 16 bytes of channels) reading the K - 1 inputs before its run from the
+// state or the input and then each input of the run once; one more thread
+// per row and channels writes the final state.
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu | FileCheck %s
 
 // CHECK-LABEL: func @with_state
 // CHECK-NOT:   xlstm.causal_conv1d
 // CHECK:       %[[S:.+]] = memref.dim %{{.+}}, %c1
-// CHECK:       %[[ROWS:.+]] = arith.addi %[[S]], %c3
+// CHECK:       %[[RUNS:.+]] = arith.ceildivui %[[S]], %c8
+// CHECK:       arith.addi %[[RUNS]], %c1
 // CHECK:       gpu.launch
 // CHECK:         scf.if
-// CHECK:           vector.load {{.*}} : memref<?x3x256xbf16>, vector<8xbf16>
-// CHECK:           vector.load {{.*}} : memref<?x?x256xbf16>, vector<8xbf16>
-// CHECK:         vector.store {{.*}} : memref<?x?x256xbf16>, vector<8xbf16>
-// CHECK:         vector.store {{.*}} : memref<?x3x256xbf16>, vector<8xbf16>
-// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels per thread", shape = "?x?x256x4"}}
+// CHECK-COUNT-3:   vector.load {{.*}} : memref<?x3x256xbf16>, vector<8xbf16>
+// CHECK-COUNT-8:   vector.store {{.*}} : memref<?x?x256xbf16>, vector<8xbf16>
+// CHECK:         } else {
+// CHECK-COUNT-3:   vector.store {{.*}} : memref<?x3x256xbf16>, vector<8xbf16>
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels x 8 positions per thread", shape = "?x?x256x4"}}
 func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tensor<256xbf16>, %s0: tensor<?x3x256xbf16>)
     -> (tensor<?x?x256xbf16>, tensor<?x3x256xbf16>) {
   %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
@@ -30,7 +32,7 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
 // CHECK:       gpu.launch
 // CHECK-NOT:     vector.load
 // CHECK:         memref.load {{.*}} : memref<?x?x6xf32>
-// CHECK:       } {xlstm.kernel = {dtype = "f32", family = "conv", kernel = "causal conv, 1 channel per thread", shape = "?x?x6x2"}}
+// CHECK:       } {xlstm.kernel = {dtype = "f32", family = "conv", kernel = "causal conv, 1 channel x 8 positions per thread", shape = "?x?x6x2"}}
 func.func @scalar(%x: tensor<?x?x6xf32>, %w: tensor<6x2xf32>) -> tensor<?x?x6xf32> {
   %y = xlstm.causal_conv1d %x, %w : (tensor<?x?x6xf32>, tensor<6x2xf32>) -> tensor<?x?x6xf32>
   return %y : tensor<?x?x6xf32>

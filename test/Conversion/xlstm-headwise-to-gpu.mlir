@@ -8,7 +8,7 @@
 // CHECK:       memref.collapse_shape {{.*}} into memref<?x256xbf16>
 // CHECK:       gpu.launch
 // CHECK:         vector.load {{.*}} : memref<?x256xbf16>, vector<4xbf16>
-// CHECK:         memref.load {{.*}} : memref<64x4x4xbf16>
+// CHECK:         vector.load {{.*}} : memref<64x4x4xbf16>, vector<4xbf16>
 // CHECK:         vector.store {{.*}} : memref<?x256xbf16>, vector<4xbf16>
 // CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "projection", kernel = "headwise, a thread per 4x4 block", shape = "?x64x4x4"}}
 func.func @qkv(%x: tensor<?x?x256xbf16>, %w: tensor<64x4x4xbf16>, %b: tensor<256xbf16>) -> tensor<?x?x256xbf16> {
