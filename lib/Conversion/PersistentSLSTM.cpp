@@ -115,12 +115,23 @@ public:
               for (int64_t i = 0; i < dh; ++i)
                 acc = addf(acc, mulf(load(hShared, {idx(i)}), weights[i]));
             } else {
+              // `unroll` rows of R per iteration: their loads are in flight
+              // together (the sum keeps its order).
+              int64_t unroll = dh % 8 == 0 ? 8 : dh % 4 == 0 ? 4 : 1;
               auto dot = scf::ForOp::create(
-                  b, loc, idx(0), idx(dh), idx(1), ValueRange{acc},
-                  [&](OpBuilder &, Location, Value i, ValueRange a) {
-                    Value r = load(io.recurrentKernel, {hd, i, g[p], j[p]});
-                    scf::YieldOp::create(
-                        b, loc, addf(a[0], mulf(load(hShared, {i}), r)));
+                  b, loc, idx(0), idx(dh), idx(unroll), ValueRange{acc},
+                  [&](OpBuilder &, Location, Value i0, ValueRange a) {
+                    SmallVector<Value> rs, hs;
+                    for (int64_t u = 0; u < unroll; ++u) {
+                      Value i = u == 0 ? i0 : add(i0, idx(u));
+                      rs.push_back(
+                          load(io.recurrentKernel, {hd, i, g[p], j[p]}));
+                      hs.push_back(load(hShared, {i}));
+                    }
+                    Value sum = a[0];
+                    for (int64_t u = 0; u < unroll; ++u)
+                      sum = addf(sum, mulf(hs[u], rs[u]));
+                    scf::YieldOp::create(b, loc, sum);
                   });
               acc = dot.getResult(0);
             }

@@ -38,7 +38,7 @@
 // GLOBAL:       gpu.launch
 // GLOBAL-NOT:   memref.load {{.*}} : memref<2x32x4x32xbf16>
 // GLOBAL:       scf.for
-// GLOBAL:         scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c1{{.*}} iter_args
+// GLOBAL:         scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c8{{.*}} iter_args
 // GLOBAL:           memref.load {{.*}} : memref<2x32x4x32xbf16>
 // BIN: gpu.binary @sequence_kernel
 func.func @sequence(%i: tensor<?x?x64xf32>, %f: tensor<?x?x64xf32>,
