@@ -4,13 +4,27 @@
     bench-summary.py LOG_DIR
 
 For every bench-NAME-DTYPE.json in LOG_DIR: the median forward time with
-CUDA graphs and launch by launch, and the five kernels that take the most
-time in the profiled run (bench-NAME-DTYPE-profile.json).
+CUDA graphs and launch by launch, the peer's figure for the same workload
+from ../shared/docs/perf-anchors-h200.md and our time as a multiple of it,
+and the six kernels that take the most time in the profiled run
+(bench-NAME-DTYPE-profile.json); for the one-block 7B model, its chunkwise
+mLSTM kernels against TFLA at the a1 shape.
 """
 import glob
 import json
 import os
 import sys
+
+# (peer, its milliseconds), perf-anchors-h200.md on the same machine kind.
+PEERS = {
+    "readme_stack-f32": ("upstream xLSTMBlockStack (c1)", 11.50),
+    "readme_stack-bf16": ("upstream xLSTMBlockStack bf16", 12.68),
+    "slstm_block_768-bf16": ("upstream sLSTMLayer alone (b)", 16.40),
+    "slstm_block_512-bf16": ("upstream sLSTMLayer alone (b)", 13.11),
+    "mlstm_stack_24-bf16": ("upstream 24 mLSTM blocks (c2)", 191.9),
+}
+# TFLA's chunkwise mLSTM (xl_chunk, L=128) at the a1 shape.
+TFLA_A1_MS = 0.895
 
 logs = sys.argv[1]
 for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
@@ -25,11 +39,21 @@ for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
     if os.path.exists(eager):
         with open(eager) as f:
             line += "  eager %9.3f ms" % json.load(f)["forward_ms"]["median"]
+    if base in PEERS:
+        peer, peer_ms = PEERS[base]
+        line += "  | %s %.2f ms: %.2fx its time" % (
+            peer, peer_ms, graph["forward_ms"]["median"] / peer_ms)
     print(line)
     profile = path[:-len(".json")] + "-profile.json"
     if os.path.exists(profile):
         with open(profile) as f:
             kernels = json.load(f).get("kernels", [])
+        if base.startswith("xlstm7b_block"):
+            chunkwise = sum(k["ms_per_run"] for k in kernels
+                            if "mlstm_chunk" in k["kernel"])
+            print("    chunkwise mLSTM (a1 shape) %.3f ms | TFLA %.3f ms: "
+                  "%.2fx its time" % (chunkwise, TFLA_A1_MS,
+                                      chunkwise / TFLA_A1_MS))
         for k in sorted(kernels, key=lambda k: -k["ms_per_run"])[:6]:
             print("    %8.3f ms  %3d x  %s" % (k["ms_per_run"],
                                              k["launches_per_run"],
