@@ -115,11 +115,15 @@ struct XLSTMHeadwiseToGPUPass
     auto xType = cast<RankedTensorType>(op.getInput().getType());
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     auto yType = cast<RankedTensorType>(op.getResult().getType());
+    // Float32 compute: no float64 operand or result; the result is sized
+    // from x, so its leading dimensions must be x's.
+    auto wide = [](Type t) {
+      return cast<ShapedType>(t).getElementTypeBitWidth() > 32;
+    };
     if (xType.getRank() < 2 || !wType.hasStaticShape() ||
         xType.isDynamicDim(xType.getRank() - 1) ||
-        llvm::any_of(op->getOperandTypes(), [](Type t) {
-          return cast<ShapedType>(t).getElementTypeBitWidth() > 32;
-        }))
+        llvm::any_of(op->getOperandTypes(), wide) || wide(yType) ||
+        yType.getShape().drop_back() != xType.getShape().drop_back())
       return;
     HeadwiseBuffers io;
     io.blocks = wType.getDimSize(0);

@@ -231,8 +231,9 @@ struct XLSTMPersistentSLSTMPass
       return;
     int64_t dh = width / numHeads;
     // A block per head: one thread per (gate, unit), or for heads wider
-    // than 256 units a whole number of them per thread.
-    if (4 * dh > 1024 && (4 * dh) % 1024 != 0)
+    // than 256 units a whole number of them per thread; a thread per unit
+    // updates the cell, so at most 1024 units.
+    if (dh > 1024 || (4 * dh > 1024 && (4 * dh) % 1024 != 0))
       return;
     // Results are sized from the gates: their width must be known.
     if (llvm::any_of(op->getResultTypes(), [](Type t) {

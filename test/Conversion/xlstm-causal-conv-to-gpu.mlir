@@ -37,3 +37,21 @@ func.func @scalar(%x: tensor<?x?x6xf32>, %w: tensor<6x2xf32>) -> tensor<?x?x6xf3
   %y = xlstm.causal_conv1d %x, %w : (tensor<?x?x6xf32>, tensor<6x2xf32>) -> tensor<?x?x6xf32>
   return %y : tensor<?x?x6xf32>
 }
+
+// -----
+
+// A float64 final state (the verifier lets state types differ) and a final
+// state of open width are left to the generic lowering (the kernel stores
+// from float32 and sizes the state from the weight).
+// CHECK-LABEL: func @declined
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.causal_conv1d
+// CHECK:       xlstm.causal_conv1d
+func.func @declined(%x: tensor<?x?x256xf32>, %w: tensor<256x4xf32>)
+    -> (tensor<?x3x256xf64>, tensor<?x?x?xf32>) {
+  %y, %s = xlstm.causal_conv1d %x, %w
+      : (tensor<?x?x256xf32>, tensor<256x4xf32>) -> (tensor<?x?x256xf32>, tensor<?x3x256xf64>)
+  %y2, %s2 = xlstm.causal_conv1d %x, %w
+      : (tensor<?x?x256xf32>, tensor<256x4xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x?xf32>)
+  return %s, %s2 : tensor<?x3x256xf64>, tensor<?x?x?xf32>
+}

@@ -26,3 +26,18 @@ func.func @wide(%x: tensor<?x128xf32>, %w: tensor<4x32x32xf32>) -> tensor<?x128x
   %y = xlstm.headwise_linear %x, %w : (tensor<?x128xf32>, tensor<4x32x32xf32>) -> tensor<?x128xf32>
   return %y : tensor<?x128xf32>
 }
+
+// -----
+
+// A float64 result, and a result whose leading dimensions differ from x's
+// (the kernel sizes the result from x): left to the generic lowering.
+// CHECK-LABEL: func @declined
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.headwise_linear
+// CHECK:       xlstm.headwise_linear
+func.func @declined(%x: tensor<?x8xf32>, %w: tensor<4x2x2xf32>, %x2: tensor<2x3x256xbf16>, %w2: tensor<64x4x4xbf16>)
+    -> (tensor<?x8xf64>, tensor<?x3x256xbf16>) {
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x8xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf64>
+  %y2 = xlstm.headwise_linear %x2, %w2 : (tensor<2x3x256xbf16>, tensor<64x4x4xbf16>) -> tensor<?x3x256xbf16>
+  return %y, %y2 : tensor<?x8xf64>, tensor<?x3x256xbf16>
+}

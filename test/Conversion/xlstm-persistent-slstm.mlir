@@ -110,6 +110,23 @@ func.func @wide(%g: tensor<?x?x512xf32>, %r: tensor<1x512x4x512xf32>,
 
 // -----
 
+// A head of 2048 units has more cells than a block has threads: left to
+// the generic lowering.
+// CHECK-LABEL: func @too_wide
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.slstm
+func.func @too_wide(%g: tensor<?x?x2048xf32>, %r: tensor<1x2048x4x2048xf32>,
+                    %b: tensor<1x4x2048xf32>) -> tensor<?x?x2048xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x?x2048xf32>, tensor<?x?x2048xf32>, tensor<?x?x2048xf32>,
+         tensor<?x?x2048xf32>, tensor<1x2048x4x2048xf32>, tensor<1x4x2048xf32>)
+      -> tensor<?x?x2048xf32>
+  return %y : tensor<?x?x2048xf32>
+}
+
+// -----
+
 // 4 x 320 pre-activations do not split evenly over 1024 threads: left to
 // the generic lowering.
 // CHECK-LABEL: func @uneven
