@@ -1138,7 +1138,13 @@ struct XLSTMContractToMMAPass
             rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
       };
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-      int64_t mStatic = cast<MemRefType>(x.getType()).getShape()[0];
+      // Rows of x as its type knows them (the collapsed view of a slice
+      // has a dynamic row count even where x's is static).
+      int64_t mStatic = 1;
+      for (int64_t d : cast<MemRefType>(p->x.getType()).getShape().drop_back())
+        mStatic = ShapedType::isDynamic(d) || ShapedType::isDynamic(mStatic)
+                      ? ShapedType::kDynamic
+                      : mStatic * d;
       std::string shape = xlstm::formatShape({mStatic, nStatic, p->k});
       auto record = [&](gpu::LaunchOp launch, const Twine &kernel,
                         const Twine &when) {
