@@ -75,6 +75,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
     pm.addPass(createXLSTMLoweringReportPass(
         {options.loweringReport, options.requireFastKernels},
         options.reportStream ? *options.reportStream : llvm::outs()));
+  if (options.stopAfterReport)
+    return;
   pm.addNestedPass<func::FuncOp>(createXLSTMLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());

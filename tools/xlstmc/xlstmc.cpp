@@ -656,6 +656,8 @@ int main(int argc, char **argv) {
                 options.loweringReport = loweringReport;
                 options.requireFastKernels = requireFastKernels;
                 options.reportStream = &output->os();
+                // The report is all that is printed: nothing after it.
+                options.stopAfterReport = loweringReport;
                 xlstm::buildXLSTMToGPUPipeline(pm, options);
               }
               if (loweringReport)

@@ -47,6 +47,8 @@ struct ToGPUOptions {
   bool loweringReport = false;
   bool requireFastKernels = false;
   llvm::raw_ostream *reportStream = nullptr; ///< null: stdout
+  /// End the pipeline after the report (a tool that prints only it).
+  bool stopAfterReport = false;
   /// The per-pass knobs (tile shapes, pipeline depth, register budgets),
   /// at the passes' own defaults.
   XLSTMContractToMMAPassOptions mma;
