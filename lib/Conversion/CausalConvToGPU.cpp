@@ -167,13 +167,9 @@ struct XLSTMCausalConvToGPUPass
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     // Float32 compute: no float64 operand or result; the final state's
     // (K - 1, C) sized from the weight.
-    auto wide = [](Type t) {
-      return cast<ShapedType>(t).getElementTypeBitWidth() > 32;
-    };
     if (xType.getRank() != 3 || wType.getRank() != 2 ||
         !wType.hasStaticShape() || xType.isDynamicDim(2) ||
-        llvm::any_of(op->getOperandTypes(), wide) ||
-        llvm::any_of(op->getResultTypes(), wide) ||
+        hasWiderThanF32(op) ||
         (op.getFinalState() &&
          (op.getFinalState().getType().isDynamicDim(1) ||
           op.getFinalState().getType().isDynamicDim(2))))

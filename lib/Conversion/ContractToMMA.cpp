@@ -1140,11 +1140,8 @@ struct XLSTMContractToMMAPass
       Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
       // Rows of x as its type knows them (the collapsed view of a slice
       // has a dynamic row count even where x's is static).
-      int64_t mStatic = 1;
-      for (int64_t d : cast<MemRefType>(p->x.getType()).getShape().drop_back())
-        mStatic = ShapedType::isDynamic(d) || ShapedType::isDynamic(mStatic)
-                      ? ShapedType::kDynamic
-                      : mStatic * d;
+      int64_t mStatic =
+          xlstm::leadingRows(cast<MemRefType>(p->x.getType()).getShape());
       std::string shape = xlstm::formatShape({mStatic, nStatic, p->k});
       auto record = [&](gpu::LaunchOp launch, const Twine &kernel,
                         const Twine &when) {

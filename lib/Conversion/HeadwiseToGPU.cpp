@@ -117,12 +117,8 @@ struct XLSTMHeadwiseToGPUPass
     auto yType = cast<RankedTensorType>(op.getResult().getType());
     // Float32 compute: no float64 operand or result; the result is sized
     // from x, so its leading dimensions must be x's.
-    auto wide = [](Type t) {
-      return cast<ShapedType>(t).getElementTypeBitWidth() > 32;
-    };
     if (xType.getRank() < 2 || !wType.hasStaticShape() ||
-        xType.isDynamicDim(xType.getRank() - 1) ||
-        llvm::any_of(op->getOperandTypes(), wide) || wide(yType) ||
+        xType.isDynamicDim(xType.getRank() - 1) || hasWiderThanF32(op) ||
         yType.getShape().drop_back() != xType.getShape().drop_back())
       return;
     HeadwiseBuffers io;
@@ -170,10 +166,7 @@ struct XLSTMHeadwiseToGPUPass
         launch,
         {"projection",
          formatShape(
-             {xType.getNumDynamicDims() ? ShapedType::kDynamic
-                                        : xType.getNumElements() /
-                                              xType.getShape().back(),
-              io.blocks, io.out, io.in}),
+             {leadingRows(xType.getShape()), io.blocks, io.out, io.in}),
          "headwise, a thread per " + std::to_string(io.out) + "x" +
              std::to_string(io.in) + " block",
          ""},

@@ -47,6 +47,15 @@ Value allocateLike(OpBuilder &b, Location loc, Type type,
       dynamic);
 }
 
+bool hasWiderThanF32(Operation *op) {
+  auto wide = [](Type t) {
+    auto shaped = dyn_cast<ShapedType>(t);
+    return shaped && shaped.getElementTypeBitWidth() > 32;
+  };
+  return llvm::any_of(op->getOperandTypes(), wide) ||
+         llvm::any_of(op->getResultTypes(), wide);
+}
+
 MemRefType sharedMemoryType(MLIRContext *context, ArrayRef<int64_t> shape,
                             Type element) {
   return MemRefType::get(

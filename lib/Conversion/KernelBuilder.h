@@ -31,6 +31,10 @@ mlir::Value toTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type,
 /// per dimension, read where the dimension is dynamic (null elsewhere).
 mlir::Value allocateLike(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::Type type, llvm::ArrayRef<mlir::Value> sizes);
+/// Whether an operand or result of `op` has elements wider than 32 bits:
+/// kernels that compute in float32 (and store through truncf) decline it.
+bool hasWiderThanF32(mlir::Operation *op);
+
 /// A `shape` float buffer of `element` in workgroup (shared) memory.
 mlir::MemRefType sharedMemoryType(mlir::MLIRContext *context,
                                   llvm::ArrayRef<int64_t> shape,

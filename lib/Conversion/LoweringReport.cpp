@@ -36,6 +36,15 @@ std::string xlstm::formatShape(ArrayRef<int64_t> shape) {
                     "x");
 }
 
+int64_t xlstm::leadingRows(ArrayRef<int64_t> shape) {
+  int64_t rows = 1;
+  for (int64_t d : shape.drop_back())
+    rows = ShapedType::isDynamic(d) || ShapedType::isDynamic(rows)
+               ? ShapedType::kDynamic
+               : rows * d;
+  return rows;
+}
+
 /// The @forward/@step parameter `v` is a view of, if any.
 static StringAttr parameterOf(Value v) {
   while (v) {
@@ -146,14 +155,9 @@ std::string genericShape(linalg::LinalgOp op) {
       contract && contract.getDpsInputs().size() == 2) {
     auto x = dyn_cast<ShapedType>(contract.getDpsInputs()[0].getType());
     auto w = dyn_cast<ShapedType>(contract.getDpsInputs()[1].getType());
-    if (x && w && x.getRank() >= 2 && w.getRank() == 2) {
-      int64_t m = 1;
-      for (int64_t d : x.getShape().drop_back())
-        m = ShapedType::isDynamic(d) || ShapedType::isDynamic(m)
-                ? ShapedType::kDynamic
-                : m * d;
-      return xlstm::formatShape({m, w.getDimSize(0), w.getDimSize(1)});
-    }
+    if (x && w && x.getRank() >= 2 && w.getRank() == 2)
+      return xlstm::formatShape({xlstm::leadingRows(x.getShape()),
+                                 w.getDimSize(0), w.getDimSize(1)});
   }
   return xlstm::formatShape(op.getStaticLoopRanges());
 }
@@ -242,6 +246,9 @@ struct XLSTMLoweringReportPass
         StringAttr param;
         if (family == "projection" && linalgOp.getDpsInputs().size() > 1)
           param = parameterOf(linalgOp.getDpsInputs()[1]);
+        // Projections are keyed by shape too (one parameter may feed
+        // several); the pieces of a norm or conv have different loop
+        // ranges, so they meet by location and the first one's shows.
         Entry &e = entryFor(function, family, op->getLoc(),
                             param ? param.getValue() : StringRef(),
                             family == "projection" ? genericShape(linalgOp)

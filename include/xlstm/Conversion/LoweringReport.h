@@ -54,6 +54,10 @@ createXLSTMLoweringReportPass(const XLSTMLoweringReportPassOptions &options,
 /// `shape` as "AxBxC", '?' for dynamic sizes.
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
+/// The rows of `shape` (lead..., C): the product of its leading sizes, or
+/// dynamic when one is (a projection's M).
+int64_t leadingRows(llvm::ArrayRef<int64_t> shape);
+
 } // namespace xlstm
 
 #endif // XLSTM_CONVERSION_LOWERINGREPORT_H

@@ -52,3 +52,14 @@ module attributes {xlstm.model = "GPT"} {}
 
 // expected-error @+1 {{'xlstm.config' belongs on the module}}
 func.func private @f() attributes {xlstm.config = "num_blocks: 1\n"}
+
+// -----
+
+// The lowering's records (xlstm-lowering-report reads them) are checked too.
+// expected-error @+1 {{'xlstm.kernel' must be a dictionary of strings with at least family, kernel and shape}}
+func.func private @g() attributes {xlstm.kernel = {family = "conv", kernel = "causal conv"}}
+
+// -----
+
+// expected-error @+1 {{'xlstm.generic_reason' must be a string}}
+func.func private @h() attributes {xlstm.generic_reason = 1 : i64}
