@@ -71,11 +71,11 @@ public:
     // row) then keeps several loads in flight instead of waiting for each.
     Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
     Type outElt = cast<MemRefType>(k.output.getType()).getElementType();
+    // (A float32 residual normalised into bf16 stores 8 bytes per vector.)
     int64_t vec = 128 / inElt.getIntOrFloatBitWidth(), unroll = 0;
-    if (outElt == inElt)
-      for (int64_t u : {4, 2, 1})
-        if (!unroll && k.width % (32 * vec * u) == 0)
-          unroll = u;
+    for (int64_t u : {4, 2, 1})
+      if (!unroll && k.width % (32 * vec * u) == 0)
+        unroll = u;
     if (!unroll)
       vec = unroll = 1;
     // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
@@ -239,11 +239,18 @@ struct XLSTMWarpNormsPass
     auto launch = gpu::LaunchOp::create(rewriter, loc, blocks, one, one,
                                         idx(32 * WarpNormKernel::warpsPerBlock),
                                         one, one);
+    // A norm from a float32 residual stream into bf16 operands says so.
+    std::string writes;
+    if (resultType.getElementType() != type.getElementType()) {
+      llvm::raw_string_ostream os(writes);
+      os << ", writes " << resultType.getElementType();
+    }
     xlstm::recordKernelChoice(
         launch,
         {"norm", xlstm::formatShape(type.getShape()),
          std::string("warp-per-row ") + (rms ? "rms" : "layer") + " norm" +
-             (groups > 1 ? ", " + std::to_string(groups) + " groups" : ""),
+             (groups > 1 ? ", " + std::to_string(groups) + " groups" : "") +
+             writes,
          ""},
         input);
     {

@@ -48,6 +48,7 @@ public:
       : ctx(ctx), b(&ctx), spec(spec), loc(UnknownLoc::get(&ctx)) {
     elementType = options.dtype == ModelDType::BF16 ? Type(b.getBF16Type())
                                                     : Type(b.getF32Type());
+    residualType = options.float32Residual ? Type(b.getF32Type()) : elementType;
     if (!spec.sourceName.empty())
       loc = FileLineColLoc::get(&ctx, spec.sourceName, 1, 1);
   }
@@ -219,7 +220,8 @@ private:
   void createFunction(StringRef name, bool isStep) {
     int64_t e = spec.embeddingDim();
     int64_t dyn = ShapedType::kDynamic, seq = isStep ? 1 : dyn;
-    auto actType = RankedTensorType::get({dyn, seq, e}, elementType);
+    // The residual stream: what blocks take and return.
+    auto actType = RankedTensorType::get({dyn, seq, e}, residualType);
     Type inputType =
         spec.hasTokens()
             ? Type(RankedTensorType::get({dyn, seq}, b.getI64Type()))
@@ -227,7 +229,7 @@ private:
     Type resultType = actType;
     int64_t vocab = spec.vocabSize();
     if (spec.hasTokens())
-      resultType = RankedTensorType::get({dyn, seq, vocab}, elementType);
+      resultType = RankedTensorType::get({dyn, seq, vocab}, residualType);
     SmallVector<std::pair<std::string, Type>> states = stateTypes();
 
     SmallVector<Type> argTypes = {inputType}, resultTypes = {resultType};
@@ -312,7 +314,9 @@ private:
       x = block->getResult(0);
       llvm::append_range(finalStates, block->getResults().drop_front());
     }
-    x = finalNorm(x);
+    // The head reads the projections' operand type; without a head the norm
+    // writes the output in the stream's type.
+    x = finalNorm(x, spec.hasTokens() ? elementType : residualType);
     if (spec.hasTokens()) {
       Value head =
           param(spec.family == ModelFamily::LMModel && spec.stack.tieWeights
@@ -328,19 +332,21 @@ private:
     func::ReturnOp::create(b, loc, results);
   }
 
-  /// post_blocks_norm (original) or out_norm (7B); identity when disabled.
-  Value finalNorm(Value x) {
+  /// post_blocks_norm (original) or out_norm (7B), written as `resultElt`;
+  /// identity when disabled.
+  Value finalNorm(Value x, Type resultElt) {
+    auto resultType = cast<RankedTensorType>(x.getType()).clone(resultElt);
     if (spec.isLarge()) {
       if (!spec.large.addOutNorm)
         return x;
-      return RMSNormOp::create(b, loc, x.getType(), x,
+      return RMSNormOp::create(b, loc, resultType, x,
                                param("backbone.out_norm.weight"),
                                param("backbone.out_norm.bias"),
                                b.getF64FloatAttr(spec.large.normEps));
     }
     if (!spec.stack.addPostBlocksNorm)
       return x;
-    return LayerNormOp::create(b, loc, x.getType(), x,
+    return LayerNormOp::create(b, loc, resultType, x,
                                param(stackPrefix() + "post_blocks_norm.weight"),
                                /*bias=*/Value(), APFloat(kXLSTMNormEps),
                                NormScaling::one_plus_weight);
@@ -353,7 +359,8 @@ private:
   Location named(StringRef name) {
     return NameLoc::get(StringAttr::get(&ctx, name), loc);
   }
-  Type elementType;
+  Type elementType;  ///< parameters, projection operands
+  Type residualType; ///< the stream between blocks, logits
   SmallVector<Attribute> blockConfigs;
   SmallVector<Param> params;
   llvm::StringMap<unsigned> argIndex;

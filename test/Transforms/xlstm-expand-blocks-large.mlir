@@ -99,3 +99,38 @@ func.func @lm_head(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>) -> (tensor<?x?x1
   %1 = xlstm.lm_head %x, %w : (tensor<?x?x8xf32>, tensor<16x8xf32>) -> tensor<?x?x16xf32>
   return %0, %1 : tensor<?x?x16xf32>, tensor<?x?x16xf32>
 }
+
+// A float32 residual stream around bf16 parameters: the norms write the
+// bf16 operands of the projections, out_proj and the FFN write float32 into
+// the stream, the residual adds run in float32.
+// CHECK-LABEL: func @large_float32_residual
+// CHECK-SAME: %[[OUTP:[^:]+]]: tensor<8x8xbf16>, %{{[^:]+}}: tensor<8xbf16>, %{{[^:]+}}: tensor<16x8xbf16>
+// CHECK:      %[[XN:.+]] = xlstm.rms_norm %{{.+}} : (tensor<?x?x8xf32>, tensor<8xbf16>) -> tensor<?x?x8xbf16>
+// CHECK:      linalg.contract {{.*}} ins(%[[XN]], %{{.+}} : tensor<?x?x8xbf16>, tensor<4x8xbf16>) outs(%{{.+}} : tensor<?x?x4xf32>)
+// CHECK:      %[[OP:.+]] = linalg.contract {{.*}} ins(%{{.+}}, %[[OUTP]] : tensor<?x?x8xbf16>, tensor<8x8xbf16>) outs(%{{.+}} : tensor<?x?x8xf32>)
+// CHECK:      %[[X1:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[OP]] : tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+// CHECK:      %[[XF:.+]] = xlstm.rms_norm %[[X1]] {{.*}} -> tensor<?x?x8xbf16>
+// CHECK:      %[[F:.+]] = xlstm.gated_ffn %[[XF]], {{.*}} -> tensor<?x?x8xf32>
+// CHECK:      linalg.generic {{.*}} ins(%[[X1]], %[[F]] : tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+func.func @large_float32_residual(%x: tensor<?x?x8xf32>, %norm_mlstm: tensor<8xbf16>, %q: tensor<4x8xbf16>,
+    %k: tensor<4x8xbf16>, %v: tensor<8x8xbf16>, %o: tensor<8x8xbf16>, %ig: tensor<2x8xbf16>,
+    %ig_b: tensor<2xbf16>, %fg: tensor<2x8xbf16>, %fg_b: tensor<2xbf16>, %mh: tensor<8xbf16>,
+    %out_proj: tensor<8x8xbf16>, %norm_ffn: tensor<8xbf16>, %gate: tensor<16x8xbf16>,
+    %up: tensor<16x8xbf16>, %down: tensor<8x16xbf16>) -> tensor<?x?x8xf32> {
+  %0 = xlstm.large_block %x config #xlstm.large_block<embedding_dim = 8, num_heads = 2, qk_dim = 4, v_dim = 8, ffn_dim = 16, use_bias = false, norm_eps = 1.0e-6 : f64, eps = 1.0e-6 : f64, gate_soft_cap = 15.0 : f64, weight_mode = single>
+      params(%norm_mlstm, %q, %k, %v, %o, %ig, %ig_b, %fg, %fg_b, %mh, %out_proj, %norm_ffn, %gate, %up, %down)
+      : tensor<?x?x8xf32>, (tensor<8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<8x8xbf16>, tensor<8x8xbf16>, tensor<2x8xbf16>, tensor<2xbf16>, tensor<2x8xbf16>, tensor<2xbf16>, tensor<8xbf16>, tensor<8x8xbf16>, tensor<8xbf16>, tensor<16x8xbf16>, tensor<16x8xbf16>, tensor<8x16xbf16>)
+  return %0 : tensor<?x?x8xf32>
+}
+
+// float32 logits from bf16 operands; a float32 input (no final norm before
+// the head) is rounded to the weights' type first.
+// CHECK-LABEL: func @lm_head_float32_logits
+// CHECK:      linalg.contract {{.*}} ins(%{{.+}}, %{{.+}} : tensor<?x?x8xbf16>, tensor<16x8xbf16>) outs(%{{.+}} : tensor<?x?x16xf32>)
+// CHECK:      %[[R:.+]] = linalg.generic {{.*}} ins(%{{.+}} : tensor<?x?x8xf32>) outs(%{{.+}} : tensor<?x?x8xbf16>)
+// CHECK:      linalg.contract {{.*}} ins(%[[R]], %{{.+}} : tensor<?x?x8xbf16>, tensor<16x8xbf16>) outs(%{{.+}} : tensor<?x?x16xf32>)
+func.func @lm_head_float32_logits(%x: tensor<?x?x8xbf16>, %wide: tensor<?x?x8xf32>, %w: tensor<16x8xbf16>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>) {
+  %0 = xlstm.lm_head %x, %w : (tensor<?x?x8xbf16>, tensor<16x8xbf16>) -> tensor<?x?x16xf32>
+  %1 = xlstm.lm_head %wide, %w : (tensor<?x?x8xf32>, tensor<16x8xbf16>) -> tensor<?x?x16xf32>
+  return %0, %1 : tensor<?x?x16xf32>, tensor<?x?x16xf32>
+}

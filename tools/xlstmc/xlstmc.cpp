@@ -181,6 +181,12 @@ cl::opt<xlstm::ModelDType>
           cl::values(clEnumValN(xlstm::ModelDType::F32, "f32", "float32"),
                      clEnumValN(xlstm::ModelDType::BF16, "bf16", "bfloat16")),
           cl::cat(xlstmcCategory));
+cl::opt<bool> float32Residual(
+    "float32-residual",
+    cl::desc("With --dtype bf16: keep the residual stream between blocks and "
+             "the logits in float32 (projections still take bf16 operands); "
+             "=false: bf16 throughout, as upstream's bf16 models"),
+    cl::init(true), cl::cat(xlstmcCategory));
 cl::opt<bool> verifyEach(
     "verify-each",
     cl::desc("Verify the IR after every pass (default: once, at the end; "
@@ -514,6 +520,10 @@ int main(int argc, char **argv) {
     if (dtype.getNumOccurrences() && dtype != *irDType)
       return fail(Twine("--dtype differs from the parameters of ") +
                   inputFilename + " (the dtype is fixed when IR is built)");
+    if (float32Residual.getNumOccurrences())
+      return fail(Twine("--float32-residual applies to configs; the types of ") +
+                  inputFilename + " are fixed (they were set when its IR was "
+                  "built)");
     modelDType = *irDType;
     llvm::Expected<xlstm::config::ModelSpec> recorded =
         xlstm::configOfModule(*source, inputFilename, llvm::errs());
@@ -572,7 +582,8 @@ int main(int argc, char **argv) {
   if (!irInput || emitBundle) {
     if (!spec)
       return fail(noSpec);
-    module = xlstm::buildModelModule(context, *spec, {modelDType});
+    module = xlstm::buildModelModule(context, *spec,
+                                     {modelDType, float32Residual});
     if (failed(verify(*module)))
       return fail("internal error: the IR built for '" + inputFilename +
                   "' does not verify");

@@ -36,6 +36,13 @@ enum class ModelDType { F32, BF16 };
 
 struct ModelBuildOptions {
   ModelDType dtype = ModelDType::F32;
+  /// In programs narrower than float32: keep the residual stream (block
+  /// inputs and results, a block stack's input and output) and the logits
+  /// in float32. Projections still take `dtype` operands and accumulate in
+  /// float32; their results that add into the stream are written float32
+  /// instead of being rounded first. Off: `dtype` throughout, as upstream's
+  /// bf16 models run.
+  bool float32Residual = true;
 };
 
 /// Builds the graph-level module for `spec`. The result verifies.

@@ -15,6 +15,23 @@ func.func @embedding_and_head(%tokens: tensor<?x?xi64>, %table: tensor<16x8xf32>
   return %l : tensor<?x?x16xf32>
 }
 
+// A float32 residual stream around bf16 parameters (narrow programs): the
+// embedding widens, norms narrow into projection operands, the FFN writes
+// float32 back, the head writes float32 logits.
+// CHECK-LABEL: func @mixed_precision_stream
+func.func @mixed_precision_stream(%tokens: tensor<?x?xi64>, %table: tensor<16x8xbf16>, %w: tensor<8xbf16>,
+                                  %fg: tensor<12x8xbf16>, %fd: tensor<8x12xbf16>) -> tensor<?x?x16xf32> {
+  // CHECK: xlstm.embedding {{.*}} -> tensor<?x?x8xf32>
+  %e = xlstm.embedding %tokens, %table : (tensor<?x?xi64>, tensor<16x8xbf16>) -> tensor<?x?x8xf32>
+  // CHECK: xlstm.rms_norm {{.*}} : (tensor<?x?x8xf32>, tensor<8xbf16>) -> tensor<?x?x8xbf16>
+  %n = xlstm.rms_norm %e weight(%w) {eps = 1.0e-6 : f64} : (tensor<?x?x8xf32>, tensor<8xbf16>) -> tensor<?x?x8xbf16>
+  // CHECK: xlstm.gated_ffn {{.*}} -> tensor<?x?x8xf32>
+  %f = xlstm.gated_ffn %n, %fg, %fg, %fd {act = #xlstm.act<swish>} : (tensor<?x?x8xbf16>, tensor<12x8xbf16>, tensor<12x8xbf16>, tensor<8x12xbf16>) -> tensor<?x?x8xf32>
+  // CHECK: xlstm.lm_head {{.*}} : (tensor<?x?x8xbf16>, tensor<16x8xbf16>) -> tensor<?x?x16xf32>
+  %l = xlstm.lm_head %n, %table : (tensor<?x?x8xbf16>, tensor<16x8xbf16>) -> tensor<?x?x16xf32>
+  return %l : tensor<?x?x16xf32>
+}
+
 // CHECK-LABEL: func @mlstm
 func.func @mlstm(%q: tensor<2x3x5x4xf32>, %k: tensor<2x3x5x4xf32>, %v: tensor<2x3x5x6xf32>,
                  %i: tensor<2x3x5xf32>, %f: tensor<2x3x5xf32>,

@@ -44,10 +44,24 @@ Type gateType(Value x) {
                                           : elt;
 }
 
-Value layerNorm(LayerBuilder &lb, Value x, Value weight) {
+/// `x`'s shape with element type `elt`.
+RankedTensorType withElement(Value x, Type elt) {
+  return cast<RankedTensorType>(x.getType()).clone(elt);
+}
+
+/// The element type of a block's parameters, which its projections take as
+/// operands. The residual stream around the block (its input and result)
+/// may be wider: float32 in narrow programs built with a float32 residual.
+template <typename BlockOpT> Type operandType(BlockOpT op) {
+  return getElementTypeOrSelf(op.getParams().front().getType());
+}
+
+/// LayerNorm of `x` (the residual stream), written as `resultElt`: the
+/// projections after it read their operand type.
+Value layerNorm(LayerBuilder &lb, Value x, Value weight, Type resultElt) {
   OpBuilder &b = lb.builder();
-  return LayerNormOp::create(b, lb.location(), x.getType(), x, weight,
-                             /*bias=*/Value(), f64(kXLSTMNormEps),
+  return LayerNormOp::create(b, lb.location(), withElement(x, resultElt), x,
+                             weight, /*bias=*/Value(), f64(kXLSTMNormEps),
                              NormScaling::one_plus_weight);
 }
 
@@ -96,10 +110,13 @@ template <typename BlockOpT> struct BlockState {
   SmallVector<ParamSpec> specs;
 };
 
+/// The FFN of `x`, written as `resultElt` (the residual stream's type).
 Value gatedFFN(LayerBuilder &lb, Value x, Value gateW, Value upW, Value downW,
-               Value gateB, Value upB, Value downB, Activation act) {
-  return GatedFFNOp::create(lb.builder(), lb.location(), x.getType(), x, gateW,
-                            upW, downW, gateB, upB, downB, act);
+               Value gateB, Value upB, Value downB, Activation act,
+               Type resultElt) {
+  return GatedFFNOp::create(lb.builder(), lb.location(),
+                            withElement(x, resultElt), x, gateW, upW, downW,
+                            gateB, upB, downB, act);
 }
 
 //===----------------------------------------------------------------------===//
@@ -117,7 +134,9 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
     int64_t di = c.getInnerDim(), nh = c.getNumHeads();
 
     Value x = op.getInput();
-    Value xn = layerNorm(lb, x, p("xlstm_norm.weight"));
+    Type operandElt = operandType(op);
+    Type residualElt = getElementTypeOrSelf(x.getType());
+    Value xn = layerNorm(lb, x, p("xlstm_norm.weight"), operandElt);
     Value up =
         lb.linear(xn, p("xlstm.proj_up.weight"), p("xlstm.proj_up.bias"));
     Value xm = lb.sliceLastDim(up, 0, di);
@@ -168,8 +187,8 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
               b, loc, a[2], LayerBuilder::scalarSigmoid(b, loc, a[2]));
           return arith::MulFOp::create(b, loc, hs, gate);
         });
-    Value y =
-        lb.linear(ho, p("xlstm.proj_down.weight"), p("xlstm.proj_down.bias"));
+    Value y = lb.linear(ho, p("xlstm.proj_down.weight"),
+                        p("xlstm.proj_down.bias"), residualElt);
     SmallVector<Value> results = {lb.add(x, y)};
     if (state.wanted()) {
       results.push_back(conv.getFinalState());
@@ -275,7 +294,9 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
     int64_t nh = c.getNumHeads();
 
     Value x = op.getInput();
-    Value xn = layerNorm(lb, x, p("xlstm_norm.weight"));
+    Type operandElt = operandType(op);
+    Type residualElt = getElementTypeOrSelf(x.getType());
+    Value xn = layerNorm(lb, x, p("xlstm_norm.weight"), operandElt);
     BlockState<SLSTMBlockOp> state(op);
     Value xc = xn, convState;
     if (c.getConvKernelSize() > 0) {
@@ -301,9 +322,8 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
     Value bias = biasToCanonical(lb, p("xlstm.slstm_cell._bias_"), c);
     // Cell states are float32 (float64 for float64 models) unless the block
     // says otherwise through its state types.
-    Type stateElt = getElementTypeOrSelf(x.getType()).isF64()
-                        ? Type(rewriter.getF64Type())
-                        : Type(rewriter.getF32Type());
+    Type stateElt = residualElt.isF64() ? Type(rewriter.getF64Type())
+                                        : Type(rewriter.getF32Type());
     if (Value h = state.initial("h"))
       stateElt = getElementTypeOrSelf(h.getType());
     else if (Type h = state.finalType("h"))
@@ -311,8 +331,8 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
     scf::ForOp loop =
         buildSLSTMStepLoop(lb, wi, wf, wz, wo, r, bias, nh, c.getFunction(),
                            state.initialFrom("h"), stateElt);
-    Value y =
-        lb.castElements(loop.getResult(0), getElementTypeOrSelf(x.getType()));
+    // The group norm reads the hidden states in the residual stream's type.
+    Value y = lb.castElements(loop.getResult(0), residualElt);
     Value yn = MultiHeadNormOp::create(
         rewriter, op.getLoc(), x.getType(), y, p("xlstm.group_norm.weight"),
         /*bias=*/Value(), nh, f64(kXLSTMNormEps), NormScaling::one_plus_weight);
@@ -320,7 +340,7 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
 
     if (FeedForwardAttr ffn = c.getFeedforward()) {
       int64_t pd = ffn.getProjDim();
-      Value fn = layerNorm(lb, out, p("ffn_norm.weight"));
+      Value fn = layerNorm(lb, out, p("ffn_norm.weight"), operandElt);
       // proj_up stacks [gate; up] along its output dimension.
       // (Operands are built one statement each so the IR order does not
       // depend on the compiler's argument evaluation order.)
@@ -333,7 +353,8 @@ struct ExpandSLSTMBlock : OpRewritePattern<SLSTMBlockOp> {
         valueB = lb.sliceRows(upB, pd, pd);
       }
       Value f = gatedFFN(lb, fn, gateW, valueW, p("ffn.proj_down.weight"),
-                         gateB, valueB, p("ffn.proj_down.bias"), ffn.getAct());
+                         gateB, valueB, p("ffn.proj_down.bias"), ffn.getAct(),
+                         residualElt);
       out = lb.add(out, f);
     }
     SmallVector<Value> results = {out};
@@ -364,8 +385,12 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
     int64_t fd = c.getFfnDim();
     bool fused = c.getWeightMode() == WeightMode::fused;
     FloatAttr normEps = c.getNormEps();
+    Value x = op.getInput();
+    Type operandElt = operandType(op);
+    Type residualElt = getElementTypeOrSelf(x.getType());
+    // Norms read the residual stream and write the projections' operands.
     auto rmsNorm = [&](Value in, StringRef name) -> Value {
-      return RMSNormOp::create(rewriter, loc, in.getType(), in,
+      return RMSNormOp::create(rewriter, loc, withElement(in, operandElt), in,
                                p((name + ".weight").str()),
                                p((name + ".bias").str()), normEps);
     };
@@ -389,7 +414,6 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
                                c.getGateSoftCap());
     };
 
-    Value x = op.getInput();
     Value xn = rmsNorm(x, "norm_mlstm");
     StringRef qkvo = "mlstm_layer.qkv_opreact",
               ifg = "mlstm_layer.ifgate_preact";
@@ -421,14 +445,14 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
                                        p("mlstm_layer.multihead_norm.weight"),
                                        p("mlstm_layer.multihead_norm.bias"), nh,
                                        normEps.getValue(), NormScaling::weight);
-    hn = lb.castElements(hn, getElementTypeOrSelf(x.getType()));
+    hn = lb.castElements(hn, operandElt);
     Value gated = lb.elementwise(
         {o, hn}, [](OpBuilder &b, Location l, ValueRange a) -> Value {
           return arith::MulFOp::create(
               b, l, LayerBuilder::scalarSigmoid(b, l, a[0]), a[1]);
         });
     Value x1 = lb.add(x, lb.linear(gated, p("mlstm_layer.out_proj.weight"),
-                                   p("mlstm_layer.out_proj.bias")));
+                                   p("mlstm_layer.out_proj.bias"), residualElt));
 
     Value xf = rmsNorm(x1, "norm_ffn");
     Value gateW, upW, gateB, upB;
@@ -448,7 +472,8 @@ struct ExpandLargeBlock : OpRewritePattern<LargeBlockOp> {
       upB = p("ffn.proj_up.bias");
     }
     Value f = gatedFFN(lb, xf, gateW, upW, p("ffn.proj_down.weight"), gateB,
-                       upB, p("ffn.proj_down.bias"), Activation::swish);
+                       upB, p("ffn.proj_down.bias"), Activation::swish,
+                       residualElt);
     SmallVector<Value> results = {lb.add(x1, f)};
     llvm::append_range(results, cell.getFinalState());
     rewriter.replaceOp(op, results);
@@ -466,7 +491,14 @@ struct ExpandLMHead : OpRewritePattern<LMHeadOp> {
   LogicalResult matchAndRewrite(LMHeadOp op,
                                 PatternRewriter &rewriter) const override {
     LayerBuilder lb(rewriter, op.getLoc());
-    Value logits = lb.linear(op.getInput(), op.getWeight(), /*bias=*/Value());
+    // A residual stream wider than the weights (no final norm to narrow it)
+    // is rounded to the weights' type: the projection takes one operand
+    // type. The products accumulate in float32 into the result's type.
+    Value input = lb.castElements(
+        op.getInput(), getElementTypeOrSelf(op.getWeight().getType()));
+    Value logits =
+        lb.linear(input, op.getWeight(), /*bias=*/Value(),
+                  getElementTypeOrSelf(op.getResult().getType()));
     if (std::optional<APFloat> cap = op.getSoftCap())
       logits =
           SoftCapOp::create(rewriter, op.getLoc(), logits.getType(), logits,

@@ -137,8 +137,10 @@ def XLSTM_LargeBlockOp : XLSTM_BlockOp<"large_block", XLSTM_LargeBlockAttr> {
 def XLSTM_EmbeddingOp : XLSTM_Op<"embedding", [Pure]> {
   let summary = "token embedding lookup";
   let description = [{
-    `result[b, s, :] = table[tokens[b, s], :]`. A token outside
-    `[0, vocab_size)` is an error at run time, never an out-of-bounds read.
+    `result[b, s, :] = table[tokens[b, s], :]`, converted to the result's
+    element type (a bf16 table can start a float32 residual stream). A token
+    outside `[0, vocab_size)` is an error at run time, never an
+    out-of-bounds read.
 
     ```mlir
     %e = xlstm.embedding %tokens, %table
@@ -157,7 +159,9 @@ def XLSTM_LMHeadOp : XLSTM_Op<"lm_head", [Pure]> {
   let summary = "output projection to vocabulary logits, optionally soft-capped";
   let description = [{
     `logits = x W^T` with `W` of shape (vocab, E), no bias; with `soft_cap = c`
-    the result is `c * tanh(logits / c)` (xLSTM-7B uses 30).
+    the result is `c * tanh(logits / c)` (xLSTM-7B uses 30). The products
+    accumulate in float32; the result may be wider than the input (float32
+    logits from bf16 activations and weights).
 
     ```mlir
     %l = xlstm.lm_head %x, %w {soft_cap = 3.000000e+01 : f64}
@@ -449,8 +453,10 @@ def XLSTM_HeadwiseLinearOp : XLSTM_Op<"headwise_linear", [Pure]> {
   let hasVerifier = 1;
 }
 
+// The result may have another float element type than the input: a float32
+// residual stream normalised straight into a bf16 projection operand.
 class XLSTM_NormOp<string mnemonic> : XLSTM_Op<mnemonic,
-    [Pure, AttrSizedOperandSegments, AllTypesMatch<["input", "result"]>]> {
+    [Pure, AttrSizedOperandSegments, AllShapesMatch<["input", "result"]>]> {
   let results = (outs XLSTM_FloatTensor:$result);
   let assemblyFormat = [{
     $input (`weight` `(` $weight^ `)`)? (`bias` `(` $bias^ `)`)? attr-dict `:`
@@ -538,12 +544,14 @@ def XLSTM_SoftCapOp : XLSTM_Op<"soft_cap",
 }
 
 def XLSTM_GatedFFNOp : XLSTM_Op<"gated_ffn",
-    [Pure, AttrSizedOperandSegments, AllTypesMatch<["input", "result"]>]> {
+    [Pure, AttrSizedOperandSegments, AllShapesMatch<["input", "result"]>]> {
   let summary = "gated feed-forward: (act(x Wg^T) * (x Wu^T)) Wd^T";
   let description = [{
     gate and up weights `(P, E)`, down weight `(E, P)`; the three biases
     `(P), (P), (E)` are all present or all absent. With `act = swish` this is
-    SwiGLU (xLSTM-7B); the original sLSTM block uses GELU by default.
+    SwiGLU (xLSTM-7B); the original sLSTM block uses GELU by default. The
+    down projection accumulates in float32 and writes the result's element
+    type, which may be wider than the input's (a float32 residual stream).
 
     ```mlir
     %y = xlstm.gated_ffn %x, %wg, %wu, %wd {act = #xlstm.act<gelu>}
