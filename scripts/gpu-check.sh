@@ -46,10 +46,9 @@ prepare)
   rm -rf "$out" && mkdir -p "$out/bundles" "$out/golden"
   cp "$build/bin/xlstm-gpu-info" "$build/bin/xlstm-compare" \
     "$build/bin/xlstm-run" "$build/bin/xlstm-bundle" \
+    "$build/bin/xlstm-generate" \
     "$build/unittests/Runtime/XLSTMRuntimeTests" \
     "$(readlink -f "$build"/lib/libxlstm_runtime.so)" "$out/"
-  # xlstm-generate runs on the 7B only (run-hf).
-  if [ "${2:-golden}" = hf ]; then cp "$build/bin/xlstm-generate" "$out/"; fi
   mv "$out"/libxlstm_runtime.so* "$out/libxlstm_runtime.so"
   # The device tool carries at most 64 MiB with the working tree: strip the
   # tools, and carry the golden set or the Hugging Face set, not both.

@@ -17,7 +17,8 @@ bench/configs/hf-xlstm-7b:
    shards, as the published checkpoint); our bf16 and f32 bundles load it
    (time and peak host memory recorded), their logits of a 32-token prompt
    are compared with each other (3e-2) and the f32 ones with transformers'
-   own model in float32 (1e-3); 32 greedy tokens of bf16 and f32 compared.
+   own model in float32 (1e-3); 32 greedy tokens of bf16 and f32 compared
+   free-running (reported) and with float32's prefix (checked, >= 30).
 
 Writes LOG_DIR/hf-check.json with every figure; exits non-zero if a check
 fails.
@@ -31,7 +32,7 @@ import sys
 import time
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import xLSTMConfig, xLSTMForCausalLM
 from transformers.models.xlstm import modeling_xlstm
 
@@ -226,10 +227,42 @@ m = re.search(r"generated_tokens: (\d+) of (\d+) differ", r.stdout)
 if m:
     differ, total = int(m.group(1)), int(m.group(2))
     results["7b_greedy_equal"] = "%d of %d" % (total - differ, total)
-    ok = total - differ >= 30 * total // 32
+    # Free-running equality is reported, not checked: on this random model
+    # the float32 top-1/top-2 logit gaps go down to 0.014 (logit std 0.64),
+    # and even a bf16 run that rounds nothing but the GEMM operands leaves
+    # float32's greedy path after 12 tokens (scripts/precision-study.py,
+    # docs/performance.md); one flip changes every later token.
+    results["checks"].append({"name": "7b greedy bf16 vs f32, free-running "
+                              "(reported)", "ok": True,
+                              "output": r.stdout.strip()})
+
+# Greedy decisions compared with the same prefix: both bundles read the
+# prompt and float32's 32 greedy tokens; at each of the 32 positions that
+# chose a token, does bf16's argmax equal float32's choice?
+f32_tokens = load_file(outs["f32"])["generated_tokens"]
+path = torch.cat([prompt, f32_tokens[:, :31]], 1).contiguous()
+path_io = os.path.join(work, "7b-path.io.safetensors")
+save_file({"tokens": path}, path_io)
+argmax = {}
+for dtype in ("bf16", "f32"):
+    bundle = os.path.join(root, "bundles", "hf_xlstm_7b.%s.xlstmb" % dtype)
+    out = os.path.join(work, "7b-path-%s.out" % dtype)
+    r = sh([run, bundle, "--device=cuda", "--dtype", dtype, "--weights", ckpt,
+            "--inputs", path_io, "--output", out])
+    failed |= r.returncode != 0
+    if r.returncode == 0:
+        argmax[dtype] = load_file(out)["logits"][0, 31:63].argmax(-1)
+if len(argmax) == 2:
+    same = int((argmax["bf16"] == f32_tokens[0]).sum())
+    consistent = int((argmax["f32"] == f32_tokens[0]).sum())
+    results["7b_greedy_equal_same_prefix"] = "%d of 32" % same
+    results["7b_f32_path_consistent"] = "%d of 32" % consistent
+    ok = same >= 30
     failed |= not ok
-    results["checks"].append({"name": "7b greedy bf16 vs f32 >= 30/32",
-                              "ok": ok, "output": r.stdout.strip()})
+    results["checks"].append({
+        "name": "7b greedy bf16 vs f32 with float32's prefix >= 30/32",
+        "ok": ok, "output": "%d of 32 equal (f32 on its own path: %d)" %
+        (same, consistent)})
 
 with open(os.path.join(logs, "hf-check.json"), "w") as f:
     json.dump(results, f, indent=2)

@@ -77,6 +77,10 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
         options.reportStream ? *options.reportStream : llvm::outs()));
   if (options.stopAfterReport)
     return;
+  // Token models: @sample, the next token on the GPU (memref level, one
+  // launch, outlined with the rest).
+  if (options.sampler)
+    pm.addPass(createXLSTMBuildSamplerPass());
   pm.addNestedPass<func::FuncOp>(createXLSTMLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -142,6 +146,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "headwise-kernel",
       llvm::cl::desc("Small-block headwise projections as one kernel each "
                      "(xlstm-headwise-to-gpu)"),
+      llvm::cl::init(true)};
+  Option<bool> sampler{
+      *this, "sampler",
+      llvm::cl::desc("Token models: add @sample, sampling on the GPU "
+                     "(xlstm-build-sampler)"),
       llvm::cl::init(true)};
   Option<bool> dedupeKernels{
       *this, "dedupe-kernels",
@@ -270,6 +279,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;
+        options.sampler = o.sampler;
         options.loweringReport = o.loweringReport;
         options.requireFastKernels = o.requireFastKernels;
         buildXLSTMToGPUPipeline(pm, options);

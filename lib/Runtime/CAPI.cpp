@@ -316,11 +316,17 @@ xlstm_status xlstm_model_generate(xlstm_model *model, const int64_t *prompt,
   if (llvm::Error e = m.prefill({prompt, nullptr, 1, promptLength}, **state,
                                 logits))
     return fail(std::move(e));
+  // The first token from the prefill's logits on the host, the rest on the
+  // GPU when the bundle has the sampling program (the same function: the
+  // row's random stream continues there).
   runtime::Sampler sampler(options);
+  bool onDevice = m.canSampleOnDevice();
   std::vector<int64_t> history(prompt, prompt + promptLength);
   llvm::ArrayRef<int64_t> stops(eos, eos ? eosCount : 0);
+  int64_t next = 0;
   for (int64_t n = 0; n < maxNewTokens; ++n) {
-    int64_t next = sampler.next(logits, history);
+    if (n == 0 || !onDevice)
+      next = sampler.next(logits, history);
     history.push_back(next);
     tokens[(*count)++] = next;
     // The callback sees the end token too (it is in `tokens`), so it is
@@ -329,6 +335,17 @@ xlstm_status xlstm_model_generate(xlstm_model *model, const int64_t *prompt,
     bool stop = cancelled || llvm::is_contained(stops, next);
     if (stop || n + 1 == maxNewTokens)
       break;
+    if (onDevice) {
+      if (n == 0)
+        if (llvm::Error e = m.startSampling(**state, options, {history},
+                                            {next}, sampler.getDraws()))
+          return fail(std::move(e));
+      if (llvm::Error e = m.generateStep(**state))
+        return fail(std::move(e));
+      if (llvm::Error e = m.readTokens(**state, next))
+        return fail(std::move(e));
+      continue;
+    }
     if (llvm::Error e = m.decodeStep({&next, nullptr, 1, 1}, **state, logits))
       return fail(std::move(e));
   }

@@ -17,6 +17,7 @@
 #include "xlstm/Runtime/GPUModel.h"
 #include "xlstm/Weights/Safetensors.h"
 
+#include <array>
 #include <cstring>
 
 using namespace xlstm;
@@ -272,6 +273,64 @@ Error GPUModel::prefill(const HostInput &input, DeviceState &state,
   return backend->synchronize();
 }
 
+// Runs the step on `input` with the new states allocated in the state's
+// spare buffers; a new state the program makes as a view (not its own
+// allocation) is copied there (inside the recording when recording).
+Error GPUModel::enqueueStep(DeviceState &state, const Value &input,
+                            std::vector<Value> &results) {
+  llvm::StringMap<Value> named;
+  named[inputName] = input;
+  for (auto [name, value] : llvm::zip(stateNames, state.values))
+    named[name] = value;
+  Expected<std::vector<Value>> arguments =
+      bindWithParameters(*stepProgram, std::move(named));
+  if (!arguments)
+    return arguments.takeError();
+  // Result i is state stateOf[i] (or none, -1).
+  std::vector<int> stateOf;
+  std::vector<std::shared_ptr<Allocation>> storage;
+  for (const auto &desc : stepProgram->getResults()) {
+    auto it = llvm::find(stateNames, desc.name);
+    stateOf.push_back(it == stateNames.end() ? -1 : it - stateNames.begin());
+    storage.push_back(stateOf.back() < 0
+                          ? nullptr
+                          : state.spare[stateOf.back()].getMemRef().allocation);
+  }
+  Expected<std::vector<Value>> out =
+      execute(*stepProgram, *backend, *arguments, storage);
+  if (!out)
+    return out.takeError();
+  results = std::move(*out);
+  for (auto [value, index, given] : llvm::zip(results, stateOf, storage)) {
+    if (index < 0)
+      continue;
+    const MemRefValue &result = value.getMemRef();
+    const MemRefValue &spare = state.spare[index].getMemRef();
+    if (result.allocation != given) {
+      if (Error e = copyMemRef(*backend, spare, result, "decode step"))
+        return e;
+    } else if (result.element != spare.element ||
+               result.sizes != spare.sizes) {
+      // Landed by byte count alone: the layout must be the state's too.
+      return createStringError(
+          "decode step: the new state '%s' is %s %s, the state holds %s %s",
+          stateNames[index].c_str(), getName(result.element).str().c_str(),
+          detail::formatList(result.sizes).c_str(),
+          getName(spare.element).str().c_str(),
+          detail::formatList(spare.sizes).c_str());
+    }
+  }
+  return Error::success();
+}
+
+Expected<Value> GPUModel::stepOutput(llvm::ArrayRef<Value> results) const {
+  for (auto [value, desc] : llvm::zip(results, stepProgram->getResults()))
+    if (desc.name == outputName)
+      return value;
+  return createStringError("the step program has no result '%s'",
+                           outputName.c_str());
+}
+
 Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                            llvm::MutableArrayRef<float> output) {
   if (input.batch != state.batch || input.seq != 1)
@@ -284,68 +343,15 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
   Expected<EncodedInput> encoded = encodeHostInput(*stepProgram, input);
   if (!encoded)
     return encoded.takeError();
-
-  // Runs the step on `inputValue` with the new states allocated in the
-  // state's spare buffers; a new state the program makes as a view (not
-  // its own allocation) is copied there (inside the recording when
-  // recording). The caller swaps the sets after the step.
-  auto enqueue = [&](const Value &inputValue,
-                     std::vector<Value> &results) -> Error {
-    llvm::StringMap<Value> named;
-    named[inputName] = inputValue;
-    for (auto [name, value] : llvm::zip(stateNames, state.values))
-      named[name] = value;
-    Expected<std::vector<Value>> arguments =
-        bindWithParameters(*stepProgram, std::move(named));
-    if (!arguments)
-      return arguments.takeError();
-    // Result i is state stateOf[i] (or none, -1).
-    std::vector<int> stateOf;
-    std::vector<std::shared_ptr<Allocation>> storage;
-    for (const auto &desc : stepProgram->getResults()) {
-      auto it = llvm::find(stateNames, desc.name);
-      stateOf.push_back(it == stateNames.end() ? -1
-                                               : it - stateNames.begin());
-      storage.push_back(stateOf.back() < 0
-                            ? nullptr
-                            : state.spare[stateOf.back()].getMemRef().allocation);
-    }
-    Expected<std::vector<Value>> out =
-        execute(*stepProgram, *backend, *arguments, storage);
-    if (!out)
-      return out.takeError();
-    results = std::move(*out);
-    for (auto [value, index, given] : llvm::zip(results, stateOf, storage)) {
-      if (index < 0)
-        continue;
-      const MemRefValue &result = value.getMemRef();
-      const MemRefValue &spare = state.spare[index].getMemRef();
-      if (result.allocation != given) {
-        if (Error e = copyMemRef(*backend, spare, result, "decode step"))
-          return e;
-      } else if (result.element != spare.element ||
-                 result.sizes != spare.sizes) {
-        // Landed by byte count alone: the layout must be the state's too.
-        return createStringError(
-            "decode step: the new state '%s' is %s %s, the state holds %s %s",
-            stateNames[index].c_str(), getName(result.element).str().c_str(),
-            detail::formatList(result.sizes).c_str(),
-            getName(spare.element).str().c_str(),
-            detail::formatList(spare.sizes).c_str());
-      }
-    }
-    return Error::success();
-  };
   auto swapStates = [&] {
     std::swap(state.values, state.spare);
     state.parity = !state.parity;
   };
-  auto outputOf = [&](llvm::ArrayRef<Value> results) -> Expected<Value> {
-    for (auto [value, desc] : llvm::zip(results, stepProgram->getResults()))
-      if (desc.name == outputName)
-        return value;
-    return createStringError("the step program has no result '%s'",
-                             outputName.c_str());
+  auto enqueue = [&](const Value &inputValue, std::vector<Value> &results) {
+    return enqueueStep(state, inputValue, results);
+  };
+  auto outputOf = [&](llvm::ArrayRef<Value> results) {
+    return stepOutput(results);
   };
 
   auto key = std::make_pair(state.id, input.batch * 2 + state.parity);
@@ -404,4 +410,158 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
     return out.takeError();
   return output.empty() ? backend->synchronize()
                         : copyOutputRows(*out, 0, output);
+}
+
+//===----------------------------------------------------------------------===//
+// Sampling on the device
+//===----------------------------------------------------------------------===//
+
+Error GPUModel::startSampling(DeviceState &state,
+                              const SamplingOptions &options,
+                              llvm::ArrayRef<std::vector<int64_t>> history,
+                              llvm::ArrayRef<int64_t> next, uint64_t draws) {
+  if (!sampleProgram)
+    return createStringError("the bundle has no sampling program for this "
+                             "dtype (compile it again with this xlstmc)");
+  if (Error e = options.validate())
+    return e;
+  int64_t batch = state.batch;
+  if (int64_t(history.size()) != batch || int64_t(next.size()) != batch)
+    return createStringError("startSampling: %zu histories and %zu next "
+                             "tokens for a state of batch %lld",
+                             history.size(), next.size(),
+                             static_cast<long long>(batch));
+  auto inVocabulary = [&](int64_t t) { return t >= 0 && t < vocabSize; };
+  for (int64_t r = 0; r < batch; ++r) {
+    if (!inVocabulary(next[r]))
+      return createStringError("startSampling: token %lld of row %lld is "
+                               "out of range [0, %lld)",
+                               static_cast<long long>(next[r]),
+                               static_cast<long long>(r),
+                               static_cast<long long>(vocabSize));
+    for (int64_t t : history[r])
+      if (!inVocabulary(t))
+        return createStringError("startSampling: the history of row %lld "
+                                 "has token %lld, out of range [0, %lld)",
+                                 static_cast<long long>(r),
+                                 static_cast<long long>(t),
+                                 static_cast<long long>(vocabSize));
+  }
+  int64_t words = (vocabSize + 31) / 32;
+  // Allocated once: recorded generate steps keep pointing at them.
+  if (state.tokens.isNone()) {
+    struct Buffer {
+      Value *value;
+      ElementKind element;
+      llvm::SmallVector<int64_t, 2> shape;
+    };
+    for (const Buffer &b : {Buffer{&state.tokens, ElementKind::I64, {batch, 1}},
+                            Buffer{&state.seen, ElementKind::I32, {batch, words}},
+                            Buffer{&state.settings, ElementKind::F32, {4}},
+                            Buffer{&state.rng, ElementKind::I64, {batch, 2}}}) {
+      Value *value = b.value;
+      Expected<MemRefValue> buffer = allocateMemRef(*backend, b.element, b.shape);
+      if (!buffer)
+        return buffer.takeError();
+      *value = Value::getMemRef(std::move(*buffer));
+    }
+  }
+  std::vector<uint32_t> seen(batch * words, 0);
+  std::vector<int64_t> rng(batch * 2);
+  for (int64_t r = 0; r < batch; ++r) {
+    for (int64_t t : history[r])
+      seen[r * words + t / 32] |= 1u << (t % 32);
+    rng[2 * r] = int64_t(options.seed);
+    rng[2 * r + 1] = int64_t(draws);
+  }
+  std::array<float, 4> settings = options.deviceSettings(vocabSize);
+  auto upload = [&](const Value &to, const void *data, size_t bytes) {
+    return backend->copyFromHost(*to.getMemRef().allocation, 0, data, bytes);
+  };
+  if (Error e = upload(state.tokens, next.data(), batch * sizeof(int64_t)))
+    return e;
+  if (Error e = upload(state.seen, seen.data(), seen.size() * 4))
+    return e;
+  if (Error e = upload(state.settings, settings.data(), sizeof settings))
+    return e;
+  return upload(state.rng, rng.data(), rng.size() * sizeof(int64_t));
+}
+
+Error GPUModel::enqueueSample(DeviceState &state, const Value &logits) {
+  llvm::StringMap<Value> named;
+  named["logits"] = logits;
+  named["seen"] = state.seen;
+  named["settings"] = state.settings;
+  named["rng"] = state.rng;
+  named["tokens"] = state.tokens;
+  Expected<std::vector<Value>> arguments =
+      bindArguments(*sampleProgram, named);
+  if (!arguments)
+    return arguments.takeError();
+  Expected<std::vector<Value>> results =
+      execute(*sampleProgram, *backend, *arguments);
+  return results ? Error::success() : results.takeError();
+}
+
+Error GPUModel::generateStep(DeviceState &state) {
+  if (state.tokens.isNone())
+    return createStringError("generateStep: the state has no sampling "
+                             "buffers (call startSampling first)");
+  auto run = [&](std::vector<Value> &results) -> Error {
+    if (Error e = enqueueStep(state, state.tokens, results))
+      return e;
+    Expected<Value> logits = stepOutput(results);
+    if (!logits)
+      return logits.takeError();
+    return enqueueSample(state, *logits);
+  };
+  auto swapStates = [&] {
+    std::swap(state.values, state.spare);
+    state.parity = !state.parity;
+  };
+  // Generate recordings are keyed apart from decodeStep's (batch * 2 +
+  // parity >= 2).
+  auto key = std::make_pair(state.id, int64_t(state.parity));
+  auto it = decodeGraphs.find(key);
+  if (graphReplay && it == decodeGraphs.end()) {
+    if (decodeGraphs.size() >= kMaxRecordings)
+      decodeGraphs.erase(
+          llvm::min_element(decodeGraphs, [](const auto &x, const auto &y) {
+            return x.second.lastUse < y.second.lastUse;
+          }));
+    DecodeGraph graph;
+    Expected<std::unique_ptr<CudaBackend::Recording>> recording =
+        backend->record([&] { return run(graph.results); });
+    if (recording) {
+      graph.recording = std::move(*recording);
+      it = decodeGraphs.emplace(key, std::move(graph)).first;
+    } else {
+      // Run launch by launch; the step itself reports real errors.
+      consumeError(recording.takeError());
+    }
+  }
+  if (graphReplay && it != decodeGraphs.end()) {
+    it->second.lastUse = ++useClock;
+    if (Error e = it->second.recording->replay())
+      return e;
+    swapStates();
+    return Error::success();
+  }
+  std::vector<Value> results;
+  if (Error e = run(results))
+    return e;
+  swapStates();
+  return Error::success();
+}
+
+Error GPUModel::readTokens(const DeviceState &state,
+                           llvm::MutableArrayRef<int64_t> out) {
+  if (state.tokens.isNone())
+    return createStringError("readTokens: the state has no sampling buffers "
+                             "(call startSampling first)");
+  if (int64_t(out.size()) != state.batch)
+    return createStringError("readTokens: %zu slots for %lld rows", out.size(),
+                             static_cast<long long>(state.batch));
+  return backend->copyToHost(out.data(), *state.tokens.getMemRef().allocation,
+                             0, out.size() * sizeof(int64_t));
 }

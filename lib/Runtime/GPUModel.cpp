@@ -122,6 +122,22 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
         std::move(*parsed);
   }
 
+  // Token models from this xlstmc on carry a sampling program; older
+  // bundles sample on the host.
+  std::string sampleKey = ("sample_" + dtype).str();
+  if (const json::Value *program = programs->get(sampleKey)) {
+    Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
+    if (!parsed)
+      return bad(sampleKey + ": " + llvm::toString(parsed.takeError()));
+    for (StringRef name : {"logits", "seen", "settings", "rng", "tokens"}) {
+      std::optional<unsigned> index = parsed->findArgument(name);
+      if (!index || parsed->getArguments()[*index].role != "buffer" ||
+          !parsed->getArguments()[*index].type.memref)
+        return bad(sampleKey + ": no buffer argument '" + name + "'");
+    }
+    model->sampleProgram = std::move(*parsed);
+  }
+
   // The tables the runtime binds by name.
   Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>> input =
       tensorEntry(manifest.get("input"), "input");

@@ -905,10 +905,11 @@ Expected<HostProgram> ProgramParser::parse(const json::Value &json) {
     if (!name || !role)
       return error("needs string fields \"name\" and \"role\"");
     location += " '" + name->str() + "'";
-    if (*role != "input" && *role != "parameter" && *role != "state")
+    if (*role != "input" && *role != "parameter" && *role != "state" &&
+        *role != "buffer")
       return error("role '" + *role +
                    "' is unknown; expected input, "
-                   "parameter or state");
+                   "parameter, state or buffer");
     const json::Value *typeJson = argument->get("type");
     if (!typeJson)
       return error("has no \"type\"");

@@ -19,7 +19,7 @@ root = os.environ.get("XLSTM_E2E_ROOT", "")
 bin_dir = root
 config.substitutions.append(("%bundles", os.path.join(root, "bundles")))
 config.substitutions.append(("%golden", os.path.join(root, "golden")))
-for tool in ["xlstm-run", "xlstm-compare"]:
+for tool in ["xlstm-run", "xlstm-compare", "xlstm-generate"]:
     config.substitutions.append((tool, os.path.join(bin_dir, tool)))
 
 # cuda-gpu: the runtime sees a usable device.

@@ -70,6 +70,12 @@ cl::opt<std::string> prompt("prompt", cl::desc("The prompt text"),
 cl::opt<std::string> promptFile("prompt-file",
                                 cl::desc("Prompts, one per line"),
                                 cl::cat(category));
+cl::opt<bool> hostSampling(
+    "host-sampling",
+    cl::desc("Choose tokens on the host from logits copied back every step "
+             "(default: on the GPU, when the bundle has the sampling "
+             "program; the same tokens either way)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> batchPrompts(
     "batch-prompts",
     cl::desc("Decode the lines of --prompt-file together as one batch "
@@ -145,6 +151,20 @@ public:
                               std::vector<float> &last) = 0;
   virtual llvm::Error step(llvm::ArrayRef<int64_t> tokens,
                            std::vector<float> &logits) = 0;
+  /// Sampling on the device after the prefill: `history` what each row has
+  /// seen, `next` the tokens the next step feeds, `draws` each row's draws
+  /// so far. Then `sampleNext` feeds `next` and overwrites it with the
+  /// following tokens, without the logits leaving the device.
+  virtual bool samplesOnDevice() const { return false; }
+  virtual llvm::Error
+  startDeviceSampling(const runtime::SamplingOptions &,
+                      llvm::ArrayRef<std::vector<int64_t>>,
+                      llvm::ArrayRef<int64_t>, uint64_t) {
+    return llvm::createStringError("this device samples on the host");
+  }
+  virtual llvm::Error sampleNext(std::vector<int64_t> &) {
+    return llvm::createStringError("this device samples on the host");
+  }
 };
 
 /// Concatenates host states along the batch (first) dimension.
@@ -238,6 +258,20 @@ public:
     runtime::GPUModel::HostInput in{tokens.data(), nullptr,
                                     int64_t(tokens.size()), 1};
     return model->decodeStep(in, *state, logits);
+  }
+  bool samplesOnDevice() const override {
+    return model->canSampleOnDevice() && !hostSampling;
+  }
+  llvm::Error
+  startDeviceSampling(const runtime::SamplingOptions &options,
+                      llvm::ArrayRef<std::vector<int64_t>> history,
+                      llvm::ArrayRef<int64_t> next, uint64_t draws) override {
+    return model->startSampling(*state, options, history, next, draws);
+  }
+  llvm::Error sampleNext(std::vector<int64_t> &next) override {
+    if (llvm::Error e = model->generateStep(*state))
+      return e;
+    return model->readTokens(*state, next);
   }
 
 private:
@@ -522,11 +556,15 @@ int main(int argc, char **argv) {
     for (const auto &p : batch)
       promptTokens += p.size();
 
+    // The first token of each row from the prefill's logits on the host;
+    // the rest on the device where it can (the same function: a row's
+    // stream continues there after its first draw).
+    runtime::SamplingOptions options{temperature, topK, topP,
+                                     repetitionPenalty, seed};
     std::vector<runtime::Sampler> samplers;
     for (int64_t r = 0; r < rows; ++r)
-      samplers.emplace_back(
-          runtime::SamplingOptions{temperature, topK, topP, repetitionPenalty,
-                                   seed + uint64_t(r)});
+      samplers.emplace_back(options, r);
+    bool onDevice = model->samplesOnDevice();
     std::vector<std::vector<int64_t>> history(batch.begin(), batch.end());
     std::vector<std::vector<int64_t>> generated(rows);
     std::vector<std::string> text(rows), pending(rows);
@@ -538,8 +576,10 @@ int main(int argc, char **argv) {
       for (int64_t r = 0; r < rows; ++r) {
         if (done[r])
           continue;
-        llvm::ArrayRef<float> row(&logits[r * vocab], vocab);
-        next[r] = samplers[r].next(row, history[r]);
+        if (n == 0 || !onDevice) {
+          llvm::ArrayRef<float> row(&logits[r * vocab], vocab);
+          next[r] = samplers[r].next(row, history[r]);
+        }
         history[r].push_back(next[r]);
         generated[r].push_back(next[r]);
         ++decodedTokens;
@@ -568,9 +608,14 @@ int main(int argc, char **argv) {
       }
       if (!any || n + 1 == maxNewTokens)
         break;
-      // Finished rows keep decoding their last token (the batch steps
-      // together); their output is ignored.
-      if (llvm::Error e = model->step(next, logits))
+      // Finished rows keep decoding (the batch steps together); their
+      // output is ignored.
+      if (onDevice && n == 0)
+        if (llvm::Error e =
+                model->startDeviceSampling(options, history, next, 1))
+          return fail(std::move(e));
+      if (llvm::Error e =
+              onDevice ? model->sampleNext(next) : model->step(next, logits))
         return fail(std::move(e));
     }
     decodeSeconds += std::chrono::duration<double>(Clock::now() - t1).count();

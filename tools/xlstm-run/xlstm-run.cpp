@@ -139,6 +139,11 @@ cl::opt<bool> cudaGraphs(
              "run of each input shape (--device=cuda; not with --profile, "
              "which times launch by launch)"),
     cl::init(true), cl::cat(runCategory));
+cl::opt<bool> hostSampling(
+    "host-sampling",
+    cl::desc("--bench-decode: choose tokens on the host from logits copied "
+             "back every step, even when the bundle can sample on the GPU"),
+    cl::init(false), cl::cat(runCategory));
 cl::opt<unsigned> benchDecode(
     "bench-decode",
     cl::desc("Time generation on the GPU: prefill a seeded random prompt of "
@@ -503,8 +508,11 @@ public:
   }
 
   /// --bench-decode: prefill `input` into a device state, then `steps`
-  /// greedy tokens, each timed on the host clock (input copy, graph
-  /// launch, output copy and argmax: what a generating caller waits for).
+  /// greedy tokens, each timed on the host clock as a generating caller
+  /// waits for it: with the bundle's sampling program, one graph launch
+  /// (step and argmax on the GPU) and the copy of the new tokens; else (or
+  /// with --host-sampling) the input copy, graph launch, logits copy and the
+  /// host's argmax.
   llvm::Error benchmarkDecode(const reference::Tensor &input,
                               llvm::StringRef modelName, unsigned steps,
                               double loadSeconds) {
@@ -539,6 +547,16 @@ public:
     double prefillMs = ms(t0, Clock::now());
     std::vector<int64_t> next(b);
     argmax(next);
+    bool onDevice = model->canSampleOnDevice() && !hostSampling;
+    if (onDevice) {
+      std::vector<std::vector<int64_t>> history;
+      for (int64_t r = 0; r < b; ++r)
+        history.emplace_back(prompt.begin() + r * s,
+                             prompt.begin() + (r + 1) * s);
+      if (llvm::Error e = model->startSampling(
+              **state, runtime::SamplingOptions{}, history, next, 0))
+        return e;
+    }
     if (profile) {
       model->setGraphReplay(false);
       if (llvm::Error e = model->setProfiling(true))
@@ -548,10 +566,17 @@ public:
     unsigned warm = std::min<unsigned>(warmup, 16);
     for (unsigned i = 0; i < warm + steps; ++i) {
       auto start = Clock::now();
-      runtime::GPUModel::HostInput one{next.data(), nullptr, b, 1};
-      if (llvm::Error e = model->decodeStep(one, **state, logits))
-        return e;
-      argmax(next);
+      if (onDevice) {
+        if (llvm::Error e = model->generateStep(**state))
+          return e;
+        if (llvm::Error e = model->readTokens(**state, next))
+          return e;
+      } else {
+        runtime::GPUModel::HostInput one{next.data(), nullptr, b, 1};
+        if (llvm::Error e = model->decodeStep(one, **state, logits))
+          return e;
+        argmax(next);
+      }
       if (i >= warm)
         stepMs.push_back(ms(start, Clock::now()));
       if (profile && i + 1 == warm)
@@ -611,6 +636,7 @@ public:
                             {"min", sorted.front()},
                             {"max", sorted.back()}}},
         {"decode_tokens_per_second", double(b) / (median / 1000)},
+        {"sampling", onDevice ? "gpu" : "host"},
         {"cuda_graphs", model->getGraphReplay()},
         {"profiled", profile.getValue()}};
     if (profile)

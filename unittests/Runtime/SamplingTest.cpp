@@ -6,8 +6,10 @@
 //
 // Statistics of the sampler on fresh random logits: top-k and top-p never
 // emit an excluded token, frequencies follow the softmax, temperature 0 is
-// greedy, a seed reproduces its tokens, the repetition penalty divides
-// positive and multiplies negative logits.
+// greedy, a seed reproduces its tokens, rows draw their own streams, the
+// repetition penalty divides positive and multiplies negative logits. The
+// GPU twin (@sample) is checked against this one on the H200
+// (CudaGpu.SampleProgramMatchesTheHostSampler).
 //
 //===----------------------------------------------------------------------===//
 
@@ -137,6 +139,41 @@ TEST(Sampling, RepetitionPenalty) {
       p1 = p;
   double z = std::exp(2.0) + std::exp(-2.0) + std::exp(1.5);
   EXPECT_NEAR(p1, std::exp(-2.0) / z, 1e-9);
+}
+
+TEST(Sampling, TopKKeepsTiesWithTheKthToken) {
+  // Hugging Face's TopK warper keeps every token at least as large as the
+  // k-th: with k = 2 and a tie for second place, three candidates.
+  std::vector<float> logits = {3.0f, 1.0f, 2.0f, 2.0f, 0.5f};
+  Sampler probe({1.0, 2, 1, 1, 0});
+  std::set<int64_t> kept;
+  for (auto [t, p] : probe.candidates(logits, {}))
+    kept.insert(t);
+  EXPECT_EQ(kept, (std::set<int64_t>{0, 2, 3}));
+}
+
+TEST(Sampling, RowsDrawTheirOwnStreams) {
+  std::vector<float> logits = randomLogits(1000, 8, 0.5);
+  auto draw = [&](int64_t row) {
+    Sampler s({1.0, 0, 1, 1, 7}, row);
+    std::vector<int64_t> tokens;
+    for (int i = 0; i < 32; ++i)
+      tokens.push_back(s.next(logits, {}));
+    return tokens;
+  };
+  EXPECT_EQ(draw(3), draw(3));
+  EXPECT_NE(draw(0), draw(1));
+}
+
+TEST(Sampling, OrderKeysFollowTheFloats) {
+  std::vector<float> values = {-INFINITY, -3e38f, -2.5f, -1e-30f, -0.0f, 0.0f,
+                               1e-30f,    1.0f,   2.5f,  3e38f,   INFINITY};
+  for (size_t i = 1; i < values.size(); ++i)
+    EXPECT_LE(sampleOrderKey(values[i - 1]), sampleOrderKey(values[i])) << i;
+  EXPECT_LT(sampleOrderKey(-2.5f), sampleOrderKey(1e-30f));
+  // The Gumbel noise is finite for every token (the uniform stays in (0, 1)).
+  for (int64_t t = 0; t < 100000; ++t)
+    ASSERT_TRUE(std::isfinite(sampleGumbelNoise(1, 2, 3, t))) << t;
 }
 
 TEST(Sampling, OptionsAreValidated) {

@@ -423,6 +423,47 @@ def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
   ];
 }
 
+def XLSTMBuildSamplerPass : Pass<"xlstm-build-sampler", "::mlir::ModuleOp"> {
+  let summary = "Add @sample: each row's next token from its logits, on the GPU";
+  let description = [{
+    For a module whose `@step` returns `logits` (a language model), adds a
+    host function `@sample` with one `gpu.launch` (a block per row) that
+    reads the logits of the last position and writes the next token, so
+    that decoding keeps tokens and logits on the device. Its arguments are
+    buffers it reads and writes in place (`xlstm.buffer`): `logits` (B, S,
+    V), `seen` (B, ceil(V/32)) i32 bitmap of the tokens each row has seen,
+    `settings` (4) f32 = temperature, top-p, repetition penalty, top-k,
+    `rng` (B, 2) i64 = seed and draws so far, `tokens` (B, 1) i64.
+
+    Temperature 0 is the argmax (ties to the lower id). Otherwise the
+    penalised logits over the temperature are cut to the top-k and then to
+    the top-p nucleus (exact radix selects over order-preserving keys, ties
+    with the threshold kept, as Hugging Face's warpers) and a Gumbel-max
+    draw with counter-based random numbers picks the token: the same seed
+    gives the same tokens, and runtime::Sampler computes the same function
+    on the host.
+
+    ```mlir
+    func.func @sample(%logits: memref<?x?x50304xf32> {xlstm.buffer = "logits"},
+                      %seen: memref<?x1572xi32> {xlstm.buffer = "seen"},
+                      %settings: memref<4xf32> {xlstm.buffer = "settings"},
+                      %rng: memref<?x2xi64> {xlstm.buffer = "rng"},
+                      %tokens: memref<?x1xi64> {xlstm.buffer = "tokens"}) {
+      // gpu.launch blocks(B) threads(512) ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"512",
+           "Threads per row (a multiple of 32, at most 512)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 def XLSTMLinalgToParallelLoopsPass
     : Pass<"xlstm-linalg-to-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower linalg ops on buffers to scf.parallel loops, op by op";

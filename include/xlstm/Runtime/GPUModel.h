@@ -22,6 +22,7 @@
 #include "xlstm/Reference/Tensor.h"
 #include "xlstm/Runtime/CudaObjects.h"
 #include "xlstm/Runtime/HostProgram.h"
+#include "xlstm/Runtime/Sampling.h"
 #include "xlstm/Weights/ParameterBinding.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -100,6 +101,10 @@ public:
     /// `parity` says which physical set is current (one recording each).
     std::vector<Value> spare;
     bool parity = false;
+    /// Sampling on the device (startSampling): the tokens the next step
+    /// reads and the sampler overwrites (B, 1) i64, the seen-token bitmap
+    /// (B, ceil(V/32)) i32, the settings (4) f32, seed and draws (B, 2) i64.
+    Value tokens, seen, settings, rng;
   };
 
   /// An input of `batch` x `seq` positions on the host: int64 tokens for
@@ -133,6 +138,28 @@ public:
   /// graph launch and one copy of the output back.
   llvm::Error decodeStep(const HostInput &input, DeviceState &state,
                          llvm::MutableArrayRef<float> output);
+
+  /// Whether the bundle has the sampling program (`sample_<dtype>`, which
+  /// xlstmc adds to token models): then generateStep samples on the GPU.
+  bool canSampleOnDevice() const { return sampleProgram.has_value(); }
+  /// Prepares `state` for generateStep: the sampling settings; each row's
+  /// seed and draws so far (`draws`: a row's stream continues where a host
+  /// Sampler of that row left off); the tokens each row has seen
+  /// (`history`, for the repetition penalty); and `next`, the token each
+  /// row feeds the next step. Buffers are allocated once per state, so
+  /// recorded steps stay valid across calls.
+  llvm::Error startSampling(DeviceState &state, const SamplingOptions &options,
+                            llvm::ArrayRef<std::vector<int64_t>> history,
+                            llvm::ArrayRef<int64_t> next, uint64_t draws);
+  /// One generated token per row without the host: the step program reads
+  /// the state's tokens, the sampling program writes each row's next token
+  /// in their place and marks it seen. With graph replay on, both are one
+  /// recording (per state and parity): a token is one graph launch.
+  llvm::Error generateStep(DeviceState &state);
+  /// Copies the state's tokens (what the last generateStep sampled, one per
+  /// row) to `out` (waits for the GPU).
+  llvm::Error readTokens(const DeviceState &state,
+                         llvm::MutableArrayRef<int64_t> out);
 
   /// CUDA-graph replay of `forward` and `step` (on by default): the second
   /// call for an input shape (and program) records the launches into a
@@ -217,6 +244,16 @@ private:
   llvm::Expected<std::vector<Value>>
   bindWithParameters(const HostProgram &program, llvm::StringMap<Value> named);
 
+  /// Enqueues the step program on `input` and `state`'s states, the new
+  /// states landing in the state's spare buffers; `results` are the
+  /// program's. The caller swaps the state's sets afterwards.
+  llvm::Error enqueueStep(DeviceState &state, const Value &input,
+                          std::vector<Value> &results);
+  /// The step program's output among its results.
+  llvm::Expected<Value> stepOutput(llvm::ArrayRef<Value> results) const;
+  /// Enqueues the sampling program on `logits` and `state`'s buffers.
+  llvm::Error enqueueSample(DeviceState &state, const Value &logits);
+
   /// A step recorded for one state and parity: its input buffer and
   /// results.
   struct DecodeGraph {
@@ -247,7 +284,7 @@ private:
   const Context *context = nullptr;
   std::unique_ptr<CudaBackend> backend;
   std::vector<KernelRef> kernels;
-  std::optional<HostProgram> forwardProgram, stepProgram;
+  std::optional<HostProgram> forwardProgram, stepProgram, sampleProgram;
   std::vector<weights::ParamDesc> params;
   /// Parameters on the device, by name.
   llvm::StringMap<Value> parameterValues;

@@ -268,7 +268,9 @@ struct Op {
 
 struct ProgramArgument {
   std::string name;
-  std::string role; ///< "input", "parameter", "state"
+  /// "input", "parameter", "state", or "buffer" (read and written in
+  /// place: the sampling program's logits, seen, settings, rng, tokens).
+  std::string role;
   Type type;
 };
 

@@ -85,7 +85,8 @@ public:
       std::pair<StringLiteral, StringLiteral> roles[] = {
           {xlstm::kInputAttrName, "input"},
           {xlstm::kParamAttrName, "parameter"},
-          {xlstm::kStateAttrName, "state"}};
+          {xlstm::kStateAttrName, "state"},
+          {xlstm::kBufferAttrName, "buffer"}};
       json::Object entry;
       for (auto [attr, role] : roles)
         if (auto name = fn.getArgAttrOfType<StringAttr>(i, attr)) {
@@ -439,7 +440,7 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
   }
   // Kernels are keyed "<module>::<name>" within this element type.
   llvm::StringMap<unsigned> launched;
-  for (StringRef fnName : {"forward", "step"}) {
+  for (StringRef fnName : {"forward", "step", "sample"}) {
     auto fn = compiled.lookupSymbol<func::FuncOp>(fnName);
     if (!fn)
       continue;

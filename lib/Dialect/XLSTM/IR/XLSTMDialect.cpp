@@ -146,7 +146,8 @@ LogicalResult expectName(Operation *op, NamedAttribute attr, StringRef where) {
 
 constexpr StringLiteral kKnownAttributes =
     "known: xlstm.model and xlstm.config on the module; xlstm.input, "
-    "xlstm.param, xlstm.aliases and xlstm.state on function arguments; "
+    "xlstm.param, xlstm.aliases, xlstm.state and xlstm.buffer on function "
+    "arguments; "
     "xlstm.output and xlstm.state on function results; xlstm.kernel and "
     "xlstm.generic_reason on the ops of a lowering";
 } // namespace
@@ -195,7 +196,7 @@ LogicalResult XLSTMDialect::verifyRegionArgAttribute(Operation *op, unsigned,
   StringRef name = attr.getName().getValue();
   std::string where = "argument " + std::to_string(argIndex);
   if (name == kInputAttrName || name == kParamAttrName ||
-      name == kStateAttrName)
+      name == kStateAttrName || name == kBufferAttrName)
     return expectName(op, attr, where);
   if (name == kAliasesAttrName) {
     auto aliases = dyn_cast<ArrayAttr>(attr.getValue());

@@ -27,6 +27,9 @@ inline constexpr llvm::StringLiteral kOutputAttrName = "xlstm.output";
 /// Argument and result attribute naming a recurrent state tensor
 /// ("blocks.<i>.<conv|C|n|m|h|c>").
 inline constexpr llvm::StringLiteral kStateAttrName = "xlstm.state";
+/// Argument attribute naming a buffer the function reads and writes in
+/// place (the sampling program's logits, seen, settings, rng, tokens).
+inline constexpr llvm::StringLiteral kBufferAttrName = "xlstm.buffer";
 /// Other state_dict names bound to the same tensor (tied embeddings).
 inline constexpr llvm::StringLiteral kAliasesAttrName = "xlstm.aliases";
 /// Module attribute: the upstream model class.

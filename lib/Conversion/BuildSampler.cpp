@@ -1,0 +1,599 @@
+//===- BuildSampler.cpp - @sample: the next token of each row on the GPU --===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A token model's bundle gets a third entry point next to @forward and
+// @step: @sample reads the logits of the last position and writes each
+// row's next token into the buffer the next step reads, so that decoding
+// never brings logits to the host. One block per row:
+//
+//   1. scores: the logits, divided (positive) or multiplied (negative) by
+//      the repetition penalty where the row's seen-token bitmap has the
+//      token (Hugging Face's CTRL penalty);
+//   2. temperature 0: the argmax (ties to the lower id, as torch.argmax);
+//   3. otherwise u = score / temperature; top-k keeps the keys at or above
+//      the k-th largest (ties with it kept, as Hugging Face's TopK warper);
+//      top-p keeps, among those, the keys at or above the one where the
+//      descending cumulative softmax mass first reaches p (the smallest such
+//      prefix, ties kept). Both thresholds come from an exact radix select
+//      on the order-preserving integer key of u: four byte-wide histogram
+//      passes, per-warp histograms in shared memory; masses are
+//      fixed-point (exp(u - max) * 2^32, integer sums: the same threshold
+//      whatever order the atomics land in);
+//   4. a Gumbel-max draw over the kept tokens: argmax of u + G, G =
+//      -log(-log(r)) with r from a counter-based hash of (seed, draw,
+//      row, token), which samples softmax(u) restricted to them exactly;
+//   5. the token goes to `tokens`, its bit into `seen`, the row's draw
+//      counter advances.
+//
+// runtime::Sampler computes the same function on the host (same hash, same
+// thresholds), for the reference device and for tests.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "xlstm/Conversion/Passes.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrNames.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMBUILDSAMPLERPASS
+#include "xlstm/Conversion/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+using namespace xlstm;
+
+namespace {
+
+/// The buffers of @sample (memrefs captured by the launch).
+struct SamplerBuffers {
+  Value logits;   ///< (B, S, V) in the step's logits type; position S - 1
+  Value seen;     ///< (B, ceil(V / 32)) i32 bitmap of tokens seen per row
+  Value settings; ///< (4) f32: temperature, top-p, repetition penalty, top-k
+  Value rng;      ///< (B, 2) i64: seed, draws so far
+  Value tokens;   ///< (B, 1) i64: the sampled tokens
+  Value seq;      ///< S (index)
+  int64_t vocab;
+};
+
+class SampleKernel : KernelBuilder {
+public:
+  SampleKernel(OpBuilder &b, Location loc, int64_t threads)
+      : KernelBuilder(b, loc, b.getF32Type()), threads(threads),
+        warps(threads / 32) {}
+
+  void build(const SamplerBuffers &io, gpu::LaunchOp launch) {
+    this->io = io;
+    ValueRange shared = launch.getWorkgroupAttributions();
+    warpBest = shared[0];
+    warpIndex = shared[1];
+    bins = shared[2];
+    merged = shared[3];
+    scalars = shared[4];
+    maxSlot = shared[5];
+    tid = launch.getThreadIds().x;
+    row = launch.getBlockIds().x;
+    lane = remui(tid, idx(32));
+    warp = divui(tid, idx(32));
+    position = sub(io.seq, idx(1));
+
+    Value temperature = load(io.settings, {idx(0)});
+    topP = load(io.settings, {idx(1)});
+    penalty = load(io.settings, {idx(2)});
+    topK = arith::FPToSIOp::create(b, loc, b.getI64Type(),
+                                   load(io.settings, {idx(3)}));
+    Value seed = memref::LoadOp::create(b, loc, io.rng, ValueRange{row, idx(0)});
+    draws = memref::LoadOp::create(b, loc, io.rng, ValueRange{row, idx(1)});
+    rowKey = mix(arith::XOrIOp::create(
+        b, loc,
+        mix(arith::AddIOp::create(
+            b, loc, seed,
+            arith::MulIOp::create(b, loc, i64(kGolden),
+                                  arith::AddIOp::create(b, loc, draws,
+                                                        i64(1))))),
+        arith::MulIOp::create(
+            b, loc, i64(kRowMultiplier),
+            arith::AddIOp::create(b, loc, indexToI64(row), i64(1)))));
+
+    Value greedy = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE,
+                                         temperature, constant(0.0));
+    Value choice = ifElse(
+        greedy, b.getI32Type(),
+        [&] { return blockArgmax([&](Value i) { return score(i); }); },
+        [&] {
+          this->temperature = temperature;
+          return sampleTopKTopP();
+        });
+
+    ifThen(eqi(tid, idx(0)), [&] {
+      // NaN everywhere leaves no candidate: token 0 rather than an id
+      // outside the vocabulary.
+      Value vocab = i32(io.vocab);
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          choice, vocab);
+      Value token = arith::SelectOp::create(b, loc, valid, choice, i32(0));
+      memref::StoreOp::create(
+          b, loc, arith::ExtUIOp::create(b, loc, b.getI64Type(), token),
+          io.tokens, ValueRange{row, idx(0)});
+      Value word = arith::IndexCastUIOp::create(
+          b, loc, b.getIndexType(),
+          arith::ShRUIOp::create(b, loc, token, i32(5)));
+      Value bit = arith::ShLIOp::create(
+          b, loc, i32(1), arith::AndIOp::create(b, loc, token, i32(31)));
+      Value old = memref::LoadOp::create(b, loc, io.seen, ValueRange{row, word});
+      memref::StoreOp::create(b, loc, arith::OrIOp::create(b, loc, old, bit),
+                              io.seen, ValueRange{row, word});
+      memref::StoreOp::create(b, loc,
+                              arith::AddIOp::create(b, loc, draws, i64(1)),
+                              io.rng, ValueRange{row, idx(1)});
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+private:
+  static constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+  static constexpr uint64_t kRowMultiplier = 0xd1b54a32d192ed03ull;
+
+  Value i32(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+  }
+  Value i64(uint64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                        static_cast<int64_t>(v));
+  }
+  Value indexToI64(Value v) {
+    return arith::IndexCastUIOp::create(b, loc, b.getI64Type(), v);
+  }
+  void barrier() { gpu::BarrierOp::create(b, loc); }
+
+  /// scf.if with one result of `type`.
+  Value ifElse(Value cond, Type type, function_ref<Value()> thenFn,
+               function_ref<Value()> elseFn) {
+    auto op = scf::IfOp::create(b, loc, TypeRange{type}, cond,
+                                /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(op.thenBlock());
+    scf::YieldOp::create(b, loc, thenFn());
+    b.setInsertionPointToStart(op.elseBlock());
+    scf::YieldOp::create(b, loc, elseFn());
+    return op.getResult(0);
+  }
+
+  /// splitmix64's finaliser: a bijection of 64-bit words that mixes well.
+  Value mix(Value z) {
+    auto step = [&](Value v, int64_t shift) {
+      return arith::XOrIOp::create(b, loc, v,
+                                   arith::ShRUIOp::create(b, loc, v,
+                                                          i64(shift)));
+    };
+    z = arith::MulIOp::create(b, loc, step(z, 30), i64(0xbf58476d1ce4e5b9ull));
+    z = arith::MulIOp::create(b, loc, step(z, 27), i64(0x94d049bb133111ebull));
+    return step(z, 31);
+  }
+
+  /// The penalised logit of token `i` (index) of this row, in float32.
+  Value score(Value i) {
+    Value z = load(io.logits, {row, position, i});
+    Value i32Index = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i);
+    Value word = memref::LoadOp::create(
+        b, loc, io.seen,
+        ValueRange{row, arith::IndexCastUIOp::create(
+                            b, loc, b.getIndexType(),
+                            arith::ShRUIOp::create(b, loc, i32Index, i32(5)))});
+    Value bit = arith::AndIOp::create(
+        b, loc,
+        arith::ShRUIOp::create(b, loc, word,
+                               arith::AndIOp::create(b, loc, i32Index, i32(31))),
+        i32(1));
+    Value seen = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit,
+                                       i32(0));
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, z,
+                                           constant(0.0));
+    Value penalised = arith::SelectOp::create(
+        b, loc, positive, arith::DivFOp::create(b, loc, z, penalty),
+        mulf(z, penalty));
+    return arith::SelectOp::create(b, loc, seen, penalised, z);
+  }
+
+  /// score / temperature.
+  Value scaled(Value i) {
+    return arith::DivFOp::create(b, loc, score(i), temperature);
+  }
+
+  /// The order-preserving unsigned key of a float (i32 bits).
+  Value keyOf(Value u) {
+    Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), u);
+    Value sign = arith::ShRSIOp::create(b, loc, bits, i32(31));
+    Value flip = arith::OrIOp::create(b, loc, sign,
+                                      i32(std::numeric_limits<int32_t>::min()));
+    return arith::XOrIOp::create(b, loc, bits, flip);
+  }
+
+  Value uge(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, x, y);
+  }
+
+  /// (value, index) pairs: whether (v, i) beats (w, j): larger value, ties
+  /// to the lower index.
+  Value beats(Value v, Value i, Value w, Value j) {
+    Value larger =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, v, w);
+    Value tie = arith::AndIOp::create(
+        b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, v, w),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, j));
+    return arith::OrIOp::create(b, loc, larger, tie);
+  }
+
+  /// Butterfly reduction of (value, index) pairs across a warp.
+  std::pair<Value, Value> warpArgmax(Value v, Value i) {
+    for (int32_t offset : {16, 8, 4, 2, 1}) {
+      Value ov = gpu::ShuffleOp::create(b, loc, v, offset, 32,
+                                        gpu::ShuffleMode::XOR)
+                     .getShuffleResult();
+      Value oi = gpu::ShuffleOp::create(b, loc, i, offset, 32,
+                                        gpu::ShuffleMode::XOR)
+                     .getShuffleResult();
+      Value take = beats(ov, oi, v, i);
+      v = arith::SelectOp::create(b, loc, take, ov, v);
+      i = arith::SelectOp::create(b, loc, take, oi, i);
+    }
+    return {v, i};
+  }
+
+  /// The index (i32) of the largest `value(i)` over the vocabulary, ties to
+  /// the lower index; V when every value is NaN or -inf. Valid in thread 0.
+  Value blockArgmax(function_ref<Value(Value)> value) {
+    Value minusInf = constant(-std::numeric_limits<double>::infinity());
+    SmallVector<Value> best = forRange(
+        tid, idx(io.vocab), idx(threads), {minusInf, i32(io.vocab)},
+        [&](Value i, ValueRange acc) -> SmallVector<Value> {
+          Value v = value(i);
+          Value ii = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i);
+          // Each thread's indices increase: strictly larger wins.
+          Value take = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                             v, acc[0]);
+          return {arith::SelectOp::create(b, loc, take, v, acc[0]),
+                  arith::SelectOp::create(b, loc, take, ii, acc[1])};
+        });
+    auto [v, i] = warpArgmax(best[0], best[1]);
+    ifThen(eqi(lane, idx(0)), [&] {
+      memref::StoreOp::create(b, loc, v, warpBest, ValueRange{warp});
+      memref::StoreOp::create(b, loc, i, warpIndex, ValueRange{warp});
+    });
+    barrier();
+    Value inRange = ult(lane, idx(warps));
+    Value safeLane = arith::SelectOp::create(b, loc, inRange, lane, idx(0));
+    Value wv = arith::SelectOp::create(
+        b, loc, inRange,
+        memref::LoadOp::create(b, loc, warpBest, ValueRange{safeLane}),
+        minusInf);
+    Value wi = arith::SelectOp::create(
+        b, loc, inRange,
+        memref::LoadOp::create(b, loc, warpIndex, ValueRange{safeLane}),
+        i32(io.vocab));
+    Value result = warpArgmax(wv, wi).second;
+    // The shared slots are reused by the next reduction.
+    barrier();
+    return result;
+  }
+
+  /// The largest `value(i)`, in every thread.
+  Value blockMax(function_ref<Value(Value)> value) {
+    Value minusInf = constant(-std::numeric_limits<double>::infinity());
+    Value m = forRange(tid, idx(io.vocab), idx(threads), {minusInf},
+                       [&](Value i, ValueRange acc) -> SmallVector<Value> {
+                         return {maxf(acc[0], value(i))};
+                       })[0];
+    for (int32_t offset : {16, 8, 4, 2, 1})
+      m = maxf(m, gpu::ShuffleOp::create(b, loc, m, offset, 32,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult());
+    ifThen(eqi(lane, idx(0)),
+           [&] { memref::StoreOp::create(b, loc, m, warpBest, ValueRange{warp}); });
+    barrier();
+    ifThen(eqi(tid, idx(0)), [&] {
+      Value all = forRange(0, warps, 1, {minusInf},
+                           [&](Value w, ValueRange acc) -> SmallVector<Value> {
+                             return {maxf(acc[0], memref::LoadOp::create(
+                                                      b, loc, warpBest,
+                                                      ValueRange{w}))};
+                           })[0];
+      memref::StoreOp::create(b, loc, all, maxSlot, ValueRange{idx(0)});
+    });
+    barrier();
+    Value result = memref::LoadOp::create(b, loc, maxSlot, ValueRange{idx(0)});
+    barrier();
+    return result;
+  }
+
+  /// The largest key K with weight(keys >= K) >= goal, over the tokens whose
+  /// key is at least `floorKey` (keys i32, weights i64): byte by byte from
+  /// the top, a histogram of the next byte among the keys that share the
+  /// bytes chosen so far; thread 0 walks it from the top. `goalOf` turns
+  /// the total weight (the first histogram's sum) into the goal.
+  Value radixSelect(function_ref<Value(Value, Value)> weight,
+                    function_ref<Value(Value)> goalOf, Value floorKey) {
+    Value prefix = i32(0);
+    Value above = i64(0);
+    Value zero64 = i64(0);
+    for (int level = 0; level < 4; ++level) {
+      int64_t shift = 24 - 8 * level;
+      forRange(tid, idx(warps * 256), idx(threads), {},
+               [&](Value j, ValueRange) -> SmallVector<Value> {
+                 memref::StoreOp::create(
+                     b, loc, zero64, bins,
+                     ValueRange{divui(j, idx(256)), remui(j, idx(256))});
+                 return {};
+               });
+      barrier();
+      forRange(tid, idx(io.vocab), idx(threads), {},
+               [&](Value i, ValueRange) -> SmallVector<Value> {
+                 Value u = scaled(i);
+                 Value key = keyOf(u);
+                 Value take = uge(key, floorKey);
+                 if (level > 0)
+                   take = arith::AndIOp::create(
+                       b, loc, take,
+                       arith::CmpIOp::create(
+                           b, loc, arith::CmpIPredicate::eq,
+                           arith::ShRUIOp::create(b, loc, key, i32(shift + 8)),
+                           arith::ShRUIOp::create(b, loc, prefix,
+                                                  i32(shift + 8))));
+                 ifThen(take, [&] {
+                   Value digit = arith::IndexCastUIOp::create(
+                       b, loc, b.getIndexType(),
+                       arith::AndIOp::create(
+                           b, loc,
+                           arith::ShRUIOp::create(b, loc, key, i32(shift)),
+                           i32(255)));
+                   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                               weight(u, key), bins,
+                                               ValueRange{warp, digit});
+                 });
+                 return {};
+               });
+      barrier();
+      forRange(tid, idx(256), idx(threads), {},
+               [&](Value d, ValueRange) -> SmallVector<Value> {
+                 Value sum = forRange(0, warps, 1, {zero64},
+                                      [&](Value w, ValueRange acc)
+                                          -> SmallVector<Value> {
+                                        return {arith::AddIOp::create(
+                                            b, loc, acc[0],
+                                            memref::LoadOp::create(
+                                                b, loc, bins,
+                                                ValueRange{w, d}))};
+                                      })[0];
+                 memref::StoreOp::create(b, loc, sum, merged, ValueRange{d});
+                 return {};
+               });
+      barrier();
+      ifThen(eqi(tid, idx(0)), [&] {
+        if (level == 0) {
+          Value total =
+              forRange(0, 256, 1, {zero64},
+                       [&](Value d, ValueRange acc) -> SmallVector<Value> {
+                         return {arith::AddIOp::create(
+                             b, loc, acc[0],
+                             memref::LoadOp::create(b, loc, merged,
+                                                    ValueRange{d}))};
+                       })[0];
+          memref::StoreOp::create(b, loc, goalOf(total), scalars,
+                                  ValueRange{idx(2)});
+        }
+        Value goal = memref::LoadOp::create(b, loc, scalars, ValueRange{idx(2)});
+        SmallVector<Value> walk = forRange(
+            0, 256, 1, {above, i32(-1)},
+            [&](Value j, ValueRange acc) -> SmallVector<Value> {
+              Value d = sub(idx(255), j);
+              Value h = memref::LoadOp::create(b, loc, merged, ValueRange{d});
+              Value open = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::slt, acc[1], i32(0));
+              Value reach = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::uge,
+                  arith::AddIOp::create(b, loc, acc[0], h), goal);
+              Value hit = arith::AndIOp::create(b, loc, open, reach);
+              Value pass = arith::AndIOp::create(
+                  b, loc, open,
+                  arith::XOrIOp::create(
+                      b, loc, reach,
+                      arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)));
+              return {arith::SelectOp::create(
+                          b, loc, pass,
+                          arith::AddIOp::create(b, loc, acc[0], h), acc[0]),
+                      arith::SelectOp::create(
+                          b, loc, hit,
+                          arith::IndexCastUIOp::create(b, loc, b.getI32Type(),
+                                                       d),
+                          acc[1])};
+            });
+        // A goal above the total (cannot happen: the goal is at most the
+        // total) would leave no byte: take the lowest.
+        Value chosen = arith::MaxSIOp::create(b, loc, walk[1], i32(0));
+        Value next = arith::OrIOp::create(
+            b, loc, prefix, arith::ShLIOp::create(b, loc, chosen, i32(shift)));
+        memref::StoreOp::create(
+            b, loc, arith::ExtUIOp::create(b, loc, b.getI64Type(), next),
+            scalars, ValueRange{idx(0)});
+        memref::StoreOp::create(b, loc, walk[0], scalars, ValueRange{idx(1)});
+      });
+      barrier();
+      prefix = arith::TruncIOp::create(
+          b, loc, b.getI32Type(),
+          memref::LoadOp::create(b, loc, scalars, ValueRange{idx(0)}));
+      above = memref::LoadOp::create(b, loc, scalars, ValueRange{idx(1)});
+      barrier();
+    }
+    return prefix;
+  }
+
+  /// Temperature, top-k, top-p and the Gumbel-max draw; the token in
+  /// thread 0.
+  Value sampleTopKTopP() {
+    Value vocab64 = i64(io.vocab);
+    Value useTopK = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, topK, i64(0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, topK,
+                              vocab64));
+    Value kKey = ifElse(
+        useTopK, b.getI32Type(),
+        [&] {
+          return radixSelect([&](Value, Value) { return i64(1); },
+                             [&](Value) { return topK; }, i32(0));
+        },
+        [&] { return i32(0); });
+    Value useTopP = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                          topP, constant(1.0));
+    Value threshold = ifElse(
+        useTopP, b.getI32Type(),
+        [&] {
+          Value top = blockMax([&](Value i) { return scaled(i); });
+          // exp(u - max) in 32-bit fixed point: at most 2^32 per token.
+          auto weight = [&](Value u, Value) -> Value {
+            Value p = mulf(exp(subf(u, top)), constant(4294967296.0));
+            return arith::FPToUIOp::create(b, loc, b.getI64Type(), p);
+          };
+          auto goalOf = [&](Value total) -> Value {
+            Type f64 = b.getF64Type();
+            Value scaledTotal = arith::MulFOp::create(
+                b, loc, arith::UIToFPOp::create(b, loc, f64, total),
+                arith::ExtFOp::create(b, loc, f64, topP));
+            Value goal =
+                arith::FPToUIOp::create(b, loc, b.getI64Type(), scaledTotal);
+            return arith::MaxUIOp::create(b, loc, goal, i64(1));
+          };
+          return radixSelect(weight, goalOf, kKey);
+        },
+        [&] { return kKey; });
+    return blockArgmax([&](Value i) {
+      Value u = scaled(i);
+      Value kept = uge(keyOf(u), threshold);
+      Value r = mix(arith::AddIOp::create(
+          b, loc, rowKey,
+          arith::MulIOp::create(
+              b, loc, i64(kGolden),
+              arith::AddIOp::create(b, loc, indexToI64(i), i64(1)))));
+      // 24 random bits, centred: r in (0, 1).
+      Value bits24 = arith::ShRUIOp::create(b, loc, r, i64(40));
+      Value uniform = mulf(
+          addf(arith::UIToFPOp::create(b, loc, b.getF32Type(), bits24),
+               constant(0.5)),
+          constant(1.0 / 16777216.0));
+      Value gumbel = arith::NegFOp::create(
+          b, loc,
+          math::LogOp::create(
+              b, loc,
+              arith::NegFOp::create(b, loc,
+                                    math::LogOp::create(b, loc, uniform))));
+      return arith::SelectOp::create(
+          b, loc, kept, addf(u, gumbel),
+          constant(-std::numeric_limits<double>::infinity()));
+    });
+  }
+
+  int64_t threads, warps;
+  SamplerBuffers io;
+  Value warpBest, warpIndex, bins, merged, scalars, maxSlot;
+  Value tid, row, lane, warp, position;
+  Value temperature, topP, penalty, topK, draws, rowKey;
+};
+
+struct XLSTMBuildSamplerPass
+    : xlstm::impl::XLSTMBuildSamplerPassBase<XLSTMBuildSamplerPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto step = module.lookupSymbol<func::FuncOp>("step");
+    if (!step || step.getNumResults() == 0)
+      return;
+    auto output = step.getResultAttrOfType<StringAttr>(0, kOutputAttrName);
+    if (!output || output.getValue() != "logits")
+      return; // a block stack: no vocabulary to sample from
+    auto logitsType = dyn_cast<ShapedType>(step.getResultTypes()[0]);
+    if (!logitsType || logitsType.getRank() != 3 ||
+        ShapedType::isDynamic(logitsType.getDimSize(2)) ||
+        !logitsType.getElementType().isF32() &&
+            !logitsType.getElementType().isBF16() &&
+            !logitsType.getElementType().isF16()) {
+      step.emitError("xlstm-build-sampler: @step's logits must be a "
+                     "(batch, 1, vocab) f32, bf16 or f16 buffer with a "
+                     "static vocabulary, got ")
+          << step.getResultTypes()[0];
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol("sample")) {
+      module.emitError("xlstm-build-sampler: the module already has @sample");
+      return signalPassFailure();
+    }
+    if (threads < 32 || threads > 512 || threads % 32 != 0) {
+      module.emitError("xlstm-build-sampler: threads must be a multiple of 32 "
+                       "from 32 to 512 (per-warp histograms in 48 KiB of "
+                       "shared memory), got ")
+          << threads;
+      return signalPassFailure();
+    }
+    build(module, logitsType.getDimSize(2), logitsType.getElementType());
+  }
+
+  void build(ModuleOp module, int64_t vocab, Type logitsElt) {
+    MLIRContext *ctx = &getContext();
+    Location loc = NameLoc::get(StringAttr::get(ctx, "xlstm.sample"),
+                                module.getLoc());
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    int64_t dyn = ShapedType::kDynamic;
+    Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+    SmallVector<std::pair<StringRef, Type>> args = {
+        {"logits", MemRefType::get({dyn, dyn, vocab}, logitsElt)},
+        {"seen", MemRefType::get({dyn, (vocab + 31) / 32}, i32)},
+        {"settings", MemRefType::get({4}, f32)},
+        {"rng", MemRefType::get({dyn, 2}, i64)},
+        {"tokens", MemRefType::get({dyn, 1}, i64)}};
+    SmallVector<Type> types;
+    for (auto &[name, type] : args)
+      types.push_back(type);
+    auto fn = func::FuncOp::create(b, loc, "sample",
+                                   b.getFunctionType(types, {}));
+    for (auto [i, arg] : llvm::enumerate(args))
+      fn.setArgAttr(i, kBufferAttrName, b.getStringAttr(arg.first));
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    SamplerBuffers io{fn.getArgument(0), fn.getArgument(1), fn.getArgument(2),
+                      fn.getArgument(3), fn.getArgument(4), Value(), vocab};
+    Value rows = memref::DimOp::create(b, loc, io.logits, idx(0));
+    io.seq = memref::DimOp::create(b, loc, io.logits, idx(1));
+    int64_t warps = threads / 32;
+    SmallVector<Type> shared = {
+        sharedMemoryType(ctx, {32}, f32), sharedMemoryType(ctx, {32}, i32),
+        sharedMemoryType(ctx, {warps, 256}, i64),
+        sharedMemoryType(ctx, {256}, i64), sharedMemoryType(ctx, {4}, i64),
+        sharedMemoryType(ctx, {1}, f32)};
+    Value one = idx(1);
+    auto launch = gpu::LaunchOp::create(
+        b, loc, rows, one, one, idx(threads), one, one,
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, shared);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      SampleKernel(b, loc, threads).build(io, launch);
+    }
+    func::ReturnOp::create(b, loc);
+  }
+};
+
+} // namespace

@@ -1,0 +1,41 @@
+// RUN: xlstm-opt %s --split-input-file --xlstm-build-sampler | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-build-sampler=threads=256 | FileCheck %s --check-prefix=T256
+// RUN: not xlstm-opt %s --split-input-file --xlstm-build-sampler=threads=48 2>&1 | FileCheck %s --check-prefix=BAD
+
+// A language model's @step returns logits: @sample is added, one block of
+// `threads` per row, the vocabulary static.
+// CHECK-LABEL: func.func @sample
+// CHECK-SAME: (%[[L:.+]]: memref<?x?x100xf32> {xlstm.buffer = "logits"}, %{{.+}}: memref<?x4xi32> {xlstm.buffer = "seen"}, %{{.+}}: memref<4xf32> {xlstm.buffer = "settings"}, %{{.+}}: memref<?x2xi64> {xlstm.buffer = "rng"}, %{{.+}}: memref<?x1xi64> {xlstm.buffer = "tokens"})
+// CHECK:      %[[ROWS:.+]] = memref.dim %[[L]], %c0
+// CHECK:      gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[ROWS]], %{{.+}} = %c1{{.*}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %c512
+// Per-warp histograms (16 warps x 256 bytes' bins) in shared memory.
+// CHECK-SAME: memref<16x256xi64, #gpu.address_space<workgroup>>
+// The radix selects count with shared atomics, the argmax and max reduce
+// with shuffles, the Gumbel noise takes two logs.
+// CHECK:      memref.atomic_rmw addi
+// CHECK:      gpu.shuffle  xor
+// CHECK:      math.log
+// CHECK:      math.log
+// CHECK:      gpu.barrier
+// CHECK:      return
+// T256:       memref<8x256xi64, #gpu.address_space<workgroup>>
+// BAD:        error: xlstm-build-sampler: threads must be a multiple of 32 from 32 to 512
+module {
+  func.func @step(%tokens: memref<?x1xi64> {xlstm.input = "tokens"}) -> (memref<?x1x100xf32> {xlstm.output = "logits"}) {
+    %c0 = arith.constant 0 : index
+    %b = memref.dim %tokens, %c0 : memref<?x1xi64>
+    %l = memref.alloc(%b) : memref<?x1x100xf32>
+    return %l : memref<?x1x100xf32>
+  }
+}
+
+// -----
+
+// A block stack (output y) has no vocabulary: nothing is added.
+// CHECK-LABEL: func.func @step
+// CHECK-NOT:   func.func @sample
+module {
+  func.func @step(%x: memref<?x1x8xf32> {xlstm.input = "x"}) -> (memref<?x1x8xf32> {xlstm.output = "y"}) {
+    return %x : memref<?x1x8xf32>
+  }
+}
