@@ -331,6 +331,25 @@ Expected<Value> GPUModel::stepOutput(llvm::ArrayRef<Value> results) const {
                            outputName.c_str());
 }
 
+GPUModel::DecodeGraphMap::iterator GPUModel::recordDecodeGraph(
+    DecodeGraphKey key, DecodeGraph graph,
+    llvm::function_ref<Error(DecodeGraph &)> enqueue) {
+  if (decodeGraphs.size() >= kMaxRecordings)
+    decodeGraphs.erase(
+        llvm::min_element(decodeGraphs, [](const auto &x, const auto &y) {
+          return x.second.lastUse < y.second.lastUse;
+        }));
+  Expected<std::unique_ptr<CudaBackend::Recording>> recording =
+      backend->record([&] { return enqueue(graph); });
+  if (!recording) {
+    // Run launch by launch; the step itself reports real errors.
+    consumeError(recording.takeError());
+    return decodeGraphs.end();
+  }
+  graph.recording = std::move(*recording);
+  return decodeGraphs.emplace(key, std::move(graph)).first;
+}
+
 Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                            llvm::MutableArrayRef<float> output) {
   if (input.batch != state.batch || input.seq != 1)
@@ -357,28 +376,15 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
   auto key = std::make_pair(state.id, input.batch * 2 + state.parity);
   auto it = decodeGraphs.find(key);
   if (graphReplay && it == decodeGraphs.end()) {
-    if (decodeGraphs.size() >= kMaxRecordings) {
-      auto oldest =
-          llvm::min_element(decodeGraphs, [](const auto &x, const auto &y) {
-            return x.second.lastUse < y.second.lastUse;
-          });
-      decodeGraphs.erase(oldest);
-    }
     Expected<MemRefValue> buffer =
         allocateMemRef(*backend, encoded->element, encoded->shape);
     if (!buffer)
       return buffer.takeError();
     DecodeGraph graph;
     graph.input = Value::getMemRef(std::move(*buffer));
-    Expected<std::unique_ptr<CudaBackend::Recording>> recording =
-        backend->record([&] { return enqueue(graph.input, graph.results); });
-    if (recording) {
-      graph.recording = std::move(*recording);
-      it = decodeGraphs.emplace(key, std::move(graph)).first;
-    } else {
-      // Run launch by launch; the step itself reports real errors.
-      consumeError(recording.takeError());
-    }
+    it = recordDecodeGraph(key, std::move(graph), [&](DecodeGraph &g) {
+      return enqueue(g.input, g.results);
+    });
   }
   if (graphReplay && it != decodeGraphs.end()) {
     DecodeGraph &graph = it->second;
@@ -523,23 +529,9 @@ Error GPUModel::generateStep(DeviceState &state) {
   // parity >= 2).
   auto key = std::make_pair(state.id, int64_t(state.parity));
   auto it = decodeGraphs.find(key);
-  if (graphReplay && it == decodeGraphs.end()) {
-    if (decodeGraphs.size() >= kMaxRecordings)
-      decodeGraphs.erase(
-          llvm::min_element(decodeGraphs, [](const auto &x, const auto &y) {
-            return x.second.lastUse < y.second.lastUse;
-          }));
-    DecodeGraph graph;
-    Expected<std::unique_ptr<CudaBackend::Recording>> recording =
-        backend->record([&] { return run(graph.results); });
-    if (recording) {
-      graph.recording = std::move(*recording);
-      it = decodeGraphs.emplace(key, std::move(graph)).first;
-    } else {
-      // Run launch by launch; the step itself reports real errors.
-      consumeError(recording.takeError());
-    }
-  }
+  if (graphReplay && it == decodeGraphs.end())
+    it = recordDecodeGraph(key, DecodeGraph(),
+                           [&](DecodeGraph &g) { return run(g.results); });
   if (graphReplay && it != decodeGraphs.end()) {
     it->second.lastUse = ++useClock;
     if (Error e = it->second.recording->replay())

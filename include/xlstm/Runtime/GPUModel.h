@@ -262,7 +262,17 @@ private:
     std::vector<Value> results;
     uint64_t lastUse = 0;
   };
-  std::map<std::pair<uint64_t, int64_t>, DecodeGraph> decodeGraphs;
+  /// (state id, batch * 2 + parity) for decodeStep, (state id, parity)
+  /// for generateStep.
+  using DecodeGraphKey = std::pair<uint64_t, int64_t>;
+  using DecodeGraphMap = std::map<DecodeGraphKey, DecodeGraph>;
+  DecodeGraphMap decodeGraphs;
+  /// Records `enqueue(graph)` as the graph of `key` (dropping the least
+  /// recently used one when kMaxRecordings are kept); end() when capture
+  /// fails, and the caller runs launch by launch.
+  DecodeGraphMap::iterator
+  recordDecodeGraph(DecodeGraphKey key, DecodeGraph graph,
+                    llvm::function_ref<llvm::Error(DecodeGraph &)> enqueue);
   uint64_t nextStateId = 0;
 
   using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
