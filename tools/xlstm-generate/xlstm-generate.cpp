@@ -630,10 +630,12 @@ int main(int argc, char **argv) {
   llvm::outs().flush();
   llvm::errs() << llvm::formatv(
       "xlstm-generate: prompt {0} tokens in {1:F1} ms ({2:F1} tokens/s); "
-      "generated {3} tokens in {4:F1} ms ({5:F1} tokens/s)\n",
+      "generated {3} tokens in {4:F1} ms ({5:F1} tokens/s); sampling on "
+      "the {6}\n",
       promptTokens, prefillSeconds * 1e3,
       promptTokens / std::max(prefillSeconds, 1e-9), decodedTokens,
-      decodeSeconds * 1e3, decodedTokens / std::max(decodeSeconds, 1e-9));
+      decodeSeconds * 1e3, decodedTokens / std::max(decodeSeconds, 1e-9),
+      model->samplesOnDevice() ? "GPU" : "host");
 
   if (!outputPath.empty()) {
     int64_t rows = generatedAll.size(), cols = maxNewTokens;
