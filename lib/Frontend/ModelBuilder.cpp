@@ -8,7 +8,9 @@
 #include "xlstm/Config/ConfigParser.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringExtras.h"
@@ -60,8 +62,12 @@ public:
     (*module)->setAttr(kModelAttrName, b.getStringAttr(modelName()));
     (*module)->setAttr(kConfigAttrName, b.getStringAttr(configText()));
     b.setInsertionPointToEnd(module->getBody());
-    createFunction("forward", /*isStep=*/false);
-    createFunction("step", /*isStep=*/true);
+    createFunction("forward", FunctionKind::Forward);
+    // Generation's prefill needs the logits of the last position only: the
+    // head on one row per sequence instead of the whole prompt.
+    if (spec.hasTokens())
+      createFunction("prefill", FunctionKind::Prefill);
+    createFunction("step", FunctionKind::Step);
     return module;
   }
 
@@ -215,9 +221,14 @@ private:
     return types;
   }
 
+  enum class FunctionKind { Forward, Prefill, Step };
+
   /// @forward: (input, params) -> (output, final state), from a zero state.
+  /// @prefill: the same with the logits of the last position only.
   /// @step: (input of one position, params, state) -> (output, new state).
-  void createFunction(StringRef name, bool isStep) {
+  void createFunction(StringRef name, FunctionKind kind) {
+    bool isStep = kind == FunctionKind::Step;
+    bool lastOnly = kind == FunctionKind::Prefill;
     int64_t e = spec.embeddingDim();
     int64_t dyn = ShapedType::kDynamic, seq = isStep ? 1 : dyn;
     // The residual stream: what blocks take and return.
@@ -229,7 +240,8 @@ private:
     Type resultType = actType;
     int64_t vocab = spec.vocabSize();
     if (spec.hasTokens())
-      resultType = RankedTensorType::get({dyn, seq, vocab}, residualType);
+      resultType = RankedTensorType::get({dyn, lastOnly ? 1 : seq, vocab},
+                                         residualType);
     SmallVector<std::pair<std::string, Type>> states = stateTypes();
 
     SmallVector<Type> argTypes = {inputType}, resultTypes = {resultType};
@@ -314,6 +326,8 @@ private:
       x = block->getResult(0);
       llvm::append_range(finalStates, block->getResults().drop_front());
     }
+    if (lastOnly)
+      x = lastPosition(x);
     // The head reads the projections' operand type; without a head the norm
     // writes the output in the stream's type.
     x = finalNorm(x, spec.hasTokens() ? elementType : residualType);
@@ -330,6 +344,24 @@ private:
     SmallVector<Value> results = {x};
     llvm::append_range(results, finalStates);
     func::ReturnOp::create(b, loc, results);
+  }
+
+  /// x[:, S - 1 : S, :] of a (batch, seq, width) tensor.
+  Value lastPosition(Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value seq = tensor::DimOp::create(b, loc, x, one);
+    Value last = arith::SubIOp::create(b, loc, seq, one);
+    OpFoldResult batch = tensor::getMixedSize(b, loc, x, 0);
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), last,
+                                         b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {batch, b.getIndexAttr(1),
+                                       b.getIndexAttr(type.getDimSize(2))};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    auto sliceType = RankedTensorType::get(
+        {type.getDimSize(0), 1, type.getDimSize(2)}, type.getElementType());
+    return tensor::ExtractSliceOp::create(b, loc, sliceType, x, offsets, sizes,
+                                          strides);
   }
 
   /// post_blocks_norm (original) or out_norm (7B), written as `resultElt`;
@@ -372,7 +404,8 @@ private:
 OwningOpRef<ModuleOp>
 xlstm::buildModelModule(MLIRContext &context, const ModelSpec &spec,
                         const ModelBuildOptions &options) {
-  context.loadDialect<XLSTMDialect, func::FuncDialect>();
+  context.loadDialect<XLSTMDialect, func::FuncDialect, arith::ArithDialect,
+                      tensor::TensorDialect>();
   return ModelBuilder(context, spec, options).build();
 }
 

@@ -233,7 +233,9 @@ Error GPUModel::prefill(const HostInput &input, DeviceState &state,
                              static_cast<long long>(input.batch),
                              static_cast<long long>(input.seq),
                              static_cast<long long>(state.batch));
-  Expected<EncodedInput> encoded = encodeHostInput(*forwardProgram, input);
+  const HostProgram &program =
+      prefillProgram ? *prefillProgram : *forwardProgram;
+  Expected<EncodedInput> encoded = encodeHostInput(program, input);
   if (!encoded)
     return encoded.takeError();
   Expected<Value> uploaded = uploadInput(*encoded);
@@ -242,17 +244,16 @@ Error GPUModel::prefill(const HostInput &input, DeviceState &state,
   llvm::StringMap<Value> named;
   named[inputName] = std::move(*uploaded);
   Expected<std::vector<Value>> arguments =
-      bindWithParameters(*forwardProgram, std::move(named));
+      bindWithParameters(program, std::move(named));
   if (!arguments)
     return arguments.takeError();
-  Expected<std::vector<Value>> results =
-      execute(*forwardProgram, *backend, *arguments);
+  Expected<std::vector<Value>> results = execute(program, *backend, *arguments);
   if (!results)
     return results.takeError();
   // The final states go into the state's own buffers (step graphs recorded
   // for it read those).
   Value output;
-  for (auto [value, desc] : llvm::zip(*results, forwardProgram->getResults())) {
+  for (auto [value, desc] : llvm::zip(*results, program.getResults())) {
     if (desc.name == outputName) {
       output = value;
       continue;
@@ -268,8 +269,10 @@ Error GPUModel::prefill(const HostInput &input, DeviceState &state,
   if (output.isNone())
     return createStringError("the forward program has no result '%s'",
                              outputName.c_str());
+  // The prefill program's output is the last position already.
   if (!lastOutput.empty())
-    return copyOutputRows(output, input.seq - 1, lastOutput);
+    return copyOutputRows(output, prefillProgram ? 0 : input.seq - 1,
+                          lastOutput);
   return backend->synchronize();
 }
 

@@ -122,6 +122,16 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
         std::move(*parsed);
   }
 
+  // Token models from this xlstmc on carry a prefill program (the forward
+  // with the last position's logits only) and a sampling program; with
+  // older bundles prefill runs the forward and sampling the host.
+  std::string prefillKey = ("prefill_" + dtype).str();
+  if (const json::Value *program = programs->get(prefillKey)) {
+    Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
+    if (!parsed)
+      return bad(prefillKey + ": " + llvm::toString(parsed.takeError()));
+    model->prefillProgram = std::move(*parsed);
+  }
   // Token models from this xlstmc on carry a sampling program; older
   // bundles sample on the host.
   std::string sampleKey = ("sample_" + dtype).str();

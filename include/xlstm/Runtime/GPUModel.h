@@ -124,10 +124,12 @@ public:
   /// Replaces the states by host values (shapes of the state table).
   llvm::Error writeState(DeviceState &state, llvm::ArrayRef<HostTensor> values);
 
-  /// Prefill: runs the forward program on `input` from zero states, writes
-  /// the final states into `state` (of the same batch) on the device and
-  /// copies the output of the last position only to `lastOutput` as float32
-  /// (batch x output width; may be empty to skip it).
+  /// Prefill: runs the prefill program (token models: the forward with the
+  /// LM head on the last position only; else the forward program) on
+  /// `input` from zero states, writes the final states into `state` (of the
+  /// same batch) on the device and copies the output of the last position
+  /// only to `lastOutput` as float32 (batch x output width; may be empty to
+  /// skip it).
   llvm::Error prefill(const HostInput &input, DeviceState &state,
                       llvm::MutableArrayRef<float> lastOutput);
   /// One position per row (`input.seq` = 1) from `state`, which is updated
@@ -295,6 +297,8 @@ private:
   std::unique_ptr<CudaBackend> backend;
   std::vector<KernelRef> kernels;
   std::optional<HostProgram> forwardProgram, stepProgram, sampleProgram;
+  /// The forward with the logits of the last position only (token models).
+  std::optional<HostProgram> prefillProgram;
   std::vector<weights::ParamDesc> params;
   /// Parameters on the device, by name.
   llvm::StringMap<Value> parameterValues;

@@ -440,7 +440,7 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
   }
   // Kernels are keyed "<module>::<name>" within this element type.
   llvm::StringMap<unsigned> launched;
-  for (StringRef fnName : {"forward", "step", "sample"}) {
+  for (StringRef fnName : {"forward", "prefill", "step", "sample"}) {
     auto fn = compiled.lookupSymbol<func::FuncOp>(fnName);
     if (!fn)
       continue;
