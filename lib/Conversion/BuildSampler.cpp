@@ -541,7 +541,7 @@ struct XLSTMBuildSamplerPass
       module.emitError("xlstm-build-sampler: threads must be a multiple of 32 "
                        "from 32 to 512 (per-warp histograms in 48 KiB of "
                        "shared memory), got ")
-          << threads;
+          << static_cast<int64_t>(threads);
       return signalPassFailure();
     }
     build(module, logitsType.getDimSize(2), logitsType.getElementType());

@@ -81,6 +81,9 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   // launch, outlined with the rest).
   if (options.sampler)
     pm.addPass(createXLSTMBuildSamplerPass());
+  // @convert_<dtype>: checkpoint tensors converted on the GPU at load.
+  if (options.converters)
+    pm.addPass(createXLSTMBuildConvertersPass());
   pm.addNestedPass<func::FuncOp>(createXLSTMLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -151,6 +154,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "sampler",
       llvm::cl::desc("Token models: add @sample, sampling on the GPU "
                      "(xlstm-build-sampler)"),
+      llvm::cl::init(true)};
+  Option<bool> converters{
+      *this, "converters",
+      llvm::cl::desc("Add @convert_<dtype>, parameter conversion on the GPU "
+                     "(xlstm-build-converters)"),
       llvm::cl::init(true)};
   Option<bool> dedupeKernels{
       *this, "dedupe-kernels",
@@ -280,6 +288,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;
         options.sampler = o.sampler;
+        options.converters = o.converters;
         options.loweringReport = o.loweringReport;
         options.requireFastKernels = o.requireFastKernels;
         buildXLSTMToGPUPipeline(pm, options);

@@ -122,6 +122,22 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
         std::move(*parsed);
   }
 
+  // Conversions of checkpoint tensors stored in another float type.
+  for (weights::DType stored :
+       {weights::DType::F32, weights::DType::BF16, weights::DType::F16}) {
+    std::string key =
+        ("convert_" + weights::toString(stored) + "_" + dtype).str();
+    key = StringRef(key).lower();
+    if (const json::Value *program = programs->get(key)) {
+      Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
+      if (!parsed)
+        return bad(key + ": " + llvm::toString(parsed.takeError()));
+      if (!parsed->findArgument("source") || !parsed->findArgument("target"))
+        return bad(key + ": no buffer arguments 'source' and 'target'");
+      model->converters.emplace(stored, std::move(*parsed));
+    }
+  }
+
   // Token models from this xlstmc on carry a prefill program (the forward
   // with the last position's logits only) and a sampling program; with
   // older bundles prefill runs the forward and sampling the host.
@@ -221,8 +237,8 @@ size_t GPUModel::getNumRecordings() const { return recordings.size(); }
 
 Error GPUModel::uploadParameters(
     size_t count,
-    llvm::function_ref<llvm::ArrayRef<uint8_t>(size_t, weights::DType,
-                                               std::vector<uint8_t> &)>
+    llvm::function_ref<std::pair<llvm::ArrayRef<uint8_t>, weights::DType>(
+        size_t, weights::DType, std::vector<uint8_t> &)>
         encode,
     llvm::function_ref<void(size_t)> uploaded) {
   // Recordings hold the previous parameters' buffers.
@@ -250,19 +266,60 @@ Error GPUModel::uploadParameters(
       return buffer.takeError();
     // cuMemcpyHtoD from pageable memory returns once the source is
     // consumed, so the staging buffer can be refilled right away.
-    llvm::ArrayRef<uint8_t> data = encode(i, toDType(element), staging);
-    if (data.size() != buffer->allocation->getBytes())
+    auto [data, stored] = encode(i, toDType(element), staging);
+    int64_t count = *buffer->getNumElements();
+    if (data.size() != size_t(count) * weights::elementSize(stored))
       return createStringError("parameter '%s': %zu bytes given, %zu expected",
                                desc.name.c_str(), data.size(),
-                               buffer->allocation->getBytes());
-    if (Error e = backend->copyFromHost(*buffer->allocation, 0, data.data(),
-                                        data.size()))
-      return e;
+                               size_t(count) * weights::elementSize(stored));
+    if (stored == toDType(element)) {
+      if (Error e = backend->copyFromHost(*buffer->allocation, 0, data.data(),
+                                          data.size()))
+        return e;
+    } else if (Error e = convertOnDevice(data, stored, *buffer)) {
+      return createStringError("parameter '" + desc.name +
+                               "': " + llvm::toString(std::move(e)));
+    }
     if (uploaded)
       uploaded(i);
     parameterValues[desc.name] = Value::getMemRef(std::move(*buffer));
   }
   return backend->synchronize();
+}
+
+Error GPUModel::convertOnDevice(llvm::ArrayRef<uint8_t> data,
+                                weights::DType stored,
+                                const MemRefValue &target) {
+  auto it = converters.find(stored);
+  if (it == converters.end())
+    return createStringError("no conversion from %s on the device",
+                             weights::toString(stored).str().c_str());
+  int64_t count = *target.getNumElements();
+  // The stored bytes go up as they are; the program converts them into the
+  // parameter's buffer (a flat view of it). The staging buffer returns to
+  // the pool afterwards; the next upload (synchronous) waits for the
+  // conversion before it can reuse it.
+  ElementKind kind = stored == weights::DType::F32    ? ElementKind::F32
+                     : stored == weights::DType::BF16 ? ElementKind::BF16
+                                                      : ElementKind::F16;
+  Expected<MemRefValue> source = allocateMemRef(*backend, kind, {count});
+  if (!source)
+    return source.takeError();
+  if (Error e = backend->copyFromHost(*source->allocation, 0, data.data(),
+                                      data.size()))
+    return e;
+  MemRefValue flat = target;
+  flat.sizes = {count};
+  flat.strides = {1};
+  llvm::StringMap<Value> named;
+  named["source"] = Value::getMemRef(std::move(*source));
+  named["target"] = Value::getMemRef(std::move(flat));
+  Expected<std::vector<Value>> arguments = bindArguments(it->second, named);
+  if (!arguments)
+    return arguments.takeError();
+  Expected<std::vector<Value>> results =
+      execute(it->second, *backend, *arguments);
+  return results ? Error::success() : results.takeError();
 }
 
 Error GPUModel::setParameters(const weights::ParamValues &values) {
@@ -275,7 +332,7 @@ Error GPUModel::setParameters(const weights::ParamValues &values) {
                 reinterpret_cast<const uint8_t *>(values[i].data()),
                 values[i].size() * sizeof(double)),
             weights::DType::F64, staging, dtype);
-        return llvm::ArrayRef<uint8_t>(staging);
+        return std::make_pair(llvm::ArrayRef<uint8_t>(staging), dtype);
       });
 }
 
@@ -284,11 +341,15 @@ Error GPUModel::setParameters(llvm::ArrayRef<weights::BoundTensor> bound) {
       bound.size(), [&](size_t i, weights::DType dtype,
                         std::vector<uint8_t> &staging) {
         const weights::BoundTensor &source = bound[i];
-        if (!source.layoutChange && source.tensor->dtype == dtype)
-          return source.bytes(); // straight from the mapped file
+        // Straight from the mapped file, converted on the GPU where the
+        // stored type differs and the bundle has the conversion.
+        weights::DType stored = source.tensor->dtype;
+        if (!source.layoutChange &&
+            (stored == dtype || converters.count(stored)))
+          return std::make_pair(source.bytes(), stored);
         staging.resize(size_t(source.count) * weights::elementSize(dtype));
         source.encode(dtype, staging);
-        return llvm::ArrayRef<uint8_t>(staging);
+        return std::make_pair(llvm::ArrayRef<uint8_t>(staging), dtype);
       },
       // The copy has consumed the mapped pages: a 7B load keeps no more
       // than one tensor of the checkpoint resident.

@@ -423,6 +423,36 @@ def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
   ];
 }
 
+def XLSTMBuildConvertersPass
+    : Pass<"xlstm-build-converters", "::mlir::ModuleOp"> {
+  let summary = "Add @convert_<dtype>: checkpoint tensors to the parameters' type on the GPU";
+  let description = [{
+    For each float type among f32, bf16 and f16 other than the element type
+    of `@forward`'s parameters, adds a host function `@convert_<dtype>` with
+    one `gpu.launch` (a thread per element) that converts a flat `source`
+    buffer of that type into a flat `target` buffer of the parameters' type
+    (both `xlstm.buffer` arguments). The runtime uploads a checkpoint tensor
+    in its stored type and converts it there: no host conversion, and half
+    the bytes over the bus when a bf16 checkpoint feeds a float32 program.
+
+    ```mlir
+    func.func @convert_bf16(%source: memref<?xbf16> {xlstm.buffer = "source"},
+                            %target: memref<?xf32> {xlstm.buffer = "target"}) {
+      // gpu.launch blocks(ceil(n / 256)) threads(256): extf
+    }
+    ```
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block (a multiple of 32, at most 1024)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 def XLSTMBuildSamplerPass : Pass<"xlstm-build-sampler", "::mlir::ModuleOp"> {
   let summary = "Add @sample: each row's next token from its logits, on the GPU";
   let description = [{

@@ -43,6 +43,7 @@ struct ToGPUOptions {
   bool convKernel = true;    ///< xlstm-causal-conv-to-gpu
   bool headwiseKernel = true; ///< xlstm-headwise-to-gpu
   bool sampler = true;        ///< xlstm-build-sampler (token models)
+  bool converters = true;     ///< xlstm-build-converters
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

@@ -65,10 +65,12 @@ public:
   /// Converts the values (one per getParams() entry, row-major) to the
   /// programs' element type and uploads them.
   llvm::Error setParameters(const weights::ParamValues &values);
-  /// Uploads parameters bound in a checkpoint (one per getParams() entry),
-  /// each converted from its stored dtype straight to the programs' element
-  /// type through one reusable staging buffer: no float64 values and no
-  /// whole-model host copy (the checkpoint itself is memory-mapped).
+  /// Uploads parameters bound in a checkpoint (one per getParams() entry)
+  /// as they are stored; a tensor in another float type is converted on
+  /// the GPU by the bundle's `convert_<stored>_<dtype>` program (on the
+  /// host, through one reusable staging buffer, for bundles without it and
+  /// for layout changes): no float64 values and no whole-model host copy
+  /// (the checkpoint itself is memory-mapped).
   llvm::Error setParameters(llvm::ArrayRef<weights::BoundTensor> bound);
 
   /// The whole sequence from zero states.
@@ -202,14 +204,19 @@ public:
 private:
   GPUModel() = default;
   /// Allocates every parameter and uploads the bytes `encode(i, dtype,
-  /// staging)` gives for parameter i in its program's element type, then
-  /// calls `uploaded(i)` (if given).
+  /// staging)` gives for parameter i with their dtype: the program's
+  /// element type `dtype`, or one the bundle converts from on the device.
+  /// Then calls `uploaded(i)` (if given).
   llvm::Error uploadParameters(
       size_t count,
-      llvm::function_ref<llvm::ArrayRef<uint8_t>(size_t, weights::DType,
-                                                 std::vector<uint8_t> &)>
+      llvm::function_ref<std::pair<llvm::ArrayRef<uint8_t>, weights::DType>(
+          size_t, weights::DType, std::vector<uint8_t> &)>
           encode,
       llvm::function_ref<void(size_t)> uploaded = nullptr);
+  /// Uploads `data` (stored as `stored`) and converts it into `target` with
+  /// the bundle's conversion program.
+  llvm::Error convertOnDevice(llvm::ArrayRef<uint8_t> data,
+                              weights::DType stored, const MemRefValue &target);
   /// Checks the input, uploads it and the states, and orders the
   /// program's arguments.
   llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,
@@ -299,6 +306,9 @@ private:
   std::optional<HostProgram> forwardProgram, stepProgram, sampleProgram;
   /// The forward with the logits of the last position only (token models).
   std::optional<HostProgram> prefillProgram;
+  /// Checkpoint storage type -> the program converting it to the
+  /// parameters' type on the device.
+  std::map<weights::DType, HostProgram> converters;
   std::vector<weights::ParamDesc> params;
   /// Parameters on the device, by name.
   llvm::StringMap<Value> parameterValues;

@@ -440,10 +440,12 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
   }
   // Kernels are keyed "<module>::<name>" within this element type.
   llvm::StringMap<unsigned> launched;
-  for (StringRef fnName : {"forward", "prefill", "step", "sample"}) {
-    auto fn = compiled.lookupSymbol<func::FuncOp>(fnName);
-    if (!fn)
+  // Every host function: @forward, @step, and where the pipeline added
+  // them @prefill, @sample and @convert_<dtype>.
+  for (auto fn : compiled.getOps<func::FuncOp>()) {
+    if (fn.isExternal())
       continue;
+    StringRef fnName = fn.getSymName();
     ProgramWriter writer(suffix, artifacts, launched, sectionOfModule);
     Expected<json::Object> program = writer.write(fn);
     if (!program)
