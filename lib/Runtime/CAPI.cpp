@@ -26,12 +26,12 @@ using namespace xlstm;
 using namespace xlstm::runtime;
 
 struct xlstm_model {
-  // Destroyed in reverse order: the model before its context and driver.
-  std::unique_ptr<CudaDriver> driver;
-  std::unique_ptr<Context> context;
+  // Destroyed in reverse order: the session (model, context, driver)
+  // before the bundle it was loaded from.
   std::unique_ptr<bundle::Bundle> bundle;
   std::unique_ptr<config::ModelSpec> spec;
-  std::unique_ptr<GPUModel> model;
+  std::optional<GPUSession> session;
+  GPUModel *model = nullptr; ///< the session's
 };
 
 struct xlstm_tokenizer {
@@ -131,20 +131,13 @@ xlstm_status xlstm_model_load(const char *bundlePath, const char *dtype,
   if (!spec)
     return fail(diagnostics);
   m->spec = std::make_unique<config::ModelSpec>(std::move(*spec));
-  llvm::Expected<std::unique_ptr<CudaDriver>> driver = CudaDriver::load();
-  if (!driver)
-    return fail(driver.takeError());
-  m->driver = std::move(*driver);
-  llvm::Expected<Context> context = Context::create(*m->driver, device);
-  if (!context)
-    return fail(context.takeError());
-  m->context = std::make_unique<Context>(std::move(*context));
-  llvm::Expected<std::unique_ptr<GPUModel>> loaded =
-      GPUModel::load(*m->bundle, *m->context, dtype,
-                     m->spec->hasTokens() ? m->spec->vocabSize() : 0);
-  if (!loaded)
-    return fail(loaded.takeError());
-  m->model = std::move(*loaded);
+  llvm::Expected<GPUSession> session =
+      GPUSession::open(*m->bundle, dtype,
+                       m->spec->hasTokens() ? m->spec->vocabSize() : 0, device);
+  if (!session)
+    return fail(session.takeError());
+  m->session.emplace(std::move(*session));
+  m->model = &m->session->getModel();
   *model = m.release();
   return ok();
 }

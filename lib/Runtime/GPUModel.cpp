@@ -225,6 +225,26 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
   return model;
 }
 
+Expected<GPUSession> GPUSession::open(const bundle::Bundle &bundle,
+                                      StringRef dtype, int64_t vocabSize,
+                                      int ordinal) {
+  GPUSession session;
+  Expected<std::unique_ptr<CudaDriver>> driver = CudaDriver::load();
+  if (!driver)
+    return driver.takeError();
+  session.driver = std::move(*driver);
+  Expected<Context> context = Context::create(*session.driver, ordinal);
+  if (!context)
+    return context.takeError();
+  session.context = std::make_unique<Context>(std::move(*context));
+  Expected<std::unique_ptr<GPUModel>> model =
+      GPUModel::load(bundle, *session.context, dtype, vocabSize);
+  if (!model)
+    return model.takeError();
+  session.model = std::move(*model);
+  return session;
+}
+
 void GPUModel::setGraphReplay(bool on) {
   graphReplay = on;
   if (!on) {

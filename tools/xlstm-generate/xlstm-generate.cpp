@@ -188,22 +188,12 @@ public:
   static llvm::Expected<std::unique_ptr<CudaModel>>
   open(const bundle::Bundle &bundle, const config::ModelSpec &spec) {
     std::unique_ptr<CudaModel> m(new CudaModel());
-    llvm::Expected<std::unique_ptr<runtime::CudaDriver>> driver =
-        runtime::CudaDriver::load();
-    if (!driver)
-      return driver.takeError();
-    m->driver = std::move(*driver);
-    llvm::Expected<runtime::Context> context =
-        runtime::Context::create(*m->driver);
-    if (!context)
-      return context.takeError();
-    m->context = std::make_unique<runtime::Context>(std::move(*context));
-    llvm::Expected<std::unique_ptr<runtime::GPUModel>> model =
-        runtime::GPUModel::load(bundle, *m->context, dtype,
-                                spec.hasTokens() ? spec.vocabSize() : 0);
-    if (!model)
-      return model.takeError();
-    m->model = std::move(*model);
+    llvm::Expected<runtime::GPUSession> session = runtime::GPUSession::open(
+        bundle, dtype, spec.hasTokens() ? spec.vocabSize() : 0);
+    if (!session)
+      return session.takeError();
+    m->session.emplace(std::move(*session));
+    m->model = &m->session->getModel();
     m->vocab = spec.vocabSize();
     return m;
   }
@@ -276,10 +266,9 @@ public:
 
 private:
   CudaModel() = default;
-  // Destroyed in reverse order: the state and model before the context.
-  std::unique_ptr<runtime::CudaDriver> driver;
-  std::unique_ptr<runtime::Context> context;
-  std::unique_ptr<runtime::GPUModel> model;
+  // Destroyed in reverse order: the state before the session's model.
+  std::optional<runtime::GPUSession> session;
+  runtime::GPUModel *model = nullptr; ///< the session's
   std::unique_ptr<runtime::GPUModel::DeviceState> state;
   int64_t vocab = 0;
 };

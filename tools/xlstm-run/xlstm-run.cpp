@@ -357,22 +357,13 @@ public:
   static llvm::Expected<std::unique_ptr<CudaDevice>>
   open(const bundle::Bundle &bundle, const config::ModelSpec &spec) {
     std::unique_ptr<CudaDevice> device(new CudaDevice());
-    llvm::Expected<std::unique_ptr<runtime::CudaDriver>> driver =
-        runtime::CudaDriver::load();
-    if (!driver)
-      return driver.takeError();
-    device->driver = std::move(*driver);
-    llvm::Expected<runtime::Context> context =
-        runtime::Context::create(*device->driver);
-    if (!context)
-      return context.takeError();
-    device->context = std::make_unique<runtime::Context>(std::move(*context));
-    llvm::Expected<std::unique_ptr<runtime::GPUModel>> model =
-        runtime::GPUModel::load(bundle, *device->context, dtype,
-                                spec.hasTokens() ? spec.vocabSize() : 0);
-    if (!model)
-      return model.takeError();
-    device->model = std::move(*model);
+    llvm::Expected<runtime::GPUSession> session = runtime::GPUSession::open(
+        bundle, dtype, spec.hasTokens() ? spec.vocabSize() : 0);
+    if (!session)
+      return session.takeError();
+    device->session.emplace(std::move(*session));
+    device->model = &device->session->getModel();
+    device->context = &device->session->getContext();
     device->model->setGraphReplay(cudaGraphs && !profile);
     return device;
   }
@@ -655,10 +646,10 @@ private:
       return r.takeError();
     return Result{std::move(r->output), std::move(r->states)};
   }
-  // Declared in destruction order: the model before its context and driver.
-  std::unique_ptr<runtime::CudaDriver> driver;
-  std::unique_ptr<runtime::Context> context;
-  std::unique_ptr<runtime::GPUModel> model;
+  // The session tears down the model before its context and driver.
+  std::optional<runtime::GPUSession> session;
+  runtime::GPUModel *model = nullptr;        ///< the session's
+  const runtime::Context *context = nullptr; ///< the session's
 };
 
 } // namespace

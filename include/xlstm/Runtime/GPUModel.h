@@ -325,6 +325,30 @@ private:
   uint64_t useClock = 0;
 };
 
+/// What every GPU client of a bundle sets up (the C API, xlstm-run,
+/// xlstm-generate): the driver library, a context on one device and the
+/// model, owned together and torn down in the order CUDA needs (the model,
+/// then the context, then the driver).
+class GPUSession {
+public:
+  /// Loads the driver, creates a context on device `ordinal` and loads the
+  /// `dtype` programs of `bundle` (`vocabSize` bounds token inputs; 0 for
+  /// models that take embeddings). The bundle must outlive the session.
+  static llvm::Expected<GPUSession> open(const bundle::Bundle &bundle,
+                                         llvm::StringRef dtype,
+                                         int64_t vocabSize, int ordinal = 0);
+
+  GPUModel &getModel() const { return *model; }
+  const Context &getContext() const { return *context; }
+
+private:
+  GPUSession() = default;
+  // Declaration order is construction order; destruction runs backwards.
+  std::unique_ptr<CudaDriver> driver;
+  std::unique_ptr<Context> context;
+  std::unique_ptr<GPUModel> model;
+};
+
 } // namespace xlstm::runtime
 
 #endif // XLSTM_RUNTIME_GPUMODEL_H
