@@ -524,9 +524,8 @@ struct XLSTMBuildSamplerPass
     auto logitsType = dyn_cast<ShapedType>(step.getResultTypes()[0]);
     if (!logitsType || logitsType.getRank() != 3 ||
         ShapedType::isDynamic(logitsType.getDimSize(2)) ||
-        !logitsType.getElementType().isF32() &&
-            !logitsType.getElementType().isBF16() &&
-            !logitsType.getElementType().isF16()) {
+        !isa<Float32Type, BFloat16Type, Float16Type>(
+            logitsType.getElementType())) {
       step.emitError("xlstm-build-sampler: @step's logits must be a "
                      "(batch, 1, vocab) f32, bf16 or f16 buffer with a "
                      "static vocabulary, got ")
