@@ -82,6 +82,11 @@ prepare)
       "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype "$dtype" \
         --cubins=none --quiet -o "$out/bundles/hf_xlstm_7b.$dtype.xlstmb"
     done
+    # bf16 with the chunkwise mLSTM on 3xTF32 instead of tf32: how much of
+    # the bf16-vs-f32 error the cell's tf32 rounding is (hf-check reports).
+    "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype bf16 --cubins=none \
+      --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=0})' \
+      -o "$out/bundles/hf_xlstm_7b.bf16-3xtf32.xlstmb"
     pack_bundles
     exit 0
   fi

@@ -220,6 +220,18 @@ check("7b f32 vs transformers f32 (logits, 32-token prompt)", io7,
       outs["f32"], "logits", 1e-3)
 check("7b bf16 vs our f32 (logits)", outs["f32"], outs["bf16"], "logits",
       3e-2)
+# Reported, not checked: bf16 with the chunkwise mLSTM on 3xTF32 (the
+# default bf16 program runs it on tf32).
+variant = os.path.join(root, "bundles", "hf_xlstm_7b.bf16-3xtf32.xlstmb")
+if os.path.exists(variant):
+    out = os.path.join(work, "7b-bf16-3xtf32.out")
+    r = sh([run, variant, "--device=cuda", "--dtype", "bf16", "--weights",
+            ckpt, "--inputs", io7, "--output", out])
+    if r.returncode == 0:
+        r = sh([compare, out, outs["f32"], "--keys", "logits", "--tolerance",
+                "1"])
+        results["7b_bf16_3xtf32_vs_f32"] = r.stdout.strip()
+        print(r.stdout, flush=True)
 r = sh([compare, outs["bf16"], outs["f32"], "--keys", "generated_tokens",
         "--tolerance", "0"])
 print(r.stdout + r.stderr, flush=True)
