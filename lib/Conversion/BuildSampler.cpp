@@ -292,21 +292,28 @@ private:
     Value minusInf = constant(-std::numeric_limits<double>::infinity());
     Value m = forRange(tid, idx(io.vocab), idx(threads), {minusInf},
                        [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                         return {maxf(acc[0], value(i))};
+                         return {arith::MaxNumFOp::create(b, loc, acc[0],
+                                                          value(i))
+                                     .getResult()};
                        })[0];
+    // maxnum: a NaN logit does not become the maximum (the host's
+    // std::max skips it too).
     for (int32_t offset : {16, 8, 4, 2, 1})
-      m = maxf(m, gpu::ShuffleOp::create(b, loc, m, offset, 32,
-                                         gpu::ShuffleMode::XOR)
-                      .getShuffleResult());
+      m = arith::MaxNumFOp::create(
+          b, loc, m,
+          gpu::ShuffleOp::create(b, loc, m, offset, 32, gpu::ShuffleMode::XOR)
+              .getShuffleResult());
     ifThen(eqi(lane, idx(0)),
            [&] { memref::StoreOp::create(b, loc, m, warpBest, ValueRange{warp}); });
     barrier();
     ifThen(eqi(tid, idx(0)), [&] {
       Value all = forRange(0, warps, 1, {minusInf},
                            [&](Value w, ValueRange acc) -> SmallVector<Value> {
-                             return {maxf(acc[0], memref::LoadOp::create(
-                                                      b, loc, warpBest,
-                                                      ValueRange{w}))};
+                             return {arith::MaxNumFOp::create(
+                                         b, loc, acc[0],
+                                         memref::LoadOp::create(
+                                             b, loc, warpBest, ValueRange{w}))
+                                         .getResult()};
                            })[0];
       memref::StoreOp::create(b, loc, all, maxSlot, ValueRange{idx(0)});
     });
@@ -390,6 +397,7 @@ private:
                        })[0];
           memref::StoreOp::create(b, loc, goalOf(total), scalars,
                                   ValueRange{idx(2)});
+          memref::StoreOp::create(b, loc, total, scalars, ValueRange{idx(3)});
         }
         Value goal = memref::LoadOp::create(b, loc, scalars, ValueRange{idx(2)});
         SmallVector<Value> walk = forRange(
@@ -417,8 +425,8 @@ private:
                                                        d),
                           acc[1])};
             });
-        // A goal above the total (cannot happen: the goal is at most the
-        // total) would leave no byte: take the lowest.
+        // No byte reaches the goal only when the total is 0 (handled after
+        // the last level): any byte will do.
         Value chosen = arith::MaxSIOp::create(b, loc, walk[1], i32(0));
         Value next = arith::OrIOp::create(
             b, loc, prefix, arith::ShLIOp::create(b, loc, chosen, i32(shift)));
@@ -434,7 +442,11 @@ private:
       above = memref::LoadOp::create(b, loc, scalars, ValueRange{idx(1)});
       barrier();
     }
-    return prefix;
+    // Nothing weighs anything (every score NaN): keep the floor.
+    Value total = memref::LoadOp::create(b, loc, scalars, ValueRange{idx(3)});
+    Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        total, i64(0));
+    return arith::SelectOp::create(b, loc, empty, floorKey, prefix);
   }
 
   /// Temperature, top-k, top-p and the Gumbel-max draw; the token in
@@ -462,7 +474,11 @@ private:
           // exp(u - max) in 32-bit fixed point: at most 2^32 per token.
           auto weight = [&](Value u, Value) -> Value {
             Value p = mulf(exp(subf(u, top)), constant(4294967296.0));
-            return arith::FPToUIOp::create(b, loc, b.getI64Type(), p);
+            Value w = arith::FPToUIOp::create(b, loc, b.getI64Type(), p);
+            // A NaN score weighs nothing (fptoui of NaN is poison).
+            Value ordered = arith::CmpFOp::create(
+                b, loc, arith::CmpFPredicate::ORD, p, p);
+            return arith::SelectOp::create(b, loc, ordered, w, i64(0));
           };
           auto goalOf = [&](Value total) -> Value {
             Type f64 = b.getF64Type();
@@ -484,12 +500,13 @@ private:
           arith::MulIOp::create(
               b, loc, i64(kGolden),
               arith::AddIOp::create(b, loc, indexToI64(i), i64(1)))));
-      // 24 random bits, centred: r in (0, 1).
-      Value bits24 = arith::ShRUIOp::create(b, loc, r, i64(40));
+      // 23 random bits, centred: in (0, 1) exactly (with 24 the largest
+      // would round to 1.0, an infinite Gumbel draw).
+      Value bits23 = arith::ShRUIOp::create(b, loc, r, i64(41));
       Value uniform = mulf(
-          addf(arith::UIToFPOp::create(b, loc, b.getF32Type(), bits24),
+          addf(arith::UIToFPOp::create(b, loc, b.getF32Type(), bits23),
                constant(0.5)),
-          constant(1.0 / 16777216.0));
+          constant(1.0 / 8388608.0));
       Value gumbel = arith::NegFOp::create(
           b, loc,
           math::LogOp::create(

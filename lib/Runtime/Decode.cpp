@@ -457,23 +457,27 @@ Error GPUModel::startSampling(DeviceState &state,
                                  static_cast<long long>(vocabSize));
   }
   int64_t words = (vocabSize + 31) / 32;
-  // Allocated once: recorded generate steps keep pointing at them.
+  // Allocated once (recorded generate steps keep pointing at them), all
+  // four or none.
   if (state.tokens.isNone()) {
     struct Buffer {
-      Value *value;
       ElementKind element;
       llvm::SmallVector<int64_t, 2> shape;
     };
-    for (const Buffer &b : {Buffer{&state.tokens, ElementKind::I64, {batch, 1}},
-                            Buffer{&state.seen, ElementKind::I32, {batch, words}},
-                            Buffer{&state.settings, ElementKind::F32, {4}},
-                            Buffer{&state.rng, ElementKind::I64, {batch, 2}}}) {
-      Value *value = b.value;
+    std::vector<Value> made;
+    for (const Buffer &b : {Buffer{ElementKind::I64, {batch, 1}},
+                            Buffer{ElementKind::I32, {batch, words}},
+                            Buffer{ElementKind::F32, {4}},
+                            Buffer{ElementKind::I64, {batch, 2}}}) {
       Expected<MemRefValue> buffer = allocateMemRef(*backend, b.element, b.shape);
       if (!buffer)
         return buffer.takeError();
-      *value = Value::getMemRef(std::move(*buffer));
+      made.push_back(Value::getMemRef(std::move(*buffer)));
     }
+    state.tokens = made[0];
+    state.seen = made[1];
+    state.settings = made[2];
+    state.rng = made[3];
   }
   std::vector<uint32_t> seen(batch * words, 0);
   std::vector<int64_t> rng(batch * 2);

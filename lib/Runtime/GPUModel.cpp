@@ -315,6 +315,8 @@ Error GPUModel::convertOnDevice(llvm::ArrayRef<uint8_t> data,
     return createStringError("no conversion from %s on the device",
                              weights::toString(stored).str().c_str());
   int64_t count = *target.getNumElements();
+  if (count == 0)
+    return Error::success();
   // The stored bytes go up as they are; the program converts them into the
   // parameter's buffer (a flat view of it). The staging buffer returns to
   // the pool afterwards; the next upload (synchronous) waits for the

@@ -61,7 +61,8 @@ uint64_t rowKey(uint64_t seed, uint64_t draw, int64_t row) {
 
 float gumbel(uint64_t key, int64_t token) {
   uint64_t r = mix(key + kGolden * (uint64_t(token) + 1));
-  float uniform = (float(r >> 40) + 0.5f) * (1.0f / 16777216.0f);
+  // 23 bits: the largest value stays below 1 in float32.
+  float uniform = (float(r >> 41) + 0.5f) * (1.0f / 8388608.0f);
   return -std::log(-std::log(uniform));
 }
 
@@ -113,7 +114,8 @@ Prepared prepare(const SamplingOptions &options, llvm::ArrayRef<float> logits,
     uint64_t total = 0;
     for (int64_t i = 0; i < vocab; ++i)
       if (keys[i] >= kKey) {
-        uint64_t w = uint64_t(std::exp(p.u[i] - top) * 4294967296.0f);
+        float scaled = std::exp(p.u[i] - top) * 4294967296.0f;
+        uint64_t w = std::isnan(scaled) ? 0 : uint64_t(scaled);
         mass.emplace_back(keys[i], w);
         total += w;
       }

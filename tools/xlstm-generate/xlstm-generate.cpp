@@ -224,6 +224,9 @@ public:
               llvm::MutableArrayRef<float>(&last[r * vocab], vocab)))
         return e;
       if (batch == 1) {
+        // The previous prompt's state and its step recordings go.
+        if (state)
+          model->forgetState(*state);
         state = std::move(*one);
         return llvm::Error::success();
       }
@@ -239,6 +242,8 @@ public:
         model->createState(batch);
     if (!all)
       return all.takeError();
+    if (state)
+      model->forgetState(*state);
     state = std::move(*all);
     return model->writeState(*state, concatStates(rows));
   }

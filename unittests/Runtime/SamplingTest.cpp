@@ -176,6 +176,20 @@ TEST(Sampling, OrderKeysFollowTheFloats) {
     ASSERT_TRUE(std::isfinite(sampleGumbelNoise(1, 2, 3, t))) << t;
 }
 
+TEST(Sampling, ANaNLogitDoesNotOpenTheNucleus) {
+  // One NaN among finite logits: top-p still keeps the few likely tokens
+  // (the NaN neither sets the maximum nor weighs anything) and is never
+  // drawn.
+  std::vector<float> logits = randomLogits(400, 13, 4);
+  logits[7] = NAN;
+  Sampler probe({1.0, 0, 0.5, 1, 0});
+  auto kept = probe.candidates(logits, {});
+  EXPECT_LT(kept.size(), 40u);
+  Sampler s({1.0, 0, 0.5, 1, 2});
+  for (int i = 0; i < 2000; ++i)
+    ASSERT_NE(s.next(logits, {}), 7);
+}
+
 TEST(Sampling, OptionsAreValidated) {
   EXPECT_FALSE(bool(llvm::errorToBool(SamplingOptions{}.validate())));
   auto message = [](SamplingOptions o) {
