@@ -65,6 +65,23 @@ func.func @multihead_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>)
 
 // -----
 
+// A float32 residual row normalised into bf16 operands: 16-byte loads of
+// four floats, the four results stored as one 8-byte bf16 vector.
+// CHECK-LABEL: func @rms_norm_f32_to_bf16
+// CHECK:       gpu.launch
+// CHECK:         vector.load {{.*}} : memref<?x4096xf32>, vector<4xf32>
+// CHECK:         arith.truncf {{.*}} : vector<4xf32> to vector<4xbf16>
+// CHECK:         vector.store {{.*}} : memref<?x4096xbf16>, vector<4xbf16>
+// BIN: gpu.binary @rms_norm_f32_to_bf16_kernel
+func.func @rms_norm_f32_to_bf16(%x: tensor<?x?x4096xf32>, %w: tensor<4096xbf16>)
+    -> tensor<?x?x4096xbf16> {
+  %y = xlstm.rms_norm %x weight(%w) {eps = 1.0e-6 : f64}
+      : (tensor<?x?x4096xf32>, tensor<4096xbf16>) -> tensor<?x?x4096xbf16>
+  return %y : tensor<?x?x4096xbf16>
+}
+
+// -----
+
 // float64 stays on the generic path.
 // CHECK-LABEL: func @f64_norm
 // CHECK-NOT:   gpu.launch
