@@ -87,7 +87,7 @@ public:
     warp = divui(tid, idx(32));
     position = sub(io.seq, idx(1));
 
-    Value temperature = load(io.settings, {idx(0)});
+    temperature = load(io.settings, {idx(0)});
     topP = load(io.settings, {idx(1)});
     penalty = load(io.settings, {idx(2)});
     topK = arith::FPToSIOp::create(b, loc, b.getI64Type(),
@@ -110,10 +110,7 @@ public:
     Value choice = ifElse(
         greedy, b.getI32Type(),
         [&] { return blockArgmax([&](Value i) { return score(i); }); },
-        [&] {
-          this->temperature = temperature;
-          return sampleTopKTopP();
-        });
+        [&] { return sampleTopKTopP(); });
 
     ifThen(eqi(tid, idx(0)), [&] {
       // NaN everywhere leaves no candidate: token 0 rather than an id
@@ -125,14 +122,13 @@ public:
       memref::StoreOp::create(
           b, loc, arith::ExtUIOp::create(b, loc, b.getI64Type(), token),
           io.tokens, ValueRange{row, idx(0)});
-      Value word = arith::IndexCastUIOp::create(
-          b, loc, b.getIndexType(),
-          arith::ShRUIOp::create(b, loc, token, i32(5)));
-      Value bit = arith::ShLIOp::create(
-          b, loc, i32(1), arith::AndIOp::create(b, loc, token, i32(31)));
+      auto [word, bit] = seenBit(token);
       Value old = memref::LoadOp::create(b, loc, io.seen, ValueRange{row, word});
-      memref::StoreOp::create(b, loc, arith::OrIOp::create(b, loc, old, bit),
-                              io.seen, ValueRange{row, word});
+      memref::StoreOp::create(
+          b, loc,
+          arith::OrIOp::create(b, loc, old,
+                               arith::ShLIOp::create(b, loc, i32(1), bit)),
+          io.seen, ValueRange{row, word});
       memref::StoreOp::create(b, loc,
                               arith::AddIOp::create(b, loc, draws, i64(1)),
                               io.rng, ValueRange{row, idx(1)});
@@ -181,20 +177,24 @@ private:
     return step(z, 31);
   }
 
+  /// Where token `token` (i32) is in a row of the seen bitmap: the word
+  /// (index) and the bit within it (i32).
+  std::pair<Value, Value> seenBit(Value token) {
+    Value word = arith::IndexCastUIOp::create(
+        b, loc, b.getIndexType(),
+        arith::ShRUIOp::create(b, loc, token, i32(5)));
+    return {word, arith::AndIOp::create(b, loc, token, i32(31))};
+  }
+
   /// The penalised logit of token `i` (index) of this row, in float32.
   Value score(Value i) {
     Value z = load(io.logits, {row, position, i});
-    Value i32Index = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i);
-    Value word = memref::LoadOp::create(
-        b, loc, io.seen,
-        ValueRange{row, arith::IndexCastUIOp::create(
-                            b, loc, b.getIndexType(),
-                            arith::ShRUIOp::create(b, loc, i32Index, i32(5)))});
+    auto [wordIndex, bitIndex] = seenBit(
+        arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i));
+    Value word =
+        memref::LoadOp::create(b, loc, io.seen, ValueRange{row, wordIndex});
     Value bit = arith::AndIOp::create(
-        b, loc,
-        arith::ShRUIOp::create(b, loc, word,
-                               arith::AndIOp::create(b, loc, i32Index, i32(31))),
-        i32(1));
+        b, loc, arith::ShRUIOp::create(b, loc, word, bitIndex), i32(1));
     Value seen = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit,
                                        i32(0));
     Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, z,

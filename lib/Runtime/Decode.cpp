@@ -365,16 +365,6 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
   Expected<EncodedInput> encoded = encodeHostInput(*stepProgram, input);
   if (!encoded)
     return encoded.takeError();
-  auto swapStates = [&] {
-    std::swap(state.values, state.spare);
-    state.parity = !state.parity;
-  };
-  auto enqueue = [&](const Value &inputValue, std::vector<Value> &results) {
-    return enqueueStep(state, inputValue, results);
-  };
-  auto outputOf = [&](llvm::ArrayRef<Value> results) {
-    return stepOutput(results);
-  };
 
   auto key = std::make_pair(state.id, input.batch * 2 + state.parity);
   auto it = decodeGraphs.find(key);
@@ -386,7 +376,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
     DecodeGraph graph;
     graph.input = Value::getMemRef(std::move(*buffer));
     it = recordDecodeGraph(key, std::move(graph), [&](DecodeGraph &g) {
-      return enqueue(g.input, g.results);
+      return enqueueStep(state, g.input, g.results);
     });
   }
   if (graphReplay && it != decodeGraphs.end()) {
@@ -399,8 +389,8 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
       return e;
     if (Error e = graph.recording->replay())
       return e;
-    swapStates();
-    Expected<Value> out = outputOf(graph.results);
+    state.swapSets();
+    Expected<Value> out = stepOutput(graph.results);
     if (!out)
       return out.takeError();
     return output.empty() ? backend->synchronize()
@@ -411,10 +401,10 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
   if (!uploaded)
     return uploaded.takeError();
   std::vector<Value> results;
-  if (Error e = enqueue(*uploaded, results))
+  if (Error e = enqueueStep(state, *uploaded, results))
     return e;
-  swapStates();
-  Expected<Value> out = outputOf(results);
+  state.swapSets();
+  Expected<Value> out = stepOutput(results);
   if (!out)
     return out.takeError();
   return output.empty() ? backend->synchronize()
@@ -528,10 +518,6 @@ Error GPUModel::generateStep(DeviceState &state) {
       return logits.takeError();
     return enqueueSample(state, *logits);
   };
-  auto swapStates = [&] {
-    std::swap(state.values, state.spare);
-    state.parity = !state.parity;
-  };
   // Generate recordings are keyed apart from decodeStep's (batch * 2 +
   // parity >= 2).
   auto key = std::make_pair(state.id, int64_t(state.parity));
@@ -543,13 +529,13 @@ Error GPUModel::generateStep(DeviceState &state) {
     it->second.lastUse = ++useClock;
     if (Error e = it->second.recording->replay())
       return e;
-    swapStates();
+    state.swapSets();
     return Error::success();
   }
   std::vector<Value> results;
   if (Error e = run(results))
     return e;
-  swapStates();
+  state.swapSets();
   return Error::success();
 }
 

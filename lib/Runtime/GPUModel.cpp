@@ -122,47 +122,51 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
         std::move(*parsed);
   }
 
-  // Conversions of checkpoint tensors stored in another float type.
-  for (weights::DType stored :
-       {weights::DType::F32, weights::DType::BF16, weights::DType::F16}) {
-    std::string key =
-        ("convert_" + weights::toString(stored) + "_" + dtype).str();
-    key = StringRef(key).lower();
-    if (const json::Value *program = programs->get(key)) {
-      Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
-      if (!parsed)
-        return bad(key + ": " + llvm::toString(parsed.takeError()));
-      if (!parsed->findArgument("source") || !parsed->findArgument("target"))
-        return bad(key + ": no buffer arguments 'source' and 'target'");
-      model->converters.emplace(stored, std::move(*parsed));
-    }
-  }
-
-  // Token models from this xlstmc on carry a prefill program (the forward
-  // with the last position's logits only) and a sampling program; with
-  // older bundles prefill runs the forward and sampling the host.
-  std::string prefillKey = ("prefill_" + dtype).str();
-  if (const json::Value *program = programs->get(prefillKey)) {
+  // Programs this xlstmc adds and older bundles lack: conversions of
+  // checkpoint tensors stored in another float type, and for token models
+  // the prefill (the forward with the last position's logits only) and
+  // the sampler. Without them the host converts, prefill runs the forward
+  // and the host samples. Each must have its buffer arguments.
+  auto optionalProgram =
+      [&](StringRef key, llvm::ArrayRef<StringRef> buffers)
+      -> Expected<std::optional<HostProgram>> {
+    const json::Value *program = programs->get(key);
+    if (!program)
+      return std::nullopt;
     Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
     if (!parsed)
-      return bad(prefillKey + ": " + llvm::toString(parsed.takeError()));
-    model->prefillProgram = std::move(*parsed);
-  }
-  // Token models from this xlstmc on carry a sampling program; older
-  // bundles sample on the host.
-  std::string sampleKey = ("sample_" + dtype).str();
-  if (const json::Value *program = programs->get(sampleKey)) {
-    Expected<HostProgram> parsed = HostProgram::parse(*program, *kernels);
-    if (!parsed)
-      return bad(sampleKey + ": " + llvm::toString(parsed.takeError()));
-    for (StringRef name : {"logits", "seen", "settings", "rng", "tokens"}) {
+      return bad(key + ": " + llvm::toString(parsed.takeError()));
+    for (StringRef name : buffers) {
       std::optional<unsigned> index = parsed->findArgument(name);
       if (!index || parsed->getArguments()[*index].role != "buffer" ||
           !parsed->getArguments()[*index].type.memref)
-        return bad(sampleKey + ": no buffer argument '" + name + "'");
+        return bad(key + ": no buffer argument '" + name + "'");
     }
-    model->sampleProgram = std::move(*parsed);
+    return std::optional<HostProgram>(std::move(*parsed));
+  };
+  for (weights::DType stored :
+       {weights::DType::F32, weights::DType::BF16, weights::DType::F16}) {
+    std::string key = StringRef(("convert_" + weights::toString(stored) +
+                                 "_" + dtype)
+                                    .str())
+                          .lower();
+    Expected<std::optional<HostProgram>> convert =
+        optionalProgram(key, {"source", "target"});
+    if (!convert)
+      return convert.takeError();
+    if (*convert)
+      model->converters.emplace(stored, std::move(**convert));
   }
+  Expected<std::optional<HostProgram>> prefill =
+      optionalProgram(("prefill_" + dtype).str(), {});
+  if (!prefill)
+    return prefill.takeError();
+  model->prefillProgram = std::move(*prefill);
+  Expected<std::optional<HostProgram>> sample = optionalProgram(
+      ("sample_" + dtype).str(), {"logits", "seen", "settings", "rng", "tokens"});
+  if (!sample)
+    return sample.takeError();
+  model->sampleProgram = std::move(*sample);
 
   // The tables the runtime binds by name.
   Expected<std::pair<std::string, llvm::SmallVector<int64_t, 4>>> input =
@@ -287,11 +291,11 @@ Error GPUModel::uploadParameters(
     // cuMemcpyHtoD from pageable memory returns once the source is
     // consumed, so the staging buffer can be refilled right away.
     auto [data, stored] = encode(i, toDType(element), staging);
-    int64_t count = *buffer->getNumElements();
-    if (data.size() != size_t(count) * weights::elementSize(stored))
+    size_t expected =
+        size_t(*buffer->getNumElements()) * weights::elementSize(stored);
+    if (data.size() != expected)
       return createStringError("parameter '%s': %zu bytes given, %zu expected",
-                               desc.name.c_str(), data.size(),
-                               size_t(count) * weights::elementSize(stored));
+                               desc.name.c_str(), data.size(), expected);
     if (stored == toDType(element)) {
       if (Error e = backend->copyFromHost(*buffer->allocation, 0, data.data(),
                                           data.size()))
@@ -321,10 +325,10 @@ Error GPUModel::convertOnDevice(llvm::ArrayRef<uint8_t> data,
   // parameter's buffer (a flat view of it). The staging buffer returns to
   // the pool afterwards; the next upload (synchronous) waits for the
   // conversion before it can reuse it.
-  ElementKind kind = stored == weights::DType::F32    ? ElementKind::F32
-                     : stored == weights::DType::BF16 ? ElementKind::BF16
-                                                      : ElementKind::F16;
-  Expected<MemRefValue> source = allocateMemRef(*backend, kind, {count});
+  const HostProgram &convert = it->second;
+  ElementKind sourceKind = convert.getArguments()[*convert.findArgument("source")]
+                               .type.memrefType.element;
+  Expected<MemRefValue> source = allocateMemRef(*backend, sourceKind, {count});
   if (!source)
     return source.takeError();
   if (Error e = backend->copyFromHost(*source->allocation, 0, data.data(),
@@ -336,11 +340,11 @@ Error GPUModel::convertOnDevice(llvm::ArrayRef<uint8_t> data,
   llvm::StringMap<Value> named;
   named["source"] = Value::getMemRef(std::move(*source));
   named["target"] = Value::getMemRef(std::move(flat));
-  Expected<std::vector<Value>> arguments = bindArguments(it->second, named);
+  Expected<std::vector<Value>> arguments = bindArguments(convert, named);
   if (!arguments)
     return arguments.takeError();
   Expected<std::vector<Value>> results =
-      execute(it->second, *backend, *arguments);
+      execute(convert, *backend, *arguments);
   return results ? Error::success() : results.takeError();
 }
 

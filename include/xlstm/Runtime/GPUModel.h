@@ -103,6 +103,11 @@ public:
     /// `parity` says which physical set is current (one recording each).
     std::vector<Value> spare;
     bool parity = false;
+    /// After a step wrote the new states into `spare`: they are current.
+    void swapSets() {
+      std::swap(values, spare);
+      parity = !parity;
+    }
     /// Sampling on the device (startSampling): the tokens the next step
     /// reads and the sampler overwrites (B, 1) i64, the seen-token bitmap
     /// (B, ceil(V/32)) i32, the settings (4) f32, seed and draws (B, 2) i64.
