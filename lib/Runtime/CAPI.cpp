@@ -19,6 +19,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -59,24 +60,6 @@ xlstm_status ok() {
   return XLSTM_OK;
 }
 
-/// The host tensor of an input (tokens or embeddings) of `seq` positions.
-HostTensor inputTensor(const xlstm_model &m, int64_t batch, int64_t seq,
-                       const void *input) {
-  if (m.spec->hasTokens()) {
-    HostTensor t({batch, seq});
-    const int64_t *tokens = static_cast<const int64_t *>(input);
-    for (int64_t i = 0; i < batch * seq; ++i)
-      t.data[i] = static_cast<double>(tokens[i]);
-    return t;
-  }
-  int64_t e = m.spec->embeddingDim();
-  HostTensor t({batch, seq, e});
-  const float *x = static_cast<const float *>(input);
-  for (int64_t i = 0; i < batch * seq * e; ++i)
-    t.data[i] = x[i];
-  return t;
-}
-
 /// `input` of `batch` x `seq` positions as the model reads it.
 GPUModel::HostInput hostInput(const xlstm_model &m, int64_t batch, int64_t seq,
                               const void *input) {
@@ -90,13 +73,14 @@ GPUModel::HostInput hostInput(const xlstm_model &m, int64_t batch, int64_t seq,
   return in;
 }
 
-/// Copies `t` to `output`, which the caller sized for `expected` floats.
-xlstm_status copyOut(const HostTensor &t, float *output, int64_t expected) {
-  if (static_cast<int64_t>(t.data.size()) != expected)
-    return fail("the model produced " + llvm::Twine(t.data.size()) +
+/// Copies `t` to `output` as float32, which the caller sized for
+/// `expected` floats.
+xlstm_status copyOut(const HostArray &t, float *output, int64_t expected) {
+  if (t.getNumElements() != expected)
+    return fail("the model produced " + llvm::Twine(t.getNumElements()) +
                 " values where " + llvm::Twine(expected) + " were expected");
-  for (size_t i = 0; i < t.data.size(); ++i)
-    output[i] = static_cast<float>(t.data[i]);
+  std::vector<float> values = t.toF32();
+  std::copy(values.begin(), values.end(), output);
   return XLSTM_OK;
 }
 } // namespace
@@ -168,7 +152,13 @@ xlstm_status xlstm_model_set_weights(xlstm_model *model,
       *model->spec, model->model->getParams(), "", seed);
   if (!values)
     return fail(values.takeError());
-  if (llvm::Error e = model->model->setParameters(*values))
+  // Upstream's init creates float32 parameters.
+  std::vector<HostArray> arrays;
+  for (auto [desc, v] : llvm::zip(model->model->getParams(), *values)) {
+    std::vector<float> f32(v.begin(), v.end());
+    arrays.push_back(HostArray::fromF32(desc.shape, f32));
+  }
+  if (llvm::Error e = model->model->setParameters(arrays))
     return fail(std::move(e));
   return ok();
 }
@@ -226,7 +216,7 @@ xlstm_status xlstm_model_forward(xlstm_model *model, int64_t batch, int64_t seq,
                 llvm::Twine(finalState->device->getBatch()) +
                 ", the input has " + llvm::Twine(batch));
   llvm::Expected<GPUModel::Result> result =
-      model->model->forward(inputTensor(*model, batch, seq, input));
+      model->model->forward(hostInput(*model, batch, seq, input));
   if (!result)
     return fail(result.takeError());
   if (copyOut(result->output, output,

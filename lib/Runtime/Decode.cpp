@@ -84,32 +84,25 @@ void GPUModel::forgetState(const DeviceState &state) {
     it = it->first.first == state.id ? decodeGraphs.erase(it) : std::next(it);
 }
 
-Expected<std::vector<HostTensor>>
+Expected<std::vector<HostArray>>
 GPUModel::readState(const DeviceState &state) {
   if (Error e = backend->synchronize())
     return std::move(e);
-  std::vector<HostTensor> out;
+  std::vector<HostArray> out;
   for (const Value &v : state.values) {
     const MemRefValue &m = v.getMemRef();
-    size_t bytes = getElementBytes(m.element);
-    std::vector<uint8_t> raw(size_t(*m.getNumElements()) * bytes);
-    if (Error e = backend->copyToHost(raw.data(), *m.allocation,
-                                      m.offset * bytes, raw.size()))
+    HostArray t(toDType(m.element), m.sizes);
+    if (Error e = backend->copyToHost(t.bytes.data(), *m.allocation,
+                                      m.offset * getElementBytes(m.element),
+                                      t.bytes.size()))
       return std::move(e);
-    HostTensor t(m.sizes);
-    weights::convertElements(
-        raw, toDType(m.element),
-        llvm::MutableArrayRef<uint8_t>(
-            reinterpret_cast<uint8_t *>(t.data.data()),
-            t.data.size() * sizeof(double)),
-        weights::DType::F64);
     out.push_back(std::move(t));
   }
   return out;
 }
 
 Error GPUModel::writeState(DeviceState &state,
-                           llvm::ArrayRef<HostTensor> values) {
+                           llvm::ArrayRef<HostArray> values) {
   if (values.size() != state.values.size())
     return createStringError("%zu state values for %zu states", values.size(),
                              state.values.size());
@@ -120,12 +113,41 @@ Error GPUModel::writeState(DeviceState &state,
                                "%lld",
                                name.c_str(),
                                static_cast<long long>(state.batch));
-    weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
-        name, std::vector<int64_t>(t.shape.begin(), t.shape.end()), t.data,
-        toDType(m.element));
+    if (!weights::isFloat(t.dtype))
+      return createStringError("state '%s' is %s, not a float type",
+                               name.c_str(), t.describe().c_str());
+    HostArray encoded = t.convertTo(toDType(m.element));
     if (Error e = backend->copyFromHost(
             *m.allocation, m.offset * getElementBytes(m.element),
             encoded.bytes.data(), encoded.bytes.size()))
+      return e;
+  }
+  return Error::success();
+}
+
+Error GPUModel::copyStateRows(const DeviceState &from, DeviceState &to,
+                              int64_t firstRow) {
+  if (firstRow < 0 || firstRow + from.batch > to.batch)
+    return createStringError("rows [%lld, %lld) are outside a state of batch "
+                             "%lld",
+                             static_cast<long long>(firstRow),
+                             static_cast<long long>(firstRow + from.batch),
+                             static_cast<long long>(to.batch));
+  // Batch is every state's leading dimension and the buffers are
+  // contiguous: a state's rows are one run of bytes.
+  for (auto [source, target, name] :
+       llvm::zip(from.values, to.values, stateNames)) {
+    const MemRefValue &s = source.getMemRef(), &t = target.getMemRef();
+    size_t bytes = getElementBytes(s.element);
+    size_t rowBytes = size_t(*s.getNumElements() / from.batch) * bytes;
+    if (s.element != t.element || !s.isContiguous() || !t.isContiguous() ||
+        size_t(*t.getNumElements() / to.batch) * bytes != rowBytes)
+      return createStringError("state '%s': the two states do not match",
+                               name.c_str());
+    if (Error e = backend->copy(*t.allocation,
+                                t.offset * bytes + firstRow * rowBytes,
+                                *s.allocation, s.offset * bytes,
+                                from.batch * rowBytes))
       return e;
   }
   return Error::success();

@@ -348,16 +348,27 @@ Error GPUModel::convertOnDevice(llvm::ArrayRef<uint8_t> data,
   return results ? Error::success() : results.takeError();
 }
 
-Error GPUModel::setParameters(const weights::ParamValues &values) {
+Error GPUModel::setParameters(llvm::ArrayRef<HostArray> values) {
+  for (auto [value, desc] : llvm::zip(values, params))
+    if (!weights::isFloat(value.dtype) ||
+        llvm::ArrayRef<int64_t>(value.shape) !=
+            llvm::ArrayRef<int64_t>(desc.shape))
+      return createStringError("parameter '%s': expected %s floats, got %s",
+                               desc.name.c_str(),
+                               HostArray(weights::DType::F32, desc.shape)
+                                   .describe()
+                                   .c_str(),
+                               value.describe().c_str());
   return uploadParameters(
       values.size(), [&](size_t i, weights::DType dtype,
                          std::vector<uint8_t> &staging) {
-        staging.resize(values[i].size() * weights::elementSize(dtype));
-        weights::convertElements(
-            llvm::ArrayRef<uint8_t>(
-                reinterpret_cast<const uint8_t *>(values[i].data()),
-                values[i].size() * sizeof(double)),
-            weights::DType::F64, staging, dtype);
+        const HostArray &value = values[i];
+        if (value.dtype == dtype || converters.count(value.dtype))
+          return std::make_pair(llvm::ArrayRef<uint8_t>(value.bytes),
+                                value.dtype);
+        staging.resize(size_t(value.getNumElements()) *
+                       weights::elementSize(dtype));
+        weights::convertElements(value.bytes, value.dtype, staging, dtype);
         return std::make_pair(llvm::ArrayRef<uint8_t>(staging), dtype);
       });
 }
@@ -382,96 +393,85 @@ Error GPUModel::setParameters(llvm::ArrayRef<weights::BoundTensor> bound) {
       [&](size_t i) { bound[i].releasePages(); });
 }
 
-std::vector<HostTensor> GPUModel::zeroStates(int64_t batch) const {
-  std::vector<HostTensor> out;
-  for (const auto &shape : stateShapes) {
+std::vector<HostArray> GPUModel::zeroStates(int64_t batch) const {
+  std::vector<HostArray> out;
+  for (auto [name, shape] : llvm::zip(stateNames, stateShapes)) {
     llvm::SmallVector<int64_t, 4> concrete(shape);
     for (int64_t &d : concrete)
       if (d < 0)
         d = batch;
-    out.emplace_back(concrete);
+    ElementKind element =
+        stepProgram->getArguments()[*stepProgram->findArgument(name)]
+            .type.memrefType.element;
+    out.emplace_back(toDType(element), concrete);
   }
   return out;
 }
 
-Expected<GPUModel::Result> GPUModel::forward(const HostTensor &input) {
+Expected<GPUModel::Result> GPUModel::forward(const HostInput &input) {
   return run(*forwardProgram, input, {});
 }
 
-Expected<GPUModel::Result> GPUModel::step(const HostTensor &input,
-                                          llvm::ArrayRef<HostTensor> states) {
+Expected<GPUModel::Result> GPUModel::step(const HostInput &input,
+                                          llvm::ArrayRef<HostArray> states) {
   if (states.size() != stateNames.size())
     return createStringError("step: %zu states given, the model has %zu",
                              states.size(), stateNames.size());
+  if (input.seq != 1)
+    return createStringError("step: the input must have one position, got "
+                             "%lld",
+                             static_cast<long long>(input.seq));
   // Kernels index states by the input's batch: shapes must agree exactly.
-  if (input.rank() < 2)
-    return createStringError("step: the input must be (batch, 1, ...), got "
-                             "rank %lld",
-                             static_cast<long long>(input.rank()));
   for (size_t i = 0; i < states.size(); ++i) {
     llvm::SmallVector<int64_t, 4> expected(stateShapes[i]);
     for (int64_t &d : expected)
       if (d < 0)
-        d = input.dim(0);
+        d = input.batch;
     if (llvm::ArrayRef<int64_t>(states[i].shape) !=
         llvm::ArrayRef<int64_t>(expected))
       return createStringError("step: state '%s' does not have the shape "
                                "of batch %lld",
                                stateNames[i].c_str(),
-                               static_cast<long long>(input.dim(0)));
+                               static_cast<long long>(input.batch));
+    if (!weights::isFloat(states[i].dtype))
+      return createStringError("step: state '%s' is %s, not a float type",
+                               stateNames[i].c_str(),
+                               states[i].describe().c_str());
   }
   return run(*stepProgram, input, states);
 }
 
-Error GPUModel::checkInput(const HostTensor &input) const {
-  if (inputName != "tokens")
-    return Error::success();
-  for (double t : input.data)
-    if (!(t >= 0 && t < static_cast<double>(vocabSize)) || t != std::floor(t))
-      return createStringError(
-          "token %s is out of range [0, %lld)",
-          std::isfinite(t) && std::abs(t) < 1e15
-              ? std::to_string(static_cast<int64_t>(t)).c_str()
-              : std::to_string(t).c_str(),
-          static_cast<long long>(vocabSize));
-  return Error::success();
-}
-
-Expected<std::pair<ElementKind, std::vector<uint8_t>>>
-GPUModel::encodeArgument(const HostProgram &program, StringRef name,
-                         const HostTensor &t) const {
+Expected<HostArray> GPUModel::encodeArgument(const HostProgram &program,
+                                             StringRef name,
+                                             const HostArray &t) const {
   std::optional<unsigned> index = program.findArgument(name);
   if (!index)
     return createStringError("the program has no argument '%s'",
                              name.str().c_str());
   ElementKind element = program.getArguments()[*index].type.memrefType.element;
-  weights::OwnedTensor encoded = weights::OwnedTensor::fromF64(
-      name.str(), std::vector<int64_t>(t.shape.begin(), t.shape.end()), t.data,
-      toDType(element));
-  return std::make_pair(element, std::move(encoded.bytes));
+  return t.convertTo(toDType(element));
 }
 
 Expected<std::vector<Value>>
-GPUModel::prepare(const HostProgram &program, const HostTensor &input,
-                  llvm::ArrayRef<HostTensor> states) {
+GPUModel::prepare(const HostProgram &program, const EncodedInput &input,
+                  llvm::ArrayRef<HostArray> states) {
   if (parameterValues.empty() && !params.empty())
     return createStringError("the parameters are not set");
-  if (Error e = checkInput(input))
-    return std::move(e);
 
-  // Uploads a host tensor as the program argument `name`.
-  auto upload = [&](StringRef name, const HostTensor &t) -> Expected<Value> {
-    Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
-        encodeArgument(program, name, t);
+  // Uploads a host array as the program argument `name`.
+  auto upload = [&](StringRef name, const HostArray &t) -> Expected<Value> {
+    Expected<HostArray> encoded = encodeArgument(program, name, t);
     if (!encoded)
       return encoded.takeError();
+    ElementKind element = program.getArguments()[*program.findArgument(name)]
+                              .type.memrefType.element;
     Expected<MemRefValue> buffer =
-        allocateMemRef(*backend, encoded->first, t.shape);
+        allocateMemRef(*backend, element, encoded->shape);
     if (!buffer)
       return buffer.takeError();
     if (Error e = backend->copyFromHost(*buffer->allocation, 0,
-                                        encoded->second.data(),
-                                        encoded->second.size()))
+                                        encoded->bytes.data(),
+                                        encoded->bytes.size()))
       return std::move(e);
     return Value::getMemRef(std::move(*buffer));
   };
@@ -484,7 +484,7 @@ GPUModel::prepare(const HostProgram &program, const HostTensor &input,
         return createStringError("parameter '%s' is not set", arg.name.c_str());
       named[arg.name] = it->second;
     }
-  Expected<Value> in = upload(inputName, input);
+  Expected<Value> in = uploadInput(input);
   if (!in)
     return in.takeError();
   named[inputName] = std::move(*in);
@@ -498,9 +498,12 @@ GPUModel::prepare(const HostProgram &program, const HostTensor &input,
 }
 
 Expected<GPUModel::Benchmark>
-GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
+GPUModel::benchmarkForward(const HostInput &hostInput, unsigned warmup,
                            unsigned iterations, bool profile) {
-  Expected<std::vector<Value>> arguments = prepare(*forwardProgram, input, {});
+  Expected<EncodedInput> input = encodeHostInput(*forwardProgram, hostInput);
+  if (!input)
+    return input.takeError();
+  Expected<std::vector<Value>> arguments = prepare(*forwardProgram, *input, {});
   if (!arguments)
     return arguments.takeError();
   Expected<Event> start = Event::create(*context);
@@ -513,7 +516,7 @@ GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
   // when that is on, as forward() does.
   Recorded *graph = nullptr;
   if (graphReplay && !profile) {
-    Expected<Recorded *> r = recorded(*forwardProgram, input, {});
+    Expected<Recorded *> r = recorded(*forwardProgram, *input, {});
     if (!r)
       return r.takeError();
     graph = *r;
@@ -560,16 +563,14 @@ GPUModel::benchmarkForward(const HostTensor &input, unsigned warmup,
 }
 
 GPUModel::ShapeKey GPUModel::shapeKey(const HostProgram &program,
-                                      const HostTensor &input) {
+                                      const EncodedInput &input) {
   return {&program,
           std::vector<int64_t>(input.shape.begin(), input.shape.end())};
 }
 
 Expected<GPUModel::Recorded *>
-GPUModel::recorded(const HostProgram &program, const HostTensor &input,
-                   llvm::ArrayRef<HostTensor> states) {
-  if (Error e = checkInput(input))
-    return std::move(e);
+GPUModel::recorded(const HostProgram &program, const EncodedInput &input,
+                   llvm::ArrayRef<HostArray> states) {
   ShapeKey key = shapeKey(program, input);
   auto it = recordings.find(key);
   if (it == recordings.end()) {
@@ -607,37 +608,38 @@ GPUModel::recorded(const HostProgram &program, const HostTensor &input,
   // Refill the recorded input and state buffers (ordered after earlier
   // replays: host copies wait for the stream).
   Recorded &entry = it->second;
-  auto refill = [&](StringRef name, const HostTensor &t) -> Error {
-    Expected<std::pair<ElementKind, std::vector<uint8_t>>> encoded =
-        encodeArgument(program, name, t);
-    if (!encoded)
-      return encoded.takeError();
+  auto refill = [&](StringRef name, llvm::ArrayRef<uint8_t> bytes) -> Error {
     const MemRefValue &m =
         entry.arguments[*program.findArgument(name)].getMemRef();
-    return backend->copyFromHost(
-        *m.allocation, m.offset * getElementBytes(m.element),
-        encoded->second.data(), encoded->second.size());
+    return backend->copyFromHost(*m.allocation,
+                                 m.offset * getElementBytes(m.element),
+                                 bytes.data(), bytes.size());
   };
-  if (Error e = refill(inputName, input))
+  if (Error e = refill(inputName, input.bytes))
     return std::move(e);
-  for (auto [name, state] : llvm::zip(stateNames, states))
-    if (Error e = refill(name, state))
+  for (auto [name, state] : llvm::zip(stateNames, states)) {
+    Expected<HostArray> encoded = encodeArgument(program, name, state);
+    if (!encoded)
+      return encoded.takeError();
+    if (Error e = refill(name, encoded->bytes))
       return std::move(e);
+  }
   return &entry;
 }
 
 Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
-                                         const HostTensor &input,
-                                         llvm::ArrayRef<HostTensor> states) {
-  if (Error e = checkInput(input))
-    return std::move(e);
+                                         const HostInput &hostInput,
+                                         llvm::ArrayRef<HostArray> states) {
+  Expected<EncodedInput> input = encodeHostInput(program, hostInput);
+  if (!input)
+    return input.takeError();
   // A shape is recorded on its second run (one-off shapes, such as prompts
   // of varying length, are not worth a graph and the memory it pins); a
   // shape whose recording failed runs launch by launch.
-  ShapeKey key = shapeKey(program, input);
+  ShapeKey key = shapeKey(program, *input);
   if (graphReplay && !unrecordable.count(key) &&
       (recordings.count(key) || ++runsWithoutGraph[key] >= 2)) {
-    Expected<Recorded *> entry = recorded(program, input, states);
+    Expected<Recorded *> entry = recorded(program, *input, states);
     if (entry) {
       if (Error e = (*entry)->recording->replay())
         return std::move(e);
@@ -649,7 +651,7 @@ Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
     consumeError(entry.takeError());
     unrecordable.insert(key);
   }
-  Expected<std::vector<Value>> arguments = prepare(program, input, states);
+  Expected<std::vector<Value>> arguments = prepare(program, *input, states);
   if (!arguments)
     return arguments.takeError();
   Expected<std::vector<Value>> results = execute(program, *backend, *arguments);
@@ -662,9 +664,9 @@ Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
 
 Expected<GPUModel::Result> GPUModel::collect(const HostProgram &program,
                                              llvm::ArrayRef<Value> results) {
-  // Downloads every result into host float64.
+  // Downloads every result as it is.
   Result result;
-  llvm::StringMap<HostTensor> byName;
+  llvm::StringMap<HostArray> byName;
   for (auto [value, desc] : llvm::zip(results, program.getResults())) {
     const MemRefValue &m = value.getMemRef();
     if (!m.isContiguous())
@@ -674,27 +676,27 @@ Expected<GPUModel::Result> GPUModel::collect(const HostProgram &program,
     if (!count)
       return createStringError("result '%s' is too large", desc.name.c_str());
     size_t elementBytes = getElementBytes(m.element);
-    std::vector<uint8_t> bytes(*count * elementBytes);
+    HostArray array(toDType(m.element), m.sizes);
     if (*count > 0)
-      if (Error e = backend->copyToHost(bytes.data(), *m.allocation,
-                                        m.offset * elementBytes, bytes.size()))
+      if (Error e = backend->copyToHost(array.bytes.data(), *m.allocation,
+                                        m.offset * elementBytes,
+                                        array.bytes.size()))
         return std::move(e);
-    weights::TensorView view{desc.name, toDType(m.element), m.sizes, bytes};
-    byName[desc.name] = HostTensor(m.sizes, weights::toF64(view));
+    byName[desc.name] = std::move(array);
   }
-  auto take = [&](StringRef name) -> Expected<HostTensor> {
+  auto take = [&](StringRef name) -> Expected<HostArray> {
     auto it = byName.find(name);
     if (it == byName.end())
       return createStringError("the program returns no '%s'",
                                name.str().c_str());
     return std::move(it->second);
   };
-  Expected<HostTensor> output = take(outputName);
+  Expected<HostArray> output = take(outputName);
   if (!output)
     return output.takeError();
   result.output = std::move(*output);
   for (const std::string &name : stateNames) {
-    Expected<HostTensor> state = take(name);
+    Expected<HostArray> state = take(name);
     if (!state)
       return state.takeError();
     result.states.push_back(std::move(*state));

@@ -167,22 +167,6 @@ public:
   }
 };
 
-/// Concatenates host states along the batch (first) dimension.
-std::vector<reference::Tensor>
-concatStates(llvm::ArrayRef<std::vector<reference::Tensor>> rows) {
-  std::vector<reference::Tensor> out;
-  for (size_t s = 0; s < rows.front().size(); ++s) {
-    llvm::SmallVector<int64_t, 4> shape(rows.front()[s].shape);
-    shape[0] = rows.size();
-    reference::Tensor t(shape);
-    t.data.clear();
-    for (const auto &row : rows)
-      llvm::append_range(t.data, row[s].data);
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
 class CudaModel : public Model {
 public:
   static llvm::Expected<std::unique_ptr<CudaModel>>
@@ -211,7 +195,16 @@ public:
                       std::vector<float> &last) override {
     int64_t batch = prompts.size();
     last.assign(batch * vocab, 0);
-    std::vector<std::vector<reference::Tensor>> rows;
+    // Rows of different lengths prefill alone; their states are copied
+    // side by side into the batch's on the device.
+    std::unique_ptr<runtime::GPUModel::DeviceState> all;
+    if (batch > 1) {
+      llvm::Expected<std::unique_ptr<runtime::GPUModel::DeviceState>> created =
+          model->createState(batch);
+      if (!created)
+        return created.takeError();
+      all = std::move(*created);
+    }
     for (auto [r, p] : llvm::enumerate(prompts)) {
       llvm::Expected<std::unique_ptr<runtime::GPUModel::DeviceState>> one =
           model->createState(1);
@@ -230,22 +223,13 @@ public:
         state = std::move(*one);
         return llvm::Error::success();
       }
-      llvm::Expected<std::vector<reference::Tensor>> host =
-          model->readState(**one);
-      if (!host)
-        return host.takeError();
-      rows.push_back(std::move(*host));
+      if (llvm::Error e = model->copyStateRows(**one, *all, r))
+        return e;
     }
-    // Rows of different lengths prefill alone; the batch state is theirs
-    // side by side.
-    llvm::Expected<std::unique_ptr<runtime::GPUModel::DeviceState>> all =
-        model->createState(batch);
-    if (!all)
-      return all.takeError();
     if (state)
       model->forgetState(*state);
-    state = std::move(*all);
-    return model->writeState(*state, concatStates(rows));
+    state = std::move(all);
+    return llvm::Error::success();
   }
   llvm::Error step(llvm::ArrayRef<int64_t> tokens,
                    std::vector<float> &logits) override {
@@ -279,6 +263,22 @@ private:
 };
 
 #if XLSTM_HAVE_REFERENCE
+/// Concatenates host states along the batch (first) dimension.
+std::vector<reference::Tensor>
+concatStates(llvm::ArrayRef<std::vector<reference::Tensor>> rows) {
+  std::vector<reference::Tensor> out;
+  for (size_t s = 0; s < rows.front().size(); ++s) {
+    llvm::SmallVector<int64_t, 4> shape(rows.front()[s].shape);
+    shape[0] = rows.size();
+    reference::Tensor t(shape);
+    t.data.clear();
+    for (const auto &row : rows)
+      llvm::append_range(t.data, row[s].data);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 class ReferenceGenerator : public Model {
 public:
   explicit ReferenceGenerator(reference::ReferenceModel model, int64_t vocab)

@@ -40,6 +40,8 @@
 #include "llvm/Support/WithColor.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <map>
 
 #include <sys/resource.h>
@@ -352,6 +354,48 @@ private:
 };
 #endif
 
+/// A reference tensor as the GPU API takes it: int64 tokens (they must be
+/// exact integers) or float32 embeddings, kept alive beside the view.
+struct GPUInput {
+  std::vector<int64_t> tokens;
+  std::vector<float> embeddings;
+  runtime::GPUModel::HostInput view;
+};
+llvm::Expected<GPUInput> toGPUInput(const reference::Tensor &t, bool tokens) {
+  GPUInput in;
+  if (t.rank() < 2)
+    return llvm::createStringError("the input must be (batch, seq, ...), got "
+                                   "shape " +
+                                   t.shapeString());
+  in.view.batch = t.dim(0);
+  in.view.seq = t.dim(1);
+  if (tokens) {
+    for (double v : t.data) {
+      if (!(v >= -9e18 && v <= 9e18) || v != std::floor(v))
+        return llvm::createStringError("token %g is not an integer", v);
+      in.tokens.push_back(static_cast<int64_t>(v));
+    }
+    in.view.tokens = in.tokens.data();
+  } else {
+    in.embeddings.assign(t.data.begin(), t.data.end());
+    in.view.embeddings = in.embeddings.data();
+  }
+  return in;
+}
+
+/// GPU host arrays as reference tensors (exact: every program type widens
+/// to float64) and back (float64 states convert once, into the program's
+/// type).
+reference::Tensor toReference(const runtime::HostArray &a) {
+  weights::TensorView view{"", a.dtype, a.shape, a.bytes};
+  return reference::Tensor(a.shape, weights::toF64(view));
+}
+runtime::HostArray toHostArray(const reference::Tensor &t) {
+  runtime::HostArray a(weights::DType::F64, t.shape);
+  std::memcpy(a.bytes.data(), t.data.data(), a.bytes.size());
+  return a;
+}
+
 class CudaDevice : public ModelDevice {
 public:
   static llvm::Expected<std::unique_ptr<CudaDevice>>
@@ -371,7 +415,13 @@ public:
     return model->getParams();
   }
   llvm::Error setParameters(weights::ParamValues values) override {
-    return model->setParameters(values);
+    // Upstream's init and golden files are float32 values.
+    std::vector<runtime::HostArray> arrays;
+    for (auto [desc, v] : llvm::zip(model->getParams(), values)) {
+      std::vector<float> f32(v.begin(), v.end());
+      arrays.push_back(runtime::HostArray::fromF32(desc.shape, f32));
+    }
+    return model->setParameters(arrays);
   }
   llvm::Error
   setParameters(llvm::ArrayRef<weights::BoundTensor> bound) override {
@@ -383,15 +433,21 @@ public:
     return model->getStateNames();
   }
   std::vector<reference::Tensor> zeroStates(int64_t batch) const override {
-    return model->zeroStates(batch);
+    std::vector<reference::Tensor> out;
+    for (const runtime::HostArray &a : model->zeroStates(batch))
+      out.emplace_back(a.shape);
+    return out;
   }
   llvm::Expected<Result> forward(const reference::Tensor &input) override {
+    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens());
+    if (!in)
+      return in.takeError();
     if (!profile || bench > 0)
-      return convert(model->forward(input));
+      return convert(model->forward(in->view));
     // --profile without --bench: the kernel times of this forward.
     if (llvm::Error e = model->setProfiling(true))
       return std::move(e);
-    llvm::Expected<Result> result = convert(model->forward(input));
+    llvm::Expected<Result> result = convert(model->forward(in->view));
     if (llvm::Error e = model->setProfiling(false))
       return std::move(e);
     llvm::Expected<std::vector<runtime::CudaBackend::KernelTime>> times =
@@ -416,7 +472,13 @@ public:
   llvm::Expected<Result>
   step(const reference::Tensor &input,
        llvm::ArrayRef<reference::Tensor> states) override {
-    return convert(model->step(input, states));
+    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens());
+    if (!in)
+      return in.takeError();
+    std::vector<runtime::HostArray> arrays;
+    for (const reference::Tensor &t : states)
+      arrays.push_back(toHostArray(t));
+    return convert(model->step(in->view, arrays));
   }
 
   /// A benchmark report as JSON on stdout and in --bench-json.
@@ -439,8 +501,11 @@ public:
   /// in --bench-json).
   llvm::Error benchmark(const reference::Tensor &input,
                         llvm::StringRef modelName) {
+    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens());
+    if (!in)
+      return in.takeError();
     llvm::Expected<runtime::GPUModel::Benchmark> b =
-        model->benchmarkForward(input, warmup, bench, profile);
+        model->benchmarkForward(in->view, warmup, bench, profile);
     if (!b)
       return b.takeError();
     std::vector<double> ms = b->milliseconds;
@@ -644,8 +709,12 @@ private:
   convert(llvm::Expected<runtime::GPUModel::Result> r) {
     if (!r)
       return r.takeError();
-    return Result{std::move(r->output), std::move(r->states)};
+    Result result{toReference(r->output), {}};
+    for (const runtime::HostArray &state : r->states)
+      result.states.push_back(toReference(state));
+    return result;
   }
+  bool takesTokens() const { return model->getInputName() == "tokens"; }
   // The session tears down the model before its context and driver.
   std::optional<runtime::GPUSession> session;
   runtime::GPUModel *model = nullptr;        ///< the session's

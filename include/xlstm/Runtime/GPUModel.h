@@ -7,9 +7,11 @@
 // The C++ API of the GPU runtime: a bundle's host programs for one element
 // type (f32 or bf16), their kernels loaded once, the parameters uploaded
 // once; `forward` (prefill, returning the final states) and `step` (one
-// position from given states) run the host programs on the device. Inputs,
-// outputs and states cross the API as host float64 tensors; tokens are
-// checked against the vocabulary before anything is launched.
+// position from given states) run the host programs on the device. Inputs
+// cross the API as int64 tokens or float32 embeddings, outputs and states
+// as host arrays in the programs' element types (float64 is the reference
+// device's alone); tokens are checked against the vocabulary before
+// anything is launched.
 //
 // MLIR-free: builds with the runtime on machines that have CUDA but no MLIR.
 //
@@ -19,8 +21,8 @@
 #define XLSTM_RUNTIME_GPUMODEL_H
 
 #include "xlstm/Bundle/Bundle.h"
-#include "xlstm/Reference/Tensor.h"
 #include "xlstm/Runtime/CudaObjects.h"
+#include "xlstm/Runtime/HostArray.h"
 #include "xlstm/Runtime/HostProgram.h"
 #include "xlstm/Runtime/Sampling.h"
 #include "xlstm/Weights/ParameterBinding.h"
@@ -35,17 +37,24 @@
 
 namespace xlstm::runtime {
 
-using HostTensor = reference::Tensor;
-
 /// The checkpoint dtype of a program element type (the encoding the
 /// weights layer converts to and from).
 weights::DType toDType(ElementKind kind);
 
 class GPUModel {
 public:
+  /// Outputs and states in the element types the program returns them in.
   struct Result {
-    HostTensor output;
-    std::vector<HostTensor> states; ///< in getStateNames() order
+    HostArray output;
+    std::vector<HostArray> states; ///< in getStateNames() order
+  };
+
+  /// An input of `batch` x `seq` positions on the host: int64 tokens for
+  /// token models, else float32 embeddings (batch, seq, E), row-major.
+  struct HostInput {
+    const int64_t *tokens = nullptr;
+    const float *embeddings = nullptr;
+    int64_t batch = 0, seq = 0;
   };
 
   /// Loads the programs `forward_<dtype>` / `step_<dtype>` of `bundle` and
@@ -62,9 +71,9 @@ public:
   llvm::StringRef getOutputName() const { return outputName; }
   llvm::ArrayRef<std::string> getStateNames() const { return stateNames; }
 
-  /// Converts the values (one per getParams() entry, row-major) to the
-  /// programs' element type and uploads them.
-  llvm::Error setParameters(const weights::ParamValues &values);
+  /// Converts the values (one per getParams() entry, row-major, any float
+  /// type) to the programs' element type and uploads them.
+  llvm::Error setParameters(llvm::ArrayRef<HostArray> values);
   /// Uploads parameters bound in a checkpoint (one per getParams() entry)
   /// as they are stored; a tensor in another float type is converted on
   /// the GPU by the bundle's `convert_<stored>_<dtype>` program (on the
@@ -73,13 +82,16 @@ public:
   /// (the checkpoint itself is memory-mapped).
   llvm::Error setParameters(llvm::ArrayRef<weights::BoundTensor> bound);
 
-  /// The whole sequence from zero states.
-  llvm::Expected<Result> forward(const HostTensor &input);
-  /// One position (input of length 1) from `states`.
-  llvm::Expected<Result> step(const HostTensor &input,
-                              llvm::ArrayRef<HostTensor> states);
-  /// Zero states for `batch` rows (the shapes of the state table).
-  std::vector<HostTensor> zeroStates(int64_t batch) const;
+  /// The whole sequence from zero states: every position's output and the
+  /// final states, copied to the host.
+  llvm::Expected<Result> forward(const HostInput &input);
+  /// One position (`input.seq` = 1) from `states` (host arrays of the state
+  /// table's shapes in any float type; converted to the program's).
+  llvm::Expected<Result> step(const HostInput &input,
+                              llvm::ArrayRef<HostArray> states);
+  /// Zero states for `batch` rows (the shapes of the state table, the step
+  /// program's element types).
+  std::vector<HostArray> zeroStates(int64_t batch) const;
 
   //===--------------------------------------------------------------------===//
   // Device-resident decoding
@@ -114,22 +126,21 @@ public:
     Value tokens, seen, settings, rng;
   };
 
-  /// An input of `batch` x `seq` positions on the host: int64 tokens for
-  /// token models, else float32 embeddings (batch, seq, E), row-major.
-  struct HostInput {
-    const int64_t *tokens = nullptr;
-    const float *embeddings = nullptr;
-    int64_t batch = 0, seq = 0;
-  };
-
   /// Zero states for `batch` rows on the device.
   llvm::Expected<std::unique_ptr<DeviceState>> createState(int64_t batch);
   /// Drops the step recordings made for `state` (before it is destroyed).
   void forgetState(const DeviceState &state);
-  /// Copies the states to the host (float64, getStateNames() order).
-  llvm::Expected<std::vector<HostTensor>> readState(const DeviceState &state);
-  /// Replaces the states by host values (shapes of the state table).
-  llvm::Error writeState(DeviceState &state, llvm::ArrayRef<HostTensor> values);
+  /// Copies the states to the host (getStateNames() order, in the
+  /// program's element types).
+  llvm::Expected<std::vector<HostArray>> readState(const DeviceState &state);
+  /// Replaces the states by host values (shapes of the state table, any
+  /// float type).
+  llvm::Error writeState(DeviceState &state, llvm::ArrayRef<HostArray> values);
+  /// Copies all rows of `from` into rows [firstRow, firstRow + its batch)
+  /// of `to`, on the device (prompts of different lengths prefill alone,
+  /// then decode as one batch).
+  llvm::Error copyStateRows(const DeviceState &from, DeviceState &to,
+                            int64_t firstRow);
 
   /// Prefill: runs the prefill program (token models: the forward with the
   /// LM head on the last position only; else the forward program) on
@@ -194,7 +205,7 @@ public:
     std::vector<CudaBackend::KernelTime> kernels;
     size_t launchesPerRun = 0;
   };
-  llvm::Expected<Benchmark> benchmarkForward(const HostTensor &input,
+  llvm::Expected<Benchmark> benchmarkForward(const HostInput &input,
                                              unsigned warmup,
                                              unsigned iterations, bool profile);
   /// Per-kernel timing of the following runs (an event pair per launch);
@@ -222,30 +233,27 @@ private:
   /// the bundle's conversion program.
   llvm::Error convertOnDevice(llvm::ArrayRef<uint8_t> data,
                               weights::DType stored, const MemRefValue &target);
-  /// Checks the input, uploads it and the states, and orders the
-  /// program's arguments.
-  llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,
-                                             const HostTensor &input,
-                                             llvm::ArrayRef<HostTensor> states);
-  llvm::Expected<Result> run(const HostProgram &program,
-                             const HostTensor &input,
-                             llvm::ArrayRef<HostTensor> states);
-  /// Checks tokens against the vocabulary.
-  llvm::Error checkInput(const HostTensor &input) const;
-  /// Encodes `t` in the element type of `program`'s argument `name`.
-  llvm::Expected<std::pair<ElementKind, std::vector<uint8_t>>>
-  encodeArgument(const HostProgram &program, llvm::StringRef name,
-                 const HostTensor &t) const;
-  /// Downloads `program`'s results into host float64.
-  llvm::Expected<Result> collect(const HostProgram &program,
-                                 llvm::ArrayRef<Value> results);
-
   /// A host input checked and encoded as a program's input argument.
   struct EncodedInput {
     ElementKind element;
     llvm::SmallVector<int64_t, 3> shape; ///< (batch, seq[, width])
     std::vector<uint8_t> bytes;
   };
+  /// Uploads the input and the states and orders the program's arguments.
+  llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,
+                                             const EncodedInput &input,
+                                             llvm::ArrayRef<HostArray> states);
+  llvm::Expected<Result> run(const HostProgram &program,
+                             const HostInput &input,
+                             llvm::ArrayRef<HostArray> states);
+  /// `t` converted to the element type of `program`'s argument `name`.
+  llvm::Expected<HostArray> encodeArgument(const HostProgram &program,
+                                           llvm::StringRef name,
+                                           const HostArray &t) const;
+  /// Downloads `program`'s results as they are.
+  llvm::Expected<Result> collect(const HostProgram &program,
+                                 llvm::ArrayRef<Value> results);
+
   llvm::Expected<EncodedInput> encodeHostInput(const HostProgram &program,
                                                const HostInput &input) const;
   /// A fresh device buffer holding `input`.
@@ -290,7 +298,8 @@ private:
   uint64_t nextStateId = 0;
 
   using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
-  static ShapeKey shapeKey(const HostProgram &program, const HostTensor &input);
+  static ShapeKey shapeKey(const HostProgram &program,
+                           const EncodedInput &input);
 
   /// A recorded run: its arguments (inputs and states: the buffers a replay
   /// reads, refilled before each), its results (the buffers it writes).
@@ -302,8 +311,8 @@ private:
   /// The recording of `program` for `input`'s shape, made on first use
   /// (which uploads the inputs); later uses refill its argument buffers.
   llvm::Expected<Recorded *> recorded(const HostProgram &program,
-                                      const HostTensor &input,
-                                      llvm::ArrayRef<HostTensor> states);
+                                      const EncodedInput &input,
+                                      llvm::ArrayRef<HostArray> states);
 
   const Context *context = nullptr;
   std::unique_ptr<CudaBackend> backend;

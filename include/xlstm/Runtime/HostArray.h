@@ -1,0 +1,63 @@
+//===- HostArray.h - Host arrays crossing the GPU runtime's API -*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A row-major array in host memory in one of the types the compiled
+// programs exchange: float32, bf16 or f16 values (raw little-endian bits)
+// or int64 tokens. GPUModel returns outputs and states in the program's own
+// element type (a bf16 state crosses as bf16, no widening) and accepts any
+// float type for states, converting once. Float64 is the reference
+// device's alone.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_RUNTIME_HOSTARRAY_H
+#define XLSTM_RUNTIME_HOSTARRAY_H
+
+#include "xlstm/Weights/Safetensors.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace xlstm::runtime {
+
+struct HostArray {
+  weights::DType dtype = weights::DType::F32;
+  llvm::SmallVector<int64_t, 4> shape;
+  std::vector<uint8_t> bytes; ///< little-endian, `dtype` encoded
+
+  HostArray() = default;
+  /// Zeros (the bytes of 0 in every type).
+  HostArray(weights::DType dtype, llvm::ArrayRef<int64_t> shape);
+  static HostArray fromF32(llvm::ArrayRef<int64_t> shape,
+                           llvm::ArrayRef<float> values);
+  static HostArray fromTokens(llvm::ArrayRef<int64_t> shape,
+                              llvm::ArrayRef<int64_t> tokens);
+
+  int64_t rank() const { return static_cast<int64_t>(shape.size()); }
+  int64_t dim(int64_t i) const { return shape[i < 0 ? i + rank() : i]; }
+  int64_t getNumElements() const;
+  /// The values as float32: exact for bf16/f16, tokens by value.
+  std::vector<float> toF32() const;
+  /// The elements in `to` (a copy when the type agrees; round to nearest
+  /// even when narrowing).
+  HostArray convertTo(weights::DType to) const;
+  /// The elements as `T`, which must have the element's size (float for
+  /// F32, int64_t for I64, uint16_t for bf16/f16 bits).
+  template <typename T> llvm::ArrayRef<T> as() const {
+    return llvm::ArrayRef<T>(reinterpret_cast<const T *>(bytes.data()),
+                             bytes.size() / sizeof(T));
+  }
+  /// "2x1x64 bf16"
+  std::string describe() const;
+};
+
+} // namespace xlstm::runtime
+
+#endif // XLSTM_RUNTIME_HOSTARRAY_H
