@@ -8,9 +8,11 @@
 // the whole row, then an elementwise kernel: few threads, long dependent
 // chains, two passes over memory. Here a warp owns a row: its lanes stride
 // the row, partial sums meet by butterfly shuffles, and the same warp
-// writes the normalised, scaled row. Layer norms take two sweeps (mean,
-// then the centred second moment, as the generic lowering computes them);
-// RMS norms one.
+// writes the normalised, scaled row. Wide rows take several warps (up to a
+// block of 8), whose sums meet in shared memory: decoding has one row per
+// batch element, and one warp walking 4096 values is latency-bound. Layer
+// norms take two sweeps (mean, then the centred second moment, as the
+// generic lowering computes them); RMS norms one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,6 +46,7 @@ namespace {
 struct NormKernelSpec {
   Value input, weight, bias, output; // 2-D (rows, groups * width) buffers
   int64_t width, groups;
+  int64_t warpsPerRow; ///< a power of two dividing warpsPerBlock
   bool rms, onePlusWeight;
   double eps;
 };
@@ -55,11 +58,33 @@ public:
   WarpNormKernel(OpBuilder &b, Location loc)
       : KernelBuilder(b, loc, b.getF32Type()) {}
 
+  /// The vector width and unroll of a row read by `rowThreads` threads.
+  static std::pair<int64_t, int64_t> vectorise(int64_t width, Type element,
+                                               int64_t rowThreads) {
+    int64_t vec = 128 / element.getIntOrFloatBitWidth();
+    for (int64_t u : {4, 2, 1})
+      if (width % (rowThreads * vec * u) == 0)
+        return {vec, u};
+    return {1, 1};
+  }
+
+  /// Warps per row: as many as keep two 16-byte vectors per thread (the
+  /// row's loads in flight), at most a block.
+  static int64_t chooseWarpsPerRow(int64_t width, Type element) {
+    int64_t vec = 128 / element.getIntOrFloatBitWidth();
+    int64_t warps = warpsPerBlock;
+    while (warps > 1 && width % (32 * warps * vec * 2) != 0)
+      warps /= 2;
+    return warps;
+  }
+
   void build(const NormKernelSpec &k, Value numRows, gpu::LaunchOp launch) {
     Value tid = launch.getThreadIds().x;
-    Value lane = remui(tid, idx(32));
-    Value row = add(mul(launch.getBlockIds().x, idx(warpsPerBlock)),
-                    divui(tid, idx(32)));
+    int64_t rowThreads = 32 * k.warpsPerRow;
+    Value lane = remui(tid, idx(rowThreads));
+    Value row = add(mul(launch.getBlockIds().x,
+                        idx(warpsPerBlock / k.warpsPerRow)),
+                    divui(tid, idx(rowThreads)));
     // Rows past the end still take part in the shuffles (whole warps do),
     // reading row 0, and store nothing.
     Value valid = ult(row, numRows);
@@ -68,17 +93,12 @@ public:
     Value base = mul(remui(safeRow, idx(k.groups)), idx(k.width));
     auto column = [&](Value c) { return add(base, c); };
     // Rows whose width allows it are read `vec` elements (16 bytes) at a
-    // time, `unroll` loads per lane per step: a lone warp (decoding has one
-    // row) then keeps several loads in flight instead of waiting for each.
+    // time, `unroll` loads per thread per step, to keep several loads in
+    // flight instead of waiting for each.
     Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
     Type outElt = cast<MemRefType>(k.output.getType()).getElementType();
     // (A float32 residual normalised into bf16 stores 8 bytes per vector.)
-    int64_t vec = 128 / inElt.getIntOrFloatBitWidth(), unroll = 0;
-    for (int64_t u : {4, 2, 1})
-      if (!unroll && k.width % (32 * vec * u) == 0)
-        unroll = u;
-    if (!unroll)
-      vec = unroll = 1;
+    auto [vec, unroll] = vectorise(k.width, inElt, rowThreads);
     // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
     // row (xs their values), carrying `init`.
     auto visit = [&](ValueRange init,
@@ -86,22 +106,26 @@ public:
                                                      ValueRange)>
                          body) -> SmallVector<Value> {
       if (vec == 1)
-        return forRange(lane, idx(k.width), idx(32), init,
+        return forRange(lane, idx(k.width), idx(rowThreads), init,
                         [&](Value c, ValueRange acc) {
                           Value x = load(k.input, {inputRow, column(c)});
                           return body(c, {x}, acc);
                         });
       return forRange(
-          0, k.width, 32 * vec * unroll, init, [&](Value c0, ValueRange acc) {
+          0, k.width, rowThreads * vec * unroll, init,
+          [&](Value c0, ValueRange acc) {
             SmallVector<Value> next(acc);
             for (int64_t u = 0; u < unroll; ++u) {
-              Value c = add(c0, mul(add(lane, idx(u * 32)), idx(vec)));
+              Value c = add(c0, mul(add(lane, idx(u * rowThreads)), idx(vec)));
               next = body(c, loadVector(k.input, {inputRow, column(c)}, vec),
                           next);
             }
             return next;
           });
     };
+    // Each sweep's per-warp sums (several warps per row) meet in their own
+    // shared buffer, so the second sweep needs no barrier before writing.
+    unsigned sweeps = 0;
     auto sweep = [&](Value init,
                      function_ref<Value(Value, Value)> term) -> Value {
       Value partial =
@@ -116,7 +140,20 @@ public:
             addf(partial, gpu::ShuffleOp::create(b, loc, partial, offset, 32,
                                                  gpu::ShuffleMode::XOR)
                               .getShuffleResult());
-      return partial;
+      if (k.warpsPerRow == 1)
+        return partial;
+      // Every thread adds its row's warp sums in the same order: all see
+      // the same total.
+      Value sums = launch.getWorkgroupAttributions()[sweeps++];
+      Value warp = divui(tid, idx(32));
+      ifThen(eqi(remui(tid, idx(32)), idx(0)),
+             [&] { store(partial, sums, {warp}); });
+      gpu::BarrierOp::create(b, loc);
+      Value first = mul(divui(tid, idx(rowThreads)), idx(k.warpsPerRow));
+      Value total = load(sums, {first});
+      for (int64_t w = 1; w < k.warpsPerRow; ++w)
+        total = addf(total, load(sums, {add(first, idx(w))}));
+      return total;
     };
     Value invWidth = constant(1.0 / static_cast<double>(k.width));
     Value mean;
@@ -231,15 +268,31 @@ struct XLSTMWarpNormsPass
     k.rms = rms;
     k.onePlusWeight = onePlusWeight;
     k.eps = eps;
+    k.warpsPerRow = WarpNormKernel::chooseWarpsPerRow(
+        k.width, type.getElementType());
+    if (maxWarpsPerRow > 0)
+      k.warpsPerRow = std::min<int64_t>(
+          k.warpsPerRow, llvm::bit_floor(std::min<uint64_t>(
+                             maxWarpsPerRow, WarpNormKernel::warpsPerBlock)));
     Value inputRows = memref::DimOp::create(rewriter, loc, k.input, idx(0));
     Value numRows =
         arith::MulIOp::create(rewriter, loc, inputRows, idx(groups));
     Value blocks = arith::CeilDivUIOp::create(
-        rewriter, loc, numRows, idx(WarpNormKernel::warpsPerBlock));
+        rewriter, loc, numRows,
+        idx(WarpNormKernel::warpsPerBlock / k.warpsPerRow));
     Value one = idx(1);
-    auto launch = gpu::LaunchOp::create(rewriter, loc, blocks, one, one,
-                                        idx(32 * WarpNormKernel::warpsPerBlock),
-                                        one, one);
+    // One buffer of per-warp sums per sweep when warps share a row.
+    SmallVector<Type> shared;
+    if (k.warpsPerRow > 1)
+      shared.assign(rms ? 1 : 2,
+                    sharedMemoryType(&getContext(),
+                                     {WarpNormKernel::warpsPerBlock},
+                                     rewriter.getF32Type()));
+    auto launch = gpu::LaunchOp::create(
+        rewriter, loc, blocks, one, one,
+        idx(32 * WarpNormKernel::warpsPerBlock), one, one,
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, shared);
     // A norm from a float32 residual stream into bf16 operands says so.
     std::string writes;
     if (resultType.getElementType() != type.getElementType()) {
@@ -249,7 +302,10 @@ struct XLSTMWarpNormsPass
     xlstm::recordKernelChoice(
         launch,
         {"norm", xlstm::formatShape(type.getShape()),
-         std::string("warp-per-row ") + (rms ? "rms" : "layer") + " norm" +
+         (k.warpsPerRow == 1
+              ? std::string("warp-per-row ")
+              : std::to_string(k.warpsPerRow) + " warps per row ") +
+             (rms ? "rms" : "layer") + " norm" +
              (groups > 1 ? ", " + std::to_string(groups) + " groups" : "") +
              writes,
          ""},

@@ -1,4 +1,5 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=max-warps-per-row=1 | FileCheck %s --check-prefix=ONE-WARP
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 
 // A layer norm: rows collapsed, a warp per row (8 per block of 256), two
@@ -66,18 +67,56 @@ func.func @multihead_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>)
 // -----
 
 // A float32 residual row normalised into bf16 operands: 16-byte loads of
-// four floats, the four results stored as one 8-byte bf16 vector.
+// four floats, the four results stored as one 8-byte bf16 vector. The row
+// is wide enough for all 8 warps of a block (a block per row, four vectors
+// per thread); the warps' sums meet in shared memory after a barrier, and
+// every thread adds all eight.
 // CHECK-LABEL: func @rms_norm_f32_to_bf16
-// CHECK:       gpu.launch
-// CHECK:         vector.load {{.*}} : memref<?x4096xf32>, vector<4xf32>
+// CHECK:       arith.ceildivui %{{.+}}, %c1
+// CHECK:       gpu.launch {{.*}} workgroup(%[[SUMS:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK-COUNT-4: vector.load {{.*}} : memref<?x4096xf32>, vector<4xf32>
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK:         memref.store %{{.+}}, %[[SUMS]]
+// CHECK:         gpu.barrier
+// CHECK-COUNT-8: memref.load %[[SUMS]]
+// CHECK:         math.rsqrt
 // CHECK:         arith.truncf {{.*}} : vector<4xf32> to vector<4xbf16>
 // CHECK:         vector.store {{.*}} : memref<?x4096xbf16>, vector<4xbf16>
+// ONE-WARP-LABEL: func @rms_norm_f32_to_bf16
+// ONE-WARP:       arith.ceildivui %{{.+}}, %c8
+// ONE-WARP-NOT:   workgroup
+// ONE-WARP-NOT:   gpu.barrier
+// ONE-WARP:       return
 // BIN: gpu.binary @rms_norm_f32_to_bf16_kernel
 func.func @rms_norm_f32_to_bf16(%x: tensor<?x?x4096xf32>, %w: tensor<4096xbf16>)
     -> tensor<?x?x4096xbf16> {
   %y = xlstm.rms_norm %x weight(%w) {eps = 1.0e-6 : f64}
       : (tensor<?x?x4096xf32>, tensor<4096xbf16>) -> tensor<?x?x4096xbf16>
   return %y : tensor<?x?x4096xbf16>
+}
+
+// -----
+
+// A 1024-wide float32 layer norm: 4 warps per row (two rows per block), a
+// shared buffer per sweep so the second sweep's writes need no barrier
+// before them.
+// CHECK-LABEL: func @layer_norm_four_warps
+// CHECK:       arith.ceildivui %{{.+}}, %c2
+// CHECK:       gpu.launch {{.*}} workgroup(%[[MEAN:.+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[SECOND:.+]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK:         memref.store %{{.+}}, %[[MEAN]]
+// CHECK:         gpu.barrier
+// CHECK-COUNT-4: memref.load %[[MEAN]]
+// CHECK:         memref.store %{{.+}}, %[[SECOND]]
+// CHECK:         gpu.barrier
+// CHECK-COUNT-4: memref.load %[[SECOND]]
+// CHECK-NOT:     memref.load %[[SECOND]]
+// CHECK:         math.rsqrt
+// BIN: gpu.binary @layer_norm_four_warps_kernel
+func.func @layer_norm_four_warps(%x: tensor<?x1024xf32>, %w: tensor<1024xf32>)
+    -> tensor<?x1024xf32> {
+  %y = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x1024xf32>, tensor<1024xf32>) -> tensor<?x1024xf32>
+  return %y : tensor<?x1024xf32>
 }
 
 // -----

@@ -348,7 +348,11 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     Layer norms sweep twice (the mean, then the centred second moment, as
     the generic lowering computes them), RMS norms once; float32 math, the
     RMS-normalised value rounded to the storage type before the weight, as
-    upstream does. Eight rows per block of 256 threads. Operands enter as
+    upstream does. Blocks of 256 threads; rows wide enough to give every
+    thread two 16-byte vectors take several warps (up to all 8, at most
+    `max-warps-per-row`), whose sums meet in shared memory: a decode step
+    normalises one row per batch element, and a lone warp walking a
+    4096-wide row waits on its loads. Operands enter as
     `bufferization.to_buffer`, the result leaves as `bufferization.to_tensor`
     of a fresh allocation; norms over a dynamic width, or with float64
     operands, are left to the generic path.
@@ -363,6 +367,11 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     }
     ```
   }];
+  let options = [
+    Option<"maxWarpsPerRow", "max-warps-per-row", "int64_t", "8",
+           "The most warps that share one row (1: a warp per row; rounded "
+           "down to a power of two)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
