@@ -17,6 +17,7 @@
 
 #include "xlstm/Bundle/Bundle.h"
 #include "xlstm/Config/ConfigParser.h"
+#include "xlstm/Reference/Tensor.h"
 #include "xlstm/Runtime/GPUModel.h"
 #include "xlstm/Support/FatalErrors.h"
 #include "xlstm/Version.h"
@@ -365,8 +366,8 @@ llvm::Expected<GPUInput> toGPUInput(const reference::Tensor &t, bool tokens) {
   GPUInput in;
   if (t.rank() < 2)
     return llvm::createStringError("the input must be (batch, seq, ...), got "
-                                   "shape " +
-                                   t.shapeString());
+                                   "rank %lld",
+                                   static_cast<long long>(t.rank()));
   in.view.batch = t.dim(0);
   in.view.seq = t.dim(1);
   if (tokens) {
