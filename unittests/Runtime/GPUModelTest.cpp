@@ -13,15 +13,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "xlstm/Bundle/Bundle.h"
-#include "xlstm/Config/ConfigParser.h"
-#include "xlstm/Runtime/GPUModel.h"
-#include "xlstm/Weights/ParameterBinding.h"
-
-#include "gtest/gtest.h"
+#include "GoldenGPUModel.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <string>
 
 using namespace xlstm;
@@ -43,36 +37,18 @@ double maxRelativeDifference(llvm::ArrayRef<float> a, llvm::ArrayRef<float> b) {
 }
 
 TEST(GPUModel, HostArraysAndDeviceStatesAgree) {
-  const char *bundlePath = std::getenv("XLSTM_TEST_BUNDLE");
-  const char *goldenDir = std::getenv("XLSTM_TEST_GOLDEN");
-  if (!bundlePath || !goldenDir)
-    GTEST_SKIP() << "XLSTM_TEST_BUNDLE / XLSTM_TEST_GOLDEN not set";
-  llvm::Expected<bundle::Bundle> bundle = bundle::Bundle::open(bundlePath);
-  ASSERT_TRUE(bool(bundle)) << llvm::toString(bundle.takeError());
-  std::optional<llvm::StringRef> configText =
-      bundle->manifest().getString("config");
-  ASSERT_TRUE(configText);
-  std::optional<config::ModelSpec> spec =
-      config::parseModelConfig(*configText, "config", llvm::errs());
-  ASSERT_TRUE(spec && spec->hasTokens());
-  const int64_t vocab = spec->vocabSize();
-  llvm::Expected<GPUSession> session = GPUSession::open(*bundle, "f32", vocab);
-  if (!session)
-    GTEST_SKIP() << llvm::toString(session.takeError());
-  GPUModel &model = session->getModel();
+  std::unique_ptr<test::GoldenGPUModel> golden;
+  test::openGoldenGPUModel(golden);
+  if (IsSkipped() || HasFatalFailure())
+    return;
+  GPUModel &model = golden->model();
+  const int64_t vocab = golden->vocab;
 
   // Parameters as host arrays must have the table's shapes and float types.
   std::vector<HostArray> wrong = {HostArray(weights::DType::F32, {3})};
   EXPECT_NE(errorText(model.setParameters(wrong)).find("expected"),
             std::string::npos);
-  llvm::Expected<weights::Checkpoint> checkpoint = weights::Checkpoint::open(
-      std::string(goldenDir) + "/parity_xlstm11.weights.safetensors");
-  ASSERT_TRUE(bool(checkpoint)) << llvm::toString(checkpoint.takeError());
-  llvm::Expected<std::vector<weights::BoundTensor>> bound =
-      weights::bindCheckpoint(model.getParams(), *checkpoint,
-                              weights::checkpointLayout(*spec));
-  ASSERT_TRUE(bool(bound)) << llvm::toString(bound.takeError());
-  ASSERT_FALSE(bool(model.setParameters(*bound)));
+  ASSERT_FALSE(bool(model.setParameters(golden->bound)));
 
   const int64_t batch = 2, length = 7;
   std::vector<int64_t> prompt(batch * length);

@@ -11,14 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "xlstm/Bundle/Bundle.h"
-#include "xlstm/Config/ConfigParser.h"
-#include "xlstm/Runtime/GPUModel.h"
-#include "xlstm/Weights/ParameterBinding.h"
+#include "GoldenGPUModel.h"
 
-#include "gtest/gtest.h"
-
-#include <cstdlib>
 #include <string>
 
 using namespace xlstm;
@@ -29,33 +23,14 @@ namespace {
 std::string errorText(llvm::Error e) { return llvm::toString(std::move(e)); }
 
 TEST(GPUSampling, DeviceTokensEqualTheHostSamplerAndMisuseIsAnError) {
-  const char *bundlePath = std::getenv("XLSTM_TEST_BUNDLE");
-  const char *goldenDir = std::getenv("XLSTM_TEST_GOLDEN");
-  if (!bundlePath || !goldenDir)
-    GTEST_SKIP() << "XLSTM_TEST_BUNDLE / XLSTM_TEST_GOLDEN not set";
-  llvm::Expected<bundle::Bundle> bundle = bundle::Bundle::open(bundlePath);
-  ASSERT_TRUE(bool(bundle)) << llvm::toString(bundle.takeError());
-  std::optional<llvm::StringRef> configText =
-      bundle->manifest().getString("config");
-  ASSERT_TRUE(configText);
-  std::optional<config::ModelSpec> spec =
-      config::parseModelConfig(*configText, "config", llvm::errs());
-  ASSERT_TRUE(spec && spec->hasTokens());
-  int64_t vocab = spec->vocabSize();
-  llvm::Expected<GPUSession> session =
-      GPUSession::open(*bundle, "f32", vocab);
-  if (!session)
-    GTEST_SKIP() << llvm::toString(session.takeError());
-  GPUModel &model = session->getModel();
+  std::unique_ptr<test::GoldenGPUModel> golden;
+  test::openGoldenGPUModel(golden);
+  if (IsSkipped() || HasFatalFailure())
+    return;
+  GPUModel &model = golden->model();
+  const int64_t vocab = golden->vocab;
   ASSERT_TRUE(model.canSampleOnDevice());
-  llvm::Expected<weights::Checkpoint> checkpoint = weights::Checkpoint::open(
-      std::string(goldenDir) + "/parity_xlstm11.weights.safetensors");
-  ASSERT_TRUE(bool(checkpoint)) << llvm::toString(checkpoint.takeError());
-  llvm::Expected<std::vector<weights::BoundTensor>> bound =
-      weights::bindCheckpoint(model.getParams(), *checkpoint,
-                              weights::checkpointLayout(*spec));
-  ASSERT_TRUE(bool(bound)) << llvm::toString(bound.takeError());
-  ASSERT_FALSE(bool(model.setParameters(*bound)));
+  ASSERT_FALSE(bool(model.setParameters(golden->bound)));
 
   const int64_t batch = 2, length = 9, steps = 12;
   std::vector<int64_t> prompt(batch * length);
