@@ -16,6 +16,14 @@
 #   scripts/gpu-check.sh sweep     (on the GPU machine, after `prepare hf`
 #                                  plus bundle variants in gpu-out/bundles)
 #                                  decode ms/step of each 7B bundle variant
+#   scripts/gpu-check.sh prepare tiles ['OPTS' ...]  (here) the tools and
+#                                  the forward bench models (7B block, 24
+#                                  mLSTM blocks, sLSTM 768) compiled once per
+#                                  xlstm-to-gpu option string (default: a set
+#                                  of projection tile configurations)
+#   scripts/gpu-check.sh tiles     (on the GPU machine, after `prepare
+#                                  tiles`) forward ms of every variant, one
+#                                  line each, and its slowest kernels
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
 #                                  runtime tests, then the e2e lit suite
 #                                  (test/e2e, REQUIRES: cuda-gpu: every golden
@@ -87,6 +95,32 @@ prepare)
     "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype bf16 --cubins=none \
       --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=0})' \
       -o "$out/bundles/hf_xlstm_7b.bf16-3xtf32.xlstmb"
+    pack_bundles
+    exit 0
+  fi
+  if [ "${2:-golden}" = tiles ]; then
+    shift 2
+    variants=("$@")
+    if [ ${#variants[@]} -eq 0 ]; then
+      variants=("mma-staged-tile=128x128x32/2x4 mma-stages=4"
+        "mma-staged-tile=128x128x32/2x4 mma-stages=4 mma-staged-group-m=8"
+        "mma-staged-tile=128x256x32/2x4 mma-stages=4 mma-staged-group-m=8"
+        "mma-staged-tile=128x256x64/2x4 mma-stages=3 mma-staged-group-m=8"
+        "mma-staged-tile=256x128x64/4x2 mma-stages=3 mma-staged-group-m=8"
+        "mma-staged-tile=128x128x64/2x2 mma-stages=4 mma-staged-group-m=8"
+        "mma-staged-tile=128x128x64/2x4 mma-stages=4 mma-staged-group-m=8"
+        "mma-staged-tile=128x256x32/2x4 mma-stages=4")
+    fi
+    mkdir -p "$out/bundles/tiles"
+    for i in "${!variants[@]}"; do
+      echo "${variants[$i]}" >"$out/bundles/tiles/v$i.txt"
+      for name in xlstm7b_block mlstm_stack_24 slstm_block_768; do
+        "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
+          --cubins=sm_90 \
+          --pass-pipeline="builtin.module(xlstm-to-gpu{${variants[$i]}})" \
+          -o "$out/bundles/tiles/v$i-$name.xlstmb"
+      done
+    done
     pack_bundles
     exit 0
   fi
@@ -273,6 +307,38 @@ d = json.load(open(sys.argv[1]))
 print("%-40s %8.3f ms/step" % (sys.argv[2], d["decode_ms_per_step"]["median"]))' \
         "$logs/$name.json" "$name"
     done
+  done
+  ;;
+tiles)
+  # Forward time of each `prepare tiles` variant (CUDA graphs, median), and
+  # the kernels that take the most time in a profiled run of the 7B block.
+  logs="$(mktemp -d)"
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  unpack_bundles
+  cd "$out"
+  for spec in bundles/tiles/v*.txt; do
+    v="$(basename "$spec" .txt)"
+    echo "$v: $(cat "$spec")"
+    for model in "xlstm7b_block 1 8192" "mlstm_stack_24 8 2048" \
+      "slstm_block_768 16 1024"; do
+      set -- $model
+      ./xlstm-run "bundles/tiles/$v-$1.xlstmb" --device=cuda --dtype bf16 \
+        --batch "$2" --seqlen "$3" --seed 1 --warmup 2 --bench 5 \
+        --bench-json "$logs/$v-$1.json" >/dev/null || echo "  $1 failed"
+      python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print("  %-16s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
+        "$logs/$v-$1.json" "$1" || true
+    done
+    ./xlstm-run "bundles/tiles/$v-xlstm7b_block.xlstmb" --device=cuda \
+      --dtype bf16 --batch 1 --seqlen 8192 --seed 1 --warmup 1 --bench 3 \
+      --profile --bench-json "$logs/$v-profile.json" >/dev/null || true
+    python3 -c 'import json, sys
+for k in sorted(json.load(open(sys.argv[1])).get("kernels", []),
+                key=lambda k: -k["ms_per_run"])[:4]:
+    print("    %8.3f ms %3d x %s" % (k["ms_per_run"], k["launches_per_run"],
+                                    k["kernel"]))' "$logs/$v-profile.json" ||
+      true
   done
   ;;
 run-hf)

@@ -348,29 +348,74 @@ private:
   Type i32, f32;
 };
 
-/// The shared-memory pipelined kernel: a (128 x 128) block tile of
-/// 8 warps (2 along M x 4 along N, each 64 x 32 = 4 x 4 mma tiles), K in
-/// steps of 32, `stages` of them in flight in dynamic shared memory, filled
-/// by cp.async (16 bytes per copy, zero-filled past M and N), fragments
-/// loaded with ldmatrix. Rows of the staged tiles are padded to 40 elements
-/// (80 bytes), which keeps the eight 16-byte rows an ldmatrix reads in
-/// distinct banks. Needs K % 32 == 0.
+/// The shared-memory pipelined kernel's configuration: a (blockM x blockN)
+/// block tile of warpsM x warpsN warps (each (blockM / warpsM) x (blockN /
+/// warpsN), i.e. tilesM() x tilesN() mma tiles), K in steps of blockK,
+/// `stages` of them in flight in dynamic shared memory, filled by cp.async
+/// (16 bytes per copy, zero-filled past M and N), fragments loaded with
+/// ldmatrix. Rows of the staged tiles are padded by 8 elements (16 bytes),
+/// which keeps the eight 16-byte rows an ldmatrix reads in distinct banks.
+/// With groupM > 0 the blocks run in groups of groupM block rows (M) that
+/// sweep N together, so that the blocks resident at once share their A and
+/// W tiles in L2 (a 1-D grid); 0 is the plain 2-D grid. Needs K % blockK
+/// == 0.
 struct StagedTile {
-  static constexpr int64_t blockM = 128, blockN = 128, blockK = 32;
-  static constexpr int64_t warpsM = 2, warpsN = 4;
-  static constexpr int64_t tilesM = 4, tilesN = 4; // per warp
-  static constexpr int64_t rowStride = blockK + 8;
-  /// Bytes of one stage of one operand.
-  static int64_t stageBytes(Type elt) {
-    return blockM * rowStride * elt.getIntOrFloatBitWidth() / 8;
+  int64_t blockM = 128, blockN = 128, blockK = 32;
+  int64_t warpsM = 2, warpsN = 4;
+  int64_t groupM = 0;
+  int64_t tilesM() const { return blockM / (16 * warpsM); } // per warp
+  int64_t tilesN() const { return blockN / (8 * warpsN); }
+  int64_t rowStride() const { return blockK + 8; }
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+  /// Dynamic shared memory of `stages` stages of both operands.
+  int64_t sharedBytes(int64_t elementBits, int64_t stages) const {
+    return stages * (blockM + blockN) * rowStride() * elementBits / 8;
   }
-  static constexpr int64_t threads = 32 * warpsM * warpsN;
+  /// "BMxBNxBK/WMxWN" (the staged-tile option's spelling).
+  static FailureOr<StagedTile> parse(StringRef spec, int64_t groupM,
+                                     int64_t stages, std::string &error) {
+    StagedTile t;
+    t.groupM = groupM;
+    auto [blocks, warps] = spec.split('/');
+    SmallVector<StringRef> b, w;
+    blocks.split(b, 'x');
+    warps.split(w, 'x');
+    auto fail = [&](const Twine &why) -> FailureOr<StagedTile> {
+      error = ("staged-tile '" + spec + "': " + why).str();
+      return failure();
+    };
+    if (b.size() != 3 || w.size() != 2 || b[0].getAsInteger(10, t.blockM) ||
+        b[1].getAsInteger(10, t.blockN) || b[2].getAsInteger(10, t.blockK) ||
+        w[0].getAsInteger(10, t.warpsM) || w[1].getAsInteger(10, t.warpsN))
+      return fail("expected BMxBNxBK/WMxWN, e.g. 128x128x32/2x4");
+    if (t.warpsM < 1 || t.warpsN < 1 || t.threads() > 1024)
+      return fail("1 to 32 warps");
+    if (t.blockM % (16 * t.warpsM) || t.blockN % (16 * t.warpsN) ||
+        t.blockK % 16 || t.blockK < 16)
+      return fail("each warp needs whole 16x16 tiles and K steps of a "
+                  "multiple of 16");
+    // Every thread copies the same number of 16-byte chunks per stage.
+    if ((t.blockM * t.blockK / 8) % t.threads() ||
+        (t.blockN * t.blockK / 8) % t.threads())
+      return fail("the 16-byte chunks of a stage must spread evenly over "
+                  "the threads");
+    // 227 KiB of shared memory per block (sm_80 allows 163 KiB; the H200
+    // 227 KiB): checked for 2-byte operands.
+    if (stages >= 2 && t.sharedBytes(16, stages) >
+                           163 * 1024)
+      return fail("stages x (BM + BN) x (BK + 8) x 2 bytes exceed the 163 KiB "
+                  "of shared memory a block may have on sm_80");
+    if (groupM < 0)
+      return fail("staged-group-m must be at least 0");
+    return t;
+  }
 };
 
 class StagedMMAKernelBuilder {
 public:
-  StagedMMAKernelBuilder(OpBuilder &b, Location loc, bool accumulate)
-      : b(b), loc(loc), accumulate(accumulate), i32(b.getI32Type()),
+  StagedMMAKernelBuilder(OpBuilder &b, Location loc, const StagedTile &t,
+                         bool accumulate)
+      : b(b), loc(loc), t(t), accumulate(accumulate), i32(b.getI32Type()),
         f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -390,14 +435,13 @@ public:
   /// of W) into stage `stage`.
   void loadStage(Value x, Value w, Value sa, Value sb, Value stage, Value k0,
                  Value m0, Value n0, Value m, Value n, Value tid) {
-    using T = StagedTile;
     Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     // 16-byte chunks: (rows x blockK / 8) per operand, spread over threads.
-    int64_t chunksPerRow = T::blockK / 8;
+    int64_t chunksPerRow = t.blockK / 8;
     auto copy = [&](Value src, Value dst, Value base, Value limit,
                     int64_t rows) {
-      for (int64_t c = 0; c < rows * chunksPerRow / T::threads; ++c) {
-        Value chunk = add(tid, idx(c * T::threads));
+      for (int64_t c = 0; c < rows * chunksPerRow / t.threads(); ++c) {
+        Value chunk = add(tid, idx(c * t.threads()));
         Value row = divui(chunk, chunksPerRow);
         Value col = mul(remui(chunk, chunksPerRow), idx(8));
         Value global = add(base, row);
@@ -412,8 +456,8 @@ public:
             b.getUnitAttr());
       }
     };
-    copy(x, sa, m0, m, T::blockM);
-    copy(w, sb, n0, n, T::blockN);
+    copy(x, sa, m0, m, t.blockM);
+    copy(w, sb, n0, n, t.blockN);
   }
 
   /// Closes the group of copies queued since the last commit (possibly
@@ -443,10 +487,10 @@ public:
   }
 
   /// `stages` K steps in flight: the operand tiles live in dynamic shared
-  /// memory (A's stages, then B's), `stages * 2 * stageBytes` bytes.
+  /// memory (A's stages, then B's), t.sharedBytes(bits, stages) bytes.
   void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
              int64_t stages, gpu::LaunchOp launch) {
-    using T = StagedTile;
+    const int64_t tilesM = t.tilesM(), tilesN = t.tilesN();
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Attribute workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::AddressSpace::Workgroup);
@@ -454,27 +498,29 @@ public:
         b, loc,
         MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                         MemRefLayoutAttrInterface{}, workgroup));
-    auto stagesView = [&](int64_t offset) -> Value {
+    auto stagesView = [&](int64_t rows, int64_t offset) -> Value {
       return memref::ViewOp::create(
           b, loc,
-          MemRefType::get({stages, T::blockM, T::rowStride}, elt,
+          MemRefType::get({stages, rows, t.rowStride()}, elt,
                           MemRefLayoutAttrInterface{}, workgroup),
           bytes, idx(offset), ValueRange{});
     };
-    Value sa = stagesView(0);
-    Value sb = stagesView(stages * T::stageBytes(elt));
+    Value sa = stagesView(t.blockM, 0);
+    Value sb = stagesView(t.blockN, stages * t.blockM * t.rowStride() *
+                                        elt.getIntOrFloatBitWidth() / 8);
     Value tid = launch.getThreadIds().x;
     Value lane = remui(tid, 32), warp = divui(tid, 32);
     Value g = divui(lane, 4), t2 = mul(remui(lane, 4), idx(2));
-    Value warpM = divui(warp, T::warpsN), warpN = remui(warp, T::warpsN);
-    Value m0 = mul(launch.getBlockIds().x, idx(T::blockM));
-    Value n0 = mul(launch.getBlockIds().y, idx(T::blockN));
-    Value wm0 = mul(warpM, idx(T::tilesM * 16));
-    Value wn0 = mul(warpN, idx(T::tilesN * 8));
+    Value warpM = divui(warp, t.warpsN), warpN = remui(warp, t.warpsN);
+    auto [blockRow, blockCol] = blockPosition(launch, m, n);
+    Value m0 = mul(blockRow, idx(t.blockM));
+    Value n0 = mul(blockCol, idx(t.blockN));
+    Value wm0 = mul(warpM, idx(tilesM * 16));
+    Value wn0 = mul(warpN, idx(tilesN * 8));
 
     // The accumulators start from `out` (the contraction adds to it).
     auto accIndex = [&](int64_t mi, int64_t ni, int64_t e) {
-      return (mi * T::tilesN + ni) * 4 + e;
+      return (mi * tilesN + ni) * 4 + e;
     };
     auto accRow = [&](int64_t mi, int64_t e) {
       return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), g));
@@ -483,9 +529,9 @@ public:
       return add(add(n0, wn0), add(idx(ni * 8 + e % 2), t2));
     };
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
-    SmallVector<Value> acc(T::tilesM * T::tilesN * 4);
-    for (int64_t mi = 0; mi < T::tilesM; ++mi)
-      for (int64_t ni = 0; ni < T::tilesN; ++ni)
+    SmallVector<Value> acc(tilesM * tilesN * 4);
+    for (int64_t mi = 0; mi < tilesM; ++mi)
+      for (int64_t ni = 0; ni < tilesN; ++ni)
         for (int64_t e = 0; e < 4; ++e) {
           if (!accumulate) {
             acc[accIndex(mi, ni, e)] = zero;
@@ -506,13 +552,13 @@ public:
           acc[accIndex(mi, ni, e)] = load.getResult(0);
         }
 
-    int64_t kSteps = k / T::blockK;
+    int64_t kSteps = k / t.blockK;
     // Prologue: the first stages - 1 K steps in flight. Every iteration
     // then commits one group (empty past K), so "step kt has landed" is
     // always "at most stages - 2 groups pending".
     for (int64_t st = 0; st < stages - 1; ++st) {
       if (st < kSteps)
-        loadStage(x, w, sa, sb, idx(st), idx(st * T::blockK), m0, n0, m, n,
+        loadStage(x, w, sa, sb, idx(st), idx(st * t.blockK), m0, n0, m, n,
                   tid);
       commit();
     }
@@ -533,14 +579,14 @@ public:
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(prefetch.thenBlock());
             loadStage(x, w, sa, sb, remui(next, stages),
-                      mul(next, idx(T::blockK)), m0, n0, m, n, tid);
+                      mul(next, idx(t.blockK)), m0, n0, m, n, tid);
           }
           commit();
           SmallVector<Value> c(iter);
-          for (int64_t ks = 0; ks < T::blockK / 16; ++ks) {
+          for (int64_t ks = 0; ks < t.blockK / 16; ++ks) {
             Value kCol = idx(ks * 16);
-            SmallVector<SmallVector<Value>> a(T::tilesM);
-            for (int64_t mi = 0; mi < T::tilesM; ++mi) {
+            SmallVector<SmallVector<Value>> a(tilesM);
+            for (int64_t mi = 0; mi < tilesM; ++mi) {
               Value row = add(add(wm0, idx(mi * 16)), remui(lane, 16));
               Value col = add(kCol, mul(divui(lane, 16), idx(8)));
               Value f = nvgpu::LdMatrixOp::create(
@@ -548,8 +594,8 @@ public:
                   b.getBoolAttr(false), b.getI32IntegerAttr(4));
               a[mi] = registers(f, elt);
             }
-            SmallVector<SmallVector<Value>> bf(T::tilesN);
-            for (int64_t np = 0; np < T::tilesN / 2; ++np) {
+            SmallVector<SmallVector<Value>> bf(tilesN);
+            for (int64_t np = 0; np < tilesN / 2; ++np) {
               Value row =
                   add(add(wn0, idx(np * 16)),
                       add(mul(divui(lane, 16), idx(8)), remui(lane, 8)));
@@ -566,13 +612,35 @@ public:
           scf::YieldOp::create(b, loc, c);
         });
 
-    storeTiles(b, loc, loop.getResults(), out, m, n, T::tilesM, T::tilesN,
-               accRow, accCol);
+    storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+               accCol);
+  }
+
+  /// The (row, column) of this block's tile: the 2-D grid's ids, or with
+  /// groupM > 0 its 1-D id walked group by group (groupM tile rows at a
+  /// time sweep the tile columns, down each column first).
+  std::pair<Value, Value> blockPosition(gpu::LaunchOp launch, Value m,
+                                        Value n) {
+    if (t.groupM == 0)
+      return {launch.getBlockIds().x, launch.getBlockIds().y};
+    auto ceilDiv = [&](Value v, int64_t d) -> Value {
+      return arith::CeilDivUIOp::create(b, loc, v, idx(d));
+    };
+    Value id = launch.getBlockIds().x;
+    Value rows = ceilDiv(m, t.blockM), cols = ceilDiv(n, t.blockN);
+    Value perGroup = mul(idx(t.groupM), cols);
+    Value first = mul(arith::DivUIOp::create(b, loc, id, perGroup), idx(t.groupM));
+    Value height = arith::MinUIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, rows, first), idx(t.groupM));
+    Value within = arith::RemUIOp::create(b, loc, id, perGroup);
+    return {add(first, arith::RemUIOp::create(b, loc, within, height)),
+            arith::DivUIOp::create(b, loc, within, height)};
   }
 
 private:
   OpBuilder &b;
   Location loc;
+  const StagedTile &t;
   bool accumulate;
   Type i32, f32;
 };
@@ -1076,6 +1144,7 @@ Value collapseLeading(OpBuilder &b, Location loc, Value m) {
 struct XLSTMContractToMMAPass
     : xlstm::impl::XLSTMContractToMMAPassBase<XLSTMContractToMMAPass> {
   using Base::Base;
+  StagedTile staged;
 
   void runOnOperation() override {
     TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
@@ -1111,6 +1180,14 @@ struct XLSTMContractToMMAPass
                                 "direct kernel) or 2 to 8");
       return signalPassFailure();
     }
+    std::string tileError;
+    FailureOr<StagedTile> parsedTile = StagedTile::parse(
+        stagedTile, stagedGroupM, stages, tileError);
+    if (failed(parsedTile)) {
+      getOperation()->emitError("xlstm-contract-to-mma: " + tileError);
+      return signalPassFailure();
+    }
+    staged = *parsedTile;
     SmallVector<linalg::ContractOp> contracts;
     getOperation()->walk(
         [&](linalg::ContractOp op) { contracts.push_back(op); });
@@ -1249,23 +1326,32 @@ struct XLSTMContractToMMAPass
         rewriter.eraseOp(op);
         continue;
       }
-      if (stages >= 2 && p->k % StagedTile::blockK == 0) {
-        using T = StagedTile;
+      if (stages >= 2 && p->k % staged.blockK == 0) {
         Type elt = cast<MemRefType>(x.getType()).getElementType();
         Value shared =
             arith::ConstantIntOp::create(rewriter, loc, rewriter.getI32Type(),
-                                         stages * 2 * T::stageBytes(elt));
+                                         staged.sharedBytes(elt.getIntOrFloatBitWidth(),
+                                                            stages));
+        Value gridX = ceilDiv(m, staged.blockM), gridY = ceilDiv(n, staged.blockN);
+        if (staged.groupM > 0) {
+          gridX = arith::MulIOp::create(rewriter, loc, gridX, gridY);
+          gridY = one;
+        }
         auto launch = gpu::LaunchOp::create(
-            rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
-            arith::ConstantIndexOp::create(rewriter, loc, T::threads), one, one,
-            shared);
+            rewriter, loc, gridX, gridY, one,
+            arith::ConstantIndexOp::create(rewriter, loc, staged.threads()),
+            one, one, shared);
         record(launch,
-               "mma-staged " + Twine(T::blockM) + "x" + Twine(T::blockN) +
-                   "x" + Twine(T::blockK) + " " + Twine(stages) + " stages",
+               "mma-staged " + Twine(staged.blockM) + "x" +
+                   Twine(staged.blockN) + "x" + Twine(staged.blockK) + " " +
+                   Twine(staged.warpsM * staged.warpsN) + " warps " +
+                   Twine(stages) + " stages" +
+                   (staged.groupM ? " group-m " + Twine(staged.groupM)
+                                  : Twine()),
                tiledWhen);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        StagedMMAKernelBuilder(rewriter, loc, accumulate)
+        StagedMMAKernelBuilder(rewriter, loc, staged, accumulate)
             .build(x, p->w, out, m, n, p->k, stages, launch);
         gpu::TerminatorOp::create(rewriter, loc);
         rewriter.eraseOp(op);

@@ -55,7 +55,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
     pm.addPass(createXLSTMChunkwiseMLSTMToMMAPass(chunkwise));
   }
   if (options.warpNorms)
-    pm.addPass(createXLSTMWarpNormsPass());
+    pm.addPass(createXLSTMWarpNormsPass(options.norms));
   if (options.convKernel)
     pm.addPass(createXLSTMCausalConvToGPUPass());
   if (options.headwiseKernel)
@@ -199,6 +199,20 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma stages: K steps in flight (0: "
                      "the direct kernel)"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stages)};
+  Option<std::string> mmaStagedTile{
+      *this, "mma-staged-tile",
+      llvm::cl::desc("xlstm-contract-to-mma staged-tile: the pipelined "
+                     "kernel's BMxBNxBK/WMxWN"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTile)};
+  Option<int64_t> mmaStagedGroupM{
+      *this, "mma-staged-group-m",
+      llvm::cl::desc("xlstm-contract-to-mma staged-group-m: block rows per "
+                     "group of the pipelined kernel's raster (0: 2-D grid)"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedGroupM)};
+  Option<int64_t> normMaxWarpsPerRow{
+      *this, "norm-max-warps-per-row",
+      llvm::cl::desc("xlstm-warp-norms max-warps-per-row"),
+      llvm::cl::init(xlstm::XLSTMWarpNormsPassOptions().maxWarpsPerRow)};
   Option<bool> mmaTF32{
       *this, "mma-tf32",
       llvm::cl::desc("xlstm-contract-to-mma tf32: float32 projections on one "
@@ -274,6 +288,9 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.warpTilesM = o.mmaWarpTilesM;
         options.mma.warpTilesN = o.mmaWarpTilesN;
         options.mma.stages = o.mmaStages;
+        options.mma.stagedTile = o.mmaStagedTile;
+        options.mma.stagedGroupM = o.mmaStagedGroupM;
+        options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;
         options.mma.gemvWarps = o.gemvWarps;

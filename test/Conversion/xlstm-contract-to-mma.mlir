@@ -8,6 +8,10 @@
 // The staged kernel (the default where K % 32 == 0):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=STAGED
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma,gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-group-m=8 stages=3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=WIDE
+// RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
 
 // Four K steps in flight (the default): 4 x 2 x 10 KiB of dynamic shared
 // memory viewed as A's and B's stages; three steps queued before the loop,
@@ -177,5 +181,33 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,
                                    affine_map<(d0, d1, d2) -> (d0, d1)>]
       ins(%x, %w : memref<?x16xbf16>, memref<8x16xbf16>) outs(%y : memref<?x8xf32>)
+  return
+}
+
+// A configured pipelined kernel: 128x256 block tiles with K steps of 64 in
+// three stages (3 x (128 + 256) x 72 x 2 bytes), 8 warps of 64x64 (4 x 8
+// mma tiles: 4 + 4 ldmatrix per 16-wide K slice, 32 mma), blocks walked in
+// groups of 8 block rows on a 1-D grid.
+// WIDE-LABEL: func @projection_k128
+// WIDE:       %[[SMEM:.+]] = arith.constant 165888 : i32
+// WIDE:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128
+// WIDE:       %[[COLS:.+]] = arith.ceildivui %{{.+}}, %c256
+// WIDE:       %[[GRID:.+]] = arith.muli %[[ROWS]], %[[COLS]]
+// WIDE:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}} = %c1{{.*}}threads({{.*}}) in ({{.*}} = %c256{{.*}} dynamic_shared_memory_size %[[SMEM]]
+// WIDE:         %[[SA:.+]] = memref.view {{.*}} to memref<3x128x72xbf16, #gpu.address_space<workgroup>>
+// WIDE:         %[[SB:.+]] = memref.view {{.*}}[%c55296{{.*}}][] {{.*}} to memref<3x256x72xbf16, #gpu.address_space<workgroup>>
+// WIDE:         arith.minui
+// WIDE:         scf.for
+// WIDE-COUNT-4:   nvgpu.ldmatrix %[[SA]]
+// WIDE-COUNT-4:   nvgpu.ldmatrix %[[SB]]
+// WIDE-COUNT-32:  nvvm.mma.sync
+// WIDEBIN: gpu.binary
+// BADTILE: staged-tile '100x128x32/2x4': each warp needs whole 16x16 tiles
+// BIGTILE: exceed the 163 KiB of shared memory
+func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y: memref<?x512xf32>) {
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x128xbf16>, memref<512x128xbf16>) outs(%y : memref<?x512xf32>)
   return
 }

@@ -148,6 +148,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "where K % 32 == 0 (128x128 block tiles, cp.async, ldmatrix; "
            "stages x 20 KiB of dynamic shared memory for bf16); 0: always "
            "the direct kernel, whose shape the warp options set">,
+    Option<"stagedTile", "staged-tile", "std::string",
+           /*default=*/"\"128x128x32/2x4\"",
+           "Block tile and warps of the pipelined kernel, BMxBNxBK/WMxWN "
+           "(each warp (BM/WM) x (BN/WN); used where K % BK == 0)">,
+    Option<"stagedGroupM", "staged-group-m", "int64_t", /*default=*/"0",
+           "Pipelined kernel's block order: groups of this many block rows "
+           "sweep N together so that resident blocks share A and W tiles in "
+           "L2 (0: the plain 2-D grid)">,
     Option<"gemvMaxRows", "gemv-max-rows", "int64_t", /*default=*/"16",
            "Up to this many rows M (checked at run time), the "
            "weight-streaming matrix-vector kernels (one for M = 1, one for "

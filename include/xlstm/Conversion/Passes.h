@@ -58,6 +58,7 @@ struct ToGPUOptions {
   /// dv-tile (allow-tf32 comes from `tf32` above).
   XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise;
   XLSTMFuseElementwisePassOptions fusion;
+  XLSTMWarpNormsPassOptions norms;
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions
