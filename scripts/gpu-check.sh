@@ -330,6 +330,19 @@ d = json.load(open(sys.argv[1]))
 print("  %-16s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
         "$logs/$v-$1.json" "$1" || true
     done
+    # The same outputs as the first variant (M = 2 x 300 leaves partial
+    # tiles; accumulation order differs, so a bf16-level tolerance).
+    for model in xlstm7b_block:logits mlstm_stack_24:y; do
+      key="${model#*:}" model="${model%:*}"
+      ./xlstm-run "bundles/tiles/$v-$model.xlstmb" --device=cuda --dtype bf16 \
+        --batch 2 --seqlen 300 --seed 1 --output "$logs/$v-$model.out" \
+        >/dev/null 2>&1 || echo "  $model: run failed"
+      if [ "$v" != v0 ]; then
+        ./xlstm-compare "$logs/$v-$model.out" "$logs/v0-$model.out" \
+          --keys "$key" --tolerance 2e-2 | sed "s/^/  $model vs v0: /" ||
+          echo "  $model: differs from v0"
+      fi
+    done
     ./xlstm-run "bundles/tiles/$v-xlstm7b_block.xlstmb" --device=cuda \
       --dtype bf16 --batch 1 --seqlen 8192 --seed 1 --warmup 1 --bench 3 \
       --profile --bench-json "$logs/$v-profile.json" >/dev/null || true
