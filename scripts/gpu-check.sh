@@ -109,7 +109,8 @@ prepare)
         "mma-staged-tile=256x128x64/4x2 mma-stages=3 mma-staged-group-m=8"
         "mma-staged-tile=128x128x64/2x2 mma-stages=4 mma-staged-group-m=8"
         "mma-staged-tile=128x128x64/2x4 mma-stages=4 mma-staged-group-m=8"
-        "mma-staged-tile=128x256x32/2x4 mma-stages=4")
+        "mma-staged-tile=128x256x32/2x4 mma-stages=4"
+        "mma-staged-tile=128x128x32/2x4 mma-stages=4 mma-split-k-blocks=132")
     fi
     mkdir -p "$out/bundles/tiles"
     for i in "${!variants[@]}"; do
@@ -319,29 +320,35 @@ tiles)
   for spec in bundles/tiles/v*.txt; do
     v="$(basename "$spec" .txt)"
     echo "$v: $(cat "$spec")"
-    for model in "xlstm7b_block 1 8192" "mlstm_stack_24 8 2048" \
-      "slstm_block_768 16 1024"; do
+    for model in "xlstm7b_block 1 8192" "xlstm7b_block 1 64" \
+      "mlstm_stack_24 8 2048" "slstm_block_768 16 1024"; do
       set -- $model
       ./xlstm-run "bundles/tiles/$v-$1.xlstmb" --device=cuda --dtype bf16 \
         --batch "$2" --seqlen "$3" --seed 1 --warmup 2 --bench 5 \
-        --bench-json "$logs/$v-$1.json" >/dev/null || echo "  $1 failed"
+        --bench-json "$logs/$v-$1-$3.json" >/dev/null || echo "  $1 failed"
       python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-print("  %-16s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
-        "$logs/$v-$1.json" "$1" || true
+print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
+        "$logs/$v-$1-$3.json" "$1 B$2 S$3" || true
     done
     # The same outputs as the first variant (M = 2 x 300 leaves partial
-    # tiles; accumulation order differs, so a bf16-level tolerance).
+    # tiles, M = 40 few enough tiles to split K; accumulation order
+    # differs, so a bf16-level tolerance).
     for model in xlstm7b_block:logits mlstm_stack_24:y; do
       key="${model#*:}" model="${model%:*}"
-      ./xlstm-run "bundles/tiles/$v-$model.xlstmb" --device=cuda --dtype bf16 \
-        --batch 2 --seqlen 300 --seed 1 --output "$logs/$v-$model.out" \
-        >/dev/null 2>&1 || echo "  $model: run failed"
-      if [ "$v" != v0 ]; then
-        ./xlstm-compare "$logs/$v-$model.out" "$logs/v0-$model.out" \
-          --keys "$key" --tolerance 2e-2 | sed "s/^/  $model vs v0: /" ||
-          echo "  $model: differs from v0"
-      fi
+      for shape in "2 300" "1 40"; do
+        set -- $shape
+        ./xlstm-run "bundles/tiles/$v-$model.xlstmb" --device=cuda \
+          --dtype bf16 --batch "$1" --seqlen "$2" --seed 1 \
+          --output "$logs/$v-$model-$2.out" >/dev/null 2>&1 ||
+          echo "  $model: run failed"
+        if [ "$v" != v0 ]; then
+          ./xlstm-compare "$logs/$v-$model-$2.out" "$logs/v0-$model-$2.out" \
+            --keys "$key" --tolerance 2e-2 |
+            sed "s/^/  $model B$1 S$2 vs v0: /" ||
+            echo "  $model B$1 S$2: differs from v0"
+        fi
+      done
     done
     ./xlstm-run "bundles/tiles/$v-xlstm7b_block.xlstmb" --device=cuda \
       --dtype bf16 --batch 1 --seqlen 8192 --seed 1 --warmup 1 --bench 3 \

@@ -178,10 +178,13 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
 /// Stores accumulator e of mma tile (mi, ni) — four per tile, row-major over
 /// (mi, ni) — at (row(mi, e), col(ni, e)) of `out` where that lies inside
 /// (m, n).
+/// With `atomically`, each value is added to `out` by an atomic add (split
+/// K: several blocks add their partial sums).
 void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 Value n, int64_t tilesM, int64_t tilesN,
                 function_ref<Value(int64_t, int64_t)> row,
-                function_ref<Value(int64_t, int64_t)> col) {
+                function_ref<Value(int64_t, int64_t)> col,
+                bool atomically = false) {
   auto lt = [&](Value x, Value y) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   };
@@ -193,8 +196,12 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
         auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPointToStart(guard.thenBlock());
-        memref::StoreOp::create(b, loc, acc[(mi * tilesN + ni) * 4 + e], out,
-                                ValueRange{r, c});
+        Value v = acc[(mi * tilesN + ni) * 4 + e];
+        if (atomically)
+          memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, v,
+                                      out, ValueRange{r, c});
+        else
+          memref::StoreOp::create(b, loc, v, out, ValueRange{r, c});
       }
 }
 
@@ -488,8 +495,16 @@ public:
 
   /// `stages` K steps in flight: the operand tiles live in dynamic shared
   /// memory (A's stages, then B's), t.sharedBytes(bits, stages) bytes.
+  /// With `split` (split K), block z of the grid takes K steps [z * per, (z
+  /// + 1) * per) of `split->perSplit` and, when there is more than one
+  /// split, adds its partial sums to `out` atomically (the caller zeroed
+  /// `out` unless the contraction accumulates).
+  struct SplitK {
+    Value perSplit, numSplits; // host values, uniform in the kernel
+  };
   void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
-             int64_t stages, gpu::LaunchOp launch) {
+             int64_t stages, gpu::LaunchOp launch,
+             std::optional<SplitK> split = std::nullopt) {
     const int64_t tilesM = t.tilesM(), tilesN = t.tilesN();
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Attribute workgroup = gpu::AddressSpaceAttr::get(
@@ -518,6 +533,18 @@ public:
     Value wm0 = mul(warpM, idx(tilesM * 16));
     Value wn0 = mul(warpN, idx(tilesN * 8));
 
+    // This block's K steps: all, or its split's.
+    int64_t kSteps = k / t.blockK;
+    Value kBegin = idx(0), count = idx(kSteps), splitting;
+    if (split) {
+      kBegin = mul(launch.getBlockIds().z, split->perSplit);
+      count = arith::MinUIOp::create(
+          b, loc, split->perSplit,
+          arith::SubIOp::create(b, loc, idx(kSteps), kBegin));
+      splitting = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                        split->numSplits, idx(1));
+    }
+
     // The accumulators start from `out` (the contraction adds to it).
     auto accIndex = [&](int64_t mi, int64_t ni, int64_t e) {
       return (mi * tilesN + ni) * 4 + e;
@@ -539,6 +566,14 @@ public:
           }
           Value r = accRow(mi, e), c = accCol(ni, e);
           Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+          // Split blocks start from zero: `out` keeps its values and
+          // receives their sums.
+          if (splitting)
+            inside = arith::AndIOp::create(
+                b, loc, inside,
+                arith::XOrIOp::create(
+                    b, loc, splitting,
+                    arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)));
           auto load = scf::IfOp::create(b, loc, TypeRange{f32}, inside,
                                         /*withElseRegion=*/true);
           OpBuilder::InsertionGuard guard(b);
@@ -552,20 +587,30 @@ public:
           acc[accIndex(mi, ni, e)] = load.getResult(0);
         }
 
-    int64_t kSteps = k / t.blockK;
+    auto kOffset = [&](Value step) {
+      return mul(add(kBegin, step), idx(t.blockK));
+    };
     // Prologue: the first stages - 1 K steps in flight. Every iteration
     // then commits one group (empty past K), so "step kt has landed" is
     // always "at most stages - 2 groups pending".
     for (int64_t st = 0; st < stages - 1; ++st) {
-      if (st < kSteps)
-        loadStage(x, w, sa, sb, idx(st), idx(st * t.blockK), m0, n0, m, n,
-                  tid);
+      if (!split) {
+        if (st < kSteps)
+          loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n,
+                    tid);
+      } else {
+        auto guard = scf::IfOp::create(b, loc, lt(idx(st), count),
+                                       /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(guard.thenBlock());
+        loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n, tid);
+      }
       commit();
     }
     auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     Type fragA = VectorType::get({4, 2}, elt);
     auto loop = scf::ForOp::create(
-        b, loc, idx(0), idx(kSteps), idx(1), acc,
+        b, loc, idx(0), count, idx(1), acc,
         [&](OpBuilder &, Location, Value kt, ValueRange iter) {
           Value stage = remui(kt, stages);
           wait(stages - 2);
@@ -573,13 +618,13 @@ public:
           // (read in the previous iteration).
           gpu::BarrierOp::create(b, loc);
           Value next = add(kt, idx(stages - 1));
-          auto prefetch = scf::IfOp::create(b, loc, lt(next, idx(kSteps)),
+          auto prefetch = scf::IfOp::create(b, loc, lt(next, count),
                                             /*withElseRegion=*/false);
           {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(prefetch.thenBlock());
-            loadStage(x, w, sa, sb, remui(next, stages),
-                      mul(next, idx(t.blockK)), m0, n0, m, n, tid);
+            loadStage(x, w, sa, sb, remui(next, stages), kOffset(next), m0,
+                      n0, m, n, tid);
           }
           commit();
           SmallVector<Value> c(iter);
@@ -612,6 +657,17 @@ public:
           scf::YieldOp::create(b, loc, c);
         });
 
+    if (!split) {
+      storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+                 accCol);
+      return;
+    }
+    auto store = scf::IfOp::create(b, loc, splitting, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(store.thenBlock());
+    storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+               accCol, /*atomically=*/true);
+    b.setInsertionPointToStart(store.elseBlock());
     storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
                accCol);
   }
@@ -1145,6 +1201,44 @@ struct XLSTMContractToMMAPass
     : xlstm::impl::XLSTMContractToMMAPassBase<XLSTMContractToMMAPass> {
   using Base::Base;
   StagedTile staged;
+  /// Fewer K steps per split would spend more on the atomic adds of the
+  /// partial sums than they save.
+  static constexpr int64_t kMinStepsPerSplit = 4;
+
+  /// Zeroes the (m, n) float32 `out` when `splits` > 1 (split blocks add
+  /// into it), a thread per element.
+  void zeroWhenSplit(OpBuilder &b, Location loc, Value out, Value m, Value n,
+                     Value splits) {
+    auto cst = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+    Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                       splits, cst(1));
+    auto ifSplit = scf::IfOp::create(b, loc, many, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifSplit.thenBlock());
+    Value count = arith::MulIOp::create(b, loc, m, n);
+    Value one = cst(1);
+    auto launch = gpu::LaunchOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, count, cst(256)), one, one,
+        cst(256), one, one);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value i = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, launch.getBlockIds().x, cst(256)),
+        launch.getThreadIds().x);
+    auto inside = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, count),
+        /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(inside.thenBlock());
+      memref::StoreOp::create(
+          b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0)), out,
+          ValueRange{arith::DivUIOp::create(b, loc, i, n),
+                     arith::RemUIOp::create(b, loc, i, n)});
+    }
+    gpu::TerminatorOp::create(b, loc);
+  }
 
   void runOnOperation() override {
     TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
@@ -1333,12 +1427,37 @@ struct XLSTMContractToMMAPass
                                          staged.sharedBytes(elt.getIntOrFloatBitWidth(),
                                                             stages));
         Value gridX = ceilDiv(m, staged.blockM), gridY = ceilDiv(n, staged.blockN);
+        Value tiles = arith::MulIOp::create(rewriter, loc, gridX, gridY);
         if (staged.groupM > 0) {
-          gridX = arith::MulIOp::create(rewriter, loc, gridX, gridY);
+          gridX = tiles;
           gridY = one;
         }
+        // Split K where the output has too few tiles to fill the GPU: as
+        // many splits as bring the grid to split-k-blocks, each at least
+        // minStepsPerSplit K steps.
+        std::optional<StagedMMAKernelBuilder::SplitK> split;
+        Value gridZ = one;
+        int64_t kSteps = p->k / staged.blockK;
+        int64_t maxSplits = kSteps / kMinStepsPerSplit;
+        if (splitKBlocks > 0 && maxSplits > 1) {
+          auto cst = [&](int64_t v) {
+            return arith::ConstantIndexOp::create(rewriter, loc, v);
+          };
+          Value wanted = arith::CeilDivUIOp::create(rewriter, loc,
+                                                    cst(splitKBlocks), tiles);
+          Value splits =
+              arith::MinUIOp::create(rewriter, loc, wanted, cst(maxSplits));
+          Value per =
+              arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), splits);
+          // No split without steps.
+          splits = arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), per);
+          split = StagedMMAKernelBuilder::SplitK{per, splits};
+          gridZ = splits;
+          if (!accumulate)
+            zeroWhenSplit(rewriter, loc, out, m, n, splits);
+        }
         auto launch = gpu::LaunchOp::create(
-            rewriter, loc, gridX, gridY, one,
+            rewriter, loc, gridX, gridY, gridZ,
             arith::ConstantIndexOp::create(rewriter, loc, staged.threads()),
             one, one, shared);
         record(launch,
@@ -1347,12 +1466,15 @@ struct XLSTMContractToMMAPass
                    Twine(staged.warpsM * staged.warpsN) + " warps " +
                    Twine(stages) + " stages" +
                    (staged.groupM ? " group-m " + Twine(staged.groupM)
-                                  : Twine()),
+                                  : Twine()) +
+                   (split ? ", split-k up to " + Twine(maxSplits) +
+                                " below " + Twine(splitKBlocks) + " tiles"
+                          : Twine()),
                tiledWhen);
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
         StagedMMAKernelBuilder(rewriter, loc, staged, accumulate)
-            .build(x, p->w, out, m, n, p->k, stages, launch);
+            .build(x, p->w, out, m, n, p->k, stages, launch, split);
         gpu::TerminatorOp::create(rewriter, loc);
         rewriter.eraseOp(op);
         continue;

@@ -209,6 +209,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma staged-group-m: block rows per "
                      "group of the pipelined kernel's raster (0: 2-D grid)"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedGroupM)};
+  Option<int64_t> mmaSplitKBlocks{
+      *this, "mma-split-k-blocks",
+      llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
+                     "this many output tiles (0: never)"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().splitKBlocks)};
   Option<int64_t> normMaxWarpsPerRow{
       *this, "norm-max-warps-per-row",
       llvm::cl::desc("xlstm-warp-norms max-warps-per-row"),
@@ -290,6 +295,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stages = o.mmaStages;
         options.mma.stagedTile = o.mmaStagedTile;
         options.mma.stagedGroupM = o.mmaStagedGroupM;
+        options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;

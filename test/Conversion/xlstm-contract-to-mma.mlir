@@ -11,6 +11,8 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-group-m=8 stages=3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=WIDE
 // RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="split-k-blocks=128 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
 
 // Four K steps in flight (the default): 4 x 2 x 10 KiB of dynamic shared
@@ -210,4 +212,43 @@ func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y:
                                    affine_map<(d0, d1, d2) -> (d0, d1)>]
       ins(%x, %w : memref<?x128xbf16>, memref<512x128xbf16>) outs(%y : memref<?x512xf32>)
   return
+}
+
+// Split K: the output (a zero-filled allocation) has ceil(M / 128) x 2
+// tiles; below 128 tiles the 16 K steps of 32 split into up to 4 ranges of
+// at least 4 steps (grid z), chosen at run time. When there is more than
+// one split the output is zeroed first and every split adds its partial
+// sums atomically; with one split the kernel stores as usual.
+// SPLIT-LABEL: func @projection_split_k
+// SPLIT-NOT:   linalg.fill
+// SPLIT:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128
+// SPLIT:       %[[COLS:.+]] = arith.ceildivui %c256, %c128
+// SPLIT:       %[[TILES:.+]] = arith.muli %[[ROWS]], %[[COLS]]
+// SPLIT:       %[[WANTED:.+]] = arith.ceildivui %c128, %[[TILES]]
+// SPLIT:       %[[CAPPED:.+]] = arith.minui %[[WANTED]], %c4
+// SPLIT:       %[[PER:.+]] = arith.ceildivui %c16, %[[CAPPED]]
+// SPLIT:       %[[SPLITS:.+]] = arith.ceildivui %c16, %[[PER]]
+// SPLIT:       %[[MANY:.+]] = arith.cmpi ugt, %[[SPLITS]], %c1
+// SPLIT:       scf.if %[[MANY]] {
+// SPLIT:         gpu.launch
+// SPLIT:           memref.store %{{.+}}, %[[Y:.+]][
+// SPLIT:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[ROWS]], {{.*}} = %[[COLS]], {{.*}} = %[[SPLITS]])
+// SPLIT:         %[[COUNT:.+]] = arith.minui %[[PER]]
+// SPLIT:         scf.for %{{.+}} = %c0 to %[[COUNT]]
+// SPLIT:         scf.if %[[MANY]] {
+// SPLIT:           memref.atomic_rmw addf %{{.+}}, %[[Y]]
+// SPLIT:         } else {
+// SPLIT:           memref.store
+// SPLITPTX: atom.global.add.f32
+func.func @projection_split_k(%x: memref<?x512xbf16>, %w: memref<256x512xbf16>) -> memref<?x256xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x512xbf16>
+  %y = memref.alloc(%m) : memref<?x256xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x256xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x512xbf16>, memref<256x512xbf16>) outs(%y : memref<?x256xf32>)
+  return %y : memref<?x256xf32>
 }

@@ -152,6 +152,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            /*default=*/"\"128x128x32/2x4\"",
            "Block tile and warps of the pipelined kernel, BMxBNxBK/WMxWN "
            "(each warp (BM/WM) x (BN/WN); used where K % BK == 0)">,
+    Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
+           "Split the pipelined kernel's K where the output has fewer tiles "
+           "than this (checked at run time; the splits add their partial "
+           "sums atomically; 0: never)">,
     Option<"stagedGroupM", "staged-group-m", "int64_t", /*default=*/"0",
            "Pipelined kernel's block order: groups of this many block rows "
            "sweep N together so that resident blocks share A and W tiles in "
