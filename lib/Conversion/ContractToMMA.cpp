@@ -370,6 +370,7 @@ struct StagedTile {
   int64_t blockM = 128, blockN = 128, blockK = 32;
   int64_t warpsM = 2, warpsN = 4;
   int64_t groupM = 0;
+  int64_t stages = 0; ///< 0: the pass's `stages` option
   int64_t tilesM() const { return blockM / (16 * warpsM); } // per warp
   int64_t tilesN() const { return blockN / (8 * warpsN); }
   int64_t rowStride() const { return blockK + 8; }
@@ -378,23 +379,32 @@ struct StagedTile {
   int64_t sharedBytes(int64_t elementBits, int64_t stages) const {
     return stages * (blockM + blockN) * rowStride() * elementBits / 8;
   }
-  /// "BMxBNxBK/WMxWN" (the staged-tile option's spelling).
+  /// "BMxBNxBK/WMxWN[/S]" (the staged-tile options' spelling; S: stages).
   static FailureOr<StagedTile> parse(StringRef spec, int64_t groupM,
                                      int64_t stages, std::string &error) {
     StagedTile t;
     t.groupM = groupM;
-    auto [blocks, warps] = spec.split('/');
+    auto [blocks, rest] = spec.split('/');
+    auto [warps, stageCount] = rest.split('/');
+    if (!stageCount.empty()) {
+      if (stageCount.getAsInteger(10, t.stages) || t.stages < 2 ||
+          t.stages > 8) {
+        error = ("staged tile '" + spec + "': stages must be 2 to 8").str();
+        return failure();
+      }
+      stages = t.stages;
+    }
     SmallVector<StringRef> b, w;
     blocks.split(b, 'x');
     warps.split(w, 'x');
     auto fail = [&](const Twine &why) -> FailureOr<StagedTile> {
-      error = ("staged-tile '" + spec + "': " + why).str();
+      error = ("staged tile '" + spec + "': " + why).str();
       return failure();
     };
     if (b.size() != 3 || w.size() != 2 || b[0].getAsInteger(10, t.blockM) ||
         b[1].getAsInteger(10, t.blockN) || b[2].getAsInteger(10, t.blockK) ||
         w[0].getAsInteger(10, t.warpsM) || w[1].getAsInteger(10, t.warpsN))
-      return fail("expected BMxBNxBK/WMxWN, e.g. 128x128x32/2x4");
+      return fail("expected BMxBNxBK/WMxWN[/STAGES], e.g. 128x128x32/2x4");
     if (t.warpsM < 1 || t.warpsN < 1 || t.threads() > 1024)
       return fail("1 to 32 warps");
     if (t.blockM % (16 * t.warpsM) || t.blockN % (16 * t.warpsN) ||
@@ -1201,6 +1211,7 @@ struct XLSTMContractToMMAPass
     : xlstm::impl::XLSTMContractToMMAPassBase<XLSTMContractToMMAPass> {
   using Base::Base;
   StagedTile staged;
+  std::optional<StagedTile> stagedLarge;
   /// Fewer K steps per split would spend more on the atomic adds of the
   /// partial sums than they save.
   static constexpr int64_t kMinStepsPerSplit = 4;
@@ -1240,6 +1251,82 @@ struct XLSTMContractToMMAPass
     gpu::TerminatorOp::create(b, loc);
   }
 
+  /// The pipelined kernel for K steps that the configured tile does not
+  /// divide (K a multiple of 32 only).
+  static StagedTile fallbackTile() {
+    StagedTile t;
+    t.blockM = 128, t.blockN = 128, t.blockK = 32, t.warpsM = 2,
+    t.warpsN = 4;
+    return t;
+  }
+
+  /// One launch of the pipelined kernel in configuration `cfg` (and its
+  /// split-K zeroing), recorded for the lowering report.
+  void emitStaged(IRRewriter &rewriter, Location loc, StagedTile cfg, Value x,
+                  Value w, Value out, Value m, Value n, int64_t k,
+                  bool accumulate,
+                  function_ref<void(gpu::LaunchOp, const Twine &,
+                                    const Twine &)>
+                      record,
+                  const Twine &when) {
+    if (cfg.groupM == 0)
+      cfg.groupM = stagedGroupM;
+    int64_t numStages = cfg.stages ? cfg.stages : stages;
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    auto ceilDiv = [&](Value v, int64_t d) -> Value {
+      return arith::CeilDivUIOp::create(rewriter, loc, v, cst(d));
+    };
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    Value shared = arith::ConstantIntOp::create(
+        rewriter, loc, rewriter.getI32Type(),
+        cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages));
+    Value one = cst(1);
+    Value gridX = ceilDiv(m, cfg.blockM), gridY = ceilDiv(n, cfg.blockN);
+    Value tiles = arith::MulIOp::create(rewriter, loc, gridX, gridY);
+    if (cfg.groupM > 0) {
+      gridX = tiles;
+      gridY = one;
+    }
+    // Split K where the output has too few tiles to fill the GPU: as many
+    // splits as bring the grid to split-k-blocks, each at least
+    // kMinStepsPerSplit K steps.
+    std::optional<StagedMMAKernelBuilder::SplitK> split;
+    Value gridZ = one;
+    int64_t kSteps = k / cfg.blockK;
+    int64_t maxSplits = kSteps / kMinStepsPerSplit;
+    if (splitKBlocks > 0 && maxSplits > 1) {
+      Value wanted =
+          arith::CeilDivUIOp::create(rewriter, loc, cst(splitKBlocks), tiles);
+      Value splits =
+          arith::MinUIOp::create(rewriter, loc, wanted, cst(maxSplits));
+      Value per = arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), splits);
+      // No split without steps.
+      splits = arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), per);
+      split = StagedMMAKernelBuilder::SplitK{per, splits};
+      gridZ = splits;
+      if (!accumulate)
+        zeroWhenSplit(rewriter, loc, out, m, n, splits);
+    }
+    auto launch = gpu::LaunchOp::create(rewriter, loc, gridX, gridY, gridZ,
+                                        cst(cfg.threads()), one, one, shared);
+    record(launch,
+           "mma-staged " + Twine(cfg.blockM) + "x" + Twine(cfg.blockN) + "x" +
+               Twine(cfg.blockK) + " " + Twine(cfg.warpsM * cfg.warpsN) +
+               " warps " + Twine(numStages) + " stages" +
+               (cfg.groupM ? " group-m " + Twine(cfg.groupM) : Twine()) +
+               (split ? ", split-k up to " + Twine(maxSplits) + " below " +
+                            Twine(splitKBlocks) + " tiles"
+                      : Twine()),
+           when);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&launch.getBody().front());
+    StagedMMAKernelBuilder(rewriter, loc, cfg, accumulate)
+        .build(x, w, out, m, n, k, numStages, launch, split);
+    gpu::TerminatorOp::create(rewriter, loc);
+  }
+
   void runOnOperation() override {
     TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
     if (tile.warpsM < 1 || tile.warpsN < 1 || tile.tilesM < 1 ||
@@ -1275,13 +1362,23 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     std::string tileError;
-    FailureOr<StagedTile> parsedTile = StagedTile::parse(
-        stagedTile, stagedGroupM, stages, tileError);
+    FailureOr<StagedTile> parsedTile =
+        StagedTile::parse(stagedTile, stagedGroupM, stages, tileError);
     if (failed(parsedTile)) {
       getOperation()->emitError("xlstm-contract-to-mma: " + tileError);
       return signalPassFailure();
     }
     staged = *parsedTile;
+    stagedLarge.reset();
+    if (!stagedTileLarge.empty()) {
+      parsedTile =
+          StagedTile::parse(stagedTileLarge, stagedGroupM, stages, tileError);
+      if (failed(parsedTile)) {
+        getOperation()->emitError("xlstm-contract-to-mma: " + tileError);
+        return signalPassFailure();
+      }
+      stagedLarge = *parsedTile;
+    }
     SmallVector<linalg::ContractOp> contracts;
     getOperation()->walk(
         [&](linalg::ContractOp op) { contracts.push_back(op); });
@@ -1420,64 +1517,54 @@ struct XLSTMContractToMMAPass
         rewriter.eraseOp(op);
         continue;
       }
-      if (stages >= 2 && p->k % staged.blockK == 0) {
-        Type elt = cast<MemRefType>(x.getType()).getElementType();
-        Value shared =
-            arith::ConstantIntOp::create(rewriter, loc, rewriter.getI32Type(),
-                                         staged.sharedBytes(elt.getIntOrFloatBitWidth(),
-                                                            stages));
-        Value gridX = ceilDiv(m, staged.blockM), gridY = ceilDiv(n, staged.blockN);
-        Value tiles = arith::MulIOp::create(rewriter, loc, gridX, gridY);
-        if (staged.groupM > 0) {
-          gridX = tiles;
-          gridY = one;
-        }
-        // Split K where the output has too few tiles to fill the GPU: as
-        // many splits as bring the grid to split-k-blocks, each at least
-        // minStepsPerSplit K steps.
-        std::optional<StagedMMAKernelBuilder::SplitK> split;
-        Value gridZ = one;
-        int64_t kSteps = p->k / staged.blockK;
-        int64_t maxSplits = kSteps / kMinStepsPerSplit;
-        if (splitKBlocks > 0 && maxSplits > 1) {
-          auto cst = [&](int64_t v) {
-            return arith::ConstantIndexOp::create(rewriter, loc, v);
+      // The pipelined kernel: the configuration for large outputs where
+      // its tiles number at least staged-large-min-blocks (checked at run
+      // time), else the default one; K must be a multiple
+      // of the K step and N at least its tile width (else the 128x128x32
+      // fallback where K % 32 == 0, else the direct kernel).
+      if (stages >= 2) {
+        // Outputs narrower than the configured tile take the fallback too:
+        // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
+        // tiles of mostly dead accumulators partly on the stack).
+        std::optional<StagedTile> small;
+        if (p->k % staged.blockK == 0 && nStatic >= staged.blockN)
+          small = staged;
+        else if (p->k % fallbackTile().blockK == 0)
+          small = fallbackTile();
+        // (Never for outputs narrower than its tile: most of it would be
+        // idle.)
+        bool large = stagedLarge && p->k % stagedLarge->blockK == 0 &&
+                     nStatic >= stagedLarge->blockN;
+        if (small || large) {
+          auto emit = [&](const StagedTile &cfg, const Twine &when) {
+            emitStaged(rewriter, loc, cfg, x, p->w, out, m, n, p->k,
+                       accumulate, record, when);
           };
-          Value wanted = arith::CeilDivUIOp::create(rewriter, loc,
-                                                    cst(splitKBlocks), tiles);
-          Value splits =
-              arith::MinUIOp::create(rewriter, loc, wanted, cst(maxSplits));
-          Value per =
-              arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), splits);
-          // No split without steps.
-          splits = arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), per);
-          split = StagedMMAKernelBuilder::SplitK{per, splits};
-          gridZ = splits;
-          if (!accumulate)
-            zeroWhenSplit(rewriter, loc, out, m, n, splits);
+          if (large && small) {
+            Value blocks = arith::MulIOp::create(
+                rewriter, loc, ceilDiv(m, stagedLarge->blockM),
+                ceilDiv(n, stagedLarge->blockN));
+            Value many = arith::CmpIOp::create(
+                rewriter, loc, arith::CmpIPredicate::uge, blocks,
+                arith::ConstantIndexOp::create(rewriter, loc,
+                                               stagedLargeMinBlocks));
+            auto choice = scf::IfOp::create(rewriter, loc, many,
+                                            /*withElseRegion=*/true);
+            std::string prefix = tiledWhen.empty() ? "" : tiledWhen + ", ";
+            OpBuilder::InsertionGuard guard(rewriter);
+            rewriter.setInsertionPointToStart(choice.thenBlock());
+            emit(*stagedLarge, prefix + ">= " +
+                                   Twine(stagedLargeMinBlocks) + " tiles of " +
+                                   Twine(stagedLarge->blockM) + "x" +
+                                   Twine(stagedLarge->blockN));
+            rewriter.setInsertionPointToStart(choice.elseBlock());
+            emit(*small, prefix + "fewer tiles");
+          } else {
+            emit(small ? *small : *stagedLarge, tiledWhen);
+          }
+          rewriter.eraseOp(op);
+          continue;
         }
-        auto launch = gpu::LaunchOp::create(
-            rewriter, loc, gridX, gridY, gridZ,
-            arith::ConstantIndexOp::create(rewriter, loc, staged.threads()),
-            one, one, shared);
-        record(launch,
-               "mma-staged " + Twine(staged.blockM) + "x" +
-                   Twine(staged.blockN) + "x" + Twine(staged.blockK) + " " +
-                   Twine(staged.warpsM * staged.warpsN) + " warps " +
-                   Twine(stages) + " stages" +
-                   (staged.groupM ? " group-m " + Twine(staged.groupM)
-                                  : Twine()) +
-                   (split ? ", split-k up to " + Twine(maxSplits) +
-                                " below " + Twine(splitKBlocks) + " tiles"
-                          : Twine()),
-               tiledWhen);
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPointToStart(&launch.getBody().front());
-        StagedMMAKernelBuilder(rewriter, loc, staged, accumulate)
-            .build(x, p->w, out, m, n, p->k, stages, launch, split);
-        gpu::TerminatorOp::create(rewriter, loc);
-        rewriter.eraseOp(op);
-        continue;
       }
       Value threads = arith::ConstantIndexOp::create(
           rewriter, loc, 32 * tile.warpsM * tile.warpsN);

@@ -204,6 +204,16 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma staged-tile: the pipelined "
                      "kernel's BMxBNxBK/WMxWN"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTile)};
+  Option<std::string> mmaStagedTileLarge{
+      *this, "mma-staged-tile-large",
+      llvm::cl::desc("xlstm-contract-to-mma staged-tile-large: the "
+                     "configuration for outputs of many tiles (empty: none)"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTileLarge)};
+  Option<int64_t> mmaStagedLargeMinBlocks{
+      *this, "mma-staged-large-min-blocks",
+      llvm::cl::desc("xlstm-contract-to-mma staged-large-min-blocks"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().stagedLargeMinBlocks)};
   Option<int64_t> mmaStagedGroupM{
       *this, "mma-staged-group-m",
       llvm::cl::desc("xlstm-contract-to-mma staged-group-m: block rows per "
@@ -295,6 +305,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stages = o.mmaStages;
         options.mma.stagedTile = o.mmaStagedTile;
         options.mma.stagedGroupM = o.mmaStagedGroupM;
+        options.mma.stagedTileLarge = o.mmaStagedTileLarge;
+        options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;

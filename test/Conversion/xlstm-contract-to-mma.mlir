@@ -6,13 +6,14 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=tf32=1 | FileCheck %s --check-prefix=PLAIN
 // The staged kernel (the default where K % 32 == 0):
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=STAGED
-// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma,gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-group-m=8 stages=3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=WIDE
-// RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0" --cse | FileCheck %s --check-prefix=STAGED
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=WIDE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SHAPE
+// RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4" 2>&1 | FileCheck %s --check-prefix=BADTILE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="split-k-blocks=128 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SPLIT
-// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
 
 // Four K steps in flight (the default): 4 x 2 x 10 KiB of dynamic shared
@@ -204,7 +205,19 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // WIDE-COUNT-4:   nvgpu.ldmatrix %[[SB]]
 // WIDE-COUNT-32:  nvvm.mma.sync
 // WIDEBIN: gpu.binary
-// BADTILE: staged-tile '100x128x32/2x4': each warp needs whole 16x16 tiles
+// The defaults choose per shape at run time: outputs of at least 264 tiles
+// of 128x256 take 128x256x64 (8 warps of 64x64, 3 stages), smaller ones
+// 128x128x64 (4 warps of 64x64, 4 stages); both walk groups of 8 tile rows.
+// SHAPE-LABEL: func @projection_k128
+// SHAPE:       %[[COLS:.+]] = arith.ceildivui %c512, %c256
+// SHAPE:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128
+// SHAPE:       %[[LARGE:.+]] = arith.muli %[[ROWS]], %[[COLS]]
+// SHAPE:       %[[MANY:.+]] = arith.cmpi uge, %[[LARGE]], %c264
+// SHAPE:       scf.if %[[MANY]] {
+// SHAPE:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[LARGE]], {{.*}}threads({{.*}}) in ({{.*}} = %c256{{.*}} dynamic_shared_memory_size %c165888
+// SHAPE:       } else {
+// SHAPE:         gpu.launch {{.*}}threads({{.*}}) in ({{.*}} = %c128{{.*}} dynamic_shared_memory_size %c147456
+// BADTILE: staged tile '100x128x32/2x4': each warp needs whole 16x16 tiles
 // BIGTILE: exceed the 163 KiB of shared memory
 func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y: memref<?x512xf32>) {
   linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,

@@ -113,11 +113,21 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     m16n8k16 (x as B, one mma per 8 rows of x), 16-byte loads, the
     block's warps splitting K and summing through shared memory.
 
-    Where `K % 32 == 0` and `stages >= 2`, the staged kernel: 128x128 block
-    tiles of 8 warps (64x32 each), K steps of 32 with `stages` of them in
-    flight in dynamic shared memory, filled by 16-byte `cp.async` copies
-    (zero-filled past `M` and `N`), rows padded to 80 bytes so that
-    `ldmatrix` reads the fragments without bank conflicts. Otherwise the
+    Where `K % 32 == 0` and `stages >= 2`, the staged kernel, described by
+    one configuration (`staged-tile`, BMxBNxBK/WMxWN[/stages]): block tiles
+    of WM x WN warps, K steps of BK with `stages` of them in flight in
+    dynamic shared memory, filled by 16-byte `cp.async` copies (zero-filled
+    past `M` and `N`), rows padded by 16 bytes so that `ldmatrix` reads the
+    fragments without bank conflicts; blocks walk groups of
+    `staged-group-m` tile rows on a 1-D grid (tiles resident together share
+    A and W in L2). Per shape (an `scf.if` on `M` at run time), outputs of
+    at least `staged-large-min-blocks` tiles of `staged-tile-large` take
+    that configuration (defaults measured on the H200, docs/performance.md:
+    128x256x64 with 8 warps of 64x64 and 3 stages for large outputs,
+    128x128x64 with 4 warps of 64x64 and 4 stages otherwise; K not a
+    multiple of 64 falls back to 128x128x32 with 8 warps). With
+    `split-k-blocks`, outputs of fewer tiles split K over grid z and add
+    their partial sums atomically. Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
     warp-tiles-n)` tile with fragments loaded from global memory as 32-bit
     words. Other contractions are left to the generic path.
@@ -126,9 +136,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     linalg.contract indexing_maps = [#x, #w, #out]
         ins(%x, %w : memref<?x?x128xbf16>, memref<512x128xbf16>)
         outs(%y : memref<?x?x512xf32>)
-    // becomes a gpu.launch of ceil(M / 128) x ceil(512 / 128) blocks of 8
-    // warps with 80 KiB of dynamic shared memory: cp.async, ldmatrix,
-    // nvvm.mma.sync
+    // becomes (staged-tile=128x128x32/2x4 staged-group-m=0) a gpu.launch
+    // of ceil(M / 128) x ceil(512 / 128) blocks of 8 warps with 80 KiB of
+    // dynamic shared memory: cp.async, ldmatrix, nvvm.mma.sync
     ```
   }];
   let options = [
@@ -149,14 +159,24 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "stages x 20 KiB of dynamic shared memory for bf16); 0: always "
            "the direct kernel, whose shape the warp options set">,
     Option<"stagedTile", "staged-tile", "std::string",
-           /*default=*/"\"128x128x32/2x4\"",
-           "Block tile and warps of the pipelined kernel, BMxBNxBK/WMxWN "
-           "(each warp (BM/WM) x (BN/WN); used where K % BK == 0)">,
+           /*default=*/"\"128x128x64/2x2/4\"",
+           "Block tile, warps and (optionally) stages of the pipelined "
+           "kernel, BMxBNxBK/WMxWN[/S] (each warp (BM/WM) x (BN/WN); used "
+           "where K % BK == 0, else 128x128x32/2x4 where K % 32 == 0)">,
+    Option<"stagedTileLarge", "staged-tile-large", "std::string",
+           /*default=*/"\"128x256x64/2x4/3\"",
+           "The pipelined kernel's configuration for outputs with at least "
+           "staged-large-min-blocks of its tiles (checked at run time; "
+           "empty: none)">,
+    Option<"stagedLargeMinBlocks", "staged-large-min-blocks", "int64_t",
+           /*default=*/"264",
+           "Tiles of staged-tile-large from which it is used (264: two "
+           "waves of the H200's 132 SMs)">,
     Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
            "Split the pipelined kernel's K where the output has fewer tiles "
            "than this (checked at run time; the splits add their partial "
            "sums atomically; 0: never)">,
-    Option<"stagedGroupM", "staged-group-m", "int64_t", /*default=*/"0",
+    Option<"stagedGroupM", "staged-group-m", "int64_t", /*default=*/"8",
            "Pipelined kernel's block order: groups of this many block rows "
            "sweep N together so that resident blocks share A and W tiles in "
            "L2 (0: the plain 2-D grid)">,
