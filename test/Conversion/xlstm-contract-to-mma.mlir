@@ -9,7 +9,7 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0" --cse | FileCheck %s --check-prefix=STAGED
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=WIDE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SHAPE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SHAPE
 // RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4" 2>&1 | FileCheck %s --check-prefix=BADTILE
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SPLIT
@@ -205,9 +205,10 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // WIDE-COUNT-4:   nvgpu.ldmatrix %[[SB]]
 // WIDE-COUNT-32:  nvvm.mma.sync
 // WIDEBIN: gpu.binary
-// The defaults choose per shape at run time: outputs of at least 264 tiles
-// of 128x256 take 128x256x64 (8 warps of 64x64, 3 stages), smaller ones
-// 128x128x64 (4 warps of 64x64, 4 stages); both walk groups of 8 tile rows.
+// Two configurations, chosen per shape at run time: outputs of at least 264
+// tiles of 128x256 take 128x256x64 (8 warps of 64x64, 3 stages), smaller
+// ones 128x128x64 (4 warps of 64x64, 4 stages); both walk groups of 8 tile
+// rows.
 // SHAPE-LABEL: func @projection_k128
 // SHAPE:       %[[COLS:.+]] = arith.ceildivui %c512, %c256
 // SHAPE:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128

@@ -120,12 +120,15 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
     past `M` and `N`), rows padded by 16 bytes so that `ldmatrix` reads the
     fragments without bank conflicts; blocks walk groups of
     `staged-group-m` tile rows on a 1-D grid (tiles resident together share
-    A and W in L2). Per shape (an `scf.if` on `M` at run time), outputs of
-    at least `staged-large-min-blocks` tiles of `staged-tile-large` take
-    that configuration (defaults measured on the H200, docs/performance.md:
-    128x256x64 with 8 warps of 64x64 and 3 stages for large outputs,
-    128x128x64 with 4 warps of 64x64 and 4 stages otherwise; K not a
-    multiple of 64 falls back to 128x128x32 with 8 warps). With
+    A and W in L2). With `staged-tile-large`, outputs of at least
+    `staged-large-min-blocks` of its tiles take that configuration instead
+    (an `scf.if` on `M` at run time; docs/performance.md has the H200
+    sweep: 128x256x64 with 8 warps of 64x64 and 3 stages for large
+    outputs, 128x128x64 with 4 warps for smaller ones are the fastest, but
+    their unrolled K steps double the 7B's compile time, so the default is
+    the 128x128x32 tile of 8 warps of 64x32 with group-m 8). Outputs
+    narrower than the tile, or K not a multiple of its K step, fall back to
+    128x128x32 with 8 warps. With
     `split-k-blocks`, outputs of fewer tiles split K over grid z and add
     their partial sums atomically. Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
@@ -159,15 +162,16 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
            "stages x 20 KiB of dynamic shared memory for bf16); 0: always "
            "the direct kernel, whose shape the warp options set">,
     Option<"stagedTile", "staged-tile", "std::string",
-           /*default=*/"\"128x128x64/2x2/4\"",
+           /*default=*/"\"128x128x32/2x4\"",
            "Block tile, warps and (optionally) stages of the pipelined "
            "kernel, BMxBNxBK/WMxWN[/S] (each warp (BM/WM) x (BN/WN); used "
            "where K % BK == 0, else 128x128x32/2x4 where K % 32 == 0)">,
     Option<"stagedTileLarge", "staged-tile-large", "std::string",
-           /*default=*/"\"128x256x64/2x4/3\"",
+           /*default=*/"\"\"",
            "The pipelined kernel's configuration for outputs with at least "
            "staged-large-min-blocks of its tiles (checked at run time; "
-           "empty: none)">,
+           "empty: none; 128x256x64/2x4/3 is the fastest measured for the "
+           "7B's GEMMs, at twice the compile time of the model)">,
     Option<"stagedLargeMinBlocks", "staged-large-min-blocks", "int64_t",
            /*default=*/"264",
            "Tiles of staged-tile-large from which it is used (264: two "
