@@ -405,6 +405,8 @@ struct StagedTile {
         b[1].getAsInteger(10, t.blockN) || b[2].getAsInteger(10, t.blockK) ||
         w[0].getAsInteger(10, t.warpsM) || w[1].getAsInteger(10, t.warpsN))
       return fail("expected BMxBNxBK/WMxWN[/STAGES], e.g. 128x128x32/2x4");
+    if (t.blockM < 1 || t.blockN < 1)
+      return fail("the block tile must be positive");
     if (t.warpsM < 1 || t.warpsN < 1 || t.threads() > 1024)
       return fail("1 to 32 warps");
     if (t.blockM % (16 * t.warpsM) || t.blockN % (16 * t.warpsN) ||
@@ -1297,8 +1299,10 @@ struct XLSTMContractToMMAPass
     int64_t kSteps = k / cfg.blockK;
     int64_t maxSplits = kSteps / kMinStepsPerSplit;
     if (splitKBlocks > 0 && maxSplits > 1) {
-      Value wanted =
-          arith::CeilDivUIOp::create(rewriter, loc, cst(splitKBlocks), tiles);
+      // (At least one tile: M may be 0.)
+      Value wanted = arith::CeilDivUIOp::create(
+          rewriter, loc, cst(splitKBlocks),
+          arith::MaxUIOp::create(rewriter, loc, tiles, cst(1)));
       Value splits =
           arith::MinUIOp::create(rewriter, loc, wanted, cst(maxSplits));
       Value per = arith::CeilDivUIOp::create(rewriter, loc, cst(kSteps), splits);

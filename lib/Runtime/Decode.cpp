@@ -17,6 +17,8 @@
 #include "xlstm/Runtime/GPUModel.h"
 #include "xlstm/Weights/Safetensors.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <array>
 #include <cstring>
 
@@ -116,6 +118,8 @@ Error GPUModel::writeState(DeviceState &state,
     if (!weights::isFloat(t.dtype))
       return createStringError("state '%s' is %s, not a float type",
                                name.c_str(), t.describe().c_str());
+    if (Error e = t.verify("state '" + name + "'"))
+      return e;
     HostArray encoded = t.convertTo(toDType(m.element));
     if (Error e = backend->copyFromHost(
             *m.allocation, m.offset * getElementBytes(m.element),
@@ -127,7 +131,8 @@ Error GPUModel::writeState(DeviceState &state,
 
 Error GPUModel::copyStateRows(const DeviceState &from, DeviceState &to,
                               int64_t firstRow) {
-  if (firstRow < 0 || firstRow + from.batch > to.batch)
+  if (firstRow < 0 || from.batch > to.batch ||
+      firstRow > to.batch - from.batch)
     return createStringError("rows [%lld, %lld) are outside a state of batch "
                              "%lld",
                              static_cast<long long>(firstRow),
@@ -161,7 +166,16 @@ GPUModel::encodeHostInput(const HostProgram &program,
     return createStringError("the program has no input '%s'",
                              inputName.c_str());
   ElementKind element = program.getArguments()[*index].type.memrefType.element;
-  int64_t count = input.batch * input.seq;
+  // Sizes come from the caller (the C++ API takes raw pointers): positive,
+  // and their product must not overflow.
+  int64_t count = 0;
+  if (input.batch < 1 || input.seq < 1 ||
+      llvm::MulOverflow(input.batch, input.seq, count) ||
+      count > (int64_t(1) << 40))
+    return createStringError("an input of batch %lld and %lld positions is "
+                             "not a valid size",
+                             static_cast<long long>(input.batch),
+                             static_cast<long long>(input.seq));
   if (inputName == "tokens") {
     if (!input.tokens)
       return createStringError("the model reads int64 tokens");

@@ -349,16 +349,20 @@ Error GPUModel::convertOnDevice(llvm::ArrayRef<uint8_t> data,
 }
 
 Error GPUModel::setParameters(llvm::ArrayRef<HostArray> values) {
-  for (auto [value, desc] : llvm::zip(values, params))
+  if (values.size() != params.size())
+    return createStringError("%zu parameter values for %zu parameters",
+                             values.size(), params.size());
+  for (auto [value, desc] : llvm::zip(values, params)) {
     if (!weights::isFloat(value.dtype) ||
         llvm::ArrayRef<int64_t>(value.shape) !=
             llvm::ArrayRef<int64_t>(desc.shape))
       return createStringError("parameter '%s': expected %s floats, got %s",
                                desc.name.c_str(),
-                               HostArray(weights::DType::F32, desc.shape)
-                                   .describe()
-                                   .c_str(),
+                               formatShape(desc.shape).c_str(),
                                value.describe().c_str());
+    if (Error e = value.verify("parameter '" + desc.name + "'"))
+      return e;
+  }
   return uploadParameters(
       values.size(), [&](size_t i, weights::DType dtype,
                          std::vector<uint8_t> &staging) {
@@ -400,9 +404,11 @@ std::vector<HostArray> GPUModel::zeroStates(int64_t batch) const {
     for (int64_t &d : concrete)
       if (d < 0)
         d = batch;
+    // (load checked that the step program takes every state.)
+    std::optional<unsigned> index = stepProgram->findArgument(name);
     ElementKind element =
-        stepProgram->getArguments()[*stepProgram->findArgument(name)]
-            .type.memrefType.element;
+        index ? stepProgram->getArguments()[*index].type.memrefType.element
+              : ElementKind::F32;
     out.emplace_back(toDType(element), concrete);
   }
   return out;
@@ -437,6 +443,8 @@ Expected<GPUModel::Result> GPUModel::step(const HostInput &input,
       return createStringError("step: state '%s' is %s, not a float type",
                                stateNames[i].c_str(),
                                states[i].describe().c_str());
+    if (Error e = states[i].verify("step: state '" + stateNames[i] + "'"))
+      return std::move(e);
   }
   return run(*stepProgram, input, states);
 }

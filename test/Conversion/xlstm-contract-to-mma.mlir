@@ -238,7 +238,8 @@ func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y:
 // SPLIT:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128
 // SPLIT:       %[[COLS:.+]] = arith.ceildivui %c256, %c128
 // SPLIT:       %[[TILES:.+]] = arith.muli %[[ROWS]], %[[COLS]]
-// SPLIT:       %[[WANTED:.+]] = arith.ceildivui %c128, %[[TILES]]
+// SPLIT:       %[[SOME:.+]] = arith.maxui %[[TILES]], %c1
+// SPLIT:       %[[WANTED:.+]] = arith.ceildivui %c128, %[[SOME]]
 // SPLIT:       %[[CAPPED:.+]] = arith.minui %[[WANTED]], %c4
 // SPLIT:       %[[PER:.+]] = arith.ceildivui %c16, %[[CAPPED]]
 // SPLIT:       %[[SPLITS:.+]] = arith.ceildivui %c16, %[[PER]]

@@ -362,12 +362,19 @@ struct GPUInput {
   std::vector<float> embeddings;
   runtime::GPUModel::HostInput view;
 };
-llvm::Expected<GPUInput> toGPUInput(const reference::Tensor &t, bool tokens) {
+/// `width`: the embedding width of models that read embeddings.
+llvm::Expected<GPUInput> toGPUInput(const reference::Tensor &t, bool tokens,
+                                    int64_t width) {
   GPUInput in;
-  if (t.rank() < 2)
-    return llvm::createStringError("the input must be (batch, seq, ...), got "
-                                   "rank %lld",
+  // The GPU API reads batch x seq (x width) values from the pointers.
+  if (tokens && t.rank() != 2)
+    return llvm::createStringError("the input must be (batch, seq) tokens, "
+                                   "got rank %lld",
                                    static_cast<long long>(t.rank()));
+  if (!tokens && (t.rank() != 3 || t.dim(2) != width))
+    return llvm::createStringError("the input must be (batch, seq, %lld) "
+                                   "embeddings",
+                                   static_cast<long long>(width));
   in.view.batch = t.dim(0);
   in.view.seq = t.dim(1);
   if (tokens) {
@@ -410,6 +417,7 @@ public:
     device->model = &device->session->getModel();
     device->context = &device->session->getContext();
     device->model->setGraphReplay(cudaGraphs && !profile);
+    device->inputWidth = spec.hasTokens() ? 0 : spec.embeddingDim();
     return device;
   }
   llvm::ArrayRef<weights::ParamDesc> params() const override {
@@ -440,7 +448,7 @@ public:
     return out;
   }
   llvm::Expected<Result> forward(const reference::Tensor &input) override {
-    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens());
+    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens(), inputWidth);
     if (!in)
       return in.takeError();
     if (!profile || bench > 0)
@@ -473,7 +481,7 @@ public:
   llvm::Expected<Result>
   step(const reference::Tensor &input,
        llvm::ArrayRef<reference::Tensor> states) override {
-    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens());
+    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens(), inputWidth);
     if (!in)
       return in.takeError();
     std::vector<runtime::HostArray> arrays;
@@ -502,7 +510,7 @@ public:
   /// in --bench-json).
   llvm::Error benchmark(const reference::Tensor &input,
                         llvm::StringRef modelName) {
-    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens());
+    llvm::Expected<GPUInput> in = toGPUInput(input, takesTokens(), inputWidth);
     if (!in)
       return in.takeError();
     llvm::Expected<runtime::GPUModel::Benchmark> b =
@@ -716,6 +724,7 @@ private:
     return result;
   }
   bool takesTokens() const { return model->getInputName() == "tokens"; }
+  int64_t inputWidth = 0; ///< embedding models: the width they read
   // The session tears down the model before its context and driver.
   std::optional<runtime::GPUSession> session;
   runtime::GPUModel *model = nullptr;        ///< the session's

@@ -55,3 +55,21 @@ TEST(HostArray, TokensKeepTheirValues) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(HostArray, VerifyRejectsBytesThatDoNotMatchTheShape) {
+  HostArray a(weights::DType::BF16, {2, 3});
+  EXPECT_FALSE(bool(a.verify("x")));
+  a.bytes.pop_back();
+  std::string message = llvm::toString(a.verify("state 'c'"));
+  EXPECT_NE(message.find("state 'c': 11 bytes for 2x3 bf16"), std::string::npos)
+      << message;
+  HostArray negative;
+  negative.shape = {-1, 4};
+  EXPECT_NE(llvm::toString(negative.verify("p")).find("?x4 is not a valid"),
+            std::string::npos);
+  EXPECT_EQ(formatShape({-1, 8, 4096}), "?x8x4096");
+}
+
+} // namespace

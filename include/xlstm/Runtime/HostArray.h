@@ -56,7 +56,13 @@ struct HostArray {
   }
   /// "2x1x64 bf16"
   std::string describe() const;
+  /// Whether the dimensions are non-negative and `bytes` holds exactly
+  /// their elements (the fields are public: API entry points check).
+  llvm::Error verify(llvm::StringRef what) const;
 };
+
+/// "2x1x64" (dynamic dimensions as "?").
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
 } // namespace xlstm::runtime
 
