@@ -1255,24 +1255,22 @@ struct XLSTMContractToMMAPass
 
   /// The pipelined kernel for K steps that the configured tile does not
   /// divide (K a multiple of 32 only).
-  static StagedTile fallbackTile() {
-    StagedTile t;
-    t.blockM = 128, t.blockN = 128, t.blockK = 32, t.warpsM = 2,
-    t.warpsN = 4;
+  StagedTile fallbackTile() const {
+    StagedTile t; // 128x128x32/2x4
+    t.groupM = stagedGroupM;
     return t;
   }
 
   /// One launch of the pipelined kernel in configuration `cfg` (and its
   /// split-K zeroing), recorded for the lowering report.
-  void emitStaged(IRRewriter &rewriter, Location loc, StagedTile cfg, Value x,
+  void emitStaged(IRRewriter &rewriter, Location loc, const StagedTile &cfg,
+                  Value x,
                   Value w, Value out, Value m, Value n, int64_t k,
                   bool accumulate,
                   function_ref<void(gpu::LaunchOp, const Twine &,
                                     const Twine &)>
                       record,
                   const Twine &when) {
-    if (cfg.groupM == 0)
-      cfg.groupM = stagedGroupM;
     int64_t numStages = cfg.stages ? cfg.stages : stages;
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);

@@ -69,10 +69,14 @@ public:
   }
 
   /// Warps per row: as many as keep two 16-byte vectors per thread (the
-  /// row's loads in flight), at most a block.
-  static int64_t chooseWarpsPerRow(int64_t width, Type element) {
+  /// row's loads in flight), at most a block and `maxWarps` (rounded down to
+  /// a power of two; none where it is not positive).
+  static int64_t chooseWarpsPerRow(int64_t width, Type element,
+                                   int64_t maxWarps) {
     int64_t vec = 128 / element.getIntOrFloatBitWidth();
-    int64_t warps = warpsPerBlock;
+    int64_t warps = maxWarps > 0 ? int64_t(llvm::bit_floor(uint64_t(
+                                       std::min(maxWarps, warpsPerBlock))))
+                                 : warpsPerBlock;
     while (warps > 1 && width % (32 * warps * vec * 2) != 0)
       warps /= 2;
     return warps;
@@ -269,11 +273,7 @@ struct XLSTMWarpNormsPass
     k.onePlusWeight = onePlusWeight;
     k.eps = eps;
     k.warpsPerRow = WarpNormKernel::chooseWarpsPerRow(
-        k.width, type.getElementType());
-    if (maxWarpsPerRow > 0)
-      k.warpsPerRow = std::min<int64_t>(
-          k.warpsPerRow, llvm::bit_floor(std::min<uint64_t>(
-                             maxWarpsPerRow, WarpNormKernel::warpsPerBlock)));
+        k.width, type.getElementType(), maxWarpsPerRow);
     Value inputRows = memref::DimOp::create(rewriter, loc, k.input, idx(0));
     Value numRows =
         arith::MulIOp::create(rewriter, loc, inputRows, idx(groups));

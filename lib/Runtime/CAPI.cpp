@@ -152,13 +152,8 @@ xlstm_status xlstm_model_set_weights(xlstm_model *model,
       *model->spec, model->model->getParams(), "", seed);
   if (!values)
     return fail(values.takeError());
-  // Upstream's init creates float32 parameters.
-  std::vector<HostArray> arrays;
-  for (auto [desc, v] : llvm::zip(model->model->getParams(), *values)) {
-    std::vector<float> f32(v.begin(), v.end());
-    arrays.push_back(HostArray::fromF32(desc.shape, f32));
-  }
-  if (llvm::Error e = model->model->setParameters(arrays))
+  if (llvm::Error e = model->model->setParameters(
+          toFloat32Arrays(model->model->getParams(), *values)))
     return fail(std::move(e));
   return ok();
 }

@@ -158,7 +158,7 @@ Error GPUModel::copyStateRows(const DeviceState &from, DeviceState &to,
   return Error::success();
 }
 
-Expected<GPUModel::EncodedInput>
+Expected<GPUModel::EncodedArgument>
 GPUModel::encodeHostInput(const HostProgram &program,
                           const HostInput &input) const {
   std::optional<unsigned> index = program.findArgument(inputName);
@@ -189,7 +189,7 @@ GPUModel::encodeHostInput(const HostProgram &program,
                                  static_cast<long long>(vocabSize));
     std::vector<uint8_t> bytes(count * sizeof(int64_t));
     std::memcpy(bytes.data(), input.tokens, bytes.size());
-    return EncodedInput{element, {input.batch, input.seq}, std::move(bytes)};
+    return EncodedArgument{element, {input.batch, input.seq}, std::move(bytes)};
   }
   if (!input.embeddings)
     return createStringError("the model reads float32 embeddings");
@@ -204,10 +204,10 @@ GPUModel::encodeHostInput(const HostProgram &program,
           reinterpret_cast<const uint8_t *>(input.embeddings),
           size_t(count * e) * sizeof(float)),
       weights::DType::F32, bytes, toDType(element));
-  return EncodedInput{element, {input.batch, input.seq, e}, std::move(bytes)};
+  return EncodedArgument{element, {input.batch, input.seq, e}, std::move(bytes)};
 }
 
-Expected<Value> GPUModel::uploadInput(const EncodedInput &input) {
+Expected<Value> GPUModel::uploadArgument(const EncodedArgument &input) {
   Expected<MemRefValue> buffer =
       allocateMemRef(*backend, input.element, input.shape);
   if (!buffer)
@@ -271,10 +271,10 @@ Error GPUModel::prefill(const HostInput &input, DeviceState &state,
                              static_cast<long long>(state.batch));
   const HostProgram &program =
       prefillProgram ? *prefillProgram : *forwardProgram;
-  Expected<EncodedInput> encoded = encodeHostInput(program, input);
+  Expected<EncodedArgument> encoded = encodeHostInput(program, input);
   if (!encoded)
     return encoded.takeError();
-  Expected<Value> uploaded = uploadInput(*encoded);
+  Expected<Value> uploaded = uploadArgument(*encoded);
   if (!uploaded)
     return uploaded.takeError();
   llvm::StringMap<Value> named;
@@ -398,7 +398,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                              static_cast<long long>(input.batch),
                              static_cast<long long>(input.seq),
                              static_cast<long long>(state.batch));
-  Expected<EncodedInput> encoded = encodeHostInput(*stepProgram, input);
+  Expected<EncodedArgument> encoded = encodeHostInput(*stepProgram, input);
   if (!encoded)
     return encoded.takeError();
 
@@ -433,7 +433,7 @@ Error GPUModel::decodeStep(const HostInput &input, DeviceState &state,
                           : copyOutputRows(*out, 0, output);
   }
 
-  Expected<Value> uploaded = uploadInput(*encoded);
+  Expected<Value> uploaded = uploadArgument(*encoded);
   if (!uploaded)
     return uploaded.takeError();
   std::vector<Value> results;

@@ -449,66 +449,42 @@ Expected<GPUModel::Result> GPUModel::step(const HostInput &input,
   return run(*stepProgram, input, states);
 }
 
-Expected<HostArray> GPUModel::encodeArgument(const HostProgram &program,
-                                             StringRef name,
-                                             const HostArray &t) const {
+Expected<GPUModel::EncodedArgument>
+GPUModel::encodeArgument(const HostProgram &program, StringRef name,
+                         const HostArray &t) const {
   std::optional<unsigned> index = program.findArgument(name);
   if (!index)
     return createStringError("the program has no argument '%s'",
                              name.str().c_str());
   ElementKind element = program.getArguments()[*index].type.memrefType.element;
-  return t.convertTo(toDType(element));
+  HostArray encoded = t.convertTo(toDType(element));
+  return EncodedArgument{element, encoded.shape, std::move(encoded.bytes)};
 }
 
 Expected<std::vector<Value>>
-GPUModel::prepare(const HostProgram &program, const EncodedInput &input,
+GPUModel::prepare(const HostProgram &program, const EncodedArgument &input,
                   llvm::ArrayRef<HostArray> states) {
-  if (parameterValues.empty() && !params.empty())
-    return createStringError("the parameters are not set");
-
-  // Uploads a host array as the program argument `name`.
-  auto upload = [&](StringRef name, const HostArray &t) -> Expected<Value> {
-    Expected<HostArray> encoded = encodeArgument(program, name, t);
-    if (!encoded)
-      return encoded.takeError();
-    ElementKind element = program.getArguments()[*program.findArgument(name)]
-                              .type.memrefType.element;
-    Expected<MemRefValue> buffer =
-        allocateMemRef(*backend, element, encoded->shape);
-    if (!buffer)
-      return buffer.takeError();
-    if (Error e = backend->copyFromHost(*buffer->allocation, 0,
-                                        encoded->bytes.data(),
-                                        encoded->bytes.size()))
-      return std::move(e);
-    return Value::getMemRef(std::move(*buffer));
-  };
-
   llvm::StringMap<Value> named;
-  for (const ProgramArgument &arg : program.getArguments())
-    if (arg.role == "parameter") {
-      auto it = parameterValues.find(arg.name);
-      if (it == parameterValues.end())
-        return createStringError("parameter '%s' is not set", arg.name.c_str());
-      named[arg.name] = it->second;
-    }
-  Expected<Value> in = uploadInput(input);
+  Expected<Value> in = uploadArgument(input);
   if (!in)
     return in.takeError();
   named[inputName] = std::move(*in);
   for (auto [name, state] : llvm::zip(stateNames, states)) {
-    Expected<Value> v = upload(name, state);
+    Expected<EncodedArgument> encoded = encodeArgument(program, name, state);
+    if (!encoded)
+      return encoded.takeError();
+    Expected<Value> v = uploadArgument(*encoded);
     if (!v)
       return v.takeError();
     named[name] = std::move(*v);
   }
-  return bindArguments(program, named);
+  return bindWithParameters(program, std::move(named));
 }
 
 Expected<GPUModel::Benchmark>
 GPUModel::benchmarkForward(const HostInput &hostInput, unsigned warmup,
                            unsigned iterations, bool profile) {
-  Expected<EncodedInput> input = encodeHostInput(*forwardProgram, hostInput);
+  Expected<EncodedArgument> input = encodeHostInput(*forwardProgram, hostInput);
   if (!input)
     return input.takeError();
   Expected<std::vector<Value>> arguments = prepare(*forwardProgram, *input, {});
@@ -571,13 +547,13 @@ GPUModel::benchmarkForward(const HostInput &hostInput, unsigned warmup,
 }
 
 GPUModel::ShapeKey GPUModel::shapeKey(const HostProgram &program,
-                                      const EncodedInput &input) {
+                                      const EncodedArgument &input) {
   return {&program,
           std::vector<int64_t>(input.shape.begin(), input.shape.end())};
 }
 
 Expected<GPUModel::Recorded *>
-GPUModel::recorded(const HostProgram &program, const EncodedInput &input,
+GPUModel::recorded(const HostProgram &program, const EncodedArgument &input,
                    llvm::ArrayRef<HostArray> states) {
   ShapeKey key = shapeKey(program, input);
   auto it = recordings.find(key);
@@ -626,7 +602,7 @@ GPUModel::recorded(const HostProgram &program, const EncodedInput &input,
   if (Error e = refill(inputName, input.bytes))
     return std::move(e);
   for (auto [name, state] : llvm::zip(stateNames, states)) {
-    Expected<HostArray> encoded = encodeArgument(program, name, state);
+    Expected<EncodedArgument> encoded = encodeArgument(program, name, state);
     if (!encoded)
       return encoded.takeError();
     if (Error e = refill(name, encoded->bytes))
@@ -638,7 +614,7 @@ GPUModel::recorded(const HostProgram &program, const EncodedInput &input,
 Expected<GPUModel::Result> GPUModel::run(const HostProgram &program,
                                          const HostInput &hostInput,
                                          llvm::ArrayRef<HostArray> states) {
-  Expected<EncodedInput> input = encodeHostInput(program, hostInput);
+  Expected<EncodedArgument> input = encodeHostInput(program, hostInput);
   if (!input)
     return input.takeError();
   // A shape is recorded on its second run (one-off shapes, such as prompts

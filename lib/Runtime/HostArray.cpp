@@ -27,24 +27,51 @@ HostArray::HostArray(weights::DType dtype, llvm::ArrayRef<int64_t> shape)
     : dtype(dtype), shape(shape.begin(), shape.end()),
       bytes(size_t(countElements(shape)) * weights::elementSize(dtype), 0) {}
 
-// (A size mismatch is a caller bug: asserted, and never a read past
-// `values`.)
+/// `count` elements at `data`, stored as `from`, as an array of `to`. (A
+/// count other than the shape's is a caller bug: asserted, and never a read
+/// past `data`; missing elements stay zero.)
+static HostArray encodeElements(llvm::ArrayRef<int64_t> shape,
+                                const void *data, size_t count,
+                                weights::DType from, weights::DType to) {
+  assert(int64_t(count) == countElements(shape) && "size mismatch");
+  HostArray a(to, shape);
+  size_t n = std::min<size_t>(count, countElements(shape));
+  weights::convertElements(
+      llvm::ArrayRef<uint8_t>(static_cast<const uint8_t *>(data),
+                              n * weights::elementSize(from)),
+      from,
+      llvm::MutableArrayRef<uint8_t>(a.bytes).take_front(
+          n * weights::elementSize(to)),
+      to);
+  return a;
+}
+
 HostArray HostArray::fromF32(llvm::ArrayRef<int64_t> shape,
                              llvm::ArrayRef<float> values) {
-  assert(int64_t(values.size()) == countElements(shape) && "size mismatch");
-  HostArray a(weights::DType::F32, shape);
-  std::memcpy(a.bytes.data(), values.data(),
-              std::min(a.bytes.size(), values.size() * sizeof(float)));
-  return a;
+  return encodeElements(shape, values.data(), values.size(),
+                        weights::DType::F32, weights::DType::F32);
+}
+
+HostArray HostArray::fromF64(llvm::ArrayRef<int64_t> shape,
+                             llvm::ArrayRef<double> values,
+                             weights::DType dtype) {
+  return encodeElements(shape, values.data(), values.size(),
+                        weights::DType::F64, dtype);
 }
 
 HostArray HostArray::fromTokens(llvm::ArrayRef<int64_t> shape,
                                 llvm::ArrayRef<int64_t> tokens) {
-  assert(int64_t(tokens.size()) == countElements(shape) && "size mismatch");
-  HostArray a(weights::DType::I64, shape);
-  std::memcpy(a.bytes.data(), tokens.data(),
-              std::min(a.bytes.size(), tokens.size() * sizeof(int64_t)));
-  return a;
+  return encodeElements(shape, tokens.data(), tokens.size(),
+                        weights::DType::I64, weights::DType::I64);
+}
+
+std::vector<HostArray>
+xlstm::runtime::toFloat32Arrays(llvm::ArrayRef<weights::ParamDesc> params,
+                                const weights::ParamValues &values) {
+  std::vector<HostArray> arrays;
+  for (auto [desc, v] : llvm::zip(params, values))
+    arrays.push_back(HostArray::fromF64(desc.shape, v, weights::DType::F32));
+  return arrays;
 }
 
 int64_t HostArray::getNumElements() const { return countElements(shape); }

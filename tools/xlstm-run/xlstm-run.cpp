@@ -399,9 +399,7 @@ reference::Tensor toReference(const runtime::HostArray &a) {
   return reference::Tensor(a.shape, weights::toF64(view));
 }
 runtime::HostArray toHostArray(const reference::Tensor &t) {
-  runtime::HostArray a(weights::DType::F64, t.shape);
-  std::memcpy(a.bytes.data(), t.data.data(), a.bytes.size());
-  return a;
+  return runtime::HostArray::fromF64(t.shape, t.data, weights::DType::F64);
 }
 
 class CudaDevice : public ModelDevice {
@@ -425,12 +423,8 @@ public:
   }
   llvm::Error setParameters(weights::ParamValues values) override {
     // Upstream's init and golden files are float32 values.
-    std::vector<runtime::HostArray> arrays;
-    for (auto [desc, v] : llvm::zip(model->getParams(), values)) {
-      std::vector<float> f32(v.begin(), v.end());
-      arrays.push_back(runtime::HostArray::fromF32(desc.shape, f32));
-    }
-    return model->setParameters(arrays);
+    return model->setParameters(
+        runtime::toFloat32Arrays(model->getParams(), values));
   }
   llvm::Error
   setParameters(llvm::ArrayRef<weights::BoundTensor> bound) override {

@@ -233,31 +233,31 @@ private:
   /// the bundle's conversion program.
   llvm::Error convertOnDevice(llvm::ArrayRef<uint8_t> data,
                               weights::DType stored, const MemRefValue &target);
-  /// A host input checked and encoded as a program's input argument.
-  struct EncodedInput {
+  /// A host value checked and encoded as one of a program's arguments.
+  struct EncodedArgument {
     ElementKind element;
-    llvm::SmallVector<int64_t, 3> shape; ///< (batch, seq[, width])
+    llvm::SmallVector<int64_t, 4> shape; ///< inputs: (batch, seq[, width])
     std::vector<uint8_t> bytes;
   };
   /// Uploads the input and the states and orders the program's arguments.
   llvm::Expected<std::vector<Value>> prepare(const HostProgram &program,
-                                             const EncodedInput &input,
+                                             const EncodedArgument &input,
                                              llvm::ArrayRef<HostArray> states);
   llvm::Expected<Result> run(const HostProgram &program,
                              const HostInput &input,
                              llvm::ArrayRef<HostArray> states);
   /// `t` converted to the element type of `program`'s argument `name`.
-  llvm::Expected<HostArray> encodeArgument(const HostProgram &program,
-                                           llvm::StringRef name,
-                                           const HostArray &t) const;
+  llvm::Expected<EncodedArgument> encodeArgument(const HostProgram &program,
+                                                 llvm::StringRef name,
+                                                 const HostArray &t) const;
   /// Downloads `program`'s results as they are.
   llvm::Expected<Result> collect(const HostProgram &program,
                                  llvm::ArrayRef<Value> results);
 
-  llvm::Expected<EncodedInput> encodeHostInput(const HostProgram &program,
+  llvm::Expected<EncodedArgument> encodeHostInput(const HostProgram &program,
                                                const HostInput &input) const;
   /// A fresh device buffer holding `input`.
-  llvm::Expected<Value> uploadInput(const EncodedInput &input);
+  llvm::Expected<Value> uploadArgument(const EncodedArgument &input);
   /// Copies the rows of `output` (batch, seq, width) at position `position`
   /// to `out` as float32.
   llvm::Error copyOutputRows(const Value &output, int64_t position,
@@ -299,7 +299,7 @@ private:
 
   using ShapeKey = std::pair<const HostProgram *, std::vector<int64_t>>;
   static ShapeKey shapeKey(const HostProgram &program,
-                           const EncodedInput &input);
+                           const EncodedArgument &input);
 
   /// A recorded run: its arguments (inputs and states: the buffers a replay
   /// reads, refilled before each), its results (the buffers it writes).
@@ -311,7 +311,7 @@ private:
   /// The recording of `program` for `input`'s shape, made on first use
   /// (which uploads the inputs); later uses refill its argument buffers.
   llvm::Expected<Recorded *> recorded(const HostProgram &program,
-                                      const EncodedInput &input,
+                                      const EncodedArgument &input,
                                       llvm::ArrayRef<HostArray> states);
 
   const Context *context = nullptr;

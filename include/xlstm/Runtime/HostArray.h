@@ -16,6 +16,7 @@
 #ifndef XLSTM_RUNTIME_HOSTARRAY_H
 #define XLSTM_RUNTIME_HOSTARRAY_H
 
+#include "xlstm/Weights/ParameterBinding.h"
 #include "xlstm/Weights/Safetensors.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -35,8 +36,12 @@ struct HostArray {
   HostArray() = default;
   /// Zeros (the bytes of 0 in every type).
   HostArray(weights::DType dtype, llvm::ArrayRef<int64_t> shape);
+  /// `values` (as many as the shape has elements) as an array of `dtype`.
   static HostArray fromF32(llvm::ArrayRef<int64_t> shape,
                            llvm::ArrayRef<float> values);
+  static HostArray fromF64(llvm::ArrayRef<int64_t> shape,
+                           llvm::ArrayRef<double> values,
+                           weights::DType dtype);
   static HostArray fromTokens(llvm::ArrayRef<int64_t> shape,
                               llvm::ArrayRef<int64_t> tokens);
 
@@ -63,6 +68,12 @@ struct HostArray {
 
 /// "2x1x64" (dynamic dimensions as "?").
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
+/// Parameter values from the weights layer (upstream's init, float64
+/// vectors in `params` order) as float32 arrays of their shapes, as
+/// upstream creates them.
+std::vector<HostArray> toFloat32Arrays(llvm::ArrayRef<weights::ParamDesc> params,
+                                       const weights::ParamValues &values);
 
 } // namespace xlstm::runtime
 
