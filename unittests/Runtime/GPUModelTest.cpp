@@ -45,8 +45,14 @@ TEST(GPUModel, HostArraysAndDeviceStatesAgree) {
   const int64_t vocab = golden->vocab;
 
   // Parameters as host arrays must have the table's shapes and float types.
-  std::vector<HostArray> wrong = {HostArray(weights::DType::F32, {3})};
-  EXPECT_NE(errorText(model.setParameters(wrong)).find("expected"),
+  std::vector<HostArray> tooFew = {HostArray(weights::DType::F32, {3})};
+  EXPECT_NE(errorText(model.setParameters(tooFew)).find("parameter values for"),
+            std::string::npos);
+  std::vector<HostArray> wrongShape;
+  for (const weights::ParamDesc &desc : model.getParams())
+    wrongShape.emplace_back(weights::DType::F32, desc.shape);
+  wrongShape.front() = HostArray(weights::DType::F32, {3});
+  EXPECT_NE(errorText(model.setParameters(wrongShape)).find("expected"),
             std::string::npos);
   ASSERT_FALSE(bool(model.setParameters(golden->bound)));
 
