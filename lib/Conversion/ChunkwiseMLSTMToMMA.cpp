@@ -44,7 +44,9 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
@@ -66,7 +68,16 @@ struct ChunkOutputs {
   double qScale, kScale, eps;
 };
 
-/// Emits the kernel body; `b` is inside the gpu.launch.
+/// The block's place in the chunk-outputs grid (chunk, head x value-column
+/// tile, batch row) and a thread's rows: warp w owns rows 16 w + g and
+/// 16 w + g + 8 of the chunk (g = lane / 4, t = lane % 4).
+struct OutputsCoords {
+  Value chunkIdx, hd, dv0, row, tid, lane, warp, g, t, seq, last, t0, lo, hi;
+};
+
+/// Emits the chunk-outputs kernel bodies; `b` is inside the gpu.launch.
+/// `build` reads the operand fragments from global memory; `buildStaged`
+/// stages them through shared memory (float32 operands).
 class ChunkOutputsKernel : KernelBuilder {
 public:
   ChunkOutputsKernel(OpBuilder &b, Location loc, bool split)
@@ -80,19 +91,10 @@ public:
           mSh = shared[3], interSh = shared[4], qnSh = shared[5],
           pSh = shared[6];
     int64_t L = io.chunk;
-    int64_t dvTiles = io.dhv / io.dvTile;
-    Value chunkIdx = launch.getBlockIds().x;
-    Value hd = divui(launch.getBlockIds().y, idx(dvTiles));
-    Value dv0 =
-        mul(remui(launch.getBlockIds().y, idx(dvTiles)), idx(io.dvTile));
-    Value row = launch.getBlockIds().z;
-    Value tid = launch.getThreadIds().x;
-    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
-    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
-    Value seq = memref::DimOp::create(b, loc, io.q, idx(2));
-    Value last = sub(seq, idx(1));
-    Value t0 = mul(chunkIdx, idx(L));
-    auto seqRow = [&](Value l) { return minui(add(t0, l), last); };
+    OutputsCoords c = coords(io, launch);
+    Value row = c.row, hd = c.hd, chunkIdx = c.chunkIdx, tid = c.tid;
+    Value t = c.t, lo = c.lo, hi = c.hi;
+    auto seqRow = [&](Value l) { return minui(add(c.t0, l), c.last); };
 
     // 1. Per-row scalars: log sigmoid(f), i, q_l . n (threads l < L).
     ifThen(ult(tid, idx(L)), [&] {
@@ -128,9 +130,6 @@ public:
     });
     gpu::BarrierOp::create(b, loc);
 
-    // Rows of this warp: r0 + g and r0 + g + 8 of the chunk.
-    Value r0 = mul(warp, idx(16));
-    Value lo = add(r0, g), hi = add(lo, idx(8));
     Value qLo = seqRow(lo), qHi = seqRow(hi);
     auto qFragment = [&](Value kk) {
       Value c0 = add(kk, t), c4 = add(c0, idx(4));
@@ -149,7 +148,7 @@ public:
                    Value c0 = add(kk, t), c4 = add(c0, idx(4));
                    SmallVector<Value> next;
                    for (int64_t n = 0; n < sTiles; ++n) {
-                     Value key = seqRow(add(idx(n * 8), g));
+                     Value key = seqRow(add(idx(n * 8), c.g));
                      TF32Fragment bf =
                          fragment({load(io.k, {row, hd, key, c0}),
                                    load(io.k, {row, hd, key, c4})});
@@ -159,41 +158,17 @@ public:
                  });
 
     // 3. P, its row sums, P into shared memory.
-    Value qkScale = constant(io.qScale * io.kScale);
-    Value rowSum[2] = {constant(0.0), constant(0.0)};
-    for (int64_t n = 0; n < sTiles; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value l = e < 2 ? lo : hi;
-        Value j = add(idx(n * 8 + e % 2), mul(t, idx(2)));
-        Value logD =
-            addf(subf(load(cumSh, {l}), load(cumSh, {j})), load(iSh, {j}));
-        Value w = mulf(mulf(sAcc[n * 4 + e], qkScale),
-                       exp(subf(logD, load(mSh, {l}))));
-        Value causal =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j, l);
-        Value p = arith::SelectOp::create(b, loc, causal, w, constant(0.0));
-        store(p, pSh, {l, j});
-        rowSum[e / 2] = addf(rowSum[e / 2], p);
-      }
-    // The four lanes of a row group (same g) hold the row's columns.
-    for (int64_t s : {1, 2})
-      for (Value &sum : rowSum)
-        sum = addf(sum, gpu::ShuffleOp::create(b, loc, sum, s, 32,
-                                               gpu::ShuffleMode::XOR)
-                            .getShuffleResult());
-    Value qScale = constant(io.qScale);
-    Value den[2], inter[2];
-    for (int64_t h = 0; h < 2; ++h) {
-      Value l = h == 0 ? lo : hi;
-      inter[h] = load(interSh, {l});
-      den[h] = addf(mulf(inter[h], mulf(load(qnSh, {l}), qScale)), rowSum[h]);
-    }
+    std::array<Value, 2> rowSum =
+        causalWeights(io, c, sAcc, cumSh, iSh, mSh, pSh);
+    std::array<Value, 2> inter = {load(interSh, {lo}), load(interSh, {hi})};
+    std::array<Value, 2> den =
+        denominators(io, inter, {load(qnSh, {lo}), load(qnSh, {hi})}, rowSum);
     gpu::BarrierOp::create(b, loc);
 
     // 4. acc = Q C over this block's DHV columns, times inter_l * qScale.
     int64_t oTiles = io.dvTile / 8;
     SmallVector<Value> acc(oTiles * 4, constant(0.0));
-    auto column = [&](int64_t n) { return add(dv0, add(idx(n * 8), g)); };
+    auto column = [&](int64_t n) { return add(c.dv0, add(idx(n * 8), c.g)); };
     acc = forRange(
         0, io.dhqk, 8, acc, [&](Value kk, ValueRange it) -> SmallVector<Value> {
           TF32Fragment a = qFragment(kk);
@@ -208,8 +183,7 @@ public:
           }
           return next;
         });
-    for (int64_t i = 0; i < oTiles * 4; ++i)
-      acc[i] = mulf(acc[i], mulf(inter[(i % 4) / 2], qScale));
+    scaleByDecay(io, acc, inter);
 
     // 5. acc += P V.
     acc = forRange(
@@ -229,27 +203,399 @@ public:
           return next;
         });
 
-    // 6. Normalise and store the rows inside the sequence.
-    Value eps = constant(io.eps);
-    Value denom[2];
-    for (int64_t h = 0; h < 2; ++h) {
-      Value l = h == 0 ? lo : hi;
-      Value floor = exp(arith::NegFOp::create(b, loc, load(mSh, {l})));
-      denom[h] = addf(
-          maxf(math::AbsFOp::create(b, loc, den[h]).getResult(), floor), eps);
+    normaliseAndStore(io, c, acc, den, mSh);
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+  /// K steps of the staged kernel's slabs along DHQK, and slabs in flight.
+  static constexpr int64_t slab = 32, stages = 2;
+
+  /// Byte offsets of the staged kernel's dynamic shared memory, for q/k,
+  /// C/n and v elements of `qkBytes`, `stateBytes` and `vBytes`: `stages`
+  /// slabs of Q and K (L x (slab + 16 bytes)), of C (slab x (tile + 8)) and
+  /// n (slab), then V (L x (tile + 8)). P (float32, L x (L + 4)) takes Q's
+  /// and K's place once the slabs are consumed. The paddings keep a
+  /// fragment's 32 reads in distinct banks, and rows 16-byte aligned.
+  struct StagedLayout {
+    int64_t qkStride, cStride, vStride, q, k, c, n, v, total;
+    StagedLayout(int64_t L, int64_t tile, int64_t qkBytes, int64_t stateBytes,
+                 int64_t vBytes)
+        : qkStride(slab + 16 / qkBytes), cStride(tile + 8),
+          vStride(tile + 8) {
+      q = 0;
+      k = q + stages * L * qkStride * qkBytes;
+      c = k + stages * L * qkStride * qkBytes;
+      n = c + stages * slab * cStride * stateBytes;
+      v = n + stages * slab * stateBytes;
+      total = v + L * vStride * vBytes;
     }
-    for (int64_t h = 0; h < 2; ++h) {
-      Value pos = add(t0, h == 0 ? lo : hi);
-      ifThen(ult(pos, seq), [&] {
-        for (int64_t n = 0; n < oTiles; ++n)
-          for (int64_t e = 2 * h; e < 2 * h + 2; ++e) {
-            Value col = add(dv0, add(idx(n * 8 + e % 2), mul(t, idx(2))));
-            Value out = arith::DivFOp::create(b, loc, acc[n * 4 + e], denom[h]);
-            store(out, io.h, {row, hd, pos, col});
+    /// Whether P fits where the Q and K slabs were.
+    bool fitsP(int64_t L) const { return 4 * L * (L + 4) <= c; }
+  };
+
+  /// The staged kernel: the chunk's Q and K and the entering C and n go
+  /// through shared memory in slabs of `slab` key dimensions (cp.async, 16
+  /// bytes a copy, `stages` slabs in flight), and S = Q K^T and Q C share
+  /// each slab's Q fragments, with q . n summed from them on the way; V is
+  /// copied with the first slab. Needs L a multiple of 32 up to 64, DHQK a
+  /// multiple of `slab`, 16-bit or float32 operands (q and k alike).
+  void buildStaged(const ChunkOutputs &io, gpu::LaunchOp launch) {
+    ValueRange shared = launch.getWorkgroupAttributions();
+    Value cumSh = shared[0], iSh = shared[1], mSh = shared[2],
+          interSh = shared[3];
+    int64_t L = io.chunk, tile = io.dvTile, threads = 32 * (L / 16);
+    OutputsCoords c = coords(io, launch);
+    Value row = c.row, hd = c.hd, chunkIdx = c.chunkIdx;
+    Type qkElt = elementType(io.q), stateElt = elementType(io.chunkC),
+         vElt = elementType(io.v);
+    StagedLayout layout(L, tile, bytesOf(qkElt), bytesOf(stateElt),
+                        bytesOf(vElt));
+    MLIRContext *ctx = b.getContext();
+    Attribute workgroup =
+        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    Value bytes = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface{}, workgroup));
+    auto view = [&](ArrayRef<int64_t> shape, Type elt,
+                    int64_t offset) -> Value {
+      return memref::ViewOp::create(
+          b, loc,
+          MemRefType::get(shape, elt, MemRefLayoutAttrInterface{}, workgroup),
+          bytes, idx(offset), ValueRange{});
+    };
+    Value qSh = view({stages, L, layout.qkStride}, qkElt, layout.q);
+    Value kSh = view({stages, L, layout.qkStride}, qkElt, layout.k);
+    Value cSh = view({stages, slab, layout.cStride}, stateElt, layout.c);
+    Value nSh = view({stages, 1, slab}, stateElt, layout.n);
+    Value vSh = view({L, layout.vStride}, vElt, layout.v);
+    Value pSh = view({L, L + 4}, b.getF32Type(), layout.q);
+
+    // Rows of the chunk past the sequence are zero-filled.
+    auto inSequence = [&](Value r) { return ult(add(c.t0, r), c.seq); };
+    auto sequenceRow = [&](Value r) { return add(c.t0, r); };
+    auto loadSlab = [&](Value stage, Value s) {
+      Value k0 = mul(s, idx(slab));
+      copyTile(io.q, qSh, {stage}, L, slab, c.tid, threads, inSequence,
+               [&](Value r, Value col) -> SmallVector<Value> {
+                 return {row, hd, sequenceRow(r), add(k0, col)};
+               });
+      copyTile(io.k, kSh, {stage}, L, slab, c.tid, threads, inSequence,
+               [&](Value r, Value col) -> SmallVector<Value> {
+                 return {row, hd, sequenceRow(r), add(k0, col)};
+               });
+      copyTile(io.chunkC, cSh, {stage}, slab, tile, c.tid, threads, nullptr,
+               [&](Value r, Value col) -> SmallVector<Value> {
+                 return {row, hd, chunkIdx, add(k0, r), add(c.dv0, col)};
+               });
+      copyTile(io.chunkN, nSh, {stage}, 1, slab, c.tid, threads, nullptr,
+               [&](Value, Value col) -> SmallVector<Value> {
+                 return {row, hd, chunkIdx, add(k0, col)};
+               });
+    };
+    loadSlab(idx(0), idx(0));
+    copyTile(io.v, vSh, {}, L, tile, c.tid, threads, inSequence,
+             [&](Value r, Value col) -> SmallVector<Value> {
+               return {row, hd, sequenceRow(r), add(c.dv0, col)};
+             });
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+
+    // 1. The gate scalars, while the first slab is in flight.
+    gateScalarsByWarp(io, c, cumSh, iSh, mSh, interSh);
+
+    // 2 and 4. S = Q K^T and Q C slab by slab; the partial sums of q . n
+    // of this lane's two rows and its columns t, t + 4.
+    int64_t sTiles = L / 8, oTiles = tile / 8;
+    SmallVector<Value> init(4 * (sTiles + oTiles) + 2, constant(0.0));
+    SmallVector<Value> sums = forRange(
+        0, io.dhqk / slab, 1, init,
+        [&](Value s, ValueRange it) -> SmallVector<Value> {
+          Value stage = remui(s, idx(stages));
+          NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
+          // Slab s is visible to all, and every warp is done with the
+          // stage the prefetch refills.
+          gpu::BarrierOp::create(b, loc);
+          Value next = add(s, idx(1));
+          ifThen(ult(next, idx(io.dhqk / slab)),
+                 [&] { loadSlab(remui(next, idx(stages)), next); });
+          NVVM::CpAsyncCommitGroupOp::create(b, loc);
+          SmallVector<Value> acc(it);
+          for (int64_t ks = 0; ks < slab; ks += 8) {
+            Value c0 = add(idx(ks), c.t), c4 = add(c0, idx(4));
+            SmallVector<Value> qv = {load(qSh, {stage, c.lo, c0}),
+                                     load(qSh, {stage, c.hi, c0}),
+                                     load(qSh, {stage, c.lo, c4}),
+                                     load(qSh, {stage, c.hi, c4})};
+            Value n0 = load(nSh, {stage, idx(0), c0}),
+                  n4 = load(nSh, {stage, idx(0), c4});
+            Value &qnLo = acc[4 * (sTiles + oTiles)];
+            Value &qnHi = acc[4 * (sTiles + oTiles) + 1];
+            qnLo = addf(qnLo, addf(mulf(qv[0], n0), mulf(qv[2], n4)));
+            qnHi = addf(qnHi, addf(mulf(qv[1], n0), mulf(qv[3], n4)));
+            TF32Fragment a = fragment(qv);
+            for (int64_t n = 0; n < sTiles; ++n) {
+              Value key = add(idx(n * 8), c.g);
+              TF32Fragment bf = fragment(
+                  {load(kSh, {stage, key, c0}), load(kSh, {stage, key, c4})});
+              SmallVector<Value> d =
+                  mma(a, bf, ArrayRef<Value>(acc).slice(4 * n, 4));
+              llvm::copy(d, acc.begin() + 4 * n);
+            }
+            for (int64_t n = 0; n < oTiles; ++n) {
+              Value col = add(idx(n * 8), c.g);
+              TF32Fragment bf = fragment(
+                  {load(cSh, {stage, c0, col}), load(cSh, {stage, c4, col})});
+              int64_t at = 4 * (sTiles + n);
+              SmallVector<Value> d =
+                  mma(a, bf, ArrayRef<Value>(acc).slice(at, 4));
+              llvm::copy(d, acc.begin() + at);
+            }
           }
+          return acc;
+        });
+    SmallVector<Value> sAcc(sums.begin(), sums.begin() + 4 * sTiles);
+    SmallVector<Value> acc(sums.begin() + 4 * sTiles,
+                           sums.begin() + 4 * (sTiles + oTiles));
+    std::array<Value, 2> qn = {sums[4 * (sTiles + oTiles)],
+                               sums[4 * (sTiles + oTiles) + 1]};
+    // The four lanes of a row group hold the row's columns.
+    for (Value &sum : qn)
+      sum = reduceOverRowGroup(sum);
+    // P overwrites the slabs.
+    gpu::BarrierOp::create(b, loc);
+
+    // 3. P, its row sums, P into shared memory.
+    std::array<Value, 2> rowSum =
+        causalWeights(io, c, sAcc, cumSh, iSh, mSh, pSh);
+    std::array<Value, 2> inter = {load(interSh, {c.lo}),
+                                  load(interSh, {c.hi})};
+    std::array<Value, 2> den = denominators(io, inter, qn, rowSum);
+    gpu::BarrierOp::create(b, loc);
+    scaleByDecay(io, acc, inter);
+
+    // 5. acc += P V; this warp's rows have P = 0 past column 16 w + 15.
+    Value kEnd = mul(add(c.warp, idx(1)), idx(16));
+    acc = forRange(
+        idx(0), kEnd, idx(8), acc,
+        [&](Value kk, ValueRange it) -> SmallVector<Value> {
+          Value c0 = add(kk, c.t), c4 = add(c0, idx(4));
+          TF32Fragment a =
+              fragment({load(pSh, {c.lo, c0}), load(pSh, {c.hi, c0}),
+                        load(pSh, {c.lo, c4}), load(pSh, {c.hi, c4})});
+          SmallVector<Value> next;
+          for (int64_t n = 0; n < oTiles; ++n) {
+            Value col = add(idx(n * 8), c.g);
+            TF32Fragment bf =
+                fragment({load(vSh, {c0, col}), load(vSh, {c4, col})});
+            llvm::append_range(next, mma(a, bf, it.slice(n * 4, 4)));
+          }
+          return next;
+        });
+
+    normaliseAndStore(io, c, acc, den, mSh);
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+private:
+  static Type elementType(Value memref) {
+    return cast<MemRefType>(memref.getType()).getElementType();
+  }
+  static int64_t bytesOf(Type t) { return t.getIntOrFloatBitWidth() / 8; }
+
+  OutputsCoords coords(const ChunkOutputs &io, gpu::LaunchOp launch) {
+    OutputsCoords c;
+    int64_t dvTiles = io.dhv / io.dvTile;
+    c.chunkIdx = launch.getBlockIds().x;
+    c.hd = divui(launch.getBlockIds().y, idx(dvTiles));
+    c.dv0 = mul(remui(launch.getBlockIds().y, idx(dvTiles)), idx(io.dvTile));
+    c.row = launch.getBlockIds().z;
+    c.tid = launch.getThreadIds().x;
+    c.lane = remui(c.tid, idx(32));
+    c.warp = divui(c.tid, idx(32));
+    c.g = divui(c.lane, idx(4));
+    c.t = remui(c.lane, idx(4));
+    c.seq = memref::DimOp::create(b, loc, io.q, idx(2));
+    c.last = sub(c.seq, idx(1));
+    c.t0 = mul(c.chunkIdx, idx(io.chunk));
+    c.lo = add(mul(c.warp, idx(16)), c.g);
+    c.hi = add(c.lo, idx(8));
+    return c;
+  }
+
+  /// `v` summed over the four lanes of its row group (same g).
+  Value reduceOverRowGroup(Value v) {
+    for (int32_t s : {1, 2})
+      v = addf(v, gpu::ShuffleOp::create(b, loc, v, s, 32,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult());
+    return v;
+  }
+
+  /// Queues the cp.async copies (16 bytes each, spread over the threads) of
+  /// a rows x cols tile into `dst` at {lead..., r, c}
+  /// from `src` at from(r, c). Rows where `inside(r)` is false are
+  /// zero-filled (and read from row 0 of the tile, copying no bytes).
+  void copyTile(Value src, Value dst, ValueRange lead, int64_t rows,
+                int64_t cols, Value tid, int64_t threads,
+                function_ref<Value(Value)> inside,
+                function_ref<SmallVector<Value>(Value, Value)> from) {
+    Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    int64_t perCopy = 16 / bytesOf(elementType(src));
+    int64_t perRow = cols / perCopy, copies = rows * perRow;
+    for (int64_t first = 0; first < copies; first += threads) {
+      Value id = add(tid, idx(first));
+      auto body = [&] {
+        Value r = divui(id, idx(perRow));
+        Value col = mul(remui(id, idx(perRow)), idx(perCopy));
+        Value srcRow = r, size = idx(perCopy);
+        if (inside) {
+          Value ok = inside(r);
+          srcRow = arith::SelectOp::create(b, loc, ok, r, idx(0));
+          size = arith::SelectOp::create(b, loc, ok, idx(perCopy), idx(0));
+        }
+        SmallVector<Value> at(lead.begin(), lead.end());
+        at.append({r, col});
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, loc, token, dst, at, src, from(srcRow, col),
+            b.getIndexAttr(perCopy), size, b.getUnitAttr());
+      };
+      if (first + threads <= copies)
+        body();
+      else
+        ifThen(ult(id, idx(copies)), body);
+    }
+  }
+
+  /// 1. The chunk's gate scalars by warp 0, each lane L / 32 consecutive
+  /// rows (clamped to the sequence): b_l = sum_{j<=l} log sigmoid(f_j) by
+  /// an inclusive warp scan, m_l = max(b_l + m, b_l + max_{j<=l}(i_j -
+  /// b_j)) by a max scan, inter_l = exp(b_l + m - m_l); into cumSh, iSh,
+  /// mSh, interSh.
+  void gateScalarsByWarp(const ChunkOutputs &io, const OutputsCoords &c,
+                         Value cumSh, Value iSh, Value mSh, Value interSh) {
+    int64_t per = io.chunk / 32;
+    Value negInf = constant(-INFINITY);
+    auto scanUp = [&](Value v, Value identity, auto combine) {
+      for (int32_t offset : {1, 2, 4, 8, 16}) {
+        auto up = gpu::ShuffleOp::create(b, loc, v, offset, 32,
+                                         gpu::ShuffleMode::UP);
+        v = combine(v, arith::SelectOp::create(b, loc, up.getValid(),
+                                               up.getShuffleResult(),
+                                               identity));
+      }
+      return v;
+    };
+    ifThen(eqi(c.warp, idx(0)), [&] {
+      Value first = mul(c.lane, idx(per));
+      SmallVector<Value> cum, input;
+      Value run = constant(0.0);
+      for (int64_t e = 0; e < per; ++e) {
+        Value r = minui(add(c.t0, add(first, idx(e))), c.last);
+        run = addf(run, cellmath::logSigmoid(
+                            b, loc, load(io.fgate, {c.row, c.hd, r})));
+        cum.push_back(run);
+        input.push_back(load(io.igate, {c.row, c.hd, r}));
+      }
+      Value before = subf(
+          scanUp(run, constant(0.0),
+                 [&](Value x, Value y) { return addf(x, y); }),
+          run);
+      SmallVector<Value> localMax;
+      Value pm = negInf;
+      for (int64_t e = 0; e < per; ++e) {
+        cum[e] = addf(before, cum[e]);
+        pm = maxf(pm, subf(input[e], cum[e]));
+        localMax.push_back(pm);
+      }
+      Value inclusiveMax =
+          scanUp(pm, negInf, [&](Value x, Value y) { return maxf(x, y); });
+      auto prev = gpu::ShuffleOp::create(b, loc, inclusiveMax, 1, 32,
+                                         gpu::ShuffleMode::UP);
+      Value beforeMax = arith::SelectOp::create(
+          b, loc, prev.getValid(), prev.getShuffleResult(), negInf);
+      Value m = load(io.chunkM, {c.row, c.hd, c.chunkIdx});
+      for (int64_t e = 0; e < per; ++e) {
+        Value l = add(first, idx(e));
+        Value carried = addf(cum[e], m);
+        Value mComb = maxf(carried, addf(cum[e], maxf(beforeMax, localMax[e])));
+        store(cum[e], cumSh, {l});
+        store(input[e], iSh, {l});
+        store(mComb, mSh, {l});
+        store(exp(subf(carried, mComb)), interSh, {l});
+      }
+    });
+  }
+
+  /// 3. P_lj = S_lj qk-scale exp(b_l - b_j + i_j - m_l) for j <= l (0
+  /// above the diagonal) in registers, stored to pSh (L rows); returns the
+  /// row sums of P of this thread's rows lo and hi (by shuffles).
+  std::array<Value, 2> causalWeights(const ChunkOutputs &io,
+                                     const OutputsCoords &c,
+                                     ArrayRef<Value> sAcc, Value cumSh,
+                                     Value iSh, Value mSh, Value pSh) {
+    Value qkScale = constant(io.qScale * io.kScale);
+    std::array<Value, 2> rowSum = {constant(0.0), constant(0.0)};
+    for (int64_t n = 0; n < io.chunk / 8; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value l = e < 2 ? c.lo : c.hi;
+        Value j = add(idx(n * 8 + e % 2), mul(c.t, idx(2)));
+        Value logD =
+            addf(subf(load(cumSh, {l}), load(cumSh, {j})), load(iSh, {j}));
+        Value w = mulf(mulf(sAcc[n * 4 + e], qkScale),
+                       exp(subf(logD, load(mSh, {l}))));
+        Value causal =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j, l);
+        Value p = arith::SelectOp::create(b, loc, causal, w, constant(0.0));
+        store(p, pSh, {l, j});
+        rowSum[e / 2] = addf(rowSum[e / 2], p);
+      }
+    for (Value &sum : rowSum)
+      sum = reduceOverRowGroup(sum);
+    return rowSum;
+  }
+
+  /// The denominators' sums of rows lo and hi: inter_l (q_l . n) qScale +
+  /// the row sum of P.
+  std::array<Value, 2> denominators(const ChunkOutputs &io,
+                                    std::array<Value, 2> inter,
+                                    std::array<Value, 2> qn,
+                                    std::array<Value, 2> rowSum) {
+    Value qScale = constant(io.qScale);
+    return {addf(mulf(inter[0], mulf(qn[0], qScale)), rowSum[0]),
+            addf(mulf(inter[1], mulf(qn[1], qScale)), rowSum[1])};
+  }
+
+  /// Q C's accumulators times inter_l qScale of their rows.
+  void scaleByDecay(const ChunkOutputs &io, MutableArrayRef<Value> acc,
+                    std::array<Value, 2> inter) {
+    Value qScale = constant(io.qScale);
+    for (auto [i, a] : llvm::enumerate(acc))
+      a = mulf(a, mulf(inter[(i % 4) / 2], qScale));
+  }
+
+  /// 6. h = acc / (max(|den|, exp(-m_l)) + eps) for the rows inside the
+  /// sequence, two adjacent columns per store.
+  void normaliseAndStore(const ChunkOutputs &io, const OutputsCoords &c,
+                         ArrayRef<Value> acc, std::array<Value, 2> den,
+                         Value mSh) {
+    Value eps = constant(io.eps);
+    for (int64_t h = 0; h < 2; ++h) {
+      Value l = h == 0 ? c.lo : c.hi;
+      Value floor = exp(arith::NegFOp::create(b, loc, load(mSh, {l})));
+      Value denom = addf(
+          maxf(math::AbsFOp::create(b, loc, den[h]).getResult(), floor), eps);
+      Value pos = add(c.t0, l);
+      ifThen(ult(pos, c.seq), [&] {
+        for (int64_t n = 0; n < io.dvTile / 8; ++n) {
+          Value col = add(c.dv0, add(idx(n * 8), mul(c.t, idx(2))));
+          SmallVector<Value> pair;
+          for (int64_t e = 2 * h; e < 2 * h + 2; ++e)
+            pair.push_back(
+                arith::DivFOp::create(b, loc, acc[n * 4 + e], denom));
+          storeVector(pair, io.h, {c.row, c.hd, pos, col});
+        }
       });
     }
-    gpu::TerminatorOp::create(b, loc);
   }
 };
 
@@ -749,6 +1095,9 @@ private:
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
+/// Shared memory a block may have on sm_80 (the H200 allows 227 KiB).
+constexpr int64_t kMaxSharedBytes = 163 * 1024;
+
 /// Whether the kernels can take `op`: every operand and result at most
 /// float32 (they compute in float32), and the results static except for
 /// the batch (dim 0) and the sequence or chunk count (dim 2), which the
@@ -932,6 +1281,43 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
         DecodeOutputsKernel(rewriter, loc, perChunk).build(io, launch);
+      }
+      rewriter.replaceOp(op,
+                         toTensor(rewriter, loc, op.getH().getType(), io.h));
+      return;
+    }
+    // Staged through shared memory: 16- or 32-bit operands (16-byte
+    // copies), whole slabs of DHQK, the warp-scanned gate scalars.
+    using K = ChunkOutputsKernel;
+    auto bytes = [](Value v) {
+      return int64_t(elementTypeOf(v).getIntOrFloatBitWidth() / 8);
+    };
+    K::StagedLayout layout(chunk, tile, bytes(op.getQ()), bytes(entering[0]),
+                           bytes(op.getV()));
+    bool staged =
+        stagedOutputs && chunk % 32 == 0 && dhqk % K::slab == 0 &&
+        elementTypeOf(op.getQ()) == elementTypeOf(op.getK()) &&
+        elementTypeOf(entering[0]) == elementTypeOf(entering[1]) &&
+        llvm::all_of(ArrayRef<Value>{op.getQ(), op.getV(), entering[0]},
+                     [&](Value v) { return bytes(v) == 2 || bytes(v) == 4; }) &&
+        layout.fitsP(chunk) && layout.total <= kMaxSharedBytes;
+    if (staged) {
+      SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));
+      Value sharedBytes = arith::ConstantIntOp::create(
+          rewriter, loc, rewriter.getI32Type(), layout.total);
+      auto launch = gpu::LaunchOp::create(
+          rewriter, loc, numChunks, idx(numHeads * (dhv / tile)), batch,
+          idx(32 * (chunk / 16)), idx(1), idx(1), sharedBytes,
+          /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, shared);
+      record(launch, qType,
+             "chunk outputs staged " + Twine(split ? "3xtf32" : "tf32") +
+                 " mma, chunk " + Twine(chunk) + ", dv tile " + Twine(tile) +
+                 ", slabs of " + Twine(K::slab),
+             op.getQ());
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        ChunkOutputsKernel(rewriter, loc, split).buildStaged(io, launch);
       }
       rewriter.replaceOp(op,
                          toTensor(rewriter, loc, op.getH().getType(), io.h));

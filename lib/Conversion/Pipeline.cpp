@@ -278,6 +278,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
                      "block"),
       llvm::cl::init(xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().dvTile)};
+  Option<bool> stagedChunkOutputs{
+      *this, "staged-chunk-outputs",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma staged-outputs: chunk "
+                     "outputs through shared memory"),
+      llvm::cl::init(
+          xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().stagedOutputs)};
   Option<int64_t> maxFusedOperands{
       *this, "max-fused-operands",
       llvm::cl::desc("xlstm-fuse-elementwise max-operands"),
@@ -319,6 +325,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.smallBatchUnroll = o.smallBatchUnroll;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
+        options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;

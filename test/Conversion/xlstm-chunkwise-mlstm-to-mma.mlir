@@ -1,40 +1,55 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 dv-tile=64" | FileCheck %s --check-prefix=TF32
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 staged-outputs=0" | FileCheck %s --check-prefix=UNSTAGED
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="dv-tile=12" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 
 // BAD: dv-tile must be a positive multiple of 8
 
-// bf16 q/k/v: one launch over (chunk, head x DHV tile, batch row) with a
-// warp per 16 rows of the 64-row chunk; the gate scalars and P in shared
-// memory; S = Q K^T (8 column tiles), Q C and P V (16 tiles of the 128
+// Without staging (staged-outputs=0), bf16 q/k/v: one launch over (chunk,
+// head x DHV tile, batch row) with a warp per 16 rows of the 64-row chunk;
+// the gate scalars and P in shared memory; S = Q K^T (8 column tiles), Q C and P V (16 tiles of the 128
 // value columns) on m16n8k8 tf32 tensor cores; rows past the sequence are
-// not stored.
+// not stored; fragments are read from global memory.
+// UNSTAGED-LABEL: func @bf16_outputs
+// UNSTAGED-DAG:   %[[Q:.+]] = bufferization.to_buffer %arg0 read_only : tensor<?x2x?x32xbf16> to memref<?x2x?x32xbf16>
+// UNSTAGED-DAG:   %[[C:.+]] = bufferization.to_buffer %arg5 read_only
+// UNSTAGED:       %[[B:.+]] = memref.dim %[[Q]], %c0
+// UNSTAGED:       %[[S:.+]] = memref.dim %[[Q]], %c2
+// UNSTAGED:       %[[H:.+]] = memref.alloc(%[[B]], %[[S]]) : memref<?x2x?x256xbf16>
+// UNSTAGED:       %[[NC:.+]] = arith.ceildivui %[[S]], %c64
+// UNSTAGED:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %[[NC]], %{{[^ ]+}} = %c4, %{{[^ ]+}} = %[[B]])
+// UNSTAGED-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c128,
+// UNSTAGED-SAME:    workgroup({{.*}}memref<64x64xf32, #gpu.address_space<workgroup>>)
+// UNSTAGED:         math.log1p
+// UNSTAGED:         gpu.barrier
+// UNSTAGED:         gpu.barrier
+// UNSTAGED:         scf.for {{.*}} -> (f32, f32
+// UNSTAGED-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// UNSTAGED:         gpu.shuffle  xor
+// UNSTAGED:         gpu.barrier
+// UNSTAGED:         scf.for
+// UNSTAGED:           memref.load %[[C]]
+// UNSTAGED-COUNT-16:  nvvm.mma.sync
+// UNSTAGED:         scf.for
+// UNSTAGED-COUNT-16:  nvvm.mma.sync
+// UNSTAGED:         scf.if
+// UNSTAGED:           vector.store {{.*}}, %[[H]]{{.*}} vector<2xbf16>
+// UNSTAGED:       bufferization.to_tensor %[[H]] restrict writable
+// UNSTAGED-NOT:   xlstm.mlstm_chunk_outputs
+// bf16 q/k/v (DHQK 32: one slab): the staged kernel with 16-bit slabs of
+// Q and K (rows of 32 + 8 elements), C, n (float32) and V (bf16) copied 16
+// bytes at a time.
 // CHECK-LABEL: func @bf16_outputs
-// CHECK-DAG:   %[[Q:.+]] = bufferization.to_buffer %arg0 read_only : tensor<?x2x?x32xbf16> to memref<?x2x?x32xbf16>
-// CHECK-DAG:   %[[C:.+]] = bufferization.to_buffer %arg5 read_only
-// CHECK:       %[[B:.+]] = memref.dim %[[Q]], %c0
-// CHECK:       %[[S:.+]] = memref.dim %[[Q]], %c2
-// CHECK:       %[[H:.+]] = memref.alloc(%[[B]], %[[S]]) : memref<?x2x?x256xbf16>
-// CHECK:       %[[NC:.+]] = arith.ceildivui %[[S]], %c64
-// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %[[NC]], %{{[^ ]+}} = %c4, %{{[^ ]+}} = %[[B]])
-// CHECK-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c128,
-// CHECK-SAME:    workgroup({{.*}}memref<64x64xf32, #gpu.address_space<workgroup>>)
-// CHECK:         math.log1p
-// CHECK:         gpu.barrier
-// CHECK:         gpu.barrier
-// CHECK:         scf.for {{.*}} -> (f32, f32
-// CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
-// CHECK:         gpu.shuffle  xor
-// CHECK:         gpu.barrier
+// CHECK:       gpu.launch
+// CHECK-SAME:    dynamic_shared_memory_size
+// CHECK-COUNT-4: nvgpu.device_async_copy {{.*}}, 8, {{.*}} : memref<?x2x?x32xbf16> to memref<2x64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK:         nvgpu.device_async_copy {{.*}}, 4, {{.*}} : memref<?x2x?x32x256xf32> to memref<2x32x136xf32, #gpu.address_space<workgroup>>
 // CHECK:         scf.for
-// CHECK:           memref.load %[[C]]
-// CHECK-COUNT-16:  nvvm.mma.sync
-// CHECK:         scf.for
-// CHECK-COUNT-16:  nvvm.mma.sync
-// CHECK:         scf.if
-// CHECK:           memref.store {{.*}}, %[[H]]
-// CHECK:       bufferization.to_tensor %[[H]] restrict writable
+// CHECK:           memref.load {{.*}} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK:           arith.extf
+// CHECK:           nvvm.mma.sync
+// CHECK:         vector.store {{.*}} vector<2xbf16>
 // CHECK-NOT:   xlstm.mlstm_chunk_outputs
 // TF32-LABEL:  func @bf16_outputs
 // TF32:        gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %{{.+}}, %{{[^ ]+}} = %c8,
@@ -103,6 +118,60 @@ func.func @f32_outputs(%q: tensor<?x1x?x16xf32>, %v: tensor<?x1x?x16xf32>,
          tensor<?x1x?xf32>, tensor<?x1x?xf32>, tensor<?x1x?x16x16xf32>,
          tensor<?x1x?x16xf32>, tensor<?x1x?xf32>) -> tensor<?x1x?x16xf32>
   return %h : tensor<?x1x?x16xf32>
+}
+
+// -----
+
+// float32 q/k/v (bf16 models keep the cell's inputs in float32), DHQK a
+// multiple of 32: the staged kernel. The chunk's Q and K, the entering C
+// and n go through shared memory in slabs of 32 key dimensions (cp.async,
+// two slabs in flight, V with the first one) in dynamic shared memory; at
+// dv-tile 64: 2 x (2 x 64 x 36 + 32 x 72 + 32) + 64 x 72 floats = 73984
+// bytes. Per K step of a slab, S = Q K^T (8 key tiles) and Q C (8 value
+// tiles) share Q's fragment; the gate scalars come from a warp scan; P V
+// stops at the warp's diagonal.
+// TF32-LABEL:  func @staged_outputs
+// TF32:        %[[BYTES:.+]] = arith.constant 73984 : i32
+// TF32:        gpu.launch blocks({{[^)]*}}) in (%{{[^ ]+}} = %{{[^ ]+}}, %{{[^ ]+}} = %c8, %{{[^)]*}})
+// TF32-SAME:     threads({{[^)]*}}) in (%{{[^ ]+}} = %c128
+// TF32-SAME:     dynamic_shared_memory_size %[[BYTES]]
+// TF32:          gpu.dynamic_shared_memory
+// TF32-COUNT-4:  nvgpu.device_async_copy {{.*}} : memref<?x2x?x64xf32> to memref<2x64x36xf32, #gpu.address_space<workgroup>>
+// TF32:          nvgpu.device_async_copy {{.*}} : memref<?x2x?x256xf32> to memref<64x72xf32, #gpu.address_space<workgroup>>
+// TF32:          nvvm.cp.async.commit.group
+// TF32:          gpu.shuffle  up
+// TF32:          scf.for
+// TF32:            nvvm.cp.async.wait.group 0
+// TF32:            gpu.barrier
+// TF32:            scf.if
+// TF32:              nvgpu.device_async_copy
+// TF32:            nvvm.cp.async.commit.group
+// TF32-COUNT-16:   nvvm.mma.sync
+// TF32:          gpu.shuffle  xor
+// TF32:          gpu.barrier
+// TF32:          gpu.barrier
+// TF32:          scf.for
+// TF32-COUNT-8:    nvvm.mma.sync
+// TF32:          vector.store {{.*}} vector<2xf32>
+// TF32-NOT:    xlstm.mlstm_chunk_outputs
+// The same without staging: fragments from global memory.
+// UNSTAGED-LABEL: func @staged_outputs
+// UNSTAGED-NOT:   nvgpu.device_async_copy
+// UNSTAGED:       memref.load %{{.*}} : memref<?x2x?x64xf32>
+// UNSTAGED-NOT:   nvgpu.device_async_copy
+// UNSTAGED:       return
+// BIN: gpu.binary @staged_outputs_kernel
+func.func @staged_outputs(%q: tensor<?x2x?x64xf32>, %k: tensor<?x2x?x64xf32>,
+                          %v: tensor<?x2x?x256xf32>, %i: tensor<?x2x?xf32>,
+                          %f: tensor<?x2x?xf32>, %c: tensor<?x2x?x64x256xf32>,
+                          %n: tensor<?x2x?x64xf32>, %m: tensor<?x2x?xf32>)
+    -> tensor<?x2x?x256xf32> {
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+      : (tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x256xf32>,
+         tensor<?x2x?xf32>, tensor<?x2x?xf32>, tensor<?x2x?x64x256xf32>,
+         tensor<?x2x?x64xf32>, tensor<?x2x?xf32>) -> tensor<?x2x?x256xf32>
+  return %h : tensor<?x2x?x256xf32>
 }
 
 // -----

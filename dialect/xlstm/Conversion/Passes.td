@@ -341,13 +341,18 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Option<"allowTF32", "allow-tf32", "bool", /*default=*/"false",
            "Round float32 q/k/v to tf32 (one mma) instead of 3xTF32">,
     Option<"dvTile", "dv-tile", "int64_t", /*default=*/"128",
-           "Value columns per block (halved until it divides DHV)">
+           "Value columns per block (halved until it divides DHV)">,
+    Option<"stagedOutputs", "staged-outputs", "bool", /*default=*/"true",
+           "Chunk outputs with float32 operands stage Q, K, C, n and V "
+           "through shared memory (cp.async); off: fragments from global "
+           "memory">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect"
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 
