@@ -73,6 +73,8 @@ void xlstm::buildGPUToNVVMBinaryPipeline(OpPassManager &pm,
   kernels.addPass(createConvertNVGPUToNVVMPass());
   kernels.addPass(createConvertVectorToLLVMPass());
   kernels.addPass(createConvertGpuOpsToNVVMOps());
+  // Dynamic shared memory after the static buffers, not among them.
+  kernels.addPass(createXLSTMExternDynamicSharedMemoryPass());
   kernels.addPass(createConvertNVVMToLLVMPass());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());

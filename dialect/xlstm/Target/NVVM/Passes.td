@@ -48,6 +48,30 @@ def XLSTMMergeGPUModulesPass
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def XLSTMExternDynamicSharedMemoryPass
+    : Pass<"xlstm-extern-dynamic-shared-memory", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Make the dynamic shared memory symbol an extern array";
+  let description = [{
+    `gpu.dynamic_shared_memory` lowers (convert-gpu-to-nvvm) to an internal
+    zero-length array in address space 3. NVPTX prints an internal one as a
+    one-byte static `.shared` variable, which ptxas places among the
+    kernel's static shared buffers: offsets into "dynamic" shared memory
+    then overwrite those buffers (a kernel with both reads garbage). An
+    external zero-length array is CUDA's `extern __shared__ x[]`: PTX
+    `.extern .shared .b8 x[]`, placed after all static shared memory. This
+    pass gives every zero-length address-space-3 global external linkage.
+
+    ```mlir
+    llvm.mlir.global internal @__dynamic_shmem__0()
+        {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+    // becomes
+    llvm.mlir.global external @__dynamic_shmem__0()
+        {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def XLSTMGPUModuleToBinaryPass
     : Pass<"xlstm-gpu-module-to-binary", "::mlir::ModuleOp"> {
   let summary = "Serialize gpu.modules to gpu.binary ops, in parallel";

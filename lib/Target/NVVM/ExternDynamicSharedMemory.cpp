@@ -1,0 +1,38 @@
+//===- ExternDynamicSharedMemory.cpp - extern __shared__ for NVPTX --------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Target/NVVM/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMEXTERNDYNAMICSHAREDMEMORYPASS
+#include "xlstm/Target/NVVM/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+
+namespace {
+
+/// NVVM's address space of shared memory.
+constexpr unsigned kSharedAddressSpace = 3;
+
+struct XLSTMExternDynamicSharedMemoryPass
+    : xlstm::impl::XLSTMExternDynamicSharedMemoryPassBase<
+          XLSTMExternDynamicSharedMemoryPass> {
+  void runOnOperation() override {
+    getOperation()->walk([](LLVM::GlobalOp global) {
+      auto array = dyn_cast<LLVM::LLVMArrayType>(global.getGlobalType());
+      if (global.getAddrSpace() != kSharedAddressSpace || !array ||
+          array.getNumElements() != 0 || global.getValueOrNull())
+        return;
+      global.setLinkage(LLVM::Linkage::External);
+    });
+  }
+};
+
+} // namespace
