@@ -186,8 +186,9 @@ Error checkRange(const Allocation &allocation, size_t offset, size_t bytes,
 struct CudaBackend::Impl {
   struct Kernel {
     Function function;
-    /// The dynamic shared memory the kernel may use (48 KiB without opt-in).
-    unsigned maxDynamicShared = 48 * 1024;
+    /// The dynamic shared memory the kernel may use (48 KiB less its
+    /// static shared memory until an opt-in raises it).
+    unsigned maxDynamicShared = 0;
   };
 
   explicit Impl(const Context &context, Stream stream)
@@ -242,7 +243,14 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(
     if (!function)
       return makeError("kernel module '" + kernel.module +
                        "': " + toString(function.takeError()));
-    impl->kernels.push_back({std::move(*function)});
+    // What the kernel may take without an opt-in: 48 KiB less its static
+    // shared memory.
+    Expected<int> maxDynamic = function->getAttribute(
+        cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
+    if (!maxDynamic)
+      return maxDynamic.takeError();
+    impl->kernels.push_back(
+        {std::move(*function), unsigned(std::max(*maxDynamic, 0))});
   }
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
 }
