@@ -250,19 +250,9 @@ public:
          vElt = elementType(io.v);
     StagedLayout layout(L, tile, bytesOf(qkElt), bytesOf(stateElt),
                         bytesOf(vElt));
-    MLIRContext *ctx = b.getContext();
-    Attribute workgroup =
-        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    Value bytes = gpu::DynamicSharedMemoryOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                        MemRefLayoutAttrInterface{}, workgroup));
-    auto view = [&](ArrayRef<int64_t> shape, Type elt,
-                    int64_t offset) -> Value {
-      return memref::ViewOp::create(
-          b, loc,
-          MemRefType::get(shape, elt, MemRefLayoutAttrInterface{}, workgroup),
-          bytes, idx(offset), ValueRange{});
+    Value bytes = dynamicSharedMemory();
+    auto view = [&](ArrayRef<int64_t> shape, Type elt, int64_t offset) {
+      return sharedView(bytes, shape, elt, offset);
     };
     Value qSh = view({stages, L, layout.qkStride}, qkElt, layout.q);
     Value kSh = view({stages, L, layout.qkStride}, qkElt, layout.k);
@@ -272,29 +262,29 @@ public:
     Value pSh = view({L, L + 4}, b.getF32Type(), layout.q);
 
     // Rows of the chunk past the sequence are zero-filled.
-    auto inSequence = [&](Value r) { return ult(add(c.t0, r), c.seq); };
+    auto inSequence = [&](Value r, Value) { return ult(add(c.t0, r), c.seq); };
     auto sequenceRow = [&](Value r) { return add(c.t0, r); };
     auto loadSlab = [&](Value stage, Value s) {
       Value k0 = mul(s, idx(slab));
-      copyTile(io.q, qSh, {stage}, L, slab, c.tid, threads, inSequence,
+      copyTileAsync(io.q, qSh, {stage}, L, slab, c.tid, threads, inSequence,
                [&](Value r, Value col) -> SmallVector<Value> {
                  return {row, hd, sequenceRow(r), add(k0, col)};
                });
-      copyTile(io.k, kSh, {stage}, L, slab, c.tid, threads, inSequence,
+      copyTileAsync(io.k, kSh, {stage}, L, slab, c.tid, threads, inSequence,
                [&](Value r, Value col) -> SmallVector<Value> {
                  return {row, hd, sequenceRow(r), add(k0, col)};
                });
-      copyTile(io.chunkC, cSh, {stage}, slab, tile, c.tid, threads, nullptr,
+      copyTileAsync(io.chunkC, cSh, {stage}, slab, tile, c.tid, threads, nullptr,
                [&](Value r, Value col) -> SmallVector<Value> {
                  return {row, hd, chunkIdx, add(k0, r), add(c.dv0, col)};
                });
-      copyTile(io.chunkN, nSh, {stage}, 1, slab, c.tid, threads, nullptr,
+      copyTileAsync(io.chunkN, nSh, {stage}, 1, slab, c.tid, threads, nullptr,
                [&](Value, Value col) -> SmallVector<Value> {
                  return {row, hd, chunkIdx, add(k0, col)};
                });
     };
     loadSlab(idx(0), idx(0));
-    copyTile(io.v, vSh, {}, L, tile, c.tid, threads, inSequence,
+    copyTileAsync(io.v, vSh, {}, L, tile, c.tid, threads, inSequence,
              [&](Value r, Value col) -> SmallVector<Value> {
                return {row, hd, sequenceRow(r), add(c.dv0, col)};
              });
@@ -429,41 +419,6 @@ private:
                                          gpu::ShuffleMode::XOR)
                       .getShuffleResult());
     return v;
-  }
-
-  /// Queues the cp.async copies (16 bytes each, spread over the threads) of
-  /// a rows x cols tile into `dst` at {lead..., r, c}
-  /// from `src` at from(r, c). Rows where `inside(r)` is false are
-  /// zero-filled (and read from row 0 of the tile, copying no bytes).
-  void copyTile(Value src, Value dst, ValueRange lead, int64_t rows,
-                int64_t cols, Value tid, int64_t threads,
-                function_ref<Value(Value)> inside,
-                function_ref<SmallVector<Value>(Value, Value)> from) {
-    Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-    int64_t perCopy = 16 / bytesOf(elementType(src));
-    int64_t perRow = cols / perCopy, copies = rows * perRow;
-    for (int64_t first = 0; first < copies; first += threads) {
-      Value id = add(tid, idx(first));
-      auto body = [&] {
-        Value r = divui(id, idx(perRow));
-        Value col = mul(remui(id, idx(perRow)), idx(perCopy));
-        Value srcRow = r, size = idx(perCopy);
-        if (inside) {
-          Value ok = inside(r);
-          srcRow = arith::SelectOp::create(b, loc, ok, r, idx(0));
-          size = arith::SelectOp::create(b, loc, ok, idx(perCopy), idx(0));
-        }
-        SmallVector<Value> at(lead.begin(), lead.end());
-        at.append({r, col});
-        nvgpu::DeviceAsyncCopyOp::create(
-            b, loc, token, dst, at, src, from(srcRow, col),
-            b.getIndexAttr(perCopy), size, b.getUnitAttr());
-      };
-      if (first + threads <= copies)
-        body();
-      else
-        ifThen(ult(id, idx(copies)), body);
-    }
   }
 
   /// 1. The chunk's gate scalars by warp 0, each lane L / 32 consecutive
@@ -722,10 +677,28 @@ struct ChunkStates {
 /// blocks of the first DHV tile also carry n, the first block m.
 class ChunkStatesKernel : KernelBuilder {
 public:
-  ChunkStatesKernel(OpBuilder &b, Location loc, bool split)
-      : KernelBuilder(b, loc, b.getF32Type()) {
+  /// With `staged`, each chunk's keys, values and gates are copied into
+  /// shared memory (cp.async, the next chunk's while this one computes).
+  ChunkStatesKernel(OpBuilder &b, Location loc, bool split, bool staged)
+      : KernelBuilder(b, loc, b.getF32Type()), staged(staged) {
     splitTF32 = split;
   }
+
+  /// The staged kernel's dynamic shared memory: two chunks of K's tile
+  /// columns (L x (pTile + 8)), V's (L x (tile + 8)) and the f and i gates
+  /// (L each); the paddings keep fragment reads in distinct banks.
+  struct StagedLayout {
+    int64_t kStride, vStride, k, v, f, i, total;
+    StagedLayout(int64_t L, int64_t pTile, int64_t tile, int64_t kBytes,
+                 int64_t vBytes, int64_t gateBytes)
+        : kStride(pTile + 8), vStride(tile + 8) {
+      k = 0;
+      v = k + 2 * L * kStride * kBytes;
+      f = v + 2 * L * vStride * vBytes;
+      i = f + 2 * L * gateBytes;
+      total = i + 2 * L * gateBytes;
+    }
+  };
 
   void build(const ChunkStates &io, gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
@@ -757,6 +730,55 @@ public:
       return add(q0, add(idx(n * 8 + e % 2), mul(t, idx(2))));
     };
 
+    // Where the chunk's operands come from: global memory (rows clamped to
+    // the sequence), or this chunk's stage of shared memory (rows past the
+    // sequence zero) with `p`/`col` relative to the block's tile.
+    Value kSh, vSh, fSh, iSh2, stage;
+    if (staged)
+      std::tie(kSh, vSh, fSh, iSh2) = stagedViews(io, L);
+    auto kAt = [&](Value t0, Value l, Value pAbs) {
+      if (staged)
+        return load(kSh, {stage, l, sub(pAbs, p0)});
+      return load(io.k, {row, hd, minui(add(t0, l), last), pAbs});
+    };
+    auto vAt = [&](Value t0, Value l, Value colAbs) {
+      if (staged)
+        return load(vSh, {stage, l, sub(colAbs, q0)});
+      return load(io.v, {row, hd, minui(add(t0, l), last), colAbs});
+    };
+    auto gateAt = [&](Value gates, Value gatesSh, Value t0, Value l) {
+      if (staged)
+        return load(gatesSh, {stage, idx(0), l});
+      return load(gates, {row, hd, minui(add(t0, l), last)});
+    };
+    // Queues the copies of chunk `c` into stage `into`.
+    auto prefetch = [&](Value c, Value into) {
+      Value t0 = mul(c, idx(L));
+      auto rowInside = [&](Value r, Value) { return ult(add(t0, r), seq); };
+      copyTileAsync(io.k, kSh, {into}, L, io.pTile, tid, threads, rowInside,
+                    [&](Value r, Value col) -> SmallVector<Value> {
+                      return {row, hd, add(t0, r), add(p0, col)};
+                    });
+      copyTileAsync(io.v, vSh, {into}, L, io.dvTile, tid, threads, rowInside,
+                    [&](Value r, Value col) -> SmallVector<Value> {
+                      return {row, hd, add(t0, r), add(q0, col)};
+                    });
+      // Gates an element at a time: their rows need not be 16-byte aligned.
+      auto positionInside = [&](Value, Value l) { return ult(add(t0, l), seq); };
+      for (auto [gates, gatesSh] :
+           {std::pair(io.fgate, fSh), std::pair(io.igate, iSh2)})
+        copyTileAsync(gates, gatesSh, {into}, 1, L, tid, threads,
+                      positionInside,
+                      [&](Value, Value l) -> SmallVector<Value> {
+                        return {row, hd, add(t0, l)};
+                      },
+                      /*elementsPerCopy=*/1);
+    };
+    if (staged) {
+      prefetch(idx(0), idx(0));
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    }
+
     SmallVector<Value> init;
     for (int64_t n = 0; n < nTiles; ++n)
       for (int64_t e = 0; e < 4; ++e)
@@ -775,6 +797,17 @@ public:
         [&](Value chunkIdx, ValueRange it) -> SmallVector<Value> {
           ValueRange acc = it.take_front(nTiles * 4);
           Value n = it[nTiles * 4], m = it[nTiles * 4 + 1];
+          if (staged) {
+            // This chunk has landed and is visible, and every warp is done
+            // with the stage (and the shared scalars) of the one before.
+            stage = remui(chunkIdx, idx(2));
+            NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
+            gpu::BarrierOp::create(b, loc);
+            Value next = add(chunkIdx, idx(1));
+            ifThen(ult(next, numChunks),
+                   [&] { prefetch(next, remui(next, idx(2))); });
+            NVVM::CpAsyncCommitGroupOp::create(b, loc);
+          }
           // The state entering this chunk.
           for (int64_t nt = 0; nt < nTiles; ++nt)
             for (int64_t e = 0; e < 4; ++e)
@@ -794,8 +827,10 @@ public:
           Value t0 = mul(chunkIdx, idx(L));
           Value len = minui(sub(seq, t0), idx(L));
           if (L % 32 == 0)
-            gateScalarsByWarp(io, row, hd, t0, len, last, m, tid, wSh,
-                              scalarSh);
+            gateScalarsByWarp(
+                io, len, m, tid, wSh, scalarSh,
+                [&](Value l) { return gateAt(io.fgate, fSh, t0, l); },
+                [&](Value l) { return gateAt(io.igate, iSh2, t0, l); });
           else
             gateScalarsSerially(io, row, hd, t0, len, last, m, tid, threads,
                                 logfSh, iSh, cumSh, wSh, scalarSh);
@@ -812,20 +847,17 @@ public:
               0, L, 8, decayed,
               [&](Value kk, ValueRange c) -> SmallVector<Value> {
                 Value l0 = add(kk, t), l4 = add(l0, idx(4));
-                Value r0 = minui(add(t0, l0), last),
-                      r4 = minui(add(t0, l4), last);
                 Value w0 = load(wSh, {l0}), w4 = load(wSh, {l4});
-                SmallVector<Value> a = {
-                    mulf(load(io.k, {row, hd, r0, lo}), w0),
-                    mulf(load(io.k, {row, hd, r0, hi}), w0),
-                    mulf(load(io.k, {row, hd, r4, lo}), w4),
-                    mulf(load(io.k, {row, hd, r4, hi}), w4)};
+                SmallVector<Value> a = {mulf(kAt(t0, l0, lo), w0),
+                                        mulf(kAt(t0, l0, hi), w0),
+                                        mulf(kAt(t0, l4, lo), w4),
+                                        mulf(kAt(t0, l4, hi), w4)};
                 TF32Fragment aFrag = fragment(a);
                 SmallVector<Value> out;
                 for (int64_t nt = 0; nt < nTiles; ++nt) {
                   Value col = add(q0, add(idx(nt * 8), g));
-                  SmallVector<Value> bf = {load(io.v, {row, hd, r0, col}),
-                                           load(io.v, {row, hd, r4, col})};
+                  SmallVector<Value> bf = {vAt(t0, l0, col),
+                                           vAt(t0, l4, col)};
                   llvm::append_range(
                       out, mma(aFrag, fragment(bf), c.slice(nt * 4, 4)));
                 }
@@ -842,16 +874,16 @@ public:
             Value sum = forRange(
                 0, L, 1, {mulf(n, decay)},
                 [&](Value l, ValueRange s) -> SmallVector<Value> {
-                  Value r = minui(add(t0, l), last);
-                  return {addf(
-                      s[0], mulf(load(wSh, {l}), load(io.k, {row, hd, r, p})))};
+                  return {addf(s[0], mulf(load(wSh, {l}), kAt(t0, l, p)))};
                 })[0];
             scf::YieldOp::create(b, loc, sum);
             b.setInsertionPointToStart(nUpdate.elseBlock());
             scf::YieldOp::create(b, loc, n);
           }
-          // The next chunk overwrites the shared scalars.
-          gpu::BarrierOp::create(b, loc);
+          // The next chunk overwrites the shared scalars (staged: after the
+          // barrier that starts its iteration).
+          if (!staged)
+            gpu::BarrierOp::create(b, loc);
           // The carried state rounds to its storage type every chunk, as
           // stored by the generic lowering (a no-op for float32 states).
           auto round = [&](Value v, Value stored) {
@@ -879,12 +911,36 @@ public:
   }
 
 private:
+  static Type elementType(Value memref) {
+    return cast<MemRefType>(memref.getType()).getElementType();
+  }
+  static int64_t bytesOf(Value memref) {
+    return elementType(memref).getIntOrFloatBitWidth() / 8;
+  }
+
+  /// The staged kernel's K, V, f and i buffers (two chunks each).
+  std::tuple<Value, Value, Value, Value> stagedViews(const ChunkStates &io,
+                                                     int64_t L) {
+    StagedLayout layout(L, io.pTile, io.dvTile, bytesOf(io.k), bytesOf(io.v),
+                        bytesOf(io.fgate));
+    Value bytes = dynamicSharedMemory();
+    return {sharedView(bytes, {2, L, layout.kStride}, elementType(io.k),
+                       layout.k),
+            sharedView(bytes, {2, L, layout.vStride}, elementType(io.v),
+                       layout.v),
+            sharedView(bytes, {2, 1, L}, elementType(io.fgate), layout.f),
+            sharedView(bytes, {2, 1, L}, elementType(io.igate), layout.i)};
+  }
+
+  bool staged;
+
   /// The chunk's gate scalars by warp 0: each lane takes L / 32 consecutive
   /// positions, the cumulative sums meet by an inclusive warp scan
   /// (shuffles up), the maximum by butterfly shuffles.
-  void gateScalarsByWarp(const ChunkStates &io, Value row, Value hd, Value t0,
-                         Value len, Value last, Value m, Value tid, Value wSh,
-                         Value scalarSh) {
+  void gateScalarsByWarp(const ChunkStates &io, Value len, Value m, Value tid,
+                         Value wSh, Value scalarSh,
+                         function_ref<Value(Value)> fgateAt,
+                         function_ref<Value(Value)> igateAt) {
     int64_t per = io.chunk / 32;
     ifThen(ult(tid, idx(32)), [&] {
       Value first = mul(tid, idx(per));
@@ -892,13 +948,12 @@ private:
       Value run = constant(0.0);
       for (int64_t e = 0; e < per; ++e) {
         Value l = add(first, idx(e));
-        Value r = minui(add(t0, l), last);
         Value inside = ult(l, len);
-        Value logf = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, r}));
+        Value logf = cellmath::logSigmoid(b, loc, fgateAt(l));
         run = addf(
             run, arith::SelectOp::create(b, loc, inside, logf, constant(0.0)));
         local.push_back(run);
-        input.push_back(load(io.igate, {row, hd, r}));
+        input.push_back(igateAt(l));
         valid.push_back(inside);
       }
       Value inclusive = run;
@@ -1430,20 +1485,41 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     Type f32 = rewriter.getF32Type();
     SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));
     shared.push_back(sharedMemoryType(ctx, {2}, f32));
+    // Staged: 16- or 32-bit keys and values (16-byte copies of whole rows
+    // of the block's tile), float32 gates (copied one by one), whole warps
+    // of gate scalars.
+    auto bytes = [](Value v) {
+      return int64_t(elementTypeOf(v).getIntOrFloatBitWidth() / 8);
+    };
+    ChunkStatesKernel::StagedLayout layout(chunk, pTile, tile, bytes(op.getK()),
+                                           bytes(op.getV()), 4);
+    bool staged =
+        stagedStates && chunk % 32 == 0 &&
+        llvm::all_of(ArrayRef<Value>{op.getK(), op.getV()},
+                     [&](Value v) { return bytes(v) == 2 || bytes(v) == 4; }) &&
+        elementTypeOf(op.getFgate()).isF32() &&
+        elementTypeOf(op.getIgate()).isF32() &&
+        layout.total <= kMaxSharedBytes;
+    Value sharedBytes =
+        staged ? arith::ConstantIntOp::create(rewriter, loc,
+                                              rewriter.getI32Type(),
+                                              layout.total)
+                     .getResult()
+               : Value();
     auto launch = gpu::LaunchOp::create(
         rewriter, loc, idx((dhqk / pTile) * (dhv / tile)), idx(numHeads), batch,
-        idx(2 * pTile), idx(1), idx(1),
-        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-        /*asyncDependencies=*/{}, shared);
+        idx(2 * pTile), idx(1), idx(1), sharedBytes,
+        /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, shared);
     record(launch, kType,
-           "chunk states " + Twine(split ? "3xtf32" : "tf32") +
-               " mma, chunk " + Twine(chunk) + ", " + Twine(pTile) +
-               " key rows x " + Twine(tile) + " value columns per block",
+           "chunk states " + Twine(staged ? "staged " : "") +
+               Twine(split ? "3xtf32" : "tf32") + " mma, chunk " +
+               Twine(chunk) + ", " + Twine(pTile) + " key rows x " +
+               Twine(tile) + " value columns per block",
            op.getK());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      ChunkStatesKernel(rewriter, loc, split).build(io, launch);
+      ChunkStatesKernel(rewriter, loc, split, staged).build(io, launch);
     }
     SmallVector<Value> tensors;
     for (auto [value, type] : llvm::zip(results, op->getResultTypes()))

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -154,6 +155,62 @@ void KernelBuilder::storeVector(ValueRange values, Value memref,
   vector::StoreOp::create(b, loc, v, memref, at, /*nontemporal=*/false,
                           b.getI64IntegerAttr(n * elt.getIntOrFloatBitWidth() /
                                               8));
+}
+
+Value KernelBuilder::dynamicSharedMemory() {
+  Attribute workgroup = gpu::AddressSpaceAttr::get(
+      b.getContext(), gpu::AddressSpace::Workgroup);
+  return gpu::DynamicSharedMemoryOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                      MemRefLayoutAttrInterface{}, workgroup));
+}
+
+Value KernelBuilder::sharedView(Value bytes, ArrayRef<int64_t> shape,
+                                Type element, int64_t offset) {
+  Attribute workgroup = gpu::AddressSpaceAttr::get(
+      b.getContext(), gpu::AddressSpace::Workgroup);
+  return memref::ViewOp::create(
+      b, loc,
+      MemRefType::get(shape, element, MemRefLayoutAttrInterface{}, workgroup),
+      bytes, idx(offset), ValueRange{});
+}
+
+void KernelBuilder::copyTileAsync(
+    Value src, Value dst, ValueRange lead, int64_t rows, int64_t cols,
+    Value tid, int64_t threads, function_ref<Value(Value, Value)> inside,
+    function_ref<SmallVector<Value>(Value, Value)> from,
+    int64_t elementsPerCopy) {
+  Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  int64_t elementBytes =
+      cast<MemRefType>(src.getType()).getElementTypeBitWidth() / 8;
+  bool wide = elementsPerCopy == 0;
+  int64_t perCopy = wide ? 16 / elementBytes : elementsPerCopy;
+  int64_t perRow = cols / perCopy, copies = rows * perRow;
+  for (int64_t first = 0; first < copies; first += threads) {
+    Value id = add(tid, idx(first));
+    auto body = [&] {
+      Value r = divui(id, idx(perRow));
+      Value col = mul(remui(id, idx(perRow)), idx(perCopy));
+      Value srcRow = r, srcCol = col, size = idx(perCopy);
+      if (inside) {
+        Value ok = inside(r, col);
+        srcRow = arith::SelectOp::create(b, loc, ok, r, idx(0));
+        srcCol = arith::SelectOp::create(b, loc, ok, col, idx(0));
+        size = arith::SelectOp::create(b, loc, ok, idx(perCopy), idx(0));
+      }
+      SmallVector<Value> at(lead.begin(), lead.end());
+      at.append({r, col});
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, token, dst, at, src, from(srcRow, srcCol),
+          b.getIndexAttr(perCopy), size,
+          wide ? b.getUnitAttr() : UnitAttr());
+    };
+    if (first + threads <= copies)
+      body();
+    else
+      ifThen(ult(id, idx(copies)), body);
+  }
 }
 
 void KernelBuilder::ifThen(Value cond, function_ref<void()> body) {

@@ -7,7 +7,8 @@
 // The passes that emit whole kernels (persistent sLSTM, chunkwise mLSTM) build
 // gpu.launch bodies op by op; this is their shared vocabulary: index and
 // float arithmetic, loads and stores that convert to and from the compute
-// type, structured loops and conditionals, tf32 tensor-core tiles, and the
+// type, asynchronous tile copies into shared memory, structured loops and
+// conditionals, tf32 tensor-core tiles, and the
 // tensor/buffer boundary of a kernel emitted into tensor IR.
 //
 //===----------------------------------------------------------------------===//
@@ -79,6 +80,26 @@ protected:
   /// store in the memref's element type.
   void storeVector(mlir::ValueRange values, mlir::Value memref,
                    mlir::ValueRange at);
+
+  /// The kernel's dynamic shared memory, as bytes.
+  mlir::Value dynamicSharedMemory();
+  /// A `shape` buffer of `element` at byte `offset` of `bytes`.
+  mlir::Value sharedView(mlir::Value bytes, llvm::ArrayRef<int64_t> shape,
+                         mlir::Type element, int64_t offset);
+  /// Queues cp.async copies of a rows x cols tile of `src` into `dst` at
+  /// {lead..., r, c}, reading `src` at from(r, c): `elementsPerCopy`
+  /// elements each (0: 16 bytes' worth, bypassing L1), spread over
+  /// `threads` threads. Where inside(r, c) is false (`inside` may be null:
+  /// everywhere true) the copy zero-fills (reading the tile's first
+  /// element, copying no bytes).
+  void copyTileAsync(
+      mlir::Value src, mlir::Value dst, mlir::ValueRange lead, int64_t rows,
+      int64_t cols, mlir::Value tid, int64_t threads,
+      llvm::function_ref<mlir::Value(mlir::Value, mlir::Value)> inside,
+      llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
+                                                        mlir::Value)>
+          from,
+      int64_t elementsPerCopy = 0);
 
   void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
   /// scf.for over [from, to) by `step` carrying `init`; returns the results.

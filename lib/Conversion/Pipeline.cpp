@@ -284,6 +284,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "outputs through shared memory"),
       llvm::cl::init(
           xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().stagedOutputs)};
+  Option<bool> stagedChunkStates{
+      *this, "staged-chunk-states",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma staged-states: the chunk "
+                     "scan's operands through shared memory"),
+      llvm::cl::init(
+          xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().stagedStates)};
   Option<int64_t> maxFusedOperands{
       *this, "max-fused-operands",
       llvm::cl::desc("xlstm-fuse-elementwise max-operands"),
@@ -326,6 +332,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
+        options.chunkwise.stagedStates = o.stagedChunkStates;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;

@@ -1,6 +1,6 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 dv-tile=64" | FileCheck %s --check-prefix=TF32
-// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 staged-outputs=0" | FileCheck %s --check-prefix=UNSTAGED
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 staged-outputs=0 staged-states=0" | FileCheck %s --check-prefix=UNSTAGED
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="dv-tile=12" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 
@@ -194,38 +194,74 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 
 // -----
 
-// The chunk-state scan with the chunk loop inside the kernel: a block per
+// The chunk-state scan with the chunk loop inside the kernel (unstaged:
+// operands from global memory): a block per
 // (32 x 128 tile of C, head, batch row) — one warp per 16 rows — walks the
 // chunks, stores the state entering each (C, and n and m from the blocks
 // that carry them), computes the gate scalars in the first warp (a scan by
 // shuffles up, the maximum by butterflies), and adds
 // (w k)^T V with m16n8k8 tf32 mma (16 column tiles per warp); the final
 // state after the loop. Initial states are read when given.
+// UNSTAGED-LABEL: func @bf16_states
+// UNSTAGED-DAG:   %[[C0:.+]] = bufferization.to_buffer %arg4 read_only
+// UNSTAGED-DAG:   %[[K:.+]] = bufferization.to_buffer %arg0 read_only
+// UNSTAGED:       %[[B:.+]] = memref.dim %[[K]], %c0
+// UNSTAGED:       %[[S:.+]] = memref.dim %[[K]], %c2
+// UNSTAGED:       %[[NC:.+]] = arith.ceildivui %[[S]], %c64
+// UNSTAGED:       %[[CC:.+]] = memref.alloc(%[[B]], %[[NC]]) : memref<?x2x?x32x256xf32>
+// UNSTAGED:       %[[FC:.+]] = memref.alloc(%[[B]]) : memref<?x2x32x256xf32>
+// UNSTAGED:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c2{{(_[0-9]+)?}}, %{{[^ ]+}} = %c2{{(_[0-9]+)?}}, %{{[^ ]+}} = %[[B]])
+// UNSTAGED-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c64
+// UNSTAGED:         memref.load %[[C0]]
+// UNSTAGED:         scf.for
+// UNSTAGED:           memref.store {{.*}}, %[[CC]]
+// UNSTAGED:           scf.if
+// UNSTAGED:             math.log1p
+// UNSTAGED-COUNT-5:     gpu.shuffle  up
+// UNSTAGED:             gpu.shuffle  idx
+// UNSTAGED-COUNT-5:     gpu.shuffle  xor
+// UNSTAGED:           gpu.barrier
+// UNSTAGED:           scf.for
+// UNSTAGED-COUNT-16:    nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// UNSTAGED:           scf.if {{.*}} -> (f32)
+// UNSTAGED:           gpu.barrier
+// UNSTAGED:         memref.store {{.*}}, %[[FC]]
+// UNSTAGED-COUNT-6: bufferization.to_tensor
+// UNSTAGED-NOT:   xlstm.mlstm_chunk_states
+// Staged (the default): each chunk's keys (the block's 32 columns, rows
+// of 32 + 8), values and gates are copied into shared memory, the next
+// chunk's while this one computes; the gate scalars, the mma and n read
+// them there.
 // CHECK-LABEL: func @bf16_states
 // CHECK-DAG:   %[[C0:.+]] = bufferization.to_buffer %arg4 read_only
 // CHECK-DAG:   %[[K:.+]] = bufferization.to_buffer %arg0 read_only
-// CHECK:       %[[B:.+]] = memref.dim %[[K]], %c0
-// CHECK:       %[[S:.+]] = memref.dim %[[K]], %c2
-// CHECK:       %[[NC:.+]] = arith.ceildivui %[[S]], %c64
-// CHECK:       %[[CC:.+]] = memref.alloc(%[[B]], %[[NC]]) : memref<?x2x?x32x256xf32>
-// CHECK:       %[[FC:.+]] = memref.alloc(%[[B]]) : memref<?x2x32x256xf32>
-// CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c2{{(_[0-9]+)?}}, %{{[^ ]+}} = %c2{{(_[0-9]+)?}}, %{{[^ ]+}} = %[[B]])
-// CHECK-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c64
+// CHECK:       %[[CC:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x2x?x32x256xf32>
+// CHECK:       %[[FC:.+]] = memref.alloc(%{{.+}}) : memref<?x2x32x256xf32>
+// CHECK:       gpu.launch
+// CHECK-SAME:    dynamic_shared_memory_size
+// CHECK:         gpu.dynamic_shared_memory
+// CHECK:         nvgpu.device_async_copy %[[K]]{{.*}}, 8, {{.*}}bypassL1{{.*}} to memref<2x64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK:         nvgpu.device_async_copy {{.*}} to memref<2x64x136xbf16, #gpu.address_space<workgroup>>
+// CHECK:         nvgpu.device_async_copy {{.*}}, 1, {{.*}} : memref<?x2x?xf32> to memref<2x1x64xf32, #gpu.address_space<workgroup>>
+// CHECK:         nvvm.cp.async.commit.group
 // CHECK:         memref.load %[[C0]]
 // CHECK:         scf.for
+// CHECK:           nvvm.cp.async.wait.group 0
+// CHECK:           gpu.barrier
+// CHECK:           scf.if
+// CHECK:             nvgpu.device_async_copy
+// CHECK:           nvvm.cp.async.commit.group
 // CHECK:           memref.store {{.*}}, %[[CC]]
 // CHECK:           scf.if
 // CHECK:             math.log1p
 // CHECK-COUNT-5:     gpu.shuffle  up
-// CHECK:             gpu.shuffle  idx
-// CHECK-COUNT-5:     gpu.shuffle  xor
 // CHECK:           gpu.barrier
 // CHECK:           scf.for
-// CHECK-COUNT-16:    nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// CHECK:             memref.load {{.*}} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-16:    nvvm.mma.sync
 // CHECK:           scf.if {{.*}} -> (f32)
-// CHECK:           gpu.barrier
+// CHECK-NOT:       gpu.barrier
 // CHECK:         memref.store {{.*}}, %[[FC]]
-// CHECK-COUNT-6: bufferization.to_tensor
 // CHECK-NOT:   xlstm.mlstm_chunk_states
 // TF32-LABEL:  func @bf16_states
 // BIN: gpu.binary @bf16_states_kernel

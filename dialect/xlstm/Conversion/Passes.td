@@ -345,7 +345,11 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Option<"stagedOutputs", "staged-outputs", "bool", /*default=*/"true",
            "Chunk outputs with float32 operands stage Q, K, C, n and V "
            "through shared memory (cp.async); off: fragments from global "
-           "memory">
+           "memory">,
+    Option<"stagedStates", "staged-states", "bool", /*default=*/"true",
+           "The chunk-states scan copies each chunk's keys, values and gates "
+           "into shared memory while the chunk before computes (cp.async); "
+           "off: fragments from global memory">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
