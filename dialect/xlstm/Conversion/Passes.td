@@ -317,6 +317,14 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
       memory), `Q C` scaled by the inter-chunk decay, `+ P V`, and the
       normalised `h`.
 
+    With `staged-states` (default), each chunk's key and value tiles and
+    gates are copied into dynamic shared memory (`cp.async`) while the chunk
+    before computes. With `staged-outputs` (default; 16- or 32-bit operands,
+    DHQK a multiple of 32, chunks of 32 or 64), Q, K, the entering C and n
+    go through shared memory in slabs of 32 key dimensions, two in flight,
+    and `S = Q K^T` and `Q C` share each Q fragment; the gate scalars are a
+    warp scan. Otherwise fragments are read from global memory.
+
     bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
     ones are split 3xTF32 (`hi = tf32(v)`, `lo = tf32(v - hi)`, three mma:
     about float32 precision), unless `allow-tf32` lets them round to tf32
