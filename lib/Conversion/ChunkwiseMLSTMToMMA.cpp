@@ -25,8 +25,11 @@
 //   A (16x8):  a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4)
 //   B (8x8):   b0 (k = t, n = g), b1 (k = t + 4, n = g)
 //   C (16x8):  c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8, 2t + 1)
-// Fragments are read with scalar loads from global memory (L1 serves the
-// reuse); staging through shared memory with cp.async is the next step.
+// By default both kernels stage their operands in dynamic shared memory
+// with cp.async (the chunk outputs: slabs of 32 key dimensions of Q, K, C
+// and n, double-buffered; the chunk states: the next chunk's keys, values
+// and gates while this one computes); without staging, fragments are read
+// with scalar loads from global memory (L1 serves the reuse).
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,7 +80,7 @@ struct OutputsCoords {
 
 /// Emits the chunk-outputs kernel bodies; `b` is inside the gpu.launch.
 /// `build` reads the operand fragments from global memory; `buildStaged`
-/// stages them through shared memory (float32 operands).
+/// stages them through shared memory (16- or 32-bit operands).
 class ChunkOutputsKernel : KernelBuilder {
 public:
   ChunkOutputsKernel(OpBuilder &b, Location loc, bool split)
@@ -207,7 +210,8 @@ public:
     gpu::TerminatorOp::create(b, loc);
   }
 
-  /// K steps of the staged kernel's slabs along DHQK, and slabs in flight.
+  /// K steps of the staged kernel's slabs along DHQK, and slab buffers
+  /// (two: the next slab loads while this one computes).
   static constexpr int64_t slab = 32, stages = 2;
 
   /// Byte offsets of the staged kernel's dynamic shared memory, for q/k,
@@ -235,7 +239,7 @@ public:
 
   /// The staged kernel: the chunk's Q and K and the entering C and n go
   /// through shared memory in slabs of `slab` key dimensions (cp.async, 16
-  /// bytes a copy, `stages` slabs in flight), and S = Q K^T and Q C share
+  /// bytes a copy, double-buffered), and S = Q K^T and Q C share
   /// each slab's Q fragments, with q . n summed from them on the way; V is
   /// copied with the first slab. Needs L a multiple of 32 up to 64, DHQK a
   /// multiple of `slab`, 16-bit or float32 operands (q and k alike).
@@ -248,8 +252,8 @@ public:
     Value row = c.row, hd = c.hd, chunkIdx = c.chunkIdx;
     Type qkElt = elementType(io.q), stateElt = elementType(io.chunkC),
          vElt = elementType(io.v);
-    StagedLayout layout(L, tile, bytesOf(qkElt), bytesOf(stateElt),
-                        bytesOf(vElt));
+    StagedLayout layout(L, tile, elementBytes(io.q), elementBytes(io.chunkC),
+                        elementBytes(io.v));
     Value bytes = dynamicSharedMemory();
     auto view = [&](ArrayRef<int64_t> shape, Type elt, int64_t offset) {
       return sharedView(bytes, shape, elt, offset);
@@ -267,27 +271,27 @@ public:
     auto loadSlab = [&](Value stage, Value s) {
       Value k0 = mul(s, idx(slab));
       copyTileAsync(io.q, qSh, {stage}, L, slab, c.tid, threads, inSequence,
-               [&](Value r, Value col) -> SmallVector<Value> {
-                 return {row, hd, sequenceRow(r), add(k0, col)};
-               });
+                    [&](Value r, Value col) -> SmallVector<Value> {
+                      return {row, hd, sequenceRow(r), add(k0, col)};
+                    });
       copyTileAsync(io.k, kSh, {stage}, L, slab, c.tid, threads, inSequence,
-               [&](Value r, Value col) -> SmallVector<Value> {
-                 return {row, hd, sequenceRow(r), add(k0, col)};
-               });
-      copyTileAsync(io.chunkC, cSh, {stage}, slab, tile, c.tid, threads, nullptr,
-               [&](Value r, Value col) -> SmallVector<Value> {
-                 return {row, hd, chunkIdx, add(k0, r), add(c.dv0, col)};
-               });
+                    [&](Value r, Value col) -> SmallVector<Value> {
+                      return {row, hd, sequenceRow(r), add(k0, col)};
+                    });
+      copyTileAsync(io.chunkC, cSh, {stage}, slab, tile, c.tid, threads,
+                    nullptr, [&](Value r, Value col) -> SmallVector<Value> {
+                      return {row, hd, chunkIdx, add(k0, r), add(c.dv0, col)};
+                    });
       copyTileAsync(io.chunkN, nSh, {stage}, 1, slab, c.tid, threads, nullptr,
-               [&](Value, Value col) -> SmallVector<Value> {
-                 return {row, hd, chunkIdx, add(k0, col)};
-               });
+                    [&](Value, Value col) -> SmallVector<Value> {
+                      return {row, hd, chunkIdx, add(k0, col)};
+                    });
     };
     loadSlab(idx(0), idx(0));
     copyTileAsync(io.v, vSh, {}, L, tile, c.tid, threads, inSequence,
-             [&](Value r, Value col) -> SmallVector<Value> {
-               return {row, hd, sequenceRow(r), add(c.dv0, col)};
-             });
+                  [&](Value r, Value col) -> SmallVector<Value> {
+                    return {row, hd, sequenceRow(r), add(c.dv0, col)};
+                  });
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
 
     // 1. The gate scalars, while the first slab is in flight.
@@ -312,10 +316,9 @@ public:
           SmallVector<Value> acc(it);
           for (int64_t ks = 0; ks < slab; ks += 8) {
             Value c0 = add(idx(ks), c.t), c4 = add(c0, idx(4));
-            SmallVector<Value> qv = {load(qSh, {stage, c.lo, c0}),
-                                     load(qSh, {stage, c.hi, c0}),
-                                     load(qSh, {stage, c.lo, c4}),
-                                     load(qSh, {stage, c.hi, c4})};
+            SmallVector<Value> qv = {
+                load(qSh, {stage, c.lo, c0}), load(qSh, {stage, c.hi, c0}),
+                load(qSh, {stage, c.lo, c4}), load(qSh, {stage, c.hi, c4})};
             Value n0 = load(nSh, {stage, idx(0), c0}),
                   n4 = load(nSh, {stage, idx(0), c4});
             Value &qnLo = acc[4 * (sTiles + oTiles)];
@@ -357,30 +360,29 @@ public:
     // 3. P, its row sums, P into shared memory.
     std::array<Value, 2> rowSum =
         causalWeights(io, c, sAcc, cumSh, iSh, mSh, pSh);
-    std::array<Value, 2> inter = {load(interSh, {c.lo}),
-                                  load(interSh, {c.hi})};
+    std::array<Value, 2> inter = {load(interSh, {c.lo}), load(interSh, {c.hi})};
     std::array<Value, 2> den = denominators(io, inter, qn, rowSum);
     gpu::BarrierOp::create(b, loc);
     scaleByDecay(io, acc, inter);
 
     // 5. acc += P V; this warp's rows have P = 0 past column 16 w + 15.
     Value kEnd = mul(add(c.warp, idx(1)), idx(16));
-    acc = forRange(
-        idx(0), kEnd, idx(8), acc,
-        [&](Value kk, ValueRange it) -> SmallVector<Value> {
-          Value c0 = add(kk, c.t), c4 = add(c0, idx(4));
-          TF32Fragment a =
-              fragment({load(pSh, {c.lo, c0}), load(pSh, {c.hi, c0}),
-                        load(pSh, {c.lo, c4}), load(pSh, {c.hi, c4})});
-          SmallVector<Value> next;
-          for (int64_t n = 0; n < oTiles; ++n) {
-            Value col = add(idx(n * 8), c.g);
-            TF32Fragment bf =
-                fragment({load(vSh, {c0, col}), load(vSh, {c4, col})});
-            llvm::append_range(next, mma(a, bf, it.slice(n * 4, 4)));
-          }
-          return next;
-        });
+    acc =
+        forRange(idx(0), kEnd, idx(8), acc,
+                 [&](Value kk, ValueRange it) -> SmallVector<Value> {
+                   Value c0 = add(kk, c.t), c4 = add(c0, idx(4));
+                   TF32Fragment a =
+                       fragment({load(pSh, {c.lo, c0}), load(pSh, {c.hi, c0}),
+                                 load(pSh, {c.lo, c4}), load(pSh, {c.hi, c4})});
+                   SmallVector<Value> next;
+                   for (int64_t n = 0; n < oTiles; ++n) {
+                     Value col = add(idx(n * 8), c.g);
+                     TF32Fragment bf =
+                         fragment({load(vSh, {c0, col}), load(vSh, {c4, col})});
+                     llvm::append_range(next, mma(a, bf, it.slice(n * 4, 4)));
+                   }
+                   return next;
+                 });
 
     normaliseAndStore(io, c, acc, den, mSh);
     gpu::TerminatorOp::create(b, loc);
@@ -390,7 +392,6 @@ private:
   static Type elementType(Value memref) {
     return cast<MemRefType>(memref.getType()).getElementType();
   }
-  static int64_t bytesOf(Type t) { return t.getIntOrFloatBitWidth() / 8; }
 
   OutputsCoords coords(const ChunkOutputs &io, gpu::LaunchOp launch) {
     OutputsCoords c;
@@ -733,9 +734,9 @@ public:
     // Where the chunk's operands come from: global memory (rows clamped to
     // the sequence), or this chunk's stage of shared memory (rows past the
     // sequence zero) with `p`/`col` relative to the block's tile.
-    Value kSh, vSh, fSh, iSh2, stage;
+    Value kSh, vSh, fSh, igateSh, stage;
     if (staged)
-      std::tie(kSh, vSh, fSh, iSh2) = stagedViews(io, L);
+      std::tie(kSh, vSh, fSh, igateSh) = stagedViews(io, L);
     auto kAt = [&](Value t0, Value l, Value pAbs) {
       if (staged)
         return load(kSh, {stage, l, sub(pAbs, p0)});
@@ -764,15 +765,17 @@ public:
                       return {row, hd, add(t0, r), add(q0, col)};
                     });
       // Gates an element at a time: their rows need not be 16-byte aligned.
-      auto positionInside = [&](Value, Value l) { return ult(add(t0, l), seq); };
+      auto positionInside = [&](Value, Value l) {
+        return ult(add(t0, l), seq);
+      };
       for (auto [gates, gatesSh] :
-           {std::pair(io.fgate, fSh), std::pair(io.igate, iSh2)})
-        copyTileAsync(gates, gatesSh, {into}, 1, L, tid, threads,
-                      positionInside,
-                      [&](Value, Value l) -> SmallVector<Value> {
-                        return {row, hd, add(t0, l)};
-                      },
-                      /*elementsPerCopy=*/1);
+           {std::pair(io.fgate, fSh), std::pair(io.igate, igateSh)})
+        copyTileAsync(
+            gates, gatesSh, {into}, 1, L, tid, threads, positionInside,
+            [&](Value, Value l) -> SmallVector<Value> {
+              return {row, hd, add(t0, l)};
+            },
+            /*elementsPerCopy=*/1);
     };
     if (staged) {
       prefetch(idx(0), idx(0));
@@ -830,7 +833,7 @@ public:
             gateScalarsByWarp(
                 io, len, m, tid, wSh, scalarSh,
                 [&](Value l) { return gateAt(io.fgate, fSh, t0, l); },
-                [&](Value l) { return gateAt(io.igate, iSh2, t0, l); });
+                [&](Value l) { return gateAt(io.igate, igateSh, t0, l); });
           else
             gateScalarsSerially(io, row, hd, t0, len, last, m, tid, threads,
                                 logfSh, iSh, cumSh, wSh, scalarSh);
@@ -907,6 +910,10 @@ public:
     ifThen(arith::AndIOp::create(b, loc, ownsM, eqi(tid, idx(0))), [&] {
       store(state[nTiles * 4 + 1], io.finalM, {row, hd});
     });
+    // The last chunk's empty prefetch group (and, for an empty sequence,
+    // chunk 0's zero-fill) completes before the block exits.
+    if (staged)
+      NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
     gpu::TerminatorOp::create(b, loc);
   }
 
@@ -914,22 +921,18 @@ private:
   static Type elementType(Value memref) {
     return cast<MemRefType>(memref.getType()).getElementType();
   }
-  static int64_t bytesOf(Value memref) {
-    return elementType(memref).getIntOrFloatBitWidth() / 8;
-  }
 
   /// The staged kernel's K, V, f and i buffers (two chunks each).
   std::tuple<Value, Value, Value, Value> stagedViews(const ChunkStates &io,
                                                      int64_t L) {
-    StagedLayout layout(L, io.pTile, io.dvTile, bytesOf(io.k), bytesOf(io.v),
-                        bytesOf(io.fgate));
+    StagedLayout layout(L, io.pTile, io.dvTile, elementBytes(io.k),
+                        elementBytes(io.v), elementBytes(io.fgate));
     Value bytes = dynamicSharedMemory();
-    return {sharedView(bytes, {2, L, layout.kStride}, elementType(io.k),
-                       layout.k),
-            sharedView(bytes, {2, L, layout.vStride}, elementType(io.v),
-                       layout.v),
-            sharedView(bytes, {2, 1, L}, elementType(io.fgate), layout.f),
-            sharedView(bytes, {2, 1, L}, elementType(io.igate), layout.i)};
+    return {
+        sharedView(bytes, {2, L, layout.kStride}, elementType(io.k), layout.k),
+        sharedView(bytes, {2, L, layout.vStride}, elementType(io.v), layout.v),
+        sharedView(bytes, {2, 1, L}, elementType(io.fgate), layout.f),
+        sharedView(bytes, {2, 1, L}, elementType(io.igate), layout.i)};
   }
 
   bool staged;
@@ -1150,8 +1153,16 @@ private:
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
-/// Shared memory a block may have on sm_80 (the H200 allows 227 KiB).
+/// Shared memory a block may have on sm_80 (the H200 allows 227 KiB;
+/// sm_86/89 only 99 KiB, where a staged kernel over that fails to launch).
 constexpr int64_t kMaxSharedBytes = 163 * 1024;
+
+/// Whether a staged kernel can copy `v`'s elements 16 bytes at a time and
+/// convert them: 16- or 32-bit floats.
+bool isStageable(Value v) {
+  int64_t bytes = elementBytes(v);
+  return bytes == 2 || bytes == 4;
+}
 
 /// Whether the kernels can take `op`: every operand and result at most
 /// float32 (they compute in float32), and the results static except for
@@ -1343,19 +1354,20 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     }
     // Staged through shared memory: 16- or 32-bit operands (16-byte
     // copies), whole slabs of DHQK, the warp-scanned gate scalars.
-    using K = ChunkOutputsKernel;
-    auto bytes = [](Value v) {
-      return int64_t(elementTypeOf(v).getIntOrFloatBitWidth() / 8);
-    };
-    K::StagedLayout layout(chunk, tile, bytes(op.getQ()), bytes(entering[0]),
-                           bytes(op.getV()));
+    using Outputs = ChunkOutputsKernel;
     bool staged =
-        stagedOutputs && chunk % 32 == 0 && dhqk % K::slab == 0 &&
+        stagedOutputs && chunk % 32 == 0 && dhqk % Outputs::slab == 0 &&
         elementTypeOf(op.getQ()) == elementTypeOf(op.getK()) &&
         elementTypeOf(entering[0]) == elementTypeOf(entering[1]) &&
         llvm::all_of(ArrayRef<Value>{op.getQ(), op.getV(), entering[0]},
-                     [&](Value v) { return bytes(v) == 2 || bytes(v) == 4; }) &&
-        layout.fitsP(chunk) && layout.total <= kMaxSharedBytes;
+                     isStageable);
+    // Four chunk-long float arrays of static shared memory besides.
+    Outputs::StagedLayout layout(chunk, tile,
+                                 staged ? elementBytes(op.getQ()) : 4,
+                                 staged ? elementBytes(entering[0]) : 4,
+                                 staged ? elementBytes(op.getV()) : 4);
+    staged = staged && layout.fitsP(chunk) &&
+             layout.total + 4 * 4 * chunk <= kMaxSharedBytes;
     if (staged) {
       SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));
       Value sharedBytes = arith::ConstantIntOp::create(
@@ -1367,7 +1379,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       record(launch, qType,
              "chunk outputs staged " + Twine(split ? "3xtf32" : "tf32") +
                  " mma, chunk " + Twine(chunk) + ", dv tile " + Twine(tile) +
-                 ", slabs of " + Twine(K::slab),
+                 ", slabs of " + Twine(Outputs::slab),
              op.getQ());
       {
         OpBuilder::InsertionGuard guard(rewriter);
@@ -1488,22 +1500,19 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     // Staged: 16- or 32-bit keys and values (16-byte copies of whole rows
     // of the block's tile), float32 gates (copied one by one), whole warps
     // of gate scalars.
-    auto bytes = [](Value v) {
-      return int64_t(elementTypeOf(v).getIntOrFloatBitWidth() / 8);
-    };
-    ChunkStatesKernel::StagedLayout layout(chunk, pTile, tile, bytes(op.getK()),
-                                           bytes(op.getV()), 4);
-    bool staged =
-        stagedStates && chunk % 32 == 0 &&
-        llvm::all_of(ArrayRef<Value>{op.getK(), op.getV()},
-                     [&](Value v) { return bytes(v) == 2 || bytes(v) == 4; }) &&
-        elementTypeOf(op.getFgate()).isF32() &&
-        elementTypeOf(op.getIgate()).isF32() &&
-        layout.total <= kMaxSharedBytes;
+    bool staged = stagedStates && chunk % 32 == 0 && isStageable(op.getK()) &&
+                  isStageable(op.getV()) &&
+                  elementTypeOf(op.getFgate()).isF32() &&
+                  elementTypeOf(op.getIgate()).isF32();
+    ChunkStatesKernel::StagedLayout layout(
+        chunk, pTile, tile, staged ? elementBytes(op.getK()) : 4,
+        staged ? elementBytes(op.getV()) : 4, 4);
+    // Four chunk-long float arrays and two floats of static shared memory
+    // besides.
+    staged = staged && layout.total + 4 * (4 * chunk + 2) <= kMaxSharedBytes;
     Value sharedBytes =
-        staged ? arith::ConstantIntOp::create(rewriter, loc,
-                                              rewriter.getI32Type(),
-                                              layout.total)
+        staged ? arith::ConstantIntOp::create(
+                     rewriter, loc, rewriter.getI32Type(), layout.total)
                      .getResult()
                : Value();
     auto launch = gpu::LaunchOp::create(

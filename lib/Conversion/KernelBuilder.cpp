@@ -157,6 +157,10 @@ void KernelBuilder::storeVector(ValueRange values, Value memref,
                                               8));
 }
 
+int64_t elementBytes(Value v) {
+  return cast<ShapedType>(v.getType()).getElementTypeBitWidth() / 8;
+}
+
 Value KernelBuilder::dynamicSharedMemory() {
   Attribute workgroup = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::AddressSpace::Workgroup);
@@ -182,10 +186,12 @@ void KernelBuilder::copyTileAsync(
     function_ref<SmallVector<Value>(Value, Value)> from,
     int64_t elementsPerCopy) {
   Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-  int64_t elementBytes =
-      cast<MemRefType>(src.getType()).getElementTypeBitWidth() / 8;
+  int64_t bytes = elementBytes(src);
   bool wide = elementsPerCopy == 0;
-  int64_t perCopy = wide ? 16 / elementBytes : elementsPerCopy;
+  int64_t perCopy = wide ? 16 / bytes : elementsPerCopy;
+  assert(bytes > 0 && cols % perCopy == 0 && "whole copies per row");
+  assert(llvm::is_contained({4, 8, 16}, perCopy * bytes) &&
+         "cp.async copies 4, 8 or 16 bytes");
   int64_t perRow = cols / perCopy, copies = rows * perRow;
   for (int64_t first = 0; first < copies; first += threads) {
     Value id = add(tid, idx(first));

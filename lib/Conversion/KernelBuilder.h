@@ -36,6 +36,9 @@ mlir::Value allocateLike(mlir::OpBuilder &b, mlir::Location loc,
 /// kernels that compute in float32 (and store through truncf) decline it.
 bool hasWiderThanF32(mlir::Operation *op);
 
+/// Bytes per element of the shaped (tensor or memref) value `v`.
+int64_t elementBytes(mlir::Value v);
+
 /// A `shape` float buffer of `element` in workgroup (shared) memory.
 mlir::MemRefType sharedMemoryType(mlir::MLIRContext *context,
                                   llvm::ArrayRef<int64_t> shape,

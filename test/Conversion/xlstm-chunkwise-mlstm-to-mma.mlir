@@ -96,8 +96,10 @@ func.func @decode_outputs(%q: tensor<?x2x1x64xf32>, %v: tensor<?x2x1x256xf32>,
 
 // float32 q/k/v: each fragment is split into tf32 hi and lo parts and
 // every tile takes three mma (lo*hi, hi*lo, hi*hi), unless tf32 is allowed.
+// DHQK 16 is not a whole slab: fragments from global memory.
 // CHECK-LABEL: func @f32_outputs
 // CHECK:       gpu.launch
+// CHECK-NOT:     gpu.dynamic_shared_memory
 // CHECK:         %[[HI:.+]] = nvvm.convert.float.to.tf32 %[[V:[^ ]+]]
 // CHECK:         %[[HIF:.+]] = arith.bitcast %[[HI]] : i32 to f32
 // CHECK:         %[[D:.+]] = arith.subf %[[V]], %[[HIF]]
@@ -418,7 +420,9 @@ func.func @left_alone(%q: tensor<?x1x?x16xf64>, %g: tensor<?x1x?xf64>,
 // thread (all threads load the gates, a barrier, thread 0 scans).
 // CHECK-LABEL: func @states_chunk16
 // TF32-LABEL:  func @states_chunk16
+// Chunks of 16 (not whole warps of gate scalars) are not staged.
 // CHECK:       gpu.launch
+// CHECK-NOT:     gpu.dynamic_shared_memory
 // CHECK:         scf.for
 // CHECK:           math.log1p
 // CHECK:           gpu.barrier

@@ -134,3 +134,30 @@ func.func @lm_head_float32_logits(%x: tensor<?x?x8xbf16>, %wide: tensor<?x?x8xf3
   %1 = xlstm.lm_head %wide, %w : (tensor<?x?x8xf32>, tensor<16x8xbf16>) -> tensor<?x?x16xf32>
   return %0, %1 : tensor<?x?x16xf32>, tensor<?x?x16xf32>
 }
+
+// bf16 weights over a float32 residual stream: q, k, v, the gates and the
+// output gate's pre-activation come out of their projections in float32;
+// the output gate (sigmoid and product with the normed h) is computed in
+// float32 and only the product, out_proj's operand, is rounded to bf16.
+// CHECK-LABEL: func @large_bf16
+// CHECK:      %[[XN:.+]] = xlstm.rms_norm {{.*}} -> tensor<?x?x8xbf16>
+// CHECK:      linalg.contract {{.*}} -> tensor<?x?x4xf32>
+// CHECK:      linalg.contract {{.*}} -> tensor<?x?x4xf32>
+// CHECK:      linalg.contract {{.*}} -> tensor<?x?x8xf32>
+// CHECK:      %[[O:.+]] = linalg.contract {{.*}} -> tensor<?x?x8xf32>
+// CHECK:      %[[HN:.+]] = xlstm.multihead_norm {{.*}} -> tensor<?x?x8xf32>
+// CHECK:      %[[G:.+]] = linalg.generic {{.*}} ins(%[[O]], %[[HN]] : tensor<?x?x8xf32>, tensor<?x?x8xf32>) outs(%{{.+}} : tensor<?x?x8xf32>)
+// CHECK:        math.exp %{{.+}} : f32
+// CHECK:      %[[GB:.+]] = linalg.generic {{.*}} ins(%[[G]] : tensor<?x?x8xf32>) outs(%{{.+}} : tensor<?x?x8xbf16>)
+// CHECK:        arith.truncf
+// CHECK:      linalg.contract {{.*}} ins(%[[GB]], %{{.+}} : tensor<?x?x8xbf16>, tensor<8x8xbf16>) {{.*}} -> tensor<?x?x8xf32>
+func.func @large_bf16(%x: tensor<?x?x8xf32>, %norm_mlstm: tensor<8xbf16>, %q: tensor<4x8xbf16>,
+    %k: tensor<4x8xbf16>, %v: tensor<8x8xbf16>, %o: tensor<8x8xbf16>, %ig: tensor<2x8xbf16>,
+    %ig_b: tensor<2xbf16>, %fg: tensor<2x8xbf16>, %fg_b: tensor<2xbf16>, %mh: tensor<8xbf16>,
+    %out_proj: tensor<8x8xbf16>, %norm_ffn: tensor<8xbf16>, %gate: tensor<16x8xbf16>,
+    %up: tensor<16x8xbf16>, %down: tensor<8x16xbf16>) -> tensor<?x?x8xf32> {
+  %0 = xlstm.large_block %x config #xlstm.large_block<embedding_dim = 8, num_heads = 2, qk_dim = 4, v_dim = 8, ffn_dim = 16, use_bias = false, norm_eps = 1.0e-6 : f64, eps = 1.0e-6 : f64, gate_soft_cap = 15.0 : f64, weight_mode = single>
+      params(%norm_mlstm, %q, %k, %v, %o, %ig, %ig_b, %fg, %fg_b, %mh, %out_proj, %norm_ffn, %gate, %up, %down)
+      : tensor<?x?x8xf32>, (tensor<8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<8x8xbf16>, tensor<8x8xbf16>, tensor<2x8xbf16>, tensor<2xbf16>, tensor<2x8xbf16>, tensor<2xbf16>, tensor<8xbf16>, tensor<8x8xbf16>, tensor<8xbf16>, tensor<16x8xbf16>, tensor<16x8xbf16>, tensor<8x16xbf16>)
+  return %0 : tensor<?x?x8xf32>
+}

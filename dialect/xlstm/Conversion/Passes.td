@@ -321,7 +321,7 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     gates are copied into dynamic shared memory (`cp.async`) while the chunk
     before computes. With `staged-outputs` (default; 16- or 32-bit operands,
     DHQK a multiple of 32, chunks of 32 or 64), Q, K, the entering C and n
-    go through shared memory in slabs of 32 key dimensions, two in flight,
+    go through shared memory in slabs of 32 key dimensions, double-buffered,
     and `S = Q K^T` and `Q C` share each Q fragment; the gate scalars are a
     warp scan. Otherwise fragments are read from global memory.
 
@@ -351,7 +351,7 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Option<"dvTile", "dv-tile", "int64_t", /*default=*/"128",
            "Value columns per block (halved until it divides DHV)">,
     Option<"stagedOutputs", "staged-outputs", "bool", /*default=*/"true",
-           "Chunk outputs with float32 operands stage Q, K, C, n and V "
+           "Chunk outputs with 16- or 32-bit operands stage Q, K, C, n and V "
            "through shared memory (cp.async); off: fragments from global "
            "memory">,
     Option<"stagedStates", "staged-states", "bool", /*default=*/"true",

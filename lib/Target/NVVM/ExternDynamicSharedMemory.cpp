@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMEXTERNDYNAMICSHAREDMEMORYPASS
@@ -18,17 +19,14 @@ using namespace mlir;
 
 namespace {
 
-/// NVVM's address space of shared memory.
-constexpr unsigned kSharedAddressSpace = 3;
-
 struct XLSTMExternDynamicSharedMemoryPass
     : xlstm::impl::XLSTMExternDynamicSharedMemoryPassBase<
           XLSTMExternDynamicSharedMemoryPass> {
   void runOnOperation() override {
     getOperation()->walk([](LLVM::GlobalOp global) {
       auto array = dyn_cast<LLVM::LLVMArrayType>(global.getGlobalType());
-      if (global.getAddrSpace() != kSharedAddressSpace || !array ||
-          array.getNumElements() != 0 || global.getValueOrNull())
+      if (global.getAddrSpace() != unsigned(NVVM::NVVMMemorySpace::Shared) ||
+          !array || array.getNumElements() != 0 || global.getValueOrNull())
         return;
       global.setLinkage(LLVM::Linkage::External);
     });
