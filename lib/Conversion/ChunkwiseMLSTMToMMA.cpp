@@ -1153,9 +1153,6 @@ private:
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
-/// Shared memory a block may have on sm_80 (the H200 allows 227 KiB;
-/// sm_86/89 only 99 KiB, where a staged kernel over that fails to launch).
-constexpr int64_t kMaxSharedBytes = 163 * 1024;
 
 /// Whether a staged kernel can copy `v`'s elements 16 bytes at a time and
 /// convert them: 16- or 32-bit floats.
@@ -1367,7 +1364,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
                                  staged ? elementBytes(entering[0]) : 4,
                                  staged ? elementBytes(op.getV()) : 4);
     staged = staged && layout.fitsP(chunk) &&
-             layout.total + 4 * 4 * chunk <= kMaxSharedBytes;
+             layout.total + 4 * 4 * chunk <= kMaxSharedBytesPerBlock;
     if (staged) {
       SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));
       Value sharedBytes = arith::ConstantIntOp::create(
@@ -1509,7 +1506,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         staged ? elementBytes(op.getV()) : 4, 4);
     // Four chunk-long float arrays and two floats of static shared memory
     // besides.
-    staged = staged && layout.total + 4 * (4 * chunk + 2) <= kMaxSharedBytes;
+    staged =
+        staged && layout.total + 4 * (4 * chunk + 2) <= kMaxSharedBytesPerBlock;
     Value sharedBytes =
         staged ? arith::ConstantIntOp::create(
                      rewriter, loc, rewriter.getI32Type(), layout.total)

@@ -418,10 +418,9 @@ struct StagedTile {
         (t.blockN * t.blockK / 8) % t.threads())
       return fail("the 16-byte chunks of a stage must spread evenly over "
                   "the threads");
-    // 227 KiB of shared memory per block (sm_80 allows 163 KiB; the H200
-    // 227 KiB): checked for 2-byte operands.
+    // Checked for 2-byte operands.
     if (stages >= 2 && t.sharedBytes(16, stages) >
-                           163 * 1024)
+                           xlstm::kMaxSharedBytesPerBlock)
       return fail("stages x (BM + BN) x (BK + 8) x 2 bytes exceed the 163 KiB "
                   "of shared memory a block may have on sm_80");
     if (groupM < 0)

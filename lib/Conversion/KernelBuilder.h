@@ -36,6 +36,11 @@ mlir::Value allocateLike(mlir::OpBuilder &b, mlir::Location loc,
 /// kernels that compute in float32 (and store through truncf) decline it.
 bool hasWiderThanF32(mlir::Operation *op);
 
+/// Shared memory (static + dynamic) a block may have on sm_80, the chip
+/// the kernels target: the H200 allows 227 KiB, sm_86/89 only 99 KiB (a
+/// kernel over that fails to launch there).
+constexpr int64_t kMaxSharedBytesPerBlock = 163 * 1024;
+
 /// Bytes per element of the shaped (tensor or memref) value `v`.
 int64_t elementBytes(mlir::Value v);
 
