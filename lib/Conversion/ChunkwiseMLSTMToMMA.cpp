@@ -64,6 +64,11 @@ using namespace xlstm;
 
 namespace {
 
+/// The element type of a shaped (tensor or memref) value.
+Type elementTypeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType();
+}
+
 /// The operands and result of one chunk-outputs op, as buffers.
 struct ChunkOutputs {
   Value q, k, v, igate, fgate, chunkC, chunkN, chunkM, h;
@@ -250,8 +255,8 @@ public:
     int64_t L = io.chunk, tile = io.dvTile, threads = 32 * (L / 16);
     OutputsCoords c = coords(io, launch);
     Value row = c.row, hd = c.hd, chunkIdx = c.chunkIdx;
-    Type qkElt = elementType(io.q), stateElt = elementType(io.chunkC),
-         vElt = elementType(io.v);
+    Type qkElt = elementTypeOf(io.q), stateElt = elementTypeOf(io.chunkC),
+         vElt = elementTypeOf(io.v);
     StagedLayout layout(L, tile, elementBytes(io.q), elementBytes(io.chunkC),
                         elementBytes(io.v));
     Value bytes = dynamicSharedMemory();
@@ -389,10 +394,6 @@ public:
   }
 
 private:
-  static Type elementType(Value memref) {
-    return cast<MemRefType>(memref.getType()).getElementType();
-  }
-
   OutputsCoords coords(const ChunkOutputs &io, gpu::LaunchOp launch) {
     OutputsCoords c;
     int64_t dvTiles = io.dhv / io.dvTile;
@@ -918,10 +919,6 @@ public:
   }
 
 private:
-  static Type elementType(Value memref) {
-    return cast<MemRefType>(memref.getType()).getElementType();
-  }
-
   /// The staged kernel's K, V, f and i buffers (two chunks each).
   std::tuple<Value, Value, Value, Value> stagedViews(const ChunkStates &io,
                                                      int64_t L) {
@@ -929,10 +926,10 @@ private:
                         elementBytes(io.v), elementBytes(io.fgate));
     Value bytes = dynamicSharedMemory();
     return {
-        sharedView(bytes, {2, L, layout.kStride}, elementType(io.k), layout.k),
-        sharedView(bytes, {2, L, layout.vStride}, elementType(io.v), layout.v),
-        sharedView(bytes, {2, 1, L}, elementType(io.fgate), layout.f),
-        sharedView(bytes, {2, 1, L}, elementType(io.igate), layout.i)};
+        sharedView(bytes, {2, L, layout.kStride}, elementTypeOf(io.k), layout.k),
+        sharedView(bytes, {2, L, layout.vStride}, elementTypeOf(io.v), layout.v),
+        sharedView(bytes, {2, 1, L}, elementTypeOf(io.fgate), layout.f),
+        sharedView(bytes, {2, 1, L}, elementTypeOf(io.igate), layout.i)};
   }
 
   bool staged;
@@ -1181,9 +1178,6 @@ bool kernelsSupport(Operation *op) {
     return true;
   });
 }
-Type elementTypeOf(Value v) {
-  return cast<ShapedType>(v.getType()).getElementType();
-}
 /// The largest of `preferred`, halved, that divides `dim` and is a
 /// multiple of 8; 0 if none.
 int64_t columnTile(int64_t preferred, int64_t dim) {
@@ -1365,43 +1359,37 @@ struct XLSTMChunkwiseMLSTMToMMAPass
                                  staged ? elementBytes(op.getV()) : 4);
     staged = staged && layout.fitsP(chunk) &&
              layout.total + 4 * 4 * chunk <= kMaxSharedBytesPerBlock;
-    if (staged) {
-      SmallVector<Type> shared(4, sharedMemoryType(ctx, {chunk}, f32));
-      Value sharedBytes = arith::ConstantIntOp::create(
-          rewriter, loc, rewriter.getI32Type(), layout.total);
-      auto launch = gpu::LaunchOp::create(
-          rewriter, loc, numChunks, idx(numHeads * (dhv / tile)), batch,
-          idx(32 * (chunk / 16)), idx(1), idx(1), sharedBytes,
-          /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, shared);
-      record(launch, qType,
-             "chunk outputs staged " + Twine(split ? "3xtf32" : "tf32") +
-                 " mma, chunk " + Twine(chunk) + ", dv tile " + Twine(tile) +
-                 ", slabs of " + Twine(Outputs::slab),
-             op.getQ());
-      {
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPointToStart(&launch.getBody().front());
-        ChunkOutputsKernel(rewriter, loc, split).buildStaged(io, launch);
-      }
-      rewriter.replaceOp(op,
-                         toTensor(rewriter, loc, op.getH().getType(), io.h));
-      return;
-    }
-    SmallVector<Type> shared(6, sharedMemoryType(ctx, {chunk}, f32));
-    shared.push_back(sharedMemoryType(ctx, {chunk, chunk}, f32));
+    // The staged kernel: four scalar arrays static, the slabs dynamic; the
+    // other: six scalar arrays and P static.
+    SmallVector<Type> shared(staged ? 4 : 6,
+                             sharedMemoryType(ctx, {chunk}, f32));
+    if (!staged)
+      shared.push_back(sharedMemoryType(ctx, {chunk, chunk}, f32));
+    Value sharedBytes =
+        staged ? arith::ConstantIntOp::create(rewriter, loc,
+                                              rewriter.getI32Type(),
+                                              layout.total)
+                     .getResult()
+               : Value();
     auto launch = gpu::LaunchOp::create(
         rewriter, loc, numChunks, idx(numHeads * (dhv / tile)), batch,
-        idx(32 * (chunk / 16)), idx(1), idx(1),
-        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-        /*asyncDependencies=*/{}, shared);
+        idx(32 * (chunk / 16)), idx(1), idx(1), sharedBytes,
+        /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, shared);
+    std::string slabs =
+        staged ? (", slabs of " + Twine(Outputs::slab)).str() : "";
     record(launch, qType,
-           "chunk outputs " + Twine(split ? "3xtf32" : "tf32") +
-               " mma, chunk " + Twine(chunk) + ", dv tile " + Twine(tile),
+           "chunk outputs " + Twine(staged ? "staged " : "") +
+               Twine(split ? "3xtf32" : "tf32") + " mma, chunk " +
+               Twine(chunk) + ", dv tile " + Twine(tile) + slabs,
            op.getQ());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      ChunkOutputsKernel(rewriter, loc, split).build(io, launch);
+      ChunkOutputsKernel kernel(rewriter, loc, split);
+      if (staged)
+        kernel.buildStaged(io, launch);
+      else
+        kernel.build(io, launch);
     }
     rewriter.replaceOp(op, toTensor(rewriter, loc, op.getH().getType(), io.h));
   }

@@ -21,6 +21,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -187,8 +188,9 @@ struct CudaBackend::Impl {
   struct Kernel {
     Function function;
     /// The dynamic shared memory the kernel may use (48 KiB less its
-    /// static shared memory until an opt-in raises it).
-    unsigned maxDynamicShared = 0;
+    /// static shared memory until an opt-in raises it), read from the
+    /// driver at the first launch that asks for any.
+    std::optional<unsigned> maxDynamicShared;
   };
 
   explicit Impl(const Context &context, Stream stream)
@@ -243,14 +245,7 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(
     if (!function)
       return makeError("kernel module '" + kernel.module +
                        "': " + toString(function.takeError()));
-    // What the kernel may take without an opt-in: 48 KiB less its static
-    // shared memory.
-    Expected<int> maxDynamic = function->getAttribute(
-        cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
-    if (!maxDynamic)
-      return maxDynamic.takeError();
-    impl->kernels.push_back(
-        {std::move(*function), unsigned(std::max(*maxDynamic, 0))});
+    impl->kernels.push_back({std::move(*function)});
   }
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
 }
@@ -313,14 +308,24 @@ Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,
     return makeError(formatv("there is no kernel {0}; the backend has {1}",
                              kernel, impl->kernels.size()));
   Impl::Kernel &entry = impl->kernels[kernel];
-  // More than 48 KiB of dynamic shared memory needs an opt-in per kernel.
-  if (shape.sharedMemoryBytes > entry.maxDynamicShared) {
-    if (Error err = entry.function.setAttribute(
-            cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            int(std::min<unsigned>(shape.sharedMemoryBytes,
-                                   std::numeric_limits<int>::max()))))
-      return err;
-    entry.maxDynamicShared = shape.sharedMemoryBytes;
+  // More than the kernel may take by default (48 KiB less its static shared
+  // memory) needs an opt-in per kernel.
+  if (shape.sharedMemoryBytes > 0) {
+    if (!entry.maxDynamicShared) {
+      Expected<int> maxDynamic = entry.function.getAttribute(
+          cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
+      if (!maxDynamic)
+        return maxDynamic.takeError();
+      entry.maxDynamicShared = unsigned(std::max(*maxDynamic, 0));
+    }
+    if (shape.sharedMemoryBytes > *entry.maxDynamicShared) {
+      if (Error err = entry.function.setAttribute(
+              cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+              int(std::min<unsigned>(shape.sharedMemoryBytes,
+                                     std::numeric_limits<int>::max()))))
+        return err;
+      entry.maxDynamicShared = shape.sharedMemoryBytes;
+    }
   }
   Impl::Timed *timing = nullptr;
   if (impl->profiling) {
