@@ -60,6 +60,7 @@ prepare)
   if [ ! -f "$build/build.ninja" ]; then
     cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
       -DXLSTM_ENABLE_COMPILER=OFF -DXLSTM_STATIC_LLVM_SUPPORT=ON \
+      -DLLVM_DIR=/usr/lib/llvm-22/lib/cmake/llvm \
       -DLLVM_USE_LINKER=lld >/dev/null
   fi
   ninja -C "$build" xlstm-gpu-info xlstm-compare xlstm-run xlstm-bundle \
@@ -146,9 +147,9 @@ sys.exit("no PTX image has the kernel " + name)
     "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
       --xlstm-gpu-to-ptx="chip=sm_80" | extract_ptx mma_tile "$out/mma-bf16.ptx"
     "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
-      --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" |
+      --xlstm-contract-to-mma="stages=0 gemv-min-n=0" |
       "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
-      extract_ptx small_batch_kernel_0 "$out/small-batch.ptx"
+      extract_ptx projection_small_batch_mma "$out/small-batch.ptx"
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
   fi

@@ -228,7 +228,7 @@ void multiplyTiles(OpBuilder &b, Location loc, NVVM::MMATypes type,
     }
 }
 
-/// Builds the kernel body; `b` is inside the gpu.launch.
+/// Builds the kernel body; `b` is inside the gpu.func.
 class MMAKernelBuilder {
 public:
   MMAKernelBuilder(OpBuilder &b, Location loc, TileShape tile,
@@ -514,7 +514,7 @@ public:
     Value perSplit, numSplits; // host values, uniform in the kernel
   };
   void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
-             int64_t stages, gpu::LaunchOp launch,
+             int64_t stages, const xlstm::KernelCache::Body &kernel,
              std::optional<SplitK> split = std::nullopt) {
     const int64_t tilesM = t.tilesM(), tilesN = t.tilesN();
     Type elt = cast<MemRefType>(x.getType()).getElementType();
@@ -534,11 +534,11 @@ public:
     Value sa = stagesView(t.blockM, 0);
     Value sb = stagesView(t.blockN, stages * t.blockM * t.rowStride() *
                                         elt.getIntOrFloatBitWidth() / 8);
-    Value tid = launch.getThreadIds().x;
+    Value tid = kernel.threadIds.x;
     Value lane = remui(tid, 32), warp = divui(tid, 32);
     Value g = divui(lane, 4), t2 = mul(remui(lane, 4), idx(2));
     Value warpM = divui(warp, t.warpsN), warpN = remui(warp, t.warpsN);
-    auto [blockRow, blockCol] = blockPosition(launch, m, n);
+    auto [blockRow, blockCol] = blockPosition(kernel, m, n);
     Value m0 = mul(blockRow, idx(t.blockM));
     Value n0 = mul(blockCol, idx(t.blockN));
     Value wm0 = mul(warpM, idx(tilesM * 16));
@@ -548,7 +548,7 @@ public:
     int64_t kSteps = k / t.blockK;
     Value kBegin = idx(0), count = idx(kSteps), splitting;
     if (split) {
-      kBegin = mul(launch.getBlockIds().z, split->perSplit);
+      kBegin = mul(kernel.blockIds.z, split->perSplit);
       count = arith::MinUIOp::create(
           b, loc, split->perSplit,
           arith::SubIOp::create(b, loc, idx(kSteps), kBegin));
@@ -686,14 +686,14 @@ public:
   /// The (row, column) of this block's tile: the 2-D grid's ids, or with
   /// groupM > 0 its 1-D id walked group by group (groupM tile rows at a
   /// time sweep the tile columns, down each column first).
-  std::pair<Value, Value> blockPosition(gpu::LaunchOp launch, Value m,
+  std::pair<Value, Value> blockPosition(const xlstm::KernelCache::Body &kernel, Value m,
                                         Value n) {
     if (t.groupM == 0)
-      return {launch.getBlockIds().x, launch.getBlockIds().y};
+      return {kernel.blockIds.x, kernel.blockIds.y};
     auto ceilDiv = [&](Value v, int64_t d) -> Value {
       return arith::CeilDivUIOp::create(b, loc, v, idx(d));
     };
-    Value id = launch.getBlockIds().x;
+    Value id = kernel.blockIds.x;
     Value rows = ceilDiv(m, t.blockM), cols = ceilDiv(n, t.blockN);
     Value perGroup = mul(idx(t.groupM), cols);
     Value first = mul(arith::DivUIOp::create(b, loc, id, perGroup), idx(t.groupM));
@@ -730,13 +730,13 @@ public:
   }
 
   void build(Value x, Value w, Value out, Value m, Value n, int64_t k,
-             gpu::LaunchOp launch) {
-    Value tid = launch.getThreadIds().x;
+             const xlstm::KernelCache::Body &kernel) {
+    Value tid = kernel.threadIds.x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
     Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
-    Value m0 = add(mul(launch.getBlockIds().x, idx(blockM)),
+    Value m0 = add(mul(kernel.blockIds.x, idx(blockM)),
                    mul(divui(warp, idx(warpsN)), idx(tilesM * 16)));
-    Value n0 = add(mul(launch.getBlockIds().y, idx(blockN)),
+    Value n0 = add(mul(kernel.blockIds.y, idx(blockN)),
                    mul(remui(warp, idx(warpsN)), idx(tilesN * 8)));
     Value lastM = sub(m, idx(1)), lastN = sub(n, idx(1));
     auto accRow = [&](int64_t mi, int64_t e) {
@@ -816,14 +816,14 @@ public:
   }
 
   void build(Value x, Value w, Value out, Value m, int64_t n, int64_t k,
-             int64_t warpsPerBlock, gpu::LaunchOp launch) {
+             int64_t warpsPerBlock, const xlstm::KernelCache::Body &kernel) {
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     int64_t width = vectorWidth(elt);
     auto vecType = VectorType::get({width}, elt);
     auto f32Vec = VectorType::get({width}, b.getF32Type());
-    Value tid = launch.getThreadIds().x;
+    Value tid = kernel.threadIds.x;
     Value lane = remui(tid, idx(32));
-    Value row = add(mul(launch.getBlockIds().x, idx(warpsPerBlock)),
+    Value row = add(mul(kernel.blockIds.x, idx(warpsPerBlock)),
                     divui(tid, idx(32)));
     // A warp past N has nothing to do (no barrier follows).
     ifThen(ult(row, idx(n)), [&] {
@@ -946,14 +946,14 @@ public:
   }
 
   void build(Value x, Value w, Value out, Value m, int64_t n, int64_t k,
-             gpu::LaunchOp launch) {
+             const xlstm::KernelCache::Body &kernel) {
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Type i32 = b.getI32Type();
-    Value partial = launch.getWorkgroupAttributions()[0];
-    Value tid = launch.getThreadIds().x;
+    Value partial = kernel.workgroup[0];
+    Value tid = kernel.threadIds.x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
     Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
-    Value n0 = mul(launch.getBlockIds().x, idx(blockN));
+    Value n0 = mul(kernel.blockIds.x, idx(blockN));
     Value lastM = sub(m, idx(1));
     // Rows past N and M are read clamped (valid memory) and never stored.
     Value wRows[2] = {minui(add(n0, g), idx(n - 1)),
@@ -1213,6 +1213,8 @@ struct XLSTMContractToMMAPass
   using Base::Base;
   StagedTile staged;
   std::optional<StagedTile> stagedLarge;
+  /// This run's kernels, one per configuration and operand types.
+  xlstm::KernelCache *cache = nullptr;
   /// Fewer K steps per split would spend more on the atomic adds of the
   /// partial sums than they save.
   static constexpr int64_t kMinStepsPerSplit = 4;
@@ -1229,27 +1231,31 @@ struct XLSTMContractToMMAPass
     b.setInsertionPointToStart(ifSplit.thenBlock());
     Value count = arith::MulIOp::create(b, loc, m, n);
     Value one = cst(1);
-    auto launch = gpu::LaunchOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, count, cst(256)), one, one,
-        cst(256), one, one);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    Value i = arith::AddIOp::create(
-        b, loc,
-        arith::MulIOp::create(b, loc, launch.getBlockIds().x, cst(256)),
-        launch.getThreadIds().x);
-    auto inside = scf::IfOp::create(
-        b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, count),
-        /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(inside.thenBlock());
-      memref::StoreOp::create(
-          b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0)), out,
-          ValueRange{arith::DivUIOp::create(b, loc, i, n),
-                     arith::RemUIOp::create(b, loc, i, n)});
-    }
-    gpu::TerminatorOp::create(b, loc);
+    cache->launch(
+        b, loc, "projection_zero", "", {out, m, n},
+        {arith::CeilDivUIOp::create(b, loc, count, cst(256)), one, one},
+        {256, 1, 1}, /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
+        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+          Value out = kernel.args[0], m = kernel.args[1], n = kernel.args[2];
+          Value i = arith::AddIOp::create(
+              b, loc,
+              arith::MulIOp::create(
+                  b, loc, kernel.blockIds.x,
+                  arith::ConstantIndexOp::create(b, loc, 256)),
+              kernel.threadIds.x);
+          Value count = arith::MulIOp::create(b, loc, m, n);
+          auto inside = scf::IfOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i,
+                                    count),
+              /*withElseRegion=*/false);
+          b.setInsertionPointToStart(inside.thenBlock());
+          memref::StoreOp::create(
+              b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0)),
+              out,
+              ValueRange{arith::DivUIOp::create(b, loc, i, n),
+                         arith::RemUIOp::create(b, loc, i, n)});
+        });
   }
 
   /// The pipelined kernel for K steps that the configured tile does not
@@ -1266,7 +1272,7 @@ struct XLSTMContractToMMAPass
                   Value x,
                   Value w, Value out, Value m, Value n, int64_t k,
                   bool accumulate,
-                  function_ref<void(gpu::LaunchOp, const Twine &,
+                  function_ref<void(Operation *, const Twine &,
                                     const Twine &)>
                       record,
                   const Twine &when) {
@@ -1310,8 +1316,28 @@ struct XLSTMContractToMMAPass
       if (!accumulate)
         zeroWhenSplit(rewriter, loc, out, m, n, splits);
     }
-    auto launch = gpu::LaunchOp::create(rewriter, loc, gridX, gridY, gridZ,
-                                        cst(cfg.threads()), one, one, shared);
+    SmallVector<Value> operands = {x, w, out, m, n};
+    if (split)
+      operands.append({split->perSplit, split->numSplits});
+    std::string config;
+    llvm::raw_string_ostream os(config);
+    os << cfg.blockM << "x" << cfg.blockN << "x" << cfg.blockK << "/"
+       << cfg.warpsM << "x" << cfg.warpsN << "/" << numStages << " group-m "
+       << cfg.groupM << (accumulate ? " accumulate" : "")
+       << (split ? " split-k" : "");
+    auto launch = cache->launch(
+        rewriter, loc, "projection_mma_staged", config, operands,
+        {gridX, gridY, gridZ}, {cfg.threads(), 1, 1}, shared, /*workgroup=*/{},
+        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+          std::optional<StagedMMAKernelBuilder::SplitK> inside;
+          if (split)
+            inside = StagedMMAKernelBuilder::SplitK{kernel.args[5],
+                                                    kernel.args[6]};
+          StagedMMAKernelBuilder(b, loc, cfg, accumulate)
+              .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                     kernel.args[3], kernel.args[4], k, numStages, kernel,
+                     inside);
+        });
     record(launch,
            "mma-staged " + Twine(cfg.blockM) + "x" + Twine(cfg.blockN) + "x" +
                Twine(cfg.blockK) + " " + Twine(cfg.warpsM * cfg.warpsN) +
@@ -1321,11 +1347,6 @@ struct XLSTMContractToMMAPass
                             Twine(splitKBlocks) + " tiles"
                       : Twine()),
            when);
-    OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(&launch.getBody().front());
-    StagedMMAKernelBuilder(rewriter, loc, cfg, accumulate)
-        .build(x, w, out, m, n, k, numStages, launch, split);
-    gpu::TerminatorOp::create(rewriter, loc);
   }
 
   void runOnOperation() override {
@@ -1380,6 +1401,8 @@ struct XLSTMContractToMMAPass
       }
       stagedLarge = *parsedTile;
     }
+    xlstm::KernelCache kernels(getOperation());
+    cache = &kernels;
     SmallVector<linalg::ContractOp> contracts;
     getOperation()->walk(
         [&](linalg::ContractOp op) { contracts.push_back(op); });
@@ -1412,7 +1435,7 @@ struct XLSTMContractToMMAPass
       int64_t mStatic =
           xlstm::leadingRows(cast<MemRefType>(p->x.getType()).getShape());
       std::string shape = xlstm::formatShape({mStatic, nStatic, p->k});
-      auto record = [&](gpu::LaunchOp launch, const Twine &kernel,
+      auto record = [&](Operation *launch, const Twine &kernel,
                         const Twine &when) {
         xlstm::recordKernelChoice(
             launch, {"projection", shape, kernel.str(), when.str()}, p->w);
@@ -1426,23 +1449,27 @@ struct XLSTMContractToMMAPass
       int64_t gemvWidth = GemvKernelBuilder::vectorWidth(elt);
       if (gemvMaxRows > 0 && p->k % gemvWidth == 0) {
         auto emitGemv = [&](int64_t maxRows, const Twine &when) {
-          auto launch = gpu::LaunchOp::create(
-              rewriter, loc, ceilDiv(n, gemvWarps), one, one,
-              arith::ConstantIndexOp::create(rewriter, loc, 32 * gemvWarps),
-              one, one);
+          // Several rows of x already keep loads in flight (and registers
+          // busy): unroll the single-row kernel only.
+          int64_t unroll = maxRows == 1 ? gemvUnroll : 1;
+          auto launch = cache->launch(
+              rewriter, loc, "projection_gemv",
+              (Twine(maxRows) + " rows unroll " + Twine(unroll) +
+               (accumulate ? " accumulate" : ""))
+                  .str(),
+              {x, p->w, out, m}, {ceilDiv(n, gemvWarps), one, one},
+              {32 * gemvWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+              /*workgroup=*/{},
+              [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+                GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
+                    .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                           kernel.args[3], nStatic, p->k, gemvWarps, kernel);
+              });
           record(launch,
                  "gemv " + Twine(gemvWarps) + " warps " +
                      (maxRows == 1 ? "unroll " + Twine(gemvUnroll)
                                    : "up to " + Twine(maxRows) + " rows"),
                  when);
-          OpBuilder::InsertionGuard guard(rewriter);
-          rewriter.setInsertionPointToStart(&launch.getBody().front());
-          // Several rows of x already keep loads in flight (and registers
-          // busy): unroll the single-row kernel only.
-          GemvKernelBuilder(rewriter, loc, maxRows,
-                            maxRows == 1 ? gemvUnroll : 1, accumulate)
-              .build(x, p->w, out, m, nStatic, p->k, gemvWarps, launch);
-          gpu::TerminatorOp::create(rewriter, loc);
         };
         auto emitSmallBatchMMA = [&](const Twine &when) {
           using T = SmallBatchMMAKernelBuilder;
@@ -1451,23 +1478,24 @@ struct XLSTMContractToMMAPass
               rewriter.getContext(),
               {T::reductionFloats(smallBatchWarps, tokenTiles)},
               rewriter.getF32Type());
-          auto launch = gpu::LaunchOp::create(
-              rewriter, loc, ceilDiv(n, T::blockN), one, one,
-              arith::ConstantIndexOp::create(rewriter, loc,
-                                             32 * smallBatchWarps),
-              one, one, /*dynamicSharedMemorySize=*/nullptr,
-              /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
-              TypeRange{shared});
+          auto launch = cache->launch(
+              rewriter, loc, "projection_small_batch_mma",
+              (Twine(tokenTiles) + " token tiles unroll " +
+               Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
+                  .str(),
+              {x, p->w, out, m}, {ceilDiv(n, T::blockN), one, one},
+              {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+              TypeRange{shared},
+              [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+                T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
+                  accumulate)
+                    .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                           kernel.args[3], nStatic, p->k, kernel);
+              });
           record(launch,
                  "small-batch mma " + Twine(smallBatchWarps) +
                      " warps unroll " + Twine(smallBatchUnroll),
                  when);
-          OpBuilder::InsertionGuard guard(rewriter);
-          rewriter.setInsertionPointToStart(&launch.getBody().front());
-          T(rewriter, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
-            accumulate)
-              .build(x, p->w, out, m, nStatic, p->k, launch);
-          gpu::TerminatorOp::create(rewriter, loc);
         };
         Value few = arith::CmpIOp::create(
             rewriter, loc, arith::CmpIPredicate::ule, m,
@@ -1502,19 +1530,24 @@ struct XLSTMContractToMMAPass
       }
       if (elt.isF32()) {
         using T = TF32KernelBuilder;
-        auto launch = gpu::LaunchOp::create(
-            rewriter, loc, ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one,
-            arith::ConstantIndexOp::create(rewriter, loc, T::threads), one,
-            one);
+        auto launch = cache->launch(
+            rewriter, loc, "projection_tf32_mma",
+            (Twine(tf32 ? "tf32" : "3xtf32") +
+             (accumulate ? " accumulate" : ""))
+                .str(),
+            {x, p->w, out, m, n},
+            {ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one},
+            {T::threads, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+            /*workgroup=*/{},
+            [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+              TF32KernelBuilder(b, loc, /*split=*/!tf32, accumulate)
+                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                         kernel.args[3], kernel.args[4], p->k, kernel);
+            });
         record(launch,
                Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
                    "x" + Twine(T::blockN) + "x8",
                tiledWhen);
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPointToStart(&launch.getBody().front());
-        TF32KernelBuilder(rewriter, loc, /*split=*/!tf32, accumulate)
-            .build(x, p->w, out, m, n, p->k, launch);
-        gpu::TerminatorOp::create(rewriter, loc);
         rewriter.eraseOp(op);
         continue;
       }
@@ -1567,23 +1600,26 @@ struct XLSTMContractToMMAPass
           continue;
         }
       }
-      Value threads = arith::ConstantIndexOp::create(
-          rewriter, loc, 32 * tile.warpsM * tile.warpsN);
-      auto launch = gpu::LaunchOp::create(
-          rewriter, loc, ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()),
-          one, threads, one, one);
+      auto launch = cache->launch(
+          rewriter, loc, "projection_mma",
+          (Twine(tile.warpsM) + "x" + Twine(tile.warpsN) + " warps of " +
+           Twine(tile.tilesM) + "x" + Twine(tile.tilesN) + " tiles" +
+           (accumulate ? " accumulate" : ""))
+              .str(),
+          {x, p->w, out, m, n},
+          {ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()), one},
+          {32 * tile.warpsM * tile.warpsN, 1, 1},
+          /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+            MMAKernelBuilder(b, loc, tile, accumulate)
+                .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                       kernel.args[3], kernel.args[4], p->k, kernel.blockIds,
+                       kernel.threadIds);
+          });
       record(launch,
              "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
                  "x16 direct",
              tiledWhen);
-      {
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPointToStart(&launch.getBody().front());
-        MMAKernelBuilder(rewriter, loc, tile, accumulate)
-            .build(x, p->w, out, m, n, p->k, launch.getBlockIds(),
-                   launch.getThreadIds());
-        gpu::TerminatorOp::create(rewriter, loc);
-      }
       rewriter.eraseOp(op);
     }
   }

@@ -15,6 +15,8 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
@@ -46,6 +48,80 @@ Value allocateLike(OpBuilder &b, Location loc, Type type,
       b, loc,
       MemRefType::get(tensorType.getShape(), tensorType.getElementType()),
       dynamic);
+}
+
+KernelCache::KernelCache(ModuleOp module) : module(module), symbols(module) {}
+
+gpu::LaunchFuncOp KernelCache::launch(OpBuilder &b, Location loc,
+                                      StringRef name, StringRef config,
+                                      ValueRange operands,
+                                      gpu::KernelDim3 grid,
+                                      std::array<int64_t, 3> block,
+                                      Value dynamicSharedBytes,
+                                      TypeRange workgroup, BodyBuilder build) {
+  // The key: everything the body may depend on. Constants by value (they
+  // are folded into the body), the rest by type.
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << name << "|" << config << "|" << block[0] << "x" << block[1] << "x"
+     << block[2];
+  for (Type t : workgroup)
+    os << "|w:" << t;
+  SmallVector<Value> arguments;
+  SmallVector<Attribute> constants(operands.size());
+  for (auto [i, v] : llvm::enumerate(operands)) {
+    if (matchPattern(v, m_Constant(&constants[i])))
+      os << "|c:" << constants[i] << ":" << v.getType();
+    else {
+      os << "|a:" << v.getType();
+      arguments.push_back(v);
+    }
+  }
+  auto [it, inserted] = kernels.try_emplace(key);
+  if (inserted) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
+    symbols.insert(gpuModule); // renamed where the name is taken
+    b.setInsertionPointToStart(gpuModule.getBody());
+    auto kernel = gpu::GPUFuncOp::create(
+        b, loc, gpuModule.getName(),
+        b.getFunctionType(ValueRange(arguments).getTypes(), {}), workgroup);
+    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                    b.getUnitAttr());
+    kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+        {int32_t(block[0]), int32_t(block[1]), int32_t(block[2])}));
+    b.setInsertionPointToStart(&kernel.getBody().front());
+    Body body;
+    unsigned next = 0;
+    for (auto [i, v] : llvm::enumerate(operands))
+      body.args.push_back(constants[i]
+                              ? b.clone(*v.getDefiningOp())->getResult(0)
+                              : Value(kernel.getArgument(next++)));
+    auto ids = [&](auto op) {
+      using Op = decltype(op);
+      return gpu::KernelDim3{Op::create(b, loc, gpu::Dimension::x),
+                             Op::create(b, loc, gpu::Dimension::y),
+                             Op::create(b, loc, gpu::Dimension::z)};
+    };
+    body.blockIds = ids(gpu::BlockIdOp());
+    body.threadIds = ids(gpu::ThreadIdOp());
+    body.workgroup = kernel.getWorkgroupAttributions();
+    build(b, body);
+    // (The body may leave the builder inside a region of its own.)
+    b.setInsertionPointToEnd(&kernel.getBody().front());
+    gpu::ReturnOp::create(b, loc);
+    it->second = kernel;
+  }
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  return gpu::LaunchFuncOp::create(
+      b, loc, it->second, grid,
+      gpu::KernelDim3{cst(block[0]), cst(block[1]), cst(block[2])},
+      dynamicSharedBytes, arguments);
 }
 
 bool hasWiderThanF32(Operation *op) {

@@ -18,6 +18,11 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <array>
 
 namespace xlstm {
 
@@ -48,6 +53,54 @@ int64_t elementBytes(mlir::Value v);
 mlir::MemRefType sharedMemoryType(mlir::MLIRContext *context,
                                   llvm::ArrayRef<int64_t> shape,
                                   mlir::Type element);
+
+/// Kernels built once per configuration rather than once per launch site.
+/// A model repeats its blocks, so most launches of a kernel family share
+/// their shapes and types: building, canonicalising, outlining and
+/// deduplicating a body per site made most of a compile (the xLSTM-7B's 32
+/// blocks). The first launch of a key builds a gpu.func in a gpu.module of
+/// its own (what gpu-kernel-outlining would make of a gpu.launch); every
+/// launch is a gpu.launch_func. Operands defined by constants become
+/// constants inside the kernel and part of its key, so that what is static
+/// at a site stays static in the kernel, as with a gpu.launch whose
+/// constants were sunk.
+class KernelCache {
+public:
+  /// What a kernel body is built from.
+  struct Body {
+    /// The launch's operands as the kernel sees them: its arguments, and
+    /// the constants re-created inside.
+    llvm::SmallVector<mlir::Value> args;
+    mlir::gpu::KernelDim3 blockIds, threadIds;
+    /// The static shared buffers (`workgroup` types of the launch).
+    mlir::ValueRange workgroup;
+  };
+  using BodyBuilder = llvm::function_ref<void(mlir::OpBuilder &, const Body &)>;
+
+  /// Kernels go into `module` (a gpu.module each, named after the kernel).
+  explicit KernelCache(mlir::ModuleOp module);
+
+  /// Launches the kernel `name` in configuration `config` on `operands`
+  /// (grid `grid`, `block` threads, `dynamicSharedBytes` an i32 or null),
+  /// building it with `build` the first time this name, configuration,
+  /// block, workgroup types, operand types and constant operands meet.
+  /// `build` must make the body from `Body` alone (no value of the site).
+  mlir::gpu::LaunchFuncOp launch(mlir::OpBuilder &b, mlir::Location loc,
+                                 llvm::StringRef name, llvm::StringRef config,
+                                 mlir::ValueRange operands,
+                                 mlir::gpu::KernelDim3 grid,
+                                 std::array<int64_t, 3> block,
+                                 mlir::Value dynamicSharedBytes,
+                                 mlir::TypeRange workgroup, BodyBuilder build);
+
+  /// Distinct kernels built so far.
+  unsigned size() const { return kernels.size(); }
+
+private:
+  mlir::ModuleOp module;
+  mlir::SymbolTable symbols;
+  llvm::StringMap<mlir::gpu::GPUFuncOp> kernels;
+};
 
 class KernelBuilder {
 public:

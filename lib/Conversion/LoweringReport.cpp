@@ -207,7 +207,9 @@ struct XLSTMLoweringReportPass
     for (auto func : getOperation().getOps<FunctionOpInterface>()) {
       StringRef function = func.getName();
       func->walk<WalkOrder::PreOrder>([&](Operation *op) {
-        if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
+        // A kernel a pass built inline, or once for many launch sites.
+        if (isa<gpu::LaunchOp, gpu::LaunchFuncOp>(op)) {
+          Operation *launch = op;
           if (auto choice =
                   launch->getAttrOfType<DictionaryAttr>(
                       xlstm::kKernelChoiceAttr)) {
@@ -215,7 +217,7 @@ struct XLSTMLoweringReportPass
               auto s = choice.getAs<StringAttr>(name);
               return s ? s.getValue() : StringRef();
             };
-            Entry &e = entryFor(function, field("family"), launch.getLoc(),
+            Entry &e = entryFor(function, field("family"), launch->getLoc(),
                                 field("param"), field("shape"),
                                 field("dtype"));
             std::string kernel = field("kernel").str();

@@ -9,17 +9,26 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
-// The outlined kernel's signature is what scripts/gpu-check.sh hands the
-// runtime test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
-// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" | FileCheck %s --check-prefix=OUTLINED
-// RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{stages=0 gemv-min-n=0},gpu-kernel-outlining)" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// The kernel's signature is what scripts/gpu-check.sh hands the runtime
+// test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0" | FileCheck %s --check-prefix=SIGNATURE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 
 // CHECK-LABEL: func @small_batch(
 // CHECK:       scf.if %[[ONE:.+]] {
-// CHECK:         gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128
+// CHECK:         gpu.launch_func @projection_gemv::{{.*}} threads in (%c128, %c1, %c1)
 // CHECK:       } else {
 // CHECK:         %[[GRID:.+]] = arith.ceildivui %c40, %c16
-// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}}) threads({{.*}}) in ({{.*}} = %c512, {{.*}}) workgroup(%[[PART:.+]] : memref<4096xf32, #gpu.address_space<workgroup>>)
+// CHECK:         gpu.launch_func @projection_small_batch_mma::@projection_small_batch_mma blocks in (%[[GRID]], %c1, %c1) threads in (%c512, %c1, %c1)
+// CHECK-LABEL: func @small_batch_f16(
+// CHECK:         gpu.launch_func @[[$F16:projection_small_batch_mma_[0-9]+]]::
+// CHECK-LABEL: func @k_not_32(
+// CHECK-NOT:     projection_small_batch_mma
+// CHECK:       } else {
+// CHECK-NOT:     projection_small_batch_mma
+// CHECK:       return
+// CHECK-LABEL: gpu.func @projection_small_batch_mma(
+// CHECK-SAME:      workgroup(%[[PART:.+]] : memref<4096xf32, #gpu.address_space<workgroup>>)
 // CHECK:           scf.for {{.*}} = %c0 to %c1056 step %c2048
 // CHECK-COUNT-4:     vector.load {{.*}} {alignment = 16 : i64} : memref<40x1056xbf16>, vector<8xbf16>
 // CHECK:             vector.bitcast {{.*}} : vector<8xbf16> to vector<4xi32>
@@ -28,17 +37,15 @@
 // CHECK:           memref.store {{.*}}, %[[PART]]
 // CHECK:           gpu.barrier
 // CHECK-COUNT-16:  memref.load %[[PART]]
-// CHECK-LABEL: func @small_batch_f16(
-// CHECK:         vector.shape_cast {{.*}} : vector<8xf16> to vector<4x2xf16>
-// CHECK:         nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32)
-// CHECK-LABEL: func @k_not_32(
-// CHECK-NOT:     workgroup
-// CHECK:       } else {
+// CHECK:         gpu.func @[[$F16]](
+// CHECK:           vector.shape_cast {{.*}} : vector<8xf16> to vector<4x2xf16>
+// CHECK:           nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32)
 
 // FMA-LABEL: func @small_batch(
-// FMA-NOT:     nvvm.mma.sync
+// FMA-NOT:     projection_small_batch_mma
 // FMA:         } else {
-// FMA:           gpu.launch
+// FMA:           gpu.launch_func @[[$FMA:projection_gemv_[0-9]+]]::
+// FMA:         gpu.func @[[$FMA]](
 // FMA-NOT:       workgroup
 // FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
 
@@ -49,13 +56,13 @@
 // FEWN-LABEL: func @small_batch(
 // FEWN:         scf.if
 // FEWN-NOT:       arith.cmpi eq
-// FEWN:           gpu.launch {{.*}} workgroup(
+// FEWN:           gpu.launch_func @projection_small_batch_mma::
 // FEWN:         } else {
 
-// OUTLINED: gpu.module @small_batch_kernel_0
-// OUTLINED-NEXT: gpu.func @small_batch_kernel(%arg0: index, %arg1: memref<40x1056xbf16>, %arg2: memref<?x1056xbf16>, %arg3: memref<?x40xf32>) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
+// SIGNATURE: gpu.module @projection_small_batch_mma
+// SIGNATURE-NEXT: gpu.func @projection_small_batch_mma(%arg0: memref<?x1056xbf16>, %arg1: memref<40x1056xbf16>, %arg2: memref<?x40xf32>, %arg3: index) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
 
-// PTX: .entry small_batch_kernel_0(
+// PTX: .entry projection_small_batch_mma(
 // PTX: ld.global.v4.b32
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX: bar.sync

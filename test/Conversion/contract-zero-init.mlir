@@ -10,20 +10,20 @@
 #id = affine_map<(d0, d1) -> (d0, d1)>
 
 // Two projections copying one zero buffer (one launch each, no fill, no
-// copy, no load of the output) and one into its own generic zero fill.
+// copy) and one into its own generic zero fill: all three launch the one
+// kernel that never loads its output.
 // CHECK-LABEL: func @shared_zero
 // CHECK-NOT:   linalg.
-// CHECK-NOT:   memref.load %alloc
-// CHECK:       gpu.launch
+// CHECK:       gpu.launch_func @[[$WRITE:projection_mma]]::
 // CHECK-NOT:   linalg.
-// CHECK-NOT:   memref.load %alloc
-// CHECK:       gpu.launch
+// CHECK:       gpu.launch_func @[[$WRITE]]::
 // CHECK-NOT:   linalg.
-// CHECK-NOT:   memref.load %alloc
-// CHECK:       gpu.launch
+// CHECK:       gpu.launch_func @[[$WRITE]]::
 // CHECK-NOT:   linalg.
-// CHECK-NOT:   memref.load %alloc
 // CHECK:       return
+// CHECK:       gpu.func @[[$WRITE]](%{{[^:]+}}: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>, %[[OUT:[^:]+]]: memref<?x32xf32>
+// CHECK-NOT:     memref.load %[[OUT]]
+// CHECK:         gpu.return
 func.func @shared_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %w2: memref<32x64xbf16>)
     -> (memref<?x32xf32>, memref<?x32xf32>, memref<?x32xf32>) {
   %c0 = arith.constant 0 : index
@@ -61,13 +61,13 @@ func.func @shared_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %w2: memre
 // else between the fill and the copy stay: those kernels add to `out`.
 // CHECK-LABEL: func @not_zero
 // CHECK:       linalg.fill
-// CHECK:       gpu.launch
-// CHECK:         memref.load %alloc
+// CHECK:       gpu.launch_func @[[$ADD:projection_mma]]::
 // CHECK:       linalg.fill
 // CHECK:       linalg.generic
 // CHECK:       linalg.copy
-// CHECK:       gpu.launch
-// CHECK:         memref.load %alloc
+// CHECK:       gpu.launch_func @[[$ADD]]::
+// CHECK:       gpu.func @[[$ADD]](%{{[^:]+}}: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>, %[[OUT:[^:]+]]: memref<?x32xf32>
+// CHECK:         memref.load %[[OUT]]
 func.func @not_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
     -> (memref<?x32xf32>, memref<?x32xf32>) {
   %c0 = arith.constant 0 : index
@@ -105,8 +105,9 @@ func.func @not_zero(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
 // CHECK-LABEL: func @view_before_fill
 // CHECK:       linalg.fill
 // CHECK:       linalg.generic
-// CHECK:       gpu.launch
-// CHECK:         memref.load %alloc
+// CHECK:       gpu.launch_func @[[$VIEW:projection_mma]]::
+// CHECK:       gpu.func @[[$VIEW]](%{{[^:]+}}: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>, %[[OUT:[^:]+]]: memref<?x32xf32>
+// CHECK:         memref.load %[[OUT]]
 func.func @view_before_fill(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
     -> memref<?x32xf32> {
   %c0 = arith.constant 0 : index

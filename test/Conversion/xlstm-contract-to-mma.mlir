@@ -16,13 +16,22 @@
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
 
+// Every kernel is a gpu.func built once per configuration and operand
+// types (kernels repeat across a model's blocks), launched by
+// gpu.launch_func; the kernels follow the functions.
 // Four K steps in flight (the default): 4 x 2 x 10 KiB of dynamic shared
 // memory viewed as A's and B's stages; three steps queued before the loop,
 // each iteration waits for its step, refills the stage read last, and runs
 // 2 k16 steps of 4 A + 2 B ldmatrix and 16 mma.
 // STAGED-LABEL: func @projection(
 // STAGED:       %[[SMEM:.+]] = arith.constant 81920 : i32
-// STAGED:       gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c256{{.*}} dynamic_shared_memory_size %[[SMEM]]
+// STAGED:       gpu.launch_func @projection_mma_staged::@projection_mma_staged blocks in ({{.*}}) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(
+// STAGED-LABEL: func @projection_f16(
+// STAGED:       gpu.launch_func @[[$F16:projection_mma_staged_[0-9]+]]::
+// STAGED-LABEL: func @projection_k16(
+// STAGED:       gpu.launch_func @[[$K16:projection_mma(_[0-9]+)?]]::
+// STAGED-LABEL: gpu.func @projection_mma_staged(
+// STAGED-SAME:    known_block_size = array<i32: 256, 1, 1>
 // STAGED:         %[[BYTES:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // STAGED:         %[[SA:.+]] = memref.view %[[BYTES]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x40xbf16, #gpu.address_space<workgroup>>
 // STAGED:         %[[SB:.+]] = memref.view %[[BYTES]][%c40960{{.*}}][]
@@ -38,9 +47,9 @@
 // STAGED-COUNT-4:   nvgpu.ldmatrix %[[SA]]
 // STAGED-COUNT-2:   nvgpu.ldmatrix %[[SB]]
 // STAGED-COUNT-16:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
-// STAGED-LABEL: func @projection_f16(
+// STAGED:       gpu.func @[[$F16]](
 // STAGED:         nvgpu.ldmatrix {{.*}} -> vector<4x2xf16>
-// STAGED-LABEL: func @projection_k16(
+// STAGED:       gpu.func @[[$K16]](
 // STAGED-NOT:     workgroup
 // STAGED:         nvvm.mma.sync
 // STAGEDPTX: .shared .align 16 .b8 __dynamic_shmem
@@ -62,23 +71,28 @@
 // GEMV:         scf.if %[[FEW]] {
 // GEMV:           %[[ONE:.+]] = arith.cmpi eq, %[[M]], %c1
 // GEMV:           scf.if %[[ONE]] {
-// GEMV:             gpu.launch {{.*}} threads({{.*}}) in ({{.*}} = %c128
-// GEMV:               scf.for {{.*}} = %c0 to %c32 step %c512
-// GEMV:                 vector.load {{.*}} {alignment = 16 : i64} : memref<24x32xbf16>, vector<8xbf16>
-// GEMV-COUNT-8:         llvm.intr.fma
-// GEMV:               gpu.shuffle  xor
+// GEMV:             gpu.launch_func @projection_gemv::@projection_gemv {{.*}} threads in (%c128, %c1, %c1)
 // GEMV:           } else {
-// GEMV:             gpu.launch {{.*}} workgroup(
-// GEMV-COUNT-16:        nvvm.mma.sync
+// GEMV:             gpu.launch_func @projection_small_batch_mma::
 // GEMV:           }
 // GEMV:         } else {
-// GEMV:           gpu.launch {{.*}} dynamic_shared_memory_size
+// GEMV:           gpu.launch_func @projection_mma_staged::{{.*}} dynamic_shared_memory_size
 // GEMV-LABEL: func @projection_f32(
+// GEMV:             gpu.launch_func @[[$GEMVF32:projection_gemv_[0-9]+]]::
+// GEMV-LABEL: gpu.func @projection_gemv(
+// GEMV:           scf.for {{.*}} = %c0 to %c32 step %c512
+// GEMV:             vector.load {{.*}} {alignment = 16 : i64} : memref<24x32xbf16>, vector<8xbf16>
+// GEMV-COUNT-8:     llvm.intr.fma
+// GEMV:           gpu.shuffle  xor
+// GEMV-LABEL: gpu.func @projection_small_batch_mma(
+// GEMV-SAME:      workgroup(
+// GEMV-COUNT-16:    nvvm.mma.sync
+// GEMV:       gpu.func @[[$GEMVF32]](
 // GEMV:             vector.load {{.*}} : memref<24x32xf32>, vector<4xf32>
 // NOGEMV-LABEL: func @projection(
 // NOGEMV-NOT:   arith.cmpi ule
-// NOGEMV:       gpu.launch
-// NOGEMV-NOT:   gpu.launch
+// NOGEMV:       gpu.launch_func
+// NOGEMV-NOT:   gpu.launch_func
 // NOGEMV-LABEL: func @projection_f16(
 // BADGEMV: gemv-max-rows must be 0 to 32
 // GEMVPTX: ld.global.v4.{{[bu]}}32
@@ -102,20 +116,14 @@
 // CHECK:       %[[M:.+]] = memref.dim %[[XC]], %c0
 // CHECK-DAG:   %[[GX:.+]] = arith.ceildivui %c24, %c64
 // CHECK-DAG:   %[[GY:.+]] = arith.ceildivui %[[M]], %c64
-// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[GY]], {{.*}} = %[[GX]], {{.*}}) threads({{.*}}) in ({{.*}} = %c128
-// CHECK:         memref.load %[[YC]]
-// CHECK:         scf.for {{.*}} = %c0 to %c32 step %c16
-// CHECK:           vector.load %[[XC]]{{.*}} {alignment = 4 : i64} : memref<?x32xbf16>, vector<2xbf16>
-// CHECK:           vector.load %[[W]]{{.*}} {alignment = 4 : i64} : memref<24x32xbf16>, vector<2xbf16>
-// CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
-// CHECK:         scf.if
-// CHECK:           memref.store {{.*}}, %[[YC]]
+// CHECK:       gpu.launch_func @projection_mma::@projection_mma blocks in (%[[GY]], %[[GX]], %c1) threads in (%c128, %c1, %c1) args(%[[XC]] : memref<?x32xbf16>, %[[W]] : memref<24x32xbf16>, %[[YC]] : memref<?x24xf32>, %[[M]] : index)
 // CHECK-NOT:   linalg.contract
 // TILE-LABEL: func @projection(
-// TILE:        threads({{.*}}) in ({{.*}} = %c128
+// TILE:        gpu.launch_func @projection_mma::{{.*}} threads in (%c128,
+// TILE-LABEL: gpu.func @projection_mma(
 // TILE-COUNT-2: nvvm.mma.sync
 // TILE-NOT:    nvvm.mma.sync
-// TILE-LABEL: func @projection_f16(
+// TILE-LABEL: gpu.func @projection_mma_{{[0-9]+}}(
 // PTX: ld.global.b32
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
@@ -125,11 +133,9 @@ func.func @projection(%x: memref<?x?x32xbf16>, %w: memref<24x32xbf16>, %y: memre
   return
 }
 
-// f16 takes its fragments as vector<2xf16>.
+// f16 takes its fragments as vector<2xf16> (its kernel below).
 // CHECK-LABEL: func @projection_f16
-// CHECK:       vector.load {{.*}} : memref<?x32xf16>, vector<2xf16>
-// CHECK-NOT:   vector.bitcast
-// CHECK:       nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK:       gpu.launch_func @[[$MMAF16:projection_mma_[0-9]+]]::
 func.func @projection_f16(%x: memref<?x?x32xf16>, %w: memref<24x32xf16>, %y: memref<?x?x24xf32>) {
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x, %w : memref<?x?x32xf16>, memref<24x32xf16>) outs(%y : memref<?x?x24xf32>)
@@ -141,7 +147,7 @@ func.func @projection_f16(%x: memref<?x?x32xf16>, %w: memref<24x32xf16>, %y: mem
 // stay linalg.contract for the generic path.
 // CHECK-LABEL: func @left_alone
 // CHECK-COUNT-3: linalg.contract
-// CHECK-NOT:   gpu.launch
+// CHECK-NOT:   gpu.launch_func
 func.func @left_alone(%x: memref<?x?x12xf32>, %w: memref<24x12xf32>, %y: memref<?x?x24xf32>,
                       %x2: memref<?x?x24xbf16>, %w2: memref<24x24xbf16>,
                       %x3: memref<?x?x32xbf16, strided<[?, 64, 1]>>, %w3: memref<24x32xbf16>) {
@@ -158,18 +164,12 @@ func.func @left_alone(%x: memref<?x?x12xf32>, %w: memref<24x12xf32>, %y: memref<
 // split into hi and lo (3xTF32: three mma per tile), k steps of 8; with
 // tf32=1 one mma per tile.
 // CHECK-LABEL: func @projection_f32
-// CHECK:       gpu.launch blocks({{.*}}) threads({{.*}}) in ({{.*}} = %c128
-// CHECK:         scf.for {{.*}} = %c0 to %c32 step %c8
-// CHECK:           nvvm.convert.float.to.tf32
-// CHECK:           arith.bitcast
-// CHECK-COUNT-24:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
-// CHECK-NOT:       nvvm.mma.sync
-// CHECK:         scf.if
+// CHECK:       gpu.launch_func @projection_tf32_mma::{{.*}} threads in (%c128, %c1, %c1)
 // CHECK-NOT:   linalg.contract
-// PLAIN-LABEL: func @projection_f32
+// PLAIN-LABEL: gpu.func @projection_tf32_mma(
 // PLAIN-COUNT-8: nvvm.mma.sync
 // PLAIN-NOT:     nvvm.mma.sync
-// PLAIN-LABEL: func @projection_k16
+// PLAIN:       gpu.return
 func.func @projection_f32(%x: memref<?x?x32xf32>, %w: memref<24x32xf32>, %y: memref<?x?x24xf32>) {
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x, %w : memref<?x?x32xf32>, memref<24x32xf32>) outs(%y : memref<?x?x24xf32>)
@@ -178,7 +178,7 @@ func.func @projection_f32(%x: memref<?x?x32xf32>, %w: memref<24x32xf32>, %y: mem
 
 // K = 16 is not a multiple of the staged kernel's K step: the direct kernel.
 // CHECK-LABEL: func @projection_k16
-// CHECK:       gpu.launch
+// CHECK:       gpu.launch_func @projection_mma_{{[0-9]+}}::
 func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memref<?x8xf32>) {
   linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,
@@ -196,7 +196,8 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // WIDE:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128
 // WIDE:       %[[COLS:.+]] = arith.ceildivui %{{.+}}, %c256
 // WIDE:       %[[GRID:.+]] = arith.muli %[[ROWS]], %[[COLS]]
-// WIDE:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}} = %c1{{.*}}threads({{.*}}) in ({{.*}} = %c256{{.*}} dynamic_shared_memory_size %[[SMEM]]
+// WIDE:       gpu.launch_func @[[$WIDEK:projection_mma_staged(_[0-9]+)?]]::{{.*}} blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %[[SMEM]]
+// WIDE:       gpu.func @[[$WIDEK]](
 // WIDE:         %[[SA:.+]] = memref.view {{.*}} to memref<3x128x72xbf16, #gpu.address_space<workgroup>>
 // WIDE:         %[[SB:.+]] = memref.view {{.*}}[%c55296{{.*}}][] {{.*}} to memref<3x256x72xbf16, #gpu.address_space<workgroup>>
 // WIDE:         arith.minui
@@ -215,9 +216,9 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // SHAPE:       %[[LARGE:.+]] = arith.muli %[[ROWS]], %[[COLS]]
 // SHAPE:       %[[MANY:.+]] = arith.cmpi uge, %[[LARGE]], %c264
 // SHAPE:       scf.if %[[MANY]] {
-// SHAPE:         gpu.launch blocks({{.*}}) in ({{.*}} = %[[LARGE]], {{.*}}threads({{.*}}) in ({{.*}} = %c256{{.*}} dynamic_shared_memory_size %c165888
+// SHAPE:         gpu.launch_func {{.*}} blocks in (%[[LARGE]], %c1, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c165888
 // SHAPE:       } else {
-// SHAPE:         gpu.launch {{.*}}threads({{.*}}) in ({{.*}} = %c128{{.*}} dynamic_shared_memory_size %c147456
+// SHAPE:         gpu.launch_func {{.*}}threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c147456
 // BADTILE: staged tile '100x128x32/2x4': each warp needs whole 16x16 tiles
 // BIGTILE: exceed the 163 KiB of shared memory
 func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y: memref<?x512xf32>) {
@@ -245,13 +246,17 @@ func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y:
 // SPLIT:       %[[SPLITS:.+]] = arith.ceildivui %c16, %[[PER]]
 // SPLIT:       %[[MANY:.+]] = arith.cmpi ugt, %[[SPLITS]], %c1
 // SPLIT:       scf.if %[[MANY]] {
-// SPLIT:         gpu.launch
-// SPLIT:           memref.store %{{.+}}, %[[Y:.+]][
-// SPLIT:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[ROWS]], {{.*}} = %[[COLS]], {{.*}} = %[[SPLITS]])
-// SPLIT:         %[[COUNT:.+]] = arith.minui %[[PER]]
+// SPLIT:         gpu.launch_func @projection_zero::@projection_zero {{.*}} args(%[[Y:[^ ]+]] : memref<?x256xf32>,
+// SPLIT:       gpu.launch_func @[[$SPLITK:projection_mma_staged(_[0-9]+)?]]::{{.*}} blocks in (%[[ROWS]], %[[COLS]], %[[SPLITS]]) {{.*}} args({{.*}}, %[[Y]] : memref<?x256xf32>, {{.*}}, %[[PER]] : index, %[[SPLITS]] : index)
+// SPLIT-LABEL: gpu.func @projection_zero(
+// SPLIT:         memref.store
+// SPLIT:       gpu.func @[[$SPLITK]](
+// SPLIT-SAME:      %[[YK:[^:]+]]: memref<?x256xf32>, %{{[^:]+}}: index, %[[PERK:[^:]+]]: index, %[[SPLITSK:[^:]+]]: index)
+// SPLIT:         %[[COUNT:.+]] = arith.minui %[[PERK]]
+// SPLIT:         %[[MANYK:.+]] = arith.cmpi ugt, %[[SPLITSK]], %c1
 // SPLIT:         scf.for %{{.+}} = %c0 to %[[COUNT]]
-// SPLIT:         scf.if %[[MANY]] {
-// SPLIT:           memref.atomic_rmw addf %{{.+}}, %[[Y]]
+// SPLIT:         scf.if %[[MANYK]] {
+// SPLIT:           memref.atomic_rmw addf %{{.+}}, %[[YK]]
 // SPLIT:         } else {
 // SPLIT:           memref.store
 // SPLITPTX: atom.global.add.f32
@@ -267,3 +272,46 @@ func.func @projection_split_k(%x: memref<?x512xbf16>, %w: memref<256x512xbf16>) 
       ins(%x, %w : memref<?x512xbf16>, memref<256x512xbf16>) outs(%y : memref<?x256xf32>)
   return %y : memref<?x256xf32>
 }
+
+// Two projections of the same shapes and types launch one kernel.
+// CHECK-LABEL: func @twice
+// CHECK:       gpu.launch_func @[[$TWICE:projection_mma_[0-9]+]]::
+// CHECK:       gpu.launch_func @[[$TWICE]]::
+// CHECK:       return
+func.func @twice(%x: memref<?x64xbf16>, %w: memref<16x64xbf16>, %y: memref<?x16xf32>, %z: memref<?x16xf32>) {
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%y : memref<?x16xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%z : memref<?x16xf32>)
+  return
+}
+
+// The kernels of the default run (CHECK), in the order the functions made
+// them. The direct bf16 kernel: accumulators loaded from and stored to the
+// output, 2 x 4 mma tiles per warp and k-step.
+// CHECK-LABEL: gpu.func @projection_mma(
+// CHECK-SAME:    %[[XK:[^:]+]]: memref<?x32xbf16>, %[[WK:[^:]+]]: memref<24x32xbf16>, %[[YK:[^:]+]]: memref<?x24xf32>, %{{[^:]+}}: index)
+// CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
+// CHECK:         memref.load %[[YK]]
+// CHECK:         scf.for {{.*}} = %c0 to %c32 step %c16
+// CHECK:           vector.load %[[XK]]{{.*}} {alignment = 4 : i64} : memref<?x32xbf16>, vector<2xbf16>
+// CHECK:           vector.load %[[WK]]{{.*}} {alignment = 4 : i64} : memref<24x32xbf16>, vector<2xbf16>
+// CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
+// CHECK:         scf.if
+// CHECK:           memref.store {{.*}}, %[[YK]]
+// CHECK:       gpu.func @[[$MMAF16]](
+// CHECK:         vector.load {{.*}} : memref<?x32xf16>, vector<2xf16>
+// CHECK-NOT:     vector.bitcast
+// CHECK:         nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// float32: 3xTF32.
+// CHECK-LABEL: gpu.func @projection_tf32_mma(
+// CHECK:         scf.for {{.*}} = %c0 to %c32 step %c8
+// CHECK:           nvvm.convert.float.to.tf32
+// CHECK:           arith.bitcast
+// CHECK-COUNT-24:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
+// CHECK-NOT:       nvvm.mma.sync
+// CHECK:         scf.if

@@ -435,7 +435,7 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
   ASSERT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
   Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
   ASSERT_TRUE(bool(module)) << toString(module.takeError());
-  Expected<Function> function = module->getFunction("small_batch_kernel_0");
+  Expected<Function> function = module->getFunction("projection_small_batch_mma");
   ASSERT_TRUE(bool(function)) << toString(function.takeError());
 
   constexpr int64_t n = 40, k = 1056, maxRows = 16;
@@ -470,12 +470,12 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
 
   for (uint64_t m = 1; m <= maxRows; ++m) {
     ASSERT_FALSE(errorToBool(dout->copyFromHost(ArrayRef<float>(init))));
-    // (M, W, x, out): the outlined kernel's arguments, which the lit test
-    // pins.
-    Descriptor2D descs[] = {{dw->get(), dw->get(), 0, n, k, k, 1},
-                            {dx->get(), dx->get(), 0, m, k, k, 1},
+    // (x, W, out, M): the kernel's arguments, which the lit test pins.
+    Descriptor2D descs[] = {{dx->get(), dx->get(), 0, m, k, k, 1},
+                            {dw->get(), dw->get(), 0, n, k, k, 1},
                             {dout->get(), dout->get(), 0, m, n, n, 1}};
-    std::vector<void *> args = kernelArguments(descs, {&m});
+    std::vector<void *> args = kernelArguments(descs);
+    args.push_back(&m);
     // 16 warps per block (the pass's default small-batch-warps).
     ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, 1, 1},
                                     {512, 1, 1}, 0, *stream, args.data())));

@@ -80,7 +80,7 @@ def XLSTMSinkConstantsIntoLaunchesPass
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
-def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma"> {
+def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
   let summary = "Projections to tensor-core kernels";
   let description = [{
     Replaces each `linalg.contract` on buffers that is a projection
