@@ -85,7 +85,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
   let description = [{
     Replaces each `linalg.contract` on buffers that is a projection
     `out[..., o] += sum_i x[..., i] W[o, i]` with a float32 `out`, identity
-    layouts and a static `K` by a `gpu.launch` on tensor cores.
+    layouts and a static `K` by a `gpu.launch_func` of a tensor-core
+    kernel. Each distinct kernel (configuration, operand types, constant
+    operands) is built once as a `gpu.func` in a `gpu.module` of its own,
+    however many projections launch it: a model repeats its blocks, and
+    building, canonicalising and outlining a body per site made most of a
+    compile.
 
     Float32 `x` and `W` (`K % 8 == 0`): `nvvm.mma.sync` m16n8k8 on tf32,
     each operand split into `hi = tf32(v)` and `lo = tf32(v - hi)` and three
@@ -122,13 +127,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     `staged-group-m` tile rows on a 1-D grid (tiles resident together share
     A and W in L2). With `staged-tile-large`, outputs of at least
     `staged-large-min-blocks` of its tiles take that configuration instead
-    (an `scf.if` on `M` at run time; docs/performance.md has the H200
-    sweep: 128x256x64 with 8 warps of 64x64 and 3 stages for large
-    outputs, 128x128x64 with 4 warps for smaller ones are the fastest, but
-    their unrolled K steps double the 7B's compile time, so the default is
-    the 128x128x32 tile of 8 warps of 64x32 with group-m 8). Outputs
-    narrower than the tile, or K not a multiple of its K step, fall back to
-    128x128x32 with 8 warps. With
+    (an `scf.if` on `M` at run time). The defaults are the fastest pair of
+    the H200 sweep in docs/performance.md: 128x256x64 with 8 warps of
+    64x64 and 3 stages for outputs of at least 264 such tiles, 128x128x64
+    with 4 warps of 64x64 and 4 stages for the rest, both with group-m 8.
+    Outputs narrower than the tile, or K not a multiple of its K step,
+    fall back to 128x128x32 with 8 warps of 64x32. With
     `split-k-blocks`, outputs of fewer tiles split K over grid z and add
     their partial sums atomically. Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
@@ -139,9 +143,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     linalg.contract indexing_maps = [#x, #w, #out]
         ins(%x, %w : memref<?x?x128xbf16>, memref<512x128xbf16>)
         outs(%y : memref<?x?x512xf32>)
-    // becomes (staged-tile=128x128x32/2x4 staged-group-m=0) a gpu.launch
-    // of ceil(M / 128) x ceil(512 / 128) blocks of 8 warps with 80 KiB of
-    // dynamic shared memory: cp.async, ldmatrix, nvvm.mma.sync
+    // becomes (staged-tile=128x128x32/2x4 staged-tile-large=
+    // staged-group-m=0) a gpu.launch_func of ceil(M / 128) x ceil(512 / 128)
+    // blocks of 8 warps with 80 KiB of dynamic shared memory, whose kernel
+    // (a gpu.func) uses cp.async, ldmatrix, nvvm.mma.sync
     ```
   }];
   let options = [
@@ -162,16 +167,15 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "stages x 20 KiB of dynamic shared memory for bf16); 0: always "
            "the direct kernel, whose shape the warp options set">,
     Option<"stagedTile", "staged-tile", "std::string",
-           /*default=*/"\"128x128x32/2x4\"",
+           /*default=*/"\"128x128x64/2x2/4\"",
            "Block tile, warps and (optionally) stages of the pipelined "
            "kernel, BMxBNxBK/WMxWN[/S] (each warp (BM/WM) x (BN/WN); used "
            "where K % BK == 0, else 128x128x32/2x4 where K % 32 == 0)">,
     Option<"stagedTileLarge", "staged-tile-large", "std::string",
-           /*default=*/"\"\"",
+           /*default=*/"\"128x256x64/2x4/3\"",
            "The pipelined kernel's configuration for outputs with at least "
            "staged-large-min-blocks of its tiles (checked at run time; "
-           "empty: none; 128x256x64/2x4/3 is the fastest measured for the "
-           "7B's GEMMs, at twice the compile time of the model)">,
+           "empty: none)">,
     Option<"stagedLargeMinBlocks", "staged-large-min-blocks", "int64_t",
            /*default=*/"264",
            "Tiles of staged-tile-large from which it is used (264: two "
