@@ -31,6 +31,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -177,7 +178,9 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
 
 /// Stores accumulator e of mma tile (mi, ni) — four per tile, row-major over
 /// (mi, ni) — at (row(mi, e), col(ni, e)) of `out` where that lies inside
-/// (m, n).
+/// (m, n), rounded to `out`'s element type. Accumulators e and e + 1 are
+/// adjacent columns of one row: into a 16-bit `out` of even width they go
+/// as one 32-bit store.
 /// With `atomically`, each value is added to `out` by an atomic add (split
 /// K: several blocks add their partial sums).
 void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
@@ -188,15 +191,32 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
   auto lt = [&](Value x, Value y) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   };
+  auto outType = cast<MemRefType>(out.getType());
+  Type elt = outType.getElementType();
+  std::optional<int64_t> width = getConstantIntValue(n);
+  bool pairs = !atomically && elt.getIntOrFloatBitWidth() == 16 &&
+               outType.getLayout().isIdentity() && width && *width % 2 == 0;
   for (int64_t mi = 0; mi < tilesM; ++mi)
     for (int64_t ni = 0; ni < tilesN; ++ni)
-      for (int64_t e = 0; e < 4; ++e) {
+      for (int64_t e = 0; e < 4; e += pairs ? 2 : 1) {
         Value r = row(mi, e), c = col(ni, e);
         Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
         auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPointToStart(guard.thenBlock());
         Value v = acc[(mi * tilesN + ni) * 4 + e];
+        if (pairs) {
+          Value two = vector::FromElementsOp::create(
+              b, loc, VectorType::get({2}, v.getType()),
+              ValueRange{v, acc[(mi * tilesN + ni) * 4 + e + 1]});
+          two = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), two);
+          vector::StoreOp::create(b, loc, two, out, ValueRange{r, c},
+                                  /*nontemporal=*/false,
+                                  b.getI64IntegerAttr(4));
+          continue;
+        }
+        if (elt != v.getType())
+          v = arith::TruncFOp::create(b, loc, elt, v);
         if (atomically)
           memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, v,
                                       out, ValueRange{r, c});
@@ -1182,6 +1202,67 @@ bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
   return true;
 }
 
+/// Whether `op` is `y = truncf(x)`, elementwise from `x` into `y` (identity
+/// maps, all parallel), y of a 16-bit float type.
+bool isTruncation(linalg::GenericOp op, Value x) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      op.getDpsInputs()[0] != x ||
+      op.getNumLoops() != op.getNumParallelLoops() ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return false;
+  auto yType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (yType.getShape() != cast<MemRefType>(x.getType()).getShape() ||
+      yType.getElementTypeBitWidth() != 16 ||
+      !yType.getLayout().isIdentity())
+    return false;
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 2)
+    return false;
+  auto trunc = dyn_cast<arith::TruncFOp>(body.front());
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  return trunc && trunc.getIn() == body.getArgument(0) &&
+         yield.getValues().size() == 1 &&
+         yield.getValues()[0] == trunc.getResult();
+}
+
+/// Where `op` writes (not adds to) a fresh float32 buffer that only a later
+/// truncation to 16 bits reads (the bf16 operand of the next op): the
+/// truncation's output, for the kernel to write rounded values into
+/// directly, with the truncation erased (the float32 buffer then has no
+/// reader left). Null otherwise. The output must exist before `op` and
+/// nothing may touch it between `op` and the truncation.
+Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
+  Value out = op.getDpsInits()[0];
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return {};
+  linalg::GenericOp truncation;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (truncation || !generic || !isTruncation(generic, out) ||
+        generic->getBlock() != op->getBlock() ||
+        !op->isBeforeInBlock(generic))
+      return {};
+    truncation = generic;
+  }
+  if (!truncation)
+    return {};
+  Value y = truncation.getDpsInits()[0];
+  Operation *yDef = y.getDefiningOp();
+  if (!yDef || yDef->getBlock() != op->getBlock() ||
+      !yDef->isBeforeInBlock(op))
+    return {};
+  for (Operation *user : y.getUsers())
+    if (user != truncation && user->getBlock() == op->getBlock() &&
+        op->isBeforeInBlock(user) && user->isBeforeInBlock(truncation))
+      return {};
+  rewriter.eraseOp(truncation);
+  return y;
+}
+
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref; for a
 /// slice of the last dimension of one (lastDimSlice), its source collapsed
 /// and sliced again.
@@ -1418,6 +1499,28 @@ struct XLSTMContractToMMAPass
       // A zero-filled output (the usual projection) is written, not added
       // to: its fill and copy launches go.
       bool accumulate = !eraseZeroInitialization(op, rewriter);
+      // A written result that is only rounded to 16 bits is stored
+      // rounded (not where split K adds float32 partial sums).
+      Value f32Out;
+      if (!accumulate && splitKBlocks == 0)
+        if (Value narrow = fuseTruncation(op, rewriter)) {
+          f32Out = p->out;
+          p->out = narrow;
+        }
+      // The contraction goes, and with it a float32 output nobody reads.
+      auto eraseContraction = [&] {
+        rewriter.eraseOp(op);
+        if (!f32Out)
+          return;
+        Operation *alloc = f32Out.getDefiningOp();
+        if (llvm::all_of(alloc->getUsers(), [](Operation *user) {
+              return isa<memref::DeallocOp>(user);
+            })) {
+          for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+            rewriter.eraseOp(user);
+          rewriter.eraseOp(alloc);
+        }
+      };
       rewriter.setInsertionPoint(op);
       Value x = collapseLeading(rewriter, loc, p->x);
       Value out = collapseLeading(rewriter, loc, p->out);
@@ -1548,7 +1651,7 @@ struct XLSTMContractToMMAPass
                Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
                    "x" + Twine(T::blockN) + "x8",
                tiledWhen);
-        rewriter.eraseOp(op);
+        eraseContraction();
         continue;
       }
       // The pipelined kernel: the configuration for large outputs where
@@ -1596,7 +1699,7 @@ struct XLSTMContractToMMAPass
           } else {
             emit(small ? *small : *stagedLarge, tiledWhen);
           }
-          rewriter.eraseOp(op);
+          eraseContraction();
           continue;
         }
       }
@@ -1620,7 +1723,7 @@ struct XLSTMContractToMMAPass
              "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
                  "x16 direct",
              tiledWhen);
-      rewriter.eraseOp(op);
+      eraseContraction();
     }
   }
 };

@@ -127,3 +127,69 @@ func.func @view_before_fill(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>)
       ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
   return %a : memref<?x32xf32>
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2) -> (d0, d2)>
+#w = affine_map<(d0, d1, d2) -> (d1, d2)>
+#y = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// A written float32 result that only a rounding to bf16 reads (the next
+// op's operand): the kernel stores the bf16 values, two adjacent columns
+// per 32-bit store, and neither the rounding nor the float32 buffer stays.
+// CHECK-LABEL: func @rounded
+// CHECK-SAME:  (%[[X:[^:]+]]: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>)
+// CHECK:       %[[Y:.+]] = memref.alloc(%{{.+}}) : memref<?x32xbf16>
+// CHECK-NOT:   memref.alloc
+// CHECK-NOT:   linalg.
+// CHECK:       gpu.launch_func @[[$ROUND:projection_mma]]::{{.*}} args(%[[X]] : memref<?x64xbf16>, %{{[^:]+}} : memref<32x64xbf16>, %[[Y]] : memref<?x32xbf16>, %{{[^:]+}} : index)
+// CHECK-NOT:   linalg.
+// CHECK:       return %[[Y]]
+func.func @rounded(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref<?x32xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %y = memref.alloc(%m) : memref<?x32xbf16>
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x32xf32>) outs(%y : memref<?x32xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %y : memref<?x32xbf16>
+}
+
+// A float32 result that something else reads too keeps its buffer and the
+// rounding.
+// CHECK-LABEL: func @rounded_and_read
+// CHECK:       gpu.launch_func
+// CHECK:       linalg.generic
+// CHECK:       linalg.copy
+// The kernel of @rounded:
+// CHECK:       gpu.func @[[$ROUND]](%{{[^:]+}}: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>, %[[OUTK:[^:]+]]: memref<?x32xbf16>
+// CHECK-NOT:     memref.load %[[OUTK]]
+// CHECK:         arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK:         vector.store {{.*}}, %[[OUTK]]{{.*}} {alignment = 4 : i64} : memref<?x32xbf16>, vector<2xbf16>
+func.func @rounded_and_read(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %z: memref<?x32xf32>) -> memref<?x32xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %y = memref.alloc(%m) : memref<?x32xbf16>
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x32xf32>) outs(%y : memref<?x32xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  linalg.copy ins(%a : memref<?x32xf32>) outs(%z : memref<?x32xf32>)
+  return %y : memref<?x32xbf16>
+}
