@@ -84,6 +84,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   // @convert_<dtype>: checkpoint tensors converted on the GPU at load.
   if (options.converters)
     pm.addPass(createXLSTMBuildConvertersPass());
+  if (options.elementwiseKernel)
+    pm.addNestedPass<func::FuncOp>(createXLSTMElementwiseToGPUPass());
   pm.addNestedPass<func::FuncOp>(createXLSTMLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -149,6 +151,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "headwise-kernel",
       llvm::cl::desc("Small-block headwise projections as one kernel each "
                      "(xlstm-headwise-to-gpu)"),
+      llvm::cl::init(true)};
+  Option<bool> elementwiseKernel{
+      *this, "elementwise-kernel",
+      llvm::cl::desc("Elementwise linalg ops as vectorised kernels "
+                     "(xlstm-elementwise-to-gpu)"),
       llvm::cl::init(true)};
   Option<bool> sampler{
       *this, "sampler",
@@ -336,6 +343,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;
+        options.elementwiseKernel = o.elementwiseKernel;
         options.sampler = o.sampler;
         options.converters = o.converters;
         options.loweringReport = o.loweringReport;

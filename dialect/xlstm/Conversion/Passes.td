@@ -561,6 +561,45 @@ def XLSTMBuildSamplerPass : Pass<"xlstm-build-sampler", "::mlir::ModuleOp"> {
   ];
 }
 
+def XLSTMElementwiseToGPUPass
+    : Pass<"xlstm-elementwise-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Elementwise linalg ops on buffers as vectorised kernels";
+  let description = [{
+    Rewrites each all-parallel linalg op on buffers (generic, copy,
+    transpose, ...) whose operands keep the innermost loop dimension
+    innermost with unit stride, or do not use it (broadcasts), and whose
+    innermost extent is static, into one `gpu.launch` in which a thread
+    takes V consecutive innermost elements, V = `vector-bytes` over the
+    narrowest element (halved until it divides the extent): a vector load
+    per operand, the op's body V times, a vector store per result, the
+    outer indices computed once per V elements. The generic path gives a
+    thread per element, 64-bit index divisions each and 2- or 4-byte
+    accesses (a third of the H200's bandwidth on a model's copies,
+    transposes, activations and residual adds). Every vector access must be
+    provably aligned from the operand's type (an identity layout, static
+    strides and offset that V divides, or a unit-step subview at such an
+    offset of an identity buffer whose innermost extent V divides); other
+    ops stay for the generic path.
+
+    ```mlir
+    linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+        ins(%a : memref<?x64xf32>) outs(%b : memref<?x64xbf16>) { truncf }
+    // becomes a gpu.launch of ceil(M * 64 / 8 / 256) blocks of 256 threads,
+    // each: vector.load 8 x f32, 8 truncf, vector.store 8 x bf16
+    ```
+  }];
+  let options = [
+    Option<"vectorBytes", "vector-bytes", "int64_t", /*default=*/"16",
+           "Bytes of the narrowest operand per thread and access (a power "
+           "of two up to 16; 0 or 1: leave every op to the generic path)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 def XLSTMLinalgToParallelLoopsPass
     : Pass<"xlstm-linalg-to-parallel-loops", "::mlir::func::FuncOp"> {
   let summary = "Lower linalg ops on buffers to scf.parallel loops, op by op";

@@ -42,6 +42,7 @@ struct ToGPUOptions {
   bool dedupeKernels = true; ///< xlstm-dedupe-gpu-modules
   bool convKernel = true;    ///< xlstm-causal-conv-to-gpu
   bool headwiseKernel = true; ///< xlstm-headwise-to-gpu
+  bool elementwiseKernel = true; ///< xlstm-elementwise-to-gpu
   bool sampler = true;        ///< xlstm-build-sampler (token models)
   bool converters = true;     ///< xlstm-build-converters
   /// xlstm-lowering-report: print the table (stdout), fail on generic
