@@ -217,6 +217,11 @@ struct XLSTMElementwiseToGPUPass
           << static_cast<int64_t>(vectorBytes);
       return signalPassFailure();
     }
+    if (minElements < 0) {
+      getOperation()->emitError("xlstm-elementwise-to-gpu: min-elements must "
+                                "be at least 0");
+      return signalPassFailure();
+    }
     if (vectorBytes < 2)
       return;
     SmallVector<linalg::LinalgOp> ops;
@@ -284,8 +289,25 @@ struct XLSTMElementwiseToGPUPass
     Value total = cst(1);
     for (Value s : ArrayRef<Value>(sizes).drop_back())
       total = arith::MulIOp::create(rewriter, loc, total, s);
-    total = arith::MulIOp::create(rewriter, loc, total,
-                                  cst(*getConstantIntValue(sizes.back()) / vec));
+    int64_t inner = *getConstantIntValue(sizes.back());
+    // Few elements (a decoding step's rows) keep a thread each: a thread
+    // per vector would leave most of the GPU idle on the body's math.
+    // Decided here where the sizes are static, else on the host.
+    std::optional<int64_t> staticTotal = getConstantIntValue(total);
+    if (staticTotal && *staticTotal * inner < minElements)
+      return;
+    if (!staticTotal) {
+      Value elements = arith::MulIOp::create(rewriter, loc, total, cst(inner));
+      auto many = arith::CmpIOp::create(rewriter, loc,
+                                        arith::CmpIPredicate::uge, elements,
+                                        cst(minElements));
+      auto choice = scf::IfOp::create(rewriter, loc, many,
+                                      /*withElseRegion=*/true);
+      rewriter.setInsertionPointToStart(choice.elseBlock());
+      rewriter.clone(*op);
+      rewriter.setInsertionPointToStart(choice.thenBlock());
+    }
+    total = arith::MulIOp::create(rewriter, loc, total, cst(inner / vec));
     Value blocks = arith::CeilDivUIOp::create(rewriter, loc, total,
                                               cst(kThreadsPerBlock));
     Value one = cst(1);

@@ -85,7 +85,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.converters)
     pm.addPass(createXLSTMBuildConvertersPass());
   if (options.elementwiseKernel)
-    pm.addNestedPass<func::FuncOp>(createXLSTMElementwiseToGPUPass());
+    pm.addNestedPass<func::FuncOp>(
+        createXLSTMElementwiseToGPUPass(options.elementwise));
   pm.addNestedPass<func::FuncOp>(createXLSTMLinalgToParallelLoopsPass());
   pm.addPass(createXLSTMMapParallelLoopsPass({options.blockSize}));
   pm.addPass(createConvertParallelLoopToGpuPass());
@@ -157,6 +158,14 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("Elementwise linalg ops as vectorised kernels "
                      "(xlstm-elementwise-to-gpu)"),
       llvm::cl::init(true)};
+  Option<int64_t> elementwiseVectorBytes{
+      *this, "elementwise-vector-bytes",
+      llvm::cl::desc("xlstm-elementwise-to-gpu vector-bytes"),
+      llvm::cl::init(xlstm::XLSTMElementwiseToGPUPassOptions().vectorBytes)};
+  Option<int64_t> elementwiseMinElements{
+      *this, "elementwise-min-elements",
+      llvm::cl::desc("xlstm-elementwise-to-gpu min-elements"),
+      llvm::cl::init(xlstm::XLSTMElementwiseToGPUPassOptions().minElements)};
   Option<bool> sampler{
       *this, "sampler",
       llvm::cl::desc("Token models: add @sample, sampling on the GPU "
@@ -344,6 +353,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;
         options.elementwiseKernel = o.elementwiseKernel;
+        options.elementwise.vectorBytes = o.elementwiseVectorBytes;
+        options.elementwise.minElements = o.elementwiseMinElements;
         options.sampler = o.sampler;
         options.converters = o.converters;
         options.loweringReport = o.loweringReport;

@@ -2,6 +2,7 @@
 // RUN: xlstm-opt %s --xlstm-elementwise-to-gpu=vector-bytes=8 --canonicalize --cse | FileCheck %s --check-prefix=EIGHT
 // RUN: xlstm-opt %s --xlstm-elementwise-to-gpu=vector-bytes=0 | FileCheck %s --check-prefix=OFF
 // RUN: not xlstm-opt %s --xlstm-elementwise-to-gpu=vector-bytes=12 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not xlstm-opt %s --xlstm-elementwise-to-gpu=min-elements=-1 2>&1 | FileCheck %s --check-prefix=BADMIN
 // RUN: xlstm-opt %s --xlstm-elementwise-to-gpu | xlstm-opt --pass-pipeline="builtin.module(gpu-kernel-outlining)" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
@@ -18,6 +19,9 @@
 // CHECK-DAG:   %[[B:.+]] = memref.dim %[[A]], %c0
 // CHECK-DAG:   %[[S:.+]] = memref.dim %[[A]], %c1
 // CHECK:       %[[ROWS:.+]] = arith.muli %[[B]], %[[S]]
+// CHECK:       %[[ELEMENTS:.+]] = arith.muli %[[ROWS]], %c64
+// CHECK:       %[[MANY:.+]] = arith.cmpi uge, %[[ELEMENTS]], %c262144
+// CHECK:       scf.if %[[MANY]] {
 // CHECK:       %[[THREADS:.+]] = arith.muli %[[ROWS]], %c8
 // CHECK:       %[[BLOCKS:.+]] = arith.ceildivui %[[THREADS]], %c256
 // CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[BLOCKS]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256,
@@ -32,12 +36,17 @@
 // CHECK:           memref.load %[[G]][%[[I]], %[[J]]] : memref<?x?xf32>
 // CHECK-COUNT-8:   arith.truncf {{.*}} : f32 to bf16
 // CHECK:           vector.store %{{.+}}, %[[Y]][%[[I]], %[[J]], %[[C]]] {alignment = 16 : i64} : memref<?x?x64xbf16>, vector<8xbf16>
+// Fewer than min-elements elements (known only at run time here): a
+// thread per element, as before.
+// CHECK:       } else {
+// CHECK:         linalg.generic
 // EIGHT-LABEL: func @scale
 // EIGHT:         vector.load {{.*}} : memref<?x?x64xf32>, vector<4xf32>
 // OFF-LABEL: func @scale
 // OFF:         linalg.generic
 // OFF-NOT:     gpu.launch
 // BAD: vector-bytes must be 0, 1, 2, 4, 8 or 16, got 12
+// BADMIN: min-elements must be at least 0
 // PTX: ld.global.v4.b32
 // PTX: st.global.v4.b32
 func.func @scale(%a: memref<?x?x64xf32>, %w: memref<64xbf16>, %g: memref<?x?xf32>, %y: memref<?x?x64xbf16>) {
@@ -111,5 +120,19 @@ func.func @left_alone(%a: memref<?x?x128xbf16>, %y: memref<?x?x64xbf16>, %o: mem
     %e = arith.extf %x : bf16 to f32
     linalg.yield %e : f32
   }
+  return
+}
+
+// A static iteration space below min-elements (8 x 4096 elements: a
+// decoding step) stays generic; at or above it, vectorised.
+// CHECK-LABEL: func @small_and_large
+// CHECK-NOT:   scf.if
+// CHECK:       linalg.copy
+// CHECK:       gpu.launch
+// CHECK-NOT:   linalg.copy
+// CHECK:       return
+func.func @small_and_large(%a: memref<8x4096xbf16>, %b: memref<8x4096xbf16>, %c: memref<64x4096xbf16>, %d: memref<64x4096xbf16>) {
+  linalg.copy ins(%a : memref<8x4096xbf16>) outs(%b : memref<8x4096xbf16>)
+  linalg.copy ins(%c : memref<64x4096xbf16>) outs(%d : memref<64x4096xbf16>)
   return
 }

@@ -579,7 +579,10 @@ def XLSTMElementwiseToGPUPass
     provably aligned from the operand's type (an identity layout, static
     strides and offset that V divides, or a unit-step subview at such an
     offset of an identity buffer whose innermost extent V divides); other
-    ops stay for the generic path.
+    ops stay for the generic path, and so do iteration spaces of fewer than
+    `min-elements` elements (an `scf.if` on the host where the sizes are
+    dynamic): a decoding step's few rows, where a thread per vector would
+    leave most of the GPU idle on the body's math.
 
     ```mlir
     linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
@@ -591,7 +594,12 @@ def XLSTMElementwiseToGPUPass
   let options = [
     Option<"vectorBytes", "vector-bytes", "int64_t", /*default=*/"16",
            "Bytes of the narrowest operand per thread and access (a power "
-           "of two up to 16; 0 or 1: leave every op to the generic path)">
+           "of two up to 16; 0 or 1: leave every op to the generic path)">,
+    Option<"minElements", "min-elements", "int64_t", /*default=*/"262144",
+           "Iteration spaces of fewer elements (checked at run time where "
+           "the sizes are dynamic) stay on the generic path, a thread per "
+           "element: a decoding step's few rows would leave most of the GPU "
+           "idle with a thread per vector">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",

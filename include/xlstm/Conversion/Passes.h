@@ -60,6 +60,7 @@ struct ToGPUOptions {
   XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise;
   XLSTMFuseElementwisePassOptions fusion;
   XLSTMWarpNormsPassOptions norms;
+  XLSTMElementwiseToGPUPassOptions elementwise;
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions
