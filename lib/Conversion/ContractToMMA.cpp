@@ -1230,8 +1230,8 @@ bool isTruncation(linalg::GenericOp op, Value x) {
 /// truncation to 16 bits reads (the bf16 operand of the next op): the
 /// truncation's output, for the kernel to write rounded values into
 /// directly, with the truncation erased (the float32 buffer then has no
-/// reader left). Null otherwise. The output must exist before `op` and
-/// nothing may touch it between `op` and the truncation.
+/// reader left). Null otherwise. The output must exist before `op` and be
+/// used (or viewed) only after the truncation.
 Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   Value out = op.getDpsInits()[0];
   auto alloc = out.getDefiningOp<memref::AllocOp>();
@@ -1255,10 +1255,15 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   if (!yDef || yDef->getBlock() != op->getBlock() ||
       !yDef->isBeforeInBlock(op))
     return {};
-  for (Operation *user : y.getUsers())
-    if (user != truncation && user->getBlock() == op->getBlock() &&
-        op->isBeforeInBlock(user) && user->isBeforeInBlock(truncation))
+  // Every other use (views included, which could alias it) after the
+  // truncation: the kernel now writes `y` where `op` stood.
+  for (Operation *user : y.getUsers()) {
+    if (user == truncation)
+      continue;
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!at || !truncation->isBeforeInBlock(at))
       return {};
+  }
   rewriter.eraseOp(truncation);
   return y;
 }

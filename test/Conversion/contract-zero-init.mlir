@@ -193,3 +193,33 @@ func.func @rounded_and_read(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %z: m
   linalg.copy ins(%a : memref<?x32xf32>) outs(%z : memref<?x32xf32>)
   return %y : memref<?x32xbf16>
 }
+
+// -----
+
+// The bf16 output read through a view between the projection and the
+// rounding: writing it early would change what the copy reads.
+// CHECK-LABEL: func @rounded_output_read_early
+// CHECK:       gpu.launch_func
+// CHECK:       linalg.copy
+// CHECK:       linalg.generic
+func.func @rounded_output_read_early(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %z: memref<?x16xbf16>) -> memref<?x32xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %y = memref.alloc(%m) : memref<?x32xbf16>
+  %v = memref.subview %y[0, 0] [%m, 16] [1, 1] : memref<?x32xbf16> to memref<?x16xbf16, strided<[32, 1]>>
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  linalg.copy ins(%v : memref<?x16xbf16, strided<[32, 1]>>) outs(%z : memref<?x16xbf16>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x32xf32>) outs(%y : memref<?x32xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %y : memref<?x32xbf16>
+}
