@@ -1221,7 +1221,9 @@ bool isTruncation(linalg::GenericOp op, Value x) {
     return false;
   auto trunc = dyn_cast<arith::TruncFOp>(body.front());
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  return trunc && trunc.getIn() == body.getArgument(0) &&
+  // (Only the default rounding: the kernel's stores round to nearest.)
+  return trunc && !trunc.getRoundingmodeAttr() &&
+         trunc.getIn() == body.getArgument(0) &&
          yield.getValues().size() == 1 &&
          yield.getValues()[0] == trunc.getResult();
 }
@@ -1251,7 +1253,8 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   if (!truncation)
     return {};
   Value y = truncation.getDpsInits()[0];
-  Operation *yDef = y.getDefiningOp();
+  // A fresh buffer, so that nothing but its own uses can alias it.
+  auto yDef = y.getDefiningOp<memref::AllocOp>();
   if (!yDef || yDef->getBlock() != op->getBlock() ||
       !yDef->isBeforeInBlock(op))
     return {};

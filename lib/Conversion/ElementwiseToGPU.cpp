@@ -31,6 +31,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 
+#include <numeric>
+
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMELEMENTWISETOGPUPASS
 #include "xlstm/Conversion/Passes.h.inc"
@@ -62,6 +64,10 @@ int64_t vectorWidth(linalg::LinalgOp op, int64_t vectorBytes,
       !op.hasPureBufferSemantics() || op->getNumRegions() != 1 ||
       op.getNumDpsInits() == 0)
     return 0;
+  // (A payload with regions of its own could hide linalg.index ops.)
+  for (Operation &inner : op->getRegion(0).front())
+    if (inner.getNumRegions() != 0)
+      return 0;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t inner = ranges.back();
   unsigned innerDim = op.getNumLoops() - 1;
@@ -89,9 +95,11 @@ int64_t vectorWidth(linalg::LinalgOp op, int64_t vectorBytes,
           strides.back() != 1)
         return 0;
       narrowest = std::min<int64_t>(narrowest, elt.getIntOrFloatBitWidth() / 8);
-    } else if (op.isDpsInit(&operand)) {
-      return 0; // a result written by every lane: not elementwise
     }
+    // Each result element written by one iteration: every loop indexes it
+    // (else several threads would write one element).
+    if (op.isDpsInit(&operand) && !map.isPermutation())
+      return 0;
     accesses.push_back({&operand, map, vector});
   }
   if (ShapedType::isDynamic(inner))
@@ -185,7 +193,7 @@ private:
     Type elt = cast<MemRefType>(memref.getType()).getElementType();
     Value v = vector::LoadOp::create(
         b, loc, VectorType::get({n}, elt), memref, at, /*nontemporal=*/false,
-        b.getI64IntegerAttr(n * elt.getIntOrFloatBitWidth() / 8));
+        b.getI64IntegerAttr(alignment(n, elt)));
     SmallVector<Value> values;
     for (int64_t i = 0; i < n; ++i)
       values.push_back(
@@ -198,8 +206,12 @@ private:
     Value v = vector::FromElementsOp::create(
         b, loc, VectorType::get({n}, elt), values);
     vector::StoreOp::create(b, loc, v, memref, at, /*nontemporal=*/false,
-                            b.getI64IntegerAttr(n * elt.getIntOrFloatBitWidth() /
-                                                8));
+                            b.getI64IntegerAttr(alignment(n, elt)));
+  }
+  /// What the access may claim: its size, at most 16 bytes (what the
+  /// alignment proof of the pass guarantees; wider vectors split anyway).
+  static int64_t alignment(int64_t n, Type elt) {
+    return std::min<int64_t>(16, n * elt.getIntOrFloatBitWidth() / 8);
   }
 
   int64_t vec;
@@ -278,6 +290,20 @@ struct XLSTMElementwiseToGPUPass
                ArrayRef<Access> accesses, int64_t vec) {
     if (!aligned(accesses, vec))
       return;
+    // Few elements (a decoding step's rows) keep a thread each: a thread
+    // per vector would leave most of the GPU idle on the body's math.
+    // Decided here where the sizes are static, else on the host (at least
+    // one element: an empty space would launch no blocks).
+    SmallVector<int64_t> staticRanges = op.getStaticLoopRanges();
+    int64_t inner = staticRanges.back();
+    std::optional<int64_t> staticTotal;
+    if (llvm::none_of(staticRanges, ShapedType::isDynamic))
+      staticTotal = std::accumulate(staticRanges.begin(),
+                                    staticRanges.end() - 1, int64_t(1),
+                                    std::multiplies<int64_t>());
+    int64_t minimum = std::max<int64_t>(minElements, 1);
+    if (staticTotal && *staticTotal * inner < minimum)
+      return;
     Location loc = op.getLoc();
     rewriter.setInsertionPoint(op);
     auto cst = [&](int64_t v) {
@@ -289,18 +315,11 @@ struct XLSTMElementwiseToGPUPass
     Value total = cst(1);
     for (Value s : ArrayRef<Value>(sizes).drop_back())
       total = arith::MulIOp::create(rewriter, loc, total, s);
-    int64_t inner = *getConstantIntValue(sizes.back());
-    // Few elements (a decoding step's rows) keep a thread each: a thread
-    // per vector would leave most of the GPU idle on the body's math.
-    // Decided here where the sizes are static, else on the host.
-    std::optional<int64_t> staticTotal = getConstantIntValue(total);
-    if (staticTotal && *staticTotal * inner < minElements)
-      return;
     if (!staticTotal) {
       Value elements = arith::MulIOp::create(rewriter, loc, total, cst(inner));
       auto many = arith::CmpIOp::create(rewriter, loc,
                                         arith::CmpIPredicate::uge, elements,
-                                        cst(minElements));
+                                        cst(minimum));
       auto choice = scf::IfOp::create(rewriter, loc, many,
                                       /*withElseRegion=*/true);
       rewriter.setInsertionPointToStart(choice.elseBlock());

@@ -77,14 +77,14 @@ gpu::LaunchFuncOp KernelCache::launch(OpBuilder &b, Location loc,
       arguments.push_back(v);
     }
   }
-  auto [it, inserted] = kernels.try_emplace(key);
-  if (inserted) {
+  gpu::GPUFuncOp kernel = kernels.lookup(key);
+  if (!kernel) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(module.getBody());
     auto gpuModule = gpu::GPUModuleOp::create(b, loc, name);
     symbols.insert(gpuModule); // renamed where the name is taken
     b.setInsertionPointToStart(gpuModule.getBody());
-    auto kernel = gpu::GPUFuncOp::create(
+    kernel = gpu::GPUFuncOp::create(
         b, loc, gpuModule.getName(),
         b.getFunctionType(ValueRange(arguments).getTypes(), {}), workgroup);
     kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
@@ -111,7 +111,8 @@ gpu::LaunchFuncOp KernelCache::launch(OpBuilder &b, Location loc,
     // (The body may leave the builder inside a region of its own.)
     b.setInsertionPointToEnd(&kernel.getBody().front());
     gpu::ReturnOp::create(b, loc);
-    it->second = kernel;
+    // (Inserted after the body: a body may launch kernels of its own.)
+    kernels[key] = kernel;
   }
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   b.getUnitAttr());
@@ -119,7 +120,7 @@ gpu::LaunchFuncOp KernelCache::launch(OpBuilder &b, Location loc,
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
   return gpu::LaunchFuncOp::create(
-      b, loc, it->second, grid,
+      b, loc, kernel, grid,
       gpu::KernelDim3{cst(block[0]), cst(block[1]), cst(block[2])},
       dynamicSharedBytes, arguments);
 }

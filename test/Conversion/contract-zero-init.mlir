@@ -223,3 +223,31 @@ func.func @rounded_output_read_early(%x: memref<?x64xbf16>, %w: memref<32x64xbf1
   }
   return %y : memref<?x32xbf16>
 }
+
+// -----
+
+// The same shapes and types, written and added to: two kernels (the
+// configuration keys the cache, not only the types).
+// CHECK-LABEL: func @write_and_add
+// CHECK:       gpu.launch_func @[[$W:projection_mma(_[0-9]+)?]]::
+// CHECK:       gpu.launch_func @[[$A:projection_mma(_[0-9]+)?]]::
+// CHECK:       gpu.func @[[$W]](%{{[^:]+}}: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>, %[[OUTW:[^:]+]]: memref<?x32xf32>
+// CHECK-NOT:     memref.load %[[OUTW]]
+// CHECK:       gpu.func @[[$A]](%{{[^:]+}}: memref<?x64xbf16>, %{{[^:]+}}: memref<32x64xbf16>, %[[OUTA:[^:]+]]: memref<?x32xf32>
+// CHECK:         memref.load %[[OUTA]]
+func.func @write_and_add(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %acc: memref<?x32xf32>) -> memref<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %a = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%a : memref<?x32xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%acc : memref<?x32xf32>)
+  return %a : memref<?x32xf32>
+}

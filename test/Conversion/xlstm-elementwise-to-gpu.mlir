@@ -3,6 +3,7 @@
 // RUN: xlstm-opt %s --xlstm-elementwise-to-gpu=vector-bytes=0 | FileCheck %s --check-prefix=OFF
 // RUN: not xlstm-opt %s --xlstm-elementwise-to-gpu=vector-bytes=12 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-elementwise-to-gpu=min-elements=-1 2>&1 | FileCheck %s --check-prefix=BADMIN
+// RUN: xlstm-opt %s --xlstm-elementwise-to-gpu | FileCheck %s --check-prefix=RAW
 // RUN: xlstm-opt %s --xlstm-elementwise-to-gpu | xlstm-opt --pass-pipeline="builtin.module(gpu-kernel-outlining)" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
@@ -11,7 +12,8 @@
 
 // A thread per 8 innermost elements (16 bytes of the narrowest operand,
 // bf16): one vector load per operand that runs along the innermost
-// dimension (the f32 one 32 bytes), one scalar load of the gate that does
+// dimension (the f32 one 32 bytes, claiming the 16-byte alignment the pass
+// proves), one scalar load of the gate that does
 // not, the body 8 times, one vector store; the outer indices from one
 // division per dimension.
 // CHECK-LABEL: func @scale
@@ -31,7 +33,7 @@
 // CHECK:           %[[ROW:.+]] = arith.divui %{{.+}}, %c8
 // CHECK:           %[[J:.+]] = arith.remui %[[ROW]], %[[S]]
 // CHECK:           %[[I:.+]] = arith.divui %[[ROW]], %[[S]]
-// CHECK:           vector.load %[[A]][%[[I]], %[[J]], %[[C]]] {alignment = 32 : i64} : memref<?x?x64xf32>, vector<8xf32>
+// CHECK:           vector.load %[[A]][%[[I]], %[[J]], %[[C]]] {alignment = 16 : i64} : memref<?x?x64xf32>, vector<8xf32>
 // CHECK:           vector.load %[[W]][%[[C]]] {alignment = 16 : i64} : memref<64xbf16>, vector<8xbf16>
 // CHECK:           memref.load %[[G]][%[[I]], %[[J]]] : memref<?x?xf32>
 // CHECK-COUNT-8:   arith.truncf {{.*}} : f32 to bf16
@@ -90,16 +92,18 @@ func.func @half(%a: memref<?x?x128xbf16>, %y: memref<?x?x64xbf16>) {
 
 // Left to the generic path: an offset of 4 elements (not a multiple of 8),
 // an innermost extent 8 does not divide and no power of two does, a
-// reduction, a result indexed without the innermost dimension.
+// reduction, a result indexed without the innermost dimension, and one
+// not indexed by every loop (several iterations write each element).
 // CHECK-LABEL: func @left_alone
 // CHECK-NOT:   gpu.launch
 // CHECK:       linalg.copy
 // CHECK:       linalg.copy
 // CHECK:       linalg.generic
 // CHECK:       linalg.generic
+// CHECK:       linalg.generic
 // CHECK-NOT:   gpu.launch
 // CHECK:       return
-func.func @left_alone(%a: memref<?x?x128xbf16>, %y: memref<?x?x64xbf16>, %o: memref<?x?x63xbf16>, %p: memref<?x?x63xbf16>, %r: memref<?x?xf32>) {
+func.func @left_alone(%a: memref<?x?x128xbf16>, %y: memref<?x?x64xbf16>, %o: memref<?x?x63xbf16>, %p: memref<?x?x63xbf16>, %r: memref<?x?xf32>, %y2: memref<?x64xbf16>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %d0 = memref.dim %a, %c0 : memref<?x?x128xbf16>
@@ -120,6 +124,11 @@ func.func @left_alone(%a: memref<?x?x128xbf16>, %y: memref<?x?x64xbf16>, %o: mem
     %e = arith.extf %x : bf16 to f32
     linalg.yield %e : f32
   }
+  linalg.generic {indexing_maps = [#id, affine_map<(d0, d1, d2) -> (d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%y : memref<?x?x64xbf16>) outs(%y2 : memref<?x64xbf16>) {
+  ^bb0(%x: bf16, %old: bf16):
+    linalg.yield %x : bf16
+  }
   return
 }
 
@@ -127,6 +136,13 @@ func.func @left_alone(%a: memref<?x?x128xbf16>, %y: memref<?x?x64xbf16>, %o: mem
 // decoding step) stays generic; at or above it, vectorised.
 // CHECK-LABEL: func @small_and_large
 // CHECK-NOT:   scf.if
+// RAW-LABEL: func @small_and_large
+// RAW-NOT:     scf.if
+// RAW:         linalg.copy
+// RAW:         gpu.launch
+// RAW:         gpu.terminator
+// RAW-NEXT:    }
+// RAW-NEXT:    return
 // CHECK:       linalg.copy
 // CHECK:       gpu.launch
 // CHECK-NOT:   linalg.copy
