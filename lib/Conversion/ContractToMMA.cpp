@@ -35,6 +35,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMCONTRACTTOMMAPASS
@@ -1253,19 +1254,35 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   if (!truncation)
     return {};
   Value y = truncation.getDpsInits()[0];
-  // A fresh buffer, so that nothing but its own uses can alias it.
+  // A fresh buffer (so that only its own uses and their views alias it)
+  // that exists before `op`.
   auto yDef = y.getDefiningOp<memref::AllocOp>();
   if (!yDef || yDef->getBlock() != op->getBlock() ||
       !yDef->isBeforeInBlock(op))
     return {};
-  // Every other use (views included, which could alias it) after the
-  // truncation: the kernel now writes `y` where `op` stood.
-  for (Operation *user : y.getUsers()) {
-    if (user == truncation)
-      continue;
-    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
-    if (!at || !truncation->isBeforeInBlock(at))
+  // The kernel now writes `y` where `op` stood: nothing may read or write
+  // it, through any view, between `op` and the truncation, and `op` must
+  // not read it. (Buffers are reused: earlier blocks' views of `y` used
+  // before `op` are fine.)
+  SmallVector<Value> aliases = {y};
+  for (size_t i = 0; i < aliases.size(); ++i) {
+    Value alias = aliases[i];
+    if (llvm::is_contained(op.getDpsInputs(), alias))
       return {};
+    for (Operation *user : alias.getUsers()) {
+      if (user == truncation)
+        continue;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == alias) {
+        aliases.push_back(user->getResult(0));
+        continue;
+      }
+      Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+      if (!at)
+        return {};
+      if (op->isBeforeInBlock(at) && at->isBeforeInBlock(truncation))
+        return {};
+    }
   }
   rewriter.eraseOp(truncation);
   return y;
