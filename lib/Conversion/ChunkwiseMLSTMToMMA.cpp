@@ -215,27 +215,164 @@ public:
     gpu::TerminatorOp::create(b, loc);
   }
 
+  /// The staged kernel on 16-bit tensor cores (mma.sync m16n8k16), for q,
+  /// k, v and the entering C all bf16 or all f16 (n may be wider): Q's A
+  /// fragments, K's and C's B fragments come from the slabs by ldmatrix
+  /// (C transposed), q . n is summed from Q's fragments on the way; P stays
+  /// in registers (an S accumulator pair is P's A fragment, rounded to the
+  /// operands' type), and each warp multiplies V (ldmatrix, transposed) by
+  /// its P up to its diagonal. Needs L a multiple of 32 up to 64, DHQK a
+  /// multiple of `slab` and the DHV tile a multiple of 16.
+  void buildStaged16(const ChunkOutputs &io, gpu::LaunchOp launch) {
+    ValueRange shared = launch.getWorkgroupAttributions();
+    Value cumSh = shared[0], iSh = shared[1], mSh = shared[2],
+          interSh = shared[3];
+    int64_t L = io.chunk, tile = io.dvTile;
+    Type elt = elementTypeOf(io.q);
+    OutputsCoords c = coords(io, launch);
+    StagedSlabs st = stageFirstSlab(io, c);
+    // ldmatrix lane addresses: an A fragment's rows (lane % 16) and k half
+    // (lane / 16); a non-transposed B pair's n rows and k half; a
+    // transposed B pair's k rows and n half.
+    Value lane16 = remui(c.lane, idx(16)), laneHalf = divui(c.lane, idx(16));
+    Value lane8 = remui(c.lane, idx(8));
+    Value quarter = remui(divui(c.lane, idx(8)), idx(2));
+    Value aRow = add(mul(c.warp, idx(16)), lane16);
+    Value aCol = mul(laneHalf, idx(8));
+    Value bRow = add(mul(laneHalf, idx(8)), lane8);
+    Value bCol = mul(quarter, idx(8));
+    Value tRow = add(lane8, mul(quarter, idx(8)));
+    Value tCol = mul(laneHalf, idx(8));
+    Value t2 = mul(c.t, idx(2));
+
+    // 1. The gate scalars, while the first slab is in flight.
+    gateScalarsByWarp(io, c, cumSh, iSh, mSh, interSh);
+
+    // 2 and 4. S = Q K^T and Q C slab by slab; the partial sums of q . n
+    // of this lane's rows lo and hi.
+    int64_t sTiles = L / 8, oTiles = tile / 8;
+    SmallVector<Value> init(4 * (sTiles + oTiles) + 2, constant(0.0));
+    SmallVector<Value> sums = forEachSlab(
+        io, c, st, init,
+        [&](Value stage, ValueRange it) -> SmallVector<Value> {
+          SmallVector<Value> acc(it);
+          for (int64_t ks = 0; ks < slab; ks += 16) {
+            SmallVector<Value> a =
+                ldmatrixX4(st.q, {stage, aRow, add(idx(ks), aCol)}, false);
+            // a0: (lo, ks + 2t..), a1: (hi, ks + 2t..), a2: (lo, ks + 8 +
+            // 2t..), a3: (hi, ks + 8 + 2t..).
+            Value &qnLo = acc[4 * (sTiles + oTiles)];
+            Value &qnHi = acc[4 * (sTiles + oTiles) + 1];
+            for (int64_t half = 0; half < 2; ++half) {
+              Value d = add(idx(ks + 8 * half), t2);
+              Value n0 = load(st.n, {stage, idx(0), d});
+              Value n1 = load(st.n, {stage, idx(0), add(d, idx(1))});
+              auto [lo0, lo1] = unpackPair(a[2 * half], elt);
+              auto [hi0, hi1] = unpackPair(a[2 * half + 1], elt);
+              qnLo = addf(qnLo, addf(mulf(lo0, n0), mulf(lo1, n1)));
+              qnHi = addf(qnHi, addf(mulf(hi0, n0), mulf(hi1, n1)));
+            }
+            auto multiply = [&](int64_t tile0, ArrayRef<Value> regs) {
+              for (int64_t h = 0; h < 2; ++h) {
+                int64_t at = 4 * (tile0 + h);
+                SmallVector<Value> d = mma16x8x16(
+                    b, loc, elt, a, regs.slice(2 * h, 2),
+                    ArrayRef<Value>(acc).slice(at, 4));
+                llvm::copy(d, acc.begin() + at);
+              }
+            };
+            for (int64_t np = 0; np < sTiles / 2; ++np)
+              multiply(2 * np,
+                       ldmatrixX4(st.k,
+                                  {stage, add(idx(16 * np), bRow),
+                                   add(idx(ks), bCol)},
+                                  false));
+            for (int64_t np = 0; np < oTiles / 2; ++np)
+              multiply(sTiles + 2 * np,
+                       ldmatrixX4(st.c,
+                                  {stage, add(idx(ks), tRow),
+                                   add(idx(16 * np), tCol)},
+                                  true));
+          }
+          return acc;
+        });
+    SmallVector<Value> p(sums.begin(), sums.begin() + 4 * sTiles);
+    SmallVector<Value> acc(sums.begin() + 4 * sTiles,
+                           sums.begin() + 4 * (sTiles + oTiles));
+    std::array<Value, 2> qn = {sums[4 * (sTiles + oTiles)],
+                               sums[4 * (sTiles + oTiles) + 1]};
+    for (Value &sum : qn)
+      sum = reduceOverRowGroup(sum);
+
+    // 3. P and its row sums, in registers.
+    std::array<Value, 2> rowSum =
+        causalWeights(io, c, p, cumSh, iSh, mSh, /*pSh=*/Value());
+    std::array<Value, 2> inter = {load(interSh, {c.lo}), load(interSh, {c.hi})};
+    std::array<Value, 2> den = denominators(io, inter, qn, rowSum);
+    scaleByDecay(io, acc, inter);
+
+    // 5. acc += P V over the key tiles kt <= warp (P is 0 past the
+    // warp's diagonal). P's accumulator tiles 2 kt and 2 kt + 1 are the A
+    // fragment of key columns 16 kt .. 16 kt + 15.
+    for (int64_t kt = 0; kt < L / 16; ++kt) {
+      auto step = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)),
+                                    ult(c.warp, idx(kt)),
+                                    /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(step.thenBlock());
+      scf::YieldOp::create(b, loc, acc);
+      b.setInsertionPointToStart(step.elseBlock());
+      SmallVector<Value> a;
+      for (int64_t n : {2 * kt, 2 * kt + 1})
+        for (int64_t e : {0, 2})
+          a.push_back(packPair(p[4 * n + e], p[4 * n + e + 1], elt));
+      // a = {tile 2kt rows lo, rows hi, tile 2kt + 1 rows lo, rows hi}.
+      SmallVector<Value> next(acc);
+      for (int64_t np = 0; np < oTiles / 2; ++np) {
+        SmallVector<Value> regs = ldmatrixX4(
+            st.v, {add(idx(16 * kt), tRow), add(idx(16 * np), tCol)}, true);
+        for (int64_t h = 0; h < 2; ++h) {
+          int64_t at = 4 * (2 * np + h);
+          SmallVector<Value> d =
+              mma16x8x16(b, loc, elt, a, ArrayRef<Value>(regs).slice(2 * h, 2),
+                         ArrayRef<Value>(next).slice(at, 4));
+          llvm::copy(d, next.begin() + at);
+        }
+      }
+      scf::YieldOp::create(b, loc, next);
+      b.setInsertionPointAfter(step);
+      acc.assign(step.getResults().begin(), step.getResults().end());
+    }
+
+    normaliseAndStore(io, c, acc, den, mSh);
+    // The empty group of the last slab's prefetch completes before exit.
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
+    gpu::TerminatorOp::create(b, loc);
+  }
+
   /// K steps of the staged kernel's slabs along DHQK, and slab buffers
   /// (two: the next slab loads while this one computes).
   static constexpr int64_t slab = 32, stages = 2;
 
-  /// Byte offsets of the staged kernel's dynamic shared memory, for q/k,
-  /// C/n and v elements of `qkBytes`, `stateBytes` and `vBytes`: `stages`
-  /// slabs of Q and K (L x (slab + 16 bytes)), of C (slab x (tile + 8)) and
-  /// n (slab), then V (L x (tile + 8)). P (float32, L x (L + 4)) takes Q's
-  /// and K's place once the slabs are consumed. The paddings keep a
-  /// fragment's 32 reads in distinct banks, and rows 16-byte aligned.
+  /// Byte offsets of the staged kernels' dynamic shared memory, for q/k,
+  /// C, n and v elements of `qkBytes`, `cBytes`, `nBytes` and `vBytes`:
+  /// `stages` slabs of Q and K (L x (slab + 16 bytes)), of C (slab x
+  /// (tile + 8)) and n (slab), then V (L x (tile + 8)). The
+  /// tf32 kernel's P (float32, L x (L + 4)) takes Q's and K's place once
+  /// the slabs are consumed. The paddings keep a fragment's 32 reads (an
+  /// ldmatrix's eight 16-byte rows) in distinct banks, and rows 16-byte
+  /// aligned.
   struct StagedLayout {
     int64_t qkStride, cStride, vStride, q, k, c, n, v, total;
-    StagedLayout(int64_t L, int64_t tile, int64_t qkBytes, int64_t stateBytes,
-                 int64_t vBytes)
+    StagedLayout(int64_t L, int64_t tile, int64_t qkBytes, int64_t cBytes,
+                 int64_t nBytes, int64_t vBytes)
         : qkStride(slab + 16 / qkBytes), cStride(tile + 8),
           vStride(tile + 8) {
       q = 0;
       k = q + stages * L * qkStride * qkBytes;
       c = k + stages * L * qkStride * qkBytes;
-      n = c + stages * slab * cStride * stateBytes;
-      v = n + stages * slab * stateBytes;
+      n = c + stages * slab * cStride * cBytes;
+      v = n + stages * slab * nBytes;
       total = v + L * vStride * vBytes;
     }
     /// Whether P fits where the Q and K slabs were.
@@ -252,52 +389,11 @@ public:
     ValueRange shared = launch.getWorkgroupAttributions();
     Value cumSh = shared[0], iSh = shared[1], mSh = shared[2],
           interSh = shared[3];
-    int64_t L = io.chunk, tile = io.dvTile, threads = 32 * (L / 16);
+    int64_t L = io.chunk, tile = io.dvTile;
     OutputsCoords c = coords(io, launch);
-    Value row = c.row, hd = c.hd, chunkIdx = c.chunkIdx;
-    Type qkElt = elementTypeOf(io.q), stateElt = elementTypeOf(io.chunkC),
-         vElt = elementTypeOf(io.v);
-    StagedLayout layout(L, tile, elementBytes(io.q), elementBytes(io.chunkC),
-                        elementBytes(io.v));
-    Value bytes = dynamicSharedMemory();
-    auto view = [&](ArrayRef<int64_t> shape, Type elt, int64_t offset) {
-      return sharedView(bytes, shape, elt, offset);
-    };
-    Value qSh = view({stages, L, layout.qkStride}, qkElt, layout.q);
-    Value kSh = view({stages, L, layout.qkStride}, qkElt, layout.k);
-    Value cSh = view({stages, slab, layout.cStride}, stateElt, layout.c);
-    Value nSh = view({stages, 1, slab}, stateElt, layout.n);
-    Value vSh = view({L, layout.vStride}, vElt, layout.v);
-    Value pSh = view({L, L + 4}, b.getF32Type(), layout.q);
-
-    // Rows of the chunk past the sequence are zero-filled.
-    auto inSequence = [&](Value r, Value) { return ult(add(c.t0, r), c.seq); };
-    auto sequenceRow = [&](Value r) { return add(c.t0, r); };
-    auto loadSlab = [&](Value stage, Value s) {
-      Value k0 = mul(s, idx(slab));
-      copyTileAsync(io.q, qSh, {stage}, L, slab, c.tid, threads, inSequence,
-                    [&](Value r, Value col) -> SmallVector<Value> {
-                      return {row, hd, sequenceRow(r), add(k0, col)};
-                    });
-      copyTileAsync(io.k, kSh, {stage}, L, slab, c.tid, threads, inSequence,
-                    [&](Value r, Value col) -> SmallVector<Value> {
-                      return {row, hd, sequenceRow(r), add(k0, col)};
-                    });
-      copyTileAsync(io.chunkC, cSh, {stage}, slab, tile, c.tid, threads,
-                    nullptr, [&](Value r, Value col) -> SmallVector<Value> {
-                      return {row, hd, chunkIdx, add(k0, r), add(c.dv0, col)};
-                    });
-      copyTileAsync(io.chunkN, nSh, {stage}, 1, slab, c.tid, threads, nullptr,
-                    [&](Value, Value col) -> SmallVector<Value> {
-                      return {row, hd, chunkIdx, add(k0, col)};
-                    });
-    };
-    loadSlab(idx(0), idx(0));
-    copyTileAsync(io.v, vSh, {}, L, tile, c.tid, threads, inSequence,
-                  [&](Value r, Value col) -> SmallVector<Value> {
-                    return {row, hd, sequenceRow(r), add(c.dv0, col)};
-                  });
-    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    StagedSlabs st = stageFirstSlab(io, c);
+    Value qSh = st.q, kSh = st.k, cSh = st.c, nSh = st.n, vSh = st.v;
+    Value pSh = sharedView(st.bytes, {L, L + 4}, b.getF32Type(), 0);
 
     // 1. The gate scalars, while the first slab is in flight.
     gateScalarsByWarp(io, c, cumSh, iSh, mSh, interSh);
@@ -306,18 +402,9 @@ public:
     // of this lane's two rows and its columns t, t + 4.
     int64_t sTiles = L / 8, oTiles = tile / 8;
     SmallVector<Value> init(4 * (sTiles + oTiles) + 2, constant(0.0));
-    SmallVector<Value> sums = forRange(
-        0, io.dhqk / slab, 1, init,
-        [&](Value s, ValueRange it) -> SmallVector<Value> {
-          Value stage = remui(s, idx(stages));
-          NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
-          // Slab s is visible to all, and every warp is done with the
-          // stage the prefetch refills.
-          gpu::BarrierOp::create(b, loc);
-          Value next = add(s, idx(1));
-          ifThen(ult(next, idx(io.dhqk / slab)),
-                 [&] { loadSlab(remui(next, idx(stages)), next); });
-          NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    SmallVector<Value> sums = forEachSlab(
+        io, c, st, init,
+        [&](Value stage, ValueRange it) -> SmallVector<Value> {
           SmallVector<Value> acc(it);
           for (int64_t ks = 0; ks < slab; ks += 8) {
             Value c0 = add(idx(ks), c.t), c4 = add(c0, idx(4));
@@ -394,6 +481,86 @@ public:
   }
 
 private:
+  /// The staged kernels' shared buffers (views of the dynamic shared
+  /// memory `bytes`, laid out as StagedLayout says).
+  struct StagedSlabs {
+    Value bytes, q, k, c, n, v;
+  };
+
+  /// Queues the copies of slab `s` (key dimensions slab s .. s + 31 of Q,
+  /// K, C and n) into `stage`; rows of the chunk past the sequence are
+  /// zero-filled.
+  void loadSlab(const ChunkOutputs &io, const OutputsCoords &c,
+                const StagedSlabs &st, Value stage, Value s) {
+    int64_t L = io.chunk, threads = 32 * (L / 16);
+    Value k0 = mul(s, idx(slab));
+    auto inSequence = [&](Value r, Value) { return ult(add(c.t0, r), c.seq); };
+    for (Value src : {io.q, io.k})
+      copyTileAsync(src, src == io.q ? st.q : st.k, {stage}, L, slab, c.tid,
+                    threads, inSequence,
+                    [&](Value r, Value col) -> SmallVector<Value> {
+                      return {c.row, c.hd, add(c.t0, r), add(k0, col)};
+                    });
+    copyTileAsync(io.chunkC, st.c, {stage}, slab, io.dvTile, c.tid, threads,
+                  nullptr, [&](Value r, Value col) -> SmallVector<Value> {
+                    return {c.row, c.hd, c.chunkIdx, add(k0, r),
+                            add(c.dv0, col)};
+                  });
+    copyTileAsync(io.chunkN, st.n, {stage}, 1, slab, c.tid, threads, nullptr,
+                  [&](Value, Value col) -> SmallVector<Value> {
+                    return {c.row, c.hd, c.chunkIdx, add(k0, col)};
+                  });
+  }
+
+  /// The slab loop of the staged kernels: for each slab, once it has
+  /// landed and the stage the prefetch refills is free, queues the next
+  /// slab and runs `body` on this one's stage, carrying `init`.
+  SmallVector<Value>
+  forEachSlab(const ChunkOutputs &io, const OutputsCoords &c,
+              const StagedSlabs &st, ValueRange init,
+              function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    return forRange(
+        0, io.dhqk / slab, 1, init,
+        [&](Value s, ValueRange it) -> SmallVector<Value> {
+          Value stage = remui(s, idx(stages));
+          NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
+          // Slab s is visible to all, and every warp is done with the
+          // stage the prefetch refills.
+          gpu::BarrierOp::create(b, loc);
+          Value next = add(s, idx(1));
+          ifThen(ult(next, idx(io.dhqk / slab)),
+                 [&] { loadSlab(io, c, st, remui(next, idx(stages)), next); });
+          NVVM::CpAsyncCommitGroupOp::create(b, loc);
+          return body(stage, it);
+        });
+  }
+
+  /// The shared buffers, with slab 0 and the block's V tile queued (one
+  /// cp.async group).
+  StagedSlabs stageFirstSlab(const ChunkOutputs &io, const OutputsCoords &c) {
+    int64_t L = io.chunk, tile = io.dvTile, threads = 32 * (L / 16);
+    StagedLayout layout(L, tile, elementBytes(io.q), elementBytes(io.chunkC),
+                        elementBytes(io.chunkN), elementBytes(io.v));
+    StagedSlabs st;
+    st.bytes = dynamicSharedMemory();
+    auto view = [&](ArrayRef<int64_t> shape, Value of, int64_t offset) {
+      return sharedView(st.bytes, shape, elementTypeOf(of), offset);
+    };
+    st.q = view({stages, L, layout.qkStride}, io.q, layout.q);
+    st.k = view({stages, L, layout.qkStride}, io.k, layout.k);
+    st.c = view({stages, slab, layout.cStride}, io.chunkC, layout.c);
+    st.n = view({stages, 1, slab}, io.chunkN, layout.n);
+    st.v = view({L, layout.vStride}, io.v, layout.v);
+    loadSlab(io, c, st, idx(0), idx(0));
+    copyTileAsync(io.v, st.v, {}, L, tile, c.tid, threads,
+                  [&](Value r, Value) { return ult(add(c.t0, r), c.seq); },
+                  [&](Value r, Value col) -> SmallVector<Value> {
+                    return {c.row, c.hd, add(c.t0, r), add(c.dv0, col)};
+                  });
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    return st;
+  }
+
   OutputsCoords coords(const ChunkOutputs &io, gpu::LaunchOp launch) {
     OutputsCoords c;
     int64_t dvTiles = io.dhv / io.dvTile;
@@ -484,11 +651,12 @@ private:
   }
 
   /// 3. P_lj = S_lj qk-scale exp(b_l - b_j + i_j - m_l) for j <= l (0
-  /// above the diagonal) in registers, stored to pSh (L rows); returns the
-  /// row sums of P of this thread's rows lo and hi (by shuffles).
+  /// above the diagonal) in registers: `sAcc` (S's accumulators) becomes
+  /// P, also stored to pSh (L rows) unless pSh is null; returns the row
+  /// sums of P of this thread's rows lo and hi (by shuffles).
   std::array<Value, 2> causalWeights(const ChunkOutputs &io,
                                      const OutputsCoords &c,
-                                     ArrayRef<Value> sAcc, Value cumSh,
+                                     MutableArrayRef<Value> sAcc, Value cumSh,
                                      Value iSh, Value mSh, Value pSh) {
     Value qkScale = constant(io.qScale * io.kScale);
     std::array<Value, 2> rowSum = {constant(0.0), constant(0.0)};
@@ -503,7 +671,9 @@ private:
         Value causal =
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, j, l);
         Value p = arith::SelectOp::create(b, loc, causal, w, constant(0.0));
-        store(p, pSh, {l, j});
+        if (pSh)
+          store(p, pSh, {l, j});
+        sAcc[n * 4 + e] = p;
         rowSum[e / 2] = addf(rowSum[e / 2], p);
       }
     for (Value &sum : rowSum)
@@ -681,8 +851,11 @@ class ChunkStatesKernel : KernelBuilder {
 public:
   /// With `staged`, each chunk's keys, values and gates are copied into
   /// shared memory (cp.async, the next chunk's while this one computes).
-  ChunkStatesKernel(OpBuilder &b, Location loc, bool split, bool staged)
-      : KernelBuilder(b, loc, b.getF32Type()), staged(staged) {
+  /// With `mma16` (staged only; k and v of one 16-bit type), the update
+  /// runs on m16n8k16 tensor cores with ldmatrix fragments.
+  ChunkStatesKernel(OpBuilder &b, Location loc, bool split, bool staged,
+                    bool mma16)
+      : KernelBuilder(b, loc, b.getF32Type()), staged(staged), mma16(mma16) {
     splitTF32 = split;
   }
 
@@ -812,11 +985,12 @@ public:
                    [&] { prefetch(next, remui(next, idx(2))); });
             NVVM::CpAsyncCommitGroupOp::create(b, loc);
           }
-          // The state entering this chunk.
+          // The state entering this chunk, two adjacent columns a store.
           for (int64_t nt = 0; nt < nTiles; ++nt)
-            for (int64_t e = 0; e < 4; ++e)
-              store(acc[nt * 4 + e], io.chunkC,
-                    {row, hd, chunkIdx, e < 2 ? lo : hi, accColumn(nt, e)});
+            for (int64_t e = 0; e < 4; e += 2)
+              storeVector(acc.slice(nt * 4 + e, 2), io.chunkC,
+                          {row, hd, chunkIdx, e < 2 ? lo : hi,
+                           accColumn(nt, e)});
           ifThen(arith::AndIOp::create(b, loc, ownsN, nThread), [&] {
             store(n, io.chunkN, {row, hd, chunkIdx, p});
           });
@@ -847,7 +1021,9 @@ public:
           SmallVector<Value> decayed;
           for (Value a : acc)
             decayed.push_back(mulf(a, decay));
-          SmallVector<Value> next = forRange(
+          SmallVector<Value> next =
+              mma16 ? multiply16(io, decayed, kSh, vSh, wSh, stage, warp, lane)
+                    : forRange(
               0, L, 8, decayed,
               [&](Value kk, ValueRange c) -> SmallVector<Value> {
                 Value l0 = add(kk, t), l4 = add(l0, idx(4));
@@ -875,11 +1051,23 @@ public:
           {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(nUpdate.thenBlock());
-            Value sum = forRange(
-                0, L, 1, {mulf(n, decay)},
-                [&](Value l, ValueRange s) -> SmallVector<Value> {
-                  return {addf(s[0], mulf(load(wSh, {l}), kAt(t0, l, p)))};
-                })[0];
+            // Eight independent partial sums (L is a multiple of 8): the
+            // loads of a step are in flight together, not one add apart.
+            SmallVector<Value> partial(8, constant(0.0));
+            partial = forRange(
+                0, L, 8, partial,
+                [&](Value l0, ValueRange s) -> SmallVector<Value> {
+                  SmallVector<Value> next;
+                  for (int64_t u = 0; u < 8; ++u) {
+                    Value l = add(l0, idx(u));
+                    next.push_back(
+                        addf(s[u], mulf(load(wSh, {l}), kAt(t0, l, p))));
+                  }
+                  return next;
+                });
+            Value sum = mulf(n, decay);
+            for (Value x : partial)
+              sum = addf(sum, x);
             scf::YieldOp::create(b, loc, sum);
             b.setInsertionPointToStart(nUpdate.elseBlock());
             scf::YieldOp::create(b, loc, n);
@@ -932,7 +1120,58 @@ private:
         sharedView(bytes, {2, 1, L}, elementTypeOf(io.igate), layout.i)};
   }
 
-  bool staged;
+  bool staged, mma16;
+
+  /// acc + (w k)^T V over this chunk's stage on m16n8k16 tensor cores: A
+  /// (this warp's 16 rows of the key tile x 16 positions) by a transposed
+  /// ldmatrix of K, scaled by w per position and rounded back to the
+  /// operands' type; B (16 positions x 16 value columns) by a transposed
+  /// ldmatrix of V.
+  SmallVector<Value> multiply16(const ChunkStates &io, ArrayRef<Value> acc,
+                                Value kSh, Value vSh, Value wSh, Value stage,
+                                Value warp, Value lane) {
+    Type elt = elementTypeOf(io.k);
+    Value lane8 = remui(lane, idx(8)), laneHalf = divui(lane, idx(16));
+    Value quarter = remui(divui(lane, idx(8)), idx(2));
+    Value t2 = mul(remui(lane, idx(4)), idx(2));
+    int64_t nTiles = io.dvTile / 8;
+    return forRange(
+        0, io.chunk, 16, acc,
+        [&](Value kk, ValueRange c) -> SmallVector<Value> {
+          // Matrix i = lane / 8 of the A fragment: positions kk + 8 (i / 2)
+          // on, key rows 16 warp + 8 (i % 2) on.
+          SmallVector<Value> a = ldmatrixX4(
+              kSh,
+              {stage, add(kk, add(lane8, mul(laneHalf, idx(8)))),
+               add(mul(warp, idx(16)), mul(quarter, idx(8)))},
+              true);
+          // a0, a1: positions kk + 2t, + 1; a2, a3: kk + 8 + 2t, + 1.
+          for (int64_t half = 0; half < 2; ++half) {
+            Value l = add(kk, add(idx(8 * half), t2));
+            Value w0 = load(wSh, {l}), w1 = load(wSh, {add(l, idx(1))});
+            for (int64_t r = 2 * half; r < 2 * half + 2; ++r) {
+              auto [x0, x1] = unpackPair(a[r], elt);
+              a[r] = packPair(mulf(x0, w0), mulf(x1, w1), elt);
+            }
+          }
+          SmallVector<Value> out(c);
+          for (int64_t np = 0; np < nTiles / 2; ++np) {
+            SmallVector<Value> regs = ldmatrixX4(
+                vSh,
+                {stage, add(kk, add(lane8, mul(quarter, idx(8)))),
+                 add(idx(16 * np), mul(laneHalf, idx(8)))},
+                true);
+            for (int64_t h = 0; h < 2; ++h) {
+              int64_t at = 4 * (2 * np + h);
+              SmallVector<Value> d = mma16x8x16(
+                  b, loc, elt, a, ArrayRef<Value>(regs).slice(2 * h, 2),
+                  ArrayRef<Value>(out).slice(at, 4));
+              llvm::copy(d, out.begin() + at);
+            }
+          }
+          return out;
+        });
+  }
 
   /// The chunk's gate scalars by warp 0: each lane takes L / 32 consecutive
   /// positions, the cumulative sums meet by an inclusive warp scan
@@ -1199,6 +1438,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
           "of 8");
       return signalPassFailure();
     }
+    if (!llvm::is_contained({16, 32, 64, 128}, keyRows)) {
+      getOperation()->emitError(
+          "xlstm-chunkwise-mlstm-to-mma: key-rows must be 16, 32, 64 or 128");
+      return signalPassFailure();
+    }
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
       if (isa<MLSTMChunkOutputsOp, MLSTMChunkStatesOp>(op))
@@ -1349,16 +1593,24 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     bool staged =
         stagedOutputs && chunk % 32 == 0 && dhqk % Outputs::slab == 0 &&
         elementTypeOf(op.getQ()) == elementTypeOf(op.getK()) &&
-        elementTypeOf(entering[0]) == elementTypeOf(entering[1]) &&
-        llvm::all_of(ArrayRef<Value>{op.getQ(), op.getV(), entering[0]},
-                     isStageable);
+        llvm::all_of(
+            ArrayRef<Value>{op.getQ(), op.getV(), entering[0], entering[1]},
+            isStageable);
+    // 16-bit tensor cores where q, k, v and the entering C share one
+    // 16-bit type (ldmatrix pairs of 8-column tiles).
+    Type qElt = elementTypeOf(op.getQ());
+    bool mma16 = staged && narrowMMA && isNarrowFloat(qElt) &&
+                 elementTypeOf(op.getV()) == qElt &&
+                 elementTypeOf(entering[0]) == qElt && tile % 16 == 0;
     // Four chunk-long float arrays of static shared memory besides.
     Outputs::StagedLayout layout(chunk, tile,
                                  staged ? elementBytes(op.getQ()) : 4,
                                  staged ? elementBytes(entering[0]) : 4,
+                                 staged ? elementBytes(entering[1]) : 4,
                                  staged ? elementBytes(op.getV()) : 4);
-    staged = staged && layout.fitsP(chunk) &&
+    staged = staged && (mma16 || layout.fitsP(chunk)) &&
              layout.total + 4 * 4 * chunk <= kMaxSharedBytesPerBlock;
+    mma16 = mma16 && staged;
     // The staged kernel: four scalar arrays static, the slabs dynamic; the
     // other: six scalar arrays and P static.
     SmallVector<Type> shared(staged ? 4 : 6,
@@ -1377,16 +1629,21 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, shared);
     std::string slabs =
         staged ? (", slabs of " + Twine(Outputs::slab)).str() : "";
+    StringRef mmaKind = mma16 ? (qElt.isBF16() ? "bf16" : "f16")
+                        : split ? "3xtf32"
+                                : "tf32";
     record(launch, qType,
-           "chunk outputs " + Twine(staged ? "staged " : "") +
-               Twine(split ? "3xtf32" : "tf32") + " mma, chunk " +
-               Twine(chunk) + ", dv tile " + Twine(tile) + slabs,
+           "chunk outputs " + Twine(staged ? "staged " : "") + mmaKind +
+               " mma, chunk " + Twine(chunk) + ", dv tile " + Twine(tile) +
+               slabs,
            op.getQ());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       ChunkOutputsKernel kernel(rewriter, loc, split);
-      if (staged)
+      if (mma16)
+        kernel.buildStaged16(io, launch);
+      else if (staged)
         kernel.buildStaged(io, launch);
       else
         kernel.build(io, launch);
@@ -1405,8 +1662,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         ShapedType::isDynamic(dhv) || ShapedType::isDynamic(numHeads) ||
         dhqk % 16 != 0 || chunk % 8 != 0 || chunk > 1024)
       return;
-    // A warp per 16 rows of C, at most 4 warps.
-    int64_t pTile = dhqk % 64 == 0 ? 64 : dhqk % 32 == 0 ? 32 : 16;
+    // A warp per 16 rows of C: the largest of key-rows, halved, that
+    // divides DHQK.
+    int64_t pTile = keyRows;
+    while (pTile > 16 && dhqk % pTile != 0)
+      pTile /= 2;
     bool split = needsSplitTF32({op.getK(), op.getV()});
     int64_t cap = isDecodeStep(kType, chunk) ? 32 : split ? 64 : dvTile;
     int64_t tile = columnTile(std::min<int64_t>(dvTile, cap), dhv);
@@ -1496,6 +1756,9 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     // besides.
     staged =
         staged && layout.total + 4 * (4 * chunk + 2) <= kMaxSharedBytesPerBlock;
+    Type kElt = elementTypeOf(op.getK());
+    bool mma16 = staged && narrowMMA && isNarrowFloat(kElt) &&
+                 elementTypeOf(op.getV()) == kElt && tile % 16 == 0;
     Value sharedBytes =
         staged ? arith::ConstantIntOp::create(
                      rewriter, loc, rewriter.getI32Type(), layout.total)
@@ -1507,14 +1770,17 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, shared);
     record(launch, kType,
            "chunk states " + Twine(staged ? "staged " : "") +
-               Twine(split ? "3xtf32" : "tf32") + " mma, chunk " +
+               Twine(mma16   ? (kElt.isBF16() ? "bf16" : "f16")
+                     : split ? "3xtf32"
+                             : "tf32") +
+               " mma, chunk " +
                Twine(chunk) + ", " + Twine(pTile) + " key rows x " +
                Twine(tile) + " value columns per block",
            op.getK());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      ChunkStatesKernel(rewriter, loc, split, staged).build(io, launch);
+      ChunkStatesKernel(rewriter, loc, split, staged, mma16).build(io, launch);
     }
     SmallVector<Value> tensors;
     for (auto [value, type] : llvm::zip(results, op->getResultTypes()))

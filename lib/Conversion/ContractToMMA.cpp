@@ -228,24 +228,17 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
 
 /// acc[mi][ni] += a[mi] * b[ni] on m16n8k16 tiles; `acc` holds four floats
 /// per (mi, ni), row-major over (mi, ni).
-void multiplyTiles(OpBuilder &b, Location loc, NVVM::MMATypes type,
+void multiplyTiles(OpBuilder &b, Location loc, Type elt,
                    ArrayRef<SmallVector<Value>> a,
                    ArrayRef<SmallVector<Value>> bFrags,
                    MutableArrayRef<Value> acc) {
-  Type f32 = b.getF32Type();
-  auto resultType =
-      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   int64_t tilesN = bFrags.size();
   for (auto [mi, aFrag] : llvm::enumerate(a))
     for (auto [ni, bFrag] : llvm::enumerate(bFrags)) {
       MutableArrayRef<Value> c = acc.slice((mi * tilesN + ni) * 4, 4);
-      Value d = NVVM::MmaOp::create(
-          b, loc, resultType, aFrag, bFrag, SmallVector<Value>(c), {16, 8, 16},
-          std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
-          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                         NVVM::MMALayout::col});
-      for (int64_t e = 0; e < 4; ++e)
-        c[e] = LLVM::ExtractValueOp::create(b, loc, d, e);
+      SmallVector<Value> d = xlstm::mma16x8x16(b, loc, elt, aFrag, bFrag,
+                                               SmallVector<Value>(c));
+      llvm::copy(d, c.begin());
     }
 }
 
@@ -354,11 +347,9 @@ public:
           SmallVector<SmallVector<Value>> bf(tile.tilesN);
           for (int64_t ni = 0; ni < tile.tilesN; ++ni)
             bf[ni] = {loadPair(w, wRows[ni], k0), loadPair(w, wRows[ni], k8)};
-          auto type = cast<MemRefType>(x.getType()).getElementType().isBF16()
-                          ? NVVM::MMATypes::bf16
-                          : NVVM::MMATypes::f16;
           SmallVector<Value> next(iter);
-          multiplyTiles(b, loc, type, a, bf, next);
+          multiplyTiles(b, loc, cast<MemRefType>(x.getType()).getElementType(),
+                        a, bf, next);
           scf::YieldOp::create(b, loc, next);
         });
 
@@ -506,25 +497,6 @@ public:
     NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(pending));
   }
 
-  /// The four (or two) 32-bit fragment registers of an ldmatrix result.
-  SmallVector<Value> registers(Value fragment, Type elt) {
-    auto vecType = cast<VectorType>(fragment.getType());
-    int64_t n = vecType.getShape()[0];
-    SmallVector<Value> regs;
-    if (elt.isF16()) {
-      for (int64_t r = 0; r < n; ++r)
-        regs.push_back(
-            vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r}));
-      return regs;
-    }
-    Value words = vector::BitCastOp::create(
-        b, loc, VectorType::get({n, 1}, i32), fragment);
-    for (int64_t r = 0; r < n; ++r)
-      regs.push_back(
-          vector::ExtractOp::create(b, loc, words, ArrayRef<int64_t>{r, 0}));
-    return regs;
-  }
-
   /// `stages` K steps in flight: the operand tiles live in dynamic shared
   /// memory (A's stages, then B's), t.sharedBytes(bits, stages) bytes.
   /// With `split` (split K), block z of the grid takes K steps [z * per, (z
@@ -639,7 +611,6 @@ public:
       }
       commit();
     }
-    auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     Type fragA = VectorType::get({4, 2}, elt);
     auto loop = scf::ForOp::create(
         b, loc, idx(0), count, idx(1), acc,
@@ -669,7 +640,7 @@ public:
               Value f = nvgpu::LdMatrixOp::create(
                   b, loc, fragA, sa, ValueRange{stage, row, col},
                   b.getBoolAttr(false), b.getI32IntegerAttr(4));
-              a[mi] = registers(f, elt);
+              a[mi] = xlstm::ldmatrixRegisters(b, loc, f);
             }
             SmallVector<SmallVector<Value>> bf(tilesN);
             for (int64_t np = 0; np < tilesN / 2; ++np) {
@@ -680,11 +651,11 @@ public:
               Value f = nvgpu::LdMatrixOp::create(
                   b, loc, fragA, sb, ValueRange{stage, row, col},
                   b.getBoolAttr(false), b.getI32IntegerAttr(4));
-              SmallVector<Value> regs = registers(f, elt);
+              SmallVector<Value> regs = xlstm::ldmatrixRegisters(b, loc, f);
               bf[2 * np] = {regs[0], regs[1]};
               bf[2 * np + 1] = {regs[2], regs[3]};
             }
-            multiplyTiles(b, loc, mmaType, a, bf, c);
+            multiplyTiles(b, loc, elt, a, bf, c);
           }
           scf::YieldOp::create(b, loc, c);
         });
@@ -1010,7 +981,6 @@ public:
     Type regType = elt.isF16() ? Type(VectorType::get({2}, elt)) : i32;
     Value zeroReg = arith::ConstantOp::create(b, loc, regType,
                                               b.getZeroAttr(regType));
-    auto mmaType = elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
 
     SmallVector<Value> init(tokenTiles * 4, constant(0.0));
     int64_t step = warps * unroll * chunk;
@@ -1053,7 +1023,7 @@ public:
               SmallVector<SmallVector<Value>> bFrags;
               for (int64_t j = 0; j < tokenTiles; ++j)
                 bFrags.push_back({loaded[u].x[j][p], loaded[u].x[j][p + 1]});
-              multiplyTiles(b, loc, mmaType, {a}, bFrags, next);
+              multiplyTiles(b, loc, elt, {a}, bFrags, next);
             }
           return next;
         });

@@ -321,6 +321,25 @@ SmallVector<Value> KernelBuilder::forRange(
   return forRange(idx(from), idx(to), idx(step), init, body);
 }
 
+/// One mma.sync m16n8k`k` (row-major A, column-major B) of `type`
+/// operands accumulating four float32 values; returns d.
+static SmallVector<Value> mmaSync(OpBuilder &b, Location loc, int32_t k,
+                                  NVVM::MMATypes type, ValueRange a,
+                                  ValueRange bRegs, ValueRange c) {
+  Type f32 = b.getF32Type();
+  auto resultType =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value d = NVVM::MmaOp::create(
+      b, loc, resultType, a, bRegs, c, {16, 8, k}, std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{type, type},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value> out;
+  for (int64_t e = 0; e < 4; ++e)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, e));
+  return out;
+}
+
 Value KernelBuilder::tf32(Value v) {
   return NVVM::ConvertFloatToTF32Op::create(
       b, loc, b.getI32Type(), castFloat(v, b.getF32Type()),
@@ -344,26 +363,76 @@ KernelBuilder::TF32Fragment KernelBuilder::fragment(ValueRange f32Values) {
 SmallVector<Value> KernelBuilder::mma(const TF32Fragment &a,
                                       const TF32Fragment &bFragment,
                                       ValueRange c) {
-  Type f32 = b.getF32Type();
-  auto resultType =
-      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   auto one = [&](ArrayRef<Value> x, ArrayRef<Value> y, ValueRange acc) {
-    Value d = NVVM::MmaOp::create(
-        b, loc, resultType, x, y, acc, {16, 8, 8}, std::nullopt, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32,
-                                      NVVM::MMATypes::tf32},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value> out;
-    for (int64_t e = 0; e < 4; ++e)
-      out.push_back(LLVM::ExtractValueOp::create(b, loc, d, e));
-    return out;
+    return mmaSync(b, loc, 8, NVVM::MMATypes::tf32, x, y, acc);
   };
   if (a.lo.empty() || bFragment.lo.empty())
     return one(a.hi, bFragment.hi, c);
   SmallVector<Value> d = one(a.lo, bFragment.hi, c);
   d = one(a.hi, bFragment.lo, d);
   return one(a.hi, bFragment.hi, d);
+}
+
+SmallVector<Value> ldmatrixRegisters(OpBuilder &b, Location loc,
+                                     Value fragment) {
+  auto vecType = cast<VectorType>(fragment.getType());
+  int64_t n = vecType.getShape()[0];
+  SmallVector<Value> regs;
+  if (vecType.getElementType().isF16()) {
+    for (int64_t r = 0; r < n; ++r)
+      regs.push_back(
+          vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r}));
+    return regs;
+  }
+  Value words = vector::BitCastOp::create(
+      b, loc, VectorType::get({n, 1}, b.getI32Type()), fragment);
+  for (int64_t r = 0; r < n; ++r)
+    regs.push_back(
+        vector::ExtractOp::create(b, loc, words, ArrayRef<int64_t>{r, 0}));
+  return regs;
+}
+
+SmallVector<Value> mma16x8x16(OpBuilder &b, Location loc, Type elt,
+                              ValueRange a, ValueRange bRegs, ValueRange c) {
+  return mmaSync(b, loc, 16,
+                 elt.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16, a,
+                 bRegs, c);
+}
+
+SmallVector<Value> KernelBuilder::ldmatrixX4(Value smem, ValueRange at,
+                                             bool trans) {
+  Type elt = cast<MemRefType>(smem.getType()).getElementType();
+  Value f = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elt),
+                                      smem, at, b.getBoolAttr(trans),
+                                      b.getI32IntegerAttr(4));
+  return ldmatrixRegisters(b, loc, f);
+}
+
+Value KernelBuilder::packPair(Value lo, Value hi, Type elt) {
+  Type f32 = b.getF32Type();
+  Value pair = vector::FromElementsOp::create(
+      b, loc, VectorType::get({2}, f32),
+      ValueRange{castFloat(lo, f32), castFloat(hi, f32)});
+  Value narrow =
+      arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
+  if (elt.isF16())
+    return narrow;
+  Value word = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getI32Type()), narrow);
+  return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+}
+
+std::array<Value, 2> KernelBuilder::unpackPair(Value reg, Type elt) {
+  Value pair = reg;
+  if (!elt.isF16()) {
+    Value word = vector::BroadcastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), reg);
+    pair = vector::BitCastOp::create(b, loc, VectorType::get({2}, elt), word);
+  }
+  Value wide = arith::ExtFOp::create(
+      b, loc, VectorType::get({2}, b.getF32Type()), pair);
+  return {vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{0}),
+          vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{1})};
 }
 
 } // namespace xlstm

@@ -102,6 +102,20 @@ private:
   llvm::StringMap<mlir::gpu::GPUFuncOp> kernels;
 };
 
+/// The 32-bit registers of an `nvgpu.ldmatrix` result (vector<Nx2xT>,
+/// T = bf16 or f16) as mma.sync m16n8k16 takes them: i32 for bf16,
+/// vector<2xf16> for f16.
+llvm::SmallVector<mlir::Value> ldmatrixRegisters(mlir::OpBuilder &b,
+                                                 mlir::Location loc,
+                                                 mlir::Value fragment);
+/// d = a b + c on one m16n8k16 tile of `elt` (bf16 or f16) operands: four
+/// A registers, two B registers, four float32 accumulators; returns d.
+llvm::SmallVector<mlir::Value> mma16x8x16(mlir::OpBuilder &b,
+                                          mlir::Location loc, mlir::Type elt,
+                                          mlir::ValueRange a,
+                                          mlir::ValueRange bRegs,
+                                          mlir::ValueRange c);
+
 class KernelBuilder {
 public:
   /// `compute` is the float type loads convert to and stores from.
@@ -190,6 +204,17 @@ protected:
   /// `splitTF32` (small terms first); returns d's four floats.
   llvm::SmallVector<mlir::Value>
   mma(const TF32Fragment &a, const TF32Fragment &bFragment, mlir::ValueRange c);
+
+  /// 16-bit tensor-core operands (bf16/f16, `elt`) from shared memory:
+  /// ldmatrix.x4 at the lane's row address `at` (transposed: rows are the
+  /// k dimension of a B operand stored n-contiguous); four registers.
+  llvm::SmallVector<mlir::Value> ldmatrixX4(mlir::Value smem,
+                                            mlir::ValueRange at, bool trans);
+  /// Two float32 values rounded into one 16-bit operand register (`lo` in
+  /// the low half, the lower column or k index of a fragment pair).
+  mlir::Value packPair(mlir::Value lo, mlir::Value hi, mlir::Type elt);
+  /// The two elements of a 16-bit operand register, as float32.
+  std::array<mlir::Value, 2> unpackPair(mlir::Value reg, mlir::Type elt);
 
   mlir::OpBuilder &b;
   mlir::Location loc;

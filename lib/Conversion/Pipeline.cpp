@@ -45,7 +45,8 @@ static std::unique_ptr<Pass> createStructuredCanonicalizerPass() {
 void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
                                     const ToGPUOptions &options) {
   pm.addPass(createXLSTMExpandBlocksPass());
-  pm.addPass(createXLSTMTileMLSTMChunkwisePass({options.chunkSize}));
+  pm.addPass(createXLSTMTileMLSTMChunkwisePass(
+      {options.chunkSize, options.narrowEnteringStates}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
   if (options.persistentSLSTM)
     pm.addPass(createXLSTMPersistentSLSTMPass(options.slstm));
@@ -306,6 +307,22 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "scan's operands through shared memory"),
       llvm::cl::init(
           xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().stagedStates)};
+  Option<int64_t> chunkKeyRows{
+      *this, "chunk-key-rows",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma key-rows: rows of C per "
+                     "chunk-states block"),
+      llvm::cl::init(xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().keyRows)};
+  Option<bool> narrowChunkMMA{
+      *this, "narrow-chunk-mma",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma narrow-mma: both chunk "
+                     "kernels on 16-bit tensor cores where q, k, v and the "
+                     "entering C share one 16-bit type"),
+      llvm::cl::init(xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().narrowMMA)};
+  Option<bool> narrowEnteringStates{
+      *this, "narrow-entering-states",
+      llvm::cl::desc("xlstm-tile-mlstm-chunkwise narrow-entering-states: "
+                     "entering C states in k's 16-bit type"),
+      llvm::cl::init(true)};
   Option<int64_t> maxFusedOperands{
       *this, "max-fused-operands",
       llvm::cl::desc("xlstm-fuse-elementwise max-operands"),
@@ -349,6 +366,9 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.chunkwise.stagedStates = o.stagedChunkStates;
+        options.chunkwise.narrowMMA = o.narrowChunkMMA;
+        options.chunkwise.keyRows = o.chunkKeyRows;
+        options.narrowEnteringStates = o.narrowEnteringStates;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.headwiseKernel = o.headwiseKernel;

@@ -1,10 +1,13 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 dv-tile=64" | FileCheck %s --check-prefix=TF32
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="narrow-mma=0" | FileCheck %s --check-prefix=WIDE
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="allow-tf32=1 staged-outputs=0 staged-states=0" | FileCheck %s --check-prefix=UNSTAGED
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="dv-tile=12" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
+// RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="key-rows=48" 2>&1 | FileCheck %s --check-prefix=BADROWS
 
 // BAD: dv-tile must be a positive multiple of 8
+// BADROWS: key-rows must be 16, 32, 64 or 128
 
 // Without staging (staged-outputs=0), bf16 q/k/v: one launch over (chunk,
 // head x DHV tile, batch row) with a warp per 16 rows of the 64-row chunk;
@@ -63,6 +66,51 @@ func.func @bf16_outputs(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
       {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
       : (tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x256xbf16>,
          tensor<?x2x?xf32>, tensor<?x2x?xf32>, tensor<?x2x?x32x256xf32>,
+         tensor<?x2x?x32xf32>, tensor<?x2x?xf32>) -> tensor<?x2x?x256xbf16>
+  return %h : tensor<?x2x?x256xbf16>
+}
+
+// -----
+
+// bf16 q, k, v and entering C (narrow-entering-states): the staged kernel
+// on bf16 m16n8k16 tensor cores. Per 16 key dimensions a warp loads Q's A
+// fragment by ldmatrix, K's (8 column tiles) and C's (16 tiles, transposed)
+// B fragments by ldmatrix pairs; q . n comes from Q's fragment; P stays in
+// registers and multiplies V key tile by key tile up to the warp's
+// diagonal (scf.if per tile), rounded to bf16. With narrow-mma=0 the tf32
+// kernel, P through shared memory.
+// CHECK-LABEL: func @bf16_outputs_narrow
+// CHECK:       gpu.launch
+// CHECK-SAME:    dynamic_shared_memory_size
+// CHECK:         nvgpu.device_async_copy {{.*}} : memref<?x2x?x32x256xbf16> to memref<2x32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK:         scf.for
+// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK:           arith.extf {{.*}} : vector<2xbf16> to vector<2xf32>
+// CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-8:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK:           nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK-NOT:     memref.store {{.*}} : memref<64x68xf32
+// CHECK:         scf.if {{.*}} -> (f32, f32
+// CHECK:         } else {
+// CHECK-COUNT-4:   arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<64x136xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2:   nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK:         vector.store {{.*}} vector<2xbf16>
+// CHECK-NOT:   xlstm.mlstm_chunk_outputs
+// WIDE-LABEL:  func @bf16_outputs_narrow
+// WIDE-NOT:      nvgpu.ldmatrix
+// WIDE:          nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
+// WIDE:        return
+// BIN: gpu.binary @bf16_outputs_narrow_kernel
+func.func @bf16_outputs_narrow(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
+                               %v: tensor<?x2x?x256xbf16>, %i: tensor<?x2x?xf32>,
+                               %f: tensor<?x2x?xf32>, %c: tensor<?x2x?x32x256xbf16>,
+                               %n: tensor<?x2x?x32xf32>, %m: tensor<?x2x?xf32>)
+    -> tensor<?x2x?x256xbf16> {
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<query>}
+      : (tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x256xbf16>,
+         tensor<?x2x?xf32>, tensor<?x2x?xf32>, tensor<?x2x?x32x256xbf16>,
          tensor<?x2x?x32xf32>, tensor<?x2x?xf32>) -> tensor<?x2x?x256xbf16>
   return %h : tensor<?x2x?x256xbf16>
 }
@@ -253,18 +301,27 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 // CHECK:           scf.if
 // CHECK:             nvgpu.device_async_copy
 // CHECK:           nvvm.cp.async.commit.group
-// CHECK:           memref.store {{.*}}, %[[CC]]
+// CHECK:           vector.store {{.*}}, %[[CC]]{{.*}} : memref<?x2x?x32x256xf32>, vector<2xf32>
 // CHECK:           scf.if
 // CHECK:             math.log1p
 // CHECK-COUNT-5:     gpu.shuffle  up
 // CHECK:           gpu.barrier
-// CHECK:           scf.for
-// CHECK:             memref.load {{.*}} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK-COUNT-16:    nvvm.mma.sync
+// The update on bf16 tensor cores: A (keys) by a transposed ldmatrix,
+// scaled by the position weights and rounded back; B (values) by
+// transposed ldmatrix pairs of 8-column tiles.
+// CHECK:           scf.for {{.*}} step %c16
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-4:     arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK-COUNT-2:     nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK:           scf.if {{.*}} -> (f32)
 // CHECK-NOT:       gpu.barrier
 // CHECK:         memref.store {{.*}}, %[[FC]]
 // CHECK-NOT:   xlstm.mlstm_chunk_states
+// WIDE-LABEL:  func @bf16_states
+// WIDE:          scf.for
+// WIDE:            memref.load {{.*}} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>
+// WIDE-COUNT-16:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>
 // TF32-LABEL:  func @bf16_states
 // BIN: gpu.binary @bf16_states_kernel
 func.func @bf16_states(%k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x256xbf16>,

@@ -66,6 +66,26 @@ func.func @chunkwise(%q: tensor<?x2x?x8xf32>, %k: tensor<?x2x?x8xf32>, %v: tenso
 
 // -----
 
+// Entering C stored in bf16 (narrow-entering-states): the scan carries C
+// in float32 and rounds each chunk's copy into the bf16 result.
+// CHECK-LABEL: func @narrow_entering
+// CHECK:       scf.for {{.*}} -> (tensor<?x2x8x4xf32>, tensor<?x2x8xf32>, tensor<?x2xf32>, tensor<?x2x?x8x4xbf16>, tensor<?x2x?x8xf32>, tensor<?x2x?xf32>)
+// CHECK:         linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2x8x4xf32>) outs(%{{.*}} : tensor<?x2x8x4xbf16>)
+// CHECK:           arith.truncf %{{.*}} : f32 to bf16
+// CHECK:         tensor.insert_slice %{{.*}} : tensor<?x2x8x4xbf16> into tensor<?x2x?x8x4xbf16>
+func.func @narrow_entering(%k: tensor<?x2x?x8xbf16>, %v: tensor<?x2x?x4xbf16>,
+                           %i: tensor<?x2x?xf32>, %f: tensor<?x2x?xf32>)
+    -> (tensor<?x2x?x8x4xbf16>, tensor<?x2x8x4xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %i, %f
+      {chunk_size = 16 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x?x8xbf16>, tensor<?x2x?x4xbf16>, tensor<?x2x?xf32>, tensor<?x2x?xf32>)
+      -> (tensor<?x2x?x8x4xbf16>, tensor<?x2x?x8xf32>, tensor<?x2x?xf32>,
+          tensor<?x2x8x4xf32>, tensor<?x2x8xf32>, tensor<?x2xf32>)
+  return %c, %cf : tensor<?x2x?x8x4xbf16>, tensor<?x2x8x4xf32>
+}
+
+// -----
+
 // The fused sLSTM is a loop over time steps; each step mixes the previous
 // hidden state per head (a reduction over the head dim) and updates all four
 // states in one generic with four results.

@@ -329,7 +329,18 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     and `S = Q K^T` and `Q C` share each Q fragment; the gate scalars are a
     warp scan. Otherwise fragments are read from global memory.
 
-    bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
+    With `narrow-mma` (default), where q, k, v and the entering C share one
+    16-bit type (bf16 or f16: `xlstm-tile-mlstm-chunkwise`'s
+    `narrow-entering-states`), both staged kernels multiply on 16-bit tensor
+    cores (m16n8k16, twice tf32's work per instruction), operand fragments
+    loaded by `ldmatrix` (transposed for C, V and the states' keys); the
+    outputs kernel keeps P in registers (S's accumulators are P's A
+    fragments, rounded to the operands' type) and skips the tiles above each
+    warp's diagonal; the states kernel scales its key fragments by the
+    position weights. As in TFLA, the products round P and w k to 16 bits;
+    accumulation stays float32.
+
+    Otherwise, bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
     ones are split 3xTF32 (`hi = tf32(v)`, `lo = tf32(v - hi)`, three mma:
     about float32 precision), unless `allow-tf32` lets them round to tf32
     (a 10-bit mantissa: meant for bf16 models that keep q/k/v in float32).
@@ -361,7 +372,15 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Option<"stagedStates", "staged-states", "bool", /*default=*/"true",
            "The chunk-states scan copies each chunk's keys, values and gates "
            "into shared memory while the chunk before computes (cp.async); "
-           "off: fragments from global memory">
+           "off: fragments from global memory">,
+    Option<"keyRows", "key-rows", "int64_t", /*default=*/"64",
+           "Rows of C per chunk-states block (16, 32, 64 or 128; a warp per "
+           "16; halved until it divides DHQK): more rows read each value "
+           "tile fewer times, fewer give more blocks">,
+    Option<"narrowMMA", "narrow-mma", "bool", /*default=*/"true",
+           "Both staged kernels multiply on 16-bit tensor cores (mma.sync "
+           "m16n8k16, ldmatrix fragments, P in registers) where q, k, v and "
+           "the entering C share one 16-bit type; off: tf32">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

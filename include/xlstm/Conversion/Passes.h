@@ -45,6 +45,9 @@ struct ToGPUOptions {
   bool elementwiseKernel = true; ///< xlstm-elementwise-to-gpu
   bool sampler = true;        ///< xlstm-build-sampler (token models)
   bool converters = true;     ///< xlstm-build-converters
+  /// xlstm-tile-mlstm-chunkwise narrow-entering-states: entering C in k's
+  /// 16-bit type.
+  bool narrowEnteringStates = true;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

@@ -722,21 +722,35 @@ LogicalResult lowerChunkStates(MLSTMChunkStatesOp op,
     inits = {l.filled(cShape, 0.0, stateElt), l.filled(nShape, 0.0, stateElt),
              l.filled(mShape, 0.0, stateElt)};
   }
-  auto withChunks = [&](SmallVector<OpFoldResult> shape) {
+  // The entering states may be stored narrower than the carried ones
+  // (xlstm-tile-mlstm-chunkwise's narrow-entering-states).
+  auto withChunks = [&](SmallVector<OpFoldResult> shape, Value result) {
     shape.insert(shape.begin() + 2, numChunks);
-    return l.empty(shape, stateElt);
+    return l.empty(shape, elementType(result));
   };
-  inits.append({withChunks(cShape), withChunks(nShape), withChunks(mShape)});
+  inits.append({withChunks(cShape, op.getChunkC()),
+                withChunks(nShape, op.getChunkN()),
+                withChunks(mShape, op.getChunkM())});
 
   auto loop = scf::ForOp::create(
       rewriter, loc, l.index(0), numChunks, l.index(1), inits,
       [&](OpBuilder &nb, Location nloc, Value chunkIndex, ValueRange iter) {
         Lowering in(nb, nloc, elementType(k));
         Value c = iter[0], n = iter[1], m = iter[2];
-        // Record the state entering this chunk.
-        Value chunkC = in.insertAt(c, iter[3], 2, chunkIndex);
-        Value chunkN = in.insertAt(n, iter[4], 2, chunkIndex);
-        Value chunkM = in.insertAt(m, iter[5], 2, chunkIndex);
+        // Record the state entering this chunk, in the type it is stored in.
+        auto entering = [&](Value state, Value into) {
+          Type elt = elementType(into);
+          if (elementType(state) != elt) {
+            int64_t r = tensorType(state).getRank();
+            state = in.pointwise(
+                in.sizes(state), elt, {{state, Lowering::iota(r)}},
+                [](OpBuilder &, Location, ValueRange x) { return x[0]; });
+          }
+          return in.insertAt(state, into, 2, chunkIndex);
+        };
+        Value chunkC = entering(c, iter[3]);
+        Value chunkN = entering(n, iter[4]);
+        Value chunkM = entering(m, iter[5]);
         Value t0 =
             arith::MulIOp::create(nb, nloc, chunkIndex, in.index(chunkSize));
         Value len = arith::MinSIOp::create(

@@ -21,8 +21,9 @@ using namespace xlstm;
 namespace {
 
 struct TileMLSTM : OpRewritePattern<MLSTMOp> {
-  TileMLSTM(MLIRContext *ctx, int64_t chunkSize)
-      : OpRewritePattern(ctx), chunkSize(chunkSize) {}
+  TileMLSTM(MLIRContext *ctx, int64_t chunkSize, bool narrowEntering)
+      : OpRewritePattern(ctx), chunkSize(chunkSize),
+        narrowEntering(narrowEntering) {}
 
   LogicalResult matchAndRewrite(MLSTMOp op,
                                 PatternRewriter &rewriter) const override {
@@ -41,13 +42,22 @@ struct TileMLSTM : OpRewritePattern<MLSTMOp> {
     if (!op.getFinalState().empty())
       stateElt = cast<RankedTensorType>(op.getFinalState()[0].getType())
                      .getElementType();
-    auto tensor = [&](ArrayRef<int64_t> shape) {
-      return RankedTensorType::get(shape, stateElt);
+    auto tensor = [&](ArrayRef<int64_t> shape, Type elt) {
+      return RankedTensorType::get(shape, elt);
     };
-    SmallVector<Type> stateTypes = {
-        tensor({b, nh, nc, dqk, dv}), tensor({b, nh, nc, dqk}),
-        tensor({b, nh, nc}),          tensor({b, nh, dqk, dv}),
-        tensor({b, nh, dqk}),         tensor({b, nh})};
+    // Entering C in the operands' 16-bit type: half the traffic of the
+    // largest intermediate, and a tensor-core operand as it is.
+    Type kElt = kType.getElementType();
+    bool narrow = narrowEntering && stateElt.isF32() &&
+                  (kElt.isBF16() || kElt.isF16()) &&
+                  vType.getElementType() == kElt;
+    Type enteringElt = narrow ? kElt : stateElt;
+    SmallVector<Type> stateTypes = {tensor({b, nh, nc, dqk, dv}, enteringElt),
+                                    tensor({b, nh, nc, dqk}, stateElt),
+                                    tensor({b, nh, nc}, stateElt),
+                                    tensor({b, nh, dqk, dv}, stateElt),
+                                    tensor({b, nh, dqk}, stateElt),
+                                    tensor({b, nh}, stateElt)};
     auto states = MLSTMChunkStatesOp::create(
         rewriter, op.getLoc(), stateTypes, op.getK(), op.getV(), op.getIgate(),
         op.getFgate(), op.getInitialState(), chunkSize, op.getQkScaling());
@@ -66,6 +76,7 @@ struct TileMLSTM : OpRewritePattern<MLSTMOp> {
   }
 
   int64_t chunkSize;
+  bool narrowEntering;
 };
 
 struct XLSTMTileMLSTMChunkwisePass
@@ -81,7 +92,7 @@ struct XLSTMTileMLSTMChunkwisePass
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<TileMLSTM>(&getContext(), chunkSize);
+    patterns.add<TileMLSTM>(&getContext(), chunkSize, narrowEnteringStates);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };

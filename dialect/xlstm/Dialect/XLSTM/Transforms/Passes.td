@@ -38,11 +38,19 @@ def XLSTMTileMLSTMChunkwisePass : Pass<"xlstm-tile-mlstm-chunkwise"> {
     `xlstm.mlstm_chunk_outputs` (all chunks in parallel), the form the GPU
     kernels implement (spec mlstm-kernels-algorithms §3). Any sequence length
     works: the last chunk may be shorter. Initial and final states carry over;
-    chunk states are float32 (float64 for float64 inputs).
+    chunk states are float32 (float64 for float64 inputs). With
+    `narrow-entering-states`, the states entering each chunk (C, the largest
+    intermediate: batch x heads x chunks x DHQK x DHV) are stored in the type
+    of k where k and v are both bf16 or both f16, as TFLA stores them: the
+    scan still carries C in float32, and the chunk outputs multiply q by it
+    on 16-bit tensor cores; n, m and the final state stay float32.
   }];
   let options = [
     Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
-           "Positions per chunk (larger: fewer stored states, more intra-chunk work)">
+           "Positions per chunk (larger: fewer stored states, more intra-chunk work)">,
+    Option<"narrowEnteringStates", "narrow-entering-states", "bool",
+           /*default=*/"true",
+           "Entering C states in k's type where k and v are both bf16 or both f16">
   ];
 }
 
