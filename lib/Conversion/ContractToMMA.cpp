@@ -922,23 +922,35 @@ private:
 /// (`unroll` per warp per step, all loads before the mma), and shared
 /// memory sums the warps' accumulators in a fixed order (deterministic,
 /// no atomics). Needs K % 32 == 0.
+///
+/// `swapped` is the same kernel for the transposed problem, a skinny
+/// projection (N <= 8 tokenTiles columns, any M): x streams as A, 16 of
+/// its rows per block, the few rows of W are B, and out[m][n] is stored
+/// the other way round. x is read once in 16-byte loads instead of a
+/// 128-column tile of mostly dead columns per 128 rows.
 class SmallBatchMMAKernelBuilder : xlstm::KernelBuilder {
 public:
   static constexpr int64_t blockN = 16, chunk = 32;
 
   SmallBatchMMAKernelBuilder(OpBuilder &b, Location loc, int64_t warps,
                              int64_t unroll, int64_t tokenTiles,
-                             bool accumulate)
+                             bool accumulate, bool swapped = false)
       : KernelBuilder(b, loc, b.getF32Type()), warps(warps), unroll(unroll),
-        tokenTiles(tokenTiles), accumulate(accumulate) {}
+        tokenTiles(tokenTiles), accumulate(accumulate), swapped(swapped) {}
 
   /// Floats of the shared buffer that sums the warps' accumulators.
   static int64_t reductionFloats(int64_t warps, int64_t tokenTiles) {
     return warps * tokenTiles * 4 * 32;
   }
 
-  void build(Value x, Value w, Value out, Value m, int64_t n, int64_t k,
+  void build(Value x, Value w, Value out, Value m, int64_t nStatic, int64_t k,
              const xlstm::KernelCache::Body &kernel) {
+    Value n = idx(nStatic);
+    // The streamed (A) operand and the few-row (B) one, with row counts.
+    if (swapped) {
+      std::swap(x, w);
+      std::swap(m, n);
+    }
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Type i32 = b.getI32Type();
     Value partial = kernel.workgroup[0];
@@ -946,10 +958,10 @@ public:
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
     Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
     Value n0 = mul(kernel.blockIds.x, idx(blockN));
-    Value lastM = sub(m, idx(1));
+    Value lastM = sub(m, idx(1)), lastN = sub(n, idx(1));
     // Rows past N and M are read clamped (valid memory) and never stored.
-    Value wRows[2] = {minui(add(n0, g), idx(n - 1)),
-                      minui(add(n0, add(g, idx(8))), idx(n - 1))};
+    Value wRows[2] = {minui(add(n0, g), lastN),
+                      minui(add(n0, add(g, idx(8))), lastN)};
     SmallVector<Value> xRows;
     for (int64_t j = 0; j < tokenTiles; ++j)
       xRows.push_back(minui(add(g, idx(j * 8)), lastM));
@@ -1054,9 +1066,11 @@ public:
                           add(mul(remui(owner, idx(4)), idx(2)),
                               remui(e, idx(2))));
         Value inside =
-            arith::AndIOp::create(b, loc, ult(row, idx(n)), ult(token, m));
+            arith::AndIOp::create(b, loc, ult(row, n), ult(token, m));
         ifThen(inside, [&] {
-          Value at[] = {token, row};
+          SmallVector<Value, 2> at = {token, row};
+          if (swapped)
+            std::swap(at[0], at[1]);
           store(accumulate ? addf(load(out, at), sum) : sum, out, at);
         });
       });
@@ -1065,7 +1079,7 @@ public:
 
 private:
   int64_t warps, unroll, tokenTiles;
-  bool accumulate;
+  bool accumulate, swapped;
 };
 
 /// Whether `op` writes zero to every element of `v`: `linalg.fill` of
@@ -1625,6 +1639,39 @@ struct XLSTMContractToMMAPass
             emitGemv(gemvMaxRows, some);
         }
         rewriter.setInsertionPointToStart(fewRows.elseBlock());
+      }
+      // A skinny projection (N up to the small-batch kernel's token
+      // columns, e.g. the mLSTM gate pre-activations): that kernel with
+      // the roles swapped, x streamed once at any M.
+      int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+      if (smallBatchMMA && skinnyProjections && !elt.isF32() &&
+          p->k % 32 == 0 && nStatic <= skinnyColumns) {
+        using T = SmallBatchMMAKernelBuilder;
+        int64_t tokenTiles = skinnyColumns / 8;
+        Type shared = xlstm::sharedMemoryType(
+            rewriter.getContext(),
+            {T::reductionFloats(smallBatchWarps, tokenTiles)},
+            rewriter.getF32Type());
+        auto launch = cache->launch(
+            rewriter, loc, "projection_skinny_mma",
+            (Twine(tokenTiles) + " column tiles unroll " +
+             Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
+                .str(),
+            {x, p->w, out, m}, {ceilDiv(m, T::blockN), one, one},
+            {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+            TypeRange{shared},
+            [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+              T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
+                accumulate, /*swapped=*/true)
+                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                         kernel.args[3], nStatic, p->k, kernel);
+            });
+        record(launch,
+               "skinny mma " + Twine(smallBatchWarps) + " warps unroll " +
+                   Twine(smallBatchUnroll),
+               tiledWhen);
+        eraseContraction();
+        continue;
       }
       if (elt.isF32()) {
         using T = TF32KernelBuilder;

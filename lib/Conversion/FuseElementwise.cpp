@@ -26,15 +26,37 @@ bool allParallel(Operation *op) {
   return linalgOp && linalgOp.getNumLoops() == linalgOp.getNumParallelLoops();
 }
 
+/// Whether fusing `producer` into one of its users leaves memory traffic
+/// no worse: it has one use (it goes away), every user is an elementwise
+/// op it fuses into too (it goes away once all have), or it reads at most
+/// one tensor (the user reads that instead of the result). Otherwise the
+/// result stays materialised for its other users and the fused op would
+/// re-read all the producer's inputs: a residual stream x_{k+1} = x_k + o_k
+/// fused this way re-added every earlier block's output in every block.
+bool fusionSparesTraffic(Operation *producer) {
+  if (producer->hasOneUse())
+    return true;
+  if (llvm::all_of(producer->getUsers(), allParallel))
+    return true;
+  auto linalgOp = cast<linalg::LinalgOp>(producer);
+  return llvm::count_if(linalgOp.getDpsInputOperands(), [](OpOperand *in) {
+           return isa<ShapedType>(in->get().getType());
+         }) <= 1;
+}
+
 /// Both linalg ops around `operand` (the one that owns it and the one that
-/// defines it, where they are linalg ops) must be all-parallel, and fusing
-/// them must not give more than `maxOperands` operands.
+/// defines it, where they are linalg ops) must be all-parallel, fusing them
+/// must not give more than `maxOperands` operands, and must not add reads
+/// (fusionSparesTraffic).
 bool onlyElementwise(OpOperand *operand, int64_t maxOperands) {
   Operation *owner = operand->getOwner();
   Operation *producer = operand->get().getDefiningOp();
   if (isa<linalg::LinalgOp>(owner) && !allParallel(owner))
     return false;
   if (producer && isa<linalg::LinalgOp>(producer) && !allParallel(producer))
+    return false;
+  if (producer && isa<linalg::LinalgOp>(producer) &&
+      isa<linalg::LinalgOp>(owner) && !fusionSparesTraffic(producer))
     return false;
   if (producer && isa<linalg::LinalgOp>(producer) &&
       isa<linalg::LinalgOp>(owner) &&

@@ -7,6 +7,7 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0" --cse | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-projections=false" --cse | FileCheck %s --check-prefix=NOSKINNY
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
@@ -27,6 +28,11 @@
 // CHECK:       } else {
 // CHECK-NOT:     projection_small_batch_mma
 // CHECK:       return
+// CHECK-LABEL: func @skinny(
+// CHECK:           gpu.launch_func @projection_small_batch_mma
+// CHECK:       } else {
+// CHECK:         %[[SGRID:.+]] = arith.ceildivui %{{.+}}, %c16
+// CHECK:         gpu.launch_func @projection_skinny_mma::@projection_skinny_mma blocks in (%[[SGRID]], %c1, %c1) threads in (%c512, %c1, %c1)
 // CHECK-LABEL: gpu.func @projection_small_batch_mma(
 // CHECK-SAME:      workgroup(%[[PART:.+]] : memref<4096xf32, #gpu.address_space<workgroup>>)
 // CHECK:           scf.for {{.*}} = %c0 to %c1056 step %c2048
@@ -40,6 +46,13 @@
 // CHECK:         gpu.func @[[$F16]](
 // CHECK:           vector.shape_cast {{.*}} : vector<8xf16> to vector<4x2xf16>
 // CHECK:           nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK:       gpu.func @projection_skinny_mma(
+// CHECK-SAME:      %[[SX:[^:]+]]: memref<?x6144xbf16>, %[[SW:[^:]+]]: memref<4x6144xbf16>, %[[SY:[^:]+]]: memref<?x4xf32>
+// CHECK:           vector.load %[[SX]]{{.*}} : memref<?x6144xbf16>, vector<8xbf16>
+// CHECK:           vector.load %[[SW]]{{.*}} : memref<4x6144xbf16>, vector<8xbf16>
+// CHECK:           nvvm.mma.sync
+// CHECK:           gpu.barrier
+// CHECK:           memref.store {{.*}}, %[[SY]][%{{.+}}, %{{.+}}] : memref<?x4xf32>
 
 // FMA-LABEL: func @small_batch(
 // FMA-NOT:     projection_small_batch_mma
@@ -87,5 +100,18 @@ func.func @small_batch_f16(%x: memref<?x64xf16>, %w: memref<32x64xf16>, %y: memr
 func.func @k_not_32(%x: memref<?x48xbf16>, %w: memref<32x48xbf16>, %y: memref<?x32xf32>) {
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x, %w : memref<?x48xbf16>, memref<32x48xbf16>) outs(%y : memref<?x32xf32>)
+  return
+}
+
+// A skinny projection (N = 4 gate pre-activations) past 16 rows: the
+// small-batch kernel with x and W swapped: a block per 16 rows of x (the
+// A operand, streamed in 16-byte loads), W's rows as B, out[m][n] stored
+// row by row of x. Without skinny-projections: the 128-column staged tile.
+// NOSKINNY-LABEL: func @skinny(
+// NOSKINNY-NOT:   projection_skinny_mma
+// NOSKINNY:       gpu.launch_func @projection_mma_staged
+func.func @skinny(%x: memref<?x6144xbf16>, %w: memref<4x6144xbf16>, %y: memref<?x4xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x6144xbf16>, memref<4x6144xbf16>) outs(%y : memref<?x4xf32>)
   return
 }

@@ -278,15 +278,15 @@ func.func @projection_split_k(%x: memref<?x512xbf16>, %w: memref<256x512xbf16>) 
 // CHECK:       gpu.launch_func @[[$TWICE:projection_mma_[0-9]+]]::
 // CHECK:       gpu.launch_func @[[$TWICE]]::
 // CHECK:       return
-func.func @twice(%x: memref<?x64xbf16>, %w: memref<16x64xbf16>, %y: memref<?x16xf32>, %z: memref<?x16xf32>) {
+func.func @twice(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %y: memref<?x32xf32>, %z: memref<?x32xf32>) {
   linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,
                                    affine_map<(d0, d1, d2) -> (d0, d1)>]
-      ins(%x, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%y : memref<?x16xf32>)
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%y : memref<?x32xf32>)
   linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,
                                    affine_map<(d0, d1, d2) -> (d0, d1)>]
-      ins(%x, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%z : memref<?x16xf32>)
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%z : memref<?x32xf32>)
   return
 }
 

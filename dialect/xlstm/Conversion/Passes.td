@@ -116,7 +116,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     rows 2 to `gemv-max-rows` with `K % 32 == 0` take a tensor-core
     kernel instead: 16 rows of `W` per block as the A operand of
     m16n8k16 (x as B, one mma per 8 rows of x), 16-byte loads, the
-    block's warps splitting K and summing through shared memory.
+    block's warps splitting K and summing through shared memory. With
+    `skinny-projections` (the default), outputs of a few columns (up to 8
+    per 8 rows of `gemv-max-rows`, e.g. the mLSTM gates) at larger M take
+    the same kernel with the roles swapped: 16 rows of x per block as A,
+    the rows of W as B.
 
     Where `K % 32 == 0` and `stages >= 2`, the staged kernel, described by
     one configuration (`staged-tile`, BMxBNxBK/WMxWN[/stages]): block tiles
@@ -202,6 +206,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "For 2 to gemv-max-rows rows of bf16/f16 (K % 32 == 0): W through "
            "the tensor cores (m16n8k16, W as A, x as B) instead of the "
            "multi-row matrix-vector kernel">,
+    Option<"skinnyProjections", "skinny-projections", "bool",
+           /*default=*/"true",
+           "Outputs of at most 8 ceil(gemv-max-rows / 8) columns (bf16/f16, "
+           "K % 32 == 0) past gemv-max-rows rows: the small-batch kernel "
+           "with x and W swapped (x streamed once, W the few-row operand) "
+           "instead of a 128-column tile">,
     Option<"gemvMinN", "gemv-min-n", "int64_t", /*default=*/"512",
            "With fewer rows of W than this (bf16/f16, K % 32 == 0), one row "
            "of x takes the small-batch tensor-core kernel too, whose warps "
