@@ -64,7 +64,6 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createCSEPass());
-  pm.addPass(createXLSTMSplitConcatContractionsPass());
   // Elementwise consumers into their producers: fewer kernels and buffers.
   pm.addPass(createXLSTMFuseElementwisePass(options.fusion));
   pm.addPass(createXLSTMBufferizePass());

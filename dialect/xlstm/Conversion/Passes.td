@@ -234,37 +234,6 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
   ];
 }
 
-def XLSTMSplitConcatContractionsPass
-    : Pass<"xlstm-split-concat-contractions"> {
-  let summary = "Contract the pieces of a concatenated operand, not the copy";
-  let description = [{
-    A `linalg.contract` (tensor semantics) whose input is a `tensor.concat`
-    along the dimension of a reduction loop becomes one contraction per
-    piece, each over the matching static slice of the other input and
-    accumulating into the result of the one before: the concatenated copy
-    goes, and each piece is read where it lies. The mLSTM's input and
-    forget gates read `concat(q, k, v)`; after this pass the three q, k, v
-    products add up in the gates' float32 results.
-
-    ```mlir
-    %x = tensor.concat dim(2) %q, %k, %v
-        : (tensor<?x?x2048xbf16>, tensor<?x?x2048xbf16>, tensor<?x?x2048xbf16>)
-        -> tensor<?x?x6144xbf16>
-    %g = linalg.contract indexing_maps = [...] ins(%x, %w : ...) outs(%zero : ...)
-    // becomes
-    %w0 = tensor.extract_slice %w[0, 0] [4, 2048] [1, 1]
-    %g0 = linalg.contract indexing_maps = [...] ins(%q, %w0 : ...) outs(%zero : ...)
-    %w1 = tensor.extract_slice %w[0, 2048] [4, 2048] [1, 1]
-    %g1 = linalg.contract indexing_maps = [...] ins(%k, %w1 : ...) outs(%g0 : ...)
-    ...
-    ```
-
-    The concatenated dimension must be indexed by that reduction loop alone
-    (once in each input, not in the output) and the pieces' widths static.
-  }];
-  let dependentDialects = ["::mlir::tensor::TensorDialect"];
-}
-
 def XLSTMFuseElementwisePass : Pass<"xlstm-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg ops, leaving contractions intact";
   let description = [{
