@@ -357,17 +357,16 @@ public:
   /// Byte offsets of the staged kernels' dynamic shared memory, for q/k,
   /// C, n and v elements of `qkBytes`, `cBytes`, `nBytes` and `vBytes`:
   /// `stages` slabs of Q and K (L x (slab + 16 bytes)), of C (slab x
-  /// (tile + 8)) and n (slab), then V (L x (tile + 8)). The
-  /// tf32 kernel's P (float32, L x (L + 4)) takes Q's and K's place once
-  /// the slabs are consumed. The paddings keep a fragment's 32 reads (an
-  /// ldmatrix's eight 16-byte rows) in distinct banks, and rows 16-byte
-  /// aligned.
+  /// (tile + 8)) and n (slab), then V (L x (tile + 8), float32: tile + 4,
+  /// whose rows 2t and 2t + 1 the tf32 P V reads). The paddings keep a
+  /// fragment's 32 reads (an ldmatrix's eight 16-byte rows) in distinct
+  /// banks, and rows 16-byte aligned.
   struct StagedLayout {
     int64_t qkStride, cStride, vStride, q, k, c, n, v, total;
     StagedLayout(int64_t L, int64_t tile, int64_t qkBytes, int64_t cBytes,
                  int64_t nBytes, int64_t vBytes)
         : qkStride(slab + 16 / qkBytes), cStride(tile + 8),
-          vStride(tile + 8) {
+          vStride(tile + (vBytes == 4 ? 4 : 8)) {
       q = 0;
       k = q + stages * L * qkStride * qkBytes;
       c = k + stages * L * qkStride * qkBytes;
@@ -375,8 +374,6 @@ public:
       v = n + stages * slab * nBytes;
       total = v + L * vStride * vBytes;
     }
-    /// Whether P fits where the Q and K slabs were.
-    bool fitsP(int64_t L) const { return 4 * L * (L + 4) <= c; }
   };
 
   /// The staged kernel: the chunk's Q and K and the entering C and n go
@@ -392,8 +389,7 @@ public:
     int64_t L = io.chunk, tile = io.dvTile;
     OutputsCoords c = coords(io, launch);
     StagedSlabs st = stageFirstSlab(io, c);
-    Value qSh = st.q, kSh = st.k, cSh = st.c, nSh = st.n, vSh = st.v;
-    Value pSh = sharedView(st.bytes, {L, L + 4}, b.getF32Type(), 0);
+    Value qSh = st.q, kSh = st.k, cSh = st.c, nSh = st.n;
 
     // 1. The gate scalars, while the first slab is in flight.
     gateScalarsByWarp(io, c, cumSh, iSh, mSh, interSh);
@@ -446,35 +442,41 @@ public:
     // The four lanes of a row group hold the row's columns.
     for (Value &sum : qn)
       sum = reduceOverRowGroup(sum);
-    // P overwrites the slabs.
-    gpu::BarrierOp::create(b, loc);
-
-    // 3. P, its row sums, P into shared memory.
+    // 3. P and its row sums, in registers.
     std::array<Value, 2> rowSum =
-        causalWeights(io, c, sAcc, cumSh, iSh, mSh, pSh);
+        causalWeights(io, c, sAcc, cumSh, iSh, mSh, /*pSh=*/Value());
     std::array<Value, 2> inter = {load(interSh, {c.lo}), load(interSh, {c.hi})};
     std::array<Value, 2> den = denominators(io, inter, qn, rowSum);
-    gpu::BarrierOp::create(b, loc);
     scaleByDecay(io, acc, inter);
 
-    // 5. acc += P V; this warp's rows have P = 0 past column 16 w + 15.
-    Value kEnd = mul(add(c.warp, idx(1)), idx(16));
-    acc =
-        forRange(idx(0), kEnd, idx(8), acc,
-                 [&](Value kk, ValueRange it) -> SmallVector<Value> {
-                   Value c0 = add(kk, c.t), c4 = add(c0, idx(4));
-                   TF32Fragment a =
-                       fragment({load(pSh, {c.lo, c0}), load(pSh, {c.hi, c0}),
-                                 load(pSh, {c.lo, c4}), load(pSh, {c.hi, c4})});
-                   SmallVector<Value> next;
-                   for (int64_t n = 0; n < oTiles; ++n) {
-                     Value col = add(idx(n * 8), c.g);
-                     TF32Fragment bf =
-                         fragment({load(vSh, {c0, col}), load(vSh, {c4, col})});
-                     llvm::append_range(next, mma(a, bf, it.slice(n * 4, 4)));
-                   }
-                   return next;
-                 });
+    // 5. acc += P V over the key tiles kt <= 2 warp + 1 (P is 0 past the
+    // warp's diagonal). The k order inside each m16n8k8 is permuted, the
+    // same for P and V: k slot t is key column 2t, slot t + 4 column
+    // 2t + 1, so S's accumulators (c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8,
+    // 2t), c3 (g + 8, 2t + 1)) are P's A fragment as they are.
+    for (int64_t kt = 0; kt < L / 8; ++kt) {
+      auto step = scf::IfOp::create(b, loc, TypeRange(ValueRange(acc)),
+                                    ult(add(mul(c.warp, idx(2)), idx(1)),
+                                        idx(kt)),
+                                    /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(step.thenBlock());
+      scf::YieldOp::create(b, loc, acc);
+      b.setInsertionPointToStart(step.elseBlock());
+      TF32Fragment a = fragment({sAcc[4 * kt], sAcc[4 * kt + 2],
+                                 sAcc[4 * kt + 1], sAcc[4 * kt + 3]});
+      Value j0 = add(idx(8 * kt), mul(c.t, idx(2))), j1 = add(j0, idx(1));
+      SmallVector<Value> next;
+      for (int64_t n = 0; n < oTiles; ++n) {
+        Value col = add(idx(n * 8), c.g);
+        TF32Fragment bf =
+            fragment({load(st.v, {j0, col}), load(st.v, {j1, col})});
+        llvm::append_range(next, mma(a, bf, ArrayRef<Value>(acc).slice(n * 4, 4)));
+      }
+      scf::YieldOp::create(b, loc, next);
+      b.setInsertionPointAfter(step);
+      acc.assign(step.getResults().begin(), step.getResults().end());
+    }
 
     normaliseAndStore(io, c, acc, den, mSh);
     gpu::TerminatorOp::create(b, loc);
@@ -1608,8 +1610,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
                                  staged ? elementBytes(entering[0]) : 4,
                                  staged ? elementBytes(entering[1]) : 4,
                                  staged ? elementBytes(op.getV()) : 4);
-    staged = staged && (mma16 || layout.fitsP(chunk)) &&
-             layout.total + 4 * 4 * chunk <= kMaxSharedBytesPerBlock;
+    staged = staged && layout.total + 4 * 4 * chunk <= kMaxSharedBytesPerBlock;
     mma16 = mma16 && staged;
     // The staged kernel: four scalar arrays static, the slabs dynamic; the
     // other: six scalar arrays and P static.
