@@ -13,13 +13,17 @@
 //      i, stabiliser m_l, inter-chunk decay, q_l . n) into shared memory;
 //   2. S = Q K^T on tensor cores (each warp its 16 rows x all L columns);
 //   3. P_lj = S_lj exp(b_l - b_j + i_j - m_l) for j <= l in registers, the
-//      row sums of P (the intra-chunk part of the denominator) by shuffles,
-//      P staged in shared memory for step 5;
+//      row sums of P (the intra-chunk part of the denominator) by shuffles
+//      (the staged kernels keep P in registers for step 5, the unstaged one
+//      stages it in shared memory);
 //   4. acc = Q C on tensor cores, scaled per row by the inter-chunk decay;
 //   5. acc += P V on tensor cores;
 //   6. h = acc / (max(|den|, exp(-m_l)) + eps), stored.
-// The matrix products use mma.sync m16n8k8 on tf32 (fragments converted from
-// bf16/f16/f32 with round-to-nearest), accumulating in float32. Fragment
+// Where q, k, v and the entering C share one 16-bit type the staged kernels
+// use mma.sync m16n8k16 with ldmatrix fragments (buildStaged16,
+// multiply16); otherwise the matrix products use mma.sync m16n8k8 on tf32
+// (fragments converted from bf16/f16/f32 with round-to-nearest),
+// accumulating in float32. Fragment
 // layouts (PTX ISA, "Matrix Fragments for mma.m16n8k8", .tf32), with
 // g = lane / 4, t = lane % 4:
 //   A (16x8):  a0 (g, t), a1 (g + 8, t), a2 (g, t + 4), a3 (g + 8, t + 4)
@@ -497,9 +501,8 @@ private:
     int64_t L = io.chunk, threads = 32 * (L / 16);
     Value k0 = mul(s, idx(slab));
     auto inSequence = [&](Value r, Value) { return ult(add(c.t0, r), c.seq); };
-    for (Value src : {io.q, io.k})
-      copyTileAsync(src, src == io.q ? st.q : st.k, {stage}, L, slab, c.tid,
-                    threads, inSequence,
+    for (auto [src, dst] : {std::pair(io.q, st.q), std::pair(io.k, st.k)})
+      copyTileAsync(src, dst, {stage}, L, slab, c.tid, threads, inSequence,
                     [&](Value r, Value col) -> SmallVector<Value> {
                       return {c.row, c.hd, add(c.t0, r), add(k0, col)};
                     });

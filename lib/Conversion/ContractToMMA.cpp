@@ -1647,7 +1647,7 @@ struct XLSTMContractToMMAPass
       if (smallBatchMMA && skinnyProjections && !elt.isF32() &&
           p->k % 32 == 0 && nStatic <= skinnyColumns) {
         using T = SmallBatchMMAKernelBuilder;
-        int64_t tokenTiles = skinnyColumns / 8;
+        int64_t tokenTiles = (nStatic + 7) / 8;
         Type shared = xlstm::sharedMemoryType(
             rewriter.getContext(),
             {T::reductionFloats(smallBatchWarps, tokenTiles)},

@@ -36,7 +36,10 @@ bool allParallel(Operation *op) {
 bool fusionSparesTraffic(Operation *producer) {
   if (producer->hasOneUse())
     return true;
-  if (llvm::all_of(producer->getUsers(), allParallel))
+  // Named ops (copies, transposes) never take a fused producer.
+  if (llvm::all_of(producer->getUsers(), [](Operation *user) {
+        return isa<linalg::GenericOp>(user) && allParallel(user);
+      }))
     return true;
   auto linalgOp = cast<linalg::LinalgOp>(producer);
   return llvm::count_if(linalgOp.getDpsInputOperands(), [](OpOperand *in) {

@@ -339,10 +339,10 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     and `S = Q K^T` and `Q C` share each Q fragment; the gate scalars are a
     warp scan. Otherwise fragments are read from global memory.
 
-    With `narrow-mma` (default), where q, k, v and the entering C share one
-    16-bit type (bf16 or f16: `xlstm-tile-mlstm-chunkwise`'s
-    `narrow-entering-states`), both staged kernels multiply on 16-bit tensor
-    cores (m16n8k16, twice tf32's work per instruction), operand fragments
+    With `narrow-mma` (default), the staged outputs kernel where q, k, v and
+    the entering C share one 16-bit type (bf16: `xlstm-tile-mlstm-chunkwise`'s
+    `narrow-entering-states`), and the staged states kernel where k and v
+    do, multiply on 16-bit tensor cores (m16n8k16, twice tf32's work per instruction), operand fragments
     loaded by `ldmatrix` (transposed for C, V and the states' keys); the
     outputs kernel keeps P in registers (S's accumulators are P's A
     fragments, rounded to the operands' type) and skips the tiles above each
@@ -388,9 +388,10 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
            "16; halved until it divides DHQK): more rows read each value "
            "tile fewer times, fewer give more blocks">,
     Option<"narrowMMA", "narrow-mma", "bool", /*default=*/"true",
-           "Both staged kernels multiply on 16-bit tensor cores (mma.sync "
-           "m16n8k16, ldmatrix fragments, P in registers) where q, k, v and "
-           "the entering C share one 16-bit type; off: tf32">
+           "The staged kernels multiply on 16-bit tensor cores (mma.sync "
+           "m16n8k16, ldmatrix fragments, P in registers): the outputs where "
+           "q, k, v and the entering C share one 16-bit type, the states "
+           "where k and v do; off: tf32">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

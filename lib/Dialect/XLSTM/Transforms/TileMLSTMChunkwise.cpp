@@ -47,10 +47,13 @@ struct TileMLSTM : OpRewritePattern<MLSTMOp> {
     };
     // Entering C in the operands' 16-bit type: half the traffic of the
     // largest intermediate, and a tensor-core operand as it is.
+    // Only bf16: f16's range could overflow a C summed over a long
+    // context. Not for a step program (a static sequence of at most one
+    // chunk), whose outputs read the float32 initial state directly.
     Type kElt = kType.getElementType();
-    bool narrow = narrowEntering && stateElt.isF32() &&
-                  (kElt.isBF16() || kElt.isF16()) &&
-                  vType.getElementType() == kElt;
+    bool step = !ShapedType::isDynamic(s) && s <= chunkSize;
+    bool narrow = narrowEntering && !step && stateElt.isF32() &&
+                  kElt.isBF16() && vType.getElementType() == kElt;
     Type enteringElt = narrow ? kElt : stateElt;
     SmallVector<Type> stateTypes = {tensor({b, nh, nc, dqk, dv}, enteringElt),
                                     tensor({b, nh, nc, dqk}, stateElt),

@@ -40,8 +40,9 @@ def XLSTMTileMLSTMChunkwisePass : Pass<"xlstm-tile-mlstm-chunkwise"> {
     works: the last chunk may be shorter. Initial and final states carry over;
     chunk states are float32 (float64 for float64 inputs). With
     `narrow-entering-states`, the states entering each chunk (C, the largest
-    intermediate: batch x heads x chunks x DHQK x DHV) are stored in the type
-    of k where k and v are both bf16 or both f16, as TFLA stores them: the
+    intermediate: batch x heads x chunks x DHQK x DHV) are stored in bf16
+    where k and v are both bf16 (f16's range could overflow; a step
+    program's single chunk keeps float32), as TFLA stores them: the
     scan still carries C in float32, and the chunk outputs multiply q by it
     on 16-bit tensor cores; n, m and the final state stay float32.
   }];
@@ -50,7 +51,7 @@ def XLSTMTileMLSTMChunkwisePass : Pass<"xlstm-tile-mlstm-chunkwise"> {
            "Positions per chunk (larger: fewer stored states, more intra-chunk work)">,
     Option<"narrowEnteringStates", "narrow-entering-states", "bool",
            /*default=*/"true",
-           "Entering C states in k's type where k and v are both bf16 or both f16">
+           "Entering C states in bf16 where k and v are both bf16">
   ];
 }
 
