@@ -236,6 +236,16 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma staged-group-m: block rows per "
                      "group of the pipelined kernel's raster (0: 2-D grid)"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedGroupM)};
+  Option<bool> mmaStagedSwizzle{
+      *this, "mma-staged-swizzle",
+      llvm::cl::desc("xlstm-contract-to-mma staged-swizzle: XOR-swizzled "
+                     "staged rows instead of padded ones"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedSwizzle)};
+  Option<int64_t> mmaSharedBytes{
+      *this, "mma-shared-bytes",
+      llvm::cl::desc("xlstm-contract-to-mma shared-bytes: dynamic shared "
+                     "memory a projection block may use"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().sharedBytes)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -350,6 +360,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stages = o.mmaStages;
         options.mma.stagedTile = o.mmaStagedTile;
         options.mma.stagedGroupM = o.mmaStagedGroupM;
+        options.mma.stagedSwizzle = o.mmaStagedSwizzle;
+        options.mma.sharedBytes = o.mmaSharedBytes;
         options.mma.stagedTileLarge = o.mmaStagedTileLarge;
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;

@@ -15,16 +15,23 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SPLIT
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 staged-swizzle=0" --cse | FileCheck %s --check-prefix=PADDED
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/4 shared-bytes=232448 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SM90
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile-large=128x256x64/2x4/4" 2>&1 | FileCheck %s --check-prefix=SM90BAD
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="shared-bytes=1024" 2>&1 | FileCheck %s --check-prefix=BADBYTES
 
 // Every kernel is a gpu.func built once per configuration and operand
 // types (kernels repeat across a model's blocks), launched by
 // gpu.launch_func; the kernels follow the functions.
-// Four K steps in flight (the default): 4 x 2 x 10 KiB of dynamic shared
-// memory viewed as A's and B's stages; three steps queued before the loop,
-// each iteration waits for its step, refills the stage read last, and runs
-// 2 k16 steps of 4 A + 2 B ldmatrix and 16 mma.
+// Four K steps in flight (the default): 4 x 2 x 8 KiB of dynamic shared
+// memory viewed as A's and B's stages, rows dense (32 elements) with their
+// 16-byte chunks swizzled: a row's 4 chunks share a 128-byte line with the
+// next row, so chunk c of row r sits at c ^ ((r / 2) % 4), for the copies
+// and the ldmatrix alike. Three steps queued before the loop, each
+// iteration waits for its step, refills the stage read last, and runs 2
+// k16 steps of 4 A + 2 B ldmatrix and 16 mma.
 // STAGED-LABEL: func @projection(
-// STAGED:       %[[SMEM:.+]] = arith.constant 81920 : i32
+// STAGED:       %[[SMEM:.+]] = arith.constant 65536 : i32
 // STAGED:       gpu.launch_func @projection_mma_staged::@projection_mma_staged blocks in ({{.*}}) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(
 // STAGED-LABEL: func @projection_f16(
 // STAGED:       gpu.launch_func @[[$F16:projection_mma_staged_[0-9]+]]::
@@ -33,9 +40,13 @@
 // STAGED-LABEL: gpu.func @projection_mma_staged(
 // STAGED-SAME:    known_block_size = array<i32: 256, 1, 1>
 // STAGED:         %[[BYTES:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-// STAGED:         %[[SA:.+]] = memref.view %[[BYTES]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x40xbf16, #gpu.address_space<workgroup>>
-// STAGED:         %[[SB:.+]] = memref.view %[[BYTES]][%c40960{{.*}}][]
-// STAGED:         nvgpu.device_async_copy {{.*}}, %[[SA]]
+// STAGED:         %[[SA:.+]] = memref.view %[[BYTES]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x32xbf16, #gpu.address_space<workgroup>>
+// STAGED:         %[[SB:.+]] = memref.view %[[BYTES]][%c32768{{.*}}][]
+// STAGED:         %[[PAIR:.+]] = arith.divui %[[ROW:.+]], %c2
+// STAGED-NEXT:    %[[KEY:.+]] = arith.andi %[[PAIR]], %c3
+// STAGED-NEXT:    %[[SWZ:.+]] = arith.xori %{{.+}}, %[[KEY]]
+// STAGED-NEXT:    %[[COL:.+]] = arith.muli %[[SWZ]], %c8
+// STAGED-NEXT:    nvgpu.device_async_copy {{.*}}, %[[SA]][%{{.+}}, %[[ROW]], %[[COL]]]
 // STAGED-COUNT-3: nvvm.cp.async.commit.group
 // STAGED:         scf.for
 // STAGED:           nvvm.cp.async.wait.group 2
@@ -44,7 +55,9 @@
 // STAGED:             nvgpu.device_async_copy {{.*}}, %[[SA]]
 // STAGED:             nvgpu.device_async_copy {{.*}}, %[[SB]]
 // STAGED:           nvvm.cp.async.commit.group
-// STAGED-COUNT-4:   nvgpu.ldmatrix %[[SA]]
+// STAGED:           arith.xori
+// STAGED:           nvgpu.ldmatrix %[[SA]]
+// STAGED-COUNT-3:   nvgpu.ldmatrix %[[SA]]
 // STAGED-COUNT-2:   nvgpu.ldmatrix %[[SB]]
 // STAGED-COUNT-16:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
 // STAGED:       gpu.func @[[$F16]](
@@ -188,18 +201,21 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 }
 
 // A configured pipelined kernel: 128x256 block tiles with K steps of 64 in
-// three stages (3 x (128 + 256) x 72 x 2 bytes), 8 warps of 64x64 (4 x 8
+// three stages (3 x (128 + 256) x 64 x 2 bytes), 8 warps of 64x64 (4 x 8
 // mma tiles: 4 + 4 ldmatrix per 16-wide K slice, 32 mma), blocks walked in
 // groups of 8 block rows on a 1-D grid.
 // WIDE-LABEL: func @projection_k128
-// WIDE:       %[[SMEM:.+]] = arith.constant 165888 : i32
+// WIDE:       %[[SMEM:.+]] = arith.constant 147456 : i32
 // WIDE:       %[[ROWS:.+]] = arith.ceildivui %{{.+}}, %c128
 // WIDE:       %[[COLS:.+]] = arith.ceildivui %{{.+}}, %c256
 // WIDE:       %[[GRID:.+]] = arith.muli %[[ROWS]], %[[COLS]]
 // WIDE:       gpu.launch_func @[[$WIDEK:projection_mma_staged(_[0-9]+)?]]::{{.*}} blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %[[SMEM]]
 // WIDE:       gpu.func @[[$WIDEK]](
-// WIDE:         %[[SA:.+]] = memref.view {{.*}} to memref<3x128x72xbf16, #gpu.address_space<workgroup>>
-// WIDE:         %[[SB:.+]] = memref.view {{.*}}[%c55296{{.*}}][] {{.*}} to memref<3x256x72xbf16, #gpu.address_space<workgroup>>
+// WIDE:         %[[SA:.+]] = memref.view {{.*}} to memref<3x128x64xbf16, #gpu.address_space<workgroup>>
+// WIDE:         %[[SB:.+]] = memref.view {{.*}}[%c49152{{.*}}][] {{.*}} to memref<3x256x64xbf16, #gpu.address_space<workgroup>>
+// Rows of 8 chunks: chunk c of row r at c ^ (r % 8).
+// WIDE:         arith.andi %{{.+}}, %c7
+// WIDE:         arith.xori
 // WIDE:         arith.minui
 // WIDE:         scf.for
 // WIDE-COUNT-4:   nvgpu.ldmatrix %[[SA]]
@@ -216,11 +232,23 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // SHAPE:       %[[LARGE:.+]] = arith.muli %[[ROWS]], %[[COLS]]
 // SHAPE:       %[[MANY:.+]] = arith.cmpi uge, %[[LARGE]], %c264
 // SHAPE:       scf.if %[[MANY]] {
-// SHAPE:         gpu.launch_func {{.*}} blocks in (%[[LARGE]], %c1, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c165888
+// SHAPE:         gpu.launch_func {{.*}} blocks in (%[[LARGE]], %c1, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c147456
 // SHAPE:       } else {
-// SHAPE:         gpu.launch_func {{.*}}threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c147456
+// SHAPE:         gpu.launch_func {{.*}}threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c131072
 // BADTILE: staged tile '100x128x32/2x4': each warp needs whole 16x16 tiles
-// BIGTILE: exceed the 163 KiB of shared memory
+// BIGTILE: staged tile '256x256x64/2x4': stages x (BM + BN) x BK x 2 bytes = 262144 exceed the 166912 bytes of shared memory a block may have (shared-bytes)
+// Padded rows (staged-swizzle=0): 32 + 8 elements, no XOR.
+// PADDED:       arith.constant 81920 : i32
+// PADDED-LABEL: gpu.func @projection_mma_staged(
+// PADDED:         memref.view {{.*}} to memref<4x128x40xbf16, #gpu.address_space<workgroup>>
+// PADDED-NOT:     arith.xori
+// PADDED:         gpu.return
+// Four stages of 128x256x64 take 192 KiB, more than sm_80's 163 KiB: only
+// with a larger shared-bytes (sm_90 gives 227 KiB).
+// SM90-LABEL: func @projection_k128
+// SM90:         gpu.launch_func {{.*}} threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c196608
+// SM90BAD: staged tile '128x256x64/2x4/4': stages x (BM + BN) x BK x 2 bytes = 196608 exceed the 166912 bytes of shared memory a block may have (shared-bytes)
+// BADBYTES: shared-bytes must be at least 49152
 func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y: memref<?x512xf32>) {
   linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,

@@ -11,7 +11,7 @@
 #y = affine_map<(d0, d1, d2) -> (d0, d1)>
 
 // CHECK:      function family where shape dtype kernels
-// CHECK-NEXT: forward projection up.weight ?x32x64 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8{{$}}
+// CHECK-NEXT: forward projection up.weight ?x32x64 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled{{$}}
 // CHECK-NEXT: forward projection odd.weight ?x32x24 bf16 generic (K = 24 is not a multiple of 16)
 // CHECK-NEXT: forward norm blocks.2 xlstm.layer_norm 32 f32 generic
 // CHECK-NEXT: 3 ops, 1 on specialised kernels only, 2 with generic kernels; 1 other generic kernels
