@@ -234,20 +234,23 @@ public:
     int64_t L = io.chunk, tile = io.dvTile;
     Type elt = elementTypeOf(io.q);
     OutputsCoords c = coords(io, launch);
-    StagedSlabs st = stageFirstSlab(io, c);
+    StagedSlabs st = stageFirstSlab(io, c, /*swizzled=*/true);
     // ldmatrix lane addresses: an A fragment's rows (lane % 16) and k half
     // (lane / 16); a non-transposed B pair's n rows and k half; a
-    // transposed B pair's k rows and n half.
+    // transposed B pair's k rows and n half. Halves are 16-byte chunks of
+    // the swizzled rows: `column` maps a row and chunk to the element
+    // column where it is stored.
     Value lane16 = remui(c.lane, idx(16)), laneHalf = divui(c.lane, idx(16));
     Value lane8 = remui(c.lane, idx(8));
     Value quarter = remui(divui(c.lane, idx(8)), idx(2));
     Value aRow = add(mul(c.warp, idx(16)), lane16);
-    Value aCol = mul(laneHalf, idx(8));
     Value bRow = add(mul(laneHalf, idx(8)), lane8);
-    Value bCol = mul(quarter, idx(8));
     Value tRow = add(lane8, mul(quarter, idx(8)));
-    Value tCol = mul(laneHalf, idx(8));
     Value t2 = mul(c.t, idx(2));
+    int64_t qkRowBytes = slab * 2, tileRowBytes = tile * 2;
+    auto column = [&](Value row, Value chunk, int64_t rowBytes) {
+      return mul(swizzledChunk(b, loc, row, chunk, rowBytes), idx(8));
+    };
 
     // 1. The gate scalars, while the first slab is in flight.
     gateScalarsByWarp(io, c, cumSh, iSh, mSh, interSh);
@@ -261,8 +264,11 @@ public:
         [&](Value stage, ValueRange it) -> SmallVector<Value> {
           SmallVector<Value> acc(it);
           for (int64_t ks = 0; ks < slab; ks += 16) {
-            SmallVector<Value> a =
-                ldmatrixX4(st.q, {stage, aRow, add(idx(ks), aCol)}, false);
+            SmallVector<Value> a = ldmatrixX4(
+                st.q,
+                {stage, aRow,
+                 column(aRow, add(idx(ks / 8), laneHalf), qkRowBytes)},
+                false);
             // a0: (lo, ks + 2t..), a1: (hi, ks + 2t..), a2: (lo, ks + 8 +
             // 2t..), a3: (hi, ks + 8 + 2t..).
             Value &qnLo = acc[4 * (sTiles + oTiles)];
@@ -285,18 +291,24 @@ public:
                 llvm::copy(d, acc.begin() + at);
               }
             };
-            for (int64_t np = 0; np < sTiles / 2; ++np)
+            for (int64_t np = 0; np < sTiles / 2; ++np) {
+              Value key = add(idx(16 * np), bRow);
               multiply(2 * np,
                        ldmatrixX4(st.k,
-                                  {stage, add(idx(16 * np), bRow),
-                                   add(idx(ks), bCol)},
+                                  {stage, key,
+                                   column(key, add(idx(ks / 8), quarter),
+                                          qkRowBytes)},
                                   false));
-            for (int64_t np = 0; np < oTiles / 2; ++np)
+            }
+            for (int64_t np = 0; np < oTiles / 2; ++np) {
+              Value dim = add(idx(ks), tRow);
               multiply(sTiles + 2 * np,
                        ldmatrixX4(st.c,
-                                  {stage, add(idx(ks), tRow),
-                                   add(idx(16 * np), tCol)},
+                                  {stage, dim,
+                                   column(dim, add(idx(2 * np), laneHalf),
+                                          tileRowBytes)},
                                   true));
+            }
           }
           return acc;
         });
@@ -333,8 +345,12 @@ public:
       // a = {tile 2kt rows lo, rows hi, tile 2kt + 1 rows lo, rows hi}.
       SmallVector<Value> next(acc);
       for (int64_t np = 0; np < oTiles / 2; ++np) {
+        Value position = add(idx(16 * kt), tRow);
         SmallVector<Value> regs = ldmatrixX4(
-            st.v, {add(idx(16 * kt), tRow), add(idx(16 * np), tCol)}, true);
+            st.v,
+            {position,
+             column(position, add(idx(2 * np), laneHalf), tileRowBytes)},
+            true);
         for (int64_t h = 0; h < 2; ++h) {
           int64_t at = 4 * (2 * np + h);
           SmallVector<Value> d =
@@ -364,13 +380,16 @@ public:
   /// (tile + 8)) and n (slab), then V (L x (tile + 8), float32: tile + 4,
   /// whose rows 2t and 2t + 1 the tf32 P V reads). The paddings keep a
   /// fragment's 32 reads (an ldmatrix's eight 16-byte rows) in distinct
-  /// banks, and rows 16-byte aligned.
+  /// banks, and rows 16-byte aligned. With `swizzled` (the 16-bit kernel,
+  /// whose every read of Q, K, C and V is an ldmatrix) the rows are dense,
+  /// their 16-byte chunks swizzled (xlstm::swizzledColumn) instead.
   struct StagedLayout {
     int64_t qkStride, cStride, vStride, q, k, c, n, v, total;
     StagedLayout(int64_t L, int64_t tile, int64_t qkBytes, int64_t cBytes,
-                 int64_t nBytes, int64_t vBytes)
-        : qkStride(slab + 16 / qkBytes), cStride(tile + 8),
-          vStride(tile + (vBytes == 4 ? 4 : 8)) {
+                 int64_t nBytes, int64_t vBytes, bool swizzled)
+        : qkStride(swizzled ? slab : slab + 16 / qkBytes),
+          cStride(swizzled ? tile : tile + 8),
+          vStride(swizzled ? tile : tile + (vBytes == 4 ? 4 : 8)) {
       q = 0;
       k = q + stages * L * qkStride * qkBytes;
       c = k + stages * L * qkStride * qkBytes;
@@ -392,7 +411,7 @@ public:
           interSh = shared[3];
     int64_t L = io.chunk, tile = io.dvTile;
     OutputsCoords c = coords(io, launch);
-    StagedSlabs st = stageFirstSlab(io, c);
+    StagedSlabs st = stageFirstSlab(io, c, /*swizzled=*/false);
     Value qSh = st.q, kSh = st.k, cSh = st.c, nSh = st.n;
 
     // 1. The gate scalars, while the first slab is in flight.
@@ -491,6 +510,7 @@ private:
   /// memory `bytes`, laid out as StagedLayout says).
   struct StagedSlabs {
     Value bytes, q, k, c, n, v;
+    bool swizzled = false; ///< Q, K, C and V (StagedLayout)
   };
 
   /// Queues the copies of slab `s` (key dimensions slab s .. s + 31 of Q,
@@ -502,15 +522,18 @@ private:
     Value k0 = mul(s, idx(slab));
     auto inSequence = [&](Value r, Value) { return ult(add(c.t0, r), c.seq); };
     for (auto [src, dst] : {std::pair(io.q, st.q), std::pair(io.k, st.k)})
-      copyTileAsync(src, dst, {stage}, L, slab, c.tid, threads, inSequence,
-                    [&](Value r, Value col) -> SmallVector<Value> {
-                      return {c.row, c.hd, add(c.t0, r), add(k0, col)};
-                    });
-    copyTileAsync(io.chunkC, st.c, {stage}, slab, io.dvTile, c.tid, threads,
-                  nullptr, [&](Value r, Value col) -> SmallVector<Value> {
-                    return {c.row, c.hd, c.chunkIdx, add(k0, r),
-                            add(c.dv0, col)};
-                  });
+      copyTileAsync(
+          src, dst, {stage}, L, slab, c.tid, threads, inSequence,
+          [&](Value r, Value col) -> SmallVector<Value> {
+            return {c.row, c.hd, add(c.t0, r), add(k0, col)};
+          },
+          /*elementsPerCopy=*/0, st.swizzled);
+    copyTileAsync(
+        io.chunkC, st.c, {stage}, slab, io.dvTile, c.tid, threads, nullptr,
+        [&](Value r, Value col) -> SmallVector<Value> {
+          return {c.row, c.hd, c.chunkIdx, add(k0, r), add(c.dv0, col)};
+        },
+        /*elementsPerCopy=*/0, st.swizzled);
     copyTileAsync(io.chunkN, st.n, {stage}, 1, slab, c.tid, threads, nullptr,
                   [&](Value, Value col) -> SmallVector<Value> {
                     return {c.row, c.hd, c.chunkIdx, add(k0, col)};
@@ -542,11 +565,13 @@ private:
 
   /// The shared buffers, with slab 0 and the block's V tile queued (one
   /// cp.async group).
-  StagedSlabs stageFirstSlab(const ChunkOutputs &io, const OutputsCoords &c) {
+  StagedSlabs stageFirstSlab(const ChunkOutputs &io, const OutputsCoords &c,
+                             bool swizzled) {
     int64_t L = io.chunk, tile = io.dvTile, threads = 32 * (L / 16);
     StagedLayout layout(L, tile, elementBytes(io.q), elementBytes(io.chunkC),
-                        elementBytes(io.chunkN), elementBytes(io.v));
+                        elementBytes(io.chunkN), elementBytes(io.v), swizzled);
     StagedSlabs st;
+    st.swizzled = swizzled;
     st.bytes = dynamicSharedMemory();
     auto view = [&](ArrayRef<int64_t> shape, Value of, int64_t offset) {
       return sharedView(st.bytes, shape, elementTypeOf(of), offset);
@@ -557,11 +582,13 @@ private:
     st.n = view({stages, 1, slab}, io.chunkN, layout.n);
     st.v = view({L, layout.vStride}, io.v, layout.v);
     loadSlab(io, c, st, idx(0), idx(0));
-    copyTileAsync(io.v, st.v, {}, L, tile, c.tid, threads,
-                  [&](Value r, Value) { return ult(add(c.t0, r), c.seq); },
-                  [&](Value r, Value col) -> SmallVector<Value> {
-                    return {c.row, c.hd, add(c.t0, r), add(c.dv0, col)};
-                  });
+    copyTileAsync(
+        io.v, st.v, {}, L, tile, c.tid, threads,
+        [&](Value r, Value) { return ult(add(c.t0, r), c.seq); },
+        [&](Value r, Value col) -> SmallVector<Value> {
+          return {c.row, c.hd, add(c.t0, r), add(c.dv0, col)};
+        },
+        /*elementsPerCopy=*/0, swizzled);
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
     return st;
   }
@@ -866,12 +893,15 @@ public:
 
   /// The staged kernel's dynamic shared memory: two chunks of K's tile
   /// columns (L x (pTile + 8)), V's (L x (tile + 8)) and the f and i gates
-  /// (L each); the paddings keep fragment reads in distinct banks.
+  /// (L each); the paddings keep fragment reads in distinct banks. With
+  /// `swizzled` (the 16-bit kernel) K's and V's rows are dense, their
+  /// 16-byte chunks swizzled (xlstm::swizzledColumn) instead.
   struct StagedLayout {
     int64_t kStride, vStride, k, v, f, i, total;
     StagedLayout(int64_t L, int64_t pTile, int64_t tile, int64_t kBytes,
-                 int64_t vBytes, int64_t gateBytes)
-        : kStride(pTile + 8), vStride(tile + 8) {
+                 int64_t vBytes, int64_t gateBytes, bool swizzled)
+        : kStride(swizzled ? pTile : pTile + 8),
+          vStride(swizzled ? tile : tile + 8) {
       k = 0;
       v = k + 2 * L * kStride * kBytes;
       f = v + 2 * L * vStride * vBytes;
@@ -917,11 +947,21 @@ public:
     if (staged)
       std::tie(kSh, vSh, fSh, igateSh) = stagedViews(io, L);
     auto kAt = [&](Value t0, Value l, Value pAbs) {
+      if (staged && mma16)
+        return load(kSh, {stage, l,
+                          swizzledColumn(b, loc, l, sub(pAbs, p0),
+                                         io.pTile * elementBytes(io.k),
+                                         elementBytes(io.k))});
       if (staged)
         return load(kSh, {stage, l, sub(pAbs, p0)});
       return load(io.k, {row, hd, minui(add(t0, l), last), pAbs});
     };
     auto vAt = [&](Value t0, Value l, Value colAbs) {
+      if (staged && mma16)
+        return load(vSh, {stage, l,
+                          swizzledColumn(b, loc, l, sub(colAbs, q0),
+                                         io.dvTile * elementBytes(io.v),
+                                         elementBytes(io.v))});
       if (staged)
         return load(vSh, {stage, l, sub(colAbs, q0)});
       return load(io.v, {row, hd, minui(add(t0, l), last), colAbs});
@@ -935,14 +975,18 @@ public:
     auto prefetch = [&](Value c, Value into) {
       Value t0 = mul(c, idx(L));
       auto rowInside = [&](Value r, Value) { return ult(add(t0, r), seq); };
-      copyTileAsync(io.k, kSh, {into}, L, io.pTile, tid, threads, rowInside,
-                    [&](Value r, Value col) -> SmallVector<Value> {
-                      return {row, hd, add(t0, r), add(p0, col)};
-                    });
-      copyTileAsync(io.v, vSh, {into}, L, io.dvTile, tid, threads, rowInside,
-                    [&](Value r, Value col) -> SmallVector<Value> {
-                      return {row, hd, add(t0, r), add(q0, col)};
-                    });
+      copyTileAsync(
+          io.k, kSh, {into}, L, io.pTile, tid, threads, rowInside,
+          [&](Value r, Value col) -> SmallVector<Value> {
+            return {row, hd, add(t0, r), add(p0, col)};
+          },
+          /*elementsPerCopy=*/0, /*swizzled=*/mma16);
+      copyTileAsync(
+          io.v, vSh, {into}, L, io.dvTile, tid, threads, rowInside,
+          [&](Value r, Value col) -> SmallVector<Value> {
+            return {row, hd, add(t0, r), add(q0, col)};
+          },
+          /*elementsPerCopy=*/0, /*swizzled=*/mma16);
       // Gates an element at a time: their rows need not be 16-byte aligned.
       auto positionInside = [&](Value, Value l) {
         return ult(add(t0, l), seq);
@@ -1116,7 +1160,7 @@ private:
   std::tuple<Value, Value, Value, Value> stagedViews(const ChunkStates &io,
                                                      int64_t L) {
     StagedLayout layout(L, io.pTile, io.dvTile, elementBytes(io.k),
-                        elementBytes(io.v), elementBytes(io.fgate));
+                        elementBytes(io.v), elementBytes(io.fgate), mma16);
     Value bytes = dynamicSharedMemory();
     return {
         sharedView(bytes, {2, L, layout.kStride}, elementTypeOf(io.k), layout.k),
@@ -1136,6 +1180,7 @@ private:
                                 Value kSh, Value vSh, Value wSh, Value stage,
                                 Value warp, Value lane) {
     Type elt = elementTypeOf(io.k);
+    int64_t kRowBytes = io.pTile * 2, vRowBytes = io.dvTile * 2;
     Value lane8 = remui(lane, idx(8)), laneHalf = divui(lane, idx(16));
     Value quarter = remui(divui(lane, idx(8)), idx(2));
     Value t2 = mul(remui(lane, idx(4)), idx(2));
@@ -1144,11 +1189,15 @@ private:
         0, io.chunk, 16, acc,
         [&](Value kk, ValueRange c) -> SmallVector<Value> {
           // Matrix i = lane / 8 of the A fragment: positions kk + 8 (i / 2)
-          // on, key rows 16 warp + 8 (i % 2) on.
+          // on, key rows 16 warp + 8 (i % 2) on (16-byte chunk 2 warp + i %
+          // 2 of the swizzled rows).
+          Value kRow = add(kk, add(lane8, mul(laneHalf, idx(8))));
           SmallVector<Value> a = ldmatrixX4(
               kSh,
-              {stage, add(kk, add(lane8, mul(laneHalf, idx(8)))),
-               add(mul(warp, idx(16)), mul(quarter, idx(8)))},
+              {stage, kRow,
+               mul(swizzledChunk(b, loc, kRow,
+                                 add(mul(warp, idx(2)), quarter), kRowBytes),
+                   idx(8))},
               true);
           // a0, a1: positions kk + 2t, + 1; a2, a3: kk + 8 + 2t, + 1.
           for (int64_t half = 0; half < 2; ++half) {
@@ -1161,10 +1210,13 @@ private:
           }
           SmallVector<Value> out(c);
           for (int64_t np = 0; np < nTiles / 2; ++np) {
+            Value vRow = add(kk, add(lane8, mul(quarter, idx(8))));
             SmallVector<Value> regs = ldmatrixX4(
                 vSh,
-                {stage, add(kk, add(lane8, mul(quarter, idx(8)))),
-                 add(idx(16 * np), mul(laneHalf, idx(8)))},
+                {stage, vRow,
+                 mul(swizzledChunk(b, loc, vRow, add(idx(2 * np), laneHalf),
+                                   vRowBytes),
+                     idx(8))},
                 true);
             for (int64_t h = 0; h < 2; ++h) {
               int64_t at = 4 * (2 * np + h);
@@ -1612,7 +1664,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
                                  staged ? elementBytes(op.getQ()) : 4,
                                  staged ? elementBytes(entering[0]) : 4,
                                  staged ? elementBytes(entering[1]) : 4,
-                                 staged ? elementBytes(op.getV()) : 4);
+                                 staged ? elementBytes(op.getV()) : 4, mma16);
     staged = staged && layout.total + 4 * 4 * chunk <= kMaxSharedBytesPerBlock;
     mma16 = mma16 && staged;
     // The staged kernel: four scalar arrays static, the slabs dynamic; the
@@ -1753,16 +1805,17 @@ struct XLSTMChunkwiseMLSTMToMMAPass
                   isStageable(op.getV()) &&
                   elementTypeOf(op.getFgate()).isF32() &&
                   elementTypeOf(op.getIgate()).isF32();
+    Type kElt = elementTypeOf(op.getK());
+    bool narrow = narrowMMA && isNarrowFloat(kElt) &&
+                  elementTypeOf(op.getV()) == kElt && tile % 16 == 0;
     ChunkStatesKernel::StagedLayout layout(
         chunk, pTile, tile, staged ? elementBytes(op.getK()) : 4,
-        staged ? elementBytes(op.getV()) : 4, 4);
+        staged ? elementBytes(op.getV()) : 4, 4, staged && narrow);
     // Four chunk-long float arrays and two floats of static shared memory
     // besides.
     staged =
         staged && layout.total + 4 * (4 * chunk + 2) <= kMaxSharedBytesPerBlock;
-    Type kElt = elementTypeOf(op.getK());
-    bool mma16 = staged && narrowMMA && isNarrowFloat(kElt) &&
-                 elementTypeOf(op.getV()) == kElt && tile % 16 == 0;
+    bool mma16 = staged && narrow;
     Value sharedBytes =
         staged ? arith::ConstantIntOp::create(
                      rewriter, loc, rewriter.getI32Type(), layout.total)

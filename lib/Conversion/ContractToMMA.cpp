@@ -472,20 +472,11 @@ public:
   }
 
   /// The column in shared memory where the 16-byte chunk `chunk` of staged
-  /// row `row` begins. Swizzled, the chunks of each 128-byte line are
-  /// permuted by XOR with a key that differs between the rows sharing a
-  /// line and between the 8 consecutive lines (rows of blockK >= 64
-  /// elements: row % 8; narrower rows share a 128-byte line, so the key
-  /// takes the row bits above those).
+  /// row `row` begins (xlstm::swizzledColumn's layout where swizzled; the
+  /// operands are 16-bit).
   Value storedColumn(Value row, Value chunk) {
-    if (t.swizzle) {
-      int64_t chunksPerRow = t.blockK / 8;
-      int64_t keys = std::min<int64_t>(8, chunksPerRow);
-      int64_t rowsPerLine = std::max<int64_t>(1, 8 / chunksPerRow);
-      Value key = arith::AndIOp::create(b, loc, divui(row, rowsPerLine),
-                                        idx(keys - 1));
-      chunk = arith::XOrIOp::create(b, loc, chunk, key);
-    }
+    if (t.swizzle)
+      chunk = xlstm::swizzledChunk(b, loc, row, chunk, t.blockK * 2);
     return mul(chunk, idx(8));
   }
 

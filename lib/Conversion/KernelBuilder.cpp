@@ -261,7 +261,7 @@ void KernelBuilder::copyTileAsync(
     Value src, Value dst, ValueRange lead, int64_t rows, int64_t cols,
     Value tid, int64_t threads, function_ref<Value(Value, Value)> inside,
     function_ref<SmallVector<Value>(Value, Value)> from,
-    int64_t elementsPerCopy) {
+    int64_t elementsPerCopy, bool swizzled) {
   Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   int64_t bytes = elementBytes(src);
   bool wide = elementsPerCopy == 0;
@@ -283,7 +283,12 @@ void KernelBuilder::copyTileAsync(
         size = arith::SelectOp::create(b, loc, ok, idx(perCopy), idx(0));
       }
       SmallVector<Value> at(lead.begin(), lead.end());
-      at.append({r, col});
+      // (A 16-byte copy is one whole chunk.)
+      at.append({r, swizzled ? mul(swizzledChunk(b, loc, r,
+                                                 remui(id, idx(perRow)),
+                                                 cols * bytes),
+                                   idx(perCopy))
+                             : col});
       nvgpu::DeviceAsyncCopyOp::create(
           b, loc, token, dst, at, src, from(srcRow, srcCol),
           b.getIndexAttr(perCopy), size,
@@ -371,6 +376,38 @@ SmallVector<Value> KernelBuilder::mma(const TF32Fragment &a,
   SmallVector<Value> d = one(a.lo, bFragment.hi, c);
   d = one(a.hi, bFragment.lo, d);
   return one(a.hi, bFragment.hi, d);
+}
+
+Value swizzledChunk(OpBuilder &b, Location loc, Value row, Value chunk,
+                    int64_t rowBytes) {
+  int64_t chunks = rowBytes / 16;
+  if (chunks < 2 || rowBytes % 16)
+    return chunk;
+  int64_t keys = std::min<int64_t>(8, chunks);
+  int64_t rowsPerLine = std::max<int64_t>(1, 8 / chunks);
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value line = rowsPerLine == 1
+                   ? row
+                   : arith::DivUIOp::create(b, loc, row, cst(rowsPerLine));
+  Value key = arith::AndIOp::create(b, loc, line, cst(keys - 1));
+  return arith::XOrIOp::create(b, loc, chunk, key);
+}
+
+Value swizzledColumn(OpBuilder &b, Location loc, Value row, Value column,
+                     int64_t rowBytes, int64_t elementBytes) {
+  if (rowBytes / 16 < 2 || rowBytes % 16)
+    return column;
+  int64_t perChunk = 16 / elementBytes;
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value chunk = arith::DivUIOp::create(b, loc, column, cst(perChunk));
+  Value within = arith::RemUIOp::create(b, loc, column, cst(perChunk));
+  Value stored = arith::MulIOp::create(
+      b, loc, swizzledChunk(b, loc, row, chunk, rowBytes), cst(perChunk));
+  return arith::AddIOp::create(b, loc, stored, within);
 }
 
 SmallVector<Value> ldmatrixRegisters(OpBuilder &b, Location loc,

@@ -102,6 +102,24 @@ private:
   llvm::StringMap<mlir::gpu::GPUFuncOp> kernels;
 };
 
+/// The element column where element `column` of row `row` of a dense,
+/// swizzled shared-memory tile with rows of `rowBytes` is stored. The
+/// 16-byte chunks of each 128-byte line are permuted by XOR with a key that
+/// differs between the rows sharing a line and between 8 consecutive lines
+/// (rows of 128 bytes or more: row % 8; narrower rows share a line, so the
+/// key takes the row bits above those), so the eight 16-byte rows an
+/// ldmatrix reads at one logical chunk of 8 consecutive rows (or of 8
+/// consecutive 128-byte lines) fall in distinct banks without padding.
+/// Tiles with 16-byte rows, or rows not a whole number of chunks, are not
+/// swizzled.
+mlir::Value swizzledColumn(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value row, mlir::Value column,
+                           int64_t rowBytes, int64_t elementBytes);
+/// The same for the 16-byte chunk `chunk` of the row: its stored chunk.
+mlir::Value swizzledChunk(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::Value row, mlir::Value chunk,
+                          int64_t rowBytes);
+
 /// The 32-bit registers of an `nvgpu.ldmatrix` result (vector<Nx2xT>,
 /// T = bf16 or f16) as mma.sync m16n8k16 takes them: i32 for bf16,
 /// vector<2xf16> for f16.
@@ -166,7 +184,8 @@ protected:
   /// elements each (0: 16 bytes' worth, bypassing L1), spread over
   /// `threads` threads. Where inside(r, c) is false (`inside` may be null:
   /// everywhere true) the copy zero-fills (reading the tile's first
-  /// element, copying no bytes).
+  /// element, copying no bytes). With `swizzled`, `dst`'s rows are the
+  /// tile's cols, dense, swizzled as swizzledColumn says.
   void copyTileAsync(
       mlir::Value src, mlir::Value dst, mlir::ValueRange lead, int64_t rows,
       int64_t cols, mlir::Value tid, int64_t threads,
@@ -174,7 +193,7 @@ protected:
       llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value,
                                                         mlir::Value)>
           from,
-      int64_t elementsPerCopy = 0);
+      int64_t elementsPerCopy = 0, bool swizzled = false);
 
   void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
   /// scf.for over [from, to) by `step` carrying `init`; returns the results.

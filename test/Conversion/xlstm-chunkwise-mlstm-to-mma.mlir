@@ -78,22 +78,25 @@ func.func @bf16_outputs(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 // B fragments by ldmatrix pairs; q . n comes from Q's fragment; P stays in
 // registers and multiplies V key tile by key tile up to the warp's
 // diagonal (scf.if per tile), rounded to bf16. With narrow-mma=0 the tf32
-// kernel, P through shared memory.
+// kernel, P through shared memory. Rows are dense with swizzled 16-byte
+// chunks: 2 x 64 x 32 x 2 bytes each of Q and K, 2 x 32 x 128 x 2 of C,
+// 2 x 32 x 4 of n, 64 x 128 x 2 of V.
 // CHECK-LABEL: func @bf16_outputs_narrow
 // CHECK:       gpu.launch
-// CHECK-SAME:    dynamic_shared_memory_size
-// CHECK:         nvgpu.device_async_copy {{.*}} : memref<?x2x?x32x256xbf16> to memref<2x32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK-SAME:    dynamic_shared_memory_size %c49408_i32
+// CHECK:         nvgpu.device_async_copy {{.*}} : memref<?x2x?x32x256xbf16> to memref<2x32x128xbf16, #gpu.address_space<workgroup>>
 // CHECK:         scf.for
-// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK:           arith.xori
+// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK:           arith.extf {{.*}} : vector<2xbf16> to vector<2xf32>
-// CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK-COUNT-8:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x32xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-8:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x32x128xbf16, #gpu.address_space<workgroup>>
 // CHECK:           nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK-NOT:     memref.store {{.*}} : memref<64x68xf32
 // CHECK:         scf.if {{.*}} -> (f32, f32
 // CHECK:         } else {
 // CHECK-COUNT-4:   arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
-// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<64x136xbf16, #gpu.address_space<workgroup>>
+// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<64x128xbf16, #gpu.address_space<workgroup>>
 // CHECK-COUNT-2:   nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK:         vector.store {{.*}} vector<2xbf16>
 // CHECK-NOT:   xlstm.mlstm_chunk_outputs
@@ -279,10 +282,11 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 // UNSTAGED:         memref.store {{.*}}, %[[FC]]
 // UNSTAGED-COUNT-6: bufferization.to_tensor
 // UNSTAGED-NOT:   xlstm.mlstm_chunk_states
-// Staged (the default): each chunk's keys (the block's 32 columns, rows
-// of 32 + 8), values and gates are copied into shared memory, the next
-// chunk's while this one computes; the gate scalars, the mma and n read
-// them there.
+// Staged (the default): each chunk's keys (the block's 32 columns, dense
+// rows of 64 bytes whose 16-byte chunks are swizzled: chunk c of row r at
+// c ^ ((r / 2) % 4)), values (rows of 256 bytes: c ^ (r % 8)) and gates
+// are copied into shared memory, the next chunk's while this one
+// computes; the gate scalars, the mma and n read them there.
 // CHECK-LABEL: func @bf16_states
 // CHECK-DAG:   %[[C0:.+]] = bufferization.to_buffer %arg4 read_only
 // CHECK-DAG:   %[[K:.+]] = bufferization.to_buffer %arg0 read_only
@@ -291,8 +295,12 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 // CHECK:       gpu.launch
 // CHECK-SAME:    dynamic_shared_memory_size
 // CHECK:         gpu.dynamic_shared_memory
-// CHECK:         nvgpu.device_async_copy %[[K]]{{.*}}, 8, {{.*}}bypassL1{{.*}} to memref<2x64x40xbf16, #gpu.address_space<workgroup>>
-// CHECK:         nvgpu.device_async_copy {{.*}} to memref<2x64x136xbf16, #gpu.address_space<workgroup>>
+// CHECK:         arith.andi %{{.+}}, %c3
+// CHECK:         arith.xori
+// CHECK:         nvgpu.device_async_copy %[[K]]{{.*}}, 8, {{.*}}bypassL1{{.*}} to memref<2x64x32xbf16, #gpu.address_space<workgroup>>
+// CHECK:         arith.andi %{{.+}}, %c7
+// CHECK:         arith.xori
+// CHECK:         nvgpu.device_async_copy {{.*}} to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
 // CHECK:         nvgpu.device_async_copy {{.*}}, 1, {{.*}} : memref<?x2x?xf32> to memref<2x1x64xf32, #gpu.address_space<workgroup>>
 // CHECK:         nvvm.cp.async.commit.group
 // CHECK:         memref.load %[[C0]]
@@ -311,9 +319,11 @@ func.func @large_chunks(%q: tensor<?x1x?x16xbf16>, %g: tensor<?x1x?xf32>,
 // scaled by the position weights and rounded back; B (values) by
 // transposed ldmatrix pairs of 8-column tiles.
 // CHECK:           scf.for {{.*}} step %c16
-// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x40xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK:             arith.xori
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK-COUNT-4:     arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
-// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK:             arith.xori
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK-COUNT-2:     nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK:           scf.if {{.*}} -> (f32)
 // CHECK-NOT:       gpu.barrier

@@ -43,7 +43,7 @@
 // STAGED:         %[[SA:.+]] = memref.view %[[BYTES]][%c0{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x32xbf16, #gpu.address_space<workgroup>>
 // STAGED:         %[[SB:.+]] = memref.view %[[BYTES]][%c32768{{.*}}][]
 // STAGED:         %[[PAIR:.+]] = arith.divui %[[ROW:.+]], %c2
-// STAGED-NEXT:    %[[KEY:.+]] = arith.andi %[[PAIR]], %c3
+// STAGED:         %[[KEY:.+]] = arith.andi %[[PAIR]], %c3
 // STAGED-NEXT:    %[[SWZ:.+]] = arith.xori %{{.+}}, %[[KEY]]
 // STAGED-NEXT:    %[[COL:.+]] = arith.muli %[[SWZ]], %c8
 // STAGED-NEXT:    nvgpu.device_async_copy {{.*}}, %[[SA]][%{{.+}}, %[[ROW]], %[[COL]]]
