@@ -8,7 +8,8 @@ CUDA graphs and launch by launch, the peer's figure for the same workload
 from ../shared/docs/perf-anchors-h200.md and our time as a multiple of it,
 and the six kernels that take the most time in the profiled run
 (bench-NAME-DTYPE-profile.json); for the one-block 7B model, its chunkwise
-mLSTM kernels against TFLA at the a1 shape.
+mLSTM kernels against TFLA at the a1 shape, and the one-block a2 model's
+at the a2 shape.
 """
 import glob
 import json
@@ -23,8 +24,10 @@ PEERS = {
     "slstm_block_512-bf16": ("upstream sLSTMLayer alone (b)", 13.11),
     "mlstm_stack_24-bf16": ("upstream 24 mLSTM blocks (c2)", 191.9),
 }
-# TFLA's chunkwise mLSTM (xl_chunk, L=128) at the a1 shape.
-TFLA_A1_MS = 0.895
+# TFLA's chunkwise mLSTM (xl_chunk, L=128) at the shapes of the benchmarks
+# whose chunkwise kernels run them: a1 (the 7B block, B1 NH8 S8192 256/512)
+# and a2 (B8 NH16 S2048 128/128).
+TFLA_MS = {"xlstm7b_block": ("a1", 0.895), "mlstm_a2": ("a2", 0.597)}
 
 logs = sys.argv[1]
 for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
@@ -48,12 +51,14 @@ for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
     if os.path.exists(profile):
         with open(profile) as f:
             kernels = json.load(f).get("kernels", [])
-        if base.startswith("xlstm7b_block"):
+        model = base.rsplit("-", 1)[0]
+        if model in TFLA_MS:
+            shape, tfla_ms = TFLA_MS[model]
             chunkwise = sum(k["ms_per_run"] for k in kernels
                             if "mlstm_chunk" in k["kernel"])
-            print("    chunkwise mLSTM (a1 shape) %.3f ms | TFLA %.3f ms: "
-                  "%.2fx its time" % (chunkwise, TFLA_A1_MS,
-                                      chunkwise / TFLA_A1_MS))
+            print("    chunkwise mLSTM (%s shape) %.3f ms | TFLA %.3f ms: "
+                  "%.2fx its time" % (shape, chunkwise, tfla_ms,
+                                      chunkwise / tfla_ms))
         for k in sorted(kernels, key=lambda k: -k["ms_per_run"])[:6]:
             print("    %8.3f ms  %3d x  %s" % (k["ms_per_run"],
                                              k["launches_per_run"],

@@ -214,7 +214,7 @@ sys.exit("no PTX image has the kernel " + name)
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
   # Issue 10's workloads: one sLSTM block at width 768 and 512, 24 mLSTM
   # blocks of width 1024.
-  for name in slstm_block_768 slstm_block_512 mlstm_stack_24; do
+  for name in slstm_block_768 slstm_block_512 mlstm_stack_24 mlstm_a2; do
     "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
       --cubins=sm_90 -o "$out/bundles/bench_$name.bf16.xlstmb"
   done
@@ -282,6 +282,7 @@ run)
   bench bundles/bench_slstm_block_768.bf16.xlstmb bf16 slstm_block_768 16 1024 1 5
   bench bundles/bench_slstm_block_512.bf16.xlstmb bf16 slstm_block_512 16 1024 1 5
   bench bundles/bench_mlstm_stack_24.bf16.xlstmb bf16 mlstm_stack_24 8 2048 1 5
+  bench bundles/bench_mlstm_a2.bf16.xlstmb bf16 mlstm_a2 8 2048 3 20
   # One line per benchmark: graph-replayed median and the profile's top
   # kernels.
   python3 "$root/scripts/bench-summary.py" "$logs" 2>&1 |
