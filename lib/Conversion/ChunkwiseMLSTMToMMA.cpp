@@ -1034,12 +1034,28 @@ public:
                    [&] { prefetch(next, remui(next, idx(2))); });
             NVVM::CpAsyncCommitGroupOp::create(b, loc);
           }
-          // The state entering this chunk, two adjacent columns a store.
-          for (int64_t nt = 0; nt < nTiles; ++nt)
-            for (int64_t e = 0; e < 4; e += 2)
-              storeVector(acc.slice(nt * 4 + e, 2), io.chunkC,
-                          {row, hd, chunkIdx, e < 2 ? lo : hi,
-                           accColumn(nt, e)});
+          // The state entering this chunk: 16-bit, 8 adjacent columns a
+          // store after a transpose within each quad (whole 32-byte
+          // sectors, where pairs of columns filled half of one each);
+          // else two adjacent columns a store (a quad's pairs of float32
+          // fill a sector).
+          Type enteringElt = elementTypeOf(io.chunkC);
+          if ((enteringElt.isBF16() || enteringElt.isF16()) && nTiles % 4 == 0) {
+            auto rows = quadRows16(SmallVector<Value>(acc), nTiles, lane, enteringElt);
+            for (int64_t h = 0; h < 2; ++h)
+              for (int64_t j = 0; j < nTiles / 4; ++j)
+                vector::StoreOp::create(
+                    b, loc, rows[h][j], io.chunkC,
+                    ValueRange{row, hd, chunkIdx, h ? hi : lo,
+                               add(q0, mul(add(idx(4 * j), t), idx(8)))},
+                    /*nontemporal=*/false, b.getI64IntegerAttr(16));
+          } else {
+            for (int64_t nt = 0; nt < nTiles; ++nt)
+              for (int64_t e = 0; e < 4; e += 2)
+                storeVector(acc.slice(nt * 4 + e, 2), io.chunkC,
+                            {row, hd, chunkIdx, e < 2 ? lo : hi,
+                             accColumn(nt, e)});
+          }
           ifThen(arith::AndIOp::create(b, loc, ownsN, nThread), [&] {
             store(n, io.chunkN, {row, hd, chunkIdx, p});
           });

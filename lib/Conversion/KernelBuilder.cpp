@@ -459,6 +459,65 @@ Value KernelBuilder::packPair(Value lo, Value hi, Type elt) {
   return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
 }
 
+SmallVector<SmallVector<Value>>
+KernelBuilder::quadRows16(ArrayRef<Value> acc, int64_t tiles, Value lane,
+                          Type elt) {
+  assert(tiles % 4 == 0 && acc.size() == size_t(4 * tiles));
+  Type i32 = b.getI32Type();
+  auto word = [&](Value lo, Value hi) -> Value {
+    Value pair = packPair(lo, hi, elt);
+    if (!elt.isF16())
+      return pair;
+    Value bits = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, i32), pair);
+    return vector::ExtractOp::create(b, loc, bits, ArrayRef<int64_t>{0});
+  };
+  Value t = arith::RemUIOp::create(
+      b, loc, lane, arith::ConstantIndexOp::create(b, loc, 4));
+  auto bitOf = [&](int64_t bit) -> Value {
+    Value masked = arith::AndIOp::create(
+        b, loc, t, arith::ConstantIndexOp::create(b, loc, bit));
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, masked,
+                                 arith::ConstantIndexOp::create(b, loc, 0));
+  };
+  Value bit0 = bitOf(1), bit1 = bitOf(2);
+  auto select = [&](Value c, Value x, Value y) -> Value {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  };
+  // One round on lane bit `set` (1 or 2): the lanes t and t ^ distance
+  // swap the words whose index differs from the lane in that bit, so that
+  // after both rounds lane t's word s is lane s's word t.
+  auto round = [&](SmallVector<Value> &w, Value set, int32_t distance) {
+    for (int64_t k = 0; k < 4; ++k) {
+      if (k & distance)
+        continue;
+      int64_t other = k + distance;
+      Value send = select(set, w[k], w[other]);
+      Value got = gpu::ShuffleOp::create(b, loc, send, distance, 32,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+      w[k] = select(set, got, w[k]);
+      w[other] = select(set, w[other], got);
+    }
+  };
+  SmallVector<SmallVector<Value>> rows(2);
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t j = 0; j < tiles / 4; ++j) {
+      SmallVector<Value> w;
+      for (int64_t i = 0; i < 4; ++i) {
+        int64_t at = 4 * (4 * j + i) + 2 * h;
+        w.push_back(word(acc[at], acc[at + 1]));
+      }
+      round(w, bit0, 1);
+      round(w, bit1, 2);
+      Value words = vector::FromElementsOp::create(
+          b, loc, VectorType::get({4}, i32), w);
+      rows[h].push_back(vector::BitCastOp::create(
+          b, loc, VectorType::get({8}, elt), words));
+    }
+  return rows;
+}
+
 std::array<Value, 2> KernelBuilder::unpackPair(Value reg, Type elt) {
   Value pair = reg;
   if (!elt.isF16()) {

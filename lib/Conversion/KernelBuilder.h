@@ -229,6 +229,18 @@ protected:
   /// k dimension of a B operand stored n-contiguous); four registers.
   llvm::SmallVector<mlir::Value> ldmatrixX4(mlir::Value smem,
                                             mlir::ValueRange at, bool trans);
+  /// The accumulators of `tiles` consecutive m16n8 tiles (4 per tile, as
+  /// mma.sync leaves them: lane (g, t) holds rows g and g + 8, columns 2t
+  /// and 2t + 1 of each tile) rounded to the 16-bit `elt` and regrouped
+  /// within each quad of lanes (a 4x4 transpose of 32-bit pairs by two
+  /// rounds of shuffles) so that lane t holds the 8 consecutive columns of
+  /// tile 4j + t: result[h][j] is a vector<8 x elt> of row g + 8 h. A
+  /// quad then stores 64 contiguous bytes of a row in 16-byte stores
+  /// instead of 4-byte ones that fill half a 32-byte sector each. Needs
+  /// tiles % 4 == 0.
+  llvm::SmallVector<llvm::SmallVector<mlir::Value>>
+  quadRows16(llvm::ArrayRef<mlir::Value> acc, int64_t tiles,
+             mlir::Value lane, mlir::Type elt);
   /// Two float32 values rounded into one 16-bit operand register (`lo` in
   /// the low half, the lower column or k index of a fragment pair).
   mlir::Value packPair(mlir::Value lo, mlir::Value hi, mlir::Type elt);

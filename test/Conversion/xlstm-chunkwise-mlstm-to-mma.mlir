@@ -512,3 +512,37 @@ func.func @states_chunk16(%k: tensor<?x1x?x16xbf16>, %v: tensor<?x1x?x16xbf16>,
       : tensor<?x1x?x16x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?xf32>,
         tensor<?x1x16x16xf32>, tensor<?x1x16xf32>, tensor<?x1xf32>
 }
+
+// -----
+
+// The entering states in bf16 (narrow-entering-states): each quad of lanes
+// regroups its accumulator pairs by two rounds of shuffles (distance 1,
+// then 2) so that every lane stores 8 adjacent columns in one 16-byte
+// store: a quad writes 64 contiguous bytes of a row.
+// CHECK-LABEL: func @bf16_states_narrow
+// CHECK:       %[[CC:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x2x?x32x256xbf16>
+// CHECK:       gpu.launch
+// CHECK:         scf.for
+// CHECK:           gpu.shuffle  xor %{{.+}}, %c1_i32{{[_0-9]*}}, %c32_i32{{[_0-9]*}} : i32
+// CHECK:           gpu.shuffle  xor %{{.+}}, %c1_i32{{[_0-9]*}}, %c32_i32{{[_0-9]*}} : i32
+// CHECK:           gpu.shuffle  xor %{{.+}}, %c2_i32{{[_0-9]*}}, %c32_i32{{[_0-9]*}} : i32
+// CHECK:           gpu.shuffle  xor %{{.+}}, %c2_i32{{[_0-9]*}}, %c32_i32{{[_0-9]*}} : i32
+// CHECK:           vector.bitcast {{.*}} : vector<4xi32> to vector<8xbf16>
+// CHECK:           vector.store {{.*}}, %[[CC]]{{.*}} {alignment = 16 : i64} : memref<?x2x?x32x256xbf16>, vector<8xbf16>
+// CHECK-COUNT-7:   vector.store {{.*}}, %[[CC]]{{.*}} : memref<?x2x?x32x256xbf16>, vector<8xbf16>
+// CHECK-NOT:       vector.store {{.*}}, %[[CC]]
+// CHECK:           math.log1p
+func.func @bf16_states_narrow(%k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x256xbf16>,
+                              %i: tensor<?x2x?xf32>, %f: tensor<?x2x?xf32>)
+    -> (tensor<?x2x?x32x256xbf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+        tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %i, %f
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x?x32xbf16>, tensor<?x2x?x256xbf16>, tensor<?x2x?xf32>,
+         tensor<?x2x?xf32>)
+      -> (tensor<?x2x?x32x256xbf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+          tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>)
+  return %c, %n, %m, %cf, %nf, %mf
+      : tensor<?x2x?x32x256xbf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+        tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>
+}
