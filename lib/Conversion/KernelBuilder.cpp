@@ -381,9 +381,14 @@ SmallVector<Value> KernelBuilder::mma(const TF32Fragment &a,
 Value swizzledChunk(OpBuilder &b, Location loc, Value row, Value chunk,
                     int64_t rowBytes) {
   int64_t chunks = rowBytes / 16;
-  if (chunks < 2 || rowBytes % 16)
+  // Keys below the largest power of two (at most 8) dividing the chunk
+  // count: XOR with them stays inside an aligned group of that many
+  // chunks, so inside the row (a row of 6 chunks swaps within pairs).
+  int64_t keys = 1;
+  while (keys < 8 && chunks % (2 * keys) == 0)
+    keys *= 2;
+  if (keys == 1 || rowBytes % 16)
     return chunk;
-  int64_t keys = std::min<int64_t>(8, chunks);
   int64_t rowsPerLine = std::max<int64_t>(1, 8 / chunks);
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -397,8 +402,8 @@ Value swizzledChunk(OpBuilder &b, Location loc, Value row, Value chunk,
 
 Value swizzledColumn(OpBuilder &b, Location loc, Value row, Value column,
                      int64_t rowBytes, int64_t elementBytes) {
-  if (rowBytes / 16 < 2 || rowBytes % 16)
-    return column;
+  if (rowBytes % 32)
+    return column; // (fewer than 2 chunks, or an odd number: unswizzled)
   int64_t perChunk = 16 / elementBytes;
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
