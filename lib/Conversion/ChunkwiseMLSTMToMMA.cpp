@@ -956,12 +956,8 @@ public:
         return load(kSh, {stage, l, sub(pAbs, p0)});
       return load(io.k, {row, hd, minui(add(t0, l), last), pAbs});
     };
+    // (Only the tf32 update reads V this way: never swizzled.)
     auto vAt = [&](Value t0, Value l, Value colAbs) {
-      if (staged && mma16)
-        return load(vSh, {stage, l,
-                          swizzledColumn(b, loc, l, sub(colAbs, q0),
-                                         io.dvTile * elementBytes(io.v),
-                                         elementBytes(io.v))});
       if (staged)
         return load(vSh, {stage, l, sub(colAbs, q0)});
       return load(io.v, {row, hd, minui(add(t0, l), last), colAbs});
@@ -1196,7 +1192,8 @@ private:
                                 Value kSh, Value vSh, Value wSh, Value stage,
                                 Value warp, Value lane) {
     Type elt = elementTypeOf(io.k);
-    int64_t kRowBytes = io.pTile * 2, vRowBytes = io.dvTile * 2;
+    int64_t kRowBytes = io.pTile * elementBytes(io.k),
+            vRowBytes = io.dvTile * elementBytes(io.v);
     Value lane8 = remui(lane, idx(8)), laneHalf = divui(lane, idx(16));
     Value quarter = remui(divui(lane, idx(8)), idx(2));
     Value t2 = mul(remui(lane, idx(4)), idx(2));

@@ -500,10 +500,12 @@ public:
         Value safe = arith::SelectOp::create(b, loc, inside, global, idx(0));
         Value srcElements =
             arith::SelectOp::create(b, loc, inside, idx(8), idx(0));
+        // (Named in order: the IR does not depend on argument evaluation.)
+        Value globalCol = add(k0, col);
+        Value stored = storedColumn(row, within);
         nvgpu::DeviceAsyncCopyOp::create(
-            b, loc, token, dst,
-            ValueRange{stage, row, storedColumn(row, within)}, src,
-            ValueRange{safe, add(k0, col)}, b.getIndexAttr(8), srcElements,
+            b, loc, token, dst, ValueRange{stage, row, stored}, src,
+            ValueRange{safe, globalCol}, b.getIndexAttr(8), srcElements,
             b.getUnitAttr());
       }
     };
@@ -1521,6 +1523,16 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     staged = *parsedTile;
+    // The fallback for K steps the tile does not divide needs its stages
+    // too.
+    if (stages >= 2 && fallbackTile().sharedBytes(16, stages) > sharedBytes) {
+      getOperation()->emitError(
+          "xlstm-contract-to-mma: the 128x128x32 fallback's " + Twine(stages) +
+          " stages need " + Twine(fallbackTile().sharedBytes(16, stages)) +
+          " bytes of shared memory, more than shared-bytes (" +
+          Twine(sharedBytes) + ")");
+      return signalPassFailure();
+    }
     stagedLarge.reset();
     if (!stagedTileLarge.empty()) {
       parsedTile = StagedTile::parse(stagedTileLarge, stagedGroupM, stages,

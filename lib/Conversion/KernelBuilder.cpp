@@ -269,6 +269,7 @@ void KernelBuilder::copyTileAsync(
   assert(bytes > 0 && cols % perCopy == 0 && "whole copies per row");
   assert(llvm::is_contained({4, 8, 16}, perCopy * bytes) &&
          "cp.async copies 4, 8 or 16 bytes");
+  assert((!swizzled || wide) && "swizzled tiles are copied in whole chunks");
   int64_t perRow = cols / perCopy, copies = rows * perRow;
   for (int64_t first = 0; first < copies; first += threads) {
     Value id = add(tid, idx(first));
@@ -389,7 +390,9 @@ Value swizzledChunk(OpBuilder &b, Location loc, Value row, Value chunk,
     keys *= 2;
   if (keys == 1 || rowBytes % 16)
     return chunk;
-  int64_t rowsPerLine = std::max<int64_t>(1, 8 / chunks);
+  // Rows of fewer than 8 keys' chunks take the row bits above those that
+  // select their part of a 128-byte line (8 / keys rows a key).
+  int64_t rowsPerLine = 8 / keys;
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };

@@ -111,9 +111,9 @@ private:
 /// ldmatrix reads at one logical chunk of 8 consecutive rows (or of 8
 /// consecutive 128-byte lines) fall in distinct banks without padding.
 /// Rows of a chunk count that is not a power of two are swizzled within
-/// aligned groups of the largest power of two dividing it (bank conflicts
-/// may remain there); rows of one chunk, an odd number of chunks or not a
-/// whole number of chunks are not swizzled.
+/// aligned groups of the largest power of two dividing it (the key then
+/// takes the row bits above 8 / that many rows); rows of one chunk, an odd
+/// number of chunks or not a whole number of chunks are not swizzled.
 mlir::Value swizzledColumn(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value row, mlir::Value column,
                            int64_t rowBytes, int64_t elementBytes);

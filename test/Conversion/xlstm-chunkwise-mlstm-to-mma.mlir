@@ -85,9 +85,15 @@ func.func @bf16_outputs(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>,
 // CHECK:       gpu.launch
 // CHECK-SAME:    dynamic_shared_memory_size %c49408_i32
 // CHECK:         nvgpu.device_async_copy {{.*}} : memref<?x2x?x32x256xbf16> to memref<2x32x128xbf16, #gpu.address_space<workgroup>>
+// Q's rows of 64 bytes: chunk c of row r at c ^ ((r / 2) % 4).
 // CHECK:         scf.for
-// CHECK:           arith.xori
-// CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK:           nvvm.cp.async.commit.group
+// CHECK:           %[[PAIR:.+]] = arith.divui %[[QROW:.+]], %c2
+// CHECK-NEXT:      %{{.+}} = arith.constant 3 : index
+// CHECK-NEXT:      %[[KEY:.+]] = arith.andi %[[PAIR]], %c3
+// CHECK-NEXT:      %[[SWZ:.+]] = arith.xori %{{.+}}, %[[KEY]]
+// CHECK-NEXT:      %[[QCOL:.+]] = arith.muli %[[SWZ]], %c8
+// CHECK-NEXT:      nvgpu.ldmatrix %{{.+}}[%{{.+}}, %[[QROW]], %[[QCOL]]] {numTiles = 4 : i32, transpose = false} : memref<2x64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK:           arith.extf {{.*}} : vector<2xbf16> to vector<2xf32>
 // CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x32xbf16, #gpu.address_space<workgroup>>
 // CHECK-COUNT-8:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x32x128xbf16, #gpu.address_space<workgroup>>

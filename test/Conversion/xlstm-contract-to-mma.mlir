@@ -19,6 +19,7 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/4 shared-bytes=232448 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SM90
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile-large=128x256x64/2x4/4" 2>&1 | FileCheck %s --check-prefix=SM90BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="shared-bytes=1024" 2>&1 | FileCheck %s --check-prefix=BADBYTES
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=64x64x32/2x2 staged-tile-large= shared-bytes=49152" 2>&1 | FileCheck %s --check-prefix=FALLBACKBYTES
 
 // Every kernel is a gpu.func built once per configuration and operand
 // types (kernels repeat across a model's blocks), launched by
@@ -213,10 +214,12 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // WIDE:       gpu.func @[[$WIDEK]](
 // WIDE:         %[[SA:.+]] = memref.view {{.*}} to memref<3x128x64xbf16, #gpu.address_space<workgroup>>
 // WIDE:         %[[SB:.+]] = memref.view {{.*}}[%c49152{{.*}}][] {{.*}} to memref<3x256x64xbf16, #gpu.address_space<workgroup>>
-// Rows of 8 chunks: chunk c of row r at c ^ (r % 8).
-// WIDE:         arith.andi %{{.+}}, %c7
-// WIDE:         arith.xori
 // WIDE:         arith.minui
+// Rows of 8 chunks: chunk c of row r at c ^ (r % 8).
+// WIDE:         %[[KEY:.+]] = arith.andi %{{.+}}, %c7
+// WIDE-NEXT:    %[[SWZ:.+]] = arith.xori %{{.+}}, %[[KEY]]
+// WIDE-NEXT:    %[[COL:.+]] = arith.muli %[[SWZ]], %c8
+// WIDE-NEXT:    nvgpu.device_async_copy {{.*}}, %[[SA]][%{{.+}}, %{{.+}}, %[[COL]]]
 // WIDE:         scf.for
 // WIDE-COUNT-4:   nvgpu.ldmatrix %[[SA]]
 // WIDE-COUNT-4:   nvgpu.ldmatrix %[[SB]]
@@ -249,6 +252,7 @@ func.func @projection_k16(%x: memref<?x16xbf16>, %w: memref<8x16xbf16>, %y: memr
 // SM90:         gpu.launch_func {{.*}} threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c196608
 // SM90BAD: staged tile '128x256x64/2x4/4': stages x (BM + BN) x BK x 2 bytes = 196608 exceed the 166912 bytes of shared memory a block may have (shared-bytes)
 // BADBYTES: shared-bytes must be at least 49152
+// FALLBACKBYTES: the 128x128x32 fallback's 4 stages need 65536 bytes of shared memory, more than shared-bytes (49152)
 func.func @projection_k128(%x: memref<?x128xbf16>, %w: memref<512x128xbf16>, %y: memref<?x512xf32>) {
   linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,

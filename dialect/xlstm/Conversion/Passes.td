@@ -196,8 +196,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "XOR-swizzled per row instead of rows padded by 16 bytes (less "
            "shared memory per stage, same conflict-free ldmatrix)">,
     Option<"sharedBytes", "shared-bytes", "int64_t", /*default=*/"166912",
-           "Dynamic shared memory a block may use (163 KiB: sm_80 and "
-           "sm_90's 227 KiB both allow it; 232448 for sm_90 only)">,
+           "Dynamic shared memory a block may use (163 KiB: what sm_80 "
+           "and sm_90 allow, not sm_86/89's 99 KiB; 232448 for sm_90 "
+           "only)">,
     Option<"stagedGroupM", "staged-group-m", "int64_t", /*default=*/"8",
            "Pipelined kernel's block order: groups of this many block rows "
            "sweep N together so that resident blocks share A and W tiles in "
