@@ -552,3 +552,29 @@ func.func @bf16_states_narrow(%k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x256xbf
       : tensor<?x2x?x32x256xbf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
         tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>
 }
+
+// -----
+
+// The same with f16 operands and entering states: the pairs become 32-bit
+// words for the shuffles by a bitcast, and 8 f16 columns a store.
+// CHECK-LABEL: func @f16_states_narrow
+// CHECK:       %[[CC:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x2x?x32x256xf16>
+// CHECK:         scf.for
+// CHECK:           vector.bitcast {{.*}} : vector<2xf16> to vector<1xi32>
+// CHECK:           gpu.shuffle  xor %{{.+}}, %c1_i32{{[_0-9]*}}, %c32_i32{{[_0-9]*}} : i32
+// CHECK:           vector.bitcast {{.*}} : vector<4xi32> to vector<8xf16>
+// CHECK:           vector.store {{.*}}, %[[CC]]{{.*}} {alignment = 16 : i64} : memref<?x2x?x32x256xf16>, vector<8xf16>
+func.func @f16_states_narrow(%k: tensor<?x2x?x32xf16>, %v: tensor<?x2x?x256xf16>,
+                             %i: tensor<?x2x?xf32>, %f: tensor<?x2x?xf32>)
+    -> (tensor<?x2x?x32x256xf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+        tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %i, %f
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x?x32xf16>, tensor<?x2x?x256xf16>, tensor<?x2x?xf32>,
+         tensor<?x2x?xf32>)
+      -> (tensor<?x2x?x32x256xf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+          tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>)
+  return %c, %n, %m, %cf, %nf, %mf
+      : tensor<?x2x?x32x256xf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
+        tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>
+}
