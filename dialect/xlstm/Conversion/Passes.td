@@ -359,7 +359,10 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     fragments, rounded to the operands' type) and skips the tiles above each
     warp's diagonal; the states kernel scales its key fragments by the
     position weights. As in TFLA, the products round P and w k to 16 bits;
-    accumulation stays float32.
+    accumulation stays float32. Their shared-memory rows are dense with
+    XOR-swizzled 16-byte chunks (conflict-free `ldmatrix` without padding),
+    and the states kernel stores 16-bit entering states 8 columns a lane
+    after a transpose within each quad of lanes (whole 32-byte sectors).
 
     Otherwise, bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
     ones are split 3xTF32 (`hi = tf32(v)`, `lo = tf32(v - hi)`, three mma:
