@@ -247,9 +247,10 @@ public:
     Value bRow = add(mul(laneHalf, idx(8)), lane8);
     Value tRow = add(lane8, mul(quarter, idx(8)));
     Value t2 = mul(c.t, idx(2));
-    int64_t qkRowBytes = slab * 2, tileRowBytes = tile * 2;
+    int64_t bytes = elementBytes(io.q);
+    int64_t qkRowBytes = slab * bytes, tileRowBytes = tile * bytes;
     auto column = [&](Value row, Value chunk, int64_t rowBytes) {
-      return mul(swizzledChunk(b, loc, row, chunk, rowBytes), idx(8));
+      return swizzledChunkColumn(b, loc, row, chunk, rowBytes, bytes);
     };
 
     // 1. The gate scalars, while the first slab is in flight.
@@ -1208,9 +1209,9 @@ private:
           SmallVector<Value> a = ldmatrixX4(
               kSh,
               {stage, kRow,
-               mul(swizzledChunk(b, loc, kRow,
-                                 add(mul(warp, idx(2)), quarter), kRowBytes),
-                   idx(8))},
+               swizzledChunkColumn(b, loc, kRow,
+                                   add(mul(warp, idx(2)), quarter), kRowBytes,
+                                   elementBytes(io.k))},
               true);
           // a0, a1: positions kk + 2t, + 1; a2, a3: kk + 8 + 2t, + 1.
           for (int64_t half = 0; half < 2; ++half) {
@@ -1227,9 +1228,8 @@ private:
             SmallVector<Value> regs = ldmatrixX4(
                 vSh,
                 {stage, vRow,
-                 mul(swizzledChunk(b, loc, vRow, add(idx(2 * np), laneHalf),
-                                   vRowBytes),
-                     idx(8))},
+                 swizzledChunkColumn(b, loc, vRow, add(idx(2 * np), laneHalf),
+                                     vRowBytes, elementBytes(io.v))},
                 true);
             for (int64_t h = 0; h < 2; ++h) {
               int64_t at = 4 * (2 * np + h);

@@ -476,7 +476,7 @@ public:
   /// operands are 16-bit).
   Value storedColumn(Value row, Value chunk) {
     if (t.swizzle)
-      chunk = xlstm::swizzledChunk(b, loc, row, chunk, t.blockK * 2);
+      return xlstm::swizzledChunkColumn(b, loc, row, chunk, t.blockK * 2, 2);
     return mul(chunk, idx(8));
   }
 
@@ -654,10 +654,7 @@ public:
           }
           commit();
           SmallVector<Value> c(iter);
-          // The A and B fragments of K slice ks (16 wide) of this stage.
-          using Fragments = std::pair<SmallVector<SmallVector<Value>>,
-                                      SmallVector<SmallVector<Value>>>;
-          auto loadFragments = [&](int64_t ks) -> Fragments {
+          for (int64_t ks = 0; ks < t.blockK / 16; ++ks) {
             // 16-byte chunks: ks * 2 and ks * 2 + 1 hold this K slice.
             Value kChunk = idx(ks * 2);
             SmallVector<SmallVector<Value>> a(tilesM);
@@ -683,12 +680,8 @@ public:
               bf[2 * np] = {regs[0], regs[1]};
               bf[2 * np + 1] = {regs[2], regs[3]};
             }
-            return {std::move(a), std::move(bf)};
-          };
-          // (Loading slice ks + 1's fragments before slice ks's mma was
-          // measured neutral on the H200: ptxas schedules them alike.)
-          for (int64_t ks = 0; ks < t.blockK / 16; ++ks) {
-            auto [a, bf] = loadFragments(ks);
+            // (Loading slice ks + 1's fragments before this slice's mma
+            // was measured neutral on the H200.)
             multiplyTiles(b, loc, elt, a, bf, c);
           }
           scf::YieldOp::create(b, loc, c);

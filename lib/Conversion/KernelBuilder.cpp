@@ -285,10 +285,9 @@ void KernelBuilder::copyTileAsync(
       }
       SmallVector<Value> at(lead.begin(), lead.end());
       // (A 16-byte copy is one whole chunk.)
-      at.append({r, swizzled ? mul(swizzledChunk(b, loc, r,
-                                                 remui(id, idx(perRow)),
-                                                 cols * bytes),
-                                   idx(perCopy))
+      at.append({r, swizzled ? swizzledChunkColumn(b, loc, r,
+                                                   remui(id, idx(perRow)),
+                                                   cols * bytes, bytes)
                              : col});
       nvgpu::DeviceAsyncCopyOp::create(
           b, loc, token, dst, at, src, from(srcRow, srcCol),
@@ -379,16 +378,24 @@ SmallVector<Value> KernelBuilder::mma(const TF32Fragment &a,
   return one(a.hi, bFragment.hi, d);
 }
 
-Value swizzledChunk(OpBuilder &b, Location loc, Value row, Value chunk,
-                    int64_t rowBytes) {
-  int64_t chunks = rowBytes / 16;
-  // Keys below the largest power of two (at most 8) dividing the chunk
-  // count: XOR with them stays inside an aligned group of that many
-  // chunks, so inside the row (a row of 6 chunks swaps within pairs).
-  int64_t keys = 1;
+/// The XOR keys of swizzled rows of `rowBytes`: the largest power of two
+/// (at most 8) dividing the chunk count, so that XOR with a key stays
+/// inside an aligned group of that many chunks, hence inside the row (a
+/// row of 6 chunks swaps within pairs); 1: not swizzled.
+static int64_t swizzleKeys(int64_t rowBytes) {
+  if (rowBytes % 16)
+    return 1;
+  int64_t chunks = rowBytes / 16, keys = 1;
   while (keys < 8 && chunks % (2 * keys) == 0)
     keys *= 2;
-  if (keys == 1 || rowBytes % 16)
+  return keys;
+}
+
+/// The stored 16-byte chunk of chunk `chunk` of row `row`.
+static Value swizzledChunk(OpBuilder &b, Location loc, Value row,
+                           Value chunk, int64_t rowBytes) {
+  int64_t keys = swizzleKeys(rowBytes);
+  if (keys == 1)
     return chunk;
   // Rows of fewer than 8 keys' chunks take the row bits above those that
   // select their part of a 128-byte line (8 / keys rows a key).
@@ -403,19 +410,27 @@ Value swizzledChunk(OpBuilder &b, Location loc, Value row, Value chunk,
   return arith::XOrIOp::create(b, loc, chunk, key);
 }
 
+Value swizzledChunkColumn(OpBuilder &b, Location loc, Value row, Value chunk,
+                          int64_t rowBytes, int64_t elementBytes) {
+  return arith::MulIOp::create(
+      b, loc, swizzledChunk(b, loc, row, chunk, rowBytes),
+      arith::ConstantIndexOp::create(b, loc, 16 / elementBytes));
+}
+
 Value swizzledColumn(OpBuilder &b, Location loc, Value row, Value column,
                      int64_t rowBytes, int64_t elementBytes) {
-  if (rowBytes % 32)
-    return column; // (fewer than 2 chunks, or an odd number: unswizzled)
+  if (swizzleKeys(rowBytes) == 1)
+    return column;
   int64_t perChunk = 16 / elementBytes;
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   Value chunk = arith::DivUIOp::create(b, loc, column, cst(perChunk));
   Value within = arith::RemUIOp::create(b, loc, column, cst(perChunk));
-  Value stored = arith::MulIOp::create(
-      b, loc, swizzledChunk(b, loc, row, chunk, rowBytes), cst(perChunk));
-  return arith::AddIOp::create(b, loc, stored, within);
+  return arith::AddIOp::create(
+      b, loc,
+      swizzledChunkColumn(b, loc, row, chunk, rowBytes, elementBytes),
+      within);
 }
 
 SmallVector<Value> ldmatrixRegisters(OpBuilder &b, Location loc,

@@ -117,10 +117,12 @@ private:
 mlir::Value swizzledColumn(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::Value row, mlir::Value column,
                            int64_t rowBytes, int64_t elementBytes);
-/// The same for the 16-byte chunk `chunk` of the row: its stored chunk.
-mlir::Value swizzledChunk(mlir::OpBuilder &b, mlir::Location loc,
-                          mlir::Value row, mlir::Value chunk,
-                          int64_t rowBytes);
+/// The same for the first element of the row's 16-byte chunk `chunk`:
+/// the element column where that chunk is stored (ldmatrix addresses and
+/// 16-byte copies).
+mlir::Value swizzledChunkColumn(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::Value row, mlir::Value chunk,
+                                int64_t rowBytes, int64_t elementBytes);
 
 /// The 32-bit registers of an `nvgpu.ldmatrix` result (vector<Nx2xT>,
 /// T = bf16 or f16) as mma.sync m16n8k16 takes them: i32 for bf16,
