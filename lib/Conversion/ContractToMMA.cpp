@@ -35,7 +35,10 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+
+#include <functional>
 
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMCONTRACTTOMMAPASS
@@ -1299,6 +1302,24 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   return y;
 }
 
+/// The buffer `v` views: the source of its chain of view-like ops.
+Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// A contraction on its way to kernels.
+struct Site {
+  linalg::ContractOp op;
+  Projection p;
+  /// Whether the kernels add to the output (else it was zero-filled and
+  /// they write it).
+  bool accumulate = false;
+  /// The float32 output that `p.out`, its rounding to 16 bits, replaces.
+  Value f32Out;
+};
+
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref; for a
 /// slice of the last dimension of one (lastDimSlice), its source collapsed
 /// and sliced again.
@@ -1477,10 +1498,11 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     if (gemvMaxRows < 0 || gemvMaxRows > 32 || gemvWarps < 1 ||
-        gemvWarps > 32 || gemvUnroll < 1 || gemvUnroll > 8) {
+        gemvWarps > 32 || gemvUnroll < 1 || gemvUnroll > 8 ||
+        gemvLoadsInFlight < 0) {
       getOperation()->emitError(
           "xlstm-contract-to-mma: gemv-max-rows must be 0 to 32, gemv-warps "
-          "1 to 32 and gemv-unroll 1 to 8");
+          "1 to 32, gemv-unroll 1 to 8 and gemv-loads-in-flight at least 0");
       return signalPassFailure();
     }
     // The small-batch kernel's reduction buffer is static shared memory:
@@ -1542,276 +1564,599 @@ struct XLSTMContractToMMAPass
     getOperation()->walk(
         [&](linalg::ContractOp op) { contracts.push_back(op); });
     IRRewriter rewriter(&getContext());
-    for (linalg::ContractOp op : contracts) {
+    // Each contraction is prepared once (its zero initialisation erased):
+    // a sibling's preparation must not run again when its turn comes.
+    // (Sites stay where they are: siblings point at them.)
+    llvm::DenseMap<Operation *, std::unique_ptr<Site>> prepared;
+    auto prepare = [&](linalg::ContractOp op) -> Site * {
+      if (auto it = prepared.find(op); it != prepared.end())
+        return it->second.get();
       std::string whyNot;
       FailureOr<Projection> p = matchProjection(op, whyNot);
       if (failed(p)) {
         xlstm::recordGenericReason(op, whyNot);
-        continue;
+        return nullptr;
       }
-      Location loc = op.getLoc();
+      Site site{op, *p};
       // A zero-filled output (the usual projection) is written, not added
       // to: its fill and copy launches go.
-      bool accumulate = !eraseZeroInitialization(op, rewriter);
+      site.accumulate = !eraseZeroInitialization(op, rewriter);
       // A written result that is only rounded to 16 bits is stored
       // rounded (not where split K adds float32 partial sums).
-      Value f32Out;
-      if (!accumulate && splitKBlocks == 0)
+      if (!site.accumulate && splitKBlocks == 0)
         if (Value narrow = fuseTruncation(op, rewriter)) {
-          f32Out = p->out;
-          p->out = narrow;
+          site.f32Out = site.p.out;
+          site.p.out = narrow;
         }
-      // The contraction goes, and with it a float32 output nobody reads.
-      auto eraseContraction = [&] {
-        rewriter.eraseOp(op);
-        if (!f32Out)
-          return;
-        Operation *alloc = f32Out.getDefiningOp();
-        if (llvm::all_of(alloc->getUsers(), [](Operation *user) {
-              return isa<memref::DeallocOp>(user);
-            })) {
-          for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
-            rewriter.eraseOp(user);
-          rewriter.eraseOp(alloc);
+      return (prepared[op] = std::make_unique<Site>(site)).get();
+    };
+    llvm::DenseSet<Operation *> lowered;
+    for (auto [i, op] : llvm::enumerate(contracts)) {
+      if (lowered.contains(op))
+        continue;
+      Site *site = prepare(op);
+      if (!site)
+        continue;
+      SmallVector<Site *> siblings = {site};
+      if (siblingProjections && decodes(*site))
+        for (linalg::ContractOp later : ArrayRef(contracts).drop_front(i + 1)) {
+          if (lowered.contains(later) || later->getBlock() != op->getBlock() ||
+              later.getDpsInputs()[0] != site->p.x)
+            continue;
+          Site *next = prepare(later);
+          if (next && next->p.k == site->p.k &&
+              canRunAt(*next, op, siblings)) {
+            siblings.push_back(next);
+            lowered.insert(later);
+          }
         }
-      };
       rewriter.setInsertionPoint(op);
-      Value x = collapseLeading(rewriter, loc, p->x);
-      Value out = collapseLeading(rewriter, loc, p->out);
-      Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-      Value m = memref::DimOp::create(rewriter, loc, x, c0);
-      int64_t nStatic = cast<MemRefType>(p->w.getType()).getShape()[0];
-      Value n = arith::ConstantIndexOp::create(rewriter, loc, nStatic);
-      auto ceilDiv = [&](Value v, int64_t d) -> Value {
-        return arith::CeilDivUIOp::create(
-            rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
-      };
-      Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-      // Rows of x as its type knows them (the collapsed view of a slice
-      // has a dynamic row count even where x's is static).
-      int64_t mStatic =
-          xlstm::leadingRows(cast<MemRefType>(p->x.getType()).getShape());
-      std::string shape = xlstm::formatShape({mStatic, nStatic, p->k});
-      auto record = [&](Operation *launch, const Twine &kernel,
-                        const Twine &when) {
-        xlstm::recordKernelChoice(
-            launch, {"projection", shape, kernel.str(), when.str()}, p->w);
-      };
-      // The tiled kernels' run-time condition when the decoding ones exist.
-      std::string tiledWhen;
-      // Decoding shapes (M <= gemv-max-rows, known only at run time): the
-      // matrix-vector kernels, for M = 1 and for the rest; the tiled
-      // kernel below in the else branch.
-      Type elt = cast<MemRefType>(x.getType()).getElementType();
-      int64_t gemvWidth = GemvKernelBuilder::vectorWidth(elt);
-      if (gemvMaxRows > 0 && p->k % gemvWidth == 0) {
-        auto emitGemv = [&](int64_t maxRows, const Twine &when) {
-          // Several rows of x already keep loads in flight (and registers
-          // busy): unroll the single-row kernel only.
-          int64_t unroll = maxRows == 1 ? gemvUnroll : 1;
-          auto launch = cache->launch(
-              rewriter, loc, "projection_gemv",
-              (Twine(maxRows) + " rows unroll " + Twine(unroll) +
-               (accumulate ? " accumulate" : ""))
-                  .str(),
-              {x, p->w, out, m}, {ceilDiv(n, gemvWarps), one, one},
-              {32 * gemvWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-              /*workgroup=*/{},
-              [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-                GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
-                    .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                           kernel.args[3], nStatic, p->k, gemvWarps, kernel);
-              });
-          record(launch,
-                 "gemv " + Twine(gemvWarps) + " warps " +
-                     (maxRows == 1 ? "unroll " + Twine(gemvUnroll)
-                                   : "up to " + Twine(maxRows) + " rows"),
-                 when);
-        };
-        auto emitSmallBatchMMA = [&](const Twine &when) {
-          using T = SmallBatchMMAKernelBuilder;
-          int64_t tokenTiles = (gemvMaxRows + 7) / 8;
-          Type shared = xlstm::sharedMemoryType(
-              rewriter.getContext(),
-              {T::reductionFloats(smallBatchWarps, tokenTiles)},
-              rewriter.getF32Type());
-          auto launch = cache->launch(
-              rewriter, loc, "projection_small_batch_mma",
-              (Twine(tokenTiles) + " token tiles unroll " +
-               Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
-                  .str(),
-              {x, p->w, out, m}, {ceilDiv(n, T::blockN), one, one},
-              {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-              TypeRange{shared},
-              [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-                T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
-                  accumulate)
-                    .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                           kernel.args[3], nStatic, p->k, kernel);
-              });
-          record(launch,
-                 "small-batch mma " + Twine(smallBatchWarps) +
-                     " warps unroll " + Twine(smallBatchUnroll),
-                 when);
-        };
-        Value few = arith::CmpIOp::create(
-            rewriter, loc, arith::CmpIPredicate::ule, m,
-            arith::ConstantIndexOp::create(rewriter, loc, gemvMaxRows));
-        auto fewRows = scf::IfOp::create(rewriter, loc, few,
-                                         /*withElseRegion=*/true);
-        rewriter.setInsertionPointToStart(fewRows.thenBlock());
-        bool smallBatch = smallBatchMMA && !elt.isF32() && p->k % 32 == 0;
-        std::string fewWhen = "M <= " + std::to_string(gemvMaxRows);
-        tiledWhen = "M > " + std::to_string(gemvMaxRows);
-        if (smallBatch && nStatic < gemvMinN) {
-          // Few rows of W: a warp per row would leave the GPU idle; the
-          // small-batch kernel's warps split K instead, for every M.
-          emitSmallBatchMMA(fewWhen);
-        } else if (gemvMaxRows == 1) {
-          emitGemv(1, "M = 1");
-        } else {
-          Value single = arith::CmpIOp::create(
-              rewriter, loc, arith::CmpIPredicate::eq, m, one);
-          auto oneRow = scf::IfOp::create(rewriter, loc, single,
-                                          /*withElseRegion=*/true);
-          rewriter.setInsertionPointToStart(oneRow.thenBlock());
-          emitGemv(1, "M = 1");
-          rewriter.setInsertionPointToStart(oneRow.elseBlock());
-          std::string some = "M 2-" + std::to_string(gemvMaxRows);
-          if (smallBatch)
-            emitSmallBatchMMA(some);
-          else
-            emitGemv(gemvMaxRows, some);
-        }
-        rewriter.setInsertionPointToStart(fewRows.elseBlock());
+      if (siblings.size() > 1) {
+        emitSiblingDecoding(rewriter, siblings);
+      } else {
+        emitProjection(rewriter, *site, /*decodingDone=*/false);
+        eraseContraction(rewriter, *site);
       }
-      // A skinny projection (N up to the small-batch kernel's token
-      // columns, e.g. the mLSTM gate pre-activations): that kernel with
-      // the roles swapped, x streamed once at any M.
-      int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-      if (smallBatchMMA && skinnyProjections && !elt.isF32() &&
-          p->k % 32 == 0 && nStatic <= skinnyColumns) {
+    }
+  }
+
+  /// Whether the few-row (decoding) kernels exist for `site`.
+  bool decodes(const Site &site) const {
+    Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
+    return gemvMaxRows > 0 &&
+           site.p.k % GemvKernelBuilder::vectorWidth(elt) == 0;
+  }
+
+  /// Whether the small-batch tensor-core kernel takes `site` (else the
+  /// multi-row matrix-vector kernel, for 2 to gemv-max-rows rows).
+  bool smallBatchFor(const Site &site) const {
+    Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
+    return smallBatchMMA && !elt.isF32() && site.p.k % 32 == 0;
+  }
+
+  /// Loads of W per lane per step of the single-row matrix-vector kernel
+  /// for `rows` rows of W: at least gemv-unroll, and more where too few
+  /// warps would otherwise keep gemv-loads-in-flight 16-byte loads in
+  /// flight per lane slot (HBM needs megabytes in flight to stream at
+  /// bandwidth), up to 8 and no more than K fills.
+  int64_t gemvUnrollFor(int64_t rows, int64_t k, int64_t width) const {
+    int64_t unroll = gemvUnroll;
+    if (gemvLoadsInFlight > 0) {
+      int64_t wanted =
+          llvm::divideCeil(gemvLoadsInFlight, std::max<int64_t>(rows, 1));
+      unroll = std::max<int64_t>(unroll, llvm::PowerOf2Ceil(wanted));
+    }
+    // (Never past what K fills, unless gemv-unroll itself asks for it.)
+    int64_t fills = std::max<int64_t>(1, k / (32 * width));
+    return std::max<int64_t>(gemvUnroll,
+                             std::min({unroll, int64_t(8), fills}));
+  }
+
+  /// The shape `site` shows in the lowering report.
+  static std::string shapeOf(const Site &site) {
+    return xlstm::formatShape(
+        {xlstm::leadingRows(cast<MemRefType>(site.p.x.getType()).getShape()),
+         cast<MemRefType>(site.p.w.getType()).getShape()[0], site.p.k});
+  }
+
+  void record(const Site &site, Operation *launch, const Twine &kernel,
+              const Twine &when) {
+    xlstm::recordKernelChoice(
+        launch, {"projection", shapeOf(site), kernel.str(), when.str()},
+        site.p.w);
+  }
+
+  /// The contraction goes, and with it a float32 output nobody reads.
+  static void eraseContraction(IRRewriter &rewriter, Site &site) {
+    rewriter.eraseOp(site.op);
+    if (!site.f32Out)
+      return;
+    Operation *alloc = site.f32Out.getDefiningOp();
+    if (llvm::all_of(alloc->getUsers(), [](Operation *user) {
+          return isa<memref::DeallocOp>(user);
+        })) {
+      for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+        rewriter.eraseOp(user);
+      rewriter.eraseOp(alloc);
+    }
+  }
+
+  /// Whether the kernels of `site` may run where `first` (a sibling of the
+  /// same x, earlier in the block) stands, before the ops in between:
+  /// nothing there reads or writes its output buffers (through any view),
+  /// writes x, or shares an output with `siblings`. Moves the output
+  /// allocations up to `first` where they come later (their sizes must be
+  /// known there).
+  bool canRunAt(const Site &site, Operation *first,
+                ArrayRef<Site *> siblings) {
+    Block *block = first->getBlock();
+    auto between = [&](Operation *user) {
+      Operation *at = block->findAncestorOpInBlock(*user);
+      return at && at != site.op && !at->isBeforeInBlock(first) &&
+             at->isBeforeInBlock(site.op);
+    };
+    // Every non-view user of `root` and its views.
+    auto usersOf = [](Value root) {
+      SmallVector<Value> aliases = {root};
+      SmallVector<std::pair<Operation *, Value>> users;
+      for (size_t i = 0; i < aliases.size(); ++i)
+        for (OpOperand &use : aliases[i].getUses()) {
+          Operation *user = use.getOwner();
+          if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+              view && view.getViewSource() == aliases[i])
+            aliases.push_back(user->getResult(0));
+          else
+            users.push_back({user, aliases[i]});
+        }
+      return users;
+    };
+    SmallVector<Value> outputs = {rootBuffer(site.p.out)};
+    if (site.f32Out)
+      outputs.push_back(rootBuffer(site.f32Out));
+    for (Site *sibling : siblings)
+      if (rootBuffer(sibling->p.out) == outputs[0])
+        return false;
+    for (Value root : outputs)
+      for (auto [user, alias] : usersOf(root))
+        if (between(user) && !isa<memref::DeallocOp>(user))
+          return false;
+    // x may be read in between (the siblings do), not written.
+    for (auto [user, alias] : usersOf(rootBuffer(site.p.x))) {
+      if (!between(user))
+        continue;
+      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(user)) {
+        if (llvm::is_contained(linalgOp.getDpsInits(), alias))
+          return false;
+        continue;
+      }
+      auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+      if (!effects || effects.getEffectOnValue<MemoryEffects::Write>(alias))
+        return false;
+    }
+    // W and the output (and what they view) must exist at `first`: the
+    // allocations and views made later move up, where their own operands
+    // allow.
+    SmallVector<Operation *> hoist;
+    std::function<bool(Value)> available = [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      if (!def)
+        return true;
+      Operation *at = block->findAncestorOpInBlock(*def);
+      if (!at || at->isBeforeInBlock(first) || llvm::is_contained(hoist, def))
+        return true;
+      if (at != def || def->getNumRegions() != 0 ||
+          !(isa<memref::AllocOp>(def) || isMemoryEffectFree(def)))
+        return false;
+      if (!llvm::all_of(def->getOperands(), available))
+        return false;
+      hoist.push_back(def);
+      return true;
+    };
+    if (!available(site.p.w) || !available(site.p.out))
+      return false;
+    // (Operands first: `hoist` is in dependence order.)
+    for (Operation *op : hoist)
+      op->moveBefore(first);
+    return true;
+  }
+
+  /// Projections of one x (`siblings`, in program order, each free to run
+  /// where the first stands): for M up to gemv-max-rows one launch of the
+  /// decoding kernel over all of them (a range of blocks per projection),
+  /// at the first one's place; for more rows each its own kernels there.
+  /// Decoding streams W at one or a few rows of x: separate launches of the
+  /// small ones (the 7B's q and k: 16.8 MB, about 4 us at bandwidth) spend
+  /// as long ramping up and draining as streaming.
+  void emitSiblingDecoding(IRRewriter &rewriter, ArrayRef<Site *> siblings) {
+    Site &first = *siblings.front();
+    Location loc = first.op.getLoc();
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Value x = collapseLeading(rewriter, loc, first.p.x);
+    Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    SmallVector<Value> operands = {x, m};
+    SmallVector<int64_t> rows;
+    std::string accumulating;
+    for (Site *site : siblings) {
+      operands.push_back(site->p.w);
+      operands.push_back(collapseLeading(rewriter, loc, site->p.out));
+      rows.push_back(cast<MemRefType>(site->p.w.getType()).getShape()[0]);
+      accumulating += site->accumulate ? "a" : "w";
+    }
+    int64_t k = first.p.k, totalRows = 0;
+    for (int64_t n : rows)
+      totalRows += n;
+    std::string siblingsNote =
+        ", one launch for " + std::to_string(siblings.size()) +
+        " projections of one x";
+
+    // One kernel: block b runs projection i's kernel with block b - start_i
+    // where start_i <= b < start_i + blocks[i].
+    auto launchAll = [&](StringRef name, const std::string &config,
+                         int64_t rowsPerBlock, int64_t threads,
+                         TypeRange workgroup,
+                         function_ref<void(OpBuilder &,
+                                           const xlstm::KernelCache::Body &,
+                                           Value w, Value out, int64_t n,
+                                           bool accumulate)>
+                             build) {
+      SmallVector<int64_t> blocks;
+      int64_t total = 0;
+      for (int64_t n : rows) {
+        blocks.push_back(llvm::divideCeil(n, rowsPerBlock));
+        total += blocks.back();
+      }
+      return cache->launch(
+          rewriter, loc, name, config + " accumulate " + accumulating,
+          operands, {cst(total), cst(1), cst(1)}, {threads, 1, 1},
+          /*dynamicSharedBytes=*/nullptr, workgroup,
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+            Value block = kernel.blockIds.x;
+            int64_t start = 0;
+            for (size_t i = 0; i < rows.size(); ++i) {
+              int64_t end = start + blocks[i];
+              // The last range takes what is left (the grid ends there).
+              scf::IfOp range;
+              if (i + 1 < rows.size()) {
+                Value inside = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::ult, block,
+                    arith::ConstantIndexOp::create(b, loc, end));
+                range = scf::IfOp::create(b, loc, inside,
+                                          /*withElseRegion=*/true);
+                b.setInsertionPointToStart(range.thenBlock());
+              }
+              xlstm::KernelCache::Body member = kernel;
+              member.blockIds.x = arith::SubIOp::create(
+                  b, loc, block, arith::ConstantIndexOp::create(b, loc, start));
+              build(b, member, kernel.args[2 + 2 * i], kernel.args[3 + 2 * i],
+                    rows[i], accumulating[i] == 'a');
+              if (range)
+                b.setInsertionPointToStart(range.elseBlock());
+              start = end;
+            }
+          });
+    };
+    auto emitGemv = [&](int64_t maxRows, const Twine &when) {
+      int64_t unroll =
+          maxRows == 1
+              ? gemvUnrollFor(totalRows, k, GemvKernelBuilder::vectorWidth(elt))
+              : 1;
+      auto launch = launchAll(
+          "projection_gemv_siblings",
+          (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
+          32 * gemvWarps, /*workgroup=*/{},
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value w,
+              Value out, int64_t n, bool accumulate) {
+            GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
+                .build(kernel.args[0], w, out, kernel.args[1], n, k, gemvWarps,
+                       kernel);
+          });
+      for (Site *site : siblings)
+        record(*site, launch,
+               "gemv " + Twine(gemvWarps) + " warps " +
+                   (maxRows == 1 ? "unroll " + Twine(unroll)
+                                 : "up to " + Twine(maxRows) + " rows") +
+                   siblingsNote,
+               when);
+    };
+    auto emitSmallBatchMMA = [&](const Twine &when) {
+      using T = SmallBatchMMAKernelBuilder;
+      int64_t tokenTiles = (gemvMaxRows + 7) / 8;
+      Type shared = xlstm::sharedMemoryType(
+          rewriter.getContext(),
+          {T::reductionFloats(smallBatchWarps, tokenTiles)},
+          rewriter.getF32Type());
+      auto launch = launchAll(
+          "projection_small_batch_mma_siblings",
+          (Twine(tokenTiles) + " token tiles unroll " +
+           Twine(smallBatchUnroll))
+              .str(),
+          T::blockN, 32 * smallBatchWarps, TypeRange{shared},
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value w,
+              Value out, int64_t n, bool accumulate) {
+            T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
+              accumulate)
+                .build(kernel.args[0], w, out, kernel.args[1], n, k, kernel);
+          });
+      for (Site *site : siblings)
+        record(*site, launch,
+               "small-batch mma " + Twine(smallBatchWarps) +
+                   " warps unroll " + Twine(smallBatchUnroll) + siblingsNote,
+               when);
+    };
+
+    Value few = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ule,
+                                      m, cst(gemvMaxRows));
+    auto fewRows = scf::IfOp::create(rewriter, loc, few,
+                                     /*withElseRegion=*/true);
+    rewriter.setInsertionPointToStart(fewRows.thenBlock());
+    bool smallBatch = smallBatchFor(first);
+    if (smallBatch && totalRows < gemvMinN) {
+      // As for one projection of few rows: the small-batch kernel's warps
+      // split K, for every M.
+      emitSmallBatchMMA("M <= " + Twine(gemvMaxRows));
+    } else if (gemvMaxRows == 1) {
+      emitGemv(1, "M = 1");
+    } else {
+      Value single = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::eq, m, cst(1));
+      auto oneRow = scf::IfOp::create(rewriter, loc, single,
+                                      /*withElseRegion=*/true);
+      rewriter.setInsertionPointToStart(oneRow.thenBlock());
+      emitGemv(1, "M = 1");
+      rewriter.setInsertionPointToStart(oneRow.elseBlock());
+      std::string some = "M 2-" + std::to_string(gemvMaxRows);
+      if (smallBatch)
+        emitSmallBatchMMA(some);
+      else
+        emitGemv(gemvMaxRows, some);
+    }
+    rewriter.setInsertionPointToStart(fewRows.elseBlock());
+    for (Site *site : siblings) {
+      emitProjection(rewriter, *site, /*decodingDone=*/true);
+      eraseContraction(rewriter, *site);
+    }
+  }
+
+  /// The kernels of one projection at the rewriter's insertion point: the
+  /// decoding ones for M up to gemv-max-rows (unless `decodingDone`: the
+  /// caller branched on M already), then the tiled ones.
+  void emitProjection(IRRewriter &rewriter, Site &site, bool decodingDone) {
+    Projection *p = &site.p;
+    bool accumulate = site.accumulate;
+    Location loc = site.op.getLoc();
+    TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
+    Value x = collapseLeading(rewriter, loc, p->x);
+    Value out = collapseLeading(rewriter, loc, p->out);
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value m = memref::DimOp::create(rewriter, loc, x, c0);
+    int64_t nStatic = cast<MemRefType>(p->w.getType()).getShape()[0];
+    Value n = arith::ConstantIndexOp::create(rewriter, loc, nStatic);
+    auto ceilDiv = [&](Value v, int64_t d) -> Value {
+      return arith::CeilDivUIOp::create(
+          rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
+    };
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    auto record = [&](Operation *launch, const Twine &kernel,
+                      const Twine &when) {
+      this->record(site, launch, kernel, when);
+    };
+    // The tiled kernels' run-time condition when the decoding ones exist.
+    std::string tiledWhen;
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    if (decodingDone)
+      tiledWhen = "M > " + std::to_string(gemvMaxRows);
+    // Decoding shapes (M <= gemv-max-rows, known only at run time): the
+    // matrix-vector kernels, for M = 1 and for the rest; the tiled
+    // kernel below in the else branch.
+    if (!decodingDone && decodes(site)) {
+      auto emitGemv = [&](int64_t maxRows, const Twine &when) {
+        // Several rows of x already keep loads in flight (and registers
+        // busy): unroll the single-row kernel only.
+        int64_t unroll =
+            maxRows == 1 ? gemvUnrollFor(nStatic, p->k,
+                                         GemvKernelBuilder::vectorWidth(elt))
+                         : 1;
+        auto launch = cache->launch(
+            rewriter, loc, "projection_gemv",
+            (Twine(maxRows) + " rows unroll " + Twine(unroll) +
+             (accumulate ? " accumulate" : ""))
+                .str(),
+            {x, p->w, out, m}, {ceilDiv(n, gemvWarps), one, one},
+            {32 * gemvWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+            /*workgroup=*/{},
+            [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+              GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
+                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                         kernel.args[3], nStatic, p->k, gemvWarps, kernel);
+            });
+        record(launch,
+               "gemv " + Twine(gemvWarps) + " warps " +
+                   (maxRows == 1 ? "unroll " + Twine(unroll)
+                                 : "up to " + Twine(maxRows) + " rows"),
+               when);
+      };
+      auto emitSmallBatchMMA = [&](const Twine &when) {
         using T = SmallBatchMMAKernelBuilder;
-        int64_t tokenTiles = (nStatic + 7) / 8;
+        int64_t tokenTiles = (gemvMaxRows + 7) / 8;
         Type shared = xlstm::sharedMemoryType(
             rewriter.getContext(),
             {T::reductionFloats(smallBatchWarps, tokenTiles)},
             rewriter.getF32Type());
         auto launch = cache->launch(
-            rewriter, loc, "projection_skinny_mma",
-            (Twine(tokenTiles) + " column tiles unroll " +
+            rewriter, loc, "projection_small_batch_mma",
+            (Twine(tokenTiles) + " token tiles unroll " +
              Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
                 .str(),
-            {x, p->w, out, m}, {ceilDiv(m, T::blockN), one, one},
+            {x, p->w, out, m}, {ceilDiv(n, T::blockN), one, one},
             {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
             TypeRange{shared},
             [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
               T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
-                accumulate, /*swapped=*/true)
+                accumulate)
                   .build(kernel.args[0], kernel.args[1], kernel.args[2],
                          kernel.args[3], nStatic, p->k, kernel);
             });
         record(launch,
-               "skinny mma " + Twine(smallBatchWarps) + " warps unroll " +
-                   Twine(smallBatchUnroll),
-               tiledWhen);
-        eraseContraction();
-        continue;
+               "small-batch mma " + Twine(smallBatchWarps) +
+                   " warps unroll " + Twine(smallBatchUnroll),
+               when);
+      };
+      Value few = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::ule, m,
+          arith::ConstantIndexOp::create(rewriter, loc, gemvMaxRows));
+      auto fewRows = scf::IfOp::create(rewriter, loc, few,
+                                       /*withElseRegion=*/true);
+      rewriter.setInsertionPointToStart(fewRows.thenBlock());
+      bool smallBatch = smallBatchMMA && !elt.isF32() && p->k % 32 == 0;
+      std::string fewWhen = "M <= " + std::to_string(gemvMaxRows);
+      tiledWhen = "M > " + std::to_string(gemvMaxRows);
+      if (smallBatch && nStatic < gemvMinN) {
+        // Few rows of W: a warp per row would leave the GPU idle; the
+        // small-batch kernel's warps split K instead, for every M.
+        emitSmallBatchMMA(fewWhen);
+      } else if (gemvMaxRows == 1) {
+        emitGemv(1, "M = 1");
+      } else {
+        Value single = arith::CmpIOp::create(
+            rewriter, loc, arith::CmpIPredicate::eq, m, one);
+        auto oneRow = scf::IfOp::create(rewriter, loc, single,
+                                        /*withElseRegion=*/true);
+        rewriter.setInsertionPointToStart(oneRow.thenBlock());
+        emitGemv(1, "M = 1");
+        rewriter.setInsertionPointToStart(oneRow.elseBlock());
+        std::string some = "M 2-" + std::to_string(gemvMaxRows);
+        if (smallBatch)
+          emitSmallBatchMMA(some);
+        else
+          emitGemv(gemvMaxRows, some);
       }
-      if (elt.isF32()) {
-        using T = TF32KernelBuilder;
-        auto launch = cache->launch(
-            rewriter, loc, "projection_tf32_mma",
-            (Twine(tf32 ? "tf32" : "3xtf32") +
-             (accumulate ? " accumulate" : ""))
-                .str(),
-            {x, p->w, out, m, n},
-            {ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one},
-            {T::threads, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-            /*workgroup=*/{},
-            [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-              TF32KernelBuilder(b, loc, /*split=*/!tf32, accumulate)
-                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                         kernel.args[3], kernel.args[4], p->k, kernel);
-            });
-        record(launch,
-               Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
-                   "x" + Twine(T::blockN) + "x8",
-               tiledWhen);
-        eraseContraction();
-        continue;
-      }
-      // The pipelined kernel: the configuration for large outputs where
-      // its tiles number at least staged-large-min-blocks (checked at run
-      // time), else the default one; K must be a multiple
-      // of the K step and N at least its tile width (else the 128x128x32
-      // fallback where K % 32 == 0, else the direct kernel).
-      if (stages >= 2) {
-        // Outputs narrower than the configured tile take the fallback too:
-        // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
-        // tiles of mostly dead accumulators partly on the stack).
-        std::optional<StagedTile> small;
-        if (p->k % staged.blockK == 0 && nStatic >= staged.blockN)
-          small = staged;
-        else if (p->k % fallbackTile().blockK == 0)
-          small = fallbackTile();
-        // (Never for outputs narrower than its tile: most of it would be
-        // idle.)
-        bool large = stagedLarge && p->k % stagedLarge->blockK == 0 &&
-                     nStatic >= stagedLarge->blockN;
-        if (small || large) {
-          auto emit = [&](const StagedTile &cfg, const Twine &when) {
-            emitStaged(rewriter, loc, cfg, x, p->w, out, m, n, p->k,
-                       accumulate, record, when);
-          };
-          if (large && small) {
-            Value blocks = arith::MulIOp::create(
-                rewriter, loc, ceilDiv(m, stagedLarge->blockM),
-                ceilDiv(n, stagedLarge->blockN));
-            Value many = arith::CmpIOp::create(
-                rewriter, loc, arith::CmpIPredicate::uge, blocks,
-                arith::ConstantIndexOp::create(rewriter, loc,
-                                               stagedLargeMinBlocks));
-            auto choice = scf::IfOp::create(rewriter, loc, many,
-                                            /*withElseRegion=*/true);
-            std::string prefix = tiledWhen.empty() ? "" : tiledWhen + ", ";
-            OpBuilder::InsertionGuard guard(rewriter);
-            rewriter.setInsertionPointToStart(choice.thenBlock());
-            emit(*stagedLarge, prefix + ">= " +
-                                   Twine(stagedLargeMinBlocks) + " tiles of " +
-                                   Twine(stagedLarge->blockM) + "x" +
-                                   Twine(stagedLarge->blockN));
-            rewriter.setInsertionPointToStart(choice.elseBlock());
-            emit(*small, prefix + "fewer tiles");
-          } else {
-            emit(small ? *small : *stagedLarge, tiledWhen);
-          }
-          eraseContraction();
-          continue;
-        }
-      }
+      rewriter.setInsertionPointToStart(fewRows.elseBlock());
+    }
+    // A skinny projection (N up to the small-batch kernel's token
+    // columns, e.g. the mLSTM gate pre-activations): that kernel with
+    // the roles swapped, x streamed once at any M.
+    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+    if (smallBatchMMA && skinnyProjections && !elt.isF32() &&
+        p->k % 32 == 0 && nStatic <= skinnyColumns) {
+      using T = SmallBatchMMAKernelBuilder;
+      int64_t tokenTiles = (nStatic + 7) / 8;
+      Type shared = xlstm::sharedMemoryType(
+          rewriter.getContext(),
+          {T::reductionFloats(smallBatchWarps, tokenTiles)},
+          rewriter.getF32Type());
       auto launch = cache->launch(
-          rewriter, loc, "projection_mma",
-          (Twine(tile.warpsM) + "x" + Twine(tile.warpsN) + " warps of " +
-           Twine(tile.tilesM) + "x" + Twine(tile.tilesN) + " tiles" +
+          rewriter, loc, "projection_skinny_mma",
+          (Twine(tokenTiles) + " column tiles unroll " +
+           Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
+              .str(),
+          {x, p->w, out, m}, {ceilDiv(m, T::blockN), one, one},
+          {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+          TypeRange{shared},
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+            T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
+              accumulate, /*swapped=*/true)
+                .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                       kernel.args[3], nStatic, p->k, kernel);
+          });
+      record(launch,
+             "skinny mma " + Twine(smallBatchWarps) + " warps unroll " +
+                 Twine(smallBatchUnroll),
+             tiledWhen);
+      return;
+    }
+    if (elt.isF32()) {
+      using T = TF32KernelBuilder;
+      auto launch = cache->launch(
+          rewriter, loc, "projection_tf32_mma",
+          (Twine(tf32 ? "tf32" : "3xtf32") +
            (accumulate ? " accumulate" : ""))
               .str(),
           {x, p->w, out, m, n},
-          {ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()), one},
-          {32 * tile.warpsM * tile.warpsN, 1, 1},
-          /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
+          {ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one},
+          {T::threads, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+          /*workgroup=*/{},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-            MMAKernelBuilder(b, loc, tile, accumulate)
+            TF32KernelBuilder(b, loc, /*split=*/!tf32, accumulate)
                 .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                       kernel.args[3], kernel.args[4], p->k, kernel.blockIds,
-                       kernel.threadIds);
+                       kernel.args[3], kernel.args[4], p->k, kernel);
           });
       record(launch,
-             "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
-                 "x16 direct",
+             Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
+                 "x" + Twine(T::blockN) + "x8",
              tiledWhen);
-      eraseContraction();
+      return;
     }
+    // The pipelined kernel: the configuration for large outputs where
+    // its tiles number at least staged-large-min-blocks (checked at run
+    // time), else the default one; K must be a multiple
+    // of the K step and N at least its tile width (else the 128x128x32
+    // fallback where K % 32 == 0, else the direct kernel).
+    if (stages >= 2) {
+      // Outputs narrower than the configured tile take the fallback too:
+      // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
+      // tiles of mostly dead accumulators partly on the stack).
+      std::optional<StagedTile> small;
+      if (p->k % staged.blockK == 0 && nStatic >= staged.blockN)
+        small = staged;
+      else if (p->k % fallbackTile().blockK == 0)
+        small = fallbackTile();
+      // (Never for outputs narrower than its tile: most of it would be
+      // idle.)
+      bool large = stagedLarge && p->k % stagedLarge->blockK == 0 &&
+                   nStatic >= stagedLarge->blockN;
+      if (small || large) {
+        auto emit = [&](const StagedTile &cfg, const Twine &when) {
+          emitStaged(rewriter, loc, cfg, x, p->w, out, m, n, p->k,
+                     accumulate, record, when);
+        };
+        if (large && small) {
+          Value blocks = arith::MulIOp::create(
+              rewriter, loc, ceilDiv(m, stagedLarge->blockM),
+              ceilDiv(n, stagedLarge->blockN));
+          Value many = arith::CmpIOp::create(
+              rewriter, loc, arith::CmpIPredicate::uge, blocks,
+              arith::ConstantIndexOp::create(rewriter, loc,
+                                             stagedLargeMinBlocks));
+          auto choice = scf::IfOp::create(rewriter, loc, many,
+                                          /*withElseRegion=*/true);
+          std::string prefix = tiledWhen.empty() ? "" : tiledWhen + ", ";
+          OpBuilder::InsertionGuard guard(rewriter);
+          rewriter.setInsertionPointToStart(choice.thenBlock());
+          emit(*stagedLarge, prefix + ">= " +
+                                 Twine(stagedLargeMinBlocks) + " tiles of " +
+                                 Twine(stagedLarge->blockM) + "x" +
+                                 Twine(stagedLarge->blockN));
+          rewriter.setInsertionPointToStart(choice.elseBlock());
+          emit(*small, prefix + "fewer tiles");
+        } else {
+          emit(small ? *small : *stagedLarge, tiledWhen);
+        }
+        return;
+      }
+    }
+    auto launch = cache->launch(
+        rewriter, loc, "projection_mma",
+        (Twine(tile.warpsM) + "x" + Twine(tile.warpsN) + " warps of " +
+         Twine(tile.tilesM) + "x" + Twine(tile.tilesN) + " tiles" +
+         (accumulate ? " accumulate" : ""))
+            .str(),
+        {x, p->w, out, m, n},
+        {ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()), one},
+        {32 * tile.warpsM * tile.warpsN, 1, 1},
+        /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
+        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+          MMAKernelBuilder(b, loc, tile, accumulate)
+              .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                     kernel.args[3], kernel.args[4], p->k, kernel.blockIds,
+                     kernel.threadIds);
+        });
+    record(launch,
+           "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
+               "x16 direct",
+           tiledWhen);
   }
 };
 

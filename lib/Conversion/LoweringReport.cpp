@@ -94,7 +94,18 @@ void xlstm::recordKernelChoice(Operation *launch, const KernelChoice &choice,
     fields.push_back(b.getNamedAttr("when", b.getStringAttr(choice.when)));
   if (StringAttr param = parameterOf(reads))
     fields.push_back(b.getNamedAttr("param", param));
-  launch->setAttr(kKernelChoiceAttr, b.getDictionaryAttr(fields));
+  // A launch serving several ops (sibling projections) lists each.
+  SmallVector<Attribute> choices;
+  if (Attribute known = launch->getAttr(kKernelChoiceAttr)) {
+    if (auto list = dyn_cast<ArrayAttr>(known))
+      llvm::append_range(choices, list.getValue());
+    else
+      choices.push_back(known);
+  }
+  choices.push_back(b.getDictionaryAttr(fields));
+  launch->setAttr(kKernelChoiceAttr, choices.size() == 1
+                                         ? choices.front()
+                                         : b.getArrayAttr(choices));
 }
 
 void xlstm::recordGenericReason(Operation *op, StringRef reason) {
@@ -210,9 +221,15 @@ struct XLSTMLoweringReportPass
         // A kernel a pass built inline, or once for many launch sites.
         if (isa<gpu::LaunchOp, gpu::LaunchFuncOp>(op)) {
           Operation *launch = op;
-          if (auto choice =
-                  launch->getAttrOfType<DictionaryAttr>(
-                      xlstm::kKernelChoiceAttr)) {
+          SmallVector<DictionaryAttr> choices;
+          if (Attribute known = launch->getAttr(xlstm::kKernelChoiceAttr)) {
+            if (auto list = dyn_cast<ArrayAttr>(known))
+              llvm::append_range(choices,
+                                 list.getAsRange<DictionaryAttr>());
+            else
+              choices.push_back(cast<DictionaryAttr>(known));
+          }
+          for (DictionaryAttr choice : choices) {
             auto field = [&](StringRef name) -> StringRef {
               auto s = choice.getAs<StringAttr>(name);
               return s ? s.getValue() : StringRef();
@@ -225,7 +242,8 @@ struct XLSTMLoweringReportPass
               kernel += " [" + field("when").str() + "]";
             if (!llvm::is_contained(e.kernels, kernel))
               e.kernels.push_back(kernel);
-          } else {
+          }
+          if (choices.empty()) {
             // A launch nobody described (written by hand or by another
             // pass): a kernel, but not one of the generic loop nests.
             ++undescribed;

@@ -275,6 +275,19 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gemv-unroll: 16-byte loads of W "
                      "per lane per step of the one-row kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gemvUnroll)};
+  Option<int64_t> gemvLoadsInFlight{
+      *this, "mma-gemv-loads-in-flight",
+      llvm::cl::desc("xlstm-contract-to-mma gemv-loads-in-flight: warp-wide "
+                     "loads the one-row kernel keeps in flight (raises its "
+                     "unroll for few rows of W; 0: gemv-unroll always)"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().gemvLoadsInFlight)};
+  Option<bool> siblingProjections{
+      *this, "mma-sibling-projections",
+      llvm::cl::desc("xlstm-contract-to-mma sibling-projections: projections "
+                     "of one x decode in one launch"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().siblingProjections)};
   Option<int64_t> gemvMinN{
       *this, "mma-gemv-min-n",
       llvm::cl::desc("xlstm-contract-to-mma gemv-min-n: below this many rows "
@@ -370,6 +383,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gemvMaxRows = o.gemvMaxRows;
         options.mma.gemvWarps = o.gemvWarps;
         options.mma.gemvUnroll = o.gemvUnroll;
+        options.mma.gemvLoadsInFlight = o.gemvLoadsInFlight;
+        options.mma.siblingProjections = o.siblingProjections;
         options.mma.gemvMinN = o.gemvMinN;
         options.mma.smallBatchMMA = o.smallBatchMMA;
         options.mma.smallBatchWarps = o.smallBatchWarps;

@@ -212,7 +212,24 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "each)">,
     Option<"gemvUnroll", "gemv-unroll", "int64_t", /*default=*/"2",
            "16-byte loads of W per lane per step of the single-row "
-           "matrix-vector kernel">,
+           "matrix-vector kernel (at least; see gemv-loads-in-flight)">,
+    Option<"gemvLoadsInFlight", "gemv-loads-in-flight", "int64_t",
+           /*default=*/"16384",
+           "The single-row matrix-vector kernel loads more than gemv-unroll "
+           "16-byte vectors per lane per step (up to 8, a power of two, no "
+           "more than K holds) where its warps, one per row of W, would "
+           "otherwise keep fewer than this many warp-wide loads (512 bytes "
+           "each) in flight: HBM streams at bandwidth only with megabytes "
+           "in flight, and a kernel of few rows has few warps; 0: "
+           "gemv-unroll always">,
+    Option<"siblingProjections", "sibling-projections", "bool",
+           /*default=*/"true",
+           "Projections of one x (the same buffer and K, in one block, "
+           "free to run together: an mLSTM layer's q, k, v, output gate "
+           "and gate pre-activations, a gated FFN's two up projections) "
+           "take one launch of the decoding kernels for M <= "
+           "gemv-max-rows, a range of blocks per projection, instead of "
+           "one launch each">,
     Option<"smallBatchMMA", "small-batch-mma", "bool", /*default=*/"true",
            "For 2 to gemv-max-rows rows of bf16/f16 (K % 32 == 0): W through "
            "the tensor cores (m16n8k16, W as A, x as B) instead of the "

@@ -191,7 +191,26 @@ private:
 
   Expected<json::Array> writeBlock(Block &block) {
     json::Array ops;
-    for (Operation &op : block) {
+    // The constants of the block first, ordered by type and value: the
+    // canonicalizer leaves them in the order it met them, which differs
+    // between compiling a config and compiling its IR, and the same model
+    // should make the same bundle.
+    SmallVector<std::pair<std::string, Operation *>> constants;
+    for (auto constant : block.getOps<arith::ConstantOp>()) {
+      std::string key;
+      llvm::raw_string_ostream os(key);
+      os << constant.getType() << " " << constant.getValue();
+      constants.push_back({key, constant});
+    }
+    llvm::stable_sort(constants, llvm::less_first());
+    SmallVector<Operation *> order;
+    for (auto &[key, constant] : constants)
+      order.push_back(constant);
+    for (Operation &op : block)
+      if (!isa<arith::ConstantOp>(op))
+        order.push_back(&op);
+    for (Operation *opPtr : order) {
+      Operation &op = *opPtr;
       if (isa<scf::YieldOp>(op))
         continue; // written by the enclosing region
       Expected<json::Object> entry = writeOp(op);

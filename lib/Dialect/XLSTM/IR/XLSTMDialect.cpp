@@ -161,15 +161,21 @@ LogicalResult XLSTMDialect::verifyOperationAttribute(Operation *op,
     return success();
   }
   if (name == kKernelChoiceAttr) {
-    auto fields = dyn_cast<DictionaryAttr>(attr.getValue());
-    if (!fields || !llvm::all_of(fields, [](NamedAttribute field) {
-          return isa<StringAttr>(field.getValue());
-        }) ||
-        !fields.get("family") || !fields.get("kernel") || !fields.get("shape"))
+    auto isChoice = [](Attribute a) {
+      auto fields = dyn_cast<DictionaryAttr>(a);
+      return fields && llvm::all_of(fields, [](NamedAttribute field) {
+               return isa<StringAttr>(field.getValue());
+             }) &&
+             fields.get("family") && fields.get("kernel") &&
+             fields.get("shape");
+    };
+    auto list = dyn_cast<ArrayAttr>(attr.getValue());
+    if (list ? list.empty() || !llvm::all_of(list, isChoice)
+             : !isChoice(attr.getValue()))
       return op->emitOpError()
              << "'" << name
              << "' must be a dictionary of strings with at least family, "
-                "kernel and shape";
+                "kernel and shape, or a non-empty array of them";
     return success();
   }
   if (name != kModelAttrName && name != kConfigAttrName)

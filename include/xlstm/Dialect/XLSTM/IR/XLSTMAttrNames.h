@@ -42,7 +42,8 @@ inline constexpr llvm::StringLiteral kConfigAttrName = "xlstm.config";
 
 /// On a gpu.launch: which kernel a pass built there, for which op and shape
 /// (a dictionary of strings: family, shape, kernel, dtype, and optionally
-/// when and param); xlstm-lowering-report reads it.
+/// when and param), or an array of them for a launch that serves several
+/// ops; xlstm-lowering-report reads it.
 inline constexpr llvm::StringLiteral kKernelChoiceAttr = "xlstm.kernel";
 /// On a linalg op: why a pass left it to the generic kernels (a string).
 inline constexpr llvm::StringLiteral kGenericReasonAttr =
