@@ -147,7 +147,7 @@ sys.exit("no PTX image has the kernel " + name)
     "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
       --xlstm-gpu-to-ptx="chip=sm_80" | extract_ptx mma_tile "$out/mma-bf16.ptx"
     "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
-      --xlstm-contract-to-mma="stages=0 gemv-min-n=0" |
+      --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" |
       "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
       extract_ptx projection_small_batch_mma "$out/small-batch.ptx"
   else
@@ -297,7 +297,10 @@ sweep)
   logs="$(mktemp -d)"
   trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
   unpack_bundles
-  python3 "$out/hf-check.py" "$out" "$logs" 7b-write >"$logs/write.txt" 2>&1
+  # (The checkpoint a `run-hf` of this machine wrote serves as it is.)
+  if [ ! -f "$out/hf-work/xlstm-7b/config.json" ]; then
+    python3 "$out/hf-check.py" "$out" "$logs" 7b-write >"$logs/write.txt" 2>&1
+  fi
   cd "$out"
   for bundle in bundles/hf_xlstm_7b.bf16*.xlstmb; do
     for b in 1 16; do

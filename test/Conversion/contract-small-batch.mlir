@@ -4,16 +4,16 @@
 // warps splitting K in 32-element chunks (4 per warp per step: a step is
 // 2048, so K = 1056 ends in a partial step whose missing chunks are
 // masked to zero), and a shared-memory sum over the warps.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0" --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=FEWN
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-projections=false" --cse | FileCheck %s --check-prefix=NOSKINNY
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-projections=false small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=NOSKINNY
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
 // test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0" | FileCheck %s --check-prefix=SIGNATURE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | FileCheck %s --check-prefix=SIGNATURE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
 
 // CHECK-LABEL: func @small_batch(
 // CHECK:       scf.if %[[ONE:.+]] {

@@ -476,7 +476,7 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
                             {dout->get(), dout->get(), 0, m, n, n, 1}};
     std::vector<void *> args = kernelArguments(descs);
     args.push_back(&m);
-    // 16 warps per block (the pass's default small-batch-warps).
+    // 16 warps per block (small-batch-warps=16: scripts/gpu-check.sh).
     ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, 1, 1},
                                     {512, 1, 1}, 0, *stream, args.data())));
     ASSERT_FALSE(errorToBool(stream->synchronize()));

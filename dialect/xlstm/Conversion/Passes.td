@@ -120,7 +120,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     `skinny-projections` (the default), outputs of a few columns (up to 8
     per 8 rows of `gemv-max-rows`, e.g. the mLSTM gates) at larger M take
     the same kernel with the roles swapped: 16 rows of x per block as A,
-    the rows of W as B.
+    the rows of W as B. With `sibling-projections` (the default),
+    projections of one `x` (the same buffer and K, in one block, none
+    touching another's output, nothing between them writing `x` or
+    touching their outputs) take the decoding kernels in one launch where
+    the first one stands, a range of blocks per projection; later outputs'
+    allocations move up to it. Decoding streams each weight once per token,
+    and a small weight's launch spends about as long ramping up and
+    draining as streaming.
 
     Where `K % 32 == 0` and `stages >= 2`, the staged kernel, described by
     one configuration (`staged-tile`, BMxBNxBK/WMxWN[/stages]): block tiles
@@ -246,11 +253,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "split K (the matrix-vector kernel's warp per row of W would "
            "leave most of the GPU idle); 0: never">,
     Option<"smallBatchWarps", "small-batch-warps", "int64_t",
-           /*default=*/"16",
+           /*default=*/"8",
            "Warps per block of the small-batch tensor-core kernel (16 rows "
            "of W per block; the warps split K)">,
     Option<"smallBatchUnroll", "small-batch-unroll", "int64_t",
-           /*default=*/"4",
+           /*default=*/"8",
            "32-element K chunks per warp per step of the small-batch "
            "tensor-core kernel (all loaded before the mma)">
   ];
