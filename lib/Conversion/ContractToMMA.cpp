@@ -1519,6 +1519,17 @@ struct XLSTMContractToMMAPass
           "shared memory for the small-batch sum)");
       return signalPassFailure();
     }
+    if (skinnyWarps < 1 || skinnyWarps > 32 || skinnyUnroll < 1 ||
+        skinnyUnroll > 8 ||
+        (skinnyProjections &&
+         4 * SmallBatchMMAKernelBuilder::reductionFloats(
+                 skinnyWarps, (gemvMaxRows + 7) / 8) >
+             48 * 1024)) {
+      getOperation()->emitError(
+          "xlstm-contract-to-mma: skinny-warps must be 1 to 32, skinny-unroll "
+          "1 to 8, and skinny-warps x ceil(gemv-max-rows / 8) at most 96");
+      return signalPassFailure();
+    }
     if (stages < 0 || stages == 1 || stages > 8) {
       getOperation()->emitError("xlstm-contract-to-mma: stages must be 0 (the "
                                 "direct kernel) or 2 to 8");
@@ -2045,25 +2056,25 @@ struct XLSTMContractToMMAPass
       int64_t tokenTiles = (nStatic + 7) / 8;
       Type shared = xlstm::sharedMemoryType(
           rewriter.getContext(),
-          {T::reductionFloats(smallBatchWarps, tokenTiles)},
+          {T::reductionFloats(skinnyWarps, tokenTiles)},
           rewriter.getF32Type());
       auto launch = cache->launch(
           rewriter, loc, "projection_skinny_mma",
-          (Twine(tokenTiles) + " column tiles unroll " +
-           Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
+          (Twine(tokenTiles) + " column tiles unroll " + Twine(skinnyUnroll) +
+           (accumulate ? " accumulate" : ""))
               .str(),
           {x, p->w, out, m}, {ceilDiv(m, T::blockN), one, one},
-          {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
+          {32 * skinnyWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
           TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-            T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
+            T(b, loc, skinnyWarps, skinnyUnroll, tokenTiles,
               accumulate, /*swapped=*/true)
                 .build(kernel.args[0], kernel.args[1], kernel.args[2],
                        kernel.args[3], nStatic, p->k, kernel);
           });
       record(launch,
-             "skinny mma " + Twine(smallBatchWarps) + " warps unroll " +
-                 Twine(smallBatchUnroll),
+             "skinny mma " + Twine(skinnyWarps) + " warps unroll " +
+                 Twine(skinnyUnroll),
              tiledWhen);
       return;
     }

@@ -308,6 +308,16 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma small-batch-unroll: K chunks per "
                      "warp per step of the small-batch kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().smallBatchUnroll)};
+  Option<int64_t> skinnyWarps{
+      *this, "mma-skinny-warps",
+      llvm::cl::desc("xlstm-contract-to-mma skinny-warps: warps per block of "
+                     "the skinny projections' kernel"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().skinnyWarps)};
+  Option<int64_t> skinnyUnroll{
+      *this, "mma-skinny-unroll",
+      llvm::cl::desc("xlstm-contract-to-mma skinny-unroll: K chunks per warp "
+                     "per step of the skinny projections' kernel"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().skinnyUnroll)};
   Option<int64_t> registerHeadDim{
       *this, "register-head-dim",
       llvm::cl::desc("xlstm-persistent-slstm register-head-dim: largest head "
@@ -389,6 +399,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.smallBatchMMA = o.smallBatchMMA;
         options.mma.smallBatchWarps = o.smallBatchWarps;
         options.mma.smallBatchUnroll = o.smallBatchUnroll;
+        options.mma.skinnyWarps = o.skinnyWarps;
+        options.mma.skinnyUnroll = o.skinnyUnroll;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;

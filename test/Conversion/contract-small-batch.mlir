@@ -10,6 +10,8 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-projections=false small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=NOSKINNY
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-unroll=9" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
 // test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | FileCheck %s --check-prefix=SIGNATURE
@@ -62,6 +64,7 @@
 // FMA-NOT:       workgroup
 // FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
 
+// BADSKINNY: skinny-warps must be 1 to 32, skinny-unroll 1 to 8, and skinny-warps x ceil(gemv-max-rows / 8) at most 96
 // BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8, gemv-min-n at least 0, and small-batch-warps x ceil(gemv-max-rows / 8) at most 96
 
 // Fewer rows of W than gemv-min-n (40 < 512 by default): one small-batch

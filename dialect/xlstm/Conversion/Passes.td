@@ -259,7 +259,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     Option<"smallBatchUnroll", "small-batch-unroll", "int64_t",
            /*default=*/"8",
            "32-element K chunks per warp per step of the small-batch "
-           "tensor-core kernel (all loaded before the mma)">
+           "tensor-core kernel (all loaded before the mma)">,
+    Option<"skinnyWarps", "skinny-warps", "int64_t", /*default=*/"16",
+           "Warps per block of the skinny projections' kernel (16 rows of x "
+           "per block; the warps split K)">,
+    Option<"skinnyUnroll", "skinny-unroll", "int64_t", /*default=*/"4",
+           "32-element K chunks per warp per step of the skinny "
+           "projections' kernel">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
