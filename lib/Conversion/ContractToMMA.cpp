@@ -35,6 +35,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
@@ -1706,43 +1707,82 @@ struct XLSTMContractToMMAPass
       return at && at != site.op && !at->isBeforeInBlock(first) &&
              at->isBeforeInBlock(site.op);
     };
-    // Every non-view user of `root` and its views.
-    auto usersOf = [](Value root) {
+    // Every non-view user of `root` and its views; failure where the
+    // buffer may have aliases this cannot follow (a root other than an
+    // allocation or a function argument, or a user that makes another
+    // memref of it, such as a select or a region result).
+    auto usersOf = [](Value root)
+        -> FailureOr<SmallVector<std::pair<Operation *, Value>>> {
+      bool fresh = root.getDefiningOp<memref::AllocOp>() ||
+                   (isa<BlockArgument>(root) &&
+                    isa<FunctionOpInterface>(
+                        root.getParentBlock()->getParentOp()));
+      if (!fresh)
+        return failure();
       SmallVector<Value> aliases = {root};
       SmallVector<std::pair<Operation *, Value>> users;
       for (size_t i = 0; i < aliases.size(); ++i)
         for (OpOperand &use : aliases[i].getUses()) {
           Operation *user = use.getOwner();
           if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-              view && view.getViewSource() == aliases[i])
+              view && view.getViewSource() == aliases[i]) {
             aliases.push_back(user->getResult(0));
-          else
-            users.push_back({user, aliases[i]});
+            continue;
+          }
+          if (llvm::any_of(user->getResultTypes(), llvm::IsaPred<MemRefType>))
+            return failure();
+          users.push_back({user, aliases[i]});
         }
       return users;
     };
+    // Buffers this projection writes, and reads.
     SmallVector<Value> outputs = {rootBuffer(site.p.out)};
     if (site.f32Out)
       outputs.push_back(rootBuffer(site.f32Out));
-    for (Site *sibling : siblings)
-      if (rootBuffer(sibling->p.out) == outputs[0])
-        return false;
+    SmallVector<Value> inputs = {rootBuffer(site.p.x), rootBuffer(site.p.w)};
     for (Value root : outputs)
-      for (auto [user, alias] : usersOf(root))
+      if (llvm::is_contained(inputs, root))
+        return false;
+    // No sibling may write what this one reads or writes, nor read what it
+    // writes (one launch runs them all at once).
+    for (Site *sibling : siblings) {
+      SmallVector<Value> written = {rootBuffer(sibling->p.out)};
+      if (sibling->f32Out)
+        written.push_back(rootBuffer(sibling->f32Out));
+      for (Value root : written)
+        if (llvm::is_contained(outputs, root) ||
+            llvm::is_contained(inputs, root))
+          return false;
+      for (Value root : outputs)
+        if (root == rootBuffer(sibling->p.w) ||
+            root == rootBuffer(sibling->p.x))
+          return false;
+    }
+    for (Value root : outputs) {
+      auto users = usersOf(root);
+      if (failed(users))
+        return false;
+      for (auto [user, alias] : *users)
         if (between(user) && !isa<memref::DeallocOp>(user))
           return false;
-    // x may be read in between (the siblings do), not written.
-    for (auto [user, alias] : usersOf(rootBuffer(site.p.x))) {
-      if (!between(user))
-        continue;
-      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(user)) {
-        if (llvm::is_contained(linalgOp.getDpsInits(), alias))
-          return false;
-        continue;
-      }
-      auto effects = dyn_cast<MemoryEffectOpInterface>(user);
-      if (!effects || effects.getEffectOnValue<MemoryEffects::Write>(alias))
+    }
+    // x and W may be read in between (the siblings read x), not written.
+    for (Value root : inputs) {
+      auto users = usersOf(root);
+      if (failed(users))
         return false;
+      for (auto [user, alias] : *users) {
+        if (!between(user))
+          continue;
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(user)) {
+          if (llvm::is_contained(linalgOp.getDpsInits(), alias))
+            return false;
+          continue;
+        }
+        auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+        if (!effects || effects.getEffectOnValue<MemoryEffects::Write>(alias))
+          return false;
+      }
     }
     // W and the output (and what they view) must exist at `first`: the
     // allocations and views made later move up, where their own operands

@@ -48,12 +48,23 @@
 // UNROLL-LABEL: func @alone(
 // UNROLL:        "gemv 4 warps unroll 2"
 
-// No siblings where something between them writes x, or where one adds
-// into the other's output.
+// No siblings where something between them writes x or the later one's W,
+// where one adds into the other's output, where one's (rounded) output is
+// the other's W, or where a buffer has aliases the pass cannot follow (a
+// select of memrefs).
 // CHECK-LABEL: func @x_written(
 // CHECK-NOT:     _siblings
 // CHECK:         return
 // CHECK-LABEL: func @same_output(
+// CHECK-NOT:     _siblings
+// CHECK:         return
+// CHECK-LABEL: func @w_written(
+// CHECK-NOT:     _siblings
+// CHECK:         return
+// CHECK-LABEL: func @output_is_w(
+// CHECK-NOT:     _siblings
+// CHECK:         return
+// CHECK-LABEL: func @selected_output(
 // CHECK-NOT:     _siblings
 // CHECK:         return
 
@@ -133,5 +144,54 @@ func.func @same_output(%x: memref<?x4096xbf16>, %w1: memref<2048x4096xbf16>, %w2
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x, %w2 : memref<?x4096xbf16>, memref<2048x4096xbf16>)
       outs(%y : memref<?x2048xf32>)
+  return
+}
+
+func.func @w_written(%x: memref<?x4096xbf16>, %w1: memref<2048x4096xbf16>, %src: memref<2048x4096xbf16>,
+                     %y1: memref<?x2048xf32>, %y2: memref<?x2048xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w1 : memref<?x4096xbf16>, memref<2048x4096xbf16>)
+      outs(%y1 : memref<?x2048xf32>)
+  %w2 = memref.alloc() : memref<2048x4096xbf16>
+  linalg.copy ins(%src : memref<2048x4096xbf16>) outs(%w2 : memref<2048x4096xbf16>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w2 : memref<?x4096xbf16>, memref<2048x4096xbf16>)
+      outs(%y2 : memref<?x2048xf32>)
+  return
+}
+
+func.func @output_is_w(%x: memref<16x4096xbf16>, %w1: memref<4096x4096xbf16>,
+                       %y2: memref<16x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %y = memref.alloc() : memref<16x4096xbf16>
+  %t = memref.alloc() : memref<16x4096xf32>
+  linalg.fill ins(%zero : f32) outs(%t : memref<16x4096xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w1 : memref<16x4096xbf16>, memref<4096x4096xbf16>)
+      outs(%t : memref<16x4096xf32>)
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%t : memref<16x4096xf32>) outs(%y : memref<16x4096xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %t : memref<16x4096xf32>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %y : memref<16x4096xbf16>, memref<16x4096xbf16>)
+      outs(%y2 : memref<16x16xf32>)
+  return
+}
+
+func.func @selected_output(%x: memref<1x4096xbf16>, %w1: memref<2048x4096xbf16>, %w2: memref<2048x4096xbf16>,
+                           %y1: memref<1x2048xf32>, %y2: memref<1x2048xf32>, %r: memref<1x2048xf32>, %c: i1) {
+  %a = arith.select %c, %y2, %r : memref<1x2048xf32>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w1 : memref<1x4096xbf16>, memref<2048x4096xbf16>)
+      outs(%y1 : memref<1x2048xf32>)
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%a : memref<1x2048xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w2 : memref<1x4096xbf16>, memref<2048x4096xbf16>)
+      outs(%y2 : memref<1x2048xf32>)
   return
 }
