@@ -11,7 +11,9 @@
 // consecutive positions: it reads the K - 1 inputs before the run from the
 // state or the input, then slides its window along the run reading each
 // input once, and one more thread per row and channels writes the final
-// state.
+// state. Where the conv's only reader is an elementwise op of it alone (the
+// SiLU of the mLSTM and sLSTM layers), the kernel applies that op to each
+// output before storing it: one pass over the conv's output fewer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,10 +26,15 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMCAUSALCONVTOGPUPASS
@@ -43,6 +50,10 @@ namespace {
 /// initial and final state (B, K - 1, C) or null, y (B, S, C).
 struct ConvBuffers {
   Value x, w, bias, initial, y, final;
+  /// An elementwise op of y alone whose result the kernel stores in y's
+  /// place (its body applied to each output, rounded to y's type first).
+  linalg::GenericOp epilogue;
+  Type outputType; ///< the conv's own element type
   int64_t channels, taps;
   int64_t vec; ///< channels per thread
 };
@@ -121,7 +132,10 @@ public:
         for (int64_t k = 0; k < io.taps; ++k)
           for (int64_t e = 0; e < vec; ++e)
             acc[e] = addf(acc[e], mulf(w[e][k], window[k][e]));
-        ifThen(ult(u, seq), [&] { storeRow(acc, io.y, {row, u, c}); });
+        ifThen(ult(u, seq), [&] {
+          storeRow(io.epilogue ? applyEpilogue(io, acc) : acc, io.y,
+                   {row, u, c});
+        });
         window.erase(window.begin());
       }
       if (io.final) {
@@ -135,6 +149,27 @@ public:
   }
 
 private:
+  /// The epilogue's body on each of `values`, each first rounded to the
+  /// conv's type (what the op read from the conv's output before).
+  SmallVector<Value> applyEpilogue(const ConvBuffers &io, ValueRange values) {
+    linalg::GenericOp epilogue = io.epilogue;
+    Block &body = epilogue.getRegion().front();
+    SmallVector<Value> out;
+    for (Value v : values) {
+      IRMapping map;
+      map.map(body.getArgument(0), castFloat(v, io.outputType));
+      for (Operation &op : body.without_terminator()) {
+        for (Value operand : op.getOperands())
+          if (operand.getParentBlock() != &body && !map.contains(operand))
+            map.map(operand, b.clone(*operand.getDefiningOp())->getResult(0));
+        b.clone(op, map);
+      }
+      Value result = map.lookupOrDefault(body.getTerminator()->getOperand(0));
+      out.push_back(castFloat(result, compute));
+    }
+    return out;
+  }
+
   SmallVector<Value> loadRow(Value memref, ValueRange at) {
     if (vec == 1)
       return {load(memref, at)};
@@ -195,7 +230,11 @@ struct XLSTMCausalConvToGPUPass
       io.initial = toReadOnlyBuffer(rewriter, loc, op.getInitialState());
     Value batch = memref::DimOp::create(rewriter, loc, io.x, idx(0));
     Value seq = memref::DimOp::create(rewriter, loc, io.x, idx(1));
-    io.y = allocateLike(rewriter, loc, op.getResult().getType(),
+    io.outputType = op.getResult().getType().getElementType();
+    io.epilogue = elementwiseReader(op.getResult());
+    Type yType = io.epilogue ? io.epilogue.getResult(0).getType()
+                             : op.getResult().getType();
+    io.y = allocateLike(rewriter, loc, cast<RankedTensorType>(yType),
                         {batch, seq, Value()});
     // Runs of 8 positions per thread (one position for a decode step).
     int64_t positions = xType.getDimSize(1) == 1 ? 1 : 8;
@@ -224,7 +263,10 @@ struct XLSTMCausalConvToGPUPass
                             (io.vec == 1 ? " channel" : " channels") + " x " +
                             std::to_string(positions) +
                             (positions == 1 ? " position" : " positions") +
-                            " per thread",
+                            " per thread" +
+                            (io.epilogue ? ", the elementwise op after it "
+                                           "fused"
+                                         : ""),
                         ""},
                        op.getInput());
     {
@@ -233,12 +275,71 @@ struct XLSTMCausalConvToGPUPass
       CausalConvKernel(rewriter, loc, io.vec, positions)
           .build(io, batch, seq, runs, runsPerRow, launch);
     }
-    SmallVector<Value> results = {
-        toTensor(rewriter, loc, op.getResult().getType(), io.y)};
+    Value y = toTensor(rewriter, loc, cast<RankedTensorType>(yType), io.y);
+    if (io.epilogue) {
+      for (Operation *user : llvm::make_early_inc_range(op.getResult().getUsers()))
+        if (auto dim = dyn_cast<tensor::DimOp>(user)) {
+          int64_t d = *dim.getConstantIndex();
+          rewriter.replaceOp(dim, d == 0   ? batch
+                                  : d == 1 ? seq
+                                           : idx(io.channels));
+        }
+      rewriter.replaceOp(io.epilogue, y);
+      if (op.getFinalState())
+        rewriter.replaceAllUsesWith(
+            op.getFinalState(),
+            toTensor(rewriter, loc, op.getFinalState().getType(), io.final));
+      rewriter.eraseOp(op);
+      return;
+    }
+    SmallVector<Value> results = {y};
     if (op.getFinalState())
       results.push_back(
           toTensor(rewriter, loc, op.getFinalState().getType(), io.final));
     rewriter.replaceOp(op, results);
+  }
+
+  /// The only reader of `y` where it is an elementwise op of `y` alone
+  /// (identity maps, all parallel, one result of y's shape, a body of pure
+  /// scalar ops that ignores its output's old value), else null.
+  static linalg::GenericOp elementwiseReader(Value y) {
+    // (Its sizes may be asked too: the kernel knows them.)
+    linalg::GenericOp op;
+    for (Operation *user : y.getUsers()) {
+      if (auto dim = dyn_cast<tensor::DimOp>(user);
+          dim && dim.getConstantIndex())
+        continue;
+      if (op || !isa<linalg::GenericOp>(user))
+        return {};
+      op = cast<linalg::GenericOp>(user);
+    }
+    if (!op || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+        op.getNumResults() != 1 ||
+        op.getNumLoops() != op.getNumParallelLoops() ||
+        !llvm::all_of(op.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isIdentity(); }))
+      return {};
+    auto yType = cast<RankedTensorType>(y.getType());
+    auto rType = cast<RankedTensorType>(op.getResult(0).getType());
+    if (rType.getShape() != yType.getShape() ||
+        !isa<FloatType>(rType.getElementType()) ||
+        rType.getElementType().getIntOrFloatBitWidth() > 32)
+      return {};
+    Block &body = op.getRegion().front();
+    if (!body.getArgument(1).use_empty())
+      return {};
+    for (Operation &inner : body.without_terminator()) {
+      if (inner.getNumRegions() != 0 || !isMemoryEffectFree(&inner) ||
+          isa<linalg::IndexOp>(inner))
+        return {};
+      // (Values from outside the body: constants only, which the kernel
+      // makes for itself.)
+      for (Value operand : inner.getOperands())
+        if (operand.getParentBlock() != &body &&
+            !matchPattern(operand, m_Constant()))
+          return {};
+    }
+    return op;
   }
 };
 

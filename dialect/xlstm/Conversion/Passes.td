@@ -520,7 +520,11 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
     input, adds the bias and writes the output; the threads for the K - 1
     positions past the end write the final state. The generic lowering
     builds a padded copy of the input first (zero fill, two copies, the
-    reduction, a slice: five kernels).
+    reduction, a slice: five kernels). Where the conv's only reader (besides
+    `tensor.dim`) is a `linalg.generic` of it alone (identity maps, pure
+    scalar body, e.g. the SiLU of the mLSTM and sLSTM layers), the kernel
+    applies that body to each output, rounded to the conv's type first,
+    and stores its result instead: the op and its pass over the output go.
 
     ```mlir
     %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
