@@ -188,6 +188,9 @@ private:
 struct XLSTMCausalConvToGPUPass
     : xlstm::impl::XLSTMCausalConvToGPUPassBase<XLSTMCausalConvToGPUPass> {
   using Base::Base;
+  /// Threads below which runs of 8 positions leave the GPU idle (a quarter
+  /// of what 132 SMs hold).
+  static constexpr int64_t kMinRunThreads = 65536;
 
   void runOnOperation() override {
     SmallVector<CausalConv1dOp> ops;
@@ -236,44 +239,66 @@ struct XLSTMCausalConvToGPUPass
                              : op.getResult().getType();
     io.y = allocateLike(rewriter, loc, cast<RankedTensorType>(yType),
                         {batch, seq, Value()});
-    // Runs of 8 positions per thread (one position for a decode step).
-    int64_t positions = xType.getDimSize(1) == 1 ? 1 : 8;
-    Value runs = arith::CeilDivUIOp::create(rewriter, loc, seq, idx(positions));
-    Value runsPerRow = runs;
-    if (op.getFinalState()) {
+    if (op.getFinalState())
       io.final = allocateLike(rewriter, loc, op.getFinalState().getType(),
                               {batch, Value(), Value()});
-      runsPerRow = arith::AddIOp::create(rewriter, loc, runs, idx(1));
-    }
-    Value threads = arith::MulIOp::create(
-        rewriter, loc,
-        arith::MulIOp::create(rewriter, loc, batch, runsPerRow),
-        idx(io.channels / io.vec));
-    Value blocks = arith::CeilDivUIOp::create(
-        rewriter, loc, threads, idx(CausalConvKernel::threadsPerBlock));
     Value one = idx(1);
-    auto launch = gpu::LaunchOp::create(
-        rewriter, loc, blocks, one, one,
-        idx(CausalConvKernel::threadsPerBlock), one, one);
-    recordKernelChoice(launch,
-                       {"conv",
-                        formatShape({xType.getDimSize(0), xType.getDimSize(1),
-                                     io.channels, io.taps}),
-                        "causal conv, " + std::to_string(io.vec) +
-                            (io.vec == 1 ? " channel" : " channels") + " x " +
-                            std::to_string(positions) +
-                            (positions == 1 ? " position" : " positions") +
-                            " per thread" +
-                            (io.epilogue ? ", the elementwise op after it "
-                                           "fused"
-                                         : ""),
-                        ""},
-                       op.getInput());
-    {
+    std::string shape = formatShape(
+        {xType.getDimSize(0), xType.getDimSize(1), io.channels, io.taps});
+    // Threads for runs of `positions` positions: (batch, runs and the
+    // final state's, channel vectors).
+    auto threadsFor = [&](int64_t positions, Value &runs, Value &runsPerRow) {
+      runs = arith::CeilDivUIOp::create(rewriter, loc, seq, idx(positions));
+      runsPerRow = runs;
+      if (op.getFinalState())
+        runsPerRow = arith::AddIOp::create(rewriter, loc, runs, one);
+      return arith::MulIOp::create(
+                 rewriter, loc,
+                 arith::MulIOp::create(rewriter, loc, batch, runsPerRow),
+                 idx(io.channels / io.vec))
+          .getResult();
+    };
+    auto emitLaunch = [&](int64_t positions, const std::string &when) {
+      Value runs, runsPerRow;
+      Value threads = threadsFor(positions, runs, runsPerRow);
+      Value blocks = arith::CeilDivUIOp::create(
+          rewriter, loc, threads, idx(CausalConvKernel::threadsPerBlock));
+      auto launch = gpu::LaunchOp::create(
+          rewriter, loc, blocks, one, one,
+          idx(CausalConvKernel::threadsPerBlock), one, one);
+      recordKernelChoice(
+          launch,
+          {"conv", shape,
+           "causal conv, " + std::to_string(io.vec) +
+               (io.vec == 1 ? " channel" : " channels") + " x " +
+               std::to_string(positions) +
+               (positions == 1 ? " position" : " positions") + " per thread" +
+               (io.epilogue ? ", the elementwise op after it fused" : ""),
+           when},
+          op.getInput());
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       CausalConvKernel(rewriter, loc, io.vec, positions)
           .build(io, batch, seq, runs, runsPerRow, launch);
+    };
+    if (xType.getDimSize(1) == 1) {
+      // A decode step: one position.
+      emitLaunch(1, "");
+    } else {
+      // Runs of 8 positions per thread read each input once; where they
+      // leave fewer than kMinRunThreads threads (short or few sequences)
+      // the GPU would idle: one position per thread there (run time).
+      Value runs, runsPerRow;
+      Value many = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::uge,
+          threadsFor(8, runs, runsPerRow), idx(kMinRunThreads));
+      auto choice =
+          scf::IfOp::create(rewriter, loc, many, /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(choice.thenBlock());
+      emitLaunch(8, ">= " + std::to_string(kMinRunThreads) + " threads");
+      rewriter.setInsertionPointToStart(choice.elseBlock());
+      emitLaunch(1, "fewer threads");
     }
     Value y = toTensor(rewriter, loc, cast<RankedTensorType>(yType), io.y);
     if (io.epilogue) {

@@ -9,13 +9,20 @@
 // CHECK:       %[[S:.+]] = memref.dim %{{.+}}, %c1
 // CHECK:       %[[RUNS:.+]] = arith.ceildivui %[[S]], %c8
 // CHECK:       arith.addi %[[RUNS]], %c1
+// CHECK:       %[[MANY:.+]] = arith.cmpi uge, %{{.+}}, %c65536
+// CHECK:       scf.if %[[MANY]]
 // CHECK:       gpu.launch
 // CHECK:         scf.if
 // CHECK-COUNT-3:   vector.load {{.*}} : memref<?x3x256xbf16>, vector<8xbf16>
 // CHECK-COUNT-8:   vector.store {{.*}} : memref<?x?x256xbf16>, vector<8xbf16>
 // CHECK:         } else {
 // CHECK-COUNT-3:   vector.store {{.*}} : memref<?x3x256xbf16>, vector<8xbf16>
-// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels x 8 positions per thread", shape = "?x?x256x4"}}
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels x 8 positions per thread", shape = "?x?x256x4", when = ">= 65536 threads"}}
+// Fewer threads than that in runs of 8 (short or few sequences): one
+// position per thread, so that the GPU has enough of them.
+// CHECK:       } else {
+// CHECK:         gpu.launch
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels x 1 position per thread", shape = "?x?x256x4", when = "fewer threads"}}
 func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tensor<256xbf16>, %s0: tensor<?x3x256xbf16>)
     -> (tensor<?x?x256xbf16>, tensor<?x3x256xbf16>) {
   %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
@@ -32,7 +39,7 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
 // CHECK:       gpu.launch
 // CHECK-NOT:     vector.load
 // CHECK:         memref.load {{.*}} : memref<?x?x6xf32>
-// CHECK:       } {xlstm.kernel = {dtype = "f32", family = "conv", kernel = "causal conv, 1 channel x 8 positions per thread", shape = "?x?x6x2"}}
+// CHECK:       } {xlstm.kernel = {dtype = "f32", family = "conv", kernel = "causal conv, 1 channel x 8 positions per thread", shape = "?x?x6x2", when = ">= 65536 threads"}}
 func.func @scalar(%x: tensor<?x?x6xf32>, %w: tensor<6x2xf32>) -> tensor<?x?x6xf32> {
   %y = xlstm.causal_conv1d %x, %w : (tensor<?x?x6xf32>, tensor<6x2xf32>) -> tensor<?x?x6xf32>
   return %y : tensor<?x?x6xf32>
@@ -68,7 +75,7 @@ func.func @declined(%x: tensor<?x?x256xf32>, %w: tensor<256x4xf32>)
 // CHECK:           arith.negf {{.*}} : bf16
 // CHECK:           math.exp {{.*}} : bf16
 // CHECK:         vector.store {{.*}} : memref<?x?x256xbf16>, vector<8xbf16>
-// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels x 8 positions per thread, the elementwise op after it fused", shape = "?x?x256x4"}}
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 8 channels x 8 positions per thread, the elementwise op after it fused", shape = "?x?x256x4", when = ">= 65536 threads"}}
 // CHECK-NOT:   linalg.generic
 // CHECK:       return
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
@@ -97,7 +104,7 @@ func.func @silu(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>) -> tensor<?x?x
 
 // The conv's output read twice (the SiLU and the return): nothing fused.
 // CHECK-LABEL: func @silu_and_raw
-// CHECK:       } {xlstm.kernel = {dtype = "f32", family = "conv", kernel = "causal conv, 4 channels x 8 positions per thread", shape = "?x?x8x2"}}
+// CHECK:       } {xlstm.kernel = {dtype = "f32", family = "conv", kernel = "causal conv, 4 channels x 8 positions per thread", shape = "?x?x8x2", when = ">= 65536 threads"}}
 // CHECK:       linalg.generic
 #id2 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 func.func @silu_and_raw(%x: tensor<?x?x8xf32>, %w: tensor<8x2xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>) {

@@ -515,10 +515,12 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
   let summary = "Each causal depthwise conv as one GPU kernel";
   let description = [{
     Rewrites `xlstm.causal_conv1d` (static channels and kernel width) into
-    one `gpu.launch`: a thread per (batch row, position, 16 bytes of
-    channels) sums its K taps, read straight from the initial state or the
-    input, adds the bias and writes the output; the threads for the K - 1
-    positions past the end write the final state. The generic lowering
+    one `gpu.launch`: a thread per (batch row, run of 8 positions, 16 bytes
+    of channels) sums its K taps, read straight from the initial state or
+    the input (each input once, a window sliding along the run), adds the
+    bias and writes the output; the threads for the K - 1 positions past
+    the end write the final state. Where runs of 8 would give fewer than
+    65536 threads (checked at run time), a run is one position. The generic lowering
     builds a padded copy of the input first (zero fill, two copies, the
     reduction, a slice: five kernels). Where the conv's only reader (besides
     `tensor.dim`) is a `linalg.generic` of it alone (identity maps, pure
