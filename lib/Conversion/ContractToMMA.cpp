@@ -1695,10 +1695,10 @@ struct XLSTMContractToMMAPass
 
   /// Whether the kernels of `site` may run where `first` (a sibling of the
   /// same x, earlier in the block) stands, before the ops in between:
-  /// nothing there reads or writes its output buffers (through any view),
-  /// writes x, or shares an output with `siblings`. Moves the output
-  /// allocations up to `first` where they come later (their sizes must be
-  /// known there).
+  /// nothing there reads or writes its output buffers (through any view)
+  /// or writes its x or W, and no sibling writes what it reads or writes or
+  /// reads what it writes. Moves W's and the output's allocations and views
+  /// up to `first` where they come later (their operands must exist there).
   bool canRunAt(const Site &site, Operation *first,
                 ArrayRef<Site *> siblings) {
     Block *block = first->getBlock();
@@ -1813,35 +1813,64 @@ struct XLSTMContractToMMAPass
 
   /// Projections of one x (`siblings`, in program order, each free to run
   /// where the first stands): for M up to gemv-max-rows one launch of the
-  /// decoding kernel over all of them (a range of blocks per projection),
-  /// at the first one's place; for more rows each its own kernels there.
-  /// Decoding streams W at one or a few rows of x: separate launches of the
-  /// small ones (the 7B's q and k: 16.8 MB, about 4 us at bandwidth) spend
-  /// as long ramping up and draining as streaming.
+  /// decoding kernel over all of them, at the first one's place; for more
+  /// rows each its own kernels there. Decoding streams W at one or a few
+  /// rows of x: separate launches of the small ones (the 7B's q and k:
+  /// 16.8 MB, about 4 us at bandwidth) spend as long ramping up and
+  /// draining as streaming.
   void emitSiblingDecoding(IRRewriter &rewriter, ArrayRef<Site *> siblings) {
-    Site &first = *siblings.front();
-    Location loc = first.op.getLoc();
+    Location loc = siblings.front()->op.getLoc();
+    Value x = collapseLeading(rewriter, loc, siblings.front()->p.x);
+    Value m = memref::DimOp::create(
+        rewriter, loc, x, arith::ConstantIndexOp::create(rewriter, loc, 0));
+    SmallVector<Value> outs;
+    for (Site *site : siblings)
+      outs.push_back(collapseLeading(rewriter, loc, site->p.out));
+    emitDecoding(rewriter, loc, siblings, x, m, outs);
+    for (Site *site : siblings) {
+      emitProjection(rewriter, *site, /*decodingDone=*/true);
+      eraseContraction(rewriter, *site);
+    }
+  }
+
+  /// `scf.if (M <= gemv-max-rows)` with the decoding kernels of `group`
+  /// (projections of the collapsed `x` of `m` rows into the collapsed
+  /// `outs`) in its then-block, one launch for the whole group (a range of
+  /// blocks per projection); leaves the rewriter in its else-block. One
+  /// projection keeps the plain kernels' name and signature (x, W, out,
+  /// M); a group's are `<name>_siblings`, (x, M, W0, out0, W1, out1, ...).
+  void emitDecoding(IRRewriter &rewriter, Location loc, ArrayRef<Site *> group,
+                    Value x, Value m, ArrayRef<Value> outs) {
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    Value x = collapseLeading(rewriter, loc, first.p.x);
-    Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
     Type elt = cast<MemRefType>(x.getType()).getElementType();
-    SmallVector<Value> operands = {x, m};
+    bool siblings = group.size() > 1;
+    SmallVector<Value> operands = {x};
+    if (siblings)
+      operands.push_back(m);
     SmallVector<int64_t> rows;
     std::string accumulating;
-    for (Site *site : siblings) {
-      operands.push_back(site->p.w);
-      operands.push_back(collapseLeading(rewriter, loc, site->p.out));
+    for (auto [site, out] : llvm::zip_equal(group, outs)) {
+      operands.append({site->p.w, out});
       rows.push_back(cast<MemRefType>(site->p.w.getType()).getShape()[0]);
       accumulating += site->accumulate ? "a" : "w";
     }
-    int64_t k = first.p.k, totalRows = 0;
+    if (!siblings)
+      operands.push_back(m);
+    // Where the kernel finds M and projection i's W (its output follows).
+    unsigned mArg = siblings ? 1 : 3;
+    auto wArg = [&](size_t i) { return siblings ? 2 + 2 * i : 1; };
+    int64_t k = group.front()->p.k, totalRows = 0;
     for (int64_t n : rows)
       totalRows += n;
-    std::string siblingsNote =
-        ", one launch for " + std::to_string(siblings.size()) +
-        " projections of one x";
+    std::string note = siblings ? ", one launch for " +
+                                      std::to_string(group.size()) +
+                                      " projections of one x"
+                                : "";
+    std::string accumulateKey =
+        siblings ? " accumulate " + accumulating
+                 : (group.front()->accumulate ? " accumulate" : "");
 
     // One kernel: block b runs projection i's kernel with block b - start_i
     // where start_i <= b < start_i + blocks[i].
@@ -1859,10 +1888,16 @@ struct XLSTMContractToMMAPass
         blocks.push_back(llvm::divideCeil(n, rowsPerBlock));
         total += blocks.back();
       }
+      // (One projection: ceil(N / rows per block) blocks, left to fold.)
+      Value grid = siblings ? cst(total)
+                            : arith::CeilDivUIOp::create(rewriter, loc,
+                                                         cst(rows.front()),
+                                                         cst(rowsPerBlock))
+                                  .getResult();
       return cache->launch(
-          rewriter, loc, name, config + " accumulate " + accumulating,
-          operands, {cst(total), cst(1), cst(1)}, {threads, 1, 1},
-          /*dynamicSharedBytes=*/nullptr, workgroup,
+          rewriter, loc, siblings ? (name + "_siblings").str() : name.str(),
+          config + accumulateKey, operands, {grid, cst(1), cst(1)},
+          {threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, workgroup,
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
             Value block = kernel.blockIds.x;
             int64_t start = 0;
@@ -1879,9 +1914,11 @@ struct XLSTMContractToMMAPass
                 b.setInsertionPointToStart(range.thenBlock());
               }
               xlstm::KernelCache::Body member = kernel;
-              member.blockIds.x = arith::SubIOp::create(
-                  b, loc, block, arith::ConstantIndexOp::create(b, loc, start));
-              build(b, member, kernel.args[2 + 2 * i], kernel.args[3 + 2 * i],
+              if (start != 0)
+                member.blockIds.x = arith::SubIOp::create(
+                    b, loc, block,
+                    arith::ConstantIndexOp::create(b, loc, start));
+              build(b, member, kernel.args[wArg(i)], kernel.args[wArg(i) + 1],
                     rows[i], accumulating[i] == 'a');
               if (range)
                 b.setInsertionPointToStart(range.elseBlock());
@@ -1890,26 +1927,28 @@ struct XLSTMContractToMMAPass
           });
     };
     auto emitGemv = [&](int64_t maxRows, const Twine &when) {
+      // Several rows of x already keep loads in flight (and registers
+      // busy): unroll the single-row kernel only.
       int64_t unroll =
           maxRows == 1
               ? gemvUnrollFor(totalRows, k, GemvKernelBuilder::vectorWidth(elt))
               : 1;
       auto launch = launchAll(
-          "projection_gemv_siblings",
+          "projection_gemv",
           (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
           32 * gemvWarps, /*workgroup=*/{},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value w,
               Value out, int64_t n, bool accumulate) {
             GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
-                .build(kernel.args[0], w, out, kernel.args[1], n, k, gemvWarps,
-                       kernel);
+                .build(kernel.args[0], w, out, kernel.args[mArg], n, k,
+                       gemvWarps, kernel);
           });
-      for (Site *site : siblings)
+      for (Site *site : group)
         record(*site, launch,
                "gemv " + Twine(gemvWarps) + " warps " +
                    (maxRows == 1 ? "unroll " + Twine(unroll)
                                  : "up to " + Twine(maxRows) + " rows") +
-                   siblingsNote,
+                   note,
                when);
     };
     auto emitSmallBatchMMA = [&](const Twine &when) {
@@ -1920,7 +1959,7 @@ struct XLSTMContractToMMAPass
           {T::reductionFloats(smallBatchWarps, tokenTiles)},
           rewriter.getF32Type());
       auto launch = launchAll(
-          "projection_small_batch_mma_siblings",
+          "projection_small_batch_mma",
           (Twine(tokenTiles) + " token tiles unroll " +
            Twine(smallBatchUnroll))
               .str(),
@@ -1929,12 +1968,13 @@ struct XLSTMContractToMMAPass
               Value out, int64_t n, bool accumulate) {
             T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
               accumulate)
-                .build(kernel.args[0], w, out, kernel.args[1], n, k, kernel);
+                .build(kernel.args[0], w, out, kernel.args[mArg], n, k,
+                       kernel);
           });
-      for (Site *site : siblings)
+      for (Site *site : group)
         record(*site, launch,
                "small-batch mma " + Twine(smallBatchWarps) +
-                   " warps unroll " + Twine(smallBatchUnroll) + siblingsNote,
+                   " warps unroll " + Twine(smallBatchUnroll) + note,
                when);
     };
 
@@ -1943,10 +1983,10 @@ struct XLSTMContractToMMAPass
     auto fewRows = scf::IfOp::create(rewriter, loc, few,
                                      /*withElseRegion=*/true);
     rewriter.setInsertionPointToStart(fewRows.thenBlock());
-    bool smallBatch = smallBatchFor(first);
+    bool smallBatch = smallBatchFor(*group.front());
     if (smallBatch && totalRows < gemvMinN) {
-      // As for one projection of few rows: the small-batch kernel's warps
-      // split K, for every M.
+      // Few rows of W: a warp per row would leave the GPU idle; the
+      // small-batch kernel's warps split K instead, for every M.
       emitSmallBatchMMA("M <= " + Twine(gemvMaxRows));
     } else if (gemvMaxRows == 1) {
       emitGemv(1, "M = 1");
@@ -1965,10 +2005,6 @@ struct XLSTMContractToMMAPass
         emitGemv(gemvMaxRows, some);
     }
     rewriter.setInsertionPointToStart(fewRows.elseBlock());
-    for (Site *site : siblings) {
-      emitProjection(rewriter, *site, /*decodingDone=*/true);
-      eraseContraction(rewriter, *site);
-    }
   }
 
   /// The kernels of one projection at the rewriter's insertion point: the
@@ -1994,104 +2030,23 @@ struct XLSTMContractToMMAPass
                       const Twine &when) {
       this->record(site, launch, kernel, when);
     };
-    // The tiled kernels' run-time condition when the decoding ones exist.
-    std::string tiledWhen;
     Type elt = cast<MemRefType>(x.getType()).getElementType();
-    if (decodingDone)
-      tiledWhen = "M > " + std::to_string(gemvMaxRows);
     // Decoding shapes (M <= gemv-max-rows, known only at run time): the
-    // matrix-vector kernels, for M = 1 and for the rest; the tiled
-    // kernel below in the else branch.
-    if (!decodingDone && decodes(site)) {
-      auto emitGemv = [&](int64_t maxRows, const Twine &when) {
-        // Several rows of x already keep loads in flight (and registers
-        // busy): unroll the single-row kernel only.
-        int64_t unroll =
-            maxRows == 1 ? gemvUnrollFor(nStatic, p->k,
-                                         GemvKernelBuilder::vectorWidth(elt))
-                         : 1;
-        auto launch = cache->launch(
-            rewriter, loc, "projection_gemv",
-            (Twine(maxRows) + " rows unroll " + Twine(unroll) +
-             (accumulate ? " accumulate" : ""))
-                .str(),
-            {x, p->w, out, m}, {ceilDiv(n, gemvWarps), one, one},
-            {32 * gemvWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-            /*workgroup=*/{},
-            [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-              GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
-                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                         kernel.args[3], nStatic, p->k, gemvWarps, kernel);
-            });
-        record(launch,
-               "gemv " + Twine(gemvWarps) + " warps " +
-                   (maxRows == 1 ? "unroll " + Twine(unroll)
-                                 : "up to " + Twine(maxRows) + " rows"),
-               when);
-      };
-      auto emitSmallBatchMMA = [&](const Twine &when) {
-        using T = SmallBatchMMAKernelBuilder;
-        int64_t tokenTiles = (gemvMaxRows + 7) / 8;
-        Type shared = xlstm::sharedMemoryType(
-            rewriter.getContext(),
-            {T::reductionFloats(smallBatchWarps, tokenTiles)},
-            rewriter.getF32Type());
-        auto launch = cache->launch(
-            rewriter, loc, "projection_small_batch_mma",
-            (Twine(tokenTiles) + " token tiles unroll " +
-             Twine(smallBatchUnroll) + (accumulate ? " accumulate" : ""))
-                .str(),
-            {x, p->w, out, m}, {ceilDiv(n, T::blockN), one, one},
-            {32 * smallBatchWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-            TypeRange{shared},
-            [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-              T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
-                accumulate)
-                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                         kernel.args[3], nStatic, p->k, kernel);
-            });
-        record(launch,
-               "small-batch mma " + Twine(smallBatchWarps) +
-                   " warps unroll " + Twine(smallBatchUnroll),
-               when);
-      };
-      Value few = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::ule, m,
-          arith::ConstantIndexOp::create(rewriter, loc, gemvMaxRows));
-      auto fewRows = scf::IfOp::create(rewriter, loc, few,
-                                       /*withElseRegion=*/true);
-      rewriter.setInsertionPointToStart(fewRows.thenBlock());
-      bool smallBatch = smallBatchMMA && !elt.isF32() && p->k % 32 == 0;
-      std::string fewWhen = "M <= " + std::to_string(gemvMaxRows);
-      tiledWhen = "M > " + std::to_string(gemvMaxRows);
-      if (smallBatch && nStatic < gemvMinN) {
-        // Few rows of W: a warp per row would leave the GPU idle; the
-        // small-batch kernel's warps split K instead, for every M.
-        emitSmallBatchMMA(fewWhen);
-      } else if (gemvMaxRows == 1) {
-        emitGemv(1, "M = 1");
-      } else {
-        Value single = arith::CmpIOp::create(
-            rewriter, loc, arith::CmpIPredicate::eq, m, one);
-        auto oneRow = scf::IfOp::create(rewriter, loc, single,
-                                        /*withElseRegion=*/true);
-        rewriter.setInsertionPointToStart(oneRow.thenBlock());
-        emitGemv(1, "M = 1");
-        rewriter.setInsertionPointToStart(oneRow.elseBlock());
-        std::string some = "M 2-" + std::to_string(gemvMaxRows);
-        if (smallBatch)
-          emitSmallBatchMMA(some);
-        else
-          emitGemv(gemvMaxRows, some);
-      }
-      rewriter.setInsertionPointToStart(fewRows.elseBlock());
+    // matrix-vector kernels in one branch (unless the caller made them for
+    // a group of siblings), the tiled ones below in the other.
+    bool decoding = decodingDone || decodes(site);
+    if (!decodingDone && decoding) {
+      Site *alone = &site;
+      emitDecoding(rewriter, loc, alone, x, m, out);
     }
+    // The tiled kernels' run-time condition when the decoding ones exist.
+    std::string tiledWhen =
+        decoding ? "M > " + std::to_string(gemvMaxRows) : "";
     // A skinny projection (N up to the small-batch kernel's token
     // columns, e.g. the mLSTM gate pre-activations): that kernel with
     // the roles swapped, x streamed once at any M.
     int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-    if (smallBatchMMA && skinnyProjections && !elt.isF32() &&
-        p->k % 32 == 0 && nStatic <= skinnyColumns) {
+    if (skinnyProjections && smallBatchFor(site) && nStatic <= skinnyColumns) {
       using T = SmallBatchMMAKernelBuilder;
       int64_t tokenTiles = (nStatic + 7) / 8;
       Type shared = xlstm::sharedMemoryType(

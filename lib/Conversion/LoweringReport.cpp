@@ -82,6 +82,17 @@ static std::string elementTypeName(Value v) {
   return s;
 }
 
+/// The kernel choices recorded on `launch`: none, one, or one per op a
+/// launch of sibling projections serves.
+static SmallVector<DictionaryAttr> recordedChoices(Operation *launch) {
+  Attribute known = launch->getAttr(xlstm::kKernelChoiceAttr);
+  if (auto list = dyn_cast_or_null<ArrayAttr>(known))
+    return llvm::to_vector(list.getAsRange<DictionaryAttr>());
+  if (auto one = dyn_cast_or_null<DictionaryAttr>(known))
+    return {one};
+  return {};
+}
+
 void xlstm::recordKernelChoice(Operation *launch, const KernelChoice &choice,
                                Value reads) {
   Builder b(launch->getContext());
@@ -96,12 +107,8 @@ void xlstm::recordKernelChoice(Operation *launch, const KernelChoice &choice,
     fields.push_back(b.getNamedAttr("param", param));
   // A launch serving several ops (sibling projections) lists each.
   SmallVector<Attribute> choices;
-  if (Attribute known = launch->getAttr(kKernelChoiceAttr)) {
-    if (auto list = dyn_cast<ArrayAttr>(known))
-      llvm::append_range(choices, list.getValue());
-    else
-      choices.push_back(known);
-  }
+  for (DictionaryAttr known : recordedChoices(launch))
+    choices.push_back(known);
   choices.push_back(b.getDictionaryAttr(fields));
   launch->setAttr(kKernelChoiceAttr, choices.size() == 1
                                          ? choices.front()
@@ -221,14 +228,7 @@ struct XLSTMLoweringReportPass
         // A kernel a pass built inline, or once for many launch sites.
         if (isa<gpu::LaunchOp, gpu::LaunchFuncOp>(op)) {
           Operation *launch = op;
-          SmallVector<DictionaryAttr> choices;
-          if (Attribute known = launch->getAttr(xlstm::kKernelChoiceAttr)) {
-            if (auto list = dyn_cast<ArrayAttr>(known))
-              llvm::append_range(choices,
-                                 list.getAsRange<DictionaryAttr>());
-            else
-              choices.push_back(cast<DictionaryAttr>(known));
-          }
+          SmallVector<DictionaryAttr> choices = recordedChoices(launch);
           for (DictionaryAttr choice : choices) {
             auto field = [&](StringRef name) -> StringRef {
               auto s = choice.getAs<StringAttr>(name);

@@ -61,5 +61,21 @@ func.func private @g() attributes {xlstm.kernel = {family = "conv", kernel = "ca
 
 // -----
 
+// A launch that serves several ops lists one record each; none, or one that
+// is not a record, is an error.
+// expected-error @+1 {{or a non-empty array of them}}
+func.func private @g_list() attributes {xlstm.kernel = [{family = "projection", kernel = "gemv", shape = "?x8x8"}, {family = "projection"}]}
+
+// -----
+
+// expected-error @+1 {{or a non-empty array of them}}
+func.func private @g_empty() attributes {xlstm.kernel = []}
+
+// -----
+
+func.func private @g_two() attributes {xlstm.kernel = [{family = "projection", kernel = "gemv", shape = "?x8x8"}, {family = "projection", kernel = "gemv", shape = "?x16x8"}]}
+
+// -----
+
 // expected-error @+1 {{'xlstm.generic_reason' must be a string}}
 func.func private @h() attributes {xlstm.generic_reason = 1 : i64}
