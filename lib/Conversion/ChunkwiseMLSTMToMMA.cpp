@@ -54,6 +54,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
@@ -759,6 +760,106 @@ private:
   }
 };
 
+/// The arithmetic of one decode position (the chunk kernels' for a chunk of
+/// one), shared by the decode kernels so that the fused step kernel and
+/// the separate ones compute alike.
+class DecodeMath : protected KernelBuilder {
+protected:
+  using KernelBuilder::KernelBuilder;
+
+  /// A thread's place in a decode grid of (column tiles, heads, batch
+  /// rows) with a lane per value column.
+  struct Place {
+    Value hd, row, tid, lane, warp, col;
+  };
+  Place place(gpu::LaunchOp launch, int64_t columns) {
+    Place p;
+    p.hd = launch.getBlockIds().y;
+    p.row = launch.getBlockIds().z;
+    p.tid = launch.getThreadIds().x;
+    p.lane = remui(p.tid, idx(32));
+    p.warp = divui(p.tid, idx(32));
+    p.col = add(mul(launch.getBlockIds().x, idx(columns)), p.lane);
+    return p;
+  }
+
+  struct StepGates {
+    Value mNew, w, decay;
+  };
+  /// b_0 = log sigmoid(f), a_0 = (b_0 - b_0) + i, m' = max(b_0 + m, a_0),
+  /// w = exp(a_0 - m') kScale, decay = exp(b_0 + m - m').
+  StepGates stepGates(Value f, Value i, Value m, double kScale) {
+    Value total = cellmath::logSigmoid(b, loc, f);
+    Value a0 = addf(subf(total, total), i);
+    Value carried = addf(total, m);
+    Value mNew = maxf(carried, a0);
+    return {mNew, mulf(exp(subf(a0, mNew)), constant(kScale)),
+            exp(subf(carried, mNew))};
+  }
+
+  /// h of one value column: the chunk kernel's row 0 from q . C (`qc`),
+  /// q . k and q . n of the entering state, v and the gates (cum = log
+  /// sigmoid(f), the stabiliser max(cum + m, cum + (i - cum)), the decay
+  /// of the entering state).
+  Value normalisedOutput(Value qc, Value qk, Value qn, Value v, Value f,
+                         Value i, Value m, double qScale, double kScale,
+                         double eps) {
+    Value cum = cellmath::logSigmoid(b, loc, f);
+    Value carried = addf(cum, m);
+    Value mComb = maxf(carried, addf(cum, subf(i, cum)));
+    Value inter = exp(subf(carried, mComb));
+    Value logD = addf(subf(cum, cum), i);
+    Value p = mulf(mulf(qk, constant(qScale * kScale)),
+                   exp(subf(logD, mComb)));
+    Value scale = constant(qScale);
+    Value den = addf(mulf(inter, mulf(qn, scale)), p);
+    Value h = addf(mulf(qc, mulf(inter, scale)), mulf(p, v));
+    Value floor = exp(arith::NegFOp::create(b, loc, mComb));
+    Value denom =
+        addf(maxf(math::AbsFOp::create(b, loc, den).getResult(), floor),
+             constant(eps));
+    return arith::DivFOp::create(b, loc, h, denom);
+  }
+
+  /// `v` rounded to `stored`'s element type and back (the carried states
+  /// round to their storage type, as the chunk kernel's).
+  Value roundTo(Value v, Value stored) {
+    return castFloat(
+        castFloat(v, cast<MemRefType>(stored.getType()).getElementType()),
+        compute);
+  }
+
+  /// q . k and q . n by warp 0 (lanes striding the key dimension, shuffle
+  /// sums) into scalarSh[0], [1]; `perRow(d, k[d], n[d])` runs for each row
+  /// on the way.
+  void dotsByWarp0(Value warp, Value lane, Value q, Value k,
+                   function_ref<Value(Value d)> loadN, int64_t dhqk,
+                   Value row, Value hd, Value scalarSh,
+                   function_ref<void(Value, Value, Value)> perRow = {}) {
+    ifThen(eqi(warp, idx(0)), [&] {
+      Value pos = idx(0);
+      SmallVector<Value> dots = forRange(
+          lane, idx(dhqk), idx(32), {constant(0.0), constant(0.0)},
+          [&](Value d, ValueRange acc) -> SmallVector<Value> {
+            Value qv = load(q, {row, hd, pos, d});
+            Value kv = load(k, {row, hd, pos, d});
+            Value nv = loadN(d);
+            if (perRow)
+              perRow(d, kv, nv);
+            return {addf(acc[0], mulf(qv, kv)), addf(acc[1], mulf(qv, nv))};
+          });
+      for (int64_t i = 0; i < 2; ++i) {
+        for (int32_t offset : {16, 8, 4, 2, 1})
+          dots[i] = addf(dots[i], gpu::ShuffleOp::create(b, loc, dots[i],
+                                                         offset, 32,
+                                                         gpu::ShuffleMode::XOR)
+                                      .getShuffleResult());
+        ifThen(eqi(lane, idx(0)), [&] { store(dots[i], scalarSh, {idx(i)}); });
+      }
+    });
+  }
+};
+
 /// The outputs of a decode step (one position, static): the chunk kernel
 /// above would pad the position to a whole chunk of rows and walk C in a
 /// dependent chain of tensor-core steps. Here a block owns 32 value columns
@@ -767,24 +868,20 @@ private:
 /// in flight per lane), warp 0 also forms q.k and q.n; then lane j of warp 0
 /// combines the partials with the gate scalars exactly as the chunk kernel
 /// computes its row 0.
-class DecodeOutputsKernel : KernelBuilder {
+class DecodeOutputsKernel : DecodeMath {
 public:
   static constexpr int64_t columns = 32, warps = 8, unroll = 8;
 
   /// `perChunk`: the entering states are chunk-indexed (B, NH, 1, ...)
   /// results of the states op; else the initial states (B, NH, ...).
   DecodeOutputsKernel(OpBuilder &b, Location loc, bool perChunk)
-      : KernelBuilder(b, loc, b.getF32Type()), perChunk(perChunk) {}
+      : DecodeMath(b, loc, b.getF32Type()), perChunk(perChunk) {}
 
   void build(const ChunkOutputs &io, gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
     Value partialSh = shared[0], scalarSh = shared[1];
-    Value dv0 = mul(launch.getBlockIds().x, idx(columns));
-    Value hd = launch.getBlockIds().y, row = launch.getBlockIds().z;
-    Value tid = launch.getThreadIds().x;
-    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    auto [hd, row, tid, lane, warp, col] = place(launch, columns);
     Value pos = idx(0);
-    Value col = add(dv0, lane);
     auto entering = [&](Value state, SmallVector<Value> at) {
       if (perChunk)
         at.insert(at.begin() + 2, idx(0));
@@ -810,25 +907,10 @@ public:
                    return {sum};
                  })[0];
     store(qc, partialSh, {warp, lane});
-    // q . k and q . n by warp 0, lanes striding the key dimension.
-    ifThen(eqi(warp, idx(0)), [&] {
-      SmallVector<Value> dots = forRange(
-          lane, idx(io.dhqk), idx(32), {constant(0.0), constant(0.0)},
-          [&](Value d, ValueRange acc) -> SmallVector<Value> {
-            Value qv = load(io.q, {row, hd, pos, d});
-            return {addf(acc[0], mulf(qv, load(io.k, {row, hd, pos, d}))),
-                    addf(acc[1],
-                         mulf(qv, entering(io.chunkN, {row, hd, d})))};
-          });
-      for (int64_t i = 0; i < 2; ++i) {
-        for (int32_t offset : {16, 8, 4, 2, 1})
-          dots[i] = addf(dots[i], gpu::ShuffleOp::create(b, loc, dots[i],
-                                                         offset, 32,
-                                                         gpu::ShuffleMode::XOR)
-                                      .getShuffleResult());
-        ifThen(eqi(lane, idx(0)), [&] { store(dots[i], scalarSh, {idx(i)}); });
-      }
-    });
+    dotsByWarp0(
+        warp, lane, io.q, io.k,
+        [&](Value d) { return entering(io.chunkN, {row, hd, d}); }, io.dhqk,
+        row, hd, scalarSh);
     gpu::BarrierOp::create(b, loc);
 
     ifThen(eqi(warp, idx(0)), [&] {
@@ -836,27 +918,13 @@ public:
       for (int64_t w = 0; w < warps; ++w)
         acc = addf(acc, load(partialSh, {idx(w), lane}));
       Value qk = load(scalarSh, {idx(0)}), qn = load(scalarSh, {idx(1)});
-      // The chunk kernel's row 0: cum = log sigmoid(f), the stabiliser
-      // max(cum + m, cum + (i - cum)), the decay of the entering state.
-      Value cum = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, pos}));
+      Value f = load(io.fgate, {row, hd, pos});
       Value i = load(io.igate, {row, hd, pos});
       Value m = entering(io.chunkM, {row, hd});
-      Value carried = addf(cum, m);
-      Value mComb = maxf(carried, addf(cum, subf(i, cum)));
-      Value inter = exp(subf(carried, mComb));
-      Value logD = addf(subf(cum, cum), i);
-      Value p = mulf(mulf(qk, constant(io.qScale * io.kScale)),
-                     exp(subf(logD, mComb)));
-      Value qScale = constant(io.qScale);
-      Value den = addf(mulf(inter, mulf(qn, qScale)), p);
-      Value h = addf(mulf(acc, mulf(inter, qScale)),
-                     mulf(p, load(io.v, {row, hd, pos, col})));
-      Value floor = exp(arith::NegFOp::create(b, loc, mComb));
-      Value denom = addf(
-          maxf(math::AbsFOp::create(b, loc, den).getResult(), floor),
-          constant(io.eps));
-      store(arith::DivFOp::create(b, loc, h, denom), io.h,
-            {row, hd, pos, col});
+      Value v = load(io.v, {row, hd, pos, col});
+      store(normalisedOutput(acc, qk, qn, v, f, i, m, io.qScale, io.kScale,
+                             io.eps),
+            io.h, {row, hd, pos, col});
     });
     gpu::TerminatorOp::create(b, loc);
   }
@@ -1359,7 +1427,7 @@ private:
 /// w k[d] v[j], `unroll` rows in flight; the first column block carries n,
 /// its first thread m. The gate scalars are the chunk kernel's for one
 /// position (every thread forms them, a few loads and exponentials).
-class DecodeStatesKernel : KernelBuilder {
+class DecodeStatesKernel : DecodeMath {
 public:
   static constexpr int64_t columns = 32, warps = 8, unroll = 8;
 
@@ -1370,7 +1438,7 @@ public:
   /// state, which no one reads) are not written.
   DecodeStatesKernel(OpBuilder &b, Location loc, int64_t rowSplits,
                      bool storeEntering)
-      : KernelBuilder(b, loc, b.getF32Type()), rowSplits(rowSplits),
+      : DecodeMath(b, loc, b.getF32Type()), rowSplits(rowSplits),
         storeEntering(storeEntering) {}
 
   /// The most row splits (up to 4) that `dhqk` allows.
@@ -1394,19 +1462,10 @@ public:
     bool zeros = io.initial.empty();
     Value m = zeros ? constant(0.0) : load(io.initial[2], {row, hd});
 
-    // b_0 = log sigmoid(f), g = b_0, a_0 = (g - b_0) + i,
-    // m' = max(g + m, a_0), w = exp(a_0 - m') kScale, decay exp(g + m - m').
-    Value total = cellmath::logSigmoid(b, loc, load(io.fgate, {row, hd, pos}));
-    Value a0 = addf(subf(total, total), load(io.igate, {row, hd, pos}));
-    Value carried = addf(total, m);
-    Value mNew = maxf(carried, a0);
-    Value w = mulf(exp(subf(a0, mNew)), constant(io.kScale));
-    Value decay = exp(subf(carried, mNew));
-    // The carried state rounds to its storage type, as the chunk kernel's.
-    auto round = [&](Value v, Value stored) {
-      Type elt = cast<MemRefType>(stored.getType()).getElementType();
-      return castFloat(castFloat(v, elt), compute);
-    };
+    auto [mNew, w, decay] =
+        stepGates(load(io.fgate, {row, hd, pos}),
+                  load(io.igate, {row, hd, pos}), m, io.kScale);
+    auto round = [&](Value v, Value stored) { return roundTo(v, stored); };
 
     Value v = load(io.v, {row, hd, pos, col});
     int64_t rowsPerBlock = io.dhqk / rowSplits;
@@ -1455,6 +1514,119 @@ public:
 private:
   int64_t rowSplits;
   bool storeEntering;
+};
+
+/// A whole decode step in one kernel: the outputs of the one position and
+/// the final states, where the step program's outputs op reads the
+/// entering states of its states op. The separate kernels each read the
+/// block's C (4 MB per batch row in the xLSTM-7B); this one reads it once.
+/// A block owns 32 value columns of one head and batch row; its 16 warps
+/// split the key rows, every row's load in flight at once (up to 16 per
+/// lane), a lane per column: each thread writes decay C[d, j] + w k[d] v[j]
+/// (the states kernel's arithmetic) and sums q[d] C[d, j], q.k and q.n
+/// over its warp's rows (the head's first block also writes n' and m');
+/// lane j of warp 0 then combines the warps' sums as the outputs kernel
+/// does. No loop over the key dimension runs in one warp alone: its
+/// serial loads would cost more than streaming C.
+class DecodeStepKernel : DecodeMath {
+public:
+  static constexpr int64_t columns = 32, warps = 16, maxUnroll = 16;
+
+  DecodeStepKernel(OpBuilder &b, Location loc)
+      : DecodeMath(b, loc, b.getF32Type()) {}
+
+  /// Whether the kernel takes DHQK x DHV heads.
+  static bool fits(int64_t dhqk, int64_t dhv) {
+    return dhv % columns == 0 && dhqk % warps == 0;
+  }
+
+  /// Workgroup buffers: the warps' q . C per column, their q . k, q . n.
+  static SmallVector<Type> sharedTypes(MLIRContext *ctx) {
+    Type f32 = Float32Type::get(ctx);
+    return {sharedMemoryType(ctx, {warps, columns}, f32),
+            sharedMemoryType(ctx, {warps, 2}, f32)};
+  }
+
+  /// `outputs` supplies q, h and the scales; `states` the rest (its
+  /// initial states are the entering ones).
+  void build(const ChunkOutputs &outputs, const ChunkStates &states,
+             gpu::LaunchOp launch) {
+    ValueRange shared = launch.getWorkgroupAttributions();
+    Value partialSh = shared[0], dotsSh = shared[1];
+    auto [hd, row, tid, lane, warp, col] = place(launch, columns);
+    Value pos = idx(0);
+    Value c0 = states.initial[0], n0 = states.initial[1];
+    Value m = load(states.initial[2], {row, hd});
+    Value f = load(states.fgate, {row, hd, pos});
+    Value i = load(states.igate, {row, hd, pos});
+    auto [mNew, w, decay] = stepGates(f, i, m, states.kScale);
+    Value v = load(states.v, {row, hd, pos, col});
+    // The head's first block writes n' (lane 0 of each warp, its rows)
+    // and m'.
+    Value first = eqi(launch.getBlockIds().x, idx(0));
+    Value writesN = arith::AndIOp::create(b, loc, first, eqi(lane, idx(0)));
+
+    // This warp's rows: all loads (C a lane per column; q, k, n the same
+    // for every lane) first, then the new state's stores; q . C, q . k and
+    // q . n summed in row order (the last two alike in every lane).
+    int64_t rowsPerWarp = states.dhqk / warps;
+    int64_t unroll = std::min<int64_t>(
+        maxUnroll, int64_t(1) << llvm::countr_zero(uint64_t(rowsPerWarp)));
+    Value d0 = mul(warp, idx(rowsPerWarp));
+    SmallVector<Value> sums = forRange(
+        0, rowsPerWarp, unroll, {constant(0.0), constant(0.0), constant(0.0)},
+        [&](Value dd, ValueRange acc) -> SmallVector<Value> {
+          SmallVector<Value> ds, cs, qs, ks, ns;
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value d = add(d0, add(dd, idx(u)));
+            ds.push_back(d);
+            cs.push_back(load(c0, {row, hd, d, col}));
+            qs.push_back(load(outputs.q, {row, hd, pos, d}));
+            ks.push_back(load(states.k, {row, hd, pos, d}));
+            ns.push_back(load(n0, {row, hd, d}));
+          }
+          SmallVector<Value> next(acc);
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value kw = mulf(ks[u], w);
+            store(roundTo(addf(mulf(cs[u], decay), mulf(kw, v)),
+                          states.finalC),
+                  states.finalC, {row, hd, ds[u], col});
+            next[0] = addf(next[0], mulf(qs[u], cs[u]));
+            next[1] = addf(next[1], mulf(qs[u], ks[u]));
+            next[2] = addf(next[2], mulf(qs[u], ns[u]));
+          }
+          ifThen(writesN, [&] {
+            for (int64_t u = 0; u < unroll; ++u)
+              store(roundTo(addf(mulf(ns[u], decay), mulf(w, ks[u])),
+                            states.finalN),
+                    states.finalN, {row, hd, ds[u]});
+          });
+          return next;
+        });
+    store(sums[0], partialSh, {warp, lane});
+    ifThen(eqi(lane, idx(0)), [&] {
+      store(sums[1], dotsSh, {warp, idx(0)});
+      store(sums[2], dotsSh, {warp, idx(1)});
+    });
+    ifThen(arith::AndIOp::create(b, loc, first, eqi(tid, idx(0))), [&] {
+      store(roundTo(mNew, states.finalM), states.finalM, {row, hd});
+    });
+    gpu::BarrierOp::create(b, loc);
+
+    // Lane j of warp 0: the warps' sums in order, h of column j.
+    ifThen(eqi(warp, idx(0)), [&] {
+      Value qc = constant(0.0), qk = constant(0.0), qn = constant(0.0);
+      for (int64_t w = 0; w < warps; ++w) {
+        qc = addf(qc, load(partialSh, {idx(w), lane}));
+        qk = addf(qk, load(dotsSh, {idx(w), idx(0)}));
+        qn = addf(qn, load(dotsSh, {idx(w), idx(1)}));
+      }
+      store(normalisedOutput(qc, qk, qn, v, f, i, m, outputs.qScale,
+                             outputs.kScale, outputs.eps),
+            outputs.h, {row, hd, pos, col});
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
@@ -1522,10 +1694,30 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     // Outputs first: a decode step's outputs kernel reads the initial
     // states, and the states kernel then sees its entering-state results
     // unused.
-    std::stable_partition(ops.begin(), ops.end(), [](Operation *op) {
-      return isa<MLSTMChunkOutputsOp>(op);
-    });
+    auto statesBegin =
+        std::stable_partition(ops.begin(), ops.end(), [](Operation *op) {
+          return isa<MLSTMChunkOutputsOp>(op);
+        });
+    // A decode step's outputs op and the states op it reads the entering
+    // states of: one kernel.
+    llvm::DenseSet<Operation *> fused;
+    if (fuseDecodeStep) {
+      DominanceInfo dominance(getOperation());
+      // (Only the outputs ops: the states ops fused so far are erased.)
+      for (Operation *op : llvm::make_range(ops.begin(), statesBegin)) {
+        auto outputs = cast<MLSTMChunkOutputsOp>(op);
+        Operation *at = nullptr;
+        if (MLSTMChunkStatesOp states =
+                fusableDecodeStep(outputs, dominance, at)) {
+          fused.insert(outputs);
+          fused.insert(states);
+          rewriteDecodeStep(rewriter, outputs, states, at);
+        }
+      }
+    }
     for (Operation *op : ops) {
+      if (fused.contains(op))
+        continue;
       if (auto outputs = dyn_cast<MLSTMChunkOutputsOp>(op))
         rewriteOutputs(rewriter, outputs);
       else
@@ -1560,6 +1752,128 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     // The kernel is named after the op (profiles, kernel tables).
     return NameLoc::get(rewriter.getStringAttr(op->getName().getStringRef()),
                         op->getLoc());
+  }
+
+  /// The states op whose decode step `outputs` completes, where the two
+  /// can be one kernel: one static position, the entering states (the
+  /// states op's initial ones, in their types) read by `outputs` alone,
+  /// the same k, v, gates and scaling, shapes the kernel takes. `at`: the
+  /// op to build the kernel before (the outputs op, unless something
+  /// between the two reads the final states).
+  static MLSTMChunkStatesOp fusableDecodeStep(MLSTMChunkOutputsOp outputs,
+                                              DominanceInfo &dominance,
+                                              Operation *&at) {
+    auto states = outputs.getChunkC().getDefiningOp<MLSTMChunkStatesOp>();
+    if (!states || states.getInitialState().size() != 3 ||
+        !kernelsSupport(outputs) || !kernelsSupport(states))
+      return {};
+    auto qType = cast<RankedTensorType>(outputs.getQ().getType());
+    auto vType = cast<RankedTensorType>(outputs.getV().getType());
+    int64_t dhqk = qType.getDimSize(3), dhv = vType.getDimSize(3);
+    if (qType.isDynamicDim(2) || qType.getDimSize(2) != 1 ||
+        ShapedType::isDynamic(dhqk) || ShapedType::isDynamic(dhv) ||
+        qType.isDynamicDim(1) || !DecodeStepKernel::fits(dhqk, dhv))
+      return {};
+    ValueRange entering = states->getResults().take_front(3);
+    if (!llvm::equal(entering,
+                     ValueRange{outputs.getChunkC(), outputs.getChunkN(),
+                                outputs.getChunkM()}) ||
+        outputs.getK() != states.getK() || outputs.getV() != states.getV() ||
+        outputs.getIgate() != states.getIgate() ||
+        outputs.getFgate() != states.getFgate() ||
+        outputs.getQkScaling() != states.getQkScaling())
+      return {};
+    for (auto [initial, result] :
+         llvm::zip(states.getInitialState(), entering))
+      if (elementTypeOf(initial) != elementTypeOf(result) ||
+          llvm::any_of(result.getUsers(),
+                       [&](Operation *user) { return user != outputs; }))
+        return {};
+    // Before the outputs op if every reader of the final states follows
+    // it, else before the states op if q is known there.
+    ValueRange finals = states->getResults().drop_front(3);
+    if (llvm::all_of(finals, [&](Value v) {
+          return llvm::all_of(v.getUsers(), [&](Operation *user) {
+            return dominance.properlyDominates(outputs.getOperation(), user);
+          });
+        }))
+      at = outputs;
+    else if (dominance.properlyDominates(outputs.getQ(), states))
+      at = states;
+    else
+      return {};
+    return states;
+  }
+
+  /// One launch of DecodeStepKernel for `outputs` and `states`, before
+  /// `at`.
+  void rewriteDecodeStep(IRRewriter &rewriter, MLSTMChunkOutputsOp outputs,
+                         MLSTMChunkStatesOp states, Operation *at) {
+    using D = DecodeStepKernel;
+    auto qType = cast<RankedTensorType>(outputs.getQ().getType());
+    int64_t dhqk = qType.getDimSize(3);
+    int64_t dhv = cast<RankedTensorType>(outputs.getV().getType()).getDimSize(3);
+    // Named for profiles and the lowering report.
+    Location loc = NameLoc::get(
+        rewriter.getStringAttr("xlstm.mlstm_decode_step"), outputs->getLoc());
+    rewriter.setInsertionPoint(at);
+    auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    auto [qScale, kScale] = cellmath::qkScales(outputs.getQkScaling(), dhqk);
+    ChunkStates st;
+    st.k = buffer(states.getK());
+    st.v = buffer(states.getV());
+    st.igate = buffer(states.getIgate());
+    st.fgate = buffer(states.getFgate());
+    for (Value s : states.getInitialState())
+      st.initial.push_back(buffer(s));
+    st.chunk = states.getChunkSize();
+    st.dhqk = dhqk;
+    st.dhv = dhv;
+    st.pTile = st.dvTile = 0;
+    st.kScale = kScale;
+    Value batch = memref::DimOp::create(rewriter, loc, st.k, idx(0));
+    SmallVector<Value> finals;
+    for (Value result : states->getResults().drop_front(3)) {
+      auto type = cast<RankedTensorType>(result.getType());
+      SmallVector<Value> sizes(type.getRank());
+      sizes[0] = batch;
+      finals.push_back(allocateLike(rewriter, loc, type, sizes));
+    }
+    st.finalC = finals[0];
+    st.finalN = finals[1];
+    st.finalM = finals[2];
+    ChunkOutputs out{};
+    out.q = buffer(outputs.getQ());
+    out.qScale = qScale;
+    out.kScale = kScale;
+    out.eps = outputs.getEps().convertToDouble();
+    out.h = allocateLike(rewriter, loc, outputs.getH().getType(),
+                         {batch, Value(), idx(1), Value()});
+
+    SmallVector<Type> shared = D::sharedTypes(rewriter.getContext());
+    auto launch = gpu::LaunchOp::create(
+        rewriter, loc, idx(dhv / D::columns), idx(qType.getDimSize(1)), batch,
+        idx(32 * D::warps), idx(1), idx(1),
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, shared);
+    std::string kernel = "decode step (outputs and states in one kernel) " +
+                         std::to_string(D::warps) + " warps";
+    record(launch, qType, kernel, outputs.getQ());
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&launch.getBody().front());
+      DecodeStepKernel(rewriter, loc).build(out, st, launch);
+    }
+    rewriter.replaceOp(outputs,
+                       toTensor(rewriter, loc, outputs.getH().getType(), out.h));
+    for (auto [result, value] :
+         llvm::zip(states->getResults().drop_front(3), finals))
+      rewriter.replaceAllUsesWith(
+          result, toTensor(rewriter, loc, result.getType(), value));
+    rewriter.eraseOp(states);
   }
 
   void rewriteOutputs(IRRewriter &rewriter, MLSTMChunkOutputsOp op) {

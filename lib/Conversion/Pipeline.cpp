@@ -351,6 +351,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "kernels on 16-bit tensor cores where q, k, v and the "
                      "entering C share one 16-bit type"),
       llvm::cl::init(xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().narrowMMA)};
+  Option<bool> fuseDecodeStep{
+      *this, "fuse-decode-step",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma fuse-decode-step: a "
+                     "decode step's mLSTM outputs and states in one kernel"),
+      llvm::cl::init(
+          xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().fuseDecodeStep)};
   Option<bool> narrowEnteringStates{
       *this, "narrow-entering-states",
       llvm::cl::desc("xlstm-tile-mlstm-chunkwise narrow-entering-states: "
@@ -407,6 +413,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.stagedStates = o.stagedChunkStates;
         options.chunkwise.narrowMMA = o.narrowChunkMMA;
         options.chunkwise.keyRows = o.chunkKeyRows;
+        options.chunkwise.fuseDecodeStep = o.fuseDecodeStep;
         options.narrowEnteringStates = o.narrowEnteringStates;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;

@@ -5,6 +5,8 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="dv-tile=12" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="key-rows=48" 2>&1 | FileCheck %s --check-prefix=BADROWS
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="fuse-decode-step=0" | FileCheck %s --check-prefix=SEPARATE
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s --check-prefix=PLACE
 
 // BAD: dv-tile must be a positive multiple of 8
 // BADROWS: key-rows must be 16, 32, 64 or 128
@@ -423,21 +425,43 @@ func.func @decode_states_split_rows(%k: tensor<?x2x1x256xf32>, %v: tensor<?x2x1x
 
 // -----
 
-// A whole decode step (states, then outputs of the one position): the
-// outputs kernel reads the initial states (chunk 0's entering state is the
-// initial state), so the states kernel writes only the final states; the
-// chunk-indexed results are gone.
+// A whole decode step (states, then outputs of the one position): one
+// kernel reads the initial C once, writes the final C, n (first column
+// block) and m, and normalises h; 16 warps of 4 key rows each, every row's
+// load in flight before the stores, q . k and q . n summed per warp too
+// (no serial loop of one warp over the keys). The chunk-indexed results
+// are gone.
+// With fuse-decode-step=0: the outputs kernel reads the initial states
+// (chunk 0's entering state is the initial state), so the states kernel
+// writes only the final states.
 // CHECK-LABEL: func @decode_step
 // CHECK-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
-// CHECK:         gpu.launch
-// CHECK-NOT:       memref.store {{.*}} : memref<?x2x1x64x256xf32>
-// CHECK:           memref.store {{.*}} : memref<?x2x64x256xf32>
-// CHECK-NOT:       memref.store {{.*}} : memref<?x2x1x64xf32>
-// CHECK-NOT:       memref.store {{.*}} : memref<?x2x1xf32>
 // CHECK:         %[[IN:.+]] = bufferization.to_buffer %[[C0]] read_only
-// CHECK:         gpu.launch
-// CHECK:           memref.load %[[IN]]
+// CHECK:         gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c8{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c512
+// CHECK-NOT:       nvvm.mma.sync
+// CHECK-COUNT-4:   memref.load %[[IN]]
+// CHECK-NOT:       memref.load %[[IN]]
+// CHECK-COUNT-4:   memref.store {{.*}} : memref<?x2x64x256xf32>
+// CHECK:           memref.store {{.*}} : memref<?x2x64xf32>
+// CHECK:           memref.store {{.*}} : memref<16x2xf32, #gpu.address_space<workgroup>>
+// CHECK:           memref.store {{.*}} : memref<?x2xf32>
+// CHECK-NOT:       gpu.shuffle
+// CHECK:           gpu.barrier
+// CHECK:           arith.divf
+// CHECK-NOT:     gpu.launch
+// CHECK-NOT:     xlstm.mlstm_chunk
 // CHECK:         return
+// SEPARATE-LABEL: func @decode_step
+// SEPARATE-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
+// SEPARATE:         gpu.launch
+// SEPARATE-NOT:       memref.store {{.*}} : memref<?x2x1x64x256xf32>
+// SEPARATE:           memref.store {{.*}} : memref<?x2x64x256xf32>
+// SEPARATE-NOT:       memref.store {{.*}} : memref<?x2x1x64xf32>
+// SEPARATE-NOT:       memref.store {{.*}} : memref<?x2x1xf32>
+// SEPARATE:         %[[IN:.+]] = bufferization.to_buffer %[[C0]] read_only
+// SEPARATE:         gpu.launch
+// SEPARATE:           memref.load %[[IN]]
+// SEPARATE:         return
 func.func @decode_step(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x64xf32>,
                        %v: tensor<?x2x1x256xf32>, %g: tensor<?x2x1xf32>,
                        %c0: tensor<?x2x64x256xf32>, %n0: tensor<?x2x64xf32>,
@@ -459,6 +483,73 @@ func.func @decode_step(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x64xf32>,
          tensor<?x2x1x64xf32>, tensor<?x2x1xf32>) -> tensor<?x2x1x256xf32>
   return %h, %cf, %nf, %mf : tensor<?x2x1x256xf32>, tensor<?x2x64x256xf32>,
                              tensor<?x2x64xf32>, tensor<?x2xf32>
+}
+
+// -----
+
+// The entering C is also returned (someone else reads it): no fused step,
+// the states kernel stores it and the outputs kernel reads it.
+// CHECK-LABEL: func @decode_step_entering_read
+// CHECK:         gpu.launch
+// CHECK:           memref.store {{.*}} : memref<?x2x1x64x256xf32>
+// CHECK:         gpu.launch
+// CHECK-NOT:     xlstm.mlstm_decode_step
+// CHECK:         return
+func.func @decode_step_entering_read(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x64xf32>,
+                       %v: tensor<?x2x1x256xf32>, %g: tensor<?x2x1xf32>,
+                       %c0: tensor<?x2x64x256xf32>, %n0: tensor<?x2x64xf32>,
+                       %m0: tensor<?x2xf32>)
+    -> (tensor<?x2x1x256xf32>, tensor<?x2x1x64x256xf32>) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x64x256xf32>, tensor<?x2x64xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+          tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>)
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %g, %g, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x1xf32>, tensor<?x2x1x64x256xf32>,
+         tensor<?x2x1x64xf32>, tensor<?x2x1xf32>) -> tensor<?x2x1x256xf32>
+  return %h, %c : tensor<?x2x1x256xf32>, tensor<?x2x1x64x256xf32>
+}
+
+// -----
+
+// The final C read between the states op and the outputs op: the fused
+// kernel goes where the states op stood (q is known there).
+// CHECK-LABEL: func @decode_step_final_read_early
+// CHECK:         gpu.launch
+// CHECK-NOT:     gpu.launch
+// CHECK:         return
+// PLACE-LABEL: func @decode_step_final_read_early
+// PLACE:         gpu.launch
+// PLACE:         %[[CF:.+]] = bufferization.to_tensor
+// PLACE:         tensor.dim %{{.*}}, %c0
+// PLACE:         return
+func.func @decode_step_final_read_early(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x64xf32>,
+                       %v: tensor<?x2x1x256xf32>, %g: tensor<?x2x1xf32>,
+                       %c0: tensor<?x2x64x256xf32>, %n0: tensor<?x2x64xf32>,
+                       %m0: tensor<?x2xf32>)
+    -> (tensor<?x2x1x256xf32>, index) {
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x64x256xf32>, tensor<?x2x64xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+          tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>)
+  %zero = arith.constant 0 : index
+  %rows = tensor.dim %cf, %zero : tensor<?x2x64x256xf32>
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %g, %g, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x1xf32>, tensor<?x2x1x64x256xf32>,
+         tensor<?x2x1x64xf32>, tensor<?x2x1xf32>) -> tensor<?x2x1x256xf32>
+  return %h, %rows : tensor<?x2x1x256xf32>, index
 }
 
 // -----

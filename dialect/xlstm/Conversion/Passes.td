@@ -394,6 +394,14 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     and the states kernel stores 16-bit entering states 8 columns a lane
     after a transpose within each quad of lanes (whole 32-byte sectors).
 
+    A decode step (one static position) skips the tensor-core tiles: the
+    outputs kernel sums `q . C` with a lane per value column, the states
+    kernel writes `decay C + w k v^T` (key rows split over blocks where the
+    heads give too few). With `fuse-decode-step` (default), a states op and
+    the outputs op that alone reads its entering states (the step program)
+    become one kernel that reads `C` once, writes the final state and
+    normalises `h` (16 warps split the key rows, every load in flight).
+
     Otherwise, bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
     ones are split 3xTF32 (`hi = tf32(v)`, `lo = tf32(v - hi)`, three mma:
     about float32 precision), unless `allow-tf32` lets them round to tf32
@@ -435,7 +443,11 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
            "The staged kernels multiply on 16-bit tensor cores (mma.sync "
            "m16n8k16, ldmatrix fragments, P in registers): the outputs where "
            "q, k, v and the entering C share one 16-bit type, the states "
-           "where k and v do; off: tf32">
+           "where k and v do; off: tf32">,
+    Option<"fuseDecodeStep", "fuse-decode-step", "bool", /*default=*/"true",
+           "A decode step's outputs op and the states op whose entering "
+           "states it reads (one static position) run as one kernel that "
+           "reads C once; off: a kernel each">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
