@@ -202,6 +202,15 @@ sys.exit("no PTX image has the kernel " + name)
   # block, batch 3 so that the steps take the small-batch tensor-core
   # projections and the row-split decode states kernel.
   reference_case large_decode_wide 3
+  # The fused decode step's four-columns-a-lane kernel (chosen from 256
+  # blocks up, as at batch 16 of the 7B), forced at batch 3 (the options
+  # xlstmc gives each dtype, plus decode-step-wide-blocks).
+  for spec in "f32:" "bf16:tf32=1 "; do
+    "$xlstmc" "$root/bench/configs/large_decode_wide.yaml" \
+      --dtype "${spec%%:*}" --cubins=none --quiet \
+      --pass-pipeline="builtin.module(xlstm-to-gpu{${spec#*:}decode-step-wide-blocks=1})" \
+      -o "$out/bundles/large_decode_wide.wide.${spec%%:*}.xlstmb"
+  done
   # sLSTM heads of 512 units (two gate pre-activations per thread).
   reference_case slstm_wide 2
   # The generic sLSTM lowering (a launch per step), which the persistent

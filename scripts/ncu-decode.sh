@@ -7,6 +7,7 @@
 # small-batch kernels of the first decode steps, batch 1 and 16, and
 # their share of the 4.17 TB/s the H200 copies at.
 #   scripts/ncu-decode.sh [BUNDLE]   (default: the bf16 bundle of prepare hf)
+# NCU_BATCHES="1 16" and NCU_WHAT="projections step" narrow it down.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/gpu-out"
@@ -15,14 +16,14 @@ logs="${OUT:-$out}"
 cd "$out"
 # The projections by name; the step program's own kernels (the fused mLSTM
 # decode step: 512 threads a block) by block size.
-for b in 1 16; do
-  for what in projections step; do
+for b in ${NCU_BATCHES:-1 16}; do
+  for what in ${NCU_WHAT:-projections step}; do
     if [ "$what" = projections ]; then
       filter=(--kernel-name regex:'projection_(gemv|small_batch)' --launch-count 14)
     else
       filter=(--kernel-name regex:'^step_kernel' --launch-count 120)
     fi
-    csv="$logs/ncu-decode-$what-b$b.csv"
+    csv="$logs/ncu-decode-$(basename "$bundle" .xlstmb)-$what-b$b.csv"
     /usr/local/cuda/bin/ncu --clock-control none "${filter[@]}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,launch__block_size \
       --csv --page raw ./xlstm-run "$bundle" --device=cuda --dtype bf16 \

@@ -768,18 +768,19 @@ protected:
   using KernelBuilder::KernelBuilder;
 
   /// A thread's place in a decode grid of (column tiles, heads, batch
-  /// rows) with a lane per value column.
+  /// rows) with `perLane` value columns a lane.
   struct Place {
     Value hd, row, tid, lane, warp, col;
   };
-  Place place(gpu::LaunchOp launch, int64_t columns) {
+  Place place(gpu::LaunchOp launch, int64_t columns, int64_t perLane = 1) {
     Place p;
     p.hd = launch.getBlockIds().y;
     p.row = launch.getBlockIds().z;
     p.tid = launch.getThreadIds().x;
     p.lane = remui(p.tid, idx(32));
     p.warp = divui(p.tid, idx(32));
-    p.col = add(mul(launch.getBlockIds().x, idx(columns)), p.lane);
+    p.col = add(mul(launch.getBlockIds().x, idx(columns)),
+                mul(p.lane, idx(perLane)));
     return p;
   }
 
@@ -1520,30 +1521,35 @@ private:
 /// the final states, where the step program's outputs op reads the
 /// entering states of its states op. The separate kernels each read the
 /// block's C (4 MB per batch row in the xLSTM-7B); this one reads it once.
-/// A block owns 32 value columns of one head and batch row; its 16 warps
-/// split the key rows, every row's load in flight at once (up to 16 per
-/// lane), a lane per column: each thread writes decay C[d, j] + w k[d] v[j]
-/// (the states kernel's arithmetic) and sums q[d] C[d, j], q.k and q.n
-/// over its warp's rows (the head's first block also writes n' and m');
-/// lane j of warp 0 then combines the warps' sums as the outputs kernel
-/// does. No loop over the key dimension runs in one warp alone: its
-/// serial loads would cost more than streaming C.
+/// A block owns 32 `perLane` value columns of one head and batch row, a
+/// lane `perLane` adjacent columns (one vector load per row); its 16 warps
+/// split the key rows, all of a step's loads in flight (16 rows a step
+/// with one column a lane, 8 with four): each thread writes
+/// decay C[d, j] + w k[d] v[j] (the states kernel's arithmetic) and sums
+/// q[d] C[d, j], q.k and q.n over its warp's rows (the head's first block
+/// also writes n' and m'); warp 0 then combines the warps' sums as the
+/// outputs kernel does. No loop over the key dimension runs in one warp
+/// alone: its serial loads would cost more than streaming C.
 class DecodeStepKernel : DecodeMath {
 public:
-  static constexpr int64_t columns = 32, warps = 16, maxUnroll = 16;
+  static constexpr int64_t warps = 16, loadsInFlight = 16;
 
-  DecodeStepKernel(OpBuilder &b, Location loc)
-      : DecodeMath(b, loc, b.getF32Type()) {}
+  DecodeStepKernel(OpBuilder &b, Location loc, int64_t perLane)
+      : DecodeMath(b, loc, b.getF32Type()), perLane(perLane) {}
 
-  /// Whether the kernel takes DHQK x DHV heads.
-  static bool fits(int64_t dhqk, int64_t dhv) {
-    return dhv % columns == 0 && dhqk % warps == 0;
+  /// Value columns per block with `perLane` columns a lane.
+  static int64_t columnsFor(int64_t perLane) { return 32 * perLane; }
+
+  /// Whether the kernel takes DHQK x DHV heads with `perLane` columns a
+  /// lane.
+  static bool fits(int64_t dhqk, int64_t dhv, int64_t perLane) {
+    return dhv % columnsFor(perLane) == 0 && dhqk % warps == 0;
   }
 
   /// Workgroup buffers: the warps' q . C per column, their q . k, q . n.
-  static SmallVector<Type> sharedTypes(MLIRContext *ctx) {
+  static SmallVector<Type> sharedTypes(MLIRContext *ctx, int64_t perLane) {
     Type f32 = Float32Type::get(ctx);
-    return {sharedMemoryType(ctx, {warps, columns}, f32),
+    return {sharedMemoryType(ctx, {warps, columnsFor(perLane)}, f32),
             sharedMemoryType(ctx, {warps, 2}, f32)};
   }
 
@@ -1553,34 +1559,45 @@ public:
              gpu::LaunchOp launch) {
     ValueRange shared = launch.getWorkgroupAttributions();
     Value partialSh = shared[0], dotsSh = shared[1];
-    auto [hd, row, tid, lane, warp, col] = place(launch, columns);
+    // (col: the lane's first column.)
+    auto [hd, row, tid, lane, warp, col] =
+        place(launch, columnsFor(perLane), perLane);
     Value pos = idx(0);
     Value c0 = states.initial[0], n0 = states.initial[1];
     Value m = load(states.initial[2], {row, hd});
     Value f = load(states.fgate, {row, hd, pos});
     Value i = load(states.igate, {row, hd, pos});
     auto [mNew, w, decay] = stepGates(f, i, m, states.kScale);
-    Value v = load(states.v, {row, hd, pos, col});
+    auto columns = [&](Value memref, SmallVector<Value> at) {
+      at.push_back(col);
+      return perLane == 1 ? SmallVector<Value>{load(memref, at)}
+                          : loadVector(memref, at, perLane);
+    };
+    SmallVector<Value> v = columns(states.v, {row, hd, pos});
     // The head's first block writes n' (lane 0 of each warp, its rows)
     // and m'.
     Value first = eqi(launch.getBlockIds().x, idx(0));
     Value writesN = arith::AndIOp::create(b, loc, first, eqi(lane, idx(0)));
 
-    // This warp's rows: all loads (C a lane per column; q, k, n the same
-    // for every lane) first, then the new state's stores; q . C, q . k and
+    // This warp's rows: all loads (C by columns; q, k, n the same for
+    // every lane) first, then the new state's stores; q . C, q . k and
     // q . n summed in row order (the last two alike in every lane).
     int64_t rowsPerWarp = states.dhqk / warps;
     int64_t unroll = std::min<int64_t>(
-        maxUnroll, int64_t(1) << llvm::countr_zero(uint64_t(rowsPerWarp)));
+        loadsInFlight / perLane,
+        int64_t(1) << llvm::countr_zero(uint64_t(rowsPerWarp)));
     Value d0 = mul(warp, idx(rowsPerWarp));
+    // acc: q . C per column, then q . k, q . n.
+    SmallVector<Value> init(perLane + 2, constant(0.0));
     SmallVector<Value> sums = forRange(
-        0, rowsPerWarp, unroll, {constant(0.0), constant(0.0), constant(0.0)},
+        0, rowsPerWarp, unroll, init,
         [&](Value dd, ValueRange acc) -> SmallVector<Value> {
-          SmallVector<Value> ds, cs, qs, ks, ns;
+          SmallVector<Value> ds, qs, ks, ns;
+          SmallVector<SmallVector<Value>> cs;
           for (int64_t u = 0; u < unroll; ++u) {
             Value d = add(d0, add(dd, idx(u)));
             ds.push_back(d);
-            cs.push_back(load(c0, {row, hd, d, col}));
+            cs.push_back(columns(c0, {row, hd, d}));
             qs.push_back(load(outputs.q, {row, hd, pos, d}));
             ks.push_back(load(states.k, {row, hd, pos, d}));
             ns.push_back(load(n0, {row, hd, d}));
@@ -1588,12 +1605,18 @@ public:
           SmallVector<Value> next(acc);
           for (int64_t u = 0; u < unroll; ++u) {
             Value kw = mulf(ks[u], w);
-            store(roundTo(addf(mulf(cs[u], decay), mulf(kw, v)),
-                          states.finalC),
-                  states.finalC, {row, hd, ds[u], col});
-            next[0] = addf(next[0], mulf(qs[u], cs[u]));
-            next[1] = addf(next[1], mulf(qs[u], ks[u]));
-            next[2] = addf(next[2], mulf(qs[u], ns[u]));
+            SmallVector<Value> updated;
+            for (int64_t j = 0; j < perLane; ++j) {
+              updated.push_back(
+                  addf(mulf(cs[u][j], decay), mulf(kw, v[j])));
+              next[j] = addf(next[j], mulf(qs[u], cs[u][j]));
+            }
+            if (perLane == 1)
+              store(updated[0], states.finalC, {row, hd, ds[u], col});
+            else
+              storeVector(updated, states.finalC, {row, hd, ds[u], col});
+            next[perLane] = addf(next[perLane], mulf(qs[u], ks[u]));
+            next[perLane + 1] = addf(next[perLane + 1], mulf(qs[u], ns[u]));
           }
           ifThen(writesN, [&] {
             for (int64_t u = 0; u < unroll; ++u)
@@ -1603,30 +1626,39 @@ public:
           });
           return next;
         });
-    store(sums[0], partialSh, {warp, lane});
+    Value lane0 = mul(lane, idx(perLane));
+    for (int64_t j = 0; j < perLane; ++j)
+      store(sums[j], partialSh, {warp, add(lane0, idx(j))});
     ifThen(eqi(lane, idx(0)), [&] {
-      store(sums[1], dotsSh, {warp, idx(0)});
-      store(sums[2], dotsSh, {warp, idx(1)});
+      store(sums[perLane], dotsSh, {warp, idx(0)});
+      store(sums[perLane + 1], dotsSh, {warp, idx(1)});
     });
     ifThen(arith::AndIOp::create(b, loc, first, eqi(tid, idx(0))), [&] {
       store(roundTo(mNew, states.finalM), states.finalM, {row, hd});
     });
     gpu::BarrierOp::create(b, loc);
 
-    // Lane j of warp 0: the warps' sums in order, h of column j.
+    // Warp 0: the warps' sums in order, h of the lane's columns.
     ifThen(eqi(warp, idx(0)), [&] {
-      Value qc = constant(0.0), qk = constant(0.0), qn = constant(0.0);
+      Value qk = constant(0.0), qn = constant(0.0);
       for (int64_t w = 0; w < warps; ++w) {
-        qc = addf(qc, load(partialSh, {idx(w), lane}));
         qk = addf(qk, load(dotsSh, {idx(w), idx(0)}));
         qn = addf(qn, load(dotsSh, {idx(w), idx(1)}));
       }
-      store(normalisedOutput(qc, qk, qn, v, f, i, m, outputs.qScale,
-                             outputs.kScale, outputs.eps),
-            outputs.h, {row, hd, pos, col});
+      for (int64_t j = 0; j < perLane; ++j) {
+        Value qc = constant(0.0);
+        for (int64_t w = 0; w < warps; ++w)
+          qc = addf(qc, load(partialSh, {idx(w), add(lane0, idx(j))}));
+        store(normalisedOutput(qc, qk, qn, v[j], f, i, m, outputs.qScale,
+                               outputs.kScale, outputs.eps),
+              outputs.h, {row, hd, pos, add(col, idx(j))});
+      }
     });
     gpu::TerminatorOp::create(b, loc);
   }
+
+private:
+  int64_t perLane;
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
@@ -1678,6 +1710,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       getOperation()->emitError(
           "xlstm-chunkwise-mlstm-to-mma: dv-tile must be a positive multiple "
           "of 8");
+      return signalPassFailure();
+    }
+    if (decodeStepWideBlocks < 0) {
+      getOperation()->emitError("xlstm-chunkwise-mlstm-to-mma: "
+                                "decode-step-wide-blocks must be 0 or more");
       return signalPassFailure();
     }
     if (!llvm::is_contained({16, 32, 64, 128}, keyRows)) {
@@ -1740,11 +1777,12 @@ struct XLSTMChunkwiseMLSTMToMMAPass
   }
 
   static void record(gpu::LaunchOp launch, RankedTensorType operand,
-                     const Twine &kernel, Value reads) {
+                     const Twine &kernel, Value reads,
+                     const Twine &when = "") {
     xlstm::recordKernelChoice(launch,
                               {"recurrence",
                                xlstm::formatShape(operand.getShape()),
-                               kernel.str(), ""},
+                               kernel.str(), when.str()},
                               reads);
   }
 
@@ -1772,7 +1810,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     int64_t dhqk = qType.getDimSize(3), dhv = vType.getDimSize(3);
     if (qType.isDynamicDim(2) || qType.getDimSize(2) != 1 ||
         ShapedType::isDynamic(dhqk) || ShapedType::isDynamic(dhv) ||
-        qType.isDynamicDim(1) || !DecodeStepKernel::fits(dhqk, dhv))
+        qType.isDynamicDim(1) || !DecodeStepKernel::fits(dhqk, dhv, 1))
       return {};
     ValueRange entering = states->getResults().take_front(3);
     if (!llvm::equal(entering,
@@ -1853,19 +1891,45 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     out.h = allocateLike(rewriter, loc, outputs.getH().getType(),
                          {batch, Value(), idx(1), Value()});
 
-    SmallVector<Type> shared = D::sharedTypes(rewriter.getContext());
-    auto launch = gpu::LaunchOp::create(
-        rewriter, loc, idx(dhv / D::columns), idx(qType.getDimSize(1)), batch,
-        idx(32 * D::warps), idx(1), idx(1),
-        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-        /*asyncDependencies=*/{}, shared);
-    std::string kernel = "decode step (outputs and states in one kernel) " +
-                         std::to_string(D::warps) + " warps";
-    record(launch, qType, kernel, outputs.getQ());
-    {
+    int64_t numHeads = qType.getDimSize(1);
+    auto emit = [&](int64_t perLane, const Twine &when) {
+      int64_t columns = D::columnsFor(perLane);
+      auto launch = gpu::LaunchOp::create(
+          rewriter, loc, idx(dhv / columns), idx(numHeads), batch,
+          idx(32 * D::warps), idx(1), idx(1),
+          /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+          /*asyncDependencies=*/{},
+          D::sharedTypes(rewriter.getContext(), perLane));
+      record(launch, qType,
+             "decode step (outputs and states in one kernel) " +
+                 Twine(D::warps) + " warps, " + Twine(perLane) +
+                 (perLane == 1 ? " column" : " columns") + " a lane",
+             outputs.getQ(), when);
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      DecodeStepKernel(rewriter, loc).build(out, st, launch);
+      DecodeStepKernel(rewriter, loc, perLane).build(out, st, launch);
+    };
+    // Four columns a lane (16-byte loads of float32 C, 4x the bytes in
+    // flight per warp) where the grid keeps decode-step-wide-blocks
+    // blocks; one otherwise (batch 1 needs the blocks more).
+    int64_t wide = 4;
+    if (decodeStepWideBlocks > 0 && D::fits(dhqk, dhv, wide)) {
+      Value blocks = arith::MulIOp::create(
+          rewriter, loc, batch, idx(numHeads * (dhv / D::columnsFor(wide))));
+      Value enough = arith::CmpIOp::create(rewriter, loc,
+                                           arith::CmpIPredicate::uge, blocks,
+                                           idx(decodeStepWideBlocks));
+      auto choice = scf::IfOp::create(rewriter, loc, enough,
+                                      /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(rewriter);
+      std::string many = ">= " + std::to_string(decodeStepWideBlocks) +
+                         " blocks of " + std::to_string(wide) + " columns";
+      rewriter.setInsertionPointToStart(choice.thenBlock());
+      emit(wide, many);
+      rewriter.setInsertionPointToStart(choice.elseBlock());
+      emit(1, "fewer");
+    } else {
+      emit(1, "");
     }
     rewriter.replaceOp(outputs,
                        toTensor(rewriter, loc, outputs.getH().getType(), out.h));

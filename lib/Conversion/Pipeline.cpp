@@ -357,6 +357,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "decode step's mLSTM outputs and states in one kernel"),
       llvm::cl::init(
           xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().fuseDecodeStep)};
+  Option<int64_t> decodeStepWideBlocks{
+      *this, "decode-step-wide-blocks",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma decode-step-wide-blocks: "
+                     "blocks the fused decode step must keep to take 4 "
+                     "value columns a lane (0: one always)"),
+      llvm::cl::init(
+          xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().decodeStepWideBlocks)};
   Option<bool> narrowEnteringStates{
       *this, "narrow-entering-states",
       llvm::cl::desc("xlstm-tile-mlstm-chunkwise narrow-entering-states: "
@@ -414,6 +421,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.narrowMMA = o.narrowChunkMMA;
         options.chunkwise.keyRows = o.chunkKeyRows;
         options.chunkwise.fuseDecodeStep = o.fuseDecodeStep;
+        options.chunkwise.decodeStepWideBlocks = o.decodeStepWideBlocks;
         options.narrowEnteringStates = o.narrowEnteringStates;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;

@@ -7,6 +7,8 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="key-rows=48" 2>&1 | FileCheck %s --check-prefix=BADROWS
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="fuse-decode-step=0" | FileCheck %s --check-prefix=SEPARATE
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s --check-prefix=PLACE
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="decode-step-wide-blocks=0" | FileCheck %s --check-prefix=ONE
+// RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="decode-step-wide-blocks=-1" 2>&1 | FileCheck %s --check-prefix=BADWIDE
 
 // BAD: dv-tile must be a positive multiple of 8
 // BADROWS: key-rows must be 16, 32, 64 or 128
@@ -127,6 +129,8 @@ func.func @bf16_outputs_narrow(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf
 }
 
 // -----
+
+// BADWIDE: decode-step-wide-blocks must be 0 or more
 
 // A decode step (a static single position): blocks of 32 value columns per
 // head and batch row, 8 warps summing q . C over 8 key rows each (a lane
@@ -434,23 +438,40 @@ func.func @decode_states_split_rows(%k: tensor<?x2x1x256xf32>, %v: tensor<?x2x1x
 // With fuse-decode-step=0: the outputs kernel reads the initial states
 // (chunk 0's entering state is the initial state), so the states kernel
 // writes only the final states.
+// By default the batch picks, at run time, four columns a lane (16-byte
+// loads and stores of C) where batch x heads x DHV / 128 >= 256 blocks.
 // CHECK-LABEL: func @decode_step
 // CHECK-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
 // CHECK:         %[[IN:.+]] = bufferization.to_buffer %[[C0]] read_only
-// CHECK:         gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c8{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c512
-// CHECK-NOT:       nvvm.mma.sync
-// CHECK-COUNT-4:   memref.load %[[IN]]
-// CHECK-NOT:       memref.load %[[IN]]
-// CHECK-COUNT-4:   memref.store {{.*}} : memref<?x2x64x256xf32>
-// CHECK:           memref.store {{.*}} : memref<?x2x64xf32>
-// CHECK:           memref.store {{.*}} : memref<16x2xf32, #gpu.address_space<workgroup>>
-// CHECK:           memref.store {{.*}} : memref<?x2xf32>
-// CHECK-NOT:       gpu.shuffle
-// CHECK:           gpu.barrier
-// CHECK:           arith.divf
-// CHECK-NOT:     gpu.launch
+// CHECK:         %[[BLOCKS:.+]] = arith.muli %{{.*}}, %c4
+// CHECK:         %[[MANY:.+]] = arith.cmpi uge, %[[BLOCKS]], %c256
+// CHECK:         scf.if %[[MANY]]
+// CHECK:           gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c512{{.*}} workgroup(%{{.*}} : memref<16x128xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-4:     vector.load %[[IN]]{{.*}} vector<4xf32>
+// CHECK-COUNT-4:     vector.store {{.*}} : memref<?x2x64x256xf32>, vector<4xf32>
+// CHECK:           } else {
+// CHECK:           gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c8{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c512
 // CHECK-NOT:     xlstm.mlstm_chunk
 // CHECK:         return
+// With decode-step-wide-blocks=0, a lane per column only: 16 warps of 4
+// key rows each, every row's load in flight before the stores.
+// ONE-LABEL: func @decode_step
+// ONE-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
+// ONE:         %[[IN:.+]] = bufferization.to_buffer %[[C0]] read_only
+// ONE-NOT:     scf.if
+// ONE:         gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c8{{[_0-9]*}}, %{{[^ ]+}} = %c2{{[_0-9]*}}, %{{[^ ]+}} = %{{.+}}) threads({{.*}}) in (%{{[^ ]+}} = %c512
+// ONE-NOT:       nvvm.mma.sync
+// ONE-COUNT-4:   memref.load %[[IN]]
+// ONE-NOT:       memref.load %[[IN]]
+// ONE-COUNT-4:   memref.store {{.*}} : memref<?x2x64x256xf32>
+// ONE:           memref.store {{.*}} : memref<?x2x64xf32>
+// ONE:           memref.store {{.*}} : memref<16x2xf32, #gpu.address_space<workgroup>>
+// ONE:           memref.store {{.*}} : memref<?x2xf32>
+// ONE-NOT:       gpu.shuffle
+// ONE:           gpu.barrier
+// ONE:           arith.divf
+// ONE-NOT:     gpu.launch
+// ONE:         return
 // SEPARATE-LABEL: func @decode_step
 // SEPARATE-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
 // SEPARATE:         gpu.launch
@@ -521,11 +542,11 @@ func.func @decode_step_entering_read(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x
 // The final C read between the states op and the outputs op: the fused
 // kernel goes where the states op stood (q is known there).
 // CHECK-LABEL: func @decode_step_final_read_early
-// CHECK:         gpu.launch
-// CHECK-NOT:     gpu.launch
+// CHECK:         scf.if
+// CHECK-NOT:     xlstm.mlstm_chunk
 // CHECK:         return
 // PLACE-LABEL: func @decode_step_final_read_early
-// PLACE:         gpu.launch
+// PLACE:         scf.if
 // PLACE:         %[[CF:.+]] = bufferization.to_tensor
 // PLACE:         tensor.dim %{{.*}}, %c0
 // PLACE:         return

@@ -400,7 +400,9 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     heads give too few). With `fuse-decode-step` (default), a states op and
     the outputs op that alone reads its entering states (the step program)
     become one kernel that reads `C` once, writes the final state and
-    normalises `h` (16 warps split the key rows, every load in flight).
+    normalises `h` (16 warps split the key rows, every load in flight;
+    four value columns a lane where `decode-step-wide-blocks` blocks remain,
+    chosen at run time from the batch).
 
     Otherwise, bf16/f16 `q, k, v` convert to tf32 exactly (one mma per tile); float32
     ones are split 3xTF32 (`hi = tf32(v)`, `lo = tf32(v - hi)`, three mma:
@@ -447,7 +449,12 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Option<"fuseDecodeStep", "fuse-decode-step", "bool", /*default=*/"true",
            "A decode step's outputs op and the states op whose entering "
            "states it reads (one static position) run as one kernel that "
-           "reads C once; off: a kernel each">
+           "reads C once; off: a kernel each">,
+    Option<"decodeStepWideBlocks", "decode-step-wide-blocks", "int64_t",
+           /*default=*/"256",
+           "The fused decode step takes 4 value columns a lane (16-byte "
+           "loads) where that still makes at least this many blocks (batch x "
+           "heads x DHV / 128, known at run time), else one; 0: always one">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
