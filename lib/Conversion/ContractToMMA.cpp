@@ -1520,6 +1520,12 @@ struct XLSTMContractToMMAPass
           "shared memory for the small-batch sum)");
       return signalPassFailure();
     }
+    if (smallBatchMinBlocksPerSM < 0 || smallBatchMinBlocksPerSM > 32) {
+      getOperation()->emitError("xlstm-contract-to-mma: "
+                                "small-batch-min-blocks-per-sm must be 0 to "
+                                "32");
+      return signalPassFailure();
+    }
     if (skinnyWarps < 1 || skinnyWarps > 32 || skinnyUnroll < 1 ||
         skinnyUnroll > 8 ||
         (skinnyProjections &&
@@ -1961,11 +1967,26 @@ struct XLSTMContractToMMAPass
       auto launch = launchAll(
           "projection_small_batch_mma",
           (Twine(tokenTiles) + " token tiles unroll " +
-           Twine(smallBatchUnroll))
+           Twine(smallBatchUnroll) + " min blocks " +
+           Twine(siblings ? 0 : smallBatchMinBlocksPerSM))
               .str(),
           T::blockN, 32 * smallBatchWarps, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value w,
               Value out, int64_t n, bool accumulate) {
+            // ptxas, free to aim at more resident blocks, interleaves
+            // each K chunk's loads with its mma (about 64 registers, one
+            // chunk in flight per warp); a minimum of blocks per SM lets it
+            // keep more loads in flight. Lone projections only: the
+            // siblings' launches have blocks enough to hide the latency
+            // (and measured slower with it).
+            if (smallBatchMinBlocksPerSM > 0 && !siblings) {
+              Operation *at = b.getInsertionBlock()->getParentOp();
+              auto func = dyn_cast<gpu::GPUFuncOp>(at);
+              if (!func)
+                func = at->getParentOfType<gpu::GPUFuncOp>();
+              func->setAttr("nvvm.minctasm",
+                            b.getI32IntegerAttr(smallBatchMinBlocksPerSM));
+            }
             T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
               accumulate)
                 .build(kernel.args[0], w, out, kernel.args[mArg], n, k,

@@ -313,6 +313,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma skinny-warps: warps per block of "
                      "the skinny projections' kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().skinnyWarps)};
+  Option<int64_t> smallBatchMinBlocksPerSM{
+      *this, "mma-small-batch-min-blocks-per-sm",
+      llvm::cl::desc("xlstm-contract-to-mma small-batch-min-blocks-per-sm: "
+                     "the small-batch kernel's occupancy hint to ptxas (0: "
+                     "none)"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().smallBatchMinBlocksPerSM)};
   Option<int64_t> skinnyUnroll{
       *this, "mma-skinny-unroll",
       llvm::cl::desc("xlstm-contract-to-mma skinny-unroll: K chunks per warp "
@@ -414,6 +421,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.smallBatchUnroll = o.smallBatchUnroll;
         options.mma.skinnyWarps = o.skinnyWarps;
         options.mma.skinnyUnroll = o.skinnyUnroll;
+        options.mma.smallBatchMinBlocksPerSM = o.smallBatchMinBlocksPerSM;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;

@@ -6,6 +6,9 @@
 // the later outputs' allocations move up to it.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="sibling-projections=false" --cse | FileCheck %s --check-prefix=OFF
+// The siblings' launch has blocks enough: no occupancy hint to ptxas.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s --check-prefix=NOHINT
+// NOHINT: gpu.func @projection_small_batch_mma_siblings({{.*}}) workgroup({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-loads-in-flight=0" --cse | FileCheck %s --check-prefix=UNROLL
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-loads-in-flight=-1" 2>&1 | FileCheck %s --check-prefix=BAD
 

@@ -11,6 +11,8 @@
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-unroll=9" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-unroll=9" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=0" | FileCheck %s --check-prefix=NOHINT
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=33" 2>&1 | FileCheck %s --check-prefix=BADHINT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
 // test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
@@ -35,8 +37,12 @@
 // CHECK:       } else {
 // CHECK:         %[[SGRID:.+]] = arith.ceildivui %{{.+}}, %c16
 // CHECK:         gpu.launch_func @projection_skinny_mma::@projection_skinny_mma blocks in (%[[SGRID]], %c1, %c1) threads in (%c512, %c1, %c1)
+// A lone projection's kernel tells ptxas to plan for 2 resident blocks per
+// SM (up to 128 registers: more loads in flight than the ~64 it picks
+// unhinted, which interleave each K chunk's loads with its mma).
 // CHECK-LABEL: gpu.func @projection_small_batch_mma(
 // CHECK-SAME:      workgroup(%[[PART:.+]] : memref<4096xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:      kernel attributes {known_block_size = array<i32: 512, 1, 1>, nvvm.minctasm = 2 : i32}
 // CHECK:           scf.for {{.*}} = %c0 to %c1056 step %c2048
 // CHECK-COUNT-4:     vector.load {{.*}} {alignment = 16 : i64} : memref<40x1056xbf16>, vector<8xbf16>
 // CHECK:             vector.bitcast {{.*}} : vector<8xbf16> to vector<4xi32>
@@ -64,6 +70,8 @@
 // FMA-NOT:       workgroup
 // FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
 
+// NOHINT-NOT: nvvm.minctasm
+// BADHINT: small-batch-min-blocks-per-sm must be 0 to 32
 // BADSKINNY: skinny-warps must be 1 to 32, skinny-unroll 1 to 8, and skinny-warps x ceil(gemv-max-rows / 8) at most 96
 // BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8, gemv-min-n at least 0, and small-batch-warps x ceil(gemv-max-rows / 8) at most 96
 

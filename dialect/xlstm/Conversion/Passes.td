@@ -263,6 +263,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     Option<"skinnyWarps", "skinny-warps", "int64_t", /*default=*/"16",
            "Warps per block of the skinny projections' kernel (16 rows of x "
            "per block; the warps split K)">,
+    Option<"smallBatchMinBlocksPerSM", "small-batch-min-blocks-per-sm",
+           "int64_t", /*default=*/"2",
+           "The small-batch kernel's occupancy hint to ptxas (nvvm.minctasm, "
+           "PTX .minnctapersm) for a lone projection (not a launch of "
+           "siblings): without one ptxas interleaves each K chunk's loads "
+           "with its mma (about 64 registers, one chunk in flight per "
+           "warp); 2 blocks per SM let it keep more loads in flight (up to "
+           "128 registers), 1 all of a step's; 0: no hint">,
     Option<"skinnyUnroll", "skinny-unroll", "int64_t", /*default=*/"4",
            "32-element K chunks per warp per step of the skinny "
            "projections' kernel">
