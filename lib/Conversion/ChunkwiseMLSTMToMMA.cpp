@@ -830,35 +830,6 @@ protected:
         compute);
   }
 
-  /// q . k and q . n by warp 0 (lanes striding the key dimension, shuffle
-  /// sums) into scalarSh[0], [1]; `perRow(d, k[d], n[d])` runs for each row
-  /// on the way.
-  void dotsByWarp0(Value warp, Value lane, Value q, Value k,
-                   function_ref<Value(Value d)> loadN, int64_t dhqk,
-                   Value row, Value hd, Value scalarSh,
-                   function_ref<void(Value, Value, Value)> perRow = {}) {
-    ifThen(eqi(warp, idx(0)), [&] {
-      Value pos = idx(0);
-      SmallVector<Value> dots = forRange(
-          lane, idx(dhqk), idx(32), {constant(0.0), constant(0.0)},
-          [&](Value d, ValueRange acc) -> SmallVector<Value> {
-            Value qv = load(q, {row, hd, pos, d});
-            Value kv = load(k, {row, hd, pos, d});
-            Value nv = loadN(d);
-            if (perRow)
-              perRow(d, kv, nv);
-            return {addf(acc[0], mulf(qv, kv)), addf(acc[1], mulf(qv, nv))};
-          });
-      for (int64_t i = 0; i < 2; ++i) {
-        for (int32_t offset : {16, 8, 4, 2, 1})
-          dots[i] = addf(dots[i], gpu::ShuffleOp::create(b, loc, dots[i],
-                                                         offset, 32,
-                                                         gpu::ShuffleMode::XOR)
-                                      .getShuffleResult());
-        ifThen(eqi(lane, idx(0)), [&] { store(dots[i], scalarSh, {idx(i)}); });
-      }
-    });
-  }
 };
 
 /// The outputs of a decode step (one position, static): the chunk kernel
@@ -908,10 +879,25 @@ public:
                    return {sum};
                  })[0];
     store(qc, partialSh, {warp, lane});
-    dotsByWarp0(
-        warp, lane, io.q, io.k,
-        [&](Value d) { return entering(io.chunkN, {row, hd, d}); }, io.dhqk,
-        row, hd, scalarSh);
+    // q . k and q . n by warp 0, lanes striding the key dimension.
+    ifThen(eqi(warp, idx(0)), [&] {
+      SmallVector<Value> dots = forRange(
+          lane, idx(io.dhqk), idx(32), {constant(0.0), constant(0.0)},
+          [&](Value d, ValueRange acc) -> SmallVector<Value> {
+            Value qv = load(io.q, {row, hd, pos, d});
+            return {addf(acc[0], mulf(qv, load(io.k, {row, hd, pos, d}))),
+                    addf(acc[1],
+                         mulf(qv, entering(io.chunkN, {row, hd, d})))};
+          });
+      for (int64_t i = 0; i < 2; ++i) {
+        for (int32_t offset : {16, 8, 4, 2, 1})
+          dots[i] = addf(dots[i], gpu::ShuffleOp::create(b, loc, dots[i],
+                                                         offset, 32,
+                                                         gpu::ShuffleMode::XOR)
+                                      .getShuffleResult());
+        ifThen(eqi(lane, idx(0)), [&] { store(dots[i], scalarSh, {idx(i)}); });
+      }
+    });
     gpu::BarrierOp::create(b, loc);
 
     ifThen(eqi(warp, idx(0)), [&] {
@@ -1568,10 +1554,19 @@ public:
     Value f = load(states.fgate, {row, hd, pos});
     Value i = load(states.igate, {row, hd, pos});
     auto [mNew, w, decay] = stepGates(f, i, m, states.kScale);
+    // The lane's columns of a row: one element, or a vector of them.
     auto columns = [&](Value memref, SmallVector<Value> at) {
       at.push_back(col);
       return perLane == 1 ? SmallVector<Value>{load(memref, at)}
                           : loadVector(memref, at, perLane);
+    };
+    auto storeColumns = [&](ValueRange values, Value memref,
+                            SmallVector<Value> at) {
+      at.push_back(col);
+      if (perLane == 1)
+        store(values[0], memref, at);
+      else
+        storeVector(values, memref, at);
     };
     SmallVector<Value> v = columns(states.v, {row, hd, pos});
     // The head's first block writes n' (lane 0 of each warp, its rows)
@@ -1611,10 +1606,7 @@ public:
                   addf(mulf(cs[u][j], decay), mulf(kw, v[j])));
               next[j] = addf(next[j], mulf(qs[u], cs[u][j]));
             }
-            if (perLane == 1)
-              store(updated[0], states.finalC, {row, hd, ds[u], col});
-            else
-              storeVector(updated, states.finalC, {row, hd, ds[u], col});
+            storeColumns(updated, states.finalC, {row, hd, ds[u]});
             next[perLane] = addf(next[perLane], mulf(qs[u], ks[u]));
             next[perLane + 1] = addf(next[perLane + 1], mulf(qs[u], ns[u]));
           }
@@ -1843,6 +1835,26 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     return states;
   }
 
+  /// A states op's inputs as buffers, with its sizes and key scale (the
+  /// results are the caller's).
+  static ChunkStates statesInputs(IRRewriter &rewriter, Location loc,
+                                  MLSTMChunkStatesOp op) {
+    auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
+    ChunkStates io;
+    io.k = buffer(op.getK());
+    io.v = buffer(op.getV());
+    io.igate = buffer(op.getIgate());
+    io.fgate = buffer(op.getFgate());
+    for (Value s : op.getInitialState())
+      io.initial.push_back(buffer(s));
+    io.chunk = op.getChunkSize();
+    io.dhqk = cast<RankedTensorType>(op.getK().getType()).getDimSize(3);
+    io.dhv = cast<RankedTensorType>(op.getV().getType()).getDimSize(3);
+    io.pTile = io.dvTile = 0;
+    io.kScale = cellmath::qkScales(op.getQkScaling(), io.dhqk).second;
+    return io;
+  }
+
   /// One launch of DecodeStepKernel for `outputs` and `states`, before
   /// `at`.
   void rewriteDecodeStep(IRRewriter &rewriter, MLSTMChunkOutputsOp outputs,
@@ -1860,18 +1872,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     auto [qScale, kScale] = cellmath::qkScales(outputs.getQkScaling(), dhqk);
-    ChunkStates st;
-    st.k = buffer(states.getK());
-    st.v = buffer(states.getV());
-    st.igate = buffer(states.getIgate());
-    st.fgate = buffer(states.getFgate());
-    for (Value s : states.getInitialState())
-      st.initial.push_back(buffer(s));
-    st.chunk = states.getChunkSize();
-    st.dhqk = dhqk;
-    st.dhv = dhv;
-    st.pTile = st.dvTile = 0;
-    st.kScale = kScale;
+    ChunkStates st = statesInputs(rewriter, loc, states);
     Value batch = memref::DimOp::create(rewriter, loc, st.k, idx(0));
     SmallVector<Value> finals;
     for (Value result : states->getResults().drop_front(3)) {
@@ -2122,20 +2123,9 @@ struct XLSTMChunkwiseMLSTMToMMAPass
 
     Location loc = kernelLoc(rewriter, op);
     rewriter.setInsertionPoint(op);
-    auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
-    ChunkStates io;
-    io.k = buffer(op.getK());
-    io.v = buffer(op.getV());
-    io.igate = buffer(op.getIgate());
-    io.fgate = buffer(op.getFgate());
-    for (Value s : op.getInitialState())
-      io.initial.push_back(buffer(s));
-    io.chunk = chunk;
-    io.dhqk = dhqk;
-    io.dhv = dhv;
+    ChunkStates io = statesInputs(rewriter, loc, op);
     io.pTile = pTile;
     io.dvTile = tile;
-    io.kScale = cellmath::qkScales(op.getQkScaling(), dhqk).second;
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };

@@ -1979,14 +1979,10 @@ struct XLSTMContractToMMAPass
             // keep more loads in flight. Lone projections only: the
             // siblings' launches have blocks enough to hide the latency
             // (and measured slower with it).
-            if (smallBatchMinBlocksPerSM > 0 && !siblings) {
-              Operation *at = b.getInsertionBlock()->getParentOp();
-              auto func = dyn_cast<gpu::GPUFuncOp>(at);
-              if (!func)
-                func = at->getParentOfType<gpu::GPUFuncOp>();
-              func->setAttr("nvvm.minctasm",
-                            b.getI32IntegerAttr(smallBatchMinBlocksPerSM));
-            }
+            if (smallBatchMinBlocksPerSM > 0 && !siblings)
+              kernel.func->setAttr(
+                  "nvvm.minctasm",
+                  b.getI32IntegerAttr(smallBatchMinBlocksPerSM));
             T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
               accumulate)
                 .build(kernel.args[0], w, out, kernel.args[mArg], n, k,

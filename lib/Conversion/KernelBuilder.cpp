@@ -107,6 +107,7 @@ gpu::LaunchFuncOp KernelCache::launch(OpBuilder &b, Location loc,
     body.blockIds = ids(gpu::BlockIdOp());
     body.threadIds = ids(gpu::ThreadIdOp());
     body.workgroup = kernel.getWorkgroupAttributions();
+    body.func = kernel;
     build(b, body);
     // (The body may leave the builder inside a region of its own.)
     b.setInsertionPointToEnd(&kernel.getBody().front());

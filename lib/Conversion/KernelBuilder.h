@@ -74,6 +74,8 @@ public:
     mlir::gpu::KernelDim3 blockIds, threadIds;
     /// The static shared buffers (`workgroup` types of the launch).
     mlir::ValueRange workgroup;
+    /// The kernel being built (for attributes such as hints to ptxas).
+    mlir::gpu::GPUFuncOp func;
   };
   using BodyBuilder = llvm::function_ref<void(mlir::OpBuilder &, const Body &)>;
 
