@@ -34,6 +34,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace xlstm {
@@ -59,107 +60,143 @@ struct SLSTMBuffers {
 
 class SLSTMKernel : KernelBuilder {
 public:
+  /// `units` hidden units (consecutive, one gate) per thread; 1 where the
+  /// recurrent weights are held in registers.
   SLSTMKernel(OpBuilder &b, Location loc, Type compute, int64_t dh,
-              SLSTMFunction function, bool inRegisters)
+              SLSTMFunction function, bool inRegisters, int64_t units,
+              int64_t dotUnroll, bool prefetchGates)
       : KernelBuilder(b, loc, compute), dh(dh), function(function),
-        inRegisters(inRegisters) {}
+        inRegisters(inRegisters), units(units), dotUnroll(dotUnroll),
+        prefetchGates(prefetchGates) {}
 
-  /// Threads per block: one per (gate, unit) up to 1024; wider heads give
-  /// each thread 4 * dh / 1024 of them.
-  static int64_t threadsFor(int64_t dh) { return std::min<int64_t>(4 * dh, 1024); }
+  /// Threads per block: one per `units` (gate, unit) pre-activations.
+  static int64_t threadsFor(int64_t dh, int64_t units) {
+    return 4 * dh / units;
+  }
+
+  /// Units per thread for a head of `dh` where R is read from memory: the
+  /// fewest of 1, 2, 4, at least `wanted`, that divide `dh` and fit the
+  /// head into 1024 threads, else the most below `wanted` that do; 0 where
+  /// none does (a thread per unit updates the cells: at least `dh`
+  /// threads).
+  static int64_t unitsFor(int64_t dh, int64_t wanted) {
+    auto fits = [&](int64_t u) { return dh % u == 0 && 4 * dh / u <= 1024; };
+    for (int64_t u = wanted; u <= 4; u *= 2)
+      if (fits(u))
+        return u;
+    for (int64_t u = wanted / 2; u >= 1; u /= 2)
+      if (fits(u))
+        return u;
+    return 0;
+  }
 
   void build(const SLSTMBuffers &io, Value seqLen, gpu::LaunchOp launch) {
     Value hd = launch.getBlockIds().x, row = launch.getBlockIds().y;
     Value tid = launch.getThreadIds().x;
     Value hShared = launch.getWorkgroupAttributions()[0];
     Value rawShared = launch.getWorkgroupAttributions()[1];
-    int64_t threads = threadsFor(dh), perThread = 4 * dh / threads;
-    // This thread's pre-activations v = tid + p * threads: gate g, unit j.
-    SmallVector<Value> slot, g, j, channel;
-    for (int64_t p = 0; p < perThread; ++p) {
-      slot.push_back(p == 0 ? tid : add(tid, idx(p * threads)));
-      g.push_back(divui(slot[p], idx(dh)));
-      j.push_back(remui(slot[p], idx(dh)));
-      channel.push_back(add(mul(hd, idx(dh)), j[p]));
-    }
-    // Threads 0 .. dh - 1 (their first slot is gate 0, unit tid) update
-    // the cell.
+    // This thread's pre-activations: slots first .. first + units - 1,
+    // gate g of units j .. j + units - 1 (dh % units == 0: one gate).
+    Value first = units == 1 ? tid : mul(tid, idx(units));
+    Value g = divui(first, idx(dh)), j = remui(first, idx(dh));
+    Value channel = add(mul(hd, idx(dh)), j);
+    // Threads 0 .. dh - 1 update the cell of unit tid.
     Value isCell = ult(tid, idx(dh));
+    Value cellChannel = add(mul(hd, idx(dh)), tid);
     bool sequence = static_cast<bool>(io.y);
     int64_t numStates = io.stateTypes.size();
 
-    SmallVector<Value> bias;
-    for (int64_t p = 0; p < perThread; ++p)
-      bias.push_back(load(io.bias, {hd, g[p], j[p]}));
+    SmallVector<Value> bias = loadVector(io.bias, {hd, g, j}, units);
     SmallVector<Value> weights; // R[hd, :, g, j] when held in registers
     if (inRegisters)
       for (int64_t i = 0; i < dh; ++i)
-        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g[0], j[0]}));
+        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
 
     SmallVector<Value> state;
     for (int64_t s = 0; s < numStates; ++s)
       state.push_back(io.initialState.empty()
                           ? constant(0.0)
-                          : load(io.initialState[s], {row, channel[0]}));
-    ifThen(isCell, [&] { store(state[0], hShared, {j[0]}); });
+                          : load(io.initialState[s], {row, cellChannel}));
+    ifThen(isCell, [&] { store(state[0], hShared, {tid}); });
     gpu::BarrierOp::create(b, loc);
+
+    // h_{t-1}[i .. i + n) from shared memory. (Scalar loads: NVPTX's
+    // load-store vectorizer makes them 16-byte loads where i is a multiple
+    // of 4; vector ops on shared memory would reach convert-vector-to-llvm
+    // before the GPU address spaces are mapped.)
+    auto loadH = [&](Value i, int64_t n) {
+      SmallVector<Value> hs;
+      for (int64_t q = 0; q < n; ++q)
+        hs.push_back(load(hShared, {q ? add(i, idx(q)) : i}));
+      return hs;
+    };
 
     auto loop = scf::ForOp::create(
         b, loc, idx(0), seqLen, idx(1), state,
         [&](OpBuilder &, Location, Value t, ValueRange iter) {
-          for (int64_t p = 0; p < perThread; ++p) {
-            // raw = x_g + (b_g + sum_i h_i R_i), the order of the linalg
-            // lowering.
-            Value acc = bias[p];
-            if (!weights.empty()) {
-              for (int64_t i = 0; i < dh; ++i)
-                acc = addf(acc, mulf(load(hShared, {idx(i)}), weights[i]));
-            } else {
-              // `unroll` rows of R per iteration: their loads are in flight
-              // together (the sum keeps its order).
-              int64_t unroll = dh % 8 == 0 ? 8 : dh % 4 == 0 ? 4 : 1;
-              auto dot = scf::ForOp::create(
-                  b, loc, idx(0), idx(dh), idx(unroll), ValueRange{acc},
-                  [&](OpBuilder &, Location, Value i0, ValueRange a) {
-                    SmallVector<Value> rs, hs;
-                    for (int64_t u = 0; u < unroll; ++u) {
-                      Value i = u == 0 ? i0 : add(i0, idx(u));
-                      rs.push_back(
-                          load(io.recurrentKernel, {hd, i, g[p], j[p]}));
-                      hs.push_back(load(hShared, {i}));
-                    }
-                    Value sum = a[0];
-                    for (int64_t u = 0; u < unroll; ++u)
-                      sum = addf(sum, mulf(hs[u], rs[u]));
-                    scf::YieldOp::create(b, loc, sum);
-                  });
-              acc = dot.getResult(0);
-            }
-            SmallVector<Value, 3> at = {row};
-            if (sequence)
-              at.push_back(t);
-            at.push_back(channel[p]);
-            Value raw = addf(loadGate(io.gates, g[p], at), acc);
-            store(raw, rawShared, {slot[p]});
+          // The step's gate inputs first: their loads are in flight
+          // during the dot product.
+          SmallVector<Value, 3> at = {row};
+          if (sequence)
+            at.push_back(t);
+          at.push_back(channel);
+          SmallVector<Value> x;
+          if (prefetchGates)
+            x = loadGates(io.gates, g, at);
+          // raw = x_g + (b_g + sum_i h_i R_i), the order of the linalg
+          // lowering, for each unit.
+          SmallVector<Value> acc(bias);
+          if (!weights.empty()) {
+            SmallVector<Value> hs = loadH(idx(0), dh);
+            for (int64_t i = 0; i < dh; ++i)
+              acc[0] = addf(acc[0], mulf(hs[i], weights[i]));
+          } else {
+            // `unroll` rows of R per iteration: their loads are in flight
+            // together (each sum keeps its order).
+            int64_t unroll = dh % dotUnroll == 0 ? dotUnroll
+                             : dh % 4 == 0       ? 4
+                                                 : 1;
+            acc = forRange(
+                idx(0), idx(dh), idx(unroll), acc,
+                [&](Value i0, ValueRange a) -> SmallVector<Value> {
+                  SmallVector<SmallVector<Value>> rs;
+                  for (int64_t u = 0; u < unroll; ++u)
+                    rs.push_back(loadVector(
+                        io.recurrentKernel,
+                        {hd, u ? add(i0, idx(u)) : i0, g, j}, units));
+                  SmallVector<Value> hs = loadH(i0, unroll);
+                  SmallVector<Value> sums(a);
+                  for (int64_t u = 0; u < unroll; ++u)
+                    for (int64_t k = 0; k < units; ++k)
+                      sums[k] = addf(sums[k], mulf(hs[u], rs[u][k]));
+                  return sums;
+                });
           }
+          if (!prefetchGates)
+            x = loadGates(io.gates, g, at);
+          SmallVector<Value> raw;
+          for (int64_t k = 0; k < units; ++k)
+            raw.push_back(addf(x[k], acc[k]));
+          for (int64_t k = 0; k < units; ++k)
+            store(raw[k], rawShared, {k ? add(first, idx(k)) : first});
           gpu::BarrierOp::create(b, loc);
 
-    auto update = scf::IfOp::create(b, loc, iter.getTypes(), isCell,
+          auto update = scf::IfOp::create(b, loc, iter.getTypes(), isCell,
                                           /*withElseRegion=*/true);
           {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(update.thenBlock());
             SmallVector<Value> raws;
             for (int64_t gate = 0; gate < 4; ++gate)
-              raws.push_back(load(rawShared, {add(idx(gate * dh), j[0])}));
+              raws.push_back(load(rawShared, {add(idx(gate * dh), tid)}));
             SmallVector<Value> next = cellmath::slstmCell(
                 b, loc, function, raws, SmallVector<Value>(iter));
             // States round to their storage type every step, as stored.
             for (auto [v, type] : llvm::zip(next, io.stateTypes))
               v = castFloat(castFloat(v, type), compute);
-            store(next[0], hShared, {j[0]});
+            store(next[0], hShared, {tid});
             if (sequence)
-              store(next[0], io.y, {row, t, channel[0]});
+              store(next[0], io.y, {row, t, cellChannel});
             scf::YieldOp::create(b, loc, next);
             b.setInsertionPointToStart(update.elseBlock());
             scf::YieldOp::create(b, loc, iter);
@@ -170,28 +207,35 @@ public:
     if (!io.finalState.empty())
       ifThen(isCell, [&] {
         for (int64_t s = 0; s < numStates; ++s)
-          store(loop.getResult(s), io.finalState[s], {row, channel[0]});
+          store(loop.getResult(s), io.finalState[s], {row, cellChannel});
       });
     gpu::TerminatorOp::create(b, loc);
   }
 
 private:
-  /// Gate `g` (uniform across a warp when DH >= 32) of the four buffers.
-  Value loadGate(ArrayRef<Value> gates, Value g, ValueRange at) {
-    auto pick = scf::IndexSwitchOp::create(b, loc, TypeRange{compute}, g,
+  /// This thread's `units` values of gate `g` (uniform across a warp when
+  /// DH / units >= 32) from the four buffers, in one vector load.
+  SmallVector<Value> loadGates(ArrayRef<Value> gates, Value g, ValueRange at) {
+    SmallVector<Type> types(units, compute);
+    auto pick = scf::IndexSwitchOp::create(b, loc, types, g,
                                            ArrayRef<int64_t>{0, 1, 2}, 3);
     OpBuilder::InsertionGuard guard(b);
     for (int64_t c = 0; c < 4; ++c) {
       Region &region =
           c < 3 ? pick.getCaseRegions()[c] : pick.getDefaultRegion();
       b.setInsertionPointToStart(&region.emplaceBlock());
-      scf::YieldOp::create(b, loc, load(gates[c], at));
+      scf::YieldOp::create(b, loc,
+                           units == 1
+                               ? SmallVector<Value>{load(gates[c], at)}
+                               : loadVector(gates[c], at, units));
     }
-    return pick.getResult(0);
+    return SmallVector<Value>(pick.getResults());
   }
   int64_t dh;
   SLSTMFunction function;
   bool inRegisters;
+  int64_t units, dotUnroll;
+  bool prefetchGates;
 };
 
 struct XLSTMPersistentSLSTMPass
@@ -199,6 +243,18 @@ struct XLSTMPersistentSLSTMPass
   using Base::Base;
 
   void runOnOperation() override {
+    if (unitsPerThread != 1 && unitsPerThread != 2 && unitsPerThread != 4) {
+      getOperation()->emitError("xlstm-persistent-slstm: units-per-thread "
+                                "must be 1, 2 or 4, got ")
+          << static_cast<int64_t>(unitsPerThread);
+      return signalPassFailure();
+    }
+    if (dotUnroll < 1 || dotUnroll > 32) {
+      getOperation()->emitError("xlstm-persistent-slstm: dot-unroll must be "
+                                "in [1, 32], got ")
+          << static_cast<int64_t>(dotUnroll);
+      return signalPassFailure();
+    }
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
       if (isa<SLSTMOp, SLSTMStepOp>(op))
@@ -230,10 +286,11 @@ struct XLSTMPersistentSLSTMPass
     if (ShapedType::isDynamic(width) || width % numHeads != 0)
       return;
     int64_t dh = width / numHeads;
-    // A block per head: one thread per (gate, unit), or for heads wider
-    // than 256 units a whole number of them per thread; a thread per unit
-    // updates the cell, so at most 1024 units.
-    if (dh > 1024 || (4 * dh > 1024 && (4 * dh) % 1024 != 0))
+    // A block per (head, batch row): a thread per gate pre-activation with
+    // R in registers, else per `units` of them (see unitsFor).
+    bool inRegisters = dh <= registerHeadDim && 4 * dh <= 1024;
+    int64_t units = inRegisters ? 1 : SLSTMKernel::unitsFor(dh, unitsPerThread);
+    if (units == 0)
       return;
     // Results are sized from the gates: their width must be known.
     if (llvm::any_of(op->getResultTypes(), [](Type t) {
@@ -296,24 +353,26 @@ struct XLSTMPersistentSLSTMPass
     };
     auto launch = gpu::LaunchOp::create(
         rewriter, loc, idx(numHeads), batch, c1,
-        idx(SLSTMKernel::threadsFor(dh)), c1, c1,
+        idx(SLSTMKernel::threadsFor(dh, units)), c1, c1,
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{},
         /*workgroupAttributions=*/
         TypeRange{sharedType(dh), sharedType(4 * dh)});
-    bool inRegisters = dh <= registerHeadDim && 4 * dh <= 1024;
     xlstm::recordKernelChoice(
         launch,
         {"recurrence", xlstm::formatShape(gateType.getShape()),
          std::string(sequence ? "persistent sLSTM" : "sLSTM step") +
              ", head dim " + std::to_string(dh) + ", recurrent weights in " +
-             (inRegisters ? "registers" : "global memory (cached)"),
+             (inRegisters ? std::string("registers")
+                          : "global memory, " + std::to_string(units) +
+                                " units a thread"),
          ""},
         recurrentKernel);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      SLSTMKernel(rewriter, loc, compute, dh, function, inRegisters)
+      SLSTMKernel(rewriter, loc, compute, dh, function, inRegisters, units,
+                  dotUnroll, prefetchGates)
           .build(io, seqLen, launch);
     }
     SmallVector<Value> results;

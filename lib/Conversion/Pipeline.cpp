@@ -330,6 +330,21 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-persistent-slstm register-head-dim: largest head "
                      "dimension whose recurrent weights stay in registers"),
       llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().registerHeadDim)};
+  Option<int64_t> slstmUnitsPerThread{
+      *this, "slstm-units-per-thread",
+      llvm::cl::desc("xlstm-persistent-slstm units-per-thread: hidden units "
+                     "per thread where R is read from memory (1, 2 or 4)"),
+      llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().unitsPerThread)};
+  Option<int64_t> slstmDotUnroll{
+      *this, "slstm-dot-unroll",
+      llvm::cl::desc("xlstm-persistent-slstm dot-unroll: rows of R loaded "
+                     "together where R is read from memory"),
+      llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().dotUnroll)};
+  Option<bool> slstmPrefetchGates{
+      *this, "slstm-prefetch-gates",
+      llvm::cl::desc("xlstm-persistent-slstm prefetch-gates: the step's gate "
+                     "inputs loaded before the dot product"),
+      llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().prefetchGates)};
   Option<int64_t> dvTile{
       *this, "dv-tile",
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
@@ -423,6 +438,9 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.skinnyUnroll = o.skinnyUnroll;
         options.mma.smallBatchMinBlocksPerSM = o.smallBatchMinBlocksPerSM;
         options.slstm.registerHeadDim = o.registerHeadDim;
+        options.slstm.unitsPerThread = o.slstmUnitsPerThread;
+        options.slstm.dotUnroll = o.slstmDotUnroll;
+        options.slstm.prefetchGates = o.slstmPrefetchGates;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.chunkwise.stagedStates = o.stagedChunkStates;

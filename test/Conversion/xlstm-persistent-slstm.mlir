@@ -1,5 +1,10 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=GLOBAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" | FileCheck %s --check-prefix=FOUR
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0" | FileCheck %s --check-prefix=LATE
+// RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="units-per-thread=3" 2>&1 | FileCheck %s --check-prefix=BADUNITS
+// RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="dot-unroll=0" 2>&1 | FileCheck %s --check-prefix=BADUNROLL
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=isa chip=sm_80" 2>&1 | FileCheck %s --check-prefix=ISA --implicit-check-not=error
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-persistent-slstm --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 
 // The whole recurrence is one launch: a block per (head, batch row) of
@@ -20,8 +25,8 @@
 // CHECK-COUNT-32: memref.load %[[RB]]
 // CHECK:         gpu.barrier
 // CHECK:         %[[LOOP:.+]]:4 = scf.for %[[T:.+]] = %{{.+}} to %[[SEQ]] step %{{.+}} iter_args
-// CHECK-COUNT-32:  memref.load %[[H]]
 // CHECK:           scf.index_switch
+// CHECK-COUNT-32:  memref.load %[[H]]
 // CHECK:           memref.store %{{.+}}, %[[RAW]][%[[TID]]]
 // CHECK-NEXT:      gpu.barrier
 // CHECK:           scf.if %{{.+}} -> (f32, f32, f32, f32)
@@ -34,12 +39,56 @@
 // CHECK-COUNT-4:   memref.store %[[LOOP]]#
 // CHECK:       bufferization.to_tensor %[[Y]] restrict writable
 // CHECK-NOT:   xlstm.slstm
+// With R read from memory (DH = 32 > register-head-dim): a thread per gate
+// pre-activation, the step's gate input loaded before the dot product
+// (its latency hides behind it), 8 rows of R loaded together per
+// iteration of the dot product.
 // GLOBAL-LABEL: func @sequence
 // GLOBAL:       gpu.launch
-// GLOBAL-NOT:   memref.load {{.*}} : memref<2x32x4x32xbf16>
-// GLOBAL:       scf.for
-// GLOBAL:         scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c8{{.*}} iter_args
-// GLOBAL:           memref.load {{.*}} : memref<2x32x4x32xbf16>
+// GLOBAL-SAME:    threads(%[[TID:[^,]+]], {{.*}} in (%{{[^ ]+}} = %c128,
+// GLOBAL-NOT:     memref.load {{.*}} : memref<2x32x4x32xbf16>
+// GLOBAL:         scf.for
+// GLOBAL:           scf.index_switch {{.*}} -> f32
+// GLOBAL:             memref.load {{.*}} : memref<?x?x64xf32>
+// GLOBAL:           scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c8{{.*}} iter_args({{.*}}) -> (f32)
+// GLOBAL-COUNT-8:     vector.load {{.*}} : memref<2x32x4x32xbf16>, vector<1xbf16>
+// GLOBAL:           memref.store {{.*}}, %{{.+}}[%[[TID]]]
+// GLOBAL-NEXT:      gpu.barrier
+// prefetch-gates=0: the gate input is loaded after the dot product.
+// LATE-LABEL: func @sequence
+// LATE:           scf.for {{.*}} step %c8{{.*}} iter_args({{.*}}) -> (f32)
+// LATE:           scf.index_switch {{.*}} -> f32
+// LATE-NEXT:      case 0
+// LATE-NEXT:        memref.load {{.*}} : memref<?x?x64xf32>
+// units-per-thread=4: a thread owns 4 consecutive units of one gate (32
+// threads); the bias, the step's gate inputs and each row of R come as
+// vectors of 4 (16 rows per iteration with dot-unroll=16), each h value
+// is read once for the 4 units (NVPTX makes 16-byte shared loads and
+// stores of the consecutive scalar ones).
+// FOUR-LABEL: func @sequence
+// FOUR:       gpu.launch
+// FOUR-SAME:    threads(%[[TID:[^,]+]], {{.*}} in (%{{[^ ]+}} = %c32,
+// FOUR-SAME:    workgroup(%[[H:[^ ]+]] : memref<32xf32, #gpu.address_space<workgroup>>, %[[RAW:[^ ]+]] : memref<128xf32, #gpu.address_space<workgroup>>)
+// FOUR:         %[[FIRST:.+]] = arith.muli %[[TID]], %c4
+// FOUR:         vector.load {{.*}} : memref<2x4x32xbf16>, vector<4xbf16>
+// FOUR-NOT:     memref.load {{.*}} : memref<2x32x4x32xbf16>
+// FOUR:         scf.for
+// FOUR:           scf.index_switch {{.*}} -> f32, f32, f32, f32
+// FOUR:             vector.load {{.*}} : memref<?x?x64xf32>, vector<4xf32>
+// FOUR:           scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32)
+// FOUR-COUNT-16:    vector.load {{.*}} : memref<2x32x4x32xbf16>, vector<4xbf16>
+// FOUR-COUNT-16:    memref.load %[[H]]
+// FOUR:           memref.store {{.*}}, %[[RAW]][%[[FIRST]]]
+// FOUR-COUNT-3:   memref.store {{.*}}, %[[RAW]]
+// FOUR-NEXT:      gpu.barrier
+// In PTX: a row of 4 bf16 weights is one 8-byte load, h is read 16 bytes
+// a load and the raw gates stored 16 bytes at a time.
+// ISA-LABEL: gpu.binary @sequence_kernel
+// ISA-SAME:    ld.global.v4.b16
+// ISA-SAME:    ld.shared.v4.b32
+// ISA-SAME:    st.shared.v4.b32
+// BADUNITS: units-per-thread must be 1, 2 or 4, got 3
+// BADUNROLL: dot-unroll must be in [1, 32], got 0
 // BIN: gpu.binary @sequence_kernel
 func.func @sequence(%i: tensor<?x?x64xf32>, %f: tensor<?x?x64xf32>,
                     %z: tensor<?x?x64xf32>, %o: tensor<?x?x64xf32>,
@@ -88,16 +137,18 @@ func.func @lstm_step(%i: tensor<?x16xf32>, %f: tensor<?x16xf32>,
 
 // -----
 
-// A head wider than 256 units: 1024 threads, each with two of the head's
-// 2048 gate pre-activations (two raw stores per step), the recurrent
-// weights read in the loop.
+// A head wider than 256 units: 2048 gate pre-activations do not fit 1024
+// threads of one, so 2 consecutive ones a thread (two raw stores per
+// step), the recurrent weights read in the loop; 4 with
+// units-per-thread=4.
 // CHECK-LABEL: func @wide
 // CHECK:       gpu.launch
-// CHECK-SAME:    threads(%[[TID:[^,]+]], {{.*}} in (%{{[^ ]+}} = %c1024,
+// CHECK-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c1024,
 // CHECK:         scf.for
-// CHECK:           memref.store %{{.+}}, %[[RAW:[^\[]+]][%[[TID]]]
-// CHECK:           memref.store %{{.+}}, %[[RAW]][%{{.+}}]
+// CHECK-COUNT-2:   memref.store %{{.+}}, %{{.+}} : memref<2048xf32, #gpu.address_space<workgroup>>
 // CHECK-NEXT:      gpu.barrier
+// FOUR-LABEL: func @wide
+// FOUR:       threads({{.*}}) in (%{{[^ ]+}} = %c512,
 func.func @wide(%g: tensor<?x?x512xf32>, %r: tensor<1x512x4x512xf32>,
                 %b: tensor<1x4x512xf32>) -> tensor<?x?x512xf32> {
   %y = xlstm.slstm %g, %g, %g, %g, %r, %b
@@ -127,19 +178,37 @@ func.func @too_wide(%g: tensor<?x?x2048xf32>, %r: tensor<1x2048x4x2048xf32>,
 
 // -----
 
-// 4 x 320 pre-activations do not split evenly over 1024 threads: left to
-// the generic lowering.
+// 4 x 258 pre-activations need 2 or more units a thread to fit 1024
+// threads; 258 % 4 != 0, so 2 units, 516 threads.
+// CHECK-LABEL: func @two_units
+// CHECK:       gpu.launch {{.*}} threads({{.*}}) in (%{{[^ ]+}} = %c516,
+// CHECK:         vector.load {{.*}} : memref<1x258x4x258xf32>, vector<2xf32>
+func.func @two_units(%g: tensor<?x?x258xf32>, %r: tensor<1x258x4x258xf32>,
+                     %b: tensor<1x4x258xf32>) -> tensor<?x?x258xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x?x258xf32>, tensor<?x?x258xf32>, tensor<?x?x258xf32>,
+         tensor<?x?x258xf32>, tensor<1x258x4x258xf32>, tensor<1x4x258xf32>)
+      -> tensor<?x?x258xf32>
+  return %y : tensor<?x?x258xf32>
+}
+
+// -----
+
+// 4 x 257 pre-activations: an odd head dimension over 256 has no whole
+// number of units a thread that fits 1024 threads: left to the generic
+// lowering.
 // CHECK-LABEL: func @uneven
 // CHECK-NOT:   gpu.launch
 // CHECK:       xlstm.slstm
-func.func @uneven(%g: tensor<?x?x320xf32>, %r: tensor<1x320x4x320xf32>,
-                  %b: tensor<1x4x320xf32>) -> tensor<?x?x320xf32> {
+func.func @uneven(%g: tensor<?x?x257xf32>, %r: tensor<1x257x4x257xf32>,
+                  %b: tensor<1x4x257xf32>) -> tensor<?x?x257xf32> {
   %y = xlstm.slstm %g, %g, %g, %g, %r, %b
       {function = #xlstm.function<slstm>, num_heads = 1 : i64}
-      : (tensor<?x?x320xf32>, tensor<?x?x320xf32>, tensor<?x?x320xf32>,
-         tensor<?x?x320xf32>, tensor<1x320x4x320xf32>, tensor<1x4x320xf32>)
-      -> tensor<?x?x320xf32>
-  return %y : tensor<?x?x320xf32>
+      : (tensor<?x?x257xf32>, tensor<?x?x257xf32>, tensor<?x?x257xf32>,
+         tensor<?x?x257xf32>, tensor<1x257x4x257xf32>, tensor<1x4x257xf32>)
+      -> tensor<?x?x257xf32>
+  return %y : tensor<?x?x257xf32>
 }
 
 // -----

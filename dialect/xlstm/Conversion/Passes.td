@@ -320,17 +320,24 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     Replaces every `xlstm.slstm` (all steps) and `xlstm.slstm_step` (one
     decode step) by a single `gpu.launch` with one block per (head, batch
     row) that runs the steps itself, instead of the generic lowering's
-    launches per step. Thread `(g, j)` of the `4 * DH` threads owns gate `g`
-    of hidden unit `j`: it keeps its column `R[hd, :, g, j]` of the recurrent
-    kernel in registers when `DH <= register-head-dim` (else reads it from
-    global memory every step, L1-cached), reads `h_{t-1}` from shared memory
-    and hands the raw gate over through shared memory; threads `j < DH`
-    update the cell state in registers (float32 math, rounded to the state's
-    storage type every step, as the generic lowering does) and publish the
-    new h. The op's tensors enter as `bufferization.to_buffer` and results
-    leave as `bufferization.to_tensor` of fresh allocations, so the pass runs
-    on tensor IR before bufferization. Heads wider than 256 (more than 1024
-    threads) are left to the generic path.
+    launches per step. A thread owns gate `g` of `U` consecutive hidden units
+    `j`: for `DH <= register-head-dim`, `U = 1` and the column
+    `R[hd, :, g, j]` of the recurrent kernel stays in registers; else `U` is
+    `units-per-thread` (at least `4 * DH / 1024`) and the thread reads its
+    rows of R from global memory every step (L2-resident), `dot-unroll`
+    rows at a time, one vector load of `U` weights per row, with `h_{t-1}`
+    from shared memory; the step's gate inputs are loaded before the dot
+    product (`prefetch-gates`) so that their latency hides behind it. (On
+    the H200, `U` 2 and 4 and 16 rows at a time were slower for the sLSTM
+    benchmarks: fewer, wider loads miss L1.) Raw gates are handed
+    over through shared memory; threads `j < DH` update the cell state in
+    registers (float32 math, rounded to the state's storage type every
+    step, as the generic lowering does) and publish the new h. Each unit's
+    sum keeps the generic lowering's order whatever `U`. The op's tensors
+    enter as `bufferization.to_buffer` and results leave as
+    `bufferization.to_tensor` of fresh allocations, so the pass runs on
+    tensor IR before bufferization. Heads that no `U <= 4` dividing `DH`
+    fits into 1024 threads are left to the generic path.
 
     ```mlir
     %y = xlstm.slstm %i, %f, %z, %o, %r, %b {function = #xlstm.function<slstm>,
@@ -349,12 +356,26 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     Option<"registerHeadDim", "register-head-dim", "int64_t",
            /*default=*/"64",
            "Largest head dimension whose recurrent weights stay in registers"
-           " (unrolled dot product)">
+           " (unrolled dot product)">,
+    Option<"unitsPerThread", "units-per-thread", "int64_t",
+           /*default=*/"1",
+           "Hidden units (consecutive, one gate) per thread where the "
+           "recurrent weights are read from memory: one vector load of R "
+           "and of the step's gate inputs serves them all (1, 2 or 4; "
+           "wide heads take at least 4 * DH / 1024)">,
+    Option<"dotUnroll", "dot-unroll", "int64_t", /*default=*/"8",
+           "Rows of R loaded together per iteration of the dot product where "
+           "R is read from memory (the largest of this, 4 and 1 dividing "
+           "DH)">,
+    Option<"prefetchGates", "prefetch-gates", "bool", /*default=*/"true",
+           "Load the step's gate inputs before the dot product rather than "
+           "after it">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 
