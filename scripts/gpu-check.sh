@@ -224,6 +224,10 @@ sys.exit("no PTX image has the kernel " + name)
   done
   # sLSTM heads of 512 units (two gate pre-activations per thread).
   reference_case slstm_wide 2
+  # sLSTM heads of 192 and 128 units (issue 10's sLSTM blocks): R read from
+  # memory, its last rows from the kernel's shared-memory copy.
+  reference_case slstm_block_768 2
+  reference_case slstm_block_512 2
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

@@ -37,6 +37,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <numeric>
+
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMPERSISTENTSLSTMPASS
 #include "xlstm/Conversion/Passes.h.inc"
@@ -64,10 +66,33 @@ public:
   /// recurrent weights are held in registers.
   SLSTMKernel(OpBuilder &b, Location loc, Type compute, int64_t dh,
               SLSTMFunction function, bool inRegisters, int64_t units,
-              int64_t dotUnroll, bool prefetchGates)
+              int64_t dotUnroll, bool prefetchGates, int64_t sharedRows)
       : KernelBuilder(b, loc, compute), dh(dh), function(function),
         inRegisters(inRegisters), units(units), dotUnroll(dotUnroll),
-        prefetchGates(prefetchGates) {}
+        prefetchGates(prefetchGates), sharedRows(sharedRows) {}
+
+  /// Rows of R loaded together per iteration of the dot product.
+  static int64_t unrollFor(int64_t dh, int64_t dotUnroll) {
+    return dh % dotUnroll == 0 ? dotUnroll : dh % 4 == 0 ? 4 : 1;
+  }
+
+  /// Rows of R per 32-bit word of its shared-memory copy: two 16-bit
+  /// weights (rows i, i + 1 of one column), or one wider.
+  static int64_t rowsPerWord(Type element) {
+    return element.getIntOrFloatBitWidth() == 16 ? 2 : 1;
+  }
+  /// The rows of R (the last ones of the sum) that `bytes` of shared memory
+  /// hold for a head of `dh` with `element` weights: a multiple of
+  /// `granule` (whole iterations of the dot product, whole words).
+  static int64_t sharedRowsFor(int64_t dh, Type element, int64_t bytes,
+                               int64_t granule) {
+    int64_t bytesPerRow = 4 * dh * 4 / rowsPerWord(element);
+    int64_t rows = std::min(dh, bytes / bytesPerRow);
+    return rows - rows % granule;
+  }
+  static int64_t sharedBytesFor(int64_t dh, Type element, int64_t rows) {
+    return rows / rowsPerWord(element) * 4 * dh * 4;
+  }
 
   /// Threads per block: one per `units` (gate, unit) pre-activations.
   static int64_t threadsFor(int64_t dh, int64_t units) {
@@ -118,6 +143,46 @@ public:
                           ? constant(0.0)
                           : load(io.initialState[s], {row, cellChannel}));
     ifThen(isCell, [&] { store(state[0], hShared, {tid}); });
+    // The last `sharedRows` rows of the head's R, copied once into shared
+    // memory as 32-bit words (two 16-bit rows of one column a word), so
+    // that each step reads them from there instead of from L2.
+    Type rElement =
+        cast<MemRefType>(io.recurrentKernel.getType()).getElementType();
+    int64_t pack = rowsPerWord(rElement);
+    sharedElement = rElement;
+    int64_t firstShared = dh - sharedRows;
+    Value rShared;
+    if (sharedRows > 0) {
+      int64_t words = sharedRows / pack, columns = 4 * dh;
+      Type wordType = pack == 2 ? Type(b.getI32Type()) : rElement;
+      rShared = sharedView(dynamicSharedMemory(), {words, columns}, wordType,
+                           /*offset=*/0);
+      int64_t threads = threadsFor(dh, units);
+      forRange(tid, idx(words * columns), idx(threads), {},
+               [&](Value w, ValueRange) -> SmallVector<Value> {
+                 Value word = divui(w, idx(columns));
+                 Value slot = remui(w, idx(columns));
+                 Value row = add(idx(firstShared), mul(word, idx(pack)));
+                 Value gate = divui(slot, idx(dh)), unit = remui(slot, idx(dh));
+                 SmallVector<Value> halves;
+                 for (int64_t r = 0; r < pack; ++r)
+                   halves.push_back(memref::LoadOp::create(
+                       b, loc, io.recurrentKernel,
+                       ValueRange{hd, r ? add(row, idx(r)) : row, gate, unit}));
+                 Value v = halves[0];
+                 if (pack == 2)
+                   v = vector::ExtractOp::create(
+                       b, loc,
+                       vector::BitCastOp::create(
+                           b, loc, VectorType::get({1}, b.getI32Type()),
+                           vector::FromElementsOp::create(
+                               b, loc, VectorType::get({2}, rElement), halves)),
+                       ArrayRef<int64_t>{0});
+                 memref::StoreOp::create(b, loc, v, rShared,
+                                         ValueRange{word, slot});
+                 return {};
+               });
+    }
     gpu::BarrierOp::create(b, loc);
 
     // h_{t-1}[i .. i + n) from shared memory. (Scalar loads: NVPTX's
@@ -153,11 +218,9 @@ public:
           } else {
             // `unroll` rows of R per iteration: their loads are in flight
             // together (each sum keeps its order).
-            int64_t unroll = dh % dotUnroll == 0 ? dotUnroll
-                             : dh % 4 == 0       ? 4
-                                                 : 1;
+            int64_t unroll = unrollFor(dh, dotUnroll);
             acc = forRange(
-                idx(0), idx(dh), idx(unroll), acc,
+                idx(0), idx(firstShared), idx(unroll), acc,
                 [&](Value i0, ValueRange a) -> SmallVector<Value> {
                   SmallVector<SmallVector<Value>> rs;
                   for (int64_t u = 0; u < unroll; ++u)
@@ -171,6 +234,9 @@ public:
                       sums[k] = addf(sums[k], mulf(hs[u], rs[u][k]));
                   return sums;
                 });
+            if (sharedRows > 0)
+              acc = sharedDot(rShared, pack, firstShared, unroll, acc, first,
+                              loadH);
           }
           if (!prefetchGates)
             x = loadGates(io.gates, g, at);
@@ -213,6 +279,45 @@ public:
   }
 
 private:
+  /// acc += h[i] R[i] over the rows from `firstShared` on, read from their
+  /// shared-memory copy `rShared` (`pack` rows a word; `units` == 1), `unroll`
+  /// rows an iteration, in row order.
+  SmallVector<Value>
+  sharedDot(Value rShared, int64_t pack, int64_t firstShared, int64_t unroll,
+            ValueRange acc, Value slot,
+            function_ref<SmallVector<Value>(Value, int64_t)> loadH) {
+    int64_t wordsPerIteration = std::lcm(unroll, pack) / pack;
+    unroll = wordsPerIteration * pack;
+    return forRange(
+        idx(0), idx((dh - firstShared) / pack), idx(wordsPerIteration), acc,
+        [&](Value w0, ValueRange a) -> SmallVector<Value> {
+          SmallVector<Value> rs;
+          for (int64_t q = 0; q < wordsPerIteration; ++q) {
+            Value word = memref::LoadOp::create(
+                b, loc, rShared, ValueRange{q ? add(w0, idx(q)) : w0, slot});
+            if (pack == 1) {
+              rs.push_back(castFloat(word, compute));
+              continue;
+            }
+            Value halves = vector::BitCastOp::create(
+                b, loc, VectorType::get({2}, sharedElement),
+                vector::BroadcastOp::create(
+                    b, loc, VectorType::get({1}, b.getI32Type()), word));
+            for (int64_t r = 0; r < 2; ++r)
+              rs.push_back(castFloat(
+                  vector::ExtractOp::create(b, loc, halves,
+                                            ArrayRef<int64_t>{r}),
+                  compute));
+          }
+          SmallVector<Value> hs =
+              loadH(add(idx(firstShared), mul(w0, idx(pack))), unroll);
+          Value sum = a[0];
+          for (int64_t u = 0; u < unroll; ++u)
+            sum = addf(sum, mulf(hs[u], rs[u]));
+          return {sum};
+        });
+  }
+
   /// This thread's `units` values of gate `g` (uniform across a warp when
   /// DH / units >= 32) from the four buffers, in one vector load.
   SmallVector<Value> loadGates(ArrayRef<Value> gates, Value g, ValueRange at) {
@@ -236,6 +341,9 @@ private:
   bool inRegisters;
   int64_t units, dotUnroll;
   bool prefetchGates;
+  int64_t sharedRows;
+  /// The 16-bit type of R's packed shared-memory words.
+  Type sharedElement;
 };
 
 struct XLSTMPersistentSLSTMPass
@@ -351,10 +459,31 @@ struct XLSTMPersistentSLSTMPass
     auto sharedType = [&](int64_t n) {
       return sharedMemoryType(rewriter.getContext(), {n}, compute);
     };
+    // The last rows of R in shared memory, as many as shared-weight-bytes
+    // holds (within the block's limit), in whole iterations of the dot
+    // product.
+    Type rElement =
+        cast<RankedTensorType>(recurrentKernel.getType()).getElementType();
+    int64_t sharedRows = 0;
+    if (!inRegisters && units == 1 && sharedWeightBytes > 0) {
+      int64_t staticBytes = (dh + 4 * dh) * (compute.getIntOrFloatBitWidth() / 8);
+      int64_t granule = std::lcm(SLSTMKernel::unrollFor(dh, dotUnroll),
+                                 SLSTMKernel::rowsPerWord(rElement));
+      sharedRows = SLSTMKernel::sharedRowsFor(
+          dh, rElement,
+          std::min<int64_t>(sharedWeightBytes,
+                            kMaxSharedBytesPerBlock - staticBytes),
+          granule);
+    }
+    Value dynamicShared;
+    if (sharedRows > 0) {
+      dynamicShared = arith::ConstantIntOp::create(
+          rewriter, loc, rewriter.getI32Type(),
+          SLSTMKernel::sharedBytesFor(dh, rElement, sharedRows));
+    }
     auto launch = gpu::LaunchOp::create(
         rewriter, loc, idx(numHeads), batch, c1,
-        idx(SLSTMKernel::threadsFor(dh, units)), c1, c1,
-        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        idx(SLSTMKernel::threadsFor(dh, units)), c1, c1, dynamicShared, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{},
         /*workgroupAttributions=*/
         TypeRange{sharedType(dh), sharedType(4 * dh)});
@@ -365,14 +494,20 @@ struct XLSTMPersistentSLSTMPass
              ", head dim " + std::to_string(dh) + ", recurrent weights in " +
              (inRegisters ? std::string("registers")
                           : "global memory, " + std::to_string(units) +
-                                " units a thread"),
+                                (units == 1 ? " unit" : " units") +
+                                " a thread" +
+                                (sharedRows > 0
+                                     ? ", the last " +
+                                           std::to_string(sharedRows) +
+                                           " rows in shared memory"
+                                     : "")),
          ""},
         recurrentKernel);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       SLSTMKernel(rewriter, loc, compute, dh, function, inRegisters, units,
-                  dotUnroll, prefetchGates)
+                  dotUnroll, prefetchGates, sharedRows)
           .build(io, seqLen, launch);
     }
     SmallVector<Value> results;

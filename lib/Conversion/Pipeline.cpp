@@ -345,6 +345,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-persistent-slstm prefetch-gates: the step's gate "
                      "inputs loaded before the dot product"),
       llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().prefetchGates)};
+  Option<int64_t> slstmSharedWeightBytes{
+      *this, "slstm-shared-weight-bytes",
+      llvm::cl::desc("xlstm-persistent-slstm shared-weight-bytes: shared "
+                     "memory for the last rows of R (0: none)"),
+      llvm::cl::init(
+          xlstm::XLSTMPersistentSLSTMPassOptions().sharedWeightBytes)};
   Option<int64_t> dvTile{
       *this, "dv-tile",
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
@@ -441,6 +447,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.unitsPerThread = o.slstmUnitsPerThread;
         options.slstm.dotUnroll = o.slstmDotUnroll;
         options.slstm.prefetchGates = o.slstmPrefetchGates;
+        options.slstm.sharedWeightBytes = o.slstmSharedWeightBytes;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.chunkwise.stagedStates = o.stagedChunkStates;

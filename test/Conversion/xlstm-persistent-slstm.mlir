@@ -1,7 +1,9 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=GLOBAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=0" | FileCheck %s --check-prefix=GLOBAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096" | FileCheck %s --check-prefix=SHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=ALLSHARED
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" | FileCheck %s --check-prefix=FOUR
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0" | FileCheck %s --check-prefix=LATE
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0 shared-weight-bytes=0" | FileCheck %s --check-prefix=LATE
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="units-per-thread=3" 2>&1 | FileCheck %s --check-prefix=BADUNITS
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="dot-unroll=0" 2>&1 | FileCheck %s --check-prefix=BADUNROLL
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=isa chip=sm_80" 2>&1 | FileCheck %s --check-prefix=ISA --implicit-check-not=error
@@ -54,6 +56,31 @@
 // GLOBAL-COUNT-8:     vector.load {{.*}} : memref<2x32x4x32xbf16>, vector<1xbf16>
 // GLOBAL:           memref.store {{.*}}, %{{.+}}[%[[TID]]]
 // GLOBAL-NEXT:      gpu.barrier
+// shared-weight-bytes=4096: the last 16 of the 32 rows of R (8 words of
+// two bf16 rows, 128 columns: 4096 bytes of dynamic shared memory) are
+// copied into shared memory once; each step sums rows 0-15 from global
+// memory, then rows 16-31 from the copy, in row order.
+// SHARED-LABEL: func @sequence
+// SHARED:       %[[BYTES:.+]] = arith.constant 4096 : i32
+// SHARED:       gpu.launch {{.*}} threads(%[[TID:[^,]+]], {{.*}} dynamic_shared_memory_size %[[BYTES]]
+// SHARED:         %[[DYN:.+]] = gpu.dynamic_shared_memory
+// SHARED:         %[[COPY:.+]] = memref.view %[[DYN]]{{.*}} to memref<8x128xi32, #gpu.address_space<workgroup>>
+// SHARED:         scf.for %{{.+}} = %[[TID]] to %c1024
+// SHARED-COUNT-2:   memref.load {{.*}} : memref<2x32x4x32xbf16>
+// SHARED:           vector.from_elements {{.*}} : vector<2xbf16>
+// SHARED:           vector.bitcast {{.*}} : vector<2xbf16> to vector<1xi32>
+// SHARED:           memref.store {{.*}}, %[[COPY]]
+// SHARED:         gpu.barrier
+// SHARED:         scf.for
+// SHARED:           scf.for {{.*}} = %c0{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
+// SHARED-COUNT-8:     vector.load {{.*}} : memref<2x32x4x32xbf16>, vector<1xbf16>
+// SHARED:           scf.for {{.*}} = %c0{{.*}} to %c8{{.*}} step %c4{{.*}} iter_args
+// SHARED:             memref.load %[[COPY]]{{.*}}, %[[TID]]]
+// SHARED:             vector.bitcast {{.*}} : vector<1xi32> to vector<2xbf16>
+// By default the copy takes as many rows as 163 KiB holds: all 32 here.
+// ALLSHARED-LABEL: func @sequence
+// ALLSHARED:       arith.constant 8192 : i32
+// ALLSHARED:       memref<16x128xi32, #gpu.address_space<workgroup>>
 // prefetch-gates=0: the gate input is loaded after the dot product.
 // LATE-LABEL: func @sequence
 // LATE:           scf.for {{.*}} step %c8{{.*}} iter_args({{.*}}) -> (f32)

@@ -329,7 +329,11 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     from shared memory; the step's gate inputs are loaded before the dot
     product (`prefetch-gates`) so that their latency hides behind it. (On
     the H200, `U` 2 and 4 and 16 rows at a time were slower for the sLSTM
-    benchmarks: fewer, wider loads miss L1.) Raw gates are handed
+    benchmarks: fewer, wider loads miss L1.) With `U = 1` the last rows of
+    R, as many as `shared-weight-bytes` hold, are copied into shared
+    memory once (two 16-bit rows of a column to a 32-bit word) and read
+    from there every step: all of a 128-unit bf16 head, 104 of 192 rows of
+    a 192-unit one. Raw gates are handed
     over through shared memory; threads `j < DH` update the cell state in
     registers (float32 math, rounded to the state's storage type every
     step, as the generic lowering does) and publish the new h. Each unit's
@@ -369,7 +373,13 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
            "DH)">,
     Option<"prefetchGates", "prefetch-gates", "bool", /*default=*/"true",
            "Load the step's gate inputs before the dot product rather than "
-           "after it">
+           "after it">,
+    Option<"sharedWeightBytes", "shared-weight-bytes", "int64_t",
+           /*default=*/"166912",
+           "Shared memory for the last rows of R where it is read from "
+           "memory with one unit a thread (copied once, two 16-bit rows a "
+           "word; 0: none; capped by the block's 163 KiB less its static "
+           "shared memory)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
