@@ -66,10 +66,12 @@ public:
   /// recurrent weights are held in registers.
   SLSTMKernel(OpBuilder &b, Location loc, Type compute, int64_t dh,
               SLSTMFunction function, bool inRegisters, int64_t units,
-              int64_t dotUnroll, bool prefetchGates, int64_t sharedRows)
+              int64_t dotUnroll, bool prefetchGates, int64_t sharedRows,
+              int64_t registerRows)
       : KernelBuilder(b, loc, compute), dh(dh), function(function),
         inRegisters(inRegisters), units(units), dotUnroll(dotUnroll),
-        prefetchGates(prefetchGates), sharedRows(sharedRows) {}
+        prefetchGates(prefetchGates), sharedRows(sharedRows),
+        registerRows(registerRows) {}
 
   /// Rows of R loaded together per iteration of the dot product.
   static int64_t unrollFor(int64_t dh, int64_t dotUnroll) {
@@ -132,10 +134,11 @@ public:
     int64_t numStates = io.stateTypes.size();
 
     SmallVector<Value> bias = loadVector(io.bias, {hd, g, j}, units);
-    SmallVector<Value> weights; // R[hd, :, g, j] when held in registers
-    if (inRegisters)
-      for (int64_t i = 0; i < dh; ++i)
-        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
+    // R[hd, :, g, j] when held in registers; where R is read from memory,
+    // its first `registerRows` rows.
+    SmallVector<Value> weights;
+    for (int64_t i = 0, e = inRegisters ? dh : registerRows; i < e; ++i)
+      weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
 
     SmallVector<Value> state;
     for (int64_t s = 0; s < numStates; ++s)
@@ -212,15 +215,16 @@ public:
           // lowering, for each unit.
           SmallVector<Value> acc(bias);
           if (!weights.empty()) {
-            SmallVector<Value> hs = loadH(idx(0), dh);
-            for (int64_t i = 0; i < dh; ++i)
-              acc[0] = addf(acc[0], mulf(hs[i], weights[i]));
-          } else {
+            SmallVector<Value> hs = loadH(idx(0), weights.size());
+            for (auto [h, w] : llvm::zip(hs, weights))
+              acc[0] = addf(acc[0], mulf(h, w));
+          }
+          if (!inRegisters) {
             // `unroll` rows of R per iteration: their loads are in flight
             // together (each sum keeps its order).
             int64_t unroll = unrollFor(dh, dotUnroll);
             acc = forRange(
-                idx(0), idx(firstShared), idx(unroll), acc,
+                idx(registerRows), idx(firstShared), idx(unroll), acc,
                 [&](Value i0, ValueRange a) -> SmallVector<Value> {
                   SmallVector<SmallVector<Value>> rs;
                   for (int64_t u = 0; u < unroll; ++u)
@@ -341,10 +345,15 @@ private:
   bool inRegisters;
   int64_t units, dotUnroll;
   bool prefetchGates;
-  int64_t sharedRows;
+  int64_t sharedRows, registerRows;
   /// The 16-bit type of R's packed shared-memory words.
   Type sharedElement;
 };
+
+/// Registers the memory-path kernel needs besides rows of R held in
+/// registers (ptxas: 41 at 768 threads; with 40 rows held, 80 of the 85
+/// a thread has, no spills).
+constexpr int64_t kSLSTMKernelRegisters = 40;
 
 struct XLSTMPersistentSLSTMPass
     : xlstm::impl::XLSTMPersistentSLSTMPassBase<XLSTMPersistentSLSTMPass> {
@@ -355,6 +364,12 @@ struct XLSTMPersistentSLSTMPass
       getOperation()->emitError("xlstm-persistent-slstm: units-per-thread "
                                 "must be 1, 2 or 4, got ")
           << static_cast<int64_t>(unitsPerThread);
+      return signalPassFailure();
+    }
+    if (registerRowsOption < -1 || sharedWeightBytes < 0) {
+      getOperation()->emitError("xlstm-persistent-slstm: register-rows must "
+                                "be -1 (auto) or more, shared-weight-bytes "
+                                "not negative");
       return signalPassFailure();
     }
     if (dotUnroll < 1 || dotUnroll > 32) {
@@ -475,6 +490,23 @@ struct XLSTMPersistentSLSTMPass
                             kMaxSharedBytesPerBlock - staticBytes),
           granule);
     }
+    // The first rows of R in registers, as many as register-rows asks
+    // (auto: the registers a thread has at this block size beyond the ~40
+    // the kernel needs) that the shared copy leaves, in whole iterations
+    // of the dot product.
+    int64_t registerRows = 0;
+    if (!inRegisters && units == 1) {
+      int64_t unroll = SLSTMKernel::unrollFor(dh, dotUnroll);
+      int64_t threads = SLSTMKernel::threadsFor(dh, units);
+      int64_t wanted =
+          registerRowsOption >= 0
+              ? int64_t(registerRowsOption)
+              : std::max<int64_t>(
+                    0, std::min<int64_t>(255, 65536 / threads) -
+                           kSLSTMKernelRegisters);
+      registerRows = std::min<int64_t>(wanted, dh - sharedRows);
+      registerRows -= registerRows % unroll;
+    }
     Value dynamicShared;
     if (sharedRows > 0) {
       dynamicShared = arith::ConstantIntOp::create(
@@ -496,6 +528,11 @@ struct XLSTMPersistentSLSTMPass
                           : "global memory, " + std::to_string(units) +
                                 (units == 1 ? " unit" : " units") +
                                 " a thread" +
+                                (registerRows > 0
+                                     ? ", the first " +
+                                           std::to_string(registerRows) +
+                                           " rows in registers"
+                                     : "") +
                                 (sharedRows > 0
                                      ? ", the last " +
                                            std::to_string(sharedRows) +
@@ -507,7 +544,7 @@ struct XLSTMPersistentSLSTMPass
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       SLSTMKernel(rewriter, loc, compute, dh, function, inRegisters, units,
-                  dotUnroll, prefetchGates, sharedRows)
+                  dotUnroll, prefetchGates, sharedRows, registerRows)
           .build(io, seqLen, launch);
     }
     SmallVector<Value> results;

@@ -351,6 +351,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "memory for the last rows of R (0: none)"),
       llvm::cl::init(
           xlstm::XLSTMPersistentSLSTMPassOptions().sharedWeightBytes)};
+  Option<int64_t> slstmRegisterRows{
+      *this, "slstm-register-rows",
+      llvm::cl::desc("xlstm-persistent-slstm register-rows: first rows of R "
+                     "held in registers where R is read from memory"),
+      llvm::cl::init(
+          xlstm::XLSTMPersistentSLSTMPassOptions().registerRowsOption)};
   Option<int64_t> dvTile{
       *this, "dv-tile",
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
@@ -448,6 +454,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.dotUnroll = o.slstmDotUnroll;
         options.slstm.prefetchGates = o.slstmPrefetchGates;
         options.slstm.sharedWeightBytes = o.slstmSharedWeightBytes;
+        options.slstm.registerRowsOption = o.slstmRegisterRows;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.chunkwise.stagedStates = o.stagedChunkStates;

@@ -1,9 +1,11 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=0" | FileCheck %s --check-prefix=GLOBAL
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096" | FileCheck %s --check-prefix=SHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=GLOBAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=0" | FileCheck %s --check-prefix=SHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=8" | FileCheck %s --check-prefix=REGROWS
+// RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-rows=-2" 2>&1 | FileCheck %s --check-prefix=BADROWS
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=ALLSHARED
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" | FileCheck %s --check-prefix=FOUR
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0 shared-weight-bytes=0" | FileCheck %s --check-prefix=LATE
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=LATE
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="units-per-thread=3" 2>&1 | FileCheck %s --check-prefix=BADUNITS
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="dot-unroll=0" 2>&1 | FileCheck %s --check-prefix=BADUNROLL
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=isa chip=sm_80" 2>&1 | FileCheck %s --check-prefix=ISA --implicit-check-not=error
@@ -77,7 +79,19 @@
 // SHARED:           scf.for {{.*}} = %c0{{.*}} to %c8{{.*}} step %c4{{.*}} iter_args
 // SHARED:             memref.load %[[COPY]]{{.*}}, %[[TID]]]
 // SHARED:             vector.bitcast {{.*}} : vector<1xi32> to vector<2xbf16>
-// By default the copy takes as many rows as 163 KiB holds: all 32 here.
+// register-rows=8 as well: rows 0-7 are loaded into registers once, before
+// the time loop; each step sums those, rows 8-15 from global memory, then
+// the shared copy's 16-31.
+// REGROWS-LABEL: func @sequence
+// REGROWS:       gpu.launch
+// REGROWS-COUNT-8: memref.load {{.*}} : memref<2x32x4x32xbf16>
+// REGROWS:         scf.for
+// REGROWS-COUNT-8:   memref.load %{{.+}}[%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// REGROWS:           scf.for {{.*}} = %c8{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
+// REGROWS:           scf.for {{.*}} = %c0{{.*}} to %c8{{.*}} step %c4{{.*}} iter_args
+// BADROWS: register-rows must be -1 (auto) or more
+// By default the copy takes as many rows as 163 KiB holds: all 32 here
+// (none left for registers).
 // ALLSHARED-LABEL: func @sequence
 // ALLSHARED:       arith.constant 8192 : i32
 // ALLSHARED:       memref<16x128xi32, #gpu.address_space<workgroup>>

@@ -333,7 +333,9 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     R, as many as `shared-weight-bytes` hold, are copied into shared
     memory once (two 16-bit rows of a column to a 32-bit word) and read
     from there every step: all of a 128-unit bf16 head, 104 of 192 rows of
-    a 192-unit one. Raw gates are handed
+    a 192-unit one; the first `register-rows` rows stay in registers (40
+    of the 192-unit head's), and only the rows between are read from L2.
+    Raw gates are handed
     over through shared memory; threads `j < DH` update the cell state in
     registers (float32 math, rounded to the state's storage type every
     step, as the generic lowering does) and publish the new h. Each unit's
@@ -379,7 +381,13 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
            "Shared memory for the last rows of R where it is read from "
            "memory with one unit a thread (copied once, two 16-bit rows a "
            "word; 0: none; capped by the block's 163 KiB less its static "
-           "shared memory)">
+           "shared memory)">,
+    Option<"registerRowsOption", "register-rows", "int64_t",
+           /*default=*/"-1",
+           "First rows of R held in registers (float32, loaded once) where "
+           "it is read from memory with one unit a thread, up to what the "
+           "shared-memory copy leaves (-1: the registers a thread has at the "
+           "block's size less 40)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
