@@ -479,8 +479,10 @@ struct XLSTMPersistentSLSTMPass
     // product.
     Type rElement =
         cast<RankedTensorType>(recurrentKernel.getType()).getElementType();
+    // (A single step reads R once whatever it does: staging it on chip
+    // would only add the copy.)
     int64_t sharedRows = 0;
-    if (!inRegisters && units == 1 && sharedWeightBytes > 0) {
+    if (sequence && !inRegisters && units == 1 && sharedWeightBytes > 0) {
       int64_t staticBytes = (dh + 4 * dh) * (compute.getIntOrFloatBitWidth() / 8);
       int64_t granule = std::lcm(SLSTMKernel::unrollFor(dh, dotUnroll),
                                  SLSTMKernel::rowsPerWord(rElement));
@@ -495,7 +497,7 @@ struct XLSTMPersistentSLSTMPass
     // the kernel needs) that the shared copy leaves, in whole iterations
     // of the dot product.
     int64_t registerRows = 0;
-    if (!inRegisters && units == 1) {
+    if (sequence && !inRegisters && units == 1) {
       int64_t unroll = SLSTMKernel::unrollFor(dh, dotUnroll);
       int64_t threads = SLSTMKernel::threadsFor(dh, units);
       int64_t wanted =

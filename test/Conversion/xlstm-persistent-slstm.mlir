@@ -178,6 +178,31 @@ func.func @lstm_step(%i: tensor<?x16xf32>, %f: tensor<?x16xf32>,
 
 // -----
 
+// One decode step with R read from memory (DH = 32 > register-head-dim=16):
+// R is read once whatever the kernel does, so no shared-memory copy and no
+// rows held in registers.
+// ALLSHARED-LABEL: func @slstm_step_from_memory
+// ALLSHARED:       gpu.launch
+// ALLSHARED-NOT:   dynamic_shared_memory
+// ALLSHARED:       scf.for {{.*}} to %c1
+// ALLSHARED:         scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c8
+// ALLSHARED-COUNT-8:   vector.load {{.*}} : memref<1x32x4x32xbf16>, vector<1xbf16>
+func.func @slstm_step_from_memory(%g: tensor<?x32xf32>, %r: tensor<1x32x4x32xbf16>,
+                                  %b: tensor<1x4x32xbf16>, %h0: tensor<?x32xf32>,
+                                  %c0: tensor<?x32xf32>, %n0: tensor<?x32xf32>,
+                                  %m0: tensor<?x32xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %h, %c, %n, %m = xlstm.slstm_step %g, %g, %g, %g, %r, %b state(%h0, %c0, %n0, %m0)
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>,
+         tensor<1x32x4x32xbf16>, tensor<1x4x32xbf16>, tensor<?x32xf32>,
+         tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>)
+      -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>)
+  return %h, %c, %n, %m : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
 // A head wider than 256 units: 2048 gate pre-activations do not fit 1024
 // threads of one, so 2 consecutive ones a thread (two raw stores per
 // step), the recurrent weights read in the loop; 4 with
