@@ -53,7 +53,7 @@ def build(cls, data):
 
 
 def read(path):
-    tensors, meta = {}, {}
+    tensors = {}
     with safe_open(path, framework="pt") as f:
         meta = f.metadata() or {}
         for key in f.keys():
@@ -111,9 +111,11 @@ for case in CASES:
         err = float((out - gold).norm() / gold.norm())
         row[name] = err if finite else None
     results[case] = row
-    print("%-18s %-7s upstream float32 %.3e  bfloat16 %.3e" %
-          (case, key, row["float32"] or float("nan"),
-           row["bfloat16"] or float("nan")), flush=True)
+    print("%-18s %-7s upstream float32 %s  bfloat16 %s" %
+          tuple([case, key] + ["%.3e" % row[n] if row[n] is not None
+                               else "non-finite"
+                               for n in ("float32", "bfloat16")]),
+          flush=True)
 
 with open(out_path, "w") as f:
     json.dump(results, f, indent=1)

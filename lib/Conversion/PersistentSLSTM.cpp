@@ -152,7 +152,6 @@ public:
     Type rElement =
         cast<MemRefType>(io.recurrentKernel.getType()).getElementType();
     int64_t pack = rowsPerWord(rElement);
-    sharedElement = rElement;
     int64_t firstShared = dh - sharedRows;
     Value rShared;
     if (sharedRows > 0) {
@@ -239,16 +238,14 @@ public:
                   return sums;
                 });
             if (sharedRows > 0)
-              acc = sharedDot(rShared, pack, firstShared, unroll, acc, first,
-                              loadH);
+              acc = sharedDot(rShared, rElement, firstShared, unroll, acc,
+                              first, loadH);
           }
           if (!prefetchGates)
             x = loadGates(io.gates, g, at);
-          SmallVector<Value> raw;
           for (int64_t k = 0; k < units; ++k)
-            raw.push_back(addf(x[k], acc[k]));
-          for (int64_t k = 0; k < units; ++k)
-            store(raw[k], rawShared, {k ? add(first, idx(k)) : first});
+            store(addf(x[k], acc[k]), rawShared,
+                  {k ? add(first, idx(k)) : first});
           gpu::BarrierOp::create(b, loc);
 
           auto update = scf::IfOp::create(b, loc, iter.getTypes(), isCell,
@@ -284,12 +281,13 @@ public:
 
 private:
   /// acc += h[i] R[i] over the rows from `firstShared` on, read from their
-  /// shared-memory copy `rShared` (`pack` rows a word; `units` == 1), `unroll`
-  /// rows an iteration, in row order.
+  /// shared-memory copy `rShared` of `rElement` weights (rowsPerWord a word;
+  /// `units` == 1), `unroll` rows an iteration, in row order.
   SmallVector<Value>
-  sharedDot(Value rShared, int64_t pack, int64_t firstShared, int64_t unroll,
+  sharedDot(Value rShared, Type rElement, int64_t firstShared, int64_t unroll,
             ValueRange acc, Value slot,
             function_ref<SmallVector<Value>(Value, int64_t)> loadH) {
+    int64_t pack = rowsPerWord(rElement);
     int64_t wordsPerIteration = std::lcm(unroll, pack) / pack;
     unroll = wordsPerIteration * pack;
     return forRange(
@@ -304,7 +302,7 @@ private:
               continue;
             }
             Value halves = vector::BitCastOp::create(
-                b, loc, VectorType::get({2}, sharedElement),
+                b, loc, VectorType::get({2}, rElement),
                 vector::BroadcastOp::create(
                     b, loc, VectorType::get({1}, b.getI32Type()), word));
             for (int64_t r = 0; r < 2; ++r)
@@ -346,8 +344,6 @@ private:
   int64_t units, dotUnroll;
   bool prefetchGates;
   int64_t sharedRows, registerRows;
-  /// The 16-bit type of R's packed shared-memory words.
-  Type sharedElement;
 };
 
 /// Registers the memory-path kernel needs besides rows of R held in

@@ -3,6 +3,7 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=0" | FileCheck %s --check-prefix=SHARED
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=8" | FileCheck %s --check-prefix=REGROWS
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-rows=-2" 2>&1 | FileCheck %s --check-prefix=BADROWS
+// RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="shared-weight-bytes=-1" 2>&1 | FileCheck %s --check-prefix=BADROWS
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=ALLSHARED
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" | FileCheck %s --check-prefix=FOUR
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=LATE
