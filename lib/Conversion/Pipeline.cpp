@@ -58,7 +58,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.warpNorms)
     pm.addPass(createXLSTMWarpNormsPass(options.norms));
   if (options.convKernel)
-    pm.addPass(createXLSTMCausalConvToGPUPass());
+    pm.addPass(createXLSTMCausalConvToGPUPass(options.conv));
   if (options.headwiseKernel)
     pm.addPass(createXLSTMHeadwiseToGPUPass());
   pm.addPass(createXLSTMLowerToLinalgPass());
@@ -403,6 +403,26 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-tile-mlstm-chunkwise narrow-entering-states: "
                      "entering C states in k's 16-bit type"),
       llvm::cl::init(true)};
+  Option<int64_t> convRunLength{
+      *this, "conv-run-length",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "
+                     "positions per thread"),
+      llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().runLength)};
+  Option<int64_t> convVectorBytes{
+      *this, "conv-vector-bytes",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu vector-bytes: bytes of "
+                     "channels per thread"),
+      llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().vectorBytes)};
+  Option<bool> convEpilogueF32{
+      *this, "conv-epilogue-f32",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu epilogue-f32: the fused "
+                     "elementwise op in float32"),
+      llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().epilogueF32)};
+  Option<bool> convEpilogueApprox{
+      *this, "conv-epilogue-approx",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu epilogue-approx: approximate "
+                     "exp and division in a 16-bit result's fused op"),
+      llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().epilogueApprox)};
   Option<int64_t> maxFusedOperands{
       *this, "max-fused-operands",
       llvm::cl::desc("xlstm-fuse-elementwise max-operands"),
@@ -465,6 +485,10 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.narrowEnteringStates = o.narrowEnteringStates;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
+        options.conv.runLength = o.convRunLength;
+        options.conv.vectorBytes = o.convVectorBytes;
+        options.conv.epilogueF32 = o.convEpilogueF32;
+        options.conv.epilogueApprox = o.convEpilogueApprox;
         options.headwiseKernel = o.headwiseKernel;
         options.elementwiseKernel = o.elementwiseKernel;
         options.elementwise.vectorBytes = o.elementwiseVectorBytes;

@@ -581,30 +581,53 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
   let summary = "Each causal depthwise conv as one GPU kernel";
   let description = [{
     Rewrites `xlstm.causal_conv1d` (static channels and kernel width) into
-    one `gpu.launch`: a thread per (batch row, run of 8 positions, 16 bytes
-    of channels) sums its K taps, read straight from the initial state or
-    the input (each input once, a window sliding along the run), adds the
-    bias and writes the output; the threads for the K - 1 positions past
-    the end write the final state. Where runs of 8 would give fewer than
-    65536 threads (checked at run time), a run is one position. The generic lowering
-    builds a padded copy of the input first (zero fill, two copies, the
-    reduction, a slice: five kernels). Where the conv's only reader (besides
+    one `gpu.launch`: a thread per (batch row, run of `run-length`
+    positions, `vector-bytes` of channels) sums its K taps, read straight
+    from the initial state or the input (each input once, all of the run's
+    loaded before its first store, a window sliding along the run), adds
+    the bias and writes the output; the threads for the K - 1 positions past
+    the end write the final state. Where those runs would give fewer than
+    65536 threads (checked at run time), a run is one position. The generic
+    lowering builds a padded copy of the input first (zero fill, two copies,
+    the reduction, a slice: five kernels). Where the conv's only reader (besides
     `tensor.dim`) is a `linalg.generic` of it alone (identity maps, pure
     scalar body, e.g. the SiLU of the mLSTM and sLSTM layers), the kernel
     applies that body to each output, rounded to the conv's type first,
     and stores its result instead: the op and its pass over the output go.
+    With `epilogue-f32` the body runs in float32 and its result is rounded
+    once, at the store (16-bit bodies otherwise round after every op, each
+    converted to and from float32: most of the kernel's instructions); with
+    `epilogue-approx` too, where the result is 16-bit, its exponentials and
+    divisions are the GPU's approximate ones (relative error below 1e-5 over
+    exp's whole range, well under a bfloat16's 2^-9 rounding).
 
     ```mlir
     %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
         : (tensor<?x?x256xbf16>, tensor<256x4xbf16>, tensor<256xbf16>,
            tensor<?x3x256xbf16>) -> (tensor<?x?x256xbf16>, tensor<?x3x256xbf16>)
-    // becomes one gpu.launch of ceil(B * (S + 3) * 256 / 8 / 256) blocks
+    // becomes one gpu.launch of 256-thread blocks, a thread per (row, run of
+    // 8 positions or the final state, 4 channels): B * (ceil(S / 8) + 1) * 64
     ```
   }];
+  let options = [
+    Option<"runLength", "run-length", "int64_t", /*default=*/"8",
+           "Consecutive positions a thread takes where that leaves at least "
+           "65536 threads (1 to 64)">,
+    Option<"vectorBytes", "vector-bytes", "int64_t", /*default=*/"8",
+           "Bytes of consecutive channels a thread loads at once (4, 8 or "
+           "16), where the channels divide into them">,
+    Option<"epilogueF32", "epilogue-f32", "bool", /*default=*/"true",
+           "The fused elementwise op in float32, rounded once at the store; "
+           "off: in its own types, op by op, as its own kernel would">,
+    Option<"epilogueApprox", "epilogue-approx", "bool", /*default=*/"true",
+           "With epilogue-f32, for a 16-bit result: approximate exp, exp2 "
+           "and division">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
-    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

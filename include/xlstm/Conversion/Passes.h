@@ -64,6 +64,7 @@ struct ToGPUOptions {
   XLSTMFuseElementwisePassOptions fusion;
   XLSTMWarpNormsPassOptions norms;
   XLSTMElementwiseToGPUPassOptions elementwise;
+  XLSTMCausalConvToGPUPassOptions conv;
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions
