@@ -6,8 +6,9 @@
 For every bench-NAME-DTYPE.json in LOG_DIR: the median forward time with
 CUDA graphs and launch by launch, the peer's figure for the same workload
 from ../shared/docs/perf-anchors-h200.md and our time as a multiple of it,
-and the six kernels that take the most time in the profiled run
-(bench-NAME-DTYPE-profile.json); for the one-block 7B model, its chunkwise
+and the eight kernels that take the most time in the profiled run
+(bench-NAME-DTYPE-profile.json) with the GB/s of their arguments and the
+TFLOP/s of projections; for the one-block 7B model, its chunkwise
 mLSTM kernels against TFLA at the a1 shape, and the one-block a2 model's
 at the a2 shape.
 """
@@ -28,6 +29,49 @@ PEERS = {
 # whose chunkwise kernels run them: a1 (the 7B block, B1 NH8 S8192 256/512)
 # and a2 (B8 NH16 S2048 128/128).
 TFLA_MS = {"xlstm7b_block": ("a1", 0.895), "mlstm_a2": ("a2", 0.597)}
+
+# Kernels listed per benchmark, and the bandwidth the H200 copies at
+# (perf-anchors-h200.md) that the GB/s column is a fraction of.
+TOP = 8
+H200_GB_PER_S = 4170.0
+
+
+def projection_flops(views):
+    """2 M N K per (weight, output) pair of a projection launch: x (M, K) is
+    its first 2-D view, then each weight (N, K) is followed by its output
+    (M, N) (one pair, or several for sibling projections of one x)."""
+    mats = [v["sizes"] for v in views if len(v["sizes"]) == 2]
+    if not mats:
+        return 0
+    m, k = mats[0]
+    flops, i = 0, 1
+    while i + 1 < len(mats):
+        w, y = mats[i], mats[i + 1]
+        if w[1] == k and y == [m, w[0]]:
+            flops += 2 * m * w[0] * k
+            i += 2
+        else:
+            i += 1
+    return flops
+
+
+def kernel_line(k):
+    """ms and launches per run; the bytes of its arguments' views over its
+    time (each element once: the least it moved) as GB/s and a fraction of
+    the H200's; TFLOP/s for projections."""
+    ms = k["ms_per_run"]
+    line = "%8.3f ms %4d x" % (ms, k["launches_per_run"])
+    gbs = k.get("view_gb_per_s")
+    if gbs is not None:
+        line += "  %6.0f GB/s %3.0f %%" % (gbs, 100 * gbs / H200_GB_PER_S)
+    flops = 0
+    if "projection" in k["kernel"]:
+        flops = sum(projection_flops(l["views"]) * l["launches"]
+                    for l in k.get("launches_by_views", []))
+    line += "  %6.1f TFLOP/s" % (flops / ms / 1e9) if flops and ms else \
+        "                "
+    return line + "  " + k["kernel"]
+
 
 logs = sys.argv[1]
 for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
@@ -59,7 +103,5 @@ for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
             print("    chunkwise mLSTM (%s shape) %.3f ms | TFLA %.3f ms: "
                   "%.2fx its time" % (shape, chunkwise, tfla_ms,
                                       chunkwise / tfla_ms))
-        for k in sorted(kernels, key=lambda k: -k["ms_per_run"])[:6]:
-            print("    %8.3f ms  %3d x  %s" % (k["ms_per_run"],
-                                             k["launches_per_run"],
-                                             k["kernel"]))
+        for k in sorted(kernels, key=lambda k: -k["ms_per_run"])[:TOP]:
+            print("    " + kernel_line(k))

@@ -209,9 +209,12 @@ struct CudaBackend::Impl {
   struct Timed {
     unsigned kernel;
     Event start, end;
+    uint64_t viewBytes = 0;
   };
   std::vector<Timed> timed;
   size_t numTimed = 0;
+  /// The timed launches of each kernel by their memref arguments.
+  std::unordered_map<unsigned, std::vector<KernelTime::Launches>> byViews;
 };
 
 CudaBackend::CudaBackend(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -340,6 +343,15 @@ Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,
     }
     timing = &impl->timed[impl->numTimed++];
     timing->kernel = kernel;
+    timing->viewBytes = arguments.getViewBytes();
+    SmallVector<KernelArguments::View> views = arguments.getViews();
+    std::vector<KernelTime::Launches> &seen = impl->byViews[kernel];
+    auto same = llvm::find_if(
+        seen, [&](const KernelTime::Launches &l) { return l.views == views; });
+    if (same == seen.end())
+      seen.push_back({std::move(views), 1});
+    else
+      ++same->count;
     if (Error err = timing->start.record(impl->stream))
       return err;
   }
@@ -371,12 +383,16 @@ Expected<std::vector<CudaBackend::KernelTime>> CudaBackend::takeProfile() {
     if (!ms)
       return ms.takeError();
     auto [it, inserted] = slot.try_emplace(t.kernel, times.size());
-    if (inserted)
+    if (inserted) {
       times.push_back({t.kernel});
+      times.back().byViews = std::move(impl->byViews[t.kernel]);
+    }
     times[it->second].launches += 1;
     times[it->second].milliseconds += *ms;
+    times[it->second].viewBytes += t.viewBytes;
   }
   impl->numTimed = 0;
+  impl->byViews.clear();
   return times;
 }
 

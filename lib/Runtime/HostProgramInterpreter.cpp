@@ -35,6 +35,29 @@ using namespace xlstm::runtime::detail;
 // Kernel arguments
 //===----------------------------------------------------------------------===//
 
+SmallVector<KernelArguments::View> KernelArguments::getViews() const {
+  SmallVector<View> views;
+  for (const MemRefSlots &m : memrefs) {
+    View view;
+    view.elementBytes = m.elementBytes;
+    for (unsigned d = 0; d < m.rank; ++d)
+      view.sizes.push_back(int64_t(slots[m.firstSize + d]));
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+uint64_t KernelArguments::getViewBytes() const {
+  uint64_t total = 0;
+  for (const MemRefSlots &m : memrefs) {
+    uint64_t bytes = m.elementBytes;
+    for (unsigned d = 0; d < m.rank; ++d)
+      bytes *= slots[m.firstSize + d];
+    total += bytes;
+  }
+  return total;
+}
+
 Expected<KernelArguments> KernelArguments::pack(ArrayRef<Value> values,
                                                 ArrayRef<Type> types) {
   if (values.size() != types.size())
@@ -64,6 +87,9 @@ Expected<KernelArguments> KernelArguments::pack(ArrayRef<Value> values,
           !value.getMemRef().allocation)
         return wrongKind();
       const MemRefValue &memref = value.getMemRef();
+      packed.memrefs.push_back(
+          {uint32_t(packed.sizes.size() + 3), uint8_t(memref.getRank()),
+           uint8_t(getElementBytes(memref.element))});
       uint64_t base = memref.allocation->getAddress();
       // allocated and aligned pointers: the allocation's base; the offset
       // field carries the view's offset.

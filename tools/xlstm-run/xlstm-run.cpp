@@ -530,10 +530,28 @@ public:
     std::map<std::string, double> perOp;
     for (const auto &k : byTime) {
       std::string name = model->getKernelName(k.kernel);
-      kernels.push_back(
-          llvm::json::Object{{"kernel", name},
-                             {"launches_per_run", double(k.launches) / bench},
-                             {"ms_per_run", k.milliseconds / bench}});
+      // The memref arguments' bytes (each element once) over the time: the
+      // least bandwidth the kernel reached; the launches' views let a
+      // reader work out FLOPs (bench-summary.py does for projections).
+      llvm::json::Array launches;
+      for (const auto &l : k.byViews) {
+        llvm::json::Array views;
+        for (const runtime::KernelArguments::View &v : l.views)
+          views.push_back(llvm::json::Object{
+              {"sizes", llvm::json::Array(v.sizes)},
+              {"element_bytes", v.elementBytes}});
+        launches.push_back(llvm::json::Object{
+            {"views", std::move(views)}, {"launches", double(l.count) / bench}});
+      }
+      kernels.push_back(llvm::json::Object{
+          {"kernel", name},
+          {"launches_per_run", double(k.launches) / bench},
+          {"ms_per_run", k.milliseconds / bench},
+          {"view_bytes_per_run", double(k.viewBytes) / bench},
+          {"view_gb_per_s",
+           k.milliseconds > 0 ? double(k.viewBytes) / k.milliseconds / 1e6
+                              : 0.0},
+          {"launches_by_views", std::move(launches)}});
       llvm::StringRef op =
           llvm::StringRef(name).split(" (").first.split(" in ").first;
       if (!op.starts_with("xlstm."))

@@ -1310,6 +1310,29 @@ TEST(HostProgramLaunch, KernelArgumentsPack) {
   EXPECT_EQ(*static_cast<int64_t *>(pointers[9]), -2);
   EXPECT_EQ(*static_cast<float *>(pointers[10]), 1.5f);
   EXPECT_EQ(moved.getSize(10), 4u);
+  // The memref's view, for a profile's bandwidth: sizes and element bytes.
+  ASSERT_EQ(moved.getViews().size(), 1u);
+  EXPECT_EQ(moved.getViews()[0].sizes, (SmallVector<int64_t, 4>{2, 3, 4}));
+  EXPECT_EQ(moved.getViews()[0].elementBytes, 2u);
+  EXPECT_EQ(moved.getViewBytes(), 2u * 3u * 4u * 2u);
+
+  // A view of a larger buffer counts the view's elements only; scalars
+  // count nothing.
+  MemRefValue big = makeMemRef(backend, ElementKind::F32, {5, 6});
+  MemRefValue slice = big;
+  slice.sizes = {2, 6};
+  slice.offset = 12;
+  Type f32x2 = Type::getMemRef(
+      MemRefType{ElementKind::F32, {kDynamic, 6}, {6, 1}, kDynamic});
+  Expected<KernelArguments> two = KernelArguments::pack(
+      {Value::getMemRef(slice), Value::getInteger(7), Value::getMemRef(m)},
+      {f32x2, Type::getScalar(ScalarKind::I64), type});
+  ASSERT_OK(two);
+  ASSERT_EQ(two->getViews().size(), 2u);
+  EXPECT_EQ(two->getViews()[0].sizes, (SmallVector<int64_t, 4>{2, 6}));
+  EXPECT_EQ(two->getViews()[0].elementBytes, 4u);
+  EXPECT_EQ(two->getViews()[1].sizes, (SmallVector<int64_t, 4>{2, 3, 4}));
+  EXPECT_EQ(two->getViewBytes(), 2u * 6u * 4u + 2u * 3u * 4u * 2u);
 
   expectError(KernelArguments::pack({Value::getInteger(1)},
                                     {Type::getScalar(ScalarKind::I1)}),

@@ -346,10 +346,32 @@ public:
   size_t getSize(size_t i) const { return sizes[i]; }
   size_t size() const { return pointers.size(); }
 
+  /// A memref argument's view: its sizes and its element's bytes.
+  struct View {
+    llvm::SmallVector<int64_t, 4> sizes;
+    unsigned elementBytes = 0;
+    bool operator==(const View &other) const {
+      return sizes == other.sizes && elementBytes == other.elementBytes;
+    }
+  };
+  /// The memref arguments' views, in argument order.
+  llvm::SmallVector<View> getViews() const;
+  /// The bytes the memref arguments' views hold, each element counted
+  /// once: what a kernel that reads or writes each element once moves (a
+  /// benchmark's measure of bandwidth).
+  uint64_t getViewBytes() const;
+
 private:
   std::vector<uint64_t> slots;
   std::vector<void *> pointers;
   std::vector<uint8_t> sizes;
+  /// Per memref argument: the slot of its first size, its rank and element
+  /// bytes (the sizes themselves are in `slots`).
+  struct MemRefSlots {
+    uint32_t firstSize;
+    uint8_t rank, elementBytes;
+  };
+  llvm::SmallVector<MemRefSlots, 8> memrefs;
 };
 
 /// What executing a program needs from a device. Methods are called on the
@@ -448,6 +470,15 @@ public:
     unsigned kernel;
     unsigned launches = 0;
     double milliseconds = 0;
+    /// Summed over the launches: KernelArguments::getViewBytes.
+    uint64_t viewBytes = 0;
+    /// Its launches by memref arguments (KernelArguments::getViews): each
+    /// distinct set once, with how many launches had it.
+    struct Launches {
+      llvm::SmallVector<KernelArguments::View> views;
+      unsigned count = 0;
+    };
+    std::vector<Launches> byViews;
   };
   llvm::Error setProfiling(bool on);
   /// Waits for the stream and returns the launches timed since the last
