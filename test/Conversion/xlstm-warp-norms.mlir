@@ -2,22 +2,29 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=max-warps-per-row=1 | FileCheck %s --check-prefix=ONE-WARP
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 
-// A layer norm: rows collapsed, a warp per row (8 per block of 256), two
-// shuffle-reduced sweeps (mean, centred second moment), then the scaled row.
+// A layer norm: rows collapsed, two shuffle-reduced sweeps (mean, centred
+// second moment), then the scaled row. A 128-wide bf16 row is 16 vectors of
+// 16 bytes: 16 lanes per row, two rows per warp (16 per block of 256), four
+// shuffles that stay inside each 16-lane group.
 // CHECK-LABEL: func @layer_norm
 // CHECK:       %[[X:.+]] = memref.collapse_shape {{.*}} : memref<?x?x128xbf16> into memref<?x128xbf16>
 // CHECK:       %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?x128xbf16>
 // CHECK:       %[[ROWS:.+]] = memref.dim %[[X]], %c0
-// CHECK:       %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c8
+// CHECK:       %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c16
 // CHECK:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %[[BLOCKS]], {{.*}} threads({{.*}}) in (%{{[^ ]+}} = %c256
+// CHECK:         arith.remui %{{.+}}, %c16
 // CHECK:         scf.for
-// CHECK-COUNT-5:   gpu.shuffle  xor
+// CHECK:           vector.load {{.*}} : memref<?x128xbf16>, vector<8xbf16>
+// CHECK:         gpu.shuffle  xor %{{.+}}, %c8_i32
+// CHECK-COUNT-3:   gpu.shuffle  xor
 // CHECK:         scf.for
-// CHECK-COUNT-5:   gpu.shuffle  xor
+// CHECK-COUNT-4:   gpu.shuffle  xor
+// CHECK-NOT:       gpu.shuffle
 // CHECK:         math.rsqrt
 // CHECK:         scf.if
 // CHECK:           scf.for
-// CHECK:             memref.store
+// CHECK:             vector.store
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "norm", kernel = "16 lanes per row layer norm", shape = "?x?x128"}}
 // CHECK:       bufferization.to_tensor %[[Y]]
 // CHECK-NOT:   xlstm.layer_norm
 // BIN: gpu.binary @layer_norm_kernel
@@ -31,10 +38,10 @@ func.func @layer_norm(%x: tensor<?x?x128xbf16>, %w: tensor<128xbf16>)
 // -----
 
 // An RMS norm sweeps once, rounds the normalised value to the storage type,
-// then scales.
+// then scales. 64 bf16 values: 8 lanes per row, three shuffles.
 // CHECK-LABEL: func @rms_norm
 // CHECK:       gpu.launch
-// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK-COUNT-3: gpu.shuffle  xor
 // CHECK-NOT:     gpu.shuffle
 // CHECK:         math.rsqrt
 // CHECK:         arith.truncf {{.*}} : f32 to bf16

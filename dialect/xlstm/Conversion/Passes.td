@@ -549,7 +549,9 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     thread two 16-byte vectors take several warps (up to all 8, at most
     `max-warps-per-row`), whose sums meet in shared memory: a decode step
     normalises one row per batch element, and a lone warp walking a
-    4096-wide row waits on its loads. Operands enter as
+    4096-wide row waits on its loads. Rows narrower than 32 16-byte vectors
+    (a multi-head norm's 128-wide bf16 heads) share a warp, a power-of-two
+    group of lanes each holding one whole vector. Operands enter as
     `bufferization.to_buffer`, the result leaves as `bufferization.to_tensor`
     of a fresh allocation; norms over a dynamic width, or with float64
     operands, are left to the generic path.
