@@ -44,7 +44,7 @@ static std::unique_ptr<Pass> createStructuredCanonicalizerPass() {
 
 void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
                                     const ToGPUOptions &options) {
-  pm.addPass(createXLSTMExpandBlocksPass());
+  pm.addPass(createXLSTMExpandBlocksPass({options.largeCellF32}));
   pm.addPass(createXLSTMTileMLSTMChunkwisePass(
       {options.chunkSize, options.narrowEnteringStates}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
@@ -403,6 +403,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-tile-mlstm-chunkwise narrow-entering-states: "
                      "entering C states in k's 16-bit type"),
       llvm::cl::init(true)};
+  Option<bool> largeCellF32{
+      *this, "large-cell-f32",
+      llvm::cl::desc("xlstm-expand-blocks large-cell-f32: the xLSTM-7B "
+                     "mLSTM cell's q, k and v in float32 in bf16 programs"),
+      llvm::cl::init(true)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "
@@ -483,6 +488,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.fuseDecodeStep = o.fuseDecodeStep;
         options.chunkwise.decodeStepWideBlocks = o.decodeStepWideBlocks;
         options.narrowEnteringStates = o.narrowEnteringStates;
+        options.largeCellF32 = o.largeCellF32;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.conv.runLength = o.convRunLength;

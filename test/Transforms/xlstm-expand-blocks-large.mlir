@@ -1,5 +1,6 @@
 // RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-expand-blocks --cse | xlstm-opt | FileCheck %s --check-prefix=PARSE
+// RUN: xlstm-opt %s --xlstm-expand-blocks=large-cell-f32=0 | FileCheck %s --check-prefix=NARROW-CELL
 
 // xLSTM-7B blocks (spec xlstm-large-7b §2): E 8, 2 heads, qk_dim 4, v_dim 8,
 // FFN 16.
@@ -112,6 +113,14 @@ func.func @lm_head(%x: tensor<?x?x8xf32>, %w: tensor<16x8xf32>) -> (tensor<?x?x1
 // CHECK:      %[[XF:.+]] = xlstm.rms_norm %[[X1]] {{.*}} -> tensor<?x?x8xbf16>
 // CHECK:      %[[F:.+]] = xlstm.gated_ffn %[[XF]], {{.*}} -> tensor<?x?x8xf32>
 // CHECK:      linalg.generic {{.*}} ins(%[[X1]], %[[F]] : tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+// The cell's q, k and v are float32 by default (q's projection above writes
+// float32); large-cell-f32=0 keeps them bf16 (the gates stay float32), and
+// the cell's bf16 output meets the float32 output gate in float32.
+// NARROW-CELL-LABEL: func @large_float32_residual
+// NARROW-CELL:       xlstm.mlstm {{.*}} : (tensor<?x2x?x2xbf16>, tensor<?x2x?x2xbf16>, tensor<?x2x?x4xbf16>, tensor<?x2x?xf32>, tensor<?x2x?xf32>)
+// NARROW-CELL:       xlstm.multihead_norm {{.*}} -> tensor<?x?x8xbf16>
+// NARROW-CELL:       arith.extf %{{.+}} : bf16 to f32
+// NARROW-CELL:       arith.mulf %{{.+}}, %{{.+}} : f32
 func.func @large_float32_residual(%x: tensor<?x?x8xf32>, %norm_mlstm: tensor<8xbf16>, %q: tensor<4x8xbf16>,
     %k: tensor<4x8xbf16>, %v: tensor<8x8xbf16>, %o: tensor<8x8xbf16>, %ig: tensor<2x8xbf16>,
     %ig_b: tensor<2xbf16>, %fg: tensor<2x8xbf16>, %fg_b: tensor<2xbf16>, %mh: tensor<8xbf16>,

@@ -48,6 +48,8 @@ struct ToGPUOptions {
   /// xlstm-tile-mlstm-chunkwise narrow-entering-states: entering C in k's
   /// 16-bit type.
   bool narrowEnteringStates = true;
+  /// xlstm-expand-blocks large-cell-f32: the xLSTM-7B's q/k/v in float32.
+  bool largeCellF32 = true;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

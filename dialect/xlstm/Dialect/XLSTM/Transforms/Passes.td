@@ -23,6 +23,13 @@ def XLSTMExpandBlocksPass : Pass<"xlstm-expand-blocks"> {
     The sLSTM recurrence comes out in its per-step form (an `scf.for` of
     `xlstm.slstm_step`); `xlstm-fuse-slstm-steps` fuses it.
   }];
+  let options = [
+    Option<"largeCellF32", "large-cell-f32", "bool", /*default=*/"true",
+           "xLSTM-7B blocks in bf16/f16 programs: q, k and v of the mLSTM "
+           "cell in float32 (its intra-chunk denominators are sensitive to "
+           "their rounding); off: in the activations' type, as upstream's "
+           "bf16 model and TFLA's kernels take them">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
