@@ -8,9 +8,9 @@ CUDA graphs and launch by launch, the peer's figure for the same workload
 from ../shared/docs/perf-anchors-h200.md and our time as a multiple of it,
 and the eight kernels that take the most time in the profiled run
 (bench-NAME-DTYPE-profile.json) with the GB/s of their arguments and the
-TFLOP/s of projections; for the one-block 7B model, its chunkwise
-mLSTM kernels against TFLA at the a1 shape, and the one-block a2 model's
-at the a2 shape.
+TFLOP/s of projections; for the one-block 7B model (its cell's q/k/v in
+float32, and in bf16), its chunkwise mLSTM kernels against TFLA at the a1
+shape, and the one-block a2 model's at the a2 shape.
 """
 import glob
 import json
@@ -28,7 +28,9 @@ PEERS = {
 # TFLA's chunkwise mLSTM (xl_chunk, L=128) at the shapes of the benchmarks
 # whose chunkwise kernels run them: a1 (the 7B block, B1 NH8 S8192 256/512)
 # and a2 (B8 NH16 S2048 128/128).
-TFLA_MS = {"xlstm7b_block": ("a1", 0.895), "mlstm_a2": ("a2", 0.597)}
+TFLA_MS = {"xlstm7b_block": ("a1", 0.895),
+           "xlstm7b_block_bf16_cell": ("a1, bf16 q/k/v", 0.895),
+           "mlstm_a2": ("a2", 0.597)}
 
 # Kernels listed per benchmark, and the bandwidth the H200 copies at
 # (perf-anchors-h200.md) that the GB/s column is a fraction of.
