@@ -23,7 +23,9 @@
 #                                  of projection tile configurations)
 #   scripts/gpu-check.sh tiles     (on the GPU machine, after `prepare
 #                                  tiles`) forward ms of every variant, one
-#                                  line each, and its slowest kernels
+#                                  line each, and its slowest kernels; e.g.
+#                                  split K for 17-128 rows: prepare tiles
+#                                  "tf32=1" "tf32=1 mma-split-k-blocks=132"
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
 #                                  runtime tests, then the e2e lit suite
 #                                  (test/e2e, REQUIRES: cuda-gpu: every golden
@@ -365,7 +367,10 @@ tiles)
   for spec in bundles/tiles/v*.txt; do
     v="$(basename "$spec" .txt)"
     echo "$v: $(cat "$spec")"
-    for model in "xlstm7b_block 1 8192" "xlstm7b_block 1 64" \
+    # (S 17, 32, 64 and 128: projections of 17-128 rows, where
+    # mma-split-k-blocks splits K.)
+    for model in "xlstm7b_block 1 8192" "xlstm7b_block 1 17" \
+      "xlstm7b_block 1 32" "xlstm7b_block 1 64" "xlstm7b_block 1 128" \
       "mlstm_stack_24 8 2048" "slstm_block_768 16 1024"; do
       set -- $model
       ./xlstm-run "bundles/tiles/$v-$1.xlstmb" --device=cuda --dtype bf16 \
