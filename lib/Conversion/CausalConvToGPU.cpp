@@ -134,14 +134,14 @@ public:
       // nothing.
       // (Kept in the input's type until used: fewer registers.)
       Value last = sub(seq, idx(1));
-      SmallVector<Value> run;
+      SmallVector<Value> runInputs;
       for (int64_t t = 0; t < positions; ++t)
-        run.push_back(loadRaw(
+        runInputs.push_back(loadRaw(
             io.x, {row, arith::MinUIOp::create(b, loc, add(u0, idx(t)), last),
                    c}));
       for (int64_t t = 0; t < positions; ++t) {
         Value u = add(u0, idx(t));
-        window.push_back(toCompute(run[t]));
+        window.push_back(toCompute(runInputs[t]));
         // y[u] = bias + sum_k w[:, k] * padded[u + k].
         SmallVector<Value> acc(bias);
         for (int64_t k = 0; k < io.taps; ++k)
@@ -445,21 +445,31 @@ struct XLSTMCausalConvToGPUPass
   }
 
   /// Whether applyInFloat32 can run `body`: arith and math ops on floats
-  /// (and cmpf's i1), no bit casts.
+  /// (and cmpf's i1), no bit casts or scaled conversions (their types are
+  /// their meaning), float constants with plain float values.
   static bool promotableToFloat32(Block &body) {
     auto scalar = [](Type t) { return isa<FloatType>(t) || t.isInteger(1); };
+    auto plainFloat = [](Operation *op) {
+      Attribute value;
+      return matchPattern(op->getResult(0), m_Constant(&value)) &&
+             isa<FloatAttr>(value);
+    };
     for (Operation &op : body.without_terminator()) {
-      if (matchPattern(&op, m_Constant()))
+      if (matchPattern(&op, m_Constant())) {
+        if (isa<FloatType>(op.getResult(0).getType()) && !plainFloat(&op))
+          return false;
         continue;
+      }
       if (!isa<arith::ArithDialect, math::MathDialect>(op.getDialect()) ||
-          isa<arith::BitcastOp>(op) ||
+          isa<arith::BitcastOp, arith::ScalingExtFOp, arith::ScalingTruncFOp>(
+              op) ||
           !llvm::all_of(op.getOperandTypes(), scalar) ||
           !llvm::all_of(op.getResultTypes(), scalar))
         return false;
       for (Value operand : op.getOperands())
         if (Operation *def = operand.getDefiningOp();
             def && matchPattern(def, m_Constant()) &&
-            !isa<FloatType>(operand.getType()))
+            (!isa<FloatType>(operand.getType()) || !plainFloat(def)))
           return false;
     }
     return true;

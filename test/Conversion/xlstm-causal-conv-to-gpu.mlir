@@ -9,6 +9,7 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='run-length=0' 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: run-length must be 1 to 64, got 0
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='vector-bytes=16' | FileCheck %s --check-prefix=V16
+// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='vector-bytes=4' | FileCheck %s --check-prefix=V4
 // RUN: not xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='vector-bytes=12' 2>&1 | FileCheck %s --check-prefix=BADVEC
 // BADVEC: vector-bytes must be 4, 8 or 16, got 12
 
@@ -21,8 +22,13 @@
 // CHECK:       scf.if %[[MANY]]
 // CHECK:       gpu.launch
 // CHECK:         scf.if
-// CHECK-COUNT-3:   vector.load {{.*}} : memref<?x3x256xbf16>, vector<4xbf16>
-// Each tap one fused multiply-add.
+// The K - 1 = 3 inputs before the run (each from the state or the input),
+// then the run's 8, all before the first store (and each read once); each
+// tap one fused multiply-add.
+// CHECK-COUNT-6:   vector.load %{{.+}} : memref<?x{{[?3]}}x256xbf16>, vector<4xbf16>
+// CHECK-NOT:       vector.store
+// CHECK-COUNT-8:   vector.load %{{.+}} : memref<?x?x256xbf16>, vector<4xbf16>
+// CHECK-NOT:       vector.{{load|store}}
 // CHECK-COUNT-16:  math.fma {{.*}} : f32
 // CHECK-COUNT-8:   vector.store {{.*}} : memref<?x?x256xbf16>, vector<4xbf16>
 // CHECK:         } else {
@@ -54,8 +60,8 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
 
 // -----
 
-// Channels that do not fill 8-byte vectors: one channel per thread; no
-// state in or out.
+// Channels that do not fill 8-byte vectors: one channel per thread, scalar
+// loads (also of 16-bit inputs, below); no state in or out.
 // CHECK-LABEL: func @scalar
 // CHECK:       gpu.launch
 // CHECK-NOT:     vector.load
@@ -64,6 +70,24 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
 func.func @scalar(%x: tensor<?x?x5xf32>, %w: tensor<5x2xf32>) -> tensor<?x?x5xf32> {
   %y = xlstm.causal_conv1d %x, %w : (tensor<?x?x5xf32>, tensor<5x2xf32>) -> tensor<?x?x5xf32>
   return %y : tensor<?x?x5xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @scalar_bf16
+// CHECK:       gpu.launch
+// CHECK-NOT:     vector.load
+// CHECK:         memref.load {{.*}} : memref<?x?x6xbf16>
+// CHECK:         arith.extf {{.*}} : bf16 to f32
+// CHECK:         memref.store {{.*}} : memref<?x?x6xbf16>
+// CHECK:       kernel = "causal conv, 1 channel x 8 positions per thread"
+// vector-bytes=4: two bf16 channels a thread.
+// V4-LABEL:    func @scalar_bf16
+// V4:          vector.load {{.*}} : memref<?x?x6xbf16>, vector<2xbf16>
+// V4:          kernel = "causal conv, 2 channels x 8 positions per thread"
+func.func @scalar_bf16(%x: tensor<?x?x6xbf16>, %w: tensor<6x2xbf16>) -> tensor<?x?x6xbf16> {
+  %y = xlstm.causal_conv1d %x, %w : (tensor<?x?x6xbf16>, tensor<6x2xbf16>) -> tensor<?x?x6xbf16>
+  return %y : tensor<?x?x6xbf16>
 }
 
 // -----

@@ -531,8 +531,10 @@ public:
     for (const auto &k : byTime) {
       std::string name = model->getKernelName(k.kernel);
       // The memref arguments' bytes (each element once) over the time: the
-      // least bandwidth the kernel reached; the launches' views let a
-      // reader work out FLOPs (bench-summary.py does for projections).
+      // bandwidth of a kernel that touches each element once (re-reads
+      // make it more, views it reads only in part less); the launches'
+      // views let a reader work out FLOPs (bench-summary.py does for
+      // projections).
       llvm::json::Array launches;
       for (const auto &l : k.byViews) {
         llvm::json::Array views;

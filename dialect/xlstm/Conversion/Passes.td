@@ -600,8 +600,10 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
     once, at the store (16-bit bodies otherwise round after every op, each
     converted to and from float32: most of the kernel's instructions); with
     `epilogue-approx` too, where the result is 16-bit, its exponentials and
-    divisions are the GPU's approximate ones (relative error below 1e-5 over
-    exp's whole range, well under a bfloat16's 2^-9 rounding).
+    divisions are the GPU's approximate ones: exp's relative error stays
+    below 1e-5 over its whole range and division's within 2 float32 ulp,
+    well under a bfloat16's 2^-9 rounding, except that a divisor of 2^126
+    or more gives 0 (a sigmoid's 1 / (1 + exp(-x)) is then 1e-37 off).
 
     ```mlir
     %y, %s = xlstm.causal_conv1d %x, %w bias(%b) initial_state(%s0)
