@@ -76,14 +76,25 @@ def kernel_line(k):
 
 
 logs = sys.argv[1]
-for path in sorted(glob.glob(os.path.join(logs, "bench-*.json"))):
+# Every benchmark with a graph-replayed run, a profiled one or both (a
+# profile alone: one kernel family timed at one shape).
+bases = set()
+for path in glob.glob(os.path.join(logs, "bench-*.json")):
     base = os.path.basename(path)[len("bench-"):-len(".json")]
-    if base.endswith("-eager") or base.endswith("-profile"):
-        continue
-    with open(path) as f:
+    for suffix in ("-eager", "-profile"):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+    bases.add(base)
+for base in sorted(bases):
+    path = os.path.join(logs, "bench-%s.json" % base)
+    timed = path if os.path.exists(path) else \
+        path[:-len(".json")] + "-profile.json"
+    with open(timed) as f:
         graph = json.load(f)
-    line = "%-28s B%-3d S%-5d graphs %9.3f ms" % (
-        base, graph["batch"], graph["seqlen"], graph["forward_ms"]["median"])
+    line = "%-28s B%-3d S%-5d %s %9.3f ms" % (
+        base, graph["batch"], graph["seqlen"],
+        "graphs" if timed == path else "profiled",
+        graph["forward_ms"]["median"])
     eager = path[:-len(".json")] + "-eager.json"
     if os.path.exists(eager):
         with open(eager) as f:
