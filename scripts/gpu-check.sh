@@ -230,6 +230,9 @@ sys.exit("no PTX image has the kernel " + name)
   # memory, its last rows from the kernel's shared-memory copy.
   reference_case slstm_block_768 2
   reference_case slstm_block_512 2
+  # Projections whose K (40, 80) is not a multiple of 16: zero-padded
+  # copies of x and W.
+  reference_case odd_width_40 3
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

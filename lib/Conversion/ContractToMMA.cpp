@@ -181,6 +181,68 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
   return Projection{x, w, out, k};
 }
 
+/// For a contraction that would be a projection but for its K (not a
+/// multiple of the mma's k step): x and W copied into zero-filled buffers
+/// whose K is padded (to 32 for 16-bit operands, the staged kernels' step;
+/// to 8 for float32), the contraction switched to them. The zeros add
+/// nothing; the two copies per call cost far less than the generic
+/// kernel. Returns whether it padded.
+constexpr llvm::StringLiteral kPaddedKAttr = "xlstm.padded_k";
+
+bool padOddK(linalg::ContractOp op, RewriterBase &rewriter) {
+  if (!op.hasPureBufferSemantics() || op.getDpsInputs().size() != 2)
+    return false;
+  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+  auto xType = cast<MemRefType>(x.getType());
+  auto wType = cast<MemRefType>(w.getType());
+  auto outType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  Type elt = xType.getElementType();
+  int64_t r = xType.getRank();
+  if (r < 2 || wType.getRank() != 2 || outType.getRank() != r ||
+      !(elt.isBF16() || elt.isF16() || elt.isF32()) ||
+      wType.getElementType() != elt || !outType.getElementType().isF32() ||
+      !wType.hasStaticShape())
+    return false;
+  int64_t k = xType.getShape().back(), kStep = elt.isF32() ? 8 : 16;
+  if (ShapedType::isDynamic(k) || wType.getShape()[1] != k || k % kStep == 0)
+    return false;
+  int64_t padded = llvm::alignTo(k, elt.isF32() ? 8 : 32);
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elt));
+  // A zero-filled (..., padded) buffer with `source` in its first K
+  // columns.
+  auto pad = [&](Value source, MemRefType type) -> Value {
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() = padded;
+    SmallVector<Value> dynamic;
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dynamic.push_back(memref::DimOp::create(rewriter, loc, source, d));
+    Value buffer = memref::AllocOp::create(
+        rewriter, loc, MemRefType::get(shape, elt), dynamic);
+    linalg::FillOp::create(rewriter, loc, zero, buffer);
+    SmallVector<OpFoldResult> offsets(type.getRank(), rewriter.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes =
+        memref::getMixedSizes(rewriter, loc, source);
+    SmallVector<OpFoldResult> strides(type.getRank(),
+                                      rewriter.getIndexAttr(1));
+    Value columns = memref::SubViewOp::create(rewriter, loc, buffer, offsets,
+                                              sizes, strides);
+    linalg::CopyOp::create(rewriter, loc, source, columns);
+    return buffer;
+  };
+  Value xPadded = pad(x, xType), wPadded = pad(w, wType);
+  rewriter.modifyOpInPlace(op, [&] {
+    op->setOperand(0, xPadded);
+    op->setOperand(1, wPadded);
+    // (The report shows the projection's own K.)
+    op->setAttr(kPaddedKAttr, rewriter.getI64IntegerAttr(k));
+  });
+  return true;
+}
+
 /// Stores accumulator e of mma tile (mi, ni) — four per tile, row-major over
 /// (mi, ni) — at (row(mi, e), col(ni, e)) of `out` where that lies inside
 /// (m, n), rounded to `out`'s element type. Accumulators e and e + 1 are
@@ -1582,6 +1644,9 @@ struct XLSTMContractToMMAPass
     getOperation()->walk(
         [&](linalg::ContractOp op) { contracts.push_back(op); });
     IRRewriter rewriter(&getContext());
+    if (padK)
+      for (linalg::ContractOp op : contracts)
+        padOddK(op, rewriter);
     // Each contraction is prepared once (its zero initialisation erased):
     // a sibling's preparation must not run again when its turn comes.
     // (Sites stay where they are: siblings point at them.)
@@ -1671,17 +1736,29 @@ struct XLSTMContractToMMAPass
   }
 
   /// The shape `site` shows in the lowering report.
+  /// K before padOddK padded it, else 0.
+  static int64_t unpaddedK(const Site &site) {
+    auto k = site.op->getAttrOfType<IntegerAttr>(kPaddedKAttr);
+    return k ? k.getInt() : 0;
+  }
+
   static std::string shapeOf(const Site &site) {
+    int64_t k = unpaddedK(site);
     return xlstm::formatShape(
         {xlstm::leadingRows(cast<MemRefType>(site.p.x.getType()).getShape()),
-         cast<MemRefType>(site.p.w.getType()).getShape()[0], site.p.k});
+         cast<MemRefType>(site.p.w.getType()).getShape()[0],
+         k ? k : site.p.k});
   }
 
   void record(const Site &site, Operation *launch, const Twine &kernel,
               const Twine &when) {
-    xlstm::recordKernelChoice(
-        launch, {"projection", shapeOf(site), kernel.str(), when.str()},
-        site.p.w);
+    std::string text = kernel.str();
+    if (unpaddedK(site))
+      text += " (x and W copied, K padded to " + std::to_string(site.p.k) +
+              ")";
+    xlstm::recordKernelChoice(launch,
+                              {"projection", shapeOf(site), text, when.str()},
+                              site.p.w);
   }
 
   /// The contraction goes, and with it a float32 output nobody reads.

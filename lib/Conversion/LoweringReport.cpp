@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -45,7 +46,25 @@ int64_t xlstm::leadingRows(ArrayRef<int64_t> shape) {
   return rows;
 }
 
-/// The @forward/@step parameter `v` is a view of, if any.
+/// What a `linalg.copy` copies into `buffer` or a subview of it, if any.
+static Value copiedInto(Value buffer) {
+  auto sourceOf = [](Value target) -> Value {
+    for (Operation *user : target.getUsers())
+      if (auto copy = dyn_cast<linalg::CopyOp>(user);
+          copy && copy.getOutputs()[0] == target)
+        return copy.getInputs()[0];
+    return {};
+  };
+  if (Value source = sourceOf(buffer))
+    return source;
+  for (Operation *user : buffer.getUsers())
+    if (auto view = dyn_cast<memref::SubViewOp>(user))
+      if (Value source = sourceOf(view.getResult()))
+        return source;
+  return {};
+}
+
+/// The @forward/@step parameter `v` is a view (or a copy) of, if any.
 static StringAttr parameterOf(Value v) {
   while (v) {
     if (auto arg = dyn_cast<BlockArgument>(v)) {
@@ -64,6 +83,8 @@ static StringAttr parameterOf(Value v) {
     else if (isa<tensor::ExtractSliceOp, tensor::CollapseShapeOp,
                  tensor::ExpandShapeOp, tensor::CastOp>(def))
       v = def->getOperand(0);
+    else if (isa<memref::AllocOp>(def) && (v = copiedInto(def->getResult(0))))
+      continue; // a padded copy of the parameter (xlstm-contract-to-mma)
     else
       return {};
   }

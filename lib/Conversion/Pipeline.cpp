@@ -246,6 +246,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma shared-bytes: dynamic shared "
                      "memory a projection block may use"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().sharedBytes)};
+  Option<bool> mmaPadK{
+      *this, "mma-pad-k",
+      llvm::cl::desc("xlstm-contract-to-mma pad-k: projections of an odd K "
+                     "on zero-padded copies of x and W"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().padK)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -460,6 +465,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stagedTileLarge = o.mmaStagedTileLarge;
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
+        options.mma.padK = o.mmaPadK;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;

@@ -1,8 +1,12 @@
 // xlstm-lowering-report gathers the kernels xlstm-contract-to-mma recorded
 // and the linalg ops left for the generic kernels, with the reason the pass
 // gave, by parameter (xlstm.param) or location.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0" --xlstm-lowering-report -o /dev/null | FileCheck %s
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0" --xlstm-lowering-report="print=0 require-fast-kernels=1" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REQUIRE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0 pad-k=0" --xlstm-lowering-report -o /dev/null | FileCheck %s
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0 pad-k=0" --xlstm-lowering-report="print=0 require-fast-kernels=1" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REQUIRE
+// With pad-k (the default) the odd K is padded: the projection keeps its
+// name and its own K, and says so.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PADDED
+// PADDED: forward projection odd.weight ?x32x24 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled (x and W copied, K padded to 32){{$}}
 // REQUIRE: error: projection odd.weight (forward, ?x32x24 bf16) takes a generic kernel: K = 24 is not a multiple of 16 (--require-fast-kernels)
 // REQUIRE: error: {{.*}}norm blocks.2 xlstm.layer_norm (forward, 32 f32) takes a generic kernel (--require-fast-kernels)
 

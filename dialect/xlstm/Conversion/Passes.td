@@ -148,7 +148,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     Outputs narrower than the tile, or K not a multiple of its K step,
     fall back to 128x128x32 with 8 warps of 64x32. With
     `split-k-blocks`, outputs of fewer tiles split K over grid z and add
-    their partial sums atomically. Otherwise the
+    their partial sums atomically. With `pad-k` (the default), a projection
+    whose K is not a multiple of the k step first copies x and W into
+    zero-filled buffers of K rounded up (32 for 16-bit operands, 8 for
+    float32) and takes these kernels on them. Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
     warp-tiles-n)` tile with fragments loaded from global memory as 32-bit
     words. Other contractions are left to the generic path.
@@ -194,6 +197,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            /*default=*/"264",
            "Tiles of staged-tile-large from which it is used (264: two "
            "waves of the H200's 132 SMs)">,
+    Option<"padK", "pad-k", "bool", /*default=*/"true",
+           "Projections whose K is not a multiple of the mma's k step: x and "
+           "W copied into zero-filled buffers of K rounded up (32 for "
+           "16-bit operands, 8 for float32) first; off: the generic kernel">,
     Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
            "Split the pipelined kernel's K where the output has fewer tiles "
            "than this (checked at run time; the splits add their partial "
