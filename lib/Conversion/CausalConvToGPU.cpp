@@ -351,11 +351,10 @@ struct XLSTMCausalConvToGPUPass
     }
     std::string epilogue;
     if (io.epilogue)
-      epilogue = io.epilogueApprox ? ", the elementwise op after it fused "
-                                     "(float32, approximate exp and division)"
-                 : io.epilogueF32  ? ", the elementwise op after it fused "
-                                     "(float32)"
-                                   : ", the elementwise op after it fused";
+      epilogue = std::string(", the elementwise op after it fused") +
+                 (io.epilogueApprox ? " (float32, approximate exp and division)"
+                  : io.epilogueF32  ? " (float32)"
+                                    : "");
     io.y = allocateLike(rewriter, loc, cast<RankedTensorType>(yType),
                         {batch, seq, Value()});
     if (op.getFinalState())

@@ -127,6 +127,23 @@ bool isReadableMatrix(MemRefType w) {
          (strides[0] * bytes) % kOperandAlignment == 0;
 }
 
+/// Whether `op`'s maps are x (lead..., i), W (o, i), out (lead..., o) with
+/// loops (lead..., o, i), x of rank `r`.
+bool hasProjectionMaps(linalg::ContractOp op, int64_t r) {
+  MLIRContext *ctx = op.getContext();
+  SmallVector<AffineExpr> lead;
+  for (int64_t d = 0; d < r - 1; ++d)
+    lead.push_back(getAffineDimExpr(d, ctx));
+  AffineExpr o = getAffineDimExpr(r - 1, ctx), i = getAffineDimExpr(r, ctx);
+  SmallVector<AffineExpr> xExprs(lead), outExprs(lead);
+  xExprs.push_back(i);
+  outExprs.push_back(o);
+  SmallVector<AffineMap> expected = {AffineMap::get(r + 1, 0, xExprs, ctx),
+                                     AffineMap::get(r + 1, 0, {o, i}, ctx),
+                                     AffineMap::get(r + 1, 0, outExprs, ctx)};
+  return op.getIndexingMapsArray() == ArrayRef<AffineMap>(expected);
+}
+
 /// The projection `op` computes, or the reason it is not one the kernels
 /// here take (it shows in the lowering report).
 FailureOr<Projection> matchProjection(linalg::ContractOp op,
@@ -163,20 +180,7 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
     return fail("dynamic or mismatched K or N");
   if (k % kStep != 0)
     return fail("K = " + Twine(k) + " is not a multiple of " + Twine(kStep));
-  // Maps: x (lead..., i), W (o, i), out (lead..., o) with loops
-  // (lead..., o, i).
-  MLIRContext *ctx = op.getContext();
-  SmallVector<AffineExpr> lead;
-  for (int64_t d = 0; d < r - 1; ++d)
-    lead.push_back(getAffineDimExpr(d, ctx));
-  AffineExpr o = getAffineDimExpr(r - 1, ctx), i = getAffineDimExpr(r, ctx);
-  SmallVector<AffineExpr> xExprs(lead), outExprs(lead);
-  xExprs.push_back(i);
-  outExprs.push_back(o);
-  SmallVector<AffineMap> expected = {AffineMap::get(r + 1, 0, xExprs, ctx),
-                                     AffineMap::get(r + 1, 0, {o, i}, ctx),
-                                     AffineMap::get(r + 1, 0, outExprs, ctx)};
-  if (op.getIndexingMapsArray() != ArrayRef<AffineMap>(expected))
+  if (!hasProjectionMaps(op, r))
     return fail("indexing maps are not y[..., n] += x[..., k] W[n, k]");
   return Projection{x, w, out, k};
 }
@@ -204,7 +208,13 @@ bool padOddK(linalg::ContractOp op, RewriterBase &rewriter) {
       !wType.hasStaticShape())
     return false;
   int64_t k = xType.getShape().back(), kStep = elt.isF32() ? 8 : 16;
-  if (ShapedType::isDynamic(k) || wType.getShape()[1] != k || k % kStep == 0)
+  // (Only where the padded contraction is then a projection the kernels
+  // take: otherwise the copies would come on top of the generic kernel.)
+  Value out = op.getDpsInits()[0];
+  if (ShapedType::isDynamic(k) || wType.getShape()[1] != k ||
+      k % kStep == 0 || outType.getShape().back() != wType.getShape()[0] ||
+      (!outType.getLayout().isIdentity() && !lastDimSlice(out)) ||
+      !hasProjectionMaps(op, r))
     return false;
   int64_t padded = llvm::alignTo(k, elt.isF32() ? 8 : 32);
   Location loc = op.getLoc();

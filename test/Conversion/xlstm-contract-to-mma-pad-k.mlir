@@ -38,3 +38,16 @@ func.func @odd_k(%x: memref<?x?x12xf32>, %w: memref<24x12xf32>, %y: memref<?x?x2
       ins(%x2, %w2 : memref<?x?x24xbf16>, memref<24x24xbf16>) outs(%y2 : memref<?x?x24xf32>)
   return
 }
+
+// An output the kernels cannot store to (a strided view other than a
+// 16-byte aligned slice): no copies, the generic path as before.
+// CHECK-LABEL: func @odd_k_strided_out
+// CHECK-NOT:   memref.alloc
+// CHECK:       linalg.contract {{.*}}xlstm.generic_reason = "strided operands other than 16-byte aligned slices of the last dimension"
+// CHECK-NOT:   gpu.launch_func
+func.func @odd_k_strided_out(%x: memref<?x?x12xf32>, %w: memref<24x12xf32>,
+                             %y: memref<?x?x24xf32, strided<[?, 32, 1]>>) {
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x12xf32>, memref<24x12xf32>) outs(%y : memref<?x?x24xf32, strided<[?, 32, 1]>>)
+  return
+}
