@@ -41,7 +41,9 @@ H200_GB_PER_S = 4170.0
 def projection_flops(views):
     """2 M N K per (weight, output) pair of a projection launch: x (M, K) is
     its first 2-D view, then each weight (N, K) is followed by its output
-    (M, N) (one pair, or several for sibling projections of one x)."""
+    (M, N) (one pair, or several for sibling projections of one x). A gated
+    pair's kernel (x, W1, y, M, W2) ends with its second weight, of the
+    first's shape, whose products meet the first's in y."""
     mats = [v["sizes"] for v in views if len(v["sizes"]) == 2]
     if not mats:
         return 0
@@ -54,6 +56,8 @@ def projection_flops(views):
             i += 2
         else:
             i += 1
+    if len(mats) == 4 and mats[3] == mats[1] and mats[2] == [m, mats[1][0]]:
+        flops += 2 * m * mats[3][0] * k
     return flops
 
 

@@ -33,6 +33,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -529,10 +530,25 @@ struct StagedTile {
 
 class StagedMMAKernelBuilder {
 public:
+  /// Two projections of one x whose outputs meet only in one elementwise op
+  /// (the gated FFN's act(x Wg^T) * (x Wu^T)), computed by one kernel that
+  /// stores that op's result: the block tile's W rows alternate between the
+  /// two weights every 8 rows (one mma tile's width), so n tiles 2j and
+  /// 2j + 1 of a warp hold the same 8 output columns of the first and the
+  /// second projection, and each lane holds both operands of the outputs it
+  /// stores. The grid spans 2 N columns of that interleaved W.
+  struct Gated {
+    Value second;  ///< the second projection's W
+    Value columns; ///< N of each projection
+    /// The elementwise op's result from the first and second projection's
+    /// float32 values, of `out`'s element type.
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
+  };
+
   StagedMMAKernelBuilder(OpBuilder &b, Location loc, const StagedTile &t,
-                         bool accumulate)
-      : b(b), loc(loc), t(t), accumulate(accumulate), i32(b.getI32Type()),
-        f32(b.getF32Type()) {}
+                         bool accumulate, const Gated *gated = nullptr)
+      : b(b), loc(loc), t(t), accumulate(accumulate), gated(gated),
+        i32(b.getI32Type()), f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -564,13 +580,23 @@ public:
     // 16-byte chunks: (rows x blockK / 8) per operand, spread over threads.
     int64_t chunksPerRow = t.blockK / 8;
     auto copy = [&](Value src, Value dst, Value base, Value limit,
-                    int64_t rows) {
+                    int64_t rows, bool interleaved) {
       for (int64_t c = 0; c < rows * chunksPerRow / t.threads(); ++c) {
         Value chunk = add(tid, idx(c * t.threads()));
         Value row = divui(chunk, chunksPerRow);
         Value within = remui(chunk, chunksPerRow);
         Value col = mul(within, idx(8));
-        Value global = add(base, row);
+        Value global = add(base, row), source = src;
+        if (interleaved) {
+          // Staged row r of the tile at interleaved row `base` (a multiple
+          // of 16): row base / 2 + (r / 16) * 8 + r % 8 of the first W
+          // where r / 8 is even, of the second where it is odd.
+          global = add(divui(base, 2),
+                       add(mul(divui(row, 16), idx(8)), remui(row, 8)));
+          Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                            remui(divui(row, 8), 2), idx(0));
+          source = arith::SelectOp::create(b, loc, odd, gated->second, src);
+        }
         Value inside = lt(global, limit);
         // Past the matrix: read a valid row, copy zero bytes of it.
         Value safe = arith::SelectOp::create(b, loc, inside, global, idx(0));
@@ -580,13 +606,14 @@ public:
         Value globalCol = add(k0, col);
         Value stored = storedColumn(row, within);
         nvgpu::DeviceAsyncCopyOp::create(
-            b, loc, token, dst, ValueRange{stage, row, stored}, src,
+            b, loc, token, dst, ValueRange{stage, row, stored}, source,
             ValueRange{safe, globalCol}, b.getIndexAttr(8), srcElements,
             b.getUnitAttr());
       }
     };
-    copy(x, sa, m0, m, t.blockM);
-    copy(w, sb, n0, n, t.blockN);
+    copy(x, sa, m0, m, t.blockM, /*interleaved=*/false);
+    copy(w, sb, n0, gated ? gated->columns : n, t.blockN,
+         /*interleaved=*/gated != nullptr);
   }
 
   /// Closes the group of copies queued since the last commit (possibly
@@ -763,6 +790,10 @@ public:
           scf::YieldOp::create(b, loc, c);
         });
 
+    if (gated) {
+      storeGated(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+      return;
+    }
     if (!split) {
       storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
                  accCol);
@@ -776,6 +807,48 @@ public:
     b.setInsertionPointToStart(store.elseBlock());
     storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
                accCol);
+  }
+
+  /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
+  /// (second) of this warp, whose interleaved columns start at `warpCol`,
+  /// the combined values of output columns warpCol / 2 + 8 j + t2 and the
+  /// next, two adjacent elements of a row stored together where the row
+  /// width is even.
+  void storeGated(ValueRange acc, Value out, Value m, Value warpCol,
+                  function_ref<Value(int64_t, int64_t)> accRow, Value t2) {
+    auto outType = cast<MemRefType>(out.getType());
+    Type elt = outType.getElementType();
+    Value n = gated->columns;
+    std::optional<int64_t> width = getConstantIntValue(n);
+    bool pairs = outType.getLayout().isIdentity() && width && *width % 2 == 0;
+    int64_t tilesN = t.tilesN();
+    for (int64_t mi = 0; mi < t.tilesM(); ++mi)
+      for (int64_t ni = 0; ni < tilesN; ni += 2)
+        for (int64_t e = 0; e < 4; e += 2) {
+          Value r = accRow(mi, e);
+          Value c = add(add(divui(warpCol, 2), idx(ni / 2 * 8)), t2);
+          auto value = [&](int64_t j) {
+            return gated->combine(b, loc, acc[(mi * tilesN + ni) * 4 + e + j],
+                                  acc[(mi * tilesN + ni + 1) * 4 + e + j]);
+          };
+          for (int64_t j = 0; j < (pairs ? 1 : 2); ++j) {
+            Value cj = add(c, idx(j));
+            Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(cj, n));
+            auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPointToStart(guard.thenBlock());
+            if (!pairs) {
+              memref::StoreOp::create(b, loc, value(j), out, ValueRange{r, cj});
+              continue;
+            }
+            Value two = vector::FromElementsOp::create(
+                b, loc, VectorType::get({2}, elt),
+                ValueRange{value(0), value(1)});
+            vector::StoreOp::create(
+                b, loc, two, out, ValueRange{r, c}, /*nontemporal=*/false,
+                b.getI64IntegerAttr(2 * elt.getIntOrFloatBitWidth() / 8));
+          }
+        }
   }
 
   /// The (row, column) of this block's tile: the 2-D grid's ids, or with
@@ -804,6 +877,7 @@ private:
   Location loc;
   const StagedTile &t;
   bool accumulate;
+  const Gated *gated;
   Type i32, f32;
 };
 
@@ -1316,6 +1390,35 @@ bool isTruncation(linalg::GenericOp op, Value x) {
          yield.getValues()[0] == trunc.getResult();
 }
 
+/// Whether a kernel may write the fresh buffer `y` where `op` stands instead
+/// of `consumer` (a later op in its block) writing it: nothing reads or
+/// writes `y`, through any view, between `op` and `consumer`, and `op` does
+/// not read it. (Buffers are reused: earlier blocks' views of `y` used
+/// before `op` are fine.)
+bool untouchedBetween(Value y, linalg::ContractOp op, Operation *consumer) {
+  SmallVector<Value> aliases = {y};
+  for (size_t i = 0; i < aliases.size(); ++i) {
+    Value alias = aliases[i];
+    if (llvm::is_contained(op.getDpsInputs(), alias))
+      return false;
+    for (Operation *user : alias.getUsers()) {
+      if (user == consumer)
+        continue;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == alias) {
+        aliases.push_back(user->getResult(0));
+        continue;
+      }
+      Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+      if (!at)
+        return false;
+      if (op->isBeforeInBlock(at) && at->isBeforeInBlock(consumer))
+        return false;
+    }
+  }
+  return true;
+}
+
 /// Where `op` writes (not adds to) a fresh float32 buffer that only a later
 /// truncation to 16 bits reads (the bf16 operand of the next op): the
 /// truncation's output, for the kernel to write rounded values into
@@ -1345,34 +1448,68 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   // that exists before `op`.
   auto yDef = y.getDefiningOp<memref::AllocOp>();
   if (!yDef || yDef->getBlock() != op->getBlock() ||
-      !yDef->isBeforeInBlock(op))
+      !yDef->isBeforeInBlock(op) || !untouchedBetween(y, op, truncation))
     return {};
-  // The kernel now writes `y` where `op` stood: nothing may read or write
-  // it, through any view, between `op` and the truncation, and `op` must
-  // not read it. (Buffers are reused: earlier blocks' views of `y` used
-  // before `op` are fine.)
-  SmallVector<Value> aliases = {y};
-  for (size_t i = 0; i < aliases.size(); ++i) {
-    Value alias = aliases[i];
-    if (llvm::is_contained(op.getDpsInputs(), alias))
-      return {};
-    for (Operation *user : alias.getUsers()) {
-      if (user == truncation)
-        continue;
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == alias) {
-        aliases.push_back(user->getResult(0));
-        continue;
-      }
-      Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
-      if (!at)
-        return {};
-      if (op->isBeforeInBlock(at) && at->isBeforeInBlock(truncation))
-        return {};
-    }
-  }
   rewriter.eraseOp(truncation);
   return y;
+}
+
+/// Whether `op` is z = f(a, b): elementwise (identity maps, all parallel)
+/// from two inputs into one output it does not read, its body pure ops
+/// without regions whose only values from outside are constants (a body
+/// a kernel can evaluate on two accumulators).
+bool isPairwiseElementwise(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != op.getNumParallelLoops() ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return false;
+  Region &region = op.getRegion();
+  Block &body = region.front();
+  if (!body.getArgument(2).use_empty())
+    return false;
+  for (Operation &inner : body.without_terminator()) {
+    if (inner.getNumRegions() || inner.getNumResults() != 1 ||
+        !isMemoryEffectFree(&inner))
+      return false;
+    for (Value v : inner.getOperands())
+      if (v.getParentRegion() != &region && !matchPattern(v, m_Constant()))
+        return false;
+  }
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  return yield.getValues().size() == 1 &&
+         yield.getValues()[0].getParentRegion() == &region;
+}
+
+/// `op`'s body (isPairwiseElementwise) as text, its input `firstInput`
+/// first: what tells two such kernels apart in the kernel cache.
+std::string pairwiseKey(linalg::GenericOp op, unsigned firstInput) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  llvm::DenseMap<Value, unsigned> ids;
+  unsigned next = 0;
+  Block &body = op.getRegion().front();
+  for (BlockArgument arg : body.getArguments())
+    ids[arg] = next++;
+  os << "first " << firstInput;
+  for (Operation &inner : body) {
+    os << "; " << inner.getName() << "(";
+    for (Value v : inner.getOperands()) {
+      if (auto it = ids.find(v); it != ids.end()) {
+        os << "%" << it->second << ",";
+        continue;
+      }
+      Attribute constant;
+      matchPattern(v, m_Constant(&constant));
+      os << constant << ",";
+    }
+    os << ") " << inner.getAttrDictionary();
+    for (Value r : inner.getResults()) {
+      ids[r] = next++;
+      os << " " << r.getType();
+    }
+  }
+  return key;
 }
 
 /// The buffer `v` views: the source of its chain of view-like ops.
@@ -1429,6 +1566,16 @@ struct XLSTMContractToMMAPass
   /// Fewer K steps per split would spend more on the atomic adds of the
   /// partial sums than they save.
   static constexpr int64_t kMinStepsPerSplit = 4;
+
+  /// What the staged kernel of a gated pair (StagedMMAKernelBuilder::Gated)
+  /// takes besides a projection's operands.
+  struct GatedOperands {
+    Value second;     ///< the second projection's W
+    int64_t columns;  ///< N of each projection
+    std::string key;  ///< the elementwise op, for the kernel cache
+    std::string note; ///< for the lowering report
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
+  };
 
   /// Zeroes the (m, n) float32 `out` when `splits` > 1 (split blocks add
   /// into it), a thread per element.
@@ -1487,7 +1634,7 @@ struct XLSTMContractToMMAPass
                   function_ref<void(Operation *, const Twine &,
                                     const Twine &)>
                       record,
-                  const Twine &when) {
+                  const Twine &when, const GatedOperands *gated = nullptr) {
     int64_t numStages = cfg.stages ? cfg.stages : stages;
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
@@ -1513,7 +1660,7 @@ struct XLSTMContractToMMAPass
     Value gridZ = one;
     int64_t kSteps = k / cfg.blockK;
     int64_t maxSplits = kSteps / kMinStepsPerSplit;
-    if (splitKBlocks > 0 && maxSplits > 1) {
+    if (splitKBlocks > 0 && maxSplits > 1 && !gated) {
       // (At least one tile: M may be 0.)
       Value wanted = arith::CeilDivUIOp::create(
           rewriter, loc, cst(splitKBlocks),
@@ -1531,21 +1678,32 @@ struct XLSTMContractToMMAPass
     SmallVector<Value> operands = {x, w, out, m, n};
     if (split)
       operands.append({split->perSplit, split->numSplits});
+    if (gated)
+      operands.append({gated->second, cst(gated->columns)});
     std::string config;
     llvm::raw_string_ostream os(config);
     os << cfg.blockM << "x" << cfg.blockN << "x" << cfg.blockK << "/"
        << cfg.warpsM << "x" << cfg.warpsN << "/" << numStages << " group-m "
        << cfg.groupM << (accumulate ? " accumulate" : "")
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "");
+    if (gated)
+      os << " gated " << gated->key;
     auto launch = cache->launch(
-        rewriter, loc, "projection_mma_staged", config, operands,
+        rewriter, loc,
+        gated ? "projection_mma_gated" : "projection_mma_staged", config,
+        operands,
         {gridX, gridY, gridZ}, {cfg.threads(), 1, 1}, shared, /*workgroup=*/{},
         [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
           std::optional<StagedMMAKernelBuilder::SplitK> inside;
           if (split)
             inside = StagedMMAKernelBuilder::SplitK{kernel.args[5],
                                                     kernel.args[6]};
-          StagedMMAKernelBuilder(b, loc, cfg, accumulate)
+          std::optional<StagedMMAKernelBuilder::Gated> pair;
+          if (gated)
+            pair = StagedMMAKernelBuilder::Gated{
+                kernel.args[5], kernel.args[6], gated->combine};
+          StagedMMAKernelBuilder(b, loc, cfg, accumulate,
+                                 pair ? &*pair : nullptr)
               .build(kernel.args[0], kernel.args[1], kernel.args[2],
                      kernel.args[3], kernel.args[4], k, numStages, kernel,
                      inside);
@@ -1558,7 +1716,8 @@ struct XLSTMContractToMMAPass
                (cfg.swizzle ? " swizzled" : "") +
                (split ? ", split-k up to " + Twine(maxSplits) + " below " +
                             Twine(splitKBlocks) + " tiles"
-                      : Twine()),
+                      : Twine()) +
+               (gated ? ", " + Twine(gated->note) : Twine()),
            when);
   }
 
@@ -1690,6 +1849,10 @@ struct XLSTMContractToMMAPass
       Site *site = prepare(op);
       if (!site)
         continue;
+      if (gatedPairs &&
+          emitGatedPair(rewriter, *site, ArrayRef(contracts).drop_front(i + 1),
+                        prepare, lowered))
+        continue;
       SmallVector<Site *> siblings = {site};
       if (siblingProjections && decodes(*site))
         for (linalg::ContractOp later : ArrayRef(contracts).drop_front(i + 1)) {
@@ -1711,6 +1874,194 @@ struct XLSTMContractToMMAPass
         eraseContraction(rewriter, *site);
       }
     }
+  }
+
+  /// The float32 output `out` of `writer`, a fresh buffer, and the one op
+  /// besides `writer` that uses it (deallocations aside) where that is a
+  /// linalg.generic; null otherwise.
+  static linalg::GenericOp soleGenericReader(Value out, Operation *writer) {
+    auto alloc = out.getDefiningOp<memref::AllocOp>();
+    if (!alloc || !cast<MemRefType>(out.getType()).getElementType().isF32())
+      return {};
+    linalg::GenericOp found;
+    for (Operation *user : alloc->getUsers()) {
+      if (user == writer || isa<memref::DeallocOp>(user))
+        continue;
+      auto generic = dyn_cast<linalg::GenericOp>(user);
+      if (!generic || found)
+        return {};
+      found = generic;
+    }
+    return found;
+  }
+
+  /// For `first` (prepared, written not added to, float32): a later
+  /// projection of the same x and K (among `later`) where the two outputs
+  /// are read only by one elementwise op of both (isPairwiseElementwise;
+  /// the gated FFN's act(gate) * up) into a fresh buffer. Emits them at
+  /// `first`'s place as one gated staged kernel storing that op's result
+  /// (StagedMMAKernelBuilder::Gated), behind the decoding kernels of both
+  /// and the op itself where M may be small; true if it did.
+  bool emitGatedPair(IRRewriter &rewriter, Site &first,
+                     ArrayRef<linalg::ContractOp> later,
+                     function_ref<Site *(linalg::ContractOp)> prepare,
+                     llvm::DenseSet<Operation *> &lowered) {
+    Type elt = cast<MemRefType>(first.p.x.getType()).getElementType();
+    int64_t columns = cast<MemRefType>(first.p.w.getType()).getShape()[0];
+    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+    // (Where each alone would take the staged kernel.)
+    if (stages < 2 || elt.isF32() || first.accumulate || first.f32Out ||
+        first.p.k % fallbackTile().blockK != 0 ||
+        (skinnyProjections && columns <= skinnyColumns))
+      return false;
+    Value outA = first.p.out;
+    linalg::GenericOp gating = soleGenericReader(outA, first.op);
+    if (!gating || gating->getBlock() != first.op->getBlock() ||
+        !isPairwiseElementwise(gating))
+      return false;
+    unsigned firstInput = gating.getDpsInputs()[0] == outA ? 0 : 1;
+    Value outB = gating.getDpsInputs()[1 - firstInput];
+    if (outB == outA || outB.getType() != outA.getType())
+      return false;
+    auto other = llvm::find_if(later, [&](linalg::ContractOp c) {
+      return !lowered.contains(c) && c.getDpsInits()[0] == outB;
+    });
+    if (other == later.end() || (*other)->getBlock() != gating->getBlock() ||
+        !(*other)->isBeforeInBlock(gating))
+      return false;
+    Site *second = prepare(*other);
+    if (!second || second->accumulate || second->f32Out ||
+        second->p.x != first.p.x || second->p.k != first.p.k ||
+        second->p.w.getType() != first.p.w.getType() ||
+        soleGenericReader(outB, *other) != gating)
+      return false;
+    // The result: a fresh buffer of the outputs' shape that may be written
+    // at `first` instead of where the op stands.
+    Value y = gating.getDpsInits()[0];
+    auto yType = cast<MemRefType>(y.getType());
+    auto yAlloc = y.getDefiningOp<memref::AllocOp>();
+    if (!yAlloc || yAlloc->getBlock() != first.op->getBlock() ||
+        !yType.getLayout().isIdentity() ||
+        yType.getShape() != cast<MemRefType>(outA.getType()).getShape() ||
+        !untouchedBetween(y, first.op, gating))
+      return false;
+    bool moveAlloc = first.op->isBeforeInBlock(yAlloc);
+    if (moveAlloc)
+      for (Value size : yAlloc->getOperands())
+        if (Operation *def = size.getDefiningOp();
+            def && def->getBlock() == yAlloc->getBlock() &&
+            !def->isBeforeInBlock(first.op))
+          return false;
+    if (!canRunAt(*second, first.op, {&first}))
+      return false;
+
+    lowered.insert(*other);
+    Location loc = first.op.getLoc();
+    rewriter.setInsertionPoint(first.op);
+    if (moveAlloc)
+      rewriter.moveOpBefore(yAlloc, first.op);
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Value x = collapseLeading(rewriter, loc, first.p.x);
+    Value y2 = collapseLeading(rewriter, loc, y);
+    Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
+    // Few rows: the decoding kernels write both float32 outputs (one
+    // launch) and the op runs after them, in that branch only.
+    scf::IfOp fewRows;
+    std::string tiledWhen;
+    if (decodes(first)) {
+      SmallVector<Site *> pair = {&first, second};
+      SmallVector<Value> outs = {collapseLeading(rewriter, loc, outA),
+                                 collapseLeading(rewriter, loc, outB)};
+      emitDecoding(rewriter, loc, pair, x, m, outs);
+      fewRows = cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(fewRows.thenBlock()->getTerminator());
+      rewriter.clone(*gating);
+      tiledWhen = "M > " + std::to_string(gemvMaxRows);
+    }
+    auto combine = [&](OpBuilder &b, Location at, Value a, Value c) {
+      Region &region = gating.getRegion();
+      Block &body = region.front();
+      IRMapping map;
+      map.map(body.getArgument(firstInput), a);
+      map.map(body.getArgument(1 - firstInput), c);
+      for (Operation &op : body.without_terminator()) {
+        for (Value v : op.getOperands())
+          if (v.getParentRegion() != &region && !map.contains(v))
+            map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
+        b.clone(op, map);
+      }
+      return map.lookupOrDefault(body.getTerminator()->getOperand(0));
+    };
+    GatedOperands gated{second->p.w, columns, pairwiseKey(gating, firstInput),
+                        "one kernel with its gated pair, storing the "
+                        "elementwise op of both",
+                        combine};
+    auto recordBoth = [&](Operation *launch, const Twine &kernel,
+                          const Twine &when) {
+      record(first, launch, kernel, when);
+      record(*second, launch, kernel, when);
+    };
+    Value n = cst(2 * columns);
+    bool emitted = emitStagedChoice(
+        rewriter, loc, m, n, 2 * columns, first.p.k, tiledWhen,
+        [&](const StagedTile &cfg, const Twine &when) {
+          emitStaged(rewriter, loc, cfg, x, first.p.w, y2, m, n, first.p.k,
+                     /*accumulate=*/false, recordBoth, when, &gated);
+        });
+    assert(emitted && "K % 32 == 0 always has a staged configuration");
+    (void)emitted;
+    rewriter.eraseOp(first.op);
+    rewriter.eraseOp(second->op);
+    rewriter.eraseOp(gating);
+    for (Value out : {outA, outB})
+      confineToBranch(rewriter, out, fewRows);
+    return true;
+  }
+
+  /// The float32 buffer `out` of a gated pair, now used only by the
+  /// decoding branch `fewRows` (if any), its views and deallocations: lives
+  /// in that branch only (allocated and freed there), or not at all.
+  static void confineToBranch(IRRewriter &rewriter, Value out,
+                              scf::IfOp fewRows) {
+    auto alloc = out.getDefiningOp<memref::AllocOp>();
+    SmallVector<Operation *> deallocs, views;
+    auto inBranch = [&](Operation *op) {
+      return fewRows && fewRows.getThenRegion().isAncestor(
+                            op->getParentRegion());
+    };
+    for (Operation *user : alloc->getUsers()) {
+      if (isa<memref::DeallocOp>(user)) {
+        deallocs.push_back(user);
+        continue;
+      }
+      if (inBranch(user))
+        continue;
+      // (Views made for the branch before it.)
+      if (isa<memref::CollapseShapeOp>(user) &&
+          llvm::all_of(user->getUsers(), inBranch)) {
+        views.push_back(user);
+        continue;
+      }
+      return;
+    }
+    for (Operation *dealloc : deallocs)
+      rewriter.eraseOp(dealloc);
+    if (!fewRows) {
+      for (Operation *view : views)
+        rewriter.eraseOp(view);
+      rewriter.eraseOp(alloc);
+      return;
+    }
+    Block *then = fewRows.thenBlock();
+    rewriter.moveOpBefore(alloc, &then->front());
+    for (Operation *view : views)
+      rewriter.moveOpAfter(view, alloc);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(then->getTerminator());
+    memref::DeallocOp::create(rewriter, alloc.getLoc(), alloc);
   }
 
   /// Whether the few-row (decoding) kernels exist for `site`.
@@ -2111,6 +2462,57 @@ struct XLSTMContractToMMAPass
     rewriter.setInsertionPointToStart(fewRows.elseBlock());
   }
 
+  /// The pipelined kernel of an output `nStatic` wide (`n`, a constant) with
+  /// `m` rows and depth `k`, through `emit`: the configuration for large
+  /// outputs where its tiles number at least staged-large-min-blocks
+  /// (checked at run time), else the default one; K must be a multiple of
+  /// the K step and N at least its tile width (else the 128x128x32
+  /// fallback where K % 32 == 0). False where none fits.
+  bool emitStagedChoice(IRRewriter &rewriter, Location loc, Value m, Value n,
+                        int64_t nStatic, int64_t k, const std::string &tiledWhen,
+                        function_ref<void(const StagedTile &, const Twine &)>
+                            emit) {
+    auto ceilDiv = [&](Value v, int64_t d) -> Value {
+      return arith::CeilDivUIOp::create(
+          rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
+    };
+    // Outputs narrower than the configured tile take the fallback too:
+    // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
+    // tiles of mostly dead accumulators partly on the stack).
+    std::optional<StagedTile> small;
+    if (k % staged.blockK == 0 && nStatic >= staged.blockN)
+      small = staged;
+    else if (k % fallbackTile().blockK == 0)
+      small = fallbackTile();
+    // (Never for outputs narrower than its tile: most of it would be
+    // idle.)
+    bool large = stagedLarge && k % stagedLarge->blockK == 0 &&
+                 nStatic >= stagedLarge->blockN;
+    if (!small && !large)
+      return false;
+    if (!large || !small) {
+      emit(small ? *small : *stagedLarge, tiledWhen);
+      return true;
+    }
+    Value blocks = arith::MulIOp::create(rewriter, loc,
+                                         ceilDiv(m, stagedLarge->blockM),
+                                         ceilDiv(n, stagedLarge->blockN));
+    Value many = arith::CmpIOp::create(
+        rewriter, loc, arith::CmpIPredicate::uge, blocks,
+        arith::ConstantIndexOp::create(rewriter, loc, stagedLargeMinBlocks));
+    auto choice = scf::IfOp::create(rewriter, loc, many,
+                                    /*withElseRegion=*/true);
+    std::string prefix = tiledWhen.empty() ? "" : tiledWhen + ", ";
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(choice.thenBlock());
+    emit(*stagedLarge, prefix + ">= " + Twine(stagedLargeMinBlocks) +
+                           " tiles of " + Twine(stagedLarge->blockM) + "x" +
+                           Twine(stagedLarge->blockN));
+    rewriter.setInsertionPointToStart(choice.elseBlock());
+    emit(*small, prefix + "fewer tiles");
+    return true;
+  }
+
   /// The kernels of one projection at the rewriter's insertion point: the
   /// decoding ones for M up to gemv-max-rows (unless `decodingDone`: the
   /// caller branched on M already), then the tiled ones.
@@ -2199,54 +2601,14 @@ struct XLSTMContractToMMAPass
              tiledWhen);
       return;
     }
-    // The pipelined kernel: the configuration for large outputs where
-    // its tiles number at least staged-large-min-blocks (checked at run
-    // time), else the default one; K must be a multiple
-    // of the K step and N at least its tile width (else the 128x128x32
-    // fallback where K % 32 == 0, else the direct kernel).
-    if (stages >= 2) {
-      // Outputs narrower than the configured tile take the fallback too:
-      // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
-      // tiles of mostly dead accumulators partly on the stack).
-      std::optional<StagedTile> small;
-      if (p->k % staged.blockK == 0 && nStatic >= staged.blockN)
-        small = staged;
-      else if (p->k % fallbackTile().blockK == 0)
-        small = fallbackTile();
-      // (Never for outputs narrower than its tile: most of it would be
-      // idle.)
-      bool large = stagedLarge && p->k % stagedLarge->blockK == 0 &&
-                   nStatic >= stagedLarge->blockN;
-      if (small || large) {
-        auto emit = [&](const StagedTile &cfg, const Twine &when) {
-          emitStaged(rewriter, loc, cfg, x, p->w, out, m, n, p->k,
-                     accumulate, record, when);
-        };
-        if (large && small) {
-          Value blocks = arith::MulIOp::create(
-              rewriter, loc, ceilDiv(m, stagedLarge->blockM),
-              ceilDiv(n, stagedLarge->blockN));
-          Value many = arith::CmpIOp::create(
-              rewriter, loc, arith::CmpIPredicate::uge, blocks,
-              arith::ConstantIndexOp::create(rewriter, loc,
-                                             stagedLargeMinBlocks));
-          auto choice = scf::IfOp::create(rewriter, loc, many,
-                                          /*withElseRegion=*/true);
-          std::string prefix = tiledWhen.empty() ? "" : tiledWhen + ", ";
-          OpBuilder::InsertionGuard guard(rewriter);
-          rewriter.setInsertionPointToStart(choice.thenBlock());
-          emit(*stagedLarge, prefix + ">= " +
-                                 Twine(stagedLargeMinBlocks) + " tiles of " +
-                                 Twine(stagedLarge->blockM) + "x" +
-                                 Twine(stagedLarge->blockN));
-          rewriter.setInsertionPointToStart(choice.elseBlock());
-          emit(*small, prefix + "fewer tiles");
-        } else {
-          emit(small ? *small : *stagedLarge, tiledWhen);
-        }
-        return;
-      }
-    }
+    // The pipelined kernel where K allows it.
+    if (stages >= 2 &&
+        emitStagedChoice(rewriter, loc, m, n, nStatic, p->k, tiledWhen,
+                         [&](const StagedTile &cfg, const Twine &when) {
+                           emitStaged(rewriter, loc, cfg, x, p->w, out, m, n,
+                                      p->k, accumulate, record, when);
+                         }))
+      return;
     auto launch = cache->launch(
         rewriter, loc, "projection_mma",
         (Twine(tile.warpsM) + "x" + Twine(tile.warpsN) + " warps of " +

@@ -251,6 +251,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma pad-k: projections of an odd K "
                      "on zero-padded copies of x and W"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().padK)};
+  Option<bool> mmaGatedPairs{
+      *this, "mma-gated-pairs",
+      llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
+                     "up projections and their gating as one kernel"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedPairs)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -466,6 +471,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;
+        options.mma.gatedPairs = o.mmaGatedPairs;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;

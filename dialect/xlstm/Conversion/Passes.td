@@ -151,7 +151,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     their partial sums atomically. With `pad-k` (the default), a projection
     whose K is not a multiple of the k step first copies x and W into
     zero-filled buffers of K rounded up (32 for 16-bit operands, 8 for
-    float32) and takes these kernels on them. Otherwise the
+    float32) and takes these kernels on them. With `gated-pairs` (the
+    default), two projections of one x into float32 buffers that only one
+    elementwise op then reads (the gated FFN's `act(x Wg^T) * (x Wu^T)`)
+    become one pipelined kernel whose block tile interleaves the two W by 8
+    rows, so that each lane holds both operands of its outputs and stores
+    the elementwise op's result (for M above gemv-max-rows; the decoding
+    kernels write the two buffers and the op runs after them, in that
+    branch only). Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
     warp-tiles-n)` tile with fragments loaded from global memory as 32-bit
     words. Other contractions are left to the generic path.
@@ -201,6 +208,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "Projections whose K is not a multiple of the mma's k step: x and "
            "W copied into zero-filled buffers of K rounded up (32 for "
            "16-bit operands, 8 for float32) first; off: the generic kernel">,
+    Option<"gatedPairs", "gated-pairs", "bool", /*default=*/"true",
+           "Two projections of one x whose float32 outputs only one "
+           "elementwise op reads (a gated FFN's act(gate) * up) run as one "
+           "pipelined kernel that interleaves the two W by 8 rows and "
+           "stores that op's result (where M > gemv-max-rows); off: two "
+           "kernels storing float32, then the elementwise kernel">,
     Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
            "Split the pipelined kernel's K where the output has fewer tiles "
            "than this (checked at run time; the splits add their partial "

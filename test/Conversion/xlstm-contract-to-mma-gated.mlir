@@ -1,0 +1,112 @@
+// Two projections of one x whose float32 outputs only one elementwise op
+// reads (a gated FFN's silu(gate) * up) become one pipelined kernel that
+// interleaves the two W by 8 rows (each staged W row picks its matrix) and
+// stores the op's result, evaluated in the kernel, two bf16 at a time. For
+// M <= gemv-max-rows the decoding kernels write the two float32 buffers,
+// which then live in that branch only, and the op runs after them there.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-pairs=0 | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+
+// CHECK-LABEL: func @gated_ffn
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xbf16>, %[[WG:.+]]: memref<96x64xbf16>, %[[WU:.+]]: memref<96x64xbf16>)
+// CHECK-NOT:   linalg.contract
+// CHECK:       %[[OUT:.+]] = memref.alloc({{.*}}) : memref<?x?x96xbf16>
+// CHECK:       %[[OUT2:.+]] = memref.collapse_shape %[[OUT]]
+// CHECK:       scf.if
+// CHECK:         %[[U:.+]] = memref.alloc({{.*}}) : memref<?x?x96xf32>
+// CHECK:         %[[G:.+]] = memref.alloc({{.*}}) : memref<?x?x96xf32>
+// CHECK:         gpu.launch_func @projection_small_batch_mma_siblings::
+// CHECK:         linalg.generic {{.*}} ins(%[[G]], %[[U]] : {{.*}}) outs(%[[OUT]] :
+// CHECK:           math.exp
+// CHECK:         memref.dealloc %[[G]]
+// CHECK:         memref.dealloc %[[U]]
+// CHECK:       } else {
+// CHECK:         gpu.launch_func @projection_mma_gated::@projection_mma_gated {{.*}} args(%{{.+}} : memref<?x64xbf16>, %[[WG]] : memref<96x64xbf16>, %[[OUT2]] : memref<?x96xbf16>, %{{.+}} : index, %[[WU]] : memref<96x64xbf16>)
+// CHECK:       }
+// CHECK-NOT:   memref.dealloc
+// CHECK:       return %[[OUT]]
+// The kernel: the two W chosen per staged row, the op on the accumulators,
+// pairs of results stored together.
+// KERNEL-LABEL: gpu.func @projection_mma_gated(
+// KERNEL-SAME:     %{{.+}}: memref<?x64xbf16>, %[[KG:.+]]: memref<96x64xbf16>, %{{.+}}: memref<?x96xbf16>, %{{.+}}: index, %[[KU:.+]]: memref<96x64xbf16>)
+// KERNEL:         %[[SRC:.+]] = arith.select %{{.+}}, %[[KU]], %[[KG]] : memref<96x64xbf16>
+// KERNEL:         nvgpu.device_async_copy %[[SRC]]
+// KERNEL:         nvvm.mma.sync
+// KERNEL:         math.exp
+// KERNEL:         arith.truncf %{{.+}} : f32 to bf16
+// KERNEL:         vector.store %{{.+}} : memref<?x96xbf16>, vector<2xbf16>
+// OFF-LABEL:   func @gated_ffn
+// OFF-COUNT-2: gpu.launch_func @projection_mma_staged
+// OFF:         linalg.generic
+// OFF-NOT:     projection_mma_gated
+// REPORT:      gated_ffn {{.*}}?x96x64{{.*}}one kernel with its gated pair, storing the elementwise op of both [M > 16]
+
+
+func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %g = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<?x?x96xf32>)
+  %u = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%u : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wg : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%g : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wu : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%u : memref<?x?x96xf32>)
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32>, memref<?x?x96xf32>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %n = arith.negf %in : f32
+    %e = math.exp %n : f32
+    %d = arith.addf %e, %one : f32
+    %sg = arith.divf %in, %d : f32
+    %p = arith.mulf %sg, %in2 : f32
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %g : memref<?x?x96xf32>
+  memref.dealloc %u : memref<?x?x96xf32>
+  return %out : memref<?x?x96xbf16>
+}
+
+// The gate's output is also read by another op: two kernels as before.
+// CHECK-LABEL: func @gate_read_twice
+// CHECK-NOT:   projection_mma_gated
+// CHECK:       linalg.generic
+func.func @gate_read_twice(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>, %keep: memref<?x?x96xf32>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %g = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<?x?x96xf32>)
+  %u = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%u : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wg : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%g : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wu : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%u : memref<?x?x96xf32>)
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32>, memref<?x?x96xf32>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %p = arith.mulf %in, %in2 : f32
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.copy %g, %keep : memref<?x?x96xf32> to memref<?x?x96xf32>
+  return %out : memref<?x?x96xbf16>
+}
