@@ -1454,6 +1454,80 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   return y;
 }
 
+/// Where `op` writes a fresh, zero-filled float32 buffer that only a later
+/// residual add `r = r + y` in place reads (a linalg.generic of identity
+/// maps whose body is one addf of r's and y's elements; r of y's type and
+/// untouched in between): `op` adds into r instead, which its kernels do
+/// (they start from the output), and the add, the zero fill and the buffer
+/// go. Saves writing y and reading it and r again, and a launch. Returns
+/// whether it fused.
+bool fuseResidualAdd(linalg::ContractOp op, RewriterBase &rewriter) {
+  Value out = op.getDpsInits()[0];
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  auto outType = cast<MemRefType>(out.getType());
+  if (!alloc || !outType.getElementType().isF32() ||
+      !outType.getLayout().isIdentity())
+    return false;
+  // The one reader after `op` (its zero initialisation comes before).
+  linalg::GenericOp add;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user) ||
+        (user->getBlock() == op->getBlock() && user->isBeforeInBlock(op)))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (add || !generic || generic->getBlock() != op->getBlock())
+      return false;
+    add = generic;
+  }
+  if (!add || add.getNumDpsInits() != 1 || add.getNumDpsInputs() > 2 ||
+      add.getNumLoops() != add.getNumParallelLoops() ||
+      !llvm::all_of(add.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return false;
+  Value r = add.getDpsInits()[0];
+  if (r == out || r.getType() != out.getType())
+    return false;
+  // r's and y's elements in the body: y an input; r an input or the init.
+  Block &body = add.getRegion().front();
+  Value rElement = body.getArguments().back(), yElement;
+  for (OpOperand *input : add.getDpsInputOperands()) {
+    BlockArgument arg = add.getMatchingBlockArgument(input);
+    if (input->get() == out && !yElement)
+      yElement = arg;
+    else if (input->get() == r)
+      rElement = arg;
+    else
+      return false;
+  }
+  auto sum = dyn_cast<arith::AddFOp>(body.front());
+  if (!yElement || body.getOperations().size() != 2 || !sum ||
+      cast<linalg::YieldOp>(body.getTerminator()).getValues() !=
+          ValueRange{sum.getResult()} ||
+      !((sum.getLhs() == rElement && sum.getRhs() == yElement) ||
+        (sum.getLhs() == yElement && sum.getRhs() == rElement)))
+    return false;
+  // r exists where `op` stands, and may be added to there.
+  if (Operation *def = r.getDefiningOp()) {
+    Operation *at = def->getBlock()->findAncestorOpInBlock(*op);
+    if (!at || !def->isBeforeInBlock(at))
+      return false;
+  }
+  // y starts from zero: a zero initialisation of its own (erased), or a
+  // zero buffer others copy from (bufferization's shared zero tensor; it
+  // stays).
+  if (!untouchedBetween(r, op, add) ||
+      !(eraseZeroInitialization(op, rewriter) || holdsZerosAt(out, op)))
+    return false;
+  rewriter.modifyOpInPlace(op, [&] { op.getDpsInitsMutable()[0].set(r); });
+  rewriter.eraseOp(add);
+  if (llvm::all_of(alloc->getUsers(), llvm::IsaPred<memref::DeallocOp>)) {
+    for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+      rewriter.eraseOp(user);
+    rewriter.eraseOp(alloc);
+  }
+  return true;
+}
+
 /// Whether `op` is z = f(a, b): elementwise (identity maps, all parallel)
 /// from two inputs into one output it does not read, its body pure ops
 /// without regions whose only values from outside are constants (a body
@@ -1816,6 +1890,9 @@ struct XLSTMContractToMMAPass
     if (padK)
       for (linalg::ContractOp op : contracts)
         padOddK(op, rewriter);
+    if (accumulateResiduals)
+      for (linalg::ContractOp op : contracts)
+        fuseResidualAdd(op, rewriter);
     // Each contraction is prepared once (its zero initialisation erased):
     // a sibling's preparation must not run again when its turn comes.
     // (Sites stay where they are: siblings point at them.)

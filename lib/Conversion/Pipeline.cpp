@@ -251,6 +251,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma pad-k: projections of an odd K "
                      "on zero-padded copies of x and W"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().padK)};
+  Option<bool> mmaAccumulateResiduals{
+      *this, "mma-accumulate-residuals",
+      llvm::cl::desc("xlstm-contract-to-mma accumulate-residuals: a "
+                     "projection adds into the residual stream instead of "
+                     "a buffer a separate add then reads"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().accumulateResiduals)};
   Option<bool> mmaGatedPairs{
       *this, "mma-gated-pairs",
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
@@ -472,6 +479,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;
         options.mma.gatedPairs = o.mmaGatedPairs;
+        options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;

@@ -151,7 +151,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     their partial sums atomically. With `pad-k` (the default), a projection
     whose K is not a multiple of the k step first copies x and W into
     zero-filled buffers of K rounded up (32 for 16-bit operands, 8 for
-    float32) and takes these kernels on them. With `gated-pairs` (the
+    float32) and takes these kernels on them. With `accumulate-residuals`
+    (the default), a projection whose zero-filled float32 output only an
+    in-place residual add `r = r + y` reads adds into `r` directly. With
+    `gated-pairs` (the
     default), two projections of one x into float32 buffers that only one
     elementwise op then reads (the gated FFN's `act(x Wg^T) * (x Wu^T)`)
     become one pipelined kernel whose block tile interleaves the two W by 8
@@ -208,6 +211,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "Projections whose K is not a multiple of the mma's k step: x and "
            "W copied into zero-filled buffers of K rounded up (32 for "
            "16-bit operands, 8 for float32) first; off: the generic kernel">,
+    Option<"accumulateResiduals", "accumulate-residuals", "bool",
+           /*default=*/"true",
+           "A projection into a zero-filled float32 buffer that only an "
+           "in-place residual add r = r + y then reads adds into r instead "
+           "(its kernels start from the output); the add and the buffer go">,
     Option<"gatedPairs", "gated-pairs", "bool", /*default=*/"true",
            "Two projections of one x whose float32 outputs only one "
            "elementwise op reads (a gated FFN's act(gate) * up) run as one "

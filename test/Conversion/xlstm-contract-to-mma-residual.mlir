@@ -1,0 +1,95 @@
+// A projection into a zero-filled float32 buffer that only an in-place
+// residual add r = r + y then reads adds into r directly: its kernels start
+// from the output (the accumulating forms), and the add and the buffer go.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=accumulate-residuals=0 | FileCheck %s --check-prefix=OFF
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+
+// CHECK-LABEL: func @residual
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xbf16>, %[[W:.+]]: memref<128x64xbf16>, %[[R:.+]]: memref<?x?x128xf32>)
+// CHECK-NOT:   memref.alloc
+// CHECK-NOT:   linalg.generic
+// CHECK:       %[[R2:.+]] = memref.collapse_shape %[[R]]
+// CHECK:       gpu.launch_func @projection_small_batch_mma{{.*}} args({{.*}}, %[[W]] : memref<128x64xbf16>, %[[R2]] : memref<?x128xf32>
+// CHECK:       gpu.launch_func @projection_mma_staged{{.*}} args({{.*}}, %[[W]] : memref<128x64xbf16>, %[[R2]] : memref<?x128xf32>
+// CHECK-NOT:   linalg.generic
+// CHECK:       return
+// OFF-LABEL:   func @residual
+// OFF:         linalg.generic
+// OFF-NEXT:    ^bb0
+// OFF-NEXT:      arith.addf
+func.func @residual(%x: memref<?x?x64xbf16>, %w: memref<128x64xbf16>, %r: memref<?x?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x128xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<128x64xbf16>) outs(%y : memref<?x?x128xf32>)
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%r, %y : memref<?x?x128xf32>, memref<?x?x128xf32>) outs(%r : memref<?x?x128xf32>) {
+  ^bb0(%a: f32, %p: f32, %o: f32):
+    %sum = arith.addf %a, %p : f32
+    linalg.yield %sum : f32
+  }
+  memref.dealloc %y : memref<?x?x128xf32>
+  return
+}
+
+// The zero buffer is bufferization's shared one (filled once, copied from):
+// it stays for the copy, and the projection still adds into r.
+// CHECK-LABEL: func @shared_zeros
+// CHECK:       linalg.fill
+// CHECK:       linalg.copy
+// CHECK-NOT:   linalg.generic
+// CHECK:       gpu.launch_func @projection_mma_staged{{.*}} %{{.+}} : memref<?x128xf32>
+// CHECK-NOT:   linalg.generic
+func.func @shared_zeros(%x: memref<?x?x64xbf16>, %w: memref<128x64xbf16>, %r: memref<?x?x128xf32>, %other: memref<?x?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x128xf32>)
+  linalg.copy ins(%y : memref<?x?x128xf32>) outs(%other : memref<?x?x128xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<128x64xbf16>) outs(%y : memref<?x?x128xf32>)
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%y : memref<?x?x128xf32>) outs(%r : memref<?x?x128xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %sum = arith.addf %o, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
+
+// r is read between the projection and the add: as before.
+// CHECK-LABEL: func @residual_read_between
+// CHECK:       memref.copy
+// CHECK:       linalg.generic
+func.func @residual_read_between(%x: memref<?x?x64xbf16>, %w: memref<128x64xbf16>, %r: memref<?x?x128xf32>, %keep: memref<?x?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x128xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<128x64xbf16>) outs(%y : memref<?x?x128xf32>)
+  memref.copy %r, %keep : memref<?x?x128xf32> to memref<?x?x128xf32>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%r, %y : memref<?x?x128xf32>, memref<?x?x128xf32>) outs(%r : memref<?x?x128xf32>) {
+  ^bb0(%a: f32, %p: f32, %o: f32):
+    %sum = arith.addf %a, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
