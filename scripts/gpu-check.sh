@@ -233,6 +233,10 @@ sys.exit("no PTX image has the kernel " + name)
   # Projections whose K (40, 80) is not a multiple of 16: zero-padded
   # copies of x and W.
   reference_case odd_width_40 3
+  # sLSTM heads of 18 and 25 units (gate blocks no mma tile divides: the
+  # headwise thread-per-outputs kernel).
+  reference_case odd_width_72 3
+  reference_case odd_width_100 3
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

@@ -13,6 +13,12 @@
 // block's inputs as one vector, keeps them in registers, and writes the
 // block's outputs, bias added, as one vector.
 //
+// Mid-sized blocks that do not become tensor-core projections (an sLSTM of
+// width 72 has 4 heads of 18x18, which no mma tile divides) get a thread
+// per group of up to 16 outputs of one block of one row, which streams the
+// block's inputs in the widest loads their alignment allows and keeps only
+// its outputs' sums in registers.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"
@@ -20,6 +26,7 @@
 #include "xlstm/Conversion/LoweringReport.h"
 #include "xlstm/Conversion/Passes.h"
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
+#include "xlstm/Dialect/XLSTM/Transforms/Headwise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -49,6 +56,24 @@ struct HeadwiseBuffers {
 bool isVectorRow(int64_t n, Type elt) {
   int64_t bits = n * elt.getIntOrFloatBitWidth();
   return n > 1 && (bits == 32 || bits == 64 || bits == 128);
+}
+
+/// The largest power of two of bytes, up to 16, that divides `bytes`.
+int64_t alignmentOf(int64_t bytes) {
+  int64_t a = 16;
+  while (bytes % a)
+    a /= 2;
+  return a;
+}
+
+/// The most consecutive elements of `elt` one aligned load may take at
+/// offsets that are multiples of `n` elements (rows of `n`), dividing `n`.
+int64_t vectorElements(int64_t n, Type elt) {
+  int64_t bytes = elt.getIntOrFloatBitWidth() / 8;
+  int64_t v = std::max<int64_t>(alignmentOf(n * bytes) / bytes, 1);
+  while (n % v)
+    v /= 2;
+  return v;
 }
 
 class HeadwiseKernel : KernelBuilder {
@@ -97,6 +122,79 @@ public:
     });
     gpu::TerminatorOp::create(b, loc);
   }
+
+  /// Outputs one thread of the wide kernel sums: the most, up to 16, that
+  /// divide a block's `out` evenly.
+  static int64_t outputsPerThread(int64_t out) {
+    int64_t n = std::min<int64_t>(out, 16);
+    while (out % n)
+      --n;
+    return n;
+  }
+
+  /// The wide kernel: thread (row, block h, group g) sums outputs
+  /// [g * per, (g + 1) * per) of block h, reading the block's inputs once
+  /// and the matching rows of its matrix in the widest aligned vectors; the
+  /// groups of a block are neighbouring threads, so their x loads coincide
+  /// and their stores are contiguous.
+  void buildWide(const HeadwiseBuffers &io, Value rows, gpu::LaunchOp launch) {
+    int64_t per = outputsPerThread(io.out), groups = io.out / per;
+    Value thread = add(mul(launch.getBlockIds().x, idx(threadsPerBlock)),
+                       launch.getThreadIds().x);
+    Value g = remui(thread, idx(groups));
+    Value rest = divui(thread, idx(groups));
+    Value h = remui(rest, idx(io.blocks));
+    Value row = divui(rest, idx(io.blocks));
+    ifThen(ult(row, rows), [&] {
+      Value inAt = mul(h, idx(io.in));
+      Value first = mul(g, idx(per)); // the group's first output in the block
+      Value outAt = add(mul(h, idx(io.out)), first);
+      Type xElt = cast<MemRefType>(io.x.getType()).getElementType();
+      Type wElt = cast<MemRefType>(io.w.getType()).getElementType();
+      Type yElt = cast<MemRefType>(io.y.getType()).getElementType();
+      // (x's block offsets and W's rows are multiples of `in` elements.)
+      int64_t xWidth = vectorElements(io.in, xElt);
+      int64_t wWidth = vectorElements(io.in, wElt);
+      auto loadRun = [&](Value m, SmallVector<Value> at, int64_t n,
+                         int64_t width) {
+        SmallVector<Value> values;
+        Value base = at.back();
+        for (int64_t i = 0; i < n; i += width) {
+          at.back() = add(base, idx(i));
+          if (width > 1)
+            llvm::append_range(values, loadVector(m, at, width));
+          else
+            values.push_back(load(m, at));
+        }
+        return values;
+      };
+      SmallVector<Value> acc;
+      for (int64_t o = 0; o < per; ++o)
+        acc.push_back(io.bias ? load(io.bias, {add(outAt, idx(o))})
+                              : constant(0.0));
+      // A step of the inputs at a time: its x, then each output's weights.
+      int64_t step = std::max(xWidth, wWidth);
+      for (int64_t i = 0; i < io.in; i += step) {
+        SmallVector<Value> xs =
+            loadRun(io.x, {row, add(inAt, idx(i))}, step, xWidth);
+        for (int64_t o = 0; o < per; ++o) {
+          SmallVector<Value> ws = loadRun(
+              io.w, {h, add(first, idx(o)), idx(i)}, step, wWidth);
+          for (int64_t e = 0; e < step; ++e)
+            acc[o] = addf(acc[o], mulf(ws[e], xs[e]));
+        }
+      }
+      int64_t yWidth = vectorElements(per, yElt);
+      for (int64_t o = 0; o < per; o += yWidth) {
+        if (yWidth > 1)
+          storeVector(ArrayRef(acc).slice(o, yWidth), io.y,
+                      {row, add(outAt, idx(o))});
+        else
+          store(acc[o], io.y, {row, add(outAt, idx(o))});
+      }
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
 };
 
 struct XLSTMHeadwiseToGPUPass
@@ -125,8 +223,11 @@ struct XLSTMHeadwiseToGPUPass
     io.blocks = wType.getDimSize(0);
     io.out = wType.getDimSize(1);
     io.in = wType.getDimSize(2);
-    // The inputs and outputs of a block live in registers.
-    if (io.in > maxBlock || io.out > maxBlock)
+    // The inputs and outputs of a block live in registers; wider blocks
+    // take the wide kernel where the tensor-core projections cannot.
+    bool wide = io.in > maxBlock || io.out > maxBlock;
+    if (wide && (io.in > maxWideBlock || io.out > maxWideBlock ||
+                 headwiseAsProjections(io.blocks, io.out, io.in)))
       return;
 
     Location loc = NameLoc::get(
@@ -154,8 +255,10 @@ struct XLSTMHeadwiseToGPUPass
     Value y = allocateLike(rewriter, loc, yType, sizes);
     io.y = memref::CollapseShapeOp::create(rewriter, loc, y, toRows);
     Value rows = memref::DimOp::create(rewriter, loc, io.x, idx(0));
+    int64_t groups = wide ? io.out / HeadwiseKernel::outputsPerThread(io.out)
+                          : 1;
     Value threads =
-        arith::MulIOp::create(rewriter, loc, rows, idx(io.blocks));
+        arith::MulIOp::create(rewriter, loc, rows, idx(io.blocks * groups));
     Value one = idx(1);
     auto launch = gpu::LaunchOp::create(
         rewriter, loc,
@@ -167,14 +270,21 @@ struct XLSTMHeadwiseToGPUPass
         {"projection",
          formatShape(
              {leadingRows(xType.getShape()), io.blocks, io.out, io.in}),
-         "headwise, a thread per " + std::to_string(io.out) + "x" +
-             std::to_string(io.in) + " block",
+         wide ? "headwise, a thread per " +
+                    std::to_string(io.out / groups) + " outputs of a " +
+                    std::to_string(io.out) + "x" + std::to_string(io.in) +
+                    " block"
+              : "headwise, a thread per " + std::to_string(io.out) + "x" +
+                    std::to_string(io.in) + " block",
          ""},
         op.getWeight());
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      HeadwiseKernel(rewriter, loc).build(io, rows, launch);
+      if (wide)
+        HeadwiseKernel(rewriter, loc).buildWide(io, rows, launch);
+      else
+        HeadwiseKernel(rewriter, loc).build(io, rows, launch);
     }
     rewriter.replaceOp(op, toTensor(rewriter, loc, yType, y));
   }

@@ -1,7 +1,10 @@
 // Small-block headwise projections become one kernel: a thread per (row,
 // block) with the block's inputs loaded as one vector, the bias added and
-// the outputs stored as one vector. Blocks wider than max-block stay.
+// the outputs stored as one vector. Wider blocks that become tensor-core
+// projections stay; others up to max-wide-block get a thread per group of
+// outputs.
 // RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu=max-wide-block=0 | FileCheck %s --check-prefix=NOWIDE
 
 // CHECK-LABEL: func @qkv
 // CHECK-NOT:   xlstm.headwise_linear
@@ -25,6 +28,41 @@ func.func @qkv(%x: tensor<?x?x256xbf16>, %w: tensor<64x4x4xbf16>, %b: tensor<256
 func.func @wide(%x: tensor<?x128xf32>, %w: tensor<4x32x32xf32>) -> tensor<?x128xf32> {
   %y = xlstm.headwise_linear %x, %w : (tensor<?x128xf32>, tensor<4x32x32xf32>) -> tensor<?x128xf32>
   return %y : tensor<?x128xf32>
+}
+
+// -----
+
+// Mid-sized blocks that no mma tile divides (an sLSTM of width 72: 4 heads
+// of 18x18): a thread per 9 outputs of a block, x and W rows read two bf16
+// at a time (36-byte rows), the 9 outputs stored one by one.
+// CHECK-LABEL: func @mid_size
+// CHECK:       gpu.launch
+// CHECK:         vector.load {{.*}} : memref<?x72xbf16>, vector<2xbf16>
+// CHECK:         vector.load {{.*}} : memref<4x18x18xbf16>, vector<2xbf16>
+// CHECK-NOT:     vector.store
+// CHECK:         memref.store {{.*}} : memref<?x72xbf16>
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "projection", kernel = "headwise, a thread per 9 outputs of a 18x18 block", shape = "?x4x18x18"}}
+// NOWIDE-LABEL: func @mid_size
+// NOWIDE-NOT:   gpu.launch
+// NOWIDE:       xlstm.headwise_linear
+func.func @mid_size(%x: tensor<?x?x72xbf16>, %w: tensor<4x18x18xbf16>) -> tensor<?x?x72xbf16> {
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x?x72xbf16>, tensor<4x18x18xbf16>) -> tensor<?x?x72xbf16>
+  return %y : tensor<?x?x72xbf16>
+}
+
+// -----
+
+// Tile-sized blocks, but more than 16 of them (no projection per block):
+// a thread per 16 outputs of a block, 16-byte loads and stores.
+// CHECK-LABEL: func @many_blocks
+// CHECK:       gpu.launch
+// CHECK:         vector.load {{.*}} : memref<?x1024xbf16>, vector<8xbf16>
+// CHECK:         vector.load {{.*}} : memref<32x32x32xbf16>, vector<8xbf16>
+// CHECK:         vector.store {{.*}} : memref<?x1024xbf16>, vector<8xbf16>
+// CHECK:       } {xlstm.kernel = {{.*}}kernel = "headwise, a thread per 16 outputs of a 32x32 block"
+func.func @many_blocks(%x: tensor<?x1024xbf16>, %w: tensor<32x32x32xbf16>, %b: tensor<1024xbf16>) -> tensor<?x1024xbf16> {
+  %y = xlstm.headwise_linear %x, %w bias(%b) : (tensor<?x1024xbf16>, tensor<32x32x32xbf16>, tensor<1024xbf16>) -> tensor<?x1024xbf16>
+  return %y : tensor<?x1024xbf16>
 }
 
 // -----

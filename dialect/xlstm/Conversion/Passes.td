@@ -671,8 +671,14 @@ def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
     `gpu.launch`: a thread per (row, block) loads the block's inputs as one
     vector, computes its outputs in float32 from the weights (read through
     the cache), adds the bias and stores them as one vector in the result
-    type. Larger blocks are left to `xlstm-lower-to-linalg`, which makes one
-    tensor-core projection per block where the block allows.
+    type. Blocks up to `max-wide-block` that xlstm-lower-to-linalg would
+    not make tensor-core projections (K not a multiple of 16, N not of 8,
+    or more than 16 blocks; e.g. an sLSTM's 18x18 heads at width 72) get a
+    thread per
+    group of up to 16 outputs of a block of a row, which reads the block's
+    inputs once in the widest aligned vectors and the matching rows of its
+    matrix. Larger blocks are left to `xlstm-lower-to-linalg`, which makes
+    one tensor-core projection per block where the block allows.
 
     ```mlir
     %q = xlstm.headwise_linear %x, %w
@@ -682,7 +688,11 @@ def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
   }];
   let options = [
     Option<"maxBlock", "max-block", "int64_t", /*default=*/"16",
-           "Largest block width (inputs or outputs) taken">
+           "Largest block width (inputs or outputs) of the thread-per-block "
+           "kernel">,
+    Option<"maxWideBlock", "max-wide-block", "int64_t", /*default=*/"128",
+           "Largest block width of the thread-per-outputs kernel, for "
+           "blocks the tensor-core projections cannot take (0: none)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -19,6 +19,7 @@
 
 #include "xlstm/Dialect/XLSTM/IR/XLSTM.h"
 #include "xlstm/Dialect/XLSTM/Transforms/CellMath.h"
+#include "xlstm/Dialect/XLSTM/Transforms/Headwise.h"
 #include "xlstm/Dialect/XLSTM/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -450,10 +451,6 @@ LogicalResult lowerRMSNorm(RMSNormOp op, PatternRewriter &rewriter) {
   return success();
 }
 
-/// Up to this many blocks a headwise projection becomes one projection per
-/// block (more would be as many launches of small kernels).
-constexpr int64_t kMaxProjectionsPerHeadwise = 16;
-
 LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   Lowering l(rewriter, op.getLoc(), elementType(op.getInput()));
   LayerBuilder lb(rewriter, op.getLoc());
@@ -464,7 +461,7 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   // Blocks the size of tensor-core tiles (the sLSTM's gate projections):
   // one projection per block, reading its slice of x, which
   // xlstm-contract-to-mma puts on tensor cores.
-  if (in % 16 == 0 && out % 8 == 0 && nb <= kMaxProjectionsPerHeadwise) {
+  if (headwiseAsProjections(nb, out, in)) {
     // Each block into its own buffer, then one concatenation: a shared
     // destination would be one zero fill that CSE merges across ops, and
     // bufferization then copies it per block.

@@ -1,0 +1,35 @@
+//===- Headwise.h - How headwise projections are lowered --------*- C++ -*-===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// xlstm-lower-to-linalg and xlstm-headwise-to-gpu must agree on which
+// headwise projections become one projection per block (tensor-core kernels)
+// and which the headwise kernels take.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef XLSTM_DIALECT_XLSTM_TRANSFORMS_HEADWISE_H
+#define XLSTM_DIALECT_XLSTM_TRANSFORMS_HEADWISE_H
+
+#include <cstdint>
+
+namespace xlstm {
+
+/// Up to this many blocks a headwise projection becomes one projection per
+/// block (more would be as many launches of small kernels).
+constexpr int64_t kMaxProjectionsPerHeadwise = 16;
+
+/// Whether xlstm-lower-to-linalg lowers a headwise projection of `blocks`
+/// blocks of `out` x `in` to one projection per block: blocks the size of
+/// tensor-core tiles (the sLSTM's gate projections), whose slices of x and
+/// of the result start on 16 bytes, and not too many of them.
+inline bool headwiseAsProjections(int64_t blocks, int64_t out, int64_t in) {
+  return in % 16 == 0 && out % 8 == 0 &&
+         blocks <= kMaxProjectionsPerHeadwise;
+}
+
+} // namespace xlstm
+
+#endif // XLSTM_DIALECT_XLSTM_TRANSFORMS_HEADWISE_H
