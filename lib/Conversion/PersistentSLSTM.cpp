@@ -31,6 +31,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -67,11 +68,11 @@ public:
   SLSTMKernel(OpBuilder &b, Location loc, Type compute, int64_t dh,
               SLSTMFunction function, bool inRegisters, int64_t units,
               int64_t dotUnroll, bool prefetchGates, int64_t sharedRows,
-              int64_t registerRows)
+              int64_t registerRows, bool packedRegisterRows)
       : KernelBuilder(b, loc, compute), dh(dh), function(function),
         inRegisters(inRegisters), units(units), dotUnroll(dotUnroll),
         prefetchGates(prefetchGates), sharedRows(sharedRows),
-        registerRows(registerRows) {}
+        registerRows(registerRows), packedRegisterRows(packedRegisterRows) {}
 
   /// Rows of R loaded together per iteration of the dot product.
   static int64_t unrollFor(int64_t dh, int64_t dotUnroll) {
@@ -134,11 +135,23 @@ public:
     int64_t numStates = io.stateTypes.size();
 
     SmallVector<Value> bias = loadVector(io.bias, {hd, g, j}, units);
+    Type rElement =
+        cast<MemRefType>(io.recurrentKernel.getType()).getElementType();
     // R[hd, :, g, j] when held in registers; where R is read from memory,
-    // its first `registerRows` rows.
+    // its first `registerRows` rows (with packedRegisterRows, two 16-bit
+    // rows a 32-bit register, as the shared-memory copy holds them).
     SmallVector<Value> weights;
-    for (int64_t i = 0, e = inRegisters ? dh : registerRows; i < e; ++i)
-      weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
+    if (packedRegisterRows) {
+      for (int64_t i = 0; i < registerRows; i += 2)
+        weights.push_back(packPair(
+            memref::LoadOp::create(b, loc, io.recurrentKernel,
+                                   ValueRange{hd, idx(i), g, j}),
+            memref::LoadOp::create(b, loc, io.recurrentKernel,
+                                   ValueRange{hd, idx(i + 1), g, j})));
+    } else {
+      for (int64_t i = 0, e = inRegisters ? dh : registerRows; i < e; ++i)
+        weights.push_back(load(io.recurrentKernel, {hd, idx(i), g, j}));
+    }
 
     SmallVector<Value> state;
     for (int64_t s = 0; s < numStates; ++s)
@@ -149,8 +162,6 @@ public:
     // The last `sharedRows` rows of the head's R, copied once into shared
     // memory as 32-bit words (two 16-bit rows of one column a word), so
     // that each step reads them from there instead of from L2.
-    Type rElement =
-        cast<MemRefType>(io.recurrentKernel.getType()).getElementType();
     int64_t pack = rowsPerWord(rElement);
     int64_t firstShared = dh - sharedRows;
     Value rShared;
@@ -171,15 +182,8 @@ public:
                    halves.push_back(memref::LoadOp::create(
                        b, loc, io.recurrentKernel,
                        ValueRange{hd, r ? add(row, idx(r)) : row, gate, unit}));
-                 Value v = halves[0];
-                 if (pack == 2)
-                   v = vector::ExtractOp::create(
-                       b, loc,
-                       vector::BitCastOp::create(
-                           b, loc, VectorType::get({1}, b.getI32Type()),
-                           vector::FromElementsOp::create(
-                               b, loc, VectorType::get({2}, rElement), halves)),
-                       ArrayRef<int64_t>{0});
+                 Value v = pack == 2 ? packPair(halves[0], halves[1])
+                                     : halves[0];
                  memref::StoreOp::create(b, loc, v, rShared,
                                          ValueRange{word, slot});
                  return {};
@@ -213,7 +217,19 @@ public:
           // raw = x_g + (b_g + sum_i h_i R_i), the order of the linalg
           // lowering, for each unit.
           SmallVector<Value> acc(bias);
-          if (!weights.empty()) {
+          if (packedRegisterRows) {
+            // h eight rows at a time, next to their products (all of h
+            // loaded first would hold as many registers as the rows).
+            for (int64_t i = 0; i < registerRows; i += 8) {
+              int64_t n = std::min<int64_t>(8, registerRows - i);
+              SmallVector<Value> hs = loadH(idx(i), n);
+              for (int64_t k = 0; k < n; k += 2) {
+                auto [r0, r1] = unpackPairInLoop(weights[(i + k) / 2], rElement);
+                acc[0] = addf(acc[0], mulf(hs[k], r0));
+                acc[0] = addf(acc[0], mulf(hs[k + 1], r1));
+              }
+            }
+          } else if (!weights.empty()) {
             SmallVector<Value> hs = loadH(idx(0), weights.size());
             for (auto [h, w] : llvm::zip(hs, weights))
               acc[0] = addf(acc[0], mulf(h, w));
@@ -280,6 +296,56 @@ public:
   }
 
 private:
+  /// Two 16-bit weights (rows i and i + 1 of one column) as one 32-bit word,
+  /// the first in its low half.
+  Value packPair(Value lo, Value hi) {
+    return vector::ExtractOp::create(
+        b, loc,
+        vector::BitCastOp::create(
+            b, loc, VectorType::get({1}, b.getI32Type()),
+            vector::FromElementsOp::create(
+                b, loc, VectorType::get({2}, lo.getType()),
+                ValueRange{lo, hi})),
+        ArrayRef<int64_t>{0});
+  }
+  /// packPair's two weights of `element`, in the compute type.
+  std::pair<Value, Value> unpackPair(Value word, Type element) {
+    Value halves = vector::BitCastOp::create(
+        b, loc, VectorType::get({2}, element),
+        vector::BroadcastOp::create(
+            b, loc, VectorType::get({1}, b.getI32Type()), word));
+    auto half = [&](int64_t r) {
+      return castFloat(
+          vector::ExtractOp::create(b, loc, halves, ArrayRef<int64_t>{r}),
+          compute);
+    };
+    return {half(0), half(1)};
+  }
+
+  /// unpackPair for a word that stays the same across the time loop (a
+  /// register row pair), in two asm statements that LLVM keeps in the loop:
+  /// hoisted, its 2 x register-rows results would need twice the registers
+  /// the packing saves. bf16 only (its float32 value is its bits shifted
+  /// into the high half); other 16-bit types unpack as loop-invariant code.
+  std::pair<Value, Value> unpackPairInLoop(Value word, Type element) {
+    if (!element.isBF16())
+      return unpackPair(word, element);
+    Type i32 = b.getI32Type();
+    auto asmOp = [&](StringRef text) {
+      Value bits = LLVM::InlineAsmOp::create(
+                       b, loc, i32, ValueRange{word}, text, "=r,r",
+                       /*has_side_effects=*/true, /*is_align_stack=*/false,
+                       LLVM::tailcallkind::TailCallKind::None,
+                       /*asm_dialect=*/LLVM::AsmDialectAttr(),
+                       /*operand_attrs=*/ArrayAttr())
+                       .getResult(0);
+      return castFloat(arith::BitcastOp::create(b, loc, b.getF32Type(), bits),
+                       compute);
+    };
+    return {asmOp("shl.b32 $0, $1, 16;"),
+            asmOp("and.b32 $0, $1, 0xffff0000;")};
+  }
+
   /// acc += h[i] R[i] over the rows from `firstShared` on, read from their
   /// shared-memory copy `rShared` of `rElement` weights (rowsPerWord a word;
   /// `units` == 1), `unroll` rows an iteration, in row order.
@@ -301,15 +367,8 @@ private:
               rs.push_back(castFloat(word, compute));
               continue;
             }
-            Value halves = vector::BitCastOp::create(
-                b, loc, VectorType::get({2}, rElement),
-                vector::BroadcastOp::create(
-                    b, loc, VectorType::get({1}, b.getI32Type()), word));
-            for (int64_t r = 0; r < 2; ++r)
-              rs.push_back(castFloat(
-                  vector::ExtractOp::create(b, loc, halves,
-                                            ArrayRef<int64_t>{r}),
-                  compute));
+            auto [r0, r1] = unpackPair(word, rElement);
+            rs.append({r0, r1});
           }
           SmallVector<Value> hs =
               loadH(add(idx(firstShared), mul(w0, idx(pack))), unroll);
@@ -344,12 +403,16 @@ private:
   int64_t units, dotUnroll;
   bool prefetchGates;
   int64_t sharedRows, registerRows;
+  bool packedRegisterRows;
 };
 
 /// Registers the memory-path kernel needs besides rows of R held in
 /// registers (ptxas: 41 at 768 threads; with 40 rows held, 80 of the 85
 /// a thread has, no spills).
 constexpr int64_t kSLSTMKernelRegisters = 40;
+/// The same with pack-register-rows (the unpacking's temporaries; ptxas:
+/// 32 words of R at 768 threads fit without spills, 36 do not).
+constexpr int64_t kSLSTMPackedKernelRegisters = 48;
 
 struct XLSTMPersistentSLSTMPass
     : xlstm::impl::XLSTMPersistentSLSTMPassBase<XLSTMPersistentSLSTMPass> {
@@ -489,21 +552,28 @@ struct XLSTMPersistentSLSTMPass
           granule);
     }
     // The first rows of R in registers, as many as register-rows asks
-    // (auto: the registers a thread has at this block size beyond the ~40
-    // the kernel needs) that the shared copy leaves, in whole iterations
-    // of the dot product.
+    // (auto: the registers a thread has at this block size, which ptxas
+    // allocates in eights, beyond the ~40 the kernel needs) that the shared
+    // copy leaves, in whole iterations of the dot product; with
+    // pack-register-rows and 16-bit weights, two rows a register.
     int64_t registerRows = 0;
+    bool packed = false;
     if (sequence && !inRegisters && units == 1) {
+      packed = packRegisterRows && SLSTMKernel::rowsPerWord(rElement) == 2;
       int64_t unroll = SLSTMKernel::unrollFor(dh, dotUnroll);
       int64_t threads = SLSTMKernel::threadsFor(dh, units);
       int64_t wanted =
           registerRowsOption >= 0
               ? int64_t(registerRowsOption)
               : std::max<int64_t>(
-                    0, std::min<int64_t>(255, 65536 / threads) -
-                           kSLSTMKernelRegisters);
+                    0, std::min<int64_t>(255, 65536 / threads / 8 * 8) -
+                           (packed ? kSLSTMPackedKernelRegisters
+                                   : kSLSTMKernelRegisters)) *
+                    (packed ? 2 : 1);
       registerRows = std::min<int64_t>(wanted, dh - sharedRows);
-      registerRows -= registerRows % unroll;
+      registerRows -= registerRows % (packed ? std::lcm(unroll, int64_t(2))
+                                              : unroll);
+      packed = packed && registerRows > 0;
     }
     Value dynamicShared;
     if (sharedRows > 0) {
@@ -529,7 +599,8 @@ struct XLSTMPersistentSLSTMPass
                                 (registerRows > 0
                                      ? ", the first " +
                                            std::to_string(registerRows) +
-                                           " rows in registers"
+                                           " rows in registers" +
+                                           (packed ? " (two a register)" : "")
                                      : "") +
                                 (sharedRows > 0
                                      ? ", the last " +
@@ -542,7 +613,7 @@ struct XLSTMPersistentSLSTMPass
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       SLSTMKernel(rewriter, loc, compute, dh, function, inRegisters, units,
-                  dotUnroll, prefetchGates, sharedRows, registerRows)
+                  dotUnroll, prefetchGates, sharedRows, registerRows, packed)
           .build(io, seqLen, launch);
     }
     SmallVector<Value> results;

@@ -374,6 +374,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "held in registers where R is read from memory"),
       llvm::cl::init(
           xlstm::XLSTMPersistentSLSTMPassOptions().registerRowsOption)};
+  Option<bool> slstmPackRegisterRows{
+      *this, "slstm-pack-register-rows",
+      llvm::cl::desc("xlstm-persistent-slstm pack-register-rows: 16-bit "
+                     "recurrent weights two rows a register"),
+      llvm::cl::init(
+          xlstm::XLSTMPersistentSLSTMPassOptions().packRegisterRows)};
   Option<int64_t> dvTile{
       *this, "dv-tile",
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
@@ -500,6 +506,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.prefetchGates = o.slstmPrefetchGates;
         options.slstm.sharedWeightBytes = o.slstmSharedWeightBytes;
         options.slstm.registerRowsOption = o.slstmRegisterRows;
+        options.slstm.packRegisterRows = o.slstmPackRegisterRows;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.chunkwise.stagedStates = o.stagedChunkStates;

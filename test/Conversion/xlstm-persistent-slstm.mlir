@@ -2,6 +2,7 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=GLOBAL
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=0" | FileCheck %s --check-prefix=SHARED
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=8" | FileCheck %s --check-prefix=REGROWS
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=8 pack-register-rows=1" | FileCheck %s --check-prefix=PACKED
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-rows=-2" 2>&1 | FileCheck %s --check-prefix=BADROWS
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="shared-weight-bytes=-1" 2>&1 | FileCheck %s --check-prefix=BADROWS
 // RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=ALLSHARED
@@ -90,6 +91,19 @@
 // REGROWS-COUNT-8:   memref.load %{{.+}}[%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
 // REGROWS:           scf.for {{.*}} = %c8{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
 // REGROWS:           scf.for {{.*}} = %c0{{.*}} to %c8{{.*}} step %c4{{.*}} iter_args
+// pack-register-rows: the same 8 rows held two bf16 a 32-bit register
+// (packed once, before the time loop); each step unpacks them in asm that
+// LLVM keeps in the loop (hoisted, the float32 rows would need twice the
+// registers).
+// PACKED-LABEL: func @sequence
+// PACKED:       gpu.launch
+// PACKED-COUNT-4: vector.bitcast {{.*}} : vector<2xbf16> to vector<1xi32>
+// PACKED:         scf.for
+// PACKED-COUNT-8:   memref.load %{{.+}}[%{{.+}}] : memref<32xf32, #gpu.address_space<workgroup>>
+// PACKED:           llvm.inline_asm has_side_effects "shl.b32 $0, $1, 16;", "=r,r"
+// PACKED:           llvm.inline_asm has_side_effects "and.b32 $0, $1, 0xffff0000;", "=r,r"
+// PACKED:           scf.for {{.*}} = %c8{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
+// PACKED:       } {xlstm.kernel = {{.*}}the first 8 rows in registers (two a register)
 // BADROWS: register-rows must be -1 (auto) or more
 // By default the copy takes as many rows as 163 KiB holds: all 32 here
 // (none left for registers).

@@ -362,7 +362,8 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     memory once (two 16-bit rows of a column to a 32-bit word) and read
     from there every step: all of a 128-unit bf16 head, 104 of 192 rows of
     a 192-unit one; the first `register-rows` rows stay in registers (40
-    of the 192-unit head's), and only the rows between are read from L2.
+    of the 192-unit head's; with `pack-register-rows`, 16-bit rows two a
+    register: 64), and only the rows between are read from L2.
     Raw gates are handed
     over through shared memory; threads `j < DH` update the cell state in
     registers (float32 math, rounded to the state's storage type every
@@ -415,11 +416,18 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
            "First rows of R held in registers (float32, loaded once) where "
            "it is read from memory with one unit a thread, up to what the "
            "shared-memory copy leaves (-1: the registers a thread has at the "
-           "block's size less 40)">
+           "block's size less 40)">,
+    Option<"packRegisterRows", "pack-register-rows", "bool",
+           /*default=*/"false",
+           "16-bit recurrent weights held in registers two rows a 32-bit "
+           "register (unpacked in the dot product, as the shared-memory "
+           "copy is): twice the rows on chip for the same registers, fewer "
+           "read from L2 every step">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
-    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
   ];
