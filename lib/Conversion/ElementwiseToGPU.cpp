@@ -14,7 +14,10 @@
 // (16 bytes of the narrowest operand): one vector load per operand, the
 // op's body V times, one vector store per result, and the outer indices
 // computed once per V elements. Where an operand's layout does not prove
-// its vectors aligned, the op stays for the generic path.
+// its vectors aligned, the op stays for the generic path. Broadcast
+// operands may be wider (the token ids of an embedding lookup), and a load
+// in the body along the innermost loop index (the lookup's gather of a
+// table row) is one vector load too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,7 +80,7 @@ int64_t vectorWidth(linalg::LinalgOp op, int64_t vectorBytes,
     if (!type)
       return 0;
     Type elt = type.getElementType();
-    if (!elt.isIntOrFloat() || elt.getIntOrFloatBitWidth() > 32 ||
+    if (!elt.isIntOrFloat() || elt.getIntOrFloatBitWidth() > 64 ||
         elt.getIntOrFloatBitWidth() % 8 != 0)
       return 0;
     AffineMap map = op.getMatchingIndexingMap(&operand);
@@ -85,6 +88,9 @@ int64_t vectorWidth(linalg::LinalgOp op, int64_t vectorBytes,
       return 0;
     bool usesInner = map.isFunctionOfDim(innerDim);
     bool vector = usesInner;
+    // (Wider than 32 bits: broadcasts only, one scalar a thread.)
+    if (usesInner && elt.getIntOrFloatBitWidth() > 32)
+      return 0;
     if (usesInner) {
       if (map.getNumResults() == 0 ||
           map.getResults().back() != getAffineDimExpr(innerDim, op.getContext()))
@@ -150,9 +156,12 @@ public:
               vec, memref::LoadOp::create(b, loc, memref, where));
       }
       // The body V times; linalg.index of the innermost dimension advances
-      // per lane.
+      // per lane. Loads along it (rowLoads) are one vector load in lane 0
+      // whose elements the later lanes take.
       auto yield = cast<linalg::YieldOp>(body.getTerminator());
       SmallVector<SmallVector<Value>> results(yield.getNumOperands());
+      llvm::DenseSet<Operation *> rows = rowLoads(op, accesses);
+      llvm::DenseMap<Operation *, SmallVector<Value>> rowValues;
       for (int64_t lane = 0; lane < vec; ++lane) {
         IRMapping map;
         for (auto [i, arg] : llvm::enumerate(body.getArguments()))
@@ -164,6 +173,19 @@ public:
             if (index.getDim() == n - 1 && lane > 0)
               i = add(i, idx(lane));
             map.map(index.getResult(), i);
+            continue;
+          }
+          if (rows.contains(&inner)) {
+            auto load = cast<memref::LoadOp>(inner);
+            if (lane == 0)
+              rowValues[&inner] =
+                  loadRaw(map.lookupOrDefault(load.getMemRef()),
+                          llvm::map_to_vector(load.getIndices(),
+                                              [&](Value v) {
+                                                return map.lookupOrDefault(v);
+                                              }),
+                          vec);
+            map.map(load.getResult(), rowValues[&inner][lane]);
             continue;
           }
           b.clone(inner, map);
@@ -179,6 +201,59 @@ public:
       }
     });
     gpu::TerminatorOp::create(b, loc);
+  }
+
+  /// The memref.loads of `op`'s body that read V consecutive elements across
+  /// the lanes: the last index is the innermost linalg.index itself, every
+  /// other index is the same in all lanes (depends on neither that index nor
+  /// a vector-read block argument), and the memref, defined outside the
+  /// body, has the identity layout and a static innermost extent V divides
+  /// (so that the lane-0 index, a multiple of V, starts an aligned vector).
+  llvm::DenseSet<Operation *> rowLoads(linalg::LinalgOp op,
+                                       ArrayRef<Access> accesses) {
+    Block &body = op->getRegion(0).front();
+    unsigned innerDim = op.getNumLoops() - 1;
+    // Values that differ between lanes.
+    llvm::DenseSet<Value> varying;
+    for (const Access &access : accesses)
+      if (access.vector && access.operand->getOwner() == op.getOperation() &&
+          access.operand->getOperandNumber() < body.getNumArguments())
+        varying.insert(body.getArgument(access.operand->getOperandNumber()));
+    llvm::DenseSet<Operation *> rows;
+    for (Operation &inner : body.without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+        if (index.getDim() == innerDim)
+          varying.insert(index.getResult());
+        continue;
+      }
+      bool dependsOnLane = llvm::any_of(inner.getOperands(), [&](Value v) {
+        return varying.contains(v);
+      });
+      if (auto load = dyn_cast<memref::LoadOp>(inner)) {
+        auto type = load.getMemRefType();
+        auto index = load.getIndices().empty()
+                         ? linalg::IndexOp()
+                         : load.getIndices().back().getDefiningOp<linalg::IndexOp>();
+        bool othersSame = llvm::none_of(
+            load.getIndices().drop_back(),
+            [&](Value v) { return varying.contains(v); });
+        if (index && index.getDim() == innerDim && othersSame &&
+            !varying.contains(load.getMemRef()) &&
+            load.getMemRef().getParentRegion() != &op->getRegion(0) &&
+            type.getLayout().isIdentity() &&
+            !ShapedType::isDynamic(type.getShape().back()) &&
+            type.getShape().back() % vec == 0 &&
+            type.getElementType().getIntOrFloatBitWidth() <= 32) {
+          rows.insert(&inner);
+          varying.insert(load.getResult());
+          continue;
+        }
+      }
+      if (dependsOnLane)
+        for (Value r : inner.getResults())
+          varying.insert(r);
+    }
+    return rows;
   }
 
 private:

@@ -152,3 +152,49 @@ func.func @small_and_large(%a: memref<8x4096xbf16>, %b: memref<8x4096xbf16>, %c:
   linalg.copy ins(%c : memref<64x4096xbf16>) outs(%d : memref<64x4096xbf16>)
   return
 }
+
+// An embedding lookup added to a residual stream: the int64 token ids are a
+// broadcast (one scalar load a thread), and the body's load of the table
+// row runs along the innermost index, so it is one vector load of 4 bf16
+// (the float32 operands set V = 4) shared by the four lanes. A load whose
+// row index varies per lane (the token read along the innermost dimension)
+// keeps a scalar load per lane.
+// CHECK-LABEL: func @embedding
+// CHECK-SAME:  (%[[T:[^:]+]]: memref<?x?xi64>, %[[E:[^:]+]]: memref<1024x64xbf16>, %[[R:[^:]+]]: memref<?x?x64xf32>)
+// CHECK:       gpu.launch
+// CHECK:         %[[TOK:.+]] = memref.load %[[T]]
+// CHECK:         vector.load %[[R]]{{.*}} : memref<?x?x64xf32>, vector<4xf32>
+// CHECK:         %[[ROW:.+]] = arith.index_cast %[[TOK]] : i64 to index
+// CHECK:         vector.load %[[E]][%[[ROW]], %{{.+}}] {alignment = 8 : i64} : memref<1024x64xbf16>, vector<4xbf16>
+// CHECK-NOT:     memref.load %[[E]]
+// CHECK-COUNT-4: arith.addf
+// CHECK:         vector.store {{.*}} : memref<?x?x64xf32>, vector<4xf32>
+func.func @embedding(%t: memref<?x?xi64>, %e: memref<1024x64xbf16>, %r: memref<?x?x64xf32>) {
+  linalg.generic {indexing_maps = [#row, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%t : memref<?x?xi64>) outs(%r : memref<?x?x64xf32>) {
+  ^bb0(%tok: i64, %acc: f32):
+    %j = linalg.index 2 : index
+    %i = arith.index_cast %tok : i64 to index
+    %v = memref.load %e[%i, %j] : memref<1024x64xbf16>
+    %x = arith.extf %v : bf16 to f32
+    %s = arith.addf %acc, %x : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func @gather_per_lane
+// CHECK:       gpu.launch
+// CHECK-COUNT-4: memref.load %{{.+}}[%{{.+}}, %{{.+}}] : memref<64x64xf32>
+// CHECK-NOT:   vector.load {{.*}} : memref<64x64xf32>
+func.func @gather_per_lane(%t: memref<?x?x64xi32>, %e: memref<64x64xf32>, %y: memref<?x?x64xf32>) {
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%t : memref<?x?x64xi32>) outs(%y : memref<?x?x64xf32>) {
+  ^bb0(%tok: i32, %o: f32):
+    %j = linalg.index 2 : index
+    %i = arith.index_cast %tok : i32 to index
+    %v = memref.load %e[%i, %j] : memref<64x64xf32>
+    linalg.yield %v : f32
+  }
+  return
+}
