@@ -28,6 +28,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -1454,6 +1455,13 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   return y;
 }
 
+/// The buffer `v` views: the source of its chain of view-like ops.
+Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
 /// Where `op` writes a fresh, zero-filled float32 buffer that only a later
 /// residual add `r = r + y` in place reads (a linalg.generic of identity
 /// maps whose body is one addf of r's and y's elements; r of y's type and
@@ -1514,8 +1522,14 @@ bool fuseResidualAdd(linalg::ContractOp op, RewriterBase &rewriter) {
   }
   // y starts from zero: a zero initialisation of its own (erased), or a
   // zero buffer others copy from (bufferization's shared zero tensor; it
-  // stays).
-  if (!untouchedBetween(r, op, add) ||
+  // stays). r may be a view: nothing may touch the buffer it views, through
+  // any view, in between.
+  Value root = rootBuffer(r);
+  bool fresh = root.getDefiningOp<memref::AllocOp>() ||
+               (isa<BlockArgument>(root) &&
+                isa<FunctionOpInterface>(
+                    root.getParentBlock()->getParentOp()));
+  if (!fresh || !untouchedBetween(root, op, add) ||
       !(eraseZeroInitialization(op, rewriter) || holdsZerosAt(out, op)))
     return false;
   rewriter.modifyOpInPlace(op, [&] { op.getDpsInitsMutable()[0].set(r); });
@@ -1542,8 +1556,11 @@ bool isPairwiseElementwise(linalg::GenericOp op) {
   Block &body = region.front();
   if (!body.getArgument(2).use_empty())
     return false;
+  // (arith and math only: e.g. a linalg.index would mean nothing in the
+  // kernel, which sees the output as rows.)
   for (Operation &inner : body.without_terminator()) {
-    if (inner.getNumRegions() || inner.getNumResults() != 1 ||
+    if (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
+        inner.getNumRegions() || inner.getNumResults() != 1 ||
         !isMemoryEffectFree(&inner))
       return false;
     for (Value v : inner.getOperands())
@@ -1584,13 +1601,6 @@ std::string pairwiseKey(linalg::GenericOp op, unsigned firstInput) {
     }
   }
   return key;
-}
-
-/// The buffer `v` views: the source of its chain of view-like ops.
-Value rootBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
 }
 
 /// A contraction on its way to kernels.

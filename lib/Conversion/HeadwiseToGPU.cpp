@@ -223,6 +223,8 @@ struct XLSTMHeadwiseToGPUPass
     io.blocks = wType.getDimSize(0);
     io.out = wType.getDimSize(1);
     io.in = wType.getDimSize(2);
+    if (io.blocks == 0 || io.out == 0 || io.in == 0)
+      return;
     // The inputs and outputs of a block live in registers; wider blocks
     // take the wide kernel where the tensor-core projections cannot.
     bool wide = io.in > maxBlock || io.out > maxBlock;

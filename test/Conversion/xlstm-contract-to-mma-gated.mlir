@@ -110,3 +110,36 @@ func.func @gate_read_twice(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu
   memref.copy %g, %keep : memref<?x?x96xf32> to memref<?x?x96xf32>
   return %out : memref<?x?x96xbf16>
 }
+
+// A gating body that reads its position (linalg.index): no kernel could
+// evaluate it on accumulators; two kernels as before.
+// CHECK-LABEL: func @gating_reads_index
+// CHECK-NOT:   projection_mma_gated
+// CHECK:       linalg.generic
+func.func @gating_reads_index(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>) -> memref<?x?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %g = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<?x?x96xf32>)
+  %u = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%u : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wg : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%g : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wu : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%u : memref<?x?x96xf32>)
+  %out = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32>, memref<?x?x96xf32>) outs(%out : memref<?x?x96xf32>) {
+  ^bb0(%in: f32, %in2: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %ii = arith.index_cast %i : index to i32
+    %f = arith.sitofp %ii : i32 to f32
+    %p = arith.mulf %in, %in2 : f32
+    %q = arith.addf %p, %f : f32
+    linalg.yield %q : f32
+  }
+  return %out : memref<?x?x96xf32>
+}

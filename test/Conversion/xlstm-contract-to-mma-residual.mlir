@@ -93,3 +93,29 @@ func.func @residual_read_between(%x: memref<?x?x64xbf16>, %w: memref<128x64xbf16
   }
   return
 }
+
+// r is a view of a buffer that is read in between: as before (the read must
+// see r without the projection).
+// CHECK-LABEL: func @residual_view_read_between
+// CHECK:       memref.copy
+// CHECK:       linalg.generic
+func.func @residual_view_read_between(%x: memref<?x?x64xbf16>, %w: memref<128x64xbf16>, %base: memref<?x128xf32>, %keep: memref<?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %r = memref.expand_shape %base [[0, 1], [2]] output_shape [%b, %s, 128] : memref<?x128xf32> into memref<?x?x128xf32>
+  %y = memref.alloc(%b, %s) : memref<?x?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x128xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<128x64xbf16>) outs(%y : memref<?x?x128xf32>)
+  memref.copy %base, %keep : memref<?x128xf32> to memref<?x128xf32>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%r, %y : memref<?x?x128xf32>, memref<?x?x128xf32>) outs(%r : memref<?x?x128xf32>) {
+  ^bb0(%a: f32, %p: f32, %o: f32):
+    %sum = arith.addf %a, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}

@@ -67,6 +67,17 @@ func.func @many_blocks(%x: tensor<?x1024xbf16>, %w: tensor<32x32x32xbf16>, %b: t
 
 // -----
 
+// Empty blocks: nothing to launch, left to the generic lowering.
+// CHECK-LABEL: func @empty_blocks
+// CHECK-NOT:   gpu.launch
+// CHECK:       xlstm.headwise_linear
+func.func @empty_blocks(%x: tensor<?x40xbf16>, %w: tensor<2x0x20xbf16>) -> tensor<?x0xbf16> {
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x40xbf16>, tensor<2x0x20xbf16>) -> tensor<?x0xbf16>
+  return %y : tensor<?x0xbf16>
+}
+
+// -----
+
 // A float64 result, and a result whose leading dimensions differ from x's
 // (the kernel sizes the result from x): left to the generic lowering.
 // CHECK-LABEL: func @declined
