@@ -541,6 +541,10 @@ public:
   struct Gated {
     Value second;  ///< the second projection's W
     Value columns; ///< N of each projection
+    /// Where the second projection's rows start in `second` (0, or N where
+    /// both are halves of one W: a projection of 2 N outputs whose halves
+    /// only the elementwise op reads).
+    int64_t secondRowOffset = 0;
     /// The elementwise op's result from the first and second projection's
     /// float32 values, of `out`'s element type.
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
@@ -587,7 +591,7 @@ public:
         Value row = divui(chunk, chunksPerRow);
         Value within = remui(chunk, chunksPerRow);
         Value col = mul(within, idx(8));
-        Value global = add(base, row), source = src;
+        Value global = add(base, row), source = src, limitRow = global;
         if (interleaved) {
           // Staged row r of the tile at interleaved row `base` (a multiple
           // of 16): row base / 2 + (r / 16) * 8 + r % 8 of the first W
@@ -597,8 +601,13 @@ public:
           Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                             remui(divui(row, 8), 2), idx(0));
           source = arith::SelectOp::create(b, loc, odd, gated->second, src);
+          limitRow = global;
+          if (gated->secondRowOffset)
+            global = add(global, arith::SelectOp::create(
+                                     b, loc, odd,
+                                     idx(gated->secondRowOffset), idx(0)));
         }
-        Value inside = lt(global, limit);
+        Value inside = lt(limitRow, limit);
         // Past the matrix: read a valid row, copy zero bytes of it.
         Value safe = arith::SelectOp::create(b, loc, inside, global, idx(0));
         Value srcElements =
@@ -1659,6 +1668,7 @@ struct XLSTMContractToMMAPass
     std::string key;  ///< the elementwise op, for the kernel cache
     std::string note; ///< for the lowering report
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
+    int64_t secondRowOffset = 0; ///< StagedMMAKernelBuilder::Gated's
   };
 
   /// Zeroes the (m, n) float32 `out` when `splits` > 1 (split blocks add
@@ -1771,7 +1781,8 @@ struct XLSTMContractToMMAPass
        << cfg.groupM << (accumulate ? " accumulate" : "")
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "");
     if (gated)
-      os << " gated " << gated->key;
+      os << " gated " << gated->key << " second rows +"
+         << gated->secondRowOffset;
     auto launch = cache->launch(
         rewriter, loc,
         gated ? "projection_mma_gated" : "projection_mma_staged", config,
@@ -1785,7 +1796,8 @@ struct XLSTMContractToMMAPass
           std::optional<StagedMMAKernelBuilder::Gated> pair;
           if (gated)
             pair = StagedMMAKernelBuilder::Gated{
-                kernel.args[5], kernel.args[6], gated->combine};
+                kernel.args[5], kernel.args[6], gated->secondRowOffset,
+                gated->combine};
           StagedMMAKernelBuilder(b, loc, cfg, accumulate,
                                  pair ? &*pair : nullptr)
               .build(kernel.args[0], kernel.args[1], kernel.args[2],
@@ -1937,8 +1949,9 @@ struct XLSTMContractToMMAPass
       if (!site)
         continue;
       if (gatedPairs &&
-          emitGatedPair(rewriter, *site, ArrayRef(contracts).drop_front(i + 1),
-                        prepare, lowered))
+          (emitGatedPair(rewriter, *site, ArrayRef(contracts).drop_front(i + 1),
+                         prepare, lowered) ||
+           emitSplitGated(rewriter, *site)))
         continue;
       SmallVector<Site *> siblings = {site};
       if (siblingProjections && decodes(*site))
@@ -2043,28 +2056,141 @@ struct XLSTMContractToMMAPass
       return false;
 
     lowered.insert(*other);
-    Location loc = first.op.getLoc();
     rewriter.setInsertionPoint(first.op);
     if (moveAlloc)
       rewriter.moveOpBefore(yAlloc, first.op);
+    emitGated(rewriter, first, second, gating, firstInput, y, {outA, outB},
+              columns, /*secondRowOffset=*/0);
+    rewriter.eraseOp(second->op);
+    for (Value out : {outA, outB})
+      confineToBranch(rewriter, out, lastFewRows);
+    return true;
+  }
+
+  /// For `site` (prepared, written not added to, float32): where its output
+  /// of 2 N columns is read only through its two halves (subviews of the
+  /// last dimension) by one elementwise op of both (the sLSTM block's gated
+  /// FFN, whose up projection is one of twice the width), the gated kernel
+  /// on the two halves of its W; true if it emitted it.
+  bool emitSplitGated(IRRewriter &rewriter, Site &site) {
+    Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
+    int64_t rows = cast<MemRefType>(site.p.w.getType()).getShape()[0];
+    int64_t columns = rows / 2;
+    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+    if (stages < 2 || elt.isF32() || site.accumulate || site.f32Out ||
+        site.p.k % fallbackTile().blockK != 0 || rows % 2 != 0 ||
+        (skinnyProjections && rows <= skinnyColumns))
+      return false;
+    Value out = site.p.out;
+    auto alloc = out.getDefiningOp<memref::AllocOp>();
+    auto outType = cast<MemRefType>(out.getType());
+    if (!alloc || !outType.getLayout().isIdentity() ||
+        !outType.getElementType().isF32() || outType.getShape().back() != rows)
+      return false;
+    int64_t r = outType.getRank();
+    // The two halves: subviews of all rows and columns [0, N) and [N, 2 N),
+    // each read only by `gating`.
+    memref::SubViewOp halves[2];
+    linalg::GenericOp gating;
+    for (Operation *user : alloc->getUsers()) {
+      if (user == site.op || isa<memref::DeallocOp>(user))
+        continue;
+      auto view = dyn_cast<memref::SubViewOp>(user);
+      if (!view || view.getSource() != out || !view.hasUnitStride() ||
+          view.getType().getRank() != r || !view->hasOneUse())
+        return false;
+      ArrayRef<int64_t> offsets = view.getStaticOffsets();
+      ArrayRef<int64_t> sizes = view.getStaticSizes();
+      for (int64_t d = 0; d + 1 < r; ++d)
+        if (offsets[d] != 0 ||
+            (ShapedType::isDynamic(sizes[d]) ? !isSourceDim(view, d)
+                                             : sizes[d] != outType.getDimSize(d)))
+          return false;
+      if (sizes.back() != columns ||
+          (offsets.back() != 0 && offsets.back() != columns))
+        return false;
+      memref::SubViewOp &half = halves[offsets.back() == 0 ? 0 : 1];
+      auto reader = dyn_cast<linalg::GenericOp>(*view->getUsers().begin());
+      if (half || !reader || (gating && reader != gating))
+        return false;
+      half = view;
+      gating = reader;
+    }
+    if (!halves[0] || !halves[1] || gating->getBlock() != site.op->getBlock() ||
+        !isPairwiseElementwise(gating) ||
+        !llvm::is_contained(gating.getDpsInputs(), halves[0].getResult()) ||
+        !llvm::is_contained(gating.getDpsInputs(), halves[1].getResult()))
+      return false;
+    unsigned firstInput =
+        gating.getDpsInputs()[0] == halves[0].getResult() ? 0 : 1;
+    Value y = gating.getDpsInits()[0];
+    auto yType = cast<MemRefType>(y.getType());
+    auto yAlloc = y.getDefiningOp<memref::AllocOp>();
+    SmallVector<int64_t> halfShape(outType.getShape());
+    halfShape.back() = columns;
+    if (!yAlloc || yAlloc->getBlock() != site.op->getBlock() ||
+        !yType.getLayout().isIdentity() ||
+        yType.getShape() != ArrayRef<int64_t>(halfShape) ||
+        !untouchedBetween(y, site.op, gating))
+      return false;
+    // The allocation of y and the two views move to `site`: what they use
+    // must exist there.
+    SmallVector<Operation *> moved = {yAlloc, halves[0], halves[1]};
+    for (Operation *op : moved)
+      if (site.op->isBeforeInBlock(op))
+        for (Value v : op->getOperands())
+          if (Operation *def = v.getDefiningOp();
+              def && def->getBlock() == op->getBlock() &&
+              !def->isBeforeInBlock(site.op) && def != alloc)
+            return false;
+    rewriter.setInsertionPoint(site.op);
+    for (Operation *op : moved)
+      if (site.op->isBeforeInBlock(op))
+        rewriter.moveOpBefore(op, site.op);
+    emitGated(rewriter, site, nullptr, gating, firstInput, y, {out}, columns,
+              /*secondRowOffset=*/columns);
+    for (memref::SubViewOp half : halves)
+      if (half->use_empty())
+        rewriter.eraseOp(half);
+    confineToBranch(rewriter, out, lastFewRows);
+    return true;
+  }
+
+  /// The decoding branch the last emitGated made (null if none).
+  scf::IfOp lastFewRows;
+
+  /// The gated kernel for `first` and `second` (null: `first`'s W holds
+  /// both, the second's rows from `secondRowOffset`), storing `gating`'s
+  /// result into `y`, at the rewriter's insertion point (first's place);
+  /// where M may be small, the decoding kernels writing `outs` and a copy
+  /// of `gating` after them in that branch. Erases `first` and `gating`.
+  void emitGated(IRRewriter &rewriter, Site &first, Site *second,
+                 linalg::GenericOp gating, unsigned firstInput, Value y,
+                 ArrayRef<Value> outs, int64_t columns,
+                 int64_t secondRowOffset) {
+    Location loc = first.op.getLoc();
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     Value x = collapseLeading(rewriter, loc, first.p.x);
     Value y2 = collapseLeading(rewriter, loc, y);
     Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
-    // Few rows: the decoding kernels write both float32 outputs (one
+    // Few rows: the decoding kernels write the float32 outputs (one
     // launch) and the op runs after them, in that branch only.
-    scf::IfOp fewRows;
+    lastFewRows = {};
     std::string tiledWhen;
     if (decodes(first)) {
-      SmallVector<Site *> pair = {&first, second};
-      SmallVector<Value> outs = {collapseLeading(rewriter, loc, outA),
-                                 collapseLeading(rewriter, loc, outB)};
-      emitDecoding(rewriter, loc, pair, x, m, outs);
-      fewRows = cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
+      SmallVector<Site *> group = {&first};
+      if (second)
+        group.push_back(second);
+      SmallVector<Value> collapsed;
+      for (Value out : outs)
+        collapsed.push_back(collapseLeading(rewriter, loc, out));
+      emitDecoding(rewriter, loc, group, x, m, collapsed);
+      lastFewRows =
+          cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
       OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(fewRows.thenBlock()->getTerminator());
+      rewriter.setInsertionPoint(lastFewRows.thenBlock()->getTerminator());
       rewriter.clone(*gating);
       tiledWhen = "M > " + std::to_string(gemvMaxRows);
     }
@@ -2082,30 +2208,32 @@ struct XLSTMContractToMMAPass
       }
       return map.lookupOrDefault(body.getTerminator()->getOperand(0));
     };
-    GatedOperands gated{second->p.w, columns, pairwiseKey(gating, firstInput),
-                        "one kernel with its gated pair, storing the "
-                        "elementwise op of both",
-                        combine};
-    auto recordBoth = [&](Operation *launch, const Twine &kernel,
-                          const Twine &when) {
+    GatedOperands gated{second ? second->p.w : first.p.w,
+                        columns,
+                        pairwiseKey(gating, firstInput),
+                        second ? "one kernel with its gated pair, storing the "
+                                 "elementwise op of both"
+                               : "one kernel for both halves, storing the "
+                                 "elementwise op of them",
+                        combine,
+                        secondRowOffset};
+    auto recordAll = [&](Operation *launch, const Twine &kernel,
+                         const Twine &when) {
       record(first, launch, kernel, when);
-      record(*second, launch, kernel, when);
+      if (second)
+        record(*second, launch, kernel, when);
     };
     Value n = cst(2 * columns);
     bool emitted = emitStagedChoice(
         rewriter, loc, m, n, 2 * columns, first.p.k, tiledWhen,
         [&](const StagedTile &cfg, const Twine &when) {
           emitStaged(rewriter, loc, cfg, x, first.p.w, y2, m, n, first.p.k,
-                     /*accumulate=*/false, recordBoth, when, &gated);
+                     /*accumulate=*/false, recordAll, when, &gated);
         });
     assert(emitted && "K % 32 == 0 always has a staged configuration");
     (void)emitted;
     rewriter.eraseOp(first.op);
-    rewriter.eraseOp(second->op);
     rewriter.eraseOp(gating);
-    for (Value out : {outA, outB})
-      confineToBranch(rewriter, out, fewRows);
-    return true;
   }
 
   /// The float32 buffer `out` of a gated pair, now used only by the
@@ -2127,7 +2255,7 @@ struct XLSTMContractToMMAPass
       if (inBranch(user))
         continue;
       // (Views made for the branch before it.)
-      if (isa<memref::CollapseShapeOp>(user) &&
+      if (isa<ViewLikeOpInterface>(user) &&
           llvm::all_of(user->getUsers(), inBranch)) {
         views.push_back(user);
         continue;

@@ -1,5 +1,6 @@
 // Two projections of one x whose float32 outputs only one elementwise op
-// reads (a gated FFN's silu(gate) * up) become one pipelined kernel that
+// reads (a gated FFN's silu(gate) * up), or the two halves of one projection
+// (the sLSTM block's FFN), become one pipelined kernel that
 // interleaves the two W by 8 rows (each staged W row picks its matrix) and
 // stores the op's result, evaluated in the kernel, two bf16 at a time. For
 // M <= gemv-max-rows the decoding kernels write the two float32 buffers,
@@ -142,4 +143,48 @@ func.func @gating_reads_index(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, 
     linalg.yield %q : f32
   }
   return %out : memref<?x?x96xf32>
+}
+
+// One projection of 2 N outputs whose halves only the elementwise op reads
+// (the sLSTM block's FFN): the gated kernel on the two halves of its W, the
+// second's rows 96 on (each staged row's index moved by 96 where odd).
+// CHECK-LABEL: func @split_halves
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xbf16>, %[[W:.+]]: memref<192x64xbf16>)
+// CHECK-NOT:   linalg.contract
+// CHECK:       scf.if
+// CHECK:         %[[Y:.+]] = memref.alloc({{.*}}) : memref<?x?x192xf32>
+// CHECK:         memref.subview %[[Y]][0, 0, 0]
+// CHECK:         memref.subview %[[Y]][0, 0, 96]
+// CHECK:         linalg.generic
+// CHECK:         memref.dealloc %[[Y]]
+// CHECK:       } else {
+// CHECK:         gpu.launch_func @projection_mma_gated{{.*}} args(%{{.+}} : memref<?x64xbf16>, %[[W]] : memref<192x64xbf16>, %{{.+}} : memref<?x96xbf16>, %{{.+}} : index, %[[W]] : memref<192x64xbf16>)
+// CHECK-NOT:   memref.dealloc
+// KERNEL-LABEL: gpu.func @projection_mma_gated_0(
+// KERNEL:         %[[ROWS:.+]] = arith.select %{{.+}}, %c96{{.*}}, %c0{{.*}} : index
+// KERNEL:         arith.addi %{{.+}}, %[[ROWS]] : index
+// KERNEL:         nvgpu.device_async_copy
+// REPORT:      split_halves {{.*}}?x192x64{{.*}}one kernel for both halves, storing the elementwise op of them [M > 16]
+func.func @split_halves(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x192xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x192xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<192x64xbf16>) outs(%y : memref<?x?x192xf32>)
+  %g = memref.subview %y[0, 0, 0] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1]>>
+  %u = memref.subview %y[0, 0, 96] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32, strided<[?, 192, 1]>>, memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %p = arith.mulf %in, %in2 : f32
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %y : memref<?x?x192xf32>
+  return %out : memref<?x?x96xbf16>
 }
