@@ -1976,16 +1976,32 @@ struct XLSTMContractToMMAPass
     }
   }
 
+  /// Whether `user` of a buffer comes before `op` in `op`'s block: an
+  /// earlier use of a buffer bufferization reuses, which cannot see what
+  /// `op` writes.
+  static bool usedBefore(Operation *user, Operation *op) {
+    if (user->getBlock() != op->getBlock() || !user->isBeforeInBlock(op))
+      return false;
+    // (A view made earlier could be read after `op`.)
+    if (isa<ViewLikeOpInterface>(user))
+      for (Value result : user->getResults())
+        for (Operation *viewUser : result.getUsers())
+          if (!usedBefore(viewUser, op))
+            return false;
+    return true;
+  }
+
   /// The float32 output `out` of `writer`, a fresh buffer, and the one op
-  /// besides `writer` that uses it (deallocations aside) where that is a
-  /// linalg.generic; null otherwise.
+  /// besides `writer` that uses it (deallocations and uses before `writer`
+  /// aside) where that is a linalg.generic; null otherwise.
   static linalg::GenericOp soleGenericReader(Value out, Operation *writer) {
     auto alloc = out.getDefiningOp<memref::AllocOp>();
     if (!alloc || !cast<MemRefType>(out.getType()).getElementType().isF32())
       return {};
     linalg::GenericOp found;
     for (Operation *user : alloc->getUsers()) {
-      if (user == writer || isa<memref::DeallocOp>(user))
+      if (user == writer || isa<memref::DeallocOp>(user) ||
+          usedBefore(user, writer))
         continue;
       auto generic = dyn_cast<linalg::GenericOp>(user);
       if (!generic || found)
@@ -2093,7 +2109,8 @@ struct XLSTMContractToMMAPass
     memref::SubViewOp halves[2];
     linalg::GenericOp gating;
     for (Operation *user : alloc->getUsers()) {
-      if (user == site.op || isa<memref::DeallocOp>(user))
+      if (user == site.op || isa<memref::DeallocOp>(user) ||
+          usedBefore(user, site.op))
         continue;
       auto view = dyn_cast<memref::SubViewOp>(user);
       if (!view || view.getSource() != out || !view.hasUnitStride() ||

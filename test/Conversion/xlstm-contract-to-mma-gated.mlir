@@ -188,3 +188,65 @@ func.func @split_halves(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>) -> mem
   memref.dealloc %y : memref<?x?x192xf32>
   return %out : memref<?x?x96xbf16>
 }
+
+// The buffer was used before the projection (bufferization reuses it across
+// blocks): uses before it cannot see what it writes, so the kernel still
+// takes both halves; a view made earlier but read after it would keep them
+// apart.
+// CHECK-LABEL: func @split_reused_buffer
+// CHECK:       linalg.copy
+// CHECK:       projection_mma_gated
+// CHECK-LABEL: func @split_view_read_later
+// CHECK-NOT:   gpu.launch_func @projection_mma_gated
+// CHECK:       linalg.generic
+// CHECK-NOT:   gpu.launch_func @projection_mma_gated
+// CHECK:       return
+func.func @split_reused_buffer(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>, %earlier: memref<?x?x192xf32>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x192xf32>
+  linalg.copy ins(%earlier : memref<?x?x192xf32>) outs(%y : memref<?x?x192xf32>)
+  linalg.copy ins(%y : memref<?x?x192xf32>) outs(%earlier : memref<?x?x192xf32>)
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x192xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<192x64xbf16>) outs(%y : memref<?x?x192xf32>)
+  %g = memref.subview %y[0, 0, 0] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1]>>
+  %u = memref.subview %y[0, 0, 96] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32, strided<[?, 192, 1]>>, memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %p = arith.mulf %in, %in2 : f32
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %out : memref<?x?x96xbf16>
+}
+
+func.func @split_view_read_later(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>, %keep: memref<?x?x192xf32>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x192xf32>
+  %early = memref.subview %y[0, 0, 0] [%b, %s, 192] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x192xf32, strided<[?, 192, 1]>>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x192xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<192x64xbf16>) outs(%y : memref<?x?x192xf32>)
+  %g = memref.subview %y[0, 0, 0] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1]>>
+  %u = memref.subview %y[0, 0, 96] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32, strided<[?, 192, 1]>>, memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %p = arith.mulf %in, %in2 : f32
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.copy %early, %keep : memref<?x?x192xf32, strided<[?, 192, 1]>> to memref<?x?x192xf32>
+  return %out : memref<?x?x96xbf16>
+}
