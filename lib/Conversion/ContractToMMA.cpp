@@ -1419,6 +1419,9 @@ bool untouchedBetween(Value y, linalg::ContractOp op, Operation *consumer) {
         aliases.push_back(user->getResult(0));
         continue;
       }
+      // (Another memref made from it, a select say, aliases it unseen.)
+      if (llvm::any_of(user->getResultTypes(), llvm::IsaPred<MemRefType>))
+        return false;
       Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
       if (!at)
         return false;
@@ -1976,9 +1979,10 @@ struct XLSTMContractToMMAPass
     }
   }
 
-  /// Whether `user` of a buffer comes before `op` in `op`'s block: an
-  /// earlier use of a buffer bufferization reuses, which cannot see what
-  /// `op` writes.
+  /// Whether `user` of a buffer allocated in `op`'s block comes before `op`
+  /// there: an earlier use of a buffer bufferization reuses, which cannot
+  /// see what `op` writes. (prepare() keeps a zero fill, so no gated
+  /// kernel, where a view of the buffer precedes `op`.)
   static bool usedBefore(Operation *user, Operation *op) {
     if (user->getBlock() != op->getBlock() || !user->isBeforeInBlock(op))
       return false;
@@ -1996,7 +2000,10 @@ struct XLSTMContractToMMAPass
   /// aside) where that is a linalg.generic; null otherwise.
   static linalg::GenericOp soleGenericReader(Value out, Operation *writer) {
     auto alloc = out.getDefiningOp<memref::AllocOp>();
-    if (!alloc || !cast<MemRefType>(out.getType()).getElementType().isF32())
+    // (Allocated in the writer's block: in a loop around it, an earlier use
+    // would read the previous iteration's result.)
+    if (!alloc || alloc->getBlock() != writer->getBlock() ||
+        !cast<MemRefType>(out.getType()).getElementType().isF32())
       return {};
     linalg::GenericOp found;
     for (Operation *user : alloc->getUsers()) {
@@ -2068,7 +2075,8 @@ struct XLSTMContractToMMAPass
             def && def->getBlock() == yAlloc->getBlock() &&
             !def->isBeforeInBlock(first.op))
           return false;
-    if (!canRunAt(*second, first.op, {&first}))
+    if (!outsideValuesExistAt(gating, first.op) ||
+        !canRunAt(*second, first.op, {&first}))
       return false;
 
     lowered.insert(*other);
@@ -2100,7 +2108,8 @@ struct XLSTMContractToMMAPass
     Value out = site.p.out;
     auto alloc = out.getDefiningOp<memref::AllocOp>();
     auto outType = cast<MemRefType>(out.getType());
-    if (!alloc || !outType.getLayout().isIdentity() ||
+    if (!alloc || alloc->getBlock() != site.op->getBlock() ||
+        !outType.getLayout().isIdentity() ||
         !outType.getElementType().isF32() || outType.getShape().back() != rows)
       return false;
     int64_t r = outType.getRank();
@@ -2150,6 +2159,8 @@ struct XLSTMContractToMMAPass
         yType.getShape() != ArrayRef<int64_t>(halfShape) ||
         !untouchedBetween(y, site.op, gating))
       return false;
+    if (!outsideValuesExistAt(gating, site.op))
+      return false;
     // The allocation of y and the two views move to `site`: what they use
     // must exist there.
     SmallVector<Operation *> moved = {yAlloc, halves[0], halves[1]};
@@ -2170,6 +2181,22 @@ struct XLSTMContractToMMAPass
       if (half->use_empty())
         rewriter.eraseOp(half);
     confineToBranch(rewriter, out, lastFewRows);
+    return true;
+  }
+
+  /// Whether the values `gating`'s body takes from outside (constants) all
+  /// exist at `at`, where its copy for the decoding branch goes.
+  static bool outsideValuesExistAt(linalg::GenericOp gating, Operation *at) {
+    Region &region = gating.getRegion();
+    for (Operation &inner : region.front())
+      for (Value v : inner.getOperands()) {
+        if (v.getParentRegion() == &region)
+          continue;
+        Operation *def = v.getDefiningOp();
+        if (def && def->getBlock() == at->getBlock() &&
+            !def->isBeforeInBlock(at))
+          return false;
+      }
     return true;
   }
 

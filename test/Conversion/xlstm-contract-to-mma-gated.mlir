@@ -191,8 +191,10 @@ func.func @split_halves(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>) -> mem
 
 // The buffer was used before the projection (bufferization reuses it across
 // blocks): uses before it cannot see what it writes, so the kernel still
-// takes both halves; a view made earlier but read after it would keep them
-// apart.
+// takes both halves. A view of it made earlier keeps them apart (its zero
+// fill stays: the projection adds to the buffer). In a loop around the
+// projection, with the buffer allocated outside, an earlier use reads the
+// previous iteration's result: two kernels as well.
 // CHECK-LABEL: func @split_reused_buffer
 // CHECK:       linalg.copy
 // CHECK:       projection_mma_gated
@@ -248,5 +250,67 @@ func.func @split_view_read_later(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16
     linalg.yield %t : bf16
   }
   memref.copy %early, %keep : memref<?x?x192xf32, strided<[?, 192, 1]>> to memref<?x?x192xf32>
+  return %out : memref<?x?x96xbf16>
+}
+
+// CHECK-LABEL: func @split_in_loop
+// CHECK:       scf.for
+// CHECK-NOT:   gpu.launch_func @projection_mma_gated
+// CHECK:       linalg.generic
+// CHECK-NOT:   gpu.launch_func @projection_mma_gated
+// CHECK:       return
+func.func @split_in_loop(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>, %prev: memref<?x?x192xf32>, %out: memref<?x?x96xbf16>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x192xf32>
+  scf.for %i = %c0 to %n step %c1 {
+    linalg.copy ins(%y : memref<?x?x192xf32>) outs(%prev : memref<?x?x192xf32>)
+    linalg.fill ins(%zero : f32) outs(%y : memref<?x?x192xf32>)
+    linalg.contract indexing_maps = [#x, #w, #y]
+        ins(%x, %w : memref<?x?x64xbf16>, memref<192x64xbf16>) outs(%y : memref<?x?x192xf32>)
+    %g = memref.subview %y[0, 0, 0] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1]>>
+    %u = memref.subview %y[0, 0, 96] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>
+    linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+        ins(%g, %u : memref<?x?x96xf32, strided<[?, 192, 1]>>, memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>) outs(%out : memref<?x?x96xbf16>) {
+    ^bb0(%in: f32, %in2: f32, %o: bf16):
+      %p = arith.mulf %in, %in2 : f32
+      %t = arith.truncf %p : f32 to bf16
+      linalg.yield %t : bf16
+    }
+  }
+  return
+}
+
+// A constant of the gating op defined after the projection (its copy for
+// the decoding branch would precede it): two kernels as before.
+// CHECK-LABEL: func @split_constant_after
+// CHECK-NOT:   gpu.launch_func @projection_mma_gated
+// CHECK:       linalg.generic
+// CHECK:       return
+func.func @split_constant_after(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x192xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x?x192xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<192x64xbf16>) outs(%y : memref<?x?x192xf32>)
+  %half = arith.constant 0.5 : f32
+  %g = memref.subview %y[0, 0, 0] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1]>>
+  %u = memref.subview %y[0, 0, 96] [%b, %s, 96] [1, 1, 1] : memref<?x?x192xf32> to memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32, strided<[?, 192, 1]>>, memref<?x?x96xf32, strided<[?, 192, 1], offset: 96>>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %p = arith.mulf %in, %in2 : f32
+    %q = arith.mulf %p, %half : f32
+    %t = arith.truncf %q : f32 to bf16
+    linalg.yield %t : bf16
+  }
   return %out : memref<?x?x96xbf16>
 }
