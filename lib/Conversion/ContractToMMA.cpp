@@ -1474,6 +1474,22 @@ Value rootBuffer(Value v) {
   return v;
 }
 
+/// Whether `user` of a buffer allocated in `op`'s block comes before `op`
+/// there: an earlier use of a buffer bufferization reuses, which cannot see
+/// what `op` writes. (prepare() keeps a zero fill, so no gated kernel, where
+/// a view of the buffer precedes `op`.)
+bool usedBefore(Operation *user, Operation *op) {
+  if (user->getBlock() != op->getBlock() || !user->isBeforeInBlock(op))
+    return false;
+  // (A view made earlier could be read after `op`.)
+  if (isa<ViewLikeOpInterface>(user))
+    for (Value result : user->getResults())
+      for (Operation *viewUser : result.getUsers())
+        if (!usedBefore(viewUser, op))
+          return false;
+  return true;
+}
+
 /// Where `op` writes a fresh, zero-filled float32 buffer that only a later
 /// residual add `r = r + y` in place reads (a linalg.generic of identity
 /// maps whose body is one addf of r's and y's elements; r of y's type and
@@ -1485,14 +1501,15 @@ bool fuseResidualAdd(linalg::ContractOp op, RewriterBase &rewriter) {
   Value out = op.getDpsInits()[0];
   auto alloc = out.getDefiningOp<memref::AllocOp>();
   auto outType = cast<MemRefType>(out.getType());
-  if (!alloc || !outType.getElementType().isF32() ||
-      !outType.getLayout().isIdentity())
+  // (Allocated in `op`'s block: in a loop around it, an earlier use would
+  // read the previous iteration's y, which is no longer written.)
+  if (!alloc || alloc->getBlock() != op->getBlock() ||
+      !outType.getElementType().isF32() || !outType.getLayout().isIdentity())
     return false;
   // The one reader after `op` (its zero initialisation comes before).
   linalg::GenericOp add;
   for (Operation *user : alloc->getUsers()) {
-    if (user == op || isa<memref::DeallocOp>(user) ||
-        (user->getBlock() == op->getBlock() && user->isBeforeInBlock(op)))
+    if (user == op || isa<memref::DeallocOp>(user) || usedBefore(user, op))
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
     if (add || !generic || generic->getBlock() != op->getBlock())
@@ -1977,22 +1994,6 @@ struct XLSTMContractToMMAPass
         eraseContraction(rewriter, *site);
       }
     }
-  }
-
-  /// Whether `user` of a buffer allocated in `op`'s block comes before `op`
-  /// there: an earlier use of a buffer bufferization reuses, which cannot
-  /// see what `op` writes. (prepare() keeps a zero fill, so no gated
-  /// kernel, where a view of the buffer precedes `op`.)
-  static bool usedBefore(Operation *user, Operation *op) {
-    if (user->getBlock() != op->getBlock() || !user->isBeforeInBlock(op))
-      return false;
-    // (A view made earlier could be read after `op`.)
-    if (isa<ViewLikeOpInterface>(user))
-      for (Value result : user->getResults())
-        for (Operation *viewUser : result.getUsers())
-          if (!usedBefore(viewUser, op))
-            return false;
-    return true;
   }
 
   /// The float32 output `out` of `writer`, a fresh buffer, and the one op

@@ -119,3 +119,31 @@ func.func @residual_view_read_between(%x: memref<?x?x64xbf16>, %w: memref<128x64
   }
   return
 }
+
+// y allocated outside a loop around the projection and read at the top of
+// each iteration (the previous iteration's y): as before.
+// CHECK-LABEL: func @residual_in_loop
+// CHECK:       scf.for
+// CHECK:         linalg.copy
+// CHECK:         linalg.generic
+func.func @residual_in_loop(%x: memref<?x?x64xbf16>, %w: memref<128x64xbf16>, %r: memref<?x?x128xf32>, %prev: memref<?x?x128xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %y = memref.alloc(%b, %s) : memref<?x?x128xf32>
+  scf.for %i = %c0 to %n step %c1 {
+    linalg.copy ins(%y : memref<?x?x128xf32>) outs(%prev : memref<?x?x128xf32>)
+    linalg.fill ins(%zero : f32) outs(%y : memref<?x?x128xf32>)
+    linalg.contract indexing_maps = [#x, #w, #y]
+        ins(%x, %w : memref<?x?x64xbf16>, memref<128x64xbf16>) outs(%y : memref<?x?x128xf32>)
+    linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+        ins(%r, %y : memref<?x?x128xf32>, memref<?x?x128xf32>) outs(%r : memref<?x?x128xf32>) {
+    ^bb0(%a: f32, %p: f32, %o: f32):
+      %sum = arith.addf %a, %p : f32
+      linalg.yield %sum : f32
+    }
+  }
+  return
+}
