@@ -1474,6 +1474,14 @@ Value rootBuffer(Value v) {
   return v;
 }
 
+/// Whether `root` is a buffer whose aliases are its own uses and their views:
+/// an allocation, or an argument of the function.
+bool isFreshBuffer(Value root) {
+  return root.getDefiningOp<memref::AllocOp>() ||
+         (isa<BlockArgument>(root) &&
+          isa<FunctionOpInterface>(root.getParentBlock()->getParentOp()));
+}
+
 /// Whether `user` of a buffer allocated in `op`'s block comes before `op`
 /// there: an earlier use of a buffer bufferization reuses, which cannot see
 /// what `op` writes. (prepare() keeps a zero fill, so no gated kernel, where
@@ -1554,11 +1562,7 @@ bool fuseResidualAdd(linalg::ContractOp op, RewriterBase &rewriter) {
   // stays). r may be a view: nothing may touch the buffer it views, through
   // any view, in between.
   Value root = rootBuffer(r);
-  bool fresh = root.getDefiningOp<memref::AllocOp>() ||
-               (isa<BlockArgument>(root) &&
-                isa<FunctionOpInterface>(
-                    root.getParentBlock()->getParentOp()));
-  if (!fresh || !untouchedBetween(root, op, add) ||
+  if (!isFreshBuffer(root) || !untouchedBetween(root, op, add) ||
       !(eraseZeroInitialization(op, rewriter) || holdsZerosAt(out, op)))
     return false;
   rewriter.modifyOpInPlace(op, [&] { op.getDpsInitsMutable()[0].set(r); });
@@ -2026,17 +2030,35 @@ struct XLSTMContractToMMAPass
   /// `first`'s place as one gated staged kernel storing that op's result
   /// (StagedMMAKernelBuilder::Gated), behind the decoding kernels of both
   /// and the op itself where M may be small; true if it did.
+  /// Whether `site` (prepared) may take a gated kernel whose W rows it
+  /// provides `rows` of: it writes (not adds to) a float32 buffer, and alone
+  /// it would take the staged kernel.
+  bool gatedCandidate(const Site &site, int64_t rows) const {
+    Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
+    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+    return stages >= 2 && !elt.isF32() && !site.accumulate && !site.f32Out &&
+           site.p.k % fallbackTile().blockK == 0 &&
+           !(skinnyProjections && rows <= skinnyColumns);
+  }
+
+  /// Whether `op`, later in `at`'s block, may move before `at`: what it
+  /// uses exists there (`exempt` aside, which moves too or exists).
+  static bool movableBefore(Operation *op, Operation *at, Value exempt = {}) {
+    if (!at->isBeforeInBlock(op))
+      return true;
+    return llvm::all_of(op->getOperands(), [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      return v == exempt || !def || def->getBlock() != op->getBlock() ||
+             def->isBeforeInBlock(at);
+    });
+  }
+
   bool emitGatedPair(IRRewriter &rewriter, Site &first,
                      ArrayRef<linalg::ContractOp> later,
                      function_ref<Site *(linalg::ContractOp)> prepare,
                      llvm::DenseSet<Operation *> &lowered) {
-    Type elt = cast<MemRefType>(first.p.x.getType()).getElementType();
     int64_t columns = cast<MemRefType>(first.p.w.getType()).getShape()[0];
-    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-    // (Where each alone would take the staged kernel.)
-    if (stages < 2 || elt.isF32() || first.accumulate || first.f32Out ||
-        first.p.k % fallbackTile().blockK != 0 ||
-        (skinnyProjections && columns <= skinnyColumns))
+    if (!gatedCandidate(first, columns))
       return false;
     Value outA = first.p.out;
     linalg::GenericOp gating = soleGenericReader(outA, first.op);
@@ -2069,26 +2091,21 @@ struct XLSTMContractToMMAPass
         yType.getShape() != cast<MemRefType>(outA.getType()).getShape() ||
         !untouchedBetween(y, first.op, gating))
       return false;
-    bool moveAlloc = first.op->isBeforeInBlock(yAlloc);
-    if (moveAlloc)
-      for (Value size : yAlloc->getOperands())
-        if (Operation *def = size.getDefiningOp();
-            def && def->getBlock() == yAlloc->getBlock() &&
-            !def->isBeforeInBlock(first.op))
-          return false;
-    if (!outsideValuesExistAt(gating, first.op) ||
+    if (!movableBefore(yAlloc, first.op) ||
+        !outsideValuesExistAt(gating, first.op) ||
         !canRunAt(*second, first.op, {&first}))
       return false;
 
     lowered.insert(*other);
     rewriter.setInsertionPoint(first.op);
-    if (moveAlloc)
+    if (first.op->isBeforeInBlock(yAlloc))
       rewriter.moveOpBefore(yAlloc, first.op);
-    emitGated(rewriter, first, second, gating, firstInput, y, {outA, outB},
-              columns, /*secondRowOffset=*/0);
+    scf::IfOp fewRows = emitGated(rewriter, first, second, gating, firstInput,
+                                  y, {outA, outB}, columns,
+                                  /*secondRowOffset=*/0);
     rewriter.eraseOp(second->op);
     for (Value out : {outA, outB})
-      confineToBranch(rewriter, out, lastFewRows);
+      confineToBranch(rewriter, out, fewRows);
     return true;
   }
 
@@ -2098,13 +2115,9 @@ struct XLSTMContractToMMAPass
   /// FFN, whose up projection is one of twice the width), the gated kernel
   /// on the two halves of its W; true if it emitted it.
   bool emitSplitGated(IRRewriter &rewriter, Site &site) {
-    Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
     int64_t rows = cast<MemRefType>(site.p.w.getType()).getShape()[0];
     int64_t columns = rows / 2;
-    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-    if (stages < 2 || elt.isF32() || site.accumulate || site.f32Out ||
-        site.p.k % fallbackTile().blockK != 0 || rows % 2 != 0 ||
-        (skinnyProjections && rows <= skinnyColumns))
+    if (rows % 2 != 0 || !gatedCandidate(site, rows))
       return false;
     Value out = site.p.out;
     auto alloc = out.getDefiningOp<memref::AllocOp>();
@@ -2162,26 +2175,23 @@ struct XLSTMContractToMMAPass
       return false;
     if (!outsideValuesExistAt(gating, site.op))
       return false;
-    // The allocation of y and the two views move to `site`: what they use
-    // must exist there.
+    // The allocation of y and the two views move to `site`.
     SmallVector<Operation *> moved = {yAlloc, halves[0], halves[1]};
-    for (Operation *op : moved)
-      if (site.op->isBeforeInBlock(op))
-        for (Value v : op->getOperands())
-          if (Operation *def = v.getDefiningOp();
-              def && def->getBlock() == op->getBlock() &&
-              !def->isBeforeInBlock(site.op) && def != alloc)
-            return false;
+    if (!llvm::all_of(moved, [&](Operation *op) {
+          return movableBefore(op, site.op, /*exempt=*/out);
+        }))
+      return false;
     rewriter.setInsertionPoint(site.op);
     for (Operation *op : moved)
       if (site.op->isBeforeInBlock(op))
         rewriter.moveOpBefore(op, site.op);
-    emitGated(rewriter, site, nullptr, gating, firstInput, y, {out}, columns,
-              /*secondRowOffset=*/columns);
+    scf::IfOp fewRows =
+        emitGated(rewriter, site, nullptr, gating, firstInput, y, {out},
+                  columns, /*secondRowOffset=*/columns);
     for (memref::SubViewOp half : halves)
       if (half->use_empty())
         rewriter.eraseOp(half);
-    confineToBranch(rewriter, out, lastFewRows);
+    confineToBranch(rewriter, out, fewRows);
     return true;
   }
 
@@ -2201,15 +2211,13 @@ struct XLSTMContractToMMAPass
     return true;
   }
 
-  /// The decoding branch the last emitGated made (null if none).
-  scf::IfOp lastFewRows;
-
   /// The gated kernel for `first` and `second` (null: `first`'s W holds
   /// both, the second's rows from `secondRowOffset`), storing `gating`'s
   /// result into `y`, at the rewriter's insertion point (first's place);
   /// where M may be small, the decoding kernels writing `outs` and a copy
-  /// of `gating` after them in that branch. Erases `first` and `gating`.
-  void emitGated(IRRewriter &rewriter, Site &first, Site *second,
+  /// of `gating` after them in that branch, which it returns (else null).
+  /// Erases `first` and `gating`.
+  scf::IfOp emitGated(IRRewriter &rewriter, Site &first, Site *second,
                  linalg::GenericOp gating, unsigned firstInput, Value y,
                  ArrayRef<Value> outs, int64_t columns,
                  int64_t secondRowOffset) {
@@ -2222,7 +2230,7 @@ struct XLSTMContractToMMAPass
     Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
     // Few rows: the decoding kernels write the float32 outputs (one
     // launch) and the op runs after them, in that branch only.
-    lastFewRows = {};
+    scf::IfOp fewRows;
     std::string tiledWhen;
     if (decodes(first)) {
       SmallVector<Site *> group = {&first};
@@ -2232,10 +2240,9 @@ struct XLSTMContractToMMAPass
       for (Value out : outs)
         collapsed.push_back(collapseLeading(rewriter, loc, out));
       emitDecoding(rewriter, loc, group, x, m, collapsed);
-      lastFewRows =
-          cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
+      fewRows = cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
       OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(lastFewRows.thenBlock()->getTerminator());
+      rewriter.setInsertionPoint(fewRows.thenBlock()->getTerminator());
       rewriter.clone(*gating);
       tiledWhen = "M > " + std::to_string(gemvMaxRows);
     }
@@ -2279,6 +2286,7 @@ struct XLSTMContractToMMAPass
     (void)emitted;
     rewriter.eraseOp(first.op);
     rewriter.eraseOp(gating);
+    return fewRows;
   }
 
   /// The float32 buffer `out` of a gated pair, now used only by the
@@ -2417,11 +2425,7 @@ struct XLSTMContractToMMAPass
     // memref of it, such as a select or a region result).
     auto usersOf = [](Value root)
         -> FailureOr<SmallVector<std::pair<Operation *, Value>>> {
-      bool fresh = root.getDefiningOp<memref::AllocOp>() ||
-                   (isa<BlockArgument>(root) &&
-                    isa<FunctionOpInterface>(
-                        root.getParentBlock()->getParentOp()));
-      if (!fresh)
+      if (!isFreshBuffer(root))
         return failure();
       SmallVector<Value> aliases = {root};
       SmallVector<std::pair<Operation *, Value>> users;
