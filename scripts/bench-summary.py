@@ -43,7 +43,9 @@ def projection_flops(views):
     its first 2-D view, then each weight (N, K) is followed by its output
     (M, N) (one pair, or several for sibling projections of one x). A gated
     pair's kernel (x, W1, y, M, W2) ends with its second weight, of the
-    first's shape, whose products meet the first's in y."""
+    first's shape, whose products meet the first's in y. A headwise
+    projection's kernel takes x (M, H K), its blocks' weights stacked (H N,
+    K) and y (M, H N)."""
     mats = [v["sizes"] for v in views if len(v["sizes"]) == 2]
     if not mats:
         return 0
@@ -53,6 +55,9 @@ def projection_flops(views):
         w, y = mats[i], mats[i + 1]
         if w[1] == k and y == [m, w[0]]:
             flops += 2 * m * w[0] * k
+            i += 2
+        elif k % w[1] == 0 and w[0] % (k // w[1]) == 0 and y == [m, w[0]]:
+            flops += 2 * m * w[0] * w[1]
             i += 2
         else:
             i += 1

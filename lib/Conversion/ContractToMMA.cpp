@@ -62,6 +62,10 @@ struct TileShape {
 struct Projection {
   Value x, w, out;
   int64_t k;
+  /// 0: y[..., n] += x[..., k] W[n, k]. Else the blocks of a headwise
+  /// (block-diagonal) projection: y[..., h, n] += x[..., h, k] W[h, n, k]
+  /// for h < heads, x and y of identity layout.
+  int64_t heads = 0;
 };
 
 /// Bytes every row start and base of a strided operand must be aligned to:
@@ -84,7 +88,7 @@ bool isSourceDim(memref::SubViewOp view, int64_t d) {
 }
 
 /// The slice of the last dimension `m` is of an identity-layout memref
-/// (lead..., C): the headwise projections' per-head operands. Such a view
+/// (lead..., C), such as one block's columns of x. Such a view
 /// collapses to rows like its source; null if `m` is not one, or its
 /// offset or row length breaks the 16-byte alignment.
 memref::SubViewOp lastDimSlice(Value m) {
@@ -146,6 +150,68 @@ bool hasProjectionMaps(linalg::ContractOp op, int64_t r) {
   return op.getIndexingMapsArray() == ArrayRef<AffineMap>(expected);
 }
 
+/// Whether `op`'s maps are x (lead..., h, i), W (h, o, i), out (lead...,
+/// h, o) with loops (lead..., h, o, i), x of rank `r`: a headwise
+/// projection (what xlstm-lower-to-linalg makes of xlstm.headwise_linear
+/// with tensor-core-sized blocks).
+bool hasHeadwiseMaps(linalg::ContractOp op, int64_t r) {
+  MLIRContext *ctx = op.getContext();
+  SmallVector<AffineExpr> lead;
+  for (int64_t d = 0; d < r - 2; ++d)
+    lead.push_back(getAffineDimExpr(d, ctx));
+  AffineExpr h = getAffineDimExpr(r - 2, ctx), o = getAffineDimExpr(r - 1, ctx),
+             i = getAffineDimExpr(r, ctx);
+  SmallVector<AffineExpr> xExprs(lead), outExprs(lead);
+  xExprs.append({h, i});
+  outExprs.append({h, o});
+  SmallVector<AffineMap> expected = {AffineMap::get(r + 1, 0, xExprs, ctx),
+                                     AffineMap::get(r + 1, 0, {h, o, i}, ctx),
+                                     AffineMap::get(r + 1, 0, outExprs, ctx)};
+  return op.getIndexingMapsArray() == ArrayRef<AffineMap>(expected);
+}
+
+/// The headwise projection `op` computes (Projection::heads), or the reason
+/// it is not one the kernels take.
+FailureOr<Projection> matchHeadwise(linalg::ContractOp op, Value x, Value w,
+                                    Value out, std::string &whyNot) {
+  auto fail = [&](const Twine &reason) {
+    whyNot = reason.str();
+    return failure();
+  };
+  auto xType = cast<MemRefType>(x.getType());
+  auto wType = cast<MemRefType>(w.getType());
+  auto outType = cast<MemRefType>(out.getType());
+  int64_t r = xType.getRank();
+  if (r < 3 || outType.getRank() != r)
+    return fail("not x (..., H, K) times blocks W (H, N, K)");
+  Type elt = xType.getElementType();
+  if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
+      wType.getElementType() != elt || !outType.getElementType().isF32())
+    return fail("operands not all bf16, f16 or f32 with a f32 result");
+  if (!xType.getLayout().isIdentity() || !wType.getLayout().isIdentity() ||
+      !outType.getLayout().isIdentity())
+    return fail("headwise operands of a strided layout");
+  if (!wType.hasStaticShape())
+    return fail("dynamic blocks");
+  int64_t heads = wType.getDimSize(0), n = wType.getDimSize(1),
+          k = wType.getDimSize(2);
+  if (xType.getDimSize(r - 2) != heads || xType.getDimSize(r - 1) != k ||
+      outType.getDimSize(r - 2) != heads || outType.getDimSize(r - 1) != n)
+    return fail("mismatched blocks, K or N");
+  int64_t kStep = elt.isF32() ? 8 : 16;
+  int64_t bytes = elt.getIntOrFloatBitWidth() / 8;
+  // (Each block's rows of x and y start 16-byte aligned.)
+  if (k % kStep != 0 || (k * bytes) % kOperandAlignment != 0 ||
+      (n * 4) % kOperandAlignment != 0 || n % 8 != 0)
+    return fail("blocks of K = " + Twine(k) + ", N = " + Twine(n) +
+                ": K must be a multiple of " + Twine(kStep) +
+                " and of 16 bytes, N of 8");
+  if (!hasHeadwiseMaps(op, r))
+    return fail("indexing maps are not y[..., h, n] += x[..., h, k] "
+                "W[h, n, k]");
+  return Projection{x, w, out, k, heads};
+}
+
 /// The projection `op` computes, or the reason it is not one the kernels
 /// here take (it shows in the lowering report).
 FailureOr<Projection> matchProjection(linalg::ContractOp op,
@@ -162,6 +228,8 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
   auto wType = cast<MemRefType>(w.getType());
   auto outType = cast<MemRefType>(out.getType());
   int64_t r = xType.getRank();
+  if (wType.getRank() == 3)
+    return matchHeadwise(op, x, w, out, whyNot);
   if (r < 2 || wType.getRank() != 2 || outType.getRank() != r)
     return fail("not x (..., K) times a matrix W (N, K)");
   Type elt = xType.getElementType();
@@ -266,15 +334,18 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 Value n, int64_t tilesM, int64_t tilesN,
                 function_ref<Value(int64_t, int64_t)> row,
                 function_ref<Value(int64_t, int64_t)> col,
-                bool atomically = false) {
+                bool atomically = false, bool evenView = false) {
   auto lt = [&](Value x, Value y) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   };
   auto outType = cast<MemRefType>(out.getType());
   Type elt = outType.getElementType();
   std::optional<int64_t> width = getConstantIntValue(n);
+  // (`evenView`: a strided `out` whose offset and row stride the caller
+  // knows to be even, so that pairs stay 4-byte aligned.)
   bool pairs = !atomically && elt.getIntOrFloatBitWidth() == 16 &&
-               outType.getLayout().isIdentity() && width && *width % 2 == 0;
+               (outType.getLayout().isIdentity() || evenView) && width &&
+               *width % 2 == 0;
   for (int64_t mi = 0; mi < tilesM; ++mi)
     for (int64_t ni = 0; ni < tilesN; ++ni)
       for (int64_t e = 0; e < 4; e += pairs ? 2 : 1) {
@@ -551,9 +622,10 @@ public:
   };
 
   StagedMMAKernelBuilder(OpBuilder &b, Location loc, const StagedTile &t,
-                         bool accumulate, const Gated *gated = nullptr)
+                         bool accumulate, const Gated *gated = nullptr,
+                         bool evenView = false)
       : b(b), loc(loc), t(t), accumulate(accumulate), gated(gated),
-        i32(b.getI32Type()), f32(b.getF32Type()) {}
+        evenView(evenView), i32(b.getI32Type()), f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -806,7 +878,7 @@ public:
     }
     if (!split) {
       storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-                 accCol);
+                 accCol, /*atomically=*/false, evenView);
       return;
     }
     auto store = scf::IfOp::create(b, loc, splitting, /*withElseRegion=*/true);
@@ -888,8 +960,34 @@ private:
   const StagedTile &t;
   bool accumulate;
   const Gated *gated;
+  /// `out` is a view of even offset and row stride (a headwise block's).
+  bool evenView;
   Type i32, f32;
 };
+
+/// Block `head` of a headwise projection's collapsed operands, x (M, H K),
+/// W (H N, K) and out (M, H N): its x (M, K), W (N, K) and out (M, N), as
+/// views (16-byte aligned rows: matchHeadwise checks K and N).
+std::array<Value, 3> headViews(OpBuilder &b, Location loc, Value head, Value x,
+                               Value w, Value out, Value m, int64_t n,
+                               int64_t k) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto view = [&](Value source, OpFoldResult row, OpFoldResult column,
+                  OpFoldResult rows, int64_t columns) -> Value {
+    SmallVector<OpFoldResult> one(2, b.getIndexAttr(1));
+    return memref::SubViewOp::create(
+        b, loc, source, ArrayRef<OpFoldResult>{row, column},
+        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(columns)}, one);
+  };
+  OpFoldResult zero = b.getIndexAttr(0);
+  Value xColumn = arith::MulIOp::create(b, loc, head, idx(k));
+  Value nOffset = arith::MulIOp::create(b, loc, head, idx(n));
+  return {view(x, zero, xColumn, m, k),
+          view(w, nOffset, zero, b.getIndexAttr(n), k),
+          view(out, zero, nOffset, m, n)};
+}
 
 /// Float32 projections on tf32 tensor cores (m16n8k8), split 3xTF32 for
 /// about float32 precision unless plain tf32 is asked for: a 64x64 block
@@ -1432,39 +1530,142 @@ bool untouchedBetween(Value y, linalg::ContractOp op, Operation *consumer) {
   return true;
 }
 
+/// The size of dimension `d` of `view`, a collapse_shape of the allocation
+/// `alloc`, from `alloc`'s own sizes (built at the rewriter's insertion
+/// point, a multiplication where several dimensions merge); the caller
+/// checked that at most one of them is dynamic.
+Value collapsedSize(RewriterBase &rewriter, memref::CollapseShapeOp view,
+                    memref::AllocOp alloc, int64_t d) {
+  MemRefType type = alloc.getType();
+  int64_t statics = 1;
+  Value dynamic;
+  for (int64_t j : view.getReassociationIndices()[d]) {
+    if (!type.isDynamicDim(j)) {
+      statics *= type.getDimSize(j);
+      continue;
+    }
+    dynamic = alloc.getDynamicSizes()[type.getDynamicDimIndex(j)];
+  }
+  Location loc = view.getLoc();
+  Value factor = arith::ConstantIndexOp::create(rewriter, loc, statics);
+  if (!dynamic)
+    return factor;
+  if (statics == 1)
+    return dynamic;
+  return arith::MulIOp::create(rewriter, loc, dynamic, factor);
+}
+
 /// Where `op` writes (not adds to) a fresh float32 buffer that only a later
-/// truncation to 16 bits reads (the bf16 operand of the next op): the
-/// truncation's output, for the kernel to write rounded values into
-/// directly, with the truncation erased (the float32 buffer then has no
-/// reader left). Null otherwise. The output must exist before `op` and be
-/// used (or viewed) only after the truncation.
+/// truncation to 16 bits reads (the bf16 operand of the next op), directly
+/// or through a collapse_shape (a headwise projection's blocks read as one
+/// row), views of it asked only for their sizes aside: the truncation's
+/// output (expanded back to the buffer's shape where it read a view), for
+/// the kernel to write rounded values into directly, with the truncation
+/// erased (the float32 buffer then has no reader left). Null otherwise.
+/// The output must be allocated in `op`'s block (before `op`, or after it
+/// and then made anew before it from the buffer's sizes) and be used (or
+/// viewed) only after the truncation.
 Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
   Value out = op.getDpsInits()[0];
   auto alloc = out.getDefiningOp<memref::AllocOp>();
   if (!alloc)
     return {};
+  MemRefType outType = alloc.getType();
+  // Whether each group of `view`'s dimensions has at most one dynamic
+  // size (collapsedSize can then say the view's sizes).
+  auto sizable = [&](memref::CollapseShapeOp view) {
+    return llvm::all_of(
+        view.getReassociationIndices(), [&](const ReassociationIndices &g) {
+          return llvm::count_if(g, [&](int64_t j) {
+                   return outType.isDynamicDim(j);
+                 }) <= 1;
+        });
+  };
   linalg::GenericOp truncation;
+  memref::CollapseShapeOp readView; // null: it reads `out` itself
+  SmallVector<memref::CollapseShapeOp> views;
+  SmallVector<memref::DimOp> sizeQueries;
+  auto takeReader = [&](Operation *user, Value read) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (truncation || !generic || !isTruncation(generic, read) ||
+        generic->getBlock() != op->getBlock() ||
+        !op->isBeforeInBlock(generic))
+      return false;
+    truncation = generic;
+    return true;
+  };
   for (Operation *user : alloc->getUsers()) {
     if (user == op || isa<memref::DeallocOp>(user))
       continue;
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (truncation || !generic || !isTruncation(generic, out) ||
-        generic->getBlock() != op->getBlock() ||
-        !op->isBeforeInBlock(generic))
+    auto view = dyn_cast<memref::CollapseShapeOp>(user);
+    if (!view) {
+      if (!takeReader(user, out))
+        return {};
+      continue;
+    }
+    if (!sizable(view))
       return {};
-    truncation = generic;
+    views.push_back(view);
+    for (Operation *viewUser : view->getUsers()) {
+      auto dim = dyn_cast<memref::DimOp>(viewUser);
+      if (dim && dim.getConstantIndex()) {
+        sizeQueries.push_back(dim);
+        continue;
+      }
+      if (!takeReader(viewUser, view.getResult()))
+        return {};
+      readView = view;
+    }
   }
   if (!truncation)
     return {};
   Value y = truncation.getDpsInits()[0];
-  // A fresh buffer (so that only its own uses and their views alias it)
-  // that exists before `op`.
+  // A fresh buffer (so that only its own uses and their views alias it).
   auto yDef = y.getDefiningOp<memref::AllocOp>();
   if (!yDef || yDef->getBlock() != op->getBlock() ||
-      !yDef->isBeforeInBlock(op) || !untouchedBetween(y, op, truncation))
+      !untouchedBetween(y, op, truncation))
     return {};
+  // (All checked: from here on it rewrites.)
+  // The views' sizes from the buffer's own, right after it (so before `op`
+  // and y).
+  auto sizeOf = [&](memref::CollapseShapeOp view, int64_t d) {
+    rewriter.setInsertionPointAfter(alloc);
+    return collapsedSize(rewriter, view, alloc, d);
+  };
+  for (memref::DimOp dim : sizeQueries)
+    rewriter.replaceOp(
+        dim, sizeOf(cast<memref::CollapseShapeOp>(dim.getSource().getDefiningOp()),
+                    *dim.getConstantIndex()));
+  if (!yDef->isBeforeInBlock(op)) {
+    // y made anew before `op`, of the same sizes.
+    SmallVector<Value> sizes;
+    MemRefType yType = yDef.getType();
+    for (int64_t d = 0; d < yType.getRank(); ++d)
+      if (yType.isDynamicDim(d))
+        sizes.push_back(readView ? sizeOf(readView, d)
+                                 : alloc.getDynamicSizes()
+                                       [outType.getDynamicDimIndex(d)]);
+    rewriter.setInsertionPoint(op);
+    auto made = memref::AllocOp::create(rewriter, yDef.getLoc(), yType, sizes,
+                                        yDef.getAlignmentAttr());
+    rewriter.replaceOp(yDef, made.getResult());
+    y = made.getResult();
+  }
   rewriter.eraseOp(truncation);
-  return y;
+  SmallVector<ReassociationIndices> groups;
+  if (readView)
+    groups = readView.getReassociationIndices();
+  for (memref::CollapseShapeOp view : views)
+    if (view->use_empty())
+      rewriter.eraseOp(view);
+  if (!readView)
+    return y;
+  rewriter.setInsertionPoint(op);
+  return memref::ExpandShapeOp::create(
+      rewriter, op.getLoc(),
+      MemRefType::get(outType.getShape(),
+                      cast<MemRefType>(y.getType()).getElementType()),
+      y, groups);
 }
 
 /// The buffer `v` views: the source of its chain of view-like ops.
@@ -1744,7 +1945,9 @@ struct XLSTMContractToMMAPass
   }
 
   /// One launch of the pipelined kernel in configuration `cfg` (and its
-  /// split-K zeroing), recorded for the lowering report.
+  /// split-K zeroing), recorded for the lowering report. With `heads`, the
+  /// blocks of a headwise projection (x (M, heads K), W (heads N, K), out
+  /// (M, heads N), N = `n`), block z of the grid taking head z.
   void emitStaged(IRRewriter &rewriter, Location loc, const StagedTile &cfg,
                   Value x,
                   Value w, Value out, Value m, Value n, int64_t k,
@@ -1752,7 +1955,8 @@ struct XLSTMContractToMMAPass
                   function_ref<void(Operation *, const Twine &,
                                     const Twine &)>
                       record,
-                  const Twine &when, const GatedOperands *gated = nullptr) {
+                  const Twine &when, const GatedOperands *gated = nullptr,
+                  int64_t heads = 0) {
     int64_t numStages = cfg.stages ? cfg.stages : stages;
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
@@ -1775,10 +1979,10 @@ struct XLSTMContractToMMAPass
     // splits as bring the grid to split-k-blocks, each at least
     // kMinStepsPerSplit K steps.
     std::optional<StagedMMAKernelBuilder::SplitK> split;
-    Value gridZ = one;
+    Value gridZ = heads ? cst(heads) : one;
     int64_t kSteps = k / cfg.blockK;
     int64_t maxSplits = kSteps / kMinStepsPerSplit;
-    if (splitKBlocks > 0 && maxSplits > 1 && !gated) {
+    if (splitKBlocks > 0 && maxSplits > 1 && !gated && !heads) {
       // (At least one tile: M may be 0.)
       Value wanted = arith::CeilDivUIOp::create(
           rewriter, loc, cst(splitKBlocks),
@@ -1807,6 +2011,10 @@ struct XLSTMContractToMMAPass
     if (gated)
       os << " gated " << gated->key << " second rows +"
          << gated->secondRowOffset;
+    std::optional<int64_t> nStatic = getConstantIntValue(n);
+    assert((!heads || nStatic) && "a headwise block's N is static");
+    if (heads)
+      os << " heads " << heads << " of " << *nStatic;
     auto launch = cache->launch(
         rewriter, loc,
         gated ? "projection_mma_gated" : "projection_mma_staged", config,
@@ -1822,11 +2030,21 @@ struct XLSTMContractToMMAPass
             pair = StagedMMAKernelBuilder::Gated{
                 kernel.args[5], kernel.args[6], gated->secondRowOffset,
                 gated->combine};
+          Value x = kernel.args[0], w = kernel.args[1],
+                out = kernel.args[2];
+          if (heads) {
+            std::array<Value, 3> views =
+                headViews(b, loc, kernel.blockIds.z, x, w, out, kernel.args[3],
+                          *nStatic, k);
+            x = views[0];
+            w = views[1];
+            out = views[2];
+          }
           StagedMMAKernelBuilder(b, loc, cfg, accumulate,
-                                 pair ? &*pair : nullptr)
-              .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                     kernel.args[3], kernel.args[4], k, numStages, kernel,
-                     inside);
+                                 pair ? &*pair : nullptr,
+                                 /*evenView=*/heads != 0)
+              .build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
+                     kernel, inside);
         });
     record(launch,
            "mma-staged " + Twine(cfg.blockM) + "x" + Twine(cfg.blockN) + "x" +
@@ -1837,7 +2055,9 @@ struct XLSTMContractToMMAPass
                (split ? ", split-k up to " + Twine(maxSplits) + " below " +
                             Twine(splitKBlocks) + " tiles"
                       : Twine()) +
-               (gated ? ", " + Twine(gated->note) : Twine()),
+               (gated ? ", " + Twine(gated->note) : Twine()) +
+               (heads ? ", one launch for its " + Twine(heads) + " heads"
+                      : Twine()),
            when);
   }
 
@@ -1972,6 +2192,12 @@ struct XLSTMContractToMMAPass
       Site *site = prepare(op);
       if (!site)
         continue;
+      if (site->p.heads) {
+        rewriter.setInsertionPoint(op);
+        emitHeadwise(rewriter, *site);
+        eraseContraction(rewriter, *site);
+        continue;
+      }
       if (gatedPairs &&
           (emitGatedPair(rewriter, *site, ArrayRef(contracts).drop_front(i + 1),
                          prepare, lowered) ||
@@ -1984,7 +2210,7 @@ struct XLSTMContractToMMAPass
               later.getDpsInputs()[0] != site->p.x)
             continue;
           Site *next = prepare(later);
-          if (next && next->p.k == site->p.k &&
+          if (next && !next->p.heads && next->p.k == site->p.k &&
               canRunAt(*next, op, siblings)) {
             siblings.push_back(next);
             lowered.insert(later);
@@ -2037,7 +2263,7 @@ struct XLSTMContractToMMAPass
     Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
     int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
     return stages >= 2 && !elt.isF32() && !site.accumulate && !site.f32Out &&
-           site.p.k % fallbackTile().blockK == 0 &&
+           !site.p.heads && site.p.k % fallbackTile().blockK == 0 &&
            !(skinnyProjections && rows <= skinnyColumns);
   }
 
@@ -2076,7 +2302,7 @@ struct XLSTMContractToMMAPass
         !(*other)->isBeforeInBlock(gating))
       return false;
     Site *second = prepare(*other);
-    if (!second || second->accumulate || second->f32Out ||
+    if (!second || second->accumulate || second->f32Out || second->p.heads ||
         second->p.x != first.p.x || second->p.k != first.p.k ||
         second->p.w.getType() != first.p.w.getType() ||
         soleGenericReader(outB, *other) != gating)
@@ -2373,10 +2599,13 @@ struct XLSTMContractToMMAPass
 
   static std::string shapeOf(const Site &site) {
     int64_t k = unpaddedK(site);
+    ArrayRef<int64_t> x = cast<MemRefType>(site.p.x.getType()).getShape();
+    ArrayRef<int64_t> w = cast<MemRefType>(site.p.w.getType()).getShape();
+    // (A headwise projection: the shape of one block.)
+    if (site.p.heads)
+      x = x.drop_back();
     return xlstm::formatShape(
-        {xlstm::leadingRows(cast<MemRefType>(site.p.x.getType()).getShape()),
-         cast<MemRefType>(site.p.w.getType()).getShape()[0],
-         k ? k : site.p.k});
+        {xlstm::leadingRows(x), w[w.size() - 2], k ? k : site.p.k});
   }
 
   void record(const Site &site, Operation *launch, const Twine &kernel,
@@ -2547,35 +2776,50 @@ struct XLSTMContractToMMAPass
   /// blocks per projection); leaves the rewriter in its else-block. One
   /// projection keeps the plain kernels' name and signature (x, W, out,
   /// M); a group's are `<name>_siblings`, (x, M, W0, out0, W1, out1, ...).
+  /// With `memberXs` (the blocks of a headwise projection), member i reads
+  /// its own x, the collapsed `memberXs[i]`, and a group's kernels are
+  /// `<name>_heads`, (M, x0, W0, out0, x1, W1, out1, ...).
   void emitDecoding(IRRewriter &rewriter, Location loc, ArrayRef<Site *> group,
-                    Value x, Value m, ArrayRef<Value> outs) {
+                    Value x, Value m, ArrayRef<Value> outs,
+                    ArrayRef<Value> memberXs = {}) {
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     bool siblings = group.size() > 1;
-    SmallVector<Value> operands = {x};
+    bool ownX = siblings && !memberXs.empty();
+    SmallVector<Value> operands;
+    if (!ownX)
+      operands.push_back(x);
     if (siblings)
       operands.push_back(m);
     SmallVector<int64_t> rows;
     std::string accumulating;
-    for (auto [site, out] : llvm::zip_equal(group, outs)) {
+    for (auto [i, site, out] : llvm::enumerate(group, outs)) {
+      if (ownX)
+        operands.push_back(memberXs[i]);
       operands.append({site->p.w, out});
       rows.push_back(cast<MemRefType>(site->p.w.getType()).getShape()[0]);
       accumulating += site->accumulate ? "a" : "w";
     }
     if (!siblings)
       operands.push_back(m);
-    // Where the kernel finds M and projection i's W (its output follows).
-    unsigned mArg = siblings ? 1 : 3;
-    auto wArg = [&](size_t i) { return siblings ? 2 + 2 * i : 1; };
+    // Where the kernel finds M and projection i's x and W (its output
+    // follows W).
+    unsigned mArg = ownX ? 0 : siblings ? 1 : 3;
+    auto wArg = [&](size_t i) {
+      return ownX ? 2 + 3 * i : siblings ? 2 + 2 * i : 1;
+    };
+    auto xArg = [&](size_t i) { return ownX ? 1 + 3 * i : 0; };
     int64_t k = group.front()->p.k, totalRows = 0;
     for (int64_t n : rows)
       totalRows += n;
-    std::string note = siblings ? ", one launch for " +
-                                      std::to_string(group.size()) +
-                                      " projections of one x"
-                                : "";
+    std::string note =
+        ownX ? ", one launch for its " + std::to_string(group.size()) +
+                   " heads"
+        : siblings ? ", one launch for " + std::to_string(group.size()) +
+                         " projections of one x"
+                   : "";
     std::string accumulateKey =
         siblings ? " accumulate " + accumulating
                  : (group.front()->accumulate ? " accumulate" : "");
@@ -2587,8 +2831,8 @@ struct XLSTMContractToMMAPass
                          TypeRange workgroup,
                          function_ref<void(OpBuilder &,
                                            const xlstm::KernelCache::Body &,
-                                           Value w, Value out, int64_t n,
-                                           bool accumulate)>
+                                           Value x, Value w, Value out,
+                                           int64_t n, bool accumulate)>
                              build) {
       SmallVector<int64_t> blocks;
       int64_t total = 0;
@@ -2603,7 +2847,10 @@ struct XLSTMContractToMMAPass
                                                          cst(rowsPerBlock))
                                   .getResult();
       return cache->launch(
-          rewriter, loc, siblings ? (name + "_siblings").str() : name.str(),
+          rewriter, loc,
+          ownX       ? (name + "_heads").str()
+          : siblings ? (name + "_siblings").str()
+                     : name.str(),
           config + accumulateKey, operands, {grid, cst(1), cst(1)},
           {threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, workgroup,
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
@@ -2626,8 +2873,8 @@ struct XLSTMContractToMMAPass
                 member.blockIds.x = arith::SubIOp::create(
                     b, loc, block,
                     arith::ConstantIndexOp::create(b, loc, start));
-              build(b, member, kernel.args[wArg(i)], kernel.args[wArg(i) + 1],
-                    rows[i], accumulating[i] == 'a');
+              build(b, member, kernel.args[xArg(i)], kernel.args[wArg(i)],
+                    kernel.args[wArg(i) + 1], rows[i], accumulating[i] == 'a');
               if (range)
                 b.setInsertionPointToStart(range.elseBlock());
               start = end;
@@ -2645,11 +2892,10 @@ struct XLSTMContractToMMAPass
           "projection_gemv",
           (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
           32 * gemvWarps, /*workgroup=*/{},
-          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value w,
-              Value out, int64_t n, bool accumulate) {
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
+              Value w, Value out, int64_t n, bool accumulate) {
             GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
-                .build(kernel.args[0], w, out, kernel.args[mArg], n, k,
-                       gemvWarps, kernel);
+                .build(x, w, out, kernel.args[mArg], n, k, gemvWarps, kernel);
           });
       for (Site *site : group)
         record(*site, launch,
@@ -2673,8 +2919,8 @@ struct XLSTMContractToMMAPass
            Twine(siblings ? 0 : smallBatchMinBlocksPerSM))
               .str(),
           T::blockN, 32 * smallBatchWarps, TypeRange{shared},
-          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value w,
-              Value out, int64_t n, bool accumulate) {
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
+              Value w, Value out, int64_t n, bool accumulate) {
             // ptxas, free to aim at more resident blocks, interleaves
             // each K chunk's loads with its mma (about 64 registers, one
             // chunk in flight per warp); a minimum of blocks per SM lets it
@@ -2687,8 +2933,7 @@ struct XLSTMContractToMMAPass
                   b.getI32IntegerAttr(smallBatchMinBlocksPerSM));
             T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
               accumulate)
-                .build(kernel.args[0], w, out, kernel.args[mArg], n, k,
-                       kernel);
+                .build(x, w, out, kernel.args[mArg], n, k, kernel);
           });
       for (Site *site : group)
         record(*site, launch,
@@ -2735,7 +2980,8 @@ struct XLSTMContractToMMAPass
   bool emitStagedChoice(IRRewriter &rewriter, Location loc, Value m, Value n,
                         int64_t nStatic, int64_t k, const std::string &tiledWhen,
                         function_ref<void(const StagedTile &, const Twine &)>
-                            emit) {
+                            emit,
+                        int64_t heads = 1) {
     auto ceilDiv = [&](Value v, int64_t d) -> Value {
       return arith::CeilDivUIOp::create(
           rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
@@ -2761,6 +3007,10 @@ struct XLSTMContractToMMAPass
     Value blocks = arith::MulIOp::create(rewriter, loc,
                                          ceilDiv(m, stagedLarge->blockM),
                                          ceilDiv(n, stagedLarge->blockN));
+    if (heads > 1)
+      blocks = arith::MulIOp::create(
+          rewriter, loc, blocks,
+          arith::ConstantIndexOp::create(rewriter, loc, heads));
     Value many = arith::CmpIOp::create(
         rewriter, loc, arith::CmpIPredicate::uge, blocks,
         arith::ConstantIndexOp::create(rewriter, loc, stagedLargeMinBlocks));
@@ -2775,6 +3025,75 @@ struct XLSTMContractToMMAPass
     rewriter.setInsertionPointToStart(choice.elseBlock());
     emit(*small, prefix + "fewer tiles");
     return true;
+  }
+
+  /// The kernels of a headwise projection (Projection::heads blocks) at the
+  /// rewriter's insertion point: for M up to gemv-max-rows the decoding
+  /// kernels of all blocks in one launch; for more rows the pipelined
+  /// kernel with a grid plane per block, or where that does not apply (f32,
+  /// K not a multiple of 32) each block's own kernels on its views.
+  void emitHeadwise(IRRewriter &rewriter, Site &site) {
+    const Projection &p = site.p;
+    Location loc = site.op.getLoc();
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    auto wType = cast<MemRefType>(p.w.getType());
+    int64_t heads = p.heads, n = wType.getDimSize(1), k = p.k;
+    // x (M, heads K), W (heads N, K), out (M, heads N).
+    auto rows = [&](Value v) -> Value {
+      int64_t r = cast<MemRefType>(v.getType()).getRank();
+      ReassociationIndices lead;
+      for (int64_t d = 0; d < r - 2; ++d)
+        lead.push_back(d);
+      return memref::CollapseShapeOp::create(
+          rewriter, loc, v,
+          ArrayRef<ReassociationIndices>{lead, {r - 2, r - 1}});
+    };
+    Value x = rows(p.x), out = rows(p.out);
+    Value w = memref::CollapseShapeOp::create(
+        rewriter, loc, p.w, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+    Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    // Each block as a projection of its own views (the decoding kernels,
+    // and the fallback).
+    SmallVector<Site> blocks;
+    for (int64_t h = 0; h < heads; ++h) {
+      std::array<Value, 3> views =
+          headViews(rewriter, loc, cst(h), x, w, out, m, n, k);
+      Site block{site.op, Projection{views[0], views[1], views[2], k},
+                 site.accumulate};
+      blocks.push_back(block);
+    }
+    bool decoding = decodes(site);
+    if (decoding) {
+      SmallVector<Site *> group;
+      SmallVector<Value> xs, outs;
+      for (Site &block : blocks) {
+        group.push_back(&block);
+        xs.push_back(block.p.x);
+        outs.push_back(block.p.out);
+      }
+      emitDecoding(rewriter, loc, group, x, m, outs, xs);
+    }
+    std::string tiledWhen =
+        decoding ? "M > " + std::to_string(gemvMaxRows) : "";
+    auto record = [&](Operation *launch, const Twine &kernel,
+                      const Twine &when) {
+      this->record(site, launch, kernel, when);
+    };
+    if (stages >= 2 && !elt.isF32() &&
+        emitStagedChoice(
+            rewriter, loc, m, cst(n), n, k, tiledWhen,
+            [&](const StagedTile &cfg, const Twine &when) {
+              emitStaged(rewriter, loc, cfg, x, w, out, m, cst(n), k,
+                         site.accumulate, record, when, /*gated=*/nullptr,
+                         heads);
+            },
+            heads))
+      return;
+    for (Site &block : blocks)
+      emitProjection(rewriter, block, /*decodingDone=*/decoding);
   }
 
   /// The kernels of one projection at the rewriter's insertion point: the

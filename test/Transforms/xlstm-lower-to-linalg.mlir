@@ -123,6 +123,29 @@ func.func @bf16_projection(%x: tensor<?x16xbf16>, %w: tensor<8x16xbf16>,
 
 // -----
 
+// Headwise projections with tensor-core-sized blocks (the sLSTM's gates):
+// one contraction of x's blocks (lead..., h, in) with W (h, out, in) in
+// float32, collapsed back to rows and rounded once; small blocks (the
+// mLSTM's 4x4 q/k/v) a generic multiply-add.
+// CHECK-LABEL: func @headwise_blocks
+// CHECK:       %[[XB:.+]] = tensor.expand_shape %{{.+}} {{\[\[}}0], [1], [2, 3]] output_shape [%{{.+}}, %{{.+}}, 2, 16] : tensor<?x?x32xbf16> into tensor<?x?x2x16xbf16>
+// CHECK:       %[[ACC:.+]] = linalg.contract indexing_maps = [#{{.+}}, #{{.+}}, #{{.+}}] ins(%[[XB]], %{{.+}} : tensor<?x?x2x16xbf16>, tensor<2x8x16xbf16>) outs(%{{.+}} : tensor<?x?x2x8xf32>)
+// CHECK:       %[[ROWS:.+]] = tensor.collapse_shape %[[ACC]] {{\[\[}}0], [1], [2, 3]] : tensor<?x?x2x8xf32> into tensor<?x?x16xf32>
+// CHECK:       linalg.generic {{.*}} ins(%[[ROWS]] : tensor<?x?x16xf32>) outs(%{{.+}} : tensor<?x?x16xbf16>)
+// CHECK-LABEL: func @headwise_small_blocks
+// CHECK-NOT:   linalg.contract
+// CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+func.func @headwise_blocks(%x: tensor<?x?x32xbf16>, %w: tensor<2x8x16xbf16>) -> tensor<?x?x16xbf16> {
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x?x32xbf16>, tensor<2x8x16xbf16>) -> tensor<?x?x16xbf16>
+  return %y : tensor<?x?x16xbf16>
+}
+func.func @headwise_small_blocks(%x: tensor<?x?x8xbf16>, %w: tensor<2x4x4xbf16>) -> tensor<?x?x8xbf16> {
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x?x8xbf16>, tensor<2x4x4xbf16>) -> tensor<?x?x8xbf16>
+  return %y : tensor<?x?x8xbf16>
+}
+
+// -----
+
 // The untiled recurrence needs xlstm-tile-mlstm-chunkwise first.
 func.func @untiled(%q: tensor<1x1x4x8xf32>, %i: tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32> {
   // expected-error @+1 {{'xlstm.mlstm' has no lowering; run xlstm-expand-blocks and xlstm-tile-mlstm-chunkwise first}}

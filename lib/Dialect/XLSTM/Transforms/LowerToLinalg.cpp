@@ -458,39 +458,6 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   int64_t nb = wType.getDimSize(0), out = wType.getDimSize(1),
           in = wType.getDimSize(2);
   int64_t r = tensorType(op.getInput()).getRank();
-  // Blocks the size of tensor-core tiles (the sLSTM's gate projections):
-  // one projection per block, reading its slice of x, which
-  // xlstm-contract-to-mma puts on tensor cores.
-  if (headwiseAsProjections(nb, out, in)) {
-    // Each block into its own buffer, then one concatenation: a shared
-    // destination would be one zero fill that CSE merges across ops, and
-    // bufferization then copies it per block.
-    SmallVector<Value> blocks;
-    for (int64_t b = 0; b < nb; ++b) {
-      Value x = lb.sliceLastDim(op.getInput(), b * in, in);
-      Value w = tensor::ExtractSliceOp::create(
-          rewriter, op.getLoc(),
-          RankedTensorType::get({out, in}, wType.getElementType()),
-          op.getWeight(),
-          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(b),
-                                 rewriter.getIndexAttr(0),
-                                 rewriter.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
-                                 rewriter.getIndexAttr(out),
-                                 rewriter.getIndexAttr(in)},
-          ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(
-              3, rewriter.getIndexAttr(1))));
-      blocks.push_back(lb.linear(x, w, nullptr, l.computeType()));
-    }
-    Value acc = blocks.size() == 1
-                    ? blocks.front()
-                    : tensor::ConcatOp::create(rewriter, op.getLoc(), r - 1,
-                                               blocks)
-                          .getResult();
-    rewriter.replaceOp(op, l.scaleShift(acc, nullptr, op.getBias(), false,
-                                        elementType(op.getResult())));
-    return success();
-  }
   Value xe = splitLast(lb, op.getInput(), nb, in);
   // Loops: lead (r - 1), h, o, i.
   int64_t loops = r + 2, h = r - 1, o = r, i = r + 1;
@@ -500,11 +467,27 @@ LogicalResult lowerHeadwise(HeadwiseLinearOp op, PatternRewriter &rewriter) {
   outLoops.append({h, o});
   SmallVector<OpFoldResult> shape = l.sizes(xe);
   shape.back() = rewriter.getIndexAttr(out);
-  SmallVector<IteratorType> iters(r + 1, kPar);
-  iters.push_back(kRed);
-  Value acc = l.generic1(
-      {xe, op.getWeight()}, {l.map(loops, xLoops), l.map(loops, {h, o, i})},
-      l.filled(shape, 0.0), l.map(loops, outLoops), iters, multiplyAdd);
+  SmallVector<AffineMap> maps = {l.map(loops, xLoops), l.map(loops, {h, o, i}),
+                                 l.map(loops, outLoops)};
+  Value acc;
+  if (headwiseAsProjections(nb, out, in)) {
+    // Blocks the size of tensor-core tiles (the sLSTM's gate projections):
+    // one contraction of x (lead..., nb, in) with W (nb, out, in), which
+    // xlstm-contract-to-mma runs as one tensor-core launch over the blocks,
+    // accumulating in the compute type.
+    Value init = l.filled(shape, 0.0, l.computeType());
+    acc = linalg::ContractOp::create(rewriter, op.getLoc(),
+                                     TypeRange{init.getType()},
+                                     ValueRange{xe, op.getWeight()},
+                                     ValueRange{init},
+                                     rewriter.getAffineMapArrayAttr(maps))
+              .getResult(0);
+  } else {
+    SmallVector<IteratorType> iters(r + 1, kPar);
+    iters.push_back(kRed);
+    acc = l.generic1({xe, op.getWeight()}, {maps[0], maps[1]},
+                     l.filled(shape, 0.0), maps[2], iters, multiplyAdd);
+  }
   Value merged = lb.collapse(acc, splitLastGroups(r));
   rewriter.replaceOp(op, l.scaleShift(merged, nullptr, op.getBias(), false,
                                       elementType(op.getResult())));

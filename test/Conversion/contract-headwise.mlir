@@ -1,0 +1,138 @@
+// A headwise (block-diagonal) projection, y[..., h, n] = sum_k x[..., h, k]
+// W[h, n, k] (what xlstm-lower-to-linalg makes of an sLSTM's gate
+// projections): one launch over all blocks. The pipelined kernel takes
+// block h in grid plane z = h, on views of x, W and y; the decoding kernels
+// run every block in one launch, each block its own x. A truncation to
+// bf16 after it, read through the blocks' collapsed view or not, is stored
+// by the kernels (its buffer allocated anew before them from the sizes of
+// the float32 one, which goes).
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+
+// CHECK-LABEL: func @gate_blocks
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x4x64xbf16>, %[[W:.+]]: memref<4x64x64xbf16>)
+// CHECK-NOT:   linalg.
+// CHECK-NOT:   xf32>
+// CHECK:       %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x4x64xbf16>
+// CHECK-DAG:   %[[XR:.+]] = memref.collapse_shape %[[X]] {{\[\[}}0, 1], [2, 3]] : memref<?x?x4x64xbf16> into memref<?x256xbf16>
+// CHECK-DAG:   %[[YR:.+]] = memref.collapse_shape %[[Y]] {{\[\[}}0, 1], [2, 3]] : memref<?x?x4x64xbf16> into memref<?x256xbf16>
+// CHECK-DAG:   %[[WR:.+]] = memref.collapse_shape %[[W]] {{\[\[}}0, 1], [2]] : memref<4x64x64xbf16> into memref<256x64xbf16>
+// CHECK:       scf.if
+// CHECK:         gpu.launch_func @projection_small_batch_mma_heads::{{.*}} args(%{{.+}} : index, %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, %{{.+}} : memref<64x64xbf16, strided<[64, 1], offset: ?>>, %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>,
+// CHECK:       } else {
+// CHECK:         gpu.launch_func @projection_mma_staged::{{.*}} blocks in (%{{.+}}, %c1{{.*}}, %c4) {{.*}} args(%[[XR]] : memref<?x256xbf16>, %[[WR]] : memref<256x64xbf16>, %[[YR]] : memref<?x256xbf16>,
+// CHECK:       return
+//
+// Block h's views in the pipelined kernel; its bf16 results stored two at
+// a time (a block's columns start at an even offset).
+// KERNEL-LABEL: gpu.func @projection_mma_staged(
+// KERNEL-SAME:    %[[KX:[^:]+]]: memref<?x256xbf16>, %[[KW:[^:]+]]: memref<256x64xbf16>, %[[KY:[^:]+]]: memref<?x256xbf16>
+// KERNEL:         %[[H:.+]] = gpu.block_id z
+// KERNEL-DAG:     %[[XOFF:.+]] = arith.muli %[[H]], %c64
+// KERNEL-DAG:     memref.subview %[[KX]][0, %[[XOFF]]] [%{{.+}}, 64] [1, 1] : memref<?x256xbf16> to memref<?x64xbf16, strided<[256, 1], offset: ?>>
+// KERNEL-DAG:     memref.subview %[[KW]][%{{.+}}, 0] [64, 64] [1, 1] : memref<256x64xbf16> to memref<64x64xbf16, strided<[64, 1], offset: ?>>
+// KERNEL-DAG:     memref.subview %[[KY]][0, %{{.+}}] [%{{.+}}, 64] [1, 1] : memref<?x256xbf16> to memref<?x64xbf16, strided<[256, 1], offset: ?>>
+// KERNEL:         nvvm.mma.sync
+// KERNEL:         vector.store %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<2xbf16>
+// KERNEL:         gpu.return
+func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> memref<?x?x256xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x?x4x64xbf16>
+  %d1 = memref.dim %x, %c1 : memref<?x?x4x64xbf16>
+  %acc = memref.alloc(%d0, %d1) {alignment = 64 : i64} : memref<?x?x4x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x?x4x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x?x4x64xbf16>, memref<4x64x64xbf16>) outs(%acc : memref<?x?x4x64xf32>)
+  // (Sizes asked of the collapsed view, as bufferization leaves them.)
+  %rows = memref.collapse_shape %acc [[0], [1], [2, 3]] : memref<?x?x4x64xf32> into memref<?x?x256xf32>
+  %e0 = memref.dim %rows, %c0 : memref<?x?x256xf32>
+  %e1 = memref.dim %rows, %c1 : memref<?x?x256xf32>
+  %y = memref.alloc(%e0, %e1) {alignment = 64 : i64} : memref<?x?x4x64xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%acc : memref<?x?x4x64xf32>) outs(%y : memref<?x?x4x64xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  %r = memref.collapse_shape %y [[0], [1], [2, 3]] : memref<?x?x4x64xbf16> into memref<?x?x256xbf16>
+  return %r : memref<?x?x256xbf16>
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+
+// The truncation reading the collapsed view itself: the kernels write its
+// buffer through an expand_shape of it.
+// CHECK-LABEL: func @truncation_of_rows
+// CHECK-NOT:   linalg.
+// CHECK:       %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?x256xbf16>
+// CHECK:       memref.expand_shape %[[Y]] {{\[\[}}0], [1], [2, 3]] output_shape [%{{.+}}, %{{.+}}, 4, 64] : memref<?x?x256xbf16> into memref<?x?x4x64xbf16>
+// CHECK:       gpu.launch_func @projection_mma_staged::{{.*}} blocks in (%{{.+}}, %c1{{.*}}, %c4)
+// CHECK:       return %[[Y]]
+func.func @truncation_of_rows(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> memref<?x?x256xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x?x4x64xbf16>
+  %d1 = memref.dim %x, %c1 : memref<?x?x4x64xbf16>
+  %acc = memref.alloc(%d0, %d1) : memref<?x?x4x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x?x4x64xf32>)
+  %y = memref.alloc(%d0, %d1) : memref<?x?x256xbf16>
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x?x4x64xbf16>, memref<4x64x64xbf16>) outs(%acc : memref<?x?x4x64xf32>)
+  %rows = memref.collapse_shape %acc [[0], [1], [2, 3]] : memref<?x?x4x64xf32> into memref<?x?x256xf32>
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%rows : memref<?x?x256xf32>) outs(%y : memref<?x?x256xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %y : memref<?x?x256xbf16>
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+
+// float32 blocks: the decoding kernels in one launch, then each block's own
+// tf32 kernel on its views.
+// CHECK-LABEL: func @f32_blocks
+// CHECK:       scf.if
+// CHECK:         gpu.launch_func @projection_gemv_heads::
+// CHECK:       } else {
+// CHECK-COUNT-2:  gpu.launch_func @projection_tf32_mma::{{.*}} memref<?x32xf32, strided<[64, 1], offset: ?>>
+// CHECK-NOT:     gpu.launch_func
+// CHECK:       }
+func.func @f32_blocks(%x: memref<?x2x32xf32>, %w: memref<2x32x32xf32>) -> memref<?x2x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x2x32xf32>
+  %acc = memref.alloc(%d0) : memref<?x2x32xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x2x32xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>] ins(%x, %w : memref<?x2x32xf32>, memref<2x32x32xf32>) outs(%acc : memref<?x2x32xf32>)
+  return %acc : memref<?x2x32xf32>
+}
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+
+// Blocks of K = 40 (80 bytes: no whole 16-byte mma k steps) stay generic,
+// with the reason.
+// CHECK-LABEL: func @odd_blocks
+// CHECK:       linalg.contract {{.*}} {xlstm.generic_reason = "blocks of K = 40, N = 40: K must be a multiple of 16 and of 16 bytes, N of 8"}
+func.func @odd_blocks(%x: memref<?x2x40xbf16>, %w: memref<2x40x40xbf16>, %acc: memref<?x2x40xf32>) {
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x2x40xbf16>, memref<2x40x40xbf16>) outs(%acc : memref<?x2x40xf32>)
+  return
+}
