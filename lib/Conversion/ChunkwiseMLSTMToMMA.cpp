@@ -49,10 +49,12 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/PatternMatch.h"
@@ -1663,6 +1665,150 @@ bool isStageable(Value v) {
   return bytes == 2 || bytes == 4;
 }
 
+/// (b, s, h, d) <-> (b, h, s, d): the mLSTM layers lay q, k, v out with
+/// the heads behind the sequence and hand the cell transposes of them; h
+/// goes back the same way.
+constexpr std::array<int64_t, 4> kSwapHeadsAndSequence = {0, 2, 1, 3};
+
+/// Whether `op` swaps dimensions 1 and 2 of a rank-4 tensor.
+bool swapsHeadsAndSequence(linalg::TransposeOp op) {
+  return op && op.getPermutation() == ArrayRef<int64_t>(kSwapHeadsAndSequence);
+}
+
+/// Where the only reader of `h` (B, NH, S, DHV) is a transpose back to
+/// (B, S, NH, DHV), besides questions of its sizes: that transpose.
+linalg::TransposeOp headsLastReader(Value h) {
+  linalg::TransposeOp transpose;
+  for (Operation *user : h.getUsers()) {
+    if (isa<tensor::DimOp>(user))
+      continue;
+    auto reader = dyn_cast<linalg::TransposeOp>(user);
+    if (transpose || !reader || reader.getInput() != h ||
+        !swapsHeadsAndSequence(reader))
+      return {};
+    transpose = reader;
+  }
+  return transpose;
+}
+
+/// The buffers of one op's kernels where q, k, v or h (B, NH, S, D) are
+/// transposes of (B, S, NH, D) tensors: the kernels take those tensors'
+/// buffers and index them through a transposed view made inside each
+/// launch (a host program has no transposes; D stays contiguous, so every
+/// load and copy works alike), and the transposing copies go once nothing
+/// else reads them.
+class HeadsLastBuffers {
+public:
+  /// `enabled`: the pass's heads-last-operands (off: every buffer as the op
+  /// has it).
+  explicit HeadsLastBuffers(bool enabled) : enabled(enabled) {}
+
+  /// A q, k or v operand as the buffer the kernels take.
+  Value operand(OpBuilder &b, Location loc, Value v) {
+    auto transpose = v.getDefiningOp<linalg::TransposeOp>();
+    if (!enabled || !swapsHeadsAndSequence(transpose))
+      return toReadOnlyBuffer(b, loc, v);
+    Value buffer = toReadOnlyBuffer(b, loc, transpose.getInput());
+    swapped.push_back(buffer);
+    return buffer;
+  }
+
+  /// The buffer a kernel writes the result `h` (B, NH, S, DHV) into, of
+  /// `sizes` (null where static): a (B, S, NH, DHV) one where a transpose
+  /// back to that layout alone reads h.
+  Value result(OpBuilder &b, Location loc, Value h, ArrayRef<Value> sizes) {
+    linalg::TransposeOp transpose = headsLastReader(h);
+    if (!enabled || !transpose)
+      return allocateLike(b, loc, h.getType(), sizes);
+    Value buffer =
+        allocateLike(b, loc, transpose.getResult()[0].getType(),
+                     {sizes[0], sizes[2], sizes[1], sizes[3]});
+    swapped.push_back(buffer);
+    return buffer;
+  }
+
+  /// Size `d` of `buffer` as the kernels see it (B, NH, S, D).
+  Value dim(OpBuilder &b, Location loc, Value buffer, int64_t d) {
+    if (isSwapped(buffer))
+      d = kSwapHeadsAndSequence[d];
+    return memref::DimOp::create(
+        b, loc, buffer, arith::ConstantIndexOp::create(b, loc, d));
+  }
+
+  /// `buffer` as a kernel sees it, made at the builder's point (inside its
+  /// launch).
+  Value inKernel(OpBuilder &b, Location loc, Value buffer) {
+    if (!isSwapped(buffer))
+      return buffer;
+    return memref::TransposeOp::create(
+        b, loc, buffer,
+        AffineMapAttr::get(AffineMap::getPermutationMap(
+            ArrayRef<int64_t>(kSwapHeadsAndSequence), b.getContext())));
+  }
+  ChunkOutputs inKernel(OpBuilder &b, Location loc, ChunkOutputs io) {
+    io.q = inKernel(b, loc, io.q);
+    io.k = inKernel(b, loc, io.k);
+    io.v = inKernel(b, loc, io.v);
+    io.h = inKernel(b, loc, io.h);
+    return io;
+  }
+  ChunkStates inKernel(OpBuilder &b, Location loc, ChunkStates io) {
+    io.k = inKernel(b, loc, io.k);
+    io.v = inKernel(b, loc, io.v);
+    return io;
+  }
+
+  /// Replaces the result `h` by the tensor of `buffer` (result()); where
+  /// that holds the (B, S, NH, DHV) layout, the transpose back goes (its
+  /// readers take the buffer's tensor) and h's sizes are asked of it.
+  void replaceResult(RewriterBase &rewriter, Location loc, Value h,
+                     Value buffer) {
+    if (!isSwapped(buffer)) {
+      rewriter.replaceAllUsesWith(
+          h, toTensor(rewriter, loc, h.getType(), buffer));
+      return;
+    }
+    linalg::TransposeOp transpose = headsLastReader(h);
+    Value result = transpose.getResult()[0];
+    Value tensor = toTensor(rewriter, loc, result.getType(), buffer);
+    rewriter.replaceAllUsesWith(result, tensor);
+    rewriter.eraseOp(transpose);
+    for (Operation *user : llvm::make_early_inc_range(h.getUsers())) {
+      auto dim = cast<tensor::DimOp>(user);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(dim);
+      std::optional<int64_t> d = dim.getConstantIndex();
+      Value index =
+          d ? arith::ConstantIndexOp::create(rewriter, loc,
+                                             kSwapHeadsAndSequence[*d])
+                  .getResult()
+            : Value();
+      // (A size asked at a run-time index: the same permutation, computed.)
+      if (!index) {
+        Value i = dim.getIndex();
+        auto cst = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(rewriter, loc, v);
+        };
+        auto is = [&](int64_t v) {
+          return arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                       i, cst(v));
+        };
+        index = arith::SelectOp::create(
+            rewriter, loc, is(1), cst(2),
+            arith::SelectOp::create(rewriter, loc, is(2), cst(1), i));
+      }
+      rewriter.replaceOpWithNewOp<tensor::DimOp>(dim, tensor, index);
+    }
+  }
+
+private:
+  bool isSwapped(Value buffer) const {
+    return llvm::is_contained(swapped, buffer);
+  }
+  bool enabled;
+  SmallVector<Value, 4> swapped;
+};
+
 /// Whether the kernels can take `op`: every operand and result at most
 /// float32 (they compute in float32), and the results static except for
 /// the batch (dim 0) and the sequence or chunk count (dim 2), which the
@@ -1838,11 +1984,12 @@ struct XLSTMChunkwiseMLSTMToMMAPass
   /// A states op's inputs as buffers, with its sizes and key scale (the
   /// results are the caller's).
   static ChunkStates statesInputs(IRRewriter &rewriter, Location loc,
-                                  MLSTMChunkStatesOp op) {
+                                  MLSTMChunkStatesOp op,
+                                  HeadsLastBuffers &layouts) {
     auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
     ChunkStates io;
-    io.k = buffer(op.getK());
-    io.v = buffer(op.getV());
+    io.k = layouts.operand(rewriter, loc, op.getK());
+    io.v = layouts.operand(rewriter, loc, op.getV());
     io.igate = buffer(op.getIgate());
     io.fgate = buffer(op.getFgate());
     for (Value s : op.getInitialState())
@@ -1867,13 +2014,13 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     Location loc = NameLoc::get(
         rewriter.getStringAttr("xlstm.mlstm_decode_step"), outputs->getLoc());
     rewriter.setInsertionPoint(at);
-    auto buffer = [&](Value v) { return toReadOnlyBuffer(rewriter, loc, v); };
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     auto [qScale, kScale] = cellmath::qkScales(outputs.getQkScaling(), dhqk);
-    ChunkStates st = statesInputs(rewriter, loc, states);
-    Value batch = memref::DimOp::create(rewriter, loc, st.k, idx(0));
+    HeadsLastBuffers layouts(headsLastOperands);
+    ChunkStates st = statesInputs(rewriter, loc, states, layouts);
+    Value batch = layouts.dim(rewriter, loc, st.k, 0);
     SmallVector<Value> finals;
     for (Value result : states->getResults().drop_front(3)) {
       auto type = cast<RankedTensorType>(result.getType());
@@ -1885,12 +2032,12 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     st.finalN = finals[1];
     st.finalM = finals[2];
     ChunkOutputs out{};
-    out.q = buffer(outputs.getQ());
+    out.q = layouts.operand(rewriter, loc, outputs.getQ());
     out.qScale = qScale;
     out.kScale = kScale;
     out.eps = outputs.getEps().convertToDouble();
-    out.h = allocateLike(rewriter, loc, outputs.getH().getType(),
-                         {batch, Value(), idx(1), Value()});
+    out.h = layouts.result(rewriter, loc, outputs.getH(),
+                           {batch, Value(), idx(1), Value()});
 
     int64_t numHeads = qType.getDimSize(1);
     auto emit = [&](int64_t perLane, const Twine &when) {
@@ -1908,7 +2055,9 @@ struct XLSTMChunkwiseMLSTMToMMAPass
              outputs.getQ(), when);
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      DecodeStepKernel(rewriter, loc, perLane).build(out, st, launch);
+      DecodeStepKernel(rewriter, loc, perLane)
+          .build(layouts.inKernel(rewriter, loc, out),
+                 layouts.inKernel(rewriter, loc, st), launch);
     };
     // Four columns a lane (16-byte loads of float32 C, 4x the bytes in
     // flight per warp) where the grid keeps decode-step-wide-blocks
@@ -1932,8 +2081,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     } else {
       emit(1, "");
     }
-    rewriter.replaceOp(outputs,
-                       toTensor(rewriter, loc, outputs.getH().getType(), out.h));
+    layouts.replaceResult(rewriter, loc, outputs.getH(), out.h);
+    rewriter.eraseOp(outputs);
     for (auto [result, value] :
          llvm::zip(states->getResults().drop_front(3), finals))
       rewriter.replaceAllUsesWith(
@@ -1988,9 +2137,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         perChunk = false;
       }
     }
-    ChunkOutputs io{buffer(op.getQ()),
-                    buffer(op.getK()),
-                    buffer(op.getV()),
+    HeadsLastBuffers layouts(headsLastOperands);
+    ChunkOutputs io{layouts.operand(rewriter, loc, op.getQ()),
+                    layouts.operand(rewriter, loc, op.getK()),
+                    layouts.operand(rewriter, loc, op.getV()),
                     buffer(op.getIgate()),
                     buffer(op.getFgate()),
                     buffer(entering[0]),
@@ -2007,10 +2157,10 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    Value batch = memref::DimOp::create(rewriter, loc, io.q, idx(0));
-    Value seq = memref::DimOp::create(rewriter, loc, io.q, idx(2));
-    io.h = allocateLike(rewriter, loc, op.getH().getType(),
-                        {batch, Value(), seq, Value()});
+    Value batch = layouts.dim(rewriter, loc, io.q, 0);
+    Value seq = layouts.dim(rewriter, loc, io.q, 2);
+    io.h = layouts.result(rewriter, loc, op.getH(),
+                          {batch, Value(), seq, Value()});
     Value numChunks =
         arith::CeilDivUIOp::create(rewriter, loc, seq, idx(chunk));
     MLIRContext *ctx = rewriter.getContext();
@@ -2030,10 +2180,11 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointToStart(&launch.getBody().front());
-        DecodeOutputsKernel(rewriter, loc, perChunk).build(io, launch);
+        DecodeOutputsKernel(rewriter, loc, perChunk)
+            .build(layouts.inKernel(rewriter, loc, io), launch);
       }
-      rewriter.replaceOp(op,
-                         toTensor(rewriter, loc, op.getH().getType(), io.h));
+      layouts.replaceResult(rewriter, loc, op.getH(), io.h);
+      rewriter.eraseOp(op);
       return;
     }
     // Staged through shared memory: 16- or 32-bit operands (16-byte
@@ -2089,14 +2240,16 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       ChunkOutputsKernel kernel(rewriter, loc, split);
+      ChunkOutputs inside = layouts.inKernel(rewriter, loc, io);
       if (mma16)
-        kernel.buildStaged16(io, launch);
+        kernel.buildStaged16(inside, launch);
       else if (staged)
-        kernel.buildStaged(io, launch);
+        kernel.buildStaged(inside, launch);
       else
-        kernel.build(io, launch);
+        kernel.build(inside, launch);
     }
-    rewriter.replaceOp(op, toTensor(rewriter, loc, op.getH().getType(), io.h));
+    layouts.replaceResult(rewriter, loc, op.getH(), io.h);
+    rewriter.eraseOp(op);
   }
 
   void rewriteStates(IRRewriter &rewriter, MLSTMChunkStatesOp op) {
@@ -2123,14 +2276,15 @@ struct XLSTMChunkwiseMLSTMToMMAPass
 
     Location loc = kernelLoc(rewriter, op);
     rewriter.setInsertionPoint(op);
-    ChunkStates io = statesInputs(rewriter, loc, op);
+    HeadsLastBuffers layouts(headsLastOperands);
+    ChunkStates io = statesInputs(rewriter, loc, op, layouts);
     io.pTile = pTile;
     io.dvTile = tile;
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    Value batch = memref::DimOp::create(rewriter, loc, io.k, idx(0));
-    Value seq = memref::DimOp::create(rewriter, loc, io.k, idx(2));
+    Value batch = layouts.dim(rewriter, loc, io.k, 0);
+    Value seq = layouts.dim(rewriter, loc, io.k, 2);
     Value numChunks =
         arith::CeilDivUIOp::create(rewriter, loc, seq, idx(chunk));
     // Chunk-indexed results are (B, NH, NC, ...), final ones (B, NH, ...).
@@ -2167,7 +2321,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
         bool entering = llvm::any_of(op->getResults().take_front(3),
                                      [](Value r) { return !r.use_empty(); });
         DecodeStatesKernel(rewriter, loc, rowSplits, entering)
-            .build(io, launch);
+            .build(layouts.inKernel(rewriter, loc, io), launch);
       }
       SmallVector<Value> tensors;
       for (auto [value, type] : llvm::zip(results, op->getResultTypes()))
@@ -2218,7 +2372,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      ChunkStatesKernel(rewriter, loc, split, staged, mma16).build(io, launch);
+      ChunkStatesKernel(rewriter, loc, split, staged, mma16)
+          .build(layouts.inKernel(rewriter, loc, io), launch);
     }
     SmallVector<Value> tensors;
     for (auto [value, type] : llvm::zip(results, op->getResultTypes()))

@@ -969,7 +969,7 @@ private:
 /// W (H N, K) and out (M, H N): its x (M, K), W (N, K) and out (M, N), as
 /// views (16-byte aligned rows: matchHeadwise checks K and N).
 std::array<Value, 3> headViews(OpBuilder &b, Location loc, Value head, Value x,
-                               Value w, Value out, Value m, int64_t n,
+                               Value w, Value out, OpFoldResult m, int64_t n,
                                int64_t k) {
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -1547,11 +1547,11 @@ Value collapsedSize(RewriterBase &rewriter, memref::CollapseShapeOp view,
     dynamic = alloc.getDynamicSizes()[type.getDynamicDimIndex(j)];
   }
   Location loc = view.getLoc();
+  if (dynamic && statics == 1)
+    return dynamic;
   Value factor = arith::ConstantIndexOp::create(rewriter, loc, statics);
   if (!dynamic)
     return factor;
-  if (statics == 1)
-    return dynamic;
   return arith::MulIOp::create(rewriter, loc, dynamic, factor);
 }
 
@@ -2178,7 +2178,8 @@ struct XLSTMContractToMMAPass
       site.accumulate = !eraseZeroInitialization(op, rewriter);
       // A written result that is only rounded to 16 bits is stored
       // rounded (not where split K adds float32 partial sums).
-      if (!site.accumulate && splitKBlocks == 0)
+      // (Headwise projections never split.)
+      if (!site.accumulate && (splitKBlocks == 0 || p->heads))
         if (Value narrow = fuseTruncation(op, rewriter)) {
           site.f32Out = site.p.out;
           site.p.out = narrow;
@@ -3054,16 +3055,24 @@ struct XLSTMContractToMMAPass
     Value w = memref::CollapseShapeOp::create(
         rewriter, loc, p.w, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
     Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
+    // (Static where x's rows are, so that the blocks' shapes in the lowering
+    // report are the op's.)
+    OpFoldResult rowCount = memref::getMixedSize(rewriter, loc, x, 0);
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     // Each block as a projection of its own views (the decoding kernels,
     // and the fallback).
     SmallVector<Site> blocks;
     for (int64_t h = 0; h < heads; ++h) {
       std::array<Value, 3> views =
-          headViews(rewriter, loc, cst(h), x, w, out, m, n, k);
+          headViews(rewriter, loc, cst(h), x, w, out, rowCount, n, k);
       Site block{site.op, Projection{views[0], views[1], views[2], k},
                  site.accumulate};
       blocks.push_back(block);
+    }
+    // One block: an ordinary projection.
+    if (heads == 1) {
+      emitProjection(rewriter, blocks.front(), /*decodingDone=*/false);
+      return;
     }
     bool decoding = decodes(site);
     if (decoding) {
@@ -3082,7 +3091,7 @@ struct XLSTMContractToMMAPass
                       const Twine &when) {
       this->record(site, launch, kernel, when);
     };
-    if (stages >= 2 && !elt.isF32() &&
+    if (headwiseOneLaunch && stages >= 2 && !elt.isF32() &&
         emitStagedChoice(
             rewriter, loc, m, cst(n), n, k, tiledWhen,
             [&](const StagedTile &cfg, const Twine &when) {

@@ -258,6 +258,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "a buffer a separate add then reads"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().accumulateResiduals)};
+  Option<bool> mmaHeadwiseOneLaunch{
+      *this, "mma-headwise-one-launch",
+      llvm::cl::desc("xlstm-contract-to-mma headwise-one-launch: a headwise "
+                     "projection's pipelined kernel takes all its blocks in "
+                     "one launch"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().headwiseOneLaunch)};
   Option<bool> mmaGatedPairs{
       *this, "mma-gated-pairs",
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
@@ -408,6 +415,14 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "kernels on 16-bit tensor cores where q, k, v and the "
                      "entering C share one 16-bit type"),
       llvm::cl::init(xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().narrowMMA)};
+  Option<bool> chunkwiseHeadsLast{
+      *this, "chunkwise-heads-last",
+      llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma heads-last-operands: the "
+                     "chunk kernels read q, k, v and write h in the layers' "
+                     "(B, S, NH, D) layout through transposed views instead "
+                     "of transposing copies"),
+      llvm::cl::init(
+          xlstm::XLSTMChunkwiseMLSTMToMMAPassOptions().headsLastOperands)};
   Option<bool> fuseDecodeStep{
       *this, "fuse-decode-step",
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma fuse-decode-step: a "
@@ -485,6 +500,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;
         options.mma.gatedPairs = o.mmaGatedPairs;
+        options.mma.headwiseOneLaunch = o.mmaHeadwiseOneLaunch;
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.mma.tf32 = o.mmaTF32;
@@ -513,6 +529,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.narrowMMA = o.narrowChunkMMA;
         options.chunkwise.keyRows = o.chunkKeyRows;
         options.chunkwise.fuseDecodeStep = o.fuseDecodeStep;
+        options.chunkwise.headsLastOperands = o.chunkwiseHeadsLast;
         options.chunkwise.decodeStepWideBlocks = o.decodeStepWideBlocks;
         options.narrowEnteringStates = o.narrowEnteringStates;
         options.largeCellF32 = o.largeCellF32;

@@ -148,7 +148,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     Outputs narrower than the tile, or K not a multiple of its K step,
     fall back to 128x128x32 with 8 warps of 64x32. With
     `split-k-blocks`, outputs of fewer tiles split K over grid z and add
-    their partial sums atomically. With `pad-k` (the default), a projection
+    their partial sums atomically. A headwise (block-diagonal) projection,
+    `out[..., h, o] += sum_i x[..., h, i] W[h, o, i]` (what
+    `xlstm-lower-to-linalg` makes of `xlstm.headwise_linear` with
+    tensor-core-sized blocks), takes the staged kernel once for all its
+    blocks with `headwise-one-launch` (the default): block h in grid plane
+    z = h, on views of x, W and out; its decoding kernels likewise run every
+    block in one launch, each block reading its own x; float32 blocks and
+    K not a multiple of 32 take a kernel per block on its views. With `pad-k` (the default), a projection
     whose K is not a multiple of the k step first copies x and W into
     zero-filled buffers of K rounded up (32 for 16-bit operands, 8 for
     float32) and takes these kernels on them. With `accumulate-residuals`
@@ -222,6 +229,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "pipelined kernel that interleaves the two W by 8 rows and "
            "stores that op's result (where M > gemv-max-rows); off: two "
            "kernels storing float32, then the elementwise kernel">,
+    Option<"headwiseOneLaunch", "headwise-one-launch", "bool",
+           /*default=*/"true",
+           "A headwise (block-diagonal) projection's pipelined kernel takes "
+           "all its blocks in one launch, block h in grid plane z = h; off: "
+           "a launch per block on its views">,
     Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
            "Split the pipelined kernel's K where the output has fewer tiles "
            "than this (checked at run time; the splits add their partial "
@@ -494,7 +506,13 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Chunk outputs with chunks that are not a multiple of 16 up to 64 are
     left to the generic path.
     Inputs enter as `bufferization.to_buffer`, results leave as
-    `bufferization.to_tensor` of fresh allocations.
+    `bufferization.to_tensor` of fresh allocations. With
+    `heads-last-operands` (the default), q, k and v that are transposes of
+    (B, S, NH, D) tensors (the layers' layout) enter as those tensors'
+    buffers, seen through a `memref.transpose` view made inside each launch,
+    and an h read only by a transpose back to that layout is written
+    through such a view of a (B, S, NH, D) allocation: the transposing
+    copies go.
 
     ```mlir
     %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
@@ -529,6 +547,12 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
            "m16n8k16, ldmatrix fragments, P in registers): the outputs where "
            "q, k, v and the entering C share one 16-bit type, the states "
            "where k and v do; off: tf32">,
+    Option<"headsLastOperands", "heads-last-operands", "bool",
+           /*default=*/"true",
+           "q, k, v that are transposes of (B, S, NH, D) tensors, and an h "
+           "that only a transpose back to that layout reads: the kernels "
+           "take those tensors' buffers through transposed views made in "
+           "each launch, and the transposing copies go; off: the copies">,
     Option<"fuseDecodeStep", "fuse-decode-step", "bool", /*default=*/"true",
            "A decode step's outputs op and the states op whose entering "
            "states it reads (one static position) run as one kernel that "
