@@ -237,6 +237,9 @@ sys.exit("no PTX image has the kernel " + name)
   # headwise thread-per-outputs kernel).
   reference_case odd_width_72 3
   reference_case odd_width_100 3
+  # mLSTM q/k/v blocks of 32x32: headwise tensor-core contractions, v's
+  # blocks read in place from a slice of the up projection's output.
+  reference_case qkv_blocks_32 3
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
   "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \

@@ -64,7 +64,8 @@ struct Projection {
   int64_t k;
   /// 0: y[..., n] += x[..., k] W[n, k]. Else the blocks of a headwise
   /// (block-diagonal) projection: y[..., h, n] += x[..., h, k] W[h, n, k]
-  /// for h < heads, x and y of identity layout.
+  /// for h < heads, y of identity layout, x too or the blocks of a slice of
+  /// the last dimension of one (headwiseSliceOf).
   int64_t heads = 0;
 };
 
@@ -114,6 +115,21 @@ memref::SubViewOp lastDimSlice(Value m) {
       (offset * bytes) % kOperandAlignment || (row * bytes) % kOperandAlignment)
     return {};
   return view;
+}
+
+/// Where a headwise projection's x (lead..., H, K) splits the last dimension
+/// of a slice of the last dimension of an identity memref (lastDimSlice:
+/// the mLSTM's v takes half of the up projection's output), that slice.
+memref::SubViewOp headwiseSliceOf(Value x) {
+  auto expand = x.getDefiningOp<memref::ExpandShapeOp>();
+  if (!expand)
+    return {};
+  int64_t r = expand.getResultType().getRank();
+  SmallVector<ReassociationIndices> groups = expand.getReassociationIndices();
+  if (static_cast<int64_t>(groups.size()) != r - 1 ||
+      groups.back() != ReassociationIndices{r - 2, r - 1})
+    return {};
+  return lastDimSlice(expand.getSrc());
 }
 
 /// Whether `w` (N, K) has rows the kernels can read: the identity layout,
@@ -188,9 +204,10 @@ FailureOr<Projection> matchHeadwise(linalg::ContractOp op, Value x, Value w,
   if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
       wType.getElementType() != elt || !outType.getElementType().isF32())
     return fail("operands not all bf16, f16 or f32 with a f32 result");
-  if (!xType.getLayout().isIdentity() || !wType.getLayout().isIdentity() ||
-      !outType.getLayout().isIdentity())
-    return fail("headwise operands of a strided layout");
+  if ((!xType.getLayout().isIdentity() && !headwiseSliceOf(x)) ||
+      !wType.getLayout().isIdentity() || !outType.getLayout().isIdentity())
+    return fail("headwise operands of a strided layout other than blocks of "
+                "a 16-byte aligned slice of x's last dimension");
   if (!wType.hasStaticShape())
     return fail("dynamic blocks");
   int64_t heads = wType.getDimSize(0), n = wType.getDimSize(1),
@@ -3051,7 +3068,12 @@ struct XLSTMContractToMMAPass
           rewriter, loc, v,
           ArrayRef<ReassociationIndices>{lead, {r - 2, r - 1}});
     };
-    Value x = rows(p.x), out = rows(p.out);
+    // (x the blocks of a slice: the slice's source collapsed to rows and
+    // sliced again.)
+    memref::SubViewOp slice = headwiseSliceOf(p.x);
+    Value x = slice ? collapseLeading(rewriter, loc, slice.getResult())
+                    : rows(p.x);
+    Value out = rows(p.out);
     Value w = memref::CollapseShapeOp::create(
         rewriter, loc, p.w, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
     Value m = memref::DimOp::create(rewriter, loc, x, cst(0));

@@ -136,3 +136,33 @@ func.func @odd_blocks(%x: memref<?x2x40xbf16>, %w: memref<2x40x40xbf16>, %acc: m
   linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x2x40xbf16>, memref<2x40x40xbf16>) outs(%acc : memref<?x2x40xf32>)
   return
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+
+// Blocks of a slice of x's last dimension (the mLSTM's v, half of the up
+// projection's output): the slice's source collapsed to rows and sliced
+// again, then the one launch over all blocks.
+// CHECK-LABEL: func @blocks_of_a_slice
+// CHECK:       %[[ROWS:.+]] = memref.collapse_shape %{{.+}} {{\[\[}}0, 1], [2]] : memref<?x?x512xbf16> into memref<?x512xbf16>
+// CHECK:       %[[X:.+]] = memref.subview %[[ROWS]][0, 256] [%{{.+}}, 256] [1, 1] : memref<?x512xbf16> to memref<?x256xbf16, strided<[512, 1], offset: 256>>
+// CHECK:       gpu.launch_func @projection_mma_staged{{[_0-9]*}}::{{.*}} blocks in (%{{.+}}, %c1{{.*}}, %c8) {{.*}} args(%[[X]] : memref<?x256xbf16, strided<[512, 1], offset: 256>>
+// CHECK-NOT:   linalg.contract
+func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>) -> memref<?x?x8x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %up, %c0 : memref<?x?x512xbf16>
+  %d1 = memref.dim %up, %c1 : memref<?x?x512xbf16>
+  %a = memref.alloc(%d0, %d1) : memref<?x?x512xbf16>
+  memref.copy %up, %a : memref<?x?x512xbf16> to memref<?x?x512xbf16>
+  %half = memref.subview %a[0, 0, 256] [%d0, %d1, 256] [1, 1, 1] : memref<?x?x512xbf16> to memref<?x?x256xbf16, strided<[?, 512, 1], offset: 256>>
+  %x = memref.expand_shape %half [[0], [1], [2, 3]] output_shape [%d0, %d1, 8, 32] : memref<?x?x256xbf16, strided<[?, 512, 1], offset: 256>> into memref<?x?x8x32xbf16, strided<[?, 512, 32, 1], offset: 256>>
+  %acc = memref.alloc(%d0, %d1) : memref<?x?x8x32xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x?x8x32xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x?x8x32xbf16, strided<[?, 512, 32, 1], offset: 256>>, memref<8x32x32xbf16>) outs(%acc : memref<?x?x8x32xf32>)
+  return %acc : memref<?x?x8x32xf32>
+}
