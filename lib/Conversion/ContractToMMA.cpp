@@ -2211,9 +2211,28 @@ struct XLSTMContractToMMAPass
       if (!site)
         continue;
       if (site->p.heads) {
+        // Later headwise projections of the same x decode in the same
+        // launch (the sLSTM's i and f gates read the conv's output, z and o
+        // the norm's).
+        SmallVector<Site *> group = {site};
+        if (siblingProjections && decodes(*site) && site->p.heads > 1)
+          for (linalg::ContractOp later :
+               ArrayRef(contracts).drop_front(i + 1)) {
+            if (lowered.contains(later) ||
+                later->getBlock() != op->getBlock() ||
+                later.getDpsInputs()[0] != site->p.x)
+              continue;
+            Site *next = prepare(later);
+            if (next && next->p.heads > 1 && next->p.k == site->p.k &&
+                canRunAt(*next, op, group)) {
+              group.push_back(next);
+              lowered.insert(later);
+            }
+          }
         rewriter.setInsertionPoint(op);
-        emitHeadwise(rewriter, *site);
-        eraseContraction(rewriter, *site);
+        emitHeadwise(rewriter, group);
+        for (Site *member : group)
+          eraseContraction(rewriter, *member);
         continue;
       }
       if (gatedPairs &&
@@ -2796,10 +2815,11 @@ struct XLSTMContractToMMAPass
   /// M); a group's are `<name>_siblings`, (x, M, W0, out0, W1, out1, ...).
   /// With `memberXs` (the blocks of a headwise projection), member i reads
   /// its own x, the collapsed `memberXs[i]`, and a group's kernels are
-  /// `<name>_heads`, (M, x0, W0, out0, x1, W1, out1, ...).
+  /// `<name>_heads`, (M, x0, W0, out0, x1, W1, out1, ...); `projections`
+  /// says how many headwise projections those blocks are of.
   void emitDecoding(IRRewriter &rewriter, Location loc, ArrayRef<Site *> group,
                     Value x, Value m, ArrayRef<Value> outs,
-                    ArrayRef<Value> memberXs = {}) {
+                    ArrayRef<Value> memberXs = {}, int64_t projections = 1) {
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
@@ -2833,8 +2853,12 @@ struct XLSTMContractToMMAPass
     for (int64_t n : rows)
       totalRows += n;
     std::string note =
-        ownX ? ", one launch for its " + std::to_string(group.size()) +
-                   " heads"
+        ownX ? (projections == 1
+                    ? ", one launch for its " + std::to_string(group.size()) +
+                          " heads"
+                    : ", one launch for the " + std::to_string(group.size()) +
+                          " heads of " + std::to_string(projections) +
+                          " projections of one x")
         : siblings ? ", one launch for " + std::to_string(group.size()) +
                          " projections of one x"
                    : "";
@@ -3045,20 +3069,19 @@ struct XLSTMContractToMMAPass
     return true;
   }
 
-  /// The kernels of a headwise projection (Projection::heads blocks) at the
+  /// The kernels of headwise projections (Projection::heads blocks; several
+  /// of one x, each free to run where the first stands, as siblings) at the
   /// rewriter's insertion point: for M up to gemv-max-rows the decoding
-  /// kernels of all blocks in one launch; for more rows the pipelined
-  /// kernel with a grid plane per block, or where that does not apply (f32,
-  /// K not a multiple of 32) each block's own kernels on its views.
-  void emitHeadwise(IRRewriter &rewriter, Site &site) {
-    const Projection &p = site.p;
-    Location loc = site.op.getLoc();
+  /// kernels of all their blocks in one launch; for more rows, per
+  /// projection, the pipelined kernel with a grid plane per block, or where
+  /// that does not apply (f32, K not a multiple of 32) each block's own
+  /// kernels on its views.
+  void emitHeadwise(IRRewriter &rewriter, ArrayRef<Site *> group) {
+    Location loc = group.front()->op.getLoc();
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    auto wType = cast<MemRefType>(p.w.getType());
-    int64_t heads = p.heads, n = wType.getDimSize(1), k = p.k;
-    // x (M, heads K), W (heads N, K), out (M, heads N).
+    // x (M, heads K), W (heads N, K), out (M, heads N) of each projection.
     auto rows = [&](Value v) -> Value {
       int64_t r = cast<MemRefType>(v.getType()).getRank();
       ReassociationIndices lead;
@@ -3068,63 +3091,83 @@ struct XLSTMContractToMMAPass
           rewriter, loc, v,
           ArrayRef<ReassociationIndices>{lead, {r - 2, r - 1}});
     };
-    // (x the blocks of a slice: the slice's source collapsed to rows and
-    // sliced again.)
-    memref::SubViewOp slice = headwiseSliceOf(p.x);
-    Value x = slice ? collapseLeading(rewriter, loc, slice.getResult())
-                    : rows(p.x);
-    Value out = rows(p.out);
-    Value w = memref::CollapseShapeOp::create(
-        rewriter, loc, p.w, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
-    Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
-    // (Static where x's rows are, so that the blocks' shapes in the lowering
-    // report are the op's.)
-    OpFoldResult rowCount = memref::getMixedSize(rewriter, loc, x, 0);
-    Type elt = cast<MemRefType>(x.getType()).getElementType();
-    // Each block as a projection of its own views (the decoding kernels,
-    // and the fallback).
-    SmallVector<Site> blocks;
-    for (int64_t h = 0; h < heads; ++h) {
-      std::array<Value, 3> views =
-          headViews(rewriter, loc, cst(h), x, w, out, rowCount, n, k);
-      Site block{site.op, Projection{views[0], views[1], views[2], k},
-                 site.accumulate};
-      blocks.push_back(block);
+    struct Operands {
+      Value x, w, out;
+      int64_t n;
+      SmallVector<Site> blocks; ///< each block on its own views
+    };
+    SmallVector<Operands> projections;
+    Value m;
+    for (Site *site : group) {
+      const Projection &p = site->p;
+      Operands o;
+      // (x the blocks of a slice: the slice's source collapsed to rows and
+      // sliced again.)
+      memref::SubViewOp slice = headwiseSliceOf(p.x);
+      o.x = slice ? collapseLeading(rewriter, loc, slice.getResult())
+                  : rows(p.x);
+      o.out = rows(p.out);
+      o.w = memref::CollapseShapeOp::create(
+          rewriter, loc, p.w, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+      o.n = cast<MemRefType>(p.w.getType()).getDimSize(1);
+      if (!m)
+        m = memref::DimOp::create(rewriter, loc, o.x, cst(0));
+      // (Static where x's rows are, so that the blocks' shapes in the
+      // lowering report are the op's.)
+      OpFoldResult rowCount = memref::getMixedSize(rewriter, loc, o.x, 0);
+      for (int64_t h = 0; h < p.heads; ++h) {
+        std::array<Value, 3> views =
+            headViews(rewriter, loc, cst(h), o.x, o.w, o.out, rowCount, o.n,
+                      p.k);
+        o.blocks.push_back(Site{site->op,
+                                Projection{views[0], views[1], views[2], p.k},
+                                site->accumulate});
+      }
+      projections.push_back(std::move(o));
     }
+    const Site &first = *group.front();
+    int64_t k = first.p.k;
     // One block: an ordinary projection.
-    if (heads == 1) {
-      emitProjection(rewriter, blocks.front(), /*decodingDone=*/false);
+    if (group.size() == 1 && first.p.heads == 1) {
+      emitProjection(rewriter, projections.front().blocks.front(),
+                     /*decodingDone=*/false);
       return;
     }
-    bool decoding = decodes(site);
+    Type elt = cast<MemRefType>(first.p.x.getType()).getElementType();
+    bool decoding = decodes(first);
     if (decoding) {
-      SmallVector<Site *> group;
+      SmallVector<Site *> members;
       SmallVector<Value> xs, outs;
-      for (Site &block : blocks) {
-        group.push_back(&block);
-        xs.push_back(block.p.x);
-        outs.push_back(block.p.out);
-      }
-      emitDecoding(rewriter, loc, group, x, m, outs, xs);
+      for (Operands &o : projections)
+        for (Site &block : o.blocks) {
+          members.push_back(&block);
+          xs.push_back(block.p.x);
+          outs.push_back(block.p.out);
+        }
+      emitDecoding(rewriter, loc, members, projections.front().x, m, outs, xs,
+                   group.size());
     }
     std::string tiledWhen =
         decoding ? "M > " + std::to_string(gemvMaxRows) : "";
-    auto record = [&](Operation *launch, const Twine &kernel,
-                      const Twine &when) {
-      this->record(site, launch, kernel, when);
-    };
-    if (headwiseOneLaunch && stages >= 2 && !elt.isF32() &&
-        emitStagedChoice(
-            rewriter, loc, m, cst(n), n, k, tiledWhen,
-            [&](const StagedTile &cfg, const Twine &when) {
-              emitStaged(rewriter, loc, cfg, x, w, out, m, cst(n), k,
-                         site.accumulate, record, when, /*gated=*/nullptr,
-                         heads);
-            },
-            heads))
-      return;
-    for (Site &block : blocks)
-      emitProjection(rewriter, block, /*decodingDone=*/decoding);
+    for (auto [site, o] : llvm::zip_equal(group, projections)) {
+      auto record = [&, site = site](Operation *launch, const Twine &kernel,
+                                     const Twine &when) {
+        this->record(*site, launch, kernel, when);
+      };
+      int64_t heads = site->p.heads;
+      if (headwiseOneLaunch && stages >= 2 && !elt.isF32() &&
+          emitStagedChoice(
+              rewriter, loc, m, cst(o.n), o.n, k, tiledWhen,
+              [&](const StagedTile &cfg, const Twine &when) {
+                emitStaged(rewriter, loc, cfg, o.x, o.w, o.out, m, cst(o.n),
+                           k, site->accumulate, record, when,
+                           /*gated=*/nullptr, heads);
+              },
+              heads))
+        continue;
+      for (Site &block : o.blocks)
+        emitProjection(rewriter, block, /*decodingDone=*/decoding);
+    }
   }
 
   /// The kernels of one projection at the rewriter's insertion point: the

@@ -166,3 +166,34 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
   linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x?x8x32xbf16, strided<[?, 512, 32, 1], offset: 256>>, memref<8x32x32xbf16>) outs(%acc : memref<?x?x8x32xf32>)
   return %acc : memref<?x?x8x32xf32>
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+
+// Two headwise projections of one x (the sLSTM's i and f gates): decoding
+// takes all their blocks in one launch, at the first one's place; for more
+// rows each takes its own launch over its blocks.
+// CHECK-LABEL: func @gates_of_one_x
+// CHECK:       scf.if
+// CHECK:         gpu.launch_func @projection_small_batch_mma_heads{{[_0-9]*}}::
+// CHECK-NOT:     gpu.launch_func
+// CHECK:       } else {
+// CHECK-COUNT-2: gpu.launch_func @projection_mma_staged{{[_0-9]*}}::{{.*}} blocks in (%{{.+}}, %c1{{.*}}, %c2{{[_0-9]*}})
+// CHECK-NOT:   linalg.contract
+func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x?x2x64xbf16>
+  %d1 = memref.dim %x, %c1 : memref<?x?x2x64xbf16>
+  %i = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%i : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %wi : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%i : memref<?x?x2x64xf32>)
+  %f = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%f : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %wf : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%f : memref<?x?x2x64xf32>)
+  return %i, %f : memref<?x?x2x64xf32>, memref<?x?x2x64xf32>
+}
