@@ -3165,9 +3165,88 @@ struct XLSTMContractToMMAPass
               },
               heads))
         continue;
+      // The float32 and direct kernels likewise, a grid plane per block
+      // (skinny blocks take the skinny kernel each).
+      int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+      bool skinny = skinnyProjections && smallBatchFor(o.blocks.front()) &&
+                    o.n <= skinnyColumns;
+      if (headwiseOneLaunch && !skinny) {
+        emitHeadsUnstaged(rewriter, loc, *site, o.x, o.w, o.out, m, o.n,
+                          tiledWhen);
+        continue;
+      }
       for (Site &block : o.blocks)
         emitProjection(rewriter, block, /*decodingDone=*/decoding);
     }
+  }
+
+  /// The tf32 (float32 operands) or direct mma kernel of the headwise
+  /// projection `site` over all its blocks in one launch, block h in grid
+  /// plane z = h (x (M, heads K), W (heads N, K), out (M, heads N)).
+  void emitHeadsUnstaged(IRRewriter &rewriter, Location loc, const Site &site,
+                         Value x, Value w, Value out, Value m, int64_t n,
+                         const std::string &tiledWhen) {
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    auto ceilDiv = [&](Value v, int64_t d) -> Value {
+      return arith::CeilDivUIOp::create(rewriter, loc, v, cst(d));
+    };
+    int64_t heads = site.p.heads, k = site.p.k;
+    bool accumulate = site.accumulate;
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    std::string note = ", one launch for its " + std::to_string(heads) +
+                       " heads";
+    std::string config = (accumulate ? " accumulate" : "") +
+                         (" heads " + std::to_string(heads) + " of " +
+                          std::to_string(n));
+    auto views = [&, k](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+      return headViews(b, loc, kernel.blockIds.z, kernel.args[0],
+                       kernel.args[1], kernel.args[2], kernel.args[3], n, k);
+    };
+    if (elt.isF32()) {
+      using T = TF32KernelBuilder;
+      bool split = !tf32;
+      auto launch = cache->launch(
+          rewriter, loc, "projection_tf32_mma",
+          (Twine(tf32 ? "tf32" : "3xtf32") + config).str(),
+          {x, w, out, m, cst(n)},
+          {ceilDiv(m, T::blockM), cst(llvm::divideCeil(n, T::blockN)),
+           cst(heads)},
+          {T::threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+            std::array<Value, 3> v = views(b, kernel);
+            TF32KernelBuilder(b, loc, split, accumulate)
+                .build(v[0], v[1], v[2], kernel.args[3], kernel.args[4], k,
+                       kernel);
+          });
+      record(site, launch,
+             Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
+                 "x" + Twine(T::blockN) + "x8" + note,
+             tiledWhen);
+      return;
+    }
+    TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
+    auto launch = cache->launch(
+        rewriter, loc, "projection_mma",
+        (Twine(tile.warpsM) + "x" + Twine(tile.warpsN) + " warps of " +
+         Twine(tile.tilesM) + "x" + Twine(tile.tilesN) + " tiles" + config)
+            .str(),
+        {x, w, out, m, cst(n)},
+        {ceilDiv(m, tile.blockM()), cst(llvm::divideCeil(n, tile.blockN())),
+         cst(heads)},
+        {32 * tile.warpsM * tile.warpsN, 1, 1},
+        /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
+        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+          std::array<Value, 3> v = views(b, kernel);
+          MMAKernelBuilder(b, loc, tile, accumulate)
+              .build(v[0], v[1], v[2], kernel.args[3], kernel.args[4], k,
+                     kernel.blockIds, kernel.threadIds);
+        });
+    record(site, launch,
+           "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
+               "x16 direct" + note,
+           tiledWhen);
   }
 
   /// The kernels of one projection at the rewriter's insertion point: the

@@ -8,6 +8,8 @@
 // the float32 one, which goes).
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0" | FileCheck %s --check-prefix=DIRECT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0" | FileCheck %s --check-prefix=PERBLOCK
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
@@ -40,6 +42,14 @@
 // KERNEL:         nvvm.mma.sync
 // KERNEL:         vector.store %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<2xbf16>
 // KERNEL:         gpu.return
+// Without the pipelined kernel, the direct one over all blocks; with
+// headwise-one-launch=0 a launch per block.
+// DIRECT-LABEL: func @gate_blocks
+// DIRECT:       } else {
+// DIRECT:         gpu.launch_func @projection_mma::{{.*}} blocks in (%{{.+}}, %{{.+}}, %c4{{[_0-9]*}})
+// PERBLOCK-LABEL: func @gate_blocks
+// PERBLOCK:       } else {
+// PERBLOCK-COUNT-4: gpu.launch_func @projection_mma_staged{{[_0-9]*}}::{{.*}} blocks in (%{{.+}}, %{{.+}}, %c1{{[_0-9]*}}) {{.*}} memref<?x64xbf16, strided<[256, 1], offset: ?>>
 func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> memref<?x?x256xbf16> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -103,15 +113,18 @@ func.func @truncation_of_rows(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16
 #w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
 #y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
 
-// float32 blocks: the decoding kernels in one launch, then each block's own
-// tf32 kernel on its views.
+// float32 blocks: the decoding kernels in one launch, then the tf32 kernel
+// in one launch too, block h in grid plane z = h on its views (KERNEL).
 // CHECK-LABEL: func @f32_blocks
 // CHECK:       scf.if
 // CHECK:         gpu.launch_func @projection_gemv_heads::
 // CHECK:       } else {
-// CHECK-COUNT-2:  gpu.launch_func @projection_tf32_mma::{{.*}} memref<?x32xf32, strided<[64, 1], offset: ?>>
+// CHECK:         gpu.launch_func @projection_tf32_mma::{{.*}} blocks in (%{{.+}}, %{{.+}}, %c2{{[_0-9]*}}) {{.*}} args(%{{.+}} : memref<?x64xf32>, %{{.+}} : memref<64x32xf32>, %{{.+}} : memref<?x64xf32>,
 // CHECK-NOT:     gpu.launch_func
 // CHECK:       }
+// KERNEL-LABEL: gpu.func @projection_tf32_mma(
+// KERNEL:         gpu.block_id z
+// KERNEL:         memref.subview {{.*}} : memref<?x64xf32> to memref<?x32xf32, strided<[64, 1], offset: ?>>
 func.func @f32_blocks(%x: memref<?x2x32xf32>, %w: memref<2x32x32xf32>) -> memref<?x2x32xf32> {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32

@@ -153,9 +153,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     `xlstm-lower-to-linalg` makes of `xlstm.headwise_linear` with
     tensor-core-sized blocks), takes the staged kernel once for all its
     blocks with `headwise-one-launch` (the default): block h in grid plane
-    z = h, on views of x, W and out; its decoding kernels likewise run every
-    block in one launch, each block reading its own x; float32 blocks and
-    K not a multiple of 32 take a kernel per block on its views. With `pad-k` (the default), a projection
+    z = h, on views of x, W and out (float32 blocks: the tf32 kernel, K not
+    a multiple of 32: the direct one, likewise; blocks of a few columns: the
+    skinny kernel each); its decoding kernels run every block in one launch,
+    each block reading its own x, together with the blocks of later headwise
+    projections of the same x (`sibling-projections`). With `pad-k` (the default), a projection
     whose K is not a multiple of the k step first copies x and W into
     zero-filled buffers of K rounded up (32 for 16-bit operands, 8 for
     float32) and takes these kernels on them. With `accumulate-residuals`
@@ -231,9 +233,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "kernels storing float32, then the elementwise kernel">,
     Option<"headwiseOneLaunch", "headwise-one-launch", "bool",
            /*default=*/"true",
-           "A headwise (block-diagonal) projection's pipelined kernel takes "
-           "all its blocks in one launch, block h in grid plane z = h; off: "
-           "a launch per block on its views">,
+           "A headwise (block-diagonal) projection's tensor-core kernel "
+           "(pipelined, tf32 or direct) takes all its blocks in one launch, "
+           "block h in grid plane z = h; off: a launch per block on its "
+           "views">,
     Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
            "Split the pipelined kernel's K where the output has fewer tiles "
            "than this (checked at run time; the splits add their partial "
