@@ -1901,6 +1901,10 @@ struct XLSTMContractToMMAPass
   /// Fewer K steps per split would spend more on the atomic adds of the
   /// partial sums than they save.
   static constexpr int64_t kMinStepsPerSplit = 4;
+  /// Blocks of headwise projections that one decoding launch may take: each
+  /// passes three rank-2 memref descriptors (168 bytes), and a kernel's
+  /// parameters may take 4 KiB.
+  static constexpr int64_t kMaxDecodingBlocks = 24;
 
   /// What the staged kernel of a gated pair (StagedMMAKernelBuilder::Gated)
   /// takes besides a projection's operands.
@@ -2215,6 +2219,7 @@ struct XLSTMContractToMMAPass
         // launch (the sLSTM's i and f gates read the conv's output, z and o
         // the norm's).
         SmallVector<Site *> group = {site};
+        int64_t members = site->p.heads;
         if (siblingProjections && decodes(*site) && site->p.heads > 1)
           for (linalg::ContractOp later :
                ArrayRef(contracts).drop_front(i + 1)) {
@@ -2224,8 +2229,10 @@ struct XLSTMContractToMMAPass
               continue;
             Site *next = prepare(later);
             if (next && next->p.heads > 1 && next->p.k == site->p.k &&
+                members + next->p.heads <= kMaxDecodingBlocks &&
                 canRunAt(*next, op, group)) {
               group.push_back(next);
+              members += next->p.heads;
               lowered.insert(later);
             }
           }
@@ -3155,7 +3162,11 @@ struct XLSTMContractToMMAPass
         this->record(*site, launch, kernel, when);
       };
       int64_t heads = site->p.heads;
-      if (headwiseOneLaunch && stages >= 2 && !elt.isF32() &&
+      // Blocks of a few columns: the skinny kernel each (emitProjection).
+      int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
+      bool skinny = skinnyProjections && smallBatchFor(o.blocks.front()) &&
+                    o.n <= skinnyColumns;
+      if (headwiseOneLaunch && !skinny && stages >= 2 && !elt.isF32() &&
           emitStagedChoice(
               rewriter, loc, m, cst(o.n), o.n, k, tiledWhen,
               [&](const StagedTile &cfg, const Twine &when) {
@@ -3165,11 +3176,7 @@ struct XLSTMContractToMMAPass
               },
               heads))
         continue;
-      // The float32 and direct kernels likewise, a grid plane per block
-      // (skinny blocks take the skinny kernel each).
-      int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-      bool skinny = skinnyProjections && smallBatchFor(o.blocks.front()) &&
-                    o.n <= skinnyColumns;
+      // The float32 and direct kernels likewise, a grid plane per block.
       if (headwiseOneLaunch && !skinny) {
         emitHeadsUnstaged(rewriter, loc, *site, o.x, o.w, o.out, m, o.n,
                           tiledWhen);

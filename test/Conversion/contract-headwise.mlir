@@ -210,3 +210,28 @@ func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, 
   linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %wf : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%f : memref<?x?x2x64xf32>)
   return %i, %f : memref<?x?x2x64xf32>, memref<?x?x2x64xf32>
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+
+// A decoding launch takes at most 24 blocks (three memref descriptors a
+// block; a kernel's parameters may take 4 KiB): two projections of 16
+// blocks decode in a launch each.
+// CHECK-LABEL: func @many_blocks_of_one_x
+// CHECK-COUNT-2: gpu.launch_func @projection_small_batch_mma_heads{{[_0-9]*}}::
+// CHECK:       return
+func.func @many_blocks_of_one_x(%x: memref<?x16x32xbf16>, %wi: memref<16x32x32xbf16>, %wf: memref<16x32x32xbf16>) -> (memref<?x16x32xf32>, memref<?x16x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x16x32xbf16>
+  %i = memref.alloc(%d0) : memref<?x16x32xf32>
+  linalg.fill ins(%zero : f32) outs(%i : memref<?x16x32xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>] ins(%x, %wi : memref<?x16x32xbf16>, memref<16x32x32xbf16>) outs(%i : memref<?x16x32xf32>)
+  %f = memref.alloc(%d0) : memref<?x16x32xf32>
+  linalg.fill ins(%zero : f32) outs(%f : memref<?x16x32xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>] ins(%x, %wf : memref<?x16x32xbf16>, memref<16x32x32xbf16>) outs(%f : memref<?x16x32xf32>)
+  return %i, %f : memref<?x16x32xf32>, memref<?x16x32xf32>
+}

@@ -155,9 +155,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     blocks with `headwise-one-launch` (the default): block h in grid plane
     z = h, on views of x, W and out (float32 blocks: the tf32 kernel, K not
     a multiple of 32: the direct one, likewise; blocks of a few columns: the
-    skinny kernel each); its decoding kernels run every block in one launch,
-    each block reading its own x, together with the blocks of later headwise
-    projections of the same x (`sibling-projections`). With `pad-k` (the default), a projection
+    skinny kernel each, checked first); its decoding kernels run every
+    block in one launch, each block reading its own x, together with the
+    blocks of later headwise projections of the same x
+    (`sibling-projections`; up to 24 blocks a launch, the kernel parameter
+    space's bound). With `pad-k` (the default), a projection
     whose K is not a multiple of the k step first copies x and W into
     zero-filled buffers of K rounded up (32 for 16-bit operands, 8 for
     float32) and takes these kernels on them. With `accumulate-residuals`
