@@ -150,44 +150,36 @@ bool isReadableMatrix(MemRefType w) {
 }
 
 /// Whether `op`'s maps are x (lead..., i), W (o, i), out (lead..., o) with
-/// loops (lead..., o, i), x of rank `r`.
-bool hasProjectionMaps(linalg::ContractOp op, int64_t r) {
+/// loops (lead..., o, i), x of rank `r`; with `headwise`, x (lead..., h, i),
+/// W (h, o, i), out (lead..., h, o) with loops (lead..., h, o, i) (what
+/// xlstm-lower-to-linalg makes of xlstm.headwise_linear with
+/// tensor-core-sized blocks).
+bool hasProjectionMaps(linalg::ContractOp op, int64_t r,
+                       bool headwise = false) {
   MLIRContext *ctx = op.getContext();
-  SmallVector<AffineExpr> lead;
-  for (int64_t d = 0; d < r - 1; ++d)
+  int64_t numLead = headwise ? r - 2 : r - 1;
+  SmallVector<AffineExpr> lead, wExprs;
+  for (int64_t d = 0; d < numLead; ++d)
     lead.push_back(getAffineDimExpr(d, ctx));
   AffineExpr o = getAffineDimExpr(r - 1, ctx), i = getAffineDimExpr(r, ctx);
   SmallVector<AffineExpr> xExprs(lead), outExprs(lead);
+  if (headwise) {
+    AffineExpr h = getAffineDimExpr(r - 2, ctx);
+    xExprs.push_back(h);
+    outExprs.push_back(h);
+    wExprs.push_back(h);
+  }
   xExprs.push_back(i);
   outExprs.push_back(o);
+  wExprs.append({o, i});
   SmallVector<AffineMap> expected = {AffineMap::get(r + 1, 0, xExprs, ctx),
-                                     AffineMap::get(r + 1, 0, {o, i}, ctx),
-                                     AffineMap::get(r + 1, 0, outExprs, ctx)};
-  return op.getIndexingMapsArray() == ArrayRef<AffineMap>(expected);
-}
-
-/// Whether `op`'s maps are x (lead..., h, i), W (h, o, i), out (lead...,
-/// h, o) with loops (lead..., h, o, i), x of rank `r`: a headwise
-/// projection (what xlstm-lower-to-linalg makes of xlstm.headwise_linear
-/// with tensor-core-sized blocks).
-bool hasHeadwiseMaps(linalg::ContractOp op, int64_t r) {
-  MLIRContext *ctx = op.getContext();
-  SmallVector<AffineExpr> lead;
-  for (int64_t d = 0; d < r - 2; ++d)
-    lead.push_back(getAffineDimExpr(d, ctx));
-  AffineExpr h = getAffineDimExpr(r - 2, ctx), o = getAffineDimExpr(r - 1, ctx),
-             i = getAffineDimExpr(r, ctx);
-  SmallVector<AffineExpr> xExprs(lead), outExprs(lead);
-  xExprs.append({h, i});
-  outExprs.append({h, o});
-  SmallVector<AffineMap> expected = {AffineMap::get(r + 1, 0, xExprs, ctx),
-                                     AffineMap::get(r + 1, 0, {h, o, i}, ctx),
+                                     AffineMap::get(r + 1, 0, wExprs, ctx),
                                      AffineMap::get(r + 1, 0, outExprs, ctx)};
   return op.getIndexingMapsArray() == ArrayRef<AffineMap>(expected);
 }
 
 /// The headwise projection `op` computes (Projection::heads), or the reason
-/// it is not one the kernels take.
+/// it is not one the kernels take (element types checked by the caller).
 FailureOr<Projection> matchHeadwise(linalg::ContractOp op, Value x, Value w,
                                     Value out, std::string &whyNot) {
   auto fail = [&](const Twine &reason) {
@@ -201,9 +193,6 @@ FailureOr<Projection> matchHeadwise(linalg::ContractOp op, Value x, Value w,
   if (r < 3 || outType.getRank() != r)
     return fail("not x (..., H, K) times blocks W (H, N, K)");
   Type elt = xType.getElementType();
-  if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
-      wType.getElementType() != elt || !outType.getElementType().isF32())
-    return fail("operands not all bf16, f16 or f32 with a f32 result");
   if ((!xType.getLayout().isIdentity() && !headwiseSliceOf(x)) ||
       !wType.getLayout().isIdentity() || !outType.getLayout().isIdentity())
     return fail("headwise operands of a strided layout other than blocks of "
@@ -223,7 +212,7 @@ FailureOr<Projection> matchHeadwise(linalg::ContractOp op, Value x, Value w,
     return fail("blocks of K = " + Twine(k) + ", N = " + Twine(n) +
                 ": K must be a multiple of " + Twine(kStep) +
                 " and of 16 bytes, N of 8");
-  if (!hasHeadwiseMaps(op, r))
+  if (!hasProjectionMaps(op, r, /*headwise=*/true))
     return fail("indexing maps are not y[..., h, n] += x[..., h, k] "
                 "W[h, n, k]");
   return Projection{x, w, out, k, heads};
@@ -245,14 +234,14 @@ FailureOr<Projection> matchProjection(linalg::ContractOp op,
   auto wType = cast<MemRefType>(w.getType());
   auto outType = cast<MemRefType>(out.getType());
   int64_t r = xType.getRank();
-  if (wType.getRank() == 3)
-    return matchHeadwise(op, x, w, out, whyNot);
-  if (r < 2 || wType.getRank() != 2 || outType.getRank() != r)
-    return fail("not x (..., K) times a matrix W (N, K)");
   Type elt = xType.getElementType();
   if (!(elt.isBF16() || elt.isF16() || elt.isF32()) ||
       wType.getElementType() != elt || !outType.getElementType().isF32())
     return fail("operands not all bf16, f16 or f32 with a f32 result");
+  if (wType.getRank() == 3)
+    return matchHeadwise(op, x, w, out, whyNot);
+  if (r < 2 || wType.getRank() != 2 || outType.getRank() != r)
+    return fail("not x (..., K) times a matrix W (N, K)");
   if ((!xType.getLayout().isIdentity() && !lastDimSlice(x)) ||
       (!outType.getLayout().isIdentity() && !lastDimSlice(out)) ||
       !isReadableMatrix(wType))
