@@ -151,10 +151,13 @@ sys.exit("no PTX image has the kernel " + name)
   if [ -x "$opt" ]; then
     "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
       --xlstm-gpu-to-ptx="chip=sm_80" | extract_ptx mma_tile "$out/mma-bf16.ptx"
-    "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
-      --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" |
-      "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
-      extract_ptx projection_small_batch_mma "$out/small-batch.ptx"
+    for split in 0 512; do
+      "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
+        --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=$split" |
+        "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
+        extract_ptx projection_small_batch_mma \
+          "$out/small-batch$([ "$split" = 0 ] || echo -split).ptx"
+    done
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
   fi
@@ -283,6 +286,9 @@ run)
   if [ -f mma-bf16.ptx ]; then export XLSTM_MMA_PTX="$PWD/mma-bf16.ptx"; fi
   if [ -f small-batch.ptx ]; then
     export XLSTM_SMALL_BATCH_PTX="$PWD/small-batch.ptx"
+  fi
+  if [ -f small-batch-split.ptx ]; then
+    export XLSTM_SMALL_BATCH_SPLIT_PTX="$PWD/small-batch-split.ptx"
   fi
   # The C API test runs a golden model through a bundle.
   export XLSTM_TEST_BUNDLE="$PWD/bundles/parity_xlstm11.f32.xlstmb"

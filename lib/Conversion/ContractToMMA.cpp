@@ -1214,6 +1214,14 @@ private:
 /// memory sums the warps' accumulators in a fixed order (deterministic,
 /// no atomics). Needs K % 32 == 0.
 ///
+/// With `split` (split K across blocks, for a lone projection whose
+/// ceil(N / 16) blocks cannot keep the GPU's loads in flight), grid row y
+/// takes K elements [y * perSplit, (y + 1) * perSplit). Each block parks
+/// its sums in the global `partials`, and the last block of a column to
+/// arrive (counted atomically in `arrivals`, which it resets for the next
+/// launch) adds the column's partial sums in split order: the result does
+/// not depend on which block finishes first.
+///
 /// `swapped` is the same kernel for the transposed problem, a skinny
 /// projection (N <= 8 tokenTiles columns, any M): x streams as A, 16 of
 /// its rows per block, the few rows of W are B, and out[m][n] is stored
@@ -1223,11 +1231,23 @@ class SmallBatchMMAKernelBuilder : xlstm::KernelBuilder {
 public:
   static constexpr int64_t blockN = 16, chunk = 32;
 
+  struct SplitK {
+    int64_t splits, perSplit; // perSplit: K elements, a multiple of 32
+    Value partials, arrivals; // f32 and i32 buffers in global memory
+  };
+
   SmallBatchMMAKernelBuilder(OpBuilder &b, Location loc, int64_t warps,
                              int64_t unroll, int64_t tokenTiles,
-                             bool accumulate, bool swapped = false)
+                             bool accumulate, bool swapped = false,
+                             std::optional<SplitK> split = std::nullopt)
       : KernelBuilder(b, loc, b.getF32Type()), warps(warps), unroll(unroll),
-        tokenTiles(tokenTiles), accumulate(accumulate), swapped(swapped) {}
+        tokenTiles(tokenTiles), accumulate(accumulate), swapped(swapped),
+        split(split) {}
+
+  /// Floats of the split-K partial sums of an output `n` rows of W wide.
+  static int64_t partialFloats(int64_t splits, int64_t n, int64_t tokenTiles) {
+    return splits * llvm::divideCeil(n, blockN) * tokenTiles * 4 * 32;
+  }
 
   /// Floats of the shared buffer that sums the warps' accumulators.
   static int64_t reductionFloats(int64_t warps, int64_t tokenTiles) {
@@ -1287,8 +1307,17 @@ public:
 
     SmallVector<Value> init(tokenTiles * 4, constant(0.0));
     int64_t step = warps * unroll * chunk;
+    // This block's K elements: all, or [kBegin, kEnd) of its split.
+    int64_t span = split ? split->perSplit : k;
+    Value kBegin = idx(0), kEnd = idx(k);
+    if (split) {
+      kBegin = mul(kernel.blockIds.y, idx(span));
+      kEnd = minui(add(kBegin, idx(span)), idx(k));
+    }
+    bool ragged = span % step != 0 || k % span != 0;
     SmallVector<Value> acc = forRange(
-        0, k, step, init, [&](Value kk, ValueRange it) -> SmallVector<Value> {
+        0, span, step, init,
+        [&](Value kk, ValueRange it) -> SmallVector<Value> {
           // Every load of the step first, then the mma.
           struct Loaded {
             SmallVector<Value> w[2];
@@ -1296,16 +1325,16 @@ public:
           };
           SmallVector<Loaded> loaded(unroll);
           for (int64_t u = 0; u < unroll; ++u) {
-            Value chunkStart =
-                add(kk, mul(add(idx(u * warps), warp), idx(chunk)));
-            // A chunk past K (K % step != 0) reads chunk 0 and counts as
-            // zeros.
-            Value valid = ult(chunkStart, idx(k));
-            Value col = add(
-                arith::SelectOp::create(b, loc, valid, chunkStart, idx(0)),
-                mul(t, idx(8)));
+            Value chunkStart = add(
+                kBegin, add(kk, mul(add(idx(u * warps), warp), idx(chunk))));
+            // A chunk past this block's K reads its first chunk and counts
+            // as zeros.
+            Value valid = ult(chunkStart, kEnd);
+            Value col =
+                add(arith::SelectOp::create(b, loc, valid, chunkStart, kBegin),
+                    mul(t, idx(8)));
             auto masked = [&](SmallVector<Value> regs) {
-              if (k % step == 0)
+              if (!ragged)
                 return regs;
               for (Value &r : regs)
                 r = arith::SelectOp::create(b, loc, valid, r, zeroReg);
@@ -1340,37 +1369,101 @@ public:
           b, loc, acc[e], partial,
           ValueRange{add(mul(warp, idx(perWarp)), add(idx(e * 32), lane))});
     gpu::BarrierOp::create(b, loc);
-    for (int64_t base = 0; base < perWarp; base += warps * 32) {
-      Value i = add(tid, idx(base));
-      ifThen(ult(i, idx(perWarp)), [&] {
-        Value sum = constant(0.0);
-        for (int64_t v = 0; v < warps; ++v)
-          sum = addf(sum, memref::LoadOp::create(
-                              b, loc, partial,
-                              ValueRange{add(i, idx(v * perWarp))}));
-        Value owner = remui(i, idx(32));
-        Value e = remui(divui(i, idx(32)), idx(4));
-        Value j = divui(i, idx(128));
-        Value row = add(add(n0, divui(owner, idx(4))),
-                        mul(divui(e, idx(2)), idx(8)));
-        Value token = add(mul(j, idx(8)),
-                          add(mul(remui(owner, idx(4)), idx(2)),
-                              remui(e, idx(2))));
-        Value inside =
-            arith::AndIOp::create(b, loc, ult(row, n), ult(token, m));
-        ifThen(inside, [&] {
-          SmallVector<Value, 2> at = {token, row};
-          if (swapped)
-            std::swap(at[0], at[1]);
-          store(accumulate ? addf(load(out, at), sum) : sum, out, at);
-        });
+    // Runs `body` on each of the block's perWarp elements i.
+    auto eachElement = [&](function_ref<void(Value)> body) {
+      for (int64_t base = 0; base < perWarp; base += warps * 32) {
+        Value i = add(tid, idx(base));
+        ifThen(ult(i, idx(perWarp)), [&] { body(i); });
+      }
+    };
+    // Element i's sum goes to out.
+    auto finish = [&](Value i, Value sum) {
+      Value owner = remui(i, idx(32));
+      Value e = remui(divui(i, idx(32)), idx(4));
+      Value j = divui(i, idx(128));
+      Value row =
+          add(add(n0, divui(owner, idx(4))), mul(divui(e, idx(2)), idx(8)));
+      Value token = add(mul(j, idx(8)), add(mul(remui(owner, idx(4)), idx(2)),
+                                            remui(e, idx(2))));
+      Value inside = arith::AndIOp::create(b, loc, ult(row, n), ult(token, m));
+      ifThen(inside, [&] {
+        SmallVector<Value, 2> at = {token, row};
+        if (swapped)
+          std::swap(at[0], at[1]);
+        store(accumulate ? addf(load(out, at), sum) : sum, out, at);
       });
+    };
+    auto warpSum = [&](Value i) {
+      Value sum = constant(0.0);
+      for (int64_t v = 0; v < warps; ++v)
+        sum = addf(
+            sum, memref::LoadOp::create(b, loc, partial,
+                                        ValueRange{add(i, idx(v * perWarp))}));
+      return sum;
+    };
+    if (!split) {
+      eachElement([&](Value i) { finish(i, warpSum(i)); });
+      return;
     }
+
+    // Split K: park the block's sums, count the column's arrivals; the
+    // last block adds the splits' sums in order.
+    assert(!swapped && "split K streams W");
+    Value columns = idx(llvm::divideCeil(nStatic, blockN));
+    Value column = kernel.blockIds.x;
+    auto partialAt = [&](Value s, Value i) {
+      return add(mul(add(mul(s, columns), column), idx(perWarp)), i);
+    };
+    eachElement([&](Value i) {
+      memref::StoreOp::create(b, loc, warpSum(i), split->partials,
+                              ValueRange{partialAt(kernel.blockIds.y, i)});
+    });
+    // Each thread's stores reach the GPU's scope before the count does.
+    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+    gpu::BarrierOp::create(b, loc);
+    // Thread 0 counts the arrival and tells the block, through partial[0]
+    // (read above, before the barrier), whether it came last.
+    ifThen(eqi(tid, idx(0)), [&] {
+      Value before = memref::AtomicRMWOp::create(
+          b, loc, arith::AtomicRMWKind::addi,
+          arith::ConstantIntOp::create(b, loc, i32, 1), split->arrivals,
+          ValueRange{column});
+      Value last = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, before,
+          arith::ConstantIntOp::create(b, loc, i32, split->splits - 1));
+      memref::StoreOp::create(
+          b, loc,
+          arith::SelectOp::create(b, loc, last, constant(1.0), constant(0.0)),
+          partial, ValueRange{idx(0)});
+      // Every split has arrived: ready for the next launch.
+      ifThen(last, [&] {
+        memref::StoreOp::create(b, loc,
+                                arith::ConstantIntOp::create(b, loc, i32, 0),
+                                split->arrivals, ValueRange{column});
+      });
+    });
+    gpu::BarrierOp::create(b, loc);
+    Value cameLast = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OEQ,
+        memref::LoadOp::create(b, loc, partial, ValueRange{idx(0)}),
+        constant(1.0));
+    ifThen(cameLast, [&] {
+      NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+      eachElement([&](Value i) {
+        Value sum = constant(0.0);
+        for (int64_t s = 0; s < split->splits; ++s)
+          sum = addf(sum,
+                     memref::LoadOp::create(b, loc, split->partials,
+                                            ValueRange{partialAt(idx(s), i)}));
+        finish(i, sum);
+      });
+    });
   }
 
 private:
   int64_t warps, unroll, tokenTiles;
   bool accumulate, swapped;
+  std::optional<SplitK> split;
 };
 
 /// Whether `op` writes zero to every element of `v`: `linalg.fill` of
@@ -2105,6 +2198,12 @@ struct XLSTMContractToMMAPass
       getOperation()->emitError("xlstm-contract-to-mma: "
                                 "small-batch-min-blocks-per-sm must be 0 to "
                                 "32");
+      return signalPassFailure();
+    }
+    if (smallBatchSplitKBlocks < 0 || smallBatchSplitKBlocks > (1 << 20)) {
+      getOperation()->emitError("xlstm-contract-to-mma: "
+                                "small-batch-split-k-blocks must be 0 to "
+                                "1048576");
       return signalPassFailure();
     }
     if (skinnyWarps < 1 || skinnyWarps > 32 || skinnyUnroll < 1 ||
@@ -2871,7 +2970,8 @@ struct XLSTMContractToMMAPass
                                            const xlstm::KernelCache::Body &,
                                            Value x, Value w, Value out,
                                            int64_t n, bool accumulate)>
-                             build) {
+                             build,
+                         int64_t gridY = 1) {
       SmallVector<int64_t> blocks;
       int64_t total = 0;
       for (int64_t n : rows) {
@@ -2889,7 +2989,7 @@ struct XLSTMContractToMMAPass
           ownX       ? (name + "_heads").str()
           : siblings ? (name + "_siblings").str()
                      : name.str(),
-          config + accumulateKey, operands, {grid, cst(1), cst(1)},
+          config + accumulateKey, operands, {grid, cst(gridY), cst(1)},
           {threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, workgroup,
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
             Value block = kernel.blockIds.x;
@@ -2950,11 +3050,34 @@ struct XLSTMContractToMMAPass
           rewriter.getContext(),
           {T::reductionFloats(smallBatchWarps, tokenTiles)},
           rewriter.getF32Type());
+      // A lone projection of fewer blocks (16 rows of W each) than
+      // small-batch-split-k-blocks splits K over grid rows, each split at
+      // least a chunk per warp; its warps' unroll shrinks to its K.
+      int64_t splits = 1, perSplit = k, unroll = smallBatchUnroll;
+      int64_t columns = llvm::divideCeil(totalRows, T::blockN);
+      int64_t kChunks = k / T::chunk;
+      if (!siblings && smallBatchSplitKBlocks > columns) {
+        int64_t wanted =
+            std::min<int64_t>(llvm::divideCeil(smallBatchSplitKBlocks, columns),
+                              kChunks / smallBatchWarps);
+        if (wanted > 1) {
+          int64_t chunks = llvm::alignTo(llvm::divideCeil(kChunks, wanted),
+                                         uint64_t(smallBatchWarps));
+          splits = llvm::divideCeil(kChunks, chunks);
+          perSplit = chunks * T::chunk;
+          unroll = std::min(unroll, chunks / smallBatchWarps);
+        }
+      }
+      std::string splitNote = splits > 1
+                                  ? " split-k " + std::to_string(splits) +
+                                        " of " + std::to_string(perSplit) +
+                                        " rows " + std::to_string(totalRows)
+                                  : "";
       auto launch = launchAll(
           "projection_small_batch_mma",
-          (Twine(tokenTiles) + " token tiles unroll " +
-           Twine(smallBatchUnroll) + " min blocks " +
-           Twine(siblings ? 0 : smallBatchMinBlocksPerSM))
+          (Twine(tokenTiles) + " token tiles unroll " + Twine(unroll) +
+           " min blocks " + Twine(siblings ? 0 : smallBatchMinBlocksPerSM) +
+           splitNote)
               .str(),
           T::blockN, 32 * smallBatchWarps, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
@@ -2969,14 +3092,49 @@ struct XLSTMContractToMMAPass
               kernel.func->setAttr(
                   "nvvm.minctasm",
                   b.getI32IntegerAttr(smallBatchMinBlocksPerSM));
-            T(b, loc, smallBatchWarps, smallBatchUnroll, tokenTiles,
-              accumulate)
+            std::optional<T::SplitK> split;
+            if (splits > 1) {
+              // The partial sums and arrival counts live in the kernel's
+              // module: the counts are zero when it loads, and each launch
+              // leaves them so.
+              auto partialsType = MemRefType::get(
+                  {T::partialFloats(splits, n, tokenTiles)}, b.getF32Type());
+              auto arrivalsType = MemRefType::get({columns}, b.getI32Type());
+              {
+                OpBuilder::InsertionGuard guard(b);
+                b.setInsertionPointToStart(
+                    kernel.func->getParentOfType<gpu::GPUModuleOp>().getBody());
+                memref::GlobalOp::create(
+                    b, loc, "split_k_partials", b.getStringAttr("private"),
+                    partialsType, b.getUnitAttr(), /*constant=*/false,
+                    b.getI64IntegerAttr(16));
+                memref::GlobalOp::create(
+                    b, loc, "split_k_arrivals", b.getStringAttr("private"),
+                    arrivalsType,
+                    DenseElementsAttr::get(
+                        RankedTensorType::get({columns}, b.getI32Type()),
+                        b.getI32IntegerAttr(0)),
+                    /*constant=*/false, b.getI64IntegerAttr(16));
+              }
+              split = T::SplitK{splits, perSplit,
+                                memref::GetGlobalOp::create(
+                                    b, loc, partialsType, "split_k_partials"),
+                                memref::GetGlobalOp::create(
+                                    b, loc, arrivalsType, "split_k_arrivals")};
+            }
+            T(b, loc, smallBatchWarps, unroll, tokenTiles, accumulate,
+              /*swapped=*/false, split)
                 .build(x, w, out, kernel.args[mArg], n, k, kernel);
-          });
+          },
+          splits);
       for (Site *site : group)
         record(*site, launch,
-               "small-batch mma " + Twine(smallBatchWarps) +
-                   " warps unroll " + Twine(smallBatchUnroll) + note,
+               "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
+                   Twine(unroll) +
+                   (splits > 1 ? ", split-k " + Twine(splits) + " (" +
+                                     Twine(perSplit) + " of K each)"
+                               : Twine()) +
+                   note,
                when);
     };
 

@@ -344,6 +344,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "none)"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().smallBatchMinBlocksPerSM)};
+  Option<int64_t> smallBatchSplitKBlocks{
+      *this, "mma-small-batch-split-k-blocks",
+      llvm::cl::desc("xlstm-contract-to-mma small-batch-split-k-blocks: "
+                     "split K of lone small-batch projections of fewer "
+                     "blocks than this (0: never)"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().smallBatchSplitKBlocks)};
   Option<int64_t> skinnyUnroll{
       *this, "mma-skinny-unroll",
       llvm::cl::desc("xlstm-contract-to-mma skinny-unroll: K chunks per warp "
@@ -516,6 +523,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.skinnyWarps = o.skinnyWarps;
         options.mma.skinnyUnroll = o.skinnyUnroll;
         options.mma.smallBatchMinBlocksPerSM = o.smallBatchMinBlocksPerSM;
+        options.mma.smallBatchSplitKBlocks = o.smallBatchSplitKBlocks;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.slstm.unitsPerThread = o.slstmUnitsPerThread;
         options.slstm.dotUnroll = o.slstmDotUnroll;

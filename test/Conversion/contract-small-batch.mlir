@@ -4,7 +4,9 @@
 // warps splitting K in 32-element chunks (4 per warp per step: a step is
 // 2048, so K = 1056 ends in a partial step whose missing chunks are
 // masked to zero), and a shared-memory sum over the warps.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-split-k-blocks=-1" 2>&1 | FileCheck %s --check-prefix=BADSPLIT
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-projections=false small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=NOSKINNY
@@ -15,9 +17,11 @@
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=33" 2>&1 | FileCheck %s --check-prefix=BADHINT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
-// test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64):
+// test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64), without and with
+// split K (grid (3, 1) and (3, 2)):
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" | FileCheck %s --check-prefix=SIGNATURE
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | FileCheck %s --check-prefix=SIGNATURE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefixes=PTX,SPLITPTX
 
 // CHECK-LABEL: func @small_batch(
 // CHECK:       scf.if %[[ONE:.+]] {
@@ -84,12 +88,52 @@
 // FEWN:         } else {
 
 // SIGNATURE: gpu.module @projection_small_batch_mma
-// SIGNATURE-NEXT: gpu.func @projection_small_batch_mma(%arg0: memref<?x1056xbf16>, %arg1: memref<40x1056xbf16>, %arg2: memref<?x40xf32>, %arg3: index) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
+// SIGNATURE-NOT: gpu.func
+// SIGNATURE: gpu.func @projection_small_batch_mma(%arg0: memref<?x1056xbf16>, %arg1: memref<40x1056xbf16>, %arg2: memref<?x40xf32>, %arg3: index) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
 
+// SPLITPTX: .global .align 16 .b8 split_k_arrivals[12];
 // PTX: .entry projection_small_batch_mma(
 // PTX: ld.global.v4.b32
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX: bar.sync
+// SPLITPTX: atom.global.add.u32
+
+// Split K (small-batch-split-k-blocks, 512 by default): 3 blocks of 16 rows
+// of W are too few, so K splits over 2 grid rows of 1024 (32 chunks, a
+// step of 16 warps x 2) and 32 (one chunk, the rest masked). Each block
+// parks its warps' sums in the module's global partial sums and counts its
+// arrival; the last of a column adds both splits in order and resets the
+// count.
+// SPLIT-LABEL: func @small_batch(
+// SPLIT:         gpu.launch_func @projection_small_batch_mma::@projection_small_batch_mma blocks in (%{{.+}}, %c2, %c1)
+// SPLIT-SAME:      kernel = "small-batch mma 16 warps unroll 2, split-k 2 (1024 of K each)"
+// The few-row skinny projection (4 rows of W, K 6144): 12 splits of 512.
+// SPLIT-LABEL: func @skinny(
+// SPLIT:           gpu.launch_func @[[$SKINNYSPLIT:projection_small_batch_mma_[0-9]+]]::{{.*}} blocks in (%{{.+}}, %c12, %c1)
+// SPLIT-SAME:      split-k 12 (512 of K each)
+// SPLIT:       gpu.module @projection_small_batch_mma
+// SPLIT-NEXT:    memref.global "private" @split_k_partials : memref<1536xf32> = uninitialized
+// SPLIT-NEXT:    memref.global "private" @split_k_arrivals : memref<3xi32> = dense<0>
+// SPLIT:         gpu.func @projection_small_batch_mma(
+// SPLIT-DAG:       %[[PARTIALS:.+]] = memref.get_global @split_k_partials
+// SPLIT-DAG:       %[[ARRIVALS:.+]] = memref.get_global @split_k_arrivals
+// SPLIT:           %[[BEGIN:.+]] = arith.muli %block_id_y, %c1024
+// SPLIT:           scf.for {{.*}} = %c0 to %c1024 step %c1024
+// SPLIT-NOT:       gpu.barrier
+// SPLIT-COUNT-8:     nvvm.mma.sync
+// SPLIT:           memref.store {{.*}}, %[[PARTIALS]]
+// SPLIT:           nvvm.memory.barrier <gpu>
+// SPLIT-NEXT:      gpu.barrier
+// SPLIT:           memref.atomic_rmw addi {{.*}}, %[[ARRIVALS]][%block_id_x]
+// SPLIT:           memref.store %c0_i32, %[[ARRIVALS]][%block_id_x]
+// SPLIT:           gpu.barrier
+// SPLIT:           scf.if
+// SPLIT-NEXT:        nvvm.memory.barrier <gpu>
+// SPLIT-COUNT-2:     memref.load %[[PARTIALS]]
+// SPLIT:             memref.store {{.*}} : memref<?x40xf32>
+// SPLIT:       gpu.module @[[$SKINNYSPLIT]]
+// SPLIT-NEXT:    memref.global "private" @split_k_partials : memref<3072xf32>
+// BADSPLIT: small-batch-split-k-blocks must be 0 to 1048576
 
 #x = affine_map<(d0, d1, d2) -> (d0, d2)>
 #w = affine_map<(d0, d1, d2) -> (d1, d2)>

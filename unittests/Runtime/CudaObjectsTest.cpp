@@ -420,17 +420,26 @@ TEST_F(CudaGpu, MlirBf16MmaTileMatchesFloat64) {
   EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-6);
 }
 
-/// The small-batch projection kernel of test/Conversion/contract-small-batch.mlir
-/// (out[m, n] += sum_k x[m, k] W[n, k], W 40 x 1056 bf16: N not a multiple
-/// of the 16 rows a block takes, K ending in a partial step) as PTX from
-/// xlstm-opt (XLSTM_SMALL_BATCH_PTX, set by scripts/gpu-check.sh), at every
-/// M from 1 to 16 on fresh random values, against a float64 product of the
-/// same bf16 values; rows past M and the added-to output are checked too.
-TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
-  const char *path = std::getenv("XLSTM_SMALL_BATCH_PTX");
+/// The small-batch projection kernel of
+/// test/Conversion/contract-small-batch.mlir (out[m, n] += sum_k x[m, k] W[n,
+/// k], W 40 x 1056 bf16: N not a multiple of the 16 rows a block takes, K
+/// ending in a partial step) as PTX from xlstm-opt (in environment variable
+/// `pathVariable`, set by scripts/gpu-check.sh), with K split over `splits`
+/// grid rows, at every M from 1 to 16 on fresh random values, against a float64
+/// product of the same bf16 values; rows past M and the added-to output are
+/// checked too. The launches follow each other, so a split kernel's arrival
+/// counts must be back at zero after each.
+class CudaSmallBatch : public CudaGpu {
+protected:
+  void checkProjection(const char *pathVariable, unsigned splits);
+};
+
+void CudaSmallBatch::checkProjection(const char *pathVariable,
+                                     unsigned splits) {
+  const char *path = std::getenv(pathVariable);
   if (!path)
-    GTEST_SKIP() << "XLSTM_SMALL_BATCH_PTX is not set (scripts/gpu-check.sh "
-                    "sets it)";
+    GTEST_SKIP() << pathVariable
+                 << " is not set (scripts/gpu-check.sh sets it)";
   ErrorOr<std::unique_ptr<MemoryBuffer>> ptx = MemoryBuffer::getFile(path);
   ASSERT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
   Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
@@ -477,7 +486,7 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
     std::vector<void *> args = kernelArguments(descs);
     args.push_back(&m);
     // 16 warps per block (small-batch-warps=16: scripts/gpu-check.sh).
-    ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, 1, 1},
+    ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, splits, 1},
                                     {512, 1, 1}, 0, *stream, args.data())));
     ASSERT_FALSE(errorToBool(stream->synchronize()));
     std::vector<float> out(init.size());
@@ -499,6 +508,15 @@ TEST_F(CudaGpu, MlirSmallBatchProjectionMatchesFloat64) {
     // f32 accumulation of 1056 exact bf16 products.
     EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-5) << "M = " << m;
   }
+}
+
+TEST_F(CudaSmallBatch, MlirProjectionMatchesFloat64) {
+  checkProjection("XLSTM_SMALL_BATCH_PTX", 1);
+}
+
+/// Split K (small-batch-split-k-blocks): 2 grid rows of K 1024 and 32.
+TEST_F(CudaSmallBatch, MlirSplitKProjectionMatchesFloat64) {
+  checkProjection("XLSTM_SMALL_BATCH_SPLIT_PTX", 2);
 }
 
 TEST_F(CudaGpu, EventsTimeAKernel) {

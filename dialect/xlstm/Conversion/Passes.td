@@ -316,6 +316,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "with its mma (about 64 registers, one chunk in flight per "
            "warp); 2 blocks per SM let it keep more loads in flight (up to "
            "128 registers), 1 all of a step's; 0: no hint">,
+    Option<"smallBatchSplitKBlocks", "small-batch-split-k-blocks", "int64_t",
+           /*default=*/"512",
+           "A lone projection (not a launch of siblings) whose small-batch "
+           "kernel has fewer blocks (16 rows of W each) than this splits K "
+           "over grid rows up to about this many blocks (each split at least "
+           "a 32-element chunk per warp); the last block of each column to "
+           "finish adds the splits' float32 sums in a fixed order, so "
+           "results do not depend on timing. 0: never">,
     Option<"skinnyUnroll", "skinny-unroll", "int64_t", /*default=*/"4",
            "32-element K chunks per warp per step of the skinny "
            "projections' kernel">
