@@ -5,16 +5,18 @@
 #                                  and tests into gpu-out/, compile every
 #                                  golden config into f32 and bf16 bundles,
 #                                  copy the golden data beside them
-#   scripts/gpu-check.sh prepare hf  (here) the same tools, the Hugging Face
-#                                  model folders of bench/configs and their
-#                                  bundles, the GPT-NeoX tokenizer
+#   scripts/gpu-check.sh prepare hf ['OPTS' ...]  (here) the same tools,
+#                                  the Hugging Face model folders of
+#                                  bench/configs and their bundles, the
+#                                  GPT-NeoX tokenizer; a bf16 7B bundle per
+#                                  xlstm-to-gpu option string OPTS
 #   scripts/gpu-check.sh run-hf [7b] (on the GPU machine, after `prepare hf`)
 #                                  transformers-made checkpoints against
 #                                  transformers (scripts/hf-check.py; 7b: the
 #                                  xLSTM-7B part only), then xlstm-generate
 #                                  and the decode benchmarks on the 7B
 #   scripts/gpu-check.sh sweep     (on the GPU machine, after `prepare hf`
-#                                  plus bundle variants in gpu-out/bundles)
+#                                  with OPTS)
 #                                  decode ms/step of each 7B bundle variant
 #   scripts/gpu-check.sh prepare tiles ['OPTS' ...]  (here) the tools and
 #                                  the forward bench models (7B block, 24
@@ -39,7 +41,9 @@
 #   run(command="bash scripts/gpu-check.sh run", carry=["gpu-out"]).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="$root/gpu-out"
+# (XLSTM_GPU_OUT: another folder, so that several prepared sets can travel
+# in one call, e.g. gpu-out-hf beside gpu-out.)
+out="${XLSTM_GPU_OUT:-$root/gpu-out}"
 lit=/usr/lib/llvm-22/bin/lit
 
 # Golden cases (shared/golden); test/e2e has a test per case.
@@ -101,6 +105,16 @@ prepare)
     "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype bf16 --cubins=none \
       --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=0})' \
       -o "$out/bundles/hf_xlstm_7b.bf16-3xtf32.xlstmb"
+    # Variants for `sweep`: one bf16 bundle per xlstm-to-gpu option string
+    # after `hf` (its options in a .txt beside it).
+    shift 2
+    for i in $(seq 1 $#); do
+      opts="${!i}"
+      echo "$opts" >"$out/bundles/hf_xlstm_7b.bf16-v$i.txt"
+      "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype bf16 --cubins=none \
+        --quiet --pass-pipeline="builtin.module(xlstm-to-gpu{$opts})" \
+        -o "$out/bundles/hf_xlstm_7b.bf16-v$i.xlstmb"
+    done
     pack_bundles
     exit 0
   fi
@@ -151,12 +165,13 @@ sys.exit("no PTX image has the kernel " + name)
   if [ -x "$opt" ]; then
     "$opt" "$root/test/Target/NVVM/mma-bf16.mlir" \
       --xlstm-gpu-to-ptx="chip=sm_80" | extract_ptx mma_tile "$out/mma-bf16.ptx"
-    for split in 0 512; do
+    # (16 warps without split K, 8 with: the runtime tests launch them so.)
+    for variant in "16 0 small-batch" "8 512 small-batch-split"; do
+      read -r warps split name <<<"$variant"
       "$opt" "$root/test/Conversion/contract-small-batch.mlir" \
-        --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=$split" |
+        --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=$warps small-batch-unroll=4 small-batch-split-k-blocks=$split" |
         "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
-        extract_ptx projection_small_batch_mma \
-          "$out/small-batch$([ "$split" = 0 ] || echo -split).ptx"
+        extract_ptx projection_small_batch_mma "$out/$name.ptx"
     done
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
@@ -363,6 +378,8 @@ sweep)
   for bundle in bundles/hf_xlstm_7b.bf16*.xlstmb; do
     for b in 1 16; do
       name="$(basename "$bundle" .xlstmb)-b$b"
+      spec="${bundle%.xlstmb}.txt"
+      if [ "$b" = 1 ] && [ -f "$spec" ]; then echo "$name: $(cat "$spec")"; fi
       ./xlstm-run "$bundle" --device=cuda --dtype bf16 \
         --weights hf-work/xlstm-7b --batch "$b" --seqlen 64 --warmup 2 \
         --bench-decode 32 --bench-json "$logs/$name.json" >/dev/null

@@ -3052,14 +3052,16 @@ struct XLSTMContractToMMAPass
           rewriter.getF32Type());
       // A lone projection of fewer blocks (16 rows of W each) than
       // small-batch-split-k-blocks splits K over grid rows, each split at
-      // least a chunk per warp; its warps' unroll shrinks to its K.
+      // least two chunks a warp (a split of less work spends more on its
+      // extra round of stores, count and loads than it gains); its warps'
+      // unroll shrinks to its K.
       int64_t splits = 1, perSplit = k, unroll = smallBatchUnroll;
       int64_t columns = llvm::divideCeil(totalRows, T::blockN);
       int64_t kChunks = k / T::chunk;
       if (!siblings && smallBatchSplitKBlocks > columns) {
         int64_t wanted =
             std::min<int64_t>(llvm::divideCeil(smallBatchSplitKBlocks, columns),
-                              kChunks / smallBatchWarps);
+                              kChunks / (2 * smallBatchWarps));
         if (wanted > 1) {
           int64_t chunks = llvm::alignTo(llvm::divideCeil(kChunks, wanted),
                                          uint64_t(smallBatchWarps));

@@ -5,7 +5,7 @@
 // 2048, so K = 1056 ends in a partial step whose missing chunks are
 // masked to zero), and a shared-memory sum over the warps.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=SPLIT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-split-k-blocks=-1" 2>&1 | FileCheck %s --check-prefix=BADSPLIT
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
@@ -18,10 +18,10 @@
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
 // test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64), without and with
-// split K (grid (3, 1) and (3, 2)):
+// split K (16 warps, grid (3, 1); 8 warps, grid (3, 2)):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" | FileCheck %s --check-prefix=SIGNATURE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | FileCheck %s --check-prefix=SIGNATURE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefixes=PTX,SPLITPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" | FileCheck %s --check-prefix=SIGNATURE8
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefixes=PTX,SPLITPTX
 
 // CHECK-LABEL: func @small_batch(
 // CHECK:       scf.if %[[ONE:.+]] {
@@ -88,8 +88,11 @@
 // FEWN:         } else {
 
 // SIGNATURE: gpu.module @projection_small_batch_mma
-// SIGNATURE-NOT: gpu.func
-// SIGNATURE: gpu.func @projection_small_batch_mma(%arg0: memref<?x1056xbf16>, %arg1: memref<40x1056xbf16>, %arg2: memref<?x40xf32>, %arg3: index) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
+// SIGNATURE-NEXT: gpu.func @projection_small_batch_mma(%arg0: memref<?x1056xbf16>, %arg1: memref<40x1056xbf16>, %arg2: memref<?x40xf32>, %arg3: index) workgroup(%arg4 : memref<4096xf32, #gpu.address_space<workgroup>>)
+// SIGNATURE8: gpu.module @projection_small_batch_mma
+// SIGNATURE8-NEXT: memref.global
+// SIGNATURE8-NEXT: memref.global
+// SIGNATURE8-NEXT: gpu.func @projection_small_batch_mma(%arg0: memref<?x1056xbf16>, %arg1: memref<40x1056xbf16>, %arg2: memref<?x40xf32>, %arg3: index) workgroup(%arg4 : memref<2048xf32, #gpu.address_space<workgroup>>)
 
 // SPLITPTX: .global .align 16 .b8 split_k_arrivals[12];
 // PTX: .entry projection_small_batch_mma(
@@ -98,15 +101,16 @@
 // PTX: bar.sync
 // SPLITPTX: atom.global.add.u32
 
-// Split K (small-batch-split-k-blocks, 512 by default): 3 blocks of 16 rows
-// of W are too few, so K splits over 2 grid rows of 1024 (32 chunks, a
-// step of 16 warps x 2) and 32 (one chunk, the rest masked). Each block
+// Split K (small-batch-split-k-blocks, 512 by default; at least 2 chunks
+// a warp): 3 blocks of 16 rows of W are too few, so with 8 warps K splits
+// over 2 grid rows of 768 (24 chunks, a step of 8 warps x 3) and 288 (9
+// chunks, the rest masked). Each block
 // parks its warps' sums in the module's global partial sums and counts its
 // arrival; the last of a column adds both splits in order and resets the
 // count.
 // SPLIT-LABEL: func @small_batch(
 // SPLIT:         gpu.launch_func @projection_small_batch_mma::@projection_small_batch_mma blocks in (%{{.+}}, %c2, %c1)
-// SPLIT-SAME:      kernel = "small-batch mma 16 warps unroll 2, split-k 2 (1024 of K each)"
+// SPLIT-SAME:      kernel = "small-batch mma 8 warps unroll 3, split-k 2 (768 of K each)"
 // The few-row skinny projection (4 rows of W, K 6144): 12 splits of 512.
 // SPLIT-LABEL: func @skinny(
 // SPLIT:           gpu.launch_func @[[$SKINNYSPLIT:projection_small_batch_mma_[0-9]+]]::{{.*}} blocks in (%{{.+}}, %c12, %c1)
@@ -117,10 +121,10 @@
 // SPLIT:         gpu.func @projection_small_batch_mma(
 // SPLIT-DAG:       %[[PARTIALS:.+]] = memref.get_global @split_k_partials
 // SPLIT-DAG:       %[[ARRIVALS:.+]] = memref.get_global @split_k_arrivals
-// SPLIT:           %[[BEGIN:.+]] = arith.muli %block_id_y, %c1024
-// SPLIT:           scf.for {{.*}} = %c0 to %c1024 step %c1024
+// SPLIT:           %[[BEGIN:.+]] = arith.muli %block_id_y, %c768
+// SPLIT:           scf.for {{.*}} = %c0 to %c768 step %c768
 // SPLIT-NOT:       gpu.barrier
-// SPLIT-COUNT-8:     nvvm.mma.sync
+// SPLIT-COUNT-12:    nvvm.mma.sync
 // SPLIT:           memref.store {{.*}}, %[[PARTIALS]]
 // SPLIT:           nvvm.memory.barrier <gpu>
 // SPLIT-NEXT:      gpu.barrier

@@ -421,21 +421,23 @@ TEST_F(CudaGpu, MlirBf16MmaTileMatchesFloat64) {
 }
 
 /// The small-batch projection kernel of
-/// test/Conversion/contract-small-batch.mlir (out[m, n] += sum_k x[m, k] W[n,
-/// k], W 40 x 1056 bf16: N not a multiple of the 16 rows a block takes, K
-/// ending in a partial step) as PTX from xlstm-opt (in environment variable
-/// `pathVariable`, set by scripts/gpu-check.sh), with K split over `splits`
-/// grid rows, at every M from 1 to 16 on fresh random values, against a float64
-/// product of the same bf16 values; rows past M and the added-to output are
-/// checked too. The launches follow each other, so a split kernel's arrival
-/// counts must be back at zero after each.
+/// test/Conversion/contract-small-batch.mlir (out[m, n] += sum_k x[m, k]
+/// W[n, k], W 40 x 1056 bf16: N not a multiple of the 16 rows a block takes,
+/// K ending in a partial step) as PTX from xlstm-opt (in environment
+/// variable `pathVariable`, set by scripts/gpu-check.sh), `warps` warps a
+/// block, K split over `splits` grid rows, at every M from 1 to 16 on fresh
+/// random values, against a float64 product of the same bf16 values; rows
+/// past M and the added-to output are checked too. The launches follow each
+/// other, so a split kernel's arrival counts must be back at zero after
+/// each.
 class CudaSmallBatch : public CudaGpu {
 protected:
-  void checkProjection(const char *pathVariable, unsigned splits);
+  void checkProjection(const char *pathVariable, unsigned warps,
+                       unsigned splits);
 };
 
 void CudaSmallBatch::checkProjection(const char *pathVariable,
-                                     unsigned splits) {
+                                     unsigned warps, unsigned splits) {
   const char *path = std::getenv(pathVariable);
   if (!path)
     GTEST_SKIP() << pathVariable
@@ -485,9 +487,8 @@ void CudaSmallBatch::checkProjection(const char *pathVariable,
                             {dout->get(), dout->get(), 0, m, n, n, 1}};
     std::vector<void *> args = kernelArguments(descs);
     args.push_back(&m);
-    // 16 warps per block (small-batch-warps=16: scripts/gpu-check.sh).
     ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, splits, 1},
-                                    {512, 1, 1}, 0, *stream, args.data())));
+                                    {32 * warps, 1, 1}, 0, *stream, args.data())));
     ASSERT_FALSE(errorToBool(stream->synchronize()));
     std::vector<float> out(init.size());
     ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));
@@ -511,12 +512,14 @@ void CudaSmallBatch::checkProjection(const char *pathVariable,
 }
 
 TEST_F(CudaSmallBatch, MlirProjectionMatchesFloat64) {
-  checkProjection("XLSTM_SMALL_BATCH_PTX", 1);
+  // small-batch-warps=16, no split (scripts/gpu-check.sh).
+  checkProjection("XLSTM_SMALL_BATCH_PTX", 16, 1);
 }
 
-/// Split K (small-batch-split-k-blocks): 2 grid rows of K 1024 and 32.
+/// Split K (small-batch-split-k-blocks), small-batch-warps=8: 2 grid rows
+/// of K 768 and 288.
 TEST_F(CudaSmallBatch, MlirSplitKProjectionMatchesFloat64) {
-  checkProjection("XLSTM_SMALL_BATCH_SPLIT_PTX", 2);
+  checkProjection("XLSTM_SMALL_BATCH_SPLIT_PTX", 8, 2);
 }
 
 TEST_F(CudaGpu, EventsTimeAKernel) {

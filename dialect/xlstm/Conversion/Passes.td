@@ -321,7 +321,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "A lone projection (not a launch of siblings) whose small-batch "
            "kernel has fewer blocks (16 rows of W each) than this splits K "
            "over grid rows up to about this many blocks (each split at least "
-           "a 32-element chunk per warp); the last block of each column to "
+           "two 32-element chunks per warp); the last block of each column to "
            "finish adds the splits' float32 sums in a fixed order, so "
            "results do not depend on timing. 0: never">,
     Option<"skinnyUnroll", "skinny-unroll", "int64_t", /*default=*/"4",
