@@ -3327,8 +3327,8 @@ struct XLSTMContractToMMAPass
         continue;
       // The float32 and direct kernels likewise, a grid plane per block.
       if (headwiseOneLaunch && !skinny) {
-        emitHeadsUnstaged(rewriter, loc, *site, o.x, o.w, o.out, m, o.n,
-                          tiledWhen);
+        emitUnstaged(rewriter, loc, *site, o.x, o.w, o.out, m, o.n,
+                     site->p.heads, tiledWhen);
         continue;
       }
       for (Site &block : o.blocks)
@@ -3339,24 +3339,37 @@ struct XLSTMContractToMMAPass
   /// The tf32 (float32 operands) or direct mma kernel of the headwise
   /// projection `site` over all its blocks in one launch, block h in grid
   /// plane z = h (x (M, heads K), W (heads N, K), out (M, heads N)).
-  void emitHeadsUnstaged(IRRewriter &rewriter, Location loc, const Site &site,
-                         Value x, Value w, Value out, Value m, int64_t n,
-                         const std::string &tiledWhen) {
+  /// The unpipelined tensor-core kernel of a projection (x (M, K), W (N,
+  /// K), out (M, N), N = `n`): tf32 (3xTF32 without tf32) for float32
+  /// operands, else the direct 16-bit one; recorded with `when`. With
+  /// `heads`, the blocks of a headwise projection in one launch (x (M,
+  /// heads K), W (heads N, K), out (M, heads N)), block h in grid plane
+  /// z = h on views of x, W and out.
+  void emitUnstaged(IRRewriter &rewriter, Location loc, const Site &site,
+                    Value x, Value w, Value out, Value m, int64_t n,
+                    int64_t heads, const std::string &when) {
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     auto ceilDiv = [&](Value v, int64_t d) -> Value {
       return arith::CeilDivUIOp::create(rewriter, loc, v, cst(d));
     };
-    int64_t heads = site.p.heads, k = site.p.k;
+    int64_t k = site.p.k;
     bool accumulate = site.accumulate;
     Type elt = cast<MemRefType>(x.getType()).getElementType();
-    std::string note = ", one launch for its " + std::to_string(heads) +
-                       " heads";
-    std::string config = (accumulate ? " accumulate" : "") +
-                         (" heads " + std::to_string(heads) + " of " +
-                          std::to_string(n));
-    auto views = [&, k](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+    std::string config =
+        (accumulate ? " accumulate" : "") +
+        (heads ? " heads " + std::to_string(heads) + " of " + std::to_string(n)
+               : std::string());
+    std::string note =
+        heads ? ", one launch for its " + std::to_string(heads) + " heads"
+              : "";
+    Value gridZ = cst(heads ? heads : 1);
+    // The kernel's x, W and out: the arguments, or head z's views of them.
+    auto operands = [&, k](OpBuilder &b, const xlstm::KernelCache::Body &kernel)
+        -> std::array<Value, 3> {
+      if (!heads)
+        return {kernel.args[0], kernel.args[1], kernel.args[2]};
       return headViews(b, loc, kernel.blockIds.z, kernel.args[0],
                        kernel.args[1], kernel.args[2], kernel.args[3], n, k);
     };
@@ -3367,11 +3380,10 @@ struct XLSTMContractToMMAPass
           rewriter, loc, "projection_tf32_mma",
           (Twine(tf32 ? "tf32" : "3xtf32") + config).str(),
           {x, w, out, m, cst(n)},
-          {ceilDiv(m, T::blockM), cst(llvm::divideCeil(n, T::blockN)),
-           cst(heads)},
+          {ceilDiv(m, T::blockM), ceilDiv(cst(n), T::blockN), gridZ},
           {T::threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-            std::array<Value, 3> v = views(b, kernel);
+            std::array<Value, 3> v = operands(b, kernel);
             TF32KernelBuilder(b, loc, split, accumulate)
                 .build(v[0], v[1], v[2], kernel.args[3], kernel.args[4], k,
                        kernel);
@@ -3379,7 +3391,7 @@ struct XLSTMContractToMMAPass
       record(site, launch,
              Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
                  "x" + Twine(T::blockN) + "x8" + note,
-             tiledWhen);
+             when);
       return;
     }
     TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
@@ -3389,12 +3401,11 @@ struct XLSTMContractToMMAPass
          Twine(tile.tilesM) + "x" + Twine(tile.tilesN) + " tiles" + config)
             .str(),
         {x, w, out, m, cst(n)},
-        {ceilDiv(m, tile.blockM()), cst(llvm::divideCeil(n, tile.blockN())),
-         cst(heads)},
+        {ceilDiv(m, tile.blockM()), ceilDiv(cst(n), tile.blockN()), gridZ},
         {32 * tile.warpsM * tile.warpsN, 1, 1},
         /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
         [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-          std::array<Value, 3> v = views(b, kernel);
+          std::array<Value, 3> v = operands(b, kernel);
           MMAKernelBuilder(b, loc, tile, accumulate)
               .build(v[0], v[1], v[2], kernel.args[3], kernel.args[4], k,
                      kernel.blockIds, kernel.threadIds);
@@ -3402,7 +3413,7 @@ struct XLSTMContractToMMAPass
     record(site, launch,
            "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
                "x16 direct" + note,
-           tiledWhen);
+           when);
   }
 
   /// The kernels of one projection at the rewriter's insertion point: the
@@ -3412,7 +3423,6 @@ struct XLSTMContractToMMAPass
     Projection *p = &site.p;
     bool accumulate = site.accumulate;
     Location loc = site.op.getLoc();
-    TileShape tile{warpsM, warpsN, warpTilesM, warpTilesN};
     Value x = collapseLeading(rewriter, loc, p->x);
     Value out = collapseLeading(rewriter, loc, p->out);
     Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
@@ -3471,56 +3481,17 @@ struct XLSTMContractToMMAPass
              tiledWhen);
       return;
     }
-    if (elt.isF32()) {
-      using T = TF32KernelBuilder;
-      auto launch = cache->launch(
-          rewriter, loc, "projection_tf32_mma",
-          (Twine(tf32 ? "tf32" : "3xtf32") +
-           (accumulate ? " accumulate" : ""))
-              .str(),
-          {x, p->w, out, m, n},
-          {ceilDiv(m, T::blockM), ceilDiv(n, T::blockN), one},
-          {T::threads, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-          /*workgroup=*/{},
-          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-            TF32KernelBuilder(b, loc, /*split=*/!tf32, accumulate)
-                .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                       kernel.args[3], kernel.args[4], p->k, kernel);
-          });
-      record(launch,
-             Twine(tf32 ? "tf32" : "3xtf32") + " mma " + Twine(T::blockM) +
-                 "x" + Twine(T::blockN) + "x8",
-             tiledWhen);
-      return;
-    }
-    // The pipelined kernel where K allows it.
-    if (stages >= 2 &&
+    // 16-bit operands: the pipelined kernel where K allows it.
+    if (!elt.isF32() && stages >= 2 &&
         emitStagedChoice(rewriter, loc, m, n, nStatic, p->k, tiledWhen,
                          [&](const StagedTile &cfg, const Twine &when) {
                            emitStaged(rewriter, loc, cfg, x, p->w, out, m, n,
                                       p->k, accumulate, record, when);
                          }))
       return;
-    auto launch = cache->launch(
-        rewriter, loc, "projection_mma",
-        (Twine(tile.warpsM) + "x" + Twine(tile.warpsN) + " warps of " +
-         Twine(tile.tilesM) + "x" + Twine(tile.tilesN) + " tiles" +
-         (accumulate ? " accumulate" : ""))
-            .str(),
-        {x, p->w, out, m, n},
-        {ceilDiv(m, tile.blockM()), ceilDiv(n, tile.blockN()), one},
-        {32 * tile.warpsM * tile.warpsN, 1, 1},
-        /*dynamicSharedBytes=*/nullptr, /*workgroup=*/{},
-        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-          MMAKernelBuilder(b, loc, tile, accumulate)
-              .build(kernel.args[0], kernel.args[1], kernel.args[2],
-                     kernel.args[3], kernel.args[4], p->k, kernel.blockIds,
-                     kernel.threadIds);
-        });
-    record(launch,
-           "mma " + Twine(tile.blockM()) + "x" + Twine(tile.blockN()) +
-               "x16 direct",
-           tiledWhen);
+    // Else (float32: always) the unpipelined one.
+    emitUnstaged(rewriter, loc, site, x, p->w, out, m, nStatic, /*heads=*/0,
+                 tiledWhen);
   }
 };
 
