@@ -23,6 +23,7 @@ bench/configs/hf-xlstm-7b:
 Writes LOG_DIR/hf-check.json with every figure; exits non-zero if a check
 fails.
 """
+import glob
 import json
 import os
 import re
@@ -275,6 +276,31 @@ if len(argmax) == 2:
         "name": "7b greedy bf16 vs f32 with float32's prefix >= 30/32",
         "ok": ok, "output": "%d of 32 equal (f32 on its own path: %d)" %
         (same, consistent)})
+
+# The same for each bf16 variant bundle of `gpu-check.sh prepare hf OPTS`
+# (reported, not checked): which lowering choice moves bf16's decisions.
+if len(argmax) == 2:
+    f32_logits = load_file(os.path.join(work, "7b-path-f32.out"))["logits"]
+    variants = {}
+    for bundle in sorted(glob.glob(os.path.join(root, "bundles",
+                                                "hf_xlstm_7b.bf16-v*.xlstmb"))):
+        name = os.path.basename(bundle)[:-len(".xlstmb")]
+        spec = bundle[:-len(".xlstmb")] + ".txt"
+        opts = open(spec).read().strip() if os.path.exists(spec) else ""
+        out = os.path.join(work, "7b-path-%s.out" % name)
+        r = sh([run, bundle, "--device=cuda", "--dtype", "bf16", "--weights",
+                ckpt, "--inputs", path_io, "--output", out])
+        if r.returncode != 0:
+            variants[name] = {"options": opts, "failed": True}
+            continue
+        logits = load_file(out)["logits"]
+        same = int((logits[0, 31:63].argmax(-1) == f32_tokens[0]).sum())
+        rel = float((logits - f32_logits).norm() / f32_logits.norm())
+        variants[name] = {"options": opts, "same_prefix": "%d of 32" % same,
+                          "logits_vs_f32": rel}
+        print("%s (%s): %d of 32 equal, logits vs f32 %.3e" %
+              (name, opts, same, rel))
+    results["7b_bf16_variants"] = variants
 
 with open(os.path.join(logs, "hf-check.json"), "w") as f:
     json.dump(results, f, indent=2)

@@ -5,7 +5,7 @@
 // 2048, so K = 1056 ends in a partial step whose missing chunks are
 // masked to zero), and a shared-memory sum over the warps.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512" --cse | FileCheck %s --check-prefix=SPLIT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-split-k-blocks=-1" 2>&1 | FileCheck %s --check-prefix=BADSPLIT
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
@@ -20,8 +20,8 @@
 // test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64), without and with
 // split K (16 warps, grid (3, 1); 8 warps, grid (3, 2)):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" | FileCheck %s --check-prefix=SIGNATURE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" | FileCheck %s --check-prefix=SIGNATURE8
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefixes=PTX,SPLITPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512" | FileCheck %s --check-prefix=SIGNATURE8
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefixes=PTX,SPLITPTX
 
 // CHECK-LABEL: func @small_batch(
 // CHECK:       scf.if %[[ONE:.+]] {
@@ -101,7 +101,7 @@
 // PTX: bar.sync
 // SPLITPTX: atom.global.add.u32
 
-// Split K (small-batch-split-k-blocks, 512 by default; at least 2 chunks
+// Split K (small-batch-split-k-blocks=512; at least 2 chunks
 // a warp): 3 blocks of 16 rows of W are too few, so with 8 warps K splits
 // over 2 grid rows of 768 (24 chunks, a step of 8 warps x 3) and 288 (9
 // chunks, the rest masked). Each block

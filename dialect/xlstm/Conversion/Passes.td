@@ -141,10 +141,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     `staged-group-m` tile rows on a 1-D grid (tiles resident together share
     A and W in L2). With `staged-tile-large`, outputs of at least
     `staged-large-min-blocks` of its tiles take that configuration instead
-    (an `scf.if` on `M` at run time). The defaults are the fastest pair of
-    the H200 sweep in docs/performance.md: 128x256x64 with 8 warps of
-    64x64 and 3 stages for outputs of at least 264 such tiles, 128x128x64
-    with 4 warps of 64x64 and 4 stages for the rest, both with group-m 8.
+    (an `scf.if` on `M` at run time; none by default). The default is the
+    fastest of the H200 sweeps in docs/performance.md (session 28):
+    128x128x64 with 4 warps of 64x64 and 3 stages (96 KiB of shared memory:
+    two blocks per SM on the H200, so that one block's epilogue overlaps
+    the other's main loop), group-m 8; it beat 128x256x64 with 8 warps for
+    large outputs plus 128x128x64 in 4 stages for the rest by 4 % on the
+    7B block.
     Outputs narrower than the tile, or K not a multiple of its K step,
     fall back to 128x128x32 with 8 warps of 64x32. With
     `split-k-blocks`, outputs of fewer tiles split K over grid z and add
@@ -205,12 +208,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "stages x 16 KiB of dynamic shared memory for bf16); 0: always "
            "the direct kernel, whose shape the warp options set">,
     Option<"stagedTile", "staged-tile", "std::string",
-           /*default=*/"\"128x128x64/2x2/4\"",
+           /*default=*/"\"128x128x64/2x2/3\"",
            "Block tile, warps and (optionally) stages of the pipelined "
            "kernel, BMxBNxBK/WMxWN[/S] (each warp (BM/WM) x (BN/WN); used "
            "where K % BK == 0, else 128x128x32/2x4 where K % 32 == 0)">,
     Option<"stagedTileLarge", "staged-tile-large", "std::string",
-           /*default=*/"\"128x256x64/2x4/3\"",
+           /*default=*/"\"\"",
            "The pipelined kernel's configuration for outputs with at least "
            "staged-large-min-blocks of its tiles (checked at run time; "
            "empty: none)">,
@@ -317,13 +320,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "warp); 2 blocks per SM let it keep more loads in flight (up to "
            "128 registers), 1 all of a step's; 0: no hint">,
     Option<"smallBatchSplitKBlocks", "small-batch-split-k-blocks", "int64_t",
-           /*default=*/"512",
+           /*default=*/"0",
            "A lone projection (not a launch of siblings) whose small-batch "
            "kernel has fewer blocks (16 rows of W each) than this splits K "
            "over grid rows up to about this many blocks (each split at least "
            "two 32-element chunks per warp); the last block of each column to "
            "finish adds the splits' float32 sums in a fixed order, so "
-           "results do not depend on timing. 0: never">,
+           "results do not depend on timing. 0: never (the default: on the "
+           "7B at batch 16, 512 measured 2 % slower than no split)">,
     Option<"skinnyUnroll", "skinny-unroll", "int64_t", /*default=*/"4",
            "32-element K chunks per warp per step of the skinny "
            "projections' kernel">
