@@ -335,12 +335,14 @@ bool padOddK(linalg::ContractOp op, RewriterBase &rewriter) {
 /// adjacent columns of one row: into a 16-bit `out` of even width they go
 /// as one 32-bit store.
 /// With `atomically`, each value is added to `out` by an atomic add (split
-/// K: several blocks add their partial sums).
+/// K: several blocks add their partial sums); with `addToOut`, to what
+/// `out` holds by a load and an add.
 void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 Value n, int64_t tilesM, int64_t tilesN,
                 function_ref<Value(int64_t, int64_t)> row,
                 function_ref<Value(int64_t, int64_t)> col,
-                bool atomically = false, bool evenView = false) {
+                bool atomically = false, bool evenView = false,
+                bool addToOut = false) {
   auto lt = [&](Value x, Value y) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   };
@@ -349,7 +351,7 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
   std::optional<int64_t> width = getConstantIntValue(n);
   // (`evenView`: a strided `out` whose offset and row stride the caller
   // knows to be even, so that pairs stay 4-byte aligned.)
-  bool pairs = !atomically && elt.getIntOrFloatBitWidth() == 16 &&
+  bool pairs = !atomically && !addToOut && elt.getIntOrFloatBitWidth() == 16 &&
                (outType.getLayout().isIdentity() || evenView) && width &&
                *width % 2 == 0;
   for (int64_t mi = 0; mi < tilesM; ++mi)
@@ -370,6 +372,12 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                                   /*nontemporal=*/false,
                                   b.getI64IntegerAttr(4));
           continue;
+        }
+        if (addToOut) {
+          Value old = memref::LoadOp::create(b, loc, out, ValueRange{r, c});
+          if (old.getType() != v.getType())
+            old = arith::ExtFOp::create(b, loc, v.getType(), old);
+          v = arith::AddFOp::create(b, loc, v, old);
         }
         if (elt != v.getType())
           v = arith::TruncFOp::create(b, loc, elt, v);
@@ -627,10 +635,15 @@ public:
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
   };
 
+  /// With `accumulate`, out += x W^T: the accumulators start from `out`,
+  /// or with `addInEpilogue` from zero, `out` added when they are stored
+  /// (the products' float32 sum keeps its own precision before a large
+  /// residual joins it, the order of y = x W^T; r = r + y).
   StagedMMAKernelBuilder(OpBuilder &b, Location loc, const StagedTile &t,
                          bool accumulate, const Gated *gated = nullptr,
-                         bool evenView = false)
-      : b(b), loc(loc), t(t), accumulate(accumulate), gated(gated),
+                         bool evenView = false, bool addInEpilogue = false)
+      : b(b), loc(loc), t(t), accumulate(accumulate && !addInEpilogue),
+        addInEpilogue(accumulate && addInEpilogue), gated(gated),
         evenView(evenView), i32(b.getI32Type()), f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -884,7 +897,7 @@ public:
     }
     if (!split) {
       storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-                 accCol, /*atomically=*/false, evenView);
+                 accCol, /*atomically=*/false, evenView, addInEpilogue);
       return;
     }
     auto store = scf::IfOp::create(b, loc, splitting, /*withElseRegion=*/true);
@@ -894,7 +907,7 @@ public:
                accCol, /*atomically=*/true);
     b.setInsertionPointToStart(store.elseBlock());
     storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-               accCol);
+               accCol, /*atomically=*/false, /*evenView=*/false, addInEpilogue);
   }
 
   /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
@@ -964,7 +977,7 @@ private:
   OpBuilder &b;
   Location loc;
   const StagedTile &t;
-  bool accumulate;
+  bool accumulate, addInEpilogue;
   const Gated *gated;
   /// `out` is a view of even offset and row stride (a headwise block's).
   bool evenView;
@@ -2109,7 +2122,10 @@ struct XLSTMContractToMMAPass
     llvm::raw_string_ostream os(config);
     os << cfg.blockM << "x" << cfg.blockN << "x" << cfg.blockK << "/"
        << cfg.warpsM << "x" << cfg.warpsN << "/" << numStages << " group-m "
-       << cfg.groupM << (accumulate ? " accumulate" : "")
+       << cfg.groupM
+       << (accumulate ? accumulateInEpilogue ? " accumulate in epilogue"
+                                             : " accumulate"
+                      : "")
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "");
     if (gated)
       os << " gated " << gated->key << " second rows +"
@@ -2145,7 +2161,7 @@ struct XLSTMContractToMMAPass
           }
           StagedMMAKernelBuilder(b, loc, cfg, accumulate,
                                  pair ? &*pair : nullptr,
-                                 /*evenView=*/heads != 0)
+                                 /*evenView=*/heads != 0, accumulateInEpilogue)
               .build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
                      kernel, inside);
         });

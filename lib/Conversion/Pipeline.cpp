@@ -265,6 +265,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "one launch"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().headwiseOneLaunch)};
+  Option<bool> accumulateInEpilogue{
+      *this, "mma-accumulate-in-epilogue",
+      llvm::cl::desc("xlstm-contract-to-mma accumulate-in-epilogue: an "
+                     "accumulating projection's pipelined kernel adds its "
+                     "output when it stores, not from the start"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().accumulateInEpilogue)};
   Option<bool> mmaGatedPairs{
       *this, "mma-gated-pairs",
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
@@ -524,6 +531,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.skinnyUnroll = o.skinnyUnroll;
         options.mma.smallBatchMinBlocksPerSM = o.smallBatchMinBlocksPerSM;
         options.mma.smallBatchSplitKBlocks = o.smallBatchSplitKBlocks;
+        options.mma.accumulateInEpilogue = o.accumulateInEpilogue;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.slstm.unitsPerThread = o.slstmUnitsPerThread;
         options.slstm.dotUnroll = o.slstmDotUnroll;

@@ -3,6 +3,16 @@
 // from the output (the accumulating forms), and the add and the buffer go.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=accumulate-residuals=0 | FileCheck %s --check-prefix=OFF
+// With accumulate-in-epilogue the pipelined kernel starts from zero and adds
+// r where it stores (the products' sum rounded before the residual joins):
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=accumulate-in-epilogue=1 | FileCheck %s --check-prefix=EPILOGUE
+// EPILOGUE-LABEL: gpu.func @projection_mma_staged(
+// EPILOGUE-NOT:   memref.load %arg2
+// EPILOGUE:       scf.for {{.*}} iter_args(%{{[^ ]+}} = %cst,
+// EPILOGUE:       nvvm.mma.sync
+// EPILOGUE:       %[[OLD:.+]] = memref.load %arg2[
+// EPILOGUE-NEXT:  %[[NEW:.+]] = arith.addf %{{.+}}, %[[OLD]] : f32
+// EPILOGUE-NEXT:  memref.store %[[NEW]], %arg2[
 
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>

@@ -230,6 +230,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "A projection into a zero-filled float32 buffer that only an "
            "in-place residual add r = r + y then reads adds into r instead "
            "(its kernels start from the output); the add and the buffer go">,
+    Option<"accumulateInEpilogue", "accumulate-in-epilogue", "bool",
+           /*default=*/"false",
+           "The pipelined kernel of an accumulating projection (out += x "
+           "W^T) starts its accumulators from zero and adds out when it "
+           "stores them, instead of starting from out: the float32 sum of "
+           "the products keeps its own precision before a large residual "
+           "joins it">,
     Option<"gatedPairs", "gated-pairs", "bool", /*default=*/"true",
            "Two projections of one x whose float32 outputs only one "
            "elementwise op reads (a gated FFN's act(gate) * up) run as one "
