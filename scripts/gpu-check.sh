@@ -43,7 +43,21 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # (XLSTM_GPU_OUT: another folder, so that several prepared sets can travel
 # in one call, e.g. gpu-out-hf beside gpu-out.)
-out="${XLSTM_GPU_OUT:-$root/gpu-out}"
+# `prepare` empties it, so it must be a folder of the repository (relative
+# paths are taken from the repository's root).
+out="${XLSTM_GPU_OUT:-gpu-out}"
+case "$out" in
+/*) ;;
+*) out="$root/$out" ;;
+esac
+case "$out" in
+*/../* | */..) echo "XLSTM_GPU_OUT=$out: no '..' please" >&2 && exit 2 ;;
+"$root"/?*) ;;
+*)
+  echo "XLSTM_GPU_OUT=$out: expected a folder inside $root" >&2
+  exit 2
+  ;;
+esac
 lit=/usr/lib/llvm-22/bin/lit
 
 # Golden cases (shared/golden); test/e2e has a test per case.

@@ -1233,7 +1233,10 @@ private:
 /// its sums in the global `partials`, and the last block of a column to
 /// arrive (counted atomically in `arrivals`, which it resets for the next
 /// launch) adds the column's partial sums in split order: the result does
-/// not depend on which block finishes first.
+/// not depend on which block finishes first. The buffers belong to the
+/// kernel's module, shared by every launch of the kernel: launches must
+/// follow each other on one stream (as the runtime's do), and one that is
+/// aborted leaves its counts behind.
 ///
 /// `swapped` is the same kernel for the transposed problem, a skinny
 /// projection (N <= 8 tokenTiles columns, any M): x streams as A, 16 of
@@ -1431,16 +1434,20 @@ public:
       memref::StoreOp::create(b, loc, warpSum(i), split->partials,
                               ValueRange{partialAt(kernel.blockIds.y, i)});
     });
-    // Each thread's stores reach the GPU's scope before the count does.
-    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+    // The block's stores are ordered before thread 0's by the barrier;
+    // its fences around the count make them visible GPU-wide before the
+    // count (release) and the other blocks' stores visible to this block
+    // after it (acquire, passed on by the next barrier). Thread 0 tells
+    // the block, through partial[0] (read above, before the barrier),
+    // whether it came last.
     gpu::BarrierOp::create(b, loc);
-    // Thread 0 counts the arrival and tells the block, through partial[0]
-    // (read above, before the barrier), whether it came last.
     ifThen(eqi(tid, idx(0)), [&] {
+      NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
       Value before = memref::AtomicRMWOp::create(
           b, loc, arith::AtomicRMWKind::addi,
           arith::ConstantIntOp::create(b, loc, i32, 1), split->arrivals,
           ValueRange{column});
+      NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
       Value last = arith::CmpIOp::create(
           b, loc, arith::CmpIPredicate::eq, before,
           arith::ConstantIntOp::create(b, loc, i32, split->splits - 1));
@@ -1461,7 +1468,6 @@ public:
         memref::LoadOp::create(b, loc, partial, ValueRange{idx(0)}),
         constant(1.0));
     ifThen(cameLast, [&] {
-      NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
       eachElement([&](Value i) {
         Value sum = constant(0.0);
         for (int64_t s = 0; s < split->splits; ++s)
@@ -3068,9 +3074,9 @@ struct XLSTMContractToMMAPass
           rewriter.getF32Type());
       // A lone projection of fewer blocks (16 rows of W each) than
       // small-batch-split-k-blocks splits K over grid rows, each split at
-      // least two chunks a warp (a split of less work spends more on its
-      // extra round of stores, count and loads than it gains); its warps'
-      // unroll shrinks to its K.
+      // least two chunks a warp but the last (a split of less work spends
+      // more on its extra round of stores, count and loads than it
+      // gains); its warps' unroll shrinks to its K.
       int64_t splits = 1, perSplit = k, unroll = smallBatchUnroll;
       int64_t columns = llvm::divideCeil(totalRows, T::blockN);
       int64_t kChunks = k / T::chunk;
@@ -3125,7 +3131,9 @@ struct XLSTMContractToMMAPass
                 memref::GlobalOp::create(
                     b, loc, "split_k_partials", b.getStringAttr("private"),
                     partialsType, b.getUnitAttr(), /*constant=*/false,
-                    b.getI64IntegerAttr(16));
+                    // (Whole 128-byte lines per column and split: no
+                    // cached sector holds two columns' sums.)
+                    b.getI64IntegerAttr(128));
                 memref::GlobalOp::create(
                     b, loc, "split_k_arrivals", b.getStringAttr("private"),
                     arrivalsType,
@@ -3352,9 +3360,6 @@ struct XLSTMContractToMMAPass
     }
   }
 
-  /// The tf32 (float32 operands) or direct mma kernel of the headwise
-  /// projection `site` over all its blocks in one launch, block h in grid
-  /// plane z = h (x (M, heads K), W (heads N, K), out (M, heads N)).
   /// The unpipelined tensor-core kernel of a projection (x (M, K), W (N,
   /// K), out (M, N), N = `n`): tf32 (3xTF32 without tf32) for float32
   /// operands, else the direct 16-bit one; recorded with `when`. With

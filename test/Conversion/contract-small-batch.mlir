@@ -17,7 +17,7 @@
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=33" 2>&1 | FileCheck %s --check-prefix=BADHINT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
-// test (CudaGpu.MlirSmallBatchProjectionMatchesFloat64), without and with
+// test (CudaSmallBatch.MlirProjectionMatchesFloat64 and MlirSplitKProjectionMatchesFloat64), without and with
 // split K (16 warps, grid (3, 1); 8 warps, grid (3, 2)):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" | FileCheck %s --check-prefix=SIGNATURE
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512" | FileCheck %s --check-prefix=SIGNATURE8
@@ -101,13 +101,13 @@
 // PTX: bar.sync
 // SPLITPTX: atom.global.add.u32
 
-// Split K (small-batch-split-k-blocks=512; at least 2 chunks
-// a warp): 3 blocks of 16 rows of W are too few, so with 8 warps K splits
-// over 2 grid rows of 768 (24 chunks, a step of 8 warps x 3) and 288 (9
-// chunks, the rest masked). Each block
-// parks its warps' sums in the module's global partial sums and counts its
-// arrival; the last of a column adds both splits in order and resets the
-// count.
+// Split K (small-batch-split-k-blocks=512; at least 2 chunks a warp in
+// every split but the last): 3 blocks of 16 rows of W are too few, so with
+// 8 warps K splits over 2 grid rows of 768 (24 chunks, a step of 8 warps x
+// 3) and 288 (9 chunks, the rest masked). Each block parks its warps' sums
+// in the module's global partial sums; after a barrier its thread 0 counts
+// the arrival between two GPU-scope fences (release, acquire); the last of
+// a column adds both splits in order and resets the count.
 // SPLIT-LABEL: func @small_batch(
 // SPLIT:         gpu.launch_func @projection_small_batch_mma::@projection_small_batch_mma blocks in (%{{.+}}, %c2, %c1)
 // SPLIT-SAME:      kernel = "small-batch mma 8 warps unroll 3, split-k 2 (768 of K each)"
@@ -116,7 +116,7 @@
 // SPLIT:           gpu.launch_func @[[$SKINNYSPLIT:projection_small_batch_mma_[0-9]+]]::{{.*}} blocks in (%{{.+}}, %c12, %c1)
 // SPLIT-SAME:      split-k 12 (512 of K each)
 // SPLIT:       gpu.module @projection_small_batch_mma
-// SPLIT-NEXT:    memref.global "private" @split_k_partials : memref<1536xf32> = uninitialized
+// SPLIT-NEXT:    memref.global "private" @split_k_partials : memref<1536xf32> = uninitialized {alignment = 128 : i64}
 // SPLIT-NEXT:    memref.global "private" @split_k_arrivals : memref<3xi32> = dense<0>
 // SPLIT:         gpu.func @projection_small_batch_mma(
 // SPLIT-DAG:       %[[PARTIALS:.+]] = memref.get_global @split_k_partials
@@ -126,13 +126,14 @@
 // SPLIT-NOT:       gpu.barrier
 // SPLIT-COUNT-12:    nvvm.mma.sync
 // SPLIT:           memref.store {{.*}}, %[[PARTIALS]]
-// SPLIT:           nvvm.memory.barrier <gpu>
-// SPLIT-NEXT:      gpu.barrier
-// SPLIT:           memref.atomic_rmw addi {{.*}}, %[[ARRIVALS]][%block_id_x]
-// SPLIT:           memref.store %c0_i32, %[[ARRIVALS]][%block_id_x]
 // SPLIT:           gpu.barrier
 // SPLIT:           scf.if
 // SPLIT-NEXT:        nvvm.memory.barrier <gpu>
+// SPLIT:             memref.atomic_rmw addi {{.*}}, %[[ARRIVALS]][%block_id_x]
+// SPLIT-NEXT:        nvvm.memory.barrier <gpu>
+// SPLIT:             memref.store %c0_i32, %[[ARRIVALS]][%block_id_x]
+// SPLIT:           gpu.barrier
+// SPLIT-NOT:       nvvm.memory.barrier
 // SPLIT-COUNT-2:     memref.load %[[PARTIALS]]
 // SPLIT:             memref.store {{.*}} : memref<?x40xf32>
 // SPLIT:       gpu.module @[[$SKINNYSPLIT]]

@@ -330,8 +330,8 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            /*default=*/"0",
            "A lone projection (not a launch of siblings) whose small-batch "
            "kernel has fewer blocks (16 rows of W each) than this splits K "
-           "over grid rows up to about this many blocks (each split at least "
-           "two 32-element chunks per warp); the last block of each column to "
+           "over grid rows up to about this many blocks (each split but the "
+           "last at least two 32-element chunks per warp); the last block of each column to "
            "finish adds the splits' float32 sums in a fixed order, so "
            "results do not depend on timing. 0: never (the default: on the "
            "7B at batch 16, 512 measured 2 % slower than no split)">,
