@@ -351,7 +351,9 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
   std::optional<int64_t> width = getConstantIntValue(n);
   // (`evenView`: a strided `out` whose offset and row stride the caller
   // knows to be even, so that pairs stay 4-byte aligned.)
-  bool pairs = !atomically && !addToOut && elt.getIntOrFloatBitWidth() == 16 &&
+  // (An added-to `out` is a float32 accumulation.)
+  assert((!addToOut || elt.isF32()) && "addToOut adds to float32");
+  bool pairs = !atomically && elt.getIntOrFloatBitWidth() == 16 &&
                (outType.getLayout().isIdentity() || evenView) && width &&
                *width % 2 == 0;
   for (int64_t mi = 0; mi < tilesM; ++mi)
@@ -373,12 +375,9 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                                   b.getI64IntegerAttr(4));
           continue;
         }
-        if (addToOut) {
-          Value old = memref::LoadOp::create(b, loc, out, ValueRange{r, c});
-          if (old.getType() != v.getType())
-            old = arith::ExtFOp::create(b, loc, v.getType(), old);
-          v = arith::AddFOp::create(b, loc, v, old);
-        }
+        if (addToOut)
+          v = arith::AddFOp::create(
+              b, loc, v, memref::LoadOp::create(b, loc, out, ValueRange{r, c}));
         if (elt != v.getType())
           v = arith::TruncFOp::create(b, loc, elt, v);
         if (atomically)
@@ -2415,10 +2414,9 @@ struct XLSTMContractToMMAPass
   /// it would take the staged kernel.
   bool gatedCandidate(const Site &site, int64_t rows) const {
     Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
-    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
     return stages >= 2 && !elt.isF32() && !site.accumulate && !site.f32Out &&
            !site.p.heads && site.p.k % fallbackTile().blockK == 0 &&
-           !(skinnyProjections && rows <= skinnyColumns);
+           !(skinnyProjections && rows <= skinnyColumns());
   }
 
   /// Whether `op`, later in `at`'s block, may move before `at`: what it
@@ -2724,6 +2722,16 @@ struct XLSTMContractToMMAPass
   bool smallBatchFor(const Site &site) const {
     Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
     return smallBatchMMA && !elt.isF32() && site.p.k % 32 == 0;
+  }
+
+  /// Outputs up to this wide are skinny: the small-batch kernel's token
+  /// columns.
+  int64_t skinnyColumns() const { return 8 * ((gemvMaxRows + 7) / 8); }
+
+  /// Whether `site`, of N = `n` columns, takes the skinny kernel (the
+  /// small-batch one with x and W swapped) at every M.
+  bool takesSkinny(const Site &site, int64_t n) const {
+    return skinnyProjections && smallBatchFor(site) && n <= skinnyColumns();
   }
 
   /// Loads of W per lane per step of the single-row matrix-vector kernel
@@ -3336,9 +3344,7 @@ struct XLSTMContractToMMAPass
       };
       int64_t heads = site->p.heads;
       // Blocks of a few columns: the skinny kernel each (emitProjection).
-      int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-      bool skinny = skinnyProjections && smallBatchFor(o.blocks.front()) &&
-                    o.n <= skinnyColumns;
+      bool skinny = takesSkinny(o.blocks.front(), o.n);
       if (headwiseOneLaunch && !skinny && stages >= 2 && !elt.isF32() &&
           emitStagedChoice(
               rewriter, loc, m, cst(o.n), o.n, k, tiledWhen,
@@ -3474,8 +3480,7 @@ struct XLSTMContractToMMAPass
     // A skinny projection (N up to the small-batch kernel's token
     // columns, e.g. the mLSTM gate pre-activations): that kernel with
     // the roles swapped, x streamed once at any M.
-    int64_t skinnyColumns = 8 * ((gemvMaxRows + 7) / 8);
-    if (skinnyProjections && smallBatchFor(site) && nStatic <= skinnyColumns) {
+    if (takesSkinny(site, nStatic)) {
       using T = SmallBatchMMAKernelBuilder;
       int64_t tokenTiles = (nStatic + 7) / 8;
       Type shared = xlstm::sharedMemoryType(
