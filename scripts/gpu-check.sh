@@ -431,7 +431,7 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
     # The same outputs as the first variant (M = 2 x 300 leaves partial
     # tiles, M = 40 few enough tiles to split K; accumulation order
     # differs, so a bf16-level tolerance).
-    for model in xlstm7b_block:logits mlstm_stack_24:y; do
+    for model in xlstm7b_block:logits mlstm_stack_24:y slstm_block_768:y; do
       key="${model#*:}" model="${model%:*}"
       for shape in "2 300" "1 40"; do
         set -- $shape

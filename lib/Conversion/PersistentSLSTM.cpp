@@ -32,6 +32,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -406,6 +407,302 @@ private:
   bool packedRegisterRows;
 };
 
+/// The recurrence on 16-bit tensor cores: a block per (head, `rows` batch
+/// rows) forms the step's pre-activations of all its rows as one product
+/// (4 DH x DH) x (DH x 8) of mma.sync m16n8k16 tiles. A is the head's R
+/// with rows m = g * DH + j (gate-major) and k the h index; its fragments
+/// are loaded once, into registers and, where those run out, into shared
+/// memory in fragment order (a lane's four words contiguous: one 16-byte
+/// load a fragment, no bank conflicts). B's columns are h of the block's
+/// rows rounded to R's type (hi, columns 0 .. rows - 1) and the residue
+/// h - hi rounded again (lo, the next `rows` columns): the lane holding a
+/// row's lo sums adds them to its partner's hi sums, so the products keep
+/// h to about twice the type's precision where upstream's kernels round h
+/// to it. Per step a warp issues about a tenth of the scalar kernel's
+/// instructions, and R is read from on chip only.
+class SLSTMTensorCoreKernel : KernelBuilder {
+public:
+  struct Shape {
+    int64_t warps = 0;         ///< warps per block
+    int64_t tilesM = 0;        ///< m16 tiles (of 4 DH) per warp
+    int64_t registerTiles = 0; ///< A fragments per warp held in registers
+    int64_t sharedTiles = 0;   ///< the rest, in shared memory
+    int64_t rows = 0;          ///< batch rows per block (4, 2 or 1)
+    int64_t threads() const { return warps * 32; }
+  };
+  /// Registers the kernel needs besides A fragments in registers (4 each):
+  /// accumulators, B fragments, the cell's state, gate inputs and biases.
+  static constexpr int64_t kOtherRegisters = 56;
+
+  /// The block shape for a head of `dh`: at most 16 warps sharing the 4 DH
+  /// rows of R in whole m16 tiles, as many fragments in registers as a
+  /// thread has left, the rest in shared memory, and as many batch rows (h
+  /// and its residue fill B's 8 columns at 4) as give each thread at most
+  /// one cell. None where `dh` is not a multiple of 16 or the rest does not
+  /// fit in `sharedLimit` bytes.
+  static std::optional<Shape> shapeFor(int64_t dh, int64_t sharedLimit) {
+    if (dh % 16 != 0)
+      return std::nullopt;
+    int64_t mTiles = 4 * dh / 16, kTiles = dh / 16;
+    Shape s;
+    s.tilesM = (mTiles + 15) / 16;
+    while (mTiles % s.tilesM != 0)
+      ++s.tilesM;
+    s.warps = mTiles / s.tilesM;
+    s.rows = 4;
+    while (s.rows * dh > s.threads())
+      s.rows /= 2;
+    int64_t perWarp = s.tilesM * kTiles;
+    int64_t registers = std::min<int64_t>(255, 65536 / s.threads() / 8 * 8);
+    s.registerTiles =
+        std::clamp<int64_t>((registers - kOtherRegisters) / 4, 0, perWarp);
+    s.sharedTiles = perWarp - s.registerTiles;
+    if (s.rows == 0 || sharedBytes(s, dh) > sharedLimit)
+      return std::nullopt;
+    return s;
+  }
+  /// A fragments, then B (8 rows of DH + 8 16-bit values: the padding puts
+  /// a fragment load's 8 rows in distinct banks), then the raw
+  /// pre-activations (rows x 4 DH float32).
+  static int64_t fragmentBytes(const Shape &s) {
+    return s.warps * s.sharedTiles * 32 * 16;
+  }
+  static int64_t bStride(int64_t dh) { return dh + 8; }
+  static int64_t rawOffset(const Shape &s, int64_t dh) {
+    return llvm::alignTo(fragmentBytes(s) + 8 * bStride(dh) * 2, 16);
+  }
+  static int64_t sharedBytes(const Shape &s, int64_t dh) {
+    return rawOffset(s, dh) + s.rows * 4 * dh * 4;
+  }
+
+  SLSTMTensorCoreKernel(OpBuilder &b, Location loc, int64_t dh,
+                        SLSTMFunction function, Type element, Shape shape)
+      : KernelBuilder(b, loc, b.getF32Type()), dh(dh), function(function),
+        element(element), shape(shape) {}
+
+  void build(const SLSTMBuffers &io, Value seqLen, gpu::LaunchOp launch) {
+    Value hd = launch.getBlockIds().x, rowBlock = launch.getBlockIds().y;
+    Value tid = launch.getThreadIds().x;
+    Value warp = divui(tid, idx(32)), lane = remui(tid, idx(32));
+    Value grp = divui(lane, idx(4)), tig = remui(lane, idx(4));
+    Value batch = memref::DimOp::create(b, loc, io.gates[0], idx(0));
+    Type i32 = b.getI32Type(), f32 = b.getF32Type();
+    int64_t kTiles = dh / 16, tilesM = shape.tilesM, rows = shape.rows;
+    int64_t perWarp = tilesM * kTiles;
+    int64_t numStates = io.stateTypes.size();
+
+    Value smem = dynamicSharedMemory();
+    Value aShared;
+    if (shape.sharedTiles > 0)
+      aShared =
+          sharedView(smem, {shape.warps * shape.sharedTiles * 32, 4}, i32, 0);
+    int64_t stride = bStride(dh);
+    Value hB = sharedView(smem, {8, stride}, element, fragmentBytes(shape));
+    Value hBWords =
+        sharedView(smem, {8, stride / 2}, i32, fragmentBytes(shape));
+    Value raw = sharedView(smem, {rows, 4 * dh}, f32, rawOffset(shape, dh));
+    // B's unused columns (fewer than 4 rows) stay zero.
+    if (rows < 4)
+      forRange(tid, idx(8 * stride), idx(shape.threads()), {},
+               [&](Value e, ValueRange) -> SmallVector<Value> {
+                 memref::StoreOp::create(
+                     b, loc, castFloat(constant(0.0), element), hB,
+                     ValueRange{divui(e, idx(stride)), remui(e, idx(stride))});
+                 return {};
+               });
+
+    // Thread tid updates the cell of unit j of the block's batch row
+    // `local`; threads past the block's cells and rows past the batch read
+    // clamped indices and store nothing.
+    Value valid = ult(tid, idx(rows * dh));
+    Value clamped = minui(tid, idx(rows * dh - 1));
+    Value local = divui(clamped, idx(dh)), j = remui(clamped, idx(dh));
+    Value unclampedRow = add(mul(rowBlock, idx(rows)), local);
+    Value active =
+        arith::AndIOp::create(b, loc, valid, ult(unclampedRow, batch));
+    Value row = minui(unclampedRow, sub(batch, idx(1)));
+    Value channel = add(mul(hd, idx(dh)), j);
+    SmallVector<Value, 4> bias;
+    for (int64_t g = 0; g < 4; ++g)
+      bias.push_back(load(io.bias, {hd, idx(g), j}));
+    SmallVector<Value> state;
+    for (int64_t s = 0; s < numStates; ++s)
+      state.push_back(io.initialState.empty()
+                          ? constant(0.0)
+                          : load(io.initialState[s], {row, channel}));
+    // h into B: hi (its value in R's type) in column `local`, the residue
+    // lo in column `local` + rows.
+    auto storeH = [&](Value h) {
+      ifThen(valid, [&] {
+        Value hi = castFloat(h, element);
+        Value lo = castFloat(subf(h, castFloat(hi, compute)), element);
+        memref::StoreOp::create(b, loc, hi, hB, ValueRange{local, j});
+        memref::StoreOp::create(b, loc, lo, hB,
+                                ValueRange{add(local, idx(rows)), j});
+      });
+    };
+    gpu::BarrierOp::create(b, loc);
+    storeH(state[0]);
+    gpu::BarrierOp::create(b, loc);
+
+    // R's fragments, loaded last before the loop so that their 16-bit
+    // halves are packed as they arrive (loaded earlier, the halves stay
+    // live, one register each, until the loop needs the words). In the
+    // order the product uses them (k tile, then m tile);
+    // the ones in registers spread evenly among those in shared memory, so
+    // that the shared loads interleave with mma on register operands.
+    SmallVector<int64_t> sharedSlot(perWarp, -1);
+    for (int64_t u = 0, slot = 0; u < perWarp; ++u) {
+      bool inRegisters = (u + 1) * shape.registerTiles / perWarp !=
+                         u * shape.registerTiles / perWarp;
+      if (!inRegisters)
+        sharedSlot[u] = slot++;
+    }
+    auto sharedFragment = [&](int64_t slot, int64_t r) -> SmallVector<Value> {
+      Value at =
+          add(mul(add(mul(warp, idx(shape.sharedTiles)), idx(slot)), idx(32)),
+              lane);
+      return {at, idx(r)};
+    };
+    // A fragment register r of tile (mi, kt): rows grp (+ 8 for odd r),
+    // k pair 2 tig (+ 8 from r = 2 on), as mma.sync m16n8k16 takes them.
+    SmallVector<SmallVector<Value, 4>> registerFragments(perWarp);
+    for (int64_t kt = 0; kt < kTiles; ++kt)
+      for (int64_t mi = 0; mi < tilesM; ++mi) {
+        int64_t u = kt * tilesM + mi;
+        for (int64_t r = 0; r < 4; ++r) {
+          Value m = add(mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16)),
+                        add(grp, idx(8 * (r & 1))));
+          Value g = divui(m, idx(dh)), j = remui(m, idx(dh));
+          Value k = add(idx(kt * 16 + 8 * (r >> 1)), mul(tig, idx(2)));
+          Value w0 = memref::LoadOp::create(b, loc, io.recurrentKernel,
+                                            ValueRange{hd, k, g, j});
+          Value w1 = memref::LoadOp::create(
+              b, loc, io.recurrentKernel, ValueRange{hd, add(k, idx(1)), g, j});
+          Value word = toWord(packPair(w0, w1, element));
+          if (sharedSlot[u] < 0)
+            registerFragments[u].push_back(fromWord(word));
+          else
+            memref::StoreOp::create(b, loc, word, aShared,
+                                    sharedFragment(sharedSlot[u], r));
+        }
+      }
+
+    // The lane holding columns 2 tig, 2 tig + 1 as hi sums (tig < rows /
+    // 2; both in lane 0 for one row) and its partner with their lo sums.
+    int64_t partner = rows / 2;
+    Value hiLane = ult(tig, idx(std::max<int64_t>(1, rows / 2)));
+    bool sequence = static_cast<bool>(io.y);
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), seqLen, idx(1), state,
+        [&](OpBuilder &, Location, Value t, ValueRange iter) {
+          // The step's gate inputs first: in flight during the product.
+          SmallVector<Value, 3> at = {row};
+          if (sequence)
+            at.push_back(t);
+          at.push_back(channel);
+          SmallVector<Value, 4> x;
+          for (int64_t g = 0; g < 4; ++g)
+            x.push_back(load(io.gates[g], at));
+          SmallVector<SmallVector<Value>> acc(
+              tilesM, SmallVector<Value>(4, constant(0.0)));
+          for (int64_t kt = 0; kt < kTiles; ++kt) {
+            // B fragment: k pair 2 tig (and + 8) of column grp.
+            SmallVector<Value, 2> bRegs;
+            for (int64_t half = 0; half < 2; ++half)
+              bRegs.push_back(fromWord(memref::LoadOp::create(
+                  b, loc, hBWords,
+                  ValueRange{grp, add(idx(kt * 8 + 4 * half), tig)})));
+            for (int64_t mi = 0; mi < tilesM; ++mi) {
+              int64_t u = kt * tilesM + mi;
+              SmallVector<Value, 4> a;
+              if (sharedSlot[u] < 0) {
+                a = registerFragments[u];
+              } else {
+                for (int64_t r = 0; r < 4; ++r)
+                  a.push_back(fromWord(memref::LoadOp::create(
+                      b, loc, aShared, sharedFragment(sharedSlot[u], r))));
+              }
+              acc[mi] = mma16x8x16(b, loc, element, a, bRegs, acc[mi]);
+            }
+          }
+          for (int64_t mi = 0; mi < tilesM; ++mi) {
+            // hi + lo of each (gate row, batch row): accumulator e holds
+            // row grp (+ 8 from e = 2 on) of column 2 tig + e % 2.
+            SmallVector<Value, 4> sums;
+            if (rows == 1) {
+              sums = {addf(acc[mi][0], acc[mi][1]),
+                      addf(acc[mi][2], acc[mi][3])};
+            } else {
+              for (Value v : acc[mi])
+                sums.push_back(
+                    addf(v, gpu::ShuffleOp::create(b, loc, v, partner, 32,
+                                                   gpu::ShuffleMode::XOR)
+                                .getShuffleResult()));
+            }
+            ifThen(hiLane, [&] {
+              Value m0 = mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16));
+              for (int64_t e = 0; e < 4; ++e) {
+                if (rows == 1 && e % 2)
+                  continue;
+                Value column =
+                    rows == 1 ? idx(0) : add(mul(tig, idx(2)), idx(e & 1));
+                store(sums[rows == 1 ? e / 2 : e], raw,
+                      {column, add(m0, add(grp, idx(8 * (e >> 1))))});
+              }
+            });
+          }
+          gpu::BarrierOp::create(b, loc);
+
+          // raw = x_g + (b_g + sum_i h_i R_i), the generic order.
+          SmallVector<Value> raws;
+          for (int64_t g = 0; g < 4; ++g)
+            raws.push_back(addf(
+                x[g], addf(bias[g], load(raw, {local, add(idx(g * dh), j)}))));
+          SmallVector<Value> next =
+              cellmath::slstmCell(b, loc, function, raws, iter);
+          // States round to their storage type every step, as stored.
+          for (auto [v, type] : llvm::zip(next, io.stateTypes))
+            v = castFloat(castFloat(v, type), compute);
+          storeH(next[0]);
+          if (sequence)
+            ifThen(active, [&] { store(next[0], io.y, {row, t, channel}); });
+          gpu::BarrierOp::create(b, loc);
+          scf::YieldOp::create(b, loc, next);
+        });
+    if (!io.finalState.empty())
+      ifThen(active, [&] {
+        for (int64_t s = 0; s < numStates; ++s)
+          store(loop.getResult(s), io.finalState[s], {row, channel});
+      });
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+private:
+  /// An operand register (i32 for bf16, vector<2xf16> for f16) as the
+  /// 32-bit word shared memory holds, and back.
+  Value toWord(Value reg) {
+    if (!element.isF16())
+      return reg;
+    Value bits = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), reg);
+    return vector::ExtractOp::create(b, loc, bits, ArrayRef<int64_t>{0});
+  }
+  Value fromWord(Value word) {
+    if (!element.isF16())
+      return word;
+    return vector::BitCastOp::create(
+        b, loc, VectorType::get({2}, element),
+        vector::BroadcastOp::create(
+            b, loc, VectorType::get({1}, b.getI32Type()), word));
+  }
+
+  int64_t dh;
+  SLSTMFunction function;
+  Type element;
+  Shape shape;
+};
+
 /// Registers the memory-path kernel needs besides rows of R held in
 /// registers (ptxas: 41 at 768 threads; with 40 rows held, 80 of the 85
 /// a thread has, no spills).
@@ -530,14 +827,61 @@ struct XLSTMPersistentSLSTMPass
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
+    Type rElement =
+        cast<RankedTensorType>(recurrentKernel.getType()).getElementType();
+    // The op's results: its allocations, written by the kernel.
+    auto replaceByResults = [&] {
+      SmallVector<Value> results;
+      for (auto [value, type] : llvm::zip(allocs, op->getResultTypes()))
+        results.push_back(toTensor(rewriter, loc, type, value));
+      rewriter.replaceOp(op, results);
+    };
+    // Sequences with 16-bit R: the tensor-core kernel where its fragments
+    // fit on chip. (A single step reads R once: the scalar step kernel.)
+    std::optional<SLSTMTensorCoreKernel::Shape> mmaShape;
+    if (tensorCores && sequence && compute.isF32() &&
+        (rElement.isBF16() || rElement.isF16()))
+      mmaShape = SLSTMTensorCoreKernel::shapeFor(dh, kMaxSharedBytesPerBlock);
+    if (mmaShape) {
+      int64_t rows = mmaShape->rows;
+      Value blocks = arith::DivUIOp::create(
+          rewriter, loc,
+          arith::AddIOp::create(rewriter, loc, batch, idx(rows - 1)),
+          idx(rows));
+      Value bytes = arith::ConstantIntOp::create(
+          rewriter, loc, rewriter.getI32Type(),
+          SLSTMTensorCoreKernel::sharedBytes(*mmaShape, dh));
+      auto launch =
+          gpu::LaunchOp::create(rewriter, loc, idx(numHeads), blocks, c1,
+                                idx(mmaShape->threads()), c1, c1, bytes);
+      xlstm::recordKernelChoice(
+          launch,
+          {"recurrence", xlstm::formatShape(gateType.getShape()),
+           "persistent sLSTM on tensor cores (m16n8k16, h as value + "
+           "residue), head dim " +
+               std::to_string(dh) + ", " + std::to_string(rows) +
+               " batch rows a block, " + std::to_string(mmaShape->warps) +
+               " warps, R fragments " +
+               std::to_string(mmaShape->registerTiles) +
+               " a warp in registers, " +
+               std::to_string(mmaShape->sharedTiles) + " in shared memory",
+           ""},
+          recurrentKernel);
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointToStart(&launch.getBody().front());
+        SLSTMTensorCoreKernel(rewriter, loc, dh, function, rElement, *mmaShape)
+            .build(io, seqLen, launch);
+      }
+      replaceByResults();
+      return;
+    }
     auto sharedType = [&](int64_t n) {
       return sharedMemoryType(rewriter.getContext(), {n}, compute);
     };
     // The last rows of R in shared memory, as many as shared-weight-bytes
     // holds (within the block's limit), in whole iterations of the dot
     // product.
-    Type rElement =
-        cast<RankedTensorType>(recurrentKernel.getType()).getElementType();
     // (A single step reads R once whatever it does: staging it on chip
     // would only add the copy.)
     int64_t sharedRows = 0;
@@ -616,10 +960,7 @@ struct XLSTMPersistentSLSTMPass
                   dotUnroll, prefetchGates, sharedRows, registerRows, packed)
           .build(io, seqLen, launch);
     }
-    SmallVector<Value> results;
-    for (auto [value, type] : llvm::zip(allocs, op->getResultTypes()))
-      results.push_back(toTensor(rewriter, loc, type, value));
-    rewriter.replaceOp(op, results);
+    replaceByResults();
   }
 };
 

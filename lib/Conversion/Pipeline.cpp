@@ -401,6 +401,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "recurrent weights two rows a register"),
       llvm::cl::init(
           xlstm::XLSTMPersistentSLSTMPassOptions().packRegisterRows)};
+  Option<bool> slstmTensorCores{
+      *this, "slstm-tensor-cores",
+      llvm::cl::desc("xlstm-persistent-slstm tensor-cores: sequences with "
+                     "16-bit recurrent weights on mma.sync, up to 4 batch "
+                     "rows a block"),
+      llvm::cl::init(xlstm::XLSTMPersistentSLSTMPassOptions().tensorCores)};
   Option<int64_t> dvTile{
       *this, "dv-tile",
       llvm::cl::desc("xlstm-chunkwise-mlstm-to-mma dv-tile: value columns per "
@@ -539,6 +545,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.slstm.sharedWeightBytes = o.slstmSharedWeightBytes;
         options.slstm.registerRowsOption = o.slstmRegisterRows;
         options.slstm.packRegisterRows = o.slstmPackRegisterRows;
+        options.slstm.tensorCores = o.slstmTensorCores;
         options.chunkwise.dvTile = o.dvTile;
         options.chunkwise.stagedOutputs = o.stagedChunkOutputs;
         options.chunkwise.stagedStates = o.stagedChunkStates;

@@ -10,7 +10,7 @@
 // SIX:         arith.select %{{.+}}, %c8, %c0
 // SIX-NEXT:    arith.addi
 // SIX-NEXT:    %[[LINE:.+]] = arith.divui %[[ROW:.+]], %c4
-// SIX-NEXT:    %[[KEY:.+]] = arith.andi %[[LINE]], %c1
+// SIX:         %[[KEY:.+]] = arith.andi %[[LINE]], %c1
 // SIX-NEXT:    %[[SWZ:.+]] = arith.xori %{{.+}}, %[[KEY]]
 // SIX-NEXT:    %[[COL:.+]] = arith.muli %[[SWZ]], %c8
 // SIX-NEXT:    nvgpu.device_async_copy {{.*}}[%{{.+}}, %[[ROW]], %[[COL]]]
@@ -20,7 +20,7 @@
 // TWO:         arith.select %{{.+}}, %c8, %c0
 // TWO-NEXT:    arith.addi
 // TWO-NEXT:    %[[LINE:.+]] = arith.divui %[[ROW:.+]], %c4
-// TWO-NEXT:    %[[KEY:.+]] = arith.andi %[[LINE]], %c1
+// TWO:         %[[KEY:.+]] = arith.andi %[[LINE]], %c1
 // TWO-NEXT:    %[[SWZ:.+]] = arith.xori %{{.+}}, %[[KEY]]
 // TWO-NEXT:    %[[COL:.+]] = arith.muli %[[SWZ]], %c8
 // TWO-NEXT:    nvgpu.device_async_copy {{.*}}[%{{.+}}, %[[ROW]], %[[COL]]]

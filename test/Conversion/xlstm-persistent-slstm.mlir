@@ -1,17 +1,19 @@
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=GLOBAL
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=0" | FileCheck %s --check-prefix=SHARED
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=8" | FileCheck %s --check-prefix=REGROWS
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 shared-weight-bytes=4096 register-rows=8 pack-register-rows=1" | FileCheck %s --check-prefix=PACKED
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm=tensor-cores=0 | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=GLOBAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 shared-weight-bytes=4096 register-rows=0" | FileCheck %s --check-prefix=SHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 shared-weight-bytes=4096 register-rows=8" | FileCheck %s --check-prefix=REGROWS
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 shared-weight-bytes=4096 register-rows=8 pack-register-rows=1" | FileCheck %s --check-prefix=PACKED
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-rows=-2" 2>&1 | FileCheck %s --check-prefix=BADROWS
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="shared-weight-bytes=-1" 2>&1 | FileCheck %s --check-prefix=BADROWS
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16" | FileCheck %s --check-prefix=ALLSHARED
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" | FileCheck %s --check-prefix=FOUR
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 prefetch-gates=0 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=LATE
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16" | FileCheck %s --check-prefix=ALLSHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 units-per-thread=4 dot-unroll=16" | FileCheck %s --check-prefix=FOUR
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 prefetch-gates=0 shared-weight-bytes=0 register-rows=0" | FileCheck %s --check-prefix=LATE
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="units-per-thread=3" 2>&1 | FileCheck %s --check-prefix=BADUNITS
 // RUN: not xlstm-opt %s --split-input-file --xlstm-persistent-slstm="dot-unroll=0" 2>&1 | FileCheck %s --check-prefix=BADUNROLL
-// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="register-head-dim=16 units-per-thread=4 dot-unroll=16" --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=isa chip=sm_80" 2>&1 | FileCheck %s --check-prefix=ISA --implicit-check-not=error
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm="tensor-cores=0 register-head-dim=16 units-per-thread=4 dot-unroll=16" --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=isa chip=sm_80" 2>&1 | FileCheck %s --check-prefix=ISA --implicit-check-not=error
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-persistent-slstm --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm | FileCheck %s --check-prefix=MMA
+// RUN: xlstm-opt %s --split-input-file --xlstm-persistent-slstm --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=isa chip=sm_80" 2>&1 | FileCheck %s --check-prefix=MMA-ISA --implicit-check-not=error
 
 // The whole recurrence is one launch: a block per (head, batch row) of
 // 4 * DH threads, h and the raw gates in shared memory, a time loop with
@@ -145,6 +147,31 @@
 // ISA-SAME:    st.shared.v4.b32
 // BADUNITS: units-per-thread must be 1, 2 or 4, got 3
 // BADUNROLL: dot-unroll must be in [1, 32], got 0
+// On tensor cores (the default for 16-bit R): a block per (head, 4 batch
+// rows) of 8 warps, each holding its 2 A fragments of R (one m16 tile, two
+// k16 tiles; two 16-bit weights a word, 16 loads) in registers. Per step
+// one mma per fragment; the lanes holding a row's hi and lo sums add them
+// (xor 2), the raw gates go through shared memory to the cell threads.
+// MMA-LABEL: func @sequence
+// MMA:       %[[RB:.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<2x32x4x32xbf16>
+// MMA:       %[[BLOCKS:.+]] = arith.divui %{{.+}}, %c4
+// MMA:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c2, %{{[^ ]+}} = %[[BLOCKS]], %{{[^ ]+}} = %c1)
+// MMA-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c256, %{{[^ ]+}} = %c1, %{{[^ ]+}} = %c1) dynamic_shared_memory_size %c2688_i32
+// MMA:         memref.view {{.*}} to memref<8x40xbf16, #gpu.address_space<workgroup>>
+// MMA:         memref.view {{.*}} to memref<4x128xf32, #gpu.address_space<workgroup>>
+// MMA:         gpu.barrier
+// MMA:         gpu.barrier
+// MMA-COUNT-16: memref.load %[[RB]]
+// MMA:         scf.for
+// MMA-COUNT-2:   nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// MMA-COUNT-4:   gpu.shuffle  xor %{{[^,]+}}, %c2_i32
+// MMA:           gpu.barrier
+// MMA:           math.log1p
+// MMA:           gpu.barrier
+// MMA-NOT:   xlstm.slstm
+// MMA-ISA-LABEL: gpu.binary @sequence_kernel
+// MMA-ISA-SAME:    mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// MMA-ISA-SAME:    shfl.sync.bfly.b32
 // BIN: gpu.binary @sequence_kernel
 func.func @sequence(%i: tensor<?x?x64xf32>, %f: tensor<?x?x64xf32>,
                     %z: tensor<?x?x64xf32>, %o: tensor<?x?x64xf32>,
@@ -223,6 +250,9 @@ func.func @slstm_step_from_memory(%g: tensor<?x32xf32>, %r: tensor<1x32x4x32xbf1
 // step), the recurrent weights read in the loop; 4 with
 // units-per-thread=4.
 // CHECK-LABEL: func @wide
+// MMA-LABEL: func @wide
+// MMA-NOT: nvvm.mma.sync
+// MMA: scf.for
 // CHECK:       gpu.launch
 // CHECK-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c1024,
 // CHECK:         scf.for
@@ -307,4 +337,35 @@ func.func @open_width(%g: tensor<?x?x64xf32>, %r: tensor<2x32x4x32xf32>,
          tensor<?x?x64xf32>, tensor<2x32x4x32xf32>, tensor<2x4x32xf32>)
       -> tensor<?x?x?xf32>
   return %y : tensor<?x?x?xf32>
+}
+
+// -----
+
+// A head of 160 on tensor cores: 40 m16 tiles, 10 warps of 4 (320
+// threads, 2 batch rows a block: the hi sums of a row in lane tig = 0, its
+// lo sums in tig = 1), 36 of a warp's 40 fragments in registers and 4 in
+// shared memory in fragment order (a lane's 4 words together: one 16-byte
+// load each per step).
+// MMA-LABEL: func @sequence_shared
+// MMA:       %[[BLOCKS:.+]] = arith.divui %{{.+}}, %c2
+// MMA:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c1{{[_0-9]*}}, %{{[^ ]+}} = %[[BLOCKS]], %{{[^ ]+}} = %c1)
+// MMA-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c320, %{{[^ ]+}} = %c1, %{{[^ ]+}} = %c1) dynamic_shared_memory_size %c28288_i32
+// MMA:         %[[FRAGMENTS:.+]] = memref.view {{.*}} to memref<1280x4xi32, #gpu.address_space<workgroup>>
+// MMA:         memref.view {{.*}} to memref<2x640xf32, #gpu.address_space<workgroup>>
+// MMA-COUNT-16: memref.store %{{.+}}, %[[FRAGMENTS]]
+// MMA:         scf.for
+// MMA-COUNT-40:  nvvm.mma.sync
+// MMA-COUNT-4:   gpu.shuffle  xor %{{[^,]+}}, %c1_i32
+// MMA:           gpu.barrier
+// MMA:           math.log1p
+// MMA-ISA-LABEL: gpu.binary @sequence_shared_kernel
+// MMA-ISA-SAME:    ld.shared.v4.b32
+func.func @sequence_shared(%g: tensor<?x?x160xf32>, %r: tensor<1x160x4x160xbf16>,
+                           %b: tensor<1x4x160xbf16>) -> tensor<?x?x160xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x?x160xf32>, tensor<?x?x160xf32>, tensor<?x?x160xf32>,
+         tensor<?x?x160xf32>, tensor<1x160x4x160xbf16>, tensor<1x4x160xbf16>)
+      -> tensor<?x?x160xf32>
+  return %y : tensor<?x?x160xf32>
 }

@@ -231,7 +231,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "in-place residual add r = r + y then reads adds into r instead "
            "(its kernels start from the output); the add and the buffer go">,
     Option<"accumulateInEpilogue", "accumulate-in-epilogue", "bool",
-           /*default=*/"false",
+           /*default=*/"true",
            "The pipelined kernel of an accumulating projection (out += x "
            "W^T) starts its accumulators from zero and adds out when it "
            "stores them, instead of starting from out: the float32 sum of "
@@ -410,6 +410,21 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     tensor IR before bufferization. Heads that no `U <= 4` dividing `DH`
     fits into 1024 threads are left to the generic path.
 
+    With `tensor-cores` (default), sequences whose R is bf16 or f16 and whose
+    `DH` is a multiple of 16 take a tensor-core kernel instead: a block per
+    (head, up to 4 batch rows) forms the step's pre-activations of all its
+    rows as one (4 DH x DH) x (DH x 8) product of mma.sync m16n8k16 tiles.
+    Up to 16 warps share R's m16 tiles; each loads its A fragments once,
+    into registers and, where a thread's registers run out, into shared
+    memory in fragment order (one 16-byte load a fragment per step). B's 8
+    columns hold h of the block's rows in R's type and the residue h - hi
+    in the same type, so that the float32 sums keep h to about 16 bits
+    where upstream's kernels round it to R's 8; the lanes holding a row's
+    two halves add them. The cell update is the scalar kernel's, one
+    thread per (row, unit). Heads whose fragments do not fit in registers
+    and the block's 163 KiB of shared memory keep the scalar kernel. (On
+    the H200, B 16 S 1024 DH 192: 1.65 us a step against 3.33.)
+
     ```mlir
     %y = xlstm.slstm %i, %f, %z, %o, %r, %b {function = #xlstm.function<slstm>,
         num_heads = 4 : i64} : (...) -> tensor<?x?x128xf32>
@@ -458,12 +473,17 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
            "16-bit recurrent weights held in registers two rows a 32-bit "
            "register (unpacked in the dot product, as the shared-memory "
            "copy is): twice the rows on chip for the same registers, fewer "
-           "read from L2 every step">
+           "read from L2 every step">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Sequences with 16-bit recurrent weights and a head dimension "
+           "divisible by 16 on mma.sync m16n8k16: a block per (head, up to 4 "
+           "batch rows), R's fragments in registers and shared memory, h split "
+           "into its 16-bit value and residue (B's 8 columns)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
-    "::mlir::math::MathDialect",
+    "::mlir::math::MathDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
   ];
