@@ -258,8 +258,10 @@ sys.exit("no PTX image has the kernel " + name)
   done
   # sLSTM heads of 512 units (two gate pre-activations per thread).
   reference_case slstm_wide 2
-  # sLSTM heads of 192 and 128 units (issue 10's sLSTM blocks): R read from
-  # memory, its last rows from the kernel's shared-memory copy.
+  # sLSTM heads of 192 and 128 units (issue 10's sLSTM blocks): in bf16 the
+  # tensor-core recurrence (2 rows a block, R's fragments partly in shared
+  # memory at 192; 4 rows, a half-filled block at 128), in f32 the scalar
+  # kernel reading R's last rows from its shared-memory copy.
   reference_case slstm_block_768 2
   reference_case slstm_block_512 2
   # Projections whose K (40, 80) is not a multiple of 16: zero-padded

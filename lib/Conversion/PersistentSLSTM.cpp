@@ -6,15 +6,20 @@
 //
 // The sLSTM is strictly sequential: step t needs all of h_{t-1} of its head.
 // Lowered generically it is a host loop of launches per step. Here the
-// whole recurrence is one launch with one block per (head, batch row) that
-// loops over time itself:
+// whole recurrence is one launch whose blocks loop over time themselves:
 //
-//   thread (g, j) (4 * DH threads) owns gate g of hidden unit j: its column
-//   R[hd, :, g, j] of the recurrent kernel lives in registers (or is read
-//   from global memory, L1-cached, for heads too wide for that);
-//   per step it forms raw = x_g[t, j] + b[g, j] + sum_i h[i] R[i, g, j] from
-//   h in shared memory, hands it over in shared memory, and threads j < DH
-//   update the cell state (kept in registers) and publish the new h.
+//   - on tensor cores (16-bit R, DH a multiple of 16): a block per (head, up
+//     to 4 batch rows) forms each step's pre-activations of all its rows as
+//     one mma.sync product of R's fragments (held on chip) and h;
+//   - else a block per (head, batch row), thread (g, j) (4 * DH threads)
+//     owning gate g of hidden unit j: its column R[hd, :, g, j] of the
+//     recurrent kernel lives in registers (or is read from shared or global
+//     memory for heads too wide for that); per step it forms
+//     raw = x_g[t, j] + b[g, j] + sum_i h[i] R[i, g, j] from h in shared
+//     memory.
+//   In both, raw gates are handed over in shared memory and a thread per
+//   (row, unit) updates the cell state (kept in registers) and publishes
+//   the new h.
 //
 // The op's tensors cross into buffers with bufferization.to_buffer /
 // to_tensor, so the pass runs on tensor IR before bufferization.
@@ -50,6 +55,14 @@ using namespace mlir;
 using namespace xlstm;
 
 namespace {
+
+/// The registers a thread may use in a block of `threads`: the register
+/// file is four quarters of 16K, one per warp scheduler, each serving
+/// every fourth warp; ptxas allocates in eights, at most 255.
+int64_t registersPerThread(int64_t threads) {
+  int64_t warpsPerQuarter = llvm::divideCeil(llvm::divideCeil(threads, 32), 4);
+  return std::min<int64_t>(255, 16384 / (warpsPerQuarter * 32) / 8 * 8);
+}
 
 /// What the kernel reads and writes, as buffers. Gates are (B, S, H) for
 /// the sequence op, (B, H) for the single step.
@@ -416,10 +429,12 @@ private:
 /// load a fragment, no bank conflicts). B's columns are h of the block's
 /// rows rounded to R's type (hi, columns 0 .. rows - 1) and the residue
 /// h - hi rounded again (lo, the next `rows` columns): the lane holding a
-/// row's lo sums adds them to its partner's hi sums, so the products keep
-/// h to about twice the type's precision where upstream's kernels round h
-/// to it. Per step a warp issues about a tenth of the scalar kernel's
-/// instructions, and R is read from on chip only.
+/// row's hi sums adds its partner's lo sums, so the products see h to 17
+/// bits (bf16) or 22 (f16) where upstream's kernels round h to R's type.
+/// (The scalar kernel's float32 FMAs see all of h and keep the generic
+/// lowering's order of the sum; this one's order is the tensor cores'.) Per
+/// step a warp issues about a tenth of the scalar kernel's instructions, and R
+/// is read from on chip only.
 class SLSTMTensorCoreKernel : KernelBuilder {
 public:
   struct Shape {
@@ -427,7 +442,7 @@ public:
     int64_t tilesM = 0;        ///< m16 tiles (of 4 DH) per warp
     int64_t registerTiles = 0; ///< A fragments per warp held in registers
     int64_t sharedTiles = 0;   ///< the rest, in shared memory
-    int64_t rows = 0;          ///< batch rows per block (4, 2 or 1)
+    int64_t rows = 0;          ///< batch rows per block (4 or 2)
     int64_t threads() const { return warps * 32; }
   };
   /// Registers the kernel needs besides A fragments in registers (4 each):
@@ -436,10 +451,11 @@ public:
 
   /// The block shape for a head of `dh`: at most 16 warps sharing the 4 DH
   /// rows of R in whole m16 tiles, as many fragments in registers as a
-  /// thread has left, the rest in shared memory, and as many batch rows (h
-  /// and its residue fill B's 8 columns at 4) as give each thread at most
-  /// one cell. None where `dh` is not a multiple of 16 or the rest does not
-  /// fit in `sharedLimit` bytes.
+  /// thread has left, the rest in shared memory, and 4 batch rows (h and
+  /// its residue fill B's 8 columns) or, where the block has fewer threads
+  /// than 4 rows have cells, 2. None where `dh` is not a multiple of 16,
+  /// 2 rows have more cells than threads or the rest does not fit in
+  /// `sharedLimit` bytes.
   static std::optional<Shape> shapeFor(int64_t dh, int64_t sharedLimit) {
     if (dh % 16 != 0)
       return std::nullopt;
@@ -449,15 +465,13 @@ public:
     while (mTiles % s.tilesM != 0)
       ++s.tilesM;
     s.warps = mTiles / s.tilesM;
-    s.rows = 4;
-    while (s.rows * dh > s.threads())
-      s.rows /= 2;
+    s.rows = 4 * dh <= s.threads() ? 4 : 2;
     int64_t perWarp = s.tilesM * kTiles;
-    int64_t registers = std::min<int64_t>(255, 65536 / s.threads() / 8 * 8);
+    int64_t registers = registersPerThread(s.threads());
     s.registerTiles =
         std::clamp<int64_t>((registers - kOtherRegisters) / 4, 0, perWarp);
     s.sharedTiles = perWarp - s.registerTiles;
-    if (s.rows == 0 || sharedBytes(s, dh) > sharedLimit)
+    if (s.rows * dh > s.threads() || sharedBytes(s, dh) > sharedLimit)
       return std::nullopt;
     return s;
   }
@@ -512,8 +526,9 @@ public:
                });
 
     // Thread tid updates the cell of unit j of the block's batch row
-    // `local`; threads past the block's cells and rows past the batch read
-    // clamped indices and store nothing.
+    // `local`. Threads past the block's cells read clamped indices and
+    // store nothing; rows past the batch compute on the last row's inputs
+    // and store only into B (columns no valid row reads).
     Value valid = ult(tid, idx(rows * dh));
     Value clamped = minui(tid, idx(rows * dh - 1));
     Value local = divui(clamped, idx(dh)), j = remui(clamped, idx(dh));
@@ -573,12 +588,13 @@ public:
         for (int64_t r = 0; r < 4; ++r) {
           Value m = add(mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16)),
                         add(grp, idx(8 * (r & 1))));
-          Value g = divui(m, idx(dh)), j = remui(m, idx(dh));
+          Value gate = divui(m, idx(dh)), unit = remui(m, idx(dh));
           Value k = add(idx(kt * 16 + 8 * (r >> 1)), mul(tig, idx(2)));
           Value w0 = memref::LoadOp::create(b, loc, io.recurrentKernel,
-                                            ValueRange{hd, k, g, j});
+                                            ValueRange{hd, k, gate, unit});
           Value w1 = memref::LoadOp::create(
-              b, loc, io.recurrentKernel, ValueRange{hd, add(k, idx(1)), g, j});
+              b, loc, io.recurrentKernel,
+              ValueRange{hd, add(k, idx(1)), gate, unit});
           Value word = toWord(packPair(w0, w1, element));
           if (sharedSlot[u] < 0)
             registerFragments[u].push_back(fromWord(word));
@@ -588,10 +604,10 @@ public:
         }
       }
 
-    // The lane holding columns 2 tig, 2 tig + 1 as hi sums (tig < rows /
-    // 2; both in lane 0 for one row) and its partner with their lo sums.
+    // The lanes holding columns 2 tig, 2 tig + 1 as hi sums (tig < rows /
+    // 2) and their partners (tig ^ rows / 2) with those rows' lo sums.
     int64_t partner = rows / 2;
-    Value hiLane = ult(tig, idx(std::max<int64_t>(1, rows / 2)));
+    Value hiLane = ult(tig, idx(rows / 2));
     bool sequence = static_cast<bool>(io.y);
     auto loop = scf::ForOp::create(
         b, loc, idx(0), seqLen, idx(1), state,
@@ -630,31 +646,23 @@ public:
             // hi + lo of each (gate row, batch row): accumulator e holds
             // row grp (+ 8 from e = 2 on) of column 2 tig + e % 2.
             SmallVector<Value, 4> sums;
-            if (rows == 1) {
-              sums = {addf(acc[mi][0], acc[mi][1]),
-                      addf(acc[mi][2], acc[mi][3])};
-            } else {
-              for (Value v : acc[mi])
-                sums.push_back(
-                    addf(v, gpu::ShuffleOp::create(b, loc, v, partner, 32,
-                                                   gpu::ShuffleMode::XOR)
-                                .getShuffleResult()));
-            }
+            for (Value v : acc[mi])
+              sums.push_back(
+                  addf(v, gpu::ShuffleOp::create(b, loc, v, partner, 32,
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult()));
             ifThen(hiLane, [&] {
               Value m0 = mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16));
-              for (int64_t e = 0; e < 4; ++e) {
-                if (rows == 1 && e % 2)
-                  continue;
-                Value column =
-                    rows == 1 ? idx(0) : add(mul(tig, idx(2)), idx(e & 1));
-                store(sums[rows == 1 ? e / 2 : e], raw,
-                      {column, add(m0, add(grp, idx(8 * (e >> 1))))});
-              }
+              for (int64_t e = 0; e < 4; ++e)
+                store(sums[e], raw,
+                      {add(mul(tig, idx(2)), idx(e & 1)),
+                       add(m0, add(grp, idx(8 * (e >> 1))))});
             });
           }
           gpu::BarrierOp::create(b, loc);
 
-          // raw = x_g + (b_g + sum_i h_i R_i), the generic order.
+          // raw = x_g + (b_g + sum_i h_i R_i), grouped as the scalar kernel
+          // groups them.
           SmallVector<Value> raws;
           for (int64_t g = 0; g < 4; ++g)
             raws.push_back(addf(
@@ -909,10 +917,9 @@ struct XLSTMPersistentSLSTMPass
       int64_t wanted =
           registerRowsOption >= 0
               ? int64_t(registerRowsOption)
-              : std::max<int64_t>(
-                    0, std::min<int64_t>(255, 65536 / threads / 8 * 8) -
-                           (packed ? kSLSTMPackedKernelRegisters
-                                   : kSLSTMKernelRegisters)) *
+              : std::max<int64_t>(0, registersPerThread(threads) -
+                                         (packed ? kSLSTMPackedKernelRegisters
+                                                 : kSLSTMKernelRegisters)) *
                     (packed ? 2 : 1);
       registerRows = std::min<int64_t>(wanted, dh - sharedRows);
       registerRows -= registerRows % (packed ? std::lcm(unroll, int64_t(2))

@@ -343,16 +343,17 @@ func.func @open_width(%g: tensor<?x?x64xf32>, %r: tensor<2x32x4x32xf32>,
 
 // A head of 160 on tensor cores: 40 m16 tiles, 10 warps of 4 (320
 // threads, 2 batch rows a block: the hi sums of a row in lane tig = 0, its
-// lo sums in tig = 1), 36 of a warp's 40 fragments in registers and 4 in
-// shared memory in fragment order (a lane's 4 words together: one 16-byte
-// load each per step).
+// lo sums in tig = 1). A thread has 168 registers (10 warps: 3 to each
+// quarter of the register file), so 28 of a warp's 40 fragments stay in
+// registers and 12 go to shared memory in fragment order (a lane's 4 words
+// together: one 16-byte load each per step).
 // MMA-LABEL: func @sequence_shared
 // MMA:       %[[BLOCKS:.+]] = arith.divui %{{.+}}, %c2
 // MMA:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c1{{[_0-9]*}}, %{{[^ ]+}} = %[[BLOCKS]], %{{[^ ]+}} = %c1)
-// MMA-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c320, %{{[^ ]+}} = %c1, %{{[^ ]+}} = %c1) dynamic_shared_memory_size %c28288_i32
-// MMA:         %[[FRAGMENTS:.+]] = memref.view {{.*}} to memref<1280x4xi32, #gpu.address_space<workgroup>>
+// MMA-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c320, %{{[^ ]+}} = %c1, %{{[^ ]+}} = %c1) dynamic_shared_memory_size %c69248_i32
+// MMA:         %[[FRAGMENTS:.+]] = memref.view {{.*}} to memref<3840x4xi32, #gpu.address_space<workgroup>>
 // MMA:         memref.view {{.*}} to memref<2x640xf32, #gpu.address_space<workgroup>>
-// MMA-COUNT-16: memref.store %{{.+}}, %[[FRAGMENTS]]
+// MMA-COUNT-48: memref.store %{{.+}}, %[[FRAGMENTS]]
 // MMA:         scf.for
 // MMA-COUNT-40:  nvvm.mma.sync
 // MMA-COUNT-4:   gpu.shuffle  xor %{{[^,]+}}, %c1_i32
@@ -368,4 +369,23 @@ func.func @sequence_shared(%g: tensor<?x?x160xf32>, %r: tensor<1x160x4x160xbf16>
          tensor<?x?x160xf32>, tensor<1x160x4x160xbf16>, tensor<1x4x160xbf16>)
       -> tensor<?x?x160xf32>
   return %y : tensor<?x?x160xf32>
+}
+
+// -----
+
+// f16 weights: the same kernel on f16 mma operands (vector<2xf16>
+// registers, stored in shared memory as 32-bit words where they go there).
+// MMA-LABEL: func @sequence_f16
+// MMA:         scf.for
+// MMA-COUNT-2:   nvvm.mma.sync A[{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// MMA-ISA-LABEL: gpu.binary @sequence_f16_kernel
+// MMA-ISA-SAME:    mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+func.func @sequence_f16(%g: tensor<?x?x32xf32>, %r: tensor<1x32x4x32xf16>,
+                        %b: tensor<1x4x32xf16>) -> tensor<?x?x32xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>,
+         tensor<?x?x32xf32>, tensor<1x32x4x32xf16>, tensor<1x4x32xf16>)
+      -> tensor<?x?x32xf32>
+  return %y : tensor<?x?x32xf32>
 }

@@ -418,10 +418,12 @@ def XLSTMPersistentSLSTMPass : Pass<"xlstm-persistent-slstm"> {
     into registers and, where a thread's registers run out, into shared
     memory in fragment order (one 16-byte load a fragment per step). B's 8
     columns hold h of the block's rows in R's type and the residue h - hi
-    in the same type, so that the float32 sums keep h to about 16 bits
-    where upstream's kernels round it to R's 8; the lanes holding a row's
-    two halves add them. The cell update is the scalar kernel's, one
-    thread per (row, unit). Heads whose fragments do not fit in registers
+    in the same type, so that the float32 sums see h to 17 bits (bf16; 22
+    for f16) where upstream's kernels round it to R's type; the lanes
+    holding a row's two halves add them (the sum's order is the tensor
+    cores', not the scalar kernel's). The cell update is the scalar
+    kernel's, one thread per (row, unit); a block takes 4 rows, or 2 where
+    it has fewer threads than 4 rows have cells. Heads whose fragments do not fit in registers
     and the block's 163 KiB of shared memory keep the scalar kernel. (On
     the H200, B 16 S 1024 DH 192: 1.65 us a step against 3.33.)
 
