@@ -286,6 +286,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "norm-max-warps-per-row",
       llvm::cl::desc("xlstm-warp-norms max-warps-per-row"),
       llvm::cl::init(xlstm::XLSTMWarpNormsPassOptions().maxWarpsPerRow)};
+  Option<bool> normFuseConsumers{
+      *this, "norm-fuse-consumers",
+      llvm::cl::desc("xlstm-warp-norms fuse-consumers: the elementwise ops "
+                     "after a norm applied before its kernel stores"),
+      llvm::cl::init(xlstm::XLSTMWarpNormsPassOptions().fuseConsumers)};
   Option<bool> mmaTF32{
       *this, "mma-tf32",
       llvm::cl::desc("xlstm-contract-to-mma tf32: float32 projections on one "
@@ -523,6 +528,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.headwiseOneLaunch = o.mmaHeadwiseOneLaunch;
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
+        options.norms.fuseConsumers = o.normFuseConsumers;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;
         options.mma.gemvWarps = o.gemvWarps;

@@ -29,10 +29,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace xlstm {
@@ -45,10 +48,22 @@ using namespace xlstm;
 
 namespace {
 
+/// An elementwise op applied to the normalised values before they are
+/// stored (fuse-consumers): its body, and per input the buffer it reads,
+/// (rows, channels) at the element or (channels) at its channel; none for
+/// the input that is the previous value.
+struct EpilogueStep {
+  linalg::GenericOp op;
+  SmallVector<Value> buffers;
+  SmallVector<bool> perChannel;
+};
+
 /// One norm as a kernel: rows of `width` values, `groups` rows per row of
 /// the (collapsed) input (the heads of a multi-head norm).
 struct NormKernelSpec {
   Value input, weight, bias, output; // 2-D (rows, groups * width) buffers
+  Type normElt;                      ///< the norm's own result type
+  SmallVector<EpilogueStep> epilogue;
   int64_t width, groups;
   int64_t warpsPerRow; ///< a power of two dividing warpsPerBlock
   /// Lanes per row where a row takes less than a warp (a power of two
@@ -125,7 +140,6 @@ public:
     // time, `unroll` loads per thread per step, to keep several loads in
     // flight instead of waiting for each.
     Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
-    Type outElt = cast<MemRefType>(k.output.getType()).getElementType();
     // (A float32 residual normalised into bf16 stores 8 bytes per vector.)
     auto [vec, unroll] = vectorise(k.width, inElt, rowThreads);
     // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
@@ -207,7 +221,7 @@ public:
           // RMS norm: the normalised value in the storage type first, as
           // upstream's rms_norm does.
           if (k.rms)
-            y = castFloat(castFloat(y, outElt), compute);
+            y = castFloat(castFloat(y, k.normElt), compute);
           if (k.weight) {
             Value s = load(k.weight, {at});
             if (k.onePlusWeight)
@@ -218,6 +232,7 @@ public:
             y = addf(y, load(k.bias, {at}));
           ys.push_back(y);
         }
+        applyEpilogue(k, ys, c, vec, inputRow, column);
         if (vec == 1)
           store(ys[0], k.output, {inputRow, column(c)});
         else
@@ -227,7 +242,115 @@ public:
     });
     gpu::TerminatorOp::create(b, loc);
   }
+
+private:
+  /// The fused consumers on this lane's values `ys` of columns c ..
+  /// c + vec - 1: each op's body cloned per value, its inputs the value so
+  /// far (in the op's element type, as if stored and loaded) and its other
+  /// operands loaded at the element (a vector load per column group) or at
+  /// the channel.
+  void applyEpilogue(const NormKernelSpec &k, SmallVector<Value> &ys, Value c,
+                     int64_t vec, Value inputRow,
+                     function_ref<Value(Value)> column) {
+    for (const EpilogueStep &step : k.epilogue) {
+      linalg::GenericOp op = step.op;
+      Block &body = op.getRegion().front();
+      SmallVector<SmallVector<Value>> loaded(step.buffers.size());
+      for (auto [i, buffer] : llvm::enumerate(step.buffers))
+        if (buffer && !step.perChannel[i])
+          loaded[i] =
+              vec == 1 ? SmallVector<Value>{load(buffer, {inputRow, column(c)})}
+                       : loadVector(buffer, {inputRow, column(c)}, vec);
+      auto yield = cast<linalg::YieldOp>(body.getTerminator());
+      for (auto [e, y] : llvm::enumerate(ys)) {
+        IRMapping map;
+        for (auto [i, buffer] : llvm::enumerate(step.buffers)) {
+          BlockArgument arg = body.getArgument(i);
+          Value v = !buffer ? y
+                    : step.perChannel[i]
+                        ? load(buffer, {column(add(c, idx(e)))})
+                        : loaded[i][e];
+          map.map(arg, castFloat(v, arg.getType()));
+        }
+        for (Operation &bodyOp : body.without_terminator())
+          b.clone(bodyOp, map);
+        y = castFloat(map.lookup(yield.getOperand(0)), compute);
+      }
+    }
+  }
 };
+
+/// The elementwise consumers a norm's kernel can apply before it stores:
+/// starting from its result, the linalg.generic that alone uses the value
+/// so far, as long as it is all parallel, writes one fresh float result at
+/// the element, reads that value once at the element and every other
+/// operand at the element or at its channel (the last dimension), and its
+/// body is float arithmetic; at most `maxSteps`. The other operands must
+/// be defined before `norm` (the kernel replaces it there).
+SmallVector<linalg::GenericOp> fusableConsumers(Operation *norm,
+                                                int64_t maxSteps) {
+  SmallVector<linalg::GenericOp> chain;
+  Value value = norm->getResult(0);
+  auto type = cast<RankedTensorType>(value.getType());
+  int64_t rank = type.getRank();
+  MLIRContext *ctx = norm->getContext();
+  AffineMap channel =
+      AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx), ctx);
+  auto definedBefore = [&](Value v) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg.getOwner() == norm->getBlock() ||
+             arg.getOwner()->getParentOp()->isAncestor(norm);
+    Operation *def = v.getDefiningOp();
+    return def->getBlock() == norm->getBlock() && def->isBeforeInBlock(norm);
+  };
+  auto isFloat = [](Type t) {
+    return isa<FloatType>(t) && t.getIntOrFloatBitWidth() <= 32;
+  };
+  // The value's one user besides tensor.dim ops (of the norm's shape).
+  auto soleUser = [](Value v) -> Operation * {
+    Operation *user = nullptr;
+    for (Operation *u : v.getUsers()) {
+      if (isa<tensor::DimOp>(u))
+        continue;
+      if (user)
+        return nullptr;
+      user = u;
+    }
+    return user;
+  };
+  while (int64_t(chain.size()) < maxSteps) {
+    auto op = dyn_cast_or_null<linalg::GenericOp>(soleUser(value));
+    if (!op || op.getNumDpsInits() != 1 || op.getNumResults() != 1 ||
+        op.getNumLoops() != rank || op.getNumParallelLoops() != rank)
+      break;
+    OpOperand *init = op.getDpsInitOperand(0);
+    if (!op.getMatchingIndexingMap(init).isIdentity() ||
+        !op.getMatchingBlockArgument(init).use_empty() ||
+        !isFloat(getElementTypeOrSelf(op.getResult(0).getType())))
+      break;
+    int64_t uses = 0;
+    bool ok = true;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(in);
+      ok &= isFloat(getElementTypeOrSelf(in->get().getType()));
+      if (in->get() == value) {
+        ok &= map.isIdentity();
+        ++uses;
+      } else {
+        ok &= (map.isIdentity() || map == channel) && definedBefore(in->get());
+      }
+    }
+    ok &= uses == 1;
+    for (Operation &bodyOp : op.getRegion().front().without_terminator())
+      ok &= isa<arith::ArithDialect, math::MathDialect>(bodyOp.getDialect()) &&
+            bodyOp.getNumRegions() == 0;
+    if (!ok)
+      break;
+    chain.push_back(op);
+    value = op.getResult(0);
+  }
+  return chain;
+}
 
 struct XLSTMWarpNormsPass
     : xlstm::impl::XLSTMWarpNormsPassBase<XLSTMWarpNormsPass> {
@@ -259,14 +382,22 @@ struct XLSTMWarpNormsPass
                Value bias, double eps, int64_t groups, bool rms,
                bool onePlusWeight) {
     auto type = cast<RankedTensorType>(input.getType());
-    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    auto normType = cast<RankedTensorType>(op->getResult(0).getType());
     int64_t channels = type.getShape().back();
     // The kernel computes in float32 over a static row.
     if (type.getRank() < 2 || ShapedType::isDynamic(channels) ||
-        channels % groups != 0 || resultType.getShape() != type.getShape() ||
+        channels % groups != 0 || normType.getShape() != type.getShape() ||
         type.getElementType().getIntOrFloatBitWidth() > 32 ||
-        resultType.getElementType().getIntOrFloatBitWidth() > 32)
+        normType.getElementType().getIntOrFloatBitWidth() > 32)
       return;
+    SmallVector<linalg::GenericOp> consumers;
+    if (fuseConsumers)
+      consumers = fusableConsumers(op, /*maxSteps=*/4);
+    // What the kernel stores: the last fused consumer's result, else the
+    // norm's.
+    Value replaced =
+        consumers.empty() ? op->getResult(0) : consumers.back().getResult(0);
+    auto resultType = cast<RankedTensorType>(replaced.getType());
     Location loc = NameLoc::get(
         rewriter.getStringAttr(op->getName().getStringRef()), op->getLoc());
     rewriter.setInsertionPoint(op);
@@ -286,6 +417,24 @@ struct XLSTMWarpNormsPass
     k.input = rows2d(inputBuffer);
     k.weight = weight ? toReadOnlyBuffer(rewriter, loc, weight) : Value();
     k.bias = bias ? toReadOnlyBuffer(rewriter, loc, bias) : Value();
+    k.normElt = normType.getElementType();
+    Value chained = op->getResult(0);
+    for (linalg::GenericOp consumer : consumers) {
+      EpilogueStep step;
+      step.op = consumer;
+      for (OpOperand *in : consumer.getDpsInputOperands()) {
+        bool isChain = in->get() == chained;
+        bool perChannel =
+            !isChain && !consumer.getMatchingIndexingMap(in).isIdentity();
+        step.perChannel.push_back(perChannel);
+        step.buffers.push_back(
+            isChain      ? Value()
+            : perChannel ? toReadOnlyBuffer(rewriter, loc, in->get())
+                         : rows2d(toReadOnlyBuffer(rewriter, loc, in->get())));
+      }
+      k.epilogue.push_back(step);
+      chained = consumer.getResult(0);
+    }
     SmallVector<Value> sizes;
     for (int64_t d = 0; d < type.getRank(); ++d)
       sizes.push_back(
@@ -326,9 +475,13 @@ struct XLSTMWarpNormsPass
         /*asyncDependencies=*/{}, shared);
     // A norm from a float32 residual stream into bf16 operands says so.
     std::string writes;
-    if (resultType.getElementType() != type.getElementType()) {
+    {
       llvm::raw_string_ostream os(writes);
-      os << ", writes " << resultType.getElementType();
+      if (!consumers.empty())
+        os << ", then " << consumers.size() << " elementwise op"
+           << (consumers.size() > 1 ? "s" : "");
+      if (resultType.getElementType() != type.getElementType())
+        os << ", writes " << resultType.getElementType();
     }
     xlstm::recordKernelChoice(
         launch,
@@ -348,7 +501,27 @@ struct XLSTMWarpNormsPass
       rewriter.setInsertionPointToStart(&launch.getBody().front());
       WarpNormKernel(rewriter, loc).build(k, numRows, launch);
     }
-    rewriter.replaceOp(op, toTensor(rewriter, loc, resultType, output));
+    // The stored value replaces the last fused op; the chain and the norm
+    // are then unused.
+    Value result = toTensor(rewriter, loc, resultType, output);
+    if (consumers.empty()) {
+      rewriter.replaceOp(op, result);
+      return;
+    }
+    rewriter.replaceAllUsesWith(replaced, result);
+    // Sizes taken from the chain's values are the norm input's (every step
+    // keeps the shape).
+    for (Value v : llvm::concat<Value>(
+             ValueRange(op->getResults()),
+             llvm::map_range(consumers, [](linalg::GenericOp c) -> Value {
+               return c.getResult(0);
+             })))
+      for (OpOperand &use : llvm::make_early_inc_range(v.getUses()))
+        if (isa<tensor::DimOp>(use.getOwner()))
+          rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(input); });
+    for (linalg::GenericOp consumer : llvm::reverse(consumers))
+      rewriter.eraseOp(consumer);
+    rewriter.eraseOp(op);
   }
 };
 

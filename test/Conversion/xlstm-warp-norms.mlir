@@ -1,6 +1,8 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=max-warps-per-row=1 | FileCheck %s --check-prefix=ONE-WARP
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 | FileCheck %s --check-prefix=FUSE
+// RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=FUSE-BIN %}
 
 // A layer norm: rows collapsed, two shuffle-reduced sweeps (mean, centred
 // second moment), then the scaled row. A 128-wide bf16 row is 16 vectors of
@@ -141,3 +143,119 @@ func.func @f64_norm(%x: tensor<?x8xf64>) -> tensor<?x8xf64> {
   %y = xlstm.layer_norm %x {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>} : (tensor<?x8xf64>) -> tensor<?x8xf64>
   return %y : tensor<?x8xf64>
 }
+
+// -----
+
+// fuse-consumers: the xLSTM-7B's output gate after its multi-head norm,
+// sigmoid(o) * norm, then the rounding to bf16, run in the norm's kernel
+// before it stores: o is read 4 values a load at the element, the kernel
+// stores bf16, and neither generic is left (their tensor.dim users take
+// the norm input's sizes). Without the option both stay.
+// CHECK-LABEL: func @gated_multihead_norm
+// CHECK:         gpu.launch
+// CHECK:         linalg.generic
+// CHECK:         linalg.generic
+// FUSE-LABEL: func @gated_multihead_norm
+// FUSE-SAME:    (%[[X:[^:]+]]: tensor<?x?x64xf32>, %[[O:[^:]+]]: tensor<?x?x64xf32>
+// FUSE:         %[[OB:.+]] = bufferization.to_buffer %[[O]] read_only
+// FUSE:         %[[OROWS:.+]] = memref.collapse_shape %[[OB]]
+// FUSE:         %[[OUT:.+]] = memref.alloc({{.*}}) : memref<?x?x64xbf16>
+// FUSE:         gpu.launch
+// FUSE:           gpu.shuffle xor
+// FUSE:           vector.load %[[OROWS]]
+// FUSE:           math.exp
+// FUSE:           arith.divf
+// FUSE:           arith.mulf
+// FUSE:           arith.truncf
+// FUSE:         %[[Y:.+]] = bufferization.to_tensor %[[OUT]]
+// FUSE-NOT:     linalg.generic
+// FUSE:         tensor.dim %[[X]], %c0
+// FUSE:         %[[D:.+]] = tensor.dim %[[Y]], %c0
+// FUSE:         return %[[Y]], %[[D]]
+// FUSE-BIN: gpu.binary @gated_multihead_norm_kernel
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @gated_multihead_norm(%x: tensor<?x?x64xf32>, %o: tensor<?x?x64xf32>,
+                                %w: tensor<64xbf16>)
+    -> (tensor<?x?x64xbf16>, index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = xlstm.multihead_norm %x weight(%w) {eps = 1.0e-5 : f64, num_heads = 2 : i64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x?x64xf32>, tensor<64xbf16>) -> tensor<?x?x64xf32>
+  %d0 = tensor.dim %n, %c0 : tensor<?x?x64xf32>
+  %d1 = tensor.dim %n, %c1 : tensor<?x?x64xf32>
+  %e = tensor.empty(%d0, %d1) : tensor<?x?x64xf32>
+  %g = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%o, %n : tensor<?x?x64xf32>, tensor<?x?x64xf32>) outs(%e : tensor<?x?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %one = arith.constant 1.0 : f32
+    %neg = arith.negf %a : f32
+    %ex = math.exp %neg : f32
+    %den = arith.addf %one, %ex : f32
+    %sig = arith.divf %one, %den : f32
+    %r = arith.mulf %sig, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x64xf32>
+  %g0 = tensor.dim %g, %c0 : tensor<?x?x64xf32>
+  %g1 = tensor.dim %g, %c1 : tensor<?x?x64xf32>
+  %e2 = tensor.empty(%g0, %g1) : tensor<?x?x64xbf16>
+  %t = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g : tensor<?x?x64xf32>) outs(%e2 : tensor<?x?x64xbf16>) {
+  ^bb0(%a: f32, %out: bf16):
+    %r = arith.truncf %a : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<?x?x64xbf16>
+  %dd = tensor.dim %t, %c0 : tensor<?x?x64xbf16>
+  return %t, %dd : tensor<?x?x64xbf16>, index
+}
+
+// -----
+
+// A consumer whose other operand is computed after the norm, one that
+// reads the norm's value twice, and a channel vector: the first two stay
+// generics, the skip (a vector over channels) joins the kernel.
+// FUSE-LABEL: func @consumers_kept_and_channel
+// FUSE:         %[[SKIP:.+]] = bufferization.to_buffer %arg2 read_only
+// FUSE:         gpu.launch
+// FUSE:           memref.load %[[SKIP]][%{{.+}}] : memref<64xf32>
+// FUSE-NEXT:      arith.addf
+// FUSE:         gpu.launch
+// FUSE:         linalg.generic
+// FUSE-SAME:      ins(%{{.+}}, %{{.+}} : tensor<?x64xf32>, tensor<?x64xf32>)
+// FUSE:         gpu.launch
+// FUSE:         linalg.generic
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#ch2 = affine_map<(d0, d1) -> (d1)>
+func.func @consumers_kept_and_channel(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
+                                      %skip: tensor<64xf32>)
+    -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %d = tensor.dim %x, %c0 : tensor<?x64xf32>
+  %e = tensor.empty(%d) : tensor<?x64xf32>
+  %n = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %s = linalg.generic {indexing_maps = [#id2, #ch2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%n, %skip : tensor<?x64xf32>, tensor<64xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %r = arith.addf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  %n2 = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %late = arith.addf %x, %x : tensor<?x64xf32>
+  %u = linalg.generic {indexing_maps = [#id2, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%n2, %late : tensor<?x64xf32>, tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  %n3 = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %v = linalg.generic {indexing_maps = [#id2, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%n3, %n3 : tensor<?x64xf32>, tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  return %s, %u, %v : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
+}
+

@@ -660,7 +660,13 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     group of lanes each holding one whole vector. Operands enter as
     `bufferization.to_buffer`, the result leaves as `bufferization.to_tensor`
     of a fresh allocation; norms over a dynamic width, or with float64
-    operands, are left to the generic path.
+    operands, are left to the generic path. With `fuse-consumers`, the
+    all-parallel `linalg.generic` ops that alone use the norm's result (and
+    then each other's), whose operands are read at the element (identity
+    map) or at its channel (a vector over the last dimension) and are
+    defined before the norm, run in the kernel on each normalised value
+    before it is stored, in the same float math: the kernel stores their
+    result, not the norm's.
 
     ```mlir
     %y = xlstm.rms_norm %x, %w {eps = 1.0e-6 : f64}
@@ -675,7 +681,13 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
   let options = [
     Option<"maxWarpsPerRow", "max-warps-per-row", "int64_t", "8",
            "The most warps that share one row (1: a warp per row; rounded "
-           "down to a power of two)">
+           "down to a power of two)">,
+    Option<"fuseConsumers", "fuse-consumers", "bool", /*default=*/"false",
+           "Apply the elementwise linalg.generic ops that alone use the "
+           "norm's result (a chain of up to 4: the mLSTM's output gate, "
+           "skip and rounding after its multi-head norm) before the kernel "
+           "stores, reading their other operands at the element or its "
+           "channel, instead of storing the norm and launching them">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
