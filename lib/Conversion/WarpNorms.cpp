@@ -35,6 +35,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -274,7 +275,7 @@ private:
         }
         for (Operation &bodyOp : body.without_terminator())
           b.clone(bodyOp, map);
-        y = castFloat(map.lookup(yield.getOperand(0)), compute);
+        y = castFloat(map.lookupOrDefault(yield.getOperand(0)), compute);
       }
     }
   }
@@ -285,10 +286,12 @@ private:
 /// so far, as long as it is all parallel, writes one fresh float result at
 /// the element, reads that value once at the element and every other
 /// operand at the element or at its channel (the last dimension), and its
-/// body is float arithmetic; at most `maxSteps`. The other operands must
-/// be defined before `norm` (the kernel replaces it there).
-SmallVector<linalg::GenericOp> fusableConsumers(Operation *norm,
-                                                int64_t maxSteps) {
+/// body is float arithmetic on its own values; at most `maxSteps`. The
+/// consumers must be in the norm's block and the other operands dominate
+/// it (the kernel replaces it there) and be whole tensors, not slices (the
+/// kernel reads them as dense rows: a slice would be copied first).
+SmallVector<linalg::GenericOp>
+fusableConsumers(Operation *norm, int64_t maxSteps, DominanceInfo &dominance) {
   SmallVector<linalg::GenericOp> chain;
   Value value = norm->getResult(0);
   auto type = cast<RankedTensorType>(value.getType());
@@ -296,12 +299,24 @@ SmallVector<linalg::GenericOp> fusableConsumers(Operation *norm,
   MLIRContext *ctx = norm->getContext();
   AffineMap channel =
       AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx), ctx);
-  auto definedBefore = [&](Value v) {
-    if (auto arg = dyn_cast<BlockArgument>(v))
-      return arg.getOwner() == norm->getBlock() ||
-             arg.getOwner()->getParentOp()->isAncestor(norm);
-    Operation *def = v.getDefiningOp();
-    return def->getBlock() == norm->getBlock() && def->isBeforeInBlock(norm);
+  auto readable = [&](Value v) {
+    return dominance.properlyDominates(v, norm) &&
+           !v.getDefiningOp<tensor::ExtractSliceOp>();
+  };
+  // Every value the body uses is its own (the clone runs in the kernel).
+  auto selfContained = [](linalg::GenericOp op) {
+    Region &region = op.getRegion();
+    auto inside = [&](Value v) { return v.getParentRegion() == &region; };
+    for (Operation &bodyOp : region.front()) {
+      if (!isa_and_present<arith::ArithDialect, math::MathDialect,
+                           linalg::LinalgDialect>(bodyOp.getDialect()) ||
+          (!isa<linalg::YieldOp>(bodyOp) &&
+           bodyOp.getDialect()->getNamespace() == "linalg") ||
+          bodyOp.getNumRegions() != 0 ||
+          !llvm::all_of(bodyOp.getOperands(), inside))
+        return false;
+    }
+    return true;
   };
   auto isFloat = [](Type t) {
     return isa<FloatType>(t) && t.getIntOrFloatBitWidth() <= 32;
@@ -320,8 +335,12 @@ SmallVector<linalg::GenericOp> fusableConsumers(Operation *norm,
   };
   while (int64_t(chain.size()) < maxSteps) {
     auto op = dyn_cast_or_null<linalg::GenericOp>(soleUser(value));
-    if (!op || op.getNumDpsInits() != 1 || op.getNumResults() != 1 ||
-        op.getNumLoops() != rank || op.getNumParallelLoops() != rank)
+    if (!op || op->getBlock() != norm->getBlock() || op.getNumDpsInits() != 1 ||
+        op.getNumResults() != 1 || op.getNumLoops() != rank ||
+        op.getNumParallelLoops() != rank ||
+        op.getResult(0).getType() !=
+            RankedTensorType::get(type.getShape(),
+                                  getElementTypeOrSelf(op.getResult(0))))
       break;
     OpOperand *init = op.getDpsInitOperand(0);
     if (!op.getMatchingIndexingMap(init).isIdentity() ||
@@ -337,13 +356,10 @@ SmallVector<linalg::GenericOp> fusableConsumers(Operation *norm,
         ok &= map.isIdentity();
         ++uses;
       } else {
-        ok &= (map.isIdentity() || map == channel) && definedBefore(in->get());
+        ok &= (map.isIdentity() || map == channel) && readable(in->get());
       }
     }
-    ok &= uses == 1;
-    for (Operation &bodyOp : op.getRegion().front().without_terminator())
-      ok &= isa<arith::ArithDialect, math::MathDialect>(bodyOp.getDialect()) &&
-            bodyOp.getNumRegions() == 0;
+    ok &= uses == 1 && selfContained(op);
     if (!ok)
       break;
     chain.push_back(op);
@@ -392,7 +408,8 @@ struct XLSTMWarpNormsPass
       return;
     SmallVector<linalg::GenericOp> consumers;
     if (fuseConsumers)
-      consumers = fusableConsumers(op, /*maxSteps=*/4);
+      consumers =
+          fusableConsumers(op, /*maxSteps=*/4, getAnalysis<DominanceInfo>());
     // What the kernel stores: the last fused consumer's result, else the
     // norm's.
     Value replaced =

@@ -259,3 +259,42 @@ func.func @consumers_kept_and_channel(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
   return %s, %u, %v : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
 }
 
+
+// -----
+
+// Not fused: a body that uses a value from outside it (the clone would
+// run in the kernel without it) and an operand that is a slice of another
+// tensor (the kernel reads dense rows; the slice would be copied first).
+// FUSE-LABEL: func @consumers_not_fusable
+// FUSE:         gpu.launch
+// FUSE:         linalg.generic
+// FUSE:         gpu.launch
+// FUSE:         linalg.generic
+#id2n = affine_map<(d0, d1) -> (d0, d1)>
+func.func @consumers_not_fusable(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
+                                 %wide: tensor<?x128xf32>)
+    -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %d = tensor.dim %x, %c0 : tensor<?x64xf32>
+  %e = tensor.empty(%d) : tensor<?x64xf32>
+  %two = arith.constant 2.0 : f32
+  %n = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %s = linalg.generic {indexing_maps = [#id2n, #id2n], iterator_types = ["parallel", "parallel"]}
+      ins(%n : tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %r = arith.mulf %a, %two : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  %z = tensor.extract_slice %wide[0, 64] [%d, 64] [1, 1]
+      : tensor<?x128xf32> to tensor<?x64xf32>
+  %n2 = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  %u = linalg.generic {indexing_maps = [#id2n, #id2n, #id2n], iterator_types = ["parallel", "parallel"]}
+      ins(%n2, %z : tensor<?x64xf32>, tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  return %s, %u : tensor<?x64xf32>, tensor<?x64xf32>
+}

@@ -663,10 +663,11 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     operands, are left to the generic path. With `fuse-consumers`, the
     all-parallel `linalg.generic` ops that alone use the norm's result (and
     then each other's), whose operands are read at the element (identity
-    map) or at its channel (a vector over the last dimension) and are
-    defined before the norm, run in the kernel on each normalised value
-    before it is stored, in the same float math: the kernel stores their
-    result, not the norm's.
+    map) or at its channel (a vector over the last dimension), are whole
+    tensors (not slices, which would be copied first) defined before the
+    norm, and whose bodies use only their own values, run in the kernel on
+    each normalised value before it is stored, in the same float math: the
+    kernel stores their result, not the norm's.
 
     ```mlir
     %y = xlstm.rms_norm %x, %w {eps = 1.0e-6 : f64}
@@ -684,10 +685,11 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
            "down to a power of two)">,
     Option<"fuseConsumers", "fuse-consumers", "bool", /*default=*/"false",
            "Apply the elementwise linalg.generic ops that alone use the "
-           "norm's result (a chain of up to 4: the mLSTM's output gate, "
-           "skip and rounding after its multi-head norm) before the kernel "
-           "stores, reading their other operands at the element or its "
-           "channel, instead of storing the norm and launching them">
+           "norm's result (a chain of up to 4: the xLSTM-7B's output gate "
+           "and rounding after its multi-head norm) before the kernel "
+           "stores, reading their other operands (whole tensors defined "
+           "before the norm) at the element or its channel, instead of "
+           "storing the norm and launching them">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
