@@ -9,7 +9,9 @@
 #                                  the Hugging Face model folders of
 #                                  bench/configs and their bundles, the
 #                                  GPT-NeoX tokenizer; a bf16 7B bundle per
-#                                  xlstm-to-gpu option string OPTS
+#                                  xlstm-to-gpu option string OPTS (tf32=1,
+#                                  what xlstmc --dtype bf16 sets, is added
+#                                  where OPTS do not say tf32)
 #   scripts/gpu-check.sh run-hf [7b] (on the GPU machine, after `prepare hf`)
 #                                  transformers-made checkpoints against
 #                                  transformers (scripts/hf-check.py; 7b: the
@@ -22,7 +24,8 @@
 #                                  the forward bench models (7B block, 24
 #                                  mLSTM blocks, sLSTM 768) compiled once per
 #                                  xlstm-to-gpu option string (default: a set
-#                                  of projection tile configurations)
+#                                  of projection tile configurations; tf32=1
+#                                  added where it does not say tf32)
 #   scripts/gpu-check.sh tiles     (on the GPU machine, after `prepare
 #                                  tiles`) forward ms of every variant, one
 #                                  line each, and its slowest kernels; e.g.
@@ -67,6 +70,15 @@ golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
 # The bundles travel as one xz archive (PTX and cubins shrink ~5x): the
 # golden set with xlstm-generate would pass the 64 MiB the device tool
 # carries. The GPU-side commands unpack it first.
+# An explicit xlstm-to-gpu{...} pipeline starts from the pass defaults, in
+# which tf32 is off; xlstmc --dtype bf16 turns it on. A bf16 variant says
+# tf32=1 unless its options choose.
+bf16_options() {
+  case " $1 " in
+  *" tf32="*) echo "$1" ;;
+  *) echo "tf32=1${1:+ $1}" ;;
+  esac
+}
 pack_bundles() {
   tar -C "$out" -cJf "$out/bundles.tar.xz" bundles && rm -rf "$out/bundles"
   du -sh "$out"
@@ -123,7 +135,7 @@ prepare)
     # after `hf` (its options in a .txt beside it).
     shift 2
     for i in $(seq 1 $#); do
-      opts="${!i}"
+      opts="$(bf16_options "${!i}")"
       echo "$opts" >"$out/bundles/hf_xlstm_7b.bf16-v$i.txt"
       "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype bf16 --cubins=none \
         --quiet --pass-pipeline="builtin.module(xlstm-to-gpu{$opts})" \
@@ -134,18 +146,21 @@ prepare)
   fi
   if [ "${2:-golden}" = tiles ]; then
     shift 2
-    variants=("$@")
-    if [ ${#variants[@]} -eq 0 ]; then
-      variants=("mma-staged-tile=128x128x32/2x4 mma-stages=4"
-        "mma-staged-tile=128x128x32/2x4 mma-stages=4 mma-staged-group-m=8"
-        "mma-staged-tile=128x256x32/2x4 mma-stages=4 mma-staged-group-m=8"
-        "mma-staged-tile=128x256x64/2x4 mma-stages=3 mma-staged-group-m=8"
-        "mma-staged-tile=256x128x64/4x2 mma-stages=3 mma-staged-group-m=8"
-        "mma-staged-tile=128x128x64/2x2 mma-stages=4 mma-staged-group-m=8"
-        "mma-staged-tile=128x128x64/2x4 mma-stages=4 mma-staged-group-m=8"
-        "mma-staged-tile=128x256x32/2x4 mma-stages=4"
-        "mma-staged-tile=128x128x32/2x4 mma-stages=4 mma-split-k-blocks=132")
+    if [ $# -eq 0 ]; then
+      set -- "mma-staged-tile=128x128x32/2x4 mma-stages=4" \
+        "mma-staged-tile=128x128x32/2x4 mma-stages=4 mma-staged-group-m=8" \
+        "mma-staged-tile=128x256x32/2x4 mma-stages=4 mma-staged-group-m=8" \
+        "mma-staged-tile=128x256x64/2x4 mma-stages=3 mma-staged-group-m=8" \
+        "mma-staged-tile=256x128x64/4x2 mma-stages=3 mma-staged-group-m=8" \
+        "mma-staged-tile=128x128x64/2x2 mma-stages=4 mma-staged-group-m=8" \
+        "mma-staged-tile=128x128x64/2x4 mma-stages=4 mma-staged-group-m=8" \
+        "mma-staged-tile=128x256x32/2x4 mma-stages=4" \
+        "mma-staged-tile=128x128x32/2x4 mma-stages=4 mma-split-k-blocks=132"
     fi
+    variants=()
+    for opts in "$@"; do
+      variants+=("$(bf16_options "$opts")")
+    done
     mkdir -p "$out/bundles/tiles"
     for i in "${!variants[@]}"; do
       echo "${variants[$i]}" >"$out/bundles/tiles/v$i.txt"
