@@ -579,6 +579,10 @@ public:
               lane);
       return {at, idx(r)};
     };
+    // The first of R's rows (m = g * DH + j) in this warp's m16 tile mi.
+    auto tileRow = [&](int64_t mi) {
+      return mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16));
+    };
     // A fragment register r of tile (mi, kt): rows grp (+ 8 for odd r),
     // k pair 2 tig (+ 8 from r = 2 on), as mma.sync m16n8k16 takes them.
     SmallVector<SmallVector<Value, 4>> registerFragments(perWarp);
@@ -586,8 +590,7 @@ public:
       for (int64_t mi = 0; mi < tilesM; ++mi) {
         int64_t u = kt * tilesM + mi;
         for (int64_t r = 0; r < 4; ++r) {
-          Value m = add(mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16)),
-                        add(grp, idx(8 * (r & 1))));
+          Value m = add(tileRow(mi), add(grp, idx(8 * (r & 1))));
           Value gate = divui(m, idx(dh)), unit = remui(m, idx(dh));
           Value k = add(idx(kt * 16 + 8 * (r >> 1)), mul(tig, idx(2)));
           Value w0 = memref::LoadOp::create(b, loc, io.recurrentKernel,
@@ -652,7 +655,7 @@ public:
                                                  gpu::ShuffleMode::XOR)
                               .getShuffleResult()));
             ifThen(hiLane, [&] {
-              Value m0 = mul(add(mul(warp, idx(tilesM)), idx(mi)), idx(16));
+              Value m0 = tileRow(mi);
               for (int64_t e = 0; e < 4; ++e)
                 store(sums[e], raw,
                       {add(mul(tig, idx(2)), idx(e & 1)),
@@ -844,18 +847,17 @@ struct XLSTMPersistentSLSTMPass
         results.push_back(toTensor(rewriter, loc, type, value));
       rewriter.replaceOp(op, results);
     };
-    // Sequences with 16-bit R: the tensor-core kernel where its fragments
-    // fit on chip. (A single step reads R once: the scalar step kernel.)
+    // Sequences (decode steps of one position included) with 16-bit R: the
+    // tensor-core kernel where its fragments fit on chip. (The single-step
+    // op keeps the scalar kernel.)
     std::optional<SLSTMTensorCoreKernel::Shape> mmaShape;
     if (tensorCores && sequence && compute.isF32() &&
         (rElement.isBF16() || rElement.isF16()))
       mmaShape = SLSTMTensorCoreKernel::shapeFor(dh, kMaxSharedBytesPerBlock);
     if (mmaShape) {
       int64_t rows = mmaShape->rows;
-      Value blocks = arith::DivUIOp::create(
-          rewriter, loc,
-          arith::AddIOp::create(rewriter, loc, batch, idx(rows - 1)),
-          idx(rows));
+      Value blocks =
+          arith::CeilDivUIOp::create(rewriter, loc, batch, idx(rows));
       Value bytes = arith::ConstantIntOp::create(
           rewriter, loc, rewriter.getI32Type(),
           SLSTMTensorCoreKernel::sharedBytes(*mmaShape, dh));

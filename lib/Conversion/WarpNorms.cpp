@@ -307,16 +307,13 @@ fusableConsumers(Operation *norm, int64_t maxSteps, DominanceInfo &dominance) {
   auto selfContained = [](linalg::GenericOp op) {
     Region &region = op.getRegion();
     auto inside = [&](Value v) { return v.getParentRegion() == &region; };
-    for (Operation &bodyOp : region.front()) {
-      if (!isa_and_present<arith::ArithDialect, math::MathDialect,
-                           linalg::LinalgDialect>(bodyOp.getDialect()) ||
-          (!isa<linalg::YieldOp>(bodyOp) &&
-           bodyOp.getDialect()->getNamespace() == "linalg") ||
-          bodyOp.getNumRegions() != 0 ||
-          !llvm::all_of(bodyOp.getOperands(), inside))
-        return false;
-    }
-    return true;
+    return llvm::all_of(region.front(), [&](Operation &bodyOp) {
+      return (isa<linalg::YieldOp>(bodyOp) ||
+              isa_and_present<arith::ArithDialect, math::MathDialect>(
+                  bodyOp.getDialect())) &&
+             bodyOp.getNumRegions() == 0 &&
+             llvm::all_of(bodyOp.getOperands(), inside);
+    });
   };
   auto isFloat = [](Type t) {
     return isa<FloatType>(t) && t.getIntOrFloatBitWidth() <= 32;
@@ -527,18 +524,16 @@ struct XLSTMWarpNormsPass
     }
     rewriter.replaceAllUsesWith(replaced, result);
     // Sizes taken from the chain's values are the norm input's (every step
-    // keeps the shape).
-    for (Value v : llvm::concat<Value>(
-             ValueRange(op->getResults()),
-             llvm::map_range(consumers, [](linalg::GenericOp c) -> Value {
-               return c.getResult(0);
-             })))
-      for (OpOperand &use : llvm::make_early_inc_range(v.getUses()))
-        if (isa<tensor::DimOp>(use.getOwner()))
-          rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(input); });
+    // keeps the shape); then the chain and the norm go, last first.
+    auto erase = [&](Operation *dead) {
+      for (OpOperand &use :
+           llvm::make_early_inc_range(dead->getResult(0).getUses()))
+        rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(input); });
+      rewriter.eraseOp(dead);
+    };
     for (linalg::GenericOp consumer : llvm::reverse(consumers))
-      rewriter.eraseOp(consumer);
-    rewriter.eraseOp(op);
+      erase(consumer);
+    erase(op);
   }
 };
 

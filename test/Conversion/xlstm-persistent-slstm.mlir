@@ -154,7 +154,7 @@
 // (xor 2), the raw gates go through shared memory to the cell threads.
 // MMA-LABEL: func @sequence
 // MMA:       %[[RB:.+]] = bufferization.to_buffer %{{.+}} read_only : tensor<2x32x4x32xbf16>
-// MMA:       %[[BLOCKS:.+]] = arith.divui %{{.+}}, %c4
+// MMA:       %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c4
 // MMA:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c2, %{{[^ ]+}} = %[[BLOCKS]], %{{[^ ]+}} = %c1)
 // MMA-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c256, %{{[^ ]+}} = %c1, %{{[^ ]+}} = %c1) dynamic_shared_memory_size %c2688_i32
 // MMA:         memref.view {{.*}} to memref<8x40xbf16, #gpu.address_space<workgroup>>
@@ -229,6 +229,12 @@ func.func @lstm_step(%i: tensor<?x16xf32>, %f: tensor<?x16xf32>,
 // ALLSHARED:       scf.for {{.*}} to %c1
 // ALLSHARED:         scf.for {{.*}} = %c0{{.*}} to %c32{{.*}} step %c8
 // ALLSHARED-COUNT-8:   vector.load {{.*}} : memref<1x32x4x32xbf16>, vector<1xbf16>
+// The single-step op keeps the scalar kernel with tensor cores on.
+// MMA-LABEL: func @slstm_step_from_memory
+// MMA-NOT:     nvvm.mma.sync
+// MMA:         gpu.launch
+// MMA-NOT:     nvvm.mma.sync
+// MMA:       return
 func.func @slstm_step_from_memory(%g: tensor<?x32xf32>, %r: tensor<1x32x4x32xbf16>,
                                   %b: tensor<1x4x32xbf16>, %h0: tensor<?x32xf32>,
                                   %c0: tensor<?x32xf32>, %n0: tensor<?x32xf32>,
@@ -348,7 +354,7 @@ func.func @open_width(%g: tensor<?x?x64xf32>, %r: tensor<2x32x4x32xf32>,
 // registers and 12 go to shared memory in fragment order (a lane's 4 words
 // together: one 16-byte load each per step).
 // MMA-LABEL: func @sequence_shared
-// MMA:       %[[BLOCKS:.+]] = arith.divui %{{.+}}, %c2
+// MMA:       %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %c2
 // MMA:       gpu.launch blocks({{.*}}) in (%{{[^ ]+}} = %c1{{[_0-9]*}}, %{{[^ ]+}} = %[[BLOCKS]], %{{[^ ]+}} = %c1)
 // MMA-SAME:    threads({{.*}}) in (%{{[^ ]+}} = %c320, %{{[^ ]+}} = %c1, %{{[^ ]+}} = %c1) dynamic_shared_memory_size %c69248_i32
 // MMA:         %[[FRAGMENTS:.+]] = memref.view {{.*}} to memref<3840x4xi32, #gpu.address_space<workgroup>>
@@ -388,4 +394,23 @@ func.func @sequence_f16(%g: tensor<?x?x32xf32>, %r: tensor<1x32x4x32xf16>,
          tensor<?x?x32xf32>, tensor<1x32x4x32xf16>, tensor<1x4x32xf16>)
       -> tensor<?x?x32xf32>
   return %y : tensor<?x?x32xf32>
+}
+
+// -----
+
+// A bf16 head of 256: its fragments (512 KiB of R) fit neither the
+// registers nor the 163 KiB of shared memory, so the scalar kernel.
+// MMA-LABEL: func @too_wide_for_tensor_cores
+// MMA-NOT:     nvvm.mma.sync
+// MMA:         scf.for
+// MMA-NOT:     nvvm.mma.sync
+// MMA:       return
+func.func @too_wide_for_tensor_cores(%g: tensor<?x?x256xf32>, %r: tensor<1x256x4x256xbf16>,
+                                     %b: tensor<1x4x256xbf16>) -> tensor<?x?x256xf32> {
+  %y = xlstm.slstm %g, %g, %g, %g, %r, %b
+      {function = #xlstm.function<slstm>, num_heads = 1 : i64}
+      : (tensor<?x?x256xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>,
+         tensor<?x?x256xf32>, tensor<1x256x4x256xbf16>, tensor<1x4x256xbf16>)
+      -> tensor<?x?x256xf32>
+  return %y : tensor<?x?x256xf32>
 }
