@@ -1100,10 +1100,20 @@ private:
 /// out[m, n]. Rows of x past M are read clamped and not stored.
 class GemvKernelBuilder : xlstm::KernelBuilder {
 public:
-  GemvKernelBuilder(OpBuilder &b, Location loc, int64_t maxRows,
-                    int64_t unroll, bool accumulate)
-      : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows),
-        unroll(unroll), accumulate(accumulate) {}
+  /// A gated pair (the gated FFN's act(x Wg^T) * (x Wu^T)): each warp also
+  /// streams row `row + secondRowOffset` of `second` and its lanes store
+  /// `combine` of the two sums, so the pair's float32 outputs and the
+  /// elementwise kernel after them go.
+  struct Gated {
+    Value second;
+    int64_t secondRowOffset = 0;
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
+  };
+
+  GemvKernelBuilder(OpBuilder &b, Location loc, int64_t maxRows, int64_t unroll,
+                    bool accumulate, std::optional<Gated> gated = std::nullopt)
+      : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows), unroll(unroll),
+        accumulate(accumulate), gated(gated) {}
 
   /// Elements of `elt` in one 16-byte load.
   static int64_t vectorWidth(Type elt) {
@@ -1134,7 +1144,10 @@ public:
                            : arith::ExtFOp::create(b, loc, f32Vec, v)
                                  .getResult();
       };
-      SmallVector<Value> init(maxRows, constant(0.0));
+      // Sums per row of x: [r] for W, [maxRows + r] for a gated pair's
+      // second W.
+      int64_t weights = gated ? 2 : 1;
+      SmallVector<Value> init(weights * maxRows, constant(0.0));
       int64_t step = 32 * width * unroll;
       SmallVector<Value> acc = forRange(
           0, k, step, init, [&](Value kk, ValueRange it) {
@@ -1146,21 +1159,28 @@ public:
               bool mayOverrun = k % step != 0;
               auto body = [&](ValueRange in) -> SmallVector<Value> {
                 SmallVector<Value> next(in);
-                Value wv = load16(w, row, col);
-                SmallVector<Value> we;
-                for (int64_t e = 0; e < width; ++e)
-                  we.push_back(vector::ExtractOp::create(
-                      b, loc, wv, ArrayRef<int64_t>{e}));
+                SmallVector<SmallVector<Value>> we(weights);
+                for (int64_t h = 0; h < weights; ++h) {
+                  Value wv =
+                      h == 0
+                          ? load16(w, row, col)
+                          : load16(gated->second,
+                                   add(row, idx(gated->secondRowOffset)), col);
+                  for (int64_t e = 0; e < width; ++e)
+                    we[h].push_back(vector::ExtractOp::create(
+                        b, loc, wv, ArrayRef<int64_t>{e}));
+                }
                 for (int64_t r = 0; r < maxRows; ++r) {
                   Value xv = load16(x, xRows[r], col);
-                  for (int64_t e = 0; e < width; ++e)
+                  for (int64_t e = 0; e < width; ++e) {
+                    Value xe = vector::ExtractOp::create(b, loc, xv,
+                                                         ArrayRef<int64_t>{e});
                     // llvm.intr.fma is fma.rn.f32 itself (math.fma would
                     // go through libdevice's __nv_fmaf).
-                    next[r] = LLVM::FMAOp::create(
-                        b, loc,
-                        vector::ExtractOp::create(b, loc, xv,
-                                                  ArrayRef<int64_t>{e}),
-                        we[e], next[r]);
+                    for (int64_t h = 0; h < weights; ++h)
+                      next[h * maxRows + r] = LLVM::FMAOp::create(
+                          b, loc, xe, we[h][e], next[h * maxRows + r]);
+                  }
                 }
                 return next;
               };
@@ -1184,23 +1204,29 @@ public:
           });
       // Every lane ends with the warp's sums; lane r keeps row r's and
       // the lanes of rows below M store them.
-      Value mine = constant(0.0);
-      for (int64_t r = 0; r < maxRows; ++r) {
-        Value sum = acc[r];
-        for (int64_t offset = 16; offset >= 1; offset /= 2)
-          sum = addf(sum, gpu::ShuffleOp::create(b, loc, sum, offset, 32,
-                                                 gpu::ShuffleMode::XOR)
-                              .getShuffleResult());
-        mine = maxRows == 1 ? sum
-                            : arith::SelectOp::create(b, loc, eqi(lane, idx(r)),
-                                                      sum, mine)
-                                  .getResult();
-      }
+      SmallVector<Value> mine(weights, constant(0.0));
+      for (int64_t h = 0; h < weights; ++h)
+        for (int64_t r = 0; r < maxRows; ++r) {
+          Value sum = acc[h * maxRows + r];
+          for (int64_t offset = 16; offset >= 1; offset /= 2)
+            sum = addf(sum, gpu::ShuffleOp::create(b, loc, sum, offset, 32,
+                                                   gpu::ShuffleMode::XOR)
+                                .getShuffleResult());
+          mine[h] = maxRows == 1 ? sum
+                                 : arith::SelectOp::create(
+                                       b, loc, eqi(lane, idx(r)), sum, mine[h])
+                                       .getResult();
+        }
       Value stores = arith::AndIOp::create(
           b, loc, ult(lane, idx(maxRows)), ult(lane, m));
       ifThen(stores, [&] {
         Value at[] = {lane, row};
-        store(accumulate ? addf(load(out, at), mine) : mine, out, at);
+        if (gated) {
+          memref::StoreOp::create(
+              b, loc, gated->combine(b, loc, mine[0], mine[1]), out, at);
+          return;
+        }
+        store(accumulate ? addf(load(out, at), mine[0]) : mine[0], out, at);
       });
     });
   }
@@ -1208,6 +1234,7 @@ public:
 private:
   int64_t maxRows, unroll;
   bool accumulate;
+  std::optional<Gated> gated;
 };
 
 /// A few rows (decoding a batch: 2 to 8 * tokenTiles sequences) of bf16 or
@@ -1251,13 +1278,23 @@ public:
     Value partials, arrivals; // f32 and i32 buffers in global memory
   };
 
-  SmallBatchMMAKernelBuilder(OpBuilder &b, Location loc, int64_t warps,
-                             int64_t unroll, int64_t tokenTiles,
-                             bool accumulate, bool swapped = false,
-                             std::optional<SplitK> split = std::nullopt)
+  SmallBatchMMAKernelBuilder(
+      OpBuilder &b, Location loc, int64_t warps, int64_t unroll,
+      int64_t tokenTiles, bool accumulate, bool swapped = false,
+      std::optional<SplitK> split = std::nullopt,
+      std::optional<GemvKernelBuilder::Gated> gated = std::nullopt)
       : KernelBuilder(b, loc, b.getF32Type()), warps(warps), unroll(unroll),
         tokenTiles(tokenTiles), accumulate(accumulate), swapped(swapped),
-        split(split) {}
+        split(split), gated(gated) {
+    assert(!(gated && (swapped || split)) && "a gated pair streams both W");
+  }
+
+  /// Output columns (rows of W) per block: 16, or 8 of each W of a gated
+  /// pair (A's rows 0-7 from the first W, 8-15 from the second, so that the
+  /// lane holding an output of the first also holds the second's).
+  static int64_t columnsPerBlock(bool gated) {
+    return gated ? blockN / 2 : blockN;
+  }
 
   /// Floats of the split-K partial sums of an output `n` rows of W wide.
   static int64_t partialFloats(int64_t splits, int64_t n, int64_t tokenTiles) {
@@ -1283,11 +1320,16 @@ public:
     Value tid = kernel.threadIds.x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
     Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
-    Value n0 = mul(kernel.blockIds.x, idx(blockN));
+    Value n0 = mul(kernel.blockIds.x, idx(columnsPerBlock(bool(gated))));
     Value lastM = sub(m, idx(1)), lastN = sub(n, idx(1));
     // Rows past N and M are read clamped (valid memory) and never stored.
     Value wRows[2] = {minui(add(n0, g), lastN),
                       minui(add(n0, add(g, idx(8))), lastN)};
+    Value wSources[2] = {w, w};
+    if (gated) {
+      wRows[1] = add(wRows[0], idx(gated->secondRowOffset));
+      wSources[1] = gated->second;
+    }
     SmallVector<Value> xRows;
     for (int64_t j = 0; j < tokenTiles; ++j)
       xRows.push_back(minui(add(g, idx(j * 8)), lastM));
@@ -1356,7 +1398,7 @@ public:
               return regs;
             };
             for (int64_t h = 0; h < 2; ++h)
-              loaded[u].w[h] = masked(registers(w, wRows[h], col));
+              loaded[u].w[h] = masked(registers(wSources[h], wRows[h], col));
             for (int64_t j = 0; j < tokenTiles; ++j)
               loaded[u].x.push_back(masked(registers(x, xRows[j], col)));
           }
@@ -1416,6 +1458,27 @@ public:
                                         ValueRange{add(i, idx(v * perWarp))}));
       return sum;
     };
+    if (gated) {
+      // Element i of e < 2 (row g: the first W's) pairs with element i + 64
+      // (e + 2: row g + 8, the second W's same column).
+      eachElement([&](Value i) {
+        Value owner = remui(i, idx(32));
+        Value e = remui(divui(i, idx(32)), idx(4));
+        Value j = divui(i, idx(128));
+        Value row = add(n0, divui(owner, idx(4)));
+        Value token = add(mul(j, idx(8)), add(mul(remui(owner, idx(4)), idx(2)),
+                                              remui(e, idx(2))));
+        Value inside = arith::AndIOp::create(
+            b, loc, ult(e, idx(2)),
+            arith::AndIOp::create(b, loc, ult(row, n), ult(token, m)));
+        ifThen(inside, [&] {
+          Value value =
+              gated->combine(b, loc, warpSum(i), warpSum(add(i, idx(64))));
+          memref::StoreOp::create(b, loc, value, out, ValueRange{token, row});
+        });
+      });
+      return;
+    }
     if (!split) {
       eachElement([&](Value i) { finish(i, warpSum(i)); });
       return;
@@ -1482,6 +1545,7 @@ private:
   int64_t warps, unroll, tokenTiles;
   bool accumulate, swapped;
   std::optional<SplitK> split;
+  std::optional<GemvKernelBuilder::Gated> gated;
 };
 
 /// Whether `op` writes zero to every element of `v`: `linalg.fill` of
@@ -2015,6 +2079,7 @@ struct XLSTMContractToMMAPass
     std::string note; ///< for the lowering report
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
     int64_t secondRowOffset = 0; ///< StagedMMAKernelBuilder::Gated's
+    Site *secondSite = nullptr;  ///< the second projection, if its own op
   };
 
   /// Zeroes the (m, n) float32 `out` when `splits` > 1 (split blocks add
@@ -2606,24 +2671,6 @@ struct XLSTMContractToMMAPass
     Value x = collapseLeading(rewriter, loc, first.p.x);
     Value y2 = collapseLeading(rewriter, loc, y);
     Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
-    // Few rows: the decoding kernels write the float32 outputs (one
-    // launch) and the op runs after them, in that branch only.
-    scf::IfOp fewRows;
-    std::string tiledWhen;
-    if (decodes(first)) {
-      SmallVector<Site *> group = {&first};
-      if (second)
-        group.push_back(second);
-      SmallVector<Value> collapsed;
-      for (Value out : outs)
-        collapsed.push_back(collapseLeading(rewriter, loc, out));
-      emitDecoding(rewriter, loc, group, x, m, collapsed);
-      fewRows = cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(fewRows.thenBlock()->getTerminator());
-      rewriter.clone(*gating);
-      tiledWhen = "M > " + std::to_string(gemvMaxRows);
-    }
     auto combine = [&](OpBuilder &b, Location at, Value a, Value c) {
       Region &region = gating.getRegion();
       Block &body = region.front();
@@ -2646,7 +2693,32 @@ struct XLSTMContractToMMAPass
                                : "one kernel for both halves, storing the "
                                  "elementwise op of them",
                         combine,
-                        secondRowOffset};
+                        secondRowOffset,
+                        second};
+    // Few rows: with gated-decoding the decoding kernels store the op's
+    // result too; else they write the float32 outputs (one launch) and the
+    // op runs after them, in that branch only.
+    scf::IfOp fewRows;
+    std::string tiledWhen;
+    if (decodes(first) && gatedDecoding) {
+      Site *pair = &first;
+      emitDecoding(rewriter, loc, pair, x, m, y2, /*memberXs=*/{},
+                   /*projections=*/1, &gated);
+      tiledWhen = "M > " + std::to_string(gemvMaxRows);
+    } else if (decodes(first)) {
+      SmallVector<Site *> group = {&first};
+      if (second)
+        group.push_back(second);
+      SmallVector<Value> collapsed;
+      for (Value out : outs)
+        collapsed.push_back(collapseLeading(rewriter, loc, out));
+      emitDecoding(rewriter, loc, group, x, m, collapsed);
+      fewRows = cast<scf::IfOp>(rewriter.getInsertionBlock()->getParentOp());
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(fewRows.thenBlock()->getTerminator());
+      rewriter.clone(*gating);
+      tiledWhen = "M > " + std::to_string(gemvMaxRows);
+    }
     auto recordAll = [&](Operation *launch, const Twine &kernel,
                          const Twine &when) {
       record(first, launch, kernel, when);
@@ -2944,11 +3016,13 @@ struct XLSTMContractToMMAPass
   /// says how many headwise projections those blocks are of.
   void emitDecoding(IRRewriter &rewriter, Location loc, ArrayRef<Site *> group,
                     Value x, Value m, ArrayRef<Value> outs,
-                    ArrayRef<Value> memberXs = {}, int64_t projections = 1) {
+                    ArrayRef<Value> memberXs = {}, int64_t projections = 1,
+                    const GatedOperands *gated = nullptr) {
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     Type elt = cast<MemRefType>(x.getType()).getElementType();
+    assert((!gated || group.size() == 1) && "a gated pair is one launch");
     bool siblings = group.size() > 1;
     bool ownX = siblings && !memberXs.empty();
     SmallVector<Value> operands;
@@ -2967,6 +3041,21 @@ struct XLSTMContractToMMAPass
     }
     if (!siblings)
       operands.push_back(m);
+    // A gated pair: one output of `columns`, both W streamed (the second
+    // W is the kernel's last argument).
+    int64_t streamedRows = rows.front();
+    if (gated) {
+      rows.front() = gated->columns;
+      streamedRows = 2 * gated->columns;
+      operands.push_back(gated->second);
+    }
+    auto gatedRows = [&](const xlstm::KernelCache::Body &kernel)
+        -> std::optional<GemvKernelBuilder::Gated> {
+      if (!gated)
+        return std::nullopt;
+      return GemvKernelBuilder::Gated{kernel.args.back(),
+                                      gated->secondRowOffset, gated->combine};
+    };
     // Where the kernel finds M and projection i's x and W (its output
     // follows W).
     unsigned mArg = ownX ? 0 : siblings ? 1 : 3;
@@ -2977,19 +3066,25 @@ struct XLSTMContractToMMAPass
     int64_t k = group.front()->p.k, totalRows = 0;
     for (int64_t n : rows)
       totalRows += n;
+    if (gated)
+      totalRows = streamedRows;
     std::string note =
-        ownX ? (projections == 1
-                    ? ", one launch for its " + std::to_string(group.size()) +
-                          " heads"
-                    : ", one launch for the " + std::to_string(group.size()) +
-                          " heads of " + std::to_string(projections) +
-                          " projections of one x")
+        gated      ? ", " + gated->note
+        : ownX     ? (projections == 1
+                          ? ", one launch for its " + std::to_string(group.size()) +
+                            " heads"
+                          : ", one launch for the " + std::to_string(group.size()) +
+                            " heads of " + std::to_string(projections) +
+                            " projections of one x")
         : siblings ? ", one launch for " + std::to_string(group.size()) +
                          " projections of one x"
                    : "";
     std::string accumulateKey =
         siblings ? " accumulate " + accumulating
                  : (group.front()->accumulate ? " accumulate" : "");
+    if (gated)
+      accumulateKey += " gated " + gated->key + " second rows from " +
+                       std::to_string(gated->secondRowOffset);
 
     // One kernel: block b runs projection i's kernel with block b - start_i
     // where start_i <= b < start_i + blocks[i].
@@ -3049,6 +3144,10 @@ struct XLSTMContractToMMAPass
             }
           });
     };
+    // The sites each launch serves (a gated pair's second too).
+    SmallVector<Site *> members(group);
+    if (gated && gated->secondSite)
+      members.push_back(gated->secondSite);
     auto emitGemv = [&](int64_t maxRows, const Twine &when) {
       // Several rows of x already keep loads in flight (and registers
       // busy): unroll the single-row kernel only.
@@ -3057,15 +3156,16 @@ struct XLSTMContractToMMAPass
               ? gemvUnrollFor(totalRows, k, GemvKernelBuilder::vectorWidth(elt))
               : 1;
       auto launch = launchAll(
-          "projection_gemv",
+          gated ? "projection_gemv_gated" : "projection_gemv",
           (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
           32 * gemvWarps, /*workgroup=*/{},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
               Value w, Value out, int64_t n, bool accumulate) {
-            GemvKernelBuilder(b, loc, maxRows, unroll, accumulate)
+            GemvKernelBuilder(b, loc, maxRows, unroll, accumulate,
+                              gatedRows(kernel))
                 .build(x, w, out, kernel.args[mArg], n, k, gemvWarps, kernel);
           });
-      for (Site *site : group)
+      for (Site *site : members)
         record(*site, launch,
                "gemv " + Twine(gemvWarps) + " warps " +
                    (maxRows == 1 ? "unroll " + Twine(unroll)
@@ -3088,7 +3188,9 @@ struct XLSTMContractToMMAPass
       int64_t splits = 1, perSplit = k, unroll = smallBatchUnroll;
       int64_t columns = llvm::divideCeil(totalRows, T::blockN);
       int64_t kChunks = k / T::chunk;
-      if (!siblings && smallBatchSplitKBlocks > columns) {
+      // (A gated pair has the blocks of two projections, as siblings do.)
+      bool lone = !siblings && !gated;
+      if (lone && smallBatchSplitKBlocks > columns) {
         int64_t wanted =
             std::min<int64_t>(llvm::divideCeil(smallBatchSplitKBlocks, columns),
                               kChunks / (2 * smallBatchWarps));
@@ -3106,12 +3208,13 @@ struct XLSTMContractToMMAPass
                                         " rows " + std::to_string(totalRows)
                                   : "";
       auto launch = launchAll(
-          "projection_small_batch_mma",
+          gated ? "projection_small_batch_mma_gated"
+                : "projection_small_batch_mma",
           (Twine(tokenTiles) + " token tiles unroll " + Twine(unroll) +
-           " min blocks " + Twine(siblings ? 0 : smallBatchMinBlocksPerSM) +
+           " min blocks " + Twine(lone ? smallBatchMinBlocksPerSM : 0) +
            splitNote)
               .str(),
-          T::blockN, 32 * smallBatchWarps, TypeRange{shared},
+          T::columnsPerBlock(gated), 32 * smallBatchWarps, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
               Value w, Value out, int64_t n, bool accumulate) {
             // ptxas, free to aim at more resident blocks, interleaves
@@ -3120,7 +3223,7 @@ struct XLSTMContractToMMAPass
             // keep more loads in flight. Lone projections only: the
             // siblings' launches have blocks enough to hide the latency
             // (and measured slower with it).
-            if (smallBatchMinBlocksPerSM > 0 && !siblings)
+            if (smallBatchMinBlocksPerSM > 0 && lone)
               kernel.func->setAttr(
                   "nvvm.minctasm",
                   b.getI32IntegerAttr(smallBatchMinBlocksPerSM));
@@ -3157,11 +3260,11 @@ struct XLSTMContractToMMAPass
                                     b, loc, arrivalsType, "split_k_arrivals")};
             }
             T(b, loc, smallBatchWarps, unroll, tokenTiles, accumulate,
-              /*swapped=*/false, split)
+              /*swapped=*/false, split, gatedRows(kernel))
                 .build(x, w, out, kernel.args[mArg], n, k, kernel);
           },
           splits);
-      for (Site *site : group)
+      for (Site *site : members)
         record(*site, launch,
                "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
                    Twine(unroll) +

@@ -277,6 +277,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
                      "up projections and their gating as one kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedPairs)};
+  Option<bool> mmaGatedDecoding{
+      *this, "mma-gated-decoding",
+      llvm::cl::desc("xlstm-contract-to-mma gated-decoding: a gated pair's "
+                     "decoding kernels store the gating's result"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedDecoding)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -525,6 +530,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;
         options.mma.gatedPairs = o.mmaGatedPairs;
+        options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.headwiseOneLaunch = o.mmaHeadwiseOneLaunch;
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;

@@ -9,6 +9,11 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-pairs=0 | FileCheck %s --check-prefix=OFF
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// With gated-decoding the decoding kernels stream both W too and store the
+// op's result: no float32 buffers and no elementwise kernel in any branch.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=1 | FileCheck %s --check-prefix=DEC
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=1 gemv-min-n=0" | FileCheck %s --check-prefix=DEC-GEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=1 --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEC-REPORT
 
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
@@ -48,6 +53,32 @@
 // OFF:         linalg.generic
 // OFF-NOT:     projection_mma_gated
 // REPORT:      gated_ffn {{.*}}?x96x64{{.*}}one kernel with its gated pair, storing the elementwise op of both [M > 16]
+
+// DEC-LABEL:   func @gated_ffn
+// DEC-SAME:      (%[[X:.+]]: memref<?x?x64xbf16>, %[[WG:.+]]: memref<96x64xbf16>, %[[WU:.+]]: memref<96x64xbf16>)
+// DEC-NOT:     xf32>
+// DEC:         %[[OUT:.+]] = memref.alloc({{.*}}) : memref<?x?x96xbf16>
+// DEC:         %[[OUT2:.+]] = memref.collapse_shape %[[OUT]]
+// DEC:         scf.if
+// A block per 8 columns: 8 rows of each W.
+// DEC:           %[[BLOCKS:.+]] = arith.ceildivui %c96, %c8 : index
+// DEC:           gpu.launch_func @projection_small_batch_mma_gated::@projection_small_batch_mma_gated blocks in (%[[BLOCKS]], {{.*}} args(%{{.+}} : memref<?x64xbf16>, %[[WG]] : memref<96x64xbf16>, %[[OUT2]] : memref<?x96xbf16>, %{{.+}} : index, %[[WU]] : memref<96x64xbf16>)
+// DEC-NOT:       linalg.generic
+// DEC:         } else {
+// DEC:           gpu.launch_func @projection_mma_gated::@projection_mma_gated
+// DEC-NOT:     linalg.generic
+// DEC:         return %[[OUT]]
+// The kernel: A's rows from both W, the op on the warps' summed
+// accumulators, stored as bf16.
+// DEC-LABEL:   gpu.func @projection_small_batch_mma_gated(
+// DEC-SAME:      %{{.+}}: memref<?x64xbf16>, %[[KG:.+]]: memref<96x64xbf16>, %[[KOUT:.+]]: memref<?x96xbf16>, %{{.+}}: index, %[[KU:.+]]: memref<96x64xbf16>)
+// DEC:           vector.load %[[KG]]
+// DEC:           vector.load %[[KU]]
+// DEC:           nvvm.mma.sync
+// DEC:           gpu.barrier
+// DEC:           math.exp
+// DEC:           memref.store %{{.+}}, %[[KOUT]][%{{.+}}, %{{.+}}] : memref<?x96xbf16>
+// DEC-REPORT:  gated_ffn {{.*}}?x96x64{{.*}}small-batch mma {{.*}}one kernel with its gated pair, storing the elementwise op of both [M <= 16] | mma-staged {{.*}}one kernel with its gated pair, storing the elementwise op of both [M > 16]
 
 
 func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>) -> memref<?x?x96xbf16> {
@@ -165,6 +196,30 @@ func.func @gating_reads_index(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, 
 // KERNEL:         arith.addi %{{.+}}, %[[ROWS]] : index
 // KERNEL:         nvgpu.device_async_copy
 // REPORT:      split_halves {{.*}}?x192x64{{.*}}one kernel for both halves, storing the elementwise op of them [M > 16]
+// The matrix-vector kernel for one row: each warp a row of each half (the
+// second's 96 rows on), the lanes storing the op of the two sums.
+// DEC-GEMV-LABEL: func @split_halves
+// DEC-GEMV-SAME:    (%[[X:.+]]: memref<?x?x64xbf16>, %[[W:.+]]: memref<192x64xbf16>)
+// DEC-GEMV-NOT:   xf32>
+// DEC-GEMV:       gpu.launch_func @projection_gemv_gated{{.*}} args(%{{.+}} : memref<?x64xbf16>, %[[W]] : memref<192x64xbf16>, %{{.+}} : memref<?x96xbf16>, %{{.+}} : index, %[[W]] : memref<192x64xbf16>)
+// DEC-GEMV:       } else {
+// DEC-GEMV:       gpu.launch_func @projection_small_batch_mma_gated
+// DEC-GEMV:       } else {
+// DEC-GEMV:       gpu.launch_func @projection_mma_gated
+// DEC-GEMV-NOT:   linalg.generic
+// DEC-GEMV:       return
+// (The kernels follow the functions; gated_ffn's gemv comes first.)
+// DEC-GEMV-LABEL: gpu.func @projection_gemv_gated_0(
+// DEC-GEMV-SAME:    %{{.+}}: memref<?x64xbf16>, %[[KW:.+]]: memref<192x64xbf16>, %[[KOUT:.+]]: memref<?x96xbf16>, %{{.+}}: index, %[[KW2:.+]]: memref<192x64xbf16>)
+// DEC-GEMV:         %[[ROW:.+]] = arith.addi %{{.+}}, %{{.+}} : index
+// DEC-GEMV:         vector.load %[[KW]][%[[ROW]],
+// DEC-GEMV:         %[[SECOND:.+]] = arith.addi %[[ROW]], %c96{{.*}} : index
+// DEC-GEMV:         vector.load %[[KW2]][%[[SECOND]],
+// DEC-GEMV:         llvm.intr.fma
+// DEC-GEMV:         gpu.shuffle xor
+// DEC-GEMV:         arith.mulf
+// DEC-GEMV:         arith.truncf
+// DEC-GEMV:         memref.store %{{.+}}, %[[KOUT]][%{{.+}}, %[[ROW]]] : memref<?x96xbf16>
 func.func @split_halves(%x: memref<?x?x64xbf16>, %w: memref<192x64xbf16>) -> memref<?x?x96xbf16> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -243,6 +243,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "pipelined kernel that interleaves the two W by 8 rows and "
            "stores that op's result (where M > gemv-max-rows); off: two "
            "kernels storing float32, then the elementwise kernel">,
+    Option<"gatedDecoding", "gated-decoding", "bool", /*default=*/"false",
+           "A gated pair's decoding kernels (M <= gemv-max-rows) stream "
+           "both W and store the elementwise op's result: each warp of the "
+           "matrix-vector kernel sums a row of both, the small-batch "
+           "kernel's 16 A rows are 8 of each; off: one launch of both "
+           "projections into float32 buffers, then the elementwise "
+           "kernel">,
     Option<"headwiseOneLaunch", "headwise-one-launch", "bool",
            /*default=*/"true",
            "A headwise (block-diagonal) projection's tensor-core kernel "
