@@ -73,6 +73,34 @@ golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
 # An explicit xlstm-to-gpu{...} pipeline starts from the pass defaults, in
 # which tf32 is off; xlstmc --dtype bf16 turns it on. A bf16 variant says
 # tf32=1 unless its options choose.
+# XLSTM_GPU_OPTIONS: xlstm-to-gpu options that `prepare` adds to every
+# bundle it compiles (golden, reference and bench models), on top of what
+# xlstmc sets for the dtype: the golden cases and benchmarks of a kernel
+# option before it is the default, e.g.
+#   XLSTM_GPU_OPTIONS="mma-fuse-epilogues=1" scripts/gpu-check.sh prepare
+compile() { # xlstmc's arguments
+  if [ -z "${XLSTM_GPU_OPTIONS:-}" ]; then
+    "$xlstmc" "$@"
+    return
+  fi
+  local args=() dtype=f32 pipeline="" extra="" previous=""
+  for a in "$@"; do
+    case "$a" in
+    --pass-pipeline=*) pipeline="${a#--pass-pipeline=}" ;;
+    --persistent-slstm=false) extra="persistent-slstm=0 " ;;
+    *) args+=("$a") ;;
+    esac
+    [ "$previous" = --dtype ] && dtype="$a"
+    previous="$a"
+  done
+  if [ -z "$pipeline" ]; then
+    local tf32=0
+    [ "$dtype" = bf16 ] && tf32=1
+    pipeline="builtin.module(xlstm-to-gpu{tf32=$tf32})"
+  fi
+  pipeline="${pipeline/xlstm-to-gpu\{/xlstm-to-gpu\{$extra$XLSTM_GPU_OPTIONS }"
+  "$xlstmc" "${args[@]}" --pass-pipeline="$pipeline"
+}
 bf16_options() {
   case " $1 " in
   *" tf32="*) echo "$1" ;;
@@ -214,9 +242,9 @@ sys.exit("no PTX image has the kernel " + name)
   # PTX (the driver JIT-compiles it): both load paths run, and gpu-out/ stays
   # under the 64 MiB the device tool carries.
   for name in "${golden_cases[@]}"; do
-    "$xlstmc" "$golden/$name.yaml" --dtype f32 --cubins=sm_90 \
+    compile "$golden/$name.yaml" --dtype f32 --cubins=sm_90 \
       -o "$out/bundles/$name.f32.xlstmb"
-    "$xlstmc" "$golden/$name.yaml" --dtype bf16 --cubins=none \
+    compile "$golden/$name.yaml" --dtype bf16 --cubins=none \
       -o "$out/bundles/$name.bf16.xlstmb"
     cp "$golden/$name.yaml" "$golden/$name.weights.safetensors" \
       "$golden/$name.io.safetensors" "$out/golden/"
@@ -251,7 +279,7 @@ sys.exit("no PTX image has the kernel " + name)
   # outputs at the given batch.
   reference_case() { # config batch
     for dtype in f32 bf16; do
-      "$xlstmc" "$root/bench/configs/$1.yaml" --dtype "$dtype" \
+      compile "$root/bench/configs/$1.yaml" --dtype "$dtype" \
         --cubins=none --quiet -o "$out/bundles/$1.$dtype.xlstmb"
     done
     "$run" "$out/bundles/$1.f32.xlstmb" --device=reference \
@@ -266,7 +294,7 @@ sys.exit("no PTX image has the kernel " + name)
   # blocks up, as at batch 16 of the 7B), forced at batch 3 (the options
   # xlstmc gives each dtype, plus decode-step-wide-blocks).
   for spec in "f32:" "bf16:tf32=1 "; do
-    "$xlstmc" "$root/bench/configs/large_decode_wide.yaml" \
+    compile "$root/bench/configs/large_decode_wide.yaml" \
       --dtype "${spec%%:*}" --cubins=none --quiet \
       --pass-pipeline="builtin.module(xlstm-to-gpu{${spec#*:}decode-step-wide-blocks=1})" \
       -o "$out/bundles/large_decode_wide.wide.${spec%%:*}.xlstmb"
@@ -291,22 +319,22 @@ sys.exit("no PTX image has the kernel " + name)
   reference_case qkv_blocks_32 3
   # The generic sLSTM lowering (a launch per step), which the persistent
   # kernel replaced by default, stays checked on one case.
-  "$xlstmc" "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \
+  compile "$golden/slstm_variant.yaml" --dtype f32 --cubins=none \
     --persistent-slstm=false -o "$out/bundles/slstm_variant.generic.f32.xlstmb"
   # Benchmark models (docs/performance.md); the README stack is the golden
   # stack_readme model.
-  "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
+  compile "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 \
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block.bf16.xlstmb"
   # The same block with the cell's q/k/v in bf16 (the float32 default keeps
   # the 7B's logits further inside the bf16 bound): its chunk kernels on
   # bf16 tensor cores at the a1 shape, as TFLA runs it.
-  "$xlstmc" "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 --quiet \
+  compile "$root/bench/configs/xlstm7b_block.yaml" --dtype bf16 --quiet \
     --cubins=sm_90 -o "$out/bundles/bench_xlstm7b_block_bf16_cell.bf16.xlstmb" \
     --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 large-cell-f32=0})'
   # Issue 10's workloads: one sLSTM block at width 768 and 512, 24 mLSTM
   # blocks of width 1024.
   for name in slstm_block_768 slstm_block_512 mlstm_stack_24 mlstm_a2; do
-    "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
+    compile "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
       --cubins=sm_90 -o "$out/bundles/bench_$name.bf16.xlstmb"
   done
   # lit (pure Python, from the LLVM install) and the e2e suite, so that the

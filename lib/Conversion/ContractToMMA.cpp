@@ -1098,6 +1098,12 @@ private:
 /// every warp of the block reads the same), accumulating in float32; a
 /// butterfly of shuffles sums the lanes and lane m adds row m's sum to
 /// out[m, n]. Rows of x past M are read clamped and not stored.
+/// An elementwise op a decoding or skinny kernel applies to a projection's
+/// float32 sum before storing it (Site::epilogue): the value for output
+/// column `col`. Null: the sum itself.
+using StoreEpilogue =
+    function_ref<Value(OpBuilder &, Location, Value sum, Value col)>;
+
 class GemvKernelBuilder : xlstm::KernelBuilder {
 public:
   /// A gated pair (the gated FFN's act(x Wg^T) * (x Wu^T)): each warp also
@@ -1111,9 +1117,10 @@ public:
   };
 
   GemvKernelBuilder(OpBuilder &b, Location loc, int64_t maxRows, int64_t unroll,
-                    bool accumulate, std::optional<Gated> gated = std::nullopt)
+                    bool accumulate, std::optional<Gated> gated = std::nullopt,
+                    StoreEpilogue epilogue = nullptr)
       : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows), unroll(unroll),
-        accumulate(accumulate), gated(gated) {}
+        accumulate(accumulate), gated(gated), epilogue(epilogue) {}
 
   /// Elements of `elt` in one 16-byte load.
   static int64_t vectorWidth(Type elt) {
@@ -1226,6 +1233,11 @@ public:
               b, loc, gated->combine(b, loc, mine[0], mine[1]), out, at);
           return;
         }
+        if (epilogue) {
+          memref::StoreOp::create(b, loc, epilogue(b, loc, mine[0], row), out,
+                                  at);
+          return;
+        }
         store(accumulate ? addf(load(out, at), mine[0]) : mine[0], out, at);
       });
     });
@@ -1235,6 +1247,7 @@ private:
   int64_t maxRows, unroll;
   bool accumulate;
   std::optional<Gated> gated;
+  StoreEpilogue epilogue;
 };
 
 /// A few rows (decoding a batch: 2 to 8 * tokenTiles sequences) of bf16 or
@@ -1282,10 +1295,11 @@ public:
       OpBuilder &b, Location loc, int64_t warps, int64_t unroll,
       int64_t tokenTiles, bool accumulate, bool swapped = false,
       std::optional<SplitK> split = std::nullopt,
-      std::optional<GemvKernelBuilder::Gated> gated = std::nullopt)
+      std::optional<GemvKernelBuilder::Gated> gated = std::nullopt,
+      StoreEpilogue epilogue = nullptr)
       : KernelBuilder(b, loc, b.getF32Type()), warps(warps), unroll(unroll),
         tokenTiles(tokenTiles), accumulate(accumulate), swapped(swapped),
-        split(split), gated(gated) {
+        split(split), gated(gated), epilogue(epilogue) {
     assert(!(gated && (swapped || split)) && "a gated pair streams both W");
   }
 
@@ -1447,6 +1461,12 @@ public:
         SmallVector<Value, 2> at = {token, row};
         if (swapped)
           std::swap(at[0], at[1]);
+        if (epilogue) {
+          // (The output's column: W's row, the B operand's where swapped.)
+          memref::StoreOp::create(
+              b, loc, epilogue(b, loc, sum, swapped ? token : row), out, at);
+          return;
+        }
         store(accumulate ? addf(load(out, at), sum) : sum, out, at);
       });
     };
@@ -1546,6 +1566,7 @@ private:
   bool accumulate, swapped;
   std::optional<SplitK> split;
   std::optional<GemvKernelBuilder::Gated> gated;
+  StoreEpilogue epilogue;
 };
 
 /// Whether `op` writes zero to every element of `v`: `linalg.fill` of
@@ -1849,6 +1870,92 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
       y, groups);
 }
 
+bool hasKernelBody(linalg::GenericOp op);
+
+/// Whether `op`, later in `at`'s block, may move before `at`: what it
+/// uses exists there (`exempt` aside, which moves too or exists).
+bool movableBefore(Operation *op, Operation *at, Value exempt = {}) {
+  if (!at->isBeforeInBlock(op))
+    return true;
+  return llvm::all_of(op->getOperands(), [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    return v == exempt || !def || def->getBlock() != op->getBlock() ||
+           def->isBeforeInBlock(at);
+  });
+}
+
+/// Where `op` writes (not adds to) a fresh float32 buffer whose one reader
+/// is a later elementwise op in its block, y = f(out, v...), of out's shape,
+/// whose other inputs are parameter vectors along the last dimension (a
+/// bias) and whose body a kernel can evaluate (the mLSTM gates' bias and
+/// soft cap): that op, its input `resultInput` the buffer; y's allocation
+/// is moved before `op` where it came later. Null otherwise.
+linalg::GenericOp matchEpilogue(linalg::ContractOp op, unsigned &resultInput) {
+  Value out = op.getDpsInits()[0];
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc || alloc->getBlock() != op->getBlock() ||
+      !alloc.getType().getElementType().isF32() ||
+      !alloc.getType().getLayout().isIdentity())
+    return {};
+  MemRefType outType = alloc.getType();
+  int64_t rank = outType.getRank();
+  linalg::GenericOp g;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (g || !generic || generic->getBlock() != op->getBlock() ||
+        !op->isBeforeInBlock(generic))
+      return {};
+    g = generic;
+  }
+  if (!g || g.getNumLoops() != g.getNumParallelLoops() ||
+      g.getNumLoops() != rank || !hasKernelBody(g))
+    return {};
+  Value y = g.getDpsInits()[0];
+  auto yType = cast<MemRefType>(y.getType());
+  auto yAlloc = y.getDefiningOp<memref::AllocOp>();
+  if (!yAlloc || yAlloc->getBlock() != op->getBlock() ||
+      !yType.getLayout().isIdentity() ||
+      yType.getShape() != outType.getShape() ||
+      !g.getIndexingMapsArray().back().isIdentity() ||
+      outType.isDynamicDim(rank - 1))
+    return {};
+  // One input is `out`, read in place; the others are vectors indexed by
+  // the last loop, function arguments (parameters: nothing writes them).
+  AffineMap column =
+      AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, op.getContext()));
+  bool sawOut = false;
+  for (OpOperand *input : g.getDpsInputOperands()) {
+    AffineMap map = g.getMatchingIndexingMap(input);
+    if (input->get() == out) {
+      if (sawOut || !map.isIdentity())
+        return {};
+      sawOut = true;
+      resultInput = input->getOperandNumber();
+      continue;
+    }
+    auto vType = dyn_cast<MemRefType>(input->get().getType());
+    auto arg = dyn_cast<BlockArgument>(input->get());
+    if (!vType || vType.getRank() != 1 || !vType.getLayout().isIdentity() ||
+        vType.getDimSize(0) != outType.getDimSize(rank - 1) || map != column ||
+        !arg || !isa<FunctionOpInterface>(arg.getOwner()->getParentOp()))
+      return {};
+    // (Read, never written: a state argument could change in between.)
+    for (Operation *user : arg.getUsers()) {
+      auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+      if (user != g.getOperation() &&
+          (!effects || effects.getEffectOnValue<MemoryEffects::Write>(arg)))
+        return {};
+    }
+  }
+  if (!sawOut || !untouchedBetween(y, op, g) || !movableBefore(yAlloc, op))
+    return {};
+  if (op->isBeforeInBlock(yAlloc))
+    yAlloc->moveBefore(op);
+  return g;
+}
+
 /// The buffer `v` views: the source of its chain of view-like ops.
 Value rootBuffer(Value v) {
   while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
@@ -1962,17 +2069,22 @@ bool fuseResidualAdd(linalg::ContractOp op, RewriterBase &rewriter) {
 /// without regions whose only values from outside are constants (a body
 /// a kernel can evaluate on two accumulators).
 bool isPairwiseElementwise(linalg::GenericOp op) {
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != op.getNumParallelLoops() ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }))
-    return false;
+  return op.getNumDpsInputs() == 2 && op.getNumDpsInits() == 1 &&
+         op.getNumLoops() == op.getNumParallelLoops() &&
+         llvm::all_of(op.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isIdentity(); }) &&
+         hasKernelBody(op);
+}
+
+/// Whether a kernel can evaluate `op`'s body on values it holds: one
+/// output it does not read, arith and math ops without regions whose only
+/// values from outside are constants (e.g. a linalg.index would mean
+/// nothing in a kernel that sees the output as rows), one value yielded.
+bool hasKernelBody(linalg::GenericOp op) {
   Region &region = op.getRegion();
   Block &body = region.front();
-  if (!body.getArgument(2).use_empty())
+  if (op.getNumDpsInits() != 1 || !body.getArguments().back().use_empty())
     return false;
-  // (arith and math only: e.g. a linalg.index would mean nothing in the
-  // kernel, which sees the output as rows.)
   for (Operation &inner : body.without_terminator()) {
     if (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
         inner.getNumRegions() || inner.getNumResults() != 1 ||
@@ -1985,6 +2097,23 @@ bool isPairwiseElementwise(linalg::GenericOp op) {
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   return yield.getValues().size() == 1 &&
          yield.getValues()[0].getParentRegion() == &region;
+}
+
+/// `op`'s body (hasKernelBody) evaluated at `b` on `inputs` (one value per
+/// input of `op`), its constants cloned: the value it yields.
+Value applyBody(OpBuilder &b, linalg::GenericOp op, ValueRange inputs) {
+  Region &region = op.getRegion();
+  Block &body = region.front();
+  IRMapping map;
+  for (auto [arg, value] : llvm::zip(body.getArguments(), inputs))
+    map.map(arg, value);
+  for (Operation &inner : body.without_terminator()) {
+    for (Value v : inner.getOperands())
+      if (v.getParentRegion() != &region && !map.contains(v))
+        map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
+    b.clone(inner, map);
+  }
+  return map.lookupOrDefault(body.getTerminator()->getOperand(0));
 }
 
 /// `op`'s body (isPairwiseElementwise) as text, its input `firstInput`
@@ -2025,8 +2154,15 @@ struct Site {
   /// Whether the kernels add to the output (else it was zero-filled and
   /// they write it).
   bool accumulate = false;
-  /// The float32 output that `p.out`, its rounding to 16 bits, replaces.
+  /// The float32 output that `p.out` (its rounding to 16 bits, or the
+  /// epilogue's output) replaces.
   Value f32Out;
+  /// An elementwise op fused into the kernels' stores (fuse-epilogues):
+  /// it read the float32 result as its input `resultInput` and vectors
+  /// along the output's columns as the others; the kernels evaluate it and
+  /// write p.out, its output. Erased with the contraction.
+  linalg::GenericOp epilogue;
+  unsigned resultInput = 0;
 };
 
 /// (d0, ..., dn) -> (d0 * ... * d_{n-1}, dn) for an identity memref; for a
@@ -2379,6 +2515,17 @@ struct XLSTMContractToMMAPass
           site.f32Out = site.p.out;
           site.p.out = narrow;
         }
+      // Another elementwise op alone reading the result (a bias and soft
+      // cap) is evaluated where the kernels store, where every kernel the
+      // projection may take can (the decoding and skinny ones).
+      if (fuseEpilogues && !site.accumulate && !site.f32Out && !p->heads &&
+          decodes(site) &&
+          takesSkinny(site, cast<MemRefType>(p->w.getType()).getShape()[0]))
+        if (linalg::GenericOp g = matchEpilogue(op, site.resultInput)) {
+          site.epilogue = g;
+          site.f32Out = site.p.out;
+          site.p.out = g.getDpsInits()[0];
+        }
       return (prepared[op] = std::make_unique<Site>(site)).get();
     };
     llvm::DenseSet<Operation *> lowered;
@@ -2482,18 +2629,6 @@ struct XLSTMContractToMMAPass
     return stages >= 2 && !elt.isF32() && !site.accumulate && !site.f32Out &&
            !site.p.heads && site.p.k % fallbackTile().blockK == 0 &&
            !(skinnyProjections && rows <= skinnyColumns());
-  }
-
-  /// Whether `op`, later in `at`'s block, may move before `at`: what it
-  /// uses exists there (`exempt` aside, which moves too or exists).
-  static bool movableBefore(Operation *op, Operation *at, Value exempt = {}) {
-    if (!at->isBeforeInBlock(op))
-      return true;
-    return llvm::all_of(op->getOperands(), [&](Value v) {
-      Operation *def = v.getDefiningOp();
-      return v == exempt || !def || def->getBlock() != op->getBlock() ||
-             def->isBeforeInBlock(at);
-    });
   }
 
   bool emitGatedPair(IRRewriter &rewriter, Site &first,
@@ -2671,19 +2806,11 @@ struct XLSTMContractToMMAPass
     Value x = collapseLeading(rewriter, loc, first.p.x);
     Value y2 = collapseLeading(rewriter, loc, y);
     Value m = memref::DimOp::create(rewriter, loc, x, cst(0));
-    auto combine = [&](OpBuilder &b, Location at, Value a, Value c) {
-      Region &region = gating.getRegion();
-      Block &body = region.front();
-      IRMapping map;
-      map.map(body.getArgument(firstInput), a);
-      map.map(body.getArgument(1 - firstInput), c);
-      for (Operation &op : body.without_terminator()) {
-        for (Value v : op.getOperands())
-          if (v.getParentRegion() != &region && !map.contains(v))
-            map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
-        b.clone(op, map);
-      }
-      return map.lookupOrDefault(body.getTerminator()->getOperand(0));
+    auto combine = [&](OpBuilder &b, Location, Value a, Value c) {
+      SmallVector<Value, 2> inputs = {a, c};
+      if (firstInput == 1)
+        std::swap(inputs[0], inputs[1]);
+      return applyBody(b, gating, inputs);
     };
     GatedOperands gated{second ? second->p.w : first.p.w,
                         columns,
@@ -2848,14 +2975,55 @@ struct XLSTMContractToMMAPass
     if (unpaddedK(site))
       text += " (x and W copied, K padded to " + std::to_string(site.p.k) +
               ")";
+    if (site.epilogue)
+      text += ", storing the elementwise op after it";
     xlstm::recordKernelChoice(launch,
                               {"projection", shapeOf(site), text, when.str()},
                               site.p.w);
   }
 
-  /// The contraction goes, and with it a float32 output nobody reads.
+  /// What the kernels of `site` take for its epilogue: its vectors, in
+  /// input order (none without one).
+  static SmallVector<Value> epilogueVectors(const Site &site) {
+    SmallVector<Value> vectors;
+    linalg::GenericOp epilogue = site.epilogue;
+    if (epilogue)
+      for (OpOperand *input : epilogue.getDpsInputOperands())
+        if (input->getOperandNumber() != site.resultInput)
+          vectors.push_back(input->get());
+    return vectors;
+  }
+
+  /// `site`'s epilogue on `sum`, the float32 result of output column
+  /// `col`, in a kernel whose arguments from `vectors` on are
+  /// epilogueVectors(site).
+  static Value applyEpilogue(OpBuilder &b, Location loc, const Site &site,
+                             ArrayRef<Value> vectors, Value sum, Value col) {
+    SmallVector<Value> inputs;
+    size_t next = 0;
+    linalg::GenericOp epilogue = site.epilogue;
+    for (OpOperand *input : epilogue.getDpsInputOperands())
+      inputs.push_back(
+          input->getOperandNumber() == site.resultInput
+              ? sum
+              : memref::LoadOp::create(b, loc, vectors[next++], ValueRange{col})
+                    .getResult());
+    return applyBody(b, epilogue, inputs);
+  }
+
+  /// What tells kernels with different epilogues apart in the cache.
+  static std::string epilogueKey(const Site &site) {
+    return site.epilogue
+               ? " epilogue " + pairwiseKey(site.epilogue, site.resultInput)
+               : "";
+  }
+
+  /// The contraction goes (with its epilogue's op), and with it a float32
+  /// output nobody reads.
   static void eraseContraction(IRRewriter &rewriter, Site &site) {
     rewriter.eraseOp(site.op);
+    if (site.epilogue)
+      rewriter.eraseOp(site.epilogue);
     if (!site.f32Out)
       return;
     Operation *alloc = site.f32Out.getDefiningOp();
@@ -3042,8 +3210,9 @@ struct XLSTMContractToMMAPass
     if (!siblings)
       operands.push_back(m);
     // A gated pair: one output of `columns`, both W streamed (the second
-    // W is the kernel's last argument).
+    // W follows the operands above).
     int64_t streamedRows = rows.front();
+    size_t secondArg = operands.size();
     if (gated) {
       rows.front() = gated->columns;
       streamedRows = 2 * gated->columns;
@@ -3053,8 +3222,22 @@ struct XLSTMContractToMMAPass
         -> std::optional<GemvKernelBuilder::Gated> {
       if (!gated)
         return std::nullopt;
-      return GemvKernelBuilder::Gated{kernel.args.back(),
+      return GemvKernelBuilder::Gated{kernel.args[secondArg],
                                       gated->secondRowOffset, gated->combine};
+    };
+    // Then each member's epilogue vectors: where member i's begin.
+    SmallVector<size_t> vectorArgs;
+    for (Site *site : group) {
+      vectorArgs.push_back(operands.size());
+      operands.append(epilogueVectors(*site));
+    }
+    // Member i's epilogue in the kernel, if it has one.
+    auto epilogueIn = [&](size_t i, const xlstm::KernelCache::Body &kernel) {
+      return [&, i](OpBuilder &b, Location at, Value sum, Value col) {
+        return applyEpilogue(b, at, *group[i],
+                             ArrayRef(kernel.args).drop_front(vectorArgs[i]),
+                             sum, col);
+      };
     };
     // Where the kernel finds M and projection i's x and W (its output
     // follows W).
@@ -3085,16 +3268,19 @@ struct XLSTMContractToMMAPass
     if (gated)
       accumulateKey += " gated " + gated->key + " second rows from " +
                        std::to_string(gated->secondRowOffset);
+    for (auto [i, site] : llvm::enumerate(group))
+      if (site->epilogue)
+        accumulateKey += " " + std::to_string(i) + epilogueKey(*site);
 
     // One kernel: block b runs projection i's kernel with block b - start_i
     // where start_i <= b < start_i + blocks[i].
     auto launchAll = [&](StringRef name, const std::string &config,
                          int64_t rowsPerBlock, int64_t threads,
                          TypeRange workgroup,
-                         function_ref<void(OpBuilder &,
-                                           const xlstm::KernelCache::Body &,
-                                           Value x, Value w, Value out,
-                                           int64_t n, bool accumulate)>
+                         function_ref<void(
+                             OpBuilder &, const xlstm::KernelCache::Body &,
+                             size_t member, Value x, Value w, Value out,
+                             int64_t n, bool accumulate)>
                              build,
                          int64_t gridY = 1) {
       SmallVector<int64_t> blocks;
@@ -3136,7 +3322,7 @@ struct XLSTMContractToMMAPass
                 member.blockIds.x = arith::SubIOp::create(
                     b, loc, block,
                     arith::ConstantIndexOp::create(b, loc, start));
-              build(b, member, kernel.args[xArg(i)], kernel.args[wArg(i)],
+              build(b, member, i, kernel.args[xArg(i)], kernel.args[wArg(i)],
                     kernel.args[wArg(i) + 1], rows[i], accumulating[i] == 'a');
               if (range)
                 b.setInsertionPointToStart(range.elseBlock());
@@ -3159,10 +3345,13 @@ struct XLSTMContractToMMAPass
           gated ? "projection_gemv_gated" : "projection_gemv",
           (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
           32 * gemvWarps, /*workgroup=*/{},
-          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
-              Value w, Value out, int64_t n, bool accumulate) {
-            GemvKernelBuilder(b, loc, maxRows, unroll, accumulate,
-                              gatedRows(kernel))
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
+              size_t member, Value x, Value w, Value out, int64_t n,
+              bool accumulate) {
+            auto epilogue = epilogueIn(member, kernel);
+            GemvKernelBuilder(
+                b, loc, maxRows, unroll, accumulate, gatedRows(kernel),
+                group[member]->epilogue ? StoreEpilogue(epilogue) : nullptr)
                 .build(x, w, out, kernel.args[mArg], n, k, gemvWarps, kernel);
           });
       for (Site *site : members)
@@ -3215,8 +3404,9 @@ struct XLSTMContractToMMAPass
            splitNote)
               .str(),
           T::columnsPerBlock(gated), 32 * smallBatchWarps, TypeRange{shared},
-          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel, Value x,
-              Value w, Value out, int64_t n, bool accumulate) {
+          [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
+              size_t member, Value x, Value w, Value out, int64_t n,
+              bool accumulate) {
             // ptxas, free to aim at more resident blocks, interleaves
             // each K chunk's loads with its mma (about 64 registers, one
             // chunk in flight per warp); a minimum of blocks per SM lets it
@@ -3259,8 +3449,10 @@ struct XLSTMContractToMMAPass
                                 memref::GetGlobalOp::create(
                                     b, loc, arrivalsType, "split_k_arrivals")};
             }
+            auto epilogue = epilogueIn(member, kernel);
             T(b, loc, smallBatchWarps, unroll, tokenTiles, accumulate,
-              /*swapped=*/false, split, gatedRows(kernel))
+              /*swapped=*/false, split, gatedRows(kernel),
+              group[member]->epilogue ? StoreEpilogue(epilogue) : nullptr)
                 .build(x, w, out, kernel.args[mArg], n, k, kernel);
           },
           splits);
@@ -3590,17 +3782,25 @@ struct XLSTMContractToMMAPass
           rewriter.getContext(),
           {T::reductionFloats(skinnyWarps, tokenTiles)},
           rewriter.getF32Type());
+      SmallVector<Value> operands = {x, p->w, out, m};
+      operands.append(epilogueVectors(site));
       auto launch = cache->launch(
           rewriter, loc, "projection_skinny_mma",
           (Twine(tokenTiles) + " column tiles unroll " + Twine(skinnyUnroll) +
-           (accumulate ? " accumulate" : ""))
+           (accumulate ? " accumulate" : "") + epilogueKey(site))
               .str(),
-          {x, p->w, out, m}, {ceilDiv(m, T::blockN), one, one},
-          {32 * skinnyWarps, 1, 1}, /*dynamicSharedBytes=*/nullptr,
-          TypeRange{shared},
+          operands, {ceilDiv(m, T::blockN), one, one}, {32 * skinnyWarps, 1, 1},
+          /*dynamicSharedBytes=*/nullptr, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-            T(b, loc, skinnyWarps, skinnyUnroll, tokenTiles,
-              accumulate, /*swapped=*/true)
+            auto epilogue = [&](OpBuilder &b, Location at, Value sum,
+                                Value col) {
+              return applyEpilogue(
+                  b, at, site, ArrayRef(kernel.args).drop_front(4), sum, col);
+            };
+            T(b, loc, skinnyWarps, skinnyUnroll, tokenTiles, accumulate,
+              /*swapped=*/true, /*split=*/std::nullopt,
+              /*gated=*/std::nullopt,
+              site.epilogue ? StoreEpilogue(epilogue) : nullptr)
                 .build(kernel.args[0], kernel.args[1], kernel.args[2],
                        kernel.args[3], nStatic, p->k, kernel);
           });

@@ -277,6 +277,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
                      "up projections and their gating as one kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedPairs)};
+  Option<bool> mmaFuseEpilogues{
+      *this, "mma-fuse-epilogues",
+      llvm::cl::desc("xlstm-contract-to-mma fuse-epilogues: the elementwise "
+                     "op alone reading a skinny projection's result (a bias "
+                     "and soft cap) evaluated where its kernels store"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().fuseEpilogues)};
   Option<bool> mmaGatedDecoding{
       *this, "mma-gated-decoding",
       llvm::cl::desc("xlstm-contract-to-mma gated-decoding: a gated pair's "
@@ -531,6 +537,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.padK = o.mmaPadK;
         options.mma.gatedPairs = o.mmaGatedPairs;
         options.mma.gatedDecoding = o.mmaGatedDecoding;
+        options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.headwiseOneLaunch = o.mmaHeadwiseOneLaunch;
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;

@@ -243,6 +243,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "pipelined kernel that interleaves the two W by 8 rows and "
            "stores that op's result (where M > gemv-max-rows); off: two "
            "kernels storing float32, then the elementwise kernel">,
+    Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"false",
+           "A written float32 result that one later elementwise op alone "
+           "reads, with parameter vectors along its columns as the op's "
+           "other inputs (the mLSTM gates' bias and soft cap), is stored as "
+           "that op's result by the kernels, where all of them can (the "
+           "decoding and skinny kernels); off: the elementwise kernel after "
+           "them">,
     Option<"gatedDecoding", "gated-decoding", "bool", /*default=*/"false",
            "A gated pair's decoding kernels (M <= gemv-max-rows) stream "
            "both W and store the elementwise op's result: each warp of the "
