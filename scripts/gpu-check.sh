@@ -230,6 +230,18 @@ sys.exit("no PTX image has the kernel " + name)
         "$opt" --xlstm-gpu-to-ptx="chip=sm_80" |
         extract_ptx projection_small_batch_mma "$out/$name.ptx"
     done
+    # The decoding kernels that store an elementwise op's result
+    # (CudaDecodingEpilogues): the gated pair's, the soft-capped gate's.
+    "$opt" "$root/test/Conversion/contract-decoding-epilogues.mlir" \
+      --xlstm-contract-to-mma="gated-decoding=1 fuse-epilogues=1 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" |
+      "$opt" --xlstm-gpu-to-ptx="chip=sm_80" >"$out/decoding-epilogues.mlir"
+    for variant in "projection_gemv_gated gated-gemv" \
+      "projection_small_batch_mma_gated gated-small-batch" \
+      "projection_skinny_mma soft-cap-skinny"; do
+      read -r kernel name <<<"$variant"
+      extract_ptx "$kernel" "$out/$name.ptx" <"$out/decoding-epilogues.mlir"
+    done
+    rm "$out/decoding-epilogues.mlir"
   else
     echo "note: no $opt; the MLIR-made kernel tests will skip" >&2
   fi
@@ -358,6 +370,11 @@ run)
   status=0
   ./xlstm-gpu-info 2>&1 | tee "$logs/gpu-info.txt" || status=1
   if [ -f mma-bf16.ptx ]; then export XLSTM_MMA_PTX="$PWD/mma-bf16.ptx"; fi
+  if [ -f gated-gemv.ptx ]; then
+    export XLSTM_GATED_GEMV_PTX="$PWD/gated-gemv.ptx"
+    export XLSTM_GATED_SMALL_BATCH_PTX="$PWD/gated-small-batch.ptx"
+    export XLSTM_SOFT_CAP_SKINNY_PTX="$PWD/soft-cap-skinny.ptx"
+  fi
   if [ -f small-batch.ptx ]; then
     export XLSTM_SMALL_BATCH_PTX="$PWD/small-batch.ptx"
   fi

@@ -436,8 +436,8 @@ protected:
                        unsigned splits);
 };
 
-void CudaSmallBatch::checkProjection(const char *pathVariable,
-                                     unsigned warps, unsigned splits) {
+void CudaSmallBatch::checkProjection(const char *pathVariable, unsigned warps,
+                                     unsigned splits) {
   const char *path = std::getenv(pathVariable);
   if (!path)
     GTEST_SKIP() << pathVariable
@@ -446,7 +446,8 @@ void CudaSmallBatch::checkProjection(const char *pathVariable,
   ASSERT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
   Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
   ASSERT_TRUE(bool(module)) << toString(module.takeError());
-  Expected<Function> function = module->getFunction("projection_small_batch_mma");
+  Expected<Function> function =
+      module->getFunction("projection_small_batch_mma");
   ASSERT_TRUE(bool(function)) << toString(function.takeError());
 
   constexpr int64_t n = 40, k = 1056, maxRows = 16;
@@ -487,8 +488,9 @@ void CudaSmallBatch::checkProjection(const char *pathVariable,
                             {dout->get(), dout->get(), 0, m, n, n, 1}};
     std::vector<void *> args = kernelArguments(descs);
     args.push_back(&m);
-    ASSERT_FALSE(errorToBool(launch(*function, {(n + 15) / 16, splits, 1},
-                                    {32 * warps, 1, 1}, 0, *stream, args.data())));
+    ASSERT_FALSE(
+        errorToBool(launch(*function, {(n + 15) / 16, splits, 1},
+                           {32 * warps, 1, 1}, 0, *stream, args.data())));
     ASSERT_FALSE(errorToBool(stream->synchronize()));
     std::vector<float> out(init.size());
     ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));
@@ -520,6 +522,213 @@ TEST_F(CudaSmallBatch, MlirProjectionMatchesFloat64) {
 /// of K 768 and 288.
 TEST_F(CudaSmallBatch, MlirSplitKProjectionMatchesFloat64) {
   checkProjection("XLSTM_SMALL_BATCH_SPLIT_PTX", 8, 2);
+}
+
+/// The decoding kernels that store an elementwise op's result, from
+/// test/Conversion/contract-decoding-epilogues.mlir as PTX (scripts/
+/// gpu-check.sh writes them and names them in the environment variables),
+/// on fresh random bf16 values against float64.
+class CudaDecodingEpilogues : public CudaGpu {
+protected:
+  std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<float> uniform{-1, 1};
+
+  /// A random value rounded to bf16: its bits, and the float it is.
+  uint16_t randomBf16(float &rounded) {
+    float v = uniform(rng);
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bits = (bits + 0x8000u) & 0xffff0000u;
+    std::memcpy(&rounded, &bits, 4);
+    return uint16_t(bits >> 16);
+  }
+
+  /// The kernel `name` of the PTX file in `pathVariable` (skips the test
+  /// where it is not set).
+  std::optional<Function> kernel(const char *pathVariable, StringRef name) {
+    const char *path = std::getenv(pathVariable);
+    if (!path)
+      return std::nullopt;
+    ErrorOr<std::unique_ptr<MemoryBuffer>> ptx = MemoryBuffer::getFile(path);
+    EXPECT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
+    if (!ptx)
+      return std::nullopt;
+    Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
+    EXPECT_TRUE(bool(module)) << toString(module.takeError());
+    if (!module)
+      return std::nullopt;
+    modules.push_back(std::move(*module));
+    Expected<Function> function = modules.back().getFunction(name);
+    EXPECT_TRUE(bool(function)) << toString(function.takeError());
+    if (!function)
+      return std::nullopt;
+    return *function;
+  }
+
+  /// silu(x Wg^T) * (x Wu^T) rounded to bf16 (x M x 1056, W 44 x 1056) by
+  /// `function` with `threads` a block and `columns` outputs a block, at
+  /// each M of `rows`; rows past M stay untouched.
+  void checkGated(Function function, unsigned threads, unsigned columns,
+                  ArrayRef<uint64_t> rows);
+
+  std::vector<Module> modules;
+};
+
+void CudaDecodingEpilogues::checkGated(Function function, unsigned threads,
+                                       unsigned columns,
+                                       ArrayRef<uint64_t> rows) {
+  constexpr int64_t n = 44, k = 1056, maxRows = 16;
+  std::vector<uint16_t> wg(n * k), wu(n * k), x(maxRows * k);
+  std::vector<float> wgf(wg.size()), wuf(wu.size()), xf(x.size());
+  for (size_t i = 0; i < wg.size(); ++i) {
+    wg[i] = randomBf16(wgf[i]);
+    wu[i] = randomBf16(wuf[i]);
+  }
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = randomBf16(xf[i]);
+  // 1.0 in bf16 everywhere first: rows past M must keep it.
+  std::vector<uint16_t> init(maxRows * n, 0x3f80);
+  Expected<DeviceBuffer> dwg = DeviceBuffer::allocate(*context, wg.size() * 2);
+  Expected<DeviceBuffer> dwu = DeviceBuffer::allocate(*context, wu.size() * 2);
+  Expected<DeviceBuffer> dx = DeviceBuffer::allocate(*context, x.size() * 2);
+  Expected<DeviceBuffer> dout =
+      DeviceBuffer::allocate(*context, init.size() * 2);
+  ASSERT_TRUE(dwg && dwu && dx && dout);
+  ASSERT_FALSE(errorToBool(dwg->copyFromHost(ArrayRef<uint16_t>(wg))));
+  ASSERT_FALSE(errorToBool(dwu->copyFromHost(ArrayRef<uint16_t>(wu))));
+  ASSERT_FALSE(errorToBool(dx->copyFromHost(ArrayRef<uint16_t>(x))));
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
+  for (uint64_t m : rows) {
+    ASSERT_FALSE(errorToBool(dout->copyFromHost(ArrayRef<uint16_t>(init))));
+    // (x, Wg, out, M, Wu): the kernel's arguments, which the lit test pins.
+    Descriptor2D descs[] = {{dx->get(), dx->get(), 0, m, k, k, 1},
+                            {dwg->get(), dwg->get(), 0, n, k, k, 1},
+                            {dout->get(), dout->get(), 0, m, n, n, 1}};
+    Descriptor2D second[] = {{dwu->get(), dwu->get(), 0, n, k, k, 1}};
+    std::vector<void *> args = kernelArguments(descs);
+    args.push_back(&m);
+    args = kernelArguments(second, args);
+    ASSERT_FALSE(errorToBool(
+        launch(function, {unsigned((n + columns - 1) / columns), 1, 1},
+               {threads, 1, 1}, 0, *stream, args.data())));
+    ASSERT_FALSE(errorToBool(stream->synchronize()));
+    std::vector<uint16_t> out(init.size());
+    ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<uint16_t>(out))));
+    double errNorm = 0, refNorm = 0;
+    for (uint64_t r = 0; r < maxRows; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        uint16_t bits = out[r * n + c];
+        if (r >= m) { // rows past M are never written
+          EXPECT_EQ(bits, 0x3f80) << "row " << r << " col " << c << " M " << m;
+          continue;
+        }
+        double g = 0, u = 0;
+        for (int64_t i = 0; i < k; ++i) {
+          g += double(xf[r * k + i]) * double(wgf[c * k + i]);
+          u += double(xf[r * k + i]) * double(wuf[c * k + i]);
+        }
+        double ref = g / (1 + std::exp(-g)) * u;
+        uint32_t wide = uint32_t(bits) << 16;
+        float got;
+        std::memcpy(&got, &wide, 4);
+        errNorm += (got - ref) * (got - ref);
+        refNorm += ref * ref;
+      }
+    ASSERT_GT(refNorm, 0.0);
+    // float32 sums, then one rounding to bf16 (2^-9 relative).
+    EXPECT_LT(std::sqrt(errNorm / refNorm), 5e-3) << "M = " << m;
+  }
+}
+
+/// gated-decoding, one row: each warp of 4 sums a row of both W.
+TEST_F(CudaDecodingEpilogues, GatedMatrixVectorMatchesFloat64) {
+  std::optional<Function> f =
+      kernel("XLSTM_GATED_GEMV_PTX", "projection_gemv_gated");
+  if (!f)
+    GTEST_SKIP() << "XLSTM_GATED_GEMV_PTX is not set (scripts/gpu-check.sh "
+                    "sets it)";
+  checkGated(*f, 128, 4, {1});
+}
+
+/// gated-decoding, 2 to 16 rows: 8 rows of each W a block (8 warps).
+TEST_F(CudaDecodingEpilogues, GatedSmallBatchMatchesFloat64) {
+  std::optional<Function> f =
+      kernel("XLSTM_GATED_SMALL_BATCH_PTX", "projection_small_batch_mma_gated");
+  if (!f)
+    GTEST_SKIP() << "XLSTM_GATED_SMALL_BATCH_PTX is not set "
+                    "(scripts/gpu-check.sh sets it)";
+  checkGated(*f, 256, 8, {2, 3, 5, 7, 8, 9, 11, 13, 15, 16});
+}
+
+/// fuse-epilogues: 15 tanh((x W^T + b) / 15) from the skinny kernel (x M x
+/// 256, W 8 x 256, b 8 bf16), 16 rows a block of 16 warps.
+TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
+  std::optional<Function> f =
+      kernel("XLSTM_SOFT_CAP_SKINNY_PTX", "projection_skinny_mma");
+  if (!f)
+    GTEST_SKIP() << "XLSTM_SOFT_CAP_SKINNY_PTX is not set "
+                    "(scripts/gpu-check.sh sets it)";
+  constexpr int64_t n = 8, k = 256, maxRows = 1000;
+  std::vector<uint16_t> w(n * k), x(maxRows * k), bias(n);
+  std::vector<float> wf(w.size()), xf(x.size()), biasf(n);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = randomBf16(wf[i]);
+  // (Sums of 256 products: pre-activations of a few units, which the cap
+  // bends.)
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = randomBf16(xf[i]);
+  for (int64_t c = 0; c < n; ++c)
+    bias[c] = randomBf16(biasf[c]);
+  Expected<DeviceBuffer> dw = DeviceBuffer::allocate(*context, w.size() * 2);
+  Expected<DeviceBuffer> dx = DeviceBuffer::allocate(*context, x.size() * 2);
+  Expected<DeviceBuffer> db = DeviceBuffer::allocate(*context, n * 2);
+  Expected<DeviceBuffer> dout =
+      DeviceBuffer::allocate(*context, maxRows * n * 4);
+  ASSERT_TRUE(dw && dx && db && dout);
+  ASSERT_FALSE(errorToBool(dw->copyFromHost(ArrayRef<uint16_t>(w))));
+  ASSERT_FALSE(errorToBool(dx->copyFromHost(ArrayRef<uint16_t>(x))));
+  ASSERT_FALSE(errorToBool(db->copyFromHost(ArrayRef<uint16_t>(bias))));
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
+  for (uint64_t m : {17ull, 100ull, 1000ull}) {
+    std::vector<float> init(maxRows * n, 7.0f);
+    ASSERT_FALSE(errorToBool(dout->copyFromHost(ArrayRef<float>(init))));
+    // (x, W, out, M, bias).
+    Descriptor2D descs[] = {{dx->get(), dx->get(), 0, m, k, k, 1},
+                            {dw->get(), dw->get(), 0, n, k, k, 1},
+                            {dout->get(), dout->get(), 0, m, n, n, 1}};
+    std::vector<void *> args = kernelArguments(descs);
+    args.push_back(&m);
+    cu::CUdeviceptr biasPtr = db->get();
+    uint64_t biasOffset = 0, biasSize = n, biasStride = 1;
+    for (void *field : {(void *)&biasPtr, (void *)&biasPtr, (void *)&biasOffset,
+                        (void *)&biasSize, (void *)&biasStride})
+      args.push_back(field);
+    ASSERT_FALSE(errorToBool(launch(*f, {unsigned((m + 15) / 16), 1, 1},
+                                    {512, 1, 1}, 0, *stream, args.data())));
+    ASSERT_FALSE(errorToBool(stream->synchronize()));
+    std::vector<float> out(init.size());
+    ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));
+    double errNorm = 0, refNorm = 0;
+    for (uint64_t r = 0; r < uint64_t(maxRows); ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double got = out[r * n + c];
+        if (r >= m) {
+          EXPECT_EQ(got, 7.0) << "row " << r << " col " << c << " M " << m;
+          continue;
+        }
+        double pre = biasf[c];
+        for (int64_t i = 0; i < k; ++i)
+          pre += double(xf[r * k + i]) * double(wf[c * k + i]);
+        double ref = 15 * std::tanh(pre / 15);
+        errNorm += (got - ref) * (got - ref);
+        refNorm += ref * ref;
+      }
+    ASSERT_GT(refNorm, 0.0);
+    // float32 sums of 256 exact bf16 products, float32 tanh.
+    EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-5) << "M = " << m;
+  }
 }
 
 TEST_F(CudaGpu, EventsTimeAKernel) {

@@ -175,7 +175,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     rows, so that each lane holds both operands of its outputs and stores
     the elementwise op's result (for M above gemv-max-rows; the decoding
     kernels write the two buffers and the op runs after them, in that
-    branch only). Otherwise the
+    branch only, unless `gated-decoding`: then their warps stream a row of
+    each W, or the small-batch kernel's A rows are 8 of each, and they
+    store the op's result too). With `fuse-epilogues`, a written float32
+    result that one later elementwise op alone reads, its other inputs
+    parameter vectors along the columns (the mLSTM gates' bias and soft
+    cap), is stored as that op's result by the decoding and skinny kernels
+    (only where those are all the projection takes). Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
     warp-tiles-n)` tile with fragments loaded from global memory as 32-bit
     words. Other contractions are left to the generic path.
