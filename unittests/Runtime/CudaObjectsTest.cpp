@@ -345,6 +345,44 @@ std::vector<void *> kernelArguments(MutableArrayRef<Descriptor2D> descs,
   return args;
 }
 
+/// Queues `function` on `stream`, waits for it, and reads `count` values of
+/// T back from `out`.
+template <typename T>
+Expected<std::vector<T>> runAndRead(const Function &function, Dim3 grid,
+                                    Dim3 block, const Stream &stream,
+                                    std::vector<void *> &args,
+                                    const DeviceBuffer &out, size_t count) {
+  if (Error error = launch(function, grid, block, 0, stream, args.data()))
+    return std::move(error);
+  if (Error error = stream.synchronize())
+    return std::move(error);
+  std::vector<T> values(count);
+  if (Error error = out.copyToHost(MutableArrayRef<T>(values)))
+    return std::move(error);
+  return values;
+}
+
+/// A uniform value in [-1, 1) rounded to bf16: its bits, and the float it
+/// is in `rounded`.
+uint16_t randomBf16(std::mt19937_64 &rng, float &rounded) {
+  float v = std::uniform_real_distribution<float>(-1, 1)(rng);
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  bits = (bits + 0x8000u) & 0xffff0000u;
+  std::memcpy(&rounded, &bits, 4);
+  return uint16_t(bits >> 16);
+}
+
+/// ||got - want|| / ||want|| over the pairs added.
+struct RelativeError {
+  double error = 0, reference = 0;
+  void add(double got, double want) {
+    error += (got - want) * (got - want);
+    reference += want * want;
+  }
+  double value() const { return std::sqrt(error / reference); }
+};
+
 /// The bf16 tensor-core tile of test/Target/NVVM/mma-bf16.mlir as PTX from
 /// xlstm-opt (scripts/gpu-check.sh prepare writes it; `run` names it in
 /// XLSTM_MMA_PTX): one warp, C(16x8) = A(16x16) * B(8x16)^T, checked against
@@ -453,20 +491,12 @@ void CudaSmallBatch::checkProjection(const char *pathVariable, unsigned warps,
   constexpr int64_t n = 40, k = 1056, maxRows = 16;
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<float> uniform(-1, 1);
-  auto bf16 = [&](float &rounded) {
-    float v = uniform(rng);
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bits = (bits + 0x8000u) & 0xffff0000u;
-    std::memcpy(&rounded, &bits, 4);
-    return uint16_t(bits >> 16);
-  };
   std::vector<uint16_t> w(n * k), x(maxRows * k);
   std::vector<float> wf(w.size()), xf(x.size()), init(maxRows * n);
   for (size_t i = 0; i < w.size(); ++i)
-    w[i] = bf16(wf[i]);
+    w[i] = randomBf16(rng, wf[i]);
   for (size_t i = 0; i < x.size(); ++i)
-    x[i] = bf16(xf[i]);
+    x[i] = randomBf16(rng, xf[i]);
   for (float &v : init)
     v = uniform(rng);
 
@@ -488,28 +518,25 @@ void CudaSmallBatch::checkProjection(const char *pathVariable, unsigned warps,
                             {dout->get(), dout->get(), 0, m, n, n, 1}};
     std::vector<void *> args = kernelArguments(descs);
     args.push_back(&m);
-    ASSERT_FALSE(
-        errorToBool(launch(*function, {(n + 15) / 16, splits, 1},
-                           {32 * warps, 1, 1}, 0, *stream, args.data())));
-    ASSERT_FALSE(errorToBool(stream->synchronize()));
-    std::vector<float> out(init.size());
-    ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));
-    double errNorm = 0, refNorm = 0;
+    Expected<std::vector<float>> out = runAndRead<float>(
+        *function, {unsigned((n + 15) / 16), splits, 1}, {32 * warps, 1, 1},
+        *stream, args, *dout, init.size());
+    ASSERT_TRUE(bool(out)) << toString(out.takeError());
+    RelativeError error;
     for (uint64_t r = 0; r < maxRows; ++r)
       for (int64_t c = 0; c < n; ++c) {
         double ref = init[r * n + c];
         if (r < m)
           for (int64_t i = 0; i < k; ++i)
             ref += double(xf[r * k + i]) * double(wf[c * k + i]);
-        double got = out[r * n + c];
+        double got = (*out)[r * n + c];
         if (r >= m) { // rows past M are never written
           EXPECT_EQ(got, ref) << "row " << r << " col " << c << " M " << m;
         }
-        errNorm += (got - ref) * (got - ref);
-        refNorm += ref * ref;
+        error.add(got, ref);
       }
     // f32 accumulation of 1056 exact bf16 products.
-    EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-5) << "M = " << m;
+    EXPECT_LT(error.value(), 1e-5) << "M = " << m;
   }
 }
 
@@ -531,17 +558,6 @@ TEST_F(CudaSmallBatch, MlirSplitKProjectionMatchesFloat64) {
 class CudaDecodingEpilogues : public CudaGpu {
 protected:
   std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_real_distribution<float> uniform{-1, 1};
-
-  /// A random value rounded to bf16: its bits, and the float it is.
-  uint16_t randomBf16(float &rounded) {
-    float v = uniform(rng);
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    bits = (bits + 0x8000u) & 0xffff0000u;
-    std::memcpy(&rounded, &bits, 4);
-    return uint16_t(bits >> 16);
-  }
 
   /// The kernel `name` of the PTX file in `pathVariable` (skips the test
   /// where it is not set).
@@ -581,11 +597,11 @@ void CudaDecodingEpilogues::checkGated(Function function, unsigned threads,
   std::vector<uint16_t> wg(n * k), wu(n * k), x(maxRows * k);
   std::vector<float> wgf(wg.size()), wuf(wu.size()), xf(x.size());
   for (size_t i = 0; i < wg.size(); ++i) {
-    wg[i] = randomBf16(wgf[i]);
-    wu[i] = randomBf16(wuf[i]);
+    wg[i] = randomBf16(rng, wgf[i]);
+    wu[i] = randomBf16(rng, wuf[i]);
   }
   for (size_t i = 0; i < x.size(); ++i)
-    x[i] = randomBf16(xf[i]);
+    x[i] = randomBf16(rng, xf[i]);
   // 1.0 in bf16 everywhere first: rows past M must keep it.
   std::vector<uint16_t> init(maxRows * n, 0x3f80);
   Expected<DeviceBuffer> dwg = DeviceBuffer::allocate(*context, wg.size() * 2);
@@ -609,16 +625,14 @@ void CudaDecodingEpilogues::checkGated(Function function, unsigned threads,
     std::vector<void *> args = kernelArguments(descs);
     args.push_back(&m);
     args = kernelArguments(second, args);
-    ASSERT_FALSE(errorToBool(
-        launch(function, {unsigned((n + columns - 1) / columns), 1, 1},
-               {threads, 1, 1}, 0, *stream, args.data())));
-    ASSERT_FALSE(errorToBool(stream->synchronize()));
-    std::vector<uint16_t> out(init.size());
-    ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<uint16_t>(out))));
-    double errNorm = 0, refNorm = 0;
+    Expected<std::vector<uint16_t>> out = runAndRead<uint16_t>(
+        function, {unsigned((n + columns - 1) / columns), 1, 1},
+        {threads, 1, 1}, *stream, args, *dout, init.size());
+    ASSERT_TRUE(bool(out)) << toString(out.takeError());
+    RelativeError error;
     for (uint64_t r = 0; r < maxRows; ++r)
       for (int64_t c = 0; c < n; ++c) {
-        uint16_t bits = out[r * n + c];
+        uint16_t bits = (*out)[r * n + c];
         if (r >= m) { // rows past M are never written
           EXPECT_EQ(bits, 0x3f80) << "row " << r << " col " << c << " M " << m;
           continue;
@@ -632,12 +646,11 @@ void CudaDecodingEpilogues::checkGated(Function function, unsigned threads,
         uint32_t wide = uint32_t(bits) << 16;
         float got;
         std::memcpy(&got, &wide, 4);
-        errNorm += (got - ref) * (got - ref);
-        refNorm += ref * ref;
+        error.add(got, ref);
       }
-    ASSERT_GT(refNorm, 0.0);
+    ASSERT_GT(error.reference, 0.0);
     // float32 sums, then one rounding to bf16 (2^-9 relative).
-    EXPECT_LT(std::sqrt(errNorm / refNorm), 5e-3) << "M = " << m;
+    EXPECT_LT(error.value(), 5e-3) << "M = " << m;
   }
 }
 
@@ -673,13 +686,13 @@ TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
   std::vector<uint16_t> w(n * k), x(maxRows * k), bias(n);
   std::vector<float> wf(w.size()), xf(x.size()), biasf(n);
   for (size_t i = 0; i < w.size(); ++i)
-    w[i] = randomBf16(wf[i]);
+    w[i] = randomBf16(rng, wf[i]);
   // (Sums of 256 products: pre-activations of a few units, which the cap
   // bends.)
   for (size_t i = 0; i < x.size(); ++i)
-    x[i] = randomBf16(xf[i]);
+    x[i] = randomBf16(rng, xf[i]);
   for (int64_t c = 0; c < n; ++c)
-    bias[c] = randomBf16(biasf[c]);
+    bias[c] = randomBf16(rng, biasf[c]);
   Expected<DeviceBuffer> dw = DeviceBuffer::allocate(*context, w.size() * 2);
   Expected<DeviceBuffer> dx = DeviceBuffer::allocate(*context, x.size() * 2);
   Expected<DeviceBuffer> db = DeviceBuffer::allocate(*context, n * 2);
@@ -705,15 +718,14 @@ TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
     for (void *field : {(void *)&biasPtr, (void *)&biasPtr, (void *)&biasOffset,
                         (void *)&biasSize, (void *)&biasStride})
       args.push_back(field);
-    ASSERT_FALSE(errorToBool(launch(*f, {unsigned((m + 15) / 16), 1, 1},
-                                    {512, 1, 1}, 0, *stream, args.data())));
-    ASSERT_FALSE(errorToBool(stream->synchronize()));
-    std::vector<float> out(init.size());
-    ASSERT_FALSE(errorToBool(dout->copyToHost(MutableArrayRef<float>(out))));
-    double errNorm = 0, refNorm = 0;
+    Expected<std::vector<float>> out =
+        runAndRead<float>(*f, {unsigned((m + 15) / 16), 1, 1}, {512, 1, 1},
+                          *stream, args, *dout, init.size());
+    ASSERT_TRUE(bool(out)) << toString(out.takeError());
+    RelativeError error;
     for (uint64_t r = 0; r < uint64_t(maxRows); ++r)
       for (int64_t c = 0; c < n; ++c) {
-        double got = out[r * n + c];
+        double got = (*out)[r * n + c];
         if (r >= m) {
           EXPECT_EQ(got, 7.0) << "row " << r << " col " << c << " M " << m;
           continue;
@@ -721,13 +733,11 @@ TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
         double pre = biasf[c];
         for (int64_t i = 0; i < k; ++i)
           pre += double(xf[r * k + i]) * double(wf[c * k + i]);
-        double ref = 15 * std::tanh(pre / 15);
-        errNorm += (got - ref) * (got - ref);
-        refNorm += ref * ref;
+        error.add(got, 15 * std::tanh(pre / 15));
       }
-    ASSERT_GT(refNorm, 0.0);
+    ASSERT_GT(error.reference, 0.0);
     // float32 sums of 256 exact bf16 products, float32 tanh.
-    EXPECT_LT(std::sqrt(errNorm / refNorm), 1e-5) << "M = " << m;
+    EXPECT_LT(error.value(), 1e-5) << "M = " << m;
   }
 }
 
