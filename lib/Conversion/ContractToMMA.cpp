@@ -342,7 +342,7 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 function_ref<Value(int64_t, int64_t)> row,
                 function_ref<Value(int64_t, int64_t)> col,
                 bool atomically = false, bool evenView = false,
-                bool addToOut = false) {
+                bool addToOut = false, bool float32Pairs = false) {
   auto lt = [&](Value x, Value y) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   };
@@ -353,9 +353,14 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
   // knows to be even, so that pairs stay 4-byte aligned.)
   // (An added-to `out` is a float32 accumulation.)
   assert((!addToOut || elt.isF32()) && "addToOut adds to float32");
-  bool pairs = !atomically && elt.getIntOrFloatBitWidth() == 16 &&
-               (outType.getLayout().isIdentity() || evenView) && width &&
-               *width % 2 == 0;
+  // A lane's two adjacent columns (e, e + 1) in one 4-byte store of 16-bit
+  // values, or with `float32Pairs` one 8-byte load/store of float32 ones
+  // (a warp's store then writes whole 32-byte sectors).
+  bool pairs =
+      !atomically &&
+      (elt.getIntOrFloatBitWidth() == 16 || (float32Pairs && elt.isF32())) &&
+      (outType.getLayout().isIdentity() || evenView) && width &&
+      *width % 2 == 0;
   for (int64_t mi = 0; mi < tilesM; ++mi)
     for (int64_t ni = 0; ni < tilesN; ++ni)
       for (int64_t e = 0; e < 4; e += pairs ? 2 : 1) {
@@ -366,13 +371,22 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
         b.setInsertionPointToStart(guard.thenBlock());
         Value v = acc[(mi * tilesN + ni) * 4 + e];
         if (pairs) {
+          auto pairType = VectorType::get({2}, elt);
+          int64_t alignment = 2 * elt.getIntOrFloatBitWidth() / 8;
           Value two = vector::FromElementsOp::create(
               b, loc, VectorType::get({2}, v.getType()),
               ValueRange{v, acc[(mi * tilesN + ni) * 4 + e + 1]});
-          two = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), two);
+          if (addToOut)
+            two = arith::AddFOp::create(
+                b, loc, two,
+                vector::LoadOp::create(b, loc, pairType, out, ValueRange{r, c},
+                                       /*nontemporal=*/false,
+                                       b.getI64IntegerAttr(alignment)));
+          if (pairType != two.getType())
+            two = arith::TruncFOp::create(b, loc, pairType, two);
           vector::StoreOp::create(b, loc, two, out, ValueRange{r, c},
                                   /*nontemporal=*/false,
-                                  b.getI64IntegerAttr(4));
+                                  b.getI64IntegerAttr(alignment));
           continue;
         }
         if (addToOut)
@@ -638,12 +652,16 @@ public:
   /// or with `addInEpilogue` from zero, `out` added when they are stored
   /// (the products' float32 sum keeps its own precision before a large
   /// residual joins it, the order of y = x W^T; r = r + y).
+  /// With `float32Pairs`, a float32 `out` is stored (and read, where
+  /// added to) two adjacent columns at a time.
   StagedMMAKernelBuilder(OpBuilder &b, Location loc, const StagedTile &t,
                          bool accumulate, const Gated *gated = nullptr,
-                         bool evenView = false, bool addInEpilogue = false)
+                         bool evenView = false, bool addInEpilogue = false,
+                         bool float32Pairs = false)
       : b(b), loc(loc), t(t), accumulate(accumulate && !addInEpilogue),
         addInEpilogue(accumulate && addInEpilogue), gated(gated),
-        evenView(evenView), i32(b.getI32Type()), f32(b.getF32Type()) {}
+        evenView(evenView), float32Pairs(float32Pairs), i32(b.getI32Type()),
+        f32(b.getF32Type()) {}
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -896,7 +914,8 @@ public:
     }
     if (!split) {
       storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-                 accCol, /*atomically=*/false, evenView, addInEpilogue);
+                 accCol, /*atomically=*/false, evenView, addInEpilogue,
+                 float32Pairs);
       return;
     }
     auto store = scf::IfOp::create(b, loc, splitting, /*withElseRegion=*/true);
@@ -906,7 +925,8 @@ public:
                accCol, /*atomically=*/true);
     b.setInsertionPointToStart(store.elseBlock());
     storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-               accCol, /*atomically=*/false, /*evenView=*/false, addInEpilogue);
+               accCol, /*atomically=*/false, /*evenView=*/false, addInEpilogue,
+               float32Pairs);
   }
 
   /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
@@ -980,6 +1000,7 @@ private:
   const Gated *gated;
   /// `out` is a view of even offset and row stride (a headwise block's).
   bool evenView;
+  bool float32Pairs;
   Type i32, f32;
 };
 
@@ -2332,7 +2353,8 @@ struct XLSTMContractToMMAPass
        << (accumulate ? accumulateInEpilogue ? " accumulate in epilogue"
                                              : " accumulate"
                       : "")
-       << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "");
+       << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "")
+       << (f32PairStores ? " float32 pairs" : "");
     if (gated)
       os << " gated " << gated->key << " second rows +"
          << gated->secondRowOffset;
@@ -2365,9 +2387,9 @@ struct XLSTMContractToMMAPass
             w = views[1];
             out = views[2];
           }
-          StagedMMAKernelBuilder(b, loc, cfg, accumulate,
-                                 pair ? &*pair : nullptr,
-                                 /*evenView=*/heads != 0, accumulateInEpilogue)
+          StagedMMAKernelBuilder(
+              b, loc, cfg, accumulate, pair ? &*pair : nullptr,
+              /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores)
               .build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
                      kernel, inside);
         });

@@ -277,6 +277,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
                      "up projections and their gating as one kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedPairs)};
+  Option<bool> mmaF32PairStores{
+      *this, "mma-f32-pair-stores",
+      llvm::cl::desc("xlstm-contract-to-mma f32-pair-stores: the pipelined "
+                     "kernel's float32 outputs stored two columns at a time"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().f32PairStores)};
   Option<bool> mmaFuseEpilogues{
       *this, "mma-fuse-epilogues",
       llvm::cl::desc("xlstm-contract-to-mma fuse-epilogues: the elementwise "
@@ -538,6 +543,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gatedPairs = o.mmaGatedPairs;
         options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
+        options.mma.f32PairStores = o.mmaF32PairStores;
         options.mma.headwiseOneLaunch = o.mmaHeadwiseOneLaunch;
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;

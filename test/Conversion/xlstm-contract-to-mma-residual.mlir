@@ -13,6 +13,17 @@
 // EPILOGUE:       %[[OLD:.+]] = memref.load %arg2[
 // EPILOGUE-NEXT:  %[[NEW:.+]] = arith.addf %{{.+}}, %[[OLD]] : f32
 // EPILOGUE-NEXT:  memref.store %[[NEW]], %arg2[
+// With f32-pair-stores a lane reads, adds and stores its two adjacent
+// columns together (8 bytes: the row width is even):
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=f32-pair-stores=1 | FileCheck %s --check-prefix=PAIRS
+// PAIRS-LABEL:   gpu.func @projection_mma_staged(
+// PAIRS:         nvvm.mma.sync
+// PAIRS-NOT:     memref.store %{{.+}}, %arg2
+// PAIRS:         %[[OLD:.+]] = vector.load %arg2[%[[ROW:.+]], %[[COL:.+]]] {alignment = 8 : i64} : memref<?x128xf32>, vector<2xf32>
+// PAIRS-NEXT:    %[[NEW:.+]] = arith.addf %{{.+}}, %[[OLD]] : vector<2xf32>
+// PAIRS-NEXT:    vector.store %[[NEW]], %arg2[%[[ROW]], %[[COL]]] {alignment = 8 : i64} : memref<?x128xf32>, vector<2xf32>
+// PAIRS-NOT:     memref.store %{{.+}}, %arg2
+// PAIRS:         gpu.return
 
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>

@@ -256,6 +256,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "that op's result by the kernels, where all of them can (the "
            "decoding and skinny kernels); off: the elementwise kernel after "
            "them">,
+    Option<"f32PairStores", "f32-pair-stores", "bool", /*default=*/"false",
+           "The pipelined kernel stores a float32 output two adjacent "
+           "columns at a time (8-byte stores; loads likewise where it adds "
+           "to the output), as it stores 16-bit ones: half the store "
+           "instructions, whole 32-byte sectors per warp; off: one float32 "
+           "per store">,
     Option<"gatedDecoding", "gated-decoding", "bool", /*default=*/"false",
            "A gated pair's decoding kernels (M <= gemv-max-rows) stream "
            "both W and store the elementwise op's result: each warp of the "
