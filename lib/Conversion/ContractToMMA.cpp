@@ -2216,7 +2216,7 @@ struct XLSTMContractToMMAPass
     : xlstm::impl::XLSTMContractToMMAPassBase<XLSTMContractToMMAPass> {
   using Base::Base;
   StagedTile staged;
-  std::optional<StagedTile> stagedLarge;
+  std::optional<StagedTile> stagedLarge, stagedNarrow;
   /// This run's kernels, one per configuration and operand types.
   xlstm::KernelCache *cache = nullptr;
   /// Fewer K steps per split would spend more on the atomic adds of the
@@ -2490,15 +2490,18 @@ struct XLSTMContractToMMAPass
           Twine(sharedBytes) + ")");
       return signalPassFailure();
     }
-    stagedLarge.reset();
-    if (!stagedTileLarge.empty()) {
-      parsedTile = StagedTile::parse(stagedTileLarge, stagedGroupM, stages,
-                                     stagedSwizzle, sharedBytes, tileError);
+    for (auto [spec, tile] : {std::pair{&stagedTileLarge, &stagedLarge},
+                              std::pair{&stagedTileNarrow, &stagedNarrow}}) {
+      tile->reset();
+      if (spec->empty())
+        continue;
+      parsedTile = StagedTile::parse(*spec, stagedGroupM, stages, stagedSwizzle,
+                                     sharedBytes, tileError);
       if (failed(parsedTile)) {
         getOperation()->emitError("xlstm-contract-to-mma: " + tileError);
         return signalPassFailure();
       }
-      stagedLarge = *parsedTile;
+      *tile = *parsedTile;
     }
     xlstm::KernelCache kernels(getOperation());
     cache = &kernels;
@@ -3537,7 +3540,10 @@ struct XLSTMContractToMMAPass
     // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
     // tiles of mostly dead accumulators partly on the stack).
     std::optional<StagedTile> small;
-    if (k % staged.blockK == 0 && nStatic >= staged.blockN)
+    if (stagedNarrow && nStatic % staged.blockN != 0 &&
+        nStatic % stagedNarrow->blockN == 0 && k % stagedNarrow->blockK == 0)
+      small = stagedNarrow;
+    else if (k % staged.blockK == 0 && nStatic >= staged.blockN)
       small = staged;
     else if (k % fallbackTile().blockK == 0)
       small = fallbackTile();

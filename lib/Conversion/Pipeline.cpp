@@ -226,6 +226,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma staged-tile-large: the "
                      "configuration for outputs of many tiles (empty: none)"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTileLarge)};
+  Option<std::string> mmaStagedTileNarrow{
+      *this, "mma-staged-tile-narrow",
+      llvm::cl::desc("xlstm-contract-to-mma staged-tile-narrow: the "
+                     "configuration for outputs whose N the default tile "
+                     "does not divide but this one does"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTileNarrow)};
   Option<int64_t> mmaStagedLargeMinBlocks{
       *this, "mma-staged-large-min-blocks",
       llvm::cl::desc("xlstm-contract-to-mma staged-large-min-blocks"),
@@ -537,6 +543,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stagedSwizzle = o.mmaStagedSwizzle;
         options.mma.sharedBytes = o.mmaSharedBytes;
         options.mma.stagedTileLarge = o.mmaStagedTileLarge;
+        options.mma.stagedTileNarrow = o.mmaStagedTileNarrow;
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;

@@ -10,6 +10,14 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0" | FileCheck %s --check-prefix=DIRECT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0" | FileCheck %s --check-prefix=PERBLOCK
+// Blocks of 64 columns, which the default 128-column tile does not divide,
+// take staged-tile-narrow where it is set (else the 128x128x32 fallback):
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64x64/2x2/4" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NARROW
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=WIDE
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64" 2>&1 | FileCheck %s --check-prefix=BADNARROW
+// NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
+// WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
+// BADNARROW: error: xlstm-contract-to-mma: staged tile '128x64': expected BMxBNxBK/WMxWN[/STAGES]
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>

@@ -223,6 +223,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "The pipelined kernel's configuration for outputs with at least "
            "staged-large-min-blocks of its tiles (checked at run time; "
            "empty: none)">,
+    Option<"stagedTileNarrow", "staged-tile-narrow", "std::string",
+           /*default=*/"\"\"",
+           "The pipelined kernel's configuration for outputs whose N the "
+           "default tile's BN does not divide but this one's does (e.g. "
+           "128x64x64/2x2/4 for the sLSTM's gate blocks of 192 columns, "
+           "where 128-column tiles leave half a tile idle; empty: none)">,
     Option<"stagedLargeMinBlocks", "staged-large-min-blocks", "int64_t",
            /*default=*/"264",
            "Tiles of staged-tile-large from which it is used (264: two "
