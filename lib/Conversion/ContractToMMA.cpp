@@ -1143,13 +1143,36 @@ public:
       : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows), unroll(unroll),
         accumulate(accumulate), gated(gated), epilogue(epilogue) {}
 
+  /// The same kernel for the transposed problem, a skinny float32
+  /// projection (N = maxRows columns, any M, no tensor-core kernel fits):
+  /// a warp per row of x streaming it in 16-byte loads, W's few rows the
+  /// "rows of x" each lane multiplies, out[m][n] stored the other way
+  /// round. (x is read once; the tf32 kernel's 64-column tiles would be
+  /// mostly dead columns on a grid of ceil(M / 64) blocks.)
+  static GemvKernelBuilder skinny(OpBuilder &b, Location loc, int64_t columns,
+                                  int64_t unroll, bool accumulate,
+                                  StoreEpilogue epilogue = nullptr) {
+    GemvKernelBuilder builder(b, loc, columns, unroll, accumulate, std::nullopt,
+                              epilogue);
+    builder.swapped = true;
+    return builder;
+  }
+
   /// Elements of `elt` in one 16-byte load.
   static int64_t vectorWidth(Type elt) {
     return 128 / elt.getIntOrFloatBitWidth();
   }
 
-  void build(Value x, Value w, Value out, Value m, int64_t n, int64_t k,
+  void build(Value x, Value w, Value out, Value m, int64_t nStatic, int64_t k,
              int64_t warpsPerBlock, const xlstm::KernelCache::Body &kernel) {
+    // The streamed operand (`w`, a warp per row, n of them) and the
+    // few-row one (m rows).
+    Value n;
+    if (swapped) {
+      std::swap(x, w);
+      n = m;
+      m = idx(nStatic);
+    }
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     int64_t width = vectorWidth(elt);
     auto vecType = VectorType::get({width}, elt);
@@ -1159,7 +1182,7 @@ public:
     Value row = add(mul(kernel.blockIds.x, idx(warpsPerBlock)),
                     divui(tid, idx(32)));
     // A warp past N has nothing to do (no barrier follows).
-    ifThen(ult(row, idx(n)), [&] {
+    ifThen(ult(row, n ? n : idx(nStatic)), [&] {
       Value lastM = sub(m, idx(1));
       SmallVector<Value> xRows;
       for (int64_t r = 0; r < maxRows; ++r)
@@ -1248,15 +1271,21 @@ public:
       Value stores = arith::AndIOp::create(
           b, loc, ult(lane, idx(maxRows)), ult(lane, m));
       ifThen(stores, [&] {
-        Value at[] = {lane, row};
+        SmallVector<Value, 2> at = {lane, row};
+        // (The output's column: W's row, the lane's where swapped.)
+        Value column = row;
+        if (swapped) {
+          std::swap(at[0], at[1]);
+          column = lane;
+        }
         if (gated) {
           memref::StoreOp::create(
               b, loc, gated->combine(b, loc, mine[0], mine[1]), out, at);
           return;
         }
         if (epilogue) {
-          memref::StoreOp::create(b, loc, epilogue(b, loc, mine[0], row), out,
-                                  at);
+          memref::StoreOp::create(b, loc, epilogue(b, loc, mine[0], column),
+                                  out, at);
           return;
         }
         store(accumulate ? addf(load(out, at), mine[0]) : mine[0], out, at);
@@ -1269,6 +1298,7 @@ private:
   bool accumulate;
   std::optional<Gated> gated;
   StoreEpilogue epilogue;
+  bool swapped = false;
 };
 
 /// A few rows (decoding a batch: 2 to 8 * tokenTiles sequences) of bf16 or
@@ -1893,6 +1923,36 @@ Value fuseTruncation(linalg::ContractOp op, RewriterBase &rewriter) {
 
 bool hasKernelBody(linalg::GenericOp op);
 
+/// Whether nothing writes `buffer` through any of its views (`reader`
+/// aside, which only reads it): every other user is a view, or an op
+/// whose memory effects are known and write neither it nor an unnamed
+/// value.
+bool onlyRead(Value buffer, Operation *reader) {
+  SmallVector<Value> aliases = {buffer};
+  for (size_t i = 0; i < aliases.size(); ++i)
+    for (Operation *user : aliases[i].getUsers()) {
+      if (user == reader)
+        continue;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == aliases[i]) {
+        aliases.push_back(user->getResult(0));
+        continue;
+      }
+      // (Another memref made from it aliases it unseen.)
+      auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+      if (!effects ||
+          llvm::any_of(user->getResultTypes(), llvm::IsaPred<MemRefType>))
+        return false;
+      SmallVector<MemoryEffects::EffectInstance> list;
+      effects.getEffects(list);
+      for (const MemoryEffects::EffectInstance &effect : list)
+        if (isa<MemoryEffects::Write>(effect.getEffect()) &&
+            (!effect.getValue() || effect.getValue() == aliases[i]))
+          return false;
+    }
+  return true;
+}
+
 /// Whether `op`, later in `at`'s block, may move before `at`: what it
 /// uses exists there (`exempt` aside, which moves too or exists).
 bool movableBefore(Operation *op, Operation *at, Value exempt = {}) {
@@ -1963,12 +2023,8 @@ linalg::GenericOp matchEpilogue(linalg::ContractOp op, unsigned &resultInput) {
         !arg || !isa<FunctionOpInterface>(arg.getOwner()->getParentOp()))
       return {};
     // (Read, never written: a state argument could change in between.)
-    for (Operation *user : arg.getUsers()) {
-      auto effects = dyn_cast<MemoryEffectOpInterface>(user);
-      if (user != g.getOperation() &&
-          (!effects || effects.getEffectOnValue<MemoryEffects::Write>(arg)))
-        return {};
-    }
+    if (!onlyRead(arg, g))
+      return {};
   }
   if (!sawOut || !untouchedBetween(y, op, g) || !movableBefore(yAlloc, op))
     return {};
@@ -2955,7 +3011,16 @@ struct XLSTMContractToMMAPass
   /// Whether `site`, of N = `n` columns, takes the skinny kernel (the
   /// small-batch one with x and W swapped) at every M.
   bool takesSkinny(const Site &site, int64_t n) const {
-    return skinnyProjections && smallBatchFor(site) && n <= skinnyColumns();
+    return skinnyProjections && n <= skinnyColumns() &&
+           (smallBatchFor(site) || skinnyFloat32For(site));
+  }
+
+  /// Whether a skinny `site` takes the float32 matrix-vector kernel with x
+  /// and W swapped (skinny-float32).
+  bool skinnyFloat32For(const Site &site) const {
+    Type elt = cast<MemRefType>(site.p.x.getType()).getElementType();
+    return skinnyFloat32 && elt.isF32() &&
+           site.p.k % GemvKernelBuilder::vectorWidth(elt) == 0;
   }
 
   /// Loads of W per lane per step of the single-row matrix-vector kernel
@@ -3104,6 +3169,8 @@ struct XLSTMContractToMMAPass
     if (site.f32Out)
       outputs.push_back(rootBuffer(site.f32Out));
     SmallVector<Value> inputs = {rootBuffer(site.p.x), rootBuffer(site.p.w)};
+    for (Value vector : epilogueVectors(site))
+      inputs.push_back(rootBuffer(vector));
     for (Value root : outputs)
       if (llvm::is_contained(inputs, root))
         return false;
@@ -3119,7 +3186,10 @@ struct XLSTMContractToMMAPass
           return false;
       for (Value root : outputs)
         if (root == rootBuffer(sibling->p.w) ||
-            root == rootBuffer(sibling->p.x))
+            root == rootBuffer(sibling->p.x) ||
+            llvm::any_of(epilogueVectors(*sibling), [&](Value vector) {
+              return rootBuffer(vector) == root;
+            }))
           return false;
     }
     for (Value root : outputs) {
@@ -3803,28 +3873,46 @@ struct XLSTMContractToMMAPass
     // A skinny projection (N up to the small-batch kernel's token
     // columns, e.g. the mLSTM gate pre-activations): that kernel with
     // the roles swapped, x streamed once at any M.
+    // A skinny float32 projection (skinny-float32): the matrix-vector
+    // kernel likewise swapped, a warp per row of x.
     if (takesSkinny(site, nStatic)) {
       using T = SmallBatchMMAKernelBuilder;
+      bool gemv = skinnyFloat32For(site);
       int64_t tokenTiles = (nStatic + 7) / 8;
-      Type shared = xlstm::sharedMemoryType(
-          rewriter.getContext(),
-          {T::reductionFloats(skinnyWarps, tokenTiles)},
-          rewriter.getF32Type());
+      SmallVector<Type> workgroup;
+      if (!gemv)
+        workgroup.push_back(xlstm::sharedMemoryType(
+            rewriter.getContext(),
+            {T::reductionFloats(skinnyWarps, tokenTiles)},
+            rewriter.getF32Type()));
       SmallVector<Value> operands = {x, p->w, out, m};
       operands.append(epilogueVectors(site));
+      std::string config =
+          (gemv ? Twine(nStatic) + " columns unroll " + Twine(gemvUnroll)
+                : Twine(tokenTiles) + " column tiles unroll " +
+                      Twine(skinnyUnroll))
+              .str() +
+          (accumulate ? " accumulate" : "") + epilogueKey(site);
+      int64_t warps = gemv ? gemvWarps : skinnyWarps;
       auto launch = cache->launch(
-          rewriter, loc, "projection_skinny_mma",
-          (Twine(tokenTiles) + " column tiles unroll " + Twine(skinnyUnroll) +
-           (accumulate ? " accumulate" : "") + epilogueKey(site))
-              .str(),
-          operands, {ceilDiv(m, T::blockN), one, one}, {32 * skinnyWarps, 1, 1},
-          /*dynamicSharedBytes=*/nullptr, TypeRange{shared},
+          rewriter, loc,
+          gemv ? "projection_skinny_gemv" : "projection_skinny_mma", config,
+          operands, {ceilDiv(m, gemv ? gemvWarps : T::blockN), one, one},
+          {32 * warps, 1, 1}, /*dynamicSharedBytes=*/nullptr, workgroup,
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
             auto epilogue = [&](OpBuilder &b, Location at, Value sum,
                                 Value col) {
               return applyEpilogue(
                   b, at, site, ArrayRef(kernel.args).drop_front(4), sum, col);
             };
+            if (gemv) {
+              GemvKernelBuilder::skinny(b, loc, nStatic, gemvUnroll, accumulate,
+                                        site.epilogue ? StoreEpilogue(epilogue)
+                                                      : nullptr)
+                  .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                         kernel.args[3], nStatic, p->k, gemvWarps, kernel);
+              return;
+            }
             T(b, loc, skinnyWarps, skinnyUnroll, tokenTiles, accumulate,
               /*swapped=*/true, /*split=*/std::nullopt,
               /*gated=*/std::nullopt,
@@ -3833,8 +3921,10 @@ struct XLSTMContractToMMAPass
                        kernel.args[3], nStatic, p->k, kernel);
           });
       record(launch,
-             "skinny mma " + Twine(skinnyWarps) + " warps unroll " +
-                 Twine(skinnyUnroll),
+             gemv ? "skinny gemv " + Twine(gemvWarps) + " warps unroll " +
+                        Twine(gemvUnroll) + ", a warp per row of x"
+                  : "skinny mma " + Twine(skinnyWarps) + " warps unroll " +
+                        Twine(skinnyUnroll),
              tiledWhen);
       return;
     }

@@ -283,6 +283,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gated-pairs: a gated FFN's two "
                      "up projections and their gating as one kernel"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedPairs)};
+  Option<bool> mmaSkinnyFloat32{
+      *this, "mma-skinny-float32",
+      llvm::cl::desc("xlstm-contract-to-mma skinny-float32: float32 "
+                     "projections of a few columns on the matrix-vector "
+                     "kernel with x and W swapped"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().skinnyFloat32)};
   Option<bool> mmaF32PairStores{
       *this, "mma-f32-pair-stores",
       llvm::cl::desc("xlstm-contract-to-mma f32-pair-stores: the pipelined "
@@ -551,6 +557,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;
+        options.mma.skinnyFloat32 = o.mmaSkinnyFloat32;
         options.mma.headwiseOneLaunch = o.mmaHeadwiseOneLaunch;
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;

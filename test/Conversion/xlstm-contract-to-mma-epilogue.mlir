@@ -52,6 +52,10 @@
 // SIB:         linalg.generic
 // SIB-LABEL:   func @written_vector
 // SIB:         linalg.generic
+// SIB-LABEL:   func @written_through_view
+// SIB:         linalg.generic
+// SIB-LABEL:   func @sibling_writes_vector
+// SIB:         linalg.generic
 // SIB-LABEL:   func @read_twice
 // SIB:         linalg.generic
 // SIB-LABEL:   func @too_wide
@@ -175,6 +179,51 @@ func.func @written_vector(%x: memref<?x?x64xbf16>, %w: memref<8x64xbf16>, %bias:
   return %out : memref<?x?x8xf32>
 }
 
+func.func @written_through_view(%x: memref<?x?x64xbf16>, %w: memref<8x64xbf16>, %bias: memref<8xf32>, %new: memref<8xf32>) -> memref<?x?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %pre = memref.alloc(%b, %s) : memref<?x?x8xf32>
+  linalg.fill ins(%zero : f32) outs(%pre : memref<?x?x8xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xbf16>, memref<8x64xbf16>) outs(%pre : memref<?x?x8xf32>)
+  %view = memref.subview %bias[0] [8] [1] : memref<8xf32> to memref<8xf32, strided<[1]>>
+  memref.copy %new, %view : memref<8xf32> to memref<8xf32, strided<[1]>>
+  %out = memref.alloc(%b, %s) : memref<?x?x8xf32>
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%pre, %bias : memref<?x?x8xf32>, memref<8xf32>) outs(%out : memref<?x?x8xf32>) {
+  ^bb0(%in: f32, %bi: f32, %o: f32):
+    %a = arith.addf %in, %bi : f32
+    linalg.yield %a : f32
+  }
+  return %out : memref<?x?x8xf32>
+}
+
+// The first projection writes the vector (through a view); the second,
+// a sibling of the same x, would read it in the same launch.
+func.func @sibling_writes_vector(%x: memref<1x1x64xbf16>, %w0: memref<8x64xbf16>, %w1: memref<8x64xbf16>, %bias: memref<8xf32>) -> memref<1x1x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %first = memref.expand_shape %bias [[0, 1, 2]] output_shape [1, 1, 8] : memref<8xf32> into memref<1x1x8xf32>
+  linalg.fill ins(%zero : f32) outs(%first : memref<1x1x8xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w0 : memref<1x1x64xbf16>, memref<8x64xbf16>) outs(%first : memref<1x1x8xf32>)
+  %pre = memref.alloc() : memref<1x1x8xf32>
+  linalg.fill ins(%zero : f32) outs(%pre : memref<1x1x8xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w1 : memref<1x1x64xbf16>, memref<8x64xbf16>) outs(%pre : memref<1x1x8xf32>)
+  %out = memref.alloc() : memref<1x1x8xf32>
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%pre, %bias : memref<1x1x8xf32>, memref<8xf32>) outs(%out : memref<1x1x8xf32>) {
+  ^bb0(%in: f32, %bi: f32, %o: f32):
+    %a = arith.addf %in, %bi : f32
+    linalg.yield %a : f32
+  }
+  memref.dealloc %pre : memref<1x1x8xf32>
+  return %out : memref<1x1x8xf32>
+}
+
 func.func @read_twice(%x: memref<?x?x64xbf16>, %w: memref<8x64xbf16>, %bias: memref<8xf32>, %keep: memref<?x?x8xf32>) -> memref<?x?x8xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -214,4 +263,56 @@ func.func @too_wide(%x: memref<?x?x64xbf16>, %w: memref<64x64xbf16>, %bias: memr
     linalg.yield %a : f32
   }
   return %out : memref<?x?x64xf32>
+}
+
+// A float32 model's gate (skinny-float32): above 16 rows the matrix-vector
+// kernel with x and W swapped (a warp per row of x, W's 8 rows each lane's
+// few rows), storing the epilogue's value; without the option the tf32 tile
+// kernel and the elementwise kernel after it.
+// F32-LABEL:   func @gate_soft_cap_f32
+// F32-SAME:      (%{{.+}}: memref<?x?x64xf32>, %[[W:.+]]: memref<8x64xf32>, %[[BIAS:.+]]: memref<8xf32>)
+// F32-NOT:     linalg.generic
+// F32:         gpu.launch_func @projection_gemv
+// F32:         } else {
+// F32:         gpu.launch_func @projection_skinny_gemv::@projection_skinny_gemv {{.*}} args({{.*}}, %[[W]] : memref<8x64xf32>, %{{.+}} : memref<?x8xf32>, %{{.+}} : index, %[[BIAS]] : memref<8xf32>)
+// F32-NOT:     linalg.generic
+// F32:         return
+// F32-LABEL:   gpu.func @projection_skinny_gemv(
+// F32-SAME:      %[[KX:[^:]+]]: memref<?x64xf32>, %[[KW:[^:]+]]: memref<8x64xf32>, %[[KOUT:[^:]+]]: memref<?x8xf32>, %[[KM:[^:]+]]: index, %[[KBIAS:[^:]+]]: memref<8xf32>)
+// F32:           %[[ROW:.+]] = arith.addi %{{.+}}, %{{.+}} : index
+// F32:           arith.cmpi ult, %[[ROW]], %[[KM]] : index
+// F32:           vector.load %[[KW]]
+// F32:           vector.load %[[KX]][%[[ROW]],
+// F32:           gpu.shuffle xor
+// F32:           %[[B:.+]] = memref.load %[[KBIAS]][%[[LANE:.+]]] : memref<8xf32>
+// F32:           math.tanh
+// F32:           memref.store %{{.+}}, %[[KOUT]][%[[ROW]], %[[LANE]]] : memref<?x8xf32>
+// F32-OFF-LABEL: func @gate_soft_cap_f32
+// F32-OFF:       gpu.launch_func @projection_tf32_mma
+// F32-OFF:       linalg.generic
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="fuse-epilogues=1 skinny-float32=1" | FileCheck %s --check-prefix=F32
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="fuse-epilogues=1" | FileCheck %s --check-prefix=F32-OFF
+func.func @gate_soft_cap_f32(%x: memref<?x?x64xf32>, %w: memref<8x64xf32>, %bias: memref<8xf32>) -> memref<?x?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %cap = arith.constant 15.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xf32>
+  %s = memref.dim %x, %c1 : memref<?x?x64xf32>
+  %pre = memref.alloc(%b, %s) : memref<?x?x8xf32>
+  linalg.fill ins(%zero : f32) outs(%pre : memref<?x?x8xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w : memref<?x?x64xf32>, memref<8x64xf32>) outs(%pre : memref<?x?x8xf32>)
+  %out = memref.alloc(%b, %s) : memref<?x?x8xf32>
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%pre, %bias : memref<?x?x8xf32>, memref<8xf32>) outs(%out : memref<?x?x8xf32>) {
+  ^bb0(%in: f32, %bi: f32, %o: f32):
+    %a = arith.addf %in, %bi : f32
+    %d = arith.divf %a, %cap : f32
+    %t = math.tanh %d : f32
+    %m = arith.mulf %t, %cap : f32
+    linalg.yield %m : f32
+  }
+  memref.dealloc %pre : memref<?x?x8xf32>
+  return %out : memref<?x?x8xf32>
 }

@@ -559,26 +559,17 @@ class CudaDecodingEpilogues : public CudaGpu {
 protected:
   std::mt19937_64 rng{std::random_device{}()};
 
-  /// The kernel `name` of the PTX file in `pathVariable` (skips the test
-  /// where it is not set).
-  std::optional<Function> kernel(const char *pathVariable, StringRef name) {
-    const char *path = std::getenv(pathVariable);
-    if (!path)
-      return std::nullopt;
+  /// The kernel `name` of the PTX file `path`; an error says why not.
+  Expected<Function> kernel(const char *path, StringRef name) {
     ErrorOr<std::unique_ptr<MemoryBuffer>> ptx = MemoryBuffer::getFile(path);
-    EXPECT_TRUE(bool(ptx)) << path << ": " << ptx.getError().message();
     if (!ptx)
-      return std::nullopt;
+      return createStringError(ptx.getError(), "%s: %s", path,
+                               ptx.getError().message().c_str());
     Expected<Module> module = Module::load(*context, (*ptx)->getBuffer());
-    EXPECT_TRUE(bool(module)) << toString(module.takeError());
     if (!module)
-      return std::nullopt;
+      return module.takeError();
     modules.push_back(std::move(*module));
-    Expected<Function> function = modules.back().getFunction(name);
-    EXPECT_TRUE(bool(function)) << toString(function.takeError());
-    if (!function)
-      return std::nullopt;
-    return *function;
+    return modules.back().getFunction(name);
   }
 
   /// silu(x Wg^T) * (x Wu^T) rounded to bf16 (x M x 1056, W 44 x 1056) by
@@ -656,32 +647,35 @@ void CudaDecodingEpilogues::checkGated(Function function, unsigned threads,
 
 /// gated-decoding, one row: each warp of 4 sums a row of both W.
 TEST_F(CudaDecodingEpilogues, GatedMatrixVectorMatchesFloat64) {
-  std::optional<Function> f =
-      kernel("XLSTM_GATED_GEMV_PTX", "projection_gemv_gated");
-  if (!f)
-    GTEST_SKIP() << "XLSTM_GATED_GEMV_PTX is not set (scripts/gpu-check.sh "
-                    "sets it)";
+  const char *path = std::getenv("XLSTM_GATED_GEMV_PTX");
+  if (!path)
+    GTEST_SKIP()
+        << "XLSTM_GATED_GEMV_PTX is not set (scripts/gpu-check.sh sets it)";
+  Expected<Function> f = kernel(path, "projection_gemv_gated");
+  ASSERT_TRUE(bool(f)) << toString(f.takeError());
   checkGated(*f, 128, 4, {1});
 }
 
 /// gated-decoding, 2 to 16 rows: 8 rows of each W a block (8 warps).
 TEST_F(CudaDecodingEpilogues, GatedSmallBatchMatchesFloat64) {
-  std::optional<Function> f =
-      kernel("XLSTM_GATED_SMALL_BATCH_PTX", "projection_small_batch_mma_gated");
-  if (!f)
+  const char *path = std::getenv("XLSTM_GATED_SMALL_BATCH_PTX");
+  if (!path)
     GTEST_SKIP() << "XLSTM_GATED_SMALL_BATCH_PTX is not set "
                     "(scripts/gpu-check.sh sets it)";
+  Expected<Function> f = kernel(path, "projection_small_batch_mma_gated");
+  ASSERT_TRUE(bool(f)) << toString(f.takeError());
   checkGated(*f, 256, 8, {2, 3, 5, 7, 8, 9, 11, 13, 15, 16});
 }
 
 /// fuse-epilogues: 15 tanh((x W^T + b) / 15) from the skinny kernel (x M x
 /// 256, W 8 x 256, b 8 bf16), 16 rows a block of 16 warps.
 TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
-  std::optional<Function> f =
-      kernel("XLSTM_SOFT_CAP_SKINNY_PTX", "projection_skinny_mma");
-  if (!f)
+  const char *path = std::getenv("XLSTM_SOFT_CAP_SKINNY_PTX");
+  if (!path)
     GTEST_SKIP() << "XLSTM_SOFT_CAP_SKINNY_PTX is not set "
                     "(scripts/gpu-check.sh sets it)";
+  Expected<Function> f = kernel(path, "projection_skinny_mma");
+  ASSERT_TRUE(bool(f)) << toString(f.takeError());
   constexpr int64_t n = 8, k = 256, maxRows = 1000;
   std::vector<uint16_t> w(n * k), x(maxRows * k), bias(n);
   std::vector<float> wf(w.size()), xf(x.size()), biasf(n);

@@ -262,6 +262,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "that op's result by the kernels, where all of them can (the "
            "decoding and skinny kernels); off: the elementwise kernel after "
            "them">,
+    Option<"skinnyFloat32", "skinny-float32", "bool", /*default=*/"false",
+           "Float32 projections of a few columns (up to gemv-max-rows, e.g. "
+           "the mLSTM gates of a float32 model) at more rows than "
+           "gemv-max-rows: the matrix-vector kernel with x and W swapped, "
+           "a warp per row of x; off: the tf32 tile kernel, 64-column tiles "
+           "of mostly dead columns on ceil(M / 64) blocks">,
     Option<"f32PairStores", "f32-pair-stores", "bool", /*default=*/"false",
            "The pipelined kernel stores a float32 output two adjacent "
            "columns at a time (8-byte stores; loads likewise where it adds "
