@@ -233,11 +233,12 @@ sys.exit("no PTX image has the kernel " + name)
     # The decoding kernels that store an elementwise op's result
     # (CudaDecodingEpilogues): the gated pair's, the soft-capped gate's.
     "$opt" "$root/test/Conversion/contract-decoding-epilogues.mlir" \
-      --xlstm-contract-to-mma="gated-decoding=1 fuse-epilogues=1 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" |
+      --xlstm-contract-to-mma="gated-decoding=1 fuse-epilogues=1 skinny-float32=1 gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4" |
       "$opt" --xlstm-gpu-to-ptx="chip=sm_80" >"$out/decoding-epilogues.mlir"
     for variant in "projection_gemv_gated gated-gemv" \
       "projection_small_batch_mma_gated gated-small-batch" \
-      "projection_skinny_mma soft-cap-skinny"; do
+      "projection_skinny_mma soft-cap-skinny" \
+      "projection_skinny_gemv soft-cap-skinny-f32"; do
       read -r kernel name <<<"$variant"
       extract_ptx "$kernel" "$out/$name.ptx" <"$out/decoding-epilogues.mlir"
     done
@@ -374,6 +375,7 @@ run)
     export XLSTM_GATED_GEMV_PTX="$PWD/gated-gemv.ptx"
     export XLSTM_GATED_SMALL_BATCH_PTX="$PWD/gated-small-batch.ptx"
     export XLSTM_SOFT_CAP_SKINNY_PTX="$PWD/soft-cap-skinny.ptx"
+    export XLSTM_SOFT_CAP_SKINNY_F32_PTX="$PWD/soft-cap-skinny-f32.ptx"
   fi
   if [ -f small-batch.ptx ]; then
     export XLSTM_SMALL_BATCH_PTX="$PWD/small-batch.ptx"

@@ -577,6 +577,8 @@ protected:
   /// each M of `rows`; rows past M stay untouched.
   void checkGated(Function function, unsigned threads, unsigned columns,
                   ArrayRef<uint64_t> rows);
+  void checkSoftCap(Function function, bool float32, unsigned threads,
+                    unsigned rows);
 
   std::vector<Module> modules;
 };
@@ -667,35 +669,52 @@ TEST_F(CudaDecodingEpilogues, GatedSmallBatchMatchesFloat64) {
   checkGated(*f, 256, 8, {2, 3, 5, 7, 8, 9, 11, 13, 15, 16});
 }
 
-/// fuse-epilogues: 15 tanh((x W^T + b) / 15) from the skinny kernel (x M x
-/// 256, W 8 x 256, b 8 bf16), 16 rows a block of 16 warps.
-TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
-  const char *path = std::getenv("XLSTM_SOFT_CAP_SKINNY_PTX");
-  if (!path)
-    GTEST_SKIP() << "XLSTM_SOFT_CAP_SKINNY_PTX is not set "
-                    "(scripts/gpu-check.sh sets it)";
-  Expected<Function> f = kernel(path, "projection_skinny_mma");
-  ASSERT_TRUE(bool(f)) << toString(f.takeError());
+/// fuse-epilogues: 15 tanh((x W^T + b) / 15) from a skinny kernel (x M x
+/// 256, W 8 x 256, b 8, in bf16 or with `float32` in float32), `rows` rows
+/// of x a block of `threads`, at M 17, 100 and 1000; rows past M untouched.
+void CudaDecodingEpilogues::checkSoftCap(Function function, bool float32,
+                                         unsigned threads, unsigned rows) {
   constexpr int64_t n = 8, k = 256, maxRows = 1000;
-  std::vector<uint16_t> w(n * k), x(maxRows * k), bias(n);
-  std::vector<float> wf(w.size()), xf(x.size()), biasf(n);
-  for (size_t i = 0; i < w.size(); ++i)
-    w[i] = randomBf16(rng, wf[i]);
+  size_t bytes = float32 ? 4 : 2;
+  // The values as uploaded (bf16 bits, or float32 bits) and as floats.
+  auto random = [&](size_t count, std::vector<uint32_t> &bits,
+                    std::vector<float> &values) {
+    bits.resize(count);
+    values.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (!float32) {
+        bits[i] = randomBf16(rng, values[i]);
+        continue;
+      }
+      values[i] = std::uniform_real_distribution<float>(-1, 1)(rng);
+      std::memcpy(&bits[i], &values[i], 4);
+    }
+  };
+  auto upload = [&](const std::vector<uint32_t> &bits,
+                    DeviceBuffer &buffer) -> Error {
+    if (float32)
+      return buffer.copyFromHost(ArrayRef<uint32_t>(bits));
+    std::vector<uint16_t> narrow(bits.begin(), bits.end());
+    return buffer.copyFromHost(ArrayRef<uint16_t>(narrow));
+  };
+  std::vector<uint32_t> w, x, bias;
+  std::vector<float> wf, xf, biasf;
   // (Sums of 256 products: pre-activations of a few units, which the cap
   // bends.)
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = randomBf16(rng, xf[i]);
-  for (int64_t c = 0; c < n; ++c)
-    bias[c] = randomBf16(rng, biasf[c]);
-  Expected<DeviceBuffer> dw = DeviceBuffer::allocate(*context, w.size() * 2);
-  Expected<DeviceBuffer> dx = DeviceBuffer::allocate(*context, x.size() * 2);
-  Expected<DeviceBuffer> db = DeviceBuffer::allocate(*context, n * 2);
+  random(n * k, w, wf);
+  random(maxRows * k, x, xf);
+  random(n, bias, biasf);
+  Expected<DeviceBuffer> dw =
+      DeviceBuffer::allocate(*context, w.size() * bytes);
+  Expected<DeviceBuffer> dx =
+      DeviceBuffer::allocate(*context, x.size() * bytes);
+  Expected<DeviceBuffer> db = DeviceBuffer::allocate(*context, n * bytes);
   Expected<DeviceBuffer> dout =
       DeviceBuffer::allocate(*context, maxRows * n * 4);
   ASSERT_TRUE(dw && dx && db && dout);
-  ASSERT_FALSE(errorToBool(dw->copyFromHost(ArrayRef<uint16_t>(w))));
-  ASSERT_FALSE(errorToBool(dx->copyFromHost(ArrayRef<uint16_t>(x))));
-  ASSERT_FALSE(errorToBool(db->copyFromHost(ArrayRef<uint16_t>(bias))));
+  ASSERT_FALSE(errorToBool(upload(w, *dw)));
+  ASSERT_FALSE(errorToBool(upload(x, *dx)));
+  ASSERT_FALSE(errorToBool(upload(bias, *db)));
   Expected<Stream> stream = Stream::create(*context);
   ASSERT_TRUE(bool(stream)) << toString(stream.takeError());
   for (uint64_t m : {17ull, 100ull, 1000ull}) {
@@ -713,8 +732,8 @@ TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
                         (void *)&biasSize, (void *)&biasStride})
       args.push_back(field);
     Expected<std::vector<float>> out =
-        runAndRead<float>(*f, {unsigned((m + 15) / 16), 1, 1}, {512, 1, 1},
-                          *stream, args, *dout, init.size());
+        runAndRead<float>(function, {unsigned((m + rows - 1) / rows), 1, 1},
+                          {threads, 1, 1}, *stream, args, *dout, init.size());
     ASSERT_TRUE(bool(out)) << toString(out.takeError());
     RelativeError error;
     for (uint64_t r = 0; r < uint64_t(maxRows); ++r)
@@ -730,9 +749,32 @@ TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
         error.add(got, 15 * std::tanh(pre / 15));
       }
     ASSERT_GT(error.reference, 0.0);
-    // float32 sums of 256 exact bf16 products, float32 tanh.
+    // float32 sums of 256 products, float32 tanh.
     EXPECT_LT(error.value(), 1e-5) << "M = " << m;
   }
+}
+
+/// The skinny tensor-core kernel (bf16): 16 rows a block of 16 warps.
+TEST_F(CudaDecodingEpilogues, SoftCapSkinnyMatchesFloat64) {
+  const char *path = std::getenv("XLSTM_SOFT_CAP_SKINNY_PTX");
+  if (!path)
+    GTEST_SKIP() << "XLSTM_SOFT_CAP_SKINNY_PTX is not set "
+                    "(scripts/gpu-check.sh sets it)";
+  Expected<Function> f = kernel(path, "projection_skinny_mma");
+  ASSERT_TRUE(bool(f)) << toString(f.takeError());
+  checkSoftCap(*f, /*float32=*/false, 512, 16);
+}
+
+/// skinny-float32: the matrix-vector kernel with x and W swapped, a warp of
+/// 4 per row of x.
+TEST_F(CudaDecodingEpilogues, SoftCapSkinnyFloat32MatchesFloat64) {
+  const char *path = std::getenv("XLSTM_SOFT_CAP_SKINNY_F32_PTX");
+  if (!path)
+    GTEST_SKIP() << "XLSTM_SOFT_CAP_SKINNY_F32_PTX is not set "
+                    "(scripts/gpu-check.sh sets it)";
+  Expected<Function> f = kernel(path, "projection_skinny_gemv");
+  ASSERT_TRUE(bool(f)) << toString(f.takeError());
+  checkSoftCap(*f, /*float32=*/true, 128, 4);
 }
 
 TEST_F(CudaGpu, EventsTimeAKernel) {
