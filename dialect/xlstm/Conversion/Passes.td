@@ -181,7 +181,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     result that one later elementwise op alone reads, its other inputs
     parameter vectors along the columns (the mLSTM gates' bias and soft
     cap), is stored as that op's result by the decoding and skinny kernels
-    (only where those are all the projection takes). Otherwise the
+    (only where those are all the projection takes). With `skinny-float32`,
+    float32 projections of a few columns take the matrix-vector kernel with
+    x and W swapped above gemv-max-rows rows. Otherwise the
     direct kernel: every warp computes a `(16 warp-tiles-m) x (8
     warp-tiles-n)` tile with fragments loaded from global memory as 32-bit
     words. Other contractions are left to the generic path.
