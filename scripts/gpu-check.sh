@@ -511,16 +511,27 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
         fi
       done
     done
-    ./xlstm-run "bundles/tiles/$v-xlstm7b_block.xlstmb" --device=cuda \
-      --dtype bf16 --batch 1 --seqlen 8192 --seed 1 --warmup 1 --bench 3 \
-      --profile --bench-json "$logs/$v-profile.json" >/dev/null || true
-    python3 -c 'import json, sys
+    # Profiles under bench-summary.py's names (bench-V_MODEL-bf16-profile.json
+    # beside the graphed run's bench-V_MODEL-bf16.json): per-kernel ms, GB/s
+    # and TFLOP/s of each variant; the four slowest kernels printed here.
+    for model in "xlstm7b_block 1 8192" "slstm_block_768 16 1024"; do
+      set -- $model
+      cp "$logs/$v-$1-$3.json" "$logs/bench-${v}_$1-bf16.json" 2>/dev/null ||
+        true
+      ./xlstm-run "bundles/tiles/$v-$1.xlstmb" --device=cuda --dtype bf16 \
+        --batch "$2" --seqlen "$3" --seed 1 --warmup 1 --bench 3 --profile \
+        --bench-json "$logs/bench-${v}_$1-bf16-profile.json" >/dev/null ||
+        true
+      python3 -c 'import json, sys
 for k in sorted(json.load(open(sys.argv[1])).get("kernels", []),
                 key=lambda k: -k["ms_per_run"])[:4]:
     print("    %8.3f ms %3d x %s" % (k["ms_per_run"], k["launches_per_run"],
-                                    k["kernel"]))' "$logs/$v-profile.json" ||
-      true
+                                    k["kernel"]))' \
+        "$logs/bench-${v}_$1-bf16-profile.json" || true
+    done
   done
+  python3 "$root/scripts/bench-summary.py" "$logs" >"$logs/bench-summary.txt" ||
+    true
   ;;
 run-hf)
   # Hugging Face checkpoints against transformers (scripts/hf-check.py):
