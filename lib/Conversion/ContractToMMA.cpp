@@ -646,6 +646,10 @@ public:
     /// The elementwise op's result from the first and second projection's
     /// float32 values, of `out`'s element type.
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
+    /// Set for a sibling pair (two projections of one x, both results
+    /// wanted): the second's output, of `out`'s type; each projection's
+    /// values go to its own output and `combine` is unused.
+    Value secondOut = nullptr;
   };
 
   /// With `accumulate`, out += x W^T: the accumulators start from `out`,
@@ -908,6 +912,10 @@ public:
           scf::YieldOp::create(b, loc, c);
         });
 
+    if (gated && gated->secondOut) {
+      storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+      return;
+    }
     if (gated) {
       storeGated(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
       return;
@@ -969,6 +977,31 @@ public:
                 b.getI64IntegerAttr(2 * elt.getIntOrFloatBitWidth() / 8));
           }
         }
+  }
+
+  /// A sibling pair's results: n tiles 2j of this warp (interleaved
+  /// columns from `warpCol`) hold the first projection's output columns
+  /// warpCol / 2 + 8 j + t2 and the next, n tiles 2j + 1 the second's same
+  /// columns; each goes to its own output as storeTiles stores a tile.
+  void storePair(ValueRange acc, Value out, Value m, Value warpCol,
+                 function_ref<Value(int64_t, int64_t)> accRow, Value t2) {
+    int64_t tilesN = t.tilesN();
+    SmallVector<Value> first, second;
+    for (int64_t mi = 0; mi < t.tilesM(); ++mi)
+      for (int64_t ni = 0; ni < tilesN; ni += 2)
+        for (int64_t e = 0; e < 4; ++e) {
+          first.push_back(acc[(mi * tilesN + ni) * 4 + e]);
+          second.push_back(acc[(mi * tilesN + ni + 1) * 4 + e]);
+        }
+    Value base = add(divui(warpCol, 2), t2);
+    auto col = [&](int64_t nj, int64_t e) {
+      return add(base, idx(nj * 8 + e % 2));
+    };
+    for (auto [values, target] :
+         {std::pair{ValueRange(first), out},
+          std::pair{ValueRange(second), gated->secondOut}})
+      storeTiles(b, loc, values, target, m, gated->columns, t.tilesM(),
+                 tilesN / 2, accRow, col, /*atomically=*/false, evenView);
   }
 
   /// The (row, column) of this block's tile: the 2-D grid's ids, or with
@@ -2293,6 +2326,9 @@ struct XLSTMContractToMMAPass
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine;
     int64_t secondRowOffset = 0; ///< StagedMMAKernelBuilder::Gated's
     Site *secondSite = nullptr;  ///< the second projection, if its own op
+    /// A sibling pair's second output (StagedMMAKernelBuilder::Gated's);
+    /// null for a gated pair.
+    Value secondOut = nullptr;
   };
 
   /// Zeroes the (m, n) float32 `out` when `splits` > 1 (split blocks add
@@ -2401,6 +2437,8 @@ struct XLSTMContractToMMAPass
       operands.append({split->perSplit, split->numSplits});
     if (gated)
       operands.append({gated->second, cst(gated->columns)});
+    if (gated && gated->secondOut)
+      operands.push_back(gated->secondOut);
     std::string config;
     llvm::raw_string_ostream os(config);
     os << cfg.blockM << "x" << cfg.blockN << "x" << cfg.blockK << "/"
@@ -2414,15 +2452,18 @@ struct XLSTMContractToMMAPass
     if (gated)
       os << " gated " << gated->key << " second rows +"
          << gated->secondRowOffset;
-    std::optional<int64_t> nStatic = getConstantIntValue(n);
+    // (A head's N: the pair's own, half the interleaved grid's.)
+    std::optional<int64_t> nStatic =
+        gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
     assert((!heads || nStatic) && "a headwise block's N is static");
     if (heads)
       os << " heads " << heads << " of " << *nStatic;
+    StringRef name = !gated             ? "projection_mma_staged"
+                     : gated->secondOut ? "projection_mma_pair"
+                                        : "projection_mma_gated";
     auto launch = cache->launch(
-        rewriter, loc,
-        gated ? "projection_mma_gated" : "projection_mma_staged", config,
-        operands,
-        {gridX, gridY, gridZ}, {cfg.threads(), 1, 1}, shared, /*workgroup=*/{},
+        rewriter, loc, name, config, operands, {gridX, gridY, gridZ},
+        {cfg.threads(), 1, 1}, shared, /*workgroup=*/{},
         [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
           std::optional<StagedMMAKernelBuilder::SplitK> inside;
           if (split)
@@ -2432,13 +2473,22 @@ struct XLSTMContractToMMAPass
           if (gated)
             pair = StagedMMAKernelBuilder::Gated{
                 kernel.args[5], kernel.args[6], gated->secondRowOffset,
-                gated->combine};
+                gated->combine, gated->secondOut ? kernel.args[7] : Value()};
           Value x = kernel.args[0], w = kernel.args[1],
                 out = kernel.args[2];
           if (heads) {
             std::array<Value, 3> views =
                 headViews(b, loc, kernel.blockIds.z, x, w, out, kernel.args[3],
                           *nStatic, k);
+            if (pair) {
+              std::array<Value, 3> second =
+                  headViews(b, loc, kernel.blockIds.z, x, pair->second,
+                            pair->secondOut ? pair->secondOut : out,
+                            kernel.args[3], *nStatic, k);
+              pair->second = second[1];
+              if (pair->secondOut)
+                pair->secondOut = second[2];
+            }
             x = views[0];
             w = views[1];
             out = views[2];
@@ -3730,7 +3780,9 @@ struct XLSTMContractToMMAPass
     }
     std::string tiledWhen =
         decoding ? "M > " + std::to_string(gemvMaxRows) : "";
-    for (auto [site, o] : llvm::zip_equal(group, projections)) {
+    for (size_t i = 0; i < group.size(); ++i) {
+      Site *site = group[i];
+      Operands &o = projections[i];
       auto record = [&, site = site](Operation *launch, const Twine &kernel,
                                      const Twine &when) {
         this->record(*site, launch, kernel, when);
@@ -3738,6 +3790,15 @@ struct XLSTMContractToMMAPass
       int64_t heads = site->p.heads;
       // Blocks of a few columns: the skinny kernel each (emitProjection).
       bool skinny = takesSkinny(o.blocks.front(), o.n);
+      // With the next projection of the same shape: one launch of both.
+      if (stagedSiblingPairs && headwiseOneLaunch && !skinny && stages >= 2 &&
+          !elt.isF32() && i + 1 < group.size() &&
+          formsSiblingPair(*site, o, *group[i + 1], projections[i + 1]) &&
+          emitSiblingPair(rewriter, loc, *site, o, *group[i + 1],
+                          projections[i + 1], m, tiledWhen)) {
+        ++i;
+        continue;
+      }
       if (headwiseOneLaunch && !skinny && stages >= 2 && !elt.isF32() &&
           emitStagedChoice(
               rewriter, loc, m, cst(o.n), o.n, k, tiledWhen,
@@ -3757,6 +3818,51 @@ struct XLSTMContractToMMAPass
       for (Site &block : o.blocks)
         emitProjection(rewriter, block, /*decodingDone=*/decoding);
     }
+  }
+
+  /// Whether headwise projections `a` and `b` (of one x, in program order,
+  /// each free to run where `a` stands) can run as one pipelined launch
+  /// storing both outputs: the same blocks, shapes and types, neither
+  /// accumulating nor with a fused epilogue.
+  template <typename Operands>
+  static bool formsSiblingPair(const Site &a, const Operands &oa, const Site &b,
+                               const Operands &ob) {
+    return a.p.x == b.p.x && a.p.heads == b.p.heads && a.p.k == b.p.k &&
+           oa.n == ob.n && oa.w.getType() == ob.w.getType() &&
+           oa.out.getType() == ob.out.getType() && !a.accumulate &&
+           !b.accumulate && !a.epilogue && !b.epilogue;
+  }
+
+  /// One pipelined launch of the sibling pair `a`, `b` (formsSiblingPair):
+  /// the gated kernel's tile of the two W interleaved by 8 rows over all
+  /// heads, each projection's results stored to its own output. False
+  /// where no staged configuration takes the pair's K (nothing emitted).
+  template <typename Operands>
+  bool emitSiblingPair(IRRewriter &rewriter, Location loc, Site &a,
+                       Operands &oa, Site &b, Operands &ob, Value m,
+                       const std::string &tiledWhen) {
+    GatedOperands pair{ob.w,
+                       oa.n,
+                       "sibling pair",
+                       "one launch of 2 projections of one x, W rows "
+                       "interleaved by 8, each output stored",
+                       /*combine=*/nullptr,
+                       /*secondRowOffset=*/0,
+                       /*secondSite=*/&b,
+                       /*secondOut=*/ob.out};
+    auto recordBoth = [&](Operation *launch, const Twine &kernel,
+                          const Twine &when) {
+      record(a, launch, kernel, when);
+      record(b, launch, kernel, when);
+    };
+    Value n = arith::ConstantIndexOp::create(rewriter, loc, 2 * oa.n);
+    return emitStagedChoice(
+        rewriter, loc, m, n, 2 * oa.n, a.p.k, tiledWhen,
+        [&](const StagedTile &cfg, const Twine &when) {
+          emitStaged(rewriter, loc, cfg, oa.x, oa.w, oa.out, m, n, a.p.k,
+                     /*accumulate=*/false, recordBoth, when, &pair, a.p.heads);
+        },
+        a.p.heads);
   }
 
   /// The unpipelined tensor-core kernel of a projection (x (M, K), W (N,

@@ -305,6 +305,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma gated-decoding: a gated pair's "
                      "decoding kernels store the gating's result"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().gatedDecoding)};
+  Option<bool> mmaStagedSiblingPairs{
+      *this, "mma-staged-sibling-pairs",
+      llvm::cl::desc("xlstm-contract-to-mma staged-sibling-pairs: two "
+                     "headwise projections of one x in one pipelined "
+                     "launch, W rows interleaved, each output stored"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().stagedSiblingPairs)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -555,6 +562,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.padK = o.mmaPadK;
         options.mma.gatedPairs = o.mmaGatedPairs;
         options.mma.gatedDecoding = o.mmaGatedDecoding;
+        options.mma.stagedSiblingPairs = o.mmaStagedSiblingPairs;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;
         options.mma.skinnyFloat32 = o.mmaSkinnyFloat32;

@@ -15,6 +15,12 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64x64/2x2/4" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NARROW
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=WIDE
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64" 2>&1 | FileCheck %s --check-prefix=BADNARROW
+// With staged-sibling-pairs, two headwise projections of one x take one
+// pipelined launch above 16 rows (W rows interleaved by 8), storing each
+// its own output:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" | FileCheck %s --check-prefix=PAIR
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
+// PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
 // NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
 // WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
 // BADNARROW: error: xlstm-contract-to-mma: staged tile '128x64': expected BMxBNxBK/WMxWN[/STAGES]
@@ -204,6 +210,30 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // CHECK:       } else {
 // CHECK-COUNT-2: gpu.launch_func @projection_mma_staged{{[_0-9]*}}::{{.*}} blocks in (%{{.+}}, %c1{{.*}}, %c2{{[_0-9]*}})
 // CHECK-NOT:   linalg.contract
+// PAIR-LABEL: func @gates_of_one_x
+// PAIR-DAG:   %[[I:.+]] = memref.alloc({{.+}}) : memref<?x?x2x64xf32>
+// PAIR-DAG:   %[[F:.+]] = memref.alloc({{.+}}) : memref<?x?x2x64xf32>
+// PAIR-DAG:   %[[I2:.+]] = memref.collapse_shape %[[I]] {{\[}}[0, 1], [2, 3]]
+// PAIR-DAG:   %[[WI:.+]] = memref.collapse_shape %arg1 {{\[}}[0, 1], [2]]
+// PAIR-DAG:   %[[F2:.+]] = memref.collapse_shape %[[F]] {{\[}}[0, 1], [2, 3]]
+// PAIR-DAG:   %[[WF:.+]] = memref.collapse_shape %arg2 {{\[}}[0, 1], [2]]
+// PAIR:       } else {
+// PAIR:         gpu.launch_func @projection_mma_pair::@projection_mma_pair blocks in (%{{.+}}, %c1{{[_0-9]*}}, %c2{{[_0-9]*}}) {{.*}} args(%{{.+}} : memref<?x128xbf16>, %[[WI]] : memref<128x64xbf16>, %[[I2]] : memref<?x128xf32>, %{{.+}} : index, %[[WF]] : memref<128x64xbf16>, %[[F2]] : memref<?x128xf32>)
+// PAIR-NOT:     gpu.launch_func
+// PAIR:       return
+// Block z's views of both W and both outputs; rows of W alternate between
+// them by 8; the first's values go to the first output, then the second's
+// to the second.
+// PAIR:       gpu.func @projection_mma_pair(
+// PAIR-DAG:     %[[O1:.+]] = memref.subview %arg2[0, %{{.+}}] [%arg3, 64] [1, 1]
+// PAIR-DAG:     %[[W1:.+]] = memref.subview %arg1[%{{.+}}, 0] [64, 64] [1, 1]
+// PAIR-DAG:     %[[W2:.+]] = memref.subview %arg4[%{{.+}}, 0] [64, 64] [1, 1]
+// PAIR-DAG:     %[[O2:.+]] = memref.subview %arg5[0, %{{.+}}] [%arg3, 64] [1, 1]
+// PAIR:         arith.select %{{.+}}, %[[W2]], %[[W1]]
+// PAIR-COUNT-64: memref.store %{{.+}}, %[[O1]][
+// PAIR-COUNT-64: memref.store %{{.+}}, %[[O2]][
+// PAIR-NOT:     memref.store
+// PAIR:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

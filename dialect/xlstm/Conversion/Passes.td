@@ -283,6 +283,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "kernel's 16 A rows are 8 of each; off: one launch of both "
            "projections into float32 buffers, then the elementwise "
            "kernel">,
+    Option<"stagedSiblingPairs", "staged-sibling-pairs", "bool",
+           /*default=*/"false",
+           "Two headwise projections of one x with the same shape (the "
+           "sLSTM's i and f gates, its z and o) run above gemv-max-rows as "
+           "one pipelined launch whose tile interleaves the two W by 8 rows, "
+           "as the gated kernel's does, storing each projection's own "
+           "output: x staged once for both, and 2 x 192-column heads fill "
+           "three 128-column tiles exactly; off: a launch per projection">,
     Option<"headwiseOneLaunch", "headwise-one-launch", "bool",
            /*default=*/"true",
            "A headwise (block-diagonal) projection's tensor-core kernel "
