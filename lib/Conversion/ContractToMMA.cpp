@@ -564,6 +564,10 @@ struct StagedTile {
   int64_t groupM = 0;
   int64_t stages = 0; ///< 0: the pass's `stages` option
   bool swizzle = false;
+  /// Output tiles a block runs one after another (1: one; more: the grid
+  /// is that many times smaller, and each next tile's first stages are
+  /// loaded before the previous tile's results are stored).
+  int64_t tilesPerBlock = 1;
   int64_t tilesM() const { return blockM / (16 * warpsM); } // per warp
   int64_t tilesN() const { return blockN / (8 * warpsN); }
   int64_t rowStride() const { return swizzle ? blockK : blockK + 8; }
@@ -779,162 +783,240 @@ public:
     Value lane = remui(tid, 32), warp = divui(tid, 32);
     Value g = divui(lane, 4), t2 = mul(remui(lane, 4), idx(2));
     Value warpM = divui(warp, t.warpsN), warpN = remui(warp, t.warpsN);
+    // One output tile at (m0, n0): its accumulators, K loop and stores.
+    // Without `ownPrologue` its first stages were queued before (several
+    // tiles a block); `beforeStore` runs between its K loop and its stores.
+    auto runTile = [&](Value m0, Value n0, bool ownPrologue,
+                       function_ref<void()> beforeStore) {
+      Value wm0 = mul(warpM, idx(tilesM * 16));
+      Value wn0 = mul(warpN, idx(tilesN * 8));
+
+      // This block's K steps: all, or its split's.
+      int64_t kSteps = k / t.blockK;
+      Value kBegin = idx(0), count = idx(kSteps), splitting;
+      if (split) {
+        kBegin = mul(kernel.blockIds.z, split->perSplit);
+        count = arith::MinUIOp::create(
+            b, loc, split->perSplit,
+            arith::SubIOp::create(b, loc, idx(kSteps), kBegin));
+        splitting = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                          split->numSplits, idx(1));
+      }
+
+      // The accumulators start from `out` (the contraction adds to it).
+      auto accIndex = [&](int64_t mi, int64_t ni, int64_t e) {
+        return (mi * tilesN + ni) * 4 + e;
+      };
+      auto accRow = [&](int64_t mi, int64_t e) {
+        return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), g));
+      };
+      auto accCol = [&](int64_t ni, int64_t e) {
+        return add(add(n0, wn0), add(idx(ni * 8 + e % 2), t2));
+      };
+      Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+      SmallVector<Value> acc(tilesM * tilesN * 4);
+      for (int64_t mi = 0; mi < tilesM; ++mi)
+        for (int64_t ni = 0; ni < tilesN; ++ni)
+          for (int64_t e = 0; e < 4; ++e) {
+            if (!accumulate) {
+              acc[accIndex(mi, ni, e)] = zero;
+              continue;
+            }
+            Value r = accRow(mi, e), c = accCol(ni, e);
+            Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+            // Split blocks start from zero: `out` keeps its values and
+            // receives their sums.
+            if (splitting)
+              inside = arith::AndIOp::create(
+                  b, loc, inside,
+                  arith::XOrIOp::create(
+                      b, loc, splitting,
+                      arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)));
+            auto load = scf::IfOp::create(b, loc, TypeRange{f32}, inside,
+                                          /*withElseRegion=*/true);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(load.thenBlock());
+            scf::YieldOp::create(
+                b, loc,
+                memref::LoadOp::create(b, loc, out, ValueRange{r, c})
+                    .getResult());
+            b.setInsertionPointToStart(load.elseBlock());
+            scf::YieldOp::create(b, loc, zero);
+            acc[accIndex(mi, ni, e)] = load.getResult(0);
+          }
+
+      auto kOffset = [&](Value step) {
+        return mul(add(kBegin, step), idx(t.blockK));
+      };
+      // Prologue: the first stages - 1 K steps in flight. Every iteration
+      // then commits one group (empty past K), so "step kt has landed" is
+      // always "at most stages - 2 groups pending".
+      for (int64_t st = 0; ownPrologue && st < stages - 1; ++st) {
+        if (!split) {
+          if (st < kSteps)
+            loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n,
+                      tid);
+        } else {
+          auto guard = scf::IfOp::create(b, loc, lt(idx(st), count),
+                                         /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPointToStart(guard.thenBlock());
+          loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n, tid);
+        }
+        commit();
+      }
+      Type fragA = VectorType::get({4, 2}, elt);
+      auto loop = scf::ForOp::create(
+          b, loc, idx(0), count, idx(1), acc,
+          [&](OpBuilder &, Location, Value kt, ValueRange iter) {
+            Value stage = remui(kt, stages);
+            wait(stages - 2);
+            // Every warp is done with the stage the prefetch below refills
+            // (read in the previous iteration).
+            gpu::BarrierOp::create(b, loc);
+            Value next = add(kt, idx(stages - 1));
+            auto prefetch = scf::IfOp::create(b, loc, lt(next, count),
+                                              /*withElseRegion=*/false);
+            {
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPointToStart(prefetch.thenBlock());
+              loadStage(x, w, sa, sb, remui(next, stages), kOffset(next), m0,
+                        n0, m, n, tid);
+            }
+            commit();
+            SmallVector<Value> c(iter);
+            for (int64_t ks = 0; ks < t.blockK / 16; ++ks) {
+              // 16-byte chunks: ks * 2 and ks * 2 + 1 hold this K slice.
+              Value kChunk = idx(ks * 2);
+              SmallVector<SmallVector<Value>> a(tilesM);
+              for (int64_t mi = 0; mi < tilesM; ++mi) {
+                Value row = add(add(wm0, idx(mi * 16)), remui(lane, 16));
+                Value col = storedColumn(row, add(kChunk, divui(lane, 16)));
+                Value f = nvgpu::LdMatrixOp::create(
+                    b, loc, fragA, sa, ValueRange{stage, row, col},
+                    b.getBoolAttr(false), b.getI32IntegerAttr(4));
+                a[mi] = xlstm::ldmatrixRegisters(b, loc, f);
+              }
+              SmallVector<SmallVector<Value>> bf(tilesN);
+              for (int64_t np = 0; np < tilesN / 2; ++np) {
+                Value row =
+                    add(add(wn0, idx(np * 16)),
+                        add(mul(divui(lane, 16), idx(8)), remui(lane, 8)));
+                Value col =
+                    storedColumn(row, add(kChunk, remui(divui(lane, 8), 2)));
+                Value f = nvgpu::LdMatrixOp::create(
+                    b, loc, fragA, sb, ValueRange{stage, row, col},
+                    b.getBoolAttr(false), b.getI32IntegerAttr(4));
+                SmallVector<Value> regs = xlstm::ldmatrixRegisters(b, loc, f);
+                bf[2 * np] = {regs[0], regs[1]};
+                bf[2 * np + 1] = {regs[2], regs[3]};
+              }
+              // (Loading slice ks + 1's fragments before this slice's mma
+              // was measured neutral on the H200.)
+              multiplyTiles(b, loc, elt, a, bf, c);
+            }
+            scf::YieldOp::create(b, loc, c);
+          });
+      if (beforeStore)
+        beforeStore();
+
+      if (gated && gated->secondOut) {
+        storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+        return;
+      }
+      if (gated) {
+        storeGated(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+        return;
+      }
+      if (!split) {
+        storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+                   accCol, /*atomically=*/false, evenView, addInEpilogue,
+                   float32Pairs);
+        return;
+      }
+      auto store =
+          scf::IfOp::create(b, loc, splitting, /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(store.thenBlock());
+      storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+                 accCol, /*atomically=*/true);
+      b.setInsertionPointToStart(store.elseBlock());
+      storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+                 accCol, /*atomically=*/false, /*evenView=*/false,
+                 addInEpilogue, float32Pairs);
+    };
+    if (t.tilesPerBlock > 1) {
+      assert(!split && "several tiles a block run all of K");
+      runTiles(x, w, sa, sb, m, n, k, stages, kernel, runTile);
+      return;
+    }
     auto [blockRow, blockCol] = blockPosition(kernel, m, n);
     Value m0 = mul(blockRow, idx(t.blockM));
     Value n0 = mul(blockCol, idx(t.blockN));
-    Value wm0 = mul(warpM, idx(tilesM * 16));
-    Value wn0 = mul(warpN, idx(tilesN * 8));
+    runTile(m0, n0, /*ownPrologue=*/true, nullptr);
+  }
 
-    // This block's K steps: all, or its split's.
+  /// Tiles tile, tile + G, ... (G the grid's blocks, up to t.tilesPerBlock
+  /// of them) one after another: the first tile's first stages queued
+  /// before its turn, each next tile's after the K loop of the one before
+  /// and ahead of that one's stores, so that their loads are in flight
+  /// while it stores (a K of a few steps leaves the loads of a tile's first
+  /// stages and its stores unhidden otherwise).
+  void runTiles(
+      Value x, Value w, Value sa, Value sb, Value m, Value n, int64_t k,
+      int64_t stages, const xlstm::KernelCache::Body &kernel,
+      function_ref<void(Value, Value, bool, function_ref<void()>)> runTile) {
+    Value tid = kernel.threadIds.x;
     int64_t kSteps = k / t.blockK;
-    Value kBegin = idx(0), count = idx(kSteps), splitting;
-    if (split) {
-      kBegin = mul(kernel.blockIds.z, split->perSplit);
-      count = arith::MinUIOp::create(
-          b, loc, split->perSplit,
-          arith::SubIOp::create(b, loc, idx(kSteps), kBegin));
-      splitting = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
-                                        split->numSplits, idx(1));
-    }
-
-    // The accumulators start from `out` (the contraction adds to it).
-    auto accIndex = [&](int64_t mi, int64_t ni, int64_t e) {
-      return (mi * tilesN + ni) * 4 + e;
+    auto ceilDiv = [&](Value v, int64_t d) -> Value {
+      return arith::CeilDivUIOp::create(b, loc, v, idx(d));
     };
-    auto accRow = [&](int64_t mi, int64_t e) {
-      return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), g));
+    Value tiles = mul(ceilDiv(m, t.blockM), ceilDiv(n, t.blockN));
+    Value grid = ceilDiv(tiles, t.tilesPerBlock);
+    // Where tile `id` starts.
+    auto origin = [&](Value id) -> std::pair<Value, Value> {
+      auto [row, col] = tilePosition(id, m, n);
+      Value m0 = mul(row, idx(t.blockM));
+      Value n0 = mul(col, idx(t.blockN));
+      return {m0, n0};
     };
-    auto accCol = [&](int64_t ni, int64_t e) {
-      return add(add(n0, wn0), add(idx(ni * 8 + e % 2), t2));
-    };
-    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
-    SmallVector<Value> acc(tilesM * tilesN * 4);
-    for (int64_t mi = 0; mi < tilesM; ++mi)
-      for (int64_t ni = 0; ni < tilesN; ++ni)
-        for (int64_t e = 0; e < 4; ++e) {
-          if (!accumulate) {
-            acc[accIndex(mi, ni, e)] = zero;
-            continue;
-          }
-          Value r = accRow(mi, e), c = accCol(ni, e);
-          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
-          // Split blocks start from zero: `out` keeps its values and
-          // receives their sums.
-          if (splitting)
-            inside = arith::AndIOp::create(
-                b, loc, inside,
-                arith::XOrIOp::create(
-                    b, loc, splitting,
-                    arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)));
-          auto load = scf::IfOp::create(b, loc, TypeRange{f32}, inside,
-                                        /*withElseRegion=*/true);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(load.thenBlock());
-          scf::YieldOp::create(
-              b, loc,
-              memref::LoadOp::create(b, loc, out, ValueRange{r, c})
-                  .getResult());
-          b.setInsertionPointToStart(load.elseBlock());
-          scf::YieldOp::create(b, loc, zero);
-          acc[accIndex(mi, ni, e)] = load.getResult(0);
-        }
-
-    auto kOffset = [&](Value step) {
-      return mul(add(kBegin, step), idx(t.blockK));
-    };
-    // Prologue: the first stages - 1 K steps in flight. Every iteration
-    // then commits one group (empty past K), so "step kt has landed" is
-    // always "at most stages - 2 groups pending".
-    for (int64_t st = 0; st < stages - 1; ++st) {
-      if (!split) {
+    auto queueFirstStages = [&](Value id) {
+      auto [m0, n0] = origin(id);
+      for (int64_t st = 0; st < stages - 1; ++st) {
         if (st < kSteps)
-          loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n,
+          loadStage(x, w, sa, sb, idx(st), idx(st * t.blockK), m0, n0, m, n,
                     tid);
-      } else {
-        auto guard = scf::IfOp::create(b, loc, lt(idx(st), count),
-                                       /*withElseRegion=*/false);
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(guard.thenBlock());
-        loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n, tid);
+        commit();
       }
-      commit();
-    }
-    Type fragA = VectorType::get({4, 2}, elt);
-    auto loop = scf::ForOp::create(
-        b, loc, idx(0), count, idx(1), acc,
-        [&](OpBuilder &, Location, Value kt, ValueRange iter) {
-          Value stage = remui(kt, stages);
-          wait(stages - 2);
-          // Every warp is done with the stage the prefetch below refills
-          // (read in the previous iteration).
-          gpu::BarrierOp::create(b, loc);
-          Value next = add(kt, idx(stages - 1));
-          auto prefetch = scf::IfOp::create(b, loc, lt(next, count),
-                                            /*withElseRegion=*/false);
-          {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(prefetch.thenBlock());
-            loadStage(x, w, sa, sb, remui(next, stages), kOffset(next), m0,
-                      n0, m, n, tid);
-          }
-          commit();
-          SmallVector<Value> c(iter);
-          for (int64_t ks = 0; ks < t.blockK / 16; ++ks) {
-            // 16-byte chunks: ks * 2 and ks * 2 + 1 hold this K slice.
-            Value kChunk = idx(ks * 2);
-            SmallVector<SmallVector<Value>> a(tilesM);
-            for (int64_t mi = 0; mi < tilesM; ++mi) {
-              Value row = add(add(wm0, idx(mi * 16)), remui(lane, 16));
-              Value col = storedColumn(row, add(kChunk, divui(lane, 16)));
-              Value f = nvgpu::LdMatrixOp::create(
-                  b, loc, fragA, sa, ValueRange{stage, row, col},
-                  b.getBoolAttr(false), b.getI32IntegerAttr(4));
-              a[mi] = xlstm::ldmatrixRegisters(b, loc, f);
-            }
-            SmallVector<SmallVector<Value>> bf(tilesN);
-            for (int64_t np = 0; np < tilesN / 2; ++np) {
-              Value row =
-                  add(add(wn0, idx(np * 16)),
-                      add(mul(divui(lane, 16), idx(8)), remui(lane, 8)));
-              Value col =
-                  storedColumn(row, add(kChunk, remui(divui(lane, 8), 2)));
-              Value f = nvgpu::LdMatrixOp::create(
-                  b, loc, fragA, sb, ValueRange{stage, row, col},
-                  b.getBoolAttr(false), b.getI32IntegerAttr(4));
-              SmallVector<Value> regs = xlstm::ldmatrixRegisters(b, loc, f);
-              bf[2 * np] = {regs[0], regs[1]};
-              bf[2 * np + 1] = {regs[2], regs[3]};
-            }
-            // (Loading slice ks + 1's fragments before this slice's mma
-            // was measured neutral on the H200.)
-            multiplyTiles(b, loc, elt, a, bf, c);
-          }
-          scf::YieldOp::create(b, loc, c);
+    };
+    // (Block-uniform conditions: every thread commits the same groups.)
+    auto ifThen = [&](Value condition, function_ref<void()> then) {
+      auto op = scf::IfOp::create(b, loc, condition, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(op.thenBlock());
+      then();
+    };
+    Value first = kernel.blockIds.x;
+    ifThen(lt(first, tiles), [&] { queueFirstStages(first); });
+    scf::ForOp::create(
+        b, loc, idx(0), idx(t.tilesPerBlock), idx(1), ValueRange{},
+        [&](OpBuilder &, Location, Value i, ValueRange) {
+          Value tile = add(first, mul(i, grid));
+          ifThen(lt(tile, tiles), [&] {
+            std::pair<Value, Value> at = origin(tile);
+            runTile(at.first, at.second, /*ownPrologue=*/false, [&] {
+              // Every warp is done with the stages the next tile's loads
+              // refill.
+              gpu::BarrierOp::create(b, loc);
+              Value next = add(tile, grid);
+              Value more = arith::AndIOp::create(
+                  b, loc, lt(add(i, idx(1)), idx(t.tilesPerBlock)),
+                  lt(next, tiles));
+              ifThen(more, [&] { queueFirstStages(next); });
+            });
+          });
+          scf::YieldOp::create(b, loc);
         });
-
-    if (gated && gated->secondOut) {
-      storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
-      return;
-    }
-    if (gated) {
-      storeGated(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
-      return;
-    }
-    if (!split) {
-      storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-                 accCol, /*atomically=*/false, evenView, addInEpilogue,
-                 float32Pairs);
-      return;
-    }
-    auto store = scf::IfOp::create(b, loc, splitting, /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(store.thenBlock());
-    storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-               accCol, /*atomically=*/true);
-    b.setInsertionPointToStart(store.elseBlock());
-    storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-               accCol, /*atomically=*/false, /*evenView=*/false, addInEpilogue,
-               float32Pairs);
   }
 
   /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
@@ -1011,11 +1093,19 @@ public:
                                         Value n) {
     if (t.groupM == 0)
       return {kernel.blockIds.x, kernel.blockIds.y};
+    return tilePosition(kernel.blockIds.x, m, n);
+  }
+
+  /// The (row, column) of tile `id` of a 1-D walk over the tiles: group by
+  /// group with groupM > 0 (as blockPosition), else down each column.
+  std::pair<Value, Value> tilePosition(Value id, Value m, Value n) {
     auto ceilDiv = [&](Value v, int64_t d) -> Value {
       return arith::CeilDivUIOp::create(b, loc, v, idx(d));
     };
-    Value id = kernel.blockIds.x;
     Value rows = ceilDiv(m, t.blockM), cols = ceilDiv(n, t.blockN);
+    if (t.groupM == 0)
+      return {arith::RemUIOp::create(b, loc, id, rows),
+              arith::DivUIOp::create(b, loc, id, rows)};
     Value perGroup = mul(idx(t.groupM), cols);
     Value first = mul(arith::DivUIOp::create(b, loc, id, perGroup), idx(t.groupM));
     Value height = arith::MinUIOp::create(
@@ -2311,6 +2401,9 @@ struct XLSTMContractToMMAPass
   /// Fewer K steps per split would spend more on the atomic adds of the
   /// partial sums than they save.
   static constexpr int64_t kMinStepsPerSplit = 4;
+  /// K steps up to which short-k-tiles-per-block applies: where a tile's
+  /// first loads and its stores weigh as much as its K loop.
+  static constexpr int64_t kShortKSteps = 8;
   /// Blocks of headwise projections that one decoding launch may take: each
   /// passes three rank-2 memref descriptors (168 bytes), and a kernel's
   /// parameters may take 4 KiB.
@@ -2432,6 +2525,14 @@ struct XLSTMContractToMMAPass
       if (!accumulate)
         zeroWhenSplit(rewriter, loc, out, m, n, splits);
     }
+    // A K of a few steps: several tiles a block, where asked.
+    StagedTile tile = cfg;
+    if (shortKTilesPerBlock > 1 && !split && kSteps <= kShortKSteps) {
+      tile.tilesPerBlock = shortKTilesPerBlock;
+      gridX = arith::CeilDivUIOp::create(rewriter, loc, tiles,
+                                         cst(tile.tilesPerBlock));
+      gridY = one;
+    }
     SmallVector<Value> operands = {x, w, out, m, n};
     if (split)
       operands.append({split->perSplit, split->numSplits});
@@ -2449,6 +2550,8 @@ struct XLSTMContractToMMAPass
                       : "")
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "")
        << (f32PairStores ? " float32 pairs" : "");
+    if (tile.tilesPerBlock > 1)
+      os << " tiles a block " << tile.tilesPerBlock;
     if (gated)
       os << " gated " << gated->key << " second rows +"
          << gated->secondRowOffset;
@@ -2494,7 +2597,7 @@ struct XLSTMContractToMMAPass
             out = views[2];
           }
           StagedMMAKernelBuilder(
-              b, loc, cfg, accumulate, pair ? &*pair : nullptr,
+              b, loc, tile, accumulate, pair ? &*pair : nullptr,
               /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores)
               .build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
                      kernel, inside);
@@ -2508,6 +2611,9 @@ struct XLSTMContractToMMAPass
                (split ? ", split-k up to " + Twine(maxSplits) + " below " +
                             Twine(splitKBlocks) + " tiles"
                       : Twine()) +
+               (tile.tilesPerBlock > 1
+                    ? ", " + Twine(tile.tilesPerBlock) + " tiles a block"
+                    : Twine()) +
                (gated ? ", " + Twine(gated->note) : Twine()) +
                (heads ? ", one launch for its " + Twine(heads) + " heads"
                       : Twine()),
@@ -2520,6 +2626,11 @@ struct XLSTMContractToMMAPass
         tile.tilesN < 1 || tile.warpsM * tile.warpsN > 32) {
       getOperation()->emitError("xlstm-contract-to-mma: tile options must be "
                                 "positive with at most 32 warps per block");
+      return signalPassFailure();
+    }
+    if (shortKTilesPerBlock < 1 || shortKTilesPerBlock > 64) {
+      getOperation()->emitError(
+          "xlstm-contract-to-mma: short-k-tiles-per-block must be 1 to 64");
       return signalPassFailure();
     }
     if (gemvMaxRows < 0 || gemvMaxRows > 32 || gemvWarps < 1 ||

@@ -312,6 +312,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "launch, W rows interleaved, each output stored"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().stagedSiblingPairs)};
+  Option<int64_t> mmaShortKTilesPerBlock{
+      *this, "mma-short-k-tiles-per-block",
+      llvm::cl::desc("xlstm-contract-to-mma short-k-tiles-per-block: output "
+                     "tiles a block of the pipelined kernel runs where K is "
+                     "at most 8 K steps"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().shortKTilesPerBlock)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -563,6 +570,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gatedPairs = o.mmaGatedPairs;
         options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.stagedSiblingPairs = o.mmaStagedSiblingPairs;
+        options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;
         options.mma.skinnyFloat32 = o.mmaSkinnyFloat32;

@@ -20,6 +20,13 @@
 // its own output:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" | FileCheck %s --check-prefix=PAIR
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
+// With short-k-tiles-per-block (K of 2 steps here), each block of the
+// pipelined kernel runs up to 4 tiles, tile, tile + G, ... (G the grid):
+// the first's first stages queued before the loop, each next tile's after
+// the K loop of the one before (behind a barrier) and ahead of its stores.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4" | FileCheck %s --check-prefix=MULTI
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
+// BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 1 to 64
 // PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
 // NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
 // WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
@@ -64,6 +71,29 @@
 // PERBLOCK-LABEL: func @gate_blocks
 // PERBLOCK:       } else {
 // PERBLOCK-COUNT-4: gpu.launch_func @projection_mma_staged{{[_0-9]*}}::{{.*}} blocks in (%{{.+}}, %{{.+}}, %c1{{[_0-9]*}}) {{.*}} memref<?x64xbf16, strided<[256, 1], offset: ?>>
+// MULTI-LABEL: func @gate_blocks
+// MULTI:       } else {
+// MULTI:         %[[TILES:.+]] = arith.muli
+// MULTI:         %[[GRID:.+]] = arith.ceildivui %[[TILES]], %c4{{[_0-9]*}} : index
+// MULTI:         gpu.launch_func @projection_mma_staged::@projection_mma_staged blocks in (%[[GRID]], %c1{{[_0-9]*}}, %c4{{[_0-9]*}})
+// MULTI:       gpu.func @projection_mma_staged(
+// MULTI:         %[[FIRST:.+]] = gpu.block_id x
+// MULTI:         %[[G:.+]] = arith.ceildivui %[[TILES2:[0-9]+]], %c4{{[_0-9]*}} : index
+// MULTI-NEXT:    %[[HAS:.+]] = arith.cmpi ult, %[[FIRST]], %[[TILES2]] : index
+// MULTI-NEXT:    scf.if %[[HAS]]
+// MULTI-COUNT-3:   nvvm.cp.async.commit.group
+// MULTI:         scf.for %[[I:.+]] = %{{.+}} to %c4{{[_0-9]*}} step
+// MULTI:           %[[STRIDE:.+]] = arith.muli %[[I]], %[[G]] : index
+// MULTI:           %[[TILE:.+]] = arith.addi %[[FIRST]], %[[STRIDE]] : index
+// MULTI:           scf.if
+// MULTI:             scf.for
+// MULTI:               nvvm.cp.async.wait.group
+// MULTI:             gpu.barrier
+// MULTI:             %[[NEXT:.+]] = arith.addi %[[TILE]], %[[G]] : index
+// MULTI:             scf.if
+// MULTI-COUNT-3:       nvvm.cp.async.commit.group
+// MULTI:             vector.store
+// MULTI:         gpu.return
 func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> memref<?x?x256xbf16> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -291,6 +291,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "as the gated kernel's does, storing each projection's own "
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
+    Option<"shortKTilesPerBlock", "short-k-tiles-per-block", "int64_t",
+           /*default=*/"1",
+           "Output tiles each block of the pipelined kernel runs, one after "
+           "another, where K is at most 8 of its K steps (the sLSTM's gate "
+           "heads: 3): the next tile's first stages are loaded before the "
+           "previous tile's stores, a grid that many times smaller; 1: a "
+           "tile a block">,
     Option<"headwiseOneLaunch", "headwise-one-launch", "bool",
            /*default=*/"true",
            "A headwise (block-diagonal) projection's tensor-core kernel "
