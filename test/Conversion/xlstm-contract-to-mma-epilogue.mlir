@@ -6,7 +6,7 @@
 // and the float32 buffer go; the vectors become kernel arguments.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=fuse-epilogues=1 | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="fuse-epilogues=1 gemv-min-n=0" | FileCheck %s --check-prefix=SIB
-// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=fuse-epilogues=0 | FileCheck %s --check-prefix=OFF
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=fuse-epilogues=1 --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 
 // CHECK-LABEL: func @gate_soft_cap
@@ -291,7 +291,7 @@ func.func @too_wide(%x: memref<?x?x64xbf16>, %w: memref<64x64xbf16>, %bias: memr
 // F32-OFF:       gpu.launch_func @projection_tf32_mma
 // F32-OFF:       linalg.generic
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="fuse-epilogues=1 skinny-float32=1" | FileCheck %s --check-prefix=F32
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="fuse-epilogues=1" | FileCheck %s --check-prefix=F32-OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="fuse-epilogues=1 skinny-float32=0" | FileCheck %s --check-prefix=F32-OFF
 func.func @gate_soft_cap_f32(%x: memref<?x?x64xf32>, %w: memref<8x64xf32>, %bias: memref<8xf32>) -> memref<?x?x8xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -5,10 +5,10 @@
 // stores the op's result, evaluated in the kernel, two bf16 at a time. For
 // M <= gemv-max-rows the decoding kernels write the two float32 buffers,
 // which then live in that branch only, and the op runs after them there.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-pairs=0 | FileCheck %s --check-prefix=OFF
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-pairs=0 gated-decoding=0" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // With gated-decoding the decoding kernels stream both W too and store the
 // op's result: no float32 buffers and no elementwise kernel in any branch.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=1 | FileCheck %s --check-prefix=DEC

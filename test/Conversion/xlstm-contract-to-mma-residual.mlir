@@ -1,11 +1,11 @@
 // A projection into a zero-filled float32 buffer that only an in-place
 // residual add r = r + y then reads adds into r directly: its kernels start
 // from the output (the accumulating forms), and the add and the buffer go.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=accumulate-residuals=0 | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma=f32-pair-stores=0 | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="accumulate-residuals=0 f32-pair-stores=0" | FileCheck %s --check-prefix=OFF
 // With accumulate-in-epilogue the pipelined kernel starts from zero and adds
 // r where it stores (the products' sum rounded before the residual joins):
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=accumulate-in-epilogue=1 | FileCheck %s --check-prefix=EPILOGUE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="accumulate-in-epilogue=1 f32-pair-stores=0" | FileCheck %s --check-prefix=EPILOGUE
 // EPILOGUE-LABEL: gpu.func @projection_mma_staged(
 // EPILOGUE-NOT:   memref.load %arg2
 // EPILOGUE:       scf.for {{.*}} iter_args(%{{[^ ]+}} = %cst,

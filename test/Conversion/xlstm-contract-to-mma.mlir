@@ -12,7 +12,7 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SHAPE
 // RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4" 2>&1 | FileCheck %s --check-prefix=BADTILE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0 f32-pair-stores=0" --cse | FileCheck %s --check-prefix=SPLIT
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 staged-swizzle=0" --cse | FileCheck %s --check-prefix=PADDED
