@@ -742,6 +742,19 @@ public:
          /*interleaved=*/gated != nullptr);
   }
 
+  /// The first stages - 1 K steps of the tile at (m0, n0) in flight, a
+  /// commit each (empty past K), K step s at column kOffset(s): afterwards
+  /// "step kt has landed" is always "at most stages - 2 groups pending".
+  void queueFirstStages(Value x, Value w, Value sa, Value sb, Value m0,
+                        Value n0, Value m, Value n, Value tid, int64_t stages,
+                        int64_t kSteps, function_ref<Value(Value)> kOffset) {
+    for (int64_t st = 0; st < stages - 1; ++st) {
+      if (st < kSteps)
+        loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n, tid);
+      commit();
+    }
+  }
+
   /// Closes the group of copies queued since the last commit (possibly
   /// none), and waits until at most `pending` groups are in flight.
   void commit() { NVVM::CpAsyncCommitGroupOp::create(b, loc); }
@@ -848,17 +861,15 @@ public:
       auto kOffset = [&](Value step) {
         return mul(add(kBegin, step), idx(t.blockK));
       };
-      // Prologue: the first stages - 1 K steps in flight. Every iteration
-      // then commits one group (empty past K), so "step kt has landed" is
-      // always "at most stages - 2 groups pending".
-      for (int64_t st = 0; ownPrologue && st < stages - 1; ++st) {
-        if (!split) {
-          if (st < kSteps)
-            loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n,
-                      tid);
-        } else {
-          auto guard = scf::IfOp::create(b, loc, lt(idx(st), count),
-                                         /*withElseRegion=*/false);
+      // Prologue: the first stages - 1 K steps in flight (a split's own
+      // steps guarded by its count); every iteration then commits one group.
+      if (ownPrologue && !split)
+        queueFirstStages(x, w, sa, sb, m0, n0, m, n, tid, stages, kSteps,
+                         kOffset);
+      for (int64_t st = 0; ownPrologue && split && st < stages - 1; ++st) {
+        auto guard = scf::IfOp::create(b, loc, lt(idx(st), count),
+                                       /*withElseRegion=*/false);
+        {
           OpBuilder::InsertionGuard g(b);
           b.setInsertionPointToStart(guard.thenBlock());
           loadStage(x, w, sa, sb, idx(st), kOffset(idx(st)), m0, n0, m, n, tid);
@@ -980,14 +991,11 @@ public:
       Value n0 = mul(col, idx(t.blockN));
       return {m0, n0};
     };
-    auto queueFirstStages = [&](Value id) {
+    auto kOffset = [&](Value step) { return mul(step, idx(t.blockK)); };
+    auto queueStagesOf = [&](Value id) {
       auto [m0, n0] = origin(id);
-      for (int64_t st = 0; st < stages - 1; ++st) {
-        if (st < kSteps)
-          loadStage(x, w, sa, sb, idx(st), idx(st * t.blockK), m0, n0, m, n,
-                    tid);
-        commit();
-      }
+      queueFirstStages(x, w, sa, sb, m0, n0, m, n, tid, stages, kSteps,
+                       kOffset);
     };
     // (Block-uniform conditions: every thread commits the same groups.)
     auto ifThen = [&](Value condition, function_ref<void()> then) {
@@ -997,7 +1005,7 @@ public:
       then();
     };
     Value first = kernel.blockIds.x;
-    ifThen(lt(first, tiles), [&] { queueFirstStages(first); });
+    ifThen(lt(first, tiles), [&] { queueStagesOf(first); });
     scf::ForOp::create(
         b, loc, idx(0), idx(t.tilesPerBlock), idx(1), ValueRange{},
         [&](OpBuilder &, Location, Value i, ValueRange) {
@@ -1012,7 +1020,7 @@ public:
               Value more = arith::AndIOp::create(
                   b, loc, lt(add(i, idx(1)), idx(t.tilesPerBlock)),
                   lt(next, tiles));
-              ifThen(more, [&] { queueFirstStages(next); });
+              ifThen(more, [&] { queueStagesOf(next); });
             });
           });
           scf::YieldOp::create(b, loc);
@@ -2424,6 +2432,14 @@ struct XLSTMContractToMMAPass
     Value secondOut = nullptr;
   };
 
+  /// A headwise projection's operands as one launch takes them: x (M,
+  /// heads K), W (heads N, K), out (M, heads N), N = `n`.
+  struct HeadwiseOperands {
+    Value x, w, out;
+    int64_t n;
+    SmallVector<Site> blocks; ///< each block on its own views
+  };
+
   /// Zeroes the (m, n) float32 `out` when `splits` > 1 (split blocks add
   /// into it), a thread per element.
   void zeroWhenSplit(OpBuilder &b, Location loc, Value out, Value m, Value n,
@@ -3833,16 +3849,11 @@ struct XLSTMContractToMMAPass
           rewriter, loc, v,
           ArrayRef<ReassociationIndices>{lead, {r - 2, r - 1}});
     };
-    struct Operands {
-      Value x, w, out;
-      int64_t n;
-      SmallVector<Site> blocks; ///< each block on its own views
-    };
-    SmallVector<Operands> projections;
+    SmallVector<HeadwiseOperands> projections;
     Value m;
     for (Site *site : group) {
       const Projection &p = site->p;
-      Operands o;
+      HeadwiseOperands o;
       // (x the blocks of a slice: the slice's source collapsed to rows and
       // sliced again.)
       memref::SubViewOp slice = headwiseSliceOf(p.x);
@@ -3880,7 +3891,7 @@ struct XLSTMContractToMMAPass
     if (decoding) {
       SmallVector<Site *> members;
       SmallVector<Value> xs, outs;
-      for (Operands &o : projections)
+      for (HeadwiseOperands &o : projections)
         for (Site &block : o.blocks) {
           members.push_back(&block);
           xs.push_back(block.p.x);
@@ -3893,7 +3904,7 @@ struct XLSTMContractToMMAPass
         decoding ? "M > " + std::to_string(gemvMaxRows) : "";
     for (size_t i = 0; i < group.size(); ++i) {
       Site *site = group[i];
-      Operands &o = projections[i];
+      HeadwiseOperands &o = projections[i];
       auto record = [&, site = site](Operation *launch, const Twine &kernel,
                                      const Twine &when) {
         this->record(*site, launch, kernel, when);
@@ -3935,9 +3946,8 @@ struct XLSTMContractToMMAPass
   /// each free to run where `a` stands) can run as one pipelined launch
   /// storing both outputs: the same blocks, shapes and types, neither
   /// accumulating nor with a fused epilogue.
-  template <typename Operands>
-  static bool formsSiblingPair(const Site &a, const Operands &oa, const Site &b,
-                               const Operands &ob) {
+  static bool formsSiblingPair(const Site &a, const HeadwiseOperands &oa,
+                               const Site &b, const HeadwiseOperands &ob) {
     return a.p.x == b.p.x && a.p.heads == b.p.heads && a.p.k == b.p.k &&
            oa.n == ob.n && oa.w.getType() == ob.w.getType() &&
            oa.out.getType() == ob.out.getType() && !a.accumulate &&
@@ -3948,10 +3958,9 @@ struct XLSTMContractToMMAPass
   /// the gated kernel's tile of the two W interleaved by 8 rows over all
   /// heads, each projection's results stored to its own output. False
   /// where no staged configuration takes the pair's K (nothing emitted).
-  template <typename Operands>
   bool emitSiblingPair(IRRewriter &rewriter, Location loc, Site &a,
-                       Operands &oa, Site &b, Operands &ob, Value m,
-                       const std::string &tiledWhen) {
+                       HeadwiseOperands &oa, Site &b, HeadwiseOperands &ob,
+                       Value m, const std::string &tiledWhen) {
     GatedOperands pair{ob.w,
                        oa.n,
                        "sibling pair",
