@@ -48,6 +48,10 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createXLSTMTileMLSTMChunkwisePass(
       {options.chunkSize, options.narrowEnteringStates}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
+  // The tiled stage as `xlstmc --emit=tiled` prints it: the kernel passes
+  // see the same IR whether it came from a config or from printed IR.
+  pm.addPass(createStructuredCanonicalizerPass());
+  pm.addPass(createCSEPass());
   if (options.persistentSLSTM)
     pm.addPass(createXLSTMPersistentSLSTMPass(options.slstm));
   if (options.chunkwiseMMA) {
