@@ -361,6 +361,16 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
       (elt.getIntOrFloatBitWidth() == 16 || (float32Pairs && elt.isF32())) &&
       (outType.getLayout().isIdentity() || evenView) && width &&
       *width % 2 == 0;
+  // 16-bit pairs are rounded before the first store: half the registers
+  // the float32 accumulators took, through the guarded stores.
+  SmallVector<Value> rounded;
+  if (pairs && !addToOut && elt.getIntOrFloatBitWidth() == 16)
+    for (int64_t i = 0; i < tilesM * tilesN * 4; i += 2)
+      rounded.push_back(arith::TruncFOp::create(
+          b, loc, VectorType::get({2}, elt),
+          vector::FromElementsOp::create(b, loc,
+                                         VectorType::get({2}, acc[i].getType()),
+                                         ValueRange{acc[i], acc[i + 1]})));
   for (int64_t mi = 0; mi < tilesM; ++mi)
     for (int64_t ni = 0; ni < tilesN; ++ni)
       for (int64_t e = 0; e < 4; e += pairs ? 2 : 1) {
@@ -373,6 +383,13 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
         if (pairs) {
           auto pairType = VectorType::get({2}, elt);
           int64_t alignment = 2 * elt.getIntOrFloatBitWidth() / 8;
+          if (!rounded.empty()) {
+            vector::StoreOp::create(
+                b, loc, rounded[((mi * tilesN + ni) * 4 + e) / 2], out,
+                ValueRange{r, c}, /*nontemporal=*/false,
+                b.getI64IntegerAttr(alignment));
+            continue;
+          }
           Value two = vector::FromElementsOp::create(
               b, loc, VectorType::get({2}, v.getType()),
               ValueRange{v, acc[(mi * tilesN + ni) * 4 + e + 1]});
