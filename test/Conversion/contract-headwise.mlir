@@ -6,7 +6,7 @@
 // bf16 after it, read through the blocks' collapsed view or not, is stored
 // by the kernels (its buffer allocated anew before them from the sizes of
 // the float32 one, which goes).
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=0" | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0" | FileCheck %s --check-prefix=DIRECT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0" | FileCheck %s --check-prefix=PERBLOCK
@@ -15,9 +15,9 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64x64/2x2/4" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NARROW
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=WIDE
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64" 2>&1 | FileCheck %s --check-prefix=BADNARROW
-// With staged-sibling-pairs, two headwise projections of one x take one
-// pipelined launch above 16 rows (W rows interleaved by 8), storing each
-// its own output:
+// With staged-sibling-pairs (the default; the CHECK lines above turn it
+// off), two headwise projections of one x take one pipelined launch above
+// 16 rows (W rows interleaved by 8), storing each its own output:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" | FileCheck %s --check-prefix=PAIR
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
 // With short-k-tiles-per-block (K of 2 steps here), each block of the

@@ -257,26 +257,26 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "pipelined kernel that interleaves the two W by 8 rows and "
            "stores that op's result (where M > gemv-max-rows); off: two "
            "kernels storing float32, then the elementwise kernel">,
-    Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"false",
+    Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"true",
            "A written float32 result that one later elementwise op alone "
            "reads, with parameter vectors along its columns as the op's "
            "other inputs (the mLSTM gates' bias and soft cap), is stored as "
            "that op's result by the kernels, where all of them can (the "
            "decoding and skinny kernels); off: the elementwise kernel after "
            "them">,
-    Option<"skinnyFloat32", "skinny-float32", "bool", /*default=*/"false",
+    Option<"skinnyFloat32", "skinny-float32", "bool", /*default=*/"true",
            "Float32 projections of a few columns (up to gemv-max-rows, e.g. "
            "the mLSTM gates of a float32 model) at more rows than "
            "gemv-max-rows: the matrix-vector kernel with x and W swapped, "
            "a warp per row of x; off: the tf32 tile kernel, 64-column tiles "
            "of mostly dead columns on ceil(M / 64) blocks">,
-    Option<"f32PairStores", "f32-pair-stores", "bool", /*default=*/"false",
+    Option<"f32PairStores", "f32-pair-stores", "bool", /*default=*/"true",
            "The pipelined kernel stores a float32 output two adjacent "
            "columns at a time (8-byte stores; loads likewise where it adds "
            "to the output), as it stores 16-bit ones: half the store "
            "instructions, whole 32-byte sectors per warp; off: one float32 "
            "per store">,
-    Option<"gatedDecoding", "gated-decoding", "bool", /*default=*/"false",
+    Option<"gatedDecoding", "gated-decoding", "bool", /*default=*/"true",
            "A gated pair's decoding kernels (M <= gemv-max-rows) stream "
            "both W and store the elementwise op's result: each warp of the "
            "matrix-vector kernel sums a row of both, the small-batch "
@@ -284,7 +284,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "projections into float32 buffers, then the elementwise "
            "kernel">,
     Option<"stagedSiblingPairs", "staged-sibling-pairs", "bool",
-           /*default=*/"false",
+           /*default=*/"true",
            "Two headwise projections of one x with the same shape (the "
            "sLSTM's i and f gates, its z and o) run above gemv-max-rows as "
            "one pipelined launch whose tile interleaves the two W by 8 rows, "
@@ -738,7 +738,7 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     Option<"maxWarpsPerRow", "max-warps-per-row", "int64_t", "8",
            "The most warps that share one row (1: a warp per row; rounded "
            "down to a power of two)">,
-    Option<"fuseConsumers", "fuse-consumers", "bool", /*default=*/"false",
+    Option<"fuseConsumers", "fuse-consumers", "bool", /*default=*/"true",
            "Apply the elementwise linalg.generic ops that alone use the "
            "norm's result (a chain of up to 4: the xLSTM-7B's output gate "
            "and rounding after its multi-head norm) before the kernel "
