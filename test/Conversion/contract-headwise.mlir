@@ -61,7 +61,11 @@
 // KERNEL-DAG:     memref.subview %[[KW]][%{{.+}}, 0] [64, 64] [1, 1] : memref<256x64xbf16> to memref<64x64xbf16, strided<[64, 1], offset: ?>>
 // KERNEL-DAG:     memref.subview %[[KY]][0, %{{.+}}] [%{{.+}}, 64] [1, 1] : memref<?x256xbf16> to memref<?x64xbf16, strided<[256, 1], offset: ?>>
 // KERNEL:         nvvm.mma.sync
+// The bf16 pairs are all rounded before the first (guarded) store: half the
+// registers of the float32 accumulators through the stores.
+// KERNEL:         arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
 // KERNEL:         vector.store %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<2xbf16>
+// KERNEL-NOT:     arith.truncf
 // KERNEL:         gpu.return
 // Without the pipelined kernel, the direct one over all blocks; with
 // headwise-one-launch=0 a launch per block.
