@@ -333,7 +333,9 @@ bool padOddK(linalg::ContractOp op, RewriterBase &rewriter) {
 /// (mi, ni) — at (row(mi, e), col(ni, e)) of `out` where that lies inside
 /// (m, n), rounded to `out`'s element type. Accumulators e and e + 1 are
 /// adjacent columns of one row: into a 16-bit `out` of even width they go
-/// as one 32-bit store.
+/// as one 32-bit store, all of a thread's pairs rounded before its first
+/// store (half the registers of the float32 accumulators through the
+/// guarded stores).
 /// With `atomically`, each value is added to `out` by an atomic add (split
 /// K: several blocks add their partial sums); with `addToOut`, to what
 /// `out` holds by a load and an add.
@@ -361,10 +363,8 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
       (elt.getIntOrFloatBitWidth() == 16 || (float32Pairs && elt.isF32())) &&
       (outType.getLayout().isIdentity() || evenView) && width &&
       *width % 2 == 0;
-  // 16-bit pairs are rounded before the first store: half the registers
-  // the float32 accumulators took, through the guarded stores.
-  SmallVector<Value> rounded;
-  if (pairs && !addToOut && elt.getIntOrFloatBitWidth() == 16)
+  SmallVector<Value> rounded; // 16-bit pairs (never added to `out`)
+  if (pairs && elt.getIntOrFloatBitWidth() == 16)
     for (int64_t i = 0; i < tilesM * tilesN * 4; i += 2)
       rounded.push_back(arith::TruncFOp::create(
           b, loc, VectorType::get({2}, elt),
@@ -390,8 +390,9 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 b.getI64IntegerAttr(alignment));
             continue;
           }
+          // (Float32 pairs: stored as the accumulators hold them.)
           Value two = vector::FromElementsOp::create(
-              b, loc, VectorType::get({2}, v.getType()),
+              b, loc, pairType,
               ValueRange{v, acc[(mi * tilesN + ni) * 4 + e + 1]});
           if (addToOut)
             two = arith::AddFOp::create(
@@ -399,8 +400,6 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 vector::LoadOp::create(b, loc, pairType, out, ValueRange{r, c},
                                        /*nontemporal=*/false,
                                        b.getI64IntegerAttr(alignment)));
-          if (pairType != two.getType())
-            two = arith::TruncFOp::create(b, loc, pairType, two);
           vector::StoreOp::create(b, loc, two, out, ValueRange{r, c},
                                   /*nontemporal=*/false,
                                   b.getI64IntegerAttr(alignment));
