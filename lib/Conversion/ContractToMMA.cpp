@@ -1175,6 +1175,184 @@ std::array<Value, 3> headViews(OpBuilder &b, Location loc, Value head, Value x,
           view(out, zero, nOffset, m, n)};
 }
 
+/// Headwise projections of a short K whose head's W (N x K) fits in shared
+/// memory (the sLSTM's gate heads: 192 x 192, 3 K steps of the pipelined
+/// kernel, whose every 128x128 tile pays its prologue and stores for them):
+/// each block loads the W of one head of one of G sibling projections (one
+/// x) into shared memory once, then streams `rows`-row slices of that
+/// head's columns of x through `stages` buffers (cp.async), every slice's
+/// outputs one pass over K from shared memory (ldmatrix, m16n8k16), stored
+/// while the next slices load. Block b serves projection b % G, head (b /
+/// G) % H and the `per` consecutive slices from (b / (G H)) * per: the G
+/// blocks of a head and slice run side by side and share x in L2, so x
+/// comes from DRAM about once. W and the slices are dense swizzled rows.
+struct ResidentWeightTile {
+  int64_t n = 0, k = 0, rows = 0, warpsM = 0, warpsN = 0, stages = 0;
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+  int64_t tilesM() const { return rows / (16 * warpsM); } // per warp
+  int64_t tilesN() const { return n / (8 * warpsN); }
+  int64_t sharedBytes(int64_t elementBytes) const {
+    return (n + stages * rows) * k * elementBytes;
+  }
+  /// 8 warps over a (rows x n) slice, as many of them along N as divide it
+  /// in 16-column steps (up to 4); none where the W and the slices exceed
+  /// `maxShared` bytes of 16-bit values or a warp would hold more than 128
+  /// accumulators.
+  static std::optional<ResidentWeightTile> choose(int64_t n, int64_t k,
+                                                  int64_t rows, int64_t stages,
+                                                  int64_t maxShared) {
+    if (n % 16 || k % 16 || n < 16 || k < 16)
+      return std::nullopt;
+    ResidentWeightTile t;
+    t.n = n;
+    t.k = k;
+    t.stages = stages;
+    for (int64_t warpsN : {4, 2, 1})
+      if (n % (16 * warpsN) == 0) {
+        t.warpsN = warpsN;
+        break;
+      }
+    t.warpsM = 8 / t.warpsN;
+    int64_t step = 16 * t.warpsM;
+    t.rows = std::max(step, (rows + step - 1) / step * step);
+    if (t.sharedBytes(2) > maxShared || t.tilesM() * t.tilesN() * 4 > 128)
+      return std::nullopt;
+    return t;
+  }
+};
+
+class ResidentWeightKernelBuilder : xlstm::KernelBuilder {
+public:
+  ResidentWeightKernelBuilder(OpBuilder &b, Location loc,
+                              const ResidentWeightTile &t, bool float32Pairs)
+      : KernelBuilder(b, loc, b.getF32Type()), t(t),
+        float32Pairs(float32Pairs) {}
+
+  /// x (M, H K); `w` and `out` the G projections' W (H N, K) and out (M,
+  /// H N); `per` slices a block.
+  void build(Value x, Value m, Value per, ArrayRef<Value> w,
+             ArrayRef<Value> out, int64_t heads,
+             const xlstm::KernelCache::Body &kernel) {
+    int64_t g = w.size();
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    Value bid = kernel.blockIds.x, tid = kernel.threadIds.x;
+    Value which = remui(bid, idx(g));
+    Value head = remui(divui(bid, idx(g)), idx(heads));
+    Value split = divui(bid, idx(g * heads));
+    // This block's projection (a select over the G of them).
+    Value ownW = w.front(), ownOut = out.front();
+    for (int64_t j = 1; j < g; ++j) {
+      Value is = eqi(which, idx(j));
+      ownW = arith::SelectOp::create(b, loc, is, w[j], ownW);
+      ownOut = arith::SelectOp::create(b, loc, is, out[j], ownOut);
+    }
+    std::array<Value, 3> views =
+        headViews(b, loc, head, x, ownW, ownOut, m, t.n, t.k);
+    Value xh = views[0], wh = views[1], oh = views[2];
+    Value slices = arith::CeilDivUIOp::create(b, loc, m, idx(t.rows));
+    Value firstSlice = mul(split, per);
+    Value count = minui(per, sub(slices, firstSlice));
+
+    Value bytes = dynamicSharedMemory();
+    Value sw = sharedView(bytes, {t.n, t.k}, elt, 0);
+    Value sx = sharedView(bytes, {t.stages, t.rows, t.k}, elt, t.n * t.k * 2);
+    // Slice j of this block into stage `stage` (rows past M zero-filled).
+    auto loadSlice = [&](Value j, Value stage) {
+      Value m0 = mul(add(firstSlice, j), idx(t.rows));
+      copyTileAsync(
+          xh, sx, stage, t.rows, t.k, tid, t.threads(),
+          [&](Value r, Value) { return ult(add(m0, r), m); },
+          [&](Value r, Value c) -> SmallVector<Value> {
+            return {add(m0, r), c};
+          },
+          /*elementsPerCopy=*/0, /*swizzled=*/true);
+    };
+    auto commit = [&] { NVVM::CpAsyncCommitGroupOp::create(b, loc); };
+    // W and the first stages - 1 slices in flight, a group each (W joins
+    // the first); "slice j has landed" is then "at most stages - 2 groups
+    // pending" in iteration j.
+    copyTileAsync(
+        wh, sw, {}, t.n, t.k, tid, t.threads(), nullptr,
+        [&](Value r, Value c) -> SmallVector<Value> {
+          return {r, c};
+        },
+        /*elementsPerCopy=*/0, /*swizzled=*/true);
+    for (int64_t s = 0; s < t.stages - 1; ++s) {
+      // (Slice 0 always exists: the grid has no block without slices.)
+      if (s == 0)
+        loadSlice(idx(0), idx(0));
+      else
+        ifThen(ult(idx(s), count), [&] { loadSlice(idx(s), idx(s)); });
+      commit();
+    }
+
+    Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
+    Value wm0 = mul(divui(warp, idx(t.warpsN)), idx(t.tilesM() * 16));
+    Value wn0 = mul(remui(warp, idx(t.warpsN)), idx(t.tilesN() * 8));
+    Value gRow = divui(lane, idx(4)), t2 = mul(remui(lane, idx(4)), idx(2));
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    int64_t rowBytes = t.k * 2;
+    forRange(
+        idx(0), count, idx(1), ValueRange{},
+        [&](Value j, ValueRange) -> SmallVector<Value> {
+          Value stage = remui(j, idx(t.stages));
+          NVVM::CpAsyncWaitGroupOp::create(b, loc,
+                                           b.getI32IntegerAttr(t.stages - 2));
+          // Every warp is done with the stage the load below refills
+          // (read in the previous iteration).
+          gpu::BarrierOp::create(b, loc);
+          Value next = add(j, idx(t.stages - 1));
+          ifThen(ult(next, count),
+                 [&] { loadSlice(next, remui(next, idx(t.stages))); });
+          commit();
+          SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
+          for (int64_t ks = 0; ks < t.k / 16; ++ks) {
+            SmallVector<SmallVector<Value>> a(t.tilesM());
+            for (int64_t mi = 0; mi < t.tilesM(); ++mi) {
+              Value row = add(add(wm0, idx(mi * 16)), remui(lane, idx(16)));
+              Value chunk = add(idx(ks * 2), divui(lane, idx(16)));
+              a[mi] = ldmatrixX4(
+                  sx,
+                  {stage, row,
+                   xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2)},
+                  /*trans=*/false);
+            }
+            SmallVector<SmallVector<Value>> bf(t.tilesN());
+            for (int64_t np = 0; np < t.tilesN() / 2; ++np) {
+              Value row = add(
+                  add(wn0, idx(np * 16)),
+                  add(mul(divui(lane, idx(16)), idx(8)), remui(lane, idx(8))));
+              Value chunk =
+                  add(idx(ks * 2), remui(divui(lane, idx(8)), idx(2)));
+              SmallVector<Value> regs = ldmatrixX4(
+                  sw,
+                  {row,
+                   xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2)},
+                  /*trans=*/false);
+              bf[2 * np] = {regs[0], regs[1]};
+              bf[2 * np + 1] = {regs[2], regs[3]};
+            }
+            multiplyTiles(b, loc, elt, a, bf, acc);
+          }
+          Value m0 = mul(add(firstSlice, j), idx(t.rows));
+          auto accRow = [&](int64_t mi, int64_t e) {
+            return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), gRow));
+          };
+          auto accCol = [&](int64_t ni, int64_t e) {
+            return add(wn0, add(idx(ni * 8 + e % 2), t2));
+          };
+          storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
+                     accRow, accCol, /*atomically=*/false,
+                     /*evenView=*/true, /*addToOut=*/false, float32Pairs);
+          return {};
+        });
+  }
+
+private:
+  const ResidentWeightTile &t;
+  bool float32Pairs;
+};
+
 /// Float32 projections on tf32 tensor cores (m16n8k8), split 3xTF32 for
 /// about float32 precision unless plain tf32 is asked for: a 64x64 block
 /// tile of 4 warps (32x32 each: 2 x 4 mma tiles), fragments read from
@@ -2660,6 +2838,15 @@ struct XLSTMContractToMMAPass
                                 "positive with at most 32 warps per block");
       return signalPassFailure();
     }
+    if (residentWeightRows < 1 || residentWeightRows > 1024 ||
+        residentWeightStages < 2 || residentWeightStages > 8 ||
+        residentWeightBlocks < 1) {
+      getOperation()->emitError(
+          "xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, "
+          "resident-weight-stages 2 to 8 and resident-weight-blocks at least "
+          "1");
+      return signalPassFailure();
+    }
     if (shortKTilesPerBlock < 1 || shortKTilesPerBlock > 64) {
       getOperation()->emitError(
           "xlstm-contract-to-mma: short-k-tiles-per-block must be 1 to 64");
@@ -3928,6 +4115,20 @@ struct XLSTMContractToMMAPass
       int64_t heads = site->p.heads;
       // Blocks of a few columns: the skinny kernel each (emitProjection).
       bool skinny = takesSkinny(o.blocks.front(), o.n);
+      // With resident-weights: this projection and the next ones of the
+      // same shape (up to 4) in one launch, each block a head's W.
+      if (residentWeights && headwiseOneLaunch && !skinny && !elt.isF32()) {
+        size_t end = i + 1;
+        while (end < group.size() && end - i < 4 &&
+               formsSiblingPair(*site, o, *group[end], projections[end]))
+          ++end;
+        if (emitResidentWeights(rewriter, loc, group.slice(i, end - i),
+                                ArrayRef(projections).slice(i, end - i), m,
+                                tiledWhen)) {
+          i = end - 1;
+          continue;
+        }
+      }
       // With the next projection of the same shape: one launch of both.
       if (stagedSiblingPairs && headwiseOneLaunch && !skinny && stages >= 2 &&
           !elt.isF32() && i + 1 < group.size() &&
@@ -3968,6 +4169,79 @@ struct XLSTMContractToMMAPass
            oa.n == ob.n && oa.w.getType() == ob.w.getType() &&
            oa.out.getType() == ob.out.getType() && !a.accumulate &&
            !b.accumulate && !a.epilogue && !b.epilogue;
+  }
+
+  /// One launch of the headwise projections `members` (one x, the same
+  /// shapes and types: formsSiblingPair, or one alone), each block holding
+  /// one head's W of one of them in shared memory (ResidentWeightTile).
+  /// False where their W does not fit beside the slices, or one
+  /// accumulates or has an epilogue (nothing emitted).
+  bool emitResidentWeights(IRRewriter &rewriter, Location loc,
+                           ArrayRef<Site *> members,
+                           ArrayRef<HeadwiseOperands> operands, Value m,
+                           const std::string &tiledWhen) {
+    const Site &first = *members.front();
+    const HeadwiseOperands &o = operands.front();
+    if (first.accumulate || first.epilogue)
+      return false;
+    std::optional<ResidentWeightTile> tile = ResidentWeightTile::choose(
+        o.n, first.p.k, residentWeightRows, residentWeightStages, sharedBytes);
+    if (!tile)
+      return false;
+    int64_t g = members.size(), heads = first.p.heads;
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    auto ceilDiv = [&](Value v, Value d) -> Value {
+      return arith::CeilDivUIOp::create(rewriter, loc, v, d);
+    };
+    auto mul = [&](Value a, Value b) -> Value {
+      return arith::MulIOp::create(rewriter, loc, a, b);
+    };
+    // ceil(M / rows) slices a head and projection, spread over about
+    // resident-weight-blocks blocks (at least one slice each).
+    Value slices = ceilDiv(m, cst(tile->rows));
+    Value per = arith::MaxUIOp::create(
+        rewriter, loc,
+        ceilDiv(mul(slices, cst(g * heads)), cst(residentWeightBlocks)),
+        cst(1));
+    Value grid = mul(ceilDiv(slices, per), cst(g * heads));
+    SmallVector<Value> args = {o.x, m, per};
+    for (const HeadwiseOperands &p : operands)
+      args.append({p.w, p.out});
+    Value shared = arith::ConstantIntOp::create(
+        rewriter, loc, rewriter.getI32Type(), tile->sharedBytes(2));
+    std::string config;
+    llvm::raw_string_ostream os(config);
+    os << tile->rows << "x" << tile->n << "x" << tile->k << "/" << tile->warpsM
+       << "x" << tile->warpsN << "/" << tile->stages << " of " << g << " heads "
+       << heads << (f32PairStores ? " float32 pairs" : "");
+    Value one = cst(1);
+    auto launch = cache->launch(
+        rewriter, loc, "projection_mma_resident", config, args,
+        {grid, one, one}, {tile->threads(), 1, 1}, shared, /*workgroup=*/{},
+        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+          SmallVector<Value> ws, outs;
+          for (int64_t j = 0; j < g; ++j) {
+            ws.push_back(kernel.args[3 + 2 * j]);
+            outs.push_back(kernel.args[4 + 2 * j]);
+          }
+          ResidentWeightKernelBuilder(b, loc, *tile, f32PairStores)
+              .build(kernel.args[0], kernel.args[1], kernel.args[2], ws, outs,
+                     heads, kernel);
+        });
+    std::string kernel =
+        ("mma-resident-weights " + Twine(tile->rows) + "-row slices " +
+         Twine(tile->warpsM * tile->warpsN) + " warps " + Twine(tile->stages) +
+         " stages, " +
+         (g > 1 ? "one launch of " + Twine(g) + " projections of one x, "
+                : Twine()) +
+         "each block one head's W in shared memory, one launch for its " +
+         Twine(heads) + " heads")
+            .str();
+    for (Site *member : members)
+      record(*member, launch, kernel, tiledWhen);
+    return true;
   }
 
   /// One pipelined launch of the sibling pair `a`, `b` (formsSiblingPair):

@@ -316,6 +316,30 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "launch, W rows interleaved, each output stored"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().stagedSiblingPairs)};
+  Option<bool> mmaResidentWeights{
+      *this, "mma-resident-weights",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weights: headwise "
+                     "projections of a short K with each block's W held in "
+                     "shared memory, slices of x streamed through it"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().residentWeights)};
+  Option<int64_t> mmaResidentWeightRows{
+      *this, "mma-resident-weight-rows",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-rows: rows of x "
+                     "a resident-weights block takes at a time"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightRows)};
+  Option<int64_t> mmaResidentWeightStages{
+      *this, "mma-resident-weight-stages",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-stages: slices "
+                     "of x in flight"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightStages)};
+  Option<int64_t> mmaResidentWeightBlocks{
+      *this, "mma-resident-weight-blocks",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-blocks: blocks "
+                     "a resident-weights launch aims at"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightBlocks)};
   Option<int64_t> mmaShortKTilesPerBlock{
       *this, "mma-short-k-tiles-per-block",
       llvm::cl::desc("xlstm-contract-to-mma short-k-tiles-per-block: output "
@@ -574,6 +598,10 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gatedPairs = o.mmaGatedPairs;
         options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.stagedSiblingPairs = o.mmaStagedSiblingPairs;
+        options.mma.residentWeights = o.mmaResidentWeights;
+        options.mma.residentWeightRows = o.mmaResidentWeightRows;
+        options.mma.residentWeightStages = o.mmaResidentWeightStages;
+        options.mma.residentWeightBlocks = o.mmaResidentWeightBlocks;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

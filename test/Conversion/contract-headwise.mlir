@@ -20,6 +20,16 @@
 // 16 rows (W rows interleaved by 8), storing each its own output:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" | FileCheck %s --check-prefix=PAIR
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
+// With resident-weights, the projections of one x of a shape take one
+// launch above 16 rows: block b holds head (b / 2) % 2's W of projection
+// b % 2 in shared memory (64 x 64 bf16 beside 3 slices of 64 x 64) and
+// streams its slices of x through it, ceil(M / 64) slices spread over about
+// 132 blocks:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1" | FileCheck %s --check-prefix=RESIDENT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTREPORT
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
+// BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8 and resident-weight-blocks at least 1
+// RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
 // With short-k-tiles-per-block (K of 2 steps here), each block of the
 // pipelined kernel runs up to 4 tiles, tile, tile + G, ... (G the grid):
 // the first's first stages queued before the loop, each next tile's after
@@ -268,6 +278,39 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // PAIR-COUNT-64: memref.store %{{.+}}, %[[O2]][
 // PAIR-NOT:     memref.store
 // PAIR:         gpu.return
+// RESIDENT-LABEL: func @gates_of_one_x
+// RESIDENT:       } else {
+// RESIDENT:         %[[SLICES:.+]] = arith.ceildivui %[[M:.+]], %c64{{[_0-9]*}} : index
+// RESIDENT:         %[[ALL:.+]] = arith.muli %[[SLICES]], %c4{{[_0-9]*}} : index
+// RESIDENT:         %[[WANT:.+]] = arith.ceildivui %[[ALL]], %c132 : index
+// RESIDENT:         %[[PER:.+]] = arith.maxui %[[WANT]], %c1{{[_0-9]*}} : index
+// RESIDENT:         %[[SPLITS:.+]] = arith.ceildivui %[[SLICES]], %[[PER]] : index
+// RESIDENT:         %[[GRID:.+]] = arith.muli %[[SPLITS]], %c4{{[_0-9]*}} : index
+// RESIDENT:         gpu.launch_func @projection_mma_resident::@projection_mma_resident blocks in (%[[GRID]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) threads in (%c256{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) dynamic_shared_memory_size %c32768_i32 args(%{{.+}} : memref<?x128xbf16>, %[[M]] : index, %[[PER]] : index, %{{.+}} : memref<128x64xbf16>, %{{.+}} : memref<?x128xf32>, %{{.+}} : memref<128x64xbf16>, %{{.+}} : memref<?x128xf32>)
+// RESIDENT-NOT:     gpu.launch_func
+// RESIDENT:       return
+// W and slice 0 in one group, slice 1 (where the block has it) in the next;
+// each iteration waits for its slice, refills the stage read before, and
+// runs K (4 steps of 16) on 2 x 2 tiles a warp.
+// RESIDENT:       gpu.func @projection_mma_resident(
+// RESIDENT:         %[[B:.+]] = gpu.block_id x
+// RESIDENT:         arith.remui %[[B]], %c2
+// RESIDENT:         arith.select
+// RESIDENT-COUNT-4: nvgpu.device_async_copy
+// RESIDENT:         nvvm.cp.async.commit.group
+// RESIDENT:         scf.if
+// RESIDENT-COUNT-2:   nvgpu.device_async_copy
+// RESIDENT:         nvvm.cp.async.commit.group
+// RESIDENT:         scf.for
+// RESIDENT:           nvvm.cp.async.wait.group 1
+// RESIDENT-NEXT:      gpu.barrier
+// RESIDENT:           scf.if
+// RESIDENT-COUNT-2:     nvgpu.device_async_copy
+// RESIDENT:           nvvm.cp.async.commit.group
+// RESIDENT-COUNT-16:  nvvm.mma.sync
+// RESIDENT-NOT:       nvvm.mma.sync
+// RESIDENT:           vector.store
+// RESIDENT:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -291,6 +291,27 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "as the gated kernel's does, storing each projection's own "
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
+    Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
+           "Headwise projections whose block's W fits in shared memory "
+           "beside resident-weight-stages slices of x (the sLSTM's gate "
+           "heads, K of a few mma steps) run above gemv-max-rows as one "
+           "launch for a group of up to 4 of one x: each block loads one "
+           "head's W of one projection once and streams "
+           "resident-weight-rows-row slices of x through it, its stores "
+           "overlapping the next slices' loads; off: the pipelined kernel, "
+           "whose tiles each pay a prologue and stores for a short K">,
+    Option<"residentWeightRows", "resident-weight-rows", "int64_t",
+           /*default=*/"64",
+           "Rows of x a resident-weights block takes at a time (a multiple "
+           "of 16 x the warps along M; raised to that where smaller)">,
+    Option<"residentWeightStages", "resident-weight-stages", "int64_t",
+           /*default=*/"3",
+           "Slices of x a resident-weights block has in flight (2 to 8)">,
+    Option<"residentWeightBlocks", "resident-weight-blocks", "int64_t",
+           /*default=*/"132",
+           "Blocks a resident-weights launch aims at (one per SM of the "
+           "H100/H200: each loads its W once); each takes as many "
+           "consecutive slices as that leaves">,
     Option<"shortKTilesPerBlock", "short-k-tiles-per-block", "int64_t",
            /*default=*/"1",
            "Output tiles each block of the pipelined kernel runs, one after "
