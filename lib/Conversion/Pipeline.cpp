@@ -361,6 +361,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-warp-norms fuse-consumers: the elementwise ops "
                      "after a norm applied before its kernel stores"),
       llvm::cl::init(xlstm::XLSTMWarpNormsPassOptions().fuseConsumers)};
+  Option<bool> normRegisterRows{
+      *this, "norm-register-rows",
+      llvm::cl::desc("xlstm-warp-norms register-rows: a thread's share of a "
+                     "row loaded once into registers for all sweeps"),
+      llvm::cl::init(xlstm::XLSTMWarpNormsPassOptions().registerRows)};
   Option<bool> mmaTF32{
       *this, "mma-tf32",
       llvm::cl::desc("xlstm-contract-to-mma tf32: float32 projections on one "
@@ -610,6 +615,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.accumulateResiduals = o.mmaAccumulateResiduals;
         options.norms.maxWarpsPerRow = o.normMaxWarpsPerRow;
         options.norms.fuseConsumers = o.normFuseConsumers;
+        options.norms.registerRows = o.normRegisterRows;
         options.mma.tf32 = o.mmaTF32;
         options.mma.gemvMaxRows = o.gemvMaxRows;
         options.mma.gemvWarps = o.gemvWarps;

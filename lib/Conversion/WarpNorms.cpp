@@ -86,16 +86,35 @@ class WarpNormKernel : KernelBuilder {
 public:
   static constexpr int64_t warpsPerBlock = 8;
 
-  WarpNormKernel(OpBuilder &b, Location loc)
-      : KernelBuilder(b, loc, b.getF32Type()) {}
+  /// A thread's 16-byte vectors of a row kept in registers (registerRows).
+  static constexpr int64_t maxRegisterVectors = 16;
 
-  /// The vector width and unroll of a row read by `rowThreads` threads.
+  /// Whether a thread's share of a row is whole 16-byte vectors, few
+  /// enough to keep in registers.
+  static bool keepsRowInRegisters(const NormKernelSpec &k) {
+    Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
+    int64_t vec = vectorise(k.width, inElt, k.rowThreads(), true).first;
+    return vec > 1 && k.width / (k.rowThreads() * vec) <= maxRegisterVectors;
+  }
+
+  WarpNormKernel(OpBuilder &b, Location loc, bool registerRows)
+      : KernelBuilder(b, loc, b.getF32Type()), registerRows(registerRows) {}
+
+  /// The vector width and unroll of a row read by `rowThreads` threads:
+  /// 16-byte vectors where they divide the row, else with `narrow` 8- or
+  /// 4-byte ones (a multi-head norm's 192-wide groups), else scalars.
   static std::pair<int64_t, int64_t> vectorise(int64_t width, Type element,
-                                               int64_t rowThreads) {
-    int64_t vec = 128 / element.getIntOrFloatBitWidth();
-    for (int64_t u : {4, 2, 1})
-      if (width % (rowThreads * vec * u) == 0)
-        return {vec, u};
+                                               int64_t rowThreads,
+                                               bool narrow = false) {
+    int64_t bits = element.getIntOrFloatBitWidth();
+    for (int64_t bytes : {16, 8, 4}) {
+      int64_t vec = bytes * 8 / bits;
+      if (vec < 2 || (bytes < 16 && !narrow))
+        break;
+      for (int64_t u : {4, 2, 1})
+        if (width % (rowThreads * vec * u) == 0)
+          return {vec, u};
+    }
     return {1, 1};
   }
 
@@ -142,13 +161,31 @@ public:
     // flight instead of waiting for each.
     Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
     // (A float32 residual normalised into bf16 stores 8 bytes per vector.)
-    auto [vec, unroll] = vectorise(k.width, inElt, rowThreads);
+    auto [vec, unroll] = vectorise(k.width, inElt, rowThreads, registerRows);
+    // With registerRows, a thread's vectors of the row loaded once, in the
+    // order the sweeps visit them: vector j at column (j rowThreads +
+    // lane) vec.
+    int64_t perThread = k.width / (rowThreads * vec);
+    SmallVector<Value> cachedColumns;
+    SmallVector<SmallVector<Value>> cached;
+    if (registerRows && keepsRowInRegisters(k))
+      for (int64_t j = 0; j < perThread; ++j) {
+        Value c = mul(add(idx(j * rowThreads), lane), idx(vec));
+        cachedColumns.push_back(c);
+        cached.push_back(loadVector(k.input, {inputRow, column(c)}, vec));
+      }
     // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
     // row (xs their values), carrying `init`.
-    auto visit = [&](ValueRange init,
-                     function_ref<SmallVector<Value>(Value, ArrayRef<Value>,
-                                                     ValueRange)>
-                         body) -> SmallVector<Value> {
+    auto visit =
+        [&](ValueRange init,
+            function_ref<SmallVector<Value>(Value, ArrayRef<Value>, ValueRange)>
+                body) -> SmallVector<Value> {
+      if (!cached.empty()) {
+        SmallVector<Value> acc(init);
+        for (auto [c, xs] : llvm::zip_equal(cachedColumns, cached))
+          acc = body(c, xs, acc);
+        return acc;
+      }
       if (vec == 1)
         return forRange(lane, idx(k.width), idx(rowThreads), init,
                         [&](Value c, ValueRange acc) {
@@ -245,6 +282,8 @@ public:
   }
 
 private:
+  bool registerRows;
+
   /// The fused consumers on this lane's values `ys` of columns c ..
   /// c + vec - 1: each op's body cloned per value, its inputs the value so
   /// far (in the op's element type, as if stored and loaded) and its other
@@ -500,20 +539,22 @@ struct XLSTMWarpNormsPass
     xlstm::recordKernelChoice(
         launch,
         {"norm", xlstm::formatShape(type.getShape()),
-         (k.warpsPerRow > 1
-              ? std::to_string(k.warpsPerRow) + " warps per row "
+         (k.warpsPerRow > 1 ? std::to_string(k.warpsPerRow) + " warps per row "
           : k.lanesPerRow < 32
               ? std::to_string(k.lanesPerRow) + " lanes per row "
               : std::string("warp-per-row ")) +
              (rms ? "rms" : "layer") + " norm" +
              (groups > 1 ? ", " + std::to_string(groups) + " groups" : "") +
+             (registerRows && WarpNormKernel::keepsRowInRegisters(k)
+                  ? ", row in registers"
+                  : "") +
              writes,
          ""},
         input);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      WarpNormKernel(rewriter, loc).build(k, numRows, launch);
+      WarpNormKernel(rewriter, loc, registerRows).build(k, numRows, launch);
     }
     // The stored value replaces the last fused op; the chain and the norm
     // are then unused.

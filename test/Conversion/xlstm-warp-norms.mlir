@@ -2,6 +2,10 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=max-warps-per-row=1 | FileCheck %s --check-prefix=ONE-WARP
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 | FileCheck %s --check-prefix=FUSE
+// With register-rows, a thread's vectors of a row are loaded once, before
+// the sweeps, which then run on registers (the default reads the row again
+// for each sweep):
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=register-rows=1 | FileCheck %s --check-prefix=REGS
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=FUSE-BIN %}
 
 // A layer norm: rows collapsed, two shuffle-reduced sweeps (mean, centred
@@ -126,11 +130,41 @@ func.func @rms_norm_f32_to_bf16(%x: tensor<?x?x4096xf32>, %w: tensor<4096xbf16>)
 // CHECK-NOT:     memref.load %[[SECOND]]
 // CHECK:         math.rsqrt
 // BIN: gpu.binary @layer_norm_four_warps_kernel
+// REGS-LABEL: func @layer_norm_four_warps
+// REGS:       gpu.launch
+// REGS-COUNT-2: vector.load {{.*}} : memref<?x1024xf32>, vector<4xf32>
+// REGS-NOT:     scf.for
+// REGS-NOT:     vector.load {{.*}} : memref<?x1024xf32>
+// REGS:         math.rsqrt
+// REGS-NOT:     vector.load {{.*}} : memref<?x1024xf32>
+// REGS:         vector.store {{.*}} : memref<?x1024xf32>, vector<4xf32>
 func.func @layer_norm_four_warps(%x: tensor<?x1024xf32>, %w: tensor<1024xf32>)
     -> tensor<?x1024xf32> {
   %y = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
       : (tensor<?x1024xf32>, tensor<1024xf32>) -> tensor<?x1024xf32>
   return %y : tensor<?x1024xf32>
+}
+
+// -----
+
+// Heads of 192 floats: 16-byte vectors do not divide a warp's share, so
+// by default a thread reads scalars; with register-rows, three 8-byte
+// vectors each, kept for all sweeps.
+// CHECK-LABEL: func @multihead_norm_192
+// CHECK:       scf.for
+// CHECK:         memref.load {{.*}} : memref<?x768xf32>
+// REGS-LABEL: func @multihead_norm_192
+// REGS:       gpu.launch
+// REGS-COUNT-3: vector.load {{.*}} : memref<?x768xf32>, vector<2xf32>
+// REGS-NOT:     scf.for
+// REGS-NOT:     memref.load {{.*}} : memref<?x768xf32>
+// REGS:         math.rsqrt
+// REGS-COUNT-3: vector.store {{.*}} : memref<?x768xf32>, vector<2xf32>
+func.func @multihead_norm_192(%x: tensor<?x768xf32>, %w: tensor<768xf32>)
+    -> tensor<?x768xf32> {
+  %y = xlstm.multihead_norm %x weight(%w) {eps = 1.0e-5 : f64, num_heads = 4 : i64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x768xf32>, tensor<768xf32>) -> tensor<?x768xf32>
+  return %y : tensor<?x768xf32>
 }
 
 // -----

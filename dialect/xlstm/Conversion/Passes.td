@@ -765,7 +765,12 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
            "and rounding after its multi-head norm) before the kernel "
            "stores, reading their other operands (whole tensors defined "
            "before the norm) at the element or its channel, instead of "
-           "storing the norm and launching them">
+           "storing the norm and launching them">,
+    Option<"registerRows", "register-rows", "bool", /*default=*/"false",
+           "Where a thread's share of a row is at most 16 vectors of 16 "
+           "bytes, load it once into registers and run the mean, variance "
+           "and normalisation sweeps on them (same order of sums); off: "
+           "each sweep reads the row again (from L1 or L2)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
