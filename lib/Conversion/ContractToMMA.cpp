@@ -1194,12 +1194,13 @@ struct ResidentWeightTile {
   int64_t sharedBytes(int64_t elementBytes) const {
     return (n + stages * rows) * k * elementBytes;
   }
-  /// 8 warps over a (rows x n) slice, as many of them along N as divide it
-  /// in 16-column steps (up to 4); none where the W and the slices exceed
-  /// `maxShared` bytes of 16-bit values or a warp would hold more than 128
-  /// accumulators.
+  /// `warps` warps over a (rows x n) slice, as many of them along N as
+  /// divide it in 16-column steps (up to 4); none where the W and the
+  /// slices exceed `maxShared` bytes of 16-bit values or a warp would hold
+  /// more than 128 accumulators.
   static std::optional<ResidentWeightTile> choose(int64_t n, int64_t k,
                                                   int64_t rows, int64_t stages,
+                                                  int64_t warps,
                                                   int64_t maxShared) {
     if (n % 16 || k % 16 || n < 16 || k < 16)
       return std::nullopt;
@@ -1208,11 +1209,11 @@ struct ResidentWeightTile {
     t.k = k;
     t.stages = stages;
     for (int64_t warpsN : {4, 2, 1})
-      if (n % (16 * warpsN) == 0) {
+      if (n % (16 * warpsN) == 0 && warps % warpsN == 0) {
         t.warpsN = warpsN;
         break;
       }
-    t.warpsM = 8 / t.warpsN;
+    t.warpsM = warps / t.warpsN;
     int64_t step = 16 * t.warpsM;
     t.rows = std::max(step, (rows + step - 1) / step * step);
     if (t.sharedBytes(2) > maxShared || t.tilesM() * t.tilesN() * 4 > 128)
@@ -2840,11 +2841,12 @@ struct XLSTMContractToMMAPass
     }
     if (residentWeightRows < 1 || residentWeightRows > 1024 ||
         residentWeightStages < 2 || residentWeightStages > 8 ||
-        residentWeightBlocks < 1) {
+        residentWeightBlocks < 1 ||
+        !llvm::is_contained({4, 8, 16}, residentWeightWarps)) {
       getOperation()->emitError(
           "xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, "
-          "resident-weight-stages 2 to 8 and resident-weight-blocks at least "
-          "1");
+          "resident-weight-stages 2 to 8, resident-weight-blocks at least 1 "
+          "and resident-weight-warps 4, 8 or 16");
       return signalPassFailure();
     }
     if (shortKTilesPerBlock < 1 || shortKTilesPerBlock > 64) {
@@ -4185,7 +4187,8 @@ struct XLSTMContractToMMAPass
     if (first.accumulate || first.epilogue)
       return false;
     std::optional<ResidentWeightTile> tile = ResidentWeightTile::choose(
-        o.n, first.p.k, residentWeightRows, residentWeightStages, sharedBytes);
+        o.n, first.p.k, residentWeightRows, residentWeightStages,
+        residentWeightWarps, sharedBytes);
     if (!tile)
       return false;
     int64_t g = members.size(), heads = first.p.heads;

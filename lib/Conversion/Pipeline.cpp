@@ -334,6 +334,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "of x in flight"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().residentWeightStages)};
+  Option<int64_t> mmaResidentWeightWarps{
+      *this, "mma-resident-weight-warps",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-warps: warps of "
+                     "a resident-weights block"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightWarps)};
   Option<int64_t> mmaResidentWeightBlocks{
       *this, "mma-resident-weight-blocks",
       llvm::cl::desc("xlstm-contract-to-mma resident-weight-blocks: blocks "
@@ -607,6 +613,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.residentWeightRows = o.mmaResidentWeightRows;
         options.mma.residentWeightStages = o.mmaResidentWeightStages;
         options.mma.residentWeightBlocks = o.mmaResidentWeightBlocks;
+        options.mma.residentWeightWarps = o.mmaResidentWeightWarps;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

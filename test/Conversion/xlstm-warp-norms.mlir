@@ -1,11 +1,11 @@
-// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=register-rows=0 | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=max-warps-per-row=1 | FileCheck %s --check-prefix=ONE-WARP
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=BIN %}
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 | FileCheck %s --check-prefix=FUSE
-// With register-rows, a thread's vectors of a row are loaded once, before
-// the sweeps, which then run on registers (the default reads the row again
-// for each sweep):
-// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms=register-rows=1 | FileCheck %s --check-prefix=REGS
+// With register-rows (the default; the CHECK lines turn it off), a thread's
+// vectors of a row are loaded once, before the sweeps, which then run on
+// registers; off, each sweep reads the row again:
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s --check-prefix=REGS
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=FUSE-BIN %}
 
 // A layer norm: rows collapsed, two shuffle-reduced sweeps (mean, centred
@@ -148,7 +148,7 @@ func.func @layer_norm_four_warps(%x: tensor<?x1024xf32>, %w: tensor<1024xf32>)
 // -----
 
 // Heads of 192 floats: 16-byte vectors do not divide a warp's share, so
-// by default a thread reads scalars; with register-rows, three 8-byte
+// without register-rows a thread reads scalars; with it, three 8-byte
 // vectors each, kept for all sweeps.
 // CHECK-LABEL: func @multihead_norm_192
 // CHECK:       scf.for

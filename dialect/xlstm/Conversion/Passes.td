@@ -307,6 +307,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     Option<"residentWeightStages", "resident-weight-stages", "int64_t",
            /*default=*/"3",
            "Slices of x a resident-weights block has in flight (2 to 8)">,
+    Option<"residentWeightWarps", "resident-weight-warps", "int64_t",
+           /*default=*/"8",
+           "Warps of a resident-weights block (4, 8 or 16): more hide more "
+           "of the loads' and stores' latency, each with fewer of a slice's "
+           "tiles">,
     Option<"residentWeightBlocks", "resident-weight-blocks", "int64_t",
            /*default=*/"132",
            "Blocks a resident-weights launch aims at (one per SM of the "
@@ -766,7 +771,7 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
            "stores, reading their other operands (whole tensors defined "
            "before the norm) at the element or its channel, instead of "
            "storing the norm and launching them">,
-    Option<"registerRows", "register-rows", "bool", /*default=*/"false",
+    Option<"registerRows", "register-rows", "bool", /*default=*/"true",
            "Where a thread's share of a row is at most 16 vectors of 16 "
            "bytes, load it once into registers and run the mean, variance "
            "and normalisation sweeps on them (same order of sums); off: "
