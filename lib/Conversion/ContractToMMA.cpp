@@ -2598,7 +2598,7 @@ struct XLSTMContractToMMAPass
     : xlstm::impl::XLSTMContractToMMAPassBase<XLSTMContractToMMAPass> {
   using Base::Base;
   StagedTile staged;
-  std::optional<StagedTile> stagedLarge, stagedNarrow;
+  std::optional<StagedTile> stagedLarge, stagedNarrow, stagedShortK;
   /// This run's kernels, one per configuration and operand types.
   xlstm::KernelCache *cache = nullptr;
   /// Fewer K steps per split would spend more on the atomic adds of the
@@ -2929,7 +2929,8 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     for (auto [spec, tile] : {std::pair{&stagedTileLarge, &stagedLarge},
-                              std::pair{&stagedTileNarrow, &stagedNarrow}}) {
+                              std::pair{&stagedTileNarrow, &stagedNarrow},
+                              std::pair{&stagedTileShortK, &stagedShortK}}) {
       tile->reset();
       if (spec->empty())
         continue;
@@ -3988,6 +3989,13 @@ struct XLSTMContractToMMAPass
       return arith::CeilDivUIOp::create(
           rewriter, loc, v, arith::ConstantIndexOp::create(rewriter, loc, d));
     };
+    // A K of a few steps: its own configuration, where set.
+    if (stagedShortK && k % stagedShortK->blockK == 0 &&
+        k / stagedShortK->blockK <= kShortKSteps &&
+        nStatic >= stagedShortK->blockN) {
+      emit(*stagedShortK, tiledWhen);
+      return true;
+    }
     // Outputs narrower than the configured tile take the fallback too:
     // its 64x32 warp tiles idle less there (and ptxas keeps 64x64 warp
     // tiles of mostly dead accumulators partly on the stack).

@@ -236,6 +236,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "configuration for outputs whose N the default tile "
                      "does not divide but this one does"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTileNarrow)};
+  Option<std::string> mmaStagedTileShortK{
+      *this, "mma-staged-tile-short-k",
+      llvm::cl::desc("xlstm-contract-to-mma staged-tile-short-k: the "
+                     "configuration where K is at most 8 of its K steps"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTileShortK)};
   Option<int64_t> mmaStagedLargeMinBlocks{
       *this, "mma-staged-large-min-blocks",
       llvm::cl::desc("xlstm-contract-to-mma staged-large-min-blocks"),
@@ -603,6 +608,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.sharedBytes = o.mmaSharedBytes;
         options.mma.stagedTileLarge = o.mmaStagedTileLarge;
         options.mma.stagedTileNarrow = o.mmaStagedTileNarrow;
+        options.mma.stagedTileShortK = o.mmaStagedTileShortK;
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;

@@ -30,6 +30,12 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8, resident-weight-blocks at least 1 and resident-weight-warps 4, 8 or 16
 // RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
+// With staged-tile-short-k, projections whose K is at most 8 of its K
+// steps (64 here: 2) take that configuration instead of the default tile:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128" 2>&1 | FileCheck %s --check-prefix=BADSHORTK
+// SHORTK: gates_of_one_x {{.*}}mma-staged 64x128x32 4 warps 3 stages group-m 8 swizzled, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
+// BADSHORTK: error: xlstm-contract-to-mma: staged tile '64x128': expected BMxBNxBK/WMxWN[/STAGES]
 // With short-k-tiles-per-block (K of 2 steps here), each block of the
 // pipelined kernel runs up to 4 tiles, tile, tile + G, ... (G the grid):
 // the first's first stages queued before the loop, each next tile's after

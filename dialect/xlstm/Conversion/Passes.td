@@ -231,6 +231,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "default tile's BN does not divide but this one's does (e.g. "
            "128x64x64/2x2/4 for the sLSTM's gate blocks of 192 columns, "
            "where 128-column tiles leave half a tile idle; empty: none)">,
+    Option<"stagedTileShortK", "staged-tile-short-k", "std::string",
+           /*default=*/"\"\"",
+           "The pipelined kernel's configuration where K is at most 8 of its "
+           "K steps (the sLSTM's gate heads: K = 192), e.g. 128x128x64/2x4/3: "
+           "8 warps of 64x32 warp tiles, fewer registers a thread than the "
+           "default's 4 warps of 64x64, so more warps per SM to hide a short "
+           "K's latency (empty: the default tile)">,
     Option<"stagedLargeMinBlocks", "staged-large-min-blocks", "int64_t",
            /*default=*/"264",
            "Tiles of staged-tile-large from which it is used (264: two "
