@@ -344,7 +344,8 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
                 function_ref<Value(int64_t, int64_t)> row,
                 function_ref<Value(int64_t, int64_t)> col,
                 bool atomically = false, bool evenView = false,
-                bool addToOut = false, bool float32Pairs = false) {
+                bool addToOut = false, bool float32Pairs = false,
+                bool guarded = true) {
   auto lt = [&](Value x, Value y) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   };
@@ -375,10 +376,12 @@ void storeTiles(OpBuilder &b, Location loc, ValueRange acc, Value out, Value m,
     for (int64_t ni = 0; ni < tilesN; ++ni)
       for (int64_t e = 0; e < 4; e += pairs ? 2 : 1) {
         Value r = row(mi, e), c = col(ni, e);
-        Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
-        auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
         OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(guard.thenBlock());
+        if (guarded) {
+          Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(c, n));
+          auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
+          b.setInsertionPointToStart(guard.thenBlock());
+        }
         Value v = acc[(mi * tilesN + ni) * 4 + e];
         if (pairs) {
           auto pairType = VectorType::get({2}, elt);
@@ -947,18 +950,38 @@ public:
       if (beforeStore)
         beforeStore();
 
-      if (gated && gated->secondOut) {
-        storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
-        return;
-      }
-      if (gated) {
-        storeGated(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+      auto storeAll = [&] {
+        if (gated && gated->secondOut)
+          return storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+        if (gated)
+          return storeGated(loop.getResults(), out, m, add(n0, wn0), accRow,
+                            t2);
+        storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
+                   accCol, /*atomically=*/false, evenView, addInEpilogue,
+                   float32Pairs, guardStores);
+      };
+      // With wholeTileStores, a tile inside (m, n) stores without a bounds
+      // check per store.
+      if (wholeTileStores && !split) {
+        auto ule = [&](Value x, Value y) {
+          return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, x, y);
+        };
+        // (Named in order: the IR does not depend on argument evaluation.)
+        Value rowsFit = ule(add(m0, idx(t.blockM)), m);
+        Value columnsFit = ule(add(n0, idx(t.blockN)), n);
+        Value whole = arith::AndIOp::create(b, loc, rowsFit, columnsFit);
+        auto choice = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(choice.thenBlock());
+        guardStores = false;
+        storeAll();
+        guardStores = true;
+        b.setInsertionPointToStart(choice.elseBlock());
+        storeAll();
         return;
       }
       if (!split) {
-        storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
-                   accCol, /*atomically=*/false, evenView, addInEpilogue,
-                   float32Pairs);
+        storeAll();
         return;
       }
       auto store =
@@ -1067,10 +1090,12 @@ public:
           };
           for (int64_t j = 0; j < (pairs ? 1 : 2); ++j) {
             Value cj = add(c, idx(j));
-            Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(cj, n));
-            auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
             OpBuilder::InsertionGuard g(b);
-            b.setInsertionPointToStart(guard.thenBlock());
+            if (guardStores) {
+              Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(cj, n));
+              auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
+              b.setInsertionPointToStart(guard.thenBlock());
+            }
             if (!pairs) {
               memref::StoreOp::create(b, loc, value(j), out, ValueRange{r, cj});
               continue;
@@ -1107,7 +1132,8 @@ public:
          {std::pair{ValueRange(first), out},
           std::pair{ValueRange(second), gated->secondOut}})
       storeTiles(b, loc, values, target, m, gated->columns, t.tilesM(),
-                 tilesN / 2, accRow, col, /*atomically=*/false, evenView);
+                 tilesN / 2, accRow, col, /*atomically=*/false, evenView,
+                 /*addToOut=*/false, /*float32Pairs=*/false, guardStores);
   }
 
   /// The (row, column) of this block's tile: the 2-D grid's ids, or with
@@ -1148,6 +1174,14 @@ private:
   /// `out` is a view of even offset and row stride (a headwise block's).
   bool evenView;
   bool float32Pairs;
+
+public:
+  /// Whole tiles store without per-store bounds checks.
+  bool wholeTileStores = false;
+
+private:
+  /// Whether the stores being built check their bounds.
+  bool guardStores = true;
   Type i32, f32;
 };
 
@@ -2760,7 +2794,8 @@ struct XLSTMContractToMMAPass
                                              : " accumulate"
                       : "")
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "")
-       << (f32PairStores ? " float32 pairs" : "");
+       << (f32PairStores ? " float32 pairs" : "")
+       << (wholeTileStores ? " whole-tile stores" : "");
     if (tile.tilesPerBlock > 1)
       os << " tiles a block " << tile.tilesPerBlock;
     if (gated)
@@ -2807,11 +2842,12 @@ struct XLSTMContractToMMAPass
             w = views[1];
             out = views[2];
           }
-          StagedMMAKernelBuilder(
+          StagedMMAKernelBuilder builder(
               b, loc, tile, accumulate, pair ? &*pair : nullptr,
-              /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores)
-              .build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
-                     kernel, inside);
+              /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores);
+          builder.wholeTileStores = wholeTileStores;
+          builder.build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
+                        kernel, inside);
         });
     record(launch,
            "mma-staged " + Twine(cfg.blockM) + "x" + Twine(cfg.blockN) + "x" +

@@ -321,6 +321,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "launch, W rows interleaved, each output stored"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().stagedSiblingPairs)};
+  Option<bool> mmaWholeTileStores{
+      *this, "mma-whole-tile-stores",
+      llvm::cl::desc("xlstm-contract-to-mma whole-tile-stores: tiles inside "
+                     "the output stored without per-store bounds checks"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().wholeTileStores)};
   Option<bool> mmaResidentWeights{
       *this, "mma-resident-weights",
       llvm::cl::desc("xlstm-contract-to-mma resident-weights: headwise "
@@ -615,6 +620,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gatedPairs = o.mmaGatedPairs;
         options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.stagedSiblingPairs = o.mmaStagedSiblingPairs;
+        options.mma.wholeTileStores = o.mmaWholeTileStores;
         options.mma.residentWeights = o.mmaResidentWeights;
         options.mma.residentWeightRows = o.mmaResidentWeightRows;
         options.mma.residentWeightStages = o.mmaResidentWeightStages;

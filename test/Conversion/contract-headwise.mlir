@@ -30,6 +30,21 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8, resident-weight-blocks at least 1 and resident-weight-warps 4, 8 or 16
 // RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
+// With whole-tile-stores, a tile inside the output (one check a tile)
+// stores without a bounds check per store; edge tiles keep them:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="whole-tile-stores=1" | FileCheck %s --check-prefix=WHOLE
+// WHOLE:       gpu.func @projection_mma_pair(
+// WHOLE:         nvvm.mma.sync
+// WHOLE:         %[[MFITS:.+]] = arith.cmpi ule, %{{.+}}, %arg3 : index
+// WHOLE:         %[[NFITS:.+]] = arith.cmpi ule, %{{.+}}, %c128{{[_0-9]*}} : index
+// WHOLE:         %[[WHOLE:.+]] = arith.andi %[[MFITS]], %[[NFITS]] : i1
+// WHOLE-NEXT:    scf.if %[[WHOLE]] {
+// WHOLE-NOT:       scf.if
+// WHOLE:           memref.store
+// WHOLE:         } else {
+// WHOLE:           scf.if
+// WHOLE:             memref.store
+// WHOLE:         gpu.return
 // With staged-tile-short-k, projections whose K is at most 8 of its K
 // steps (64 here: 2) take that configuration instead of the default tile:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK

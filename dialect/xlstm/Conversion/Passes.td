@@ -298,6 +298,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "as the gated kernel's does, storing each projection's own "
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
+    Option<"wholeTileStores", "whole-tile-stores", "bool",
+           /*default=*/"false",
+           "The pipelined kernel stores a tile that lies wholly inside the "
+           "output without a bounds check per store (one check a tile; the "
+           "guarded stores stay for edge tiles)">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
