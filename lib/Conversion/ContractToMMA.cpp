@@ -437,6 +437,76 @@ void multiplyTiles(OpBuilder &b, Location loc, Type elt,
     }
 }
 
+/// The 16-bit m16n8k16 operand fragments of one 16-wide K slice staged in
+/// shared memory `smem` (indexed lead..., row, column), loaded with
+/// ldmatrix.x4 by lane `lane`; `column(r, c)` is the column where the
+/// 16-byte chunk c of staged row r begins, and the slice is chunks kChunk
+/// and kChunk + 1. A: four registers for each of `tiles` 16-row tiles from
+/// row `row0`.
+SmallVector<SmallVector<Value>>
+loadFragmentsA(OpBuilder &b, Location loc, Value smem, ValueRange lead,
+               Value row0, int64_t tiles, Value kChunk, Value lane,
+               function_ref<Value(Value, Value)> column) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddIOp::create(b, loc, x, y);
+  };
+  Type elt = cast<MemRefType>(smem.getType()).getElementType();
+  SmallVector<SmallVector<Value>> a(tiles);
+  for (int64_t mi = 0; mi < tiles; ++mi) {
+    Value row = add(add(row0, idx(mi * 16)),
+                    arith::RemUIOp::create(b, loc, lane, idx(16)));
+    Value col =
+        column(row, add(kChunk, arith::DivUIOp::create(b, loc, lane, idx(16))));
+    SmallVector<Value> at(lead);
+    at.append({row, col});
+    Value f = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elt),
+                                        smem, at, b.getBoolAttr(false),
+                                        b.getI32IntegerAttr(4));
+    a[mi] = xlstm::ldmatrixRegisters(b, loc, f);
+  }
+  return a;
+}
+
+/// B (W's rows): two registers for each of `tiles` (even) 8-row tiles from
+/// row `row0`, one ldmatrix.x4 per two tiles.
+SmallVector<SmallVector<Value>>
+loadFragmentsB(OpBuilder &b, Location loc, Value smem, ValueRange lead,
+               Value row0, int64_t tiles, Value kChunk, Value lane,
+               function_ref<Value(Value, Value)> column) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddIOp::create(b, loc, x, y);
+  };
+  auto divui = [&](Value x, int64_t y) -> Value {
+    return arith::DivUIOp::create(b, loc, x, idx(y));
+  };
+  auto remui = [&](Value x, int64_t y) -> Value {
+    return arith::RemUIOp::create(b, loc, x, idx(y));
+  };
+  Type elt = cast<MemRefType>(smem.getType()).getElementType();
+  SmallVector<SmallVector<Value>> bf(tiles);
+  for (int64_t np = 0; np < tiles / 2; ++np) {
+    Value row = add(add(row0, idx(np * 16)),
+                    add(arith::MulIOp::create(b, loc, divui(lane, 16), idx(8)),
+                        remui(lane, 8)));
+    Value col = column(row, add(kChunk, remui(divui(lane, 8), 2)));
+    SmallVector<Value> at(lead);
+    at.append({row, col});
+    Value f = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elt),
+                                        smem, at, b.getBoolAttr(false),
+                                        b.getI32IntegerAttr(4));
+    SmallVector<Value> regs = xlstm::ldmatrixRegisters(b, loc, f);
+    bf[2 * np] = {regs[0], regs[1]};
+    bf[2 * np + 1] = {regs[2], regs[3]};
+  }
+  return bf;
+}
+
 /// Builds the kernel body; `b` is inside the gpu.func.
 class MMAKernelBuilder {
 public:
@@ -690,6 +760,9 @@ public:
         evenView(evenView), float32Pairs(float32Pairs), i32(b.getI32Type()),
         f32(b.getF32Type()) {}
 
+  /// Whole tiles store without a bounds check per store (one a tile).
+  bool wholeTileStores = false;
+
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
@@ -895,7 +968,6 @@ public:
         }
         commit();
       }
-      Type fragA = VectorType::get({4, 2}, elt);
       auto loop = scf::ForOp::create(
           b, loc, idx(0), count, idx(1), acc,
           [&](OpBuilder &, Location, Value kt, ValueRange iter) {
@@ -918,29 +990,13 @@ public:
             for (int64_t ks = 0; ks < t.blockK / 16; ++ks) {
               // 16-byte chunks: ks * 2 and ks * 2 + 1 hold this K slice.
               Value kChunk = idx(ks * 2);
-              SmallVector<SmallVector<Value>> a(tilesM);
-              for (int64_t mi = 0; mi < tilesM; ++mi) {
-                Value row = add(add(wm0, idx(mi * 16)), remui(lane, 16));
-                Value col = storedColumn(row, add(kChunk, divui(lane, 16)));
-                Value f = nvgpu::LdMatrixOp::create(
-                    b, loc, fragA, sa, ValueRange{stage, row, col},
-                    b.getBoolAttr(false), b.getI32IntegerAttr(4));
-                a[mi] = xlstm::ldmatrixRegisters(b, loc, f);
-              }
-              SmallVector<SmallVector<Value>> bf(tilesN);
-              for (int64_t np = 0; np < tilesN / 2; ++np) {
-                Value row =
-                    add(add(wn0, idx(np * 16)),
-                        add(mul(divui(lane, 16), idx(8)), remui(lane, 8)));
-                Value col =
-                    storedColumn(row, add(kChunk, remui(divui(lane, 8), 2)));
-                Value f = nvgpu::LdMatrixOp::create(
-                    b, loc, fragA, sb, ValueRange{stage, row, col},
-                    b.getBoolAttr(false), b.getI32IntegerAttr(4));
-                SmallVector<Value> regs = xlstm::ldmatrixRegisters(b, loc, f);
-                bf[2 * np] = {regs[0], regs[1]};
-                bf[2 * np + 1] = {regs[2], regs[3]};
-              }
+              auto column = [&](Value row, Value chunk) {
+                return storedColumn(row, chunk);
+              };
+              SmallVector<SmallVector<Value>> a = loadFragmentsA(
+                  b, loc, sa, stage, wm0, tilesM, kChunk, lane, column);
+              SmallVector<SmallVector<Value>> bf = loadFragmentsB(
+                  b, loc, sb, stage, wn0, tilesN, kChunk, lane, column);
               // (Loading slice ks + 1's fragments before this slice's mma
               // was measured neutral on the H200.)
               multiplyTiles(b, loc, elt, a, bf, c);
@@ -950,15 +1006,17 @@ public:
       if (beforeStore)
         beforeStore();
 
-      auto storeAll = [&] {
+      // (`guarded`: each store checks its bounds.)
+      auto storeAll = [&](bool guarded) {
         if (gated && gated->secondOut)
-          return storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2);
+          return storePair(loop.getResults(), out, m, add(n0, wn0), accRow, t2,
+                           guarded);
         if (gated)
-          return storeGated(loop.getResults(), out, m, add(n0, wn0), accRow,
-                            t2);
+          return storeGated(loop.getResults(), out, m, add(n0, wn0), accRow, t2,
+                            guarded);
         storeTiles(b, loc, loop.getResults(), out, m, n, tilesM, tilesN, accRow,
                    accCol, /*atomically=*/false, evenView, addInEpilogue,
-                   float32Pairs, guardStores);
+                   float32Pairs, guarded);
       };
       // With wholeTileStores, a tile inside (m, n) stores without a bounds
       // check per store.
@@ -973,15 +1031,13 @@ public:
         auto choice = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(choice.thenBlock());
-        guardStores = false;
-        storeAll();
-        guardStores = true;
+        storeAll(/*guarded=*/false);
         b.setInsertionPointToStart(choice.elseBlock());
-        storeAll();
+        storeAll(/*guarded=*/true);
         return;
       }
       if (!split) {
-        storeAll();
+        storeAll(/*guarded=*/true);
         return;
       }
       auto store =
@@ -1072,7 +1128,8 @@ public:
   /// next, two adjacent elements of a row stored together where the row
   /// width is even.
   void storeGated(ValueRange acc, Value out, Value m, Value warpCol,
-                  function_ref<Value(int64_t, int64_t)> accRow, Value t2) {
+                  function_ref<Value(int64_t, int64_t)> accRow, Value t2,
+                  bool guarded) {
     auto outType = cast<MemRefType>(out.getType());
     Type elt = outType.getElementType();
     Value n = gated->columns;
@@ -1091,7 +1148,7 @@ public:
           for (int64_t j = 0; j < (pairs ? 1 : 2); ++j) {
             Value cj = add(c, idx(j));
             OpBuilder::InsertionGuard g(b);
-            if (guardStores) {
+            if (guarded) {
               Value inside = arith::AndIOp::create(b, loc, lt(r, m), lt(cj, n));
               auto guard = scf::IfOp::create(b, loc, inside, /*else=*/false);
               b.setInsertionPointToStart(guard.thenBlock());
@@ -1115,7 +1172,8 @@ public:
   /// warpCol / 2 + 8 j + t2 and the next, n tiles 2j + 1 the second's same
   /// columns; each goes to its own output as storeTiles stores a tile.
   void storePair(ValueRange acc, Value out, Value m, Value warpCol,
-                 function_ref<Value(int64_t, int64_t)> accRow, Value t2) {
+                 function_ref<Value(int64_t, int64_t)> accRow, Value t2,
+                 bool guarded) {
     int64_t tilesN = t.tilesN();
     SmallVector<Value> first, second;
     for (int64_t mi = 0; mi < t.tilesM(); ++mi)
@@ -1133,7 +1191,7 @@ public:
           std::pair{ValueRange(second), gated->secondOut}})
       storeTiles(b, loc, values, target, m, gated->columns, t.tilesM(),
                  tilesN / 2, accRow, col, /*atomically=*/false, evenView,
-                 /*addToOut=*/false, /*float32Pairs=*/false, guardStores);
+                 /*addToOut=*/false, /*float32Pairs=*/false, guarded);
   }
 
   /// The (row, column) of this block's tile: the 2-D grid's ids, or with
@@ -1174,14 +1232,6 @@ private:
   /// `out` is a view of even offset and row stride (a headwise block's).
   bool evenView;
   bool float32Pairs;
-
-public:
-  /// Whole tiles store without per-store bounds checks.
-  bool wholeTileStores = false;
-
-private:
-  /// Whether the stores being built check their bounds.
-  bool guardStores = true;
   Type i32, f32;
 };
 
@@ -1341,33 +1391,17 @@ public:
                  [&] { loadSlice(next, remui(next, idx(t.stages))); });
           commit();
           SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
+          auto column = [&](Value row, Value chunk) {
+            return xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2);
+          };
           for (int64_t ks = 0; ks < t.k / 16; ++ks) {
-            SmallVector<SmallVector<Value>> a(t.tilesM());
-            for (int64_t mi = 0; mi < t.tilesM(); ++mi) {
-              Value row = add(add(wm0, idx(mi * 16)), remui(lane, idx(16)));
-              Value chunk = add(idx(ks * 2), divui(lane, idx(16)));
-              a[mi] = ldmatrixX4(
-                  sx,
-                  {stage, row,
-                   xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2)},
-                  /*trans=*/false);
-            }
-            SmallVector<SmallVector<Value>> bf(t.tilesN());
-            for (int64_t np = 0; np < t.tilesN() / 2; ++np) {
-              Value row = add(
-                  add(wn0, idx(np * 16)),
-                  add(mul(divui(lane, idx(16)), idx(8)), remui(lane, idx(8))));
-              Value chunk =
-                  add(idx(ks * 2), remui(divui(lane, idx(8)), idx(2)));
-              SmallVector<Value> regs = ldmatrixX4(
-                  sw,
-                  {row,
-                   xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2)},
-                  /*trans=*/false);
-              bf[2 * np] = {regs[0], regs[1]};
-              bf[2 * np + 1] = {regs[2], regs[3]};
-            }
-            multiplyTiles(b, loc, elt, a, bf, acc);
+            Value kChunk = idx(ks * 2);
+            multiplyTiles(b, loc, elt,
+                          loadFragmentsA(b, loc, sx, stage, wm0, t.tilesM(),
+                                         kChunk, lane, column),
+                          loadFragmentsB(b, loc, sw, {}, wn0, t.tilesN(),
+                                         kChunk, lane, column),
+                          acc);
           }
           Value m0 = mul(add(firstSlice, j), idx(t.rows));
           auto accRow = [&](int64_t mi, int64_t e) {

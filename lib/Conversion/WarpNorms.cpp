@@ -86,11 +86,12 @@ class WarpNormKernel : KernelBuilder {
 public:
   static constexpr int64_t warpsPerBlock = 8;
 
-  /// A thread's 16-byte vectors of a row kept in registers (registerRows).
+  /// The most vectors of a row a thread keeps in registers (registerRows).
   static constexpr int64_t maxRegisterVectors = 16;
 
-  /// Whether a thread's share of a row is whole 16-byte vectors, few
-  /// enough to keep in registers.
+  /// Whether a thread's share of a row is whole vectors of at least two
+  /// elements (vectorise's, narrow ones included), few enough to keep in
+  /// registers.
   static bool keepsRowInRegisters(const NormKernelSpec &k) {
     Type inElt = cast<MemRefType>(k.input.getType()).getElementType();
     int64_t vec = vectorise(k.width, inElt, k.rowThreads(), true).first;

@@ -784,10 +784,11 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
            "before the norm) at the element or its channel, instead of "
            "storing the norm and launching them">,
     Option<"registerRows", "register-rows", "bool", /*default=*/"true",
-           "Where a thread's share of a row is at most 16 vectors of 16 "
-           "bytes, load it once into registers and run the mean, variance "
-           "and normalisation sweeps on them (same order of sums); off: "
-           "each sweep reads the row again (from L1 or L2)">
+           "Where a thread's share of a row is at most 16 vectors (16 bytes, "
+           "or 8 or 4 where 16 do not divide it), load it once into "
+           "registers and run the mean, variance and normalisation sweeps on "
+           "them (same order of sums); off: each sweep reads the row again "
+           "(from L1 or L2), 16-byte vectors or scalars">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
