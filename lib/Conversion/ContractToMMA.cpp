@@ -442,40 +442,12 @@ void multiplyTiles(OpBuilder &b, Location loc, Type elt,
 /// ldmatrix.x4 by lane `lane`; `column(r, c)` is the column where the
 /// 16-byte chunk c of staged row r begins, and the slice is chunks kChunk
 /// and kChunk + 1. A: four registers for each of `tiles` 16-row tiles from
-/// row `row0`.
+/// row `row0`; B (`weights`: W's rows): two registers for each of `tiles`
+/// (even) 8-row tiles from row `row0`, one ldmatrix per two tiles.
 SmallVector<SmallVector<Value>>
-loadFragmentsA(OpBuilder &b, Location loc, Value smem, ValueRange lead,
-               Value row0, int64_t tiles, Value kChunk, Value lane,
-               function_ref<Value(Value, Value)> column) {
-  auto idx = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  auto add = [&](Value x, Value y) -> Value {
-    return arith::AddIOp::create(b, loc, x, y);
-  };
-  Type elt = cast<MemRefType>(smem.getType()).getElementType();
-  SmallVector<SmallVector<Value>> a(tiles);
-  for (int64_t mi = 0; mi < tiles; ++mi) {
-    Value row = add(add(row0, idx(mi * 16)),
-                    arith::RemUIOp::create(b, loc, lane, idx(16)));
-    Value col =
-        column(row, add(kChunk, arith::DivUIOp::create(b, loc, lane, idx(16))));
-    SmallVector<Value> at(lead);
-    at.append({row, col});
-    Value f = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elt),
-                                        smem, at, b.getBoolAttr(false),
-                                        b.getI32IntegerAttr(4));
-    a[mi] = xlstm::ldmatrixRegisters(b, loc, f);
-  }
-  return a;
-}
-
-/// B (W's rows): two registers for each of `tiles` (even) 8-row tiles from
-/// row `row0`, one ldmatrix.x4 per two tiles.
-SmallVector<SmallVector<Value>>
-loadFragmentsB(OpBuilder &b, Location loc, Value smem, ValueRange lead,
-               Value row0, int64_t tiles, Value kChunk, Value lane,
-               function_ref<Value(Value, Value)> column) {
+loadFragments(OpBuilder &b, Location loc, Value smem, ValueRange lead,
+              Value row0, int64_t tiles, Value kChunk, Value lane,
+              function_ref<Value(Value, Value)> column, bool weights) {
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -489,22 +461,31 @@ loadFragmentsB(OpBuilder &b, Location loc, Value smem, ValueRange lead,
     return arith::RemUIOp::create(b, loc, x, idx(y));
   };
   Type elt = cast<MemRefType>(smem.getType()).getElementType();
-  SmallVector<SmallVector<Value>> bf(tiles);
-  for (int64_t np = 0; np < tiles / 2; ++np) {
-    Value row = add(add(row0, idx(np * 16)),
-                    add(arith::MulIOp::create(b, loc, divui(lane, 16), idx(8)),
-                        remui(lane, 8)));
-    Value col = column(row, add(kChunk, remui(divui(lane, 8), 2)));
+  SmallVector<SmallVector<Value>> fragments(tiles);
+  // A: lanes 0-15 address rows 0-15 at chunk 0, lanes 16-31 the same rows
+  // at chunk 1; B: lanes 8j..8j+7 rows (j / 2) * 8 .. + 7 at chunk j % 2.
+  for (int64_t i = 0; i < (weights ? tiles / 2 : tiles); ++i) {
+    Value laneRow =
+        weights ? add(arith::MulIOp::create(b, loc, divui(lane, 16), idx(8)),
+                      remui(lane, 8))
+                : remui(lane, 16);
+    Value row = add(add(row0, idx(i * 16)), laneRow);
+    Value laneChunk = weights ? remui(divui(lane, 8), 2) : divui(lane, 16);
+    Value col = column(row, add(kChunk, laneChunk));
     SmallVector<Value> at(lead);
     at.append({row, col});
     Value f = nvgpu::LdMatrixOp::create(b, loc, VectorType::get({4, 2}, elt),
                                         smem, at, b.getBoolAttr(false),
                                         b.getI32IntegerAttr(4));
     SmallVector<Value> regs = xlstm::ldmatrixRegisters(b, loc, f);
-    bf[2 * np] = {regs[0], regs[1]};
-    bf[2 * np + 1] = {regs[2], regs[3]};
+    if (!weights) {
+      fragments[i] = regs;
+      continue;
+    }
+    fragments[2 * i] = {regs[0], regs[1]};
+    fragments[2 * i + 1] = {regs[2], regs[3]};
   }
-  return bf;
+  return fragments;
 }
 
 /// Builds the kernel body; `b` is inside the gpu.func.
@@ -993,10 +974,12 @@ public:
               auto column = [&](Value row, Value chunk) {
                 return storedColumn(row, chunk);
               };
-              SmallVector<SmallVector<Value>> a = loadFragmentsA(
-                  b, loc, sa, stage, wm0, tilesM, kChunk, lane, column);
-              SmallVector<SmallVector<Value>> bf = loadFragmentsB(
-                  b, loc, sb, stage, wn0, tilesN, kChunk, lane, column);
+              SmallVector<SmallVector<Value>> a =
+                  loadFragments(b, loc, sa, stage, wm0, tilesM, kChunk, lane,
+                                column, /*weights=*/false);
+              SmallVector<SmallVector<Value>> bf =
+                  loadFragments(b, loc, sb, stage, wn0, tilesN, kChunk, lane,
+                                column, /*weights=*/true);
               // (Loading slice ks + 1's fragments before this slice's mma
               // was measured neutral on the H200.)
               multiplyTiles(b, loc, elt, a, bf, c);
@@ -1397,10 +1380,11 @@ public:
           for (int64_t ks = 0; ks < t.k / 16; ++ks) {
             Value kChunk = idx(ks * 2);
             multiplyTiles(b, loc, elt,
-                          loadFragmentsA(b, loc, sx, stage, wm0, t.tilesM(),
-                                         kChunk, lane, column),
-                          loadFragmentsB(b, loc, sw, {}, wn0, t.tilesN(),
-                                         kChunk, lane, column),
+                          loadFragments(b, loc, sx, stage, wm0, t.tilesM(),
+                                        kChunk, lane, column,
+                                        /*weights=*/false),
+                          loadFragments(b, loc, sw, {}, wn0, t.tilesN(), kChunk,
+                                        lane, column, /*weights=*/true),
                           acc);
           }
           Value m0 = mul(add(firstSlice, j), idx(t.rows));
