@@ -28,6 +28,7 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1" | FileCheck %s --check-prefix=RESIDENT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTREPORT
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-warps=3" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8, resident-weight-blocks at least 1 and resident-weight-warps 4, 8 or 16
 // RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
 // With whole-tile-stores, a tile inside the output (one check a tile)
