@@ -299,7 +299,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
     Option<"wholeTileStores", "whole-tile-stores", "bool",
-           /*default=*/"false",
+           /*default=*/"true",
            "The pipelined kernel stores a tile that lies wholly inside the "
            "output without a bounds check per store (one check a tile; the "
            "guarded stores stay for edge tiles)">,
