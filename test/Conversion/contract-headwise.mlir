@@ -31,31 +31,6 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-warps=3" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8, resident-weight-blocks at least 1 and resident-weight-warps 4, 8 or 16
 // RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
-// With whole-tile-stores (the default), a tile inside the output (one check
-// a tile) stores without a bounds check per store; edge tiles keep them.
-// Off, every store is checked:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=WHOLE
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="whole-tile-stores=0" | FileCheck %s --check-prefix=GUARDED
-// GUARDED:       gpu.func @projection_mma_pair(
-// GUARDED:         nvvm.mma.sync
-// GUARDED-NOT:     } else {
-// GUARDED:         %[[FITS:.+]] = arith.andi %{{.+}}, %{{.+}} : i1
-// GUARDED-NEXT:    scf.if %[[FITS]] {
-// GUARDED-NEXT:      memref.store
-// GUARDED-NOT:     } else {
-// GUARDED:         gpu.return
-// WHOLE:       gpu.func @projection_mma_pair(
-// WHOLE:         nvvm.mma.sync
-// WHOLE:         %[[MFITS:.+]] = arith.cmpi ule, %{{.+}}, %arg3 : index
-// WHOLE:         %[[NFITS:.+]] = arith.cmpi ule, %{{.+}}, %c128{{[_0-9]*}} : index
-// WHOLE:         %[[WHOLE:.+]] = arith.andi %[[MFITS]], %[[NFITS]] : i1
-// WHOLE-NEXT:    scf.if %[[WHOLE]] {
-// WHOLE-NOT:       scf.if
-// WHOLE:           memref.store
-// WHOLE:         } else {
-// WHOLE:           scf.if
-// WHOLE:             memref.store
-// WHOLE:         gpu.return
 // With staged-tile-short-k, projections whose K is at most 8 of its K
 // steps (64 here: 2) take that configuration instead of the default tile:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
@@ -103,13 +78,8 @@
 // KERNEL-DAG:     memref.subview %[[KW]][%{{.+}}, 0] [64, 64] [1, 1] : memref<256x64xbf16> to memref<64x64xbf16, strided<[64, 1], offset: ?>>
 // KERNEL-DAG:     memref.subview %[[KY]][0, %{{.+}}] [%{{.+}}, 64] [1, 1] : memref<?x256xbf16> to memref<?x64xbf16, strided<[256, 1], offset: ?>>
 // KERNEL:         nvvm.mma.sync
-// The bf16 pairs are all rounded before the first store, in the branch of
-// whole tiles and in the guarded one: half the registers of the float32
-// accumulators through the stores.
-// KERNEL:         arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
-// KERNEL:         vector.store %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<2xbf16>
-// KERNEL-NOT:     arith.truncf
-// KERNEL:         } else {
+// The bf16 pairs are all rounded before the first (guarded) store: half the
+// registers of the float32 accumulators through the stores.
 // KERNEL:         arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
 // KERNEL:         vector.store %{{.+}} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<2xbf16>
 // KERNEL-NOT:     arith.truncf
@@ -304,17 +274,13 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // PAIR:       return
 // Block z's views of both W and both outputs; rows of W alternate between
 // them by 8; the first's values go to the first output, then the second's
-// to the second (in the branch of whole tiles and in the guarded one).
+// to the second.
 // PAIR:       gpu.func @projection_mma_pair(
 // PAIR-DAG:     %[[O1:.+]] = memref.subview %arg2[0, %{{.+}}] [%arg3, 64] [1, 1]
 // PAIR-DAG:     %[[W1:.+]] = memref.subview %arg1[%{{.+}}, 0] [64, 64] [1, 1]
 // PAIR-DAG:     %[[W2:.+]] = memref.subview %arg4[%{{.+}}, 0] [64, 64] [1, 1]
 // PAIR-DAG:     %[[O2:.+]] = memref.subview %arg5[0, %{{.+}}] [%arg3, 64] [1, 1]
 // PAIR:         arith.select %{{.+}}, %[[W2]], %[[W1]]
-// PAIR-COUNT-64: memref.store %{{.+}}, %[[O1]][
-// PAIR-COUNT-64: memref.store %{{.+}}, %[[O2]][
-// PAIR-NOT:     memref.store
-// PAIR:         } else {
 // PAIR-COUNT-64: memref.store %{{.+}}, %[[O1]][
 // PAIR-COUNT-64: memref.store %{{.+}}, %[[O2]][
 // PAIR-NOT:     memref.store

@@ -300,9 +300,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "three 128-column tiles exactly; off: a launch per projection">,
     Option<"wholeTileStores", "whole-tile-stores", "bool",
            /*default=*/"true",
-           "The pipelined kernel stores a tile that lies wholly inside the "
-           "output without a bounds check per store (one check a tile; the "
-           "guarded stores stay for edge tiles)">,
+           "Where K is more than 8 K steps, the pipelined kernel stores a "
+           "tile that lies wholly inside the output without a bounds check "
+           "per store (one check a tile; the guarded stores stay for edge "
+           "tiles). A shorter K's tile is mostly its stores, which two "
+           "copies of made slower">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
