@@ -743,6 +743,15 @@ public:
 
   /// Whole tiles store without a bounds check per store (one a tile).
   bool wholeTileStores = false;
+  /// 16-bit results go through shared memory and out in 16-byte row chunks
+  /// (storeThroughShared; the caller checks that it applies).
+  bool sharedEpilogue = false;
+
+  /// Bytes of shared memory storeThroughShared takes for `outputs` outputs
+  /// of 16-bit values (rows padded by 16 bytes).
+  static int64_t sharedEpilogueBytes(const StagedTile &t, int64_t outputs) {
+    return t.blockM * (t.blockN + 8 * outputs) * 2;
+  }
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -989,6 +998,11 @@ public:
       if (beforeStore)
         beforeStore();
 
+      if (sharedEpilogue) {
+        storeThroughShared(loop.getResults(), bytes, out, m, n, m0, n0, wm0,
+                           wn0, g, t2, tid);
+        return;
+      }
       // (`guarded`: each store checks its bounds.)
       auto storeAll = [&](bool guarded) {
         if (gated && gated->secondOut)
@@ -1103,6 +1117,100 @@ public:
           });
           scf::YieldOp::create(b, loc);
         });
+  }
+
+  /// The tile's 16-bit results through shared memory: every warp writes its
+  /// rounded pairs into a copy of the tile in the pipeline's (drained)
+  /// buffers, rows padded by 16 bytes so that the 8 rows and 4 column pairs
+  /// of a warp's store hit 32 different banks; then the block stores whole
+  /// 16-byte chunks of its rows, consecutive threads along a row (a warp
+  /// writes whole 32-byte sectors, a quarter of the store instructions of
+  /// 4-byte pairs), one bounds check a chunk. A sibling pair's two outputs
+  /// (n tiles 2j and 2j + 1) are two such copies. Needs N % 8 == 0 and
+  /// 16-byte aligned rows of `out`.
+  void storeThroughShared(ValueRange acc, Value bytes, Value out, Value m,
+                          Value n, Value m0, Value n0, Value wm0, Value wn0,
+                          Value g, Value t2, Value tid) {
+    bool pair = gated && gated->secondOut;
+    int64_t outputs = pair ? 2 : 1, tilesN = t.tilesN();
+    int64_t columns = t.blockN / outputs, stride = columns + 8;
+    Type elt = cast<MemRefType>(out.getType()).getElementType();
+    Attribute workgroup = gpu::AddressSpaceAttr::get(
+        b.getContext(), gpu::AddressSpace::Workgroup);
+    // Every copy has landed and every warp is done reading the stages.
+    wait(0);
+    gpu::BarrierOp::create(b, loc);
+    // Two views of the copy: 4-byte pairs to write, 16-byte chunks to read.
+    // (Memrefs of vectors: memref.load/store lower with the GPU's address
+    // spaces, where vector.load/store on workgroup memory would first meet
+    // convert-vector-to-llvm, which does not map them.)
+    auto pairType = VectorType::get({2}, elt);
+    auto chunkType = VectorType::get({8}, elt);
+    auto view = [&](VectorType vector) -> Value {
+      int64_t per = vector.getNumElements();
+      return memref::ViewOp::create(
+          b, loc,
+          MemRefType::get({outputs, t.blockM, stride / per}, vector,
+                          MemRefLayoutAttrInterface{}, workgroup),
+          bytes, idx(0), ValueRange{});
+    };
+    Value pairs = view(pairType);
+    for (int64_t mi = 0; mi < t.tilesM(); ++mi)
+      for (int64_t ni = 0; ni < tilesN; ++ni)
+        for (int64_t e = 0; e < 4; e += 2) {
+          int64_t at = (mi * tilesN + ni) * 4 + e;
+          Value two = arith::TruncFOp::create(
+              b, loc, pairType,
+              vector::FromElementsOp::create(b, loc, VectorType::get({2}, f32),
+                                             ValueRange{acc[at], acc[at + 1]}));
+          Value row = add(wm0, add(idx(mi * 16 + (e / 2) * 8), g));
+          // A pair's n tile 2j + p: output p's columns 8 j.. of the warp's.
+          Value column = pair ? add(divui(wn0, 2), add(idx(ni / 2 * 8), t2))
+                              : add(wn0, add(idx(ni * 8), t2));
+          memref::StoreOp::create(
+              b, loc, two, pairs,
+              ValueRange{idx(pair ? ni % 2 : 0), row, divui(column, 2)});
+        }
+    gpu::BarrierOp::create(b, loc);
+    Value chunksOfRows = view(chunkType);
+    int64_t chunksPerRow = columns / 8;
+    int64_t chunks = outputs * t.blockM * chunksPerRow;
+    Value width = pair ? gated->columns : n;
+    Value column0 = pair ? divui(n0, 2) : n0;
+    for (int64_t i = 0; i < llvm::divideCeil(chunks, t.threads()); ++i) {
+      Value chunk = add(tid, idx(i * t.threads()));
+      Value output = divui(chunk, t.blockM * chunksPerRow);
+      Value within = remui(chunk, t.blockM * chunksPerRow);
+      Value row = divui(within, chunksPerRow);
+      Value chunkColumn = remui(within, chunksPerRow);
+      Value column = mul(chunkColumn, idx(8));
+      Value globalRow = add(m0, row), globalColumn = add(column0, column);
+      Value inside = arith::AndIOp::create(b, loc, lt(globalRow, m),
+                                           lt(globalColumn, width));
+      if (chunks % t.threads())
+        inside = arith::AndIOp::create(b, loc, inside, lt(chunk, idx(chunks)));
+      OpBuilder::InsertionGuard guard(b);
+      auto store = scf::IfOp::create(b, loc, inside, /*else=*/false);
+      b.setInsertionPointToStart(store.thenBlock());
+      Value eight = memref::LoadOp::create(
+          b, loc, chunksOfRows, ValueRange{output, row, chunkColumn});
+      auto storeTo = [&](Value target) {
+        vector::StoreOp::create(b, loc, eight, target,
+                                ValueRange{globalRow, globalColumn},
+                                /*nontemporal=*/false, b.getI64IntegerAttr(16));
+      };
+      if (!pair) {
+        storeTo(out);
+        continue;
+      }
+      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          output, idx(0));
+      auto which = scf::IfOp::create(b, loc, first, /*withElseRegion=*/true);
+      b.setInsertionPointToStart(which.thenBlock());
+      storeTo(out);
+      b.setInsertionPointToStart(which.elseBlock());
+      storeTo(gated->secondOut);
+    }
   }
 
   /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
@@ -2800,6 +2908,27 @@ struct XLSTMContractToMMAPass
                                          cst(tile.tilesPerBlock));
       gridY = one;
     }
+    // 16-bit results through shared memory, where asked and it applies: a
+    // plain projection or a sibling pair storing its values as they are
+    // (no split, accumulation or several tiles a block, which keep the
+    // stages busy), whole 16-byte chunks of identity-layout rows.
+    auto outType = cast<MemRefType>(out.getType());
+    int64_t outputs = gated && gated->secondOut ? 2 : 1;
+    std::optional<int64_t> outWidth =
+        gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
+    bool throughShared =
+        sharedEpilogue && !split && tile.tilesPerBlock == 1 && !accumulate &&
+        (!gated || gated->secondOut) &&
+        outType.getElementType().getIntOrFloatBitWidth() == 16 &&
+        outType.getLayout().isIdentity() &&
+        (!gated || cast<MemRefType>(gated->secondOut.getType())
+                       .getLayout()
+                       .isIdentity()) &&
+        outWidth && *outWidth % 8 == 0 &&
+        StagedMMAKernelBuilder::sharedEpilogueBytes(cfg, outputs) <=
+            cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
+    if (throughShared)
+      wholeTiles = false;
     SmallVector<Value> operands = {x, w, out, m, n};
     if (split)
       operands.append({split->perSplit, split->numSplits});
@@ -2817,7 +2946,8 @@ struct XLSTMContractToMMAPass
                       : "")
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "")
        << (f32PairStores ? " float32 pairs" : "")
-       << (wholeTiles ? " whole-tile stores" : "");
+       << (wholeTiles ? " whole-tile stores" : "")
+       << (throughShared ? " shared epilogue" : "");
     if (tile.tilesPerBlock > 1)
       os << " tiles a block " << tile.tilesPerBlock;
     if (gated)
@@ -2868,6 +2998,7 @@ struct XLSTMContractToMMAPass
               b, loc, tile, accumulate, pair ? &*pair : nullptr,
               /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores);
           builder.wholeTileStores = wholeTiles;
+          builder.sharedEpilogue = throughShared;
           builder.build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
                         kernel, inside);
         });
@@ -2877,6 +3008,7 @@ struct XLSTMContractToMMAPass
                " warps " + Twine(numStages) + " stages" +
                (cfg.groupM ? " group-m " + Twine(cfg.groupM) : Twine()) +
                (cfg.swizzle ? " swizzled" : "") +
+               (throughShared ? ", stores through shared memory" : "") +
                (split ? ", split-k up to " + Twine(maxSplits) + " below " +
                             Twine(splitKBlocks) + " tiles"
                       : Twine()) +

@@ -326,6 +326,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma whole-tile-stores: tiles inside "
                      "the output stored without per-store bounds checks"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().wholeTileStores)};
+  Option<bool> mmaSharedEpilogue{
+      *this, "mma-shared-epilogue",
+      llvm::cl::desc("xlstm-contract-to-mma shared-epilogue: the pipelined "
+                     "kernel's 16-bit results stored through shared memory "
+                     "in 16-byte row chunks"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().sharedEpilogue)};
   Option<bool> mmaResidentWeights{
       *this, "mma-resident-weights",
       llvm::cl::desc("xlstm-contract-to-mma resident-weights: headwise "
@@ -621,6 +627,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gatedDecoding = o.mmaGatedDecoding;
         options.mma.stagedSiblingPairs = o.mmaStagedSiblingPairs;
         options.mma.wholeTileStores = o.mmaWholeTileStores;
+        options.mma.sharedEpilogue = o.mmaSharedEpilogue;
         options.mma.residentWeights = o.mmaResidentWeights;
         options.mma.residentWeightRows = o.mmaResidentWeightRows;
         options.mma.residentWeightStages = o.mmaResidentWeightStages;

@@ -1,0 +1,117 @@
+// shared-epilogue (off by default): the pipelined kernel's 16-bit results go
+// through shared memory. After the K loop every copy has landed and a
+// barrier passes; each warp writes its rounded pairs into a copy of the
+// tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
+// second barrier; then the block stores whole 16-byte chunks of the tile's
+// rows, one bounds check a chunk. A sibling pair's outputs are two copies, each stored to
+// its own output.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=OFF
+// In PTX, with no diagnostics on the way (the copy's views are memrefs of
+// vectors, which lower with the workgroup address space): 4-byte shared
+// stores, 16-byte shared loads and 16-byte global stores.
+// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{shared-epilogue=1},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
+// PTX-NOT:   error
+// PTX:       .entry projection_mma_staged
+// PTX:       st.shared.b32
+// PTX:       ld.shared.v4.b32
+// PTX:       st.global.v4.b32
+// PTX-NOT:   error
+// PTX:       .entry projection_mma_pair
+// PTX:       st.shared.b32
+// PTX:       ld.shared.v4.b32
+// PTX:       st.global.v4.b32
+// PTX-NOT:   error
+
+#x = affine_map<(b, s, h, n, k) -> (b, s, h, k)>
+#w = affine_map<(b, s, h, n, k) -> (h, n, k)>
+#y = affine_map<(b, s, h, n, k) -> (b, s, h, n)>
+#id = affine_map<(b, s, h, n) -> (b, s, h, n)>
+
+// REPORT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
+// CHECK-LABEL: gpu.func @projection_mma_staged(
+// CHECK:         nvvm.mma.sync
+// CHECK:         nvvm.cp.async.wait.group 0
+// CHECK-NEXT:    gpu.barrier
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[TWO:.+]] = arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
+// CHECK:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         gpu.barrier
+// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         scf.if
+// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK-NEXT:      vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<8xbf16>
+// CHECK-NOT:     memref.store %{{.+}} : memref<?x64xbf16
+// CHECK:         gpu.return
+// OFF-LABEL: gpu.func @projection_mma_staged(
+// OFF-NOT:     vector<8xbf16>
+// OFF:         gpu.return
+func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> memref<?x?x4x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x?x4x64xbf16>
+  %d1 = memref.dim %x, %c1 : memref<?x?x4x64xbf16>
+  %acc = memref.alloc(%d0, %d1) {alignment = 64 : i64} : memref<?x?x4x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x?x4x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %w : memref<?x?x4x64xbf16>, memref<4x64x64xbf16>) outs(%acc : memref<?x?x4x64xf32>)
+  %y = memref.alloc(%d0, %d1) {alignment = 64 : i64} : memref<?x?x4x64xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%acc : memref<?x?x4x64xf32>) outs(%y : memref<?x?x4x64xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %y : memref<?x?x4x64xbf16>
+}
+
+// -----
+
+#x = affine_map<(b, s, h, n, k) -> (b, s, h, k)>
+#w = affine_map<(b, s, h, n, k) -> (h, n, k)>
+#y = affine_map<(b, s, h, n, k) -> (b, s, h, n)>
+#id = affine_map<(b, s, h, n) -> (b, s, h, n)>
+
+// REPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x
+// CHECK-LABEL: gpu.func @projection_mma_pair(
+// CHECK:         nvvm.mma.sync
+// CHECK:         nvvm.cp.async.wait.group 0
+// CHECK-NEXT:    gpu.barrier
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         memref.store %{{.+}}, %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %{{.+}}]
+// CHECK:         memref.store %{{.+}}, %[[PAIRS]][%c1{{[_0-9]*}}, %{{.+}}, %{{.+}}]
+// CHECK:         gpu.barrier
+// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         scf.if
+// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]]
+// CHECK:           scf.if
+// CHECK-NEXT:        vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64}
+// CHECK-NEXT:      } else {
+// CHECK-NEXT:        vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64}
+// CHECK:         gpu.return
+func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xbf16>, memref<?x?x2x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %x, %c0 : memref<?x?x2x64xbf16>
+  %d1 = memref.dim %x, %c1 : memref<?x?x2x64xbf16>
+  %i = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%i : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %wi : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%i : memref<?x?x2x64xf32>)
+  %f = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%f : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%x, %wf : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%f : memref<?x?x2x64xf32>)
+  %ib = memref.alloc(%d0, %d1) : memref<?x?x2x64xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%i : memref<?x?x2x64xf32>) outs(%ib : memref<?x?x2x64xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  %fb = memref.alloc(%d0, %d1) : memref<?x?x2x64xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%f : memref<?x?x2x64xf32>) outs(%fb : memref<?x?x2x64xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return %ib, %fb : memref<?x?x2x64xbf16>, memref<?x?x2x64xbf16>
+}
