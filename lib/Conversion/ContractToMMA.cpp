@@ -1126,14 +1126,15 @@ public:
   /// 16-byte chunks of its rows, consecutive threads along a row (a warp
   /// writes whole 32-byte sectors, a quarter of the store instructions of
   /// 4-byte pairs), one bounds check a chunk. A sibling pair's two outputs
-  /// (n tiles 2j and 2j + 1) are two such copies. Needs N % 8 == 0 and
-  /// 16-byte aligned rows of `out`.
+  /// (n tiles 2j and 2j + 1) are two such copies; a gated pair's combined
+  /// values one. Needs N % 8 == 0 and 16-byte aligned rows of `out`.
   void storeThroughShared(ValueRange acc, Value bytes, Value out, Value m,
                           Value n, Value m0, Value n0, Value wm0, Value wn0,
                           Value g, Value t2, Value tid) {
-    bool pair = gated && gated->secondOut;
+    bool pair = gated && gated->secondOut, combined = gated && !pair;
     int64_t outputs = pair ? 2 : 1, tilesN = t.tilesN();
-    int64_t columns = t.blockN / outputs, stride = columns + 8;
+    // (A gated or sibling pair's tile: half as many columns of each output.)
+    int64_t columns = gated ? t.blockN / 2 : t.blockN, stride = columns + 8;
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     Attribute workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::AddressSpace::Workgroup);
@@ -1156,17 +1157,28 @@ public:
     };
     Value pairs = view(pairType);
     for (int64_t mi = 0; mi < t.tilesM(); ++mi)
-      for (int64_t ni = 0; ni < tilesN; ++ni)
+      for (int64_t ni = 0; ni < tilesN; ni += combined ? 2 : 1)
         for (int64_t e = 0; e < 4; e += 2) {
           int64_t at = (mi * tilesN + ni) * 4 + e;
-          Value two = arith::TruncFOp::create(
-              b, loc, pairType,
-              vector::FromElementsOp::create(b, loc, VectorType::get({2}, f32),
-                                             ValueRange{acc[at], acc[at + 1]}));
+          // A gated pair's n tiles 2j and 2j + 1 combine into one output's.
+          Value two =
+              combined
+                  ? vector::FromElementsOp::create(
+                        b, loc, pairType,
+                        ValueRange{
+                            gated->combine(b, loc, acc[at], acc[at + 4]),
+                            gated->combine(b, loc, acc[at + 1], acc[at + 5])})
+                        .getResult()
+                  : arith::TruncFOp::create(
+                        b, loc, pairType,
+                        vector::FromElementsOp::create(
+                            b, loc, VectorType::get({2}, f32),
+                            ValueRange{acc[at], acc[at + 1]}))
+                        .getResult();
           Value row = add(wm0, add(idx(mi * 16 + (e / 2) * 8), g));
           // A pair's n tile 2j + p: output p's columns 8 j.. of the warp's.
-          Value column = pair ? add(divui(wn0, 2), add(idx(ni / 2 * 8), t2))
-                              : add(wn0, add(idx(ni * 8), t2));
+          Value column = gated ? add(divui(wn0, 2), add(idx(ni / 2 * 8), t2))
+                               : add(wn0, add(idx(ni * 8), t2));
           memref::StoreOp::create(
               b, loc, two, pairs,
               ValueRange{idx(pair ? ni % 2 : 0), row, divui(column, 2)});
@@ -1175,8 +1187,8 @@ public:
     Value chunksOfRows = view(chunkType);
     int64_t chunksPerRow = columns / 8;
     int64_t chunks = outputs * t.blockM * chunksPerRow;
-    Value width = pair ? gated->columns : n;
-    Value column0 = pair ? divui(n0, 2) : n0;
+    Value width = gated ? gated->columns : n;
+    Value column0 = gated ? divui(n0, 2) : n0;
     for (int64_t i = 0; i < llvm::divideCeil(chunks, t.threads()); ++i) {
       Value chunk = add(tid, idx(i * t.threads()));
       Value output = divui(chunk, t.blockM * chunksPerRow);
@@ -2909,21 +2921,21 @@ struct XLSTMContractToMMAPass
       gridY = one;
     }
     // 16-bit results through shared memory, where asked and it applies: a
-    // plain projection or a sibling pair storing its values as they are
-    // (no split, accumulation or several tiles a block, which keep the
-    // stages busy), whole 16-byte chunks of identity-layout rows.
+    // projection, a sibling pair or a gated pair's combined values (no
+    // split, accumulation or several tiles a block, which keep the stages
+    // busy), whole 16-byte chunks of identity-layout rows.
     auto outType = cast<MemRefType>(out.getType());
     int64_t outputs = gated && gated->secondOut ? 2 : 1;
     std::optional<int64_t> outWidth =
         gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
     bool throughShared =
         sharedEpilogue && !split && tile.tilesPerBlock == 1 && !accumulate &&
-        (!gated || gated->secondOut) &&
         outType.getElementType().getIntOrFloatBitWidth() == 16 &&
         outType.getLayout().isIdentity() &&
-        (!gated || cast<MemRefType>(gated->secondOut.getType())
-                       .getLayout()
-                       .isIdentity()) &&
+        (!gated || !gated->secondOut ||
+         cast<MemRefType>(gated->secondOut.getType())
+             .getLayout()
+             .isIdentity()) &&
         outWidth && *outWidth % 8 == 0 &&
         StagedMMAKernelBuilder::sharedEpilogueBytes(cfg, outputs) <=
             cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);

@@ -4,7 +4,7 @@
 // tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
 // rows, one bounds check a chunk. A sibling pair's outputs are two copies, each stored to
-// its own output.
+// its own output; a gated pair's combined values one.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=OFF
@@ -19,6 +19,11 @@
 // PTX:       st.global.v4.b32
 // PTX-NOT:   error
 // PTX:       .entry projection_mma_pair
+// PTX:       st.shared.b32
+// PTX:       ld.shared.v4.b32
+// PTX:       st.global.v4.b32
+// PTX-NOT:   error
+// PTX:       .entry projection_mma_gated
 // PTX:       st.shared.b32
 // PTX:       ld.shared.v4.b32
 // PTX:       st.global.v4.b32
@@ -114,4 +119,58 @@ func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, 
     linalg.yield %t : bf16
   }
   return %ib, %fb : memref<?x?x2x64xbf16>, memref<?x?x2x64xbf16>
+}
+
+// -----
+
+// A gated pair (silu(x Wg^T) * (x Wu^T)): the combined values of n tiles 2j
+// and 2j + 1 go into one copy of 64 + 8 columns.
+#x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#y = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+
+// REPORT: gated_ffn {{.*}}mma-staged {{.*}}, stores through shared memory, one kernel with its gated pair
+// CHECK-LABEL: gpu.func @projection_mma_gated(
+// CHECK:         nvvm.mma.sync
+// CHECK:         nvvm.cp.async.wait.group 0
+// CHECK-NEXT:    gpu.barrier
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         math.exp
+// CHECK:         %[[TWO:.+]] = vector.from_elements %{{.+}}, %{{.+}} : vector<2xbf16>
+// CHECK:         memref.store %[[TWO]], %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %{{.+}}]
+// CHECK:         gpu.barrier
+// CHECK:         memref.view %{{.+}} to memref<1x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x96xbf16>, vector<8xbf16>
+// CHECK:         gpu.return
+func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>) -> memref<?x?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %g = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<?x?x96xf32>)
+  %u = memref.alloc(%b, %s) : memref<?x?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%u : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wg : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%g : memref<?x?x96xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wu : memref<?x?x64xbf16>, memref<96x64xbf16>) outs(%u : memref<?x?x96xf32>)
+  %out = memref.alloc(%b, %s) : memref<?x?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %u : memref<?x?x96xf32>, memref<?x?x96xf32>) outs(%out : memref<?x?x96xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %o: bf16):
+    %n = arith.negf %in : f32
+    %e = math.exp %n : f32
+    %d = arith.addf %e, %one : f32
+    %sg = arith.divf %in, %d : f32
+    %p = arith.mulf %sg, %in2 : f32
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %g : memref<?x?x96xf32>
+  memref.dealloc %u : memref<?x?x96xf32>
+  return %out : memref<?x?x96xbf16>
 }
