@@ -3,8 +3,8 @@
 // barrier passes; each warp writes its rounded pairs into a copy of the
 // tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
-// rows, one bounds check a chunk. A sibling pair's outputs are two copies, each stored to
-// its own output; a gated pair's combined values one.
+// rows, one bounds check a chunk. A sibling pair's outputs are two copies,
+// each stored to its own output; a gated pair's combined values one.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=OFF
