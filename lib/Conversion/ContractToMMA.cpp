@@ -743,14 +743,15 @@ public:
 
   /// Whole tiles store without a bounds check per store (one a tile).
   bool wholeTileStores = false;
-  /// 16-bit results go through shared memory and out in 16-byte row chunks
+  /// Results go through shared memory and out in 16-byte row chunks
   /// (storeThroughShared; the caller checks that it applies).
   bool sharedEpilogue = false;
 
   /// Bytes of shared memory storeThroughShared takes for `outputs` outputs
-  /// of 16-bit values (rows padded by 16 bytes).
-  static int64_t sharedEpilogueBytes(const StagedTile &t, int64_t outputs) {
-    return t.blockM * (t.blockN + 8 * outputs) * 2;
+  /// of `elementBytes`-byte values (rows padded by 8 values).
+  static int64_t sharedEpilogueBytes(const StagedTile &t, int64_t outputs,
+                                     int64_t elementBytes) {
+    return t.blockM * (t.blockN + 8 * outputs) * elementBytes;
   }
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -1119,13 +1120,14 @@ public:
         });
   }
 
-  /// The tile's 16-bit results through shared memory: every warp writes its
-  /// rounded pairs into a copy of the tile in the pipeline's (drained)
-  /// buffers, rows padded by 16 bytes so that the 8 rows and 4 column pairs
-  /// of a warp's store hit 32 different banks; then the block stores whole
-  /// 16-byte chunks of its rows, consecutive threads along a row (a warp
-  /// writes whole 32-byte sectors, a quarter of the store instructions of
-  /// 4-byte pairs), one bounds check a chunk. A sibling pair's two outputs
+  /// The tile's results through shared memory: every warp writes its pairs
+  /// (16-bit ones rounded) into a copy of the tile in the pipeline's
+  /// (drained) buffers, rows padded by 8 values so that the 8 rows and 4
+  /// column pairs of a warp's store (a half-warp's, for float32) hit
+  /// different banks; then the block stores whole 16-byte chunks of its
+  /// rows, consecutive threads along a row (a warp writes whole 32-byte
+  /// sectors, a quarter of the store instructions of 4-byte pairs, half of
+  /// 8-byte ones), one bounds check a chunk. A sibling pair's two outputs
   /// (n tiles 2j and 2j + 1) are two such copies; a gated pair's combined
   /// values one. Needs N % 8 == 0 and 16-byte aligned rows of `out`.
   void storeThroughShared(ValueRange acc, Value bytes, Value out, Value m,
@@ -1146,7 +1148,8 @@ public:
     // spaces, where vector.load/store on workgroup memory would first meet
     // convert-vector-to-llvm, which does not map them.)
     auto pairType = VectorType::get({2}, elt);
-    auto chunkType = VectorType::get({8}, elt);
+    int64_t perChunk = 128 / elt.getIntOrFloatBitWidth();
+    auto chunkType = VectorType::get({perChunk}, elt);
     auto view = [&](VectorType vector) -> Value {
       int64_t per = vector.getNumElements();
       return memref::ViewOp::create(
@@ -1169,12 +1172,12 @@ public:
                             gated->combine(b, loc, acc[at], acc[at + 4]),
                             gated->combine(b, loc, acc[at + 1], acc[at + 5])})
                         .getResult()
-                  : arith::TruncFOp::create(
-                        b, loc, pairType,
-                        vector::FromElementsOp::create(
-                            b, loc, VectorType::get({2}, f32),
-                            ValueRange{acc[at], acc[at + 1]}))
+                  : vector::FromElementsOp::create(
+                        b, loc, VectorType::get({2}, f32),
+                        ValueRange{acc[at], acc[at + 1]})
                         .getResult();
+          if (!combined && !elt.isF32())
+            two = arith::TruncFOp::create(b, loc, pairType, two);
           Value row = add(wm0, add(idx(mi * 16 + (e / 2) * 8), g));
           // A pair's n tile 2j + p: output p's columns 8 j.. of the warp's.
           Value column = gated ? add(divui(wn0, 2), add(idx(ni / 2 * 8), t2))
@@ -1185,7 +1188,7 @@ public:
         }
     gpu::BarrierOp::create(b, loc);
     Value chunksOfRows = view(chunkType);
-    int64_t chunksPerRow = columns / 8;
+    int64_t chunksPerRow = columns / perChunk;
     int64_t chunks = outputs * t.blockM * chunksPerRow;
     Value width = gated ? gated->columns : n;
     Value column0 = gated ? divui(n0, 2) : n0;
@@ -1195,7 +1198,7 @@ public:
       Value within = remui(chunk, t.blockM * chunksPerRow);
       Value row = divui(within, chunksPerRow);
       Value chunkColumn = remui(within, chunksPerRow);
-      Value column = mul(chunkColumn, idx(8));
+      Value column = mul(chunkColumn, idx(perChunk));
       Value globalRow = add(m0, row), globalColumn = add(column0, column);
       Value inside = arith::AndIOp::create(b, loc, lt(globalRow, m),
                                            lt(globalColumn, width));
@@ -2920,9 +2923,9 @@ struct XLSTMContractToMMAPass
                                          cst(tile.tilesPerBlock));
       gridY = one;
     }
-    // 16-bit results through shared memory, where asked and it applies: a
-    // projection, a sibling pair or a gated pair's combined values (no
-    // split, accumulation or several tiles a block, which keep the stages
+    // 16-bit or float32 results through shared memory, where asked and it
+    // applies: a projection, a sibling pair or a gated pair's combined values
+    // (no split, accumulation or several tiles a block, which keep the stages
     // busy), whole 16-byte chunks of identity-layout rows.
     auto outType = cast<MemRefType>(out.getType());
     int64_t outputs = gated && gated->secondOut ? 2 : 1;
@@ -2930,14 +2933,17 @@ struct XLSTMContractToMMAPass
         gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
     bool throughShared =
         sharedEpilogue && !split && tile.tilesPerBlock == 1 && !accumulate &&
-        outType.getElementType().getIntOrFloatBitWidth() == 16 &&
+        (outType.getElementType().getIntOrFloatBitWidth() == 16 ||
+         outType.getElementType().isF32()) &&
         outType.getLayout().isIdentity() &&
         (!gated || !gated->secondOut ||
          cast<MemRefType>(gated->secondOut.getType())
              .getLayout()
              .isIdentity()) &&
         outWidth && *outWidth % 8 == 0 &&
-        StagedMMAKernelBuilder::sharedEpilogueBytes(cfg, outputs) <=
+        StagedMMAKernelBuilder::sharedEpilogueBytes(
+            cfg, outputs,
+            outType.getElementType().getIntOrFloatBitWidth() / 8) <=
             cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
     if (throughShared)
       wholeTiles = false;

@@ -329,8 +329,8 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
   Option<bool> mmaSharedEpilogue{
       *this, "mma-shared-epilogue",
       llvm::cl::desc("xlstm-contract-to-mma shared-epilogue: the pipelined "
-                     "kernel's 16-bit results stored through shared memory "
-                     "in 16-byte row chunks"),
+                     "kernel's 16-bit or float32 results stored through "
+                     "shared memory in 16-byte row chunks"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().sharedEpilogue)};
   Option<bool> mmaResidentWeights{
       *this, "mma-resident-weights",

@@ -1,5 +1,5 @@
-// shared-epilogue (off by default): the pipelined kernel's 16-bit results go
-// through shared memory. After the K loop every copy has landed and a
+// shared-epilogue (off by default): the pipelined kernel's 16-bit or float32
+// results go through shared memory. After the K loop every copy has landed and a
 // barrier passes; each warp writes its rounded pairs into a copy of the
 // tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
@@ -25,6 +25,11 @@
 // PTX-NOT:   error
 // PTX:       .entry projection_mma_gated
 // PTX:       st.shared.b32
+// PTX:       ld.shared.v4.b32
+// PTX:       st.global.v4.b32
+// PTX-NOT:   error
+// PTX:       .entry projection_mma_staged
+// PTX:       st.shared.v2.b32
 // PTX:       ld.shared.v4.b32
 // PTX:       st.global.v4.b32
 // PTX-NOT:   error
@@ -173,4 +178,32 @@ func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memr
   memref.dealloc %g : memref<?x?x96xf32>
   memref.dealloc %u : memref<?x?x96xf32>
   return %out : memref<?x?x96xbf16>
+}
+
+// -----
+
+// float32 results: 8-byte pairs into rows of 128 + 8 floats (a half-warp's
+// 8-byte stores hit 32 banks), 16-byte chunks of 4.
+// CHECK-LABEL: gpu.func @projection_mma_staged(
+// CHECK-SAME:    memref<256x1024xbf16>
+// CHECK:         nvvm.cp.async.wait.group 0
+// CHECK-NEXT:    gpu.barrier
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}} to memref<1x128x68xvector<2xf32>, #gpu.address_space<workgroup>>
+// CHECK-NOT:     arith.truncf
+// CHECK:         memref.store %{{.+}}, %[[PAIRS]]
+// CHECK:         gpu.barrier
+// CHECK:         memref.view %{{.+}} to memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
+// CHECK:         vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
+// CHECK:         gpu.return
+func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> memref<?x256xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x1024xbf16>
+  %y = memref.alloc(%m) : memref<?x256xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x256xf32>)
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x1024xbf16>, memref<256x1024xbf16>) outs(%y : memref<?x256xf32>)
+  return %y : memref<?x256xf32>
 }

@@ -306,12 +306,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "tiles). A shorter K's tile is mostly its stores, which two "
            "copies of made slower">,
     Option<"sharedEpilogue", "shared-epilogue", "bool", /*default=*/"false",
-           "The pipelined kernel's 16-bit results (a projection's or a "
-           "sibling pair's, not accumulated, split or several tiles a block) "
-           "go through shared memory: each warp writes its rounded pairs "
-           "into a copy of the tile (rows padded by 16 bytes), then the "
-           "block stores whole 16-byte row chunks, consecutive threads "
-           "along a row, one bounds check a chunk. Needs N % 8 == 0">,
+           "The pipelined kernel's 16-bit or float32 results (a "
+           "projection's, a sibling pair's or a gated pair's combined "
+           "values; not accumulated, split or several tiles a block) go "
+           "through shared memory: each warp writes its pairs into a copy "
+           "of the tile (rows padded by 8 values), then the block stores "
+           "whole 16-byte row chunks, consecutive threads along a row, one "
+           "bounds check a chunk. Needs N % 8 == 0">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
