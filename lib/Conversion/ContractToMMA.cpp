@@ -747,11 +747,12 @@ public:
   /// (storeThroughShared; the caller checks that it applies).
   bool sharedEpilogue = false;
 
-  /// Bytes of shared memory storeThroughShared takes for `outputs` outputs
-  /// of `elementBytes`-byte values (rows padded by 8 values).
+  /// Bytes of shared memory storeThroughShared takes for `outputs` copies
+  /// of BM rows of `columns` `elementBytes`-byte values (rows padded by 8
+  /// values).
   static int64_t sharedEpilogueBytes(const StagedTile &t, int64_t outputs,
-                                     int64_t elementBytes) {
-    return t.blockM * (t.blockN + 8 * outputs) * elementBytes;
+                                     int64_t columns, int64_t elementBytes) {
+    return outputs * t.blockM * (columns + 8) * elementBytes;
   }
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -2933,7 +2934,8 @@ struct XLSTMContractToMMAPass
         gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
     bool throughShared =
         sharedEpilogue && !split && tile.tilesPerBlock == 1 && !accumulate &&
-        (outType.getElementType().getIntOrFloatBitWidth() == 16 ||
+        (outType.getElementType().isBF16() ||
+         outType.getElementType().isF16() ||
          outType.getElementType().isF32()) &&
         outType.getLayout().isIdentity() &&
         (!gated || !gated->secondOut ||
@@ -2942,7 +2944,7 @@ struct XLSTMContractToMMAPass
              .isIdentity()) &&
         outWidth && *outWidth % 8 == 0 &&
         StagedMMAKernelBuilder::sharedEpilogueBytes(
-            cfg, outputs,
+            cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
             outType.getElementType().getIntOrFloatBitWidth() / 8) <=
             cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
     if (throughShared)

@@ -84,20 +84,39 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 
 // REPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x
 // CHECK-LABEL: gpu.func @projection_mma_pair(
+// CHECK-DAG:     %[[FIRST:.+]] = memref.subview %arg2[0, %{{.+}}] [%arg3, 64] [1, 1]
+// CHECK-DAG:     %[[SECOND:.+]] = memref.subview %arg5[0, %{{.+}}] [%arg3, 64] [1, 1]
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
 // CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
-// CHECK:         memref.store %{{.+}}, %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %{{.+}}]
+// A lane's pair: output column wn0 / 2 + 8 j + t2, the view's column half that.
+// CHECK:         %[[HALFWN:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
+// CHECK-NEXT:    %[[COL:.+]] = arith.addi %[[HALFWN]], %{{.+}} : index
+// CHECK:         %[[PAIRCOL:.+]] = arith.divui %[[COL]], %c2{{[_0-9]*}} : index
+// CHECK-NEXT:    memref.store %{{.+}}, %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %[[PAIRCOL]]]
 // CHECK:         memref.store %{{.+}}, %[[PAIRS]][%c1{{[_0-9]*}}, %{{.+}}, %{{.+}}]
 // CHECK:         gpu.barrier
+// Chunk c of 2 x 128 rows x 8: output c / 1024, row (c % 1024) / 8, chunk
+// c % 8 at output column n0 / 2 + 8 (c % 8), within the head's 64.
 // CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[HALFN0:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
+// CHECK:         %[[OUTPUT:.+]] = arith.divui %{{.+}}, %c1024{{[_0-9]*}} : index
+// CHECK:         %[[WITHIN:.+]] = arith.remui %{{.+}}, %c1024{{[_0-9]*}} : index
+// CHECK:         %[[ROW:.+]] = arith.divui %[[WITHIN]], %c8{{[_0-9]*}} : index
+// CHECK:         %[[CHUNK:.+]] = arith.remui %[[WITHIN]], %c8{{[_0-9]*}} : index
+// CHECK:         %[[COLUMN:.+]] = arith.muli %[[CHUNK]], %c8{{[_0-9]*}} : index
+// CHECK-NEXT:    %[[GROW:.+]] = arith.addi %{{.+}}, %[[ROW]] : index
+// CHECK-NEXT:    %[[GCOL:.+]] = arith.addi %[[HALFN0]], %[[COLUMN]] : index
+// CHECK-NEXT:    arith.cmpi ult, %[[GCOL]], %c64 : index
+// CHECK-NEXT:    arith.cmpi ult, %[[GROW]], %arg3 : index
 // CHECK:         scf.if
-// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]]
-// CHECK:           scf.if
-// CHECK-NEXT:        vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64}
+// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[CHUNK]]]
+// CHECK:           arith.cmpi eq, %[[OUTPUT]], %c0{{[_0-9]*}} : index
+// CHECK-NEXT:      scf.if
+// CHECK-NEXT:        vector.store %[[EIGHT]], %[[FIRST]][%[[GROW]], %[[GCOL]]] {alignment = 16 : i64}
 // CHECK-NEXT:      } else {
-// CHECK-NEXT:        vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64}
+// CHECK-NEXT:        vector.store %[[EIGHT]], %[[SECOND]][%[[GROW]], %[[GCOL]]] {alignment = 16 : i64}
 // CHECK:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xbf16>, memref<?x?x2x64xbf16>) {
   %c0 = arith.constant 0 : index
