@@ -1164,20 +1164,17 @@ public:
       for (int64_t ni = 0; ni < tilesN; ni += combined ? 2 : 1)
         for (int64_t e = 0; e < 4; e += 2) {
           int64_t at = (mi * tilesN + ni) * 4 + e;
-          // A gated pair's n tiles 2j and 2j + 1 combine into one output's.
-          Value two =
-              combined
-                  ? vector::FromElementsOp::create(
-                        b, loc, pairType,
-                        ValueRange{
-                            gated->combine(b, loc, acc[at], acc[at + 4]),
-                            gated->combine(b, loc, acc[at + 1], acc[at + 5])})
-                        .getResult()
-                  : vector::FromElementsOp::create(
-                        b, loc, VectorType::get({2}, f32),
-                        ValueRange{acc[at], acc[at + 1]})
-                        .getResult();
-          if (!combined && !elt.isF32())
+          // A gated pair's n tiles 2j and 2j + 1 combine into one output's
+          // (of its type); other sums are rounded to it.
+          Value first = acc[at], second = acc[at + 1];
+          if (combined) {
+            first = gated->combine(b, loc, first, acc[at + 4]);
+            second = gated->combine(b, loc, second, acc[at + 5]);
+          }
+          Value two = vector::FromElementsOp::create(
+              b, loc, VectorType::get({2}, first.getType()),
+              ValueRange{first, second});
+          if (two.getType() != pairType)
             two = arith::TruncFOp::create(b, loc, pairType, two);
           Value row = add(wm0, add(idx(mi * 16 + (e / 2) * 8), g));
           // A pair's n tile 2j + p: output p's columns 8 j.. of the warp's.
@@ -1208,10 +1205,10 @@ public:
       OpBuilder::InsertionGuard guard(b);
       auto store = scf::IfOp::create(b, loc, inside, /*else=*/false);
       b.setInsertionPointToStart(store.thenBlock());
-      Value eight = memref::LoadOp::create(
+      Value values = memref::LoadOp::create(
           b, loc, chunksOfRows, ValueRange{output, row, chunkColumn});
       auto storeTo = [&](Value target) {
-        vector::StoreOp::create(b, loc, eight, target,
+        vector::StoreOp::create(b, loc, values, target,
                                 ValueRange{globalRow, globalColumn},
                                 /*nontemporal=*/false, b.getI64IntegerAttr(16));
       };
@@ -2930,7 +2927,9 @@ struct XLSTMContractToMMAPass
     // busy), whole 16-byte chunks of identity-layout rows.
     auto outType = cast<MemRefType>(out.getType());
     int64_t outputs = gated && gated->secondOut ? 2 : 1;
-    std::optional<int64_t> outWidth =
+    // (A head's N, and a pair's output's: the pair's own, half the
+    // interleaved grid's.)
+    std::optional<int64_t> nStatic =
         gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
     bool throughShared =
         sharedEpilogue && !split && tile.tilesPerBlock == 1 && !accumulate &&
@@ -2942,7 +2941,7 @@ struct XLSTMContractToMMAPass
          cast<MemRefType>(gated->secondOut.getType())
              .getLayout()
              .isIdentity()) &&
-        outWidth && *outWidth % 8 == 0 &&
+        nStatic && *nStatic % 8 == 0 &&
         StagedMMAKernelBuilder::sharedEpilogueBytes(
             cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
             outType.getElementType().getIntOrFloatBitWidth() / 8) <=
@@ -2973,9 +2972,6 @@ struct XLSTMContractToMMAPass
     if (gated)
       os << " gated " << gated->key << " second rows +"
          << gated->secondRowOffset;
-    // (A head's N: the pair's own, half the interleaved grid's.)
-    std::optional<int64_t> nStatic =
-        gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
     assert((!heads || nStatic) && "a headwise block's N is static");
     if (heads)
       os << " heads " << heads << " of " << *nStatic;
