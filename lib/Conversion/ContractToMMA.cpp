@@ -1853,6 +1853,13 @@ public:
     assert(!(gated && (swapped || split)) && "a gated pair streams both W");
   }
 
+  /// Issue each K step's loads before the previous step's mma (the
+  /// loaded registers carried by the loop) instead of after it.
+  SmallBatchMMAKernelBuilder &pipelineLoads(bool on) {
+    pipelined = on;
+    return *this;
+  }
+
   /// Output columns (rows of W) per block: 16, or 8 of each W of a gated
   /// pair (A's rows 0-7 from the first W, 8-15 from the second, so that the
   /// lane holding an output of the first also holds the second's).
@@ -1936,50 +1943,117 @@ public:
       kEnd = minui(add(kBegin, idx(span)), idx(k));
     }
     bool ragged = span % step != 0 || k % span != 0;
-    SmallVector<Value> acc = forRange(
-        0, span, step, init,
-        [&](Value kk, ValueRange it) -> SmallVector<Value> {
-          // Every load of the step first, then the mma.
-          struct Loaded {
-            SmallVector<Value> w[2];
-            SmallVector<SmallVector<Value>> x;
-          };
-          SmallVector<Loaded> loaded(unroll);
-          for (int64_t u = 0; u < unroll; ++u) {
-            Value chunkStart = add(
-                kBegin, add(kk, mul(add(idx(u * warps), warp), idx(chunk))));
-            // A chunk past this block's K reads its first chunk and counts
-            // as zeros.
-            Value valid = ult(chunkStart, kEnd);
-            Value col =
-                add(arith::SelectOp::create(b, loc, valid, chunkStart, kBegin),
-                    mul(t, idx(8)));
-            auto masked = [&](SmallVector<Value> regs) {
-              if (!ragged)
-                return regs;
-              for (Value &r : regs)
-                r = arith::SelectOp::create(b, loc, valid, r, zeroReg);
-              return regs;
-            };
-            for (int64_t h = 0; h < 2; ++h)
-              loaded[u].w[h] = masked(registers(wSources[h], wRows[h], col));
-            for (int64_t j = 0; j < tokenTiles; ++j)
-              loaded[u].x.push_back(masked(registers(x, xRows[j], col)));
-          }
-          SmallVector<Value> next(it);
-          for (int64_t u = 0; u < unroll; ++u)
-            for (int64_t half = 0; half < 2; ++half) {
-              int64_t p = half * 2;
-              SmallVector<Value> a = {loaded[u].w[0][p], loaded[u].w[1][p],
-                                      loaded[u].w[0][p + 1],
-                                      loaded[u].w[1][p + 1]};
-              SmallVector<SmallVector<Value>> bFrags;
-              for (int64_t j = 0; j < tokenTiles; ++j)
-                bFrags.push_back({loaded[u].x[j][p], loaded[u].x[j][p + 1]});
-              multiplyTiles(b, loc, elt, {a}, bFrags, next);
+    // One step's fragments: each unrolled chunk's W (one or two row
+    // sources) and x registers.
+    struct Loaded {
+      SmallVector<Value> w[2];
+      SmallVector<SmallVector<Value>> x;
+    };
+    auto loadStep = [&](Value kk) {
+      SmallVector<Loaded> loaded(unroll);
+      for (int64_t u = 0; u < unroll; ++u) {
+        Value chunkStart =
+            add(kBegin, add(kk, mul(add(idx(u * warps), warp), idx(chunk))));
+        // A chunk past this block's K reads its first chunk and counts
+        // as zeros.
+        Value valid = ult(chunkStart, kEnd);
+        Value col =
+            add(arith::SelectOp::create(b, loc, valid, chunkStart, kBegin),
+                mul(t, idx(8)));
+        auto masked = [&](SmallVector<Value> regs) {
+          if (!ragged)
+            return regs;
+          for (Value &r : regs)
+            r = arith::SelectOp::create(b, loc, valid, r, zeroReg);
+          return regs;
+        };
+        for (int64_t h = 0; h < 2; ++h)
+          loaded[u].w[h] = masked(registers(wSources[h], wRows[h], col));
+        for (int64_t j = 0; j < tokenTiles; ++j)
+          loaded[u].x.push_back(masked(registers(x, xRows[j], col)));
+      }
+      return loaded;
+    };
+    auto multiplyStep = [&](ArrayRef<Loaded> loaded, ValueRange it) {
+      SmallVector<Value> next(it);
+      for (int64_t u = 0; u < unroll; ++u)
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t p = half * 2;
+          SmallVector<Value> a = {loaded[u].w[0][p], loaded[u].w[1][p],
+                                  loaded[u].w[0][p + 1], loaded[u].w[1][p + 1]};
+          SmallVector<SmallVector<Value>> bFrags;
+          for (int64_t j = 0; j < tokenTiles; ++j)
+            bFrags.push_back({loaded[u].x[j][p], loaded[u].x[j][p + 1]});
+          multiplyTiles(b, loc, elt, {a}, bFrags, next);
+        }
+      return next;
+    };
+    SmallVector<Value> acc;
+    if (!pipelined) {
+      // Every load of the step first, then the mma.
+      acc = forRange(0, span, step, init,
+                     [&](Value kk, ValueRange it) -> SmallVector<Value> {
+                       return multiplyStep(loadStep(kk), it);
+                     });
+    } else {
+      // The next step's loads are issued before this step's mma: the
+      // loads of a block's steps follow each other without waiting for
+      // the tensor cores, and a lone projection of few K steps (the 7B's
+      // out_proj at batch 16: 2) streams without a gap between them.
+      // The loaded registers ride the loop as iteration arguments.
+      auto flatten = [](ArrayRef<Loaded> loaded) {
+        SmallVector<Value> regs;
+        for (const Loaded &l : loaded) {
+          llvm::append_range(regs, l.w[0]);
+          llvm::append_range(regs, l.w[1]);
+          for (const SmallVector<Value> &xr : l.x)
+            llvm::append_range(regs, xr);
+        }
+        return regs;
+      };
+      auto unflatten = [&](ValueRange regs) {
+        SmallVector<Loaded> loaded(unroll);
+        size_t at = 0;
+        auto take = [&] {
+          SmallVector<Value> four(regs.begin() + at, regs.begin() + at + 4);
+          at += 4;
+          return four;
+        };
+        for (Loaded &l : loaded) {
+          l.w[0] = take();
+          l.w[1] = take();
+          for (int64_t j = 0; j < tokenTiles; ++j)
+            l.x.push_back(take());
+        }
+        return loaded;
+      };
+      SmallVector<Value> carried(init);
+      llvm::append_range(carried, flatten(loadStep(idx(0))));
+      size_t accs = init.size();
+      SmallVector<Value> results = forRange(
+          0, span, step, carried,
+          [&](Value kk, ValueRange it) -> SmallVector<Value> {
+            SmallVector<Loaded> current = unflatten(it.drop_front(accs));
+            Value nextK = add(kk, idx(step));
+            SmallVector<Type> regTypes(it.size() - accs, regType);
+            auto ahead =
+                scf::IfOp::create(b, loc, regTypes, ult(nextK, idx(span)),
+                                  /*withElseRegion=*/true);
+            {
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPointToStart(ahead.thenBlock());
+              scf::YieldOp::create(b, loc, flatten(loadStep(nextK)));
+              b.setInsertionPointToStart(ahead.elseBlock());
+              scf::YieldOp::create(
+                  b, loc, SmallVector<Value>(regTypes.size(), zeroReg));
             }
-          return next;
-        });
+            SmallVector<Value> next =
+                multiplyStep(current, it.take_front(accs));
+            llvm::append_range(next, ahead.getResults());
+            return next;
+          });
+      acc.assign(results.begin(), results.begin() + accs);
+    }
 
     // C of tile j: rows g, g + 8 (of W), columns 2t, 2t + 1 (of x's tile).
     // Each warp parks its accumulators, then thread i sums element i over
@@ -2113,7 +2187,7 @@ public:
 
 private:
   int64_t warps, unroll, tokenTiles;
-  bool accumulate, swapped;
+  bool accumulate, swapped, pipelined = false;
   std::optional<SplitK> split;
   std::optional<GemvKernelBuilder::Gated> gated;
   StoreEpilogue epilogue;
@@ -4085,7 +4159,7 @@ struct XLSTMContractToMMAPass
                 : "projection_small_batch_mma",
           (Twine(tokenTiles) + " token tiles unroll " + Twine(unroll) +
            " min blocks " + Twine(lone ? smallBatchMinBlocksPerSM : 0) +
-           splitNote)
+           splitNote + (smallBatchPipelined ? " pipelined" : ""))
               .str(),
           T::columnsPerBlock(gated), 32 * smallBatchWarps, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
@@ -4137,13 +4211,14 @@ struct XLSTMContractToMMAPass
             T(b, loc, smallBatchWarps, unroll, tokenTiles, accumulate,
               /*swapped=*/false, split, gatedRows(kernel),
               group[member]->epilogue ? StoreEpilogue(epilogue) : nullptr)
+                .pipelineLoads(smallBatchPipelined)
                 .build(x, w, out, kernel.args[mArg], n, k, kernel);
           },
           splits);
       for (Site *site : members)
         record(*site, launch,
                "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
-                   Twine(unroll) +
+                   Twine(unroll) + (smallBatchPipelined ? " pipelined" : "") +
                    (splits > 1 ? ", split-k " + Twine(splits) + " (" +
                                      Twine(perSplit) + " of K each)"
                                : Twine()) +

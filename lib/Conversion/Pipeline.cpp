@@ -453,6 +453,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "none)"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().smallBatchMinBlocksPerSM)};
+  Option<bool> smallBatchPipelined{
+      *this, "mma-small-batch-pipelined",
+      llvm::cl::desc("xlstm-contract-to-mma small-batch-pipelined: the "
+                     "small-batch kernel's next K step loaded before this "
+                     "step's mma"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().smallBatchPipelined)};
   Option<int64_t> smallBatchSplitKBlocks{
       *this, "mma-small-batch-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma small-batch-split-k-blocks: "
@@ -656,6 +663,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.skinnyUnroll = o.skinnyUnroll;
         options.mma.smallBatchMinBlocksPerSM = o.smallBatchMinBlocksPerSM;
         options.mma.smallBatchSplitKBlocks = o.smallBatchSplitKBlocks;
+        options.mma.smallBatchPipelined = o.smallBatchPipelined;
         options.mma.accumulateInEpilogue = o.accumulateInEpilogue;
         options.slstm.registerHeadDim = o.registerHeadDim;
         options.slstm.unitsPerThread = o.slstmUnitsPerThread;

@@ -7,7 +7,7 @@
 // by the kernels (its buffer allocated anew before them from the sizes of
 // the float32 one, which goes).
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=0" | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0" | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0" | FileCheck %s --check-prefix=DIRECT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0" | FileCheck %s --check-prefix=PERBLOCK
 // Blocks of 64 columns, which the default 128-column tile does not divide,
@@ -18,7 +18,7 @@
 // With staged-sibling-pairs (the default; the CHECK lines above turn it
 // off), two headwise projections of one x take one pipelined launch above
 // 16 rows (W rows interleaved by 8), storing each its own output:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" | FileCheck %s --check-prefix=PAIR
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 shared-epilogue=0" | FileCheck %s --check-prefix=PAIR
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
 // With resident-weights, the projections of one x of a shape take one
 // launch above 16 rows: block b holds head (b / 2) % 2's W of projection
@@ -35,7 +35,7 @@
 // steps (64 here: 2) take that configuration instead of the default tile:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128" 2>&1 | FileCheck %s --check-prefix=BADSHORTK
-// SHORTK: gates_of_one_x {{.*}}mma-staged 64x128x32 4 warps 3 stages group-m 8 swizzled, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
+// SHORTK: gates_of_one_x {{.*}}mma-staged 64x128x32 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
 // BADSHORTK: error: xlstm-contract-to-mma: staged tile '64x128': expected BMxBNxBK/WMxWN[/STAGES]
 // With short-k-tiles-per-block (K of 2 steps here), each block of the
 // pipelined kernel runs up to 4 tiles, tile, tile + G, ... (G the grid):
@@ -44,9 +44,9 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4" | FileCheck %s --check-prefix=MULTI
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
 // BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 1 to 64
-// PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
-// NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
-// WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
+// PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
+// NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
+// WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
 // BADNARROW: error: xlstm-contract-to-mma: staged tile '128x64': expected BMxBNxBK/WMxWN[/STAGES]
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
@@ -68,8 +68,8 @@
 // CHECK:         gpu.launch_func @projection_mma_staged::{{.*}} blocks in (%{{.+}}, %c1{{.*}}, %c4) {{.*}} args(%[[XR]] : memref<?x256xbf16>, %[[WR]] : memref<256x64xbf16>, %[[YR]] : memref<?x256xbf16>,
 // CHECK:       return
 //
-// Block h's views in the pipelined kernel; its bf16 results stored two at
-// a time (a block's columns start at an even offset).
+// Block h's views in the pipelined kernel; with shared-epilogue=0 its bf16
+// results stored two at a time (a block's columns start at an even offset).
 // KERNEL-LABEL: gpu.func @projection_mma_staged(
 // KERNEL-SAME:    %[[KX:[^:]+]]: memref<?x256xbf16>, %[[KW:[^:]+]]: memref<256x64xbf16>, %[[KY:[^:]+]]: memref<?x256xbf16>
 // KERNEL:         %[[H:.+]] = gpu.block_id z
@@ -274,7 +274,7 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // PAIR:       return
 // Block z's views of both W and both outputs; rows of W alternate between
 // them by 8; the first's values go to the first output, then the second's
-// to the second.
+// to the second (shared-epilogue=0: stored one pair at a time).
 // PAIR:       gpu.func @projection_mma_pair(
 // PAIR-DAG:     %[[O1:.+]] = memref.subview %arg2[0, %{{.+}}] [%arg3, 64] [1, 1]
 // PAIR-DAG:     %[[W1:.+]] = memref.subview %arg1[%{{.+}}, 0] [64, 64] [1, 1]

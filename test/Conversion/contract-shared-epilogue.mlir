@@ -1,13 +1,14 @@
-// shared-epilogue (off by default): the pipelined kernel's 16-bit or float32
+// shared-epilogue (on by default): the pipelined kernel's 16-bit or float32
 // results go through shared memory. After the K loop every copy has landed and a
 // barrier passes; each warp writes its rounded pairs into a copy of the
 // tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
 // rows, one bounds check a chunk. A sibling pair's outputs are two copies,
 // each stored to its own output; a gated pair's combined values one.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0" | FileCheck %s --check-prefix=OFF
 // In PTX, with no diagnostics on the way (the copy's views are memrefs of
 // vectors, which lower with the workgroup address space): 4-byte shared
 // stores, 16-byte shared loads and 16-byte global stores.

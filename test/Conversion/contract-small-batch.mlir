@@ -3,9 +3,11 @@
 // the A operand of m16n8k16, x as B (two 8-row tiles), 16-byte loads, the
 // warps splitting K in 32-element chunks (4 per warp per step: a step is
 // 2048, so K = 1056 ends in a partial step whose missing chunks are
-// masked to zero), and a shared-memory sum over the warps.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0" --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512" --cse | FileCheck %s --check-prefix=SPLIT
+// masked to zero), and a shared-memory sum over the warps. The CHECK and
+// SPLIT lines take small-batch-pipelined=0 (all of a step's loads, then its
+// mma); the default loads each step ahead of the one before (PIPE).
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-unroll=4 small-batch-split-k-blocks=0 small-batch-pipelined=0" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512 small-batch-pipelined=0" --cse | FileCheck %s --check-prefix=SPLIT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-split-k-blocks=-1" 2>&1 | FileCheck %s --check-prefix=BADSPLIT
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=16 small-batch-unroll=4" --cse | FileCheck %s --check-prefix=FEWN
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-mma=false" | FileCheck %s --check-prefix=FMA
@@ -14,6 +16,7 @@
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-unroll=9" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=0" | FileCheck %s --check-prefix=NOHINT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-split-k-blocks=0" --cse | FileCheck %s --check-prefix=PIPE
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=33" 2>&1 | FileCheck %s --check-prefix=BADHINT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
@@ -75,6 +78,27 @@
 // FMA-COUNT-16:  vector.load {{.*}} : memref<?x1056xbf16>, vector<8xbf16>
 
 // NOHINT-NOT: nvvm.minctasm
+
+// small-batch-pipelined (the default): the first K step's 8 loads (2 chunks x W's two
+// row groups and x's two token tiles) before the loop, which carries them
+// with the accumulators; each iteration loads the next step (none past
+// K: zeros) before its own 8 mma. K = 1056 in steps of 16 x 2 x 32 = 1024:
+// the second step's missing chunks are masked.
+// PIPE-LABEL: gpu.func @projection_small_batch_mma(
+// PIPE-COUNT-8:  vector.load {{.*}} : memref<{{.*}}x1056xbf16>, vector<8xbf16>
+// PIPE:          %[[ACC:.+]]:40 = scf.for %[[K:.+]] = %c0 to %c1056 step %c1024 iter_args(
+// PIPE:            %[[NEXT:.+]] = arith.addi %[[K]], %c1024
+// PIPE:            %[[MORE:.+]] = arith.cmpi ult, %[[NEXT]], %c1056
+// PIPE:            %[[AHEAD:.+]]:32 = scf.if %[[MORE]] -> (i32,
+// PIPE-COUNT-8:      vector.load
+// PIPE:            } else {
+// PIPE-NOT:          vector.load
+// PIPE:            }
+// PIPE-NOT:        vector.load
+// PIPE-COUNT-8:    nvvm.mma.sync
+// PIPE-NOT:        nvvm.mma.sync
+// PIPE:            scf.yield {{.*}}, %[[AHEAD]]#0,
+// PIPE:          memref.store %[[ACC]]#0,
 // BADHINT: small-batch-min-blocks-per-sm must be 0 to 32
 // BADSKINNY: skinny-warps must be 1 to 32, skinny-unroll 1 to 8, and skinny-warps x ceil(gemv-max-rows / 8) at most 96
 // BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8, gemv-min-n at least 0, and small-batch-warps x ceil(gemv-max-rows / 8) at most 96

@@ -6,7 +6,7 @@
 // M <= gemv-max-rows the decoding kernels write the two float32 buffers,
 // which then live in that branch only, and the op runs after them there.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 shared-epilogue=0" | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-pairs=0 gated-decoding=0" | FileCheck %s --check-prefix=OFF
 // RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // With gated-decoding the decoding kernels stream both W too and store the
@@ -39,7 +39,8 @@
 // CHECK-NOT:   memref.dealloc
 // CHECK:       return %[[OUT]]
 // The kernel: the two W chosen per staged row, the op on the accumulators,
-// pairs of results stored together.
+// pairs of results stored together (shared-epilogue=0; through shared
+// memory: contract-shared-epilogue.mlir).
 // KERNEL-LABEL: gpu.func @projection_mma_gated(
 // KERNEL-SAME:     %{{.+}}: memref<?x64xbf16>, %[[KG:.+]]: memref<96x64xbf16>, %{{.+}}: memref<?x96xbf16>, %{{.+}}: index, %[[KU:.+]]: memref<96x64xbf16>)
 // KERNEL:         %[[SRC:.+]] = arith.select %{{.+}}, %[[KU]], %[[KG]] : memref<96x64xbf16>
