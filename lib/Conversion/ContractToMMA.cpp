@@ -1212,6 +1212,16 @@ public:
                                 ValueRange{globalRow, globalColumn},
                                 /*nontemporal=*/false, b.getI64IntegerAttr(16));
       };
+      if (addInEpilogue) {
+        // out += the tile's sums, a chunk at a time (float32 only: the
+        // copy holds the sums unrounded).
+        values = arith::AddFOp::create(
+            b, loc,
+            vector::LoadOp::create(
+                b, loc, chunkType, out, ValueRange{globalRow, globalColumn},
+                /*nontemporal=*/false, b.getI64IntegerAttr(16)),
+            values);
+      }
       if (!pair) {
         storeTo(out);
         continue;
@@ -2997,16 +3007,21 @@ struct XLSTMContractToMMAPass
     }
     // 16-bit or float32 results through shared memory, where asked and it
     // applies: a projection, a sibling pair or a gated pair's combined values
-    // (no split, accumulation or several tiles a block, which keep the stages
-    // busy), whole 16-byte chunks of identity-layout rows.
+    // (no split or several tiles a block, which keep the stages busy), whole
+    // 16-byte chunks of identity-layout rows.
     auto outType = cast<MemRefType>(out.getType());
     int64_t outputs = gated && gated->secondOut ? 2 : 1;
     // (A head's N, and a pair's output's: the pair's own, half the
     // interleaved grid's.)
     std::optional<int64_t> nStatic =
         gated ? std::optional<int64_t>(gated->columns) : getConstantIntValue(n);
+    // (An accumulating kernel's sums already hold `out`, or with
+    // accumulate-in-epilogue are added to it a chunk at a time; float32
+    // only, the residual stream's type.)
     bool throughShared =
-        sharedEpilogue && !split && tile.tilesPerBlock == 1 && !accumulate &&
+        sharedEpilogue && !split && tile.tilesPerBlock == 1 &&
+        (!accumulate ||
+         (sharedEpilogueResiduals && outType.getElementType().isF32())) &&
         (outType.getElementType().isBF16() ||
          outType.getElementType().isF16() ||
          outType.getElementType().isF32()) &&

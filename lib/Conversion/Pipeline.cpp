@@ -332,6 +332,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "kernel's 16-bit or float32 results stored through "
                      "shared memory in 16-byte row chunks"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().sharedEpilogue)};
+  Option<bool> mmaSharedEpilogueResiduals{
+      *this, "mma-shared-epilogue-residuals",
+      llvm::cl::desc("xlstm-contract-to-mma shared-epilogue-residuals: "
+                     "accumulating float32 projections through the shared "
+                     "epilogue too"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().sharedEpilogueResiduals)};
   Option<bool> mmaResidentWeights{
       *this, "mma-resident-weights",
       llvm::cl::desc("xlstm-contract-to-mma resident-weights: headwise "
@@ -635,6 +642,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stagedSiblingPairs = o.mmaStagedSiblingPairs;
         options.mma.wholeTileStores = o.mmaWholeTileStores;
         options.mma.sharedEpilogue = o.mmaSharedEpilogue;
+        options.mma.sharedEpilogueResiduals = o.mmaSharedEpilogueResiduals;
         options.mma.residentWeights = o.mmaResidentWeights;
         options.mma.residentWeightRows = o.mmaResidentWeightRows;
         options.mma.residentWeightStages = o.mmaResidentWeightStages;

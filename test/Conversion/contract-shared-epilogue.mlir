@@ -4,11 +4,15 @@
 // tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
 // rows, one bounds check a chunk. A sibling pair's outputs are two copies,
-// each stored to its own output; a gated pair's combined values one.
+// each stored to its own output; a gated pair's combined values one; an
+// accumulating projection's float32 sums are added to its output a chunk at
+// a time.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1" | FileCheck %s --check-prefix=RESIDUAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1 accumulate-in-epilogue=0" | FileCheck %s --check-prefix=FROMSTART
 // In PTX, with no diagnostics on the way (the copy's views are memrefs of
 // vectors, which lower with the workgroup address space): 4-byte shared
 // stores, 16-byte shared loads and 16-byte global stores.
@@ -226,4 +230,41 @@ func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> me
                                    affine_map<(d0, d1, d2) -> (d0, d1)>]
       ins(%x, %w : memref<?x1024xbf16>, memref<256x1024xbf16>) outs(%y : memref<?x256xf32>)
   return %y : memref<?x256xf32>
+}
+
+// -----
+
+// An accumulating projection (out += x W^T, the residual add of an FFN down
+// projection) keeps its own stores by default. With
+// shared-epilogue-residuals its float32 sums go through the copy too: with
+// accumulate-in-epilogue (the default) they start from zero and each
+// 16-byte chunk of out is read, added to and stored back (old + sum, as the
+// guarded stores add them); with accumulate-in-epilogue=0 they start from
+// out and are stored like any float32 sums.
+// CHECK-LABEL: gpu.func @projection_mma_staged(%arg0: memref<?x1024xbf16>, %arg1: memref<512x1024xbf16>
+// CHECK-NOT:     memref.view %{{.+}} to memref<1x128x34xvector<4xf32>
+// CHECK:         gpu.return
+// RESIDUAL-LABEL: gpu.func @projection_mma_staged(%arg0: memref<?x1024xbf16>, %arg1: memref<512x1024xbf16>
+// RESIDUAL-NOT:     memref.load %arg2
+// RESIDUAL:         scf.for
+// RESIDUAL:         nvvm.cp.async.wait.group 0
+// RESIDUAL:         memref.view %{{.+}} to memref<1x128x68xvector<2xf32>, #gpu.address_space<workgroup>>
+// RESIDUAL:         %[[SUMS:.+]] = memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
+// RESIDUAL-NEXT:    %[[OLD:.+]] = vector.load %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
+// RESIDUAL-NEXT:    %[[NEW:.+]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
+// RESIDUAL-NEXT:    vector.store %[[NEW]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
+// RESIDUAL:         gpu.return
+// FROMSTART-LABEL: gpu.func @projection_mma_staged(%arg0: memref<?x1024xbf16>, %arg1: memref<512x1024xbf16>
+// FROMSTART:       memref.load %arg2
+// FROMSTART:       scf.for
+// FROMSTART:       nvvm.cp.async.wait.group 0
+// FROMSTART:       %[[SUMS:.+]] = memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
+// FROMSTART-NEXT:  vector.store %[[SUMS]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
+// FROMSTART:       gpu.return
+func.func @accumulate(%x: memref<?x1024xbf16>, %w: memref<512x1024xbf16>, %y: memref<?x512xf32>) {
+  linalg.contract indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>]
+      ins(%x, %w : memref<?x1024xbf16>, memref<512x1024xbf16>) outs(%y : memref<?x512xf32>)
+  return
 }

@@ -314,6 +314,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "whole 16-byte row chunks, consecutive threads along a row, one "
            "bounds check a chunk. Needs N % 8 == 0. Measured on an H100: "
            "the sLSTM's gate heads 0.113 -> 0.093 ms, 24 mLSTM blocks -2.8 %">,
+    Option<"sharedEpilogueResiduals", "shared-epilogue-residuals", "bool",
+           /*default=*/"false",
+           "With shared-epilogue, accumulating projections (out += x W^T: "
+           "the residual adds of out_proj and FFN down) with float32 "
+           "outputs take it too, each 16-byte chunk of out read, added to "
+           "and stored back (with accumulate-in-epilogue; else their sums "
+           "already hold out), instead of the whole-tile or guarded stores">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
