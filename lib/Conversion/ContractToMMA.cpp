@@ -1214,7 +1214,8 @@ public:
       };
       if (addInEpilogue) {
         // out += the tile's sums, a chunk at a time (float32 only: the
-        // copy holds the sums unrounded).
+        // copy holds the sums unrounded; pairs never accumulate).
+        assert(!gated && "a pair's or gated kernel's output accumulates");
         values = arith::AddFOp::create(
             b, loc,
             vector::LoadOp::create(
@@ -3020,8 +3021,8 @@ struct XLSTMContractToMMAPass
     // only, the residual stream's type.)
     bool throughShared =
         sharedEpilogue && !split && tile.tilesPerBlock == 1 &&
-        (!accumulate ||
-         (sharedEpilogueResiduals && outType.getElementType().isF32())) &&
+        (!accumulate || (sharedEpilogueResiduals && !gated &&
+                         outType.getElementType().isF32())) &&
         (outType.getElementType().isBF16() ||
          outType.getElementType().isF16() ||
          outType.getElementType().isF32()) &&
