@@ -28,7 +28,9 @@
 #                                  added where it does not say tf32)
 #   scripts/gpu-check.sh tiles     (on the GPU machine, after `prepare
 #                                  tiles`) forward ms of every variant, one
-#                                  line each, and its slowest kernels; e.g.
+#                                  line each, and its slowest kernels
+#                                  (TILES_NCU=1: also Nsight Compute's
+#                                  per-kernel table of the sLSTM block); e.g.
 #                                  split K for 17-128 rows (with TILES_SHORT_ROWS=1): prepare tiles
 #                                  "tf32=1" "tf32=1 mma-split-k-blocks=132"
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
@@ -534,6 +536,17 @@ for k in sorted(json.load(open(sys.argv[1])).get("kernels", []),
                                     k["kernel"]))' \
         "$logs/bench-${v}_$1-bf16-profile.json" || true
     done
+    # (TILES_NCU=1: Nsight Compute's own duration and DRAM bytes of every
+    # kernel of the sLSTM block, free of the profile's event pairs, which
+    # weigh on its 20-90 us kernels; the ten longest printed.)
+    if [ "${TILES_NCU:-0}" = 1 ]; then
+      OUT="$logs" XLSTM_RUN="$out/xlstm-run" bash "$root/scripts/ncu-forward.sh" \
+        "bundles/tiles/$v-slstm_block_768.xlstmb" 16 1024 \
+        >"$logs/ncu-$v-slstm_block_768.txt" 2>&1 || true
+      head -2 "$logs/ncu-$v-slstm_block_768.txt"
+      tail -n +3 "$logs/ncu-$v-slstm_block_768.txt" | grep -v "all profiled" |
+        sort -k2 -n -r | head -10
+    fi
   done
   python3 "$root/scripts/bench-summary.py" "$logs" >"$logs/bench-summary.txt" ||
     true
