@@ -2000,7 +2000,8 @@ public:
       return next;
     };
     SmallVector<Value> acc;
-    if (!pipelined) {
+    // (A single step has no next one to load ahead.)
+    if (!pipelined || span <= step) {
       // Every load of the step first, then the mma.
       acc = forRange(0, span, step, init,
                      [&](Value kk, ValueRange it) -> SmallVector<Value> {
@@ -3019,13 +3020,12 @@ struct XLSTMContractToMMAPass
     // (An accumulating kernel's sums already hold `out`, or with
     // accumulate-in-epilogue are added to it a chunk at a time; float32
     // only, the residual stream's type.)
+    Type outElt = outType.getElementType();
     bool throughShared =
         sharedEpilogue && !split && tile.tilesPerBlock == 1 &&
-        (!accumulate || (sharedEpilogueResiduals && !gated &&
-                         outType.getElementType().isF32())) &&
-        (outType.getElementType().isBF16() ||
-         outType.getElementType().isF16() ||
-         outType.getElementType().isF32()) &&
+        (!accumulate ||
+         (sharedEpilogueResiduals && !gated && outElt.isF32())) &&
+        (outElt.isBF16() || outElt.isF16() || outElt.isF32()) &&
         outType.getLayout().isIdentity() &&
         (!gated || !gated->secondOut ||
          cast<MemRefType>(gated->secondOut.getType())
@@ -3034,7 +3034,7 @@ struct XLSTMContractToMMAPass
         nStatic && *nStatic % 8 == 0 &&
         StagedMMAKernelBuilder::sharedEpilogueBytes(
             cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
-            outType.getElementType().getIntOrFloatBitWidth() / 8) <=
+            outElt.getIntOrFloatBitWidth() / 8) <=
             cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
     if (throughShared)
       wholeTiles = false;

@@ -79,9 +79,9 @@
 
 // NOHINT-NOT: nvvm.minctasm
 
-// small-batch-pipelined (the default): the first K step's 8 loads (2 chunks x W's two
-// row groups and x's two token tiles) before the loop, which carries them
-// with the accumulators; each iteration loads the next step (none past
+// small-batch-pipelined (the default): the first K step's 8 loads (2
+// chunks x W's two row groups and x's two token tiles) before the loop,
+// which carries them with the accumulators; each iteration loads the next step (none past
 // K: zeros) before its own 8 mma. K = 1056 in steps of 16 x 2 x 32 = 1024:
 // the second step's missing chunks are masked.
 // PIPE-LABEL: gpu.func @projection_small_batch_mma(
