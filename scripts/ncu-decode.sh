@@ -7,10 +7,11 @@
 # small-batch kernels of the first decode steps, batch 1 and 16, and
 # their share of the 4.17 TB/s the H200 copies at.
 #   scripts/ncu-decode.sh [BUNDLE]   (default: the bf16 bundle of prepare hf)
-# NCU_BATCHES="1 16" and NCU_WHAT="projections step" narrow it down.
+# NCU_BATCHES="1 16" and NCU_WHAT="projections step" narrow it down;
+# XLSTM_GPU_OUT names another prepared folder (e.g. gpu-out-hf).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="$root/gpu-out"
+out="${XLSTM_GPU_OUT:-$root/gpu-out}"
 bundle="${1:-bundles/hf_xlstm_7b.bf16.xlstmb}"
 logs="${OUT:-$out}"
 cd "$out"

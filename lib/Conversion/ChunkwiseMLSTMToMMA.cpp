@@ -1555,7 +1555,6 @@ public:
     Value m = load(states.initial[2], {row, hd});
     Value f = load(states.fgate, {row, hd, pos});
     Value i = load(states.igate, {row, hd, pos});
-    auto [mNew, w, decay] = stepGates(f, i, m, states.kScale);
     // The lane's columns of a row: one element, or a vector of them.
     auto columns = [&](Value memref, SmallVector<Value> at) {
       at.push_back(col);
@@ -1584,42 +1583,56 @@ public:
         loadsInFlight / perLane,
         int64_t(1) << llvm::countr_zero(uint64_t(rowsPerWarp)));
     Value d0 = mul(warp, idx(rowsPerWarp));
-    // acc: q . C per column, then q . k, q . n.
-    SmallVector<Value> init(perLane + 2, constant(0.0));
-    SmallVector<Value> sums = forRange(
-        0, rowsPerWarp, unroll, init,
-        [&](Value dd, ValueRange acc) -> SmallVector<Value> {
-          SmallVector<Value> ds, qs, ks, ns;
-          SmallVector<SmallVector<Value>> cs;
-          for (int64_t u = 0; u < unroll; ++u) {
-            Value d = add(d0, add(dd, idx(u)));
-            ds.push_back(d);
-            cs.push_back(columns(c0, {row, hd, d}));
-            qs.push_back(load(outputs.q, {row, hd, pos, d}));
-            ks.push_back(load(states.k, {row, hd, pos, d}));
-            ns.push_back(load(n0, {row, hd, d}));
-          }
-          SmallVector<Value> next(acc);
-          for (int64_t u = 0; u < unroll; ++u) {
-            Value kw = mulf(ks[u], w);
-            SmallVector<Value> updated;
-            for (int64_t j = 0; j < perLane; ++j) {
-              updated.push_back(
-                  addf(mulf(cs[u][j], decay), mulf(kw, v[j])));
-              next[j] = addf(next[j], mulf(qs[u], cs[u][j]));
-            }
-            storeColumns(updated, states.finalC, {row, hd, ds[u]});
-            next[perLane] = addf(next[perLane], mulf(qs[u], ks[u]));
-            next[perLane + 1] = addf(next[perLane + 1], mulf(qs[u], ns[u]));
-          }
-          ifThen(writesN, [&] {
-            for (int64_t u = 0; u < unroll; ++u)
-              store(roundTo(addf(mulf(ns[u], decay), mulf(w, ks[u])),
-                            states.finalN),
-                    states.finalN, {row, hd, ds[u]});
-          });
-          return next;
-        });
+    // `unroll` rows from d0 + dd: their C columns, q, k and n.
+    struct Rows {
+      SmallVector<Value> ds, qs, ks, ns;
+      SmallVector<SmallVector<Value>> cs;
+    };
+    auto loadRows = [&](Value dd) {
+      Rows r;
+      for (int64_t u = 0; u < unroll; ++u) {
+        Value d = add(d0, add(dd, idx(u)));
+        r.ds.push_back(d);
+        r.cs.push_back(columns(c0, {row, hd, d}));
+        r.qs.push_back(load(outputs.q, {row, hd, pos, d}));
+        r.ks.push_back(load(states.k, {row, hd, pos, d}));
+        r.ns.push_back(load(n0, {row, hd, d}));
+      }
+      return r;
+    };
+    // The first rows' loads go out before the gates' arithmetic, which
+    // waits on f, i and m: C's first round trip overlaps theirs.
+    Rows firstRows = loadRows(idx(0));
+    auto [mNew, w, decay] = stepGates(f, i, m, states.kScale);
+    // The new state's rows, and the sums `acc` (q . C per column, then
+    // q . k, q . n) with them.
+    auto update = [&](const Rows &r, ValueRange acc) {
+      SmallVector<Value> next(acc);
+      for (int64_t u = 0; u < unroll; ++u) {
+        Value kw = mulf(r.ks[u], w);
+        SmallVector<Value> updated;
+        for (int64_t j = 0; j < perLane; ++j) {
+          updated.push_back(addf(mulf(r.cs[u][j], decay), mulf(kw, v[j])));
+          next[j] = addf(next[j], mulf(r.qs[u], r.cs[u][j]));
+        }
+        storeColumns(updated, states.finalC, {row, hd, r.ds[u]});
+        next[perLane] = addf(next[perLane], mulf(r.qs[u], r.ks[u]));
+        next[perLane + 1] = addf(next[perLane + 1], mulf(r.qs[u], r.ns[u]));
+      }
+      ifThen(writesN, [&] {
+        for (int64_t u = 0; u < unroll; ++u)
+          store(roundTo(addf(mulf(r.ns[u], decay), mulf(w, r.ks[u])),
+                        states.finalN),
+                states.finalN, {row, hd, r.ds[u]});
+      });
+      return next;
+    };
+    SmallVector<Value> sums =
+        update(firstRows, SmallVector<Value>(perLane + 2, constant(0.0)));
+    sums = forRange(unroll, rowsPerWarp, unroll, sums,
+                    [&](Value dd, ValueRange acc) -> SmallVector<Value> {
+                      return update(loadRows(dd), acc);
+                    });
     Value lane0 = mul(lane, idx(perLane));
     for (int64_t j = 0; j < perLane; ++j)
       store(sums[j], partialSh, {warp, add(lane0, idx(j))});
