@@ -744,7 +744,10 @@ public:
   /// Whole tiles store without a bounds check per store (one a tile).
   bool wholeTileStores = false;
   /// Results go through shared memory and out in 16-byte row chunks
-  /// (storeThroughShared; the caller checks that it applies).
+  /// (storeThroughShared; the caller checks that it applies). With several
+  /// tiles a block the copy lies behind the stages (the next tile's loads
+  /// are in flight in them while a tile stores), the launch's dynamic
+  /// shared memory grown by sharedEpilogueBytes.
   bool sharedEpilogue = false;
 
   /// Bytes of shared memory storeThroughShared takes for `outputs` copies
@@ -1001,8 +1004,12 @@ public:
         beforeStore();
 
       if (sharedEpilogue) {
-        storeThroughShared(loop.getResults(), bytes, out, m, n, m0, n0, wm0,
-                           wn0, g, t2, tid);
+        int64_t behindStages =
+            t.tilesPerBlock > 1
+                ? t.sharedBytes(elt.getIntOrFloatBitWidth(), stages)
+                : 0;
+        storeThroughShared(loop.getResults(), bytes, behindStages, out, m, n,
+                           m0, n0, wm0, wn0, g, t2, tid);
         return;
       }
       // (`guarded`: each store checks its bounds.)
@@ -1131,9 +1138,9 @@ public:
   /// 8-byte ones), one bounds check a chunk. A sibling pair's two outputs
   /// (n tiles 2j and 2j + 1) are two such copies; a gated pair's combined
   /// values one. Needs N % 8 == 0 and 16-byte aligned rows of `out`.
-  void storeThroughShared(ValueRange acc, Value bytes, Value out, Value m,
-                          Value n, Value m0, Value n0, Value wm0, Value wn0,
-                          Value g, Value t2, Value tid) {
+  void storeThroughShared(ValueRange acc, Value bytes, int64_t offset,
+                          Value out, Value m, Value n, Value m0, Value n0,
+                          Value wm0, Value wn0, Value g, Value t2, Value tid) {
     bool pair = gated && gated->secondOut, combined = gated && !pair;
     int64_t outputs = pair ? 2 : 1, tilesN = t.tilesN();
     // (A gated or sibling pair's tile: half as many columns of each output.)
@@ -1141,8 +1148,11 @@ public:
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     Attribute workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::AddressSpace::Workgroup);
-    // Every copy has landed and every warp is done reading the stages.
-    wait(0);
+    // Every warp is done reading the stages (and, where the copy reuses
+    // them, every copy has landed; behind them, the next tile's are in
+    // flight).
+    if (offset == 0)
+      wait(0);
     gpu::BarrierOp::create(b, loc);
     // Two views of the copy: 4-byte pairs to write, 16-byte chunks to read.
     // (Memrefs of vectors: memref.load/store lower with the GPU's address
@@ -1157,7 +1167,7 @@ public:
           b, loc,
           MemRefType::get({outputs, t.blockM, stride / per}, vector,
                           MemRefLayoutAttrInterface{}, workgroup),
-          bytes, idx(0), ValueRange{});
+          bytes, idx(offset), ValueRange{});
     };
     Value pairs = view(pairType);
     for (int64_t mi = 0; mi < t.tilesM(); ++mi)
@@ -3009,8 +3019,9 @@ struct XLSTMContractToMMAPass
     }
     // 16-bit or float32 results through shared memory, where asked and it
     // applies: a projection, a sibling pair or a gated pair's combined values
-    // (no split or several tiles a block, which keep the stages busy), whole
-    // 16-byte chunks of identity-layout rows.
+    // (no split), whole 16-byte chunks of identity-layout rows; in the
+    // drained stages, or with several tiles a block (whose next tile's loads
+    // are in flight in the stages) behind them, where that fits.
     auto outType = cast<MemRefType>(out.getType());
     int64_t outputs = gated && gated->secondOut ? 2 : 1;
     // (A head's N, and a pair's output's: the pair's own, half the
@@ -3021,8 +3032,15 @@ struct XLSTMContractToMMAPass
     // accumulate-in-epilogue are added to it a chunk at a time; float32
     // only, the residual stream's type.)
     Type outElt = outType.getElementType();
+    int64_t stageBytes =
+        cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
+    int64_t copyBytes = StagedMMAKernelBuilder::sharedEpilogueBytes(
+        cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
+        outElt.getIntOrFloatBitWidth() / 8);
     bool throughShared =
-        sharedEpilogue && !split && tile.tilesPerBlock == 1 &&
+        sharedEpilogue && !split &&
+        (tile.tilesPerBlock == 1 ? copyBytes <= stageBytes
+                                 : stageBytes + copyBytes <= sharedBytes) &&
         (!accumulate ||
          (sharedEpilogueResiduals && !gated && outElt.isF32())) &&
         (outElt.isBF16() || outElt.isF16() || outElt.isF32()) &&
@@ -3031,13 +3049,12 @@ struct XLSTMContractToMMAPass
          cast<MemRefType>(gated->secondOut.getType())
              .getLayout()
              .isIdentity()) &&
-        nStatic && *nStatic % 8 == 0 &&
-        StagedMMAKernelBuilder::sharedEpilogueBytes(
-            cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
-            outElt.getIntOrFloatBitWidth() / 8) <=
-            cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
+        nStatic && *nStatic % 8 == 0;
     if (throughShared)
       wholeTiles = false;
+    if (throughShared && tile.tilesPerBlock > 1)
+      shared = arith::ConstantIntOp::create(
+          rewriter, loc, rewriter.getI32Type(), stageBytes + copyBytes);
     SmallVector<Value> operands = {x, w, out, m, n};
     if (split)
       operands.append({split->perSplit, split->numSplits});
