@@ -44,6 +44,21 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4" | FileCheck %s --check-prefix=MULTI
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
 // BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 1 to 64
+// The shared-memory epilogue (on by default) of such a block keeps its copy
+// behind the stages, where the next tile's loads are in flight while a tile
+// stores: the launch takes the 4 stages (64 KiB) and the copy (128 rows of
+// 128 + 8 bf16 values), the copy's views start behind the stages, and no
+// wait for every copy precedes them.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4" | FileCheck %s --check-prefix=MULTISHARED
+// MULTISHARED-LABEL: func @gate_blocks
+// MULTISHARED:       %[[BYTES:.+]] = arith.constant 100352 : i32
+// MULTISHARED:       gpu.launch_func @projection_mma_staged::@projection_mma_staged {{.*}} dynamic_shared_memory_size %[[BYTES]]
+// MULTISHARED:       gpu.func @projection_mma_staged(
+// MULTISHARED-NOT:   nvvm.cp.async.wait.group 0
+// MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
+// MULTISHARED-NOT:   nvvm.cp.async.wait.group 0
+// MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
+// MULTISHARED:       gpu.return
 // PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
 // NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
 // WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
