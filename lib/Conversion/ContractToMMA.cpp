@@ -636,8 +636,10 @@ struct StagedTile {
   bool swizzle = false;
   /// Output tiles a block runs one after another (1: one; more: the grid
   /// is that many times smaller, and each next tile's first stages are
-  /// loaded before the previous tile's results are stored).
+  /// loaded before the previous tile's results are stored; 0: as many as
+  /// the launch says, a kernel argument).
   int64_t tilesPerBlock = 1;
+  bool severalTiles() const { return tilesPerBlock != 1; }
   int64_t tilesM() const { return blockM / (16 * warpsM); } // per warp
   int64_t tilesN() const { return blockN / (8 * warpsN); }
   int64_t rowStride() const { return swizzle ? blockK : blockK + 8; }
@@ -749,6 +751,8 @@ public:
   /// are in flight in them while a tile stores), the launch's dynamic
   /// shared memory grown by sharedEpilogueBytes.
   bool sharedEpilogue = false;
+  /// Tiles a block where t.tilesPerBlock is 0 (a kernel argument).
+  Value tilesPerBlockArgument;
 
   /// Bytes of shared memory storeThroughShared takes for `outputs` copies
   /// of BM rows of `columns` `elementBytes`-byte values (rows padded by 8
@@ -1005,7 +1009,7 @@ public:
 
       if (sharedEpilogue) {
         int64_t behindStages =
-            t.tilesPerBlock > 1
+            t.severalTiles()
                 ? t.sharedBytes(elt.getIntOrFloatBitWidth(), stages)
                 : 0;
         storeThroughShared(loop.getResults(), bytes, behindStages, out, m, n,
@@ -1057,7 +1061,7 @@ public:
                  accCol, /*atomically=*/false, /*evenView=*/false,
                  addInEpilogue, float32Pairs);
     };
-    if (t.tilesPerBlock > 1) {
+    if (t.severalTiles()) {
       assert(!split && "several tiles a block run all of K");
       runTiles(x, w, sa, sb, m, n, k, stages, kernel, runTile);
       return;
@@ -1069,7 +1073,8 @@ public:
   }
 
   /// Tiles tile, tile + G, ... (G the grid's blocks, up to t.tilesPerBlock
-  /// of them) one after another: the first tile's first stages queued
+  /// or tilesPerBlockArgument of them) one after another: the first tile's
+  /// first stages queued
   /// before its turn, each next tile's after the K loop of the one before
   /// and ahead of that one's stores, so that their loads are in flight
   /// while it stores (a K of a few steps leaves the loads of a tile's first
@@ -1084,7 +1089,10 @@ public:
       return arith::CeilDivUIOp::create(b, loc, v, idx(d));
     };
     Value tiles = mul(ceilDiv(m, t.blockM), ceilDiv(n, t.blockN));
-    Value grid = ceilDiv(tiles, t.tilesPerBlock);
+    Value perBlock =
+        t.tilesPerBlock ? idx(t.tilesPerBlock) : tilesPerBlockArgument;
+    assert(perBlock && "a run-time count of tiles a block is an argument");
+    Value grid = arith::CeilDivUIOp::create(b, loc, tiles, perBlock);
     // Where tile `id` starts.
     auto origin = [&](Value id) -> std::pair<Value, Value> {
       auto [row, col] = tilePosition(id, m, n);
@@ -1108,7 +1116,7 @@ public:
     Value first = kernel.blockIds.x;
     ifThen(lt(first, tiles), [&] { queueStagesOf(first); });
     scf::ForOp::create(
-        b, loc, idx(0), idx(t.tilesPerBlock), idx(1), ValueRange{},
+        b, loc, idx(0), perBlock, idx(1), ValueRange{},
         [&](OpBuilder &, Location, Value i, ValueRange) {
           Value tile = add(first, mul(i, grid));
           ifThen(lt(tile, tiles), [&] {
@@ -1119,8 +1127,7 @@ public:
               gpu::BarrierOp::create(b, loc);
               Value next = add(tile, grid);
               Value more = arith::AndIOp::create(
-                  b, loc, lt(add(i, idx(1)), idx(t.tilesPerBlock)),
-                  lt(next, tiles));
+                  b, loc, lt(add(i, idx(1)), perBlock), lt(next, tiles));
               ifThen(more, [&] { queueStagesOf(next); });
             });
           });
@@ -3005,18 +3012,11 @@ struct XLSTMContractToMMAPass
       if (!accumulate)
         zeroWhenSplit(rewriter, loc, out, m, n, splits);
     }
-    // A K of a few steps: several tiles a block, where asked.
     StagedTile tile = cfg;
     // Whole-tile stores where K is long: a short K's tile is mostly its
     // stores, and two copies of them measured slower (the sLSTM's gate
     // heads, K of 3 steps: 0.112 -> 0.117 ms on an H100).
     bool wholeTiles = wholeTileStores && kSteps > kShortKSteps;
-    if (shortKTilesPerBlock > 1 && !split && kSteps <= kShortKSteps) {
-      tile.tilesPerBlock = shortKTilesPerBlock;
-      gridX = arith::CeilDivUIOp::create(rewriter, loc, tiles,
-                                         cst(tile.tilesPerBlock));
-      gridY = one;
-    }
     // 16-bit or float32 results through shared memory, where asked and it
     // applies: a projection, a sibling pair or a gated pair's combined values
     // (no split), whole 16-byte chunks of identity-layout rows; in the
@@ -3037,22 +3037,45 @@ struct XLSTMContractToMMAPass
     int64_t copyBytes = StagedMMAKernelBuilder::sharedEpilogueBytes(
         cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
         outElt.getIntOrFloatBitWidth() / 8);
-    bool throughShared =
-        sharedEpilogue && !split &&
-        (tile.tilesPerBlock == 1 ? copyBytes <= stageBytes
-                                 : stageBytes + copyBytes <= sharedBytes) &&
-        (!accumulate ||
-         (sharedEpilogueResiduals && !gated && outElt.isF32())) &&
-        (outElt.isBF16() || outElt.isF16() || outElt.isF32()) &&
-        outType.getLayout().isIdentity() &&
-        (!gated || !gated->secondOut ||
-         cast<MemRefType>(gated->secondOut.getType())
-             .getLayout()
-             .isIdentity()) &&
-        nStatic && *nStatic % 8 == 0;
+    auto sharedApplies = [&](bool severalTiles) {
+      return sharedEpilogue && !split &&
+             (!severalTiles ? copyBytes <= stageBytes
+                            : stageBytes + copyBytes <= sharedBytes) &&
+             (!accumulate ||
+              (sharedEpilogueResiduals && !gated && outElt.isF32())) &&
+             (outElt.isBF16() || outElt.isF16() || outElt.isF32()) &&
+             outType.getLayout().isIdentity() &&
+             (!gated || !gated->secondOut ||
+              cast<MemRefType>(gated->secondOut.getType())
+                  .getLayout()
+                  .isIdentity()) &&
+             nStatic && *nStatic % 8 == 0;
+    };
+    // A K of a few steps: several tiles a block, where asked; with
+    // short-k-tiles-per-block=0 as many as spread the launch's tiles (of
+    // all its heads) over about short-k-blocks blocks, at least one, and
+    // only where the results go through shared memory (direct stores
+    // measured slower: the sLSTM 768 block's gate heads 0.094 -> 0.120 ms
+    // on an H100, against 0.084 through shared memory).
+    Value perBlock;
+    if (shortKTilesPerBlock != 1 && !split && kSteps <= kShortKSteps &&
+        (shortKTilesPerBlock != 0 || sharedApplies(/*severalTiles=*/true))) {
+      tile.tilesPerBlock = shortKTilesPerBlock;
+      if (shortKTilesPerBlock) {
+        perBlock = cst(shortKTilesPerBlock);
+      } else {
+        Value all = arith::MulIOp::create(rewriter, loc, tiles,
+                                          cst(std::max<int64_t>(heads, 1)));
+        perBlock = arith::MaxUIOp::create(rewriter, loc,
+                                          ceilDiv(all, shortKBlocks), cst(1));
+      }
+      gridX = arith::CeilDivUIOp::create(rewriter, loc, tiles, perBlock);
+      gridY = one;
+    }
+    bool throughShared = sharedApplies(tile.severalTiles());
     if (throughShared)
       wholeTiles = false;
-    if (throughShared && tile.tilesPerBlock > 1)
+    if (throughShared && tile.severalTiles())
       shared = arith::ConstantIntOp::create(
           rewriter, loc, rewriter.getI32Type(), stageBytes + copyBytes);
     SmallVector<Value> operands = {x, w, out, m, n};
@@ -3062,6 +3085,10 @@ struct XLSTMContractToMMAPass
       operands.append({gated->second, cst(gated->columns)});
     if (gated && gated->secondOut)
       operands.push_back(gated->secondOut);
+    // (A run-time count of tiles a block: the last argument.)
+    int64_t perBlockArgument = operands.size();
+    if (tile.tilesPerBlock == 0)
+      operands.push_back(perBlock);
     std::string config;
     llvm::raw_string_ostream os(config);
     os << cfg.blockM << "x" << cfg.blockN << "x" << cfg.blockK << "/"
@@ -3074,7 +3101,7 @@ struct XLSTMContractToMMAPass
        << (f32PairStores ? " float32 pairs" : "")
        << (wholeTiles ? " whole-tile stores" : "")
        << (throughShared ? " shared epilogue" : "");
-    if (tile.tilesPerBlock > 1)
+    if (tile.severalTiles())
       os << " tiles a block " << tile.tilesPerBlock;
     if (gated)
       os << " gated " << gated->key << " second rows +"
@@ -3122,6 +3149,8 @@ struct XLSTMContractToMMAPass
               /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores);
           builder.wholeTileStores = wholeTiles;
           builder.sharedEpilogue = throughShared;
+          if (tile.tilesPerBlock == 0)
+            builder.tilesPerBlockArgument = kernel.args[perBlockArgument];
           builder.build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
                         kernel, inside);
         });
@@ -3137,6 +3166,9 @@ struct XLSTMContractToMMAPass
                       : Twine()) +
                (tile.tilesPerBlock > 1
                     ? ", " + Twine(tile.tilesPerBlock) + " tiles a block"
+                : tile.tilesPerBlock == 0
+                    ? ", several tiles a block (" + Twine(shortKBlocks) +
+                          " blocks at most)"
                     : Twine()) +
                (gated ? ", " + Twine(gated->note) : Twine()) +
                (heads ? ", one launch for its " + Twine(heads) + " heads"
@@ -3162,9 +3194,11 @@ struct XLSTMContractToMMAPass
           "and resident-weight-warps 4, 8 or 16");
       return signalPassFailure();
     }
-    if (shortKTilesPerBlock < 1 || shortKTilesPerBlock > 64) {
+    if (shortKTilesPerBlock < 0 || shortKTilesPerBlock > 64 ||
+        shortKBlocks < 1) {
       getOperation()->emitError(
-          "xlstm-contract-to-mma: short-k-tiles-per-block must be 1 to 64");
+          "xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64 "
+          "and short-k-blocks at least 1");
       return signalPassFailure();
     }
     if (gemvMaxRows < 0 || gemvMaxRows > 32 || gemvWarps < 1 ||

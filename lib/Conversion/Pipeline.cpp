@@ -376,6 +376,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "at most 8 K steps"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().shortKTilesPerBlock)};
+  Option<int64_t> mmaShortKBlocks{
+      *this, "mma-short-k-blocks",
+      llvm::cl::desc("xlstm-contract-to-mma short-k-blocks: the blocks "
+                     "short-k-tiles-per-block=0 spreads a launch's tiles "
+                     "over"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().shortKBlocks)};
   Option<int64_t> mmaSplitKBlocks{
       *this, "mma-split-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma split-k-blocks: split K below "
@@ -634,6 +640,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stagedTileLarge = o.mmaStagedTileLarge;
         options.mma.stagedTileNarrow = o.mmaStagedTileNarrow;
         options.mma.stagedTileShortK = o.mmaStagedTileShortK;
+        options.mma.shortKBlocks = o.mmaShortKBlocks;
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;
         options.mma.padK = o.mmaPadK;
