@@ -1074,11 +1074,10 @@ public:
 
   /// Tiles tile, tile + G, ... (G the grid's blocks, up to t.tilesPerBlock
   /// or tilesPerBlockArgument of them) one after another: the first tile's
-  /// first stages queued
-  /// before its turn, each next tile's after the K loop of the one before
-  /// and ahead of that one's stores, so that their loads are in flight
-  /// while it stores (a K of a few steps leaves the loads of a tile's first
-  /// stages and its stores unhidden otherwise).
+  /// first stages queued before its turn, each next tile's after the K loop
+  /// of the one before and ahead of that one's stores, so that their loads
+  /// are in flight while it stores (a K of a few steps leaves the loads of a
+  /// tile's first stages and its stores unhidden otherwise).
   void runTiles(
       Value x, Value w, Value sa, Value sb, Value m, Value n, int64_t k,
       int64_t stages, const xlstm::KernelCache::Body &kernel,

@@ -43,6 +43,7 @@
 // the K loop of the one before (behind a barrier) and ahead of its stores.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4" | FileCheck %s --check-prefix=MULTI
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=65" 2>&1 | FileCheck %s --check-prefix=BADMULTI
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
 // BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64 and short-k-blocks at least 1
 // The shared-memory epilogue (on by default) of such a block keeps its copy
 // behind the stages, where the next tile's loads are in flight while a tile
@@ -64,6 +65,10 @@
 // count to the kernel, whose tile loop runs to it:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0" | FileCheck %s --check-prefix=RUNTIME
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=100" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEREPORT
+// Without the shared epilogue (direct stores measured slower with several
+// tiles a block) the run-time count keeps a tile a block:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 shared-epilogue=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEDIRECT
+// RUNTIMEDIRECT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
 // RUNTIME-LABEL: func @gate_blocks
 // RUNTIME:         %[[ALL:.+]] = arith.muli %[[TILES:[0-9]+]], %c4{{[_0-9]*}} : index
 // RUNTIME:         %[[SPREAD:.+]] = arith.ceildivui %[[ALL]], %c264{{[_0-9]*}} : index
