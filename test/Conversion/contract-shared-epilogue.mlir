@@ -7,12 +7,12 @@
 // each stored to its own output; a gated pair's combined values one; an
 // accumulating projection's float32 sums are added to its output a chunk at
 // a time.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0" | FileCheck %s --check-prefix=OFF
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1" | FileCheck %s --check-prefix=RESIDUAL
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1 accumulate-in-epilogue=0" | FileCheck %s --check-prefix=FROMSTART
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=RESIDUAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1 accumulate-in-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=FROMSTART
 // In PTX, with no diagnostics on the way (the copy's views are memrefs of
 // vectors, which lower with the workgroup address space): 4-byte shared
 // stores, 16-byte shared loads and 16-byte global stores.

@@ -1,6 +1,6 @@
 // The staged GEMM's swizzle at row widths other than 64 and 128 bytes.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x48/2x4 staged-tile-large= staged-group-m=0 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SIX
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x16/2x4 staged-tile-large= staged-group-m=0 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=TWO
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x48/2x4 staged-tile-large= staged-group-m=0 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=SIX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x16/2x4 staged-tile-large= staged-group-m=0 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=TWO
 
 // Rows of 96 bytes (6 chunks): XOR keys below 2, the largest power of two
 // dividing 6, so a chunk only trades places with its pair's other half and

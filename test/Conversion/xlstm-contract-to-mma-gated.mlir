@@ -5,15 +5,15 @@
 // stores the op's result, evaluated in the kernel, two bf16 at a time. For
 // M <= gemv-max-rows the decoding kernels write the two float32 buffers,
 // which then live in that branch only, and the op runs after them there.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 shared-epilogue=0" | FileCheck %s --check-prefix=KERNEL
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-pairs=0 gated-decoding=0" | FileCheck %s --check-prefix=OFF
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=0 --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-pairs=0 gated-decoding=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // With gated-decoding the decoding kernels stream both W too and store the
 // op's result: no float32 buffers and no elementwise kernel in any branch.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=1 | FileCheck %s --check-prefix=DEC
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=1 gemv-min-n=0" | FileCheck %s --check-prefix=DEC-GEMV
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gated-decoding=1 --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEC-REPORT
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=DEC
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=1 gemv-min-n=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=DEC-GEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEC-REPORT
 
 #x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #w = affine_map<(d0, d1, d2, d3) -> (d2, d3)>

@@ -1,25 +1,25 @@
 // The direct kernel (fragments from global memory):
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --cse | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2 gemv-max-rows=0" | FileCheck %s --check-prefix=TILE
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0" 2>&1 | FileCheck %s --check-prefix=BAD
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="stages=1" 2>&1 | FileCheck %s --check-prefix=BADSTAGES
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=stages=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=tf32=1 | FileCheck %s --check-prefix=PLAIN
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=TILE
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="stages=1 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADSTAGES
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1" --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="tf32=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PLAIN
 // The staged kernel (the default where K % 32 == 0):
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0" --cse | FileCheck %s --check-prefix=STAGED
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=STAGED
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=STAGEDPTX
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=WIDE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/3 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SHAPE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=WIDE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/3 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=SHAPE
 // RUN: %if ptxas %{ xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x256x64/2x4 staged-tile-large= staged-group-m=8 stages=3 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=WIDEBIN %}
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4" 2>&1 | FileCheck %s --check-prefix=BADTILE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0 f32-pair-stores=0" --cse | FileCheck %s --check-prefix=SPLIT
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=100x128x32/2x4 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0 f32-pair-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=SPLIT
 // RUN: xlstm-opt %s --pass-pipeline="builtin.module(xlstm-contract-to-mma{staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 split-k-blocks=128 gemv-max-rows=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=SPLITPTX
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4" 2>&1 | FileCheck %s --check-prefix=BIGTILE
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 staged-swizzle=0" --cse | FileCheck %s --check-prefix=PADDED
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/4 shared-bytes=232448 gemv-max-rows=0" --cse | FileCheck %s --check-prefix=SM90
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile-large=128x256x64/2x4/4" 2>&1 | FileCheck %s --check-prefix=SM90BAD
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="shared-bytes=1024" 2>&1 | FileCheck %s --check-prefix=BADBYTES
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=64x64x32/2x2 staged-tile-large= shared-bytes=49152" 2>&1 | FileCheck %s --check-prefix=FALLBACKBYTES
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=256x256x64/2x4 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BIGTILE
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x32/2x4 staged-tile-large= staged-group-m=0 staged-swizzle=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=PADDED
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="staged-tile=128x128x64/2x2/4 staged-tile-large=128x256x64/2x4/4 shared-bytes=232448 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=SM90
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile-large=128x256x64/2x4/4 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=SM90BAD
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="shared-bytes=1024 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADBYTES
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="staged-tile=64x64x32/2x2 staged-tile-large= shared-bytes=49152 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=FALLBACKBYTES
 
 // Every kernel is a gpu.func built once per configuration and operand
 // types (kernels repeat across a model's blocks), launched by
@@ -75,10 +75,10 @@
 // kernels, one for M = 1 (two 16-byte loads of W per lane per step), one for
 // up to 16 rows; a warp per row of W, float32 FMAs, a butterfly of shuffles;
 // larger M the tensor-core kernel in the else branch.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-min-n=0 --cse | FileCheck %s --check-prefix=GEMV
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-max-rows=0 | FileCheck %s --check-prefix=NOGEMV
-// RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=33" 2>&1 | FileCheck %s --check-prefix=BADGEMV
-// RUN: xlstm-opt %s --xlstm-contract-to-mma=gemv-min-n=0 --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=GEMVPTX
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s --check-prefix=GEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=NOGEMV
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=33 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADGEMV
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 staged-tile-short-k= short-k-tiles-per-block=1" --gpu-kernel-outlining | xlstm-opt --xlstm-gpu-to-ptx | FileCheck %s --check-prefix=GEMVPTX
 // GEMV-LABEL: func @projection(
 // GEMV:         %[[M:.+]] = memref.dim
 // GEMV:         %[[FEW:.+]] = arith.cmpi ule, %[[M]], %c16

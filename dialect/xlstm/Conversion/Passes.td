@@ -232,16 +232,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "128x64x64/2x2/4 for the sLSTM's gate blocks of 192 columns, "
            "where 128-column tiles leave half a tile idle; empty: none)">,
     Option<"stagedTileShortK", "staged-tile-short-k", "std::string",
-           /*default=*/"\"\"",
+           /*default=*/"\"128x128x32/2x2/3\"",
            "The pipelined kernel's configuration where K is at most 8 of its "
            "K steps (the sLSTM's gate heads: K = 192): 32-wide K steps in 3 "
            "stages leave room behind them for the shared-epilogue copy of a "
            "block running several tiles at 2 blocks per SM (84 KB; with "
            "short-k-tiles-per-block, measured on an H100: 0.084 ms for the "
            "sLSTM 768 block's gate heads, 0.0855 with 4 stages, 0.094 for the "
-           "default tile a block; to become the default once the GPU has "
-           "checked it with short-k-tiles-per-block=0; empty: the default "
-           "tile)">,
+           "default tile a block; empty: the default tile)">,
     Option<"stagedLargeMinBlocks", "staged-large-min-blocks", "int64_t",
            /*default=*/"264",
            "Tiles of staged-tile-large from which it is used (264: two "
@@ -354,16 +352,20 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "H100/H200: each loads its W once); each takes as many "
            "consecutive slices as that leaves">,
     Option<"shortKTilesPerBlock", "short-k-tiles-per-block", "int64_t",
-           /*default=*/"1",
+           /*default=*/"0",
            "Output tiles each block of the pipelined kernel runs, one after "
            "another, where K is at most 8 of its K steps (the sLSTM's gate "
-           "heads: 6 of 32): the next tile's first stages are loaded before "
-           "the previous tile's stores (with shared-epilogue its copy lies "
+           "heads: 6 of 32) and, where staged-tile-short-k is set, in that "
+           "configuration only (the default tile's stages and copy leave one "
+           "block an SM: the sLSTM 512 block's gated FFN, K of 8 steps of "
+           "64, 0.079 -> 0.117 ms): the next tile's first stages are "
+           "loaded before the previous tile's stores (with shared-epilogue "
+           "its copy lies "
            "behind the stages), a grid that many times smaller; 0: as many "
            "as spread the launch's tiles over at most short-k-blocks blocks "
            "(chosen at run time from M), 1: a tile a block. Measured on an "
-           "H100 with staged-tile-short-k=128x128x32/2x2/3 and 6 tiles a "
-           "block: the sLSTM 768 block's gate heads 0.094 -> 0.084 ms">,
+           "H100 with 128x128x32/2x2/3: the sLSTM 768 block's gate heads "
+           "0.092 -> 0.084 ms, 512's 0.057 -> 0.052">,
     Option<"shortKBlocks", "short-k-blocks", "int64_t", /*default=*/"264",
            "Blocks that short-k-tiles-per-block=0 spreads a launch's tiles "
            "over: 2 blocks of the 128x128 tiles on each of the H100's and "
