@@ -276,6 +276,11 @@ if len(argmax) == 2:
         "name": "7b greedy bf16 vs f32 with float32's prefix >= 30/32",
         "ok": ok, "output": "%d of 32 equal (f32 on its own path: %d)" %
         (same, consistent)})
+    # (Printed now too: the wide sample below may outlast a device call.)
+    print("7b greedy bf16 vs f32 with float32's prefix: %d of 32 equal "
+          "(f32 on its own path: %d) %s" % (same, consistent,
+                                            "ok" if ok else "FAIL"),
+          flush=True)
 
 # The same for each bf16 variant bundle of `gpu-check.sh prepare hf OPTS`
 # (reported, not checked): which lowering choice moves bf16's decisions.

@@ -324,7 +324,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "the residual adds of out_proj and FFN down) with float32 "
            "outputs take it too, each 16-byte chunk of out read, added to "
            "and stored back (with accumulate-in-epilogue; else their sums "
-           "already hold out), instead of the whole-tile or guarded stores">,
+           "already hold out), instead of the whole-tile or guarded stores "
+           "(measured slower on an H100: 7B block 9.10 -> 9.14 ms, 24 mLSTM "
+           "blocks 45.7 -> 46.2 ms)">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
