@@ -607,8 +607,9 @@ private:
     c.tid = launch.getThreadIds().x;
     c.lane = remui(c.tid, idx(32));
     c.warp = divui(c.tid, idx(32));
-    c.g = divui(c.lane, idx(4));
-    c.t = remui(c.lane, idx(4));
+    MmaLane mmaLane = MmaLane::of(b, loc, c.lane);
+    c.g = mmaLane.group;
+    c.t = mmaLane.inGroup;
     c.seq = memref::DimOp::create(b, loc, io.q, idx(2));
     c.last = sub(c.seq, idx(1));
     c.t0 = mul(c.chunkIdx, idx(io.chunk));
@@ -982,7 +983,8 @@ public:
     Value q0 = mul(qTileIdx, idx(io.dvTile));
     Value tid = launch.getThreadIds().x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
-    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
+    MmaLane mmaLane = MmaLane::of(b, loc, lane);
+    Value g = mmaLane.group, t = mmaLane.inGroup;
     Value seq = memref::DimOp::create(b, loc, io.k, idx(2));
     Value last = sub(seq, idx(1));
     Value numChunks = arith::CeilDivUIOp::create(b, loc, seq, idx(L));

@@ -527,8 +527,8 @@ public:
     Value tid = threadIds.x;
     Value lane = arith::RemUIOp::create(b, loc, tid, c32);
     Value warp = arith::DivUIOp::create(b, loc, tid, c32);
-    Value g = arith::DivUIOp::create(b, loc, lane, idx(4));
-    Value t2 = mul(arith::RemUIOp::create(b, loc, lane, idx(4)), idx(2));
+    xlstm::MmaLane mmaLane = xlstm::MmaLane::of(b, loc, lane);
+    Value g = mmaLane.group, t2 = mmaLane.pairColumn(b, loc);
     Value warpM = arith::DivUIOp::create(b, loc, warp, idx(tile.warpsN));
     Value warpN = arith::RemUIOp::create(b, loc, warp, idx(tile.warpsN));
     // Rows (dynamic, possibly many) on grid x, whose limit is 2^31 - 1.
@@ -892,7 +892,8 @@ public:
                                         elt.getIntOrFloatBitWidth() / 8);
     Value tid = kernel.threadIds.x;
     Value lane = remui(tid, 32), warp = divui(tid, 32);
-    Value g = divui(lane, 4), t2 = mul(remui(lane, 4), idx(2));
+    xlstm::MmaLane mmaLane = xlstm::MmaLane::of(b, loc, lane);
+    Value g = mmaLane.group, t2 = mmaLane.pairColumn(b, loc);
     Value warpM = divui(warp, t.warpsN), warpN = remui(warp, t.warpsN);
     // One output tile at (m0, n0): its accumulators, K loop and stores.
     // Without `ownPrologue` its first stages were queued before (several
@@ -1512,7 +1513,8 @@ public:
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
     Value wm0 = mul(divui(warp, idx(t.warpsN)), idx(t.tilesM() * 16));
     Value wn0 = mul(remui(warp, idx(t.warpsN)), idx(t.tilesN() * 8));
-    Value gRow = divui(lane, idx(4)), t2 = mul(remui(lane, idx(4)), idx(2));
+    xlstm::MmaLane mmaLane = xlstm::MmaLane::of(b, loc, lane);
+    Value gRow = mmaLane.group, t2 = mmaLane.pairColumn(b, loc);
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
     int64_t rowBytes = t.k * 2;
     forRange(
@@ -1582,7 +1584,8 @@ public:
              const xlstm::KernelCache::Body &kernel) {
     Value tid = kernel.threadIds.x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
-    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
+    xlstm::MmaLane mmaLane = xlstm::MmaLane::of(b, loc, lane);
+    Value g = mmaLane.group, t = mmaLane.inGroup;
     Value m0 = add(mul(kernel.blockIds.x, idx(blockM)),
                    mul(divui(warp, idx(warpsN)), idx(tilesM * 16)));
     Value n0 = add(mul(kernel.blockIds.y, idx(blockN)),
@@ -1924,7 +1927,8 @@ public:
     Value partial = kernel.workgroup[0];
     Value tid = kernel.threadIds.x;
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
-    Value g = divui(lane, idx(4)), t = remui(lane, idx(4));
+    xlstm::MmaLane mmaLane = xlstm::MmaLane::of(b, loc, lane);
+    Value g = mmaLane.group, t = mmaLane.inGroup;
     Value n0 = mul(kernel.blockIds.x, idx(columnsPerBlock(bool(gated))));
     Value lastM = sub(m, idx(1)), lastN = sub(n, idx(1));
     // Rows past N and M are read clamped (valid memory) and never stored.

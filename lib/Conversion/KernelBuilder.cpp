@@ -163,6 +163,15 @@ Value KernelBuilder::mul(Value x, Value y) {
 Value KernelBuilder::divui(Value x, Value y) {
   return arith::DivUIOp::create(b, loc, x, y);
 }
+MmaLane MmaLane::of(OpBuilder &b, Location loc, Value lane) {
+  Value four = arith::ConstantIndexOp::create(b, loc, 4);
+  return {arith::DivUIOp::create(b, loc, lane, four),
+          arith::RemUIOp::create(b, loc, lane, four)};
+}
+Value MmaLane::pairColumn(OpBuilder &b, Location loc) const {
+  return arith::MulIOp::create(b, loc, inGroup,
+                               arith::ConstantIndexOp::create(b, loc, 2));
+}
 Value KernelBuilder::remui(Value x, Value y) {
   return arith::RemUIOp::create(b, loc, x, y);
 }

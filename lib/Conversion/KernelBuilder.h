@@ -54,6 +54,19 @@ mlir::MemRefType sharedMemoryType(mlir::MLIRContext *context,
                                   llvm::ArrayRef<int64_t> shape,
                                   mlir::Type element);
 
+/// A lane's place in mma.sync's m16n8 fragments (PTX ISA, "Matrix Fragments
+/// for mma.m16n8k16" and "m16n8k8"): its `group`, lane / 4, holds rows
+/// group and group + 8 of A and of the accumulators and column group of B;
+/// its place in the group, `inGroup` (lane % 4), holds the accumulator
+/// columns 2 inGroup and 2 inGroup + 1, and the k pair from 2 inGroup of a
+/// 16-bit A and B (k inGroup and inGroup + 4 of a tf32 one).
+struct MmaLane {
+  mlir::Value group, inGroup;
+  static MmaLane of(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lane);
+  /// 2 inGroup: the first of the lane's two accumulator columns of a tile.
+  mlir::Value pairColumn(mlir::OpBuilder &b, mlir::Location loc) const;
+};
+
 /// Kernels built once per configuration rather than once per launch site.
 /// A model repeats its blocks, so most launches of a kernel family share
 /// their shapes and types: building, canonicalising, outlining and

@@ -498,7 +498,8 @@ public:
     Value hd = launch.getBlockIds().x, rowBlock = launch.getBlockIds().y;
     Value tid = launch.getThreadIds().x;
     Value warp = divui(tid, idx(32)), lane = remui(tid, idx(32));
-    Value grp = divui(lane, idx(4)), tig = remui(lane, idx(4));
+    MmaLane mmaLane = MmaLane::of(b, loc, lane);
+    Value grp = mmaLane.group, tig = mmaLane.inGroup;
     Value batch = memref::DimOp::create(b, loc, io.gates[0], idx(0));
     Type i32 = b.getI32Type(), f32 = b.getF32Type();
     int64_t kTiles = dh / 16, tilesM = shape.tilesM, rows = shape.rows;
