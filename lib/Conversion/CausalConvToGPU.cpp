@@ -72,9 +72,13 @@ public:
 
   /// `vec` channels per thread (one vector load of each row), `positions`
   /// consecutive positions.
-  CausalConvKernel(OpBuilder &b, Location loc, int64_t vec, int64_t positions)
-      : KernelBuilder(b, loc, b.getF32Type()), vec(vec),
-        positions(positions) {}
+  /// With `wholeRuns`, a run that ends inside the sequence (all but a row's
+  /// last, checked per thread) takes a branch without the clamped loads and
+  /// guarded stores that the last run needs.
+  CausalConvKernel(OpBuilder &b, Location loc, int64_t vec, int64_t positions,
+                   bool wholeRuns = false)
+      : KernelBuilder(b, loc, b.getF32Type()), vec(vec), positions(positions),
+        wholeRuns(wholeRuns) {}
 
   /// One thread per (batch row, run of `positions` positions, V
   /// channels), and per (batch row, V channels) one more for the final
@@ -130,28 +134,51 @@ public:
       // The run's inputs, all loaded before the first store: the stores
       // might alias them as far as the compiler knows, so loads emitted
       // between stores would wait for each position's math in turn.
-      // Past the end (the last run's tail): read a valid row, store
-      // nothing.
+      // Past the end (the last run's tail, `whole` false): read a valid
+      // row, store nothing. In a whole run the positions' addresses are
+      // the first one's plus constants.
       // (Kept in the input's type until used: fewer registers.)
-      Value last = sub(seq, idx(1));
-      SmallVector<Value> runInputs;
-      for (int64_t t = 0; t < positions; ++t)
-        runInputs.push_back(loadRaw(
-            io.x, {row, arith::MinUIOp::create(b, loc, add(u0, idx(t)), last),
-                   c}));
-      for (int64_t t = 0; t < positions; ++t) {
-        Value u = add(u0, idx(t));
-        window.push_back(toCompute(runInputs[t]));
-        // y[u] = bias + sum_k w[:, k] * padded[u + k].
-        SmallVector<Value> acc(bias);
-        for (int64_t k = 0; k < io.taps; ++k)
-          for (int64_t e = 0; e < vec; ++e)
-            acc[e] = math::FmaOp::create(b, loc, w[e][k], window[k][e], acc[e]);
-        ifThen(ult(u, seq), [&] {
-          storeRow(io.epilogue ? applyEpilogue(io, acc) : acc, io.y,
-                   {row, u, c});
-        });
-        window.erase(window.begin());
+      auto emitRun = [&](SmallVector<SmallVector<Value>> window, bool whole) {
+        Value last = sub(seq, idx(1));
+        SmallVector<Value> runInputs;
+        for (int64_t t = 0; t < positions; ++t) {
+          Value u = add(u0, idx(t));
+          runInputs.push_back(loadRaw(
+              io.x,
+              {row, whole ? u : arith::MinUIOp::create(b, loc, u, last), c}));
+        }
+        for (int64_t t = 0; t < positions; ++t) {
+          Value u = add(u0, idx(t));
+          window.push_back(toCompute(runInputs[t]));
+          // y[u] = bias + sum_k w[:, k] * padded[u + k].
+          SmallVector<Value> acc(bias);
+          for (int64_t k = 0; k < io.taps; ++k)
+            for (int64_t e = 0; e < vec; ++e)
+              acc[e] =
+                  math::FmaOp::create(b, loc, w[e][k], window[k][e], acc[e]);
+          auto storeOutput = [&] {
+            storeRow(io.epilogue ? applyEpilogue(io, acc) : acc, io.y,
+                     {row, u, c});
+          };
+          if (whole)
+            storeOutput();
+          else
+            ifThen(ult(u, seq), storeOutput);
+          window.erase(window.begin());
+        }
+      };
+      if (wholeRuns && positions > 1) {
+        Value ends = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                                           add(u0, idx(positions)), seq);
+        auto split = scf::IfOp::create(b, loc, TypeRange{}, ends,
+                                       /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(split.thenBlock());
+        emitRun(window, /*whole=*/true);
+        b.setInsertionPointToStart(split.elseBlock());
+        emitRun(window, /*whole=*/false);
+      } else {
+        emitRun(window, /*whole=*/false);
       }
       if (io.final) {
         // Final state row j: padded position S + j.
@@ -275,6 +302,7 @@ private:
   }
 
   int64_t vec, positions;
+  bool wholeRuns;
 };
 
 struct XLSTMCausalConvToGPUPass
@@ -391,12 +419,13 @@ struct XLSTMCausalConvToGPUPass
                (io.vec == 1 ? " channel" : " channels") + " x " +
                std::to_string(positions) +
                (positions == 1 ? " position" : " positions") + " per thread" +
+               (wholeRuns && positions > 1 ? ", whole runs unguarded" : "") +
                epilogue,
            when},
           op.getInput());
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      CausalConvKernel(rewriter, loc, io.vec, positions)
+      CausalConvKernel(rewriter, loc, io.vec, positions, wholeRuns)
           .build(io, batch, seq, runs, runsPerRow, launch);
     };
     if (xType.getDimSize(1) == 1) {

@@ -598,6 +598,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-causal-conv-to-gpu vector-bytes: bytes of "
                      "channels per thread"),
       llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().vectorBytes)};
+  Option<bool> convWholeRuns{
+      *this, "conv-whole-runs",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu whole-runs: runs inside the "
+                     "sequence without clamped loads or guarded stores"),
+      llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().wholeRuns)};
   Option<bool> convEpilogueF32{
       *this, "conv-epilogue-f32",
       llvm::cl::desc("xlstm-causal-conv-to-gpu epilogue-f32: the fused "
@@ -702,6 +707,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.convKernel = o.convKernel;
         options.conv.runLength = o.convRunLength;
         options.conv.vectorBytes = o.convVectorBytes;
+        options.conv.wholeRuns = o.convWholeRuns;
         options.conv.epilogueF32 = o.convEpilogueF32;
         options.conv.epilogueApprox = o.convEpilogueApprox;
         options.headwiseKernel = o.headwiseKernel;

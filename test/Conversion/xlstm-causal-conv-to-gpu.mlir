@@ -46,6 +46,24 @@
 // RUN4-NOT:      vector.store {{.*}} : memref<?x?x256xbf16>, vector<4xbf16>
 // RUN4:        } else {
 // RUN4:        kernel = "causal conv, 4 channels x 4 positions per thread"
+// With whole-runs, a run that ends inside the sequence takes a branch
+// whose loads are not clamped to the last position and whose stores are not
+// guarded; the row's last run keeps both.
+// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='whole-runs=1' | FileCheck %s --check-prefix=WHOLE
+// WHOLE-LABEL:    func @with_state
+// WHOLE:          gpu.launch
+// WHOLE:            %[[END:.+]] = arith.addi %{{.+}}, %c8{{[_0-9]*}} : index
+// WHOLE-NEXT:       %[[INSIDE:.+]] = arith.cmpi ule, %[[END]], %{{.+}} : index
+// WHOLE-NEXT:       scf.if %[[INSIDE]] {
+// WHOLE-NOT:          arith.minui
+// WHOLE-COUNT-8:      vector.load %{{.+}} : memref<?x?x256xbf16>, vector<4xbf16>
+// WHOLE-NOT:          scf.if
+// WHOLE-COUNT-8:      vector.store {{.*}} : memref<?x?x256xbf16>, vector<4xbf16>
+// WHOLE-NEXT:       } else {
+// WHOLE-COUNT-8:      arith.minui
+// WHOLE-COUNT-8:      scf.if
+// WHOLE:            kernel = "causal conv, 4 channels x 8 positions per thread, whole runs unguarded"
+// WHOLE:            kernel = "causal conv, 4 channels x 1 position per thread"
 // vector-bytes sets the channels a thread takes.
 // V16-LABEL:   func @with_state
 // V16-COUNT-8:   vector.store {{.*}} : memref<?x?x256xbf16>, vector<8xbf16>

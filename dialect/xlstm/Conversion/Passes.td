@@ -887,6 +887,13 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
     Option<"vectorBytes", "vector-bytes", "int64_t", /*default=*/"8",
            "Bytes of consecutive channels a thread loads at once (4, 8 or "
            "16), where the channels divide into them">,
+    Option<"wholeRuns", "whole-runs", "bool", /*default=*/"false",
+           "A run that ends inside the sequence (every run of a row but its "
+           "last, checked per thread) takes a branch that loads its "
+           "positions unclamped and stores them unguarded, their addresses "
+           "the first one's plus constants (the sLSTM 768 block's conv: "
+           "575 -> 438 PTX instructions for a run, 80 -> 76 registers); off "
+           "until the GPU has checked and timed it">,
     Option<"epilogueF32", "epilogue-f32", "bool", /*default=*/"true",
            "The fused elementwise op in float32, rounded once at the store; "
            "off: in its own types, op by op, as its own kernel would">,
