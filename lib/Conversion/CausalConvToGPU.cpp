@@ -139,7 +139,7 @@ public:
       // the first one's plus constants.
       // (Kept in the input's type until used: fewer registers.)
       auto emitRun = [&](SmallVector<SmallVector<Value>> window, bool whole) {
-        Value last = sub(seq, idx(1));
+        Value last = whole ? Value() : sub(seq, idx(1));
         SmallVector<Value> runInputs;
         for (int64_t t = 0; t < positions; ++t) {
           Value u = add(u0, idx(t));
