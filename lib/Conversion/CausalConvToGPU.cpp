@@ -72,9 +72,10 @@ public:
 
   /// `vec` channels per thread (one vector load of each row), `positions`
   /// consecutive positions.
-  /// With `wholeRuns`, a run that ends inside the sequence (all but a row's
-  /// last, checked per thread) takes a branch without the clamped loads and
-  /// guarded stores that the last run needs.
+  /// With `wholeRuns` (runs of more than one position), a run that ends
+  /// inside the sequence (all but a row's last, checked per thread) takes a
+  /// branch without the clamped loads and guarded stores that the last run
+  /// needs.
   CausalConvKernel(OpBuilder &b, Location loc, int64_t vec, int64_t positions,
                    bool wholeRuns = false)
       : KernelBuilder(b, loc, b.getF32Type()), vec(vec), positions(positions),
@@ -167,7 +168,7 @@ public:
           window.erase(window.begin());
         }
       };
-      if (wholeRuns && positions > 1) {
+      if (wholeRuns) {
         Value ends = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
                                            add(u0, idx(positions)), seq);
         auto split = scf::IfOp::create(b, loc, TypeRange{}, ends,
@@ -405,6 +406,7 @@ struct XLSTMCausalConvToGPUPass
           .getResult();
     };
     auto emitLaunch = [&](int64_t positions, const std::string &when) {
+      bool unguardedRuns = wholeRuns && positions > 1;
       Value runs, runsPerRow;
       Value threads = threadsFor(positions, runs, runsPerRow);
       Value blocks = arith::CeilDivUIOp::create(
@@ -419,13 +421,12 @@ struct XLSTMCausalConvToGPUPass
                (io.vec == 1 ? " channel" : " channels") + " x " +
                std::to_string(positions) +
                (positions == 1 ? " position" : " positions") + " per thread" +
-               (wholeRuns && positions > 1 ? ", whole runs unguarded" : "") +
-               epilogue,
+               (unguardedRuns ? ", whole runs unguarded" : "") + epilogue,
            when},
           op.getInput());
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      CausalConvKernel(rewriter, loc, io.vec, positions, wholeRuns)
+      CausalConvKernel(rewriter, loc, io.vec, positions, unguardedRuns)
           .build(io, batch, seq, runs, runsPerRow, launch);
     };
     if (xType.getDimSize(1) == 1) {

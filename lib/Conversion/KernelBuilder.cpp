@@ -163,15 +163,6 @@ Value KernelBuilder::mul(Value x, Value y) {
 Value KernelBuilder::divui(Value x, Value y) {
   return arith::DivUIOp::create(b, loc, x, y);
 }
-MmaLane MmaLane::of(OpBuilder &b, Location loc, Value lane) {
-  Value four = arith::ConstantIndexOp::create(b, loc, 4);
-  return {arith::DivUIOp::create(b, loc, lane, four),
-          arith::RemUIOp::create(b, loc, lane, four)};
-}
-Value MmaLane::pairColumn(OpBuilder &b, Location loc) const {
-  return arith::MulIOp::create(b, loc, inGroup,
-                               arith::ConstantIndexOp::create(b, loc, 2));
-}
 Value KernelBuilder::remui(Value x, Value y) {
   return arith::RemUIOp::create(b, loc, x, y);
 }
@@ -562,6 +553,17 @@ std::array<Value, 2> KernelBuilder::unpackPair(Value reg, Type elt) {
       b, loc, VectorType::get({2}, b.getF32Type()), pair);
   return {vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{0}),
           vector::ExtractOp::create(b, loc, wide, ArrayRef<int64_t>{1})};
+}
+
+MmaLane MmaLane::of(OpBuilder &b, Location loc, Value lane) {
+  Value four = arith::ConstantIndexOp::create(b, loc, 4);
+  return {arith::DivUIOp::create(b, loc, lane, four),
+          arith::RemUIOp::create(b, loc, lane, four)};
+}
+
+Value MmaLane::pairColumn(OpBuilder &b, Location loc) const {
+  return arith::MulIOp::create(b, loc, inGroup,
+                               arith::ConstantIndexOp::create(b, loc, 2));
 }
 
 } // namespace xlstm
