@@ -33,6 +33,7 @@
 #include "mlir/Parser/Parser.h"
 #endif
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -309,6 +310,33 @@ public:
   virtual llvm::Error checkSize(const config::ModelSpec &, int64_t, int64_t) {
     return llvm::Error::success();
   }
+
+  /// --generate: `count` greedy tokens per row after a prefill that left
+  /// `states` and chose `first` (batch x 1). Each row feeds the argmax of
+  /// its last logits back in.
+  struct Greedy {
+    reference::Tensor tokens;              ///< (batch, count), fed in order
+    std::vector<reference::Tensor> logits; ///< (batch, 1, vocab) per token
+    std::vector<reference::Tensor> states; ///< after the last token
+  };
+  virtual llvm::Expected<Greedy>
+  generateGreedy(std::vector<reference::Tensor> states, reference::Tensor first,
+                 int64_t count) {
+    int64_t batch = first.dim(0);
+    Greedy g{reference::Tensor({batch, count}), {}, std::move(states)};
+    reference::Tensor token = std::move(first);
+    for (int64_t t = 0; t < count; ++t) {
+      for (int64_t b = 0; b < batch; ++b)
+        g.tokens.data[b * count + t] = token.data[b];
+      llvm::Expected<Result> r = step(token, g.states);
+      if (!r)
+        return r.takeError();
+      token = argmaxLast(r->output);
+      g.logits.push_back(std::move(r->output));
+      g.states = std::move(r->states);
+    }
+    return g;
+  }
 };
 
 #if XLSTM_HAVE_REFERENCE
@@ -416,6 +444,8 @@ public:
     device->context = &device->session->getContext();
     device->model->setGraphReplay(cudaGraphs && !profile);
     device->inputWidth = spec.hasTokens() ? 0 : spec.embeddingDim();
+    device->outputWidth =
+        spec.hasTokens() ? spec.vocabSize() : spec.embeddingDim();
     return device;
   }
   llvm::ArrayRef<weights::ParamDesc> params() const override {
@@ -482,6 +512,54 @@ public:
     for (const reference::Tensor &t : states)
       arrays.push_back(toHostArray(t));
     return convert(model->step(in->view, arrays));
+  }
+
+  /// The states stay on the device between tokens (one upload of the
+  /// prefill's, one download at the end); only each token's logits come
+  /// back, for the argmax and the output file.
+  llvm::Expected<Greedy> generateGreedy(std::vector<reference::Tensor> states,
+                                        reference::Tensor first,
+                                        int64_t count) override {
+    int64_t batch = first.dim(0);
+    llvm::Expected<std::unique_ptr<runtime::GPUModel::DeviceState>> state =
+        model->createState(batch);
+    if (!state)
+      return state.takeError();
+    llvm::scope_exit forget([&] { model->forgetState(**state); });
+    std::vector<runtime::HostArray> arrays;
+    for (const reference::Tensor &t : states)
+      arrays.push_back(toHostArray(t));
+    if (llvm::Error e = model->writeState(**state, arrays))
+      return std::move(e);
+    Greedy g{reference::Tensor({batch, count}), {}, {}};
+    std::vector<int64_t> token(batch);
+    for (int64_t b = 0; b < batch; ++b)
+      token[b] = static_cast<int64_t>(first.data[b]);
+    std::vector<float> logits(batch * outputWidth);
+    for (int64_t t = 0; t < count; ++t) {
+      for (int64_t b = 0; b < batch; ++b)
+        g.tokens.data[b * count + t] = double(token[b]);
+      runtime::GPUModel::HostInput one;
+      one.tokens = token.data();
+      one.batch = batch;
+      one.seq = 1;
+      if (llvm::Error e = model->decodeStep(one, **state, logits))
+        return std::move(e);
+      reference::Tensor out({batch, 1, outputWidth});
+      std::copy(logits.begin(), logits.end(), out.data.begin());
+      for (int64_t b = 0; b < batch; ++b) {
+        const float *row = &logits[b * outputWidth];
+        token[b] = std::max_element(row, row + outputWidth) - row;
+      }
+      g.logits.push_back(std::move(out));
+    }
+    llvm::Expected<std::vector<runtime::HostArray>> final =
+        model->readState(**state);
+    if (!final)
+      return final.takeError();
+    for (const runtime::HostArray &a : *final)
+      g.states.push_back(toReference(a));
+    return g;
   }
 
   /// A benchmark report as JSON on stdout and in --bench-json.
@@ -723,7 +801,8 @@ public:
     model->forgetState(**state);
     return printReport(std::move(report));
   }
-  /// The output's last dimension (for --bench-decode's argmax).
+  /// The output's last dimension (the argmax of --bench-decode and
+  /// --generate).
   int64_t outputWidth = 0;
 
 private:
@@ -937,8 +1016,6 @@ int main(int argc, char **argv) {
     if (device != Device::Cuda)
       return fail("--bench-decode times the GPU: use it with --device=cuda");
     auto *cuda = static_cast<CudaDevice *>(model.get());
-    cuda->outputWidth =
-        spec->hasTokens() ? spec->vocabSize() : spec->embeddingDim();
     if (llvm::Error e =
             cuda->benchmarkDecode(input, modelPath, benchDecode, loadSeconds))
       return fail(std::move(e));
@@ -1001,24 +1078,16 @@ int main(int argc, char **argv) {
         addOutput((prefix + llvm::StringRef(name).drop_front(6)).str(), t);
     };
     addStates("prefill_state");
-    reference::Tensor token = argmaxLast(prefill->output);
-    reference::Tensor tokens({batchSize, generate.getValue()});
-    std::vector<reference::Tensor> logits;
-    for (int64_t t = 0; t < generate; ++t) {
-      for (int64_t b = 0; b < batchSize; ++b)
-        tokens.data[b * generate + t] = token.data[b];
-      llvm::Expected<ModelDevice::Result> r = model->step(token, state);
-      if (!r)
-        return fail(r.takeError());
-      token = argmaxLast(r->output);
-      logits.push_back(std::move(r->output));
-      state = std::move(r->states);
-    }
+    llvm::Expected<ModelDevice::Greedy> greedy =
+        model->generateGreedy(state, argmaxLast(prefill->output), generate);
+    if (!greedy)
+      return fail(greedy.takeError());
+    state = std::move(greedy->states);
     // Like upstream's generate(), which returns the state it updated in
     // place: the state after the prefill and all generated tokens.
     addStates("state");
-    addOutput("generated_tokens", tokens, weights::DType::I64);
-    addOutput("generated_logits", concatPositions(logits));
+    addOutput("generated_tokens", greedy->tokens, weights::DType::I64);
+    addOutput("generated_logits", concatPositions(greedy->logits));
   }
 
   if (llvm::Error e = weights::writeSafetensors(
