@@ -34,9 +34,11 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace xlstm {
@@ -52,7 +54,9 @@ namespace {
 /// An elementwise op applied to the normalised values before they are
 /// stored (fuse-consumers): its body, and per input the buffer it reads,
 /// (rows, channels) at the element or (channels) at its channel; none for
-/// the input that is the previous value.
+/// the input that is the previous value. A column slice of a wider tensor
+/// is read in place: its buffer is a strided view of the norm's rank,
+/// indexed by the row's leading indices.
 struct EpilogueStep {
   linalg::GenericOp op;
   SmallVector<Value> buffers;
@@ -285,6 +289,24 @@ public:
 private:
   bool registerRows;
 
+  /// The indices before the channel of `row` (of the collapsed norm input)
+  /// in `buffer`: the row itself for (rows, channels) buffers, else its
+  /// leading indices, split by the buffer's sizes (a column slice's view,
+  /// whose leading sizes are the norm's).
+  SmallVector<Value> leadingIndices(Value buffer, Value row) {
+    auto type = cast<MemRefType>(buffer.getType());
+    if (type.getRank() == 2)
+      return {row};
+    SmallVector<Value> at(type.getRank() - 1);
+    for (int64_t d = type.getRank() - 2; d > 0; --d) {
+      Value size = memref::DimOp::create(b, loc, buffer, idx(d));
+      at[d] = remui(row, size);
+      row = divui(row, size);
+    }
+    at[0] = row;
+    return at;
+  }
+
   /// The fused consumers on this lane's values `ys` of columns c ..
   /// c + vec - 1: each op's body cloned per value, its inputs the value so
   /// far (in the op's element type, as if stored and loaded) and its other
@@ -297,14 +319,23 @@ private:
       linalg::GenericOp op = step.op;
       Block &body = op.getRegion().front();
       SmallVector<SmallVector<Value>> loaded(step.buffers.size());
-      for (auto [i, buffer] : llvm::enumerate(step.buffers))
-        if (buffer && !step.perChannel[i])
-          loaded[i] =
-              vec == 1 ? SmallVector<Value>{load(buffer, {inputRow, column(c)})}
-                       : loadVector(buffer, {inputRow, column(c)}, vec);
+      for (auto [i, buffer] : llvm::enumerate(step.buffers)) {
+        if (!buffer || step.perChannel[i])
+          continue;
+        SmallVector<Value> at = leadingIndices(buffer, inputRow);
+        at.push_back(column(c));
+        loaded[i] = vec == 1 ? SmallVector<Value>{load(buffer, at)}
+                             : loadVector(buffer, at, vec);
+      }
+      // Constants the body reads from outside it, made in the kernel.
+      IRMapping constants;
+      for (Operation &bodyOp : body.without_terminator())
+        for (Value v : bodyOp.getOperands())
+          if (v.getParentRegion() != &op.getRegion() && !constants.contains(v))
+            constants.map(v, b.clone(*v.getDefiningOp())->getResult(0));
       auto yield = cast<linalg::YieldOp>(body.getTerminator());
       for (auto [e, y] : llvm::enumerate(ys)) {
-        IRMapping map;
+        IRMapping map = constants;
         for (auto [i, buffer] : llvm::enumerate(step.buffers)) {
           BlockArgument arg = body.getArgument(i);
           Value v = !buffer ? y
@@ -321,15 +352,37 @@ private:
   }
 };
 
+/// A column slice the norm kernel reads in place: unit strides, static
+/// offsets, in a tensor of the norm's rank, its rows starting at multiples
+/// of 8 elements (the kernel's vectors are at most 8 elements, and a
+/// vector load must be aligned to its size).
+static bool isAlignedColumnSlice(tensor::ExtractSliceOp slice) {
+  RankedTensorType source = slice.getSourceType();
+  int64_t rank = source.getRank();
+  if (slice.getResultType().getRank() != rank || !slice.hasUnitStride() ||
+      ShapedType::isDynamic(source.getDimSize(rank - 1)) ||
+      source.getDimSize(rank - 1) % 8 != 0)
+    return false;
+  // Offsets before the last move by whole rows of the source (multiples
+  // of its last size); the last one must keep the alignment itself.
+  std::optional<int64_t> last =
+      getConstantIntValue(slice.getMixedOffsets().back());
+  return last && *last % 8 == 0 &&
+         llvm::all_of(slice.getMixedOffsets(), [](OpFoldResult o) {
+           return getConstantIntValue(o).has_value();
+         });
+}
+
 /// The elementwise consumers a norm's kernel can apply before it stores:
 /// starting from its result, the linalg.generic that alone uses the value
 /// so far, as long as it is all parallel, writes one fresh float result at
 /// the element, reads that value once at the element and every other
 /// operand at the element or at its channel (the last dimension), and its
-/// body is float arithmetic on its own values; at most `maxSteps`. The
-/// consumers must be in the norm's block and the other operands dominate
-/// it (the kernel replaces it there) and be whole tensors, not slices (the
-/// kernel reads them as dense rows: a slice would be copied first).
+/// body is float arithmetic on its own values and constants; at most
+/// `maxSteps`. The consumers must be in the norm's block and the other
+/// operands dominate it (the kernel replaces it there): whole tensors, or
+/// aligned column slices (a projection's halves), which the kernel reads
+/// in place.
 SmallVector<linalg::GenericOp>
 fusableConsumers(Operation *norm, int64_t maxSteps, DominanceInfo &dominance) {
   SmallVector<linalg::GenericOp> chain;
@@ -340,13 +393,17 @@ fusableConsumers(Operation *norm, int64_t maxSteps, DominanceInfo &dominance) {
   AffineMap channel =
       AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx), ctx);
   auto readable = [&](Value v) {
+    auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
     return dominance.properlyDominates(v, norm) &&
-           !v.getDefiningOp<tensor::ExtractSliceOp>();
+           (!slice || isAlignedColumnSlice(slice));
   };
-  // Every value the body uses is its own (the clone runs in the kernel).
+  // Every value the body uses is its own or a constant (the clone runs in
+  // the kernel, the constants made there).
   auto selfContained = [](linalg::GenericOp op) {
     Region &region = op.getRegion();
-    auto inside = [&](Value v) { return v.getParentRegion() == &region; };
+    auto inside = [&](Value v) {
+      return v.getParentRegion() == &region || matchPattern(v, m_Constant());
+    };
     return llvm::all_of(region.front(), [&](Operation &bodyOp) {
       return (isa<linalg::YieldOp>(bodyOp) ||
               isa_and_present<arith::ArithDialect, math::MathDialect>(
@@ -431,6 +488,20 @@ struct XLSTMWarpNormsPass
     }
   }
 
+  /// The buffer an epilogue reads `value` from at the element: its rows,
+  /// or for an aligned column slice a strided view of the sliced tensor's
+  /// buffer (no copy).
+  static Value elementBuffer(IRRewriter &rewriter, Location loc, Value value,
+                             function_ref<Value(Value)> rows2d) {
+    auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
+    if (!slice)
+      return rows2d(toReadOnlyBuffer(rewriter, loc, value));
+    Value source = toReadOnlyBuffer(rewriter, loc, slice.getSource());
+    return memref::SubViewOp::create(
+        rewriter, loc, source, slice.getMixedOffsets(), slice.getMixedSizes(),
+        slice.getMixedStrides());
+  }
+
   void rewrite(IRRewriter &rewriter, Operation *op, Value input, Value weight,
                Value bias, double eps, int64_t groups, bool rms,
                bool onePlusWeight) {
@@ -484,7 +555,7 @@ struct XLSTMWarpNormsPass
         step.buffers.push_back(
             isChain      ? Value()
             : perChannel ? toReadOnlyBuffer(rewriter, loc, in->get())
-                         : rows2d(toReadOnlyBuffer(rewriter, loc, in->get())));
+                         : elementBuffer(rewriter, loc, in->get(), rows2d));
       }
       k.epilogue.push_back(step);
       chained = consumer.getResult(0);

@@ -296,9 +296,53 @@ func.func @consumers_kept_and_channel(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
 
 // -----
 
-// Not fused: a body that uses a value from outside it (the clone would
-// run in the kernel without it) and an operand that is a slice of another
-// tensor (the kernel reads dense rows; the slice would be copied first).
+// Fused: a body that uses a constant from outside it (made again in the
+// kernel) and an operand that is a column slice of a wider tensor (the
+// mLSTM's z, the second half of its up projection), read in place through
+// a strided view of that tensor, its row split into the leading indices.
+// FUSE-LABEL: func @consumers_constant_and_slice
+// FUSE:         %[[WIDE:.+]] = bufferization.to_buffer %arg2 read_only
+// FUSE:         %[[Z:.+]] = memref.subview %[[WIDE]][0, 0, 64] [%{{.+}}, %{{.+}}, 64] [1, 1, 1]
+// FUSE-SAME:      to memref<?x?x64xf32, strided<[?, 128, 1], offset: 64>>
+// FUSE:         gpu.launch
+// FUSE:           %[[S:.+]] = memref.dim %[[Z]], %c1
+// FUSE:           %[[IN:.+]] = arith.remui %{{.+}}, %[[S]]
+// FUSE:           %[[OUT:.+]] = arith.divui %{{.+}}, %[[S]]
+// FUSE:           vector.load %[[Z]][%[[OUT]], %[[IN]], %{{.+}}] {alignment = 16 : i64}
+// FUSE:           %[[TWO:.+]] = arith.constant 2.000000e+00 : f32
+// FUSE:           arith.mulf %{{.+}}, %[[TWO]] : f32
+// FUSE-NOT:     linalg.generic
+// FUSE:         return
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @consumers_constant_and_slice(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>,
+                                        %wide: tensor<?x?x128xf32>)
+    -> tensor<?x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %d0 = tensor.dim %x, %c0 : tensor<?x?x64xf32>
+  %d1 = tensor.dim %x, %c1 : tensor<?x?x64xf32>
+  %e = tensor.empty(%d0, %d1) : tensor<?x?x64xf32>
+  %two = arith.constant 2.0 : f32
+  %z = tensor.extract_slice %wide[0, 0, 64] [%d0, %d1, 64] [1, 1, 1]
+      : tensor<?x?x128xf32> to tensor<?x?x64xf32>
+  %n = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
+      : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  %u = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%n, %z : tensor<?x?x64xf32>, tensor<?x?x64xf32>) outs(%e : tensor<?x?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %r = arith.mulf %a, %b : f32
+    %t = arith.mulf %r, %two : f32
+    linalg.yield %t : f32
+  } -> tensor<?x?x64xf32>
+  return %u : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Not fused: a body that uses a value from outside it that is not a
+// constant (the clone would run in the kernel without it), and a slice
+// whose rows do not start on 8 elements (the kernel's vector loads would
+// be misaligned): both stay generics.
 // FUSE-LABEL: func @consumers_not_fusable
 // FUSE:         gpu.launch
 // FUSE:         linalg.generic
@@ -306,21 +350,20 @@ func.func @consumers_kept_and_channel(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
 // FUSE:         linalg.generic
 #id2n = affine_map<(d0, d1) -> (d0, d1)>
 func.func @consumers_not_fusable(%x: tensor<?x64xf32>, %w: tensor<64xf32>,
-                                 %wide: tensor<?x128xf32>)
+                                 %wide: tensor<?x128xf32>, %scale: f32)
     -> (tensor<?x64xf32>, tensor<?x64xf32>) {
   %c0 = arith.constant 0 : index
   %d = tensor.dim %x, %c0 : tensor<?x64xf32>
   %e = tensor.empty(%d) : tensor<?x64xf32>
-  %two = arith.constant 2.0 : f32
   %n = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
       : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
   %s = linalg.generic {indexing_maps = [#id2n, #id2n], iterator_types = ["parallel", "parallel"]}
       ins(%n : tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
   ^bb0(%a: f32, %out: f32):
-    %r = arith.mulf %a, %two : f32
+    %r = arith.mulf %a, %scale : f32
     linalg.yield %r : f32
   } -> tensor<?x64xf32>
-  %z = tensor.extract_slice %wide[0, 64] [%d, 64] [1, 1]
+  %z = tensor.extract_slice %wide[0, 60] [%d, 64] [1, 1]
       : tensor<?x128xf32> to tensor<?x64xf32>
   %n2 = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
       : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>

@@ -804,11 +804,14 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
     operands, are left to the generic path. With `fuse-consumers`, the
     all-parallel `linalg.generic` ops that alone use the norm's result (and
     then each other's), whose operands are read at the element (identity
-    map) or at its channel (a vector over the last dimension), are whole
-    tensors (not slices, which would be copied first) defined before the
-    norm, and whose bodies use only their own values, run in the kernel on
-    each normalised value before it is stored, in the same float math: the
-    kernel stores their result, not the norm's.
+    map) or at its channel (a vector over the last dimension), are defined
+    before the norm, and whose bodies use only their own values and
+    constants, run in the kernel on each normalised value before it is
+    stored, in the same float math: the kernel stores their result, not the
+    norm's. An operand may be a column slice of a wider tensor (the mLSTM's
+    z, half of its up projection) with static offsets, unit strides and
+    rows starting at multiples of 8 elements: the kernel reads it in place
+    through a strided view (the leading indices split from the row).
 
     ```mlir
     %y = xlstm.rms_norm %x, %w {eps = 1.0e-6 : f64}
@@ -828,9 +831,9 @@ def XLSTMWarpNormsPass : Pass<"xlstm-warp-norms"> {
            "Apply the elementwise linalg.generic ops that alone use the "
            "norm's result (a chain of up to 4: the xLSTM-7B's output gate "
            "and rounding after its multi-head norm) before the kernel "
-           "stores, reading their other operands (whole tensors defined "
-           "before the norm) at the element or its channel, instead of "
-           "storing the norm and launching them">,
+           "stores, reading their other operands (tensors or aligned "
+           "column slices defined before the norm) at the element or its "
+           "channel, instead of storing the norm and launching them">,
     Option<"registerRows", "register-rows", "bool", /*default=*/"true",
            "Where a thread's share of a row is at most 16 vectors (16 bytes, "
            "or 8 or 4 where 16 do not divide it), load it once into "
