@@ -359,7 +359,9 @@ struct XLSTMCausalConvToGPUPass
     auto idx = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    io.x = toReadOnlyBuffer(rewriter, loc, op.getInput());
+    // (The mLSTM's conv reads half of the up projection: in place.)
+    io.x = inPlaceSlices ? toReadOnlyView(rewriter, loc, op.getInput(), io.vec)
+                         : toReadOnlyBuffer(rewriter, loc, op.getInput());
     io.w = toReadOnlyBuffer(rewriter, loc, op.getWeight());
     if (op.getBias())
       io.bias = toReadOnlyBuffer(rewriter, loc, op.getBias());

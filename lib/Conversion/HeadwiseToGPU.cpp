@@ -91,12 +91,18 @@ public:
     ifThen(ult(row, rows), [&] {
       Value inAt = mul(h, idx(io.in)), outAt = mul(h, idx(io.out));
       Type xElt = cast<MemRefType>(io.x.getType()).getElementType();
+      SmallVector<Value> xRow = leadingIndices(io.x, row);
+      auto xAt = [&](Value column) {
+        SmallVector<Value> at(xRow);
+        at.push_back(column);
+        return at;
+      };
       SmallVector<Value> xs;
       if (isVectorRow(io.in, xElt))
-        xs = loadVector(io.x, {row, inAt}, io.in);
+        xs = loadVector(io.x, xAt(inAt), io.in);
       else
         for (int64_t i = 0; i < io.in; ++i)
-          xs.push_back(load(io.x, {row, add(inAt, idx(i))}));
+          xs.push_back(load(io.x, xAt(add(inAt, idx(i)))));
       SmallVector<Value> ys;
       Type wElt = cast<MemRefType>(io.w.getType()).getElementType();
       for (int64_t o = 0; o < io.out; ++o) {
@@ -168,6 +174,7 @@ public:
         }
         return values;
       };
+      SmallVector<Value> xRow = leadingIndices(io.x, row);
       SmallVector<Value> acc;
       for (int64_t o = 0; o < per; ++o)
         acc.push_back(io.bias ? load(io.bias, {add(outAt, idx(o))})
@@ -175,8 +182,9 @@ public:
       // A step of the inputs at a time: its x, then each output's weights.
       int64_t step = std::max(xWidth, wWidth);
       for (int64_t i = 0; i < io.in; i += step) {
-        SmallVector<Value> xs =
-            loadRun(io.x, {row, add(inAt, idx(i))}, step, xWidth);
+        SmallVector<Value> xAt(xRow);
+        xAt.push_back(add(inAt, idx(i)));
+        SmallVector<Value> xs = loadRun(io.x, xAt, step, xWidth);
         for (int64_t o = 0; o < per; ++o) {
           SmallVector<Value> ws = loadRun(
               io.w, {h, add(first, idx(o)), idx(i)}, step, wWidth);
@@ -243,8 +251,15 @@ struct XLSTMHeadwiseToGPUPass
     for (int64_t d = 0; d + 1 < r; ++d)
       lead.push_back(d);
     SmallVector<ReassociationIndices> toRows = {lead, {r - 1}};
-    Value x = toReadOnlyBuffer(rewriter, loc, op.getInput());
-    io.x = memref::CollapseShapeOp::create(rewriter, loc, x, toRows);
+    // A column slice (the mLSTM's v reads half of the up projection) is
+    // read in place through a strided view, indexed by the row's leading
+    // indices; anything else as dense rows. (16 bytes: the widest load.)
+    int64_t widest = 128 / xType.getElementTypeBitWidth();
+    bool inPlace = inPlaceSlices && isAlignedColumnSlice(op.getInput(), widest);
+    Value x = inPlace ? toReadOnlyView(rewriter, loc, op.getInput(), widest)
+                      : toReadOnlyBuffer(rewriter, loc, op.getInput());
+    io.x =
+        inPlace ? x : memref::CollapseShapeOp::create(rewriter, loc, x, toRows);
     io.w = toReadOnlyBuffer(rewriter, loc, op.getWeight());
     if (op.getBias())
       io.bias = toReadOnlyBuffer(rewriter, loc, op.getBias());
@@ -256,7 +271,9 @@ struct XLSTMHeadwiseToGPUPass
                           : Value());
     Value y = allocateLike(rewriter, loc, yType, sizes);
     io.y = memref::CollapseShapeOp::create(rewriter, loc, y, toRows);
-    Value rows = memref::DimOp::create(rewriter, loc, io.x, idx(0));
+    // (A view keeps its leading dimensions: the dense output counts rows.)
+    Value rows =
+        memref::DimOp::create(rewriter, loc, inPlace ? io.y : io.x, idx(0));
     int64_t groups = wide ? io.out / HeadwiseKernel::outputsPerThread(io.out)
                           : 1;
     Value threads =

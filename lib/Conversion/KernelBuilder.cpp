@@ -14,6 +14,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/Support/raw_ostream.h"
@@ -27,6 +29,38 @@ Value toReadOnlyBuffer(OpBuilder &b, Location loc, Value tensor) {
   return bufferization::ToBufferOp::create(
       b, loc, MemRefType::get(type.getShape(), type.getElementType()), tensor,
       /*read_only=*/true);
+}
+
+bool isAlignedColumnSlice(Value tensor, int64_t alignElements) {
+  auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice)
+    return false;
+  RankedTensorType source = slice.getSourceType();
+  int64_t rank = source.getRank();
+  if (slice.getResultType().getRank() != rank || !slice.hasUnitStride() ||
+      ShapedType::isDynamic(source.getDimSize(rank - 1)) ||
+      source.getDimSize(rank - 1) % alignElements != 0)
+    return false;
+  // Offsets before the last move by whole rows of the source (multiples
+  // of its last size, aligned above); the last one must keep the
+  // alignment itself.
+  std::optional<int64_t> last =
+      getConstantIntValue(slice.getMixedOffsets().back());
+  return last && *last % alignElements == 0 &&
+         llvm::all_of(slice.getMixedOffsets(), [](OpFoldResult o) {
+           return getConstantIntValue(o).has_value();
+         });
+}
+
+Value toReadOnlyView(OpBuilder &b, Location loc, Value tensor,
+                     int64_t alignElements) {
+  if (!isAlignedColumnSlice(tensor, alignElements))
+    return toReadOnlyBuffer(b, loc, tensor);
+  auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>();
+  Value source = toReadOnlyBuffer(b, loc, slice.getSource());
+  return memref::SubViewOp::create(b, loc, source, slice.getMixedOffsets(),
+                                   slice.getMixedSizes(),
+                                   slice.getMixedStrides());
 }
 
 Value toTensor(OpBuilder &b, Location loc, Type type, Value buffer) {
@@ -165,6 +199,19 @@ Value KernelBuilder::divui(Value x, Value y) {
 }
 Value KernelBuilder::remui(Value x, Value y) {
   return arith::RemUIOp::create(b, loc, x, y);
+}
+SmallVector<Value> KernelBuilder::leadingIndices(Value buffer, Value row) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == 2)
+    return {row};
+  SmallVector<Value> at(type.getRank() - 1);
+  for (int64_t d = type.getRank() - 2; d > 0; --d) {
+    Value size = memref::DimOp::create(b, loc, buffer, idx(d));
+    at[d] = remui(row, size);
+    row = divui(row, size);
+  }
+  at[0] = row;
+  return at;
 }
 Value KernelBuilder::minui(Value x, Value y) {
   return arith::MinUIOp::create(b, loc, x, y);

@@ -30,6 +30,16 @@ namespace xlstm {
 /// emitted into tensor IR (bufferization resolves it).
 mlir::Value toReadOnlyBuffer(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::Value tensor);
+/// Whether `tensor` is a column slice a kernel can read in place: an
+/// extract_slice of a tensor of the same rank with static offsets and unit
+/// strides, whose rows start at multiples of `alignElements` elements (a
+/// kernel's vector loads of up to that many elements stay aligned).
+bool isAlignedColumnSlice(mlir::Value tensor, int64_t alignElements);
+/// `tensor` as a read-only buffer: for an aligned column slice a strided
+/// view of the sliced tensor's buffer (no copy), else as toReadOnlyBuffer.
+/// Kernels must index it with all of its dimensions.
+mlir::Value toReadOnlyView(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value tensor, int64_t alignElements);
 /// `buffer` (a fresh allocation the kernel filled) as a tensor of `type`.
 mlir::Value toTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type,
                      mlir::Value buffer);
@@ -170,6 +180,12 @@ protected:
   mlir::Value minui(mlir::Value x, mlir::Value y);
   mlir::Value ult(mlir::Value x, mlir::Value y);
   mlir::Value eqi(mlir::Value x, mlir::Value y);
+  /// The indices before the last dimension of `row` (a row of the buffer
+  /// collapsed to (rows, last)) in `buffer`: the row itself for a 2-D
+  /// buffer, else split by the buffer's sizes (a toReadOnlyView, which
+  /// cannot be collapsed).
+  llvm::SmallVector<mlir::Value> leadingIndices(mlir::Value buffer,
+                                                mlir::Value row);
   // Float arithmetic.
   mlir::Value addf(mlir::Value x, mlir::Value y);
   mlir::Value subf(mlir::Value x, mlir::Value y);

@@ -64,7 +64,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.convKernel)
     pm.addPass(createXLSTMCausalConvToGPUPass(options.conv));
   if (options.headwiseKernel)
-    pm.addPass(createXLSTMHeadwiseToGPUPass());
+    pm.addPass(createXLSTMHeadwiseToGPUPass(options.headwise));
   pm.addPass(createXLSTMLowerToLinalgPass());
   pm.addPass(createStructuredCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -603,6 +603,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-causal-conv-to-gpu whole-runs: runs inside the "
                      "sequence without clamped loads or guarded stores"),
       llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().wholeRuns)};
+  Option<bool> inPlaceSlices{
+      *this, "in-place-slices",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu and xlstm-headwise-to-gpu "
+                     "in-place-slices: inputs that are aligned column slices "
+                     "read through strided views, not copied"),
+      llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().inPlaceSlices)};
   Option<bool> convEpilogueF32{
       *this, "conv-epilogue-f32",
       llvm::cl::desc("xlstm-causal-conv-to-gpu epilogue-f32: the fused "
@@ -708,6 +714,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.conv.runLength = o.convRunLength;
         options.conv.vectorBytes = o.convVectorBytes;
         options.conv.wholeRuns = o.convWholeRuns;
+        options.conv.inPlaceSlices = o.inPlaceSlices;
+        options.headwise.inPlaceSlices = o.inPlaceSlices;
         options.conv.epilogueF32 = o.convEpilogueF32;
         options.conv.epilogueApprox = o.convEpilogueApprox;
         options.headwiseKernel = o.headwiseKernel;

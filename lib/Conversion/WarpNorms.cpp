@@ -34,7 +34,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
@@ -50,6 +49,10 @@ using namespace mlir;
 using namespace xlstm;
 
 namespace {
+
+/// The most elements a norm kernel's vector load takes (16 bytes of a
+/// 16-bit row): column slices it reads in place start at multiples of it.
+constexpr int64_t kMaxVectorElements = 8;
 
 /// An elementwise op applied to the normalised values before they are
 /// stored (fuse-consumers): its body, and per input the buffer it reads,
@@ -289,24 +292,6 @@ public:
 private:
   bool registerRows;
 
-  /// The indices before the channel of `row` (of the collapsed norm input)
-  /// in `buffer`: the row itself for (rows, channels) buffers, else its
-  /// leading indices, split by the buffer's sizes (a column slice's view,
-  /// whose leading sizes are the norm's).
-  SmallVector<Value> leadingIndices(Value buffer, Value row) {
-    auto type = cast<MemRefType>(buffer.getType());
-    if (type.getRank() == 2)
-      return {row};
-    SmallVector<Value> at(type.getRank() - 1);
-    for (int64_t d = type.getRank() - 2; d > 0; --d) {
-      Value size = memref::DimOp::create(b, loc, buffer, idx(d));
-      at[d] = remui(row, size);
-      row = divui(row, size);
-    }
-    at[0] = row;
-    return at;
-  }
-
   /// The fused consumers on this lane's values `ys` of columns c ..
   /// c + vec - 1: each op's body cloned per value, its inputs the value so
   /// far (in the op's element type, as if stored and loaded) and its other
@@ -352,27 +337,6 @@ private:
   }
 };
 
-/// A column slice the norm kernel reads in place: unit strides, static
-/// offsets, in a tensor of the norm's rank, its rows starting at multiples
-/// of 8 elements (the kernel's vectors are at most 8 elements, and a
-/// vector load must be aligned to its size).
-static bool isAlignedColumnSlice(tensor::ExtractSliceOp slice) {
-  RankedTensorType source = slice.getSourceType();
-  int64_t rank = source.getRank();
-  if (slice.getResultType().getRank() != rank || !slice.hasUnitStride() ||
-      ShapedType::isDynamic(source.getDimSize(rank - 1)) ||
-      source.getDimSize(rank - 1) % 8 != 0)
-    return false;
-  // Offsets before the last move by whole rows of the source (multiples
-  // of its last size); the last one must keep the alignment itself.
-  std::optional<int64_t> last =
-      getConstantIntValue(slice.getMixedOffsets().back());
-  return last && *last % 8 == 0 &&
-         llvm::all_of(slice.getMixedOffsets(), [](OpFoldResult o) {
-           return getConstantIntValue(o).has_value();
-         });
-}
-
 /// The elementwise consumers a norm's kernel can apply before it stores:
 /// starting from its result, the linalg.generic that alone uses the value
 /// so far, as long as it is all parallel, writes one fresh float result at
@@ -393,9 +357,9 @@ fusableConsumers(Operation *norm, int64_t maxSteps, DominanceInfo &dominance) {
   AffineMap channel =
       AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx), ctx);
   auto readable = [&](Value v) {
-    auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
     return dominance.properlyDominates(v, norm) &&
-           (!slice || isAlignedColumnSlice(slice));
+           (!v.getDefiningOp<tensor::ExtractSliceOp>() ||
+            isAlignedColumnSlice(v, kMaxVectorElements));
   };
   // Every value the body uses is its own or a constant (the clone runs in
   // the kernel, the constants made there).
@@ -493,13 +457,9 @@ struct XLSTMWarpNormsPass
   /// buffer (no copy).
   static Value elementBuffer(IRRewriter &rewriter, Location loc, Value value,
                              function_ref<Value(Value)> rows2d) {
-    auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
-    if (!slice)
-      return rows2d(toReadOnlyBuffer(rewriter, loc, value));
-    Value source = toReadOnlyBuffer(rewriter, loc, slice.getSource());
-    return memref::SubViewOp::create(
-        rewriter, loc, source, slice.getMixedOffsets(), slice.getMixedSizes(),
-        slice.getMixedStrides());
+    if (isAlignedColumnSlice(value, kMaxVectorElements))
+      return toReadOnlyView(rewriter, loc, value, kMaxVectorElements);
+    return rows2d(toReadOnlyBuffer(rewriter, loc, value));
   }
 
   void rewrite(IRRewriter &rewriter, Operation *op, Value input, Value weight,

@@ -3,6 +3,7 @@
 // the state or the input and then each input of the run once; one more
 // thread per row and channels writes the final state.
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='in-place-slices=1' | FileCheck %s --check-prefix=SLICE
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-f32=0' | FileCheck %s --check-prefix=EXACT
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-approx=0' | FileCheck %s --check-prefix=PRECISE
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='run-length=4' | FileCheck %s --check-prefix=RUN4
@@ -74,6 +75,33 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
       : (tensor<?x?x256xbf16>, tensor<256x4xbf16>, tensor<256xbf16>, tensor<?x3x256xbf16>)
       -> (tensor<?x?x256xbf16>, tensor<?x3x256xbf16>)
   return %y, %s : tensor<?x?x256xbf16>, tensor<?x3x256xbf16>
+}
+
+// -----
+
+// The mLSTM's conv reads half of the up projection: a column slice whose
+// rows start on whole vectors is read in place through a strided view
+// (bufferization would otherwise copy it into a dense buffer first).
+// (By default, in-place-slices off, the slice is read as a dense buffer.)
+// SLICE-LABEL: func @column_slice
+// SLICE:         %[[UP:.+]] = bufferization.to_buffer %arg0 read_only
+// SLICE:         %[[X:.+]] = memref.subview %[[UP]][0, 0, 256] [%{{.+}}, %{{.+}}, 256] [1, 1, 1]
+// SLICE-SAME:      to memref<?x?x256xbf16, strided<[?, 512, 1], offset: 256>>
+// SLICE:         gpu.launch
+// SLICE:           vector.load %[[X]][
+// CHECK-LABEL: func @column_slice
+// CHECK:         bufferization.to_buffer %{{.+}} read_only : tensor<?x?x256xbf16> to memref<?x?x256xbf16>
+// CHECK-NOT:     memref.subview
+func.func @column_slice(%up: tensor<?x?x512xbf16>, %w: tensor<256x4xbf16>) -> tensor<?x?x256xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %up, %c0 : tensor<?x?x512xbf16>
+  %s = tensor.dim %up, %c1 : tensor<?x?x512xbf16>
+  %x = tensor.extract_slice %up[0, 0, 256] [%b, %s, 256] [1, 1, 1]
+      : tensor<?x?x512xbf16> to tensor<?x?x256xbf16>
+  %y, %f = xlstm.causal_conv1d %x, %w
+      : (tensor<?x?x256xbf16>, tensor<256x4xbf16>) -> (tensor<?x?x256xbf16>, tensor<?x3x256xbf16>)
+  return %y : tensor<?x?x256xbf16>
 }
 
 // -----

@@ -4,6 +4,7 @@
 // projections stay; others up to max-wide-block get a thread per group of
 // outputs.
 // RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu=in-place-slices=1 | FileCheck %s --check-prefix=SLICE
 // RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu=max-wide-block=0 | FileCheck %s --check-prefix=NOWIDE
 
 // CHECK-LABEL: func @qkv
@@ -17,6 +18,33 @@
 func.func @qkv(%x: tensor<?x?x256xbf16>, %w: tensor<64x4x4xbf16>, %b: tensor<256xbf16>) -> tensor<?x?x256xbf16> {
   %y = xlstm.headwise_linear %x, %w bias(%b)
       : (tensor<?x?x256xbf16>, tensor<64x4x4xbf16>, tensor<256xbf16>) -> tensor<?x?x256xbf16>
+  return %y : tensor<?x?x256xbf16>
+}
+
+// -----
+
+// The mLSTM's v reads half of the up projection in place: a strided view
+// of it (no dense copy), each row's leading indices split from the row.
+// (By default, in-place-slices off, it is read as dense rows.)
+// SLICE-LABEL: func @column_slice
+// SLICE:       %[[X:.+]] = memref.subview %{{.+}}[0, 0, 256] [%{{.+}}, %{{.+}}, 256] [1, 1, 1]
+// SLICE-SAME:    to memref<?x?x256xbf16, strided<[?, 512, 1], offset: 256>>
+// SLICE:       gpu.launch
+// SLICE:         %[[S:.+]] = memref.dim %[[X]], %c1
+// SLICE:         %[[T:.+]] = arith.remui %{{.+}}, %[[S]]
+// SLICE:         %[[B:.+]] = arith.divui %{{.+}}, %[[S]]
+// SLICE:         vector.load %[[X]][%[[B]], %[[T]], %{{.+}}] {{.*}} vector<4xbf16>
+// CHECK-LABEL: func @column_slice
+// CHECK:       memref.collapse_shape {{.*}} into memref<?x256xbf16>
+// CHECK-NOT:   memref.subview
+func.func @column_slice(%up: tensor<?x?x512xbf16>, %w: tensor<64x4x4xbf16>) -> tensor<?x?x256xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %up, %c0 : tensor<?x?x512xbf16>
+  %s = tensor.dim %up, %c1 : tensor<?x?x512xbf16>
+  %x = tensor.extract_slice %up[0, 0, 256] [%b, %s, 256] [1, 1, 1]
+      : tensor<?x?x512xbf16> to tensor<?x?x256xbf16>
+  %y = xlstm.headwise_linear %x, %w : (tensor<?x?x256xbf16>, tensor<64x4x4xbf16>) -> tensor<?x?x256xbf16>
   return %y : tensor<?x?x256xbf16>
 }
 

@@ -897,6 +897,11 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
            "the first one's plus constants (the sLSTM 768 block's conv: "
            "575 -> 438 PTX instructions for a run, 80 -> 76 registers); off "
            "until the GPU has checked and timed it">,
+    Option<"inPlaceSlices", "in-place-slices", "bool", /*default=*/"false",
+           "An input that is a column slice of a wider tensor (the mLSTM's "
+           "conv reads half of its up projection), rows starting on whole "
+           "vectors, is read through a strided view of that tensor instead "
+           "of a dense copy; off until the GPU has checked it">,
     Option<"epilogueF32", "epilogue-f32", "bool", /*default=*/"true",
            "The fused elementwise op in float32, rounded once at the store; "
            "off: in its own types, op by op, as its own kernel would">,
@@ -941,7 +946,13 @@ def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
            "kernel">,
     Option<"maxWideBlock", "max-wide-block", "int64_t", /*default=*/"128",
            "Largest block width of the thread-per-outputs kernel, for "
-           "blocks the tensor-core projections cannot take (0: none)">
+           "blocks the tensor-core projections cannot take (0: none)">,
+    Option<"inPlaceSlices", "in-place-slices", "bool", /*default=*/"false",
+           "An input that is a column slice of a wider tensor (the mLSTM's "
+           "v reads half of its up projection), rows starting on 16 bytes, "
+           "is read through a strided view of that tensor (each row's "
+           "leading indices split from the row) instead of a dense copy; "
+           "off until the GPU has checked it">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

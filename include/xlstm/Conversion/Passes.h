@@ -67,6 +67,7 @@ struct ToGPUOptions {
   XLSTMWarpNormsPassOptions norms;
   XLSTMElementwiseToGPUPassOptions elementwise;
   XLSTMCausalConvToGPUPassOptions conv;
+  XLSTMHeadwiseToGPUPassOptions headwise;
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions
