@@ -44,7 +44,8 @@ static std::unique_ptr<Pass> createStructuredCanonicalizerPass() {
 
 void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
                                     const ToGPUOptions &options) {
-  pm.addPass(createXLSTMExpandBlocksPass({options.largeCellF32}));
+  pm.addPass(
+      createXLSTMExpandBlocksPass({options.largeCellF32, options.gateParts}));
   pm.addPass(createXLSTMTileMLSTMChunkwisePass(
       {options.chunkSize, options.narrowEnteringStates}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
@@ -588,6 +589,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-expand-blocks large-cell-f32: the xLSTM-7B "
                      "mLSTM cell's q, k and v in float32 in bf16 programs"),
       llvm::cl::init(true)};
+  Option<bool> gateParts{
+      *this, "gate-parts",
+      llvm::cl::desc("xlstm-expand-blocks gate-parts: the mLSTM's gate "
+                     "pre-activations as a sum over q, k and v, not a "
+                     "projection of their concatenation"),
+      llvm::cl::init(false)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "
@@ -709,6 +716,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.chunkwise.decodeStepWideBlocks = o.decodeStepWideBlocks;
         options.narrowEnteringStates = o.narrowEnteringStates;
         options.largeCellF32 = o.largeCellF32;
+        options.gateParts = o.gateParts;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.convKernel = o.convKernel;
         options.conv.runLength = o.convRunLength;

@@ -1,5 +1,6 @@
 // RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-expand-blocks --cse | xlstm-opt | FileCheck %s --check-prefix=PARSE
+// RUN: xlstm-opt %s --xlstm-expand-blocks=gate-parts=1 | FileCheck %s --check-prefix=PARTS
 
 // mLSTM block with biases (spec xlstm-architecture §b.2, §b.4):
 // x + proj_down((norm(h) + skip * silu(conv(x_m))) * silu(z)).
@@ -53,4 +54,37 @@ func.func @mlstm_block(%x: tensor<?x?x8xf32>, %norm: tensor<8xf32>, %skip: tenso
       params(%norm, %skip, %up_w, %up_b, %q_w, %q_b, %k_w, %k_b, %v_w, %v_b, %conv_w, %conv_b, %ig_w, %ig_b, %fg_w, %fg_b, %outnorm, %down_w, %down_b)
       : tensor<?x?x8xf32>, (tensor<8xf32>, tensor<16xf32>, tensor<32x8xf32>, tensor<32xf32>, tensor<4x4x4xf32>, tensor<16xf32>, tensor<4x4x4xf32>, tensor<16xf32>, tensor<4x4x4xf32>, tensor<16xf32>, tensor<16x1x2xf32>, tensor<16xf32>, tensor<2x48xf32>, tensor<2xf32>, tensor<2x48xf32>, tensor<2xf32>, tensor<16xf32>, tensor<8x16xf32>, tensor<8xf32>)
   return %0 : tensor<?x?x8xf32>
+}
+
+// With gate-parts, the input and forget gates of q, k and v 32 wide are
+// the sum of each part's product with its columns of the gate weight
+// (accumulated in one zero-filled output), not a projection of their
+// concatenation; 16 wide (above) they keep it.
+// PARTS-LABEL: func @mlstm_block
+// PARTS:         tensor.concat
+// PARTS-LABEL: func @mlstm_block_parts
+// PARTS-NOT:     tensor.concat
+// PARTS:         %[[Q:.+]] = xlstm.headwise_linear
+// PARTS:         %[[K:.+]] = xlstm.headwise_linear
+// PARTS:         %[[V:.+]] = xlstm.headwise_linear
+// PARTS:         %[[ZERO:.+]] = linalg.fill
+// PARTS:         %[[WQ:.+]] = tensor.extract_slice %arg13[0, 0] [2, 32] [1, 1] : tensor<2x96xf32> to tensor<2x32xf32>
+// PARTS:         %[[PQ:.+]] = linalg.contract {{.*}} ins(%[[Q]], %[[WQ]] : {{.*}}) outs(%[[ZERO]] :
+// PARTS:         %[[WK:.+]] = tensor.extract_slice %arg13[0, 32] [2, 32] [1, 1]
+// PARTS:         %[[PK:.+]] = linalg.contract {{.*}} ins(%[[K]], %[[WK]] : {{.*}}) outs(%[[PQ]] :
+// PARTS:         %[[WV:.+]] = tensor.extract_slice %arg13[0, 64] [2, 32] [1, 1]
+// PARTS:         %[[PV:.+]] = linalg.contract {{.*}} ins(%[[V]], %[[WV]] : {{.*}}) outs(%[[PK]] :
+// PARTS:         linalg.generic {{.*}} ins(%[[PV]], %arg14 :
+// PARTS-NOT:     tensor.concat
+// PARTS:         xlstm.mlstm
+func.func @mlstm_block_parts(%x: tensor<?x?x16xf32>, %norm: tensor<16xf32>, %skip: tensor<32xf32>,
+    %up_w: tensor<64x16xf32>, %up_b: tensor<64xf32>, %q_w: tensor<8x4x4xf32>, %q_b: tensor<32xf32>,
+    %k_w: tensor<8x4x4xf32>, %k_b: tensor<32xf32>, %v_w: tensor<8x4x4xf32>, %v_b: tensor<32xf32>,
+    %conv_w: tensor<32x1x2xf32>, %conv_b: tensor<32xf32>, %ig_w: tensor<2x96xf32>, %ig_b: tensor<2xf32>,
+    %fg_w: tensor<2x96xf32>, %fg_b: tensor<2xf32>, %outnorm: tensor<32xf32>, %down_w: tensor<16x32xf32>,
+    %down_b: tensor<16xf32>) -> tensor<?x?x16xf32> {
+  %0 = xlstm.mlstm_block %x config #xlstm.mlstm_layer<embedding_dim = 16, inner_dim = 32, num_heads = 2, conv_kernel_size = 2, qkv_blocksize = 4, bias = true>
+      params(%norm, %skip, %up_w, %up_b, %q_w, %q_b, %k_w, %k_b, %v_w, %v_b, %conv_w, %conv_b, %ig_w, %ig_b, %fg_w, %fg_b, %outnorm, %down_w, %down_b)
+      : tensor<?x?x16xf32>, (tensor<16xf32>, tensor<32xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<8x4x4xf32>, tensor<32xf32>, tensor<8x4x4xf32>, tensor<32xf32>, tensor<8x4x4xf32>, tensor<32xf32>, tensor<32x1x2xf32>, tensor<32xf32>, tensor<2x96xf32>, tensor<2xf32>, tensor<2x96xf32>, tensor<2xf32>, tensor<32xf32>, tensor<16x32xf32>, tensor<16xf32>)
+  return %0 : tensor<?x?x16xf32>
 }

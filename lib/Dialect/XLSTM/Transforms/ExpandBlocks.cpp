@@ -124,7 +124,9 @@ Value gatedFFN(LayerBuilder &lb, Value x, Value gateW, Value upW, Value downW,
 //===----------------------------------------------------------------------===//
 
 struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
-  using OpRewritePattern::OpRewritePattern;
+  ExpandMLSTMBlock(MLIRContext *ctx, bool gateParts)
+      : OpRewritePattern(ctx), gateParts(gateParts) {}
+  bool gateParts; ///< gate-parts
 
   LogicalResult matchAndRewrite(MLSTMBlockOp op,
                                 PatternRewriter &rewriter) const override {
@@ -155,16 +157,26 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
     Value q = headwise(xc, "q_proj");
     Value k = headwise(xc, "k_proj");
     Value v = headwise(xm, "v_proj");
-    Value qkv =
-        tensor::ConcatOp::create(rewriter, op.getLoc(), 2, ValueRange{q, k, v});
     // Gate pre-activations in float32 whatever the storage type: the
     // exponential gating and the cumulative log forget gates amplify their
     // rounding (and they are only NH wide).
-    Type gateElt = gateType(qkv);
-    Value ig = lb.linear(qkv, p("xlstm.mlstm_cell.igate.weight"),
-                         p("xlstm.mlstm_cell.igate.bias"), gateElt);
-    Value fg = lb.linear(qkv, p("xlstm.mlstm_cell.fgate.weight"),
-                         p("xlstm.mlstm_cell.fgate.bias"), gateElt);
+    Type gateElt = gateType(q);
+    // The gates read cat(q, k, v). With gate-parts, where each part's
+    // columns of the gate weights start on 32 elements (the projection
+    // kernels read such column slices of W in place), as the sum of the
+    // three parts' products instead: the concatenated copy (three times
+    // q's bytes moved twice) is never made.
+    bool byParts = gateParts && di % 32 == 0;
+    Value qkv = byParts ? Value()
+                        : tensor::ConcatOp::create(rewriter, op.getLoc(), 2,
+                                                   ValueRange{q, k, v});
+    auto gate = [&](StringRef name) {
+      Value w = p(("xlstm.mlstm_cell." + name + ".weight").str());
+      Value bias = p(("xlstm.mlstm_cell." + name + ".bias").str());
+      return byParts ? lb.linearOfParts({q, k, v}, w, bias, gateElt)
+                     : lb.linear(qkv, w, bias, gateElt);
+    };
+    Value ig = gate("igate"), fg = gate("fgate");
 
     Value qh = lb.splitHeads(q, nh), kh = lb.splitHeads(k, nh);
     Value vh = lb.splitHeads(v, nh);
@@ -525,8 +537,8 @@ struct XLSTMExpandBlocksPass
   using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ExpandMLSTMBlock, ExpandSLSTMBlock, ExpandLMHead>(
-        &getContext());
+    patterns.add<ExpandSLSTMBlock, ExpandLMHead>(&getContext());
+    patterns.add<ExpandMLSTMBlock>(&getContext(), gateParts);
     patterns.add<ExpandLargeBlock>(&getContext(), largeCellF32);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }

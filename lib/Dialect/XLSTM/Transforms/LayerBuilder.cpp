@@ -54,6 +54,22 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
   return bias ? add(y, castElements(bias, resultElt)) : y;
 }
 
+Value LayerBuilder::linearOfParts(ValueRange parts, Value weight, Value bias,
+                                  Type resultElt) {
+  SmallVector<OpFoldResult> shape = sizes(parts.front());
+  shape.back() = b.getIndexAttr(tensorType(weight).getDimSize(0));
+  Value zero = scalarConstant(b, loc, resultElt, 0.0);
+  Value empty = tensor::EmptyOp::create(b, loc, shape, resultElt);
+  Value y = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  int64_t column = 0;
+  for (Value part : parts) {
+    int64_t width = tensorType(part).getShape().back();
+    y = accumulateLinear(part, sliceLastDim(weight, column, width), y);
+    column += width;
+  }
+  return bias ? add(y, castElements(bias, resultElt)) : y;
+}
+
 Value LayerBuilder::accumulateLinear(Value x, Value weight, Value init) {
   int64_t rank = tensorType(x).getRank();
   // Loops: the leading dims of x, then the output feature o, then the

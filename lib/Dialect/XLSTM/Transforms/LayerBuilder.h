@@ -35,6 +35,11 @@ public:
   /// (gate pre-activations stay float32 in narrow models).
   mlir::Value linear(mlir::Value x, mlir::Value weight, mlir::Value bias,
                      mlir::Type resultElt = {});
+  /// `linear` of the concatenation of `parts` along the last dimension,
+  /// without the concatenation: each part against its columns of `weight`,
+  /// accumulated in one output (float sums in part order).
+  mlir::Value linearOfParts(mlir::ValueRange parts, mlir::Value weight,
+                            mlir::Value bias, mlir::Type resultElt);
   /// `init + x W^T` (`linalg.contract` into `init`, which sets the result
   /// type).
   mlir::Value accumulateLinear(mlir::Value x, mlir::Value weight,
