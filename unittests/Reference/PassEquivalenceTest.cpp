@@ -167,6 +167,37 @@ bias: true
 )");
 }
 
+// gate-parts: the input and forget gates of q, k and v 32 wide as the sum
+// of three projections, not one of their concatenation.
+TEST_F(PassEquivalence, MLSTMGatesByParts) {
+  OwningOpRef<ModuleOp> graph = build(R"(
+mlstm_block:
+  mlstm:
+    conv1d_kernel_size: 2
+    qkv_proj_blocksize: 4
+    num_heads: 2
+num_blocks: 2
+embedding_dim: 16
+bias: true
+)");
+  ASSERT_TRUE(graph);
+  std::string passes = "xlstm-expand-blocks{gate-parts=1}";
+  OwningOpRef<ModuleOp> expanded = lower(*graph, passes + ",cse");
+  EXPECT_EQ(print(*expanded).find("tensor.concat"), std::string::npos);
+  OwningOpRef<ModuleOp> lowered =
+      lower(*graph, passes + ",xlstm-tile-mlstm-chunkwise{chunk-size=4},"
+                             "xlstm-lower-to-linalg,canonicalize,cse");
+  for (int64_t seq : {1, 7, 21}) {
+    SmallVector<Tensor> args = randomArgs(*graph, 2, seq, 29 + seq);
+    Tensor reference = run(*graph, args);
+    ASSERT_FALSE(reference.data.empty());
+    EXPECT_LT(relativeError(run(*expanded, args), reference), 1e-12)
+        << "expanded, S " << seq;
+    EXPECT_LT(relativeError(run(*lowered, args), reference), 1e-7)
+        << "linalg, S " << seq;
+  }
+}
+
 TEST_F(PassEquivalence, SLSTMVanillaWithFFN) {
   checkModel(R"(
 slstm_block:
