@@ -360,8 +360,9 @@ struct XLSTMCausalConvToGPUPass
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
     // (The mLSTM's conv reads half of the up projection: in place.)
-    io.x = inPlaceSlices ? toReadOnlyView(rewriter, loc, op.getInput(), io.vec)
-                         : toReadOnlyBuffer(rewriter, loc, op.getInput());
+    bool inPlace = inPlaceSlices && isAlignedColumnSlice(op.getInput(), io.vec);
+    io.x = inPlace ? toReadOnlyView(rewriter, loc, op.getInput(), io.vec)
+                   : toReadOnlyBuffer(rewriter, loc, op.getInput());
     io.w = toReadOnlyBuffer(rewriter, loc, op.getWeight());
     if (op.getBias())
       io.bias = toReadOnlyBuffer(rewriter, loc, op.getBias());
@@ -423,7 +424,8 @@ struct XLSTMCausalConvToGPUPass
                (io.vec == 1 ? " channel" : " channels") + " x " +
                std::to_string(positions) +
                (positions == 1 ? " position" : " positions") + " per thread" +
-               (unguardedRuns ? ", whole runs unguarded" : "") + epilogue,
+               (unguardedRuns ? ", whole runs unguarded" : "") +
+               (inPlace ? ", input read in place" : "") + epilogue,
            when},
           op.getInput());
       OpBuilder::InsertionGuard guard(rewriter);

@@ -287,14 +287,13 @@ struct XLSTMHeadwiseToGPUPass
     recordKernelChoice(
         launch,
         {"projection",
-         formatShape(
-             {leadingRows(xType.getShape()), io.blocks, io.out, io.in}),
-         wide ? "headwise, a thread per " +
-                    std::to_string(io.out / groups) + " outputs of a " +
-                    std::to_string(io.out) + "x" + std::to_string(io.in) +
-                    " block"
-              : "headwise, a thread per " + std::to_string(io.out) + "x" +
-                    std::to_string(io.in) + " block",
+         formatShape({leadingRows(xType.getShape()), io.blocks, io.out, io.in}),
+         (wide ? "headwise, a thread per " + std::to_string(io.out / groups) +
+                     " outputs of a " + std::to_string(io.out) + "x" +
+                     std::to_string(io.in) + " block"
+               : "headwise, a thread per " + std::to_string(io.out) + "x" +
+                     std::to_string(io.in) + " block") +
+             (inPlace ? ", input read in place" : ""),
          ""},
         op.getWeight());
     {

@@ -89,6 +89,7 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
 // SLICE-SAME:      to memref<?x?x256xbf16, strided<[?, 512, 1], offset: 256>>
 // SLICE:         gpu.launch
 // SLICE:           vector.load %[[X]][
+// SLICE:         kernel = "causal conv, 4 channels x 8 positions per thread, input read in place"
 // CHECK-LABEL: func @column_slice
 // CHECK:         bufferization.to_buffer %{{.+}} read_only : tensor<?x?x256xbf16> to memref<?x?x256xbf16>
 // CHECK-NOT:     memref.subview

@@ -34,6 +34,7 @@ func.func @qkv(%x: tensor<?x?x256xbf16>, %w: tensor<64x4x4xbf16>, %b: tensor<256
 // SLICE:         %[[T:.+]] = arith.remui %{{.+}}, %[[S]]
 // SLICE:         %[[B:.+]] = arith.divui %{{.+}}, %[[S]]
 // SLICE:         vector.load %[[X]][%[[B]], %[[T]], %{{.+}}] {{.*}} vector<4xbf16>
+// SLICE:       kernel = "headwise, a thread per 4x4 block, input read in place"
 // CHECK-LABEL: func @column_slice
 // CHECK:       memref.collapse_shape {{.*}} into memref<?x256xbf16>
 // CHECK-NOT:   memref.subview
