@@ -361,7 +361,7 @@ struct XLSTMCausalConvToGPUPass
     };
     // (The mLSTM's conv reads half of the up projection: in place.)
     bool inPlace = inPlaceSlices && isAlignedColumnSlice(op.getInput(), io.vec);
-    io.x = inPlace ? toReadOnlyView(rewriter, loc, op.getInput(), io.vec)
+    io.x = inPlace ? toReadOnlyView(rewriter, loc, op.getInput())
                    : toReadOnlyBuffer(rewriter, loc, op.getInput());
     io.w = toReadOnlyBuffer(rewriter, loc, op.getWeight());
     if (op.getBias())

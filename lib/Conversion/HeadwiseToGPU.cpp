@@ -256,7 +256,7 @@ struct XLSTMHeadwiseToGPUPass
     // indices; anything else as dense rows. (16 bytes: the widest load.)
     int64_t widest = 128 / xType.getElementTypeBitWidth();
     bool inPlace = inPlaceSlices && isAlignedColumnSlice(op.getInput(), widest);
-    Value x = inPlace ? toReadOnlyView(rewriter, loc, op.getInput(), widest)
+    Value x = inPlace ? toReadOnlyView(rewriter, loc, op.getInput())
                       : toReadOnlyBuffer(rewriter, loc, op.getInput());
     io.x =
         inPlace ? x : memref::CollapseShapeOp::create(rewriter, loc, x, toRows);

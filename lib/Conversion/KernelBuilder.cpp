@@ -52,11 +52,9 @@ bool isAlignedColumnSlice(Value tensor, int64_t alignElements) {
          });
 }
 
-Value toReadOnlyView(OpBuilder &b, Location loc, Value tensor,
-                     int64_t alignElements) {
-  if (!isAlignedColumnSlice(tensor, alignElements))
-    return toReadOnlyBuffer(b, loc, tensor);
-  auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>();
+Value toReadOnlyView(OpBuilder &b, Location loc, Value sliced) {
+  auto slice = sliced.getDefiningOp<tensor::ExtractSliceOp>();
+  assert(slice && "a column slice (isAlignedColumnSlice)");
   Value source = toReadOnlyBuffer(b, loc, slice.getSource());
   return memref::SubViewOp::create(b, loc, source, slice.getMixedOffsets(),
                                    slice.getMixedSizes(),

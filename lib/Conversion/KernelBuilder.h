@@ -35,11 +35,11 @@ mlir::Value toReadOnlyBuffer(mlir::OpBuilder &b, mlir::Location loc,
 /// strides, whose rows start at multiples of `alignElements` elements (a
 /// kernel's vector loads of up to that many elements stay aligned).
 bool isAlignedColumnSlice(mlir::Value tensor, int64_t alignElements);
-/// `tensor` as a read-only buffer: for an aligned column slice a strided
-/// view of the sliced tensor's buffer (no copy), else as toReadOnlyBuffer.
-/// Kernels must index it with all of its dimensions.
+/// An aligned column slice (isAlignedColumnSlice) as a read-only strided
+/// view of the sliced tensor's buffer (no copy). Kernels must index it
+/// with all of its dimensions.
 mlir::Value toReadOnlyView(mlir::OpBuilder &b, mlir::Location loc,
-                           mlir::Value tensor, int64_t alignElements);
+                           mlir::Value slice);
 /// `buffer` (a fresh allocation the kernel filled) as a tensor of `type`.
 mlir::Value toTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type,
                      mlir::Value buffer);

@@ -458,7 +458,7 @@ struct XLSTMWarpNormsPass
   static Value elementBuffer(IRRewriter &rewriter, Location loc, Value value,
                              function_ref<Value(Value)> rows2d) {
     if (isAlignedColumnSlice(value, kMaxVectorElements))
-      return toReadOnlyView(rewriter, loc, value, kMaxVectorElements);
+      return toReadOnlyView(rewriter, loc, value);
     return rows2d(toReadOnlyBuffer(rewriter, loc, value));
   }
 

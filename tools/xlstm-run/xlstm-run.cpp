@@ -547,10 +547,9 @@ public:
         return std::move(e);
       reference::Tensor out({batch, 1, outputWidth});
       std::copy(logits.begin(), logits.end(), out.data.begin());
-      for (int64_t b = 0; b < batch; ++b) {
-        const float *row = &logits[b * outputWidth];
-        token[b] = std::max_element(row, row + outputWidth) - row;
-      }
+      reference::Tensor next = argmaxLast(out);
+      for (int64_t b = 0; b < batch; ++b)
+        token[b] = static_cast<int64_t>(next.data[b]);
       g.logits.push_back(std::move(out));
     }
     llvm::Expected<std::vector<runtime::HostArray>> final =
