@@ -11,7 +11,8 @@
 #                                  GPT-NeoX tokenizer; a bf16 7B bundle per
 #                                  xlstm-to-gpu option string OPTS (tf32=1,
 #                                  what xlstmc --dtype bf16 sets, is added
-#                                  where OPTS do not say tf32)
+#                                  where OPTS do not say tf32; "f32:OPTS":
+#                                  a float32 7B bundle instead)
 #   scripts/gpu-check.sh run-hf [7b] (on the GPU machine, after `prepare hf`)
 #                                  transformers-made checkpoints against
 #                                  transformers (scripts/hf-check.py; 7b: the
@@ -22,7 +23,8 @@
 #                                  decode ms/step of each 7B bundle variant
 #   scripts/gpu-check.sh prepare tiles ['OPTS' ...]  (here) the tools and
 #                                  the forward bench models (7B block, 24
-#                                  mLSTM blocks, sLSTM 768) compiled once per
+#                                  mLSTM blocks, sLSTM 768; TILES_MODELS: other
+#                                  bench/configs names, e.g. mlstm_a2) compiled once per
 #                                  xlstm-to-gpu option string (default: a set
 #                                  of projection tile configurations; tf32=1
 #                                  added where it does not say tf32)
@@ -167,14 +169,21 @@ prepare)
       --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=0})' \
       -o "$out/bundles/hf_xlstm_7b.bf16-3xtf32.xlstmb"
     # Variants for `sweep`: one bf16 bundle per xlstm-to-gpu option string
-    # after `hf` (its options in a .txt beside it).
+    # after `hf` (its options in a .txt beside it); "f32:OPTS" makes a
+    # float32 one, which hf-check.py compares with transformers' float32
+    # and float64 logits.
     shift 2
     for i in $(seq 1 $#); do
-      opts="$(bf16_options "${!i}")"
-      echo "$opts" >"$out/bundles/hf_xlstm_7b.bf16-v$i.txt"
-      "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype bf16 --cubins=sm_90 \
-        --quiet --pass-pipeline="builtin.module(xlstm-to-gpu{$opts})" \
-        -o "$out/bundles/hf_xlstm_7b.bf16-v$i.xlstmb"
+      dtype=bf16 opts="${!i}"
+      case "$opts" in
+      f32:*) dtype=f32 opts="${opts#f32:}" ;;
+      *) opts="$(bf16_options "$opts")" ;;
+      esac
+      echo "$opts" >"$out/bundles/hf_xlstm_7b.$dtype-v$i.txt"
+      "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype "$dtype" \
+        --cubins=sm_90 --quiet \
+        --pass-pipeline="builtin.module(xlstm-to-gpu{$opts})" \
+        -o "$out/bundles/hf_xlstm_7b.$dtype-v$i.xlstmb"
     done
     pack_bundles
     exit 0
@@ -199,7 +208,7 @@ prepare)
     mkdir -p "$out/bundles/tiles"
     for i in "${!variants[@]}"; do
       echo "${variants[$i]}" >"$out/bundles/tiles/v$i.txt"
-      for name in xlstm7b_block mlstm_stack_24 slstm_block_768; do
+      for name in ${TILES_MODELS:-xlstm7b_block mlstm_stack_24 slstm_block_768}; do
         "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
           --cubins=sm_90 \
           --pass-pipeline="builtin.module(xlstm-to-gpu{${variants[$i]}})" \
@@ -489,13 +498,14 @@ tiles)
     # rows, where mma-split-k-blocks splits K; off by default to keep a
     # variant's runs few: device time is scarce.)
     models=("xlstm7b_block 1 8192" "mlstm_stack_24 8 2048"
-      "slstm_block_768 16 1024")
+      "slstm_block_768 16 1024" "mlstm_a2 8 2048")
     if [ "${TILES_SHORT_ROWS:-0}" = 1 ]; then
       models+=("xlstm7b_block 1 17" "xlstm7b_block 1 32" "xlstm7b_block 1 64"
         "xlstm7b_block 1 128")
     fi
     for model in "${models[@]}"; do
       set -- $model
+      [ -f "bundles/tiles/$v-$1.xlstmb" ] || continue
       ./xlstm-run "bundles/tiles/$v-$1.xlstmb" --device=cuda --dtype bf16 \
         --batch "$2" --seqlen "$3" --seed 1 --warmup 2 --bench 5 \
         --bench-json "$logs/$v-$1-$3.json" >/dev/null || echo "  $1 failed"
@@ -507,8 +517,10 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
     # The same outputs as the first variant (M = 2 x 300 leaves partial
     # tiles, M = 40 few enough tiles to split K; accumulation order
     # differs, so a bf16-level tolerance).
-    for model in xlstm7b_block:logits mlstm_stack_24:y slstm_block_768:y; do
+    for model in xlstm7b_block:logits mlstm_stack_24:y slstm_block_768:y \
+      mlstm_a2:y; do
       key="${model#*:}" model="${model%:*}"
+      [ -f "bundles/tiles/$v-$model.xlstmb" ] || continue
       for shape in "2 300" "1 40"; do
         set -- $shape
         ./xlstm-run "bundles/tiles/$v-$model.xlstmb" --device=cuda \
@@ -526,8 +538,10 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
     # Profiles under bench-summary.py's names (bench-V_MODEL-bf16-profile.json
     # beside the graphed run's bench-V_MODEL-bf16.json): per-kernel ms, GB/s
     # and TFLOP/s of each variant; the four slowest kernels printed here.
-    for model in "xlstm7b_block 1 8192" "slstm_block_768 16 1024"; do
+    for model in "xlstm7b_block 1 8192" "slstm_block_768 16 1024" \
+      "mlstm_a2 8 2048"; do
       set -- $model
+      [ -f "bundles/tiles/$v-$1.xlstmb" ] || continue
       cp "$logs/$v-$1-$3.json" "$logs/bench-${v}_$1-bf16.json" 2>/dev/null ||
         true
       ./xlstm-run "bundles/tiles/$v-$1.xlstmb" --device=cuda --dtype bf16 \
@@ -544,7 +558,8 @@ for k in sorted(json.load(open(sys.argv[1])).get("kernels", []),
     # (TILES_NCU=1: Nsight Compute's own duration and DRAM bytes of every
     # kernel of the sLSTM block, free of the profile's event pairs, which
     # weigh on its 20-90 us kernels; the ten longest printed.)
-    if [ "${TILES_NCU:-0}" = 1 ]; then
+    if [ "${TILES_NCU:-0}" = 1 ] &&
+      [ -f "bundles/tiles/$v-slstm_block_768.xlstmb" ]; then
       OUT="$logs" XLSTM_RUN="$out/xlstm-run" bash "$root/scripts/ncu-forward.sh" \
         "bundles/tiles/$v-slstm_block_768.xlstmb" 16 1024 \
         >"$logs/ncu-$v-slstm_block_768.txt" 2>&1 || true

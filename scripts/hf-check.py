@@ -17,8 +17,11 @@ bench/configs/hf-xlstm-7b:
    shards, as the published checkpoint); our bf16 and f32 bundles load it
    (time and peak host memory recorded), their logits of a 32-token prompt
    are compared with each other (3e-2) and the f32 ones with transformers'
-   own model in float32 (1e-3); 32 greedy tokens of bf16 and f32 compared
-   free-running (reported) and with float32's prefix (checked, >= 30).
+   own model in float32 (1e-3); transformers' model in float64 too, where
+   the card holds it (reported: each float32 run's distance to it, ours
+   and transformers', and that of every hf_xlstm_7b.f32-*.xlstmb variant);
+   32 greedy tokens of bf16 and f32 compared free-running (reported) and
+   with float32's prefix (checked, >= 30).
 
 Writes LOG_DIR/hf-check.json with every figure; exits non-zero if a check
 fails.
@@ -43,7 +46,9 @@ work = os.path.join(root, "hf-work")
 os.makedirs(work, exist_ok=True)
 run = os.path.join(root, "xlstm-run")
 compare = os.path.join(root, "xlstm-compare")
-results = {"checks": []}
+import transformers
+results = {"checks": [], "versions": {"torch": torch.__version__,
+                                      "transformers": transformers.__version__}}
 failed = False
 
 
@@ -198,6 +203,22 @@ results["7b_transformers_bf16_vs_f32_argmax_equal"] = int(
 io7 = os.path.join(work, "7b.io.safetensors")
 save_file({"tokens": prompt.contiguous(), "logits": logits.cpu().contiguous()},
           io7)
+# The same model in float64 (56 GB: where the card holds it), the arbiter
+# when our float32 and transformers' float32 disagree: each one's distance
+# to it is reported.
+io7_f64 = None
+try:
+    model = model.double()
+    with torch.no_grad():
+        f64_logits = model(input_ids=prompt.cuda(), use_cache=False).logits
+    results["7b_transformers_f32_vs_f64"] = float(
+        (logits.double() - f64_logits).norm() / f64_logits.norm())
+    io7_f64 = os.path.join(work, "7b-f64.io.safetensors")
+    save_file({"tokens": prompt.contiguous(),
+               "logits": f64_logits.float().cpu().contiguous()}, io7_f64)
+    del f64_logits
+except torch.OutOfMemoryError:
+    results["7b_transformers_f32_vs_f64"] = "out of memory"
 del model
 torch.cuda.empty_cache()
 
@@ -221,6 +242,29 @@ check("7b f32 vs transformers f32 (logits, 32-token prompt)", io7,
       outs["f32"], "logits", 1e-3)
 check("7b bf16 vs our f32 (logits)", outs["f32"], outs["bf16"], "logits",
       3e-2)
+# Reported: our f32 against transformers' float64, and each f32 variant
+# bundle (hf_xlstm_7b.f32-*.xlstmb, options in a .txt beside it) against
+# transformers' float32 and float64.
+f32_runs = [("f32", outs["f32"])]
+for bundle in sorted(glob.glob(os.path.join(root, "bundles",
+                                            "hf_xlstm_7b.f32-*.xlstmb"))):
+    name = os.path.basename(bundle)[:-len(".xlstmb")]
+    out = os.path.join(work, "7b-%s.out" % name)
+    r = sh([run, bundle, "--device=cuda", "--dtype", "f32", "--weights", ckpt,
+            "--inputs", io7, "--output", out])
+    if r.returncode == 0:
+        f32_runs.append((name, out))
+    else:
+        results["7b_%s" % name] = "failed"
+for name, out in f32_runs:
+    for ref_name, ref in (("f32", io7), ("f64", io7_f64)):
+        if ref is None:
+            continue
+        r = sh([compare, out, ref, "--keys", "logits", "--tolerance", "1"])
+        results["7b_%s_vs_transformers_%s" % (name, ref_name)] = \
+            r.stdout.strip()
+        print("%s vs transformers %s: %s" % (name, ref_name, r.stdout.strip()),
+              flush=True)
 # Reported, not checked: bf16 with the chunkwise mLSTM on 3xTF32 (the
 # default bf16 program runs it on tf32).
 variant = os.path.join(root, "bundles", "hf_xlstm_7b.bf16-3xtf32.xlstmb")

@@ -594,7 +594,7 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-expand-blocks gate-parts: the mLSTM's gate "
                      "pre-activations as a sum over q, k and v, not a "
                      "projection of their concatenation"),
-      llvm::cl::init(false)};
+      llvm::cl::init(true)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "

@@ -2,8 +2,8 @@
 // default, 8 bytes of channels) reading the K - 1 inputs before its run from
 // the state or the input and then each input of the run once; one more
 // thread per row and channels writes the final state.
-// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='in-place-slices=1' | FileCheck %s --check-prefix=SLICE
+// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='in-place-slices=0' | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu | FileCheck %s --check-prefix=SLICE
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-f32=0' | FileCheck %s --check-prefix=EXACT
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-approx=0' | FileCheck %s --check-prefix=PRECISE
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='run-length=4' | FileCheck %s --check-prefix=RUN4
@@ -82,7 +82,7 @@ func.func @with_state(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>, %b: tens
 // The mLSTM's conv reads half of the up projection: a column slice whose
 // rows start on whole vectors is read in place through a strided view
 // (bufferization would otherwise copy it into a dense buffer first).
-// (By default, in-place-slices off, the slice is read as a dense buffer.)
+// (With in-place-slices=0 the slice is read as a dense buffer.)
 // SLICE-LABEL: func @column_slice
 // SLICE:         %[[UP:.+]] = bufferization.to_buffer %arg0 read_only
 // SLICE:         %[[X:.+]] = memref.subview %[[UP]][0, 0, 256] [%{{.+}}, %{{.+}}, 256] [1, 1, 1]

@@ -318,27 +318,36 @@ func.func @twice(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %y: memref<?x32x
 }
 
 // The kernels of the default run (CHECK), in the order the functions made
-// them. The direct bf16 kernel: accumulators loaded from and stored to the
-// output, 2 x 4 mma tiles per warp and k-step.
+// them. The direct bf16 kernel, adding to its float32 output: accumulators
+// from zero, the output added as they are stored (accumulate-in-epilogue:
+// started from a large output, the tensor cores' sums would drop the
+// products' low bits), 2 x 4 mma tiles per warp and k-step.
 // CHECK-LABEL: gpu.func @projection_mma(
 // CHECK-SAME:    %[[XK:[^:]+]]: memref<?x32xbf16>, %[[WK:[^:]+]]: memref<24x32xbf16>, %[[YK:[^:]+]]: memref<?x24xf32>, %{{[^:]+}}: index)
 // CHECK-SAME:    known_block_size = array<i32: 128, 1, 1>
-// CHECK:         memref.load %[[YK]]
+// CHECK-NOT:     memref.load %[[YK]]
 // CHECK:         scf.for {{.*}} = %c0 to %c32 step %c16
 // CHECK:           vector.load %[[XK]]{{.*}} {alignment = 4 : i64} : memref<?x32xbf16>, vector<2xbf16>
 // CHECK:           vector.load %[[WK]]{{.*}} {alignment = 4 : i64} : memref<24x32xbf16>, vector<2xbf16>
 // CHECK-COUNT-8:   nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK:         scf.if
+// CHECK:           %[[OLD:.+]] = memref.load %[[YK]]
+// CHECK:           arith.addf %{{.+}}, %[[OLD]]
 // CHECK:           memref.store {{.*}}, %[[YK]]
 // CHECK:       gpu.func @[[$MMAF16]](
 // CHECK:         vector.load {{.*}} : memref<?x32xf16>, vector<2xf16>
 // CHECK-NOT:     vector.bitcast
 // CHECK:         nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
-// float32: 3xTF32.
+// float32: 3xTF32, adding to its output as the bf16 kernel does (from
+// zero, the output added when stored).
 // CHECK-LABEL: gpu.func @projection_tf32_mma(
+// CHECK-SAME:    %{{[^:]+}}: memref<?x32xf32>, %{{[^:]+}}: memref<24x32xf32>, %[[YT:[^:]+]]: memref<?x24xf32>
+// CHECK-NOT:     memref.load %[[YT]]
 // CHECK:         scf.for {{.*}} = %c0 to %c32 step %c8
 // CHECK:           nvvm.convert.float.to.tf32
 // CHECK:           arith.bitcast
 // CHECK-COUNT-24:  nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<tf32>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 8>
 // CHECK-NOT:       nvvm.mma.sync
 // CHECK:         scf.if
+// CHECK:           %[[OLDT:.+]] = memref.load %[[YT]]
+// CHECK:           arith.addf %{{.+}}, %[[OLDT]]

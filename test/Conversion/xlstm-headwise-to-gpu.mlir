@@ -3,8 +3,8 @@
 // the outputs stored as one vector. Wider blocks that become tensor-core
 // projections stay; others up to max-wide-block get a thread per group of
 // outputs.
-// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu=in-place-slices=1 | FileCheck %s --check-prefix=SLICE
+// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu=in-place-slices=0 | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu | FileCheck %s --check-prefix=SLICE
 // RUN: xlstm-opt %s --split-input-file --xlstm-headwise-to-gpu=max-wide-block=0 | FileCheck %s --check-prefix=NOWIDE
 
 // CHECK-LABEL: func @qkv
@@ -25,7 +25,7 @@ func.func @qkv(%x: tensor<?x?x256xbf16>, %w: tensor<64x4x4xbf16>, %b: tensor<256
 
 // The mLSTM's v reads half of the up projection in place: a strided view
 // of it (no dense copy), each row's leading indices split from the row.
-// (By default, in-place-slices off, it is read as dense rows.)
+// (With in-place-slices=0 it is read as dense rows.)
 // SLICE-LABEL: func @column_slice
 // SLICE:       %[[X:.+]] = memref.subview %{{.+}}[0, 0, 256] [%{{.+}}, %{{.+}}, 256] [1, 1, 1]
 // SLICE-SAME:    to memref<?x?x256xbf16, strided<[?, 512, 1], offset: 256>>

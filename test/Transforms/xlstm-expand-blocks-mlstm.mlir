@@ -1,6 +1,6 @@
-// RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-expand-blocks=gate-parts=0 | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-expand-blocks --cse | xlstm-opt | FileCheck %s --check-prefix=PARSE
-// RUN: xlstm-opt %s --xlstm-expand-blocks=gate-parts=1 | FileCheck %s --check-prefix=PARTS
+// RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s --check-prefix=PARTS
 
 // mLSTM block with biases (spec xlstm-architecture §b.2, §b.4):
 // x + proj_down((norm(h) + skip * silu(conv(x_m))) * silu(z)).
@@ -56,7 +56,7 @@ func.func @mlstm_block(%x: tensor<?x?x8xf32>, %norm: tensor<8xf32>, %skip: tenso
   return %0 : tensor<?x?x8xf32>
 }
 
-// With gate-parts, the input and forget gates of q, k and v 32 wide are
+// By default (gate-parts), the input and forget gates of q, k and v 32 wide are
 // the sum of each part's product with its columns of the gate weight
 // (accumulated in one zero-filled output), not a projection of their
 // concatenation; 16 wide (above) they keep it.

@@ -255,11 +255,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "(its kernels start from the output); the add and the buffer go">,
     Option<"accumulateInEpilogue", "accumulate-in-epilogue", "bool",
            /*default=*/"true",
-           "The pipelined kernel of an accumulating projection (out += x "
-           "W^T) starts its accumulators from zero and adds out when it "
-           "stores them, instead of starting from out: the float32 sum of "
-           "the products keeps its own precision before a large residual "
-           "joins it">,
+           "The tiled kernels of an accumulating projection (out += x W^T "
+           "into a float32 out: pipelined, direct and tf32/3xTF32) start "
+           "their accumulators from zero and add out when they store them, "
+           "instead of starting from out: the float32 sum of the products "
+           "keeps its own precision before a large residual joins it (the "
+           "tensor cores' sums drop the low bits of products far below "
+           "it)">,
     Option<"gatedPairs", "gated-pairs", "bool", /*default=*/"true",
            "Two projections of one x whose float32 outputs only one "
            "elementwise op reads (a gated FFN's act(gate) * up) run as one "
@@ -897,11 +899,11 @@ def XLSTMCausalConvToGPUPass : Pass<"xlstm-causal-conv-to-gpu"> {
            "the first one's plus constants (the sLSTM 768 block's conv: "
            "575 -> 438 PTX instructions for a run, 80 -> 76 registers); off "
            "until the GPU has checked and timed it">,
-    Option<"inPlaceSlices", "in-place-slices", "bool", /*default=*/"false",
+    Option<"inPlaceSlices", "in-place-slices", "bool", /*default=*/"true",
            "An input that is a column slice of a wider tensor (the mLSTM's "
            "conv reads half of its up projection), rows starting on whole "
            "vectors, is read through a strided view of that tensor instead "
-           "of a dense copy; off until the GPU has checked it">,
+           "of a dense copy">,
     Option<"epilogueF32", "epilogue-f32", "bool", /*default=*/"true",
            "The fused elementwise op in float32, rounded once at the store; "
            "off: in its own types, op by op, as its own kernel would">,
@@ -947,12 +949,11 @@ def XLSTMHeadwiseToGPUPass : Pass<"xlstm-headwise-to-gpu"> {
     Option<"maxWideBlock", "max-wide-block", "int64_t", /*default=*/"128",
            "Largest block width of the thread-per-outputs kernel, for "
            "blocks the tensor-core projections cannot take (0: none)">,
-    Option<"inPlaceSlices", "in-place-slices", "bool", /*default=*/"false",
+    Option<"inPlaceSlices", "in-place-slices", "bool", /*default=*/"true",
            "An input that is a column slice of a wider tensor (the mLSTM's "
            "v reads half of its up projection), rows starting on 16 bytes, "
            "is read through a strided view of that tensor (each row's "
-           "leading indices split from the row) instead of a dense copy; "
-           "off until the GPU has checked it">
+           "leading indices split from the row) instead of a dense copy">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

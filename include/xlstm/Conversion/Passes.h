@@ -51,7 +51,7 @@ struct ToGPUOptions {
   /// xlstm-expand-blocks large-cell-f32: the xLSTM-7B's q/k/v in float32.
   bool largeCellF32 = true;
   /// xlstm-expand-blocks gate-parts: the mLSTM gates as a sum over q, k, v.
-  bool gateParts = false;
+  bool gateParts = true;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

@@ -29,12 +29,11 @@ def XLSTMExpandBlocksPass : Pass<"xlstm-expand-blocks"> {
            "cell in float32 (its intra-chunk denominators are sensitive to "
            "their rounding); off: in the activations' type, as upstream's "
            "bf16 model and TFLA's kernels take them">,
-    Option<"gateParts", "gate-parts", "bool", /*default=*/"false",
+    Option<"gateParts", "gate-parts", "bool", /*default=*/"true",
            "mLSTM blocks whose q, k and v are multiples of 32 wide: the "
            "input and forget gate pre-activations, projections of "
            "cat(q, k, v), as the sum of each part's product with its columns "
-           "of the gate weight, so that the concatenation is never copied; "
-           "off until the GPU has checked it">,
+           "of the gate weight, so that the concatenation is never copied">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
