@@ -498,7 +498,7 @@ tiles)
     # rows, where mma-split-k-blocks splits K; off by default to keep a
     # variant's runs few: device time is scarce.)
     models=("xlstm7b_block 1 8192" "mlstm_stack_24 8 2048"
-      "slstm_block_768 16 1024" "mlstm_a2 8 2048")
+      "slstm_block_768 16 1024" "mlstm_a2 8 2048" "slstm_block_512 16 1024")
     if [ "${TILES_SHORT_ROWS:-0}" = 1 ]; then
       models+=("xlstm7b_block 1 17" "xlstm7b_block 1 32" "xlstm7b_block 1 64"
         "xlstm7b_block 1 128")
@@ -518,7 +518,7 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
     # tiles, M = 40 few enough tiles to split K; accumulation order
     # differs, so a bf16-level tolerance).
     for model in xlstm7b_block:logits mlstm_stack_24:y slstm_block_768:y \
-      mlstm_a2:y; do
+      mlstm_a2:y slstm_block_512:y; do
       key="${model#*:}" model="${model%:*}"
       [ -f "bundles/tiles/$v-$model.xlstmb" ] || continue
       for shape in "2 300" "1 40"; do

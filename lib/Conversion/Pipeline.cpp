@@ -71,7 +71,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   // Elementwise consumers into their producers: fewer kernels and buffers.
   pm.addPass(createXLSTMFuseElementwisePass(options.fusion));
-  pm.addPass(createXLSTMBufferizePass());
+  pm.addPass(createXLSTMBufferizePass(options.bufferize));
   pm.addPass(createStructuredCanonicalizerPass());
   if (options.tensorCores)
     pm.addPass(createXLSTMContractToMMAPass(options.mma));
@@ -610,6 +610,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-causal-conv-to-gpu whole-runs: runs inside the "
                      "sequence without clamped loads or guarded stores"),
       llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().wholeRuns)};
+  Option<bool> reuseDeadInputs{
+      *this, "reuse-dead-inputs",
+      llvm::cl::desc("xlstm-bufferize reuse-dead-inputs: a residual add of "
+                     "a projection writes over the residual where no later "
+                     "op reads it"),
+      llvm::cl::init(xlstm::XLSTMBufferizePassOptions().reuseDeadInputs)};
   Option<bool> inPlaceSlices{
       *this, "in-place-slices",
       llvm::cl::desc("xlstm-causal-conv-to-gpu and xlstm-headwise-to-gpu "
@@ -718,6 +724,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.largeCellF32 = o.largeCellF32;
         options.gateParts = o.gateParts;
         options.fusion.maxOperands = o.maxFusedOperands;
+        options.bufferize.reuseDeadInputs = o.reuseDeadInputs;
         options.convKernel = o.convKernel;
         options.conv.runLength = o.convRunLength;
         options.conv.vectorBytes = o.convVectorBytes;

@@ -25,7 +25,27 @@ def XLSTMBufferizePass : Pass<"xlstm-bufferize", "::mlir::ModuleOp"> {
     // becomes
     func.func @forward(%x: memref<?x128xf32>) -> memref<?x128xf32>
     ```
+
+    With `reuse-dead-inputs` (the default), a residual add `r + y` (an
+    all-parallel `linalg.generic` adding its two inputs into a
+    `tensor.empty`, y a `linalg.contract`'s result) takes r as its init
+    where r is a tensor of its own that no later op reads, made in the same
+    block: the sum is written over r's buffer, `r = r + y` in place, which
+    `xlstm-contract-to-mma accumulate-residuals` folds into y's projection.
+
+    ```mlir
+    %y = linalg.contract ... outs(%zero : tensor<?x128xf32>)
+    %s = linalg.generic {identity maps} ins(%r, %y : ...) outs(%empty : ...)
+    // becomes
+    %s = linalg.generic {identity maps} ins(%r, %y : ...) outs(%r : ...)
+    ```
   }];
+  let options = [
+    Option<"reuseDeadInputs", "reuse-dead-inputs", "bool", /*default=*/"true",
+           "A residual add r + y of a projection's y writes over r where "
+           "no later op reads r (made in the same block) instead of a new "
+           "buffer">
+  ];
   let dependentDialects = [
     "::mlir::bufferization::BufferizationDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"

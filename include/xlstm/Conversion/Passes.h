@@ -66,6 +66,7 @@ struct ToGPUOptions {
   /// dv-tile (allow-tf32 comes from `tf32` above).
   XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise;
   XLSTMFuseElementwisePassOptions fusion;
+  XLSTMBufferizePassOptions bufferize;
   XLSTMWarpNormsPassOptions norms;
   XLSTMElementwiseToGPUPassOptions elementwise;
   XLSTMCausalConvToGPUPassOptions conv;
