@@ -1583,6 +1583,8 @@ public:
   static constexpr int64_t blockM = warpsM * tilesM * 16;
   static constexpr int64_t blockN = warpsN * tilesN * 8;
   static constexpr int64_t threads = 32 * warpsM * warpsN;
+  /// K a tensor-core partial sum covers before a float32 add (split only).
+  static constexpr int64_t kChunk = 64;
 
   TF32KernelBuilder(OpBuilder &b, Location loc, bool split, bool accumulate,
                     bool addInEpilogue = false)
@@ -1631,26 +1633,45 @@ public:
         aRows.push_back(minui(add(m0, add(idx(mi * 16 + h * 8), g)), lastM));
     for (int64_t ni = 0; ni < tilesN; ++ni)
       bRows.push_back(minui(add(n0, add(idx(ni * 8), g)), lastN));
-    acc = forRange(
-        0, k, 8, acc, [&](Value kk, ValueRange it) -> SmallVector<Value> {
-          Value c0 = add(kk, t), c4 = add(c0, idx(4));
-          SmallVector<TF32Fragment> a, bf;
-          for (int64_t mi = 0; mi < tilesM; ++mi) {
-            Value r0 = aRows[mi * 2], r8 = aRows[mi * 2 + 1];
-            a.push_back(fragment({load(x, {r0, c0}), load(x, {r8, c0}),
-                                  load(x, {r0, c4}), load(x, {r8, c4})}));
-          }
-          for (int64_t ni = 0; ni < tilesN; ++ni)
-            bf.push_back(
-                fragment({load(w, {bRows[ni], c0}), load(w, {bRows[ni], c4})}));
-          SmallVector<Value> next;
-          for (int64_t mi = 0; mi < tilesM; ++mi)
-            for (int64_t ni = 0; ni < tilesN; ++ni)
-              llvm::append_range(
-                  next,
-                  mma(a[mi], bf[ni], it.slice((mi * tilesN + ni) * 4, 4)));
-          return next;
-        });
+    auto kStep = [&](Value kk, ValueRange it) -> SmallVector<Value> {
+      Value c0 = add(kk, t), c4 = add(c0, idx(4));
+      SmallVector<TF32Fragment> a, bf;
+      for (int64_t mi = 0; mi < tilesM; ++mi) {
+        Value r0 = aRows[mi * 2], r8 = aRows[mi * 2 + 1];
+        a.push_back(fragment({load(x, {r0, c0}), load(x, {r8, c0}),
+                              load(x, {r0, c4}), load(x, {r8, c4})}));
+      }
+      for (int64_t ni = 0; ni < tilesN; ++ni)
+        bf.push_back(
+            fragment({load(w, {bRows[ni], c0}), load(w, {bRows[ni], c4})}));
+      SmallVector<Value> next;
+      for (int64_t mi = 0; mi < tilesM; ++mi)
+        for (int64_t ni = 0; ni < tilesN; ++ni)
+          llvm::append_range(
+              next, mma(a[mi], bf[ni], it.slice((mi * tilesN + ni) * 4, 4)));
+      return next;
+    };
+    // Split (3xTF32), K goes in chunks of kChunk, each summed on the tensor
+    // cores from zero and added to `acc` by a float32 add: the tensor
+    // cores' float32 sums are not rounded as IEEE adds are, and 3 mma a K
+    // step into one accumulator over K = 4096 put the xLSTM-7B's float32
+    // logits 3.2e-4 off float64 (scalar float32 projections: 1.9e-5).
+    if (splitTF32 && k > kChunk) {
+      acc = forRange(0, k, kChunk, acc,
+                     [&](Value k0, ValueRange outer) -> SmallVector<Value> {
+                       Value end = minui(add(k0, idx(kChunk)), idx(k));
+                       SmallVector<Value> partial = forRange(
+                           k0, end, idx(8),
+                           SmallVector<Value>(outer.size(), constant(0.0)),
+                           kStep);
+                       SmallVector<Value> sums;
+                       for (auto [total, part] : llvm::zip(outer, partial))
+                         sums.push_back(addf(total, part));
+                       return sums;
+                     });
+    } else {
+      acc = forRange(0, k, 8, acc, kStep);
+    }
     storeTiles(b, loc, acc, out, m, n, tilesM, tilesN, accRow, accCol,
                /*atomically=*/false, /*evenView=*/false, addInEpilogue);
   }
