@@ -30,14 +30,28 @@ bool runsBefore(Operation *user, Operation *op) {
 }
 
 /// Whether `value` is a whole tensor of its own that bufferization may
-/// write over: a destination-style op's result or a kernel's output
-/// (bufferization.to_tensor of a writable buffer). Not a view of another
-/// tensor, nor a function argument (the caller's).
+/// write over: a kernel's output (bufferization.to_tensor of a writable
+/// buffer), a tensor.empty, or a destination-style op's result whose tied
+/// init is one of these in turn. Not a view of another tensor, nor a
+/// function argument (the caller's) or a loop's carried value.
 bool ownsItsBuffer(Value value) {
-  Operation *def = value.getDefiningOp();
-  if (auto toTensor = dyn_cast_or_null<bufferization::ToTensorOp>(def))
-    return toTensor.getWritable();
-  return isa_and_nonnull<DestinationStyleOpInterface>(def);
+  // (A chain of destination-style ops is as long as the function: bounded
+  // for safety, a longer one is simply not reused.)
+  for (int depth = 0; depth < 64; ++depth) {
+    Operation *def = value.getDefiningOp();
+    if (!def)
+      return false;
+    if (auto toTensor = dyn_cast<bufferization::ToTensorOp>(def))
+      return toTensor.getWritable();
+    if (isa<tensor::EmptyOp>(def))
+      return true;
+    auto dps = dyn_cast<DestinationStyleOpInterface>(def);
+    auto result = dyn_cast<OpResult>(value);
+    if (!dps || !result)
+      return false;
+    value = dps.getTiedOpOperand(result)->get();
+  }
+  return false;
 }
 
 /// Whether `op`'s body is one addf of its two inputs' elements.

@@ -1659,7 +1659,10 @@ public:
     if (splitTF32 && k > kChunk) {
       acc = forRange(0, k, kChunk, acc,
                      [&](Value k0, ValueRange outer) -> SmallVector<Value> {
-                       Value end = minui(add(k0, idx(kChunk)), idx(k));
+                       // (A constant trip count where chunks are whole.)
+                       Value end = add(k0, idx(kChunk));
+                       if (k % kChunk != 0)
+                         end = minui(end, idx(k));
                        SmallVector<Value> partial = forRange(
                            k0, end, idx(8),
                            SmallVector<Value>(outer.size(), constant(0.0)),

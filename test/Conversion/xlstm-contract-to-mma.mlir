@@ -1,5 +1,6 @@
 // The direct kernel (fragments from global memory):
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1" --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1 accumulate-in-epilogue=0" --cse | FileCheck %s --check-prefix=ACCOUT
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="stages=0 warps-m=1 warps-n=4 warp-tiles-m=1 warp-tiles-n=2 gemv-max-rows=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=TILE
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="warps-m=0 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="stages=1 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADSTAGES
@@ -351,3 +352,14 @@ func.func @twice(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %y: memref<?x32x
 // CHECK:         scf.if
 // CHECK:           %[[OLDT:.+]] = memref.load %[[YT]]
 // CHECK:           arith.addf %{{.+}}, %[[OLDT]]
+
+// With accumulate-in-epilogue=0 the direct and tf32 kernels start their
+// accumulators from the output they add to.
+// ACCOUT-LABEL: gpu.func @projection_mma(
+// ACCOUT-SAME:    %{{[^:]+}}: memref<?x32xbf16>, %{{[^:]+}}: memref<24x32xbf16>, %[[YA:[^:]+]]: memref<?x24xf32>
+// ACCOUT:         memref.load %[[YA]]
+// ACCOUT:         scf.for
+// ACCOUT-LABEL: gpu.func @projection_tf32_mma(
+// ACCOUT-SAME:    %{{[^:]+}}: memref<?x32xf32>, %{{[^:]+}}: memref<24x32xf32>, %[[YB:[^:]+]]: memref<?x24xf32>
+// ACCOUT:         memref.load %[[YB]]
+// ACCOUT:         scf.for
