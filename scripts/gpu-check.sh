@@ -46,6 +46,11 @@
 #                                  gpu-logs.tar.gz in $OUT (or ./)
 # With the device tool: run `prepare`, then
 #   run(command="bash scripts/gpu-check.sh run", carry=["gpu-out"]).
+# The golden suite and the 7B in one call: `prepare`, then
+# XLSTM_GPU_OUT=gpu-out-hf XLSTM_GPU_SHARED_TOOLS=1 ... prepare hf, then
+#   run(command="bash scripts/gpu-check.sh run; XLSTM_GPU_OUT=gpu-out-hf
+#       bash scripts/gpu-check.sh run-hf 7b", carry=["gpu-out", "gpu-out-hf"])
+# (logs: gpu-logs.tar.gz and gpu-logs-gpu-out-hf.tar.gz in $OUT).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # (XLSTM_GPU_OUT: another folder, so that several prepared sets can travel
@@ -66,6 +71,11 @@ case "$out" in
   ;;
 esac
 lit=/usr/lib/llvm-22/bin/lit
+# The GPU-side commands' log archive in $OUT (or ./): gpu-logs.tar.gz for
+# gpu-out, gpu-logs-FOLDER.tar.gz for another folder, so that several
+# commands of one device call keep theirs.
+archive="gpu-logs.tar.gz"
+[ "$(basename "$out")" = gpu-out ] || archive="gpu-logs-$(basename "$out").tar.gz"
 
 # Golden cases (shared/golden); test/e2e has a test per case.
 golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
@@ -113,11 +123,22 @@ bf16_options() {
 }
 pack_bundles() {
   tar -C "$out" -cJf "$out/bundles.tar.xz" bundles && rm -rf "$out/bundles"
+  # XLSTM_GPU_SHARED_TOOLS=1 (hf and tiles sets): no tools of its own (17
+  # MB); the GPU-side commands copy gpu-out's, so both sets travel in one
+  # call under the device tool's 64 MiB.
+  if [ "${XLSTM_GPU_SHARED_TOOLS:-0}" = 1 ]; then
+    rm -f "$out"/xlstm-* "$out/XLSTMRuntimeTests" "$out/libxlstm_runtime.so"
+  fi
   du -sh "$out"
 }
 unpack_bundles() {
   if [ -f "$out/bundles.tar.xz" ]; then
     tar -C "$out" -xJf "$out/bundles.tar.xz" && rm -f "$out/bundles.tar.xz"
+  fi
+  # A folder prepared with XLSTM_GPU_SHARED_TOOLS=1 takes gpu-out's tools.
+  if [ ! -x "$out/xlstm-run" ] && [ -x "$root/gpu-out/xlstm-run" ]; then
+    cp "$root"/gpu-out/xlstm-* "$root/gpu-out/XLSTMRuntimeTests" \
+      "$root/gpu-out/libxlstm_runtime.so" "$out/"
   fi
 }
 
@@ -381,7 +402,7 @@ run)
   # Logs and JSON go to one archive, gpu-logs.tar.gz in $OUT (or ./): the
   # device tool brings back only a few files per run.
   logs="$(mktemp -d)"
-  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/$archive" .' EXIT
   unpack_bundles
   cd "$out"
   status=0
@@ -462,7 +483,7 @@ sweep)
   # xlstmc --pass-pipeline='builtin.module(xlstm-to-gpu{...})'), batch 1
   # and 16, one line each.
   logs="$(mktemp -d)"
-  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/$archive" .' EXIT
   unpack_bundles
   # (The checkpoint a `run-hf` of this machine wrote serves as it is.)
   if [ ! -f "$out/hf-work/xlstm-7b/config.json" ]; then
@@ -488,7 +509,7 @@ tiles)
   # Forward time of each `prepare tiles` variant (CUDA graphs, median), and
   # the kernels that take the most time in a profiled run of the 7B block.
   logs="$(mktemp -d)"
-  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/$archive" .' EXIT
   unpack_bundles
   cd "$out"
   for spec in bundles/tiles/v*.txt; do
@@ -575,7 +596,7 @@ run-hf)
   # Hugging Face checkpoints against transformers (scripts/hf-check.py):
   # a small model sharded and fused, a random bf16 xLSTM-7B as published.
   logs="$(mktemp -d)"
-  trap 'tar -C "$logs" -czf "${OUT:-$root}/gpu-logs.tar.gz" .' EXIT
+  trap 'tar -C "$logs" -czf "${OUT:-$root}/$archive" .' EXIT
   unpack_bundles
   set +e
   python3 "$out/hf-check.py" "$out" "$logs" "${2:-all}" 2>&1 | tee "$logs/hf-check.txt"
