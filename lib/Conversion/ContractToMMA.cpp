@@ -3849,6 +3849,9 @@ struct XLSTMContractToMMAPass
               ")";
     if (site.epilogue)
       text += ", storing the elementwise op after it";
+    // (A residual folded in by accumulate-residuals, or gate-parts' sum.)
+    if (site.accumulate)
+      text += ", adding to its output";
     xlstm::recordKernelChoice(launch,
                               {"projection", shapeOf(site), text, when.str()},
                               site.p.w);

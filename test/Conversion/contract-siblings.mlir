@@ -47,9 +47,9 @@
 // A lone projection of 4096 rows: 4096 warps keep 16384 loads in flight at
 // 4 per lane (gemv-unroll 2 otherwise).
 // CHECK-LABEL: func @alone(
-// CHECK:         "gemv 4 warps unroll 4"
+// CHECK:         "gemv 4 warps unroll 4, adding to its output"
 // UNROLL-LABEL: func @alone(
-// UNROLL:        "gemv 4 warps unroll 2"
+// UNROLL:        "gemv 4 warps unroll 2, adding to its output"
 
 // No siblings where something between them writes x or the later one's W,
 // where one adds into the other's output, where one's (rounded) output is

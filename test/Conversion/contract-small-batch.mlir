@@ -134,7 +134,7 @@
 // a column adds both splits in order and resets the count.
 // SPLIT-LABEL: func @small_batch(
 // SPLIT:         gpu.launch_func @projection_small_batch_mma::@projection_small_batch_mma blocks in (%{{.+}}, %c2, %c1)
-// SPLIT-SAME:      kernel = "small-batch mma 8 warps unroll 3, split-k 2 (768 of K each)"
+// SPLIT-SAME:      kernel = "small-batch mma 8 warps unroll 3, split-k 2 (768 of K each), adding to its output"
 // The few-row skinny projection (4 rows of W, K 6144): 12 splits of 512.
 // SPLIT-LABEL: func @skinny(
 // SPLIT:           gpu.launch_func @[[$SKINNYSPLIT:projection_small_batch_mma_[0-9]+]]::{{.*}} blocks in (%{{.+}}, %c12, %c1)

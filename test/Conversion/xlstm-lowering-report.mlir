@@ -6,7 +6,7 @@
 // With pad-k (the default) the odd K is padded: the projection keeps its
 // name and its own K, and says so.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-max-rows=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PADDED
-// PADDED: forward projection odd.weight ?x32x24 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled (x and W copied, K padded to 32){{$}}
+// PADDED: forward projection odd.weight ?x32x24 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled (x and W copied, K padded to 32), adding to its output{{$}}
 // REQUIRE: error: projection odd.weight (forward, ?x32x24 bf16) takes a generic kernel: K = 24 is not a multiple of 16 (--require-fast-kernels)
 // REQUIRE: error: {{.*}}norm blocks.2 xlstm.layer_norm (forward, 32 f32) takes a generic kernel (--require-fast-kernels)
 
@@ -15,7 +15,8 @@
 #y = affine_map<(d0, d1, d2) -> (d0, d1)>
 
 // CHECK:      function family where shape dtype kernels
-// CHECK-NEXT: forward projection up.weight ?x32x64 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled{{$}}
+// (Its output is not zero-filled first: the projection adds to it.)
+// CHECK-NEXT: forward projection up.weight ?x32x64 bf16 mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, adding to its output{{$}}
 // CHECK-NEXT: forward projection odd.weight ?x32x24 bf16 generic (K = 24 is not a multiple of 16)
 // CHECK-NEXT: forward norm blocks.2 xlstm.layer_norm 32 f32 generic
 // CHECK-NEXT: 3 ops, 1 on specialised kernels only, 2 with generic kernels; 1 other generic kernels
