@@ -41,17 +41,8 @@ Value LayerBuilder::scalarSigmoid(OpBuilder &b, Location loc, Value x) {
 }
 
 Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
-  auto xType = tensorType(x);
-  int64_t out = tensorType(weight).getDimSize(0);
-  SmallVector<OpFoldResult> shape = sizes(x);
-  shape.back() = b.getIndexAttr(out);
-  if (!resultElt)
-    resultElt = xType.getElementType();
-  Value zero = scalarConstant(b, loc, resultElt, 0.0);
-  Value empty = tensor::EmptyOp::create(b, loc, shape, resultElt);
-  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  Value y = accumulateLinear(x, weight, init);
-  return bias ? add(y, castElements(bias, resultElt)) : y;
+  return linearOfParts(x, weight, bias,
+                       resultElt ? resultElt : tensorType(x).getElementType());
 }
 
 Value LayerBuilder::linearOfParts(ValueRange parts, Value weight, Value bias,
@@ -61,10 +52,12 @@ Value LayerBuilder::linearOfParts(ValueRange parts, Value weight, Value bias,
   Value zero = scalarConstant(b, loc, resultElt, 0.0);
   Value empty = tensor::EmptyOp::create(b, loc, shape, resultElt);
   Value y = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  // (One part takes the whole weight, no slice of it.)
   int64_t column = 0;
   for (Value part : parts) {
     int64_t width = tensorType(part).getShape().back();
-    y = accumulateLinear(part, sliceLastDim(weight, column, width), y);
+    Value w = parts.size() == 1 ? weight : sliceLastDim(weight, column, width);
+    y = accumulateLinear(part, w, y);
     column += width;
   }
   return bias ? add(y, castElements(bias, resultElt)) : y;
