@@ -1927,6 +1927,24 @@ public:
     assert(!(gated && (swapped || split)) && "a gated pair streams both W");
   }
 
+  /// One of several skinny projections of one x whose W rows the swapped
+  /// kernel stacks (in order) as its few-row operand: x is streamed once
+  /// for all of them, each output stored with its own flag and epilogue.
+  struct StackedMember {
+    Value w, out;
+    int64_t rows;
+    bool accumulate;
+    StoreEpilogue epilogue;
+  };
+
+  /// Swapped only: the few-row operand is `members`' W rows stacked (the
+  /// build's `w` and `out` are ignored, its N is their total rows).
+  SmallBatchMMAKernelBuilder &stack(ArrayRef<StackedMember> members) {
+    assert(swapped && !split && !gated && "stacking is of swapped kernels");
+    stacked.assign(members.begin(), members.end());
+    return *this;
+  }
+
   /// Issue each K step's loads before the previous step's mma (the
   /// loaded registers carried by the loop) instead of after it.
   SmallBatchMMAKernelBuilder &pipelineLoads(bool on) {
@@ -1976,9 +1994,46 @@ public:
       wRows[1] = add(wRows[0], idx(gated->secondRowOffset));
       wSources[1] = gated->second;
     }
-    SmallVector<Value> xRows;
+    // Token tile j's rows (W's, where swapped) and the buffer each lane
+    // reads its row from.
+    SmallVector<Value> xRows, xSources(tokenTiles, x);
     for (int64_t j = 0; j < tokenTiles; ++j)
       xRows.push_back(minui(add(g, idx(j * 8)), lastM));
+    if (!stacked.empty()) {
+      // A lane's row lies in one member's W, chosen once (a select of
+      // the buffers, cast to one type), so that each K step loads it
+      // with a single 16-byte load.
+      auto common = MemRefType::get(
+          {ShapedType::kDynamic, ShapedType::kDynamic}, elt,
+          StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                 {ShapedType::kDynamic, 1}));
+      for (int64_t j = 0; j < tokenTiles; ++j) {
+        Value source, local;
+        int64_t end = 0;
+        for (const StackedMember &member : stacked)
+          end += member.rows;
+        // From the last member back: the first whose rows end past the
+        // lane's row wins.
+        for (const StackedMember &member : llvm::reverse(stacked)) {
+          int64_t begin = end - member.rows;
+          Value w = memref::CastOp::create(b, loc, common, member.w);
+          Value row = sub(
+              arith::MaxUIOp::create(b, loc, xRows[j], idx(begin)).getResult(),
+              idx(begin));
+          if (!source) {
+            source = w;
+            local = row;
+          } else {
+            Value here = ult(xRows[j], idx(end));
+            source = arith::SelectOp::create(b, loc, here, w, source);
+            local = arith::SelectOp::create(b, loc, here, row, local);
+          }
+          end = begin;
+        }
+        xSources[j] = source;
+        xRows[j] = local;
+      }
+    }
 
     auto vecType = VectorType::get({8}, elt);
     // The four 32-bit mma registers in a 16-byte load: i32 for bf16 (the
@@ -2045,7 +2100,7 @@ public:
         for (int64_t h = 0; h < 2; ++h)
           loaded[u].w[h] = masked(registers(wSources[h], wRows[h], col));
         for (int64_t j = 0; j < tokenTiles; ++j)
-          loaded[u].x.push_back(masked(registers(x, xRows[j], col)));
+          loaded[u].x.push_back(masked(registers(xSources[j], xRows[j], col)));
       }
       return loaded;
     };
@@ -2156,6 +2211,31 @@ public:
           add(add(n0, divui(owner, idx(4))), mul(divui(e, idx(2)), idx(8)));
       Value token = add(mul(j, idx(8)), add(mul(remui(owner, idx(4)), idx(2)),
                                             remui(e, idx(2))));
+      if (!stacked.empty()) {
+        // (Swapped: `token` is the stacked W row, the output column.)
+        int64_t begin = 0;
+        for (const StackedMember &member : stacked) {
+          Value inside = arith::AndIOp::create(
+              b, loc, ult(row, n),
+              arith::AndIOp::create(
+                  b, loc, ult(token, idx(begin + member.rows)),
+                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                        token, idx(begin))));
+          ifThen(inside, [&] {
+            Value col = sub(token, idx(begin));
+            SmallVector<Value, 2> at = {row, col};
+            if (member.epilogue) {
+              memref::StoreOp::create(b, loc, member.epilogue(b, loc, sum, col),
+                                      member.out, at);
+              return;
+            }
+            store(member.accumulate ? addf(load(member.out, at), sum) : sum,
+                  member.out, at);
+          });
+          begin += member.rows;
+        }
+        return;
+      }
       Value inside = arith::AndIOp::create(b, loc, ult(row, n), ult(token, m));
       ifThen(inside, [&] {
         SmallVector<Value, 2> at = {token, row};
@@ -2267,6 +2347,7 @@ private:
   std::optional<SplitK> split;
   std::optional<GemvKernelBuilder::Gated> gated;
   StoreEpilogue epilogue;
+  SmallVector<StackedMember> stacked;
 };
 
 /// Whether `op` writes zero to every element of `v`: `linalg.fill` of
@@ -2400,6 +2481,17 @@ bool isTruncation(linalg::GenericOp op, Value x) {
          yield.getValues()[0] == trunc.getResult();
 }
 
+/// The buffer that `op`'s result views, or null where `op` makes no view.
+/// (memref.transpose is a view without ViewLikeOpInterface in MLIR 22; the
+/// chunkwise kernels transpose q, k and v inside their launches.)
+Value viewSource(Operation *op) {
+  if (auto view = dyn_cast<ViewLikeOpInterface>(op))
+    return view.getViewSource();
+  if (auto transpose = dyn_cast<memref::TransposeOp>(op))
+    return transpose.getIn();
+  return {};
+}
+
 /// Whether a kernel may write the fresh buffer `y` where `op` stands instead
 /// of `consumer` (a later op in its block) writing it: nothing reads or
 /// writes `y`, through any view, between `op` and `consumer`, and `op` does
@@ -2414,8 +2506,7 @@ bool untouchedBetween(Value y, linalg::ContractOp op, Operation *consumer) {
     for (Operation *user : alias.getUsers()) {
       if (user == consumer)
         continue;
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == alias) {
+      if (viewSource(user) == alias) {
         aliases.push_back(user->getResult(0));
         continue;
       }
@@ -2582,8 +2673,7 @@ bool onlyRead(Value buffer, Operation *reader) {
     for (Operation *user : aliases[i].getUsers()) {
       if (user == reader)
         continue;
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == aliases[i]) {
+      if (viewSource(user) == aliases[i]) {
         aliases.push_back(user->getResult(0));
         continue;
       }
@@ -2684,8 +2774,12 @@ linalg::GenericOp matchEpilogue(linalg::ContractOp op, unsigned &resultInput) {
 
 /// The buffer `v` views: the source of its chain of view-like ops.
 Value rootBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
+  while (Operation *def = v.getDefiningOp()) {
+    Value source = viewSource(def);
+    if (!source)
+      break;
+    v = source;
+  }
   return v;
 }
 
@@ -2705,7 +2799,7 @@ bool usedBefore(Operation *user, Operation *op) {
   if (user->getBlock() != op->getBlock() || !user->isBeforeInBlock(op))
     return false;
   // (A view made earlier could be read after `op`.)
-  if (isa<ViewLikeOpInterface>(user))
+  if (viewSource(user))
     for (Value result : user->getResults())
       for (Operation *viewUser : result.getUsers())
         if (!usedBefore(viewUser, op))
@@ -3748,8 +3842,7 @@ struct XLSTMContractToMMAPass
       if (inBranch(user))
         continue;
       // (Views made for the branch before it.)
-      if (isa<ViewLikeOpInterface>(user) &&
-          llvm::all_of(user->getUsers(), inBranch)) {
+      if (viewSource(user) && llvm::all_of(user->getUsers(), inBranch)) {
         views.push_back(user);
         continue;
       }
@@ -3938,8 +4031,7 @@ struct XLSTMContractToMMAPass
       for (size_t i = 0; i < aliases.size(); ++i)
         for (OpOperand &use : aliases[i].getUses()) {
           Operation *user = use.getOwner();
-          if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-              view && view.getViewSource() == aliases[i]) {
+          if (viewSource(user) == aliases[i]) {
             aliases.push_back(user->getResult(0));
             continue;
           }
@@ -4046,10 +4138,98 @@ struct XLSTMContractToMMAPass
     for (Site *site : siblings)
       outs.push_back(collapseLeading(rewriter, loc, site->p.out));
     emitDecoding(rewriter, loc, siblings, x, m, outs);
-    for (Site *site : siblings) {
-      emitProjection(rewriter, *site, /*decodingDone=*/true);
+    if (!skinnySiblings || !emitStackedSkinny(rewriter, siblings, x, m, outs))
+      for (Site *site : siblings)
+        emitProjection(rewriter, *site, /*decodingDone=*/true);
+    for (Site *site : siblings)
       eraseContraction(rewriter, *site);
+  }
+
+  /// For more than gemv-max-rows rows (the branch emitDecoding leaves),
+  /// one skinny tensor-core launch for all of `siblings` where each takes
+  /// that kernel and their W rows together fit its token columns (the
+  /// mLSTM's input and forget gate parts: x, up to megabytes a part, read
+  /// once instead of once a gate). False where they do not.
+  bool emitStackedSkinny(IRRewriter &rewriter, ArrayRef<Site *> siblings,
+                         Value x, Value m, ArrayRef<Value> outs) {
+    using T = SmallBatchMMAKernelBuilder;
+    Type elt = cast<MemRefType>(x.getType()).getElementType();
+    int64_t totalRows = 0;
+    for (Site *site : siblings) {
+      int64_t rows = cast<MemRefType>(site->p.w.getType()).getShape()[0];
+      if (site->p.heads || !takesSkinny(*site, rows) ||
+          skinnyFloat32For(*site) ||
+          cast<MemRefType>(site->p.w.getType()).getElementType() != elt)
+        return false;
+      totalRows += rows;
     }
+    if (totalRows > skinnyColumns())
+      return false;
+    Location loc = siblings.front()->op.getLoc();
+    int64_t tokenTiles = llvm::divideCeil(totalRows, 8);
+    // (x, W0, out0, W1, out1, ..., M, then each member's epilogue vectors.)
+    SmallVector<Value> operands = {x};
+    std::string key = Twine(tokenTiles)
+                          .concat(" column tiles unroll ")
+                          .concat(Twine(skinnyUnroll))
+                          .concat(" rows")
+                          .str();
+    for (auto [site, out] : llvm::zip_equal(siblings, outs)) {
+      operands.append({site->p.w, out});
+      key +=
+          " " +
+          std::to_string(cast<MemRefType>(site->p.w.getType()).getShape()[0]) +
+          (site->accumulate ? "a" : "w") + epilogueKey(*site);
+    }
+    operands.push_back(m);
+    SmallVector<size_t> vectorArgs;
+    for (Site *site : siblings) {
+      vectorArgs.push_back(operands.size());
+      operands.append(epilogueVectors(*site));
+    }
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value grid = arith::CeilDivUIOp::create(
+        rewriter, loc, m,
+        arith::ConstantIndexOp::create(rewriter, loc, T::blockN));
+    size_t mArg = 1 + 2 * siblings.size();
+    Operation *launch = cache->launch(
+        rewriter, loc, "projection_skinny_mma_stacked", key, operands,
+        {grid, one, one}, {32 * skinnyWarps, 1, 1},
+        /*dynamicSharedBytes=*/nullptr,
+        {xlstm::sharedMemoryType(rewriter.getContext(),
+                                 {T::reductionFloats(skinnyWarps, tokenTiles)},
+                                 rewriter.getF32Type())},
+        [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
+          SmallVector<std::function<Value(OpBuilder &, Location, Value, Value)>>
+              epilogues;
+          for (auto [i, site] : llvm::enumerate(siblings))
+            epilogues.push_back([&, i](OpBuilder &b, Location at, Value sum,
+                                       Value col) {
+              return applyEpilogue(
+                  b, at, *siblings[i],
+                  ArrayRef(kernel.args).drop_front(vectorArgs[i]), sum, col);
+            });
+          SmallVector<T::StackedMember> members;
+          for (auto [i, site] : llvm::enumerate(siblings))
+            members.push_back(
+                {kernel.args[1 + 2 * i], kernel.args[2 + 2 * i],
+                 cast<MemRefType>(site->p.w.getType()).getShape()[0],
+                 site->accumulate,
+                 site->epilogue ? StoreEpilogue(epilogues[i]) : nullptr});
+          T(b, loc, skinnyWarps, skinnyUnroll, tokenTiles,
+            /*accumulate=*/false, /*swapped=*/true)
+              .stack(members)
+              .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                     kernel.args[mArg], totalRows, siblings.front()->p.k,
+                     kernel);
+        });
+    std::string text = ("skinny mma " + Twine(skinnyWarps) + " warps unroll " +
+                        Twine(skinnyUnroll) + ", one launch for " +
+                        Twine(siblings.size()) + " projections of one x")
+                           .str();
+    for (Site *site : siblings)
+      record(*site, launch, text, "M > " + std::to_string(gemvMaxRows));
+    return true;
   }
 
   /// `scf.if (M <= gemv-max-rows)` with the decoding kernels of `group`

@@ -435,6 +435,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "of one x decode in one launch"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().siblingProjections)};
+  Option<bool> skinnySiblings{
+      *this, "mma-skinny-siblings",
+      llvm::cl::desc("xlstm-contract-to-mma skinny-siblings: sibling skinny "
+                     "projections in one launch, their W rows stacked"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().skinnySiblings)};
   Option<int64_t> gemvMinN{
       *this, "mma-gemv-min-n",
       llvm::cl::desc("xlstm-contract-to-mma gemv-min-n: below this many rows "
@@ -694,6 +699,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gemvUnroll = o.gemvUnroll;
         options.mma.gemvLoadsInFlight = o.gemvLoadsInFlight;
         options.mma.siblingProjections = o.siblingProjections;
+        options.mma.skinnySiblings = o.skinnySiblings;
         options.mma.gemvMinN = o.gemvMinN;
         options.mma.smallBatchMMA = o.smallBatchMMA;
         options.mma.smallBatchWarps = o.smallBatchWarps;

@@ -149,7 +149,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     touching another's output, nothing between them writing `x` or
     touching their outputs) take the decoding kernels in one launch where
     the first one stands, a range of blocks per projection; later outputs'
-    allocations move up to it. Decoding streams each weight once per token,
+    allocations move up to it. With `skinny-siblings` (the default), such
+    siblings that all take the skinny kernel at larger M, their W rows
+    together within its columns, take one launch of it, the W rows stacked
+    as its few-row operand and each output stored with its own epilogue
+    (the mLSTM's input and forget gate parts read q, k and v once). Decoding streams each weight once per token,
     and a small weight's launch spends about as long ramping up and
     draining as streaming.
 
@@ -457,6 +461,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "K % 32 == 0) past gemv-max-rows rows: the small-batch kernel "
            "with x and W swapped (x streamed once, W the few-row operand) "
            "instead of a 128-column tile">,
+    Option<"skinnySiblings", "skinny-siblings", "bool", /*default=*/"true",
+           "Sibling projections (sibling-projections) that each take the "
+           "skinny tensor-core kernel and whose W rows fit its columns "
+           "together (the mLSTM's input and forget gates): one launch past "
+           "gemv-max-rows rows too, the W rows stacked, x read once">,
     Option<"gemvMinN", "gemv-min-n", "int64_t", /*default=*/"512",
            "With fewer rows of W than this (bf16/f16, K % 32 == 0), one row "
            "of x takes the small-batch tensor-core kernel too, whose warps "

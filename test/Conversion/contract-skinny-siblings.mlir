@@ -1,0 +1,114 @@
+// Skinny sibling projections: contractions of one x that each take the
+// skinny kernel (a few output columns: the mLSTM's input and forget gate
+// parts of gate-parts) and whose W rows fit its token columns together take
+// one launch of it past gemv-max-rows rows, W's rows stacked as its few-row
+// operand: x is read once for both gates. Each lane picks the member W its
+// row lies in once (a select of the buffers cast to one type); each output
+// keeps its own write or accumulate.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings=false" --cse | FileCheck %s --check-prefix=OFF
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+
+// CHECK-LABEL: func @gate_parts(
+// CHECK-SAME:      %[[Q:[^:]+]]: memref<?x2048xbf16>, %[[K:[^:]+]]: memref<?x2048xbf16>
+// CHECK:         %[[IG:.+]] = memref.alloc(%{{.+}}) : memref<?x4xf32>
+// CHECK:         %[[WIQ:.+]] = memref.subview %{{.+}}[0, 0] [4, 2048]
+// CHECK:         %[[WFQ:.+]] = memref.subview %{{.+}}[0, 0] [4, 2048]
+// CHECK:         %[[FG:.+]] = memref.alloc(%{{.+}}) : memref<?x4xf32>
+// CHECK:         scf.if
+// CHECK:           gpu.launch_func @projection_small_batch_mma_siblings::
+// CHECK:         } else {
+// 16 rows of x a block; the launch writes both outputs:
+// CHECK:           gpu.launch_func @projection_skinny_mma_stacked::@projection_skinny_mma_stacked blocks in (%{{.+}}, %c1, %c1) threads in (%c512, %c1, %c1) args(%[[Q]] : memref<?x2048xbf16>, %[[WIQ]] : memref<4x2048xbf16, strided<[4096, 1]>>, %[[IG]] : memref<?x4xf32>, %[[WFQ]] : memref<4x2048xbf16, strided<[4096, 1]>>, %[[FG]] : memref<?x4xf32>, %{{.+}} : index)
+// CHECK-SAME:        kernel = "skinny mma 16 warps unroll 4, one launch for 2 projections of one x"{{.*}}param = "igate"{{.*}}when = "M > 16"{{.*}}param = "fgate"
+// CHECK-NOT:       gpu.launch_func
+// CHECK:         }
+// The k parts add to both outputs, in one launch too.
+// CHECK:         scf.if
+// CHECK:         } else {
+// CHECK:           gpu.launch_func @projection_skinny_mma_stacked_1::@projection_skinny_mma_stacked_1 {{.*}} args(%[[K]] : memref<?x2048xbf16>, %{{.+}}, %[[IG]] : memref<?x4xf32>, %{{.+}}, %[[FG]] : memref<?x4xf32>, %{{.+}} : index)
+// CHECK-SAME:        kernel = "skinny mma 16 warps unroll 4, one launch for 2 projections of one x, adding to its output"
+// CHECK:         }
+// CHECK:         return
+// OFF-LABEL: func @gate_parts(
+// OFF-NOT:     _stacked
+// OFF:         gpu.launch_func @projection_skinny_mma::
+// OFF:         gpu.launch_func @projection_skinny_mma::
+// OFF:         return
+
+// 2 x 12 rows of W are more than the 16 token columns: each its own launch.
+// CHECK-LABEL: func @too_wide(
+// CHECK-NOT:     _stacked
+// CHECK:         gpu.launch_func @projection_skinny_mma
+// CHECK:         gpu.launch_func @projection_skinny_mma
+// CHECK:         return
+
+// The kernel: lanes with row g < 4 read the input gate's W (row g), the
+// others the forget gate's (row g - 4), chosen before the K loop.
+// CHECK:       gpu.func @projection_skinny_mma_stacked(%{{.+}}: memref<?x2048xbf16>, %[[WI:[^:]+]]: memref<4x2048xbf16, strided<[4096, 1]>>, %[[OI:[^:]+]]: memref<?x4xf32>, %[[WF:[^:]+]]: memref<4x2048xbf16, strided<[4096, 1]>>, %[[OF:[^:]+]]: memref<?x4xf32>, %{{.+}}: index)
+// CHECK-DAG:     %[[CF:.+]] = memref.cast %[[WF]] : memref<4x2048xbf16, strided<[4096, 1]>> to memref<?x?xbf16, strided<[?, 1], offset: ?>>
+// CHECK-DAG:     %[[CI:.+]] = memref.cast %[[WI]] : memref<4x2048xbf16, strided<[4096, 1]>> to memref<?x?xbf16, strided<[?, 1], offset: ?>>
+// CHECK:         %[[IN:.+]] = arith.cmpi ult, %{{.+}}, %c4 : index
+// CHECK:         %[[W:.+]] = arith.select %[[IN]], %[[CI]], %[[CF]] : memref<?x?xbf16, strided<[?, 1], offset: ?>>
+// CHECK:         scf.for
+// CHECK:           vector.load %[[W]][
+// CHECK:         memref.store %{{.+}}, %[[OI]][%{{.+}}, %{{.+}}] : memref<?x4xf32>
+// CHECK:         %[[COL:.+]] = arith.subi %{{.+}}, %c4 : index
+// CHECK:         memref.store %{{.+}}, %[[OF]][%{{.+}}, %[[COL]]] : memref<?x4xf32>
+
+func.func @gate_parts(%q: memref<?x2048xbf16>, %k: memref<?x2048xbf16>,
+                      %wi: memref<4x4096xbf16> {xlstm.param = "igate"},
+                      %wf: memref<4x4096xbf16> {xlstm.param = "fgate"})
+    -> (memref<?x4xf32>, memref<?x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %q, %c0 : memref<?x2048xbf16>
+  %ig = memref.alloc(%m) : memref<?x4xf32>
+  linalg.fill ins(%zero : f32) outs(%ig : memref<?x4xf32>)
+  %wiq = memref.subview %wi[0, 0] [4, 2048] [1, 1] : memref<4x4096xbf16> to memref<4x2048xbf16, strided<[4096, 1]>>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%q, %wiq : memref<?x2048xbf16>, memref<4x2048xbf16, strided<[4096, 1]>>)
+      outs(%ig : memref<?x4xf32>)
+  %wik = memref.subview %wi[0, 2048] [4, 2048] [1, 1] : memref<4x4096xbf16> to memref<4x2048xbf16, strided<[4096, 1], offset: 2048>>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%k, %wik : memref<?x2048xbf16>, memref<4x2048xbf16, strided<[4096, 1], offset: 2048>>)
+      outs(%ig : memref<?x4xf32>)
+  %fg = memref.alloc(%m) : memref<?x4xf32>
+  linalg.fill ins(%zero : f32) outs(%fg : memref<?x4xf32>)
+  %wfq = memref.subview %wf[0, 0] [4, 2048] [1, 1] : memref<4x4096xbf16> to memref<4x2048xbf16, strided<[4096, 1]>>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%q, %wfq : memref<?x2048xbf16>, memref<4x2048xbf16, strided<[4096, 1]>>)
+      outs(%fg : memref<?x4xf32>)
+  %wfk = memref.subview %wf[0, 2048] [4, 2048] [1, 1] : memref<4x4096xbf16> to memref<4x2048xbf16, strided<[4096, 1], offset: 2048>>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%k, %wfk : memref<?x2048xbf16>, memref<4x2048xbf16, strided<[4096, 1], offset: 2048>>)
+      outs(%fg : memref<?x4xf32>)
+  // q read later through a transposed view (as the chunkwise kernels do):
+  // a view of q, not an alias the pass cannot follow.
+  %qt = memref.transpose %q (d0, d1) -> (d1, d0) : memref<?x2048xbf16> to memref<2048x?xbf16, strided<[1, 2048]>>
+  %first = memref.load %qt[%c0, %c0] : memref<2048x?xbf16, strided<[1, 2048]>>
+  return %ig, %fg : memref<?x4xf32>, memref<?x4xf32>
+}
+
+func.func @too_wide(%x: memref<?x2048xbf16>,
+                    %wa: memref<12x2048xbf16> {xlstm.param = "a"},
+                    %wb: memref<12x2048xbf16> {xlstm.param = "b"})
+    -> (memref<?x12xf32>, memref<?x12xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x2048xbf16>
+  %a = memref.alloc(%m) : memref<?x12xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x12xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wa : memref<?x2048xbf16>, memref<12x2048xbf16>)
+      outs(%a : memref<?x12xf32>)
+  %b = memref.alloc(%m) : memref<?x12xf32>
+  linalg.fill ins(%zero : f32) outs(%b : memref<?x12xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wb : memref<?x2048xbf16>, memref<12x2048xbf16>)
+      outs(%b : memref<?x12xf32>)
+  return %a, %b : memref<?x12xf32>, memref<?x12xf32>
+}
