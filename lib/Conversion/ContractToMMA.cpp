@@ -1698,6 +1698,16 @@ private:
 using StoreEpilogue =
     function_ref<Value(OpBuilder &, Location, Value sum, Value col)>;
 
+/// One of several skinny projections of one x whose W rows a swapped
+/// kernel stacks (in order) as its few-row operand: x is streamed once for
+/// all of them, each output stored with its own flag and epilogue.
+struct StackedMember {
+  Value w, out;
+  int64_t rows;
+  bool accumulate;
+  StoreEpilogue epilogue;
+};
+
 class GemvKernelBuilder : xlstm::KernelBuilder {
 public:
   /// A gated pair (the gated FFN's act(x Wg^T) * (x Wu^T)): each warp also
@@ -1731,6 +1741,14 @@ public:
     return builder;
   }
 
+  /// Swapped only: W's rows are `members`' stacked (the build's `w` and
+  /// `out` are ignored, its N, maxRows, is their total rows).
+  GemvKernelBuilder &stack(ArrayRef<StackedMember> members) {
+    assert(swapped && !gated && "stacking is of swapped kernels");
+    stacked.assign(members.begin(), members.end());
+    return *this;
+  }
+
   /// Elements of `elt` in one 16-byte load.
   static int64_t vectorWidth(Type elt) {
     return 128 / elt.getIntOrFloatBitWidth();
@@ -1757,9 +1775,18 @@ public:
     // A warp past N has nothing to do (no barrier follows).
     ifThen(ult(row, n ? n : idx(nStatic)), [&] {
       Value lastM = sub(m, idx(1));
-      SmallVector<Value> xRows;
+      // Row r of the few-row operand: buffer and row (a stacked W's
+      // rows lie in the member that holds them, known here).
+      SmallVector<Value> xRows, xSources(maxRows, x);
       for (int64_t r = 0; r < maxRows; ++r)
         xRows.push_back(maxRows == 1 ? idx(0) : minui(idx(r), lastM));
+      for (int64_t r = 0, member = 0, begin = 0;
+           r < maxRows && !stacked.empty(); ++r) {
+        while (r >= begin + stacked[member].rows)
+          begin += stacked[member++].rows;
+        xSources[r] = stacked[member].w;
+        xRows[r] = idx(r - begin);
+      }
       auto load16 = [&](Value memref, Value r, Value col) {
         Value v = vector::LoadOp::create(
             b, loc, vecType, memref, ValueRange{r, col},
@@ -1795,7 +1822,7 @@ public:
                         b, loc, wv, ArrayRef<int64_t>{e}));
                 }
                 for (int64_t r = 0; r < maxRows; ++r) {
-                  Value xv = load16(x, xRows[r], col);
+                  Value xv = load16(xSources[r], xRows[r], col);
                   for (int64_t e = 0; e < width; ++e) {
                     Value xe = vector::ExtractOp::create(b, loc, xv,
                                                          ArrayRef<int64_t>{e});
@@ -1841,6 +1868,31 @@ public:
                                        b, loc, eqi(lane, idx(r)), sum, mine[h])
                                        .getResult();
         }
+      if (!stacked.empty()) {
+        // Lane r holds the stacked row r: its member's output column.
+        int64_t begin = 0;
+        for (const StackedMember &member : stacked) {
+          Value mineHere = arith::AndIOp::create(
+              b, loc, ult(lane, idx(begin + member.rows)),
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, lane,
+                                    idx(begin)));
+          ifThen(mineHere, [&] {
+            Value column = sub(lane, idx(begin));
+            SmallVector<Value, 2> at = {row, column};
+            if (member.epilogue) {
+              memref::StoreOp::create(b, loc,
+                                      member.epilogue(b, loc, mine[0], column),
+                                      member.out, at);
+              return;
+            }
+            store(member.accumulate ? addf(load(member.out, at), mine[0])
+                                    : mine[0],
+                  member.out, at);
+          });
+          begin += member.rows;
+        }
+        return;
+      }
       Value stores = arith::AndIOp::create(
           b, loc, ult(lane, idx(maxRows)), ult(lane, m));
       ifThen(stores, [&] {
@@ -1872,6 +1924,7 @@ private:
   std::optional<Gated> gated;
   StoreEpilogue epilogue;
   bool swapped = false;
+  SmallVector<StackedMember> stacked;
 };
 
 /// A few rows (decoding a batch: 2 to 8 * tokenTiles sequences) of bf16 or
@@ -1926,16 +1979,6 @@ public:
         split(split), gated(gated), epilogue(epilogue) {
     assert(!(gated && (swapped || split)) && "a gated pair streams both W");
   }
-
-  /// One of several skinny projections of one x whose W rows the swapped
-  /// kernel stacks (in order) as its few-row operand: x is streamed once
-  /// for all of them, each output stored with its own flag and epilogue.
-  struct StackedMember {
-    Value w, out;
-    int64_t rows;
-    bool accumulate;
-    StoreEpilogue epilogue;
-  };
 
   /// Swapped only: the few-row operand is `members`' W rows stacked (the
   /// build's `w` and `out` are ignored, its N is their total rows).
@@ -4146,19 +4189,21 @@ struct XLSTMContractToMMAPass
   }
 
   /// For more than gemv-max-rows rows (the branch emitDecoding leaves),
-  /// one skinny tensor-core launch for all of `siblings` where each takes
-  /// that kernel and their W rows together fit its token columns (the
-  /// mLSTM's input and forget gate parts: x, up to megabytes a part, read
-  /// once instead of once a gate). False where they do not.
+  /// one skinny launch for all of `siblings` where each takes the same
+  /// skinny kernel (tensor-core, or float32 matrix-vector) and their W rows
+  /// together fit its columns (the mLSTM's input and forget gate parts: x,
+  /// up to megabytes a part, read once instead of once a gate). False
+  /// where they do not.
   bool emitStackedSkinny(IRRewriter &rewriter, ArrayRef<Site *> siblings,
                          Value x, Value m, ArrayRef<Value> outs) {
     using T = SmallBatchMMAKernelBuilder;
     Type elt = cast<MemRefType>(x.getType()).getElementType();
+    bool gemv = skinnyFloat32For(*siblings.front());
     int64_t totalRows = 0;
     for (Site *site : siblings) {
       int64_t rows = cast<MemRefType>(site->p.w.getType()).getShape()[0];
       if (site->p.heads || !takesSkinny(*site, rows) ||
-          skinnyFloat32For(*site) ||
+          skinnyFloat32For(*site) != gemv ||
           cast<MemRefType>(site->p.w.getType()).getElementType() != elt)
         return false;
       totalRows += rows;
@@ -4169,11 +4214,12 @@ struct XLSTMContractToMMAPass
     int64_t tokenTiles = llvm::divideCeil(totalRows, 8);
     // (x, W0, out0, W1, out1, ..., M, then each member's epilogue vectors.)
     SmallVector<Value> operands = {x};
-    std::string key = Twine(tokenTiles)
-                          .concat(" column tiles unroll ")
-                          .concat(Twine(skinnyUnroll))
-                          .concat(" rows")
-                          .str();
+    std::string key =
+        (gemv ? Twine(totalRows) + " columns unroll " + Twine(gemvUnroll)
+              : Twine(tokenTiles) + " column tiles unroll " +
+                    Twine(skinnyUnroll))
+            .str() +
+        " rows";
     for (auto [site, out] : llvm::zip_equal(siblings, outs)) {
       operands.append({site->p.w, out});
       key +=
@@ -4188,17 +4234,24 @@ struct XLSTMContractToMMAPass
       operands.append(epilogueVectors(*site));
     }
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    int64_t warps = gemv ? gemvWarps : skinnyWarps;
+    // (A warp per row of x, or 16 rows a block.)
     Value grid = arith::CeilDivUIOp::create(
         rewriter, loc, m,
-        arith::ConstantIndexOp::create(rewriter, loc, T::blockN));
+        arith::ConstantIndexOp::create(rewriter, loc,
+                                       gemv ? gemvWarps : T::blockN));
+    SmallVector<Type> workgroup;
+    if (!gemv)
+      workgroup.push_back(xlstm::sharedMemoryType(
+          rewriter.getContext(), {T::reductionFloats(skinnyWarps, tokenTiles)},
+          rewriter.getF32Type()));
     size_t mArg = 1 + 2 * siblings.size();
     Operation *launch = cache->launch(
-        rewriter, loc, "projection_skinny_mma_stacked", key, operands,
-        {grid, one, one}, {32 * skinnyWarps, 1, 1},
-        /*dynamicSharedBytes=*/nullptr,
-        {xlstm::sharedMemoryType(rewriter.getContext(),
-                                 {T::reductionFloats(skinnyWarps, tokenTiles)},
-                                 rewriter.getF32Type())},
+        rewriter, loc,
+        gemv ? "projection_skinny_gemv_stacked"
+             : "projection_skinny_mma_stacked",
+        key, operands, {grid, one, one}, {32 * warps, 1, 1},
+        /*dynamicSharedBytes=*/nullptr, workgroup,
         [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
           SmallVector<std::function<Value(OpBuilder &, Location, Value, Value)>>
               epilogues;
@@ -4209,13 +4262,22 @@ struct XLSTMContractToMMAPass
                   b, at, *siblings[i],
                   ArrayRef(kernel.args).drop_front(vectorArgs[i]), sum, col);
             });
-          SmallVector<T::StackedMember> members;
+          SmallVector<StackedMember> members;
           for (auto [i, site] : llvm::enumerate(siblings))
             members.push_back(
                 {kernel.args[1 + 2 * i], kernel.args[2 + 2 * i],
                  cast<MemRefType>(site->p.w.getType()).getShape()[0],
                  site->accumulate,
                  site->epilogue ? StoreEpilogue(epilogues[i]) : nullptr});
+          if (gemv) {
+            GemvKernelBuilder::skinny(b, loc, totalRows, gemvUnroll,
+                                      /*accumulate=*/false)
+                .stack(members)
+                .build(kernel.args[0], kernel.args[1], kernel.args[2],
+                       kernel.args[mArg], totalRows, siblings.front()->p.k,
+                       gemvWarps, kernel);
+            return;
+          }
           T(b, loc, skinnyWarps, skinnyUnroll, tokenTiles,
             /*accumulate=*/false, /*swapped=*/true)
               .stack(members)
@@ -4223,10 +4285,14 @@ struct XLSTMContractToMMAPass
                      kernel.args[mArg], totalRows, siblings.front()->p.k,
                      kernel);
         });
-    std::string text = ("skinny mma " + Twine(skinnyWarps) + " warps unroll " +
-                        Twine(skinnyUnroll) + ", one launch for " +
-                        Twine(siblings.size()) + " projections of one x")
-                           .str();
+    std::string text =
+        (gemv ? "skinny gemv " + Twine(gemvWarps) + " warps unroll " +
+                    Twine(gemvUnroll) + ", a warp per row of x"
+              : "skinny mma " + Twine(skinnyWarps) + " warps unroll " +
+                    Twine(skinnyUnroll))
+            .str() +
+        ", one launch for " + std::to_string(siblings.size()) +
+        " projections of one x";
     for (Site *site : siblings)
       record(*site, launch, text, "M > " + std::to_string(gemvMaxRows));
     return true;

@@ -39,6 +39,14 @@
 // OFF:         gpu.launch_func @projection_skinny_mma::
 // OFF:         return
 
+// Float32 (skinny-float32): the matrix-vector kernel, a warp per row of x,
+// stacks the rows the same way; which W a row comes from is known when the
+// kernel is built.
+// CHECK-LABEL: func @gate_parts_f32(
+// CHECK:         gpu.launch_func @projection_skinny_gemv_stacked::@projection_skinny_gemv_stacked blocks in (%{{.+}}, %c1, %c1) threads in (%c128, %c1, %c1)
+// CHECK-SAME:        kernel = "skinny gemv 4 warps unroll 2, a warp per row of x, one launch for 2 projections of one x"
+// CHECK:         return
+
 // 2 x 12 rows of W are more than the 16 token columns: each its own launch.
 // CHECK-LABEL: func @too_wide(
 // CHECK-NOT:     _stacked
@@ -58,6 +66,16 @@
 // CHECK:         memref.store %{{.+}}, %[[OI]][%{{.+}}, %{{.+}}] : memref<?x4xf32>
 // CHECK:         %[[COL:.+]] = arith.subi %{{.+}}, %c4 : index
 // CHECK:         memref.store %{{.+}}, %[[OF]][%{{.+}}, %[[COL]]] : memref<?x4xf32>
+// The float32 kernel: rows 0-3 from the input gate's W, 4-7 from the forget
+// gate's; lane r < 4 stores column r of the first output, lanes 4-7 column
+// r - 4 of the second.
+// CHECK:       gpu.func @projection_skinny_gemv_stacked(%{{.+}}: memref<?x2048xf32>, %[[WI32:[^:]+]]: memref<4x2048xf32, strided<[4096, 1]>>, %[[OI32:[^:]+]]: memref<?x4xf32>, %[[WF32:[^:]+]]: memref<4x2048xf32, strided<[4096, 1]>>, %[[OF32:[^:]+]]: memref<?x4xf32>, %{{.+}}: index)
+// CHECK:         vector.load %[[WI32]][%c3,
+// CHECK-NEXT:    vector.extract
+// CHECK:         vector.load %[[WF32]][%c0,
+// CHECK:         memref.store %{{.+}}, %[[OI32]][
+// CHECK:         %[[COL32:.+]] = arith.subi %{{.+}}, %c4 : index
+// CHECK:         memref.store %{{.+}}, %[[OF32]][%{{.+}}, %[[COL32]]]
 
 func.func @gate_parts(%q: memref<?x2048xbf16>, %k: memref<?x2048xbf16>,
                       %wi: memref<4x4096xbf16> {xlstm.param = "igate"},
@@ -90,6 +108,28 @@ func.func @gate_parts(%q: memref<?x2048xbf16>, %k: memref<?x2048xbf16>,
   // a view of q, not an alias the pass cannot follow.
   %qt = memref.transpose %q (d0, d1) -> (d1, d0) : memref<?x2048xbf16> to memref<2048x?xbf16, strided<[1, 2048]>>
   %first = memref.load %qt[%c0, %c0] : memref<2048x?xbf16, strided<[1, 2048]>>
+  return %ig, %fg : memref<?x4xf32>, memref<?x4xf32>
+}
+
+func.func @gate_parts_f32(%q: memref<?x2048xf32>,
+                          %wi: memref<4x4096xf32> {xlstm.param = "igate"},
+                          %wf: memref<4x4096xf32> {xlstm.param = "fgate"})
+    -> (memref<?x4xf32>, memref<?x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %q, %c0 : memref<?x2048xf32>
+  %ig = memref.alloc(%m) : memref<?x4xf32>
+  linalg.fill ins(%zero : f32) outs(%ig : memref<?x4xf32>)
+  %wiq = memref.subview %wi[0, 0] [4, 2048] [1, 1] : memref<4x4096xf32> to memref<4x2048xf32, strided<[4096, 1]>>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%q, %wiq : memref<?x2048xf32>, memref<4x2048xf32, strided<[4096, 1]>>)
+      outs(%ig : memref<?x4xf32>)
+  %fg = memref.alloc(%m) : memref<?x4xf32>
+  linalg.fill ins(%zero : f32) outs(%fg : memref<?x4xf32>)
+  %wfq = memref.subview %wf[0, 0] [4, 2048] [1, 1] : memref<4x4096xf32> to memref<4x2048xf32, strided<[4096, 1]>>
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%q, %wfq : memref<?x2048xf32>, memref<4x2048xf32, strided<[4096, 1]>>)
+      outs(%fg : memref<?x4xf32>)
   return %ig, %fg : memref<?x4xf32>, memref<?x4xf32>
 }
 
