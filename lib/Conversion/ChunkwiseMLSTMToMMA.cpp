@@ -1685,9 +1685,12 @@ bool isStageable(Value v) {
 /// goes back the same way.
 constexpr std::array<int64_t, 4> kSwapHeadsAndSequence = {0, 2, 1, 3};
 
-/// Whether `op` swaps dimensions 1 and 2 of a rank-4 tensor.
-bool swapsHeadsAndSequence(linalg::TransposeOp op) {
-  return op && op.getPermutation() == ArrayRef<int64_t>(kSwapHeadsAndSequence);
+/// Whether `op` swaps dimensions 1 and 2 of a rank-4 tensor (q, k, v, h),
+/// or of a rank-3 one where `gates` ((b, s, h) <-> (b, h, s): the gate
+/// pre-activations).
+bool swapsHeadsAndSequence(linalg::TransposeOp op, bool gates = false) {
+  ArrayRef<int64_t> swap(kSwapHeadsAndSequence);
+  return op && op.getPermutation() == (gates ? swap.take_front(3) : swap);
 }
 
 /// Where the only reader of `h` (B, NH, S, DHV) is a transpose back to
@@ -1728,6 +1731,18 @@ public:
     return buffer;
   }
 
+  /// A gate operand (B, NH, S) as the buffer the kernels take: a (B, S,
+  /// NH) one where the gate is its transpose (the gates are projections'
+  /// outputs, heads last; the kernels read them an element at a time).
+  Value gate(OpBuilder &b, Location loc, Value v) {
+    auto transpose = v.getDefiningOp<linalg::TransposeOp>();
+    if (!enabled || !swapsHeadsAndSequence(transpose, /*gates=*/true))
+      return toReadOnlyBuffer(b, loc, v);
+    Value buffer = toReadOnlyBuffer(b, loc, transpose.getInput());
+    swapped.push_back(buffer);
+    return buffer;
+  }
+
   /// The buffer a kernel writes the result `h` (B, NH, S, DHV) into, of
   /// `sizes` (null where static): a (B, S, NH, DHV) one where a transpose
   /// back to that layout alone reads h.
@@ -1755,21 +1770,28 @@ public:
   Value inKernel(OpBuilder &b, Location loc, Value buffer) {
     if (!isSwapped(buffer))
       return buffer;
+    // (Rank 4: q, k, v, h; rank 3: a gate.)
+    int64_t rank = cast<MemRefType>(buffer.getType()).getRank();
     return memref::TransposeOp::create(
         b, loc, buffer,
         AffineMapAttr::get(AffineMap::getPermutationMap(
-            ArrayRef<int64_t>(kSwapHeadsAndSequence), b.getContext())));
+            ArrayRef<int64_t>(kSwapHeadsAndSequence).take_front(rank),
+            b.getContext())));
   }
   ChunkOutputs inKernel(OpBuilder &b, Location loc, ChunkOutputs io) {
     io.q = inKernel(b, loc, io.q);
     io.k = inKernel(b, loc, io.k);
     io.v = inKernel(b, loc, io.v);
+    io.igate = inKernel(b, loc, io.igate);
+    io.fgate = inKernel(b, loc, io.fgate);
     io.h = inKernel(b, loc, io.h);
     return io;
   }
   ChunkStates inKernel(OpBuilder &b, Location loc, ChunkStates io) {
     io.k = inKernel(b, loc, io.k);
     io.v = inKernel(b, loc, io.v);
+    io.igate = inKernel(b, loc, io.igate);
+    io.fgate = inKernel(b, loc, io.fgate);
     return io;
   }
 
@@ -2008,8 +2030,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     ChunkStates io;
     io.k = layouts.operand(rewriter, loc, op.getK());
     io.v = layouts.operand(rewriter, loc, op.getV());
-    io.igate = buffer(op.getIgate());
-    io.fgate = buffer(op.getFgate());
+    io.igate = layouts.gate(rewriter, loc, op.getIgate());
+    io.fgate = layouts.gate(rewriter, loc, op.getFgate());
     for (Value s : op.getInitialState())
       io.initial.push_back(buffer(s));
     io.chunk = op.getChunkSize();
@@ -2159,8 +2181,8 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     ChunkOutputs io{layouts.operand(rewriter, loc, op.getQ()),
                     layouts.operand(rewriter, loc, op.getK()),
                     layouts.operand(rewriter, loc, op.getV()),
-                    buffer(op.getIgate()),
-                    buffer(op.getFgate()),
+                    layouts.gate(rewriter, loc, op.getIgate()),
+                    layouts.gate(rewriter, loc, op.getFgate()),
                     buffer(entering[0]),
                     buffer(entering[1]),
                     buffer(entering[2]),

@@ -2422,10 +2422,15 @@ bool holdsZerosAt(Value v, Operation *reader) {
   for (Operation *user : alloc->getUsers()) {
     if (user == reader)
       continue;
-    if (user->getBlock() != reader->getBlock())
+    // (Users inside later ops, such as a kernel reading a view of the
+    // buffer, come after `reader`; inside earlier ones they are unknown.)
+    Operation *at = reader->getBlock()->findAncestorOpInBlock(*user);
+    if (!at)
       return false;
-    if (!user->isBeforeInBlock(reader))
+    if (!at->isBeforeInBlock(reader))
       continue;
+    if (at != user)
+      return false;
     if (isZeroFill(user, v)) {
       if (fill)
         return false;
@@ -2438,9 +2443,9 @@ bool holdsZerosAt(Value v, Operation *reader) {
   }
   // The copies before `reader` come after the fill.
   return fill && llvm::all_of(alloc->getUsers(), [&](Operation *user) {
-           return user == fill || user == reader ||
-                  !user->isBeforeInBlock(reader) ||
-                  fill->isBeforeInBlock(user);
+           Operation *at = reader->getBlock()->findAncestorOpInBlock(*user);
+           return at == fill || at == reader || !at->isBeforeInBlock(reader) ||
+                  fill->isBeforeInBlock(at);
          });
 }
 
@@ -2460,9 +2465,16 @@ bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
   for (Operation *user : alloc->getUsers()) {
     if (user == op)
       continue;
-    if (user->getBlock() != op->getBlock())
+    // (Users nested in later ops, a kernel reading a view of the output,
+    // come after `op`; nested in earlier ones they are unknown.)
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!at)
       return false;
-    if (user->isBeforeInBlock(op) && (!init || init->isBeforeInBlock(user)))
+    if (!at->isBeforeInBlock(op))
+      continue;
+    if (at != user)
+      return false;
+    if (!init || init->isBeforeInBlock(user))
       init = user;
   }
   if (!init)
@@ -2470,8 +2482,11 @@ bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
   // Any other use before `op` must neither alias the buffer (views,
   // casts) nor be anything but a structured op on it: a view made before
   // the fill could write or read it between the fill and `op` unseen.
+  // (All of them lie in `op`'s block, as the loop above found.)
   if (llvm::any_of(alloc->getUsers(), [&](Operation *user) {
-        return user != init && user != op && user->isBeforeInBlock(op) &&
+        return user != init && user != op &&
+               user->getBlock() == op->getBlock() &&
+               user->isBeforeInBlock(op) &&
                !isa<linalg::FillOp, linalg::CopyOp, linalg::GenericOp>(user);
       }))
     return false;

@@ -317,6 +317,32 @@ void KernelBuilder::copyTileAsync(
          "cp.async copies 4, 8 or 16 bytes");
   assert((!swizzled || wide) && "swizzled tiles are copied in whole chunks");
   int64_t perRow = cols / perCopy, copies = rows * perRow;
+  // cp.async reads a source whose last dimension is contiguous. Single
+  // elements of a strided view (a transposed one, such as the mLSTM gates
+  // read heads-last) copy from a one-element view at their address.
+  auto srcType = cast<MemRefType>(src.getType());
+  auto [srcStrides, srcOffset] = srcType.getStridesAndOffset();
+  memref::ExtractStridedMetadataOp srcMetadata;
+  if (srcStrides.back() != 1) {
+    assert(perCopy == 1 && "a strided source is copied an element at a time");
+    srcMetadata = memref::ExtractStridedMetadataOp::create(b, loc, src);
+  }
+  auto elementAt = [&](SmallVector<Value> at) -> std::pair<Value, Value> {
+    if (!srcMetadata)
+      return {src, Value()};
+    Value linear = srcMetadata.getOffset();
+    for (auto [i, stride] : llvm::zip(at, srcMetadata.getStrides()))
+      linear = add(linear, mul(i, stride));
+    auto one = MemRefType::get(
+        {1}, srcType.getElementType(),
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {1}),
+        srcType.getMemorySpace());
+    Value view = memref::ReinterpretCastOp::create(
+        b, loc, one, srcMetadata.getBaseBuffer(), OpFoldResult(linear),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    return {view, idx(0)};
+  };
   for (int64_t first = 0; first < copies; first += threads) {
     Value id = add(tid, idx(first));
     auto body = [&] {
@@ -335,10 +361,13 @@ void KernelBuilder::copyTileAsync(
                                                    remui(id, idx(perRow)),
                                                    cols * bytes, bytes)
                              : col});
-      nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, token, dst, at, src, from(srcRow, srcCol),
-          b.getIndexAttr(perCopy), size,
-          wide ? b.getUnitAttr() : UnitAttr());
+      SmallVector<Value> srcAt = from(srcRow, srcCol);
+      auto [source, element] = elementAt(srcAt);
+      if (element)
+        srcAt = {element};
+      nvgpu::DeviceAsyncCopyOp::create(b, loc, token, dst, at, source, srcAt,
+                                       b.getIndexAttr(perCopy), size,
+                                       wide ? b.getUnitAttr() : UnitAttr());
     };
     if (first + threads <= copies)
       body();

@@ -730,11 +730,12 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
     Inputs enter as `bufferization.to_buffer`, results leave as
     `bufferization.to_tensor` of fresh allocations. With
     `heads-last-operands` (the default), q, k and v that are transposes of
-    (B, S, NH, D) tensors (the layers' layout) enter as those tensors'
-    buffers, seen through a `memref.transpose` view made inside each launch,
-    and an h read only by a transpose back to that layout is written
-    through such a view of a (B, S, NH, D) allocation: the transposing
-    copies go.
+    (B, S, NH, D) tensors (the layers' layout), and gates that are
+    transposes of (B, S, NH) ones (the gate projections' outputs), enter as
+    those tensors' buffers, seen through a `memref.transpose` view made
+    inside each launch, and an h read only by a transpose back to that
+    layout is written through such a view of a (B, S, NH, D) allocation:
+    the transposing copies go.
 
     ```mlir
     %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %i, %f, %c, %n, %m
@@ -771,7 +772,8 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
            "where k and v do; off: tf32">,
     Option<"headsLastOperands", "heads-last-operands", "bool",
            /*default=*/"true",
-           "q, k, v that are transposes of (B, S, NH, D) tensors, and an h "
+           "q, k, v and gates that are transposes of (B, S, NH, D) and "
+           "(B, S, NH) tensors, and an h "
            "that only a transpose back to that layout reads: the kernels "
            "take those tensors' buffers through transposed views made in "
            "each launch, and the transposing copies go; off: the copies">,
