@@ -2411,6 +2411,25 @@ bool isZeroFill(Operation *op, Value v) {
          matchPattern(yield.getValues()[0], m_AnyZeroFloat());
 }
 
+/// The users of `alloc` before `op` in `op`'s block (`op` aside), or
+/// failure where one lies nested in an earlier op (what it does there is
+/// unknown). Users nested in later ops, a kernel reading a view of the
+/// buffer say, come after `op`.
+FailureOr<SmallVector<Operation *>> usersBefore(Operation *alloc,
+                                                Operation *op) {
+  SmallVector<Operation *> before;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == op)
+      continue;
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!at || (at != user && at->isBeforeInBlock(op)))
+      return failure();
+    if (at == user && user->isBeforeInBlock(op))
+      before.push_back(user);
+  }
+  return before;
+}
+
 /// Whether buffer `v` holds zeros when `reader` (a later op of the same
 /// block) reads it: a fresh allocation filled with zero, then only read
 /// (copied from) until `reader`.
@@ -2418,19 +2437,11 @@ bool holdsZerosAt(Value v, Operation *reader) {
   auto alloc = v.getDefiningOp<memref::AllocOp>();
   if (!alloc)
     return false;
+  FailureOr<SmallVector<Operation *>> before = usersBefore(alloc, reader);
+  if (failed(before))
+    return false;
   Operation *fill = nullptr;
-  for (Operation *user : alloc->getUsers()) {
-    if (user == reader)
-      continue;
-    // (Users inside later ops, such as a kernel reading a view of the
-    // buffer, come after `reader`; inside earlier ones they are unknown.)
-    Operation *at = reader->getBlock()->findAncestorOpInBlock(*user);
-    if (!at)
-      return false;
-    if (!at->isBeforeInBlock(reader))
-      continue;
-    if (at != user)
-      return false;
+  for (Operation *user : *before) {
     if (isZeroFill(user, v)) {
       if (fill)
         return false;
@@ -2442,10 +2453,8 @@ bool holdsZerosAt(Value v, Operation *reader) {
       return false;
   }
   // The copies before `reader` come after the fill.
-  return fill && llvm::all_of(alloc->getUsers(), [&](Operation *user) {
-           Operation *at = reader->getBlock()->findAncestorOpInBlock(*user);
-           return at == fill || at == reader || !at->isBeforeInBlock(reader) ||
-                  fill->isBeforeInBlock(at);
+  return fill && llvm::all_of(*before, [&](Operation *user) {
+           return user == fill || fill->isBeforeInBlock(user);
          });
 }
 
@@ -2461,32 +2470,18 @@ bool eraseZeroInitialization(linalg::ContractOp op, RewriterBase &rewriter) {
   if (!alloc || llvm::is_contained(op.getDpsInputs(), out))
     return false;
   // The last use of the output before `op`, in the same block.
-  Operation *init = nullptr;
-  for (Operation *user : alloc->getUsers()) {
-    if (user == op)
-      continue;
-    // (Users nested in later ops, a kernel reading a view of the output,
-    // come after `op`; nested in earlier ones they are unknown.)
-    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
-    if (!at)
-      return false;
-    if (!at->isBeforeInBlock(op))
-      continue;
-    if (at != user)
-      return false;
-    if (!init || init->isBeforeInBlock(user))
-      init = user;
-  }
-  if (!init)
+  FailureOr<SmallVector<Operation *>> before = usersBefore(alloc, op);
+  if (failed(before) || before->empty())
     return false;
+  Operation *init = before->front();
+  for (Operation *user : *before)
+    if (init->isBeforeInBlock(user))
+      init = user;
   // Any other use before `op` must neither alias the buffer (views,
   // casts) nor be anything but a structured op on it: a view made before
   // the fill could write or read it between the fill and `op` unseen.
-  // (All of them lie in `op`'s block, as the loop above found.)
-  if (llvm::any_of(alloc->getUsers(), [&](Operation *user) {
-        return user != init && user != op &&
-               user->getBlock() == op->getBlock() &&
-               user->isBeforeInBlock(op) &&
+  if (llvm::any_of(*before, [&](Operation *user) {
+        return user != init &&
                !isa<linalg::FillOp, linalg::CopyOp, linalg::GenericOp>(user);
       }))
     return false;
