@@ -2758,7 +2758,9 @@ bool movableBefore(Operation *op, Operation *at, Value exempt = {}) {
 }
 
 /// Where `op` writes (not adds to) a fresh float32 buffer whose one reader
-/// is a later elementwise op in its block, y = f(out, v...), of out's shape,
+/// is a later elementwise op in its block, y = f(out, v...), of out's shape
+/// (or whose first reader is such an op writing y in place, out = y, before
+/// every other user),
 /// whose other inputs are parameter vectors along the last dimension (a
 /// bias) and whose body a kernel can evaluate (the mLSTM gates' bias and
 /// soft cap): that op, its input `resultInput` the buffer; y's allocation
@@ -2772,18 +2774,35 @@ linalg::GenericOp matchEpilogue(linalg::ContractOp op, unsigned &resultInput) {
     return {};
   MemRefType outType = alloc.getType();
   int64_t rank = outType.getRank();
+  // The first reader of `out` after `op`, a generic in its block; any
+  // other user only where that generic writes `out` in place and the user
+  // comes after it (reading the generic's result, which the kernels store).
   linalg::GenericOp g;
+  SmallVector<Operation *> others;
+  // (A user of several operands is listed once for each.)
   for (Operation *user : alloc->getUsers()) {
-    if (user == op || isa<memref::DeallocOp>(user))
+    if (user == op || user == g || isa<memref::DeallocOp>(user) ||
+        llvm::is_contained(others, user))
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (g || !generic || generic->getBlock() != op->getBlock() ||
-        !op->isBeforeInBlock(generic))
-      return {};
-    g = generic;
+    if (generic && generic->getBlock() == op->getBlock() &&
+        op->isBeforeInBlock(generic) && (!g || generic->isBeforeInBlock(g))) {
+      if (g)
+        others.push_back(g);
+      g = generic;
+      continue;
+    }
+    others.push_back(user);
   }
-  if (!g || g.getNumLoops() != g.getNumParallelLoops() ||
-      g.getNumLoops() != rank || !hasKernelBody(g))
+  if (!g)
+    return {};
+  for (Operation *user : others) {
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    if (g.getDpsInits()[0] != out || !at || !g->isBeforeInBlock(at))
+      return {};
+  }
+  if (g.getNumLoops() != g.getNumParallelLoops() || g.getNumLoops() != rank ||
+      !hasKernelBody(g))
     return {};
   Value y = g.getDpsInits()[0];
   auto yType = cast<MemRefType>(y.getType());
@@ -4218,7 +4237,11 @@ struct XLSTMContractToMMAPass
         return false;
       totalRows += rows;
     }
-    if (totalRows > skinnyColumns())
+    // (The tensor-core kernel takes up to 4 token tiles, the mLSTM gates of
+    // 16 heads; the matrix-vector one a row of W per lane, its loads in
+    // registers.)
+    if (totalRows >
+        (gemv ? skinnyColumns() : std::max<int64_t>(skinnyColumns(), 32)))
       return false;
     Location loc = siblings.front()->op.getLoc();
     int64_t tokenTiles = llvm::divideCeil(totalRows, 8);

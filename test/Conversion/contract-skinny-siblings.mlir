@@ -47,9 +47,14 @@
 // CHECK-SAME:        kernel = "skinny gemv 4 warps unroll 2, a warp per row of x, one launch for 2 projections of one x"
 // CHECK:         return
 
-// 2 x 12 rows of W are more than the 16 token columns: each its own launch.
+// The tensor-core kernel stacks up to 32 rows (4 token tiles: the gates of
+// 16 heads); 3 x 12 rows are more: each its own launch.
+// CHECK-LABEL: func @sixteen_heads(
+// CHECK:         gpu.launch_func @projection_skinny_mma_stacked{{.*}} args(%{{.+}} : memref<?x2048xbf16>, %{{.+}} : memref<16x2048xbf16>, %{{.+}} : memref<?x16xf32>, %{{.+}} : memref<16x2048xbf16>, %{{.+}} : memref<?x16xf32>, %{{.+}} : index)
+// CHECK:         return
 // CHECK-LABEL: func @too_wide(
 // CHECK-NOT:     _stacked
+// CHECK:         gpu.launch_func @projection_skinny_mma
 // CHECK:         gpu.launch_func @projection_skinny_mma
 // CHECK:         gpu.launch_func @projection_skinny_mma
 // CHECK:         return
@@ -133,10 +138,31 @@ func.func @gate_parts_f32(%q: memref<?x2048xf32>,
   return %ig, %fg : memref<?x4xf32>, memref<?x4xf32>
 }
 
+func.func @sixteen_heads(%x: memref<?x2048xbf16>,
+                         %wa: memref<16x2048xbf16> {xlstm.param = "a16"},
+                         %wb: memref<16x2048xbf16> {xlstm.param = "b16"})
+    -> (memref<?x16xf32>, memref<?x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x2048xbf16>
+  %a = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<?x16xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wa : memref<?x2048xbf16>, memref<16x2048xbf16>)
+      outs(%a : memref<?x16xf32>)
+  %b = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%b : memref<?x16xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wb : memref<?x2048xbf16>, memref<16x2048xbf16>)
+      outs(%b : memref<?x16xf32>)
+  return %a, %b : memref<?x16xf32>, memref<?x16xf32>
+}
+
 func.func @too_wide(%x: memref<?x2048xbf16>,
                     %wa: memref<12x2048xbf16> {xlstm.param = "a"},
-                    %wb: memref<12x2048xbf16> {xlstm.param = "b"})
-    -> (memref<?x12xf32>, memref<?x12xf32>) {
+                    %wb: memref<12x2048xbf16> {xlstm.param = "b"},
+                    %wc: memref<12x2048xbf16> {xlstm.param = "c"})
+    -> (memref<?x12xf32>, memref<?x12xf32>, memref<?x12xf32>) {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32
   %m = memref.dim %x, %c0 : memref<?x2048xbf16>
@@ -150,5 +176,10 @@ func.func @too_wide(%x: memref<?x2048xbf16>,
   linalg.contract indexing_maps = [#x, #w, #y]
       ins(%x, %wb : memref<?x2048xbf16>, memref<12x2048xbf16>)
       outs(%b : memref<?x12xf32>)
-  return %a, %b : memref<?x12xf32>, memref<?x12xf32>
+  %c = memref.alloc(%m) : memref<?x12xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x12xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %wc : memref<?x2048xbf16>, memref<12x2048xbf16>)
+      outs(%c : memref<?x12xf32>)
+  return %a, %b, %c : memref<?x12xf32>, memref<?x12xf32>, memref<?x12xf32>
 }

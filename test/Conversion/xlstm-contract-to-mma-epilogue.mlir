@@ -60,6 +60,19 @@
 // SIB:         linalg.generic
 // SIB-LABEL:   func @too_wide
 // SIB:         linalg.generic
+// A gate by parts (gate-parts): the bias goes into the first part's sum in
+// place, then the next part adds to it. The first part's kernels store with
+// the bias added; later users of the buffer read that.
+// SIB-LABEL:   func @in_place_then_accumulate
+// SIB-SAME:      %[[W0:[^:]+]]: memref<8x64xbf16>, %[[W1:[^:]+]]: memref<8x64xbf16>, %[[BIAS:[^:]+]]: memref<8xbf16>)
+// SIB-NOT:     linalg.generic
+// SIB:         gpu.launch_func @projection_skinny_mma{{.*}}, %[[W0]] : memref<8x64xbf16>, {{.*}} %[[BIAS]] : memref<8xbf16>) {{.*}}storing the elementwise op after it
+// SIB:         gpu.launch_func @projection_skinny_mma{{.*}}, %[[W1]] : memref<8x64xbf16>, {{.*}}adding to its output
+// SIB-NOT:     linalg.generic
+// SIB:         return
+// Not where something reads the sum before the in-place op.
+// SIB-LABEL:   func @read_before_in_place
+// SIB:         linalg.generic
 // The sibling kernel: the gate's range of blocks adds the bias (its first
 // input) before the cap; the other projection stores its sums.
 // SIB-LABEL:   gpu.func @projection_gemv_siblings(
@@ -315,4 +328,47 @@ func.func @gate_soft_cap_f32(%x: memref<?x?x64xf32>, %w: memref<8x64xf32>, %bias
   }
   memref.dealloc %pre : memref<?x?x8xf32>
   return %out : memref<?x?x8xf32>
+}
+
+func.func @in_place_then_accumulate(%x: memref<?x?x64xbf16>, %x1: memref<?x?x64xbf16>, %w0: memref<8x64xbf16>, %w1: memref<8x64xbf16>, %bias: memref<8xbf16>) -> memref<?x?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %g = memref.alloc(%b, %s) : memref<?x?x8xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<?x?x8xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w0 : memref<?x?x64xbf16>, memref<8x64xbf16>) outs(%g : memref<?x?x8xf32>)
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %bias : memref<?x?x8xf32>, memref<8xbf16>) outs(%g : memref<?x?x8xf32>) {
+  ^bb0(%in: f32, %bi: bf16, %o: f32):
+    %e = arith.extf %bi : bf16 to f32
+    %a = arith.addf %in, %e : f32
+    linalg.yield %a : f32
+  }
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x1, %w1 : memref<?x?x64xbf16>, memref<8x64xbf16>) outs(%g : memref<?x?x8xf32>)
+  return %g : memref<?x?x8xf32>
+}
+
+func.func @read_before_in_place(%x: memref<?x?x64xbf16>, %w0: memref<8x64xbf16>, %bias: memref<8xbf16>, %keep: memref<?x?x8xf32>) -> memref<?x?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x64xbf16>
+  %s = memref.dim %x, %c1 : memref<?x?x64xbf16>
+  %g = memref.alloc(%b, %s) : memref<?x?x8xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<?x?x8xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y]
+      ins(%x, %w0 : memref<?x?x64xbf16>, memref<8x64xbf16>) outs(%g : memref<?x?x8xf32>)
+  memref.copy %g, %keep : memref<?x?x8xf32> to memref<?x?x8xf32>
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%g, %bias : memref<?x?x8xf32>, memref<8xbf16>) outs(%g : memref<?x?x8xf32>) {
+  ^bb0(%in: f32, %bi: bf16, %o: f32):
+    %e = arith.extf %bi : bf16 to f32
+    %a = arith.addf %in, %e : f32
+    linalg.yield %a : f32
+  }
+  return %g : memref<?x?x8xf32>
 }

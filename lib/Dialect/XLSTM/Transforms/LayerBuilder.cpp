@@ -58,9 +58,14 @@ Value LayerBuilder::linearOfParts(ValueRange parts, Value weight, Value bias,
     int64_t width = tensorType(part).getShape().back();
     Value w = parts.size() == 1 ? weight : sliceLastDim(weight, column, width);
     y = accumulateLinear(part, w, y);
+    // The bias joins the first part's sum, which the later parts add to:
+    // the first projection's kernels can store it with the bias added
+    // instead of an elementwise pass over the finished sum.
+    if (column == 0 && bias)
+      y = add(y, castElements(bias, resultElt));
     column += width;
   }
-  return bias ? add(y, castElements(bias, resultElt)) : y;
+  return y;
 }
 
 Value LayerBuilder::accumulateLinear(Value x, Value weight, Value init) {
