@@ -3454,14 +3454,19 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     if (skinnyWarps < 1 || skinnyWarps > 32 || skinnyUnroll < 1 ||
-        skinnyUnroll > 8 ||
+        skinnyUnroll > 8 || skinnySiblingsRows < 16 ||
+        skinnySiblingsRows > 32 ||
         (skinnyProjections &&
          4 * SmallBatchMMAKernelBuilder::reductionFloats(
-                 skinnyWarps, (gemvMaxRows + 7) / 8) >
+                 skinnyWarps,
+                 std::max((gemvMaxRows + 7) / 8,
+                          skinnySiblings ? (skinnySiblingsRows + 7) / 8
+                                         : int64_t(0))) >
              48 * 1024)) {
       getOperation()->emitError(
           "xlstm-contract-to-mma: skinny-warps must be 1 to 32, skinny-unroll "
-          "1 to 8, and skinny-warps x ceil(gemv-max-rows / 8) at most 96");
+          "1 to 8, skinny-siblings-rows 16 to 32, and skinny-warps x "
+          "ceil(max(gemv-max-rows, skinny-siblings-rows) / 8) at most 96");
       return signalPassFailure();
     }
     if (stages < 0 || stages == 1 || stages > 8) {
@@ -4237,11 +4242,12 @@ struct XLSTMContractToMMAPass
         return false;
       totalRows += rows;
     }
-    // (The tensor-core kernel takes up to 4 token tiles, the mLSTM gates of
-    // 16 heads; the matrix-vector one a row of W per lane, its loads in
-    // registers.)
+    // (The tensor-core kernel takes up to skinny-siblings-rows, 4 token
+    // tiles at most; the matrix-vector one a row of W per lane, its loads
+    // in registers.)
     if (totalRows >
-        (gemv ? skinnyColumns() : std::max<int64_t>(skinnyColumns(), 32)))
+        (gemv ? skinnyColumns()
+              : std::max<int64_t>(skinnyColumns(), skinnySiblingsRows)))
       return false;
     Location loc = siblings.front()->op.getLoc();
     int64_t tokenTiles = llvm::divideCeil(totalRows, 8);

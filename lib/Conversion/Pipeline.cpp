@@ -44,8 +44,8 @@ static std::unique_ptr<Pass> createStructuredCanonicalizerPass() {
 
 void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
                                     const ToGPUOptions &options) {
-  pm.addPass(
-      createXLSTMExpandBlocksPass({options.largeCellF32, options.gateParts}));
+  pm.addPass(createXLSTMExpandBlocksPass(
+      {options.largeCellF32, options.gateParts, options.gateBiasFirst}));
   pm.addPass(createXLSTMTileMLSTMChunkwisePass(
       {options.chunkSize, options.narrowEnteringStates}));
   pm.addPass(createXLSTMFuseSLSTMStepsPass());
@@ -440,6 +440,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-contract-to-mma skinny-siblings: sibling skinny "
                      "projections in one launch, their W rows stacked"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().skinnySiblings)};
+  Option<int64_t> skinnySiblingsRows{
+      *this, "mma-skinny-siblings-rows",
+      llvm::cl::desc("xlstm-contract-to-mma skinny-siblings-rows: the most W "
+                     "rows stacked into one skinny tensor-core launch (16 to "
+                     "32)"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().skinnySiblingsRows)};
   Option<int64_t> gemvMinN{
       *this, "mma-gemv-min-n",
       llvm::cl::desc("xlstm-contract-to-mma gemv-min-n: below this many rows "
@@ -600,6 +607,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "pre-activations as a sum over q, k and v, not a "
                      "projection of their concatenation"),
       llvm::cl::init(true)};
+  Option<bool> gateBiasFirst{
+      *this, "gate-bias-first",
+      llvm::cl::desc("xlstm-expand-blocks gate-bias-first: a gate's bias "
+                     "added to its first part, stored by that projection's "
+                     "kernels"),
+      llvm::cl::init(false)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "
@@ -700,6 +713,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.gemvLoadsInFlight = o.gemvLoadsInFlight;
         options.mma.siblingProjections = o.siblingProjections;
         options.mma.skinnySiblings = o.skinnySiblings;
+        options.mma.skinnySiblingsRows = o.skinnySiblingsRows;
         options.mma.gemvMinN = o.gemvMinN;
         options.mma.smallBatchMMA = o.smallBatchMMA;
         options.mma.smallBatchWarps = o.smallBatchWarps;
@@ -729,6 +743,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.narrowEnteringStates = o.narrowEnteringStates;
         options.largeCellF32 = o.largeCellF32;
         options.gateParts = o.gateParts;
+        options.gateBiasFirst = o.gateBiasFirst;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;
         options.convKernel = o.convKernel;

@@ -7,6 +7,9 @@
 // keeps its own write or accumulate.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings=false" --cse | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings-rows=32" --cse | FileCheck %s --check-prefix=ROWS32
+// RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings-rows=40" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: skinny-siblings-rows 16 to 32
 
 #x = affine_map<(m, n, k) -> (m, k)>
 #w = affine_map<(m, n, k) -> (n, k)>
@@ -47,11 +50,17 @@
 // CHECK-SAME:        kernel = "skinny gemv 4 warps unroll 2, a warp per row of x, one launch for 2 projections of one x"
 // CHECK:         return
 
-// The tensor-core kernel stacks up to 32 rows (4 token tiles: the gates of
-// 16 heads); 3 x 12 rows are more: each its own launch.
+// By default the tensor-core kernel stacks up to 16 rows (2 token tiles);
+// with skinny-siblings-rows=32 up to 4 token tiles (the gates of 16 heads).
+// 3 x 12 rows are more than either: each its own launch.
 // CHECK-LABEL: func @sixteen_heads(
-// CHECK:         gpu.launch_func @projection_skinny_mma_stacked{{.*}} args(%{{.+}} : memref<?x2048xbf16>, %{{.+}} : memref<16x2048xbf16>, %{{.+}} : memref<?x16xf32>, %{{.+}} : memref<16x2048xbf16>, %{{.+}} : memref<?x16xf32>, %{{.+}} : index)
+// CHECK-NOT:     _stacked
 // CHECK:         return
+// ROWS32-LABEL: func @sixteen_heads(
+// ROWS32:        gpu.launch_func @projection_skinny_mma_stacked{{.*}} args(%{{.+}} : memref<?x2048xbf16>, %{{.+}} : memref<16x2048xbf16>, %{{.+}} : memref<?x16xf32>, %{{.+}} : memref<16x2048xbf16>, %{{.+}} : memref<?x16xf32>, %{{.+}} : index)
+// ROWS32-LABEL: func @too_wide(
+// ROWS32-NOT:    _stacked
+// ROWS32:        return
 // CHECK-LABEL: func @too_wide(
 // CHECK-NOT:     _stacked
 // CHECK:         gpu.launch_func @projection_skinny_mma

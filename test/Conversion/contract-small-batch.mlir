@@ -100,7 +100,7 @@
 // PIPE:            scf.yield {{.*}}, %[[AHEAD]]#0,
 // PIPE:          memref.store %[[ACC]]#0,
 // BADHINT: small-batch-min-blocks-per-sm must be 0 to 32
-// BADSKINNY: skinny-warps must be 1 to 32, skinny-unroll 1 to 8, and skinny-warps x ceil(gemv-max-rows / 8) at most 96
+// BADSKINNY: skinny-warps must be 1 to 32, skinny-unroll 1 to 8, skinny-siblings-rows 16 to 32, and skinny-warps x ceil(max(gemv-max-rows, skinny-siblings-rows) / 8) at most 96
 // BAD: small-batch-warps must be 1 to 32, small-batch-unroll 1 to 8, gemv-min-n at least 0, and small-batch-warps x ceil(gemv-max-rows / 8) at most 96
 
 // Fewer rows of W than gemv-min-n (40 < 512 by default): one small-batch

@@ -1,6 +1,7 @@
 // RUN: xlstm-opt %s --xlstm-expand-blocks=gate-parts=0 | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-expand-blocks --cse | xlstm-opt | FileCheck %s --check-prefix=PARSE
 // RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s --check-prefix=PARTS
+// RUN: xlstm-opt %s --xlstm-expand-blocks=gate-bias-first=1 | FileCheck %s --check-prefix=FIRST
 
 // mLSTM block with biases (spec xlstm-architecture §b.2, §b.4):
 // x + proj_down((norm(h) + skip * silu(conv(x_m))) * silu(z)).
@@ -70,14 +71,20 @@ func.func @mlstm_block(%x: tensor<?x?x8xf32>, %norm: tensor<8xf32>, %skip: tenso
 // PARTS:         %[[ZERO:.+]] = linalg.fill
 // PARTS:         %[[WQ:.+]] = tensor.extract_slice %arg13[0, 0] [2, 32] [1, 1] : tensor<2x96xf32> to tensor<2x32xf32>
 // PARTS:         %[[PQ:.+]] = linalg.contract {{.*}} ins(%[[Q]], %[[WQ]] : {{.*}}) outs(%[[ZERO]] :
-// The bias joins the first part's sum (the kernels store it with the bias
-// added); the other parts add to that.
-// PARTS:         %[[BQ:.+]] = linalg.generic {{.*}} ins(%[[PQ]], %arg14 :
 // PARTS:         %[[WK:.+]] = tensor.extract_slice %arg13[0, 32] [2, 32] [1, 1]
-// PARTS:         %[[PK:.+]] = linalg.contract {{.*}} ins(%[[K]], %[[WK]] : {{.*}}) outs(%[[BQ]] :
+// PARTS:         %[[PK:.+]] = linalg.contract {{.*}} ins(%[[K]], %[[WK]] : {{.*}}) outs(%[[PQ]] :
 // PARTS:         %[[WV:.+]] = tensor.extract_slice %arg13[0, 64] [2, 32] [1, 1]
 // PARTS:         %[[PV:.+]] = linalg.contract {{.*}} ins(%[[V]], %[[WV]] : {{.*}}) outs(%[[PK]] :
-// PARTS-NOT:     linalg.generic {{.*}} ins(%[[PV]], %arg14 :
+// PARTS:         linalg.generic {{.*}} ins(%[[PV]], %arg14 :
+// With gate-bias-first the bias joins the first part's sum (its kernels
+// can store it with the bias added); the other parts add to that.
+// FIRST-LABEL: func @mlstm_block_parts
+// FIRST:         %[[WQ:.+]] = tensor.extract_slice %arg13[0, 0] [2, 32] [1, 1]
+// FIRST:         %[[PQ:.+]] = linalg.contract {{.*}} ins(%{{.+}}, %[[WQ]] :
+// FIRST:         %[[BQ:.+]] = linalg.generic {{.*}} ins(%[[PQ]], %arg14 :
+// FIRST:         %[[PK:.+]] = linalg.contract {{.*}} outs(%[[BQ]] :
+// FIRST:         %[[PV:.+]] = linalg.contract {{.*}} outs(%[[PK]] :
+// FIRST-NOT:     linalg.generic {{.*}} ins(%[[PV]], %arg14 :
 // PARTS-NOT:     tensor.concat
 // PARTS:         xlstm.mlstm
 func.func @mlstm_block_parts(%x: tensor<?x?x16xf32>, %norm: tensor<16xf32>, %skip: tensor<32xf32>,

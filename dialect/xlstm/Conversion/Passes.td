@@ -466,6 +466,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "skinny tensor-core kernel and whose W rows fit its columns "
            "together (the mLSTM's input and forget gates): one launch past "
            "gemv-max-rows rows too, the W rows stacked, x read once">,
+    Option<"skinnySiblingsRows", "skinny-siblings-rows", "int64_t",
+           /*default=*/"16",
+           "The most W rows skinny-siblings stacks into one tensor-core "
+           "launch (16 to 32, 8 per token tile; 32 takes the gates of 16 "
+           "heads; below the skinny kernel's columns it is those)">,
     Option<"gemvMinN", "gemv-min-n", "int64_t", /*default=*/"512",
            "With fewer rows of W than this (bf16/f16, K % 32 == 0), one row "
            "of x takes the small-batch tensor-core kernel too, whose warps "

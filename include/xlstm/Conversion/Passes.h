@@ -52,6 +52,9 @@ struct ToGPUOptions {
   bool largeCellF32 = true;
   /// xlstm-expand-blocks gate-parts: the mLSTM gates as a sum over q, k, v.
   bool gateParts = true;
+  /// xlstm-expand-blocks gate-bias-first: a gate's bias joins its first
+  /// part.
+  bool gateBiasFirst = false;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

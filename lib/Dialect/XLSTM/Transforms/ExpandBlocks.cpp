@@ -124,9 +124,11 @@ Value gatedFFN(LayerBuilder &lb, Value x, Value gateW, Value upW, Value downW,
 //===----------------------------------------------------------------------===//
 
 struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
-  ExpandMLSTMBlock(MLIRContext *ctx, bool gateParts)
-      : OpRewritePattern(ctx), gateParts(gateParts) {}
-  bool gateParts; ///< gate-parts
+  ExpandMLSTMBlock(MLIRContext *ctx, bool gateParts, bool gateBiasFirst)
+      : OpRewritePattern(ctx), gateParts(gateParts),
+        gateBiasFirst(gateBiasFirst) {}
+  bool gateParts;     ///< gate-parts
+  bool gateBiasFirst; ///< gate-bias-first
 
   LogicalResult matchAndRewrite(MLSTMBlockOp op,
                                 PatternRewriter &rewriter) const override {
@@ -173,8 +175,9 @@ struct ExpandMLSTMBlock : OpRewritePattern<MLSTMBlockOp> {
     auto gate = [&](StringRef name) {
       Value w = p(("xlstm.mlstm_cell." + name + ".weight").str());
       Value bias = p(("xlstm.mlstm_cell." + name + ".bias").str());
-      return byParts ? lb.linearOfParts({q, k, v}, w, bias, gateElt)
-                     : lb.linear(qkv, w, bias, gateElt);
+      return byParts
+                 ? lb.linearOfParts({q, k, v}, w, bias, gateElt, gateBiasFirst)
+                 : lb.linear(qkv, w, bias, gateElt);
     };
     Value ig = gate("igate"), fg = gate("fgate");
 
@@ -538,7 +541,7 @@ struct XLSTMExpandBlocksPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<ExpandSLSTMBlock, ExpandLMHead>(&getContext());
-    patterns.add<ExpandMLSTMBlock>(&getContext(), gateParts);
+    patterns.add<ExpandMLSTMBlock>(&getContext(), gateParts, gateBiasFirst);
     patterns.add<ExpandLargeBlock>(&getContext(), largeCellF32);
     walkAndApplyPatterns(getOperation(), std::move(patterns));
   }

@@ -46,7 +46,7 @@ Value LayerBuilder::linear(Value x, Value weight, Value bias, Type resultElt) {
 }
 
 Value LayerBuilder::linearOfParts(ValueRange parts, Value weight, Value bias,
-                                  Type resultElt) {
+                                  Type resultElt, bool biasFirst) {
   SmallVector<OpFoldResult> shape = sizes(parts.front());
   shape.back() = b.getIndexAttr(tensorType(weight).getDimSize(0));
   Value zero = scalarConstant(b, loc, resultElt, 0.0);
@@ -58,14 +58,14 @@ Value LayerBuilder::linearOfParts(ValueRange parts, Value weight, Value bias,
     int64_t width = tensorType(part).getShape().back();
     Value w = parts.size() == 1 ? weight : sliceLastDim(weight, column, width);
     y = accumulateLinear(part, w, y);
-    // The bias joins the first part's sum, which the later parts add to:
-    // the first projection's kernels can store it with the bias added
-    // instead of an elementwise pass over the finished sum.
-    if (column == 0 && bias)
+    // With biasFirst the bias joins the first part's sum, which the later
+    // parts add to: the first projection's kernels can store it with the
+    // bias added instead of an elementwise pass over the finished sum.
+    if (column == 0 && bias && biasFirst)
       y = add(y, castElements(bias, resultElt));
     column += width;
   }
-  return y;
+  return bias && !biasFirst ? add(y, castElements(bias, resultElt)) : y;
 }
 
 Value LayerBuilder::accumulateLinear(Value x, Value weight, Value init) {

@@ -37,9 +37,12 @@ public:
                      mlir::Type resultElt = {});
   /// `linear` of the concatenation of `parts` along the last dimension,
   /// without the concatenation: each part against its columns of `weight`,
-  /// accumulated in one output (float sums in part order).
+  /// accumulated in one output (float sums in part order); `bias` added to
+  /// the sum last, or with `biasFirst` to the first part's product (which
+  /// the later parts add to).
   mlir::Value linearOfParts(mlir::ValueRange parts, mlir::Value weight,
-                            mlir::Value bias, mlir::Type resultElt);
+                            mlir::Value bias, mlir::Type resultElt,
+                            bool biasFirst = false);
   /// `init + x W^T` (`linalg.contract` into `init`, which sets the result
   /// type).
   mlir::Value accumulateLinear(mlir::Value x, mlir::Value weight,
