@@ -4233,15 +4233,16 @@ struct XLSTMContractToMMAPass
     using T = SmallBatchMMAKernelBuilder;
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     bool gemv = skinnyFloat32For(*siblings.front());
-    int64_t totalRows = 0;
+    // Each member's W rows (its output columns).
+    SmallVector<int64_t> rows;
     for (Site *site : siblings) {
-      int64_t rows = cast<MemRefType>(site->p.w.getType()).getShape()[0];
-      if (site->p.heads || !takesSkinny(*site, rows) ||
-          skinnyFloat32For(*site) != gemv ||
-          cast<MemRefType>(site->p.w.getType()).getElementType() != elt)
+      auto wType = cast<MemRefType>(site->p.w.getType());
+      rows.push_back(wType.getShape()[0]);
+      if (site->p.heads || !takesSkinny(*site, rows.back()) ||
+          skinnyFloat32For(*site) != gemv || wType.getElementType() != elt)
         return false;
-      totalRows += rows;
     }
+    int64_t totalRows = llvm::sum_of(rows);
     // (The tensor-core kernel takes up to skinny-siblings-rows, 4 token
     // tiles at most; the matrix-vector one a row of W per lane, its loads
     // in registers.)
@@ -4259,12 +4260,10 @@ struct XLSTMContractToMMAPass
                     Twine(skinnyUnroll))
             .str() +
         " rows";
-    for (auto [site, out] : llvm::zip_equal(siblings, outs)) {
+    for (auto [site, out, n] : llvm::zip_equal(siblings, outs, rows)) {
       operands.append({site->p.w, out});
-      key +=
-          " " +
-          std::to_string(cast<MemRefType>(site->p.w.getType()).getShape()[0]) +
-          (site->accumulate ? "a" : "w") + epilogueKey(*site);
+      key += " " + std::to_string(n) + (site->accumulate ? "a" : "w") +
+             epilogueKey(*site);
     }
     operands.push_back(m);
     SmallVector<size_t> vectorArgs;
@@ -4304,8 +4303,7 @@ struct XLSTMContractToMMAPass
           SmallVector<StackedMember> members;
           for (auto [i, site] : llvm::enumerate(siblings))
             members.push_back(
-                {kernel.args[1 + 2 * i], kernel.args[2 + 2 * i],
-                 cast<MemRefType>(site->p.w.getType()).getShape()[0],
+                {kernel.args[1 + 2 * i], kernel.args[2 + 2 * i], rows[i],
                  site->accumulate,
                  site->epilogue ? StoreEpilogue(epilogues[i]) : nullptr});
           if (gemv) {
