@@ -612,7 +612,7 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-expand-blocks gate-bias-first: a gate's bias "
                      "added to its first part, stored by that projection's "
                      "kernels"),
-      llvm::cl::init(false)};
+      llvm::cl::init(true)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "

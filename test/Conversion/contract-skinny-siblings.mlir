@@ -5,9 +5,10 @@
 // operand: x is read once for both gates. Each lane picks the member W its
 // row lies in once (a select of the buffers cast to one type); each output
 // keeps its own write or accumulate.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s
+// The default stacks up to 32 rows (ROWS32); CHECK is the 16-row limit.
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings-rows=16" --cse | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings=false" --cse | FileCheck %s --check-prefix=OFF
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings-rows=32" --cse | FileCheck %s --check-prefix=ROWS32
+// RUN: xlstm-opt %s --xlstm-contract-to-mma --cse | FileCheck %s --check-prefix=ROWS32
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-siblings-rows=40" 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: skinny-siblings-rows 16 to 32
 
@@ -50,8 +51,8 @@
 // CHECK-SAME:        kernel = "skinny gemv 4 warps unroll 2, a warp per row of x, one launch for 2 projections of one x"
 // CHECK:         return
 
-// By default the tensor-core kernel stacks up to 16 rows (2 token tiles);
-// with skinny-siblings-rows=32 up to 4 token tiles (the gates of 16 heads).
+// With skinny-siblings-rows=16 the tensor-core kernel stacks up to 2 token
+// tiles; by default (32) up to 4 (the gates of 16 heads).
 // 3 x 12 rows are more than either: each its own launch.
 // CHECK-LABEL: func @sixteen_heads(
 // CHECK-NOT:     _stacked

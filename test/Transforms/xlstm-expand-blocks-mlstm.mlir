@@ -1,7 +1,7 @@
 // RUN: xlstm-opt %s --xlstm-expand-blocks=gate-parts=0 | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-expand-blocks --cse | xlstm-opt | FileCheck %s --check-prefix=PARSE
-// RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s --check-prefix=PARTS
-// RUN: xlstm-opt %s --xlstm-expand-blocks=gate-bias-first=1 | FileCheck %s --check-prefix=FIRST
+// RUN: xlstm-opt %s --xlstm-expand-blocks=gate-bias-first=0 | FileCheck %s --check-prefix=PARTS
+// RUN: xlstm-opt %s --xlstm-expand-blocks | FileCheck %s --check-prefix=FIRST
 
 // mLSTM block with biases (spec xlstm-architecture §b.2, §b.4):
 // x + proj_down((norm(h) + skip * silu(conv(x_m))) * silu(z)).
@@ -76,7 +76,7 @@ func.func @mlstm_block(%x: tensor<?x?x8xf32>, %norm: tensor<8xf32>, %skip: tenso
 // PARTS:         %[[WV:.+]] = tensor.extract_slice %arg13[0, 64] [2, 32] [1, 1]
 // PARTS:         %[[PV:.+]] = linalg.contract {{.*}} ins(%[[V]], %[[WV]] : {{.*}}) outs(%[[PK]] :
 // PARTS:         linalg.generic {{.*}} ins(%[[PV]], %arg14 :
-// With gate-bias-first the bias joins the first part's sum (its kernels
+// With gate-bias-first (the default) the bias joins the first part's sum (its kernels
 // can store it with the bias added); the other parts add to that.
 // FIRST-LABEL: func @mlstm_block_parts
 // FIRST:         %[[WQ:.+]] = tensor.extract_slice %arg13[0, 0] [2, 32] [1, 1]

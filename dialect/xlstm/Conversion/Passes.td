@@ -467,7 +467,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "together (the mLSTM's input and forget gates): one launch past "
            "gemv-max-rows rows too, the W rows stacked, x read once">,
     Option<"skinnySiblingsRows", "skinny-siblings-rows", "int64_t",
-           /*default=*/"16",
+           /*default=*/"32",
            "The most W rows skinny-siblings stacks into one tensor-core "
            "launch (16 to 32, 8 per token tile; 32 takes the gates of 16 "
            "heads; below the skinny kernel's columns it is those)">,

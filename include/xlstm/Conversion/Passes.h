@@ -54,7 +54,7 @@ struct ToGPUOptions {
   bool gateParts = true;
   /// xlstm-expand-blocks gate-bias-first: a gate's bias joins its first
   /// part.
-  bool gateBiasFirst = false;
+  bool gateBiasFirst = true;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

@@ -34,7 +34,7 @@ def XLSTMExpandBlocksPass : Pass<"xlstm-expand-blocks"> {
            "input and forget gate pre-activations, projections of "
            "cat(q, k, v), as the sum of each part's product with its columns "
            "of the gate weight, so that the concatenation is never copied">,
-    Option<"gateBiasFirst", "gate-bias-first", "bool", /*default=*/"false",
+    Option<"gateBiasFirst", "gate-bias-first", "bool", /*default=*/"true",
            "With gate-parts: each gate's bias added to its first part's "
            "sum, which the later parts add to, so that the first "
            "projection's kernels store it with the bias (no elementwise "
