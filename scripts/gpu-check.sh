@@ -113,7 +113,16 @@ compile() { # xlstmc's arguments
     pipeline="builtin.module(xlstm-to-gpu{tf32=$tf32})"
   fi
   pipeline="${pipeline/xlstm-to-gpu\{/xlstm-to-gpu\{$extra$XLSTM_GPU_OPTIONS }"
-  "$xlstmc" "${args[@]}" --pass-pipeline="$pipeline"
+  "$xlstmc" "${args[@]}" "$(chip_for "$XLSTM_GPU_OPTIONS")" \
+    --pass-pipeline="$pipeline"
+}
+# --chip for an option string: griddepcontrol (grid-dependency-wait) is
+# sm_90 PTX.
+chip_for() {
+  case " $1 " in
+  *" grid-dependency-wait=1 "* | *" grid-dependency-wait=true "*) echo "--chip=sm_90" ;;
+  *) echo "--chip=sm_80" ;;
+  esac
 }
 bf16_options() {
   case " $1 " in
@@ -202,7 +211,7 @@ prepare)
       esac
       echo "$opts" >"$out/bundles/hf_xlstm_7b.$dtype-v$i.txt"
       "$xlstmc" "$root/bench/configs/hf-xlstm-7b" --dtype "$dtype" \
-        --cubins=sm_90 --quiet \
+        --cubins=sm_90 --quiet "$(chip_for "$opts")" \
         --pass-pipeline="builtin.module(xlstm-to-gpu{$opts})" \
         -o "$out/bundles/hf_xlstm_7b.$dtype-v$i.xlstmb"
     done
@@ -231,7 +240,7 @@ prepare)
       echo "${variants[$i]}" >"$out/bundles/tiles/v$i.txt"
       for name in ${TILES_MODELS:-xlstm7b_block mlstm_stack_24 slstm_block_768}; do
         "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
-          --cubins=sm_90 \
+          --cubins=sm_90 "$(chip_for "${variants[$i]}")" \
           --pass-pipeline="builtin.module(xlstm-to-gpu{${variants[$i]}})" \
           -o "$out/bundles/tiles/v$i-$name.xlstmb"
       done

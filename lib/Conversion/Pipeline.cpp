@@ -115,6 +115,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   if (options.dedupeKernels)
     pm.addPass(createXLSTMDedupeGPUModulesPass());
+  if (options.gridDependencyWait)
+    pm.addPass(createXLSTMGridDependencyWaitPass());
 }
 
 namespace {
@@ -613,6 +615,14 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "added to its first part, stored by that projection's "
                      "kernels"),
       llvm::cl::init(true)};
+  Option<bool> gridDependencyWait{
+      *this, "grid-dependency-wait",
+      llvm::cl::desc("xlstm-grid-dependency-wait: every kernel waits on the "
+                     "grid before it at its entry, so that the runtime may "
+                     "launch it while that grid finishes (programmatic "
+                     "dependent launch; needs PTX for sm_90: xlstmc "
+                     "--chip=sm_90)"),
+      llvm::cl::init(false)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "
@@ -744,6 +754,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.largeCellF32 = o.largeCellF32;
         options.gateParts = o.gateParts;
         options.gateBiasFirst = o.gateBiasFirst;
+        options.gridDependencyWait = o.gridDependencyWait;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;
         options.convKernel = o.convKernel;

@@ -191,6 +191,9 @@ struct CudaBackend::Impl {
     /// static shared memory until an opt-in raises it), read from the
     /// driver at the first launch that asks for any.
     std::optional<unsigned> maxDynamicShared;
+    /// KernelRef::waitsOnPreviousGrid: launched overlapping the kernel
+    /// before it.
+    bool overlapPrevious = false;
   };
 
   explicit Impl(const Context &context, Stream stream)
@@ -248,7 +251,8 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(
     if (!function)
       return makeError("kernel module '" + kernel.module +
                        "': " + toString(function.takeError()));
-    impl->kernels.push_back({std::move(*function)});
+    impl->kernels.push_back(
+        {std::move(*function), std::nullopt, kernel.waitsOnPreviousGrid});
   }
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
 }
@@ -360,7 +364,8 @@ Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,
           {shape.block[0], shape.block[1], shape.block[2]},
           shape.sharedMemoryBytes, impl->stream,
           // cuLaunchKernel reads the parameters and keeps no pointers.
-          const_cast<void **>(arguments.getPointers().data())))
+          const_cast<void **>(arguments.getPointers().data()),
+          entry.overlapPrevious))
     return err;
   return timing ? timing->end.record(impl->stream) : Error::success();
 }

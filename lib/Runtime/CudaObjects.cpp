@@ -318,11 +318,29 @@ Error Function::setAttribute(cu::CUfunction_attribute attribute,
 
 Error xlstm::runtime::launch(const Function &function, Dim3 grid, Dim3 block,
                              unsigned sharedMemoryBytes, const Stream &stream,
-                             void **args) {
+                             void **args, bool overlapPrevious) {
   const CudaDriver &driver = function.getDriver();
-  cu::CUresult result = driver.cuLaunchKernel(
-      function.get(), grid.x, grid.y, grid.z, block.x, block.y, block.z,
-      sharedMemoryBytes, stream.get(), args, nullptr);
+  cu::CUresult result;
+  if (overlapPrevious) {
+    cu::CUlaunchAttribute overlap{};
+    overlap.id = cu::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    overlap.value.programmaticStreamSerializationAllowed = 1;
+    cu::CUlaunchConfig config{grid.x,
+                              grid.y,
+                              grid.z,
+                              block.x,
+                              block.y,
+                              block.z,
+                              sharedMemoryBytes,
+                              stream.get(),
+                              &overlap,
+                              1};
+    result = driver.cuLaunchKernelEx(&config, function.get(), args, nullptr);
+  } else {
+    result = driver.cuLaunchKernel(function.get(), grid.x, grid.y, grid.z,
+                                   block.x, block.y, block.z, sharedMemoryBytes,
+                                   stream.get(), args, nullptr);
+  }
   if (result == cu::CUDA_SUCCESS)
     return Error::success();
   return driver.check(

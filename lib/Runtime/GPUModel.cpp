@@ -208,6 +208,15 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
   const DeviceProperties &device = context.getProperties();
   std::string chip = "sm_" + std::to_string(device.computeCapabilityMajor) +
                      std::to_string(device.computeCapabilityMinor);
+  // Kernels that wait on the previous grid (griddepcontrol) are sm_90 code.
+  if (device.computeCapabilityMajor < 9)
+    for (const KernelRef &kernel : *kernels)
+      if (kernel.waitsOnPreviousGrid)
+        return bad("kernel '" + kernel.name + "' of module '" + kernel.module +
+                   "' waits on the previous grid (compiled with "
+                   "grid-dependency-wait), which needs an sm_90 or later GPU; "
+                   "this one is " +
+                   chip + ": compile the model without grid-dependency-wait");
   Expected<std::unique_ptr<CudaBackend>> backend = CudaBackend::create(
       context, *kernels, [&](const KernelRef &kernel) -> Expected<StringRef> {
         for (const auto &[arch, name] : kernel.cubins)

@@ -331,6 +331,14 @@ xlstm::runtime::parseKernels(const json::Value &kernels) {
                                    i, chip.str()));
         ref.cubins.emplace_back(chip.str(), s->str());
       }
+    if (const json::Value *waits = object->get("waits_on_previous_grid")) {
+      std::optional<bool> flag = waits->getAsBoolean();
+      if (!flag)
+        return makeError(formatv("kernel {0}: \"waits_on_previous_grid\" "
+                                 "is {1}; expected a boolean",
+                                 i, describeJsonKind(*waits)));
+      ref.waitsOnPreviousGrid = *flag;
+    }
     result.push_back(std::move(ref));
   }
   return result;

@@ -458,6 +458,10 @@ int main(int argc, char **argv) {
       if (!c.trim().empty()) {
         if (llvm::Error error = xlstm::checkChip(c.trim()))
           return fail("--cubins: " + llvm::toString(std::move(error)));
+        // ptxas assembles PTX for older targets only.
+        if (xlstm::smVersion(c.trim()) < xlstm::smVersion(chip))
+          return fail("--cubins: " + c.trim() + " is older than --chip=" +
+                      chip + ", whose PTX ptxas cannot assemble for it");
         cubinChips.push_back(c.trim().str());
       }
 
@@ -643,6 +647,8 @@ int main(int argc, char **argv) {
         source ? std::move(source)
                : OwningOpRef<ModuleOp>(cast<ModuleOp>((*module)->clone()));
     bool pipelineFailed = false;
+    // xlstm-grid-dependency-wait's griddepcontrol is sm_90 PTX.
+    bool waitsNeedNewerChip = false;
     if (failed(runPasses(
             *gpuModule, progress,
             [&](OpPassManager &pm) {
@@ -674,6 +680,14 @@ int main(int argc, char **argv) {
               if (loweringReport)
                 return;
               if (emitKind != EmitKind::GPU || kernelReport) {
+                for (Pass &pass : pm.getPasses())
+                  if (pass.getArgument() == "xlstm-grid-dependency-wait" &&
+                      xlstm::smVersion(chip).value_or(0) < 90)
+                    waitsNeedNewerChip = pipelineFailed = true;
+                if (waitsNeedNewerChip) {
+                  pm.clear(); // nothing to run: the error says why
+                  return;
+                }
                 xlstm::NVPTXOptions ptx;
                 ptx.chip = chip;
                 ptx.toolkitPath = *toolkit;
@@ -691,8 +705,14 @@ int main(int argc, char **argv) {
                 xlstm::buildGPUToNVVMBinaryPipeline(pm, ptx);
               }
             })) ||
-        pipelineFailed)
+        pipelineFailed) {
+      if (waitsNeedNewerChip)
+        return fail("grid-dependency-wait: the kernels' griddepcontrol "
+                    "needs PTX for sm_90 or later; add --chip=sm_90 (got "
+                    "--chip=" +
+                    chip + ")");
       return 1;
+    }
     if (loweringReport)
       return finish(*output);
     if (emitKind == EmitKind::Cubin && !kernelReport) {
@@ -740,10 +760,16 @@ int main(int argc, char **argv) {
     }
     // Cubins (and ptxas' resource report) for the kernels the bundle keeps.
     SmallVector<std::string> chips = cubinChips;
-    if (cubins == "auto" && ptxas)
-      chips = {"sm_80", "sm_90"};
-    if (kernelReport && chips.empty())
-      chips = {"sm_80", "sm_90"};
+    if ((cubins == "auto" && ptxas) || (kernelReport && chips.empty())) {
+      // sm_80 and sm_90, those ptxas can assemble from --chip's PTX.
+      unsigned ptxVersion = xlstm::smVersion(chip).value_or(80);
+      chips.clear();
+      for (StringRef c : {"sm_80", "sm_90"})
+        if (*xlstm::smVersion(c) >= ptxVersion)
+          chips.push_back(c.str());
+      if (chips.empty())
+        chips.push_back(chip);
+    }
     if (!chips.empty()) {
       if (!ptxas) {
         llvm::WithColor::error(llvm::errs(), "xlstmc")

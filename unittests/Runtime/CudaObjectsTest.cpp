@@ -68,6 +68,41 @@ DONE:
 }
 )";
 
+/// y[i] += 1 for i < n, after waiting on the previous grid (griddepcontrol:
+/// sm_90 PTX), as kernels of xlstm-grid-dependency-wait start.
+constexpr const char *kWaitingIncrementPtx = R"(
+.version 7.8
+.target sm_90
+.address_size 64
+
+.visible .entry increment(.param .u64 y, .param .u32 n)
+{
+  .reg .pred %p;
+  .reg .b32 %r<5>;
+  .reg .f32 %f<3>;
+  .reg .b64 %rd<4>;
+
+  griddepcontrol.wait;
+  griddepcontrol.launch_dependents;
+  ld.param.u64 %rd1, [y];
+  ld.param.u32 %r1, [n];
+  mov.u32 %r2, %ctaid.x;
+  mov.u32 %r3, %ntid.x;
+  mov.u32 %r4, %tid.x;
+  mad.lo.s32 %r2, %r2, %r3, %r4;
+  setp.ge.u32 %p, %r2, %r1;
+  @%p bra DONE;
+  mul.wide.u32 %rd2, %r2, 4;
+  cvta.to.global.u64 %rd1, %rd1;
+  add.s64 %rd3, %rd1, %rd2;
+  ld.global.f32 %f1, [%rd3];
+  add.f32 %f2, %f1, 0f3F800000;
+  st.global.f32 [%rd3], %f2;
+DONE:
+  ret;
+}
+)";
+
 constexpr unsigned kElements = 1 << 20;
 constexpr unsigned kBlock = 256;
 
@@ -813,6 +848,50 @@ TEST_F(CudaGpu, CapturedGraphReplays) {
     ASSERT_FALSE(errorToBool(graph->launch(*stream)));
     ASSERT_FALSE(errorToBool(stream->synchronize()));
     expectAffineOutput(affine->y);
+  }
+}
+
+// Launches that may overlap the kernel before them (programmatic stream
+// serialization) still see its results when they wait on it first: each of
+// 64 increments of 4M elements reads the previous one's, on the stream and
+// in a captured graph.
+TEST_F(CudaGpu, OverlappedLaunchesThatWaitKeepStreamOrder) {
+  if (context->getProperties().computeCapabilityMajor < 9)
+    GTEST_SKIP() << "griddepcontrol needs sm_90";
+  Expected<Module> module = Module::load(*context, kWaitingIncrementPtx);
+  ASSERT_TRUE(bool(module)) << toString(module.takeError());
+  Expected<Function> function = module->getFunction("increment");
+  ASSERT_TRUE(bool(function)) << toString(function.takeError());
+  constexpr unsigned n = 4 * kElements, launches = 64;
+  Expected<DeviceBuffer> y = DeviceBuffer::allocate(*context, n * 4);
+  ASSERT_TRUE(bool(y));
+  Expected<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(bool(stream));
+  cu::CUdeviceptr pointer = y->get();
+  unsigned count = n;
+  void *args[] = {&pointer, &count};
+  auto enqueue = [&]() -> Error {
+    for (unsigned i = 0; i < launches; ++i)
+      if (Error err = launch(*function, {n / kBlock, 1, 1}, {kBlock, 1, 1}, 0,
+                             *stream, args, /*overlapPrevious=*/true))
+        return err;
+    return Error::success();
+  };
+  auto expectAll = [&](float value) {
+    std::vector<float> out(n);
+    ASSERT_FALSE(errorToBool(y->copyToHost(MutableArrayRef<float>(out))));
+    EXPECT_EQ(llvm::count_if(out, [&](float v) { return v != value; }), 0);
+  };
+  ASSERT_FALSE(errorToBool(y->zero()));
+  ASSERT_FALSE(errorToBool(enqueue()));
+  ASSERT_FALSE(errorToBool(stream->synchronize()));
+  expectAll(float(launches));
+  Expected<GraphExec> graph = GraphExec::capture(*stream, enqueue);
+  ASSERT_TRUE(bool(graph)) << toString(graph.takeError());
+  for (int replay = 1; replay <= 2; ++replay) {
+    ASSERT_FALSE(errorToBool(graph->launch(*stream)));
+    ASSERT_FALSE(errorToBool(stream->synchronize()));
+    expectAll(float(launches * (replay + 1)));
   }
 }
 

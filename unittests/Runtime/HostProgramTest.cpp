@@ -516,9 +516,29 @@ TEST(HostProgramParse, Kernels) {
   ASSERT_OK(kernels);
   ASSERT_EQ(kernels->size(), 1u);
   EXPECT_EQ((*kernels)[0].name, "forward_kernel");
+  EXPECT_FALSE((*kernels)[0].waitsOnPreviousGrid);
   json = json::parse(R"([{"module": "m", "name": 3, "section": "s"}])");
   ASSERT_OK(json);
   expectError(parseKernels(*json), "kernel 0 needs string fields");
+}
+
+TEST(HostProgramParse, KernelsThatWaitOnThePreviousGrid) {
+  Expected<json::Value> json = json::parse(
+      R"([{"module": "m", "name": "k", "section": "s"},
+          {"module": "m", "name": "w", "section": "s",
+           "waits_on_previous_grid": true}])");
+  ASSERT_OK(json);
+  Expected<std::vector<KernelRef>> kernels = parseKernels(*json);
+  ASSERT_OK(kernels);
+  ASSERT_EQ(kernels->size(), 2u);
+  EXPECT_FALSE((*kernels)[0].waitsOnPreviousGrid);
+  EXPECT_TRUE((*kernels)[1].waitsOnPreviousGrid);
+  json = json::parse(R"([{"module": "m", "name": "k", "section": "s",
+                          "waits_on_previous_grid": 1}])");
+  ASSERT_OK(json);
+  expectError(parseKernels(*json),
+              "kernel 0: \"waits_on_previous_grid\" is a number; expected a "
+              "boolean");
 }
 
 TEST(HostProgramParse, TypeToString) {

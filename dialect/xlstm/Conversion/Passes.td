@@ -801,6 +801,40 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
   ];
 }
 
+def XLSTMGridDependencyWaitPass
+    : Pass<"xlstm-grid-dependency-wait", "::mlir::ModuleOp"> {
+  let summary = "Let each kernel launch while the one before it finishes";
+  let description = [{
+    Programmatic dependent launch (sm_90 and later): every outlined kernel
+    starts with `nvvm.griddepcontrol wait`, which returns once the grid
+    launched before it on the stream has finished and its memory is
+    visible, then `nvvm.griddepcontrol launch_dependents`, which lets the
+    next kernel launch as soon as every block of this one has started.
+    Every `gpu.launch_func` of such a kernel gets
+    `xlstm.waits_on_previous_grid`; the bundle's kernel table carries it,
+    and the runtime launches those kernels with programmatic stream
+    serialization, so that a launch's fixed cost (scheduling, block setup)
+    overlaps the tail of the kernel before it. Decoding, whose hundreds of
+    launches a token each last a few microseconds, gains most.
+
+    Because every kernel waits before its first instruction, any kernel
+    finishes after every earlier one, as with plain stream order. The
+    kernels need PTX for sm_90 or later (`xlstmc --chip=sm_90`).
+
+    ```mlir
+    gpu.func @k(%a: memref<?xf32>) kernel { ... }
+    // becomes
+    gpu.func @k(%a: memref<?xf32>) kernel {
+      nvvm.griddepcontrol wait
+      nvvm.griddepcontrol launch_dependents
+      ...
+    }
+    // and each gpu.launch_func @m::@k gets {xlstm.waits_on_previous_grid}
+    ```
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 def XLSTMAlignWorkgroupMemoryPass
     : Pass<"xlstm-align-workgroup-memory", "::mlir::gpu::GPUModuleOp"> {
   let summary = "Align the workgroup buffers of outlined kernels";

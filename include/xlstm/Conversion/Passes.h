@@ -55,6 +55,9 @@ struct ToGPUOptions {
   /// xlstm-expand-blocks gate-bias-first: a gate's bias joins its first
   /// part.
   bool gateBiasFirst = true;
+  /// xlstm-grid-dependency-wait: kernels launched while the one before
+  /// them finishes (sm_90 PTX).
+  bool gridDependencyWait = false;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

@@ -96,6 +96,28 @@ enum CUstreamCaptureMode : int {
   CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 };
 
+// cuLaunchKernelEx's configuration, laid out as cuda.h's (CUDA 12+).
+enum CUlaunchAttributeID : int {
+  CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
+};
+struct CUlaunchAttribute {
+  CUlaunchAttributeID id;
+  char pad[8 - sizeof(CUlaunchAttributeID)];
+  union {
+    char pad[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+static_assert(sizeof(CUlaunchAttribute) == 72, "cuda.h's layout");
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute *attrs;
+  unsigned numAttrs;
+};
+
 enum : unsigned {
   CU_STREAM_DEFAULT = 0x0,
   CU_EVENT_DEFAULT = 0x0,
@@ -146,6 +168,9 @@ enum : unsigned {
     (cu::CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,         \
      unsigned, unsigned, cu::CUstream, void **, void **),                      \
     "cuLaunchKernel")                                                          \
+  X(cuLaunchKernelEx,                                                          \
+    (const cu::CUlaunchConfig *, cu::CUfunction, void **, void **),            \
+    "cuLaunchKernelEx")                                                        \
   X(cuStreamCreate, (cu::CUstream *, unsigned), "cuStreamCreate")              \
   X(cuStreamSynchronize, (cu::CUstream), "cuStreamSynchronize")                \
   X(cuStreamDestroy, (cu::CUstream), "cuStreamDestroy_v2")                     \

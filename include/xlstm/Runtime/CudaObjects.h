@@ -255,10 +255,13 @@ struct Dim3 {
 /// Queues `function` on `stream`. `args` holds one pointer per kernel
 /// parameter, pointing at the parameter's value (cuLaunchKernel's
 /// kernelParams). Launch failures inside the kernel surface at the next
-/// synchronisation.
+/// synchronisation. With `overlapPrevious` the launch may begin before the
+/// kernel queued before it finishes (programmatic stream serialization,
+/// sm_90): only for kernels that wait on the previous grid themselves
+/// (griddepcontrol.wait) before touching memory.
 llvm::Error launch(const Function &function, Dim3 grid, Dim3 block,
                    unsigned sharedMemoryBytes, const Stream &stream,
-                   void **args);
+                   void **args, bool overlapPrevious = false);
 
 /// An instantiated CUDA graph, replayable with one launch.
 class GraphExec {

@@ -198,6 +198,10 @@ struct KernelRef {
   /// optional; a device of that architecture loads them instead of JIT-ing
   /// the PTX.
   std::vector<std::pair<std::string, std::string>> cubins;
+  /// The kernel starts with griddepcontrol.wait: it may be launched with
+  /// programmatic stream serialization (overlapping the previous kernel's
+  /// end).
+  bool waitsOnPreviousGrid = false;
 };
 
 /// Parses a manifest's "kernels" array.

@@ -388,11 +388,14 @@ private:
       auto section = sectionOfModule.find(launch.getKernelModuleName());
       if (section == sectionOfModule.end())
         return fail(launch, "the kernel module has no gpu.binary");
-      artifacts.kernels.push_back(
-          json::Object{{"module", launch.getKernelModuleName().getValue()},
-                       {"name", launch.getKernelName().getValue()},
-                       {"section", section->second},
-                       {"origin", origin(launch.getLoc())}});
+      json::Object kernel{{"module", launch.getKernelModuleName().getValue()},
+                          {"name", launch.getKernelName().getValue()},
+                          {"section", section->second},
+                          {"origin", origin(launch.getLoc())}};
+      // (xlstm-grid-dependency-wait marks every launch of a kernel alike.)
+      if (launch->hasAttr(xlstm::kWaitsOnPreviousGridAttr))
+        kernel["waits_on_previous_grid"] = true;
+      artifacts.kernels.push_back(std::move(kernel));
     }
     entry["kernel"] = it->second;
     gpu::KernelDim3 grid = launch.getGridSizeOperandValues();

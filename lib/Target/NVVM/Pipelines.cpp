@@ -111,8 +111,7 @@ void xlstm::registerNVVMTargetInterfaces(DialectRegistry &registry) {
   vector::registerConvertVectorToLLVMInterface(registry);
 }
 
-/// The "sm_NN" number of a chip name ("sm_90a" -> 90), if it has one.
-static std::optional<unsigned> smVersion(StringRef chip) {
+std::optional<unsigned> xlstm::smVersion(StringRef chip) {
   if (!chip.consume_front("sm_"))
     return std::nullopt;
   StringRef digits = chip.take_while(llvm::isDigit);

@@ -64,6 +64,9 @@ void registerGPUDialects(mlir::DialectRegistry &registry);
 /// cp.async); else an error that lists the ones that would do.
 llvm::Error checkChip(llvm::StringRef chip);
 
+/// The "sm_NN" number of a chip name ("sm_90a" -> 90), if it has one.
+std::optional<unsigned> smVersion(llvm::StringRef chip);
+
 /// Registers `xlstm-gpu-to-ptx` (with options chip, features, opt-level,
 /// format, toolkit) for the opt tool.
 void registerNVVMPipelines();

@@ -149,7 +149,8 @@ constexpr StringLiteral kKnownAttributes =
     "xlstm.param, xlstm.aliases, xlstm.state and xlstm.buffer on function "
     "arguments; "
     "xlstm.output and xlstm.state on function results; xlstm.kernel and "
-    "xlstm.generic_reason on the ops of a lowering";
+    "xlstm.generic_reason on the ops of a lowering; "
+    "xlstm.waits_on_previous_grid on gpu.launch_func";
 } // namespace
 
 LogicalResult XLSTMDialect::verifyOperationAttribute(Operation *op,
@@ -158,6 +159,14 @@ LogicalResult XLSTMDialect::verifyOperationAttribute(Operation *op,
   if (name == kGenericReasonAttr) {
     if (!isa<StringAttr>(attr.getValue()))
       return op->emitOpError() << "'" << name << "' must be a string";
+    return success();
+  }
+  if (name == kWaitsOnPreviousGridAttr) {
+    // (The GPU dialect is not a dependency here: checked by name.)
+    if (!isa<UnitAttr>(attr.getValue()) ||
+        op->getName().getStringRef() != "gpu.launch_func")
+      return op->emitOpError()
+             << "'" << name << "' must be a unit attribute on gpu.launch_func";
     return success();
   }
   if (name == kKernelChoiceAttr) {

@@ -45,6 +45,11 @@ inline constexpr llvm::StringLiteral kConfigAttrName = "xlstm.config";
 /// when and param), or an array of them for a launch that serves several
 /// ops; xlstm-lowering-report reads it.
 inline constexpr llvm::StringLiteral kKernelChoiceAttr = "xlstm.kernel";
+/// On a gpu.launch_func: its kernel starts by waiting on the grid launched
+/// before it (griddepcontrol.wait, sm_90), so it may be launched with
+/// programmatic stream serialization (xlstm-grid-dependency-wait).
+inline constexpr llvm::StringLiteral kWaitsOnPreviousGridAttr =
+    "xlstm.waits_on_previous_grid";
 /// On a linalg op: why a pass left it to the generic kernels (a string).
 inline constexpr llvm::StringLiteral kGenericReasonAttr =
     "xlstm.generic_reason";

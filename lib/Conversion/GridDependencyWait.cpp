@@ -1,0 +1,68 @@
+//===- GridDependencyWait.cpp - Programmatic dependent launch -------------===//
+//
+// Part of the xlstm-mlir project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Every kernel waits on the grid before it at its entry and lets the next
+// one launch right after (sm_90's griddepcontrol); its launches are marked
+// so that the runtime launches them with programmatic stream serialization.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xlstm/Conversion/Passes.h"
+#include "xlstm/Dialect/XLSTM/IR/XLSTMAttrNames.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace xlstm {
+#define GEN_PASS_DEF_XLSTMGRIDDEPENDENCYWAITPASS
+#include "xlstm/Conversion/Passes.h.inc"
+} // namespace xlstm
+
+using namespace mlir;
+
+namespace {
+
+struct XLSTMGridDependencyWaitPass
+    : xlstm::impl::XLSTMGridDependencyWaitPassBase<
+          XLSTMGridDependencyWaitPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // The kernels that wait: (gpu.module, gpu.func) names.
+    llvm::DenseSet<std::pair<StringAttr, StringAttr>> waiting;
+    module.walk([&](gpu::GPUFuncOp func) {
+      if (!func.isKernel())
+        return;
+      auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
+      if (!gpuModule)
+        return;
+      Block &entry = func.getBody().front();
+      // Idempotent: a kernel that already waits first is left alone.
+      auto first = dyn_cast<NVVM::GriddepcontrolOp>(entry.front());
+      if (!first || first.getKind() != NVVM::GridDepActionKind::wait) {
+        OpBuilder b = OpBuilder::atBlockBegin(&entry);
+        // Wait before anything reads memory an earlier kernel writes, and
+        // only then let the next grid launch: at most one grid ahead
+        // holds blocks on the SMs while it waits.
+        NVVM::GriddepcontrolOp::create(b, func.getLoc(),
+                                       NVVM::GridDepActionKind::wait);
+        NVVM::GriddepcontrolOp::create(
+            b, func.getLoc(), NVVM::GridDepActionKind::launch_dependents);
+      }
+      waiting.insert({gpuModule.getNameAttr(), func.getNameAttr()});
+    });
+    UnitAttr unit = UnitAttr::get(&getContext());
+    module.walk([&](gpu::LaunchFuncOp launch) {
+      if (waiting.contains(
+              {launch.getKernelModuleName(), launch.getKernelName()}))
+        launch->setAttr(xlstm::kWaitsOnPreviousGridAttr, unit);
+    });
+  }
+};
+
+} // namespace

@@ -1,0 +1,62 @@
+// RUN: xlstm-opt %s --xlstm-grid-dependency-wait | FileCheck %s
+// Idempotent: a kernel that already waits first gets no second wait.
+// RUN: xlstm-opt %s --xlstm-grid-dependency-wait --xlstm-grid-dependency-wait | FileCheck %s
+// xlstmc checks the PTX target before compiling anything.
+// RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CHIP
+// CHIP: error: grid-dependency-wait: the kernels' griddepcontrol needs PTX for sm_90 or later; add --chip=sm_90 (got --chip=sm_80)
+// RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=sm_80 -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CUBINS
+// CUBINS: error: --cubins: sm_80 is older than --chip=sm_90, whose PTX ptxas cannot assemble for it
+
+// Every kernel waits on the grid before it, then lets the next one launch;
+// every launch of it is marked for the runtime (programmatic stream
+// serialization). Device functions are left alone.
+
+// CHECK-LABEL: func.func @host
+// CHECK:         gpu.launch_func @kernels::@scale {{.*}} {xlstm.waits_on_previous_grid}
+// CHECK:         gpu.launch_func @kernels::@scale {{.*}} {xlstm.waits_on_previous_grid}
+// CHECK:         gpu.launch_func @other::@copy {{.*}} {xlstm.waits_on_previous_grid}
+// CHECK-LABEL: gpu.module @kernels
+// CHECK:         gpu.func @scale(%{{.+}}: memref<?xf32>) kernel
+// CHECK-NEXT:      nvvm.griddepcontrol wait
+// CHECK-NEXT:      nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT:      gpu.block_id
+// CHECK-NOT:       nvvm.griddepcontrol
+// CHECK:         gpu.func @helper()
+// CHECK-NOT:       nvvm.griddepcontrol
+// CHECK:           gpu.return
+// CHECK-LABEL: gpu.module @other
+// CHECK:         gpu.func @copy
+// CHECK-NEXT:      nvvm.griddepcontrol wait
+// CHECK-NEXT:      nvvm.griddepcontrol launch_dependents
+// CHECK-NOT:       nvvm.griddepcontrol
+
+module attributes {gpu.container_module} {
+  func.func @host(%a: memref<?xf32>, %n: index) {
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
+    gpu.launch_func @other::@copy blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
+    return
+  }
+  gpu.module @kernels {
+    gpu.func @scale(%a: memref<?xf32>) kernel {
+      %b = gpu.block_id x
+      %v = memref.load %a[%b] : memref<?xf32>
+      %w = arith.addf %v, %v : f32
+      memref.store %w, %a[%b] : memref<?xf32>
+      gpu.return
+    }
+    gpu.func @helper() {
+      gpu.return
+    }
+  }
+  gpu.module @other {
+    gpu.func @copy(%a: memref<?xf32>) kernel {
+      %b = gpu.block_id x
+      %v = memref.load %a[%b] : memref<?xf32>
+      memref.store %v, %a[%b] : memref<?xf32>
+      gpu.return
+    }
+  }
+}
