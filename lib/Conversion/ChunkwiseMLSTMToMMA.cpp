@@ -46,6 +46,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -58,6 +59,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 
 #include <cmath>
 
@@ -1520,12 +1522,19 @@ private:
 /// also writes n' and m'); warp 0 then combines the warps' sums as the
 /// outputs kernel does. No loop over the key dimension runs in one warp
 /// alone: its serial loads would cost more than streaming C.
+/// With `statesBeforeWait` (grid-dependency-wait, where nothing in the
+/// program writes the entering states first) the first rows of C, n and m
+/// are loaded before the kernel waits on the grid before it
+/// (griddepcontrol), the rest after: at batch 1 C is one round trip of
+/// loads, which then overlaps the end of that grid.
 class DecodeStepKernel : DecodeMath {
 public:
   static constexpr int64_t warps = 16, loadsInFlight = 16;
 
-  DecodeStepKernel(OpBuilder &b, Location loc, int64_t perLane)
-      : DecodeMath(b, loc, b.getF32Type()), perLane(perLane) {}
+  DecodeStepKernel(OpBuilder &b, Location loc, int64_t perLane,
+                   bool statesBeforeWait = false)
+      : DecodeMath(b, loc, b.getF32Type()), perLane(perLane),
+        statesBeforeWait(statesBeforeWait) {}
 
   /// Value columns per block with `perLane` columns a lane.
   static int64_t columnsFor(int64_t perLane) { return 32 * perLane; }
@@ -1555,14 +1564,48 @@ public:
     Value pos = idx(0);
     Value c0 = states.initial[0], n0 = states.initial[1];
     Value m = load(states.initial[2], {row, hd});
-    Value f = load(states.fgate, {row, hd, pos});
-    Value i = load(states.igate, {row, hd, pos});
     // The lane's columns of a row: one element, or a vector of them.
     auto columns = [&](Value memref, SmallVector<Value> at) {
       at.push_back(col);
       return perLane == 1 ? SmallVector<Value>{load(memref, at)}
                           : loadVector(memref, at, perLane);
     };
+    // This warp's rows of C and n: `unroll` rows from d0 + dd.
+    int64_t rowsPerWarp = states.dhqk / warps;
+    int64_t unroll = std::min<int64_t>(
+        loadsInFlight / perLane,
+        int64_t(1) << llvm::countr_zero(uint64_t(rowsPerWarp)));
+    Value d0 = mul(warp, idx(rowsPerWarp));
+    struct Rows {
+      SmallVector<Value> ds, qs, ks, ns;
+      SmallVector<SmallVector<Value>> cs;
+    };
+    auto loadStateRows = [&](Value dd) {
+      Rows r;
+      for (int64_t u = 0; u < unroll; ++u) {
+        Value d = add(d0, add(dd, idx(u)));
+        r.ds.push_back(d);
+        r.cs.push_back(columns(c0, {row, hd, d}));
+        r.ns.push_back(load(n0, {row, hd, d}));
+      }
+      return r;
+    };
+    // ... then the same rows of q and k, which the grid before may write.
+    auto loadInputRows = [&](Rows &r) {
+      for (Value d : r.ds) {
+        r.qs.push_back(load(outputs.q, {row, hd, pos, d}));
+        r.ks.push_back(load(states.k, {row, hd, pos, d}));
+      }
+    };
+    std::optional<Rows> early;
+    if (statesBeforeWait) {
+      early = loadStateRows(idx(0));
+      NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
+      NVVM::GriddepcontrolOp::create(
+          b, loc, NVVM::GridDepActionKind::launch_dependents);
+    }
+    Value f = load(states.fgate, {row, hd, pos});
+    Value i = load(states.igate, {row, hd, pos});
     auto storeColumns = [&](ValueRange values, Value memref,
                             SmallVector<Value> at) {
       at.push_back(col);
@@ -1580,16 +1623,6 @@ public:
     // This warp's rows: all loads (C by columns; q, k, n the same for
     // every lane) first, then the new state's stores; q . C, q . k and
     // q . n summed in row order (the last two alike in every lane).
-    int64_t rowsPerWarp = states.dhqk / warps;
-    int64_t unroll = std::min<int64_t>(
-        loadsInFlight / perLane,
-        int64_t(1) << llvm::countr_zero(uint64_t(rowsPerWarp)));
-    Value d0 = mul(warp, idx(rowsPerWarp));
-    // `unroll` rows from d0 + dd: their C columns, q, k and n.
-    struct Rows {
-      SmallVector<Value> ds, qs, ks, ns;
-      SmallVector<SmallVector<Value>> cs;
-    };
     auto loadRows = [&](Value dd) {
       Rows r;
       for (int64_t u = 0; u < unroll; ++u) {
@@ -1604,7 +1637,9 @@ public:
     };
     // The first rows' loads go out before the gates' arithmetic, which
     // waits on f, i and m: C's first round trip overlaps theirs.
-    Rows firstRows = loadRows(idx(0));
+    Rows firstRows = early ? *early : loadRows(idx(0));
+    if (early)
+      loadInputRows(firstRows);
     auto [mNew, w, decay] = stepGates(f, i, m, states.kScale);
     // The new state's rows, and the sums `acc` (q . C per column, then
     // q . k, q . n) with them.
@@ -1668,6 +1703,7 @@ public:
 
 private:
   int64_t perLane;
+  bool statesBeforeWait;
 };
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
@@ -2042,11 +2078,35 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     return io;
   }
 
+  /// Whether the entering states of `states` are arguments of its function
+  /// (the program's recurrent states) that nothing in it may write in place:
+  /// every other use only reads them. Then no kernel of the program writes
+  /// them before the decode step, which may load them before it waits on
+  /// the grid before it.
+  static bool enteringStatesUnwritten(MLSTMChunkStatesOp states) {
+    ValueRange initial = states.getInitialState();
+    return !initial.empty() && llvm::all_of(initial, [&](Value s) {
+      auto arg = dyn_cast<BlockArgument>(s);
+      if (!arg || !isa<func::FuncOp>(arg.getOwner()->getParentOp()))
+        return false;
+      return llvm::all_of(arg.getUses(), [](OpOperand &use) {
+        Operation *user = use.getOwner();
+        if (auto dps = dyn_cast<DestinationStyleOpInterface>(user))
+          return !dps.isDpsInit(&use);
+        // xlstm ops only read their operands; anything else might write.
+        return isa<XLSTMDialect>(user->getDialect());
+      });
+    });
+  }
+
   /// One launch of DecodeStepKernel for `outputs` and `states`, before
   /// `at`.
   void rewriteDecodeStep(IRRewriter &rewriter, MLSTMChunkOutputsOp outputs,
                          MLSTMChunkStatesOp states, Operation *at) {
     using D = DecodeStepKernel;
+    // (Asked before this rewrite adds its own reads of the states.)
+    bool statesBeforeWait =
+        gridDependencyWait && enteringStatesUnwritten(states);
     auto qType = cast<RankedTensorType>(outputs.getQ().getType());
     int64_t dhqk = qType.getDimSize(3);
     int64_t dhv = cast<RankedTensorType>(outputs.getV().getType()).getDimSize(3);
@@ -2091,11 +2151,14 @@ struct XLSTMChunkwiseMLSTMToMMAPass
       record(launch, qType,
              "decode step (outputs and states in one kernel) " +
                  Twine(D::warps) + " warps, " + Twine(perLane) +
-                 (perLane == 1 ? " column" : " columns") + " a lane",
+                 (perLane == 1 ? " column" : " columns") + " a lane" +
+                 (statesBeforeWait
+                      ? ", entering states loaded before the grid wait"
+                      : ""),
              outputs.getQ(), when);
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(&launch.getBody().front());
-      DecodeStepKernel(rewriter, loc, perLane)
+      DecodeStepKernel(rewriter, loc, perLane, statesBeforeWait)
           .build(layouts.inKernel(rewriter, loc, out),
                  layouts.inKernel(rewriter, loc, st), launch);
     };

@@ -41,10 +41,16 @@ struct XLSTMGridDependencyWaitPass
       auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
       if (!gpuModule)
         return;
-      Block &entry = func.getBody().front();
-      // Idempotent: a kernel that already waits first is left alone.
-      auto first = dyn_cast<NVVM::GriddepcontrolOp>(entry.front());
-      if (!first || first.getKind() != NVVM::GridDepActionKind::wait) {
+      // A kernel that waits already (a builder placed the wait after loads
+      // of data no earlier kernel of the program writes, or this pass ran)
+      // is left alone.
+      WalkResult waits = func.walk([](NVVM::GriddepcontrolOp op) {
+        return op.getKind() == NVVM::GridDepActionKind::wait
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      });
+      if (!waits.wasInterrupted()) {
+        Block &entry = func.getBody().front();
         OpBuilder b = OpBuilder::atBlockBegin(&entry);
         // Wait before anything reads memory an earlier kernel writes, and
         // only then let the next grid launch: at most one grid ahead

@@ -58,6 +58,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.chunkwiseMMA) {
     XLSTMChunkwiseMLSTMToMMAPassOptions chunkwise = options.chunkwise;
     chunkwise.allowTF32 = options.tf32;
+    chunkwise.gridDependencyWait =
+        options.gridDependencyWait && options.chunkwise.gridDependencyWait;
     pm.addPass(createXLSTMChunkwiseMLSTMToMMAPass(chunkwise));
   }
   if (options.warpNorms)
@@ -623,6 +625,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "dependent launch; needs PTX for sm_90: xlstmc "
                      "--chip=sm_90)"),
       llvm::cl::init(false)};
+  Option<bool> decodeStepStatesBeforeWait{
+      *this, "decode-step-states-before-wait",
+      llvm::cl::desc("With grid-dependency-wait: the decode step loads the "
+                     "entering states before it waits on the grid before it "
+                     "(xlstm-chunkwise-mlstm-to-mma grid-dependency-wait)"),
+      llvm::cl::init(true)};
   Option<int64_t> convRunLength{
       *this, "conv-run-length",
       llvm::cl::desc("xlstm-causal-conv-to-gpu run-length: consecutive "
@@ -755,6 +763,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.gateParts = o.gateParts;
         options.gateBiasFirst = o.gateBiasFirst;
         options.gridDependencyWait = o.gridDependencyWait;
+        options.chunkwise.gridDependencyWait = o.decodeStepStatesBeforeWait;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;
         options.convKernel = o.convKernel;

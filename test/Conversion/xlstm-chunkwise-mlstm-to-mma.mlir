@@ -9,6 +9,7 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma | FileCheck %s --check-prefix=PLACE
 // RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="decode-step-wide-blocks=0" | FileCheck %s --check-prefix=ONE
 // RUN: not xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="decode-step-wide-blocks=-1" 2>&1 | FileCheck %s --check-prefix=BADWIDE
+// RUN: xlstm-opt %s --split-input-file --xlstm-chunkwise-mlstm-to-mma="grid-dependency-wait=1 decode-step-wide-blocks=0" | FileCheck %s --check-prefix=WAIT
 
 // BAD: dv-tile must be a positive multiple of 8
 // BADROWS: key-rows must be 16, 32, 64 or 128
@@ -472,6 +473,22 @@ func.func @decode_states_split_rows(%k: tensor<?x2x1x256xf32>, %v: tensor<?x2x1x
 // ONE:           arith.divf
 // ONE-NOT:     gpu.launch
 // ONE:         return
+// With grid-dependency-wait the entering states, arguments of the function
+// that nothing else writes, are loaded before the kernel waits on the grid
+// before it (sm_90's griddepcontrol); q, k, v and the gates after.
+// WAIT-LABEL: func @decode_step
+// WAIT-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
+// WAIT:         %[[IN:.+]] = bufferization.to_buffer %[[C0]] read_only
+// WAIT:         gpu.launch
+// WAIT-COUNT-4:   memref.load %[[IN]]
+// WAIT-NEXT:      memref.load {{.*}} : memref<?x2x64xf32>
+// WAIT:           nvvm.griddepcontrol wait
+// WAIT-NEXT:      nvvm.griddepcontrol launch_dependents
+// WAIT-NOT:       memref.load %[[IN]]
+// WAIT:           memref.load {{.*}} : memref<?x2x1xf32>
+// WAIT:           memref.store {{.*}} : memref<?x2x64x256xf32>
+// WAIT-NOT:       nvvm.griddepcontrol
+// WAIT:         return
 // SEPARATE-LABEL: func @decode_step
 // SEPARATE-SAME:    %[[C0:[a-z0-9]+]]: tensor<?x2x64x256xf32>
 // SEPARATE:         gpu.launch
@@ -689,4 +706,37 @@ func.func @f16_states_narrow(%k: tensor<?x2x?x32xf16>, %v: tensor<?x2x?x256xf16>
   return %c, %n, %m, %cf, %nf, %mf
       : tensor<?x2x?x32x256xf16>, tensor<?x2x?x32xf32>, tensor<?x2x?xf32>,
         tensor<?x2x32x256xf32>, tensor<?x2x32xf32>, tensor<?x2xf32>
+}
+
+// -----
+
+// An entering state that the program computes (here zeros) may be written
+// by the grid just before: no early loads, no wait of the kernel's own.
+// WAIT-LABEL: func @decode_step_computed_state
+// WAIT:         gpu.launch
+// WAIT-NOT:     nvvm.griddepcontrol
+// WAIT:         return
+func.func @decode_step_computed_state(%q: tensor<?x2x1x64xf32>, %k: tensor<?x2x1x64xf32>,
+                       %v: tensor<?x2x1x256xf32>, %g: tensor<?x2x1xf32>,
+                       %n0: tensor<?x2x64xf32>, %m0: tensor<?x2xf32>)
+    -> tensor<?x2x1x256xf32> {
+  %c0i = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %b = tensor.dim %q, %c0i : tensor<?x2x1x64xf32>
+  %empty = tensor.empty(%b) : tensor<?x2x64x256xf32>
+  %c0 = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x2x64x256xf32>) -> tensor<?x2x64x256xf32>
+  %c, %n, %m, %cf, %nf, %mf = xlstm.mlstm_chunk_states %k, %v, %g, %g
+      initial_state(%c0, %n0, %m0)
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>, tensor<?x2x1xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x64x256xf32>, tensor<?x2x64xf32>,
+         tensor<?x2xf32>)
+      -> (tensor<?x2x1x64x256xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1xf32>,
+          tensor<?x2x64x256xf32>, tensor<?x2x64xf32>, tensor<?x2xf32>)
+  %h = xlstm.mlstm_chunk_outputs %q, %k, %v, %g, %g, %c, %n, %m
+      {chunk_size = 64 : i64, qk_scaling = #xlstm.qk_scaling<key>}
+      : (tensor<?x2x1x64xf32>, tensor<?x2x1x64xf32>, tensor<?x2x1x256xf32>,
+         tensor<?x2x1xf32>, tensor<?x2x1xf32>, tensor<?x2x1x64x256xf32>,
+         tensor<?x2x1x64xf32>, tensor<?x2x1xf32>) -> tensor<?x2x1x256xf32>
+  return %h : tensor<?x2x1x256xf32>
 }

@@ -790,7 +790,14 @@ def XLSTMChunkwiseMLSTMToMMAPass : Pass<"xlstm-chunkwise-mlstm-to-mma"> {
            /*default=*/"256",
            "The fused decode step takes 4 value columns a lane (16-byte "
            "loads) where that still makes at least this many blocks (batch x "
-           "heads x DHV / 128, known at run time), else one; 0: always one">
+           "heads x DHV / 128, known at run time), else one; 0: always one">,
+    Option<"gridDependencyWait", "grid-dependency-wait", "bool",
+           /*default=*/"false",
+           "For xlstm-grid-dependency-wait (sm_90): the fused decode step "
+           "loads its first rows of the entering states before it waits on "
+           "the grid before it (nvvm.griddepcontrol), where those states are "
+           "arguments of the program that nothing in it writes first, so "
+           "that reading C overlaps the end of the kernel before it">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

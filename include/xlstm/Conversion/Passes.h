@@ -56,7 +56,8 @@ struct ToGPUOptions {
   /// part.
   bool gateBiasFirst = true;
   /// xlstm-grid-dependency-wait: kernels launched while the one before
-  /// them finishes (sm_90 PTX).
+  /// them finishes (sm_90 PTX); with chunkwise.gridDependencyWait too, the
+  /// decode step loads the entering states before its wait.
   bool gridDependencyWait = false;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
