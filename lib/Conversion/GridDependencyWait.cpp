@@ -43,22 +43,28 @@ struct XLSTMGridDependencyWaitPass
         return;
       // A kernel that waits already (a builder placed the wait after loads
       // of data no earlier kernel of the program writes, or this pass ran)
-      // is left alone.
-      WalkResult waits = func.walk([](NVVM::GriddepcontrolOp op) {
-        return op.getKind() == NVVM::GridDepActionKind::wait
-                   ? WalkResult::interrupt()
-                   : WalkResult::advance();
+      // keeps its wait.
+      NVVM::GriddepcontrolOp wait, trigger;
+      func.walk([&](NVVM::GriddepcontrolOp op) {
+        NVVM::GriddepcontrolOp &slot =
+            op.getKind() == NVVM::GridDepActionKind::wait ? wait : trigger;
+        if (!slot)
+          slot = op;
       });
-      if (!waits.wasInterrupted()) {
-        Block &entry = func.getBody().front();
-        OpBuilder b = OpBuilder::atBlockBegin(&entry);
-        // Wait before anything reads memory an earlier kernel writes, and
-        // only then let the next grid launch: at most one grid ahead
-        // holds blocks on the SMs while it waits.
-        NVVM::GriddepcontrolOp::create(b, func.getLoc(),
-                                       NVVM::GridDepActionKind::wait);
+      if (!wait) {
+        OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());
+        wait = NVVM::GriddepcontrolOp::create(b, func.getLoc(),
+                                              NVVM::GridDepActionKind::wait);
+      }
+      // The trigger right after the wait: the next grid launches once every
+      // block of this one is past its wait, so at most one grid ahead holds
+      // blocks on the SMs while it waits. Without it the next grid
+      // launches as this one's blocks exit.
+      if (earlyTrigger && !trigger) {
+        OpBuilder b(wait->getContext());
+        b.setInsertionPointAfter(wait);
         NVVM::GriddepcontrolOp::create(
-            b, func.getLoc(), NVVM::GridDepActionKind::launch_dependents);
+            b, wait.getLoc(), NVVM::GridDepActionKind::launch_dependents);
       }
       waiting.insert({gpuModule.getNameAttr(), func.getNameAttr()});
     });

@@ -118,7 +118,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.dedupeKernels)
     pm.addPass(createXLSTMDedupeGPUModulesPass());
   if (options.gridDependencyWait)
-    pm.addPass(createXLSTMGridDependencyWaitPass());
+    pm.addPass(createXLSTMGridDependencyWaitPass(
+        {options.gridDependencyEarlyTrigger}));
 }
 
 namespace {
@@ -625,6 +626,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "dependent launch; needs PTX for sm_90: xlstmc "
                      "--chip=sm_90)"),
       llvm::cl::init(false)};
+  Option<bool> gridDependencyEarlyTrigger{
+      *this, "grid-dependency-early-trigger",
+      llvm::cl::desc("xlstm-grid-dependency-wait early-trigger: the next "
+                     "kernel may launch right after this one's wait; off: "
+                     "as its blocks exit"),
+      llvm::cl::init(true)};
   Option<bool> decodeStepStatesBeforeWait{
       *this, "decode-step-states-before-wait",
       llvm::cl::desc("With grid-dependency-wait: the decode step loads the "
@@ -763,6 +770,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.gateParts = o.gateParts;
         options.gateBiasFirst = o.gateBiasFirst;
         options.gridDependencyWait = o.gridDependencyWait;
+        options.gridDependencyEarlyTrigger = o.gridDependencyEarlyTrigger;
         options.chunkwise.gridDependencyWait = o.decodeStepStatesBeforeWait;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;

@@ -1,6 +1,7 @@
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait | FileCheck %s
 // Idempotent: a kernel that already waits first gets no second wait.
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait --xlstm-grid-dependency-wait | FileCheck %s
+// RUN: xlstm-opt %s --xlstm-grid-dependency-wait=early-trigger=0 | FileCheck %s --check-prefix=LATE
 // xlstmc checks the PTX target before compiling anything.
 // RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CHIP
 // CHIP: error: grid-dependency-wait: the kernels' griddepcontrol needs PTX for sm_90 or later; add --chip=sm_90 (got --chip=sm_80)
@@ -29,6 +30,20 @@
 // CHECK-NEXT:      nvvm.griddepcontrol wait
 // CHECK-NEXT:      nvvm.griddepcontrol launch_dependents
 // CHECK-NOT:       nvvm.griddepcontrol
+// A kernel whose builder placed its wait after loads of data no earlier
+// kernel writes keeps it; the trigger follows it.
+// CHECK:         gpu.func @early_loads
+// CHECK-NEXT:      arith.constant
+// CHECK-NEXT:      memref.load
+// CHECK-NEXT:      nvvm.griddepcontrol wait
+// CHECK-NEXT:      nvvm.griddepcontrol launch_dependents
+// CHECK-NOT:       nvvm.griddepcontrol
+// With early-trigger=0 the kernels only wait; the next grid launches as
+// their blocks exit.
+// LATE:          gpu.func @scale
+// LATE-NEXT:       nvvm.griddepcontrol wait
+// LATE-NEXT:       gpu.block_id
+// LATE-NOT:        nvvm.griddepcontrol launch_dependents
 
 module attributes {gpu.container_module} {
   func.func @host(%a: memref<?xf32>, %n: index) {
@@ -37,6 +52,7 @@ module attributes {gpu.container_module} {
     gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     gpu.launch_func @other::@copy blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
+    gpu.launch_func @other::@early_loads blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     return
   }
   gpu.module @kernels {
@@ -56,6 +72,13 @@ module attributes {gpu.container_module} {
       %b = gpu.block_id x
       %v = memref.load %a[%b] : memref<?xf32>
       memref.store %v, %a[%b] : memref<?xf32>
+      gpu.return
+    }
+    gpu.func @early_loads(%a: memref<?xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %v = memref.load %a[%c0] : memref<?xf32>
+      nvvm.griddepcontrol wait
+      memref.store %v, %a[%c0] : memref<?xf32>
       gpu.return
     }
   }

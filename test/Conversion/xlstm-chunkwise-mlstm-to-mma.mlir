@@ -483,7 +483,6 @@ func.func @decode_states_split_rows(%k: tensor<?x2x1x256xf32>, %v: tensor<?x2x1x
 // WAIT-COUNT-4:   memref.load %[[IN]]
 // WAIT-NEXT:      memref.load {{.*}} : memref<?x2x64xf32>
 // WAIT:           nvvm.griddepcontrol wait
-// WAIT-NEXT:      nvvm.griddepcontrol launch_dependents
 // WAIT-NOT:       memref.load %[[IN]]
 // WAIT:           memref.load {{.*}} : memref<?x2x1xf32>
 // WAIT:           memref.store {{.*}} : memref<?x2x64x256xf32>

@@ -838,7 +838,16 @@ def XLSTMGridDependencyWaitPass
     }
     // and each gpu.launch_func @m::@k gets {xlstm.waits_on_previous_grid}
     ```
+
+    With `early-trigger=0` no `launch_dependents` is added: the next grid
+    launches as this one's blocks exit, which still overlaps its launch with
+    this grid's completion but keeps its blocks off the SMs until then.
   }];
+  let options = [
+    Option<"earlyTrigger", "early-trigger", "bool", /*default=*/"true",
+           "Each kernel lets the next one launch right after its wait "
+           "(nvvm.griddepcontrol launch_dependents); off: at its exit">
+  ];
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }
 

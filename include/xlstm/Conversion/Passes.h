@@ -59,6 +59,9 @@ struct ToGPUOptions {
   /// them finishes (sm_90 PTX); with chunkwise.gridDependencyWait too, the
   /// decode step loads the entering states before its wait.
   bool gridDependencyWait = false;
+  /// Its early-trigger: the next grid may launch right after a kernel's
+  /// wait (else as its blocks exit).
+  bool gridDependencyEarlyTrigger = true;
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;
