@@ -1708,7 +1708,45 @@ struct StackedMember {
   StoreEpilogue epilogue;
 };
 
-class GemvKernelBuilder : xlstm::KernelBuilder {
+/// What the matrix-vector and small-batch kernels share for stacked
+/// members: the store of a stacked W row's sum into its member's output.
+class StackingKernelBuilder : protected xlstm::KernelBuilder {
+protected:
+  using KernelBuilder::KernelBuilder;
+
+  /// Stores `sum`, x row `row`'s product with stacked W row `stackedRow`,
+  /// as column stackedRow - begin of the member whose rows [begin, begin +
+  /// rows) hold it (written, added to, or through its epilogue); where
+  /// `valid` is false, nothing.
+  void storeToMember(Value row, Value stackedRow, Value sum,
+                     Value valid = nullptr) {
+    int64_t begin = 0;
+    for (const StackedMember &member : stacked) {
+      Value holds = arith::AndIOp::create(
+          b, loc, ult(stackedRow, idx(begin + member.rows)),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, stackedRow,
+                                idx(begin)));
+      if (valid)
+        holds = arith::AndIOp::create(b, loc, valid, holds);
+      ifThen(holds, [&] {
+        Value column = sub(stackedRow, idx(begin));
+        SmallVector<Value, 2> at = {row, column};
+        if (member.epilogue) {
+          memref::StoreOp::create(b, loc, member.epilogue(b, loc, sum, column),
+                                  member.out, at);
+          return;
+        }
+        store(member.accumulate ? addf(load(member.out, at), sum) : sum,
+              member.out, at);
+      });
+      begin += member.rows;
+    }
+  }
+
+  SmallVector<StackedMember> stacked;
+};
+
+class GemvKernelBuilder : StackingKernelBuilder {
 public:
   /// A gated pair (the gated FFN's act(x Wg^T) * (x Wu^T)): each warp also
   /// streams row `row + secondRowOffset` of `second` and its lanes store
@@ -1723,8 +1761,9 @@ public:
   GemvKernelBuilder(OpBuilder &b, Location loc, int64_t maxRows, int64_t unroll,
                     bool accumulate, std::optional<Gated> gated = std::nullopt,
                     StoreEpilogue epilogue = nullptr)
-      : KernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows), unroll(unroll),
-        accumulate(accumulate), gated(gated), epilogue(epilogue) {}
+      : StackingKernelBuilder(b, loc, b.getF32Type()), maxRows(maxRows),
+        unroll(unroll), accumulate(accumulate), gated(gated),
+        epilogue(epilogue) {}
 
   /// The same kernel for the transposed problem, a skinny float32
   /// projection (N = maxRows columns, any M, no tensor-core kernel fits):
@@ -1870,27 +1909,7 @@ public:
         }
       if (!stacked.empty()) {
         // Lane r holds the stacked row r: its member's output column.
-        int64_t begin = 0;
-        for (const StackedMember &member : stacked) {
-          Value mineHere = arith::AndIOp::create(
-              b, loc, ult(lane, idx(begin + member.rows)),
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, lane,
-                                    idx(begin)));
-          ifThen(mineHere, [&] {
-            Value column = sub(lane, idx(begin));
-            SmallVector<Value, 2> at = {row, column};
-            if (member.epilogue) {
-              memref::StoreOp::create(b, loc,
-                                      member.epilogue(b, loc, mine[0], column),
-                                      member.out, at);
-              return;
-            }
-            store(member.accumulate ? addf(load(member.out, at), mine[0])
-                                    : mine[0],
-                  member.out, at);
-          });
-          begin += member.rows;
-        }
+        storeToMember(row, lane, mine[0]);
         return;
       }
       Value stores = arith::AndIOp::create(
@@ -1924,7 +1943,6 @@ private:
   std::optional<Gated> gated;
   StoreEpilogue epilogue;
   bool swapped = false;
-  SmallVector<StackedMember> stacked;
 };
 
 /// A few rows (decoding a batch: 2 to 8 * tokenTiles sequences) of bf16 or
@@ -1959,7 +1977,7 @@ private:
 /// its rows per block, the few rows of W are B, and out[m][n] is stored
 /// the other way round. x is read once in 16-byte loads instead of a
 /// 128-column tile of mostly dead columns per 128 rows.
-class SmallBatchMMAKernelBuilder : xlstm::KernelBuilder {
+class SmallBatchMMAKernelBuilder : StackingKernelBuilder {
 public:
   static constexpr int64_t blockN = 16, chunk = 32;
 
@@ -1974,9 +1992,9 @@ public:
       std::optional<SplitK> split = std::nullopt,
       std::optional<GemvKernelBuilder::Gated> gated = std::nullopt,
       StoreEpilogue epilogue = nullptr)
-      : KernelBuilder(b, loc, b.getF32Type()), warps(warps), unroll(unroll),
-        tokenTiles(tokenTiles), accumulate(accumulate), swapped(swapped),
-        split(split), gated(gated), epilogue(epilogue) {
+      : StackingKernelBuilder(b, loc, b.getF32Type()), warps(warps),
+        unroll(unroll), tokenTiles(tokenTiles), accumulate(accumulate),
+        swapped(swapped), split(split), gated(gated), epilogue(epilogue) {
     assert(!(gated && (swapped || split)) && "a gated pair streams both W");
   }
 
@@ -2256,27 +2274,7 @@ public:
                                             remui(e, idx(2))));
       if (!stacked.empty()) {
         // (Swapped: `token` is the stacked W row, the output column.)
-        int64_t begin = 0;
-        for (const StackedMember &member : stacked) {
-          Value inside = arith::AndIOp::create(
-              b, loc, ult(row, n),
-              arith::AndIOp::create(
-                  b, loc, ult(token, idx(begin + member.rows)),
-                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                        token, idx(begin))));
-          ifThen(inside, [&] {
-            Value col = sub(token, idx(begin));
-            SmallVector<Value, 2> at = {row, col};
-            if (member.epilogue) {
-              memref::StoreOp::create(b, loc, member.epilogue(b, loc, sum, col),
-                                      member.out, at);
-              return;
-            }
-            store(member.accumulate ? addf(load(member.out, at), sum) : sum,
-                  member.out, at);
-          });
-          begin += member.rows;
-        }
+        storeToMember(row, token, sum, ult(row, n));
         return;
       }
       Value inside = arith::AndIOp::create(b, loc, ult(row, n), ult(token, m));
@@ -2390,7 +2388,6 @@ private:
   std::optional<SplitK> split;
   std::optional<GemvKernelBuilder::Gated> gated;
   StoreEpilogue epilogue;
-  SmallVector<StackedMember> stacked;
 };
 
 /// Whether `op` writes zero to every element of `v`: `linalg.fill` of
