@@ -6,6 +6,10 @@
 // RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CHIP
 // CHIP: error: grid-dependency-wait: the kernels' griddepcontrol needs PTX for sm_90 or later; add --chip=sm_90 (got --chip=sm_80)
 // RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=sm_80 -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CUBINS
+// The bundle's kernel table says which kernels wait (every one here).
+// RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=none --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb
+// RUN: xlstm-bundle %t.xlstmb | FileCheck %s --check-prefix=TABLE
+// TABLE: kernels: [[N:[0-9]+]] ([[N]] with an image, [[N]] waiting on the previous grid)
 // CUBINS: error: --cubins: sm_80 is older than --chip=sm_90, whose PTX ptxas cannot assemble for it
 
 // Every kernel waits on the grid before it, then lets the next one launch;

@@ -114,12 +114,18 @@ int main(int argc, char **argv) {
     }
   }
   const json::Array *kernels = m.getArray("kernels");
-  size_t withImage = 0, total = kernels ? kernels->size() : 0;
+  size_t withImage = 0, waiting = 0, total = kernels ? kernels->size() : 0;
   for (size_t i = 0; i < total; ++i)
-    if (const json::Object *k = (*kernels)[i].getAsObject())
+    if (const json::Object *k = (*kernels)[i].getAsObject()) {
       if (std::optional<llvm::StringRef> s = k->getString("section"))
         withImage += b.find(*s) != nullptr;
-  os << "kernels: " << total << " (" << withImage << " with an image)\n";
+      waiting += k->getBoolean("waits_on_previous_grid").value_or(false);
+    }
+  os << "kernels: " << total << " (" << withImage << " with an image";
+  // (grid-dependency-wait: launched overlapping the kernel before them.)
+  if (waiting)
+    os << ", " << waiting << " waiting on the previous grid";
+  os << ")\n";
   os << "sections: " << b.sections().size() << "\n";
   for (const bundle::Bundle::SectionView &s : b.sections())
     if (!llvm::StringRef(s.name).starts_with("kernels/"))
