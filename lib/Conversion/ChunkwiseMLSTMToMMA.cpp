@@ -59,7 +59,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/PatternMatch.h"
-#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 
 #include <cmath>
 
@@ -2077,25 +2076,43 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     return io;
   }
 
-  /// Whether the entering states of `states` are arguments of its function
-  /// (the program's recurrent states) that nothing in it may write in place:
-  /// every other use only reads them. Then no kernel of the program writes
-  /// them before the decode step, which may load them before it waits on
-  /// the grid before it.
-  static bool enteringStatesUnwritten(MLSTMChunkStatesOp states) {
+  /// Whether the decode step of `states` and `outputs` may load the
+  /// entering states before it waits on the grid before it: they are
+  /// arguments of a program (a public function nothing calls) that only
+  /// the chunkwise ops read, so no kernel of the program writes them; and
+  /// q, k, v and the gates are computed in the program, so the grid before
+  /// the step is one of its own, not the end of an earlier call (which may
+  /// still be writing the states passed back in).
+  static bool enteringStatesUnwritten(MLSTMChunkStatesOp states,
+                                      MLSTMChunkOutputsOp outputs) {
+    auto func = states->getParentOfType<func::FuncOp>();
+    auto module = func ? func->getParentOfType<ModuleOp>() : nullptr;
+    if (!module || !func.isPublic() ||
+        !SymbolTable::symbolKnownUseEmpty(func, module))
+      return false;
     ValueRange initial = states.getInitialState();
-    return !initial.empty() && llvm::all_of(initial, [&](Value s) {
-      auto arg = dyn_cast<BlockArgument>(s);
-      if (!arg || !isa<func::FuncOp>(arg.getOwner()->getParentOp()))
-        return false;
-      return llvm::all_of(arg.getUses(), [](OpOperand &use) {
-        Operation *user = use.getOwner();
-        if (auto dps = dyn_cast<DestinationStyleOpInterface>(user))
-          return !dps.isDpsInit(&use);
-        // xlstm ops only read their operands; anything else might write.
-        return isa<XLSTMDialect>(user->getDialect());
-      });
-    });
+    bool statesOnlyRead =
+        !initial.empty() && llvm::all_of(initial, [&](Value s) {
+          auto arg = dyn_cast<BlockArgument>(s);
+          return arg && arg.getOwner() == &func.getBody().front() &&
+                 llvm::all_of(arg.getUsers(), [](Operation *user) {
+                   return isa<MLSTMChunkStatesOp, MLSTMChunkOutputsOp>(user);
+                 });
+        });
+    // Through reshapes and transposes (views, or copies of an argument).
+    auto computedHere = [](Value v) {
+      while (Operation *def = v.getDefiningOp()) {
+        if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp, tensor::CastOp,
+                 tensor::ExtractSliceOp, linalg::TransposeOp>(def))
+          return true;
+        v = def->getOperand(0);
+      }
+      return false;
+    };
+    return statesOnlyRead &&
+           llvm::all_of(ValueRange{outputs.getQ(), states.getK(), states.getV(),
+                                   states.getIgate(), states.getFgate()},
+                        computedHere);
   }
 
   /// One launch of DecodeStepKernel for `outputs` and `states`, before
@@ -2105,7 +2122,7 @@ struct XLSTMChunkwiseMLSTMToMMAPass
     using D = DecodeStepKernel;
     // (Asked before this rewrite adds its own reads of the states.)
     bool statesBeforeWait =
-        gridDependencyWait && enteringStatesUnwritten(states);
+        gridDependencyWait && enteringStatesUnwritten(states, outputs);
     auto qType = cast<RankedTensorType>(outputs.getQ().getType());
     int64_t dhqk = qType.getDimSize(3);
     int64_t dhv = cast<RankedTensorType>(outputs.getV().getType()).getDimSize(3);

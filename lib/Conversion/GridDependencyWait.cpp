@@ -41,16 +41,16 @@ struct XLSTMGridDependencyWaitPass
       auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
       if (!gpuModule)
         return;
-      // A kernel that waits already (a builder placed the wait after loads
-      // of data no earlier kernel of the program writes, or this pass ran)
-      // keeps its wait.
+      // A kernel that waits already at its top level, which every thread
+      // runs (a builder placed the wait after loads of data no earlier
+      // kernel of the program writes, or this pass ran), keeps its wait.
       NVVM::GriddepcontrolOp wait, trigger;
-      func.walk([&](NVVM::GriddepcontrolOp op) {
+      for (auto op : func.getBody().front().getOps<NVVM::GriddepcontrolOp>()) {
         NVVM::GriddepcontrolOp &slot =
             op.getKind() == NVVM::GridDepActionKind::wait ? wait : trigger;
         if (!slot)
           slot = op;
-      });
+      }
       if (!wait) {
         OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());
         wait = NVVM::GriddepcontrolOp::create(b, func.getLoc(),

@@ -119,6 +119,10 @@ Expected<std::unique_ptr<CudaDriver>> CudaDriver::load(StringRef library) {
   }
   XLSTM_CUDA_DRIVER_FUNCTIONS(XLSTM_CUDA_RESOLVE_ENTRY)
 #undef XLSTM_CUDA_RESOLVE_ENTRY
+#define XLSTM_CUDA_RESOLVE_OPTIONAL_ENTRY(NAME, PARAMS, ...)                   \
+  consumeError(resolve(handle, name, driver->NAME, {__VA_ARGS__}));
+  XLSTM_CUDA_DRIVER_OPTIONAL_FUNCTIONS(XLSTM_CUDA_RESOLVE_OPTIONAL_ENTRY)
+#undef XLSTM_CUDA_RESOLVE_OPTIONAL_ENTRY
 
   // No dlclose from here on: cuInit may have started driver threads.
   if (Error err = driver->check(driver->cuInit(0),

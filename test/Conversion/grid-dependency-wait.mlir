@@ -10,7 +10,7 @@
 // RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=none --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb
 // RUN: xlstm-bundle %t.xlstmb | FileCheck %s --check-prefix=TABLE
 // TABLE: kernels: [[N:[0-9]+]] ([[N]] with an image, [[N]] waiting on the previous grid)
-// CUBINS: error: --cubins: sm_80 is older than --chip=sm_90, whose PTX ptxas cannot assemble for it
+// CUBINS: error: --cubins: ptxas cannot assemble --chip=sm_90's PTX for sm_80 (only for that architecture or a newer one; for an 'a' target, that one alone)
 
 // Every kernel waits on the grid before it, then lets the next one launch;
 // every launch of it is marked for the runtime (programmatic stream

@@ -409,6 +409,16 @@ LogicalResult runPasses(ModuleOp module, Progress &progress,
   return success();
 }
 
+/// Whether ptxas assembles PTX for `ptxChip` into a cubin for `cubinChip`:
+/// the same or a newer architecture, except that PTX for an
+/// architecture-specific target ("sm_90a") assembles for that one only.
+bool ptxasCanAssemble(StringRef cubinChip, StringRef ptxChip) {
+  if (ptxChip.ends_with("a"))
+    return cubinChip == ptxChip;
+  return xlstm::smVersion(cubinChip).value_or(0) >=
+         xlstm::smVersion(ptxChip).value_or(0);
+}
+
 /// Keeps the output file if everything was written; a full disk is an
 /// error, not an abort in the stream's destructor.
 int finish(llvm::ToolOutputFile &output) {
@@ -458,10 +468,11 @@ int main(int argc, char **argv) {
       if (!c.trim().empty()) {
         if (llvm::Error error = xlstm::checkChip(c.trim()))
           return fail("--cubins: " + llvm::toString(std::move(error)));
-        // ptxas assembles PTX for older targets only.
-        if (xlstm::smVersion(c.trim()) < xlstm::smVersion(chip))
-          return fail("--cubins: " + c.trim() + " is older than --chip=" +
-                      chip + ", whose PTX ptxas cannot assemble for it");
+        if (!ptxasCanAssemble(c.trim(), chip))
+          return fail("--cubins: ptxas cannot assemble --chip=" + chip +
+                      "'s PTX for " + c.trim() +
+                      " (only for that architecture or a newer one; for an "
+                      "'a' target, that one alone)");
         cubinChips.push_back(c.trim().str());
       }
 
@@ -762,10 +773,9 @@ int main(int argc, char **argv) {
     SmallVector<std::string> chips = cubinChips;
     if ((cubins == "auto" && ptxas) || (kernelReport && chips.empty())) {
       // sm_80 and sm_90, those ptxas can assemble from --chip's PTX.
-      unsigned ptxVersion = xlstm::smVersion(chip).value_or(80);
       chips.clear();
       for (StringRef c : {"sm_80", "sm_90"})
-        if (*xlstm::smVersion(c) >= ptxVersion)
+        if (ptxasCanAssemble(c, chip))
           chips.push_back(c.str());
       if (chips.empty())
         chips.push_back(chip);

@@ -103,12 +103,16 @@ enum CUlaunchAttributeID : int {
 struct CUlaunchAttribute {
   CUlaunchAttributeID id;
   char pad[8 - sizeof(CUlaunchAttributeID)];
-  union {
+  // (cuda.h's union holds pointers among its members: 8-byte aligned.)
+  union alignas(8) {
     char pad[64];
     int programmaticStreamSerializationAllowed;
   } value;
 };
-static_assert(sizeof(CUlaunchAttribute) == 72, "cuda.h's layout");
+static_assert(sizeof(CUlaunchAttribute) == 72 &&
+                  alignof(CUlaunchAttribute) == 8 &&
+                  offsetof(CUlaunchAttribute, value) == 8,
+              "cuda.h's layout");
 struct CUlaunchConfig {
   unsigned gridDimX, gridDimY, gridDimZ;
   unsigned blockDimX, blockDimY, blockDimZ;
@@ -117,6 +121,11 @@ struct CUlaunchConfig {
   CUlaunchAttribute *attrs;
   unsigned numAttrs;
 };
+static_assert(sizeof(CUlaunchConfig) == 56 &&
+                  offsetof(CUlaunchConfig, hStream) == 32 &&
+                  offsetof(CUlaunchConfig, attrs) == 40 &&
+                  offsetof(CUlaunchConfig, numAttrs) == 48,
+              "cuda.h's layout");
 
 enum : unsigned {
   CU_STREAM_DEFAULT = 0x0,
@@ -127,6 +136,13 @@ enum : unsigned {
 /// The driver entry points: X(member, (parameter types), exported symbols...).
 /// The first exported symbol that resolves is used; later ones are fallbacks
 /// for older drivers.
+/// Entry points a driver may lack (null then): only the launches that need
+/// them fail, naming the newer driver they need.
+#define XLSTM_CUDA_DRIVER_OPTIONAL_FUNCTIONS(X)                                \
+  X(cuLaunchKernelEx,                                                          \
+    (const cu::CUlaunchConfig *, cu::CUfunction, void **, void **),            \
+    "cuLaunchKernelEx")
+
 #define XLSTM_CUDA_DRIVER_FUNCTIONS(X)                                         \
   X(cuGetErrorName, (cu::CUresult, const char **), "cuGetErrorName")           \
   X(cuGetErrorString, (cu::CUresult, const char **), "cuGetErrorString")       \
@@ -168,9 +184,6 @@ enum : unsigned {
     (cu::CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,         \
      unsigned, unsigned, cu::CUstream, void **, void **),                      \
     "cuLaunchKernel")                                                          \
-  X(cuLaunchKernelEx,                                                          \
-    (const cu::CUlaunchConfig *, cu::CUfunction, void **, void **),            \
-    "cuLaunchKernelEx")                                                        \
   X(cuStreamCreate, (cu::CUstream *, unsigned), "cuStreamCreate")              \
   X(cuStreamSynchronize, (cu::CUstream), "cuStreamSynchronize")                \
   X(cuStreamDestroy, (cu::CUstream), "cuStreamDestroy_v2")                     \
@@ -249,6 +262,7 @@ public:
 #define XLSTM_CUDA_DECLARE_ENTRY(NAME, PARAMS, ...)                            \
   cu::CUresult(*NAME) PARAMS = nullptr;
   XLSTM_CUDA_DRIVER_FUNCTIONS(XLSTM_CUDA_DECLARE_ENTRY)
+  XLSTM_CUDA_DRIVER_OPTIONAL_FUNCTIONS(XLSTM_CUDA_DECLARE_ENTRY)
 #undef XLSTM_CUDA_DECLARE_ENTRY
 
 private:
