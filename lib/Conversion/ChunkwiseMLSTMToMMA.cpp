@@ -1569,7 +1569,7 @@ public:
       return perLane == 1 ? SmallVector<Value>{load(memref, at)}
                           : loadVector(memref, at, perLane);
     };
-    // This warp's rows of C and n: `unroll` rows from d0 + dd.
+    // This warp's rows: `unroll` rows from d0 + dd.
     int64_t rowsPerWarp = states.dhqk / warps;
     int64_t unroll = std::min<int64_t>(
         loadsInFlight / perLane,
@@ -1579,17 +1579,23 @@ public:
       SmallVector<Value> ds, qs, ks, ns;
       SmallVector<SmallVector<Value>> cs;
     };
-    auto loadStateRows = [&](Value dd) {
+    // Their C columns, q, k and n, row by row; without `inputs`, C and n
+    // only (loadInputRows adds q and k).
+    auto loadRows = [&](Value dd, bool inputs = true) {
       Rows r;
       for (int64_t u = 0; u < unroll; ++u) {
         Value d = add(d0, add(dd, idx(u)));
         r.ds.push_back(d);
         r.cs.push_back(columns(c0, {row, hd, d}));
+        if (inputs) {
+          r.qs.push_back(load(outputs.q, {row, hd, pos, d}));
+          r.ks.push_back(load(states.k, {row, hd, pos, d}));
+        }
         r.ns.push_back(load(n0, {row, hd, d}));
       }
       return r;
     };
-    // ... then the same rows of q and k, which the grid before may write.
+    // The rows' q and k, which the grid before may write.
     auto loadInputRows = [&](Rows &r) {
       for (Value d : r.ds) {
         r.qs.push_back(load(outputs.q, {row, hd, pos, d}));
@@ -1598,7 +1604,7 @@ public:
     };
     std::optional<Rows> early;
     if (statesBeforeWait) {
-      early = loadStateRows(idx(0));
+      early = loadRows(idx(0), /*inputs=*/false);
       // (xlstm-grid-dependency-wait adds the trigger for the next grid.)
       NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
     }
@@ -1621,18 +1627,6 @@ public:
     // This warp's rows: all loads (C by columns; q, k, n the same for
     // every lane) first, then the new state's stores; q . C, q . k and
     // q . n summed in row order (the last two alike in every lane).
-    auto loadRows = [&](Value dd) {
-      Rows r;
-      for (int64_t u = 0; u < unroll; ++u) {
-        Value d = add(d0, add(dd, idx(u)));
-        r.ds.push_back(d);
-        r.cs.push_back(columns(c0, {row, hd, d}));
-        r.qs.push_back(load(outputs.q, {row, hd, pos, d}));
-        r.ks.push_back(load(states.k, {row, hd, pos, d}));
-        r.ns.push_back(load(n0, {row, hd, d}));
-      }
-      return r;
-    };
     // The first rows' loads go out before the gates' arithmetic, which
     // waits on f, i and m: C's first round trip overlaps theirs.
     Rows firstRows = early ? *early : loadRows(idx(0));

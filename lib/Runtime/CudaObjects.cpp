@@ -321,12 +321,12 @@ Error xlstm::runtime::launch(const Function &function, Dim3 grid, Dim3 block,
                              void **args, bool overlapPrevious) {
   const CudaDriver &driver = function.getDriver();
   cu::CUresult result;
-  if (overlapPrevious && !driver.cuLaunchKernelEx)
-    return makeError("kernel '" + function.getName() +
-                     "' waits on the previous grid (grid-dependency-wait), "
-                     "which needs cuLaunchKernelEx: update the NVIDIA driver "
-                     "(CUDA 12 or later)");
   if (overlapPrevious) {
+    if (!driver.cuLaunchKernelEx)
+      return makeError("kernel '" + function.getName() +
+                       "' waits on the previous grid (grid-dependency-wait), "
+                       "which needs cuLaunchKernelEx: update the NVIDIA "
+                       "driver (CUDA 12 or later)");
     cu::CUlaunchAttribute overlap{};
     overlap.id = cu::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
     overlap.value.programmaticStreamSerializationAllowed = 1;

@@ -694,7 +694,7 @@ int main(int argc, char **argv) {
                 for (Pass &pass : pm.getPasses())
                   if (pass.getArgument() == "xlstm-grid-dependency-wait" &&
                       xlstm::smVersion(chip).value_or(0) < 90)
-                    waitsNeedNewerChip = pipelineFailed = true;
+                    waitsNeedNewerChip = true;
                 if (waitsNeedNewerChip) {
                   pm.clear(); // nothing to run: the error says why
                   return;
@@ -716,7 +716,7 @@ int main(int argc, char **argv) {
                 xlstm::buildGPUToNVVMBinaryPipeline(pm, ptx);
               }
             })) ||
-        pipelineFailed) {
+        pipelineFailed || waitsNeedNewerChip) {
       if (waitsNeedNewerChip)
         return fail("grid-dependency-wait: the kernels' griddepcontrol "
                     "needs PTX for sm_90 or later; add --chip=sm_90 (got "

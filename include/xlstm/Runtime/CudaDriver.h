@@ -136,13 +136,6 @@ enum : unsigned {
 /// The driver entry points: X(member, (parameter types), exported symbols...).
 /// The first exported symbol that resolves is used; later ones are fallbacks
 /// for older drivers.
-/// Entry points a driver may lack (null then): only the launches that need
-/// them fail, naming the newer driver they need.
-#define XLSTM_CUDA_DRIVER_OPTIONAL_FUNCTIONS(X)                                \
-  X(cuLaunchKernelEx,                                                          \
-    (const cu::CUlaunchConfig *, cu::CUfunction, void **, void **),            \
-    "cuLaunchKernelEx")
-
 #define XLSTM_CUDA_DRIVER_FUNCTIONS(X)                                         \
   X(cuGetErrorName, (cu::CUresult, const char **), "cuGetErrorName")           \
   X(cuGetErrorString, (cu::CUresult, const char **), "cuGetErrorString")       \
@@ -202,6 +195,13 @@ enum : unsigned {
   X(cuGraphLaunch, (cu::CUgraphExec, cu::CUstream), "cuGraphLaunch")           \
   X(cuGraphExecDestroy, (cu::CUgraphExec), "cuGraphExecDestroy")               \
   X(cuGraphDestroy, (cu::CUgraph), "cuGraphDestroy")
+
+/// Entry points a driver may lack (null then): only the launches that need
+/// them fail, naming the newer driver they need.
+#define XLSTM_CUDA_DRIVER_OPTIONAL_FUNCTIONS(X)                                \
+  X(cuLaunchKernelEx,                                                          \
+    (const cu::CUlaunchConfig *, cu::CUfunction, void **, void **),            \
+    "cuLaunchKernelEx")
 
 /// A failed driver call: "what: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
 /// then any details (a JIT log) on the following lines. Carries the CUresult
