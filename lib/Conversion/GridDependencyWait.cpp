@@ -4,9 +4,10 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Every kernel waits on the grid before it at its entry and lets the next
-// one launch right after (sm_90's griddepcontrol); its launches are marked
-// so that the runtime launches them with programmatic stream serialization.
+// Every kernel (of the chosen host functions' launches) waits on the grid
+// before it at its entry and lets the next one launch right after (sm_90's
+// griddepcontrol); those launches are marked so that the runtime launches
+// them with programmatic stream serialization.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,7 +16,9 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/STLExtras.h"
 
 namespace xlstm {
 #define GEN_PASS_DEF_XLSTMGRIDDEPENDENCYWAITPASS
@@ -33,13 +36,23 @@ struct XLSTMGridDependencyWaitPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // The launches to mark: those in the listed host functions, or all.
+    auto selected = [&](gpu::LaunchFuncOp launch) {
+      if (programs.empty())
+        return true;
+      auto function = launch->getParentOfType<FunctionOpInterface>();
+      return function && llvm::is_contained(programs, function.getName());
+    };
     // The kernels that wait: (gpu.module, gpu.func) names.
     llvm::DenseSet<std::pair<StringAttr, StringAttr>> waiting;
+    module.walk([&](gpu::LaunchFuncOp launch) {
+      if (selected(launch))
+        waiting.insert({launch.getKernelModuleName(), launch.getKernelName()});
+    });
     module.walk([&](gpu::GPUFuncOp func) {
-      if (!func.isKernel())
-        return;
       auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
-      if (!gpuModule)
+      if (!func.isKernel() || !gpuModule ||
+          !waiting.contains({gpuModule.getNameAttr(), func.getNameAttr()}))
         return;
       // A kernel that waits already at its top level, which every thread
       // runs (a builder placed the wait after loads of data no earlier
@@ -66,12 +79,10 @@ struct XLSTMGridDependencyWaitPass
         NVVM::GriddepcontrolOp::create(
             b, wait.getLoc(), NVVM::GridDepActionKind::launch_dependents);
       }
-      waiting.insert({gpuModule.getNameAttr(), func.getNameAttr()});
     });
     UnitAttr unit = UnitAttr::get(&getContext());
     module.walk([&](gpu::LaunchFuncOp launch) {
-      if (waiting.contains(
-              {launch.getKernelModuleName(), launch.getKernelName()}))
+      if (selected(launch))
         launch->setAttr(xlstm::kWaitsOnPreviousGridAttr, unit);
     });
   }

@@ -118,8 +118,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   if (options.dedupeKernels)
     pm.addPass(createXLSTMDedupeGPUModulesPass());
   if (options.gridDependencyWait)
-    pm.addPass(createXLSTMGridDependencyWaitPass(
-        {options.gridDependencyEarlyTrigger}));
+    pm.addPass(createXLSTMGridDependencyWaitPass(options.gridDependency));
 }
 
 namespace {
@@ -620,11 +619,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::init(true)};
   Option<bool> gridDependencyWait{
       *this, "grid-dependency-wait",
-      llvm::cl::desc("xlstm-grid-dependency-wait: every kernel waits on the "
-                     "grid before it at its entry, so that the runtime may "
-                     "launch it while that grid finishes (programmatic "
-                     "dependent launch; needs PTX for sm_90: xlstmc "
-                     "--chip=sm_90)"),
+      llvm::cl::desc("xlstm-grid-dependency-wait: the kernels of "
+                     "grid-dependency-programs wait on the grid before them "
+                     "at their entry, so that the runtime may launch them "
+                     "while that grid finishes (programmatic dependent "
+                     "launch; needs PTX for sm_90: xlstmc --chip=sm_90)"),
       llvm::cl::init(false)};
   Option<bool> gridDependencyEarlyTrigger{
       *this, "grid-dependency-early-trigger",
@@ -632,6 +631,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "kernel may launch right after this one's wait; off: "
                      "as its blocks exit"),
       llvm::cl::init(true)};
+  ListOption<std::string> gridDependencyPrograms{
+      *this, "grid-dependency-programs",
+      llvm::cl::desc("xlstm-grid-dependency-wait programs: the host "
+                     "functions whose launches overlap (default step, the "
+                     "decode program; forward,prefill,step for all)"),
+      llvm::cl::list_init<std::string>({"step"})};
   Option<bool> decodeStepStatesBeforeWait{
       *this, "decode-step-states-before-wait",
       llvm::cl::desc("With grid-dependency-wait: the decode step loads the "
@@ -770,7 +775,9 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.gateParts = o.gateParts;
         options.gateBiasFirst = o.gateBiasFirst;
         options.gridDependencyWait = o.gridDependencyWait;
-        options.gridDependencyEarlyTrigger = o.gridDependencyEarlyTrigger;
+        options.gridDependency.earlyTrigger = o.gridDependencyEarlyTrigger;
+        options.gridDependency.programs.assign(o.gridDependencyPrograms.begin(),
+                                               o.gridDependencyPrograms.end());
         options.chunkwise.gridDependencyWait = o.decodeStepStatesBeforeWait;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;

@@ -214,9 +214,9 @@ Expected<std::unique_ptr<GPUModel>> GPUModel::load(const bundle::Bundle &bundle,
       if (kernel.waitsOnPreviousGrid)
         return bad("kernel '" + kernel.name + "' of module '" + kernel.module +
                    "' waits on the previous grid (compiled with "
-                   "grid-dependency-wait), which needs an sm_90 or later GPU; "
-                   "this one is " +
-                   chip + ": compile the model without grid-dependency-wait");
+                   "grid-dependency-wait, xlstmc's default from --chip=sm_90), "
+                   "which needs an sm_90 or later GPU; this one is " +
+                   chip + ": compile the model for --chip=" + chip);
   Expected<std::unique_ptr<CudaBackend>> backend = CudaBackend::create(
       context, *kernels, [&](const KernelRef &kernel) -> Expected<StringRef> {
         for (const auto &[arch, name] : kernel.cubins)

@@ -2,14 +2,24 @@
 // Idempotent: a kernel that already waits first gets no second wait.
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait --xlstm-grid-dependency-wait | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait=early-trigger=0 | FileCheck %s --check-prefix=LATE
+// RUN: xlstm-opt %s --xlstm-grid-dependency-wait=programs=step | FileCheck %s --check-prefix=STEP
 // xlstmc checks the PTX target before compiling anything.
 // RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CHIP
 // CHIP: error: grid-dependency-wait: the kernels' griddepcontrol needs PTX for sm_90 or later; add --chip=sm_90 (got --chip=sm_80)
 // RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=sm_80 -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CUBINS
-// The bundle's kernel table says which kernels wait (every one here).
-// RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=none --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb
+// The bundle's kernel table says which kernels' launches wait: every one
+// with every host function listed; by default (and with xlstmc's pipeline
+// for sm_90) the decode program's only, whose kernels get entries of their
+// own beside the plain launches of the same functions.
+// RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=none --quiet --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1 grid-dependency-programs=forward,prefill,step,convert_f32,convert_f16})' -o %t.xlstmb
 // RUN: xlstm-bundle %t.xlstmb | FileCheck %s --check-prefix=TABLE
 // TABLE: kernels: [[N:[0-9]+]] ([[N]] with an image, [[N]] waiting on the previous grid)
+// RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=none --quiet -o %t.sm90.xlstmb
+// RUN: xlstm-bundle %t.sm90.xlstmb | FileCheck %s --check-prefix=SM90
+// SM90: kernels: [[N:[0-9]+]] ([[N]] with an image, {{[1-9][0-9]*}} waiting on the previous grid)
+// RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --cubins=none --quiet -o %t.sm80.xlstmb
+// RUN: xlstm-bundle %t.sm80.xlstmb | FileCheck %s --check-prefix=SM80
+// SM80: kernels: [[N:[0-9]+]] ([[N]] with an image)
 // CUBINS: error: --cubins: ptxas cannot assemble --chip=sm_90's PTX for sm_80 (only for that architecture or a newer one; for an 'a' target, that one alone)
 
 // Every kernel waits on the grid before it, then lets the next one launch;
@@ -49,6 +59,24 @@
 // LATE-NEXT:       gpu.block_id
 // LATE-NOT:        nvvm.griddepcontrol launch_dependents
 
+// With programs=step only @step's launches are marked and only the kernels
+// they launch wait (@scale, launched from both functions, waits in both;
+// @host launches it plainly).
+// STEP-LABEL: func.func @host
+// STEP-NOT:     xlstm.waits_on_previous_grid
+// STEP-LABEL: func.func @step
+// STEP:         gpu.launch_func @kernels::@scale {{.*}} {xlstm.waits_on_previous_grid}
+// STEP-LABEL: gpu.module @kernels
+// STEP:         gpu.func @scale
+// STEP-NEXT:      nvvm.griddepcontrol wait
+// STEP-NEXT:      nvvm.griddepcontrol launch_dependents
+// STEP-LABEL: gpu.module @other
+// STEP:         gpu.func @copy
+// STEP-NOT:       nvvm.griddepcontrol
+// STEP:         gpu.func @early_loads
+// STEP:           nvvm.griddepcontrol wait
+// STEP-NOT:       nvvm.griddepcontrol
+
 module attributes {gpu.container_module} {
   func.func @host(%a: memref<?xf32>, %n: index) {
     %c1 = arith.constant 1 : index
@@ -57,6 +85,12 @@ module attributes {gpu.container_module} {
     gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     gpu.launch_func @other::@copy blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     gpu.launch_func @other::@early_loads blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
+    return
+  }
+  func.func @step(%a: memref<?xf32>, %n: index) {
+    %c1 = arith.constant 1 : index
+    %c128 = arith.constant 128 : index
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     return
   }
   gpu.module @kernels {

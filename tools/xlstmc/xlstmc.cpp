@@ -173,7 +173,9 @@ cl::opt<bool> requireFastKernels(
     cl::cat(xlstmcCategory));
 cl::opt<std::string> chip("chip",
                           cl::desc("GPU architecture of the PTX (sm_80 runs "
-                                   "on A100 and later through the driver JIT)"),
+                                   "on A100 and later through the driver JIT; "
+                                   "from sm_90 the decode program's launches "
+                                   "overlap their predecessors')"),
                           cl::init("sm_80"), cl::cat(xlstmcCategory));
 cl::opt<xlstm::ModelDType>
     dtype("dtype", cl::desc("Element type of parameters and activations"),
@@ -681,6 +683,11 @@ int main(int argc, char **argv) {
                     chunkSize, blockSize, tensorCores, persistentSLSTM,
                     chunkwiseMMA,
                     /*tf32=*/modelDType == xlstm::ModelDType::BF16};
+                // sm_90 and later: the decode program's launches overlap
+                // (programmatic dependent launch; docs/performance.md,
+                // session 42).
+                options.gridDependencyWait =
+                    xlstm::smVersion(chip).value_or(0) >= 90;
                 options.loweringReport = loweringReport;
                 options.requireFastKernels = requireFastKernels;
                 options.reportStream = &output->os();

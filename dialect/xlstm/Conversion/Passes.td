@@ -842,11 +842,20 @@ def XLSTMGridDependencyWaitPass
     With `early-trigger=0` no `launch_dependents` is added: the next grid
     launches as this one's blocks exit, which still overlaps its launch with
     this grid's completion but keeps its blocks off the SMs until then.
+
+    `programs` limits it to the launches in the listed host functions (say
+    `step`, the decode program, whose short launches gain; the forward
+    programs' long kernels do not). A kernel launched from one of them and
+    from another function too waits in both: launched plainly, its wait and
+    trigger do nothing, and only the listed functions' launches are marked.
   }];
   let options = [
     Option<"earlyTrigger", "early-trigger", "bool", /*default=*/"true",
            "Each kernel lets the next one launch right after its wait "
-           "(nvvm.griddepcontrol launch_dependents); off: at its exit">
+           "(nvvm.griddepcontrol launch_dependents); off: at its exit">,
+    ListOption<"programs", "programs", "std::string",
+               "Only the launches in these host functions (func.func "
+               "names; none given: every function)">
   ];
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }

@@ -59,9 +59,11 @@ struct ToGPUOptions {
   /// them finishes (sm_90 PTX); with chunkwise.gridDependencyWait too, the
   /// decode step loads the entering states before its wait.
   bool gridDependencyWait = false;
-  /// Its early-trigger: the next grid may launch right after a kernel's
-  /// wait (else as its blocks exit).
-  bool gridDependencyEarlyTrigger = true;
+  /// Its options: the next grid may launch right after a kernel's wait
+  /// (early-trigger), the launches of the decode program only (measured:
+  /// decode gains, the forward programs' long kernels lose).
+  XLSTMGridDependencyWaitPassOptions gridDependency{/*earlyTrigger=*/true,
+                                                    /*programs=*/{"step"}};
   /// xlstm-lowering-report: print the table (stdout), fail on generic
   /// kernels for projections, convs, norms and recurrences.
   bool loweringReport = false;

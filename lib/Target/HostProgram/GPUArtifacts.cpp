@@ -379,9 +379,13 @@ private:
     if (launch.getAsyncToken() || !launch.getAsyncDependencies().empty() ||
         launch.hasClusterSize())
       return fail(launch, "async or clustered launches are not supported");
-    std::string key = (launch.getKernelModuleName().getValue() +
-                       "::" + launch.getKernelName().getValue())
-                          .str();
+    // A kernel's overlapped launches (xlstm-grid-dependency-wait marks
+    // those of some programs only) get a table entry of their own.
+    bool waits = launch->hasAttr(xlstm::kWaitsOnPreviousGridAttr);
+    std::string key =
+        (launch.getKernelModuleName().getValue() +
+         "::" + launch.getKernelName().getValue() + (waits ? "/waits" : ""))
+            .str();
     auto [it, inserted] =
         kernelIndex.try_emplace(suffix + "/" + key, artifacts.kernels.size());
     if (inserted) {
@@ -392,8 +396,7 @@ private:
                           {"name", launch.getKernelName().getValue()},
                           {"section", section->second},
                           {"origin", origin(launch.getLoc())}};
-      // (xlstm-grid-dependency-wait marks every launch of a kernel alike.)
-      if (launch->hasAttr(xlstm::kWaitsOnPreviousGridAttr))
+      if (waits)
         kernel["waits_on_previous_grid"] = true;
       artifacts.kernels.push_back(std::move(kernel));
     }
