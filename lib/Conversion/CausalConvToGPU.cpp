@@ -124,14 +124,20 @@ public:
       SmallVector<SmallVector<Value>> window;
       for (int64_t k = 0; k < history; ++k)
         window.push_back(input(add(u0, idx(k))));
+      // The V channels' taps lie together in w (C x K): one vector load of
+      // V x K values (a load instruction per 16 bytes instead of one per
+      // tap), and one of the V biases.
       SmallVector<SmallVector<Value>> w(vec);
+      Value flatW = memref::CollapseShapeOp::create(
+          b, loc, io.w, ArrayRef<ReassociationIndices>{{0, 1}});
+      SmallVector<Value> taps =
+          loadContiguous(flatW, mul(c, idx(io.taps)), vec * io.taps);
+      for (int64_t e = 0; e < vec; ++e)
+        w[e].assign(taps.begin() + e * io.taps,
+                    taps.begin() + (e + 1) * io.taps);
       SmallVector<Value> bias(vec, constant(0.0));
-      for (int64_t e = 0; e < vec; ++e) {
-        for (int64_t k = 0; k < io.taps; ++k)
-          w[e].push_back(load(io.w, {add(c, idx(e)), idx(k)}));
-        if (io.bias)
-          bias[e] = load(io.bias, {add(c, idx(e))});
-      }
+      if (io.bias)
+        bias = loadContiguous(io.bias, c, vec);
       // The run's inputs, all loaded before the first store: the stores
       // might alias them as far as the compiler knows, so loads emitted
       // between stores would wait for each position's math in turn.
@@ -287,6 +293,26 @@ private:
       values.push_back(castFloat(
           vector::ExtractOp::create(b, loc, raw, ArrayRef<int64_t>{i}),
           compute));
+    return values;
+  }
+
+  /// `n` consecutive elements of the 1-D `memref` from `offset`, a
+  /// multiple of `n` (the whole buffer is 16-byte aligned), in the compute
+  /// type: vector loads aligned to the largest power of two dividing their
+  /// bytes, at most 16.
+  SmallVector<Value> loadContiguous(Value memref, Value offset, int64_t n) {
+    if (n == 1)
+      return {load(memref, {offset})};
+    Type elt = cast<MemRefType>(memref.getType()).getElementType();
+    int64_t bytes = n * elt.getIntOrFloatBitWidth() / 8;
+    int64_t alignment = std::min<int64_t>(16, bytes & -bytes);
+    Value v = vector::LoadOp::create(b, loc, VectorType::get({n}, elt), memref,
+                                     offset, /*nontemporal=*/false,
+                                     b.getI64IntegerAttr(alignment));
+    SmallVector<Value> values;
+    for (int64_t i = 0; i < n; ++i)
+      values.push_back(castFloat(
+          vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{i}), compute));
     return values;
   }
 

@@ -27,6 +27,11 @@
 // then the run's 8, all before the first store (and each read once); each
 // tap one fused multiply-add.
 // CHECK-COUNT-6:   vector.load %{{.+}} : memref<?x{{[?3]}}x256xbf16>, vector<4xbf16>
+// The thread's 4 channels' taps (16 values together in w) and biases: one
+// vector load each.
+// CHECK:           %[[W:.+]] = memref.collapse_shape %{{.+}} {{\[\[}}0, 1]] : memref<256x4xbf16> into memref<1024xbf16>
+// CHECK:           vector.load %[[W]][%{{.+}}] {alignment = 16 : i64} : memref<1024xbf16>, vector<16xbf16>
+// CHECK:           vector.load %{{.+}} {alignment = 8 : i64} : memref<256xbf16>, vector<4xbf16>
 // CHECK-NOT:       vector.store
 // CHECK-COUNT-8:   vector.load %{{.+}} : memref<?x?x256xbf16>, vector<4xbf16>
 // CHECK-NOT:       vector.{{load|store}}
