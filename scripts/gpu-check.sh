@@ -567,9 +567,11 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
     done
     # Profiles under bench-summary.py's names (bench-V_MODEL-bf16-profile.json
     # beside the graphed run's bench-V_MODEL-bf16.json): per-kernel ms, GB/s
-    # and TFLOP/s of each variant; the four slowest kernels printed here.
+    # and TFLOP/s of each variant; the four slowest kernels printed here,
+    # and those whose name matches TILES_KERNELS (a Python regex, say
+    # "conv"), with their time a launch.
     for model in "xlstm7b_block 1 8192" "slstm_block_768 16 1024" \
-      "mlstm_a2 8 2048"; do
+      "slstm_block_512 16 1024" "mlstm_a2 8 2048"; do
       set -- $model
       [ -f "bundles/tiles/$v-$1.xlstmb" ] || continue
       cp "$logs/$v-$1-$3.json" "$logs/bench-${v}_$1-bf16.json" 2>/dev/null ||
@@ -578,11 +580,17 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
         --batch "$2" --seqlen "$3" --seed 1 --warmup 1 --bench 3 --profile \
         --bench-json "$logs/bench-${v}_$1-bf16-profile.json" >/dev/null ||
         true
-      python3 -c 'import json, sys
-for k in sorted(json.load(open(sys.argv[1])).get("kernels", []),
-                key=lambda k: -k["ms_per_run"])[:4]:
+      python3 -c 'import json, os, re, sys
+kernels = json.load(open(sys.argv[1])).get("kernels", [])
+for k in sorted(kernels, key=lambda k: -k["ms_per_run"])[:4]:
     print("    %8.3f ms %3d x %s" % (k["ms_per_run"], k["launches_per_run"],
-                                    k["kernel"]))' \
+                                    k["kernel"]))
+pattern = os.environ.get("TILES_KERNELS")
+for k in kernels if pattern else []:
+    if re.search(pattern, k["kernel"]):
+        print("    %8.1f us a launch, %6.0f GB/s  %s" % (
+            1000 * k["ms_per_run"] / k["launches_per_run"],
+            k.get("view_gb_per_s", 0), k["kernel"]))' \
         "$logs/bench-${v}_$1-bf16-profile.json" || true
     done
     # (TILES_NCU=1: Nsight Compute's own duration and DRAM bytes of every

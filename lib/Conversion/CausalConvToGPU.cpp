@@ -30,6 +30,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -64,6 +65,8 @@ struct ConvBuffers {
   /// The epilogue in float32 (rounded once at the store), with approximate
   /// exp and division.
   bool epilogueF32 = false, epilogueApprox = false;
+  /// With epilogueApprox: their flush-to-zero instructions.
+  bool epilogueFlushDenormals = false;
 };
 
 class CausalConvKernel : KernelBuilder {
@@ -208,7 +211,8 @@ private:
       Value input = castFloat(v, io.outputType);
       if (io.epilogueF32) {
         out.push_back(applyInFloat32(body, castFloat(input, compute),
-                                     io.epilogueApprox));
+                                     io.epilogueApprox,
+                                     io.epilogueFlushDenormals));
         continue;
       }
       IRMapping map;
@@ -228,8 +232,10 @@ private:
   /// `body` (a float32-promotable one, see promotableToFloat32) on the
   /// float32 `input`: every float value float32, extf/truncf dropped, so
   /// that only the store rounds. `approx`: exp, exp2 and division with the
-  /// approximate-functions flag (the GPU's approximate instructions).
-  Value applyInFloat32(Block &body, Value input, bool approx) {
+  /// approximate-functions flag (the GPU's approximate instructions), or
+  /// with `flushDenormals` their flush-to-zero forms.
+  Value applyInFloat32(Block &body, Value input, bool approx,
+                       bool flushDenormals) {
     Type f32 = b.getF32Type();
     IRMapping map;
     map.map(body.getArgument(0), input);
@@ -258,6 +264,11 @@ private:
       SmallVector<Value> operands;
       for (Value operand : op.getOperands())
         operands.push_back(lookup(operand));
+      if (approx && flushDenormals)
+        if (Value value = approximateFlushingDenormals(op, operands)) {
+          map.map(op.getResult(0), value);
+          continue;
+        }
       Operation *clone = b.clone(op);
       clone->setOperands(operands);
       for (OpResult result : clone->getResults())
@@ -273,6 +284,33 @@ private:
       map.map(op.getResults(), clone->getResults());
     }
     return lookup(body.getTerminator()->getOperand(0));
+  }
+
+  /// exp, exp2 and division of float32 `operands` on the GPU's
+  /// approximate instructions in their flush-to-zero forms (ex2.approx.ftz,
+  /// rcp.approx.ftz; without .ftz, ptxas wraps each in compares and
+  /// selects that keep subnormal inputs and results: a third of the SiLU's
+  /// instructions), or null for any other op.
+  Value approximateFlushingDenormals(Operation &op, ValueRange operands) {
+    Type f32 = b.getF32Type();
+    auto intrinsic = [&](StringRef name, Value x) {
+      return LLVM::CallIntrinsicOp::create(b, loc, f32, b.getStringAttr(name),
+                                           ValueRange{x})
+          .getResult(0);
+    };
+    if (isa<math::ExpOp>(op))
+      return intrinsic(
+          "llvm.nvvm.ex2.approx.ftz.f",
+          arith::MulFOp::create(b, loc, operands[0], constant(M_LOG2E)));
+    if (isa<math::Exp2Op>(op))
+      return intrinsic("llvm.nvvm.ex2.approx.ftz.f", operands[0]);
+    if (isa<arith::DivFOp>(op)) {
+      Value reciprocal = intrinsic("llvm.nvvm.rcp.approx.ftz.f", operands[1]);
+      if (matchPattern(operands[0], m_OneFloat()))
+        return reciprocal;
+      return arith::MulFOp::create(b, loc, operands[0], reciprocal);
+    }
+    return {};
   }
 
   /// A row's `vec` elements as loaded (a vector, or a scalar for vec 1).
@@ -406,13 +444,17 @@ struct XLSTMCausalConvToGPUPass
       io.epilogueApprox =
           epilogueApprox &&
           cast<RankedTensorType>(yType).getElementTypeBitWidth() < 32;
+      io.epilogueFlushDenormals = io.epilogueApprox && epilogueFlushDenormals;
     }
     std::string epilogue;
     if (io.epilogue)
-      epilogue = std::string(", the elementwise op after it fused") +
-                 (io.epilogueApprox ? " (float32, approximate exp and division)"
-                  : io.epilogueF32  ? " (float32)"
-                                    : "");
+      epilogue =
+          std::string(", the elementwise op after it fused") +
+          (io.epilogueFlushDenormals
+               ? " (float32, approximate exp and division, flush to zero)"
+           : io.epilogueApprox ? " (float32, approximate exp and division)"
+           : io.epilogueF32    ? " (float32)"
+                               : "");
     io.y = allocateLike(rewriter, loc, cast<RankedTensorType>(yType),
                         {batch, seq, Value()});
     if (op.getFinalState())

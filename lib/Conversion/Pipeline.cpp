@@ -680,6 +680,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("xlstm-causal-conv-to-gpu epilogue-approx: approximate "
                      "exp and division in a 16-bit result's fused op"),
       llvm::cl::init(xlstm::XLSTMCausalConvToGPUPassOptions().epilogueApprox)};
+  Option<bool> convEpilogueFlushDenormals{
+      *this, "conv-epilogue-flush-denormals",
+      llvm::cl::desc("xlstm-causal-conv-to-gpu epilogue-flush-denormals: "
+                     "the approximate exp and division in their "
+                     "flush-to-zero forms"),
+      llvm::cl::init(
+          xlstm::XLSTMCausalConvToGPUPassOptions().epilogueFlushDenormals)};
   Option<int64_t> maxFusedOperands{
       *this, "max-fused-operands",
       llvm::cl::desc("xlstm-fuse-elementwise max-operands"),
@@ -789,6 +796,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.headwise.inPlaceSlices = o.inPlaceSlices;
         options.conv.epilogueF32 = o.convEpilogueF32;
         options.conv.epilogueApprox = o.convEpilogueApprox;
+        options.conv.epilogueFlushDenormals = o.convEpilogueFlushDenormals;
         options.headwiseKernel = o.headwiseKernel;
         options.elementwiseKernel = o.elementwiseKernel;
         options.elementwise.vectorBytes = o.elementwiseVectorBytes;

@@ -6,6 +6,7 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu | FileCheck %s --check-prefix=SLICE
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-f32=0' | FileCheck %s --check-prefix=EXACT
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-approx=0' | FileCheck %s --check-prefix=PRECISE
+// RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='epilogue-flush-denormals=0' | FileCheck %s --check-prefix=AFN
 // RUN: xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='run-length=4' | FileCheck %s --check-prefix=RUN4
 // RUN: not xlstm-opt %s --split-input-file --xlstm-causal-conv-to-gpu='run-length=0' 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: run-length must be 1 to 64, got 0
@@ -166,18 +167,22 @@ func.func @declined(%x: tensor<?x?x256xf32>, %w: tensor<256x4xf32>)
 // alone; its sizes may be asked too): the kernel applies it to each output,
 // rounded to the conv's type first, and stores the SiLU; the SiLU's own
 // pass over the output goes. By default the SiLU runs in float32 (rounded
-// once, at the store) with approximate exp and division (a bf16 result).
+// once, at the store) with approximate exp and division (a bf16 result),
+// in their flush-to-zero forms: exp as ex2.approx.ftz of x log2(e), the
+// division 1 / d as rcp.approx.ftz.
 // CHECK-LABEL: func @silu
 // CHECK:       gpu.launch
 // CHECK:           %[[R:.+]] = arith.truncf {{.*}} : f32 to bf16
 // CHECK:           %[[I:.+]] = arith.extf %[[R]] : bf16 to f32
 // CHECK:           %[[N:.+]] = arith.negf %[[I]] : f32
-// CHECK:           %[[E:.+]] = math.exp %[[N]] fastmath<afn> : f32
+// CHECK:           %[[L:.+]] = arith.mulf %[[N]], %{{.+}} : f32
+// CHECK:           %[[E:.+]] = llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"(%[[L]]) : (f32) -> f32
 // CHECK:           %[[D:.+]] = arith.addf %[[E]], %{{.+}} : f32
-// CHECK:           %[[G:.+]] = arith.divf %{{.+}}, %[[D]] fastmath<afn> : f32
+// CHECK:           %[[G:.+]] = llvm.call_intrinsic "llvm.nvvm.rcp.approx.ftz.f"(%[[D]]) : (f32) -> f32
 // CHECK:           arith.mulf %[[I]], %[[G]] : f32
+// CHECK-NOT:       math.exp
 // CHECK:         vector.store {{.*}} : memref<?x?x256xbf16>, vector<4xbf16>
-// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 4 channels x 8 positions per thread, the elementwise op after it fused (float32, approximate exp and division)", shape = "?x?x256x4", when = ">= 65536 threads"}}
+// CHECK:       } {xlstm.kernel = {dtype = "bf16", family = "conv", kernel = "causal conv, 4 channels x 8 positions per thread, the elementwise op after it fused (float32, approximate exp and division, flush to zero)", shape = "?x?x256x4", when = ">= 65536 threads"}}
 // CHECK-NOT:   linalg.generic
 // CHECK:       return
 // epilogue-f32=0: the body's own bf16 ops, as its own kernel computed them.
@@ -195,6 +200,14 @@ func.func @declined(%x: tensor<?x?x256xf32>, %w: tensor<256x4xf32>)
 // PRECISE:       math.exp {{.*}} : f32
 // PRECISE-NOT:   fastmath
 // PRECISE:       kernel = "causal conv, 4 channels x 8 positions per thread, the elementwise op after it fused (float32)"
+// epilogue-flush-denormals=0: the approximate-functions flag on exp and
+// division, whose instructions keep subnormals.
+// AFN-LABEL: func @silu
+// AFN:       gpu.launch
+// AFN:           math.exp %{{.+}} fastmath<afn> : f32
+// AFN:           arith.divf %{{.+}}, %{{.+}} fastmath<afn> : f32
+// AFN-NOT:       llvm.call_intrinsic
+// AFN:       kernel = "causal conv, 4 channels x 8 positions per thread, the elementwise op after it fused (float32, approximate exp and division)"
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 func.func @silu(%x: tensor<?x?x256xbf16>, %w: tensor<256x4xbf16>) -> tensor<?x?x256xbf16> {
   %c0 = arith.constant 0 : index
