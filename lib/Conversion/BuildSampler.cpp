@@ -68,9 +68,10 @@ struct SamplerBuffers {
 
 class SampleKernel : KernelBuilder {
 public:
-  SampleKernel(OpBuilder &b, Location loc, int64_t threads)
+  SampleKernel(OpBuilder &b, Location loc, int64_t threads,
+               int64_t tokensInFlight)
       : KernelBuilder(b, loc, b.getF32Type()), threads(threads),
-        warps(threads / 32) {}
+        warps(threads / 32), tokensInFlight(tokensInFlight) {}
 
   void build(const SamplerBuffers &io, gpu::LaunchOp launch) {
     this->io = io;
@@ -250,18 +251,55 @@ private:
     return {v, i};
   }
 
+  /// This thread's tokens of the row, tid, tid + T, tid + 2T, ... in
+  /// increasing order, `tokensInFlight` at a time: their values (`value`,
+  /// which loads) are all computed before `body` combines the first, so
+  /// that the loads are in flight together (one at a time, a sweep of the
+  /// 7B's vocabulary took ~50 us, a round trip to L2 per token a thread).
+  /// Past the vocabulary a token is clamped to the last one and `valid` is
+  /// false.
+  SmallVector<Value>
+  sweep(ValueRange init, function_ref<Value(Value)> value,
+        function_ref<SmallVector<Value>(Value i, Value v, Value valid,
+                                        ValueRange acc)>
+            body) {
+    Value vocab = idx(io.vocab);
+    Value last = idx(io.vocab - 1);
+    return forRange(
+        tid, vocab, idx(threads * tokensInFlight), init,
+        [&](Value base, ValueRange acc) -> SmallVector<Value> {
+          SmallVector<Value> tokens, values, valids;
+          for (int64_t u = 0; u < tokensInFlight; ++u) {
+            Value i = u == 0 ? base : add(base, idx(u * threads));
+            Value valid = ult(i, vocab);
+            tokens.push_back(i);
+            valids.push_back(valid);
+            values.push_back(
+                value(u == 0 ? i
+                             : arith::SelectOp::create(b, loc, valid, i, last)
+                                   .getResult()));
+          }
+          SmallVector<Value> combined(acc);
+          for (int64_t u = 0; u < tokensInFlight; ++u)
+            combined = body(tokens[u], values[u], valids[u], combined);
+          return combined;
+        });
+  }
+
   /// The index (i32) of the largest `value(i)` over the vocabulary, ties to
   /// the lower index; V when every value is NaN or -inf. Valid in thread 0.
   Value blockArgmax(function_ref<Value(Value)> value) {
     Value minusInf = constant(-std::numeric_limits<double>::infinity());
-    SmallVector<Value> best = forRange(
-        tid, idx(io.vocab), idx(threads), {minusInf, i32(io.vocab)},
-        [&](Value i, ValueRange acc) -> SmallVector<Value> {
-          Value v = value(i);
+    SmallVector<Value> best = sweep(
+        {minusInf, i32(io.vocab)}, value,
+        [&](Value i, Value v, Value valid,
+            ValueRange acc) -> SmallVector<Value> {
           Value ii = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i);
           // Each thread's indices increase: strictly larger wins.
-          Value take = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                             v, acc[0]);
+          Value take = arith::AndIOp::create(
+              b, loc, valid,
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, v,
+                                    acc[0]));
           return {arith::SelectOp::create(b, loc, take, v, acc[0]),
                   arith::SelectOp::create(b, loc, take, ii, acc[1])};
         });
@@ -290,12 +328,14 @@ private:
   /// The largest `value(i)`, in every thread.
   Value blockMax(function_ref<Value(Value)> value) {
     Value minusInf = constant(-std::numeric_limits<double>::infinity());
-    Value m = forRange(tid, idx(io.vocab), idx(threads), {minusInf},
-                       [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                         return {arith::MaxNumFOp::create(b, loc, acc[0],
-                                                          value(i))
-                                     .getResult()};
-                       })[0];
+    Value m = sweep(
+        {minusInf}, value,
+        [&](Value, Value v, Value valid, ValueRange acc) -> SmallVector<Value> {
+          return {arith::SelectOp::create(
+                      b, loc, valid,
+                      arith::MaxNumFOp::create(b, loc, acc[0], v), acc[0])
+                      .getResult()};
+        })[0];
     // maxnum: a NaN logit does not become the maximum (the host's
     // std::max skips it too).
     for (int32_t offset : {16, 8, 4, 2, 1})
@@ -343,32 +383,31 @@ private:
                  return {};
                });
       barrier();
-      forRange(tid, idx(io.vocab), idx(threads), {},
-               [&](Value i, ValueRange) -> SmallVector<Value> {
-                 Value u = scaled(i);
-                 Value key = keyOf(u);
-                 Value take = uge(key, floorKey);
-                 if (level > 0)
-                   take = arith::AndIOp::create(
-                       b, loc, take,
-                       arith::CmpIOp::create(
-                           b, loc, arith::CmpIPredicate::eq,
-                           arith::ShRUIOp::create(b, loc, key, i32(shift + 8)),
-                           arith::ShRUIOp::create(b, loc, prefix,
-                                                  i32(shift + 8))));
-                 ifThen(take, [&] {
-                   Value digit = arith::IndexCastUIOp::create(
-                       b, loc, b.getIndexType(),
-                       arith::AndIOp::create(
-                           b, loc,
-                           arith::ShRUIOp::create(b, loc, key, i32(shift)),
-                           i32(255)));
-                   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
-                                               weight(u, key), bins,
-                                               ValueRange{warp, digit});
-                 });
-                 return {};
-               });
+      sweep(
+          {}, [&](Value i) { return scaled(i); },
+          [&](Value, Value u, Value valid, ValueRange) -> SmallVector<Value> {
+            Value key = keyOf(u);
+            Value take =
+                arith::AndIOp::create(b, loc, valid, uge(key, floorKey));
+            if (level > 0)
+              take = arith::AndIOp::create(
+                  b, loc, take,
+                  arith::CmpIOp::create(
+                      b, loc, arith::CmpIPredicate::eq,
+                      arith::ShRUIOp::create(b, loc, key, i32(shift + 8)),
+                      arith::ShRUIOp::create(b, loc, prefix, i32(shift + 8))));
+            ifThen(take, [&] {
+              Value digit = arith::IndexCastUIOp::create(
+                  b, loc, b.getIndexType(),
+                  arith::AndIOp::create(
+                      b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)),
+                      i32(255)));
+              memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                          weight(u, key), bins,
+                                          ValueRange{warp, digit});
+            });
+            return {};
+          });
       barrier();
       forRange(tid, idx(256), idx(threads), {},
                [&](Value d, ValueRange) -> SmallVector<Value> {
@@ -519,7 +558,7 @@ private:
     });
   }
 
-  int64_t threads, warps;
+  int64_t threads, warps, tokensInFlight;
   SamplerBuffers io;
   Value warpBest, warpIndex, bins, merged, scalars, maxSlot;
   Value tid, row, lane, warp, position;
@@ -551,6 +590,12 @@ struct XLSTMBuildSamplerPass
     }
     if (module.lookupSymbol("sample")) {
       module.emitError("xlstm-build-sampler: the module already has @sample");
+      return signalPassFailure();
+    }
+    if (tokensInFlight < 1 || tokensInFlight > 64) {
+      module.emitError("xlstm-build-sampler: tokens-in-flight must be 1 to "
+                       "64, got ")
+          << static_cast<int64_t>(tokensInFlight);
       return signalPassFailure();
     }
     if (threads < 32 || threads > 512 || threads % 32 != 0) {
@@ -606,7 +651,7 @@ struct XLSTMBuildSamplerPass
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&launch.getBody().front());
-      SampleKernel(b, loc, threads).build(io, launch);
+      SampleKernel(b, loc, threads, tokensInFlight).build(io, launch);
     }
     func::ReturnOp::create(b, loc);
   }

@@ -1,6 +1,8 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-build-sampler | FileCheck %s
 // RUN: xlstm-opt %s --split-input-file --xlstm-build-sampler=threads=256 | FileCheck %s --check-prefix=T256
 // RUN: not xlstm-opt %s --split-input-file --xlstm-build-sampler=threads=48 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: xlstm-opt %s --split-input-file --xlstm-build-sampler=tokens-in-flight=1 | FileCheck %s --check-prefix=ONE
+// RUN: not xlstm-opt %s --split-input-file --xlstm-build-sampler=tokens-in-flight=0 2>&1 | FileCheck %s --check-prefix=BADTIF
 
 // A language model's @step returns logits: @sample is added, one block of
 // `threads` per row, the vocabulary static.
@@ -10,6 +12,12 @@
 // CHECK:      gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[ROWS]], %{{.+}} = %c1{{.*}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %c512
 // Per-warp histograms (16 warps x 256 bytes' bins) in shared memory.
 // CHECK-SAME: memref<16x256xi64, #gpu.address_space<workgroup>>
+// Each sweep of the vocabulary takes 8 tokens a thread an iteration (512
+// threads x 8), all 8 logits loaded before the first is combined; a token
+// past the vocabulary reads the last one and counts for nothing.
+// CHECK:      scf.for %{{.+}} = %{{.+}} to %c100 step %c4096
+// CHECK-COUNT-8: memref.load %[[L]]
+// CHECK:      scf.yield
 // The radix selects count with shared atomics, the argmax and max reduce
 // with shuffles, the Gumbel noise takes two logs.
 // CHECK:      memref.atomic_rmw addi
@@ -19,6 +27,8 @@
 // CHECK:      gpu.barrier
 // CHECK:      return
 // T256:       memref<8x256xi64, #gpu.address_space<workgroup>>
+// ONE:        scf.for %{{.+}} = %{{.+}} to %c100 step %c512
+// BADTIF:     error: xlstm-build-sampler: tokens-in-flight must be 1 to 64, got 0
 // BAD:        error: xlstm-build-sampler: threads must be a multiple of 32 from 32 to 512 (per-warp histograms in 48 KiB of shared memory), got 48
 module {
   func.func @step(%tokens: memref<?x1xi64> {xlstm.input = "tokens"}) -> (memref<?x1x100xf32> {xlstm.output = "logits"}) {

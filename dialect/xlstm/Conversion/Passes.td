@@ -1133,7 +1133,10 @@ def XLSTMBuildSamplerPass : Pass<"xlstm-build-sampler", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"threads", "threads", "int64_t", /*default=*/"512",
-           "Threads per row (a multiple of 32, at most 512)">
+           "Threads per row (a multiple of 32, at most 512)">,
+    Option<"tokensInFlight", "tokens-in-flight", "int64_t", /*default=*/"8",
+           "Tokens a thread loads before it combines the first (1 to 64): "
+           "loads in flight in each sweep of the vocabulary">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
