@@ -11,7 +11,8 @@
 //
 //   1. scores: the logits, divided (positive) or multiplied (negative) by
 //      the repetition penalty where the row's seen-token bitmap has the
-//      token (Hugging Face's CTRL penalty);
+//      token (Hugging Face's CTRL penalty; a penalty of 1 takes a copy of
+//      the code that reads the logits alone);
 //   2. temperature 0: the argmax (ties to the lower id, as torch.argmax);
 //   3. otherwise u = score / temperature; top-k keeps the keys at or above
 //      the k-th largest (ties with it kept, as Hugging Face's TopK warper);
@@ -108,10 +109,27 @@ public:
 
     Value greedy = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE,
                                          temperature, constant(0.0));
+    auto choose = [&] {
+      return ifElse(
+          greedy, b.getI32Type(),
+          [&] { return blockArgmax([&](Value i) { return score(i); }); },
+          [&] { return sampleTopKTopP(); });
+    };
+    // Without a repetition penalty (1: z / 1 and z * 1 are z, NaN
+    // included) the scores are the logits: each token's seen bit, division
+    // and selects go. A row's sweep runs on one block, bound by its
+    // instructions (greedy at the 7B's vocabulary: ~50 us).
+    Value unpenalised = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                              penalty, constant(1.0));
     Value choice = ifElse(
-        greedy, b.getI32Type(),
-        [&] { return blockArgmax([&](Value i) { return score(i); }); },
-        [&] { return sampleTopKTopP(); });
+        unpenalised, b.getI32Type(),
+        [&] {
+          penalised = false;
+          Value token = choose();
+          penalised = true;
+          return token;
+        },
+        choose);
 
     ifThen(eqi(tid, idx(0)), [&] {
       // NaN everywhere leaves no candidate: token 0 rather than an id
@@ -187,9 +205,12 @@ private:
     return {word, arith::AndIOp::create(b, loc, token, i32(31))};
   }
 
-  /// The penalised logit of token `i` (index) of this row, in float32.
+  /// The penalised logit of token `i` (index) of this row, in float32
+  /// (the logit itself where the code is built for no penalty).
   Value score(Value i) {
     Value z = load(io.logits, {row, position, i});
+    if (!penalised)
+      return z;
     auto [wordIndex, bitIndex] = seenBit(
         arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i));
     Value word =
@@ -559,6 +580,9 @@ private:
   }
 
   int64_t threads, warps, tokensInFlight;
+  /// Whether score() applies the repetition penalty (the code built for a
+  /// penalty of 1 leaves it out).
+  bool penalised = true;
   SamplerBuffers io;
   Value warpBest, warpIndex, bins, merged, scalars, maxSlot;
   Value tid, row, lane, warp, position;

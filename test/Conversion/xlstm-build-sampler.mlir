@@ -7,16 +7,21 @@
 // A language model's @step returns logits: @sample is added, one block of
 // `threads` per row, the vocabulary static.
 // CHECK-LABEL: func.func @sample
-// CHECK-SAME: (%[[L:.+]]: memref<?x?x100xf32> {xlstm.buffer = "logits"}, %{{.+}}: memref<?x4xi32> {xlstm.buffer = "seen"}, %{{.+}}: memref<4xf32> {xlstm.buffer = "settings"}, %{{.+}}: memref<?x2xi64> {xlstm.buffer = "rng"}, %{{.+}}: memref<?x1xi64> {xlstm.buffer = "tokens"})
+// CHECK-SAME: (%[[L:[^:]+]]: memref<?x?x100xf32> {xlstm.buffer = "logits"}, %[[SEEN:[^:]+]]: memref<?x4xi32> {xlstm.buffer = "seen"}, %{{.+}}: memref<4xf32> {xlstm.buffer = "settings"}, %{{.+}}: memref<?x2xi64> {xlstm.buffer = "rng"}, %{{.+}}: memref<?x1xi64> {xlstm.buffer = "tokens"})
 // CHECK:      %[[ROWS:.+]] = memref.dim %[[L]], %c0
 // CHECK:      gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[ROWS]], %{{.+}} = %c1{{.*}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %c512
 // Per-warp histograms (16 warps x 256 bytes' bins) in shared memory.
 // CHECK-SAME: memref<16x256xi64, #gpu.address_space<workgroup>>
-// Each sweep of the vocabulary takes 8 tokens a thread an iteration (512
-// threads x 8), all 8 logits loaded before the first is combined; a token
-// past the vocabulary reads the last one and counts for nothing.
+// A repetition penalty of 1 takes a copy of the code whose scores are the
+// logits alone (no seen bits). Each sweep of the vocabulary takes 8 tokens
+// a thread an iteration (512 threads x 8), all 8 logits loaded before the
+// first is combined; a token past the vocabulary reads the last one and
+// counts for nothing.
+// CHECK:      %[[NOPENALTY:.+]] = arith.cmpf oeq
+// CHECK:      scf.if %[[NOPENALTY]]
 // CHECK:      scf.for %{{.+}} = %{{.+}} to %c100 step %c4096
 // CHECK-COUNT-8: memref.load %[[L]]
+// CHECK-NOT:  memref.load %[[SEEN]]
 // CHECK:      scf.yield
 // The radix selects count with shared atomics, the argmax and max reduce
 // with shuffles, the Gumbel noise takes two logs.

@@ -40,72 +40,86 @@ TEST(GPUSampling, DeviceTokensEqualTheHostSamplerAndMisuseIsAnError) {
   for (int64_t r = 0; r < batch; ++r)
     history.emplace_back(prompt.begin() + r * length,
                          prompt.begin() + (r + 1) * length);
-  SamplingOptions options{0.9, 20, 0.95, 1.3, 17};
 
-  // The host path: prefill, then decodeStep + a Sampler per row.
-  std::vector<std::vector<int64_t>> hostTokens(batch);
-  std::vector<int64_t> first(batch);
-  {
+  // With a repetition penalty, and without one (1: the sampler's copy of
+  // its code that reads the logits alone).
+  for (double penalty : {1.3, 1.0}) {
+    SCOPED_TRACE("repetition penalty " + std::to_string(penalty));
+    SamplingOptions options{0.9, 20, 0.95, penalty, 17};
+    // The host path: prefill, then decodeStep + a Sampler per row.
+    std::vector<std::vector<int64_t>> hostTokens(batch);
+    std::vector<int64_t> first(batch);
+    {
+      llvm::Expected<std::unique_ptr<GPUModel::DeviceState>> state =
+          model.createState(batch);
+      ASSERT_TRUE(bool(state));
+      std::vector<float> logits(batch * vocab);
+      ASSERT_FALSE(bool(model.prefill({prompt.data(), nullptr, batch, length},
+                                      **state, logits)));
+      std::vector<Sampler> samplers;
+      std::vector<std::vector<int64_t>> seen(history);
+      for (int64_t r = 0; r < batch; ++r)
+        samplers.emplace_back(options, r);
+      std::vector<int64_t> next(batch);
+      for (int64_t n = 0; n < steps; ++n) {
+        for (int64_t r = 0; r < batch; ++r) {
+          next[r] = samplers[r].next(
+              llvm::ArrayRef<float>(&logits[r * vocab], vocab), seen[r]);
+          seen[r].push_back(next[r]);
+          hostTokens[r].push_back(next[r]);
+        }
+        if (n == 0)
+          first = next;
+        ASSERT_FALSE(bool(model.decodeStep({next.data(), nullptr, batch, 1},
+                                           **state, logits)));
+      }
+      model.forgetState(**state);
+    }
+
+    // The device path from the same first tokens: the same tokens.
     llvm::Expected<std::unique_ptr<GPUModel::DeviceState>> state =
         model.createState(batch);
     ASSERT_TRUE(bool(state));
-    std::vector<float> logits(batch * vocab);
-    ASSERT_FALSE(bool(
-        model.prefill({prompt.data(), nullptr, batch, length}, **state, logits)));
-    std::vector<Sampler> samplers;
+    std::vector<float> unused(batch * vocab);
+    ASSERT_FALSE(bool(model.prefill({prompt.data(), nullptr, batch, length},
+                                    **state, unused)));
+    std::vector<int64_t> next(batch);
+    if (penalty != 1.0) {
+      EXPECT_NE(
+          errorText(model.generateStep(**state)).find("startSampling first"),
+          std::string::npos);
+      EXPECT_NE(
+          errorText(model.readTokens(**state, next)).find("startSampling"),
+          std::string::npos);
+    }
     std::vector<std::vector<int64_t>> seen(history);
     for (int64_t r = 0; r < batch; ++r)
-      samplers.emplace_back(options, r);
-    std::vector<int64_t> next(batch);
-    for (int64_t n = 0; n < steps; ++n) {
-      for (int64_t r = 0; r < batch; ++r) {
-        next[r] = samplers[r].next(
-            llvm::ArrayRef<float>(&logits[r * vocab], vocab), seen[r]);
-        seen[r].push_back(next[r]);
-        hostTokens[r].push_back(next[r]);
-      }
-      if (n == 0)
-        first = next;
-      ASSERT_FALSE(bool(
-          model.decodeStep({next.data(), nullptr, batch, 1}, **state, logits)));
+      seen[r].push_back(first[r]);
+    if (penalty != 1.0) {
+      std::vector<int64_t> outside = {first[0], vocab};
+      EXPECT_NE(
+          errorText(model.startSampling(**state, options, seen, outside, 1))
+              .find("out of range"),
+          std::string::npos);
+      EXPECT_NE(
+          errorText(model.startSampling(**state, options, {seen[0]}, first, 1))
+              .find("1 histories"),
+          std::string::npos);
+    }
+    ASSERT_FALSE(bool(model.startSampling(**state, options, seen, first, 1)));
+    if (penalty != 1.0) {
+      std::vector<int64_t> tooFew(1);
+      EXPECT_NE(errorText(model.readTokens(**state, tooFew)).find("1 slots"),
+                std::string::npos);
+    }
+    for (int64_t n = 1; n < steps; ++n) {
+      ASSERT_FALSE(bool(model.generateStep(**state)));
+      ASSERT_FALSE(bool(model.readTokens(**state, next)));
+      for (int64_t r = 0; r < batch; ++r)
+        EXPECT_EQ(next[r], hostTokens[r][n]) << "row " << r << " token " << n;
     }
     model.forgetState(**state);
   }
-
-  // The device path from the same first tokens: the same tokens.
-  llvm::Expected<std::unique_ptr<GPUModel::DeviceState>> state =
-      model.createState(batch);
-  ASSERT_TRUE(bool(state));
-  std::vector<float> unused(batch * vocab);
-  ASSERT_FALSE(bool(
-      model.prefill({prompt.data(), nullptr, batch, length}, **state, unused)));
-  std::vector<int64_t> next(batch);
-  EXPECT_NE(errorText(model.generateStep(**state)).find("startSampling first"),
-            std::string::npos);
-  EXPECT_NE(errorText(model.readTokens(**state, next)).find("startSampling"),
-            std::string::npos);
-  std::vector<std::vector<int64_t>> seen(history);
-  for (int64_t r = 0; r < batch; ++r)
-    seen[r].push_back(first[r]);
-  std::vector<int64_t> outside = {first[0], vocab};
-  EXPECT_NE(errorText(model.startSampling(**state, options, seen, outside, 1))
-                .find("out of range"),
-            std::string::npos);
-  EXPECT_NE(errorText(model.startSampling(**state, options, {seen[0]}, first,
-                                          1))
-                .find("1 histories"),
-            std::string::npos);
-  ASSERT_FALSE(bool(model.startSampling(**state, options, seen, first, 1)));
-  std::vector<int64_t> tooFew(1);
-  EXPECT_NE(errorText(model.readTokens(**state, tooFew)).find("1 slots"),
-            std::string::npos);
-  for (int64_t n = 1; n < steps; ++n) {
-    ASSERT_FALSE(bool(model.generateStep(**state)));
-    ASSERT_FALSE(bool(model.readTokens(**state, next)));
-    for (int64_t r = 0; r < batch; ++r)
-      EXPECT_EQ(next[r], hostTokens[r][n]) << "row " << r << " token " << n;
-  }
-  model.forgetState(**state);
 }
 
 } // namespace
