@@ -17,6 +17,11 @@
 // RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --chip=sm_90 --cubins=none --quiet -o %t.sm90.xlstmb
 // RUN: xlstm-bundle %t.sm90.xlstmb | FileCheck %s --check-prefix=SM90
 // SM90: kernels: [[N:[0-9]+]] ([[N]] with an image, {{[1-9][0-9]*}} waiting on the previous grid)
+// The first kernel of the forward program (plain), and the step's entry
+// for the same function (waiting).
+// RUN: xlstm-bundle %t.sm90.xlstmb --manifest | tr -d ' \n' | FileCheck %s --check-prefix=TWICE
+// TWICE: "kernels":[{"module":"[[M:[a-z_0-9]+]]","name":"[[K:[a-z_0-9]+]]","origin":"{{[^"]*}}","section":"[[S:[^"]+]]"}
+// TWICE-SAME: {"module":"[[M]]","name":"[[K]]","origin":"{{[^"]*}}","section":"[[S]]","waits_on_previous_grid":true}
 // RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --cubins=none --quiet -o %t.sm80.xlstmb
 // RUN: xlstm-bundle %t.sm80.xlstmb | FileCheck %s --check-prefix=SM80
 // SM80: kernels: [[N:[0-9]+]] ([[N]] with an image)
