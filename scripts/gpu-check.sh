@@ -358,6 +358,12 @@ sys.exit("no PTX image has the kernel " + name)
       --pass-pipeline="builtin.module(xlstm-to-gpu{${spec#*:}decode-step-wide-blocks=1})" \
       -o "$out/bundles/large_decode_wide.wide.${spec%%:*}.xlstmb"
   done
+  # A sampler of 32 threads loading 3 tokens each (96 a sweep step): the
+  # 1024-token vocabulary takes 11 steps, the last one partial (tokens
+  # clamped), for test/e2e/sampling against the host sampler.
+  compile "$golden/lm_readme_v1024.yaml" --dtype f32 --cubins=none --quiet \
+    --pass-pipeline="builtin.module(xlstm-to-gpu{sampler-threads=32 sampler-tokens-in-flight=3})" \
+    -o "$out/bundles/lm_readme_v1024.sweeps.f32.xlstmb"
   # sLSTM heads of 512 units (two gate pre-activations per thread).
   reference_case slstm_wide 2
   # sLSTM heads of 192 and 128 units (issue 10's sLSTM blocks): in bf16 the

@@ -300,10 +300,10 @@ private:
     };
     if (isa<math::ExpOp>(op))
       return intrinsic(
-          "llvm.nvvm.ex2.approx.ftz.f",
+          "llvm.nvvm.ex2.approx.ftz.f32",
           arith::MulFOp::create(b, loc, operands[0], constant(M_LOG2E)));
     if (isa<math::Exp2Op>(op))
-      return intrinsic("llvm.nvvm.ex2.approx.ftz.f", operands[0]);
+      return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", operands[0]);
     if (isa<arith::DivFOp>(op)) {
       Value reciprocal = intrinsic("llvm.nvvm.rcp.approx.ftz.f", operands[1]);
       if (matchPattern(operands[0], m_OneFloat()))
@@ -339,10 +339,14 @@ private:
   /// type: vector loads aligned to the largest power of two dividing their
   /// bytes, at most 16.
   SmallVector<Value> loadContiguous(Value memref, Value offset, int64_t n) {
-    if (n == 1)
-      return {load(memref, {offset})};
     Type elt = cast<MemRefType>(memref.getType()).getElementType();
     int64_t bytes = n * elt.getIntOrFloatBitWidth() / 8;
+    if (n == 1 || elt.getIntOrFloatBitWidth() % 8 != 0) {
+      SmallVector<Value> values;
+      for (int64_t i = 0; i < n; ++i)
+        values.push_back(load(memref, {n == 1 ? offset : add(offset, idx(i))}));
+      return values;
+    }
     int64_t alignment = std::min<int64_t>(16, bytes & -bytes);
     Value v = vector::LoadOp::create(b, loc, VectorType::get({n}, elt), memref,
                                      offset, /*nontemporal=*/false,

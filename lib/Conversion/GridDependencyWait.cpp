@@ -43,17 +43,18 @@ struct XLSTMGridDependencyWaitPass
       auto function = launch->getParentOfType<FunctionOpInterface>();
       return function && llvm::is_contained(programs, function.getName());
     };
-    // The kernels that wait: (gpu.module, gpu.func) names.
-    llvm::DenseSet<std::pair<StringAttr, StringAttr>> waiting;
+    // The kernels the selected launches start: (gpu.module, gpu.func).
+    llvm::DenseSet<std::pair<StringAttr, StringAttr>> launched, waiting;
     module.walk([&](gpu::LaunchFuncOp launch) {
       if (selected(launch))
-        waiting.insert({launch.getKernelModuleName(), launch.getKernelName()});
+        launched.insert({launch.getKernelModuleName(), launch.getKernelName()});
     });
     module.walk([&](gpu::GPUFuncOp func) {
       auto gpuModule = func->getParentOfType<gpu::GPUModuleOp>();
       if (!func.isKernel() || !gpuModule ||
-          !waiting.contains({gpuModule.getNameAttr(), func.getNameAttr()}))
+          !launched.contains({gpuModule.getNameAttr(), func.getNameAttr()}))
         return;
+      waiting.insert({gpuModule.getNameAttr(), func.getNameAttr()});
       // A kernel that waits already at its top level, which every thread
       // runs (a builder placed the wait after loads of data no earlier
       // kernel of the program writes, or this pass ran), keeps its wait.
@@ -81,8 +82,12 @@ struct XLSTMGridDependencyWaitPass
       }
     });
     UnitAttr unit = UnitAttr::get(&getContext());
+    // Only launches of kernels that now wait: one whose kernel is not a
+    // gpu.func here (already serialized, say) would overlap the grid
+    // before it unguarded.
     module.walk([&](gpu::LaunchFuncOp launch) {
-      if (selected(launch))
+      if (selected(launch) && waiting.contains({launch.getKernelModuleName(),
+                                                launch.getKernelName()}))
         launch->setAttr(xlstm::kWaitsOnPreviousGridAttr, unit);
     });
   }

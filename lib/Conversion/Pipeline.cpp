@@ -88,7 +88,7 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   // Token models: @sample, the next token on the GPU (memref level, one
   // launch, outlined with the rest).
   if (options.sampler)
-    pm.addPass(createXLSTMBuildSamplerPass());
+    pm.addPass(createXLSTMBuildSamplerPass(options.sampling));
   // @convert_<dtype>: checkpoint tensors converted on the GPU at load.
   if (options.converters)
     pm.addPass(createXLSTMBuildConvertersPass());
@@ -181,6 +181,15 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       llvm::cl::desc("Token models: add @sample, sampling on the GPU "
                      "(xlstm-build-sampler)"),
       llvm::cl::init(true)};
+  Option<int64_t> samplerThreads{
+      *this, "sampler-threads",
+      llvm::cl::desc("xlstm-build-sampler threads: a row's block"),
+      llvm::cl::init(xlstm::XLSTMBuildSamplerPassOptions().threads)};
+  Option<int64_t> samplerTokensInFlight{
+      *this, "sampler-tokens-in-flight",
+      llvm::cl::desc("xlstm-build-sampler tokens-in-flight: tokens a thread "
+                     "loads before combining the first"),
+      llvm::cl::init(xlstm::XLSTMBuildSamplerPassOptions().tokensInFlight)};
   Option<bool> converters{
       *this, "converters",
       llvm::cl::desc("Add @convert_<dtype>, parameter conversion on the GPU "
@@ -635,7 +644,8 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "grid-dependency-programs",
       llvm::cl::desc("xlstm-grid-dependency-wait programs: the host "
                      "functions whose launches overlap (default step, the "
-                     "decode program; forward,prefill,step for all)"),
+                     "decode program; every program's: forward,prefill,"
+                     "step,sample,convert_f32,convert_f16)"),
       llvm::cl::list_init<std::string>({"step"})};
   Option<bool> decodeStepStatesBeforeWait{
       *this, "decode-step-states-before-wait",
@@ -802,6 +812,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.elementwise.vectorBytes = o.elementwiseVectorBytes;
         options.elementwise.minElements = o.elementwiseMinElements;
         options.sampler = o.sampler;
+        options.sampling.threads = o.samplerThreads;
+        options.sampling.tokensInFlight = o.samplerTokensInFlight;
         options.converters = o.converters;
         options.loweringReport = o.loweringReport;
         options.requireFastKernels = o.requireFastKernels;

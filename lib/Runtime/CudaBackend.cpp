@@ -326,12 +326,22 @@ Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,
       entry.maxDynamicShared = unsigned(std::max(*maxDynamic, 0));
     }
     if (shape.sharedMemoryBytes > *entry.maxDynamicShared) {
-      if (Error err = entry.function.setAttribute(
-              cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-              int(std::min<unsigned>(shape.sharedMemoryBytes,
-                                     std::numeric_limits<int>::max()))))
-        return err;
-      entry.maxDynamicShared = shape.sharedMemoryBytes;
+      // Another table entry of the same function (its overlapped and its
+      // plain launches) may have raised the limit since: never lower it.
+      Expected<int> current = entry.function.getAttribute(
+          cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
+      if (!current)
+        return current.takeError();
+      unsigned limit = std::max<unsigned>(
+          std::min<unsigned>(shape.sharedMemoryBytes,
+                             std::numeric_limits<int>::max()),
+          unsigned(std::max(*current, 0)));
+      if (limit > unsigned(std::max(*current, 0)))
+        if (Error err = entry.function.setAttribute(
+                cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                int(limit)))
+          return err;
+      entry.maxDynamicShared = limit;
     }
   }
   Impl::Timed *timing = nullptr;

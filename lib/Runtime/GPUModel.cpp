@@ -66,7 +66,9 @@ std::string GPUModel::getKernelName(unsigned index) const {
   if (index >= kernels.size())
     return "?";
   const KernelRef &k = kernels[index];
-  std::string name = k.module + "::" + k.name;
+  // (A function's overlapped launches have an entry of their own.)
+  std::string name =
+      k.module + "::" + k.name + (k.waitsOnPreviousGrid ? ", overlapped" : "");
   return k.origin.empty() ? name : k.origin + " (" + name + ")";
 }
 

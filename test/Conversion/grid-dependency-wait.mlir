@@ -22,6 +22,13 @@
 // RUN: xlstm-bundle %t.sm90.xlstmb --manifest | tr -d ' \n' | FileCheck %s --check-prefix=TWICE
 // TWICE: "kernels":[{"module":"[[M:[a-z_0-9]+]]","name":"[[K:[a-z_0-9]+]]","origin":"{{[^"]*}}","section":"[[S:[^"]+]]"}
 // TWICE-SAME: {"module":"[[M]]","name":"[[K]]","origin":"{{[^"]*}}","section":"[[S]]","waits_on_previous_grid":true}
+// With sm_90 xlstmc's own pipeline also has the fused mLSTM decode step
+// load its entering states before its wait (the 7B's two blocks); not for
+// sm_80.
+// RUN: xlstmc %S/../xlstmc/Inputs/xlstm_7b_2blocks.yaml --dtype bf16 --chip=sm_90 --lowering-report | FileCheck %s --check-prefix=EARLY
+// RUN: xlstmc %S/../xlstmc/Inputs/xlstm_7b_2blocks.yaml --dtype bf16 --lowering-report | FileCheck %s --check-prefix=NOTEARLY
+// EARLY-COUNT-2: entering states loaded before the grid wait
+// NOTEARLY-NOT:  before the grid wait
 // RUN: xlstmc %configs/readme_stack.yaml --dtype bf16 --cubins=none --quiet -o %t.sm80.xlstmb
 // RUN: xlstm-bundle %t.sm80.xlstmb | FileCheck %s --check-prefix=SM80
 // SM80: kernels: [[N:[0-9]+]] ([[N]] with an image)
@@ -71,6 +78,11 @@
 // STEP-NOT:     xlstm.waits_on_previous_grid
 // STEP-LABEL: func.func @step
 // STEP:         gpu.launch_func @kernels::@scale {{.*}} {xlstm.waits_on_previous_grid}
+// A kernel the pass cannot give a wait (already serialized) keeps a plain
+// launch: marked, it would overlap the grid before it unguarded.
+// STEP:         gpu.launch_func @serialized::@done
+// STEP-NOT:     xlstm.waits_on_previous_grid
+// STEP:         return
 // STEP-LABEL: gpu.module @kernels
 // STEP:         gpu.func @scale
 // STEP-NEXT:      nvvm.griddepcontrol wait
@@ -96,8 +108,10 @@ module attributes {gpu.container_module} {
     %c1 = arith.constant 1 : index
     %c128 = arith.constant 128 : index
     gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
+    gpu.launch_func @serialized::@done blocks in (%n, %c1, %c1) threads in (%c128, %c1, %c1) args(%a : memref<?xf32>)
     return
   }
+  gpu.binary @serialized [#gpu.object<#nvvm.target, "">]
   gpu.module @kernels {
     gpu.func @scale(%a: memref<?xf32>) kernel {
       %b = gpu.block_id x

@@ -176,7 +176,7 @@ func.func @declined(%x: tensor<?x?x256xf32>, %w: tensor<256x4xf32>)
 // CHECK:           %[[I:.+]] = arith.extf %[[R]] : bf16 to f32
 // CHECK:           %[[N:.+]] = arith.negf %[[I]] : f32
 // CHECK:           %[[L:.+]] = arith.mulf %[[N]], %{{.+}} : f32
-// CHECK:           %[[E:.+]] = llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"(%[[L]]) : (f32) -> f32
+// CHECK:           %[[E:.+]] = llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"(%[[L]]) : (f32) -> f32
 // CHECK:           %[[D:.+]] = arith.addf %[[E]], %{{.+}} : f32
 // CHECK:           %[[G:.+]] = llvm.call_intrinsic "llvm.nvvm.rcp.approx.ftz.f"(%[[D]]) : (f32) -> f32
 // CHECK:           arith.mulf %[[I]], %[[G]] : f32

@@ -688,6 +688,10 @@ int main(int argc, char **argv) {
                 // session 42).
                 options.gridDependencyWait =
                     xlstm::smVersion(chip).value_or(0) >= 90;
+                // With the decode step's entering states loaded before its
+                // wait (the pipeline's decode-step-states-before-wait).
+                options.chunkwise.gridDependencyWait =
+                    options.gridDependencyWait;
                 options.loweringReport = loweringReport;
                 options.requireFastKernels = requireFastKernels;
                 options.reportStream = &output->os();

@@ -813,12 +813,14 @@ def XLSTMGridDependencyWaitPass
   let summary = "Let each kernel launch while the one before it finishes";
   let description = [{
     Programmatic dependent launch (sm_90 and later): every outlined kernel
-    starts with `nvvm.griddepcontrol wait`, which returns once the grid
+    (of the `programs`' launches, when listed) starts with
+    `nvvm.griddepcontrol wait`, which returns once the grid
     launched before it on the stream has finished and its memory is
     visible, then `nvvm.griddepcontrol launch_dependents`, which lets the
     next kernel launch as soon as every block of this one has started.
-    Every `gpu.launch_func` of such a kernel gets
-    `xlstm.waits_on_previous_grid`; the bundle's kernel table carries it,
+    Every `gpu.launch_func` of such a kernel (in the listed functions) gets
+    `xlstm.waits_on_previous_grid`, a launch of anything else (a kernel
+    already serialized) none; the bundle's kernel table carries it,
     and the runtime launches those kernels with programmatic stream
     serialization, so that a launch's fixed cost (scheduling, block setup)
     overlaps the tail of the kernel before it. Decoding, whose hundreds of

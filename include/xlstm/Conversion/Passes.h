@@ -83,6 +83,7 @@ struct ToGPUOptions {
   XLSTMElementwiseToGPUPassOptions elementwise;
   XLSTMCausalConvToGPUPassOptions conv;
   XLSTMHeadwiseToGPUPassOptions headwise;
+  XLSTMBuildSamplerPassOptions sampling;
 };
 
 /// From graph-level xlstm IR (what the frontend emits) to host functions

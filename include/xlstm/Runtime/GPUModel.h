@@ -214,7 +214,8 @@ public:
   llvm::Expected<std::vector<CudaBackend::KernelTime>> takeProfile() {
     return backend->takeProfile();
   }
-  /// "origin (module::function)" of kernel `index` of the kernel table.
+  /// "origin (module::function)" of kernel `index` of the kernel table
+  /// ("origin (module::function, overlapped)" for a waiting entry).
   std::string getKernelName(unsigned index) const;
 
 private:

@@ -463,7 +463,8 @@ Error xlstm::collectGPUArtifacts(ModuleOp compiled, StringRef suffix,
     if (added.insert(section).second)
       artifacts.sections.push_back({section, "ptx", ptx.str()});
   }
-  // Kernels are keyed "<module>::<name>" within this element type.
+  // Kernels are keyed "<module>::<name>" within this element type, with
+  // "/waits" for launches that overlap the grid before them.
   llvm::StringMap<unsigned> launched;
   // Every host function: @forward, @step, and where the pipeline added
   // them @prefill, @sample and @convert_<dtype>.
