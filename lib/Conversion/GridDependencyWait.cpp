@@ -36,6 +36,11 @@ struct XLSTMGridDependencyWaitPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // (A misspelt name would otherwise overlap nothing, silently.)
+    for (const std::string &name : programs)
+      if (!module.lookupSymbol<FunctionOpInterface>(name))
+        module.emitWarning() << "xlstm-grid-dependency-wait: programs names '"
+                             << name << "', which is no function here";
     // The launches to mark: those in the listed host functions, or all.
     auto selected = [&](gpu::LaunchFuncOp launch) {
       if (programs.empty())

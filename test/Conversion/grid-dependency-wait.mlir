@@ -3,6 +3,8 @@
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait --xlstm-grid-dependency-wait | FileCheck %s
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait=early-trigger=0 | FileCheck %s --check-prefix=LATE
 // RUN: xlstm-opt %s --xlstm-grid-dependency-wait=programs=step | FileCheck %s --check-prefix=STEP
+// RUN: xlstm-opt %s --xlstm-grid-dependency-wait=programs=stpe -o /dev/null 2>&1 | FileCheck %s --check-prefix=TYPO
+// TYPO: warning: xlstm-grid-dependency-wait: programs names 'stpe', which is no function here
 // xlstmc checks the PTX target before compiling anything.
 // RUN: not xlstmc %configs/readme_stack.yaml --dtype bf16 --pass-pipeline='builtin.module(xlstm-to-gpu{tf32=1 grid-dependency-wait=1})' -o %t.xlstmb 2>&1 | FileCheck %s --check-prefix=CHIP
 // CHIP: error: grid-dependency-wait: the kernels' griddepcontrol needs PTX for sm_90 or later; add --chip=sm_90 (got --chip=sm_80)
