@@ -1746,6 +1746,45 @@ protected:
   SmallVector<StackedMember> stacked;
 };
 
+/// Brings row `row` of the 2-D `matrix` (its first `k` elements) into L2,
+/// lane `lane` of a warp taking every 32nd 128-byte line of it: PTX's
+/// generic `prefetch.L2`, a hint that changes no value whatever wrote the
+/// row (memref.prefetch lowers to nothing on NVPTX; NVVM's prefetch op
+/// needs PTX 8.0).
+static void prefetchRowToL2(OpBuilder &b, Location loc, Value matrix, Value row,
+                            Value lane, int64_t k) {
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  int64_t elementBytes =
+      cast<MemRefType>(matrix.getType()).getElementTypeBitWidth() / 8;
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, matrix);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, matrix);
+  Value first = arith::AddIOp::create(
+      b, loc, metadata.getOffset(),
+      arith::MulIOp::create(b, loc, row, metadata.getStrides()[0]));
+  Value rowAddress = arith::AddIOp::create(
+      b, loc, base, arith::MulIOp::create(b, loc, first, c(elementBytes)));
+  int64_t lines = llvm::divideCeil(k * elementBytes, 128);
+  for (int64_t j = 0; j < llvm::divideCeil(lines, 32); ++j) {
+    Value line = arith::AddIOp::create(b, loc, lane, c(32 * j));
+    auto inside = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, line,
+                              c(lines)));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inside.thenBlock());
+    Value address = arith::IndexCastUIOp::create(
+        b, loc, b.getI64Type(),
+        arith::AddIOp::create(b, loc, rowAddress,
+                              arith::MulIOp::create(b, loc, line, c(128))));
+    LLVM::InlineAsmOp::create(
+        b, loc, TypeRange{}, ValueRange{address}, "prefetch.L2 [$0];", "l",
+        /*has_side_effects=*/true,
+        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+        /*asm_dialect=*/LLVM::AsmDialectAttr(),
+        /*operand_attrs=*/ArrayAttr());
+  }
+}
+
 class GemvKernelBuilder : StackingKernelBuilder {
 public:
   /// A gated pair (the gated FFN's act(x Wg^T) * (x Wu^T)): each warp also
@@ -4442,7 +4481,11 @@ struct XLSTMContractToMMAPass
                              size_t member, Value x, Value w, Value out,
                              int64_t n, bool accumulate)>
                              build,
-                         int64_t gridY = 1) {
+                         int64_t gridY = 1,
+                         function_ref<void(OpBuilder &,
+                                           const xlstm::KernelCache::Body &,
+                                           size_t member, Value w, int64_t n)>
+                             beforeWait = nullptr) {
       SmallVector<int64_t> blocks;
       int64_t total = 0;
       for (int64_t n : rows) {
@@ -4464,30 +4507,48 @@ struct XLSTMContractToMMAPass
           {threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, workgroup,
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
             Value block = kernel.blockIds.x;
-            int64_t start = 0;
-            for (size_t i = 0; i < rows.size(); ++i) {
-              int64_t end = start + blocks[i];
-              // The last range takes what is left (the grid ends there).
-              scf::IfOp range;
-              if (i + 1 < rows.size()) {
-                Value inside = arith::CmpIOp::create(
-                    b, loc, arith::CmpIPredicate::ult, block,
-                    arith::ConstantIndexOp::create(b, loc, end));
-                range = scf::IfOp::create(b, loc, inside,
-                                          /*withElseRegion=*/true);
-                b.setInsertionPointToStart(range.thenBlock());
-              }
-              xlstm::KernelCache::Body member = kernel;
-              if (start != 0)
-                member.blockIds.x = arith::SubIOp::create(
-                    b, loc, block,
-                    arith::ConstantIndexOp::create(b, loc, start));
+            // `each` for the member whose range of blocks holds this one.
+            auto dispatch =
+                [&](function_ref<void(const xlstm::KernelCache::Body &, size_t)>
+                        each) {
+                  OpBuilder::InsertionGuard guard(b);
+                  int64_t start = 0;
+                  for (size_t i = 0; i < rows.size(); ++i) {
+                    int64_t end = start + blocks[i];
+                    // The last range takes what is left (the grid ends there).
+                    scf::IfOp range;
+                    if (i + 1 < rows.size()) {
+                      Value inside = arith::CmpIOp::create(
+                          b, loc, arith::CmpIPredicate::ult, block,
+                          arith::ConstantIndexOp::create(b, loc, end));
+                      range = scf::IfOp::create(b, loc, inside,
+                                                /*withElseRegion=*/true);
+                      b.setInsertionPointToStart(range.thenBlock());
+                    }
+                    xlstm::KernelCache::Body member = kernel;
+                    if (start != 0)
+                      member.blockIds.x = arith::SubIOp::create(
+                          b, loc, block,
+                          arith::ConstantIndexOp::create(b, loc, start));
+                    each(member, i);
+                    if (range)
+                      b.setInsertionPointToStart(range.elseBlock());
+                    start = end;
+                  }
+                };
+            if (beforeWait) {
+              // What reads no kernel's output, then the wait at the
+              // kernel's top level (xlstm-grid-dependency-wait keeps it).
+              dispatch([&](const xlstm::KernelCache::Body &member, size_t i) {
+                beforeWait(b, member, i, kernel.args[wArg(i)], rows[i]);
+              });
+              NVVM::GriddepcontrolOp::create(b, loc,
+                                             NVVM::GridDepActionKind::wait);
+            }
+            dispatch([&](const xlstm::KernelCache::Body &member, size_t i) {
               build(b, member, i, kernel.args[xArg(i)], kernel.args[wArg(i)],
                     kernel.args[wArg(i) + 1], rows[i], accumulating[i] == 'a');
-              if (range)
-                b.setInsertionPointToStart(range.elseBlock());
-              start = end;
-            }
+            });
           });
     };
     // The sites each launch serves (a gated pair's second too).
@@ -4501,10 +4562,39 @@ struct XLSTMContractToMMAPass
           maxRows == 1
               ? gemvUnrollFor(totalRows, k, GemvKernelBuilder::vectorWidth(elt))
               : 1;
+      // With gemv-prefetch-before-wait: a warp's rows of W (both of a
+      // gated pair) into L2 before the grid wait, a lane per 128-byte line.
+      auto prefetchRows = [&](OpBuilder &b,
+                              const xlstm::KernelCache::Body &kernel, size_t,
+                              Value w, int64_t n) {
+        auto c = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(b, loc, v);
+        };
+        Value warp = arith::DivUIOp::create(b, loc, kernel.threadIds.x, c(32));
+        Value lane = arith::RemUIOp::create(b, loc, kernel.threadIds.x, c(32));
+        Value row = arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(b, loc, kernel.blockIds.x, c(gemvWarps)),
+            warp);
+        SmallVector<std::pair<Value, Value>> sources = {{w, row}};
+        if (std::optional<GemvKernelBuilder::Gated> pair = gatedRows(kernel))
+          sources.push_back(
+              {pair->second,
+               arith::AddIOp::create(b, loc, row, c(pair->secondRowOffset))});
+        Value inside =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, c(n));
+        auto guard = scf::IfOp::create(b, loc, inside);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(guard.thenBlock());
+        for (auto [matrix, r] : sources)
+          prefetchRowToL2(b, loc, matrix, r, lane, k);
+      };
       auto launch = launchAll(
           gated ? "projection_gemv_gated" : "projection_gemv",
-          (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
-          32 * gemvWarps, /*workgroup=*/{},
+          (Twine(maxRows) + " rows unroll " + Twine(unroll) +
+           (gemvPrefetchBeforeWait ? " prefetch before wait" : ""))
+              .str(),
+          gemvWarps, 32 * gemvWarps, /*workgroup=*/{},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
               size_t member, Value x, Value w, Value out, int64_t n,
               bool accumulate) {
@@ -4513,7 +4603,12 @@ struct XLSTMContractToMMAPass
                 b, loc, maxRows, unroll, accumulate, gatedRows(kernel),
                 group[member]->epilogue ? StoreEpilogue(epilogue) : nullptr)
                 .build(x, w, out, kernel.args[mArg], n, k, gemvWarps, kernel);
-          });
+          },
+          /*gridY=*/1,
+          gemvPrefetchBeforeWait
+              ? function_ref<void(OpBuilder &, const xlstm::KernelCache::Body &,
+                                  size_t, Value, int64_t)>(prefetchRows)
+              : nullptr);
       for (Site *site : members)
         record(*site, launch,
                "gemv " + Twine(gemvWarps) + " warps " +
