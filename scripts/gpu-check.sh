@@ -72,10 +72,12 @@ case "$out" in
 esac
 lit=/usr/lib/llvm-22/bin/lit
 # The GPU-side commands' log archive in $OUT (or ./): gpu-logs.tar.gz for
-# gpu-out, gpu-logs-FOLDER.tar.gz for another folder, so that several
-# commands of one device call keep theirs.
+# gpu-out, gpu-logs-FOLDER.tar.gz for another folder, and
+# gpu-logs-FOLDER-sweep.tar.gz for `sweep` (run-hf's logs on the same
+# folder stay), so that several commands of one device call keep theirs.
 archive="gpu-logs.tar.gz"
 [ "$(basename "$out")" = gpu-out ] || archive="gpu-logs-$(basename "$out").tar.gz"
+[ "${1:-}" != sweep ] || archive="${archive%.tar.gz}-sweep.tar.gz"
 
 # Golden cases (shared/golden); test/e2e has a test per case.
 golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
