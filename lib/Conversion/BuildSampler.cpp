@@ -351,13 +351,12 @@ private:
   /// The largest `value(i)`, in every thread.
   Value blockMax(function_ref<Value(Value)> value) {
     Value minusInf = constant(-std::numeric_limits<double>::infinity());
+    // (A clamped token past the vocabulary is the last one again: no
+    // change to a maximum.)
     Value m = sweep(
         {minusInf}, value,
-        [&](Value, Value v, Value valid, ValueRange acc) -> SmallVector<Value> {
-          return {arith::SelectOp::create(
-                      b, loc, valid,
-                      arith::MaxNumFOp::create(b, loc, acc[0], v), acc[0])
-                      .getResult()};
+        [&](Value, Value v, Value, ValueRange acc) -> SmallVector<Value> {
+          return {arith::MaxNumFOp::create(b, loc, acc[0], v).getResult()};
         })[0];
     // maxnum: a NaN logit does not become the maximum (the host's
     // std::max skips it too).

@@ -347,15 +347,7 @@ private:
         values.push_back(load(memref, {n == 1 ? offset : add(offset, idx(i))}));
       return values;
     }
-    int64_t alignment = std::min<int64_t>(16, bytes & -bytes);
-    Value v = vector::LoadOp::create(b, loc, VectorType::get({n}, elt), memref,
-                                     offset, /*nontemporal=*/false,
-                                     b.getI64IntegerAttr(alignment));
-    SmallVector<Value> values;
-    for (int64_t i = 0; i < n; ++i)
-      values.push_back(castFloat(
-          vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{i}), compute));
-    return values;
+    return loadVector(memref, offset, n, std::min<int64_t>(16, bytes & -bytes));
   }
 
   SmallVector<Value> loadRow(Value memref, ValueRange at) {

@@ -252,12 +252,12 @@ void KernelBuilder::store(Value v, Value memref, ValueRange at) {
 }
 
 SmallVector<Value> KernelBuilder::loadVector(Value memref, ValueRange at,
-                                             int64_t n) {
+                                             int64_t n, int64_t alignment) {
   Type elt = cast<MemRefType>(memref.getType()).getElementType();
   int64_t bytes = n * elt.getIntOrFloatBitWidth() / 8;
-  Value v = vector::LoadOp::create(b, loc, VectorType::get({n}, elt), memref,
-                                   at, /*nontemporal=*/false,
-                                   b.getI64IntegerAttr(bytes));
+  Value v = vector::LoadOp::create(
+      b, loc, VectorType::get({n}, elt), memref, at, /*nontemporal=*/false,
+      b.getI64IntegerAttr(alignment ? alignment : bytes));
   if (elt != compute)
     v = arith::ExtFOp::create(b, loc, VectorType::get({n}, compute), v);
   SmallVector<Value> values;

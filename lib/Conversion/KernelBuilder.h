@@ -201,9 +201,11 @@ protected:
   void store(mlir::Value v, mlir::Value memref, mlir::ValueRange at);
 
   /// `n` consecutive elements from `at` (the last index advancing) in one
-  /// vector load aligned to its size, converted to the compute type.
+  /// vector load aligned to its size (or to `alignment` bytes), converted
+  /// to the compute type.
   llvm::SmallVector<mlir::Value> loadVector(mlir::Value memref,
-                                            mlir::ValueRange at, int64_t n);
+                                            mlir::ValueRange at, int64_t n,
+                                            int64_t alignment = 0);
   /// Compute-type `values` stored at `at` onwards in one aligned vector
   /// store in the memref's element type.
   void storeVector(mlir::ValueRange values, mlir::Value memref,

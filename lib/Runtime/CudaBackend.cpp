@@ -332,15 +332,16 @@ Error CudaBackend::launch(unsigned kernel, const LaunchShape &shape,
           cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
       if (!current)
         return current.takeError();
-      unsigned limit = std::max<unsigned>(
-          std::min<unsigned>(shape.sharedMemoryBytes,
-                             std::numeric_limits<int>::max()),
-          unsigned(std::max(*current, 0)));
-      if (limit > unsigned(std::max(*current, 0)))
+      unsigned limit = unsigned(std::max(*current, 0));
+      unsigned wanted = std::min<unsigned>(shape.sharedMemoryBytes,
+                                           std::numeric_limits<int>::max());
+      if (wanted > limit) {
         if (Error err = entry.function.setAttribute(
                 cu::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                int(limit)))
+                int(wanted)))
           return err;
+        limit = wanted;
+      }
       entry.maxDynamicShared = limit;
     }
   }
