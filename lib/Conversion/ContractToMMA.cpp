@@ -1746,36 +1746,52 @@ protected:
   SmallVector<StackedMember> stacked;
 };
 
-/// Brings row `row` of the 2-D `matrix` (its first `k` elements) into L2,
-/// lane `lane` of a warp taking every 32nd 128-byte line of it: PTX's
-/// generic `prefetch.L2`, a hint that changes no value whatever wrote the
-/// row (memref.prefetch lowers to nothing on NVPTX; NVVM's prefetch op
+/// Brings rows [firstRow, firstRow + rows) of the 2-D `matrix`, columns
+/// [colBegin, colBegin + cols), into L2, thread `thread` of `threads`
+/// taking every threads-th 128-byte line of them, row after row; rows at
+/// or past `rowEnd` and lines at or past column `colEnd` are skipped. PTX's
+/// generic `prefetch.L2`: a hint that changes no value whatever wrote the
+/// lines (memref.prefetch lowers to nothing on NVPTX; NVVM's prefetch op
 /// needs PTX 8.0).
-static void prefetchRowToL2(OpBuilder &b, Location loc, Value matrix, Value row,
-                            Value lane, int64_t k) {
+static void prefetchRowsToL2(OpBuilder &b, Location loc, Value matrix,
+                             Value firstRow, int64_t rows, Value rowEnd,
+                             Value colBegin, int64_t cols, Value colEnd,
+                             Value thread, int64_t threads) {
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  auto ult = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  };
   int64_t elementBytes =
       cast<MemRefType>(matrix.getType()).getElementTypeBitWidth() / 8;
+  int64_t lineElements = 128 / elementBytes;
   auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, matrix);
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, matrix);
-  Value first = arith::AddIOp::create(
-      b, loc, metadata.getOffset(),
-      arith::MulIOp::create(b, loc, row, metadata.getStrides()[0]));
-  Value rowAddress = arith::AddIOp::create(
-      b, loc, base, arith::MulIOp::create(b, loc, first, c(elementBytes)));
-  int64_t lines = llvm::divideCeil(k * elementBytes, 128);
-  for (int64_t j = 0; j < llvm::divideCeil(lines, 32); ++j) {
-    Value line = arith::AddIOp::create(b, loc, lane, c(32 * j));
-    auto inside = scf::IfOp::create(
-        b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, line,
-                              c(lines)));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(inside.thenBlock());
+  int64_t linesPerRow = llvm::divideCeil(cols, lineElements);
+  int64_t lines = rows * linesPerRow;
+  int64_t perThread = llvm::divideCeil(lines, threads);
+  for (int64_t j = 0; j < perThread; ++j) {
+    Value line = arith::AddIOp::create(b, loc, thread, c(threads * j));
+    Value r = arith::DivUIOp::create(b, loc, line, c(linesPerRow));
+    Value l = arith::RemUIOp::create(b, loc, line, c(linesPerRow));
+    Value row = arith::AddIOp::create(b, loc, firstRow, r);
+    Value col = arith::AddIOp::create(
+        b, loc, colBegin, arith::MulIOp::create(b, loc, l, c(lineElements)));
+    Value inside = arith::AndIOp::create(
+        b, loc, ult(line, c(lines)),
+        arith::AndIOp::create(b, loc, ult(row, rowEnd), ult(col, colEnd)));
+    auto guard = scf::IfOp::create(b, loc, inside);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(guard.thenBlock());
+    Value element = arith::AddIOp::create(
+        b, loc, metadata.getOffset(),
+        arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(b, loc, row, metadata.getStrides()[0]), col));
     Value address = arith::IndexCastUIOp::create(
         b, loc, b.getI64Type(),
-        arith::AddIOp::create(b, loc, rowAddress,
-                              arith::MulIOp::create(b, loc, line, c(128))));
+        arith::AddIOp::create(
+            b, loc, base,
+            arith::MulIOp::create(b, loc, element, c(elementBytes))));
     LLVM::InlineAsmOp::create(
         b, loc, TypeRange{}, ValueRange{address}, "prefetch.L2 [$0];", "l",
         /*has_side_effects=*/true,
@@ -4555,6 +4571,24 @@ struct XLSTMContractToMMAPass
     SmallVector<Site *> members(group);
     if (gated && gated->secondSite)
       members.push_back(gated->secondSite);
+    // Before a grid wait: rows [first, first + rows) of a member's W `n`
+    // rows tall over K [kBegin, kBegin + cols) into L2 (and the same rows of
+    // a gated pair's second W, which lie secondRowOffset further on).
+    auto prefetchW = [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
+                         Value w, int64_t n, Value first, int64_t rows,
+                         Value kBegin, int64_t cols, Value thread,
+                         int64_t threads) {
+      auto c = [&](int64_t v) {
+        return arith::ConstantIndexOp::create(b, loc, v);
+      };
+      SmallVector<std::pair<Value, int64_t>> sources = {{w, 0}};
+      if (std::optional<GemvKernelBuilder::Gated> pair = gatedRows(kernel))
+        sources.push_back({pair->second, pair->secondRowOffset});
+      for (auto [matrix, offset] : sources)
+        prefetchRowsToL2(b, loc, matrix,
+                         arith::AddIOp::create(b, loc, first, c(offset)), rows,
+                         c(n + offset), kBegin, cols, c(k), thread, threads);
+    };
     auto emitGemv = [&](int64_t maxRows, const Twine &when) {
       // Several rows of x already keep loads in flight (and registers
       // busy): unroll the single-row kernel only.
@@ -4576,18 +4610,7 @@ struct XLSTMContractToMMAPass
             b, loc,
             arith::MulIOp::create(b, loc, kernel.blockIds.x, c(gemvWarps)),
             warp);
-        SmallVector<std::pair<Value, Value>> sources = {{w, row}};
-        if (std::optional<GemvKernelBuilder::Gated> pair = gatedRows(kernel))
-          sources.push_back(
-              {pair->second,
-               arith::AddIOp::create(b, loc, row, c(pair->secondRowOffset))});
-        Value inside =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, c(n));
-        auto guard = scf::IfOp::create(b, loc, inside);
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(guard.thenBlock());
-        for (auto [matrix, r] : sources)
-          prefetchRowToL2(b, loc, matrix, r, lane, k);
+        prefetchW(b, kernel, w, n, row, /*rows=*/1, c(0), k, lane, 32);
       };
       auto launch = launchAll(
           gated ? "projection_gemv_gated" : "projection_gemv",
@@ -4614,6 +4637,7 @@ struct XLSTMContractToMMAPass
                "gemv " + Twine(gemvWarps) + " warps " +
                    (maxRows == 1 ? "unroll " + Twine(unroll)
                                  : "up to " + Twine(maxRows) + " rows") +
+                   (gemvPrefetchBeforeWait ? ", prefetch before wait" : "") +
                    note,
                when);
     };
@@ -4651,12 +4675,32 @@ struct XLSTMContractToMMAPass
                                         " of " + std::to_string(perSplit) +
                                         " rows " + std::to_string(totalRows)
                                   : "";
+      // With small-batch-prefetch-before-wait: the block's rows of W (8 of
+      // each W of a gated pair) over its split of K into L2 before the grid
+      // wait, a thread per 128-byte line.
+      auto prefetchBlock = [&](OpBuilder &b,
+                               const xlstm::KernelCache::Body &kernel, size_t,
+                               Value w, int64_t n) {
+        auto c = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(b, loc, v);
+        };
+        int64_t columns = T::columnsPerBlock(bool(gated));
+        Value first =
+            arith::MulIOp::create(b, loc, kernel.blockIds.x, c(columns));
+        Value kBegin = c(0);
+        if (splits > 1)
+          kBegin =
+              arith::MulIOp::create(b, loc, kernel.blockIds.y, c(perSplit));
+        prefetchW(b, kernel, w, n, first, columns, kBegin, perSplit,
+                  kernel.threadIds.x, 32 * smallBatchWarps);
+      };
       auto launch = launchAll(
           gated ? "projection_small_batch_mma_gated"
                 : "projection_small_batch_mma",
           (Twine(tokenTiles) + " token tiles unroll " + Twine(unroll) +
            " min blocks " + Twine(lone ? smallBatchMinBlocksPerSM : 0) +
-           splitNote + (smallBatchPipelined ? " pipelined" : ""))
+           splitNote + (smallBatchPipelined ? " pipelined" : "") +
+           (smallBatchPrefetchBeforeWait ? " prefetch before wait" : ""))
               .str(),
           T::columnsPerBlock(gated), 32 * smallBatchWarps, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
@@ -4711,16 +4755,22 @@ struct XLSTMContractToMMAPass
                 .pipelineLoads(smallBatchPipelined)
                 .build(x, w, out, kernel.args[mArg], n, k, kernel);
           },
-          splits);
+          splits,
+          smallBatchPrefetchBeforeWait
+              ? function_ref<void(OpBuilder &, const xlstm::KernelCache::Body &,
+                                  size_t, Value, int64_t)>(prefetchBlock)
+              : nullptr);
       for (Site *site : members)
-        record(*site, launch,
-               "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
-                   Twine(unroll) + (smallBatchPipelined ? " pipelined" : "") +
-                   (splits > 1 ? ", split-k " + Twine(splits) + " (" +
-                                     Twine(perSplit) + " of K each)"
-                               : Twine()) +
-                   note,
-               when);
+        record(
+            *site, launch,
+            "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
+                Twine(unroll) + (smallBatchPipelined ? " pipelined" : "") +
+                (splits > 1 ? ", split-k " + Twine(splits) + " (" +
+                                  Twine(perSplit) + " of K each)"
+                            : Twine()) +
+                (smallBatchPrefetchBeforeWait ? ", prefetch before wait" : "") +
+                note,
+            when);
     };
 
     Value few = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ule,

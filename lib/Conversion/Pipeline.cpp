@@ -80,6 +80,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
     // (Its wait is sm_90 PTX: only with the pass that launches it so.)
     mma.gemvPrefetchBeforeWait =
         options.gridDependencyWait && options.mma.gemvPrefetchBeforeWait;
+    mma.smallBatchPrefetchBeforeWait =
+        options.gridDependencyWait && options.mma.smallBatchPrefetchBeforeWait;
     pm.addPass(createXLSTMContractToMMAPass(mma));
   }
   // Every whole-kernel rewrite is done; what is still linalg becomes a
@@ -659,6 +661,14 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "prefetch their W rows into L2 before their wait)"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().gemvPrefetchBeforeWait)};
+  Option<bool> smallBatchPrefetchBeforeWait{
+      *this, "mma-small-batch-prefetch-before-wait",
+      llvm::cl::desc("With grid-dependency-wait: xlstm-contract-to-mma "
+                     "small-batch-prefetch-before-wait (the small-batch "
+                     "kernels prefetch their blocks' W rows into L2 before "
+                     "their wait)"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().smallBatchPrefetchBeforeWait)};
   Option<bool> decodeStepStatesBeforeWait{
       *this, "decode-step-states-before-wait",
       llvm::cl::desc("With grid-dependency-wait: the decode step loads the "
@@ -809,6 +819,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
                                                o.gridDependencyPrograms.end());
         options.chunkwise.gridDependencyWait = o.decodeStepStatesBeforeWait;
         options.mma.gemvPrefetchBeforeWait = o.gemvPrefetchBeforeWait;
+        options.mma.smallBatchPrefetchBeforeWait =
+            o.smallBatchPrefetchBeforeWait;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;
         options.convKernel = o.convKernel;
