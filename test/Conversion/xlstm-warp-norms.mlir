@@ -6,6 +6,7 @@
 // vectors of a row are loaded once, before the sweeps, which then run on
 // registers; off, each sweep reads the row again:
 // RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s --check-prefix=REGS
+// RUN: xlstm-opt %s --split-input-file --xlstm-warp-norms | FileCheck %s --check-prefix=WEIGHTS
 // RUN: %if ptxas %{ xlstm-opt %s --split-input-file --xlstm-warp-norms=fuse-consumers=1 --gpu-kernel-outlining | xlstm-opt --split-input-file --xlstm-gpu-to-ptx="format=bin chip=sm_80 toolkit=%cuda_toolkit" | FileCheck %s --check-prefix=FUSE-BIN %}
 
 // A layer norm: rows collapsed, two shuffle-reduced sweeps (mean, centred
@@ -143,6 +144,32 @@ func.func @layer_norm_four_warps(%x: tensor<?x1024xf32>, %w: tensor<1024xf32>)
   %y = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<weight>}
       : (tensor<?x1024xf32>, tensor<1024xf32>) -> tensor<?x1024xf32>
   return %y : tensor<?x1024xf32>
+}
+
+// -----
+
+// The sLSTM block's pre-norm: a float32 residual of 768 normalised into
+// bf16 with 1 + weight (bf16). With register rows, the lane's six vectors
+// of the row and of the weight are all loaded before the first store (a
+// load after a store would wait for it: the output may alias the weight as
+// far as the compiler knows).
+// REGS-LABEL: func @layer_norm_768_f32_to_bf16
+// REGS:       gpu.launch
+// REGS-COUNT-6: vector.load {{.*}} : memref<?x768xf32>, vector<4xf32>
+// REGS-NOT:     vector.store
+// REGS-NOT:     memref.load {{.*}} : memref<768xbf16>
+// REGS:         math.rsqrt
+// REGS-NOT:     vector.load
+// REGS-NOT:     memref.load {{.*}} : memref<768xbf16>
+// REGS-COUNT-6: vector.store {{.*}} : memref<?x768xbf16>, vector<4xbf16>
+// WEIGHTS-LABEL: func @layer_norm_768_f32_to_bf16
+// WEIGHTS-COUNT-6: vector.load {{.*}} : memref<768xbf16>, vector<4xbf16>
+// WEIGHTS:         math.rsqrt
+func.func @layer_norm_768_f32_to_bf16(%x: tensor<?x768xf32>, %w: tensor<768xbf16>)
+    -> tensor<?x768xbf16> {
+  %y = xlstm.layer_norm %x weight(%w) {eps = 1.0e-5 : f64, scaling = #xlstm.norm_scaling<one_plus_weight>}
+      : (tensor<?x768xf32>, tensor<768xbf16>) -> tensor<?x768xbf16>
+  return %y : tensor<?x768xbf16>
 }
 
 // -----
