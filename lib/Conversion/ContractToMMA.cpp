@@ -1746,61 +1746,6 @@ protected:
   SmallVector<StackedMember> stacked;
 };
 
-/// Brings rows [firstRow, firstRow + rows) of the 2-D `matrix`, columns
-/// [colBegin, colBegin + cols), into L2, thread `thread` of `threads`
-/// taking every threads-th 128-byte line of them, row after row; rows at
-/// or past `rowEnd` and lines at or past column `colEnd` are skipped. PTX's
-/// generic `prefetch.L2`: a hint that changes no value whatever wrote the
-/// lines (memref.prefetch lowers to nothing on NVPTX; NVVM's prefetch op
-/// needs PTX 8.0).
-static void prefetchRowsToL2(OpBuilder &b, Location loc, Value matrix,
-                             Value firstRow, int64_t rows, Value rowEnd,
-                             Value colBegin, int64_t cols, Value colEnd,
-                             Value thread, int64_t threads) {
-  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
-  auto ult = [&](Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  };
-  int64_t elementBytes =
-      cast<MemRefType>(matrix.getType()).getElementTypeBitWidth() / 8;
-  int64_t lineElements = 128 / elementBytes;
-  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, matrix);
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, matrix);
-  int64_t linesPerRow = llvm::divideCeil(cols, lineElements);
-  int64_t lines = rows * linesPerRow;
-  int64_t perThread = llvm::divideCeil(lines, threads);
-  for (int64_t j = 0; j < perThread; ++j) {
-    Value line = arith::AddIOp::create(b, loc, thread, c(threads * j));
-    Value r = arith::DivUIOp::create(b, loc, line, c(linesPerRow));
-    Value l = arith::RemUIOp::create(b, loc, line, c(linesPerRow));
-    Value row = arith::AddIOp::create(b, loc, firstRow, r);
-    Value col = arith::AddIOp::create(
-        b, loc, colBegin, arith::MulIOp::create(b, loc, l, c(lineElements)));
-    Value inside = arith::AndIOp::create(
-        b, loc, ult(line, c(lines)),
-        arith::AndIOp::create(b, loc, ult(row, rowEnd), ult(col, colEnd)));
-    auto guard = scf::IfOp::create(b, loc, inside);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(guard.thenBlock());
-    Value element = arith::AddIOp::create(
-        b, loc, metadata.getOffset(),
-        arith::AddIOp::create(
-            b, loc,
-            arith::MulIOp::create(b, loc, row, metadata.getStrides()[0]), col));
-    Value address = arith::IndexCastUIOp::create(
-        b, loc, b.getI64Type(),
-        arith::AddIOp::create(
-            b, loc, base,
-            arith::MulIOp::create(b, loc, element, c(elementBytes))));
-    LLVM::InlineAsmOp::create(
-        b, loc, TypeRange{}, ValueRange{address}, "prefetch.L2 [$0];", "l",
-        /*has_side_effects=*/true,
-        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-        /*asm_dialect=*/LLVM::AsmDialectAttr(),
-        /*operand_attrs=*/ArrayAttr());
-  }
-}
-
 class GemvKernelBuilder : StackingKernelBuilder {
 public:
   /// A gated pair (the gated FFN's act(x Wg^T) * (x Wu^T)): each warp also
@@ -4497,11 +4442,7 @@ struct XLSTMContractToMMAPass
                              size_t member, Value x, Value w, Value out,
                              int64_t n, bool accumulate)>
                              build,
-                         int64_t gridY = 1,
-                         function_ref<void(OpBuilder &,
-                                           const xlstm::KernelCache::Body &,
-                                           size_t member, Value w, int64_t n)>
-                             beforeWait = nullptr) {
+                         int64_t gridY = 1) {
       SmallVector<int64_t> blocks;
       int64_t total = 0;
       for (int64_t n : rows) {
@@ -4523,72 +4464,36 @@ struct XLSTMContractToMMAPass
           {threads, 1, 1}, /*dynamicSharedBytes=*/nullptr, workgroup,
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
             Value block = kernel.blockIds.x;
-            // `each` for the member whose range of blocks holds this one.
-            auto dispatch =
-                [&](function_ref<void(const xlstm::KernelCache::Body &, size_t)>
-                        each) {
-                  OpBuilder::InsertionGuard guard(b);
-                  int64_t start = 0;
-                  for (size_t i = 0; i < rows.size(); ++i) {
-                    int64_t end = start + blocks[i];
-                    // The last range takes what is left (the grid ends there).
-                    scf::IfOp range;
-                    if (i + 1 < rows.size()) {
-                      Value inside = arith::CmpIOp::create(
-                          b, loc, arith::CmpIPredicate::ult, block,
-                          arith::ConstantIndexOp::create(b, loc, end));
-                      range = scf::IfOp::create(b, loc, inside,
-                                                /*withElseRegion=*/true);
-                      b.setInsertionPointToStart(range.thenBlock());
-                    }
-                    xlstm::KernelCache::Body member = kernel;
-                    if (start != 0)
-                      member.blockIds.x = arith::SubIOp::create(
-                          b, loc, block,
-                          arith::ConstantIndexOp::create(b, loc, start));
-                    each(member, i);
-                    if (range)
-                      b.setInsertionPointToStart(range.elseBlock());
-                    start = end;
-                  }
-                };
-            if (beforeWait) {
-              // What reads no kernel's output, then the wait at the
-              // kernel's top level (xlstm-grid-dependency-wait keeps it).
-              dispatch([&](const xlstm::KernelCache::Body &member, size_t i) {
-                beforeWait(b, member, i, kernel.args[wArg(i)], rows[i]);
-              });
-              NVVM::GriddepcontrolOp::create(b, loc,
-                                             NVVM::GridDepActionKind::wait);
-            }
-            dispatch([&](const xlstm::KernelCache::Body &member, size_t i) {
+            int64_t start = 0;
+            for (size_t i = 0; i < rows.size(); ++i) {
+              int64_t end = start + blocks[i];
+              // The last range takes what is left (the grid ends there).
+              scf::IfOp range;
+              if (i + 1 < rows.size()) {
+                Value inside = arith::CmpIOp::create(
+                    b, loc, arith::CmpIPredicate::ult, block,
+                    arith::ConstantIndexOp::create(b, loc, end));
+                range = scf::IfOp::create(b, loc, inside,
+                                          /*withElseRegion=*/true);
+                b.setInsertionPointToStart(range.thenBlock());
+              }
+              xlstm::KernelCache::Body member = kernel;
+              if (start != 0)
+                member.blockIds.x = arith::SubIOp::create(
+                    b, loc, block,
+                    arith::ConstantIndexOp::create(b, loc, start));
               build(b, member, i, kernel.args[xArg(i)], kernel.args[wArg(i)],
                     kernel.args[wArg(i) + 1], rows[i], accumulating[i] == 'a');
-            });
+              if (range)
+                b.setInsertionPointToStart(range.elseBlock());
+              start = end;
+            }
           });
     };
     // The sites each launch serves (a gated pair's second too).
     SmallVector<Site *> members(group);
     if (gated && gated->secondSite)
       members.push_back(gated->secondSite);
-    // Before a grid wait: rows [first, first + rows) of a member's W `n`
-    // rows tall over K [kBegin, kBegin + cols) into L2 (and the same rows of
-    // a gated pair's second W, which lie secondRowOffset further on).
-    auto prefetchW = [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
-                         Value w, int64_t n, Value first, int64_t rows,
-                         Value kBegin, int64_t cols, Value thread,
-                         int64_t threads) {
-      auto c = [&](int64_t v) {
-        return arith::ConstantIndexOp::create(b, loc, v);
-      };
-      SmallVector<std::pair<Value, int64_t>> sources = {{w, 0}};
-      if (std::optional<GemvKernelBuilder::Gated> pair = gatedRows(kernel))
-        sources.push_back({pair->second, pair->secondRowOffset});
-      for (auto [matrix, offset] : sources)
-        prefetchRowsToL2(b, loc, matrix,
-                         arith::AddIOp::create(b, loc, first, c(offset)), rows,
-                         c(n + offset), kBegin, cols, c(k), thread, threads);
-    };
     auto emitGemv = [&](int64_t maxRows, const Twine &when) {
       // Several rows of x already keep loads in flight (and registers
       // busy): unroll the single-row kernel only.
@@ -4596,28 +4501,10 @@ struct XLSTMContractToMMAPass
           maxRows == 1
               ? gemvUnrollFor(totalRows, k, GemvKernelBuilder::vectorWidth(elt))
               : 1;
-      // With gemv-prefetch-before-wait: a warp's rows of W (both of a
-      // gated pair) into L2 before the grid wait, a lane per 128-byte line.
-      auto prefetchRows = [&](OpBuilder &b,
-                              const xlstm::KernelCache::Body &kernel, size_t,
-                              Value w, int64_t n) {
-        auto c = [&](int64_t v) {
-          return arith::ConstantIndexOp::create(b, loc, v);
-        };
-        Value warp = arith::DivUIOp::create(b, loc, kernel.threadIds.x, c(32));
-        Value lane = arith::RemUIOp::create(b, loc, kernel.threadIds.x, c(32));
-        Value row = arith::AddIOp::create(
-            b, loc,
-            arith::MulIOp::create(b, loc, kernel.blockIds.x, c(gemvWarps)),
-            warp);
-        prefetchW(b, kernel, w, n, row, /*rows=*/1, c(0), k, lane, 32);
-      };
       auto launch = launchAll(
           gated ? "projection_gemv_gated" : "projection_gemv",
-          (Twine(maxRows) + " rows unroll " + Twine(unroll) +
-           (gemvPrefetchBeforeWait ? " prefetch before wait" : ""))
-              .str(),
-          gemvWarps, 32 * gemvWarps, /*workgroup=*/{},
+          (Twine(maxRows) + " rows unroll " + Twine(unroll)).str(), gemvWarps,
+          32 * gemvWarps, /*workgroup=*/{},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
               size_t member, Value x, Value w, Value out, int64_t n,
               bool accumulate) {
@@ -4626,18 +4513,12 @@ struct XLSTMContractToMMAPass
                 b, loc, maxRows, unroll, accumulate, gatedRows(kernel),
                 group[member]->epilogue ? StoreEpilogue(epilogue) : nullptr)
                 .build(x, w, out, kernel.args[mArg], n, k, gemvWarps, kernel);
-          },
-          /*gridY=*/1,
-          gemvPrefetchBeforeWait
-              ? function_ref<void(OpBuilder &, const xlstm::KernelCache::Body &,
-                                  size_t, Value, int64_t)>(prefetchRows)
-              : nullptr);
+          });
       for (Site *site : members)
         record(*site, launch,
                "gemv " + Twine(gemvWarps) + " warps " +
                    (maxRows == 1 ? "unroll " + Twine(unroll)
                                  : "up to " + Twine(maxRows) + " rows") +
-                   (gemvPrefetchBeforeWait ? ", prefetch before wait" : "") +
                    note,
                when);
     };
@@ -4675,32 +4556,12 @@ struct XLSTMContractToMMAPass
                                         " of " + std::to_string(perSplit) +
                                         " rows " + std::to_string(totalRows)
                                   : "";
-      // With small-batch-prefetch-before-wait: the block's rows of W (8 of
-      // each W of a gated pair) over its split of K into L2 before the grid
-      // wait, a thread per 128-byte line.
-      auto prefetchBlock = [&](OpBuilder &b,
-                               const xlstm::KernelCache::Body &kernel, size_t,
-                               Value w, int64_t n) {
-        auto c = [&](int64_t v) {
-          return arith::ConstantIndexOp::create(b, loc, v);
-        };
-        int64_t columns = T::columnsPerBlock(bool(gated));
-        Value first =
-            arith::MulIOp::create(b, loc, kernel.blockIds.x, c(columns));
-        Value kBegin = c(0);
-        if (splits > 1)
-          kBegin =
-              arith::MulIOp::create(b, loc, kernel.blockIds.y, c(perSplit));
-        prefetchW(b, kernel, w, n, first, columns, kBegin, perSplit,
-                  kernel.threadIds.x, 32 * smallBatchWarps);
-      };
       auto launch = launchAll(
           gated ? "projection_small_batch_mma_gated"
                 : "projection_small_batch_mma",
           (Twine(tokenTiles) + " token tiles unroll " + Twine(unroll) +
            " min blocks " + Twine(lone ? smallBatchMinBlocksPerSM : 0) +
-           splitNote + (smallBatchPipelined ? " pipelined" : "") +
-           (smallBatchPrefetchBeforeWait ? " prefetch before wait" : ""))
+           splitNote + (smallBatchPipelined ? " pipelined" : ""))
               .str(),
           T::columnsPerBlock(gated), 32 * smallBatchWarps, TypeRange{shared},
           [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel,
@@ -4755,22 +4616,16 @@ struct XLSTMContractToMMAPass
                 .pipelineLoads(smallBatchPipelined)
                 .build(x, w, out, kernel.args[mArg], n, k, kernel);
           },
-          splits,
-          smallBatchPrefetchBeforeWait
-              ? function_ref<void(OpBuilder &, const xlstm::KernelCache::Body &,
-                                  size_t, Value, int64_t)>(prefetchBlock)
-              : nullptr);
+          splits);
       for (Site *site : members)
-        record(
-            *site, launch,
-            "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
-                Twine(unroll) + (smallBatchPipelined ? " pipelined" : "") +
-                (splits > 1 ? ", split-k " + Twine(splits) + " (" +
-                                  Twine(perSplit) + " of K each)"
-                            : Twine()) +
-                (smallBatchPrefetchBeforeWait ? ", prefetch before wait" : "") +
-                note,
-            when);
+        record(*site, launch,
+               "small-batch mma " + Twine(smallBatchWarps) + " warps unroll " +
+                   Twine(unroll) + (smallBatchPipelined ? " pipelined" : "") +
+                   (splits > 1 ? ", split-k " + Twine(splits) + " (" +
+                                     Twine(perSplit) + " of K each)"
+                               : Twine()) +
+                   note,
+               when);
     };
 
     Value few = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ule,

@@ -75,15 +75,8 @@ void xlstm::buildXLSTMToGPUPipeline(OpPassManager &pm,
   pm.addPass(createXLSTMFuseElementwisePass(options.fusion));
   pm.addPass(createXLSTMBufferizePass(options.bufferize));
   pm.addPass(createStructuredCanonicalizerPass());
-  if (options.tensorCores) {
-    XLSTMContractToMMAPassOptions mma = options.mma;
-    // (Its wait is sm_90 PTX: only with the pass that launches it so.)
-    mma.gemvPrefetchBeforeWait =
-        options.gridDependencyWait && options.mma.gemvPrefetchBeforeWait;
-    mma.smallBatchPrefetchBeforeWait =
-        options.gridDependencyWait && options.mma.smallBatchPrefetchBeforeWait;
-    pm.addPass(createXLSTMContractToMMAPass(mma));
-  }
+  if (options.tensorCores)
+    pm.addPass(createXLSTMContractToMMAPass(options.mma));
   // Every whole-kernel rewrite is done; what is still linalg becomes a
   // generic kernel next.
   if (options.loweringReport || options.requireFastKernels)
@@ -654,21 +647,6 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "decode program; every program's: forward,prefill,"
                      "step,sample,convert_f32,convert_f16)"),
       llvm::cl::list_init<std::string>({"step"})};
-  Option<bool> gemvPrefetchBeforeWait{
-      *this, "mma-gemv-prefetch-before-wait",
-      llvm::cl::desc("With grid-dependency-wait: xlstm-contract-to-mma "
-                     "gemv-prefetch-before-wait (the matrix-vector kernels "
-                     "prefetch their W rows into L2 before their wait)"),
-      llvm::cl::init(
-          xlstm::XLSTMContractToMMAPassOptions().gemvPrefetchBeforeWait)};
-  Option<bool> smallBatchPrefetchBeforeWait{
-      *this, "mma-small-batch-prefetch-before-wait",
-      llvm::cl::desc("With grid-dependency-wait: xlstm-contract-to-mma "
-                     "small-batch-prefetch-before-wait (the small-batch "
-                     "kernels prefetch their blocks' W rows into L2 before "
-                     "their wait)"),
-      llvm::cl::init(
-          xlstm::XLSTMContractToMMAPassOptions().smallBatchPrefetchBeforeWait)};
   Option<bool> decodeStepStatesBeforeWait{
       *this, "decode-step-states-before-wait",
       llvm::cl::desc("With grid-dependency-wait: the decode step loads the "
@@ -818,9 +796,6 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.gridDependency.programs.assign(o.gridDependencyPrograms.begin(),
                                                o.gridDependencyPrograms.end());
         options.chunkwise.gridDependencyWait = o.decodeStepStatesBeforeWait;
-        options.mma.gemvPrefetchBeforeWait = o.gemvPrefetchBeforeWait;
-        options.mma.smallBatchPrefetchBeforeWait =
-            o.smallBatchPrefetchBeforeWait;
         options.fusion.maxOperands = o.maxFusedOperands;
         options.bufferize.reuseDeadInputs = o.reuseDeadInputs;
         options.convKernel = o.convKernel;

@@ -11,18 +11,6 @@
 // NOHINT: gpu.func @projection_small_batch_mma_siblings({{.*}}) workgroup({{.*}}) kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-loads-in-flight=0" --cse | FileCheck %s --check-prefix=UNROLL
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="gemv-loads-in-flight=-1" 2>&1 | FileCheck %s --check-prefix=BAD
-// gemv-prefetch-before-wait: each member's range of blocks prefetches its
-// warps' rows of W into L2 (8 KiB a row: 64 lines, 2 a lane), then the
-// kernel waits on the grid before it at its top level, then computes.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-prefetch-before-wait=1" | FileCheck %s --check-prefix=PREFETCH
-// PREFETCH:       gpu.func @projection_gemv_siblings(
-// PREFETCH-COUNT-3: memref.extract_aligned_pointer_as_index
-// PREFETCH:       llvm.inline_asm has_side_effects "prefetch.L2 [$0];", "l"
-// PREFETCH-NOT:   vector.load
-// PREFETCH:       nvvm.griddepcontrol wait
-// PREFETCH-NEXT:  arith.constant 512
-// PREFETCH:       vector.load
-// PREFETCH:       gpu.return
 
 #x = affine_map<(m, n, k) -> (m, k)>
 #w = affine_map<(m, n, k) -> (n, k)>

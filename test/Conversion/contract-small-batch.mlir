@@ -19,12 +19,6 @@
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=16 small-batch-split-k-blocks=0" --cse | FileCheck %s --check-prefix=PIPE
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="small-batch-min-blocks-per-sm=33" 2>&1 | FileCheck %s --check-prefix=BADHINT
 // RUN: not xlstm-opt %s --xlstm-contract-to-mma="skinny-warps=32 gemv-max-rows=32" 2>&1 | FileCheck %s --check-prefix=BADSKINNY
-// small-batch-prefetch-before-wait: each block prefetches its 16 rows of W
-// over its split of K (768 of 1056: 12 lines of 128 bytes a row, 192 lines,
-// a thread each) into L2, then waits on the grid before it at the kernel's
-// top level (sm_90 PTX), then computes.
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512 small-batch-prefetch-before-wait=1" --cse | FileCheck %s --check-prefix=PREFETCH
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gemv-min-n=0 small-batch-warps=8 small-batch-unroll=4 small-batch-split-k-blocks=512 small-batch-prefetch-before-wait=1" | xlstm-opt --xlstm-gpu-to-ptx="chip=sm_90" | FileCheck %s --check-prefix=PREFETCHPTX
 // The kernel's signature is what scripts/gpu-check.sh hands the runtime
 // test (CudaSmallBatch.MlirProjectionMatchesFloat64 and MlirSplitKProjectionMatchesFloat64), without and with
 // split K (16 warps, grid (3, 1); 8 warps, grid (3, 2)):
@@ -205,18 +199,3 @@ func.func @skinny(%x: memref<?x6144xbf16>, %w: memref<4x6144xbf16>, %y: memref<?
       ins(%x, %w : memref<?x6144xbf16>, memref<4x6144xbf16>) outs(%y : memref<?x4xf32>)
   return
 }
-
-// PREFETCH-LABEL: gpu.func @projection_small_batch_mma(
-// PREFETCH:         arith.muli %block_id_y, %c768
-// PREFETCH:         arith.divui %{{.+}}, %c12
-// PREFETCH:         arith.cmpi ult, %{{.+}}, %c192
-// PREFETCH:         llvm.inline_asm has_side_effects "prefetch.L2 [$0];", "l"
-// PREFETCH-NOT:     vector.load
-// PREFETCH:         nvvm.griddepcontrol wait
-// PREFETCH:         vector.load
-// PREFETCH:         gpu.return
-// PREFETCHPTX:      .entry projection_small_batch_mma(
-// PREFETCHPTX:      prefetch.L2
-// PREFETCHPTX-NOT:  mma.sync
-// PREFETCHPTX:      griddepcontrol.wait;
-// PREFETCHPTX:      mma.sync

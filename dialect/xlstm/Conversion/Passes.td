@@ -497,19 +497,6 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "with its mma (about 64 registers, one chunk in flight per "
            "warp); 2 blocks per SM let it keep more loads in flight (up to "
            "128 registers), 1 all of a step's; 0: no hint">,
-    Option<"gemvPrefetchBeforeWait", "gemv-prefetch-before-wait", "bool",
-           /*default=*/"false",
-           "The matrix-vector kernels prefetch their rows of W into L2 and "
-           "then wait on the grid before them (nvvm.griddepcontrol wait, "
-           "sm_90 PTX: with xlstm-grid-dependency-wait), so that a launch's "
-           "weight stream starts while the kernel before it ends (not yet "
-           "timed)">,
-    Option<"smallBatchPrefetchBeforeWait", "small-batch-prefetch-before-wait",
-           "bool", /*default=*/"false",
-           "The small-batch kernels (batch 2 to gemv-max-rows) prefetch "
-           "each block's rows of W over its split of K into L2 and then "
-           "wait on the grid before them, as gemv-prefetch-before-wait does "
-           "for batch 1 (not yet timed)">,
     Option<"smallBatchPipelined", "small-batch-pipelined", "bool",
            /*default=*/"true",
            "The small-batch kernel (not the skinny projections' swapped "
