@@ -180,7 +180,11 @@ public:
     // issued before its first store (between stores each would wait for
     // the one before, as far as the compiler knows they may alias: six
     // round trips a row at width 768 that the row's bytes do not pay for).
+    // So are the fused consumers' operands: each is read at the element
+    // it writes (or its channel), so reading all of them before any store
+    // is right even where the output reuses one's buffer.
     SmallVector<SmallVector<Value>> cachedWeights, cachedBiases;
+    SmallVector<EpilogueOperands> cachedEpilogue;
     if (registerRows && keepsRowInRegisters(k))
       for (int64_t j = 0; j < perThread; ++j) {
         Value c = mul(add(idx(j * rowThreads), lane), idx(vec));
@@ -190,6 +194,9 @@ public:
           cachedWeights.push_back(loadVector(k.weight, {column(c)}, vec));
         if (k.bias)
           cachedBiases.push_back(loadVector(k.bias, {column(c)}, vec));
+        if (!k.epilogue.empty())
+          cachedEpilogue.push_back(
+              loadEpilogueOperands(k, c, vec, inputRow, column));
       }
     // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
     // row (xs their values), carrying `init`.
@@ -292,12 +299,15 @@ public:
                                              : cachedBiases[j][e]);
           ys.push_back(y);
         }
-        ++j;
-        applyEpilogue(k, ys, c, vec, inputRow, column);
+        applyEpilogue(k, ys,
+                      cachedEpilogue.empty()
+                          ? loadEpilogueOperands(k, c, vec, inputRow, column)
+                          : cachedEpilogue[j]);
         if (vec == 1)
           store(ys[0], k.output, {inputRow, column(c)});
         else
           storeVector(ys, k.output, {inputRow, column(c)});
+        ++j;
         return SmallVector<Value>{};
       });
     });
@@ -307,26 +317,44 @@ public:
 private:
   bool registerRows;
 
-  /// The fused consumers on this lane's values `ys` of columns c ..
-  /// c + vec - 1: each op's body cloned per value, its inputs the value so
-  /// far (in the op's element type, as if stored and loaded) and its other
-  /// operands loaded at the element (a vector load per column group) or at
-  /// the channel.
-  void applyEpilogue(const NormKernelSpec &k, SmallVector<Value> &ys, Value c,
-                     int64_t vec, Value inputRow,
-                     function_ref<Value(Value)> column) {
+  /// The fused consumers' other operands at this lane's columns c ..
+  /// c + vec - 1: per step and operand, a value per column (a vector load
+  /// per column group, or a load at each column's channel; none for the
+  /// value so far).
+  using EpilogueOperands = SmallVector<SmallVector<SmallVector<Value>>>;
+  EpilogueOperands loadEpilogueOperands(const NormKernelSpec &k, Value c,
+                                        int64_t vec, Value inputRow,
+                                        function_ref<Value(Value)> column) {
+    EpilogueOperands operands;
     for (const EpilogueStep &step : k.epilogue) {
-      linalg::GenericOp op = step.op;
-      Block &body = op.getRegion().front();
-      SmallVector<SmallVector<Value>> loaded(step.buffers.size());
+      SmallVector<SmallVector<Value>> &loaded = operands.emplace_back();
+      loaded.resize(step.buffers.size());
       for (auto [i, buffer] : llvm::enumerate(step.buffers)) {
-        if (!buffer || step.perChannel[i])
+        if (!buffer)
           continue;
+        if (step.perChannel[i]) {
+          for (int64_t e = 0; e < vec; ++e)
+            loaded[i].push_back(load(buffer, {column(add(c, idx(e)))}));
+          continue;
+        }
         SmallVector<Value> at = leadingIndices(buffer, inputRow);
         at.push_back(column(c));
         loaded[i] = vec == 1 ? SmallVector<Value>{load(buffer, at)}
                              : loadVector(buffer, at, vec);
       }
+    }
+    return operands;
+  }
+
+  /// The fused consumers on this lane's values `ys`: each op's body cloned
+  /// per value, its inputs the value so far (in the op's element type, as
+  /// if stored and loaded) and `operands` (loadEpilogueOperands).
+  void applyEpilogue(const NormKernelSpec &k, SmallVector<Value> &ys,
+                     const EpilogueOperands &operands) {
+    for (auto [s, step] : llvm::enumerate(k.epilogue)) {
+      linalg::GenericOp op = step.op;
+      Block &body = op.getRegion().front();
+      const SmallVector<SmallVector<Value>> &loaded = operands[s];
       // Constants the body reads from outside it, made in the kernel.
       IRMapping constants;
       for (Operation &bodyOp : body.without_terminator())
@@ -338,10 +366,7 @@ private:
         IRMapping map = constants;
         for (auto [i, buffer] : llvm::enumerate(step.buffers)) {
           BlockArgument arg = body.getArgument(i);
-          Value v = !buffer ? y
-                    : step.perChannel[i]
-                        ? load(buffer, {column(add(c, idx(e)))})
-                        : loaded[i][e];
+          Value v = !buffer ? y : loaded[i][e];
           map.map(arg, castFloat(v, arg.getType()));
         }
         for (Operation &bodyOp : body.without_terminator())

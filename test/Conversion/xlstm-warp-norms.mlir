@@ -209,9 +209,11 @@ func.func @f64_norm(%x: tensor<?x8xf64>) -> tensor<?x8xf64> {
 
 // fuse-consumers: the xLSTM-7B's output gate after its multi-head norm,
 // sigmoid(o) * norm, then the rounding to bf16, run in the norm's kernel
-// before it stores: o is read 4 values a load at the element, the kernel
-// stores bf16, and neither generic is left (their tensor.dim users take
-// the norm input's sizes). Without the option both stay.
+// before it stores: o is read 4 values a load at the element, beside the
+// row and before the sweeps (register rows: every load before the first
+// store), the kernel stores bf16, and neither generic is left (their
+// tensor.dim users take the norm input's sizes). Without the option both
+// stay.
 // CHECK-LABEL: func @gated_multihead_norm
 // CHECK:         gpu.launch
 // CHECK:         linalg.generic
@@ -222,8 +224,9 @@ func.func @f64_norm(%x: tensor<?x8xf64>) -> tensor<?x8xf64> {
 // FUSE:         %[[OROWS:.+]] = memref.collapse_shape %[[OB]]
 // FUSE:         %[[OUT:.+]] = memref.alloc({{.*}}) : memref<?x?x64xbf16>
 // FUSE:         gpu.launch
-// FUSE:           gpu.shuffle xor
 // FUSE:           vector.load %[[OROWS]]
+// FUSE:           gpu.shuffle xor
+// FUSE-NOT:       vector.load %[[OROWS]]
 // FUSE:           math.exp
 // FUSE:           arith.divf
 // FUSE:           arith.mulf
@@ -273,12 +276,16 @@ func.func @gated_multihead_norm(%x: tensor<?x?x64xf32>, %o: tensor<?x?x64xf32>,
 
 // A consumer whose other operand is computed after the norm, one that
 // reads the norm's value twice, and a channel vector: the first two stay
-// generics, the skip (a vector over channels) joins the kernel.
+// generics, the skip (a vector over channels) joins the kernel, its four
+// channels of a lane loaded beside the row, before the sweeps.
 // FUSE-LABEL: func @consumers_kept_and_channel
 // FUSE:         %[[SKIP:.+]] = bufferization.to_buffer %arg2 read_only
 // FUSE:         gpu.launch
-// FUSE:           memref.load %[[SKIP]][%{{.+}}] : memref<64xf32>
-// FUSE-NEXT:      arith.addf
+// FUSE-COUNT-4:   memref.load %[[SKIP]][%{{.+}}] : memref<64xf32>
+// FUSE:           gpu.shuffle xor
+// FUSE-NOT:       memref.load %[[SKIP]]
+// FUSE:           math.rsqrt
+// FUSE:           arith.addf
 // FUSE:         gpu.launch
 // FUSE:         linalg.generic
 // FUSE-SAME:      ins(%{{.+}}, %{{.+}} : tensor<?x64xf32>, tensor<?x64xf32>)
