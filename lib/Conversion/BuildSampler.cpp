@@ -42,6 +42,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -288,25 +290,28 @@ private:
             body) {
     Value vocab = idx(io.vocab);
     Value last = idx(io.vocab - 1);
-    return forRange(
-        tid, vocab, idx(threads * tokensInFlight), init,
-        [&](Value base, ValueRange acc) -> SmallVector<Value> {
-          SmallVector<Value> tokens, values, valids;
-          for (int64_t u = 0; u < tokensInFlight; ++u) {
-            Value i = u == 0 ? base : add(base, idx(u * threads));
-            Value valid = ult(i, vocab);
-            tokens.push_back(i);
-            valids.push_back(valid);
-            values.push_back(
-                value(u == 0 ? i
-                             : arith::SelectOp::create(b, loc, valid, i, last)
-                                   .getResult()));
-          }
-          SmallVector<Value> combined(acc);
-          for (int64_t u = 0; u < tokensInFlight; ++u)
-            combined = body(tokens[u], values[u], valids[u], combined);
-          return combined;
-        });
+    // The loop runs over the warp's first token, so that its lanes take the
+    // same iterations (a lane whose tokens all lie past the end takes part
+    // with none valid): the warp-wide votes of radixSelect need them
+    // together.
+    return forRange(sub(tid, lane), vocab, idx(threads * tokensInFlight), init,
+                    [&](Value warpBase, ValueRange acc) -> SmallVector<Value> {
+                      Value base = add(warpBase, lane);
+                      SmallVector<Value> tokens, values, valids;
+                      for (int64_t u = 0; u < tokensInFlight; ++u) {
+                        Value i = u == 0 ? base : add(base, idx(u * threads));
+                        Value valid = ult(i, vocab);
+                        tokens.push_back(i);
+                        valids.push_back(valid);
+                        values.push_back(value(
+                            arith::SelectOp::create(b, loc, valid, i, last)));
+                      }
+                      SmallVector<Value> combined(acc);
+                      for (int64_t u = 0; u < tokensInFlight; ++u)
+                        combined =
+                            body(tokens[u], values[u], valids[u], combined);
+                      return combined;
+                    });
   }
 
   /// The index (i32) of the largest `value(i)` over the vocabulary, ties to
@@ -390,8 +395,11 @@ private:
   /// the top, a histogram of the next byte among the keys that share the
   /// bytes chosen so far; thread 0 walks it from the top. `goalOf` turns
   /// the total weight (the first histogram's sum) into the goal.
+  /// `unitWeights`: every weight is 1 (counting), which lets a warp's lanes
+  /// of one digit add their number at once.
   Value radixSelect(function_ref<Value(Value, Value)> weight,
-                    function_ref<Value(Value)> goalOf, Value floorKey) {
+                    function_ref<Value(Value)> goalOf, Value floorKey,
+                    bool unitWeights = false) {
     Value prefix = i32(0);
     Value above = i64(0);
     Value zero64 = i64(0);
@@ -418,15 +426,45 @@ private:
                       b, loc, arith::CmpIPredicate::eq,
                       arith::ShRUIOp::create(b, loc, key, i32(shift + 8)),
                       arith::ShRUIOp::create(b, loc, prefix, i32(shift + 8))));
+            Value digit = arith::AndIOp::create(
+                b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)),
+                i32(255));
+            auto add = [&](Value w) {
+              memref::AtomicRMWOp::create(
+                  b, loc, arith::AtomicRMWKind::addi, w, bins,
+                  ValueRange{warp, arith::IndexCastUIOp::create(
+                                       b, loc, b.getIndexType(), digit)});
+            };
+            if (!unitWeights) {
+              ifThen(take, [&] { add(weight(u, key)); });
+              return {};
+            }
+            // Counting (top-k): the warp's lanes that take the same digit
+            // add once, their number (most keys share the top bytes: one
+            // shared-memory atomic each would serialise on its bin).
+            // (sweep keeps the warp's lanes in step for the vote.)
+            Value taking =
+                NVVM::VoteSyncOp::create(b, loc, b.getI32Type(), i32(-1), take,
+                                         NVVM::VoteSyncKind::ballot);
             ifThen(take, [&] {
-              Value digit = arith::IndexCastUIOp::create(
-                  b, loc, b.getIndexType(),
-                  arith::AndIOp::create(
-                      b, loc, arith::ShRUIOp::create(b, loc, key, i32(shift)),
-                      i32(255)));
-              memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
-                                          weight(u, key), bins,
-                                          ValueRange{warp, digit});
+              Value peers =
+                  NVVM::MatchSyncOp::create(b, loc, b.getI32Type(), taking,
+                                            digit, NVVM::MatchSyncKind::any);
+              // The lowest of them: no peer below this lane.
+              Value below = arith::SubIOp::create(
+                  b, loc,
+                  arith::ShLIOp::create(b, loc, i32(1),
+                                        arith::IndexCastUIOp::create(
+                                            b, loc, b.getI32Type(), lane)),
+                  i32(1));
+              Value lowest = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::eq,
+                  arith::AndIOp::create(b, loc, peers, below), i32(0));
+              ifThen(lowest, [&] {
+                add(arith::ExtUIOp::create(
+                    b, loc, b.getI64Type(),
+                    LLVM::CtPopOp::create(b, loc, b.getI32Type(), peers)));
+              });
             });
             return {};
           });
@@ -523,7 +561,8 @@ private:
         useTopK, b.getI32Type(),
         [&] {
           return radixSelect([&](Value, Value) { return i64(1); },
-                             [&](Value) { return topK; }, i32(0));
+                             [&](Value) { return topK; }, i32(0),
+                             /*unitWeights=*/true);
         },
         [&] { return i32(0); });
     Value useTopP = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
@@ -556,28 +595,35 @@ private:
     return blockArgmax([&](Value i) {
       Value u = scaled(i);
       Value kept = uge(keyOf(u), threshold);
-      Value r = mix(arith::AddIOp::create(
-          b, loc, rowKey,
-          arith::MulIOp::create(
-              b, loc, i64(kGolden),
-              arith::AddIOp::create(b, loc, indexToI64(i), i64(1)))));
-      // 23 random bits, centred: in (0, 1) exactly (with 24 the largest
-      // would round to 1.0, an infinite Gumbel draw).
-      Value bits23 = arith::ShRUIOp::create(b, loc, r, i64(41));
-      Value uniform = mulf(
-          addf(arith::UIToFPOp::create(b, loc, b.getF32Type(), bits23),
-               constant(0.5)),
-          constant(1.0 / 8388608.0));
-      Value gumbel = arith::NegFOp::create(
-          b, loc,
-          math::LogOp::create(
-              b, loc,
-              arith::NegFOp::create(b, loc,
-                                    math::LogOp::create(b, loc, uniform))));
-      return arith::SelectOp::create(
-          b, loc, kept, addf(u, gumbel),
-          constant(-std::numeric_limits<double>::infinity()));
+      // The draw only for kept tokens (a few with top-k): the others are
+      // -inf whatever it is.
+      return ifElse(
+          kept, b.getF32Type(), [&] { return perturbed(i, u); },
+          [&] { return constant(-std::numeric_limits<double>::infinity()); });
     });
+  }
+
+  /// u + G for token `i` (index): G = -log(-log(r)), a Gumbel draw from
+  /// the counter-based hash of the row's key and the token.
+  Value perturbed(Value i, Value u) {
+    Value r = mix(arith::AddIOp::create(
+        b, loc, rowKey,
+        arith::MulIOp::create(
+            b, loc, i64(kGolden),
+            arith::AddIOp::create(b, loc, indexToI64(i), i64(1)))));
+    // 23 random bits, centred: in (0, 1) exactly (with 24 the largest
+    // would round to 1.0, an infinite Gumbel draw).
+    Value bits23 = arith::ShRUIOp::create(b, loc, r, i64(41));
+    Value uniform =
+        mulf(addf(arith::UIToFPOp::create(b, loc, b.getF32Type(), bits23),
+                  constant(0.5)),
+             constant(1.0 / 8388608.0));
+    Value gumbel = arith::NegFOp::create(
+        b, loc,
+        math::LogOp::create(b, loc,
+                            arith::NegFOp::create(
+                                b, loc, math::LogOp::create(b, loc, uniform))));
+    return addf(u, gumbel);
   }
 
   int64_t threads, warps, tokensInFlight;

@@ -12,23 +12,39 @@
 // CHECK:      gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[ROWS]], %{{.+}} = %c1{{.*}}) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %c512
 // Per-warp histograms (16 warps x 256 bytes' bins) in shared memory.
 // CHECK-SAME: memref<16x256xi64, #gpu.address_space<workgroup>>
+// CHECK:      %[[LANE:.+]] = arith.remui %{{.+}}, %c32
 // A repetition penalty of 1 takes a copy of the code whose scores are the
 // logits alone (no seen bits). Each sweep of the vocabulary takes 8 tokens
 // a thread an iteration (512 threads x 8), all 8 logits loaded before the
 // first is combined; a token past the vocabulary reads the last one and
-// counts for nothing.
+// counts for nothing. The loops start at the warp's first token, so that
+// its lanes take the same iterations.
 // CHECK:      %[[NOPENALTY:.+]] = arith.cmpf oeq
 // CHECK:      scf.if %[[NOPENALTY]]
-// CHECK:      scf.for %{{.+}} = %{{.+}} to %c100 step %c4096
+// CHECK:      %[[WARPFIRST:.+]] = arith.subi %{{.+}}, %[[LANE]]
+// CHECK:      scf.for %{{.+}} = %[[WARPFIRST]] to %c100 step %c4096
 // CHECK-COUNT-8: memref.load %[[L]]
 // CHECK-NOT:  memref.load %[[SEEN]]
 // CHECK:      scf.yield
-// The radix selects count with shared atomics, the argmax and max reduce
-// with shuffles, the Gumbel noise takes two logs.
-// CHECK:      memref.atomic_rmw addi
+// The argmax and max reduce with shuffles. Top-k's radix select counts: the
+// lanes of a warp that take one byte add their number once (a ballot of
+// the takers, match.any of the byte, the lowest such lane adds the
+// popcount: llvm.intr.ctpop, which the GPU pipeline lowers); top-p's adds each token's weight. The Gumbel noise (two logs)
+// is drawn for kept tokens only.
 // CHECK:      gpu.shuffle  xor
+// CHECK:      %[[TAKERS:.+]] = nvvm.vote.sync  ballot %c-1_i32
+// CHECK:      %[[PEERS:.+]] = nvvm.match.sync  any %[[TAKERS]]
+// CHECK:      arith.andi %[[PEERS]]
+// CHECK:      llvm.intr.ctpop(%[[PEERS]])
+// CHECK:      memref.atomic_rmw addi
+// CHECK:      math.exp
+// CHECK-NOT:  nvvm.vote.sync
+// CHECK:      memref.atomic_rmw addi
 // CHECK:      math.log
 // CHECK:      math.log
+// CHECK:      scf.yield
+// CHECK-NEXT: } else {
+// CHECK-NEXT: arith.constant 0xFF800000 : f32
 // CHECK:      gpu.barrier
 // CHECK:      return
 // T256:       memref<8x256xi64, #gpu.address_space<workgroup>>
