@@ -20,12 +20,14 @@
 //      descending cumulative softmax mass first reaches p (the smallest such
 //      prefix, ties kept). Both thresholds come from an exact radix select
 //      on the order-preserving integer key of u: four byte-wide histogram
-//      passes, per-warp histograms in shared memory; masses are
-//      fixed-point (exp(u - max) * 2^32, integer sums: the same threshold
-//      whatever order the atomics land in);
+//      passes, per-warp histograms in shared memory (top-k's counts added
+//      once per byte value a warp sees: most keys share their top bytes);
+//      masses are fixed-point (exp(u - max) * 2^32, integer sums: the same
+//      threshold whatever order the atomics land in);
 //   4. a Gumbel-max draw over the kept tokens: argmax of u + G, G =
 //      -log(-log(r)) with r from a counter-based hash of (seed, draw,
-//      row, token), which samples softmax(u) restricted to them exactly;
+//      row, token), drawn for kept tokens only, which samples softmax(u)
+//      restricted to them exactly;
 //   5. the token goes to `tokens`, its bit into `seen`, the row's draw
 //      counter advances.
 //
