@@ -318,12 +318,18 @@ private:
 
   /// The index (i32) of the largest `value(i)` over the vocabulary, ties to
   /// the lower index; V when every value is NaN or -inf. Valid in thread 0.
-  Value blockArgmax(function_ref<Value(Value)> value) {
+  /// With `refine`, the compared value is refine(i, value(i)), computed
+  /// after the iteration's loads (a branch in `value` would stand between
+  /// one token's load and the next).
+  Value blockArgmax(function_ref<Value(Value)> value,
+                    function_ref<Value(Value, Value)> refine = nullptr) {
     Value minusInf = constant(-std::numeric_limits<double>::infinity());
     SmallVector<Value> best = sweep(
         {minusInf, i32(io.vocab)}, value,
         [&](Value i, Value v, Value valid,
             ValueRange acc) -> SmallVector<Value> {
+          if (refine)
+            v = refine(i, v);
           Value ii = arith::IndexCastUIOp::create(b, loc, b.getI32Type(), i);
           // Each thread's indices increase: strictly larger wins.
           Value take = arith::AndIOp::create(
@@ -594,15 +600,18 @@ private:
           return radixSelect(weight, goalOf, kKey);
         },
         [&] { return kKey; });
-    return blockArgmax([&](Value i) {
-      Value u = scaled(i);
-      Value kept = uge(keyOf(u), threshold);
-      // The draw only for kept tokens (a few with top-k): the others are
-      // -inf whatever it is.
-      return ifElse(
-          kept, b.getF32Type(), [&] { return perturbed(i, u); },
-          [&] { return constant(-std::numeric_limits<double>::infinity()); });
-    });
+    return blockArgmax(
+        [&](Value i) { return scaled(i); },
+        [&](Value i, Value u) {
+          // The draw only for kept tokens (a few with
+          // top-k): the others are -inf whatever it is.
+          Value kept = uge(keyOf(u), threshold);
+          return ifElse(
+              kept, b.getF32Type(), [&] { return perturbed(i, u); },
+              [&] {
+                return constant(-std::numeric_limits<double>::infinity());
+              });
+        });
   }
 
   /// u + G for token `i` (index): G = -log(-log(r)), a Gumbel draw from

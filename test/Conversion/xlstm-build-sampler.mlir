@@ -23,23 +23,44 @@
 // CHECK:      scf.if %[[NOPENALTY]]
 // CHECK:      %[[WARPFIRST:.+]] = arith.subi %{{.+}}, %[[LANE]]
 // CHECK:      scf.for %{{.+}} = %[[WARPFIRST]] to %c100 step %c4096
-// CHECK-COUNT-8: memref.load %[[L]]
+// CHECK:      arith.select
+// CHECK-NEXT: memref.load %[[L]]
+// CHECK-COUNT-7: memref.load %[[L]]
 // CHECK-NOT:  memref.load %[[SEEN]]
 // CHECK:      scf.yield
 // The argmax and max reduce with shuffles. Top-k's radix select counts: the
 // lanes of a warp that take one byte add their number once (a ballot of
 // the takers, match.any of the byte, the lowest such lane adds the
 // popcount: llvm.intr.ctpop, which the GPU pipeline lowers); top-p's adds each token's weight. The Gumbel noise (two logs)
-// is drawn for kept tokens only.
+// is drawn for kept tokens only, after the iteration's 8 loads (a branch
+// between them would hold each load back until the one before returns).
 // CHECK:      gpu.shuffle  xor
 // CHECK:      %[[TAKERS:.+]] = nvvm.vote.sync  ballot %c-1_i32
-// CHECK:      %[[PEERS:.+]] = nvvm.match.sync  any %[[TAKERS]]
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: %[[PEERS:.+]] = nvvm.match.sync  any %[[TAKERS]]
 // CHECK:      arith.andi %[[PEERS]]
 // CHECK:      llvm.intr.ctpop(%[[PEERS]])
 // CHECK:      memref.atomic_rmw addi
 // CHECK:      math.exp
 // CHECK-NOT:  nvvm.vote.sync
 // CHECK:      memref.atomic_rmw addi
+// CHECK:      scf.for
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK-NOT:  scf.if
+// CHECK:      memref.load %[[L]]
+// CHECK:      scf.if
 // CHECK:      math.log
 // CHECK:      math.log
 // CHECK:      scf.yield

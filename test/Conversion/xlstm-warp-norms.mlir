@@ -285,6 +285,7 @@ func.func @gated_multihead_norm(%x: tensor<?x?x64xf32>, %o: tensor<?x?x64xf32>,
 // FUSE:           gpu.shuffle xor
 // FUSE-NOT:       memref.load %[[SKIP]]
 // FUSE:           math.rsqrt
+// FUSE-NOT:       gpu.launch
 // FUSE:           arith.addf
 // FUSE:         gpu.launch
 // FUSE:         linalg.generic

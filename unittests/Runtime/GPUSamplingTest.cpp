@@ -42,10 +42,20 @@ TEST(GPUSampling, DeviceTokensEqualTheHostSamplerAndMisuseIsAnError) {
                          prompt.begin() + (r + 1) * length);
 
   // With a repetition penalty, and without one (1: the sampler's copy of
-  // its code that reads the logits alone).
-  for (double penalty : {1.3, 1.0}) {
-    SCOPED_TRACE("repetition penalty " + std::to_string(penalty));
-    SamplingOptions options{0.9, 20, 0.95, penalty, 17};
+  // its code that reads the logits alone); top-k 2 is below any test
+  // vocabulary, so its radix select (a warp's counts added at once) runs,
+  // with lanes past the vocabulary where it is not a multiple of 32.
+  struct Case {
+    double penalty;
+    int64_t topK;
+    double topP;
+  };
+  for (Case c : {Case{1.3, 20, 0.95}, Case{1.0, 20, 0.95}, Case{1.0, 2, 1.0},
+                 Case{1.3, 2, 0.9}}) {
+    double penalty = c.penalty;
+    SCOPED_TRACE("repetition penalty " + std::to_string(penalty) + ", top-k " +
+                 std::to_string(c.topK) + ", top-p " + std::to_string(c.topP));
+    SamplingOptions options{0.9, c.topK, c.topP, penalty, 17};
     // The host path: prefill, then decodeStep + a Sampler per row.
     std::vector<std::vector<int64_t>> hostTokens(batch);
     std::vector<int64_t> first(batch);
