@@ -403,11 +403,10 @@ private:
   /// the top, a histogram of the next byte among the keys that share the
   /// bytes chosen so far; thread 0 walks it from the top. `goalOf` turns
   /// the total weight (the first histogram's sum) into the goal.
-  /// `unitWeights`: every weight is 1 (counting), which lets a warp's lanes
-  /// of one digit add their number at once.
+  /// Without `weight` every token weighs 1 (counting), which lets a warp's
+  /// lanes of one digit add their number at once.
   Value radixSelect(function_ref<Value(Value, Value)> weight,
-                    function_ref<Value(Value)> goalOf, Value floorKey,
-                    bool unitWeights = false) {
+                    function_ref<Value(Value)> goalOf, Value floorKey) {
     Value prefix = i32(0);
     Value above = i64(0);
     Value zero64 = i64(0);
@@ -443,7 +442,7 @@ private:
                   ValueRange{warp, arith::IndexCastUIOp::create(
                                        b, loc, b.getIndexType(), digit)});
             };
-            if (!unitWeights) {
+            if (weight) {
               ifThen(take, [&] { add(weight(u, key)); });
               return {};
             }
@@ -568,9 +567,8 @@ private:
     Value kKey = ifElse(
         useTopK, b.getI32Type(),
         [&] {
-          return radixSelect([&](Value, Value) { return i64(1); },
-                             [&](Value) { return topK; }, i32(0),
-                             /*unitWeights=*/true);
+          return radixSelect(/*weight=*/nullptr, [&](Value) { return topK; },
+                             i32(0));
         },
         [&] { return i32(0); });
     Value useTopP = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,

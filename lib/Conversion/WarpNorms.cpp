@@ -176,27 +176,21 @@ public:
     int64_t perThread = k.width / (rowThreads * vec);
     SmallVector<Value> cachedColumns;
     SmallVector<SmallVector<Value>> cached;
-    // With them, the lane's weights and biases: every load of the kernel
-    // issued before its first store (between stores each would wait for
-    // the one before, as far as the compiler knows they may alias: six
-    // round trips a row at width 768 that the row's bytes do not pay for).
-    // So are the fused consumers' operands: each is read at the element
-    // it writes (or its channel), so reading all of them before any store
+    // With them, what the lane's columns read besides the row: every load
+    // of the kernel issued before its first store (between stores each
+    // would wait for the one before, as far as the compiler knows they may
+    // alias: six round trips a row at width 768 that the row's bytes do not
+    // pay for). The fused consumers' operands are each read at the element
+    // they write (or its channel), so reading all of them before any store
     // is right even where the output reuses one's buffer.
-    SmallVector<SmallVector<Value>> cachedWeights, cachedBiases;
-    SmallVector<EpilogueOperands> cachedEpilogue;
+    SmallVector<ColumnOperands> cachedOperands;
     if (registerRows && keepsRowInRegisters(k))
       for (int64_t j = 0; j < perThread; ++j) {
         Value c = mul(add(idx(j * rowThreads), lane), idx(vec));
         cachedColumns.push_back(c);
         cached.push_back(loadVector(k.input, {inputRow, column(c)}, vec));
-        if (k.weight)
-          cachedWeights.push_back(loadVector(k.weight, {column(c)}, vec));
-        if (k.bias)
-          cachedBiases.push_back(loadVector(k.bias, {column(c)}, vec));
-        if (!k.epilogue.empty())
-          cachedEpilogue.push_back(
-              loadEpilogueOperands(k, c, vec, inputRow, column));
+        cachedOperands.push_back(
+            loadColumnOperands(k, c, vec, inputRow, column));
       }
     // Calls `body(c, xs)` for this lane's columns c .. c + vec - 1 of the
     // row (xs their values), carrying `init`.
@@ -279,30 +273,28 @@ public:
       // vector j.)
       size_t j = 0;
       visit({}, [&](Value c, ArrayRef<Value> xs, ValueRange) {
+        ColumnOperands operands =
+            cachedOperands.empty()
+                ? loadColumnOperands(k, c, vec, inputRow, column)
+                : cachedOperands[j];
         SmallVector<Value> ys;
         for (auto [e, x] : llvm::enumerate(xs)) {
-          Value at = column(add(c, idx(e)));
           Value y = mulf(mean ? subf(x, mean) : x, inv);
           // RMS norm: the normalised value in the storage type first, as
           // upstream's rms_norm does.
           if (k.rms)
             y = castFloat(castFloat(y, k.normElt), compute);
           if (k.weight) {
-            Value s = cachedWeights.empty() ? load(k.weight, {at})
-                                            : cachedWeights[j][e];
+            Value s = operands.weights[e];
             if (k.onePlusWeight)
               s = addf(s, constant(1.0));
             y = mulf(y, s);
           }
           if (k.bias)
-            y = addf(y, cachedBiases.empty() ? load(k.bias, {at})
-                                             : cachedBiases[j][e]);
+            y = addf(y, operands.biases[e]);
           ys.push_back(y);
         }
-        applyEpilogue(k, ys,
-                      cachedEpilogue.empty()
-                          ? loadEpilogueOperands(k, c, vec, inputRow, column)
-                          : cachedEpilogue[j]);
+        applyEpilogue(k, ys, operands.epilogue);
         if (vec == 1)
           store(ys[0], k.output, {inputRow, column(c)});
         else
@@ -343,6 +335,29 @@ private:
                              : loadVector(buffer, at, vec);
       }
     }
+    return operands;
+  }
+
+  /// What this lane's columns c .. c + vec - 1 read besides the row: the
+  /// norm's weights and biases (a vector load each, none where the norm
+  /// has none) and the fused consumers' operands.
+  struct ColumnOperands {
+    SmallVector<Value> weights, biases;
+    EpilogueOperands epilogue;
+  };
+  ColumnOperands loadColumnOperands(const NormKernelSpec &k, Value c,
+                                    int64_t vec, Value inputRow,
+                                    function_ref<Value(Value)> column) {
+    auto channels = [&](Value buffer) {
+      return vec == 1 ? SmallVector<Value>{load(buffer, {column(c)})}
+                      : loadVector(buffer, {column(c)}, vec);
+    };
+    ColumnOperands operands;
+    if (k.weight)
+      operands.weights = channels(k.weight);
+    if (k.bias)
+      operands.biases = channels(k.bias);
+    operands.epilogue = loadEpilogueOperands(k, c, vec, inputRow, column);
     return operands;
   }
 
