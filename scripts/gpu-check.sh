@@ -602,17 +602,19 @@ for k in kernels if pattern else []:
         "$logs/bench-${v}_$1-bf16-profile.json" || true
     done
     # (TILES_NCU=1: Nsight Compute's own duration and DRAM bytes of every
-    # kernel of the sLSTM block, free of the profile's event pairs, which
-    # weigh on its 20-90 us kernels; the ten longest printed.)
-    if [ "${TILES_NCU:-0}" = 1 ] &&
-      [ -f "bundles/tiles/$v-slstm_block_768.xlstmb" ]; then
+    # kernel of the sLSTM blocks (TILES_NCU_MODELS, default both widths),
+    # free of the profile's event pairs, which weigh on their 20-90 us
+    # kernels; the ten longest printed.)
+    for model in ${TILES_NCU_MODELS:-slstm_block_768 slstm_block_512}; do
+      [ "${TILES_NCU:-0}" = 1 ] && [ -f "bundles/tiles/$v-$model.xlstmb" ] ||
+        continue
       OUT="$logs" XLSTM_RUN="$out/xlstm-run" bash "$root/scripts/ncu-forward.sh" \
-        "bundles/tiles/$v-slstm_block_768.xlstmb" 16 1024 \
-        >"$logs/ncu-$v-slstm_block_768.txt" 2>&1 || true
-      head -2 "$logs/ncu-$v-slstm_block_768.txt"
-      tail -n +3 "$logs/ncu-$v-slstm_block_768.txt" | grep -v "all profiled" |
+        "bundles/tiles/$v-$model.xlstmb" 16 1024 \
+        >"$logs/ncu-$v-$model.txt" 2>&1 || true
+      head -2 "$logs/ncu-$v-$model.txt"
+      tail -n +3 "$logs/ncu-$v-$model.txt" | grep -v "all profiled" |
         sort -k2 -n -r | head -10
-    fi
+    done
   done
   python3 "$root/scripts/bench-summary.py" "$logs" >"$logs/bench-summary.txt" ||
     true

@@ -766,12 +766,25 @@ public:
   /// Tiles a block where t.tilesPerBlock is 0 (a kernel argument).
   Value tilesPerBlockArgument;
 
+  /// Whether storeThroughShared's copy of rows of `columns`
+  /// `elementBytes`-byte values is dense and swizzled (16-bit rows of whole
+  /// 128-byte lines: a warp's 4-byte pairs of one chunk in 8 consecutive
+  /// rows fall in distinct banks, as an ldmatrix's rows do) rather than
+  /// padded by 8 values (float32 pairs span two chunks, which the XOR keys
+  /// of neighbouring rows would swap onto each other).
+  static bool swizzledCopy(int64_t columns, int64_t elementBytes) {
+    return elementBytes == 2 && columns * elementBytes % 128 == 0;
+  }
+  /// Values a row of that copy takes.
+  static int64_t copyRowStride(int64_t columns, int64_t elementBytes) {
+    return swizzledCopy(columns, elementBytes) ? columns : columns + 8;
+  }
   /// Bytes of shared memory storeThroughShared takes for `outputs` copies
-  /// of BM rows of `columns` `elementBytes`-byte values (rows padded by 8
-  /// values).
+  /// of BM rows of `columns` `elementBytes`-byte values.
   static int64_t sharedEpilogueBytes(const StagedTile &t, int64_t outputs,
                                      int64_t columns, int64_t elementBytes) {
-    return outputs * t.blockM * (columns + 8) * elementBytes;
+    return outputs * t.blockM * copyRowStride(columns, elementBytes) *
+           elementBytes;
   }
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -1149,22 +1162,26 @@ public:
 
   /// The tile's results through shared memory: every warp writes its pairs
   /// (16-bit ones rounded) into a copy of the tile in the pipeline's
-  /// (drained) buffers, rows padded by 8 values so that the 8 rows and 4
-  /// column pairs of a warp's store (a half-warp's, for float32) hit
-  /// different banks; then the block stores whole 16-byte chunks of its
-  /// rows, consecutive threads along a row (a warp writes whole 32-byte
-  /// sectors, a quarter of the store instructions of 4-byte pairs, half of
-  /// 8-byte ones), one bounds check a chunk. A sibling pair's two outputs
-  /// (n tiles 2j and 2j + 1) are two such copies; a gated pair's combined
-  /// values one. Needs N % 8 == 0 and 16-byte aligned rows of `out`.
+  /// (drained) buffers, laid out (swizzledCopy: dense and swizzled, else
+  /// rows padded by 8 values) so that the 8 rows and 4 column pairs of a
+  /// warp's store (a half-warp's, for float32) hit different banks; then the
+  /// block stores whole 16-byte chunks of its rows, consecutive threads along a
+  /// row (a warp writes whole 32-byte sectors, a quarter of the store
+  /// instructions of 4-byte pairs, half of 8-byte ones), one bounds check a
+  /// chunk. A sibling pair's two outputs (n tiles 2j and 2j + 1) are two such
+  /// copies; a gated pair's combined values one. Needs N % 8 == 0 and 16-byte
+  /// aligned rows of `out`.
   void storeThroughShared(ValueRange acc, Value bytes, int64_t offset,
                           Value out, Value m, Value n, Value m0, Value n0,
                           Value wm0, Value wn0, Value g, Value t2, Value tid) {
     bool pair = gated && gated->secondOut, combined = gated && !pair;
     int64_t outputs = pair ? 2 : 1, tilesN = t.tilesN();
     // (A gated or sibling pair's tile: half as many columns of each output.)
-    int64_t columns = gated ? t.blockN / 2 : t.blockN, stride = columns + 8;
+    int64_t columns = gated ? t.blockN / 2 : t.blockN;
     Type elt = cast<MemRefType>(out.getType()).getElementType();
+    int64_t elementBytes = elt.getIntOrFloatBitWidth() / 8;
+    int64_t stride = copyRowStride(columns, elementBytes);
+    bool swizzled = swizzledCopy(columns, elementBytes);
     Attribute workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::AddressSpace::Workgroup);
     // Every warp is done reading the stages (and, where the copy reuses
@@ -1209,6 +1226,9 @@ public:
           // A pair's n tile 2j + p: output p's columns 8 j.. of the warp's.
           Value column = gated ? add(divui(wn0, 2), add(idx(ni / 2 * 8), t2))
                                : add(wn0, add(idx(ni * 8), t2));
+          if (swizzled)
+            column = xlstm::swizzledColumn(b, loc, row, column,
+                                           stride * elementBytes, elementBytes);
           memref::StoreOp::create(
               b, loc, two, pairs,
               ValueRange{idx(pair ? ni % 2 : 0), row, divui(column, 2)});
@@ -1234,8 +1254,14 @@ public:
       OpBuilder::InsertionGuard guard(b);
       auto store = scf::IfOp::create(b, loc, inside, /*else=*/false);
       b.setInsertionPointToStart(store.thenBlock());
-      Value values = memref::LoadOp::create(
-          b, loc, chunksOfRows, ValueRange{output, row, chunkColumn});
+      Value stored = chunkColumn;
+      if (swizzled)
+        stored = divui(xlstm::swizzledChunkColumn(b, loc, row, chunkColumn,
+                                                  stride * elementBytes,
+                                                  elementBytes),
+                       perChunk);
+      Value values = memref::LoadOp::create(b, loc, chunksOfRows,
+                                            ValueRange{output, row, stored});
       auto storeTo = [&](Value target) {
         vector::StoreOp::create(b, loc, values, target,
                                 ValueRange{globalRow, globalColumn},

@@ -1,7 +1,8 @@
 // shared-epilogue (on by default): the pipelined kernel's 16-bit or float32
 // results go through shared memory. After the K loop every copy has landed and a
 // barrier passes; each warp writes its rounded pairs into a copy of the
-// tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
+// tile (16-bit rows of whole 128-byte lines dense and swizzled, chunk c of
+// row r at c ^ (r % 8); else padded by 8 values; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
 // rows, one bounds check a chunk. A sibling pair's outputs are two copies,
 // each stored to its own output; a gated pair's combined values one; an
@@ -49,13 +50,18 @@
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
-// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         %[[TWO:.+]] = arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
-// CHECK:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
+// The copy's rows are dense: chunk c of row r is stored at chunk c ^ (r % 8).
+// CHECK:         %[[KEY:.+]] = arith.andi %[[ROW:.+]], %c7{{[_0-9]*}} : index
+// CHECK-NEXT:    arith.xori %{{.+}}, %[[KEY]] : index
+// CHECK:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %[[ROW]], %{{.+}}] : memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         gpu.barrier
-// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         scf.if
-// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:           %[[READKEY:.+]] = arith.andi %[[READROW:.+]], %c7{{[_0-9]*}} : index
+// CHECK-NEXT:      arith.xori %{{.+}}, %[[READKEY]] : index
+// CHECK:           %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %[[READROW]], %{{.+}}] : memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK-NEXT:      vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<8xbf16>
 // CHECK-NOT:     memref.store %{{.+}} : memref<?x64xbf16
 // CHECK:         gpu.return
@@ -94,17 +100,23 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
-// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x32xvector<2xbf16>, #gpu.address_space<workgroup>>
 // A lane's pair: output column wn0 / 2 + 8 j + t2, the view's column half that.
 // CHECK:         %[[HALFWN:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
 // CHECK-NEXT:    %[[COL:.+]] = arith.addi %[[HALFWN]], %{{.+}} : index
-// CHECK:         %[[PAIRCOL:.+]] = arith.divui %[[COL]], %c2{{[_0-9]*}} : index
+// Swizzled: chunk COL / 8 of the row stored at (COL / 8) ^ (row % 8).
+// CHECK:         %[[COLCHUNK:.+]] = arith.divui %[[COL]], %c8{{[_0-9]*}} : index
+// CHECK:         %[[COLKEY:.+]] = arith.andi %{{.+}}, %c7{{[_0-9]*}} : index
+// CHECK-NEXT:    %[[COLSWZ:.+]] = arith.xori %[[COLCHUNK]], %[[COLKEY]] : index
+// CHECK-NEXT:    %[[COLAT:.+]] = arith.muli %[[COLSWZ]], %c8{{[_0-9]*}} : index
+// CHECK-NEXT:    %[[SWZCOL:.+]] = arith.addi %[[COLAT]], %{{.+}} : index
+// CHECK:         %[[PAIRCOL:.+]] = arith.divui %[[SWZCOL]], %c2{{[_0-9]*}} : index
 // CHECK-NEXT:    memref.store %{{.+}}, %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %[[PAIRCOL]]]
 // CHECK:         memref.store %{{.+}}, %[[PAIRS]][%c1{{[_0-9]*}}, %{{.+}}, %{{.+}}]
 // CHECK:         gpu.barrier
 // Chunk c of 2 x 128 rows x 8: output c / 1024, row (c % 1024) / 8, chunk
 // c % 8 at output column n0 / 2 + 8 (c % 8), within the head's 64.
-// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x8xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         %[[HALFN0:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
 // CHECK:         %[[OUTPUT:.+]] = arith.divui %{{.+}}, %c1024{{[_0-9]*}} : index
 // CHECK:         %[[WITHIN:.+]] = arith.remui %{{.+}}, %c1024{{[_0-9]*}} : index
@@ -116,7 +128,11 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 // CHECK-NEXT:    arith.cmpi ult, %[[GCOL]], %c64 : index
 // CHECK-NEXT:    arith.cmpi ult, %[[GROW]], %arg3 : index
 // CHECK:         scf.if
-// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[CHUNK]]]
+// CHECK:           %[[KEY:.+]] = arith.andi %[[ROW]], %c7{{[_0-9]*}} : index
+// CHECK-NEXT:      %[[SWZ:.+]] = arith.xori %[[CHUNK]], %[[KEY]] : index
+// CHECK-NEXT:      %[[AT:.+]] = arith.muli %[[SWZ]], %c8{{[_0-9]*}} : index
+// CHECK:           %[[STORED:.+]] = arith.divui %[[AT]], %c8{{[_0-9]*}} : index
+// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[STORED]]]
 // CHECK:           arith.cmpi eq, %[[OUTPUT]], %c0{{[_0-9]*}} : index
 // CHECK-NEXT:      scf.if
 // CHECK-NEXT:        vector.store %[[EIGHT]], %[[FIRST]][%[[GROW]], %[[GCOL]]] {alignment = 16 : i64}
@@ -164,12 +180,12 @@ func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, 
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
-// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x32xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         math.exp
 // CHECK:         %[[TWO:.+]] = vector.from_elements %{{.+}}, %{{.+}} : vector<2xbf16>
 // CHECK:         memref.store %[[TWO]], %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %{{.+}}]
 // CHECK:         gpu.barrier
-// CHECK:         memref.view %{{.+}} to memref<1x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         memref.view %{{.+}} to memref<1x128x8xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x96xbf16>, vector<8xbf16>
 // CHECK:         gpu.return
 func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>) -> memref<?x?x96xbf16> {
