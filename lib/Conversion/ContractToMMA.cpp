@@ -1239,8 +1239,22 @@ public:
     int64_t chunks = outputs * t.blockM * chunksPerRow;
     Value width = gated ? gated->columns : n;
     Value column0 = gated ? divui(n0, 2) : n0;
+    // Every chunk of the thread read from the copy first, then stored, each
+    // store under its bounds check: the shared loads are independent of the
+    // stores and of each other, and issue back to back instead of each
+    // behind the branch of the store before it.
+    struct Chunk {
+      Value values, output, globalRow, globalColumn, inside;
+    };
+    SmallVector<Chunk> mine;
     for (int64_t i = 0; i < llvm::divideCeil(chunks, t.threads()); ++i) {
       Value chunk = add(tid, idx(i * t.threads()));
+      Value inRange;
+      if (chunks % t.threads()) {
+        // (Past the copy: read chunk 0, store nothing.)
+        inRange = lt(chunk, idx(chunks));
+        chunk = arith::SelectOp::create(b, loc, inRange, chunk, idx(0));
+      }
       Value output = divui(chunk, t.blockM * chunksPerRow);
       Value within = remui(chunk, t.blockM * chunksPerRow);
       Value row = divui(within, chunksPerRow);
@@ -1249,11 +1263,8 @@ public:
       Value globalRow = add(m0, row), globalColumn = add(column0, column);
       Value inside = arith::AndIOp::create(b, loc, lt(globalRow, m),
                                            lt(globalColumn, width));
-      if (chunks % t.threads())
-        inside = arith::AndIOp::create(b, loc, inside, lt(chunk, idx(chunks)));
-      OpBuilder::InsertionGuard guard(b);
-      auto store = scf::IfOp::create(b, loc, inside, /*else=*/false);
-      b.setInsertionPointToStart(store.thenBlock());
+      if (inRange)
+        inside = arith::AndIOp::create(b, loc, inside, inRange);
       Value stored = chunkColumn;
       if (swizzled)
         stored = divui(xlstm::swizzledChunkColumn(b, loc, row, chunkColumn,
@@ -1262,9 +1273,16 @@ public:
                        perChunk);
       Value values = memref::LoadOp::create(b, loc, chunksOfRows,
                                             ValueRange{output, row, stored});
+      mine.push_back({values, output, globalRow, globalColumn, inside});
+    }
+    for (Chunk &c : mine) {
+      OpBuilder::InsertionGuard guard(b);
+      auto store = scf::IfOp::create(b, loc, c.inside, /*else=*/false);
+      b.setInsertionPointToStart(store.thenBlock());
+      Value values = c.values;
       auto storeTo = [&](Value target) {
         vector::StoreOp::create(b, loc, values, target,
-                                ValueRange{globalRow, globalColumn},
+                                ValueRange{c.globalRow, c.globalColumn},
                                 /*nontemporal=*/false, b.getI64IntegerAttr(16));
       };
       if (addInEpilogue) {
@@ -1274,7 +1292,7 @@ public:
         values = arith::AddFOp::create(
             b, loc,
             vector::LoadOp::create(
-                b, loc, chunkType, out, ValueRange{globalRow, globalColumn},
+                b, loc, chunkType, out, ValueRange{c.globalRow, c.globalColumn},
                 /*nontemporal=*/false, b.getI64IntegerAttr(16)),
             values);
       }
@@ -1283,7 +1301,7 @@ public:
         continue;
       }
       Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          output, idx(0));
+                                          c.output, idx(0));
       auto which = scf::IfOp::create(b, loc, first, /*withElseRegion=*/true);
       b.setInsertionPointToStart(which.thenBlock());
       storeTo(out);

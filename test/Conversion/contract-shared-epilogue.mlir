@@ -58,10 +58,13 @@
 // CHECK:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %[[ROW]], %{{.+}}] : memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         gpu.barrier
 // CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
+// The thread's 8 chunks are read first, then stored, each under its check.
+// CHECK:         %[[READKEY:.+]] = arith.andi %[[READROW:.+]], %c7{{[_0-9]*}} : index
+// CHECK-NEXT:    arith.xori %{{.+}}, %[[READKEY]] : index
+// CHECK:         %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %[[READROW]], %{{.+}}] : memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK-COUNT-7: memref.load %[[CHUNKS]]
+// CHECK-NOT:     scf.if
 // CHECK:         scf.if
-// CHECK:           %[[READKEY:.+]] = arith.andi %[[READROW:.+]], %c7{{[_0-9]*}} : index
-// CHECK-NEXT:      arith.xori %{{.+}}, %[[READKEY]] : index
-// CHECK:           %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %[[READROW]], %{{.+}}] : memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK-NEXT:      vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<8xbf16>
 // CHECK-NOT:     memref.store %{{.+}} : memref<?x64xbf16
 // CHECK:         gpu.return
@@ -127,12 +130,14 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 // CHECK-NEXT:    %[[GCOL:.+]] = arith.addi %[[HALFN0]], %[[COLUMN]] : index
 // CHECK-NEXT:    arith.cmpi ult, %[[GCOL]], %c64 : index
 // CHECK-NEXT:    arith.cmpi ult, %[[GROW]], %arg3 : index
+// CHECK:         %[[KEY:.+]] = arith.andi %[[ROW]], %c7{{[_0-9]*}} : index
+// CHECK-NEXT:    %[[SWZ:.+]] = arith.xori %[[CHUNK]], %[[KEY]] : index
+// CHECK-NEXT:    %[[AT:.+]] = arith.muli %[[SWZ]], %c8{{[_0-9]*}} : index
+// CHECK:         %[[STORED:.+]] = arith.divui %[[AT]], %c8{{[_0-9]*}} : index
+// CHECK-NEXT:    %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[STORED]]]
+// CHECK-COUNT-15: memref.load %[[CHUNKS]]
+// CHECK-NOT:     scf.if
 // CHECK:         scf.if
-// CHECK:           %[[KEY:.+]] = arith.andi %[[ROW]], %c7{{[_0-9]*}} : index
-// CHECK-NEXT:      %[[SWZ:.+]] = arith.xori %[[CHUNK]], %[[KEY]] : index
-// CHECK-NEXT:      %[[AT:.+]] = arith.muli %[[SWZ]], %c8{{[_0-9]*}} : index
-// CHECK:           %[[STORED:.+]] = arith.divui %[[AT]], %c8{{[_0-9]*}} : index
-// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[STORED]]]
 // CHECK:           arith.cmpi eq, %[[OUTPUT]], %c0{{[_0-9]*}} : index
 // CHECK-NEXT:      scf.if
 // CHECK-NEXT:        vector.store %[[EIGHT]], %[[FIRST]][%[[GROW]], %[[GCOL]]] {alignment = 16 : i64}
@@ -266,6 +271,7 @@ func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> me
 // RESIDUAL:         nvvm.cp.async.wait.group 0
 // RESIDUAL:         memref.view %{{.+}} to memref<1x128x68xvector<2xf32>, #gpu.address_space<workgroup>>
 // RESIDUAL:         %[[SUMS:.+]] = memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
+// RESIDUAL:         scf.if
 // RESIDUAL-NEXT:    %[[OLD:.+]] = vector.load %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
 // RESIDUAL-NEXT:    %[[NEW:.+]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
 // RESIDUAL-NEXT:    vector.store %[[NEW]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
@@ -275,6 +281,7 @@ func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> me
 // FROMSTART:       scf.for
 // FROMSTART:       nvvm.cp.async.wait.group 0
 // FROMSTART:       %[[SUMS:.+]] = memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
+// FROMSTART:       scf.if
 // FROMSTART-NEXT:  vector.store %[[SUMS]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
 // FROMSTART:       gpu.return
 func.func @accumulate(%x: memref<?x1024xbf16>, %w: memref<512x1024xbf16>, %y: memref<?x512xf32>) {
