@@ -602,14 +602,15 @@ for k in kernels if pattern else []:
         "$logs/bench-${v}_$1-bf16-profile.json" || true
     done
     # (TILES_NCU=1: Nsight Compute's own duration and DRAM bytes of every
-    # kernel of the sLSTM blocks (TILES_NCU_MODELS, default both widths),
-    # free of the profile's event pairs, which weigh on their 20-90 us
-    # kernels; the ten longest printed.)
+    # kernel of the sLSTM blocks (TILES_NCU_MODELS, default both widths;
+    # TILES_NCU_REGEX: only the kernels it matches), free of the profile's
+    # event pairs, which weigh on their 20-90 us kernels; the ten longest
+    # printed.)
     for model in ${TILES_NCU_MODELS:-slstm_block_768 slstm_block_512}; do
       [ "${TILES_NCU:-0}" = 1 ] && [ -f "bundles/tiles/$v-$model.xlstmb" ] ||
         continue
       OUT="$logs" XLSTM_RUN="$out/xlstm-run" bash "$root/scripts/ncu-forward.sh" \
-        "bundles/tiles/$v-$model.xlstmb" 16 1024 \
+        "bundles/tiles/$v-$model.xlstmb" 16 1024 "${TILES_NCU_REGEX:-.}" \
         >"$logs/ncu-$v-$model.txt" 2>&1 || true
       head -2 "$logs/ncu-$v-$model.txt"
       tail -n +3 "$logs/ncu-$v-$model.txt" | grep -v "all profiled" |
