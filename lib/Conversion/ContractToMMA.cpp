@@ -765,6 +765,9 @@ public:
   bool sharedEpilogue = false;
   /// Tiles a block where t.tilesPerBlock is 0 (a kernel argument).
   Value tilesPerBlockArgument;
+  /// 16-byte chunks of the shared-memory epilogue a thread reads before
+  /// storing them (32 registers).
+  static constexpr size_t kLoadsAhead = 8;
 
   /// Whether storeThroughShared's copy of rows of `columns`
   /// `elementBytes`-byte values is dense and swizzled (16-bit rows of whole
@@ -1239,14 +1242,52 @@ public:
     int64_t chunks = outputs * t.blockM * chunksPerRow;
     Value width = gated ? gated->columns : n;
     Value column0 = gated ? divui(n0, 2) : n0;
-    // Every chunk of the thread read from the copy first, then stored, each
-    // store under its bounds check: the shared loads are independent of the
-    // stores and of each other, and issue back to back instead of each
-    // behind the branch of the store before it.
+    // The thread's chunks read from the copy kLoadsAhead at a time, then
+    // stored, each store under its bounds check: the shared loads are
+    // independent of the stores and of each other, and issue back to back
+    // instead of each behind the branch of the store before it (all of a
+    // float32 tile's at once held 128 registers and spilled).
     struct Chunk {
       Value values, output, globalRow, globalColumn, inside;
     };
     SmallVector<Chunk> mine;
+    auto storeMine = [&] {
+      for (Chunk &c : mine) {
+        OpBuilder::InsertionGuard guard(b);
+        auto store = scf::IfOp::create(b, loc, c.inside, /*else=*/false);
+        b.setInsertionPointToStart(store.thenBlock());
+        Value values = c.values;
+        auto storeTo = [&](Value target) {
+          vector::StoreOp::create(
+              b, loc, values, target, ValueRange{c.globalRow, c.globalColumn},
+              /*nontemporal=*/false, b.getI64IntegerAttr(16));
+        };
+        if (addInEpilogue) {
+          // out += the tile's sums, a chunk at a time (float32 only: the
+          // copy holds the sums unrounded; pairs never accumulate).
+          assert(!gated && "a pair's or gated kernel's output accumulates");
+          values = arith::AddFOp::create(
+              b, loc,
+              vector::LoadOp::create(b, loc, chunkType, out,
+                                     ValueRange{c.globalRow, c.globalColumn},
+                                     /*nontemporal=*/false,
+                                     b.getI64IntegerAttr(16)),
+              values);
+        }
+        if (!pair) {
+          storeTo(out);
+          continue;
+        }
+        Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            c.output, idx(0));
+        auto which = scf::IfOp::create(b, loc, first, /*withElseRegion=*/true);
+        b.setInsertionPointToStart(which.thenBlock());
+        storeTo(out);
+        b.setInsertionPointToStart(which.elseBlock());
+        storeTo(gated->secondOut);
+      }
+      mine.clear();
+    };
     for (int64_t i = 0; i < llvm::divideCeil(chunks, t.threads()); ++i) {
       Value chunk = add(tid, idx(i * t.threads()));
       Value inRange;
@@ -1274,40 +1315,10 @@ public:
       Value values = memref::LoadOp::create(b, loc, chunksOfRows,
                                             ValueRange{output, row, stored});
       mine.push_back({values, output, globalRow, globalColumn, inside});
+      if (mine.size() == kLoadsAhead)
+        storeMine();
     }
-    for (Chunk &c : mine) {
-      OpBuilder::InsertionGuard guard(b);
-      auto store = scf::IfOp::create(b, loc, c.inside, /*else=*/false);
-      b.setInsertionPointToStart(store.thenBlock());
-      Value values = c.values;
-      auto storeTo = [&](Value target) {
-        vector::StoreOp::create(b, loc, values, target,
-                                ValueRange{c.globalRow, c.globalColumn},
-                                /*nontemporal=*/false, b.getI64IntegerAttr(16));
-      };
-      if (addInEpilogue) {
-        // out += the tile's sums, a chunk at a time (float32 only: the
-        // copy holds the sums unrounded; pairs never accumulate).
-        assert(!gated && "a pair's or gated kernel's output accumulates");
-        values = arith::AddFOp::create(
-            b, loc,
-            vector::LoadOp::create(
-                b, loc, chunkType, out, ValueRange{c.globalRow, c.globalColumn},
-                /*nontemporal=*/false, b.getI64IntegerAttr(16)),
-            values);
-      }
-      if (!pair) {
-        storeTo(out);
-        continue;
-      }
-      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          c.output, idx(0));
-      auto which = scf::IfOp::create(b, loc, first, /*withElseRegion=*/true);
-      b.setInsertionPointToStart(which.thenBlock());
-      storeTo(out);
-      b.setInsertionPointToStart(which.elseBlock());
-      storeTo(gated->secondOut);
-    }
+    storeMine();
   }
 
   /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
