@@ -478,6 +478,8 @@ run)
     ./xlstm-run "$1" "${flags[@]}" --profile \
       --bench-json "$logs/bench-$3-$2-profile.json" >/dev/null || status=1
   }
+  # (XLSTM_RUN_BENCH=0: the checks only, for a short device call.)
+  if [ "${XLSTM_RUN_BENCH:-1}" = 0 ]; then exit $status; fi
   for dtype in f32 bf16; do
     bench "bundles/stack_readme.$dtype.xlstmb" "$dtype" readme_stack 4 256 3 20
   done
