@@ -765,30 +765,35 @@ public:
   bool sharedEpilogue = false;
   /// Tiles a block where t.tilesPerBlock is 0 (a kernel argument).
   Value tilesPerBlockArgument;
-  /// 16-byte chunks of the shared-memory epilogue a thread reads before
-  /// storing them (32 registers).
-  static constexpr size_t kLoadsAhead = 8;
 
-  /// Whether storeThroughShared's copy of rows of `columns`
+  /// With `swizzle`, whether storeThroughShared's copy of rows of `columns`
   /// `elementBytes`-byte values is dense and swizzled (16-bit rows of whole
   /// 128-byte lines: a warp's 4-byte pairs of one chunk in 8 consecutive
   /// rows fall in distinct banks, as an ldmatrix's rows do) rather than
   /// padded by 8 values (float32 pairs span two chunks, which the XOR keys
   /// of neighbouring rows would swap onto each other).
-  static bool swizzledCopy(int64_t columns, int64_t elementBytes) {
-    return elementBytes == 2 && columns * elementBytes % 128 == 0;
+  static bool swizzledCopy(bool swizzle, int64_t columns,
+                           int64_t elementBytes) {
+    return swizzle && elementBytes == 2 && columns * elementBytes % 128 == 0;
   }
   /// Values a row of that copy takes.
-  static int64_t copyRowStride(int64_t columns, int64_t elementBytes) {
-    return swizzledCopy(columns, elementBytes) ? columns : columns + 8;
+  static int64_t copyRowStride(bool swizzle, int64_t columns,
+                               int64_t elementBytes) {
+    return swizzledCopy(swizzle, columns, elementBytes) ? columns : columns + 8;
   }
   /// Bytes of shared memory storeThroughShared takes for `outputs` copies
   /// of BM rows of `columns` `elementBytes`-byte values.
-  static int64_t sharedEpilogueBytes(const StagedTile &t, int64_t outputs,
-                                     int64_t columns, int64_t elementBytes) {
-    return outputs * t.blockM * copyRowStride(columns, elementBytes) *
+  static int64_t sharedEpilogueBytes(const StagedTile &t, bool swizzle,
+                                     int64_t outputs, int64_t columns,
+                                     int64_t elementBytes) {
+    return outputs * t.blockM * copyRowStride(swizzle, columns, elementBytes) *
            elementBytes;
   }
+  /// The copy swizzled where it may be (swizzledCopy).
+  bool swizzleCopy = false;
+  /// 16-byte chunks of the copy a thread reads before storing them (1: each
+  /// read inside its store's bounds check).
+  int64_t loadsAhead = 1;
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -1183,8 +1188,8 @@ public:
     int64_t columns = gated ? t.blockN / 2 : t.blockN;
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     int64_t elementBytes = elt.getIntOrFloatBitWidth() / 8;
-    int64_t stride = copyRowStride(columns, elementBytes);
-    bool swizzled = swizzledCopy(columns, elementBytes);
+    int64_t stride = copyRowStride(swizzleCopy, columns, elementBytes);
+    bool swizzled = swizzledCopy(swizzleCopy, columns, elementBytes);
     Attribute workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::AddressSpace::Workgroup);
     // Every warp is done reading the stages (and, where the copy reuses
@@ -1242,13 +1247,20 @@ public:
     int64_t chunks = outputs * t.blockM * chunksPerRow;
     Value width = gated ? gated->columns : n;
     Value column0 = gated ? divui(n0, 2) : n0;
-    // The thread's chunks read from the copy kLoadsAhead at a time, then
+    // The thread's chunks read from the copy `loadsAhead` at a time, then
     // stored, each store under its bounds check: the shared loads are
     // independent of the stores and of each other, and issue back to back
     // instead of each behind the branch of the store before it (all of a
-    // float32 tile's at once held 128 registers and spilled).
+    // float32 tile's at once held 128 registers and spilled). With one, the
+    // read stays inside the check.
     struct Chunk {
       Value values, output, globalRow, globalColumn, inside;
+      /// (loadsAhead 1: where to read inside the check.)
+      Value row, stored;
+    };
+    auto read = [&](Value row, Value stored, Value output) -> Value {
+      return memref::LoadOp::create(b, loc, chunksOfRows,
+                                    ValueRange{output, row, stored});
     };
     SmallVector<Chunk> mine;
     auto storeMine = [&] {
@@ -1256,7 +1268,7 @@ public:
         OpBuilder::InsertionGuard guard(b);
         auto store = scf::IfOp::create(b, loc, c.inside, /*else=*/false);
         b.setInsertionPointToStart(store.thenBlock());
-        Value values = c.values;
+        Value values = c.values ? c.values : read(c.row, c.stored, c.output);
         auto storeTo = [&](Value target) {
           vector::StoreOp::create(
               b, loc, values, target, ValueRange{c.globalRow, c.globalColumn},
@@ -1292,9 +1304,11 @@ public:
       Value chunk = add(tid, idx(i * t.threads()));
       Value inRange;
       if (chunks % t.threads()) {
-        // (Past the copy: read chunk 0, store nothing.)
+        // (Past the copy: store nothing, and where read ahead of the check,
+        // read chunk 0.)
         inRange = lt(chunk, idx(chunks));
-        chunk = arith::SelectOp::create(b, loc, inRange, chunk, idx(0));
+        if (loadsAhead > 1)
+          chunk = arith::SelectOp::create(b, loc, inRange, chunk, idx(0));
       }
       Value output = divui(chunk, t.blockM * chunksPerRow);
       Value within = remui(chunk, t.blockM * chunksPerRow);
@@ -1312,10 +1326,10 @@ public:
                                                   stride * elementBytes,
                                                   elementBytes),
                        perChunk);
-      Value values = memref::LoadOp::create(b, loc, chunksOfRows,
-                                            ValueRange{output, row, stored});
-      mine.push_back({values, output, globalRow, globalColumn, inside});
-      if (mine.size() == kLoadsAhead)
+      Value values = loadsAhead > 1 ? read(row, stored, output) : Value();
+      mine.push_back(
+          {values, output, globalRow, globalColumn, inside, row, stored});
+      if (static_cast<int64_t>(mine.size()) >= loadsAhead)
         storeMine();
     }
     storeMine();
@@ -3300,7 +3314,8 @@ struct XLSTMContractToMMAPass
     int64_t stageBytes =
         cfg.sharedBytes(elt.getIntOrFloatBitWidth(), numStages);
     int64_t copyBytes = StagedMMAKernelBuilder::sharedEpilogueBytes(
-        cfg, outputs, gated ? cfg.blockN / 2 : cfg.blockN,
+        cfg, sharedEpilogueSwizzle, outputs,
+        gated ? cfg.blockN / 2 : cfg.blockN,
         outElt.getIntOrFloatBitWidth() / 8);
     auto sharedApplies = [&](bool severalTiles) {
       return sharedEpilogue && !split &&
@@ -3419,6 +3434,8 @@ struct XLSTMContractToMMAPass
               /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores);
           builder.wholeTileStores = wholeTiles;
           builder.sharedEpilogue = throughShared;
+          builder.swizzleCopy = sharedEpilogueSwizzle;
+          builder.loadsAhead = sharedEpilogueLoadsAhead;
           if (tile.tilesPerBlock == 0)
             builder.tilesPerBlockArgument = kernel.args[perBlockArgument];
           builder.build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
@@ -3462,6 +3479,11 @@ struct XLSTMContractToMMAPass
           "xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, "
           "resident-weight-stages 2 to 8, resident-weight-blocks at least 1 "
           "and resident-weight-warps 4, 8 or 16");
+      return signalPassFailure();
+    }
+    if (sharedEpilogueLoadsAhead < 1 || sharedEpilogueLoadsAhead > 16) {
+      getOperation()->emitError("xlstm-contract-to-mma: "
+                                "shared-epilogue-loads-ahead must be 1 to 16");
       return signalPassFailure();
     }
     if (shortKTilesPerBlock < 0 || shortKTilesPerBlock > 64 ||

@@ -353,6 +353,18 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "epilogue too"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().sharedEpilogueResiduals)};
+  Option<bool> mmaSharedEpilogueSwizzle{
+      *this, "mma-shared-epilogue-swizzle",
+      llvm::cl::desc("xlstm-contract-to-mma shared-epilogue-swizzle: the "
+                     "shared epilogue's 16-bit copy dense and swizzled"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().sharedEpilogueSwizzle)};
+  Option<int64_t> mmaSharedEpilogueLoadsAhead{
+      *this, "mma-shared-epilogue-loads-ahead",
+      llvm::cl::desc("xlstm-contract-to-mma shared-epilogue-loads-ahead: "
+                     "chunks of the copy a thread reads before storing them"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().sharedEpilogueLoadsAhead)};
   Option<bool> mmaResidentWeights{
       *this, "mma-resident-weights",
       llvm::cl::desc("xlstm-contract-to-mma resident-weights: headwise "
@@ -739,6 +751,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.wholeTileStores = o.mmaWholeTileStores;
         options.mma.sharedEpilogue = o.mmaSharedEpilogue;
         options.mma.sharedEpilogueResiduals = o.mmaSharedEpilogueResiduals;
+        options.mma.sharedEpilogueSwizzle = o.mmaSharedEpilogueSwizzle;
+        options.mma.sharedEpilogueLoadsAhead = o.mmaSharedEpilogueLoadsAhead;
         options.mma.residentWeights = o.mmaResidentWeights;
         options.mma.residentWeightRows = o.mmaResidentWeightRows;
         options.mma.residentWeightStages = o.mmaResidentWeightStages;

@@ -57,13 +57,13 @@
 // wait for every copy precedes them.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k=" | FileCheck %s --check-prefix=MULTISHARED
 // MULTISHARED-LABEL: func @gate_blocks
-// MULTISHARED:       %[[BYTES:.+]] = arith.constant 98304 : i32
+// MULTISHARED:       %[[BYTES:.+]] = arith.constant 100352 : i32
 // MULTISHARED:       gpu.launch_func @projection_mma_staged::@projection_mma_staged {{.*}} dynamic_shared_memory_size %[[BYTES]]
 // MULTISHARED:       gpu.func @projection_mma_staged(
 // MULTISHARED-NOT:   nvvm.cp.async.wait.group 0
-// MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
+// MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
 // MULTISHARED-NOT:   nvvm.cp.async.wait.group 0
-// MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
+// MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
 // MULTISHARED:       gpu.return
 // With short-k-tiles-per-block=0 the host counts the tiles a block at run
 // time, max(ceil(tiles of all 4 heads / short-k-blocks), 1), and passes the

@@ -1,8 +1,7 @@
 // shared-epilogue (on by default): the pipelined kernel's 16-bit or float32
 // results go through shared memory. After the K loop every copy has landed and a
 // barrier passes; each warp writes its rounded pairs into a copy of the
-// tile (16-bit rows of whole 128-byte lines dense and swizzled, chunk c of
-// row r at c ^ (r % 8); else padded by 8 values; written as 4-byte pairs); a
+// tile (rows padded by 8 values, 16 bytes; written as 4-byte pairs); a
 // second barrier; then the block stores whole 16-byte chunks of the tile's
 // rows, one bounds check a chunk. A sibling pair's outputs are two copies,
 // each stored to its own output; a gated pair's combined values one; an
@@ -14,6 +13,15 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=RESIDUAL
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-residuals=1 accumulate-in-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=FROMSTART
+// shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8: 16-bit rows of
+// whole 128-byte lines dense, chunk c of row r stored at c ^ (r % 8); a
+// thread reads 8 chunks of the copy, then stores them, each under its check
+// (float32 copies stay padded).
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=SWZ
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=SWZRESIDUAL
+// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-loads-ahead=0" 2>&1 | FileCheck %s --check-prefix=BADAHEAD
+// BADAHEAD: shared-epilogue-loads-ahead must be 1 to 16
 // In PTX, with no diagnostics on the way (the copy's views are memrefs of
 // vectors, which lower with the workgroup address space): 4-byte shared
 // stores, 16-byte shared loads and 16-byte global stores.
@@ -50,24 +58,35 @@
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
-// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         %[[TWO:.+]] = arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
-// The copy's rows are dense: chunk c of row r is stored at chunk c ^ (r % 8).
-// CHECK:         %[[KEY:.+]] = arith.andi %[[ROW:.+]], %c7{{[_0-9]*}} : index
-// CHECK-NEXT:    arith.xori %{{.+}}, %[[KEY]] : index
-// CHECK:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %[[ROW]], %{{.+}}] : memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<1x128x68xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         gpu.barrier
-// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
-// The thread's chunks are read 8 at a time, then stored, each under its check.
-// CHECK:         %[[READKEY:.+]] = arith.andi %[[READROW:.+]], %c7{{[_0-9]*}} : index
-// CHECK-NEXT:    arith.xori %{{.+}}, %[[READKEY]] : index
-// CHECK:         %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %[[READROW]], %{{.+}}] : memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
-// CHECK-COUNT-7: memref.load %[[CHUNKS]]
-// CHECK-NOT:     scf.if
+// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         scf.if
+// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %{{.+}}, %{{.+}}] : memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK-NEXT:      vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<8xbf16>
 // CHECK-NOT:     memref.store %{{.+}} : memref<?x64xbf16
 // CHECK:         gpu.return
+// SWZ-LABEL: gpu.func @projection_mma_staged(
+// SWZ:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
+// SWZ:         %[[TWO:.+]] = arith.truncf %{{.+}} : vector<2xf32> to vector<2xbf16>
+// SWZ:         %[[KEY:.+]] = arith.andi %[[ROW:.+]], %c7{{[_0-9]*}} : index
+// SWZ-NEXT:    arith.xori %{{.+}}, %[[KEY]] : index
+// SWZ:         memref.store %[[TWO]], %[[PAIRS]][%{{.+}}, %[[ROW]], %{{.+}}] : memref<1x128x64xvector<2xbf16>, #gpu.address_space<workgroup>>
+// SWZ:         gpu.barrier
+// SWZ:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
+// 8 warps: 8 chunks a thread, all read, then all stored.
+// SWZ:         %[[READKEY:.+]] = arith.andi %[[READROW:.+]], %c7{{[_0-9]*}} : index
+// SWZ-NEXT:    arith.xori %{{.+}}, %[[READKEY]] : index
+// SWZ:         %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%{{.+}}, %[[READROW]], %{{.+}}] : memref<1x128x16xvector<8xbf16>, #gpu.address_space<workgroup>>
+// SWZ-COUNT-7: memref.load %[[CHUNKS]]
+// SWZ-NOT:     scf.if
+// SWZ:         scf.if
+// SWZ-NEXT:      vector.store %[[EIGHT]], %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xbf16, strided<[256, 1], offset: ?>>, vector<8xbf16>
+// SWZ-COUNT-7: vector.store
+// SWZ-NOT:     memref.load %[[CHUNKS]]
+// SWZ:         gpu.return
 // OFF-LABEL: gpu.func @projection_mma_staged(
 // OFF-NOT:     vector<8xbf16>
 // OFF:         gpu.return
@@ -103,23 +122,17 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
-// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x32xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
 // A lane's pair: output column wn0 / 2 + 8 j + t2, the view's column half that.
 // CHECK:         %[[HALFWN:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
 // CHECK-NEXT:    %[[COL:.+]] = arith.addi %[[HALFWN]], %{{.+}} : index
-// Swizzled: chunk COL / 8 of the row stored at (COL / 8) ^ (row % 8).
-// CHECK:         %[[COLCHUNK:.+]] = arith.divui %[[COL]], %c8{{[_0-9]*}} : index
-// CHECK:         %[[COLKEY:.+]] = arith.andi %{{.+}}, %c7{{[_0-9]*}} : index
-// CHECK-NEXT:    %[[COLSWZ:.+]] = arith.xori %[[COLCHUNK]], %[[COLKEY]] : index
-// CHECK-NEXT:    %[[COLAT:.+]] = arith.muli %[[COLSWZ]], %c8{{[_0-9]*}} : index
-// CHECK-NEXT:    %[[SWZCOL:.+]] = arith.addi %[[COLAT]], %{{.+}} : index
-// CHECK:         %[[PAIRCOL:.+]] = arith.divui %[[SWZCOL]], %c2{{[_0-9]*}} : index
+// CHECK:         %[[PAIRCOL:.+]] = arith.divui %[[COL]], %c2{{[_0-9]*}} : index
 // CHECK-NEXT:    memref.store %{{.+}}, %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %[[PAIRCOL]]]
 // CHECK:         memref.store %{{.+}}, %[[PAIRS]][%c1{{[_0-9]*}}, %{{.+}}, %{{.+}}]
 // CHECK:         gpu.barrier
 // Chunk c of 2 x 128 rows x 8: output c / 1024, row (c % 1024) / 8, chunk
 // c % 8 at output column n0 / 2 + 8 (c % 8), within the head's 64.
-// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x8xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         %[[HALFN0:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
 // CHECK:         %[[OUTPUT:.+]] = arith.divui %{{.+}}, %c1024{{[_0-9]*}} : index
 // CHECK:         %[[WITHIN:.+]] = arith.remui %{{.+}}, %c1024{{[_0-9]*}} : index
@@ -130,20 +143,46 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 // CHECK-NEXT:    %[[GCOL:.+]] = arith.addi %[[HALFN0]], %[[COLUMN]] : index
 // CHECK-NEXT:    arith.cmpi ult, %[[GCOL]], %c64 : index
 // CHECK-NEXT:    arith.cmpi ult, %[[GROW]], %arg3 : index
-// CHECK:         %[[KEY:.+]] = arith.andi %[[ROW]], %c7{{[_0-9]*}} : index
-// CHECK-NEXT:    %[[SWZ:.+]] = arith.xori %[[CHUNK]], %[[KEY]] : index
-// CHECK-NEXT:    %[[AT:.+]] = arith.muli %[[SWZ]], %c8{{[_0-9]*}} : index
-// CHECK:         %[[STORED:.+]] = arith.divui %[[AT]], %c8{{[_0-9]*}} : index
-// CHECK-NEXT:    %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[STORED]]]
-// CHECK-COUNT-7: memref.load %[[CHUNKS]]
-// CHECK-NOT:     scf.if
 // CHECK:         scf.if
+// CHECK-NEXT:      %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[CHUNK]]]
 // CHECK:           arith.cmpi eq, %[[OUTPUT]], %c0{{[_0-9]*}} : index
 // CHECK-NEXT:      scf.if
 // CHECK-NEXT:        vector.store %[[EIGHT]], %[[FIRST]][%[[GROW]], %[[GCOL]]] {alignment = 16 : i64}
 // CHECK-NEXT:      } else {
 // CHECK-NEXT:        vector.store %[[EIGHT]], %[[SECOND]][%[[GROW]], %[[GCOL]]] {alignment = 16 : i64}
 // CHECK:         gpu.return
+// SWZ-LABEL: gpu.func @projection_mma_pair(
+// SWZ:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x32xvector<2xbf16>, #gpu.address_space<workgroup>>
+// SWZ:         %[[HALFWN:.+]] = arith.divui %{{.+}}, %c2{{[_0-9]*}} : index
+// SWZ-NEXT:    %[[COL:.+]] = arith.addi %[[HALFWN]], %{{.+}} : index
+// Swizzled: chunk COL / 8 of the row stored at (COL / 8) ^ (row % 8).
+// SWZ:         %[[COLCHUNK:.+]] = arith.divui %[[COL]], %c8{{[_0-9]*}} : index
+// SWZ:         %[[COLKEY:.+]] = arith.andi %{{.+}}, %c7{{[_0-9]*}} : index
+// SWZ-NEXT:    %[[COLSWZ:.+]] = arith.xori %[[COLCHUNK]], %[[COLKEY]] : index
+// SWZ-NEXT:    %[[COLAT:.+]] = arith.muli %[[COLSWZ]], %c8{{[_0-9]*}} : index
+// SWZ-NEXT:    %[[SWZCOL:.+]] = arith.addi %[[COLAT]], %{{.+}} : index
+// SWZ:         %[[PAIRCOL:.+]] = arith.divui %[[SWZCOL]], %c2{{[_0-9]*}} : index
+// SWZ-NEXT:    memref.store %{{.+}}, %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %[[PAIRCOL]]]
+// SWZ:         gpu.barrier
+// SWZ:         %[[CHUNKS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x128x8xvector<8xbf16>, #gpu.address_space<workgroup>>
+// SWZ:         %[[OUTPUT:.+]] = arith.divui %{{.+}}, %c1024{{[_0-9]*}} : index
+// SWZ:         %[[WITHIN:.+]] = arith.remui %{{.+}}, %c1024{{[_0-9]*}} : index
+// SWZ:         %[[ROW:.+]] = arith.divui %[[WITHIN]], %c8{{[_0-9]*}} : index
+// SWZ:         %[[CHUNK:.+]] = arith.remui %[[WITHIN]], %c8{{[_0-9]*}} : index
+// SWZ:         %[[KEY:.+]] = arith.andi %[[ROW]], %c7{{[_0-9]*}} : index
+// SWZ-NEXT:    %[[SWZ:.+]] = arith.xori %[[CHUNK]], %[[KEY]] : index
+// SWZ-NEXT:    %[[AT:.+]] = arith.muli %[[SWZ]], %c8{{[_0-9]*}} : index
+// SWZ:         %[[STORED:.+]] = arith.divui %[[AT]], %c8{{[_0-9]*}} : index
+// SWZ-NEXT:    %[[EIGHT:.+]] = memref.load %[[CHUNKS]][%[[OUTPUT]], %[[ROW]], %[[STORED]]]
+// 4 warps: 16 chunks a thread, read and stored 8 at a time.
+// SWZ-COUNT-7: memref.load %[[CHUNKS]]
+// SWZ-NOT:     scf.if
+// SWZ:         scf.if
+// SWZ:           arith.cmpi eq, %[[OUTPUT]], %c0{{[_0-9]*}} : index
+// SWZ-NEXT:      scf.if
+// SWZ-NEXT:        vector.store %[[EIGHT]]
+// SWZ:         memref.load %[[CHUNKS]]
+// SWZ:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xbf16>, memref<?x?x2x64xbf16>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -185,12 +224,12 @@ func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, 
 // CHECK:         nvvm.mma.sync
 // CHECK:         nvvm.cp.async.wait.group 0
 // CHECK-NEXT:    gpu.barrier
-// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x32xvector<2xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         %[[PAIRS:.+]] = memref.view %{{.+}}[%{{.+}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x36xvector<2xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         math.exp
 // CHECK:         %[[TWO:.+]] = vector.from_elements %{{.+}}, %{{.+}} : vector<2xbf16>
 // CHECK:         memref.store %[[TWO]], %[[PAIRS]][%c0{{[_0-9]*}}, %{{.+}}, %{{.+}}]
 // CHECK:         gpu.barrier
-// CHECK:         memref.view %{{.+}} to memref<1x128x8xvector<8xbf16>, #gpu.address_space<workgroup>>
+// CHECK:         memref.view %{{.+}} to memref<1x128x9xvector<8xbf16>, #gpu.address_space<workgroup>>
 // CHECK:         vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x96xbf16>, vector<8xbf16>
 // CHECK:         gpu.return
 func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>) -> memref<?x?x96xbf16> {
@@ -271,17 +310,21 @@ func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> me
 // RESIDUAL:         nvvm.cp.async.wait.group 0
 // RESIDUAL:         memref.view %{{.+}} to memref<1x128x68xvector<2xf32>, #gpu.address_space<workgroup>>
 // RESIDUAL:         %[[SUMS:.+]] = memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
-// RESIDUAL:         scf.if
 // RESIDUAL-NEXT:    %[[OLD:.+]] = vector.load %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
 // RESIDUAL-NEXT:    %[[NEW:.+]] = arith.addf %[[OLD]], %[[SUMS]] : vector<4xf32>
 // RESIDUAL-NEXT:    vector.store %[[NEW]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
 // RESIDUAL:         gpu.return
+// SWZRESIDUAL-LABEL: gpu.func @projection_mma_staged(%arg0: memref<?x1024xbf16>, %arg1: memref<512x1024xbf16>
+// SWZRESIDUAL:         memref.view %{{.+}} to memref<1x128x68xvector<2xf32>, #gpu.address_space<workgroup>>
+// SWZRESIDUAL-COUNT-8: memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
+// SWZRESIDUAL-NEXT:    scf.if
+// SWZRESIDUAL-NEXT:    vector.load %arg2
+// SWZRESIDUAL:         gpu.return
 // FROMSTART-LABEL: gpu.func @projection_mma_staged(%arg0: memref<?x1024xbf16>, %arg1: memref<512x1024xbf16>
 // FROMSTART:       memref.load %arg2
 // FROMSTART:       scf.for
 // FROMSTART:       nvvm.cp.async.wait.group 0
 // FROMSTART:       %[[SUMS:.+]] = memref.load %{{.+}} : memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
-// FROMSTART:       scf.if
 // FROMSTART-NEXT:  vector.store %[[SUMS]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x512xf32>, vector<4xf32>
 // FROMSTART:       gpu.return
 func.func @accumulate(%x: memref<?x1024xbf16>, %w: memref<512x1024xbf16>, %y: memref<?x512xf32>) {

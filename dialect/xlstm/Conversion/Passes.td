@@ -357,6 +357,20 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "already hold out), instead of the whole-tile or guarded stores "
            "(measured slower on an H100: 7B block 9.10 -> 9.14 ms, 24 mLSTM "
            "blocks 45.7 -> 46.2 ms)">,
+    Option<"sharedEpilogueSwizzle", "shared-epilogue-swizzle", "bool",
+           /*default=*/"false",
+           "With shared-epilogue, a copy of 16-bit rows of whole 128-byte "
+           "lines is dense with its 16-byte chunks XOR-swizzled (chunk c of "
+           "row r at c ^ (r % 8)) instead of padded by 8 values: as free of "
+           "bank conflicts in 6 % less shared memory, which lets 5 stages "
+           "of 128x128x32 and the copy fit two blocks an SM (not yet run on "
+           "a GPU)">,
+    Option<"sharedEpilogueLoadsAhead", "shared-epilogue-loads-ahead",
+           "int64_t", /*default=*/"1",
+           "With shared-epilogue, the 16-byte chunks of the copy a thread "
+           "reads before storing them (1 to 16): 1 reads each in its store's "
+           "bounds check; more issue the shared loads back to back, each "
+           "store still checked (8: 32 registers; not yet run on a GPU)">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
