@@ -362,15 +362,16 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "With shared-epilogue, a copy of 16-bit rows of whole 128-byte "
            "lines is dense with its 16-byte chunks XOR-swizzled (chunk c of "
            "row r at c ^ (r % 8)) instead of padded by 8 values: as free of "
-           "bank conflicts in 6 % less shared memory, which lets 5 stages "
-           "of 128x128x32 and the copy fit two blocks an SM (not yet run on "
-           "a GPU)">,
+           "bank conflicts in 5 % less shared memory, which lets 5 stages "
+           "of 128x128x32 and the copy fit two blocks an SM (H200, sLSTM "
+           "gate heads: neutral; with 5 stages 5-11 % slower)">,
     Option<"sharedEpilogueLoadsAhead", "shared-epilogue-loads-ahead",
            "int64_t", /*default=*/"1",
            "With shared-epilogue, the 16-byte chunks of the copy a thread "
            "reads before storing them (1 to 16): 1 reads each in its store's "
            "bounds check; more issue the shared loads back to back, each "
-           "store still checked (8: 32 registers; not yet run on a GPU)">,
+           "store still checked (8: 32 registers; H200, sLSTM gate heads: "
+           "neutral)">,
     Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
