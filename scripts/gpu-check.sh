@@ -32,7 +32,9 @@
 #                                  tiles`) forward ms of every variant, one
 #                                  line each, and its slowest kernels
 #                                  (TILES_NCU=1: also Nsight Compute's
-#                                  per-kernel table of the sLSTM block); e.g.
+#                                  per-kernel table of the sLSTM blocks,
+#                                  TILES_NCU_MODELS / TILES_NCU_REGEX narrow
+#                                  it); e.g.
 #                                  split K for 17-128 rows (with TILES_SHORT_ROWS=1): prepare tiles
 #                                  "tf32=1" "tf32=1 mma-split-k-blocks=132"
 #   scripts/gpu-check.sh run       (on the GPU machine, with gpu-out/ carried)
@@ -42,7 +44,8 @@
 #                                  tolerances), upstream's own bf16 error per
 #                                  case (when `prepare` ran with
 #                                  XLSTM_UPSTREAM_CLONE=a clone of NX-AI/xlstm),
-#                                  then the benchmarks; logs in
+#                                  then the benchmarks (XLSTM_RUN_BENCH=0:
+#                                  none); logs in
 #                                  gpu-logs.tar.gz in $OUT (or ./)
 # With the device tool: run `prepare`, then
 #   run(command="bash scripts/gpu-check.sh run", carry=["gpu-out"]).

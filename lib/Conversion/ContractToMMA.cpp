@@ -1189,6 +1189,7 @@ public:
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     int64_t elementBytes = elt.getIntOrFloatBitWidth() / 8;
     int64_t stride = copyRowStride(swizzleCopy, columns, elementBytes);
+    int64_t rowBytes = stride * elementBytes;
     bool swizzled = swizzledCopy(swizzleCopy, columns, elementBytes);
     Attribute workgroup = gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::AddressSpace::Workgroup);
@@ -1235,8 +1236,8 @@ public:
           Value column = gated ? add(divui(wn0, 2), add(idx(ni / 2 * 8), t2))
                                : add(wn0, add(idx(ni * 8), t2));
           if (swizzled)
-            column = xlstm::swizzledColumn(b, loc, row, column,
-                                           stride * elementBytes, elementBytes);
+            column = xlstm::swizzledColumn(b, loc, row, column, rowBytes,
+                                           elementBytes);
           memref::StoreOp::create(
               b, loc, two, pairs,
               ValueRange{idx(pair ? ni % 2 : 0), row, divui(column, 2)});
@@ -1258,7 +1259,7 @@ public:
       /// (loadsAhead 1: where to read inside the check.)
       Value row, stored;
     };
-    auto read = [&](Value row, Value stored, Value output) -> Value {
+    auto read = [&](Value output, Value row, Value stored) -> Value {
       return memref::LoadOp::create(b, loc, chunksOfRows,
                                     ValueRange{output, row, stored});
     };
@@ -1268,7 +1269,7 @@ public:
         OpBuilder::InsertionGuard guard(b);
         auto store = scf::IfOp::create(b, loc, c.inside, /*else=*/false);
         b.setInsertionPointToStart(store.thenBlock());
-        Value values = c.values ? c.values : read(c.row, c.stored, c.output);
+        Value values = c.values ? c.values : read(c.output, c.row, c.stored);
         auto storeTo = [&](Value target) {
           vector::StoreOp::create(
               b, loc, values, target, ValueRange{c.globalRow, c.globalColumn},
@@ -1323,10 +1324,9 @@ public:
       Value stored = chunkColumn;
       if (swizzled)
         stored = divui(xlstm::swizzledChunkColumn(b, loc, row, chunkColumn,
-                                                  stride * elementBytes,
-                                                  elementBytes),
+                                                  rowBytes, elementBytes),
                        perChunk);
-      Value values = loadsAhead > 1 ? read(row, stored, output) : Value();
+      Value values = loadsAhead > 1 ? read(output, row, stored) : Value();
       mine.push_back(
           {values, output, globalRow, globalColumn, inside, row, stored});
       if (static_cast<int64_t>(mine.size()) >= loadsAhead)
