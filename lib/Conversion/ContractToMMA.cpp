@@ -2929,6 +2929,64 @@ bool isFreshBuffer(Value root) {
           isa<FunctionOpInterface>(root.getParentBlock()->getParentOp()));
 }
 
+/// The extent of dimension `d` of the memref `v`, as a key equal for two
+/// dimensions known to be equal: the static size (null, size), or the
+/// dimension of a function argument (argument, d) or the index value
+/// (value, -1) it was made from, found by following allocations' dynamic
+/// sizes, expand_shape's output shape, collapse_shape's one-dimension
+/// groups and memref.dim back to their source. None where the chain
+/// leaves these ops.
+std::optional<std::pair<Value, int64_t>> extentKey(Value v, int64_t d) {
+  // (A bound on the chain's length: the IR is finite, but cheap to cap.)
+  for (int step = 0; step < 64; ++step) {
+    auto type = cast<MemRefType>(v.getType());
+    if (!type.isDynamicDim(d))
+      return std::pair{Value(), type.getDimSize(d)};
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return std::pair{v, d};
+    OpFoldResult size;
+    if (auto alloc = dyn_cast<memref::AllocOp>(def)) {
+      size = alloc.getDynamicSizes()[type.getDynamicDimIndex(d)];
+    } else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def)) {
+      size = expand.getMixedOutputShape()[d];
+    } else if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def)) {
+      ReassociationIndices group = collapse.getReassociationIndices()[d];
+      if (group.size() != 1)
+        return std::nullopt;
+      v = collapse.getSrc();
+      d = group.front();
+      continue;
+    } else {
+      return std::nullopt;
+    }
+    if (std::optional<int64_t> constant = getConstantIntValue(size))
+      return std::pair{Value(), *constant};
+    auto dim = cast<Value>(size).getDefiningOp<memref::DimOp>();
+    std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+    if (!index)
+      return std::pair{cast<Value>(size), int64_t(-1)};
+    v = dim.getSource();
+    d = *index;
+  }
+  return std::nullopt;
+}
+
+/// Whether the memrefs `a` and `b`, of equal rank, provably have the same
+/// sizes in every dimension but the last two (a headwise projection's rows).
+bool sameLeadingExtents(Value a, Value b) {
+  int64_t rank = cast<MemRefType>(a.getType()).getRank();
+  if (cast<MemRefType>(b.getType()).getRank() != rank)
+    return false;
+  for (int64_t d = 0; d + 2 < rank; ++d) {
+    std::optional<std::pair<Value, int64_t>> ka = extentKey(a, d),
+                                             kb = extentKey(b, d);
+    if (!ka || !kb || *ka != *kb)
+      return false;
+  }
+  return true;
+}
+
 /// Whether `user` of a buffer allocated in `op`'s block comes before `op`
 /// there: an earlier use of a buffer bufferization reuses, which cannot see
 /// what `op` writes. (prepare() keeps a zero fill, so no gated kernel, where
@@ -3167,6 +3225,12 @@ struct XLSTMContractToMMAPass
   /// parameters may take 4 KiB.
   static constexpr int64_t kMaxDecodingBlocks = 24;
 
+  /// A sibling pair's operands as a second grid plane of a pair's launch
+  /// takes them (x, both W, both outputs; the first pair's types).
+  struct PairPlane {
+    Value x, w, secondW, out, secondOut;
+  };
+
   /// What the staged kernel of a gated pair (StagedMMAKernelBuilder::Gated)
   /// takes besides a projection's operands.
   struct GatedOperands {
@@ -3180,6 +3244,9 @@ struct XLSTMContractToMMAPass
     /// A sibling pair's second output (StagedMMAKernelBuilder::Gated's);
     /// null for a gated pair.
     Value secondOut = nullptr;
+    /// A second sibling pair of another x run by the same launch
+    /// (sibling-pair-planes); null for none.
+    const PairPlane *secondPlane = nullptr;
   };
 
   /// A headwise projection's operands as one launch takes them: x (M,
@@ -3273,7 +3340,11 @@ struct XLSTMContractToMMAPass
     // splits as bring the grid to split-k-blocks, each at least
     // kMinStepsPerSplit K steps.
     std::optional<StagedMMAKernelBuilder::SplitK> split;
-    Value gridZ = heads ? cst(heads) : one;
+    // (A second sibling pair: grid planes heads to 2 heads.)
+    const PairPlane *plane = gated ? gated->secondPlane : nullptr;
+    assert((!plane || heads) && "a pair's second plane is headwise");
+    int64_t planes = plane ? 2 : 1;
+    Value gridZ = heads ? cst(heads * planes) : one;
     int64_t kSteps = k / cfg.blockK;
     int64_t maxSplits = kSteps / kMinStepsPerSplit;
     if (splitKBlocks > 0 && maxSplits > 1 && !gated && !heads) {
@@ -3349,8 +3420,8 @@ struct XLSTMContractToMMAPass
       if (shortKTilesPerBlock) {
         perBlock = cst(shortKTilesPerBlock);
       } else {
-        Value all = arith::MulIOp::create(rewriter, loc, tiles,
-                                          cst(std::max<int64_t>(heads, 1)));
+        Value all = arith::MulIOp::create(
+            rewriter, loc, tiles, cst(std::max<int64_t>(heads, 1) * planes));
         perBlock = arith::MaxUIOp::create(rewriter, loc,
                                           ceilDiv(all, shortKBlocks), cst(1));
       }
@@ -3370,10 +3441,15 @@ struct XLSTMContractToMMAPass
       operands.append({gated->second, cst(gated->columns)});
     if (gated && gated->secondOut)
       operands.push_back(gated->secondOut);
-    // (A run-time count of tiles a block: the last argument.)
+    // (A run-time count of tiles a block: the last argument but the second
+    // plane's.)
     int64_t perBlockArgument = operands.size();
     if (tile.tilesPerBlock == 0)
       operands.push_back(perBlock);
+    int64_t planeArgument = operands.size();
+    if (plane)
+      operands.append(
+          {plane->x, plane->w, plane->secondW, plane->out, plane->secondOut});
     std::string config;
     llvm::raw_string_ostream os(config);
     os << cfg.blockM << "x" << cfg.blockN << "x" << cfg.blockK << "/"
@@ -3394,6 +3470,8 @@ struct XLSTMContractToMMAPass
     assert((!heads || nStatic) && "a headwise block's N is static");
     if (heads)
       os << " heads " << heads << " of " << *nStatic;
+    if (plane)
+      os << " planes " << planes;
     StringRef name = !gated             ? "projection_mma_staged"
                      : gated->secondOut ? "projection_mma_pair"
                                         : "projection_mma_gated";
@@ -3412,13 +3490,31 @@ struct XLSTMContractToMMAPass
                 gated->combine, gated->secondOut ? kernel.args[7] : Value()};
           Value x = kernel.args[0], w = kernel.args[1],
                 out = kernel.args[2];
+          Value head = kernel.blockIds.z;
+          // The second plane's blocks: its pair's operands, head z - heads.
+          if (plane) {
+            Value headsValue = arith::ConstantIndexOp::create(b, loc, heads);
+            Value upper = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::uge, head, headsValue);
+            head = arith::SelectOp::create(
+                b, loc, upper, arith::SubIOp::create(b, loc, head, headsValue),
+                head);
+            auto pick = [&](int64_t i, Value first) -> Value {
+              return arith::SelectOp::create(
+                  b, loc, upper, kernel.args[planeArgument + i], first);
+            };
+            x = pick(0, x);
+            w = pick(1, w);
+            pair->second = pick(2, pair->second);
+            out = pick(3, out);
+            pair->secondOut = pick(4, pair->secondOut);
+          }
           if (heads) {
             std::array<Value, 3> views =
-                headViews(b, loc, kernel.blockIds.z, x, w, out, kernel.args[3],
-                          *nStatic, k);
+                headViews(b, loc, head, x, w, out, kernel.args[3], *nStatic, k);
             if (pair) {
               std::array<Value, 3> second =
-                  headViews(b, loc, kernel.blockIds.z, x, pair->second,
+                  headViews(b, loc, head, x, pair->second,
                             pair->secondOut ? pair->secondOut : out,
                             kernel.args[3], *nStatic, k);
               pair->second = second[1];
@@ -3458,8 +3554,10 @@ struct XLSTMContractToMMAPass
                           " blocks at most)"
                     : Twine()) +
                (gated ? ", " + Twine(gated->note) : Twine()) +
-               (heads ? ", one launch for its " + Twine(heads) + " heads"
-                      : Twine()),
+               (plane ? ", one launch for the " + Twine(2 * heads) +
+                            " heads of both pairs"
+                : heads ? ", one launch for its " + Twine(heads) + " heads"
+                        : Twine()),
            when);
   }
 
@@ -3649,12 +3747,18 @@ struct XLSTMContractToMMAPass
         // the norm's).
         SmallVector<Site *> group = {site};
         int64_t members = site->p.heads;
+        // With sibling-pair-planes, those of another x of the same rows
+        // too (the sLSTM's four gates).
         if (siblingProjections && decodes(*site) && site->p.heads > 1)
           for (linalg::ContractOp later :
                ArrayRef(contracts).drop_front(i + 1)) {
+            Value laterX = later.getDpsInputs()[0];
             if (lowered.contains(later) ||
                 later->getBlock() != op->getBlock() ||
-                later.getDpsInputs()[0] != site->p.x)
+                (laterX != site->p.x &&
+                 (!siblingPairPlanes ||
+                  laterX.getType() != site->p.x.getType() ||
+                  !sameLeadingExtents(laterX, site->p.x))))
               continue;
             Site *next = prepare(later);
             if (next && next->p.heads > 1 && next->p.k == site->p.k &&
@@ -4246,9 +4350,9 @@ struct XLSTMContractToMMAPass
           return false;
       }
     }
-    // W and the output (and what they view) must exist at `first`: the
+    // x, W and the output (and what they view) must exist at `first`: the
     // allocations and views made later move up, where their own operands
-    // allow.
+    // allow (x: a view of another x, sibling-pair-planes).
     SmallVector<Operation *> hoist;
     std::function<bool(Value)> available = [&](Value v) {
       Operation *def = v.getDefiningOp();
@@ -4265,7 +4369,7 @@ struct XLSTMContractToMMAPass
       hoist.push_back(def);
       return true;
     };
-    if (!available(site.p.w) || !available(site.p.out))
+    if (!available(site.p.x) || !available(site.p.w) || !available(site.p.out))
       return false;
     // (Operands first: `hoist` is in dependence order.)
     for (Operation *op : hoist)
@@ -4418,11 +4522,12 @@ struct XLSTMContractToMMAPass
   /// With `memberXs` (the blocks of a headwise projection), member i reads
   /// its own x, the collapsed `memberXs[i]`, and a group's kernels are
   /// `<name>_heads`, (M, x0, W0, out0, x1, W1, out1, ...); `projections`
-  /// says how many headwise projections those blocks are of.
+  /// says how many headwise projections those blocks are of, `inputs` of
+  /// how many x's.
   void emitDecoding(IRRewriter &rewriter, Location loc, ArrayRef<Site *> group,
                     Value x, Value m, ArrayRef<Value> outs,
                     ArrayRef<Value> memberXs = {}, int64_t projections = 1,
-                    const GatedOperands *gated = nullptr) {
+                    const GatedOperands *gated = nullptr, int64_t inputs = 1) {
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
@@ -4495,7 +4600,9 @@ struct XLSTMContractToMMAPass
                             " heads"
                           : ", one launch for the " + std::to_string(group.size()) +
                             " heads of " + std::to_string(projections) +
-                            " projections of one x")
+                            " projections of " +
+                            (inputs == 1 ? std::string("one x")
+                                             : std::to_string(inputs) + " x's"))
         : siblings ? ", one launch for " + std::to_string(group.size()) +
                          " projections of one x"
                    : "";
@@ -4870,8 +4977,11 @@ struct XLSTMContractToMMAPass
           xs.push_back(block.p.x);
           outs.push_back(block.p.out);
         }
+      llvm::SmallPtrSet<Value, 2> inputs;
+      for (Site *site : group)
+        inputs.insert(site->p.x);
       emitDecoding(rewriter, loc, members, projections.front().x, m, outs, xs,
-                   group.size());
+                   group.size(), /*gated=*/nullptr, inputs.size());
     }
     std::string tiledWhen =
         decoding ? "M > " + std::to_string(gemvMaxRows) : "";
@@ -4899,12 +5009,25 @@ struct XLSTMContractToMMAPass
           continue;
         }
       }
+      // With the next three, two sibling pairs of the same shapes (of two
+      // x's): one launch of all four.
+      if (siblingPairPlanes && stagedSiblingPairs && headwiseOneLaunch &&
+          !skinny && stages >= 2 && !elt.isF32() && i + 3 < group.size() &&
+          formsSiblingPair(*site, o, *group[i + 1], projections[i + 1]) &&
+          formsSiblingPair(*group[i + 2], projections[i + 2], *group[i + 3],
+                           projections[i + 3]) &&
+          formPairPlanes(*site, o, *group[i + 2], projections[i + 2]) &&
+          emitSiblingPair(rewriter, loc, group.slice(i, 4),
+                          ArrayRef(projections).slice(i, 4), m, tiledWhen)) {
+        i += 3;
+        continue;
+      }
       // With the next projection of the same shape: one launch of both.
       if (stagedSiblingPairs && headwiseOneLaunch && !skinny && stages >= 2 &&
           !elt.isF32() && i + 1 < group.size() &&
           formsSiblingPair(*site, o, *group[i + 1], projections[i + 1]) &&
-          emitSiblingPair(rewriter, loc, *site, o, *group[i + 1],
-                          projections[i + 1], m, tiledWhen)) {
+          emitSiblingPair(rewriter, loc, group.slice(i, 2),
+                          ArrayRef(projections).slice(i, 2), m, tiledWhen)) {
         ++i;
         continue;
       }
@@ -4939,6 +5062,18 @@ struct XLSTMContractToMMAPass
            oa.n == ob.n && oa.w.getType() == ob.w.getType() &&
            oa.out.getType() == ob.out.getType() && !a.accumulate &&
            !b.accumulate && !a.epilogue && !b.epilogue;
+  }
+
+  /// Whether sibling pairs starting with `a` and `b` (formsSiblingPair
+  /// each, of x's of the same rows: sibling-pair-planes' groups) can share
+  /// one launch, the grid's z choosing the pair: the same heads, shapes
+  /// and types.
+  static bool formPairPlanes(const Site &a, const HeadwiseOperands &oa,
+                             const Site &b, const HeadwiseOperands &ob) {
+    return a.p.heads == b.p.heads && a.p.k == b.p.k && oa.n == ob.n &&
+           oa.x.getType() == ob.x.getType() &&
+           oa.w.getType() == ob.w.getType() &&
+           oa.out.getType() == ob.out.getType();
   }
 
   /// One launch of the headwise projections `members` (one x, the same
@@ -5015,35 +5150,49 @@ struct XLSTMContractToMMAPass
     return true;
   }
 
-  /// One pipelined launch of the sibling pair `a`, `b` (formsSiblingPair):
+  /// One pipelined launch of the sibling pair `pair` (formsSiblingPair):
   /// the gated kernel's tile of the two W interleaved by 8 rows over all
-  /// heads, each projection's results stored to its own output. False
-  /// where no staged configuration takes the pair's K (nothing emitted).
-  bool emitSiblingPair(IRRewriter &rewriter, Location loc, Site &a,
-                       HeadwiseOperands &oa, Site &b, HeadwiseOperands &ob,
-                       Value m, const std::string &tiledWhen) {
-    GatedOperands pair{ob.w,
-                       oa.n,
-                       "sibling pair",
-                       "one launch of 2 projections of one x, W rows "
-                       "interleaved by 8, each output stored",
-                       /*combine=*/nullptr,
-                       /*secondRowOffset=*/0,
-                       /*secondSite=*/&b,
-                       /*secondOut=*/ob.out};
-    auto recordBoth = [&](Operation *launch, const Twine &kernel,
-                          const Twine &when) {
-      record(a, launch, kernel, when);
-      record(b, launch, kernel, when);
+  /// heads, each projection's results stored to its own output; with four
+  /// members, two such pairs (formPairPlanes), grid planes heads to
+  /// 2 heads taking the second. False where no staged configuration takes
+  /// the pair's K (nothing emitted).
+  bool emitSiblingPair(IRRewriter &rewriter, Location loc,
+                       ArrayRef<Site *> pair,
+                       ArrayRef<HeadwiseOperands> operands, Value m,
+                       const std::string &tiledWhen) {
+    assert((pair.size() == 2 || pair.size() == 4) && "one or two pairs");
+    Site &a = *pair[0];
+    const HeadwiseOperands &oa = operands[0], &ob = operands[1];
+    bool planes = pair.size() == 4;
+    PairPlane second;
+    if (planes)
+      second = {operands[2].x, operands[2].w, operands[3].w, operands[2].out,
+                operands[3].out};
+    GatedOperands gated{ob.w,
+                        oa.n,
+                        "sibling pair",
+                        planes ? "one launch of 2 sibling pairs of 2 x's, W "
+                                 "rows interleaved by 8, each output stored"
+                               : "one launch of 2 projections of one x, W "
+                                 "rows interleaved by 8, each output stored",
+                        /*combine=*/nullptr,
+                        /*secondRowOffset=*/0,
+                        /*secondSite=*/pair[1],
+                        /*secondOut=*/ob.out,
+                        /*secondPlane=*/planes ? &second : nullptr};
+    auto recordAll = [&](Operation *launch, const Twine &kernel,
+                         const Twine &when) {
+      for (Site *member : pair)
+        record(*member, launch, kernel, when);
     };
     Value n = arith::ConstantIndexOp::create(rewriter, loc, 2 * oa.n);
     return emitStagedChoice(
         rewriter, loc, m, n, 2 * oa.n, a.p.k, tiledWhen,
         [&](const StagedTile &cfg, const Twine &when) {
           emitStaged(rewriter, loc, cfg, oa.x, oa.w, oa.out, m, n, a.p.k,
-                     /*accumulate=*/false, recordBoth, when, &pair, a.p.heads);
+                     /*accumulate=*/false, recordAll, when, &gated, a.p.heads);
         },
-        a.p.heads);
+        a.p.heads * (planes ? 2 : 1));
   }
 
   /// The unpipelined tensor-core kernel of a projection (x (M, K), W (N,

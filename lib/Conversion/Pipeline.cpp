@@ -353,6 +353,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "epilogue too"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().sharedEpilogueResiduals)};
+  Option<bool> mmaSiblingPairPlanes{
+      *this, "mma-sibling-pair-planes",
+      llvm::cl::desc("xlstm-contract-to-mma sibling-pair-planes: headwise "
+                     "projections of other x's with the same rows join a "
+                     "group, two sibling pairs one launch"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().siblingPairPlanes)};
   Option<bool> mmaSharedEpilogueSwizzle{
       *this, "mma-shared-epilogue-swizzle",
       llvm::cl::desc("xlstm-contract-to-mma shared-epilogue-swizzle: the "
@@ -751,6 +757,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.wholeTileStores = o.mmaWholeTileStores;
         options.mma.sharedEpilogue = o.mmaSharedEpilogue;
         options.mma.sharedEpilogueResiduals = o.mmaSharedEpilogueResiduals;
+        options.mma.siblingPairPlanes = o.mmaSiblingPairPlanes;
         options.mma.sharedEpilogueSwizzle = o.mmaSharedEpilogueSwizzle;
         options.mma.sharedEpilogueLoadsAhead = o.mmaSharedEpilogueLoadsAhead;
         options.mma.residentWeights = o.mmaResidentWeights;

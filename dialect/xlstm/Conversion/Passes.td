@@ -330,6 +330,15 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "as the gated kernel's does, storing each projection's own "
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
+    Option<"siblingPairPlanes", "sibling-pair-planes", "bool",
+           /*default=*/"false",
+           "Headwise projections of other x's with the same rows join a "
+           "headwise group (the sLSTM's z and o gates, of the norm's output, "
+           "with i and f, of the conv's): their decoding blocks share one "
+           "launch, and above gemv-max-rows two sibling pairs of the same "
+           "shapes run as one staged-sibling-pairs launch, the grid's z "
+           "choosing the pair beside the head, which saves a launch's ramp "
+           "and drain (not yet run on a GPU)">,
     Option<"wholeTileStores", "whole-tile-stores", "bool",
            /*default=*/"true",
            "Where K is more than 8 K steps, the pipelined kernel stores a "
