@@ -791,6 +791,32 @@ public:
   }
   /// The copy swizzled where it may be (swizzledCopy).
   bool swizzleCopy = false;
+  /// W's rows staged in the order that gives each lane 8 consecutive output
+  /// columns of its rows (permutedRow), which it stores as 16-byte chunks
+  /// straight from its accumulators (storePermuted: no copy through shared
+  /// memory, no barrier). The caller checks that it applies
+  /// (permutedStoresApply).
+  bool permutedColumns = false;
+
+  /// Whether permutedColumns applies to a tile `t` (plain, or a gated or
+  /// sibling pair's where `gated`) writing (not adding to) rows of 16-bit or
+  /// float32 values `width` wide: a warp's n tiles of one output come in
+  /// groups of 4 (8 output columns a lane: 4 tiles x 2), and the rows'
+  /// 16-byte chunks lie whole inside or outside.
+  static bool permutedStoresApply(const StagedTile &t, bool gated, Type outElt,
+                                  int64_t width) {
+    return t.tilesN() % (gated ? 8 : 4) == 0 && width % 8 == 0 &&
+           (outElt.isBF16() || outElt.isF16() || outElt.isF32());
+  }
+
+  /// The output column (within its 32-column group) whose W row staged row
+  /// `r` of a group holds under permutedColumns: mma column 8 j + 2 t + e
+  /// of n tile j (lane t's pair e) carries output column 8 t + 2 j + e, so
+  /// that lane t's values of the group's 4 n tiles are columns 8 t..8 t + 7.
+  Value permutedRow(Value r) {
+    Value tile = remui(divui(r, 8), 4), lanePair = remui(divui(r, 2), 4);
+    return add(add(mul(lanePair, idx(8)), mul(tile, idx(2))), remui(r, 2));
+  }
   /// 16-byte chunks of the copy a thread reads before storing them (1: each
   /// read inside its store's bounds check).
   int64_t loadsAhead = 1;
@@ -832,12 +858,28 @@ public:
         Value within = remui(chunk, chunksPerRow);
         Value col = mul(within, idx(8));
         Value global = add(base, row), source = src, limitRow = global;
+        // (permutedColumns: within each 32-row group of the tile, the rows
+        // of permutedRow's order.)
+        if (permutedColumns && !interleaved) {
+          global = add(base, add(mul(divui(row, 32), idx(32)),
+                                 permutedRow(remui(row, 32))));
+          limitRow = global;
+        }
         if (interleaved) {
           // Staged row r of the tile at interleaved row `base` (a multiple
           // of 16): row base / 2 + (r / 16) * 8 + r % 8 of the first W
           // where r / 8 is even, of the second where it is odd.
           global = add(divui(base, 2),
                        add(mul(divui(row, 16), idx(8)), remui(row, 8)));
+          // (permutedColumns: staged rows 64 q + 16 j + 8 s + 2 t + e hold
+          // projection s's column 32 q + 8 t + 2 j + e, its n tile j of
+          // the group q of 4 permutedRow orders.)
+          if (permutedColumns)
+            global =
+                add(divui(base, 2),
+                    add(mul(divui(row, 64), idx(32)),
+                        permutedRow(add(mul(remui(divui(row, 16), 4), idx(8)),
+                                        remui(row, 8)))));
           Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                             remui(divui(row, 8), 2), idx(0));
           source = arith::SelectOp::create(b, loc, odd, gated->second, src);
@@ -1041,6 +1083,11 @@ public:
       if (beforeStore)
         beforeStore();
 
+      if (permutedColumns) {
+        storePermuted(loop.getResults(), out, m, n, add(m0, wm0), add(n0, wn0),
+                      g, t2);
+        return;
+      }
       if (sharedEpilogue) {
         int64_t behindStages =
             t.severalTiles()
@@ -1333,6 +1380,61 @@ public:
         storeMine();
     }
     storeMine();
+  }
+
+  /// The tile's results under permutedColumns: lane t's values of a group of
+  /// 4 n tiles of one output (of a pair's: tiles 2 j + s, output s; of a
+  /// gated pair's: tiles 2 j and 2 j + 1 combined) are output columns
+  /// 8 t..8 t + 7 of the group's 32, in each of its two rows of every m
+  /// tile: one 16-byte chunk of 16-bit values (two of float32), stored
+  /// straight from the accumulators under one bounds check (the width is a
+  /// multiple of 8). `rowBase` and `warpCol` are the warp's first row and
+  /// (interleaved, for a pair) column.
+  void storePermuted(ValueRange acc, Value out, Value m, Value n, Value rowBase,
+                     Value warpCol, Value g, Value t2) {
+    bool pair = gated && gated->secondOut, combined = gated && !pair;
+    int64_t tilesN = t.tilesN();
+    // (A pair's n tiles alternate between its two projections.)
+    int64_t perOutput = gated ? tilesN / 2 : tilesN;
+    Type elt = cast<MemRefType>(out.getType()).getElementType();
+    int64_t perStore = elt.isF32() ? 4 : 8;
+    Value width = gated ? gated->columns : n;
+    Value column0 = add(gated ? divui(warpCol, 2) : warpCol, mul(t2, idx(4)));
+    for (int64_t s = 0; s < (pair ? 2 : 1); ++s)
+      for (int64_t mi = 0; mi < t.tilesM(); ++mi)
+        for (int64_t h = 0; h < 2; ++h)
+          for (int64_t q = 0; q < perOutput / 4; ++q) {
+            SmallVector<Value> values;
+            for (int64_t j = 0; j < 4; ++j) {
+              int64_t ni = gated ? 2 * (4 * q + j) + s : 4 * q + j;
+              for (int64_t e = 0; e < 2; ++e) {
+                Value v = acc[(mi * tilesN + ni) * 4 + 2 * h + e];
+                if (combined)
+                  v = gated->combine(
+                      b, loc, v, acc[(mi * tilesN + ni + 1) * 4 + 2 * h + e]);
+                else if (v.getType() != elt)
+                  v = arith::TruncFOp::create(b, loc, elt, v);
+                values.push_back(v);
+              }
+            }
+            Value row = add(rowBase, add(idx(mi * 16 + h * 8), g));
+            Value column = add(column0, idx(32 * q));
+            OpBuilder::InsertionGuard guard(b);
+            auto store = scf::IfOp::create(
+                b, loc,
+                arith::AndIOp::create(b, loc, lt(row, m), lt(column, width)),
+                /*withElseRegion=*/false);
+            b.setInsertionPointToStart(store.thenBlock());
+            for (int64_t i = 0; i < 8; i += perStore) {
+              Value chunk = vector::FromElementsOp::create(
+                  b, loc, VectorType::get({perStore}, elt),
+                  ArrayRef(values).slice(i, perStore));
+              vector::StoreOp::create(b, loc, chunk, s ? gated->secondOut : out,
+                                      ValueRange{row, add(column, idx(i))},
+                                      /*nontemporal=*/false,
+                                      b.getI64IntegerAttr(16));
+            }
+          }
   }
 
   /// The gated pair's results: for n tiles 2j (first projection) and 2j + 1
@@ -3411,11 +3513,24 @@ struct XLSTMContractToMMAPass
     // configuration is set, only in its kernels: the default tile's stages
     // and copy together leave one block an SM (the sLSTM 512 block's gated
     // FFN, K 8 steps of 64: 0.079 -> 0.117 ms on an H100).
+    // (permuted-column-stores: lanes store 16-byte chunks from their
+    // accumulators, which replaces the shared epilogue where it applies: the
+    // shared epilogue's outputs, written not added to.)
+    bool permuted = permutedColumnStores && !split && !accumulate &&
+                    outType.getLayout().isIdentity() &&
+                    (!gated || !gated->secondOut ||
+                     cast<MemRefType>(gated->secondOut.getType())
+                         .getLayout()
+                         .isIdentity()) &&
+                    nStatic &&
+                    StagedMMAKernelBuilder::permutedStoresApply(
+                        cfg, gated != nullptr, outElt, *nStatic);
     Value perBlock;
     bool shortK = kSteps <= kShortKSteps &&
                   (!stagedShortK || cfg.sameShape(*stagedShortK));
     if (shortKTilesPerBlock != 1 && !split && shortK &&
-        (shortKTilesPerBlock != 0 || sharedApplies(/*severalTiles=*/true))) {
+        (shortKTilesPerBlock != 0 || permuted ||
+         sharedApplies(/*severalTiles=*/true))) {
       tile.tilesPerBlock = shortKTilesPerBlock;
       if (shortKTilesPerBlock) {
         perBlock = cst(shortKTilesPerBlock);
@@ -3428,8 +3543,8 @@ struct XLSTMContractToMMAPass
       gridX = arith::CeilDivUIOp::create(rewriter, loc, tiles, perBlock);
       gridY = one;
     }
-    bool throughShared = sharedApplies(tile.severalTiles());
-    if (throughShared)
+    bool throughShared = !permuted && sharedApplies(tile.severalTiles());
+    if (throughShared || permuted)
       wholeTiles = false;
     if (throughShared && tile.severalTiles())
       shared = arith::ConstantIntOp::create(
@@ -3461,7 +3576,8 @@ struct XLSTMContractToMMAPass
        << (split ? " split-k" : "") << (cfg.swizzle ? " swizzled" : "")
        << (f32PairStores ? " float32 pairs" : "")
        << (wholeTiles ? " whole-tile stores" : "")
-       << (throughShared ? " shared epilogue" : "");
+       << (throughShared ? " shared epilogue" : "")
+       << (permuted ? " permuted stores" : "");
     if (tile.severalTiles())
       os << " tiles a block " << tile.tilesPerBlock;
     if (gated)
@@ -3530,6 +3646,7 @@ struct XLSTMContractToMMAPass
               /*evenView=*/heads != 0, accumulateInEpilogue, f32PairStores);
           builder.wholeTileStores = wholeTiles;
           builder.sharedEpilogue = throughShared;
+          builder.permutedColumns = permuted;
           builder.swizzleCopy = sharedEpilogueSwizzle;
           builder.loadsAhead = sharedEpilogueLoadsAhead;
           if (tile.tilesPerBlock == 0)
@@ -3544,6 +3661,8 @@ struct XLSTMContractToMMAPass
                (cfg.groupM ? " group-m " + Twine(cfg.groupM) : Twine()) +
                (cfg.swizzle ? " swizzled" : "") +
                (throughShared ? ", stores through shared memory" : "") +
+               (permuted ? ", 16-byte stores from registers (W rows permuted)"
+                         : "") +
                (split ? ", split-k up to " + Twine(maxSplits) + " below " +
                             Twine(splitKBlocks) + " tiles"
                       : Twine()) +

@@ -353,6 +353,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "epilogue too"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().sharedEpilogueResiduals)};
+  Option<bool> mmaPermutedColumnStores{
+      *this, "mma-permuted-column-stores",
+      llvm::cl::desc("xlstm-contract-to-mma permuted-column-stores: W rows "
+                     "staged so that lanes store 16-byte chunks from their "
+                     "accumulators"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().permutedColumnStores)};
   Option<bool> mmaSiblingPairPlanes{
       *this, "mma-sibling-pair-planes",
       llvm::cl::desc("xlstm-contract-to-mma sibling-pair-planes: headwise "
@@ -757,6 +764,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.wholeTileStores = o.mmaWholeTileStores;
         options.mma.sharedEpilogue = o.mmaSharedEpilogue;
         options.mma.sharedEpilogueResiduals = o.mmaSharedEpilogueResiduals;
+        options.mma.permutedColumnStores = o.mmaPermutedColumnStores;
         options.mma.siblingPairPlanes = o.mmaSiblingPairPlanes;
         options.mma.sharedEpilogueSwizzle = o.mmaSharedEpilogueSwizzle;
         options.mma.sharedEpilogueLoadsAhead = o.mmaSharedEpilogueLoadsAhead;

@@ -20,6 +20,31 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=SWZ
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=SWZRESIDUAL
 // RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
+// permuted-column-stores=1 replaces the copy where it applies (outputs
+// written, a warp's n tiles of an output in groups of 4): W's rows staged
+// so that mma column 8 j + 2 t + e of a 32-column group holds output column
+// 8 t + 2 j + e, and each lane stores its 8 consecutive columns of a row as
+// one 16-byte chunk (two of float32) from its accumulators, no copy and no
+// barrier after the K loop; accumulating projections keep their stores.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PERM
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PERMREPORT
+// PERMREPORT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]
+// PERMREPORT: gates_of_one_x {{.*}}, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x,
+// PERMREPORT: gated_ffn {{.*}}, 16-byte stores from registers (W rows permuted), one kernel with its gated pair
+// PERMREPORT: float32_out {{.*}}, 16-byte stores from registers (W rows permuted) [M > 16]
+// PERMREPORT: accumulate {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, adding to its output [M > 16]
+// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=1},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PERMPTX
+// PERMPTX-NOT:   error
+// PERMPTX:       .entry projection_mma_staged
+// PERMPTX-NOT:   st.shared
+// PERMPTX:       st.global.v4.b32
+// PERMPTX-NOT:   st.shared
+// PERMPTX:       ret;
+// PERMPTX:       .entry projection_mma_pair
+// PERMPTX-NOT:   st.shared
+// PERMPTX:       st.global.v4.b32
+// PERMPTX-NOT:   st.shared
+// PERMPTX:       ret;
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue-loads-ahead=0" 2>&1 | FileCheck %s --check-prefix=BADAHEAD
 // BADAHEAD: shared-epilogue-loads-ahead must be 1 to 16
 // In PTX, with no diagnostics on the way (the copy's views are memrefs of
@@ -279,6 +304,38 @@ func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memr
 // CHECK:         memref.view %{{.+}} to memref<1x128x34xvector<4xf32>, #gpu.address_space<workgroup>>
 // CHECK:         vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
 // CHECK:         gpu.return
+// PERM-LABEL: gpu.func @projection_mma_staged({{.*}}memref<256x1024xbf16>
+// W's staged row r: row 32 (r / 32) + permuted (r % 32) of the tile's.
+// PERM:         nvgpu.device_async_copy %arg0
+// PERM:         %[[IN:.+]] = arith.remui %[[R:.+]], %c32{{[_0-9]*}} : index
+// PERM:         %[[BY8:.+]] = arith.divui %[[IN]], %c8{{[_0-9]*}} : index
+// PERM:         %[[TILE:.+]] = arith.remui %[[BY8]], %c4{{[_0-9]*}} : index
+// PERM:         %[[BY2:.+]] = arith.divui %[[IN]], %c2{{[_0-9]*}} : index
+// PERM:         %[[LANE:.+]] = arith.remui %[[BY2]], %c4{{[_0-9]*}} : index
+// PERM:         %[[E:.+]] = arith.remui %[[IN]], %c2{{[_0-9]*}} : index
+// PERM:         %[[TWOJ:.+]] = arith.muli %[[TILE]], %c2{{[_0-9]*}} : index
+// PERM:         %[[EIGHTT:.+]] = arith.muli %[[LANE]], %c8{{[_0-9]*}} : index
+// PERM:         %[[SUM:.+]] = arith.addi %[[EIGHTT]], %[[TWOJ]] : index
+// PERM:         %[[PERMUTED:.+]] = arith.addi %[[SUM]], %[[E]] : index
+// PERM:         %[[GROUP:.+]] = arith.divui %[[R]], %c32{{[_0-9]*}} : index
+// PERM:         %[[GROUPROW:.+]] = arith.muli %[[GROUP]], %c32{{[_0-9]*}} : index
+// PERM:         %[[WITHIN:.+]] = arith.addi %[[GROUPROW]], %[[PERMUTED]] : index
+// PERM:         arith.addi %{{.+}}, %[[WITHIN]] : index
+// PERM:         nvgpu.device_async_copy %arg1
+// PERM:         nvvm.mma.sync
+// After the K loop: no copy, no barrier; row g of m tile 0 stores n tiles
+// 0-3's pairs as columns 8 t.. (float32: two chunks of 4).
+// PERM:         scf.yield
+// PERM-NEXT:  }
+// PERM-NOT:     gpu.barrier
+// PERM-NOT:     memref.view
+// PERM:         scf.if
+// PERM-NEXT:      %[[FIRST:.+]] = vector.from_elements %[[ACC:.+]]#0, %[[ACC]]#1, %[[ACC]]#4, %[[ACC]]#5 : vector<4xf32>
+// PERM:           vector.store %[[FIRST]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
+// PERM:           %[[SECOND:.+]] = vector.from_elements %[[ACC]]#8, %[[ACC]]#9, %[[ACC]]#12, %[[ACC]]#13 : vector<4xf32>
+// PERM:           vector.store %[[SECOND]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
+// PERM-NOT:     gpu.barrier
+// PERM:         gpu.return
 func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> memref<?x256xf32> {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32

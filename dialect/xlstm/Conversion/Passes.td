@@ -330,6 +330,17 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "as the gated kernel's does, storing each projection's own "
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
+    Option<"permutedColumnStores", "permuted-column-stores", "bool",
+           /*default=*/"false",
+           "The pipelined kernel stages W's rows in an order that gives each "
+           "lane 8 consecutive output columns of its rows (within each "
+           "32-column group, mma column 8 j + 2 t + e holds output column "
+           "8 t + 2 j + e), and the lanes store 16-byte chunks straight from "
+           "their accumulators: no copy through shared memory, no barrier, "
+           "about half the epilogue's shared-memory instructions. Replaces "
+           "shared-epilogue where both apply (outputs written, not added to; "
+           "a warp's n tiles of an output in groups of 4; not yet run on a "
+           "GPU)">,
     Option<"siblingPairPlanes", "sibling-pair-planes", "bool",
            /*default=*/"false",
            "Headwise projections of other x's with the same rows join a "
