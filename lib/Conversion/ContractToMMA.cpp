@@ -791,31 +791,41 @@ public:
   }
   /// The copy swizzled where it may be (swizzledCopy).
   bool swizzleCopy = false;
-  /// W's rows staged in the order that gives each lane 8 consecutive output
-  /// columns of its rows (permutedRow), which it stores as 16-byte chunks
-  /// straight from its accumulators (storePermuted: no copy through shared
-  /// memory, no barrier). The caller checks that it applies
-  /// (permutedStoresApply).
+  /// W's rows staged in the order that gives each lane one 16-byte chunk of
+  /// consecutive output columns of each of its rows in every group of
+  /// permutedTiles n tiles (permutedRow), which it stores straight from its
+  /// accumulators (storePermuted: no copy through shared memory, no
+  /// barrier). The caller checks that it applies (permutedStoresApply).
   bool permutedColumns = false;
+  /// The n tiles of such a group: 4 for 16-bit outputs (8 values of 2
+  /// bytes a lane), 2 for float32 (4 of 4 bytes).
+  int64_t permutedTiles = 4;
+  static int64_t permutedTilesFor(Type outElt) {
+    return 8 / (outElt.getIntOrFloatBitWidth() / 8);
+  }
 
   /// Whether permutedColumns applies to a tile `t` (plain, or a gated or
   /// sibling pair's where `gated`) writing (not adding to) rows of 16-bit or
   /// float32 values `width` wide: a warp's n tiles of one output come in
-  /// groups of 4 (8 output columns a lane: 4 tiles x 2), and the rows'
-  /// 16-byte chunks lie whole inside or outside.
+  /// whole groups, and the rows' 16-byte chunks lie whole inside or outside.
   static bool permutedStoresApply(const StagedTile &t, bool gated, Type outElt,
                                   int64_t width) {
-    return t.tilesN() % (gated ? 8 : 4) == 0 && width % 8 == 0 &&
-           (outElt.isBF16() || outElt.isF16() || outElt.isF32());
+    if (!outElt.isBF16() && !outElt.isF16() && !outElt.isF32())
+      return false;
+    int64_t tiles = permutedTilesFor(outElt);
+    return t.tilesN() % (gated ? 2 * tiles : tiles) == 0 &&
+           width % (2 * tiles) == 0;
   }
 
-  /// The output column (within its 32-column group) whose W row staged row
-  /// `r` of a group holds under permutedColumns: mma column 8 j + 2 t + e
-  /// of n tile j (lane t's pair e) carries output column 8 t + 2 j + e, so
-  /// that lane t's values of the group's 4 n tiles are columns 8 t..8 t + 7.
+  /// The output column (within its group of 8 G columns, G =
+  /// permutedTiles) whose W row staged row `r` of the group holds under
+  /// permutedColumns: mma column 8 j + 2 t + e of n tile j (lane t's pair e)
+  /// carries output column 2 G t + 2 j + e, so that lane t's values of the
+  /// group's G n tiles are columns 2 G t..2 G t + 2 G - 1.
   Value permutedRow(Value r) {
-    Value tile = remui(divui(r, 8), 4), lanePair = remui(divui(r, 2), 4);
-    return add(add(mul(lanePair, idx(8)), mul(tile, idx(2))), remui(r, 2));
+    int64_t g = permutedTiles;
+    Value tile = remui(divui(r, 8), g), lanePair = remui(divui(r, 2), 4);
+    return add(add(mul(lanePair, idx(2 * g)), mul(tile, idx(2))), remui(r, 2));
   }
   /// 16-byte chunks of the copy a thread reads before storing them (1: each
   /// read inside its store's bounds check).
@@ -850,19 +860,20 @@ public:
     Type token = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     // 16-byte chunks: (rows x blockK / 8) per operand, spread over threads.
     int64_t chunksPerRow = t.blockK / 8;
-    auto copy = [&](Value src, Value dst, Value base, Value limit,
-                    int64_t rows, bool interleaved) {
+    auto copy = [&](Value src, Value dst, Value base, Value limit, int64_t rows,
+                    bool weights, bool interleaved) {
       for (int64_t c = 0; c < rows * chunksPerRow / t.threads(); ++c) {
         Value chunk = add(tid, idx(c * t.threads()));
         Value row = divui(chunk, chunksPerRow);
         Value within = remui(chunk, chunksPerRow);
         Value col = mul(within, idx(8));
         Value global = add(base, row), source = src, limitRow = global;
-        // (permutedColumns: within each 32-row group of the tile, the rows
-        // of permutedRow's order.)
-        if (permutedColumns && !interleaved) {
-          global = add(base, add(mul(divui(row, 32), idx(32)),
-                                 permutedRow(remui(row, 32))));
+        // (permutedColumns: within each group of 8 G rows of W's tile, the
+        // rows of permutedRow's order; x's rows stay in order.)
+        int64_t group = 8 * permutedTiles;
+        if (permutedColumns && weights && !interleaved) {
+          global = add(base, add(mul(divui(row, group), idx(group)),
+                                 permutedRow(remui(row, group))));
           limitRow = global;
         }
         if (interleaved) {
@@ -871,15 +882,16 @@ public:
           // where r / 8 is even, of the second where it is odd.
           global = add(divui(base, 2),
                        add(mul(divui(row, 16), idx(8)), remui(row, 8)));
-          // (permutedColumns: staged rows 64 q + 16 j + 8 s + 2 t + e hold
-          // projection s's column 32 q + 8 t + 2 j + e, its n tile j of
-          // the group q of 4 permutedRow orders.)
+          // (permutedColumns: staged rows 16 G q + 16 j + 8 s + 2 t + e hold
+          // projection s's column 8 G q + 2 G t + 2 j + e, its n tile j of
+          // the group q that permutedRow orders.)
           if (permutedColumns)
             global =
                 add(divui(base, 2),
-                    add(mul(divui(row, 64), idx(32)),
-                        permutedRow(add(mul(remui(divui(row, 16), 4), idx(8)),
-                                        remui(row, 8)))));
+                    add(mul(divui(row, 2 * group), idx(group)),
+                        permutedRow(add(
+                            mul(remui(divui(row, 16), permutedTiles), idx(8)),
+                            remui(row, 8)))));
           Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                             remui(divui(row, 8), 2), idx(0));
           source = arith::SelectOp::create(b, loc, odd, gated->second, src);
@@ -903,8 +915,8 @@ public:
             b.getUnitAttr());
       }
     };
-    copy(x, sa, m0, m, t.blockM, /*interleaved=*/false);
-    copy(w, sb, n0, gated ? gated->columns : n, t.blockN,
+    copy(x, sa, m0, m, t.blockM, /*weights=*/false, /*interleaved=*/false);
+    copy(w, sb, n0, gated ? gated->columns : n, t.blockN, /*weights=*/true,
          /*interleaved=*/gated != nullptr);
   }
 
@@ -1383,13 +1395,14 @@ public:
   }
 
   /// The tile's results under permutedColumns: lane t's values of a group of
-  /// 4 n tiles of one output (of a pair's: tiles 2 j + s, output s; of a
-  /// gated pair's: tiles 2 j and 2 j + 1 combined) are output columns
-  /// 8 t..8 t + 7 of the group's 32, in each of its two rows of every m
-  /// tile: one 16-byte chunk of 16-bit values (two of float32), stored
-  /// straight from the accumulators under one bounds check (the width is a
-  /// multiple of 8). `rowBase` and `warpCol` are the warp's first row and
-  /// (interleaved, for a pair) column.
+  /// G = permutedTiles n tiles of one output (of a pair's: tiles 2 j + s,
+  /// output s; of a gated pair's: tiles 2 j and 2 j + 1 combined) are output
+  /// columns 2 G t..2 G t + 2 G - 1 of the group's 8 G, in each of its two
+  /// rows of every m tile: one 16-byte chunk, stored straight from the
+  /// accumulators under one bounds check (the width is a multiple of 2 G);
+  /// a warp's store writes 64 consecutive bytes of each of 8 rows.
+  /// `rowBase` and `warpCol` are the warp's first row and (interleaved, for
+  /// a pair) column.
   void storePermuted(ValueRange acc, Value out, Value m, Value n, Value rowBase,
                      Value warpCol, Value g, Value t2) {
     bool pair = gated && gated->secondOut, combined = gated && !pair;
@@ -1397,16 +1410,18 @@ public:
     // (A pair's n tiles alternate between its two projections.)
     int64_t perOutput = gated ? tilesN / 2 : tilesN;
     Type elt = cast<MemRefType>(out.getType()).getElementType();
-    int64_t perStore = elt.isF32() ? 4 : 8;
+    int64_t group = permutedTiles;
     Value width = gated ? gated->columns : n;
-    Value column0 = add(gated ? divui(warpCol, 2) : warpCol, mul(t2, idx(4)));
+    // (t2 = 2 t: lane t's chunk starts at column 2 G t.)
+    Value column0 =
+        add(gated ? divui(warpCol, 2) : warpCol, mul(t2, idx(group)));
     for (int64_t s = 0; s < (pair ? 2 : 1); ++s)
       for (int64_t mi = 0; mi < t.tilesM(); ++mi)
         for (int64_t h = 0; h < 2; ++h)
-          for (int64_t q = 0; q < perOutput / 4; ++q) {
+          for (int64_t q = 0; q < perOutput / group; ++q) {
             SmallVector<Value> values;
-            for (int64_t j = 0; j < 4; ++j) {
-              int64_t ni = gated ? 2 * (4 * q + j) + s : 4 * q + j;
+            for (int64_t j = 0; j < group; ++j) {
+              int64_t ni = gated ? 2 * (group * q + j) + s : group * q + j;
               for (int64_t e = 0; e < 2; ++e) {
                 Value v = acc[(mi * tilesN + ni) * 4 + 2 * h + e];
                 if (combined)
@@ -1418,22 +1433,19 @@ public:
               }
             }
             Value row = add(rowBase, add(idx(mi * 16 + h * 8), g));
-            Value column = add(column0, idx(32 * q));
+            Value column = add(column0, idx(8 * group * q));
             OpBuilder::InsertionGuard guard(b);
             auto store = scf::IfOp::create(
                 b, loc,
                 arith::AndIOp::create(b, loc, lt(row, m), lt(column, width)),
                 /*withElseRegion=*/false);
             b.setInsertionPointToStart(store.thenBlock());
-            for (int64_t i = 0; i < 8; i += perStore) {
-              Value chunk = vector::FromElementsOp::create(
-                  b, loc, VectorType::get({perStore}, elt),
-                  ArrayRef(values).slice(i, perStore));
-              vector::StoreOp::create(b, loc, chunk, s ? gated->secondOut : out,
-                                      ValueRange{row, add(column, idx(i))},
-                                      /*nontemporal=*/false,
-                                      b.getI64IntegerAttr(16));
-            }
+            Value chunk = vector::FromElementsOp::create(
+                b, loc, VectorType::get({2 * group}, elt), values);
+            vector::StoreOp::create(b, loc, chunk, s ? gated->secondOut : out,
+                                    ValueRange{row, column},
+                                    /*nontemporal=*/false,
+                                    b.getI64IntegerAttr(16));
           }
   }
 
@@ -3647,6 +3659,8 @@ struct XLSTMContractToMMAPass
           builder.wholeTileStores = wholeTiles;
           builder.sharedEpilogue = throughShared;
           builder.permutedColumns = permuted;
+          builder.permutedTiles =
+              StagedMMAKernelBuilder::permutedTilesFor(outElt);
           builder.swizzleCopy = sharedEpilogueSwizzle;
           builder.loadsAhead = sharedEpilogueLoadsAhead;
           if (tile.tilesPerBlock == 0)

@@ -208,6 +208,18 @@ func.func @gate_blocks(%x: memref<?x?x4x64xbf16>, %w: memref<4x64x64xbf16>) -> m
 // SWZ-NEXT:        vector.store %[[EIGHT]]
 // SWZ:         memref.load %[[CHUNKS]]
 // SWZ:         gpu.return
+// PERM-LABEL: gpu.func @projection_mma_pair(
+// PERM:         scf.yield
+// PERM-NEXT:  }
+// PERM-NOT:     gpu.barrier
+// Output 0 of row g: n tiles 0, 2, 4, 6 (the first projection's), one chunk
+// of 8 bf16.
+// PERM:         %[[A:.+]] = arith.truncf %[[ACC:.+]]#0 : f32 to bf16
+// PERM-NEXT:    %[[B:.+]] = arith.truncf %[[ACC]]#1 : f32 to bf16
+// PERM-NEXT:    %[[C:.+]] = arith.truncf %[[ACC]]#8 : f32 to bf16
+// PERM-COUNT-16: vector.store %{{.+}} {alignment = 16 : i64} : memref<?x64xbf16, strided<[128, 1], offset: ?>>, vector<8xbf16>
+// PERM-NOT:     vector.store
+// PERM:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xbf16>, memref<?x?x2x64xbf16>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -305,35 +317,42 @@ func.func @gated_ffn(%x: memref<?x?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memr
 // CHECK:         vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
 // CHECK:         gpu.return
 // PERM-LABEL: gpu.func @projection_mma_staged({{.*}}memref<256x1024xbf16>
-// W's staged row r: row 32 (r / 32) + permuted (r % 32) of the tile's.
+// x's staged row r: row r of the tile's (only W's rows are permuted).
+// PERM:         %[[XR:.+]] = arith.divui %{{.+}}, %c8{{[_0-9]*}} : index
+// PERM:         %[[XROW:.+]] = arith.addi %{{.+}}, %[[XR]] : index
+// PERM-NEXT:    arith.cmpi ult, %[[XROW]], %arg3 : index
 // PERM:         nvgpu.device_async_copy %arg0
-// PERM:         %[[IN:.+]] = arith.remui %[[R:.+]], %c32{{[_0-9]*}} : index
+// W's staged row r: row 16 (r / 16) + permuted (r % 16) of the tile's
+// (float32: groups of 2 n tiles, 4 columns a lane).
+// PERM:         %[[IN:.+]] = arith.remui %[[R:.+]], %c16{{[_0-9]*}} : index
 // PERM:         %[[BY8:.+]] = arith.divui %[[IN]], %c8{{[_0-9]*}} : index
-// PERM:         %[[TILE:.+]] = arith.remui %[[BY8]], %c4{{[_0-9]*}} : index
+// PERM:         %[[TILE:.+]] = arith.remui %[[BY8]], %c2{{[_0-9]*}} : index
 // PERM:         %[[BY2:.+]] = arith.divui %[[IN]], %c2{{[_0-9]*}} : index
 // PERM:         %[[LANE:.+]] = arith.remui %[[BY2]], %c4{{[_0-9]*}} : index
 // PERM:         %[[E:.+]] = arith.remui %[[IN]], %c2{{[_0-9]*}} : index
 // PERM:         %[[TWOJ:.+]] = arith.muli %[[TILE]], %c2{{[_0-9]*}} : index
-// PERM:         %[[EIGHTT:.+]] = arith.muli %[[LANE]], %c8{{[_0-9]*}} : index
-// PERM:         %[[SUM:.+]] = arith.addi %[[EIGHTT]], %[[TWOJ]] : index
+// PERM:         %[[FOURT:.+]] = arith.muli %[[LANE]], %c4{{[_0-9]*}} : index
+// PERM:         %[[SUM:.+]] = arith.addi %[[FOURT]], %[[TWOJ]] : index
 // PERM:         %[[PERMUTED:.+]] = arith.addi %[[SUM]], %[[E]] : index
-// PERM:         %[[GROUP:.+]] = arith.divui %[[R]], %c32{{[_0-9]*}} : index
-// PERM:         %[[GROUPROW:.+]] = arith.muli %[[GROUP]], %c32{{[_0-9]*}} : index
+// PERM:         %[[GROUP:.+]] = arith.divui %[[R]], %c16{{[_0-9]*}} : index
+// PERM:         %[[GROUPROW:.+]] = arith.muli %[[GROUP]], %c16{{[_0-9]*}} : index
 // PERM:         %[[WITHIN:.+]] = arith.addi %[[GROUPROW]], %[[PERMUTED]] : index
 // PERM:         arith.addi %{{.+}}, %[[WITHIN]] : index
 // PERM:         nvgpu.device_async_copy %arg1
 // PERM:         nvvm.mma.sync
 // After the K loop: no copy, no barrier; row g of m tile 0 stores n tiles
-// 0-3's pairs as columns 8 t.. (float32: two chunks of 4).
+// 0-1's pairs as columns 4 t..4 t + 3 of the first 16, n tiles 2-3's of the
+// next 16.
 // PERM:         scf.yield
 // PERM-NEXT:  }
 // PERM-NOT:     gpu.barrier
 // PERM-NOT:     memref.view
 // PERM:         scf.if
 // PERM-NEXT:      %[[FIRST:.+]] = vector.from_elements %[[ACC:.+]]#0, %[[ACC]]#1, %[[ACC]]#4, %[[ACC]]#5 : vector<4xf32>
-// PERM:           vector.store %[[FIRST]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
-// PERM:           %[[SECOND:.+]] = vector.from_elements %[[ACC]]#8, %[[ACC]]#9, %[[ACC]]#12, %[[ACC]]#13 : vector<4xf32>
-// PERM:           vector.store %[[SECOND]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
+// PERM-NEXT:      vector.store %[[FIRST]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
+// PERM:         scf.if
+// PERM-NEXT:      %[[SECOND:.+]] = vector.from_elements %[[ACC]]#8, %[[ACC]]#9, %[[ACC]]#12, %[[ACC]]#13 : vector<4xf32>
+// PERM-NEXT:      vector.store %[[SECOND]], %arg2[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x256xf32>, vector<4xf32>
 // PERM-NOT:     gpu.barrier
 // PERM:         gpu.return
 func.func @float32_out(%x: memref<?x1024xbf16>, %w: memref<256x1024xbf16>) -> memref<?x256xf32> {
