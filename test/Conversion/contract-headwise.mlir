@@ -7,7 +7,7 @@
 // by the kernels (its buffer allocated anew before them from the sizes of
 // the float32 one, which goes).
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=DIRECT
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PERBLOCK
 // Blocks of 64 columns, which the default 128-column tile does not divide,
@@ -18,7 +18,7 @@
 // With staged-sibling-pairs (the default; the CHECK lines above turn it
 // off), two headwise projections of one x take one pipelined launch above
 // 16 rows (W rows interleaved by 8), storing each its own output:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PAIR
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PAIR
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
 // With resident-weights, the projections of one x of a shape take one
 // launch above 16 rows: block b holds head (b / 2) % 2's W of projection
@@ -35,7 +35,7 @@
 // steps (64 here: 2) take that configuration instead of the default tile:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3 short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128" 2>&1 | FileCheck %s --check-prefix=BADSHORTK
-// SHORTK: gates_of_one_x {{.*}}mma-staged 64x128x32 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
+// SHORTK: gates_of_one_x {{.*}}mma-staged 64x128x32 4 warps 3 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
 // BADSHORTK: error: xlstm-contract-to-mma: staged tile '64x128': expected BMxBNxBK/WMxWN[/STAGES]
 // With short-k-tiles-per-block (K of 2 steps here), each block of the
 // pipelined kernel runs up to 4 tiles, tile, tile + G, ... (G the grid):
@@ -49,13 +49,13 @@
 // its kernels run several tiles a block: these 64-column heads, narrower
 // than its tiles, take the fallback tile, a tile a block.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=OTHERTILE
-// OTHERTILE: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]{{$}}
+// OTHERTILE: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]{{$}}
 // The shared-memory epilogue (on by default) of such a block keeps its copy
 // behind the stages, where the next tile's loads are in flight while a tile
 // stores: the launch takes the 4 stages (64 KiB) and the copy (128 rows of
 // 128 + 8 bf16 values), the copy's views start behind the stages, and no
 // wait for every copy precedes them.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k=" | FileCheck %s --check-prefix=MULTISHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 short-k-tiles-per-block=4 staged-tile-short-k=" | FileCheck %s --check-prefix=MULTISHARED
 // MULTISHARED-LABEL: func @gate_blocks
 // MULTISHARED:       %[[BYTES:.+]] = arith.constant 100352 : i32
 // MULTISHARED:       gpu.launch_func @projection_mma_staged::@projection_mma_staged {{.*}} dynamic_shared_memory_size %[[BYTES]]
@@ -72,7 +72,7 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=100 staged-tile-short-k=" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEREPORT
 // Without the shared epilogue (direct stores measured slower with several
 // tiles a block) the run-time count keeps a tile a block:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 shared-epilogue=0 staged-tile-short-k=" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEDIRECT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k=" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEDIRECT
 // RUNTIMEDIRECT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
 // RUNTIME-LABEL: func @gate_blocks
 // RUNTIME:         %[[ALL:.+]] = arith.muli %[[TILES:[0-9]+]], %c4{{[_0-9]*}} : index
@@ -83,10 +83,10 @@
 // RUNTIME:       gpu.func @projection_mma_staged({{.*}}, %[[ARG:.+]]: index) kernel
 // RUNTIME:         arith.ceildivui %{{.+}}, %[[ARG]] : index
 // RUNTIME:         scf.for %{{.+}} = %{{.+}} to %[[ARG]] step
-// RUNTIMEREPORT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, stores through shared memory, several tiles a block (100 blocks at most), one launch for its 4 heads [M > 16]
-// PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
-// NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
-// WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, stores through shared memory, one launch for its 4 heads [M > 16]
+// RUNTIMEREPORT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), several tiles a block (100 blocks at most), one launch for its 4 heads [M > 16]
+// PAIRREPORT: gates_of_one_x {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
+// NARROW:    gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x64x64 4 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]
+// WIDE:      gate_blocks {{.*}}?x64x64{{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]
 // BADNARROW: error: xlstm-contract-to-mma: staged tile '128x64': expected BMxBNxBK/WMxWN[/STAGES]
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>

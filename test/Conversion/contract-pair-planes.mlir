@@ -4,17 +4,17 @@
 // gemv-max-rows the two sibling pairs run as one pipelined launch whose grid
 // z takes pair z / heads, head z % heads: the second pair's x, W and outputs
 // are selected in the kernel before the head's views.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PLANES
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PLANES
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // Off (the default): a pair launch for each x.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
 #y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
 
 // REPORT: gates_of_two_xs {{.*}}gemv 4 warps unroll 2, one launch for the 8 heads of 4 projections of 2 x's [M = 1]
-// REPORT-SAME: mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, stores through shared memory, one launch of 2 sibling pairs of 2 x's, W rows interleaved by 8, each output stored, one launch for the 4 heads of both pairs [M > 16]
+// REPORT-SAME: mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch of 2 sibling pairs of 2 x's, W rows interleaved by 8, each output stored, one launch for the 4 heads of both pairs [M > 16]
 // REPORT: rows_not_known_equal {{.*}}one launch for the 4 heads of 2 projections of one x [M <= 16] | {{.*}}one launch of 2 projections of one x,
 // PLANES-LABEL: func @gates_of_two_xs
 // PLANES-SAME:    (%[[XA:[^:]+]]: memref<?x?x2x64xbf16>,

@@ -6,7 +6,7 @@
 // M <= gemv-max-rows the decoding kernels write the two float32 buffers,
 // which then live in that branch only, and the op runs after them there.
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
-// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=KERNEL
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-pairs=0 gated-decoding=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
 // RUN: xlstm-opt %s --xlstm-contract-to-mma="gated-decoding=0 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // With gated-decoding the decoding kernels stream both W too and store the

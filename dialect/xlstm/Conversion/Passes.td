@@ -331,7 +331,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "output: x staged once for both, and 2 x 192-column heads fill "
            "three 128-column tiles exactly; off: a launch per projection">,
     Option<"permutedColumnStores", "permuted-column-stores", "bool",
-           /*default=*/"false",
+           /*default=*/"true",
            "The pipelined kernel stages W's rows in an order that gives each "
            "lane one 16-byte chunk of consecutive output columns of each of "
            "its rows (in each group of 4 n tiles, mma column 8 j + 2 t + e "
@@ -339,9 +339,10 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "straight from its accumulators: no copy through shared memory "
            "and no barrier after the K loop. Replaces shared-epilogue where "
            "both apply (outputs written, not added to; a warp's n tiles of "
-           "an output in whole groups). Its first version, wrong in x's rows, "
-           "timed the same work on an H100: the sLSTM gate heads neutral at "
-           "width 512, -3 % at 768">,
+           "an output in whole groups). Measured on an H100 (B16 S1024, "
+           "outputs bit-identical): the sLSTM gate heads 42.2 -> 41.2 us at "
+           "width 512 and 79.1 -> 73.0 us at 768, its gated FFN -1.7 %; the 7B "
+           "block and 24 mLSTM blocks unchanged (+0.3 %, -0.6 %)">,
     Option<"siblingPairPlanes", "sibling-pair-planes", "bool",
            /*default=*/"false",
            "Headwise projections of other x's with the same rows join a "
