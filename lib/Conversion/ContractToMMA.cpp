@@ -804,10 +804,11 @@ public:
     return 8 / (outElt.getIntOrFloatBitWidth() / 8);
   }
 
-  /// Whether permutedColumns applies to a tile `t` (plain, or a gated or
-  /// sibling pair's where `gated`) writing (not adding to) rows of 16-bit or
-  /// float32 values `width` wide: a warp's n tiles of one output come in
-  /// whole groups, and the rows' 16-byte chunks lie whole inside or outside.
+  /// Whether permutedColumns fits a tile `t` (plain, or a gated or sibling
+  /// pair's where `gated`) of rows of 16-bit or float32 values `width`
+  /// wide: a warp's n tiles of one output come in whole groups, and the
+  /// rows' 16-byte chunks lie whole inside or outside. (The caller checks
+  /// that the outputs are written, not added to.)
   static bool permutedStoresApply(const StagedTile &t, bool gated, Type outElt,
                                   int64_t width) {
     if (!outElt.isBF16() && !outElt.isF16() && !outElt.isF32())
@@ -867,31 +868,32 @@ public:
         Value row = divui(chunk, chunksPerRow);
         Value within = remui(chunk, chunksPerRow);
         Value col = mul(within, idx(8));
-        Value global = add(base, row), source = src, limitRow = global;
         // (permutedColumns: within each group of 8 G rows of W's tile, the
         // rows of permutedRow's order; x's rows stay in order.)
         int64_t group = 8 * permutedTiles;
-        if (permutedColumns && weights && !interleaved) {
-          global = add(base, add(mul(divui(row, group), idx(group)),
-                                 permutedRow(remui(row, group))));
-          limitRow = global;
-        }
+        bool permuted = permutedColumns && weights;
+        Value global, source = src;
+        if (!interleaved)
+          global = permuted ? add(base, add(mul(divui(row, group), idx(group)),
+                                            permutedRow(remui(row, group))))
+                            : add(base, row);
+        Value limitRow = global;
         if (interleaved) {
           // Staged row r of the tile at interleaved row `base` (a multiple
           // of 16): row base / 2 + (r / 16) * 8 + r % 8 of the first W
           // where r / 8 is even, of the second where it is odd.
-          global = add(divui(base, 2),
-                       add(mul(divui(row, 16), idx(8)), remui(row, 8)));
           // (permutedColumns: staged rows 16 G q + 16 j + 8 s + 2 t + e hold
           // projection s's column 8 G q + 2 G t + 2 j + e, its n tile j of
           // the group q that permutedRow orders.)
-          if (permutedColumns)
-            global =
-                add(divui(base, 2),
-                    add(mul(divui(row, 2 * group), idx(group)),
-                        permutedRow(add(
-                            mul(remui(divui(row, 16), permutedTiles), idx(8)),
-                            remui(row, 8)))));
+          global = permuted
+                       ? add(divui(base, 2),
+                             add(mul(divui(row, 2 * group), idx(group)),
+                                 permutedRow(add(
+                                     mul(remui(divui(row, 16), permutedTiles),
+                                         idx(8)),
+                                     remui(row, 8)))))
+                       : add(divui(base, 2),
+                             add(mul(divui(row, 16), idx(8)), remui(row, 8)));
           Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                             remui(divui(row, 8), 2), idx(0));
           source = arith::SelectOp::create(b, loc, odd, gated->second, src);
@@ -1096,6 +1098,10 @@ public:
         beforeStore();
 
       if (permutedColumns) {
+        // (The accumulators' preload and split K's atomic adds take the
+        // columns in order.)
+        assert(!accumulate && !addInEpilogue && !split &&
+               "permuted columns only for outputs written whole");
         storePermuted(loop.getResults(), out, m, n, add(m0, wm0), add(n0, wn0),
                       g, t2);
         return;
@@ -3045,7 +3051,7 @@ bool isFreshBuffer(Value root) {
 
 /// The extent of dimension `d` of the memref `v`, as a key equal for two
 /// dimensions known to be equal: the static size (null, size), or the
-/// dimension of a function argument (argument, d) or the index value
+/// dimension of a block argument (argument, d) or the index value
 /// (value, -1) it was made from, found by following allocations' dynamic
 /// sizes, expand_shape's output shape, collapse_shape's one-dimension
 /// groups and memref.dim back to their source. None where the chain
@@ -3053,7 +3059,9 @@ bool isFreshBuffer(Value root) {
 std::optional<std::pair<Value, int64_t>> extentKey(Value v, int64_t d) {
   // (A bound on the chain's length: the IR is finite, but cheap to cap.)
   for (int step = 0; step < 64; ++step) {
-    auto type = cast<MemRefType>(v.getType());
+    auto type = dyn_cast<MemRefType>(v.getType());
+    if (!type || d < 0 || d >= type.getRank())
+      return std::nullopt;
     if (!type.isDynamicDim(d))
       return std::pair{Value(), type.getDimSize(d)};
     Operation *def = v.getDefiningOp();
@@ -3502,6 +3510,14 @@ struct XLSTMContractToMMAPass
         cfg, sharedEpilogueSwizzle, outputs,
         gated ? cfg.blockN / 2 : cfg.blockN,
         outElt.getIntOrFloatBitWidth() / 8);
+    // (The output, and a sibling pair's second, of identity layout.)
+    auto identityOutputs = [&] {
+      return outType.getLayout().isIdentity() &&
+             (!gated || !gated->secondOut ||
+              cast<MemRefType>(gated->secondOut.getType())
+                  .getLayout()
+                  .isIdentity());
+    };
     auto sharedApplies = [&](bool severalTiles) {
       return sharedEpilogue && !split &&
              (!severalTiles ? copyBytes <= stageBytes
@@ -3509,12 +3525,7 @@ struct XLSTMContractToMMAPass
              (!accumulate ||
               (sharedEpilogueResiduals && !gated && outElt.isF32())) &&
              (outElt.isBF16() || outElt.isF16() || outElt.isF32()) &&
-             outType.getLayout().isIdentity() &&
-             (!gated || !gated->secondOut ||
-              cast<MemRefType>(gated->secondOut.getType())
-                  .getLayout()
-                  .isIdentity()) &&
-             nStatic && *nStatic % 8 == 0;
+             identityOutputs() && nStatic && *nStatic % 8 == 0;
     };
     // A K of a few steps: several tiles a block, where asked; with
     // short-k-tiles-per-block=0 as many as spread the launch's tiles (of
@@ -3524,17 +3535,15 @@ struct XLSTMContractToMMAPass
     // on an H100, against 0.084 through shared memory). Where a short-K
     // configuration is set, only in its kernels: the default tile's stages
     // and copy together leave one block an SM (the sLSTM 512 block's gated
-    // FFN, K 8 steps of 64: 0.079 -> 0.117 ms on an H100).
+    // FFN, K 8 steps of 64: 0.079 -> 0.117 ms on an H100). Stores from
+    // registers (permuted-column-stores) count as through shared memory
+    // here: they store whole 16-byte chunks too (session 45, H100: the gate
+    // heads at 768 73.0 us against 79.1 through shared memory).
     // (permuted-column-stores: lanes store 16-byte chunks from their
-    // accumulators, which replaces the shared epilogue where it applies: the
-    // shared epilogue's outputs, written not added to.)
+    // accumulators, before and instead of the shared epilogue: outputs
+    // written whole, identity layouts, N static.)
     bool permuted = permutedColumnStores && !split && !accumulate &&
-                    outType.getLayout().isIdentity() &&
-                    (!gated || !gated->secondOut ||
-                     cast<MemRefType>(gated->secondOut.getType())
-                         .getLayout()
-                         .isIdentity()) &&
-                    nStatic &&
+                    identityOutputs() && nStatic &&
                     StagedMMAKernelBuilder::permutedStoresApply(
                         cfg, gated != nullptr, outElt, *nStatic);
     Value perBlock;
@@ -3621,6 +3630,8 @@ struct XLSTMContractToMMAPass
           Value head = kernel.blockIds.z;
           // The second plane's blocks: its pair's operands, head z - heads.
           if (plane) {
+            assert(pair && pair->secondOut &&
+                   "a second plane of sibling pairs");
             Value headsValue = arith::ConstantIndexOp::create(b, loc, heads);
             Value upper = arith::CmpIOp::create(
                 b, loc, arith::CmpIPredicate::uge, head, headsValue);
@@ -3659,8 +3670,9 @@ struct XLSTMContractToMMAPass
           builder.wholeTileStores = wholeTiles;
           builder.sharedEpilogue = throughShared;
           builder.permutedColumns = permuted;
-          builder.permutedTiles =
-              StagedMMAKernelBuilder::permutedTilesFor(outElt);
+          if (permuted)
+            builder.permutedTiles =
+                StagedMMAKernelBuilder::permutedTilesFor(outElt);
           builder.swizzleCopy = sharedEpilogueSwizzle;
           builder.loadsAhead = sharedEpilogueLoadsAhead;
           if (tile.tilesPerBlock == 0)
@@ -3902,6 +3914,23 @@ struct XLSTMContractToMMAPass
               lowered.insert(later);
             }
           }
+        // (Those of one x next to each other, in order of their first
+        // member: emitHeadwise pairs neighbours. They all run at `op`.)
+        if (siblingPairPlanes) {
+          auto firstOfX = [&](Site *member) {
+            return llvm::find_if(
+                       group,
+                       [&](Site *other) { return other->p.x == member->p.x; }) -
+                   group.begin();
+          };
+          SmallVector<int64_t> rank = llvm::map_to_vector(group, firstOfX);
+          SmallVector<size_t> order =
+              llvm::to_vector(llvm::seq<size_t>(0, group.size()));
+          llvm::stable_sort(
+              order, [&](size_t a, size_t b) { return rank[a] < rank[b]; });
+          group =
+              llvm::map_to_vector(order, [&](size_t i) { return group[i]; });
+        }
         rewriter.setInsertionPoint(op);
         emitHeadwise(rewriter, group);
         for (Site *member : group)
@@ -4392,12 +4421,13 @@ struct XLSTMContractToMMAPass
     }
   }
 
-  /// Whether the kernels of `site` may run where `first` (a sibling of the
-  /// same x, earlier in the block) stands, before the ops in between:
-  /// nothing there reads or writes its output buffers (through any view)
-  /// or writes its x or W, and no sibling writes what it reads or writes or
-  /// reads what it writes. Moves W's and the output's allocations and views
-  /// up to `first` where they come later (their operands must exist there).
+  /// Whether the kernels of `site` may run where `first` (a sibling earlier
+  /// in the block: of the same x, or with sibling-pair-planes of another x
+  /// of the same rows) stands, before the ops in between: nothing there
+  /// reads or writes its output buffers (through any view) or writes its x
+  /// or W, and no sibling writes what it reads or writes or reads what it
+  /// writes. Moves x's, W's and the output's allocations and views up to
+  /// `first` where they come later (their operands must exist there).
   bool canRunAt(const Site &site, Operation *first,
                 ArrayRef<Site *> siblings) {
     Block *block = first->getBlock();
@@ -5041,7 +5071,9 @@ struct XLSTMContractToMMAPass
   }
 
   /// The kernels of headwise projections (Projection::heads blocks; several
-  /// of one x, each free to run where the first stands, as siblings) at the
+  /// of one x, or with sibling-pair-planes of x's of the same rows, those of
+  /// one x next to each other, each free to run where the first stands, as
+  /// siblings) at the
   /// rewriter's insertion point: for M up to gemv-max-rows the decoding
   /// kernels of all their blocks in one launch; for more rows, per
   /// projection, the pipelined kernel with a grid plane per block, or where

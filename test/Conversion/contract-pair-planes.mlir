@@ -147,3 +147,41 @@ func.func @second_x_written_between(%xa: memref<?x?x2x64xbf16>, %wi: memref<2x64
   linalg.contract indexing_maps = [#x, #w, #y] ins(%xb, %wo : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%o : memref<?x?x2x64xf32>)
   return %i, %f, %z, %o : memref<?x?x2x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x64xf32>
 }
+
+// -----
+
+#x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+#w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
+#y = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+
+// The two x's projections alternating in program order: the group puts
+// those of one x next to each other, and the two pairs still run as one
+// launch.
+// PLANES-LABEL: func @alternating_xs
+// PLANES:         gpu.launch_func @projection_small_batch_mma_heads{{[_0-9]*}}::
+// PLANES-NOT:     gpu.launch_func @projection_small_batch_mma_heads
+// PLANES:         gpu.launch_func @projection_mma_pair::@projection_mma_pair blocks in (%{{.+}}, %c1{{[_0-9]*}}, %c4{{[_0-9]*}})
+// PLANES-NOT:     gpu.launch_func
+// PLANES:         return
+func.func @alternating_xs(%xa: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>, %wz: memref<2x64x64xbf16>, %wo: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %d0 = memref.dim %xa, %c0 : memref<?x?x2x64xbf16>
+  %d1 = memref.dim %xa, %c1 : memref<?x?x2x64xbf16>
+  %xb = memref.alloc(%d0, %d1) : memref<?x?x2x64xbf16>
+  linalg.copy ins(%xa : memref<?x?x2x64xbf16>) outs(%xb : memref<?x?x2x64xbf16>)
+  %i = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%i : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%xa, %wi : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%i : memref<?x?x2x64xf32>)
+  %z = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%z : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%xb, %wz : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%z : memref<?x?x2x64xf32>)
+  %f = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%f : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%xa, %wf : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%f : memref<?x?x2x64xf32>)
+  %o = memref.alloc(%d0, %d1) : memref<?x?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%o : memref<?x?x2x64xf32>)
+  linalg.contract indexing_maps = [#x, #w, #y] ins(%xb, %wo : memref<?x?x2x64xbf16>, memref<2x64x64xbf16>) outs(%o : memref<?x?x2x64xf32>)
+  return %i, %f, %z, %o : memref<?x?x2x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x64xf32>, memref<?x?x2x64xf32>
+}
