@@ -3538,10 +3538,9 @@ struct XLSTMContractToMMAPass
     // FFN, K 8 steps of 64: 0.079 -> 0.117 ms on an H100). Stores from
     // registers (permuted-column-stores) count as through shared memory
     // here: they store whole 16-byte chunks too (session 45, H100: the gate
-    // heads at 768 73.0 us against 79.1 through shared memory).
-    // (permuted-column-stores: lanes store 16-byte chunks from their
-    // accumulators, before and instead of the shared epilogue: outputs
-    // written whole, identity layouts, N static.)
+    // heads at 768 73.0 us against 79.1 through shared memory). They come
+    // before and instead of the shared epilogue where they apply: outputs
+    // written whole, identity layouts, N static.
     bool permuted = permutedColumnStores && !split && !accumulate &&
                     identityOutputs() && nStatic &&
                     StagedMMAKernelBuilder::permutedStoresApply(
@@ -3917,19 +3916,15 @@ struct XLSTMContractToMMAPass
         // (Those of one x next to each other, in order of their first
         // member: emitHeadwise pairs neighbours. They all run at `op`.)
         if (siblingPairPlanes) {
-          auto firstOfX = [&](Site *member) {
-            return llvm::find_if(
-                       group,
-                       [&](Site *other) { return other->p.x == member->p.x; }) -
-                   group.begin();
-          };
-          SmallVector<int64_t> rank = llvm::map_to_vector(group, firstOfX);
-          SmallVector<size_t> order =
-              llvm::to_vector(llvm::seq<size_t>(0, group.size()));
-          llvm::stable_sort(
-              order, [&](size_t a, size_t b) { return rank[a] < rank[b]; });
-          group =
-              llvm::map_to_vector(order, [&](size_t i) { return group[i]; });
+          SmallVector<Site *> byX;
+          for (Site *member : group)
+            if (llvm::none_of(byX,
+                              [&](Site *s) { return s->p.x == member->p.x; }))
+              llvm::append_range(byX,
+                                 llvm::make_filter_range(group, [&](Site *s) {
+                                   return s->p.x == member->p.x;
+                                 }));
+          group = std::move(byX);
         }
         rewriter.setInsertionPoint(op);
         emitHeadwise(rewriter, group);
@@ -5073,9 +5068,8 @@ struct XLSTMContractToMMAPass
   /// The kernels of headwise projections (Projection::heads blocks; several
   /// of one x, or with sibling-pair-planes of x's of the same rows, those of
   /// one x next to each other, each free to run where the first stands, as
-  /// siblings) at the
-  /// rewriter's insertion point: for M up to gemv-max-rows the decoding
-  /// kernels of all their blocks in one launch; for more rows, per
+  /// siblings) at the rewriter's insertion point: for M up to gemv-max-rows the
+  /// decoding kernels of all their blocks in one launch; for more rows, per
   /// projection, the pipelined kernel with a grid plane per block, or where
   /// that does not apply (f32, K not a multiple of 32) each block's own
   /// kernels on its views.
