@@ -831,6 +831,19 @@ public:
   /// 16-byte chunks of the copy a thread reads before storing them (1: each
   /// read inside its store's bounds check).
   int64_t loadsAhead = 1;
+  /// With several tiles a block, the stages run on across its tiles: the
+  /// last stages - 1 iterations of a tile's K loop load the next tile's
+  /// first K steps (runTiles' Continuation) instead of those loads being
+  /// queued after the loop, so that they are in flight during the loop's
+  /// last steps and the stores, and a tile needs no barrier of its own
+  /// before them. Needs K steps >= stages - 1 (the caller checks).
+  bool crossTilePrefetch = false;
+  /// Where a tile's K steps continue the block's stream of stages
+  /// (crossTilePrefetch): its K step 0 sits in stage `base`, and where
+  /// `present`, the block's next tile starts at (m0, n0).
+  struct Continuation {
+    Value base, present, m0, n0;
+  };
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -981,7 +994,8 @@ public:
     // Without `ownPrologue` its first stages were queued before (several
     // tiles a block); `beforeStore` runs between its K loop and its stores.
     auto runTile = [&](Value m0, Value n0, bool ownPrologue,
-                       function_ref<void()> beforeStore) {
+                       function_ref<void()> beforeStore,
+                       const Continuation *continuation) {
       Value wm0 = mul(warpM, idx(tilesM * 16));
       Value wn0 = mul(warpN, idx(tilesN * 8));
 
@@ -1060,19 +1074,38 @@ public:
       auto loop = scf::ForOp::create(
           b, loc, idx(0), count, idx(1), acc,
           [&](OpBuilder &, Location, Value kt, ValueRange iter) {
-            Value stage = remui(kt, stages);
+            // (The stream's step: a continued tile's steps start at `base`.)
+            auto streamStage = [&](Value step) {
+              return remui(continuation ? add(step, continuation->base) : step,
+                           stages);
+            };
+            Value stage = streamStage(kt);
             wait(stages - 2);
             // Every warp is done with the stage the prefetch below refills
-            // (read in the previous iteration).
+            // (read in the previous iteration, maybe the previous tile's).
             gpu::BarrierOp::create(b, loc);
             Value next = add(kt, idx(stages - 1));
-            auto prefetch = scf::IfOp::create(b, loc, lt(next, count),
-                                              /*withElseRegion=*/false);
+            Value own = lt(next, count);
+            Value any = own;
+            if (continuation)
+              any = arith::OrIOp::create(b, loc, own, continuation->present);
+            auto prefetch =
+                scf::IfOp::create(b, loc, any, /*withElseRegion=*/false);
             {
               OpBuilder::InsertionGuard guard(b);
               b.setInsertionPointToStart(prefetch.thenBlock());
-              loadStage(x, w, sa, sb, remui(next, stages), kOffset(next), m0,
-                        n0, m, n, tid);
+              Value rows = m0, columns = n0, step = next;
+              // Past this tile's K: the next tile's step next - count.
+              if (continuation) {
+                auto pick = [&](Value mine, Value theirs) -> Value {
+                  return arith::SelectOp::create(b, loc, own, mine, theirs);
+                };
+                rows = pick(m0, continuation->m0);
+                columns = pick(n0, continuation->n0);
+                step = pick(next, arith::SubIOp::create(b, loc, next, count));
+              }
+              loadStage(x, w, sa, sb, streamStage(next), kOffset(step), rows,
+                        columns, m, n, tid);
             }
             commit();
             SmallVector<Value> c(iter);
@@ -1168,7 +1201,7 @@ public:
     auto [blockRow, blockCol] = blockPosition(kernel, m, n);
     Value m0 = mul(blockRow, idx(t.blockM));
     Value n0 = mul(blockCol, idx(t.blockN));
-    runTile(m0, n0, /*ownPrologue=*/true, nullptr);
+    runTile(m0, n0, /*ownPrologue=*/true, nullptr, nullptr);
   }
 
   /// Tiles tile, tile + G, ... (G the grid's blocks, up to t.tilesPerBlock
@@ -1177,10 +1210,14 @@ public:
   /// of the one before and ahead of that one's stores, so that their loads
   /// are in flight while it stores (a K of a few steps leaves the loads of a
   /// tile's first stages and its stores unhidden otherwise).
-  void runTiles(
-      Value x, Value w, Value sa, Value sb, Value m, Value n, int64_t k,
-      int64_t stages, const xlstm::KernelCache::Body &kernel,
-      function_ref<void(Value, Value, bool, function_ref<void()>)> runTile) {
+  /// With crossTilePrefetch the next tile's first stages come from the K
+  /// loop of the one before instead (Continuation).
+  void runTiles(Value x, Value w, Value sa, Value sb, Value m, Value n,
+                int64_t k, int64_t stages,
+                const xlstm::KernelCache::Body &kernel,
+                function_ref<void(Value, Value, bool, function_ref<void()>,
+                                  const Continuation *)>
+                    runTile) {
     Value tid = kernel.threadIds.x;
     int64_t kSteps = k / t.blockK;
     auto ceilDiv = [&](Value v, int64_t d) -> Value {
@@ -1219,15 +1256,33 @@ public:
           Value tile = add(first, mul(i, grid));
           ifThen(lt(tile, tiles), [&] {
             std::pair<Value, Value> at = origin(tile);
-            runTile(at.first, at.second, /*ownPrologue=*/false, [&] {
-              // Every warp is done with the stages the next tile's loads
-              // refill.
-              gpu::BarrierOp::create(b, loc);
+            if (crossTilePrefetch) {
+              assert(kSteps >= stages - 1 &&
+                     "each tile's K loop has the next tile's first steps "
+                     "to load");
+              // Tiles before this one took i * kSteps steps of the stream.
               Value next = add(tile, grid);
               Value more = arith::AndIOp::create(
                   b, loc, lt(add(i, idx(1)), perBlock), lt(next, tiles));
-              ifThen(more, [&] { queueStagesOf(next); });
-            });
+              auto [m0, n0] = origin(next);
+              Continuation continuation{remui(mul(i, idx(kSteps)), stages),
+                                        more, m0, n0};
+              runTile(at.first, at.second, /*ownPrologue=*/false, nullptr,
+                      &continuation);
+              return;
+            }
+            runTile(
+                at.first, at.second, /*ownPrologue=*/false,
+                [&] {
+                  // Every warp is done with the stages the next tile's loads
+                  // refill.
+                  gpu::BarrierOp::create(b, loc);
+                  Value next = add(tile, grid);
+                  Value more = arith::AndIOp::create(
+                      b, loc, lt(add(i, idx(1)), perBlock), lt(next, tiles));
+                  ifThen(more, [&] { queueStagesOf(next); });
+                },
+                nullptr);
           });
           scf::YieldOp::create(b, loc);
         });
@@ -3566,6 +3621,8 @@ struct XLSTMContractToMMAPass
     bool throughShared = !permuted && sharedApplies(tile.severalTiles());
     if (throughShared || permuted)
       wholeTiles = false;
+    bool continued =
+        crossTilePrefetch && tile.severalTiles() && kSteps >= numStages - 1;
     if (throughShared && tile.severalTiles())
       shared = arith::ConstantIntOp::create(
           rewriter, loc, rewriter.getI32Type(), stageBytes + copyBytes);
@@ -3600,6 +3657,8 @@ struct XLSTMContractToMMAPass
        << (permuted ? " permuted stores" : "");
     if (tile.severalTiles())
       os << " tiles a block " << tile.tilesPerBlock;
+    if (continued)
+      os << " cross-tile prefetch";
     if (gated)
       os << " gated " << gated->key << " second rows +"
          << gated->secondRowOffset;
@@ -3674,6 +3733,7 @@ struct XLSTMContractToMMAPass
                 StagedMMAKernelBuilder::permutedTilesFor(outElt);
           builder.swizzleCopy = sharedEpilogueSwizzle;
           builder.loadsAhead = sharedEpilogueLoadsAhead;
+          builder.crossTilePrefetch = continued;
           if (tile.tilesPerBlock == 0)
             builder.tilesPerBlockArgument = kernel.args[perBlockArgument];
           builder.build(x, w, out, kernel.args[3], kernel.args[4], k, numStages,
@@ -3697,6 +3757,9 @@ struct XLSTMContractToMMAPass
                     ? ", several tiles a block (" + Twine(shortKBlocks) +
                           " blocks at most)"
                     : Twine()) +
+               (continued ? ", the next tile's first stages loaded in the K "
+                            "loop"
+                          : "") +
                (gated ? ", " + Twine(gated->note) : Twine()) +
                (plane ? ", one launch for the " + Twine(2 * heads) +
                             " heads of both pairs"

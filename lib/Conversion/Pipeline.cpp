@@ -360,6 +360,12 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "accumulators"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().permutedColumnStores)};
+  Option<bool> mmaCrossTilePrefetch{
+      *this, "mma-cross-tile-prefetch",
+      llvm::cl::desc("xlstm-contract-to-mma cross-tile-prefetch: with "
+                     "several short-K tiles a block, the K loop loads the "
+                     "next tile's first stages"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().crossTilePrefetch)};
   Option<bool> mmaSiblingPairPlanes{
       *this, "mma-sibling-pair-planes",
       llvm::cl::desc("xlstm-contract-to-mma sibling-pair-planes: headwise "
@@ -765,6 +771,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.sharedEpilogue = o.mmaSharedEpilogue;
         options.mma.sharedEpilogueResiduals = o.mmaSharedEpilogueResiduals;
         options.mma.permutedColumnStores = o.mmaPermutedColumnStores;
+        options.mma.crossTilePrefetch = o.mmaCrossTilePrefetch;
         options.mma.siblingPairPlanes = o.mmaSiblingPairPlanes;
         options.mma.sharedEpilogueSwizzle = o.mmaSharedEpilogueSwizzle;
         options.mma.sharedEpilogueLoadsAhead = o.mmaSharedEpilogueLoadsAhead;

@@ -65,6 +65,40 @@
 // MULTISHARED-NOT:   nvvm.cp.async.wait.group 0
 // MULTISHARED:       memref.view %{{.+}}[%c65536{{[_0-9]*}}][] : {{.*}} to memref<1x128x17xvector<8xbf16>, #gpu.address_space<workgroup>>
 // MULTISHARED:       gpu.return
+// With cross-tile-prefetch the stages run on across a block's tiles: tile i
+// starts at stage (i x 2 K steps) mod 3, and each K iteration's prefetch
+// loads the tile's own K step or, past its K, the next tile's (rows, columns
+// and step selected); no barrier follows the K loop, nor a queue of the next
+// tile's stages. With 4 stages K's 2 steps leave nothing to continue.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= stages=3 cross-tile-prefetch=1" | FileCheck %s --check-prefix=CROSS
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= stages=3 cross-tile-prefetch=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=CROSSREPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= cross-tile-prefetch=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NOCROSS
+// CROSS-LABEL: func @gate_blocks
+// CROSS:       gpu.func @projection_mma_staged(
+// CROSS-COUNT-2: nvvm.cp.async.commit.group
+// CROSS:         scf.for %[[I:.+]] = %{{.+}} to %c4{{[_0-9]*}} step
+// CROSS:           %[[STEPS:.+]] = arith.muli %[[I]], %c2{{[_0-9]*}} : index
+// CROSS:           %[[BASE:.+]] = arith.remui %[[STEPS]], %c3{{[_0-9]*}} : index
+// CROSS:           scf.for %[[KT:.+]] = %{{.+}} to %[[COUNT:[a-z0-9_]+]] step
+// CROSS:             %[[AT:.+]] = arith.addi %[[KT]], %[[BASE]] : index
+// CROSS:             arith.remui %[[AT]], %c3{{[_0-9]*}} : index
+// CROSS-NEXT:        nvvm.cp.async.wait.group 1
+// CROSS-NEXT:        gpu.barrier
+// CROSS:             %[[NEXT:.+]] = arith.addi %[[KT]], %c2{{[_0-9]*}} : index
+// CROSS-NEXT:        %[[OWN:.+]] = arith.cmpi ult, %[[NEXT]], %[[COUNT]] : index
+// CROSS-NEXT:        %[[ANY:.+]] = arith.ori %[[OWN]], %{{.+}} : i1
+// CROSS-NEXT:        scf.if %[[ANY]] {
+// CROSS-NEXT:          arith.select %[[OWN]]
+// CROSS-NEXT:          arith.select %[[OWN]]
+// CROSS-NEXT:          %[[PAST:.+]] = arith.subi %[[NEXT]], %[[COUNT]] : index
+// CROSS-NEXT:          arith.select %[[OWN]], %[[NEXT]], %[[PAST]] : index
+// CROSS:             nvvm.cp.async.commit.group
+// CROSS-NOT:         gpu.barrier
+// CROSS-NOT:         nvvm.cp.async.commit.group
+// CROSS:             vector.store
+// CROSS:         gpu.return
+// CROSSREPORT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 3 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), 4 tiles a block, the next tile's first stages loaded in the K loop, one launch for its 4 heads [M > 16]
+// NOCROSS: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), 4 tiles a block, one launch for its 4 heads [M > 16]
 // With short-k-tiles-per-block=0 the host counts the tiles a block at run
 // time, max(ceil(tiles of all 4 heads / short-k-blocks), 1), and passes the
 // count to the kernel, whose tile loop runs to it:

@@ -345,6 +345,14 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "outputs bit-identical): the sLSTM gate heads 42.2 -> 41.2 us at "
            "width 512 and 79.1 -> 73.0 us at 768, its gated FFN -1.7 %; the 7B "
            "block and 24 mLSTM blocks unchanged (+0.3 %, -0.6 %)">,
+    Option<"crossTilePrefetch", "cross-tile-prefetch", "bool",
+           /*default=*/"false",
+           "With several short-K tiles a block, the pipeline's stages run "
+           "on across the block's tiles: the last stages - 1 iterations of a "
+           "tile's K loop load the next tile's first K steps, which are then "
+           "in flight during those iterations and the tile's stores; off: "
+           "they are queued after the K loop, behind a barrier, just before "
+           "the stores. Applies where K has at least stages - 1 steps">,
     Option<"siblingPairPlanes", "sibling-pair-planes", "bool",
            /*default=*/"false",
            "Headwise projections of other x's with the same rows join a "
