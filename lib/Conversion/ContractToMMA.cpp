@@ -1265,8 +1265,12 @@ public:
               Value more = arith::AndIOp::create(
                   b, loc, lt(add(i, idx(1)), perBlock), lt(next, tiles));
               auto [m0, n0] = origin(next);
-              Continuation continuation{remui(mul(i, idx(kSteps)), stages),
-                                        more, m0, n0};
+              // (A whole number of rounds of the stages a tile: every tile
+              // starts at stage 0, and the stage stays a constant's offset.)
+              Value base = kSteps % stages == 0
+                               ? idx(0)
+                               : remui(mul(i, idx(kSteps)), stages);
+              Continuation continuation{base, more, m0, n0};
               runTile(at.first, at.second, /*ownPrologue=*/false, nullptr,
                       &continuation);
               return;
