@@ -3398,9 +3398,6 @@ struct XLSTMContractToMMAPass
   /// Fewer K steps per split would spend more on the atomic adds of the
   /// partial sums than they save.
   static constexpr int64_t kMinStepsPerSplit = 4;
-  /// K steps up to which short-k-tiles-per-block applies: where a tile's
-  /// first loads and its stores weigh as much as its K loop.
-  static constexpr int64_t kShortKSteps = 8;
   /// Blocks of headwise projections that one decoding launch may take: each
   /// passes three rank-2 memref descriptors (168 bytes), and a kernel's
   /// parameters may take 4 KiB.
@@ -3547,7 +3544,7 @@ struct XLSTMContractToMMAPass
     // Whole-tile stores where K is long: a short K's tile is mostly its
     // stores, and two copies of them measured slower (the sLSTM's gate
     // heads, K of 3 steps: 0.112 -> 0.117 ms on an H100).
-    bool wholeTiles = wholeTileStores && kSteps > kShortKSteps;
+    bool wholeTiles = wholeTileStores && kSteps > shortKMaxSteps;
     // 16-bit or float32 results through shared memory, where asked and it
     // applies: a projection, a sibling pair or a gated pair's combined values
     // (no split), whole 16-byte chunks of identity-layout rows; in the
@@ -3605,7 +3602,7 @@ struct XLSTMContractToMMAPass
                     StagedMMAKernelBuilder::permutedStoresApply(
                         cfg, gated != nullptr, outElt, *nStatic);
     Value perBlock;
-    bool shortK = kSteps <= kShortKSteps &&
+    bool shortK = kSteps <= shortKMaxSteps &&
                   (!stagedShortK || cfg.sameShape(*stagedShortK));
     if (shortKTilesPerBlock != 1 && !split && shortK &&
         (shortKTilesPerBlock != 0 || permuted ||
@@ -3796,10 +3793,10 @@ struct XLSTMContractToMMAPass
       return signalPassFailure();
     }
     if (shortKTilesPerBlock < 0 || shortKTilesPerBlock > 64 ||
-        shortKBlocks < 1) {
+        shortKBlocks < 1 || shortKMaxSteps < 1) {
       getOperation()->emitError(
-          "xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64 "
-          "and short-k-blocks at least 1");
+          "xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64, "
+          "short-k-blocks and short-k-max-steps at least 1");
       return signalPassFailure();
     }
     if (gemvMaxRows < 0 || gemvMaxRows > 32 || gemvWarps < 1 ||
@@ -5083,7 +5080,7 @@ struct XLSTMContractToMMAPass
     };
     // A K of a few steps: its own configuration, where set.
     if (stagedShortK && k % stagedShortK->blockK == 0 &&
-        k / stagedShortK->blockK <= kShortKSteps &&
+        k / stagedShortK->blockK <= shortKMaxSteps &&
         nStatic >= stagedShortK->blockN) {
       emit(*stagedShortK, tiledWhen);
       return true;

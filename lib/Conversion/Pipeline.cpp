@@ -421,6 +421,11 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "at most 8 K steps"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().shortKTilesPerBlock)};
+  Option<int64_t> mmaShortKMaxSteps{
+      *this, "mma-short-k-max-steps",
+      llvm::cl::desc("xlstm-contract-to-mma short-k-max-steps: the most K "
+                     "steps a short-K projection has"),
+      llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().shortKMaxSteps)};
   Option<int64_t> mmaShortKBlocks{
       *this, "mma-short-k-blocks",
       llvm::cl::desc("xlstm-contract-to-mma short-k-blocks: the blocks "
@@ -760,6 +765,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.stagedTileLarge = o.mmaStagedTileLarge;
         options.mma.stagedTileNarrow = o.mmaStagedTileNarrow;
         options.mma.stagedTileShortK = o.mmaStagedTileShortK;
+        options.mma.shortKMaxSteps = o.mmaShortKMaxSteps;
         options.mma.shortKBlocks = o.mmaShortKBlocks;
         options.mma.stagedLargeMinBlocks = o.mmaStagedLargeMinBlocks;
         options.mma.splitKBlocks = o.mmaSplitKBlocks;

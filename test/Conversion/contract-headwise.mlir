@@ -44,7 +44,11 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k=" | FileCheck %s --check-prefix=MULTI
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=65" 2>&1 | FileCheck %s --check-prefix=BADMULTI
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
-// BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64 and short-k-blocks at least 1
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-max-steps=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
+// BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64, short-k-blocks and short-k-max-steps at least 1
+// K's 2 steps above short-k-max-steps=1: not short-K, a tile a block.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= short-k-max-steps=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=LONGK
+// LONGK: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]{{$}}
 // With a short-K configuration set (the default's 128x128x32/2x2/3), only
 // its kernels run several tiles a block: these 64-column heads, narrower
 // than its tiles, take the fallback tile, a tile a block.

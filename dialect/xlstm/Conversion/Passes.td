@@ -447,6 +447,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "(chosen at run time from M), 1: a tile a block. Measured on an "
            "H100 with 128x128x32/2x2/3: the sLSTM 768 block's gate heads "
            "0.092 -> 0.084 ms, 512's 0.057 -> 0.052">,
+    Option<"shortKMaxSteps", "short-k-max-steps", "int64_t",
+           /*default=*/"8",
+           "The most K steps (of the tile's K step) a projection may have to "
+           "count as short-K: to take staged-tile-short-k, several tiles a "
+           "block (short-k-tiles-per-block) and no whole-tile stores (8: the "
+           "sLSTM's gate heads, and with 64-wide K steps also its gated FFN "
+           "at width 512, K = 512; 4 keeps such a tile to the gate heads)">,
     Option<"shortKBlocks", "short-k-blocks", "int64_t", /*default=*/"264",
            "Blocks that short-k-tiles-per-block=0 spreads a launch's tiles "
            "over: 2 blocks of the 128x128 tiles on each of the H100's and "
