@@ -1705,6 +1705,19 @@ public:
       : KernelBuilder(b, loc, b.getF32Type()), t(t),
         float32Pairs(float32Pairs) {}
 
+  /// W's rows staged in permuted-column-stores' order within each group of
+  /// 8 G rows (G = permutedTiles; StagedMMAKernelBuilder::permutedRow), so
+  /// that each lane stores a 16-byte chunk of consecutive columns of each
+  /// of its rows straight from its accumulators; 0: in order, stored by
+  /// storeTiles. The caller checks that it applies (permutedStoresApply).
+  int64_t permutedTiles = 0;
+  static bool permutedStoresApply(const ResidentWeightTile &t, Type outElt) {
+    if (!outElt.isBF16() && !outElt.isF16() && !outElt.isF32())
+      return false;
+    int64_t group = StagedMMAKernelBuilder::permutedTilesFor(outElt);
+    return t.tilesN() % group == 0 && t.n % (2 * group) == 0;
+  }
+
   /// x (M, H K); `w` and `out` the G projections' W (H N, K) and out (M,
   /// H N); `per` slices a block.
   void build(Value x, Value m, Value per, ArrayRef<Value> w,
@@ -1751,7 +1764,7 @@ public:
     copyTileAsync(
         wh, sw, {}, t.n, t.k, tid, t.threads(), nullptr,
         [&](Value r, Value c) -> SmallVector<Value> {
-          return {r, c};
+          return {permutedTiles ? permutedSource(r) : r, c};
         },
         /*elementsPerCopy=*/0, /*swizzled=*/true);
     for (int64_t s = 0; s < t.stages - 1; ++s) {
@@ -1804,14 +1817,63 @@ public:
           auto accCol = [&](int64_t ni, int64_t e) {
             return add(wn0, add(idx(ni * 8 + e % 2), t2));
           };
-          storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
-                     accRow, accCol, /*atomically=*/false,
-                     /*evenView=*/true, /*addToOut=*/false, float32Pairs);
+          if (permutedTiles)
+            storePermuted(acc, oh, m, add(m0, wm0), wn0, gRow, t2);
+          else
+            storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
+                       accRow, accCol, /*atomically=*/false,
+                       /*evenView=*/true, /*addToOut=*/false, float32Pairs);
           return {};
         });
   }
 
 private:
+  /// W's row that staged row `r` holds under permutedTiles: within its
+  /// group of 8 G rows, mma column 8 j + 2 t + e of n tile j carries output
+  /// column 2 G t + 2 j + e.
+  Value permutedSource(Value r) {
+    int64_t g = permutedTiles;
+    Value within = remui(r, idx(8 * g));
+    Value tile = remui(divui(within, idx(8)), idx(g));
+    Value lanePair = remui(divui(within, idx(2)), idx(4));
+    Value column = add(add(mul(lanePair, idx(2 * g)), mul(tile, idx(2))),
+                       remui(within, idx(2)));
+    return add(sub(r, within), column);
+  }
+
+  /// The slice's results under permutedTiles: lane (g, t) holds columns
+  /// 2 G t.. 2 G t + 2 G - 1 of each group of G n tiles of its rows, one
+  /// 16-byte store a row and group, checked against M (the columns are the
+  /// head's, all inside).
+  void storePermuted(ValueRange acc, Value out, Value m, Value rowBase,
+                     Value warpCol, Value g, Value t2) {
+    int64_t group = permutedTiles, tilesN = t.tilesN();
+    Type elt = cast<MemRefType>(out.getType()).getElementType();
+    Value column0 = add(warpCol, mul(t2, idx(group)));
+    for (int64_t mi = 0; mi < t.tilesM(); ++mi)
+      for (int64_t h = 0; h < 2; ++h) {
+        Value row = add(rowBase, add(idx(mi * 16 + h * 8), g));
+        ifThen(ult(row, m), [&] {
+          for (int64_t q = 0; q < tilesN / group; ++q) {
+            SmallVector<Value> values;
+            for (int64_t j = 0; j < group; ++j)
+              for (int64_t e = 0; e < 2; ++e) {
+                Value v = acc[(mi * tilesN + group * q + j) * 4 + 2 * h + e];
+                if (v.getType() != elt)
+                  v = arith::TruncFOp::create(b, loc, elt, v);
+                values.push_back(v);
+              }
+            Value chunk = vector::FromElementsOp::create(
+                b, loc, VectorType::get({2 * group}, elt), values);
+            vector::StoreOp::create(
+                b, loc, chunk, out,
+                ValueRange{row, add(column0, idx(8 * group * q))},
+                /*nontemporal=*/false, b.getI64IntegerAttr(16));
+          }
+        });
+      }
+  }
+
   const ResidentWeightTile &t;
   bool float32Pairs;
 };
@@ -5342,9 +5404,20 @@ struct XLSTMContractToMMAPass
         rewriter, loc, rewriter.getI32Type(), tile->sharedBytes(2));
     std::string config;
     llvm::raw_string_ostream os(config);
+    // Stores from registers, as the pipelined kernel's, where they apply.
+    Type outElt = cast<MemRefType>(o.out.getType()).getElementType();
+    bool permuted =
+        permutedColumnStores &&
+        llvm::all_of(
+            operands,
+            [](const HeadwiseOperands &p) {
+              return cast<MemRefType>(p.out.getType()).getLayout().isIdentity();
+            }) &&
+        ResidentWeightKernelBuilder::permutedStoresApply(*tile, outElt);
     os << tile->rows << "x" << tile->n << "x" << tile->k << "/" << tile->warpsM
        << "x" << tile->warpsN << "/" << tile->stages << " of " << g << " heads "
-       << heads << (f32PairStores ? " float32 pairs" : "");
+       << heads << (f32PairStores ? " float32 pairs" : "")
+       << (permuted ? " permuted stores" : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
@@ -5355,14 +5428,18 @@ struct XLSTMContractToMMAPass
             ws.push_back(kernel.args[3 + 2 * j]);
             outs.push_back(kernel.args[4 + 2 * j]);
           }
-          ResidentWeightKernelBuilder(b, loc, *tile, f32PairStores)
-              .build(kernel.args[0], kernel.args[1], kernel.args[2], ws, outs,
-                     heads, kernel);
+          ResidentWeightKernelBuilder builder(b, loc, *tile, f32PairStores);
+          if (permuted)
+            builder.permutedTiles =
+                StagedMMAKernelBuilder::permutedTilesFor(outElt);
+          builder.build(kernel.args[0], kernel.args[1], kernel.args[2], ws,
+                        outs, heads, kernel);
         });
     std::string kernel =
         ("mma-resident-weights " + Twine(tile->rows) + "-row slices " +
          Twine(tile->warpsM * tile->warpsN) + " warps " + Twine(tile->stages) +
          " stages, " +
+         (permuted ? "16-byte stores from registers (W rows permuted), " : "") +
          (g > 1 ? "one launch of " + Twine(g) + " projections of one x, "
                 : Twine()) +
          "each block one head's W in shared memory, one launch for its " +

@@ -30,7 +30,14 @@
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-warps=3 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8, resident-weight-blocks at least 1 and resident-weight-warps 4, 8 or 16
-// RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
+// RESIDENTREPORT: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
+// RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
+// Stores from registers as the pipelined kernel's (permuted-column-stores,
+// on by default), where the warps' n tiles come in whole groups (float32:
+// 2, so not gate_blocks' bf16 with 2 n tiles a warp); off, storeTiles:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTPLAIN
+// RESIDENTPLAIN: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
+// RESIDENTPLAIN: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
 // With staged-tile-short-k, projections whose K is at most 8 of its K
 // steps (64 here: 2) take that configuration instead of the default tile:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3 short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
@@ -381,6 +388,8 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // RESIDENT:         %[[B:.+]] = gpu.block_id x
 // RESIDENT:         arith.remui %[[B]], %c2
 // RESIDENT:         arith.select
+// (W's staged row r holds row r - r % 16 + the permuted column of r % 16.)
+// RESIDENT:         arith.remui %{{.+}}, %c16{{[_0-9]*}} : index
 // RESIDENT-COUNT-4: nvgpu.device_async_copy
 // RESIDENT:         nvvm.cp.async.commit.group
 // RESIDENT:         scf.if
@@ -394,7 +403,10 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // RESIDENT:           nvvm.cp.async.commit.group
 // RESIDENT-COUNT-16:  nvvm.mma.sync
 // RESIDENT-NOT:       nvvm.mma.sync
-// RESIDENT:           vector.store
+// Each lane's 4 float32 of a row (n tiles 0 and 1): one 16-byte store a
+// row, 2 m tiles x 2 rows, each checked against M.
+// RESIDENT-COUNT-4:   vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xf32, strided<[128, 1], offset: ?>>, vector<4xf32>
+// RESIDENT-NOT:       memref.store
 // RESIDENT:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
   %c0 = arith.constant 0 : index
