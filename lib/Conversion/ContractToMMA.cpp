@@ -1264,7 +1264,10 @@ public:
               Value next = add(tile, grid);
               Value more = arith::AndIOp::create(
                   b, loc, lt(add(i, idx(1)), perBlock), lt(next, tiles));
-              auto [m0, n0] = origin(next);
+              // (Where there is none, this tile's own origin: past the
+              // last tile the grouped position may divide by zero.)
+              auto [m0, n0] =
+                  origin(arith::SelectOp::create(b, loc, more, next, tile));
               // (A whole number of rounds of the stages a tile: every tile
               // starts at stage 0, and the stage stays a constant's offset.)
               Value base = kSteps % stages == 0

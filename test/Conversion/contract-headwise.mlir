@@ -88,6 +88,9 @@
 // CROSS:       gpu.func @projection_mma_staged(
 // CROSS-COUNT-2: nvvm.cp.async.commit.group
 // CROSS:         scf.for %[[I:.+]] = %{{.+}} to %c4{{[_0-9]*}} step
+// (The next tile's origin, or this tile's where there is none.)
+// CROSS:           %[[MORE:.+]] = arith.andi %{{.+}}, %{{.+}} : i1
+// CROSS-NEXT:      %[[FOLLOWING:.+]] = arith.select %[[MORE]], %{{.+}}, %{{.+}} : index
 // CROSS:           %[[STEPS:.+]] = arith.muli %[[I]], %c2{{[_0-9]*}} : index
 // CROSS:           %[[BASE:.+]] = arith.remui %[[STEPS]], %c3{{[_0-9]*}} : index
 // CROSS:           scf.for %[[KT:.+]] = %{{.+}} to %[[COUNT:[a-z0-9_]+]] step
@@ -97,7 +100,7 @@
 // CROSS-NEXT:        gpu.barrier
 // CROSS:             %[[NEXT:.+]] = arith.addi %[[KT]], %c2{{[_0-9]*}} : index
 // CROSS-NEXT:        %[[OWN:.+]] = arith.cmpi ult, %[[NEXT]], %[[COUNT]] : index
-// CROSS-NEXT:        %[[ANY:.+]] = arith.ori %[[OWN]], %{{.+}} : i1
+// CROSS-NEXT:        %[[ANY:.+]] = arith.ori %[[OWN]], %[[MORE]] : i1
 // CROSS-NEXT:        scf.if %[[ANY]] {
 // CROSS-NEXT:          arith.select %[[OWN]]
 // CROSS-NEXT:          arith.select %[[OWN]]

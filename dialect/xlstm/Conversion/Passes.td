@@ -344,7 +344,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "with the shared epilogue. Measured on an H100 (B16 S1024, "
            "outputs bit-identical): the sLSTM gate heads 42.2 -> 41.2 us at "
            "width 512 and 79.1 -> 73.0 us at 768, its gated FFN -1.7 %; the 7B "
-           "block and 24 mLSTM blocks unchanged (+0.3 %, -0.6 %)">,
+           "block and 24 mLSTM blocks unchanged (+0.3 %, -0.6 %). The "
+           "resident-weights kernel likewise, where its warps' n tiles come "
+           "in whole groups">,
     Option<"crossTilePrefetch", "cross-tile-prefetch", "bool",
            /*default=*/"false",
            "With several short-K tiles a block, the pipeline's stages run "
