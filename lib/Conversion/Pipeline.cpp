@@ -253,7 +253,8 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
   Option<std::string> mmaStagedTileShortK{
       *this, "mma-staged-tile-short-k",
       llvm::cl::desc("xlstm-contract-to-mma staged-tile-short-k: the "
-                     "configuration where K is at most 8 of its K steps"),
+                     "configuration where K is at most short-k-max-steps "
+                     "of its K steps"),
       llvm::cl::init(xlstm::XLSTMContractToMMAPassOptions().stagedTileShortK)};
   Option<int64_t> mmaStagedLargeMinBlocks{
       *this, "mma-staged-large-min-blocks",
@@ -418,7 +419,7 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
       *this, "mma-short-k-tiles-per-block",
       llvm::cl::desc("xlstm-contract-to-mma short-k-tiles-per-block: output "
                      "tiles a block of the pipelined kernel runs where K is "
-                     "at most 8 K steps"),
+                     "at most short-k-max-steps K steps"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().shortKTilesPerBlock)};
   Option<int64_t> mmaShortKMaxSteps{

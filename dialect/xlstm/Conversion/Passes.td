@@ -261,8 +261,9 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "where 128-column tiles leave half a tile idle; empty: none)">,
     Option<"stagedTileShortK", "staged-tile-short-k", "std::string",
            /*default=*/"\"128x128x32/2x2/3\"",
-           "The pipelined kernel's configuration where K is at most 8 of its "
-           "K steps (the sLSTM's gate heads: K = 192): 32-wide K steps in 3 "
+           "The pipelined kernel's configuration where K is at most "
+           "short-k-max-steps (8) of its K steps (the sLSTM's gate heads: K = "
+           "192): 32-wide K steps in 3 "
            "stages leave room behind them for the shared-epilogue copy of a "
            "block running several tiles at 2 blocks per SM (84 KB; with "
            "short-k-tiles-per-block, measured on an H100: 0.084 ms for the "
@@ -368,7 +369,8 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "the default's)">,
     Option<"wholeTileStores", "whole-tile-stores", "bool",
            /*default=*/"true",
-           "Where K is more than 8 K steps, the pipelined kernel stores a "
+           "Where K is more than short-k-max-steps (8) K steps, the pipelined "
+           "kernel stores a "
            "tile that lies wholly inside the output without a bounds check "
            "per store (one check a tile; the guarded stores stay for edge "
            "tiles). A shorter K's tile is mostly its stores, which two "
@@ -437,7 +439,8 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
     Option<"shortKTilesPerBlock", "short-k-tiles-per-block", "int64_t",
            /*default=*/"0",
            "Output tiles each block of the pipelined kernel runs, one after "
-           "another, where K is at most 8 of its K steps (the sLSTM's gate "
+           "another, where K is at most short-k-max-steps (8) of its K steps "
+           "(the sLSTM's gate "
            "heads: 6 of 32) and, where staged-tile-short-k is set, in that "
            "configuration only (the default tile's stages and copy leave one "
            "block an SM: the sLSTM 512 block's gated FFN, K of 8 steps of "
