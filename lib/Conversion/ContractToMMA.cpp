@@ -804,30 +804,47 @@ public:
     return 8 / (outElt.getIntOrFloatBitWidth() / 8);
   }
 
-  /// Whether permutedColumns fits a tile `t` (plain, or a gated or sibling
-  /// pair's where `gated`) of rows of 16-bit or float32 values `width`
-  /// wide: a warp's n tiles of one output come in whole groups, and the
-  /// rows' 16-byte chunks lie whole inside or outside. (The caller checks
-  /// that the outputs are written, not added to.)
-  static bool permutedStoresApply(const StagedTile &t, bool gated, Type outElt,
+  /// Whether permutedColumns fits a warp's `tilesN` n tiles (plain, or a
+  /// gated or sibling pair's where `gated`) of rows of 16-bit or float32
+  /// values `width` wide: a warp's n tiles of one output come in whole
+  /// groups, and the rows' 16-byte chunks lie whole inside or outside. (The
+  /// caller checks that the outputs are written, not added to.) The
+  /// resident-weight kernel's stores use it too.
+  static bool permutedStoresApply(int64_t tilesN, bool gated, Type outElt,
                                   int64_t width) {
     if (!outElt.isBF16() && !outElt.isF16() && !outElt.isF32())
       return false;
     int64_t tiles = permutedTilesFor(outElt);
-    return t.tilesN() % (gated ? 2 * tiles : tiles) == 0 &&
+    return tilesN % (gated ? 2 * tiles : tiles) == 0 &&
            width % (2 * tiles) == 0;
   }
 
-  /// The output column (within its group of 8 G columns, G =
-  /// permutedTiles) whose W row staged row `r` of the group holds under
-  /// permutedColumns: mma column 8 j + 2 t + e of n tile j (lane t's pair e)
-  /// carries output column 2 G t + 2 j + e, so that lane t's values of the
-  /// group's G n tiles are columns 2 G t..2 G t + 2 G - 1.
-  Value permutedRow(Value r) {
-    int64_t g = permutedTiles;
+  /// The output column (within its group of 8 G columns) whose W row staged
+  /// row `r` of the group holds under permutedColumns with groups of G n
+  /// tiles: mma column 8 j + 2 t + e of n tile j (lane t's pair e) carries
+  /// output column 2 G t + 2 j + e, so that lane t's values of the group's
+  /// G n tiles are columns 2 G t..2 G t + 2 G - 1. (Also the resident-weight
+  /// kernel's order.)
+  static Value permutedRow(OpBuilder &b, Location loc, Value r, int64_t g) {
+    auto idx = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    auto remui = [&](Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(b, loc, x, idx(y));
+    };
+    auto divui = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(b, loc, x, idx(y));
+    };
+    auto add = [&](Value x, Value y) -> Value {
+      return arith::AddIOp::create(b, loc, x, y);
+    };
+    auto mul = [&](Value x, Value y) -> Value {
+      return arith::MulIOp::create(b, loc, x, y);
+    };
     Value tile = remui(divui(r, 8), g), lanePair = remui(divui(r, 2), 4);
     return add(add(mul(lanePair, idx(2 * g)), mul(tile, idx(2))), remui(r, 2));
   }
+  Value permutedRow(Value r) { return permutedRow(b, loc, r, permutedTiles); }
   /// 16-byte chunks of the copy a thread reads before storing them (1: each
   /// read inside its store's bounds check).
   int64_t loadsAhead = 1;
@@ -1473,18 +1490,35 @@ public:
   /// a pair) column.
   void storePermuted(ValueRange acc, Value out, Value m, Value n, Value rowBase,
                      Value warpCol, Value g, Value t2) {
+    storePermuted(b, loc, t.tilesM(), t.tilesN(), permutedTiles, gated, acc,
+                  out, m, gated ? gated->columns : n, rowBase, warpCol, g, t2);
+  }
+  /// The same for a warp of tilesM x tilesN mma tiles in groups of `group`
+  /// (also the resident-weight kernel's stores); `width`: the output's.
+  static void storePermuted(OpBuilder &b, Location loc, int64_t tilesM,
+                            int64_t tilesN, int64_t group, const Gated *gated,
+                            ValueRange acc, Value out, Value m, Value width,
+                            Value rowBase, Value warpCol, Value g, Value t2) {
+    auto idx = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    auto add = [&](Value x, Value y) -> Value {
+      return arith::AddIOp::create(b, loc, x, y);
+    };
+    auto lt = [&](Value x, Value y) -> Value {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+    };
     bool pair = gated && gated->secondOut, combined = gated && !pair;
-    int64_t tilesN = t.tilesN();
     // (A pair's n tiles alternate between its two projections.)
     int64_t perOutput = gated ? tilesN / 2 : tilesN;
     Type elt = cast<MemRefType>(out.getType()).getElementType();
-    int64_t group = permutedTiles;
-    Value width = gated ? gated->columns : n;
     // (t2 = 2 t: lane t's chunk starts at column 2 G t.)
     Value column0 =
-        add(gated ? divui(warpCol, 2) : warpCol, mul(t2, idx(group)));
+        add(gated ? arith::DivUIOp::create(b, loc, warpCol, idx(2)).getResult()
+                  : warpCol,
+            arith::MulIOp::create(b, loc, t2, idx(group)));
     for (int64_t s = 0; s < (pair ? 2 : 1); ++s)
-      for (int64_t mi = 0; mi < t.tilesM(); ++mi)
+      for (int64_t mi = 0; mi < tilesM; ++mi)
         for (int64_t h = 0; h < 2; ++h)
           for (int64_t q = 0; q < perOutput / group; ++q) {
             SmallVector<Value> values;
@@ -1711,15 +1745,11 @@ public:
   /// W's rows staged in permuted-column-stores' order within each group of
   /// 8 G rows (G = permutedTiles; StagedMMAKernelBuilder::permutedRow), so
   /// that each lane stores a 16-byte chunk of consecutive columns of each
-  /// of its rows straight from its accumulators; 0: in order, stored by
-  /// storeTiles. The caller checks that it applies (permutedStoresApply).
+  /// of its rows straight from its accumulators
+  /// (StagedMMAKernelBuilder::storePermuted); 0: in order, stored by
+  /// storeTiles. The caller checks that it applies
+  /// (StagedMMAKernelBuilder::permutedStoresApply).
   int64_t permutedTiles = 0;
-  static bool permutedStoresApply(const ResidentWeightTile &t, Type outElt) {
-    if (!outElt.isBF16() && !outElt.isF16() && !outElt.isF32())
-      return false;
-    int64_t group = StagedMMAKernelBuilder::permutedTilesFor(outElt);
-    return t.tilesN() % group == 0 && t.n % (2 * group) == 0;
-  }
 
   /// x (M, H K); `w` and `out` the G projections' W (H N, K) and out (M,
   /// H N); `per` slices a block.
@@ -1821,7 +1851,10 @@ public:
             return add(wn0, add(idx(ni * 8 + e % 2), t2));
           };
           if (permutedTiles)
-            storePermuted(acc, oh, m, add(m0, wm0), wn0, gRow, t2);
+            StagedMMAKernelBuilder::storePermuted(
+                b, loc, t.tilesM(), t.tilesN(), permutedTiles,
+                /*gated=*/nullptr, acc, oh, m, idx(t.n), add(m0, wm0), wn0,
+                gRow, t2);
           else
             storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
                        accRow, accCol, /*atomically=*/false,
@@ -1831,50 +1864,12 @@ public:
   }
 
 private:
-  /// W's row that staged row `r` holds under permutedTiles: within its
-  /// group of 8 G rows, mma column 8 j + 2 t + e of n tile j carries output
-  /// column 2 G t + 2 j + e.
+  /// W's row that staged row `r` holds under permutedTiles: its group of
+  /// 8 G rows, permuted within.
   Value permutedSource(Value r) {
-    int64_t g = permutedTiles;
-    Value within = remui(r, idx(8 * g));
-    Value tile = remui(divui(within, idx(8)), idx(g));
-    Value lanePair = remui(divui(within, idx(2)), idx(4));
-    Value column = add(add(mul(lanePair, idx(2 * g)), mul(tile, idx(2))),
-                       remui(within, idx(2)));
-    return add(sub(r, within), column);
-  }
-
-  /// The slice's results under permutedTiles: lane (g, t) holds columns
-  /// 2 G t.. 2 G t + 2 G - 1 of each group of G n tiles of its rows, one
-  /// 16-byte store a row and group, checked against M (the columns are the
-  /// head's, all inside).
-  void storePermuted(ValueRange acc, Value out, Value m, Value rowBase,
-                     Value warpCol, Value g, Value t2) {
-    int64_t group = permutedTiles, tilesN = t.tilesN();
-    Type elt = cast<MemRefType>(out.getType()).getElementType();
-    Value column0 = add(warpCol, mul(t2, idx(group)));
-    for (int64_t mi = 0; mi < t.tilesM(); ++mi)
-      for (int64_t h = 0; h < 2; ++h) {
-        Value row = add(rowBase, add(idx(mi * 16 + h * 8), g));
-        ifThen(ult(row, m), [&] {
-          for (int64_t q = 0; q < tilesN / group; ++q) {
-            SmallVector<Value> values;
-            for (int64_t j = 0; j < group; ++j)
-              for (int64_t e = 0; e < 2; ++e) {
-                Value v = acc[(mi * tilesN + group * q + j) * 4 + 2 * h + e];
-                if (v.getType() != elt)
-                  v = arith::TruncFOp::create(b, loc, elt, v);
-                values.push_back(v);
-              }
-            Value chunk = vector::FromElementsOp::create(
-                b, loc, VectorType::get({2 * group}, elt), values);
-            vector::StoreOp::create(
-                b, loc, chunk, out,
-                ValueRange{row, add(column0, idx(8 * group * q))},
-                /*nontemporal=*/false, b.getI64IntegerAttr(16));
-          }
-        });
-      }
+    Value within = remui(r, idx(8 * permutedTiles));
+    return add(sub(r, within), StagedMMAKernelBuilder::permutedRow(
+                                   b, loc, within, permutedTiles));
   }
 
   const ResidentWeightTile &t;
@@ -3665,7 +3660,7 @@ struct XLSTMContractToMMAPass
     bool permuted = permutedColumnStores && !split && !accumulate &&
                     identityOutputs() && nStatic &&
                     StagedMMAKernelBuilder::permutedStoresApply(
-                        cfg, gated != nullptr, outElt, *nStatic);
+                        cfg.tilesN(), gated != nullptr, outElt, *nStatic);
     Value perBlock;
     bool shortK = kSteps <= shortKMaxSteps &&
                   (!stagedShortK || cfg.sameShape(*stagedShortK));
@@ -5416,7 +5411,8 @@ struct XLSTMContractToMMAPass
             [](const HeadwiseOperands &p) {
               return cast<MemRefType>(p.out.getType()).getLayout().isIdentity();
             }) &&
-        ResidentWeightKernelBuilder::permutedStoresApply(*tile, outElt);
+        StagedMMAKernelBuilder::permutedStoresApply(
+            tile->tilesN(), /*gated=*/false, outElt, tile->n);
     os << tile->rows << "x" << tile->n << "x" << tile->k << "/" << tile->warpsM
        << "x" << tile->warpsN << "/" << tile->stages << " of " << g << " heads "
        << heads << (f32PairStores ? " float32 pairs" : "")
