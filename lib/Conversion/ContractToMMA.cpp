@@ -1699,28 +1699,32 @@ std::array<Value, 3> headViews(OpBuilder &b, Location loc, Value head, Value x,
 /// G) % H and the `per` consecutive slices from (b / (G H)) * per: the G
 /// blocks of a head and slice run side by side and share x in L2, so x
 /// comes from DRAM about once. W and the slices are dense swizzled rows.
+/// Joint (`weights` = G): a block holds the head's W of all G projections
+/// and makes G passes over each slice (block b: head b % H, slices from
+/// (b / H) * per), so x also enters each SM once.
 struct ResidentWeightTile {
   int64_t n = 0, k = 0, rows = 0, warpsM = 0, warpsN = 0, stages = 0;
+  int64_t weights = 1; // W matrices (N x K) a block holds
   int64_t threads() const { return 32 * warpsM * warpsN; }
   int64_t tilesM() const { return rows / (16 * warpsM); } // per warp
   int64_t tilesN() const { return n / (8 * warpsN); }
   int64_t sharedBytes(int64_t elementBytes) const {
-    return (n + stages * rows) * k * elementBytes;
+    return (weights * n + stages * rows) * k * elementBytes;
   }
   /// `warps` warps over a (rows x n) slice, as many of them along N as
-  /// divide it in 16-column steps (up to 4); none where the W and the
-  /// slices exceed `maxShared` bytes of 16-bit values or a warp would hold
-  /// more than 128 accumulators.
-  static std::optional<ResidentWeightTile> choose(int64_t n, int64_t k,
-                                                  int64_t rows, int64_t stages,
-                                                  int64_t warps,
-                                                  int64_t maxShared) {
+  /// divide it in 16-column steps (up to 4); none where the `weights` W
+  /// and the slices exceed `maxShared` bytes of 16-bit values or a warp
+  /// would hold more than 128 accumulators.
+  static std::optional<ResidentWeightTile>
+  choose(int64_t n, int64_t k, int64_t rows, int64_t stages, int64_t warps,
+         int64_t maxShared, int64_t weights = 1) {
     if (n % 16 || k % 16 || n < 16 || k < 16)
       return std::nullopt;
     ResidentWeightTile t;
     t.n = n;
     t.k = k;
     t.stages = stages;
+    t.weights = weights;
     for (int64_t warpsN : {4, 2, 1})
       if (n % (16 * warpsN) == 0 && warps % warpsN == 0) {
         t.warpsN = warpsN;
@@ -1757,28 +1761,43 @@ public:
              ArrayRef<Value> out, int64_t heads,
              const xlstm::KernelCache::Body &kernel) {
     int64_t g = w.size();
+    assert((t.weights == 1 || t.weights == g) && "one W or all of them");
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Value bid = kernel.blockIds.x, tid = kernel.threadIds.x;
-    Value which = remui(bid, idx(g));
-    Value head = remui(divui(bid, idx(g)), idx(heads));
-    Value split = divui(bid, idx(g * heads));
-    // This block's projection (a select over the G of them).
-    Value ownW = w.front(), ownOut = out.front();
-    for (int64_t j = 1; j < g; ++j) {
-      Value is = eqi(which, idx(j));
-      ownW = arith::SelectOp::create(b, loc, is, w[j], ownW);
-      ownOut = arith::SelectOp::create(b, loc, is, out[j], ownOut);
+    // This block's projections: all G (joint), or one (a select over them).
+    SmallVector<Value> ownW(w), ownOut(out);
+    Value head = remui(bid, idx(heads)), split = divui(bid, idx(heads));
+    if (t.weights == 1) {
+      Value which = remui(bid, idx(g));
+      head = remui(divui(bid, idx(g)), idx(heads));
+      split = divui(bid, idx(g * heads));
+      for (int64_t j = 1; j < g; ++j) {
+        Value is = eqi(which, idx(j));
+        ownW[0] = arith::SelectOp::create(b, loc, is, w[j], ownW[0]);
+        ownOut[0] = arith::SelectOp::create(b, loc, is, out[j], ownOut[0]);
+      }
+      ownW.truncate(1);
+      ownOut.truncate(1);
     }
-    std::array<Value, 3> views =
-        headViews(b, loc, head, x, ownW, ownOut, m, t.n, t.k);
-    Value xh = views[0], wh = views[1], oh = views[2];
+    Value xh;
+    SmallVector<Value> whs, ohs;
+    for (auto [wj, outj] : llvm::zip(ownW, ownOut)) {
+      std::array<Value, 3> views =
+          headViews(b, loc, head, x, wj, outj, m, t.n, t.k);
+      xh = views[0];
+      whs.push_back(views[1]);
+      ohs.push_back(views[2]);
+    }
     Value slices = arith::CeilDivUIOp::create(b, loc, m, idx(t.rows));
     Value firstSlice = mul(split, per);
     Value count = minui(per, sub(slices, firstSlice));
 
     Value bytes = dynamicSharedMemory();
-    Value sw = sharedView(bytes, {t.n, t.k}, elt, 0);
-    Value sx = sharedView(bytes, {t.stages, t.rows, t.k}, elt, t.n * t.k * 2);
+    SmallVector<Value> sws;
+    for (int64_t j = 0; j < t.weights; ++j)
+      sws.push_back(sharedView(bytes, {t.n, t.k}, elt, j * t.n * t.k * 2));
+    Value sx = sharedView(bytes, {t.stages, t.rows, t.k}, elt,
+                          t.weights * t.n * t.k * 2);
     // Slice j of this block into stage `stage` (rows past M zero-filled).
     auto loadSlice = [&](Value j, Value stage) {
       Value m0 = mul(add(firstSlice, j), idx(t.rows));
@@ -1794,12 +1813,13 @@ public:
     // W and the first stages - 1 slices in flight, a group each (W joins
     // the first); "slice j has landed" is then "at most stages - 2 groups
     // pending" in iteration j.
-    copyTileAsync(
-        wh, sw, {}, t.n, t.k, tid, t.threads(), nullptr,
-        [&](Value r, Value c) -> SmallVector<Value> {
-          return {permutedTiles ? permutedSource(r) : r, c};
-        },
-        /*elementsPerCopy=*/0, /*swizzled=*/true);
+    for (auto [wh, sw] : llvm::zip(whs, sws))
+      copyTileAsync(
+          wh, sw, {}, t.n, t.k, tid, t.threads(), nullptr,
+          [&](Value r, Value c) -> SmallVector<Value> {
+            return {permutedTiles ? permutedSource(r) : r, c};
+          },
+          /*elementsPerCopy=*/0, /*swizzled=*/true);
     for (int64_t s = 0; s < t.stages - 1; ++s) {
       // (Slice 0 always exists: the grid has no block without slices.)
       if (s == 0)
@@ -1829,36 +1849,42 @@ public:
           ifThen(ult(next, count),
                  [&] { loadSlice(next, remui(next, idx(t.stages))); });
           commit();
-          SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
-          auto column = [&](Value row, Value chunk) {
-            return xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2);
-          };
-          for (int64_t ks = 0; ks < t.k / 16; ++ks) {
-            Value kChunk = idx(ks * 2);
-            multiplyTiles(b, loc, elt,
-                          loadFragments(b, loc, sx, stage, wm0, t.tilesM(),
-                                        kChunk, lane, column,
-                                        /*weights=*/false),
-                          loadFragments(b, loc, sw, {}, wn0, t.tilesN(), kChunk,
-                                        lane, column, /*weights=*/true),
-                          acc);
+          // The slice through each W the block holds, each product
+          // stored before the next pass (registers for one at a time).
+          for (int64_t p = 0; p < t.weights; ++p) {
+            SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
+            auto column = [&](Value row, Value chunk) {
+              return xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes,
+                                                2);
+            };
+            for (int64_t ks = 0; ks < t.k / 16; ++ks) {
+              Value kChunk = idx(ks * 2);
+              multiplyTiles(b, loc, elt,
+                            loadFragments(b, loc, sx, stage, wm0, t.tilesM(),
+                                          kChunk, lane, column,
+                                          /*weights=*/false),
+                            loadFragments(b, loc, sws[p], {}, wn0, t.tilesN(),
+                                          kChunk, lane, column,
+                                          /*weights=*/true),
+                            acc);
+            }
+            Value m0 = mul(add(firstSlice, j), idx(t.rows));
+            auto accRow = [&](int64_t mi, int64_t e) {
+              return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), gRow));
+            };
+            auto accCol = [&](int64_t ni, int64_t e) {
+              return add(wn0, add(idx(ni * 8 + e % 2), t2));
+            };
+            if (permutedTiles)
+              StagedMMAKernelBuilder::storePermuted(
+                  b, loc, t.tilesM(), t.tilesN(), permutedTiles,
+                  /*gated=*/nullptr, acc, ohs[p], m, idx(t.n), add(m0, wm0),
+                  wn0, gRow, t2);
+            else
+              storeTiles(b, loc, acc, ohs[p], m, idx(t.n), t.tilesM(),
+                         t.tilesN(), accRow, accCol, /*atomically=*/false,
+                         /*evenView=*/true, /*addToOut=*/false, float32Pairs);
           }
-          Value m0 = mul(add(firstSlice, j), idx(t.rows));
-          auto accRow = [&](int64_t mi, int64_t e) {
-            return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), gRow));
-          };
-          auto accCol = [&](int64_t ni, int64_t e) {
-            return add(wn0, add(idx(ni * 8 + e % 2), t2));
-          };
-          if (permutedTiles)
-            StagedMMAKernelBuilder::storePermuted(
-                b, loc, t.tilesM(), t.tilesN(), permutedTiles,
-                /*gated=*/nullptr, acc, oh, m, idx(t.n), add(m0, wm0), wn0,
-                gRow, t2);
-          else
-            storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
-                       accRow, accCol, /*atomically=*/false,
-                       /*evenView=*/true, /*addToOut=*/false, float32Pairs);
           return {};
         });
   }
@@ -5372,12 +5398,12 @@ struct XLSTMContractToMMAPass
     const HeadwiseOperands &o = operands.front();
     if (first.accumulate || first.epilogue)
       return false;
+    int64_t g = members.size(), heads = first.p.heads;
     std::optional<ResidentWeightTile> tile = ResidentWeightTile::choose(
         o.n, first.p.k, residentWeightRows, residentWeightStages,
-        residentWeightWarps, sharedBytes);
+        residentWeightWarps, sharedBytes, residentWeightJoint ? g : 1);
     if (!tile)
       return false;
-    int64_t g = members.size(), heads = first.p.heads;
     auto cst = [&](int64_t v) {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
@@ -5387,14 +5413,15 @@ struct XLSTMContractToMMAPass
     auto mul = [&](Value a, Value b) -> Value {
       return arith::MulIOp::create(rewriter, loc, a, b);
     };
-    // ceil(M / rows) slices a head and projection, spread over about
-    // resident-weight-blocks blocks (at least one slice each).
+    // ceil(M / rows) slices a head and projection (joint: a head), spread
+    // over about resident-weight-blocks blocks (at least one slice each).
+    int64_t blocksPerSlice = heads * (g / tile->weights);
     Value slices = ceilDiv(m, cst(tile->rows));
     Value per = arith::MaxUIOp::create(
         rewriter, loc,
-        ceilDiv(mul(slices, cst(g * heads)), cst(residentWeightBlocks)),
+        ceilDiv(mul(slices, cst(blocksPerSlice)), cst(residentWeightBlocks)),
         cst(1));
-    Value grid = mul(ceilDiv(slices, per), cst(g * heads));
+    Value grid = mul(ceilDiv(slices, per), cst(blocksPerSlice));
     SmallVector<Value> args = {o.x, m, per};
     for (const HeadwiseOperands &p : operands)
       args.append({p.w, p.out});
@@ -5416,7 +5443,8 @@ struct XLSTMContractToMMAPass
     os << tile->rows << "x" << tile->n << "x" << tile->k << "/" << tile->warpsM
        << "x" << tile->warpsN << "/" << tile->stages << " of " << g << " heads "
        << heads << (f32PairStores ? " float32 pairs" : "")
-       << (permuted ? " permuted stores" : "");
+       << (permuted ? " permuted stores" : "")
+       << (tile->weights > 1 ? " joint" : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
@@ -5441,8 +5469,11 @@ struct XLSTMContractToMMAPass
          (permuted ? "16-byte stores from registers (W rows permuted), " : "") +
          (g > 1 ? "one launch of " + Twine(g) + " projections of one x, "
                 : Twine()) +
-         "each block one head's W in shared memory, one launch for its " +
-         Twine(heads) + " heads")
+         (tile->weights > 1
+              ? "each block one head's W of all " + Twine(g) +
+                    " in shared memory and each slice through them, "
+              : Twine("each block one head's W in shared memory, ")) +
+         "one launch for its " + Twine(heads) + " heads")
             .str();
     for (Site *member : members)
       record(*member, launch, kernel, tiledWhen);

@@ -415,6 +415,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "a resident-weights launch aims at"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().residentWeightBlocks)};
+  Option<bool> mmaResidentWeightJoint{
+      *this, "mma-resident-weight-joint",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-joint: each "
+                     "resident-weights block holds its head's W of every "
+                     "projection of the launch, x read into it once"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightJoint)};
   Option<int64_t> mmaShortKTilesPerBlock{
       *this, "mma-short-k-tiles-per-block",
       llvm::cl::desc("xlstm-contract-to-mma short-k-tiles-per-block: output "
@@ -787,6 +794,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.residentWeightStages = o.mmaResidentWeightStages;
         options.mma.residentWeightBlocks = o.mmaResidentWeightBlocks;
         options.mma.residentWeightWarps = o.mmaResidentWeightWarps;
+        options.mma.residentWeightJoint = o.mmaResidentWeightJoint;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

@@ -38,6 +38,13 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTPLAIN
 // RESIDENTPLAIN: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
 // RESIDENTPLAIN: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
+// resident-weight-joint: block b holds head b % 2's W of both projections
+// (2 x 64 x 64 bf16 beside the 3 slices: 40 KiB) and runs each slice
+// through both, so a grid of ceil(M / 64) slices x 2 heads over 132:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=JOINT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=JOINTREPORT
+// JOINTREPORT: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
+// JOINTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W of all 2 in shared memory and each slice through them, one launch for its 2 heads [M > 16]
 // With staged-tile-short-k, projections whose K is at most 8 of its K
 // steps (64 here: 2) take that configuration instead of the default tile:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3 short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
@@ -411,6 +418,46 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // RESIDENT-COUNT-4:   vector.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<?x64xf32, strided<[128, 1], offset: ?>>, vector<4xf32>
 // RESIDENT-NOT:       memref.store
 // RESIDENT:         gpu.return
+// JOINT-LABEL: func @gates_of_one_x
+// JOINT:       } else {
+// JOINT:         %[[SLICES:.+]] = arith.ceildivui %[[M:.+]], %c64{{[_0-9]*}} : index
+// JOINT:         %[[ALL:.+]] = arith.muli %[[SLICES]], %c2{{[_0-9]*}} : index
+// JOINT:         %[[WANT:.+]] = arith.ceildivui %[[ALL]], %c132 : index
+// JOINT:         %[[PER:.+]] = arith.maxui %[[WANT]], %c1{{[_0-9]*}} : index
+// JOINT:         %[[SPLITS:.+]] = arith.ceildivui %[[SLICES]], %[[PER]] : index
+// JOINT:         %[[GRID:.+]] = arith.muli %[[SPLITS]], %c2{{[_0-9]*}} : index
+// JOINT:         gpu.launch_func @projection_mma_resident::@projection_mma_resident blocks in (%[[GRID]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) threads in (%c256{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}}) dynamic_shared_memory_size %c40960_i32 args(
+// JOINT-NOT:     gpu.launch_func
+// JOINT:       return
+// No select of a projection: the head is b % 2, the first slice b / 2 x
+// per; both W (8 KiB each) and slice 0 in the first group.
+// JOINT:       gpu.func @projection_mma_resident(
+// JOINT:         %[[B:.+]] = gpu.block_id x
+// JOINT:         arith.remui %[[B]], %c2
+// JOINT:         arith.divui %[[B]], %c2
+// JOINT-NOT:     arith.select %{{.+}}, %arg5
+// JOINT-DAG:     %[[O1:.+]] = memref.subview %arg4[0, %{{.+}}] [%arg1, 64] [1, 1]
+// JOINT-DAG:     %[[O2:.+]] = memref.subview %arg6[0, %{{.+}}] [%arg1, 64] [1, 1]
+// JOINT-DAG:     %[[S1:.+]] = memref.view %{{.+}}[%c0{{[_0-9]*}}][] {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
+// JOINT-DAG:     %[[S2:.+]] = memref.view %{{.+}}[%c8192{{[_0-9]*}}][] {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
+// JOINT-DAG:     memref.view %{{.+}}[%c16384{{[_0-9]*}}][] {{.*}} to memref<3x64x64xbf16, #gpu.address_space<workgroup>>
+// JOINT-COUNT-2: nvgpu.device_async_copy %{{.+}}, %[[S1]]
+// JOINT-COUNT-2: nvgpu.device_async_copy %{{.+}}, %[[S2]]
+// JOINT-COUNT-2: nvgpu.device_async_copy
+// JOINT-NEXT:    nvvm.cp.async.commit.group
+// Each slice: 16 mma on the first W, its 4 stores; then the second's.
+// JOINT:         scf.for
+// JOINT:           nvvm.cp.async.wait.group 1
+// JOINT-NEXT:      gpu.barrier
+// JOINT:           nvvm.cp.async.commit.group
+// JOINT-COUNT-16:  nvvm.mma.sync
+// JOINT-NOT:       nvvm.mma.sync
+// JOINT-COUNT-4:   vector.store %{{.+}}, %[[O1]][
+// JOINT-COUNT-16:  nvvm.mma.sync
+// JOINT-NOT:       nvvm.mma.sync
+// JOINT-COUNT-4:   vector.store %{{.+}}, %[[O2]][
+// JOINT-NOT:       vector.store
+// JOINT:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -436,6 +436,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "Blocks a resident-weights launch aims at (one per SM of the "
            "H100/H200: each loads its W once); each takes as many "
            "consecutive slices as that leaves">,
+    Option<"residentWeightJoint", "resident-weight-joint", "bool",
+           /*default=*/"false",
+           "With resident-weights, each block holds one head's W of every "
+           "projection of its launch's group (up to 4 of one x) and runs "
+           "each slice of x through all of them: x comes into the SM once "
+           "instead of once a projection, the grid a G-th as many blocks "
+           "(off: a block a projection and head)">,
     Option<"shortKTilesPerBlock", "short-k-tiles-per-block", "int64_t",
            /*default=*/"0",
            "Output tiles each block of the pipelined kernel runs, one after "
