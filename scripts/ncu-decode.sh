@@ -36,6 +36,10 @@ for mb in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512):
 torch.cuda.synchronize()
 ' >"$reference" 2>&1 || echo "ncu-decode: the copy reference failed (see $reference)"
 fi
+# Which op each kernel comes from (the bundle's manifest), printed beside
+# it: kernel names alone are easily mislabelled.
+manifest="$logs/ncu-decode-manifest.json"
+./xlstm-bundle --manifest "$bundle" >"$manifest" 2>/dev/null || rm -f "$manifest"
 # The projections by name; the step program's own kernels (the fused mLSTM
 # decode step: 512 threads a block) by block size.
 for b in ${NCU_BATCHES:-1 16}; do
@@ -51,8 +55,8 @@ for b in ${NCU_BATCHES:-1 16}; do
       --csv --page raw ./xlstm-run "$bundle" --device=cuda --dtype bf16 \
       --weights hf-work/xlstm-7b --batch "$b" --seqlen 64 --warmup 0 \
       --bench-decode 2 --cuda-graphs=false >"$csv" 2>&1
-    python3 - "$csv" "$b" "$what" "$reference" <<'PY'
-import csv, math, os, sys
+    python3 - "$csv" "$b" "$what" "$reference" "$manifest" <<'PY'
+import csv, json, math, os, re, sys
 
 scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "byte": 1, "Kbyte": 1e3,
          "Mbyte": 1e6, "Gbyte": 1e9}
@@ -97,6 +101,19 @@ if os.path.exists(sys.argv[4]):
     except (StopIteration, ValueError):
         copy = None
 
+# kernel name -> the ops it serves, block numbers folded ("blocks.*").
+origins = {}
+if os.path.exists(sys.argv[5]):
+    for k in json.load(open(sys.argv[5])).get("kernels", []):
+        origins.setdefault(k["name"], set()).add(
+            re.sub(r"blocks\.[0-9]+", "blocks.*", k.get("origin", "?")))
+
+
+def origin(name):
+    base = re.sub(r"^void |\(.*$", "", name)
+    return ", ".join(sorted(origins.get(base, ())))[:60]
+
+
 print("batch %s, %s (DRAM read + written; share of 4.17 TB/s%s)" %
       (sys.argv[2], sys.argv[3],
        "; a copy of the same bytes and the share of its time" if copy else ""))
@@ -108,6 +125,8 @@ for name, block, s, by in launches(sys.argv[1]):
         name[:42], s * 1e6, by / 1e6, by / s / 1e12, by / s / 4.17e12 * 100)
     if copy:
         line += "   copy %6.1f us %4.0f %%" % (copy(by) * 1e6, copy(by) / s * 100)
+    if origins:
+        line += "   [%s]" % origin(name)
     print(line)
     shown += 1
     if shown == 6:
