@@ -1766,8 +1766,11 @@ public:
     Value bid = kernel.blockIds.x, tid = kernel.threadIds.x;
     // This block's projections: all G (joint), or one (a select over them).
     SmallVector<Value> ownW(w), ownOut(out);
-    Value head = remui(bid, idx(heads)), split = divui(bid, idx(heads));
-    if (t.weights == 1) {
+    Value head, split;
+    if (t.weights > 1) {
+      head = remui(bid, idx(heads));
+      split = divui(bid, idx(heads));
+    } else {
       Value which = remui(bid, idx(g));
       head = remui(divui(bid, idx(g)), idx(heads));
       split = divui(bid, idx(g * heads));
