@@ -21,6 +21,8 @@
 #   scripts/gpu-check.sh sweep     (on the GPU machine, after `prepare hf`
 #                                  with OPTS)
 #                                  decode ms/step of each 7B bundle variant
+#                                  (`checkpoint`: only write the random 7B
+#                                  it decodes, e.g. for scripts/ncu-decode.sh)
 #   scripts/gpu-check.sh prepare tiles ['OPTS' ...]  (here) the tools and
 #                                  the forward bench models (7B block, 24
 #                                  mLSTM blocks, sLSTM 768; TILES_MODELS: other
@@ -80,7 +82,9 @@ lit=/usr/lib/llvm-22/bin/lit
 # folder stay), so that several commands of one device call keep theirs.
 archive="gpu-logs.tar.gz"
 [ "$(basename "$out")" = gpu-out ] || archive="gpu-logs-$(basename "$out").tar.gz"
-[ "${1:-}" != sweep ] || archive="${archive%.tar.gz}-sweep.tar.gz"
+case "${1:-}" in
+sweep | checkpoint) archive="${archive%.tar.gz}-$1.tar.gz" ;;
+esac
 
 # Golden cases (shared/golden); test/e2e has a test per case.
 golden_cases=(stack_readme lm_readme_v1024 parity_xlstm11 parity_xlstm10
@@ -499,11 +503,13 @@ run)
     tee "$logs/bench-summary.txt" || true
   exit $status
   ;;
-sweep)
-  # Decode speed of bundle variants on the random bf16 xLSTM-7B: every
-  # bundles/hf_xlstm_7b.bf16*.xlstmb of a `prepare hf` (add variants with
-  # xlstmc --pass-pipeline='builtin.module(xlstm-to-gpu{...})'), batch 1
-  # and 16, one line each.
+checkpoint | sweep)
+  # checkpoint: only unpack the set and write the random 7B checkpoint
+  # (for scripts/ncu-decode.sh).
+  # sweep: decode speed of bundle variants on the random bf16 xLSTM-7B:
+  # every bundles/hf_xlstm_7b.bf16*.xlstmb of a `prepare hf` (add variants
+  # with xlstmc --pass-pipeline='builtin.module(xlstm-to-gpu{...})'), batch
+  # 1 and 16, one line each.
   logs="$(mktemp -d)"
   trap 'tar -C "$logs" -czf "${OUT:-$root}/$archive" .' EXIT
   unpack_bundles
@@ -511,6 +517,7 @@ sweep)
   if [ ! -f "$out/hf-work/xlstm-7b/config.json" ]; then
     python3 "$out/hf-check.py" "$out" "$logs" 7b-write >"$logs/write.txt" 2>&1
   fi
+  [ "$1" = sweep ] || exit 0
   cd "$out"
   for bundle in bundles/hf_xlstm_7b.bf16*.xlstmb; do
     for b in 1 16; do
@@ -673,7 +680,7 @@ run-hf)
   exit $status
   ;;
 *)
-  echo "usage: $0 prepare|run|run-hf" >&2
+  echo "usage: $0 prepare|run|run-hf|sweep|checkpoint|tiles" >&2
   exit 2
   ;;
 esac

@@ -47,14 +47,9 @@ run)
   t0=$(date +%s)
   logs="${OUT:-$root}"
   if [[ "$gpu" == *H200* ]]; then
-    # The checkpoint first (as `sweep` would write it), so that the
-    # per-kernel table, the last thing issue 9 lacks, comes before the sweep.
-    tar -C gpu-out-hf -xJf gpu-out-hf/bundles.tar.xz
-    rm -f gpu-out-hf/bundles.tar.xz
-    cp gpu-out/xlstm-* gpu-out/XLSTMRuntimeTests gpu-out/libxlstm_runtime.so gpu-out-hf/
-    mkdir -p "$logs/hf-write"
-    python3 gpu-out-hf/hf-check.py gpu-out-hf "$logs/hf-write" 7b-write \
-      >"$logs/hf-write/write.txt" 2>&1
+    # The checkpoint first, so that the per-kernel table, the last thing
+    # issue 9 lacks, comes before the sweep.
+    XLSTM_GPU_OUT=gpu-out-hf bash scripts/gpu-check.sh checkpoint
     echo "checkpoint written at $(($(date +%s) - t0)) s"
     XLSTM_GPU_OUT=gpu-out-hf OUT="$logs" bash scripts/ncu-decode.sh 2>&1 | tail -60
     echo "ncu-decode done at $(($(date +%s) - t0)) s"

@@ -1852,14 +1852,20 @@ public:
           ifThen(ult(next, count),
                  [&] { loadSlice(next, remui(next, idx(t.stages))); });
           commit();
+          auto column = [&](Value row, Value chunk) {
+            return xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2);
+          };
+          Value m0 = mul(add(firstSlice, j), idx(t.rows));
+          auto accRow = [&](int64_t mi, int64_t e) {
+            return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), gRow));
+          };
+          auto accCol = [&](int64_t ni, int64_t e) {
+            return add(wn0, add(idx(ni * 8 + e % 2), t2));
+          };
           // The slice through each W the block holds, each product
           // stored before the next pass (registers for one at a time).
           for (int64_t p = 0; p < t.weights; ++p) {
             SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
-            auto column = [&](Value row, Value chunk) {
-              return xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes,
-                                                2);
-            };
             for (int64_t ks = 0; ks < t.k / 16; ++ks) {
               Value kChunk = idx(ks * 2);
               multiplyTiles(b, loc, elt,
@@ -1871,13 +1877,6 @@ public:
                                           /*weights=*/true),
                             acc);
             }
-            Value m0 = mul(add(firstSlice, j), idx(t.rows));
-            auto accRow = [&](int64_t mi, int64_t e) {
-              return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), gRow));
-            };
-            auto accCol = [&](int64_t ni, int64_t e) {
-              return add(wn0, add(idx(ni * 8 + e % 2), t2));
-            };
             if (permutedTiles)
               StagedMMAKernelBuilder::storePermuted(
                   b, loc, t.tilesM(), t.tilesN(), permutedTiles,
