@@ -20,7 +20,8 @@ cd "$root"
 # The gate-head variants (issue 10): v0 the default; v1-v4 each block holding
 # its head's W of both projections of a pair (resident-weight-joint); v5 a
 # block per projection (resident-weights alone); v6 64-wide short-K tiles
-# kept to the gate heads.
+# kept to the gate heads; v7 joint with 64-row slices, two blocks an SM
+# (width 512: 96 KiB, 124 registers).
 joint="mma-resident-weights=1 mma-resident-weight-joint=1 mma-resident-weight-blocks=132"
 variants=(
   "tf32=1"
@@ -30,6 +31,7 @@ variants=(
   "tf32=1 $joint mma-resident-weight-rows=128 mma-resident-weight-stages=3 mma-resident-weight-warps=8"
   "tf32=1 mma-resident-weights=1 mma-resident-weight-stages=2 mma-resident-weight-rows=128 mma-resident-weight-blocks=264 mma-resident-weight-warps=8"
   "tf32=1 mma-staged-tile-short-k=128x128x64/2x2/3 mma-short-k-max-steps=4"
+  "tf32=1 mma-resident-weights=1 mma-resident-weight-joint=1 mma-resident-weight-blocks=264 mma-resident-weight-rows=64 mma-resident-weight-stages=2 mma-resident-weight-warps=8"
 )
 
 case "${1:-}" in
