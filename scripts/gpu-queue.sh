@@ -8,30 +8,34 @@
 #   scripts/gpu-queue.sh run       (on the GPU machine, with gpu-out,
 #                                  gpu-out-hf and gpu-out-tiles carried)
 #                                  on an H200: the 7B's per-kernel decode
-#                                  table (scripts/ncu-decode.sh) and decode
-#                                  sweep first; then, on any card, the
-#                                  variants' Nsight and forward A/B
-#                                  (gpu-check.sh tiles) in the time left
+#                                  table (scripts/ncu-decode.sh) first;
+#                                  then, on any card, the runtime tests
+#                                  and golden suite (gpu-check.sh run
+#                                  without benchmarks), the variants'
+#                                  Nsight and forward A/B (gpu-check.sh
+#                                  tiles), and on an H200 the decode sweep,
+#                                  in the time left
 # QUEUE_BUDGET: seconds the run may take (default 560: one device call).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# The gate-head variants (issue 10): v0 the default; v1-v4 each block holding
-# its head's W of both projections of a pair (resident-weight-joint); v5 a
-# block per projection (resident-weights alone); v6 64-wide short-K tiles
-# kept to the gate heads; v7 joint with 64-row slices, two blocks an SM
-# (width 512: 96 KiB, 124 registers).
-joint="mma-resident-weights=1 mma-resident-weight-joint=1 mma-resident-weight-blocks=132"
+# The gate-head variants (issue 10): v0 the pipelined pair kernel (the
+# default before session 48); v1 the default, each block holding its
+# head's W of both projections of a pair (resident-weight-joint, 128-row
+# slices, 3 stages, 8 warps); v2 the same in 2 stages; v3-v6 with the
+# warps sharing out both W's columns, one pass a slice
+# (resident-weight-joint-split-n): 128/3/8 (242 registers), 128/2/8,
+# 64/3/4 at two blocks an SM, 128/3/16.
+split="mma-resident-weight-joint-split-n=1"
 variants=(
+  "tf32=1 mma-resident-weights=0"
   "tf32=1"
-  "tf32=1 $joint mma-resident-weight-rows=128 mma-resident-weight-stages=2 mma-resident-weight-warps=8"
-  "tf32=1 $joint mma-resident-weight-rows=64 mma-resident-weight-stages=3 mma-resident-weight-warps=8 mma-shared-bytes=232448"
-  "tf32=1 $joint mma-resident-weight-rows=128 mma-resident-weight-stages=2 mma-resident-weight-warps=16"
-  "tf32=1 $joint mma-resident-weight-rows=128 mma-resident-weight-stages=3 mma-resident-weight-warps=8"
-  "tf32=1 mma-resident-weights=1 mma-resident-weight-stages=2 mma-resident-weight-rows=128 mma-resident-weight-blocks=264 mma-resident-weight-warps=8"
-  "tf32=1 mma-staged-tile-short-k=128x128x64/2x2/3 mma-short-k-max-steps=4"
-  "tf32=1 mma-resident-weights=1 mma-resident-weight-joint=1 mma-resident-weight-blocks=264 mma-resident-weight-rows=64 mma-resident-weight-stages=2 mma-resident-weight-warps=8"
+  "tf32=1 mma-resident-weight-stages=2"
+  "tf32=1 $split"
+  "tf32=1 $split mma-resident-weight-stages=2"
+  "tf32=1 $split mma-resident-weight-blocks=264 mma-resident-weight-rows=64 mma-resident-weight-warps=4"
+  "tf32=1 $split mma-resident-weight-warps=16"
 )
 
 case "${1:-}" in
@@ -48,21 +52,38 @@ run)
   echo "gpu: $gpu"
   t0=$(date +%s)
   logs="${OUT:-$root}"
+  left() { echo $((${QUEUE_BUDGET:-560} - ($(date +%s) - t0))); }
   if [[ "$gpu" == *H200* ]]; then
     # The checkpoint first, so that the per-kernel table, the last thing
-    # issue 9 lacks, comes before the sweep.
+    # issue 9 lacks, comes first.
     XLSTM_GPU_OUT=gpu-out-hf bash scripts/gpu-check.sh checkpoint
     echo "checkpoint written at $(($(date +%s) - t0)) s"
     XLSTM_GPU_OUT=gpu-out-hf OUT="$logs" bash scripts/ncu-decode.sh 2>&1 | tail -60
     echo "ncu-decode done at $(($(date +%s) - t0)) s"
-    timeout 150 env XLSTM_GPU_OUT=gpu-out-hf bash scripts/gpu-check.sh sweep || true
-    echo "sweep done at $(($(date +%s) - t0)) s"
   fi
-  left=$((${QUEUE_BUDGET:-560} - ($(date +%s) - t0)))
-  if ((left > 120)); then
-    timeout "$left" env TILES_NCU=1 TILES_NCU_REGEX='pair|gated|resident' \
+  # The runtime tests and the golden suite on the default bundles (QUEUE_GOLDEN=0:
+  # skip), then the gate-head variants.
+  if [[ "${QUEUE_GOLDEN:-1}" == 1 ]]; then
+    timeout "$(left)" env XLSTM_RUN_BENCH=0 bash scripts/gpu-check.sh run \
+      >"$logs/queue-golden.txt" 2>&1 && echo "golden: all passed" ||
+      echo "golden: rc $?"
+    grep -E "^\[  (PASSED|FAILED) |^(Passed|Failed|Total)|^FAIL:|^Ran |^OK|^FAILED" \
+      "$logs/queue-golden.txt" | tail -20 || true
+    # The largest relative error of each tolerance class (3e-2: bf16).
+    grep -oE "relative error [0-9.e+-]+ \(tolerance [0-9.e+-]+\)" \
+      "$logs/queue-golden.txt" | awk '{t = $5; v = $3 + 0; if (v > m[t]) m[t] = v;
+        n[t]++} END {for (t in m) print "  max relative error", m[t], "of", n[t],
+        "with tolerance", t}' || true
+    echo "golden done at $(($(date +%s) - t0)) s"
+  fi
+  if (($(left) > 120)); then
+    timeout "$(left)" env TILES_NCU=1 TILES_NCU_REGEX='pair|gated|resident' \
       XLSTM_GPU_OUT=gpu-out-tiles bash scripts/gpu-check.sh tiles ||
       echo "tiles stopped (rc $?) at $(($(date +%s) - t0)) s"
+  fi
+  if [[ "$gpu" == *H200* ]] && (($(left) > 60)); then
+    timeout "$(left)" env XLSTM_GPU_OUT=gpu-out-hf bash scripts/gpu-check.sh sweep || true
+    echo "sweep done at $(($(date +%s) - t0)) s"
   fi
   echo "total $(($(date +%s) - t0)) s"
   ;;

@@ -1701,23 +1701,30 @@ std::array<Value, 3> headViews(OpBuilder &b, Location loc, Value head, Value x,
 /// comes from DRAM about once. W and the slices are dense swizzled rows.
 /// Joint (`weights` = G): a block holds the head's W of all G projections
 /// and makes G passes over each slice (block b: head b % H, slices from
-/// (b / H) * per), so x also enters each SM once.
+/// (b / H) * per), so x also enters each SM once. Split N: the warps
+/// share out the G W's columns (G n, each warp's inside one W) and make
+/// one pass, each x fragment loaded once for all G.
 struct ResidentWeightTile {
   int64_t n = 0, k = 0, rows = 0, warpsM = 0, warpsN = 0, stages = 0;
   int64_t weights = 1; // W matrices (N x K) a block holds
+  bool splitN = false;
   int64_t threads() const { return 32 * warpsM * warpsN; }
+  /// Columns the warps share out in one pass.
+  int64_t span() const { return splitN ? weights * n : n; }
+  int64_t passes() const { return splitN ? 1 : weights; }
   int64_t tilesM() const { return rows / (16 * warpsM); } // per warp
-  int64_t tilesN() const { return n / (8 * warpsN); }
+  int64_t tilesN() const { return span() / (8 * warpsN); }
   int64_t sharedBytes(int64_t elementBytes) const {
     return (weights * n + stages * rows) * k * elementBytes;
   }
-  /// `warps` warps over a (rows x n) slice, as many of them along N as
+  /// `warps` warps over a (rows x span) slice, as many of them along N as
   /// divide it in 16-column steps (up to 4); none where the `weights` W
-  /// and the slices exceed `maxShared` bytes of 16-bit values or a warp
-  /// would hold more than 128 accumulators.
+  /// and the slices exceed `maxShared` bytes of 16-bit values, a warp
+  /// would hold more than 128 accumulators, or (split N) a warp's columns
+  /// would straddle two W.
   static std::optional<ResidentWeightTile>
   choose(int64_t n, int64_t k, int64_t rows, int64_t stages, int64_t warps,
-         int64_t maxShared, int64_t weights = 1) {
+         int64_t maxShared, int64_t weights = 1, bool splitN = false) {
     if (n % 16 || k % 16 || n < 16 || k < 16)
       return std::nullopt;
     ResidentWeightTile t;
@@ -1725,15 +1732,17 @@ struct ResidentWeightTile {
     t.k = k;
     t.stages = stages;
     t.weights = weights;
+    t.splitN = splitN && weights > 1;
     for (int64_t warpsN : {4, 2, 1})
-      if (n % (16 * warpsN) == 0 && warps % warpsN == 0) {
+      if (t.span() % (16 * warpsN) == 0 && warps % warpsN == 0) {
         t.warpsN = warpsN;
         break;
       }
     t.warpsM = warps / t.warpsN;
     int64_t step = 16 * t.warpsM;
     t.rows = std::max(step, (rows + step - 1) / step * step);
-    if (t.sharedBytes(2) > maxShared || t.tilesM() * t.tilesN() * 4 > 128)
+    if (t.sharedBytes(2) > maxShared || t.tilesM() * t.tilesN() * 4 > 128 ||
+        n % (8 * t.tilesN()))
       return std::nullopt;
     return t;
   }
@@ -1799,6 +1808,10 @@ public:
     SmallVector<Value> sws;
     for (int64_t j = 0; j < t.weights; ++j)
       sws.push_back(sharedView(bytes, {t.n, t.k}, elt, j * t.n * t.k * 2));
+    // Split N: the G W as one (G n, K) matrix (each W's rows keep their
+    // swizzle, n being a multiple of 8).
+    Value swAll =
+        t.splitN ? sharedView(bytes, {t.span(), t.k}, elt, 0) : Value();
     Value sx = sharedView(bytes, {t.stages, t.rows, t.k}, elt,
                           t.weights * t.n * t.k * 2);
     // Slice j of this block into stage `stage` (rows past M zero-filled).
@@ -1835,6 +1848,16 @@ public:
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
     Value wm0 = mul(divui(warp, idx(t.warpsN)), idx(t.tilesM() * 16));
     Value wn0 = mul(remui(warp, idx(t.warpsN)), idx(t.tilesN() * 8));
+    // Split N: the W the warp's columns lie in and its first column there.
+    Value ownOutSplit, wnOut = wn0;
+    if (t.splitN) {
+      Value which = divui(wn0, idx(t.n));
+      wnOut = remui(wn0, idx(t.n));
+      ownOutSplit = ohs[0];
+      for (int64_t j = 1; j < t.weights; ++j)
+        ownOutSplit = arith::SelectOp::create(b, loc, eqi(which, idx(j)),
+                                              ohs[j], ownOutSplit);
+    }
     xlstm::MmaLane mmaLane = xlstm::MmaLane::of(b, loc, lane);
     Value gRow = mmaLane.group, t2 = mmaLane.pairColumn(b, loc);
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
@@ -1860,11 +1883,14 @@ public:
             return add(add(m0, wm0), add(idx(mi * 16 + (e / 2) * 8), gRow));
           };
           auto accCol = [&](int64_t ni, int64_t e) {
-            return add(wn0, add(idx(ni * 8 + e % 2), t2));
+            return add(wnOut, add(idx(ni * 8 + e % 2), t2));
           };
           // The slice through each W the block holds, each product
-          // stored before the next pass (registers for one at a time).
-          for (int64_t p = 0; p < t.weights; ++p) {
+          // stored before the next pass (registers for one at a time);
+          // split N: one pass through all of them.
+          for (int64_t p = 0; p < t.passes(); ++p) {
+            Value sw = t.splitN ? swAll : sws[p];
+            Value oh = t.splitN ? ownOutSplit : ohs[p];
             SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
             for (int64_t ks = 0; ks < t.k / 16; ++ks) {
               Value kChunk = idx(ks * 2);
@@ -1872,7 +1898,7 @@ public:
                             loadFragments(b, loc, sx, stage, wm0, t.tilesM(),
                                           kChunk, lane, column,
                                           /*weights=*/false),
-                            loadFragments(b, loc, sws[p], {}, wn0, t.tilesN(),
+                            loadFragments(b, loc, sw, {}, wn0, t.tilesN(),
                                           kChunk, lane, column,
                                           /*weights=*/true),
                             acc);
@@ -1880,11 +1906,11 @@ public:
             if (permutedTiles)
               StagedMMAKernelBuilder::storePermuted(
                   b, loc, t.tilesM(), t.tilesN(), permutedTiles,
-                  /*gated=*/nullptr, acc, ohs[p], m, idx(t.n), add(m0, wm0),
-                  wn0, gRow, t2);
+                  /*gated=*/nullptr, acc, oh, m, idx(t.n), add(m0, wm0), wnOut,
+                  gRow, t2);
             else
-              storeTiles(b, loc, acc, ohs[p], m, idx(t.n), t.tilesM(),
-                         t.tilesN(), accRow, accCol, /*atomically=*/false,
+              storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
+                         accRow, accCol, /*atomically=*/false,
                          /*evenView=*/true, /*addToOut=*/false, float32Pairs);
           }
           return {};
@@ -5403,7 +5429,8 @@ struct XLSTMContractToMMAPass
     int64_t g = members.size(), heads = first.p.heads;
     std::optional<ResidentWeightTile> tile = ResidentWeightTile::choose(
         o.n, first.p.k, residentWeightRows, residentWeightStages,
-        residentWeightWarps, sharedBytes, residentWeightJoint ? g : 1);
+        residentWeightWarps, sharedBytes, residentWeightJoint ? g : 1,
+        residentWeightJointSplitN);
     if (!tile)
       return false;
     auto cst = [&](int64_t v) {
@@ -5446,7 +5473,8 @@ struct XLSTMContractToMMAPass
        << "x" << tile->warpsN << "/" << tile->stages << " of " << g << " heads "
        << heads << (f32PairStores ? " float32 pairs" : "")
        << (permuted ? " permuted stores" : "")
-       << (tile->weights > 1 ? " joint" : "");
+       << (tile->weights > 1 ? " joint" : "")
+       << (tile->splitN ? " split n" : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
@@ -5473,7 +5501,8 @@ struct XLSTMContractToMMAPass
                 : Twine()) +
          (tile->weights > 1
               ? "each block one head's W of all " + Twine(g) +
-                    " in shared memory and each slice through them, "
+                    " in shared memory and each slice through them" +
+                    (tile->splitN ? " in one pass, " : ", ")
               : Twine("each block one head's W in shared memory, ")) +
          "one launch for its " + Twine(heads) + " heads")
             .str();

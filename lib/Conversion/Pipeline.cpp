@@ -422,6 +422,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "projection of the launch, x read into it once"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().residentWeightJoint)};
+  Option<bool> mmaResidentWeightJointSplitN{
+      *this, "mma-resident-weight-joint-split-n",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-joint-split-n: "
+                     "the joint block's warps split all G projections' "
+                     "columns, one pass over a slice"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightJointSplitN)};
   Option<int64_t> mmaShortKTilesPerBlock{
       *this, "mma-short-k-tiles-per-block",
       llvm::cl::desc("xlstm-contract-to-mma short-k-tiles-per-block: output "
@@ -795,6 +802,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.residentWeightBlocks = o.mmaResidentWeightBlocks;
         options.mma.residentWeightWarps = o.mmaResidentWeightWarps;
         options.mma.residentWeightJoint = o.mmaResidentWeightJoint;
+        options.mma.residentWeightJointSplitN = o.mmaResidentWeightJointSplitN;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

@@ -6,74 +6,84 @@
 // bf16 after it, read through the blocks' collapsed view or not, is stored
 // by the kernels (its buffer allocated anew before them from the sizes of
 // the float32 one, which goes).
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=KERNEL
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=DIRECT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PERBLOCK
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=KERNEL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="stages=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=DIRECT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="headwise-one-launch=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=PERBLOCK
 // Blocks of 64 columns, which the default 128-column tile does not divide,
 // take staged-tile-narrow where it is set (else the 128x128x32 fallback):
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64x64/2x2/4 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NARROW
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=WIDE
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADNARROW
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64x64/2x2/4 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NARROW
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=WIDE
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-narrow=128x64 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADNARROW
 // With staged-sibling-pairs (the default; the CHECK lines above turn it
 // off), two headwise projections of one x take one pipelined launch above
 // 16 rows (W rows interleaved by 8), storing each its own output:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PAIR
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=PAIR
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-sibling-pairs=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PAIRREPORT
 // With resident-weights, the projections of one x of a shape take one
 // launch above 16 rows: block b holds head (b / 2) % 2's W of projection
 // b % 2 in shared memory (64 x 64 bf16 beside 3 slices of 64 x 64) and
 // streams its slices of x through it, ceil(M / 64) slices spread over about
 // 132 blocks:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=RESIDENT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTREPORT
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-warps=3 staged-tile-short-k= short-k-tiles-per-block=1" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-joint=0 resident-weight-rows=64" | FileCheck %s --check-prefix=RESIDENT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-joint=0 resident-weight-rows=64" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTREPORT
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-stages=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-warps=3 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADRESIDENT
 // BADRESIDENT: error: xlstm-contract-to-mma: resident-weight-rows must be 1 to 1024, resident-weight-stages 2 to 8, resident-weight-blocks at least 1 and resident-weight-warps 4, 8 or 16
 // RESIDENTREPORT: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
 // RESIDENTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
 // Stores from registers as the pipelined kernel's (permuted-column-stores,
 // on by default), where the warps' n tiles come in whole groups (float32:
 // 2, so not gate_blocks' bf16 with 2 n tiles a warp); off, storeTiles:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTPLAIN
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-joint=0 resident-weight-rows=64" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTPLAIN
 // RESIDENTPLAIN: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
 // RESIDENTPLAIN: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, one launch of 2 projections of one x, each block one head's W in shared memory, one launch for its 2 heads [M > 16]
 // resident-weight-joint: block b holds head b % 2's W of both projections
 // (2 x 64 x 64 bf16 beside the 3 slices: 40 KiB) and runs each slice
 // through both, so a grid of ceil(M / 64) slices x 2 heads over 132:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=JOINT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=JOINTREPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-rows=64" | FileCheck %s --check-prefix=JOINT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-rows=64" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=JOINTREPORT
 // JOINTREPORT: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
 // JOINTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W of all 2 in shared memory and each slice through them, one launch for its 2 heads [M > 16]
+// By default (resident-weights and resident-weight-joint on), 128-row
+// slices through both W:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEFAULTREPORT
+// DEFAULTREPORT: gates_of_one_x {{.*}}mma-resident-weights 128-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W of all 2 in shared memory and each slice through them, one launch for its 2 heads [M > 16]
+// resident-weight-joint-split-n: the 8 warps share out both W's 128
+// columns (2 x 4 warps of 32 x 32, each warp's inside one W, whose output
+// it selects once) and make one pass a slice, 32 mma and 8 stores a warp:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 resident-weight-joint-split-n=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-rows=64" | FileCheck %s --check-prefix=SPLITN
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 resident-weight-joint-split-n=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-rows=64" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SPLITNREPORT
+// SPLITNREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W of all 2 in shared memory and each slice through them in one pass, one launch for its 2 heads [M > 16]
 // With staged-tile-short-k, projections whose K is at most 8 of its K
 // steps (64 here: 2) take that configuration instead of the default tile:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3 short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128" 2>&1 | FileCheck %s --check-prefix=BADSHORTK
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128x32/2x2/3 short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=SHORTK
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k=64x128 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADSHORTK
 // SHORTK: gates_of_one_x {{.*}}mma-staged 64x128x32 4 warps 3 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, W rows interleaved by 8, each output stored, one launch for its 2 heads [M > 16]
 // BADSHORTK: error: xlstm-contract-to-mma: staged tile '64x128': expected BMxBNxBK/WMxWN[/STAGES]
 // With short-k-tiles-per-block (K of 2 steps here), each block of the
 // pipelined kernel runs up to 4 tiles, tile, tile + G, ... (G the grid):
 // the first's first stages queued before the loop, each next tile's after
 // the K loop of the one before (behind a barrier) and ahead of its stores.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k=" | FileCheck %s --check-prefix=MULTI
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=65" 2>&1 | FileCheck %s --check-prefix=BADMULTI
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-max-steps=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= resident-weights=0" | FileCheck %s --check-prefix=MULTI
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=65 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=0 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-max-steps=0 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADMULTI
 // BADMULTI: error: xlstm-contract-to-mma: short-k-tiles-per-block must be 0 to 64, short-k-blocks and short-k-max-steps at least 1
 // K's 2 steps above short-k-max-steps=1: not short-K, a tile a block.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= short-k-max-steps=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=LONGK
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= short-k-max-steps=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=LONGK
 // LONGK: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]{{$}}
 // With a short-K configuration set (the default's 128x128x32/2x2/3), only
 // its kernels run several tiles a block: these 64-column heads, narrower
 // than its tiles, take the fallback tile, a tile a block.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=OTHERTILE
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=OTHERTILE
 // OTHERTILE: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]{{$}}
 // The shared-memory epilogue (on by default) of such a block keeps its copy
 // behind the stages, where the next tile's loads are in flight while a tile
 // stores: the launch takes the 4 stages (64 KiB) and the copy (128 rows of
 // 128 + 8 bf16 values), the copy's views start behind the stages, and no
 // wait for every copy precedes them.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 short-k-tiles-per-block=4 staged-tile-short-k=" | FileCheck %s --check-prefix=MULTISHARED
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 short-k-tiles-per-block=4 staged-tile-short-k= resident-weights=0" | FileCheck %s --check-prefix=MULTISHARED
 // MULTISHARED-LABEL: func @gate_blocks
 // MULTISHARED:       %[[BYTES:.+]] = arith.constant 100352 : i32
 // MULTISHARED:       gpu.launch_func @projection_mma_staged::@projection_mma_staged {{.*}} dynamic_shared_memory_size %[[BYTES]]
@@ -88,9 +98,9 @@
 // loads the tile's own K step or, past its K, the next tile's (rows, columns
 // and step selected); no barrier follows the K loop, nor a queue of the next
 // tile's stages. With 4 stages K's 2 steps leave nothing to continue.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= stages=3 cross-tile-prefetch=1" | FileCheck %s --check-prefix=CROSS
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= stages=3 cross-tile-prefetch=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=CROSSREPORT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= cross-tile-prefetch=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NOCROSS
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= stages=3 cross-tile-prefetch=1 resident-weights=0" | FileCheck %s --check-prefix=CROSS
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= stages=3 cross-tile-prefetch=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=CROSSREPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=4 staged-tile-short-k= cross-tile-prefetch=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=NOCROSS
 // CROSS-LABEL: func @gate_blocks
 // CROSS:       gpu.func @projection_mma_staged(
 // CROSS-COUNT-2: nvvm.cp.async.commit.group
@@ -123,11 +133,11 @@
 // With short-k-tiles-per-block=0 the host counts the tiles a block at run
 // time, max(ceil(tiles of all 4 heads / short-k-blocks), 1), and passes the
 // count to the kernel, whose tile loop runs to it:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 staged-tile-short-k=" | FileCheck %s --check-prefix=RUNTIME
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=100 staged-tile-short-k=" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEREPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 staged-tile-short-k= resident-weights=0" | FileCheck %s --check-prefix=RUNTIME
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 short-k-blocks=100 staged-tile-short-k= resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEREPORT
 // Without the shared epilogue (direct stores measured slower with several
 // tiles a block) the run-time count keeps a tile a block:
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k=" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEDIRECT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="short-k-tiles-per-block=0 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RUNTIMEDIRECT
 // RUNTIMEDIRECT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, one launch for its 4 heads [M > 16]
 // RUNTIME-LABEL: func @gate_blocks
 // RUNTIME:         %[[ALL:.+]] = arith.muli %[[TILES:[0-9]+]], %c4{{[_0-9]*}} : index
@@ -458,6 +468,20 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // JOINT-COUNT-4:   vector.store %{{.+}}, %[[O2]][
 // JOINT-NOT:       vector.store
 // JOINT:         gpu.return
+// SPLITN-LABEL: func @gates_of_one_x
+// SPLITN:       gpu.launch_func @projection_mma_resident::@projection_mma_resident {{.*}} dynamic_shared_memory_size %c40960_i32 args(
+// SPLITN:       gpu.func @projection_mma_resident(
+// SPLITN-DAG:     %[[O1:.+]] = memref.subview %arg4[0, %{{.+}}] [%arg1, 64] [1, 1]
+// SPLITN-DAG:     %[[O2:.+]] = memref.subview %arg6[0, %{{.+}}] [%arg1, 64] [1, 1]
+// SPLITN-DAG:     memref.view %{{.+}}[%c0{{[_0-9]*}}][] {{.*}} to memref<128x64xbf16, #gpu.address_space<workgroup>>
+// SPLITN:         %[[OWN:.+]] = arith.select %{{.+}}, %[[O2]], %[[O1]]
+// SPLITN:         scf.for
+// SPLITN:           nvvm.cp.async.wait.group 1
+// SPLITN-COUNT-32:  nvvm.mma.sync
+// SPLITN-NOT:       nvvm.mma.sync
+// SPLITN-COUNT-8:   vector.store %{{.+}}, %[[OWN]][
+// SPLITN-NOT:       vector.store
+// SPLITN:         gpu.return
 func.func @gates_of_one_x(%x: memref<?x?x2x64xbf16>, %wi: memref<2x64x64xbf16>, %wf: memref<2x64x64xbf16>) -> (memref<?x?x2x64xf32>, memref<?x?x2x64xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

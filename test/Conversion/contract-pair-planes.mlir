@@ -4,10 +4,10 @@
 // gemv-max-rows the two sibling pairs run as one pipelined launch whose grid
 // z takes pair z / heads, head z % heads: the second pair's x, W and outputs
 // are selected in the kernel before the head's views.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PLANES
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=PLANES
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
 // Off (the default): a pair launch for each x.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=OFF
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>

@@ -9,33 +9,33 @@
 // each stored to its own output; a gated pair's combined values one; an
 // accumulating projection's float32 sums are added to its output a chunk at
 // a time.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue=1 staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=OFF
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=RESIDUAL
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-residuals=1 accumulate-in-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=FROMSTART
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=OFF
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=RESIDUAL
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-residuals=1 accumulate-in-epilogue=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=FROMSTART
 // shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8: 16-bit rows of
 // whole 128-byte lines dense, chunk c of row r stored at c ^ (r % 8); a
 // thread reads 8 chunks of the copy, then stores them, each under its check
 // (float32 copies stay padded).
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=SWZ
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=SWZRESIDUAL
-// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=0 shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=SWZ
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 shared-epilogue-residuals=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=SWZRESIDUAL
+// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=0 shared-epilogue-swizzle=1 shared-epilogue-loads-ahead=8 resident-weights=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
 // permuted-column-stores=1 replaces the copy where it applies (outputs
 // written, a warp's n tiles of an output in groups of 4): W's rows staged
 // so that mma column 8 j + 2 t + e of a 32-column group holds output column
 // 8 t + 2 j + e, and each lane stores its 8 consecutive columns of a row as
 // one 16-byte chunk (two of float32) from its accumulators, no copy and no
 // barrier after the K loop; accumulating projections keep their stores.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=1 staged-tile-short-k= short-k-tiles-per-block=1" | FileCheck %s --check-prefix=PERM
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k= short-k-tiles-per-block=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PERMREPORT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=PERM
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=PERMREPORT
 // PERMREPORT: gate_blocks {{.*}}mma-staged 128x128x32 8 warps 4 stages group-m 8 swizzled, 16-byte stores from registers (W rows permuted), one launch for its 4 heads [M > 16]
 // PERMREPORT: gates_of_one_x {{.*}}, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x,
 // PERMREPORT: gated_ffn {{.*}}, 16-byte stores from registers (W rows permuted), one kernel with its gated pair
 // PERMREPORT: float32_out {{.*}}, 16-byte stores from registers (W rows permuted) [M > 16]
 // PERMREPORT: accumulate {{.*}}mma-staged 128x128x64 4 warps 3 stages group-m 8 swizzled, adding to its output [M > 16]
-// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=1},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PERMPTX
+// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=1 resident-weights=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PERMPTX
 // PERMPTX-NOT:   error
 // PERMPTX:       .entry projection_mma_staged
 // PERMPTX-NOT:   st.shared
@@ -47,12 +47,12 @@
 // PERMPTX:       st.global.v4.b32
 // PERMPTX-NOT:   st.shared
 // PERMPTX:       ret;
-// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-loads-ahead=0" 2>&1 | FileCheck %s --check-prefix=BADAHEAD
+// RUN: not xlstm-opt %s --split-input-file --xlstm-contract-to-mma="permuted-column-stores=0 shared-epilogue-loads-ahead=0 resident-weights=0" 2>&1 | FileCheck %s --check-prefix=BADAHEAD
 // BADAHEAD: shared-epilogue-loads-ahead must be 1 to 16
 // In PTX, with no diagnostics on the way (the copy's views are memrefs of
 // vectors, which lower with the workgroup address space): 4-byte shared
 // stores, 16-byte shared loads and 16-byte global stores.
-// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=0 shared-epilogue=1},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
+// RUN: xlstm-opt %s --split-input-file --pass-pipeline="builtin.module(xlstm-contract-to-mma{permuted-column-stores=0 shared-epilogue=1 resident-weights=0},gpu-kernel-outlining,gpu.module(xlstm-align-workgroup-memory))" 2>&1 | xlstm-opt --split-input-file --xlstm-gpu-to-ptx 2>&1 | FileCheck %s --check-prefix=PTX
 // PTX-NOT:   error
 // PTX:       .entry projection_mma_staged
 // PTX:       st.shared.b32

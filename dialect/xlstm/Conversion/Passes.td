@@ -410,7 +410,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "bounds check; more issue the shared loads back to back, each "
            "store still checked (8: 32 registers; H200, sLSTM gate heads: "
            "neutral)">,
-    Option<"residentWeights", "resident-weights", "bool", /*default=*/"false",
+    Option<"residentWeights", "resident-weights", "bool", /*default=*/"true",
            "Headwise projections whose block's W fits in shared memory "
            "beside resident-weight-stages slices of x (the sLSTM's gate "
            "heads, K of a few mma steps) run above gemv-max-rows as one "
@@ -418,9 +418,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "head's W of one projection once and streams "
            "resident-weight-rows-row slices of x through it, its stores "
            "overlapping the next slices' loads; off: the pipelined kernel, "
-           "whose tiles each pay a prologue and stores for a short K">,
+           "whose tiles each pay a prologue and stores for a short K. On by "
+           "default with resident-weight-joint (session 48, H100, Nsight, "
+           "B16 S1024, outputs bit-identical: the sLSTM 512 block's gate "
+           "heads 40.0 -> 34.9 us for both launches; at 768 the two W do "
+           "not fit and the pipelined kernel stays)">,
     Option<"residentWeightRows", "resident-weight-rows", "int64_t",
-           /*default=*/"64",
+           /*default=*/"128",
            "Rows of x a resident-weights block takes at a time (a multiple "
            "of 16 x the warps along M; raised to that where smaller)">,
     Option<"residentWeightStages", "resident-weight-stages", "int64_t",
@@ -437,12 +441,19 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "H100/H200: each loads its W once); each takes as many "
            "consecutive slices as that leaves">,
     Option<"residentWeightJoint", "resident-weight-joint", "bool",
-           /*default=*/"false",
+           /*default=*/"true",
            "With resident-weights, each block holds one head's W of every "
            "projection of its launch's group (up to 4 of one x) and runs "
            "each slice of x through all of them: x comes into the SM once "
            "instead of once a projection, the grid a G-th as many blocks "
            "(off: a block a projection and head)">,
+    Option<"residentWeightJointSplitN", "resident-weight-joint-split-n",
+           "bool", /*default=*/"false",
+           "With resident-weight-joint, the block's warps split the columns "
+           "of all G projections between them (each warp's tile inside one "
+           "projection) and make one pass over a slice, each x fragment "
+           "loaded once for all G; off: G passes, every warp on one "
+           "projection at a time (fewer accumulators a warp)">,
     Option<"shortKTilesPerBlock", "short-k-tiles-per-block", "int64_t",
            /*default=*/"0",
            "Output tiles each block of the pipelined kernel runs, one after "
