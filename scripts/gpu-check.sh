@@ -26,7 +26,8 @@
 #   scripts/gpu-check.sh prepare tiles ['OPTS' ...]  (here) the tools and
 #                                  the forward bench models (7B block, 24
 #                                  mLSTM blocks, sLSTM 768; TILES_MODELS: other
-#                                  bench/configs names, e.g. mlstm_a2) compiled once per
+#                                  bench/configs or python-free-configs names,
+#                                  e.g. mlstm_a2, readme_stack) compiled once per
 #                                  xlstm-to-gpu option string (default: a set
 #                                  of projection tile configurations; tf32=1
 #                                  added where it does not say tf32)
@@ -248,7 +249,10 @@ prepare)
     for i in "${!variants[@]}"; do
       echo "${variants[$i]}" >"$out/bundles/tiles/v$i.txt"
       for name in ${TILES_MODELS:-xlstm7b_block mlstm_stack_24 slstm_block_768}; do
-        "$xlstmc" "$root/bench/configs/$name.yaml" --dtype bf16 --quiet \
+        # (bench/configs, or the shipped configs: readme_stack.)
+        config="$root/bench/configs/$name.yaml"
+        [ -f "$config" ] || config="$root/python-free-configs/$name.yaml"
+        "$xlstmc" "$config" --dtype bf16 --quiet \
           --cubins=sm_90 "$(chip_for "${variants[$i]}")" \
           --pass-pipeline="builtin.module(xlstm-to-gpu{${variants[$i]}})" \
           -o "$out/bundles/tiles/v$i-$name.xlstmb"
@@ -548,7 +552,8 @@ tiles)
     # rows, where mma-split-k-blocks splits K; off by default to keep a
     # variant's runs few: device time is scarce.)
     models=("xlstm7b_block 1 8192" "mlstm_stack_24 8 2048"
-      "slstm_block_768 16 1024" "mlstm_a2 8 2048" "slstm_block_512 16 1024")
+      "slstm_block_768 16 1024" "mlstm_a2 8 2048" "slstm_block_512 16 1024"
+      "readme_stack 4 256")
     if [ "${TILES_SHORT_ROWS:-0}" = 1 ]; then
       models+=("xlstm7b_block 1 17" "xlstm7b_block 1 32" "xlstm7b_block 1 64"
         "xlstm7b_block 1 128")
@@ -568,7 +573,7 @@ print("  %-24s %9.3f ms" % (sys.argv[2], d["forward_ms"]["median"]))' \
     # tiles, M = 40 few enough tiles to split K; accumulation order
     # differs, so a bf16-level tolerance).
     for model in xlstm7b_block:logits mlstm_stack_24:y slstm_block_768:y \
-      mlstm_a2:y slstm_block_512:y; do
+      mlstm_a2:y slstm_block_512:y readme_stack:y; do
       key="${model#*:}" model="${model%:*}"
       [ -f "bundles/tiles/$v-$model.xlstmb" ] || continue
       for shape in "2 300" "1 40"; do

@@ -43,7 +43,7 @@ prepare)
   bash scripts/gpu-check.sh prepare
   XLSTM_GPU_OUT=gpu-out-hf XLSTM_GPU_SHARED_TOOLS=1 \
     bash scripts/gpu-check.sh prepare hf "" "grid-dependency-wait=1"
-  TILES_MODELS="slstm_block_512 slstm_block_768" XLSTM_GPU_OUT=gpu-out-tiles \
+  TILES_MODELS="slstm_block_512 slstm_block_768 readme_stack" XLSTM_GPU_OUT=gpu-out-tiles \
     XLSTM_GPU_SHARED_TOOLS=1 bash scripts/gpu-check.sh prepare tiles "${variants[@]}"
   du -sh gpu-out gpu-out-hf gpu-out-tiles
   ;;
