@@ -1764,17 +1764,37 @@ public:
   /// (StagedMMAKernelBuilder::permutedStoresApply).
   int64_t permutedTiles = 0;
 
-  /// x (M, H K); `w` and `out` the G projections' W (H N, K) and out (M,
-  /// H N); `per` slices a block.
-  void build(Value x, Value m, Value per, ArrayRef<Value> w,
+  /// xs the planes' x (M, H K), all of M rows; `w` and `out` the G
+  /// projections' W (H N, K) and out (M, H N) of each plane in turn; `per`
+  /// slices a block. The grid is the planes' grids one after another.
+  void build(ArrayRef<Value> xs, Value m, Value per, ArrayRef<Value> w,
              ArrayRef<Value> out, int64_t heads,
              const xlstm::KernelCache::Body &kernel) {
-    int64_t g = w.size();
+    int64_t planes = xs.size(), g = w.size() / planes;
     assert((t.weights == 1 || t.weights == g) && "one W or all of them");
+    Value x = xs.front();
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Value bid = kernel.blockIds.x, tid = kernel.threadIds.x;
+    SmallVector<Value> ownW(w.take_front(g)), ownOut(out.take_front(g));
+    // Several planes: the block's plane and its operands (selects), the
+    // block's index within the plane's grid.
+    if (planes > 1) {
+      Value slices = arith::CeilDivUIOp::create(b, loc, m, idx(t.rows));
+      Value splits = arith::CeilDivUIOp::create(b, loc, slices, per);
+      Value planeBlocks = mul(splits, idx(heads * (g / t.weights)));
+      Value plane = divui(bid, planeBlocks);
+      bid = remui(bid, planeBlocks);
+      for (int64_t p = 1; p < planes; ++p) {
+        Value is = eqi(plane, idx(p));
+        x = arith::SelectOp::create(b, loc, is, xs[p], x);
+        for (int64_t j = 0; j < g; ++j) {
+          ownW[j] = arith::SelectOp::create(b, loc, is, w[p * g + j], ownW[j]);
+          ownOut[j] =
+              arith::SelectOp::create(b, loc, is, out[p * g + j], ownOut[j]);
+        }
+      }
+    }
     // This block's projections: all G (joint), or one (a select over them).
-    SmallVector<Value> ownW(w), ownOut(out);
     Value head, split;
     if (t.weights > 1) {
       head = remui(bid, idx(heads));
@@ -1785,8 +1805,8 @@ public:
       split = divui(bid, idx(g * heads));
       for (int64_t j = 1; j < g; ++j) {
         Value is = eqi(which, idx(j));
-        ownW[0] = arith::SelectOp::create(b, loc, is, w[j], ownW[0]);
-        ownOut[0] = arith::SelectOp::create(b, loc, is, out[j], ownOut[0]);
+        ownW[0] = arith::SelectOp::create(b, loc, is, ownW[j], ownW[0]);
+        ownOut[0] = arith::SelectOp::create(b, loc, is, ownOut[j], ownOut[0]);
       }
       ownW.truncate(1);
       ownOut.truncate(1);
@@ -5339,6 +5359,26 @@ struct XLSTMContractToMMAPass
         while (end < group.size() && end - i < 4 &&
                formsSiblingPair(*site, o, *group[end], projections[end]))
           ++end;
+        // With sibling-pair-planes, the next as many of another x of the
+        // same rows and shapes (the sLSTM's z and o beside i and f) join
+        // the launch as a second plane.
+        size_t run = end - i, next = end + run;
+        bool twoPlanes =
+            siblingPairPlanes && next <= group.size() &&
+            group[end]->p.x != site->p.x && !group[end]->accumulate &&
+            !group[end]->epilogue &&
+            formPairPlanes(*site, o, *group[end], projections[end]) &&
+            llvm::all_of(llvm::seq(end + 1, next), [&](size_t j) {
+              return formsSiblingPair(*group[end], projections[end], *group[j],
+                                      projections[j]);
+            });
+        if (twoPlanes &&
+            emitResidentWeights(rewriter, loc, group.slice(i, 2 * run),
+                                ArrayRef(projections).slice(i, 2 * run), m,
+                                tiledWhen, /*planes=*/2)) {
+          i = next - 1;
+          continue;
+        }
         if (emitResidentWeights(rewriter, loc, group.slice(i, end - i),
                                 ArrayRef(projections).slice(i, end - i), m,
                                 tiledWhen)) {
@@ -5416,17 +5456,20 @@ struct XLSTMContractToMMAPass
   /// One launch of the headwise projections `members` (one x, the same
   /// shapes and types: formsSiblingPair, or one alone), each block holding
   /// one head's W of one of them in shared memory (ResidentWeightTile).
-  /// False where their W does not fit beside the slices, or one
-  /// accumulates or has an epilogue (nothing emitted).
+  /// With `planes` > 1, members are that many such runs of as many
+  /// projections, each of its own x of the same rows (formPairPlanes),
+  /// whose grids follow one another in the launch. False where their W
+  /// does not fit beside the slices, or one accumulates or has an epilogue
+  /// (nothing emitted).
   bool emitResidentWeights(IRRewriter &rewriter, Location loc,
                            ArrayRef<Site *> members,
                            ArrayRef<HeadwiseOperands> operands, Value m,
-                           const std::string &tiledWhen) {
+                           const std::string &tiledWhen, int64_t planes = 1) {
     const Site &first = *members.front();
     const HeadwiseOperands &o = operands.front();
     if (first.accumulate || first.epilogue)
       return false;
-    int64_t g = members.size(), heads = first.p.heads;
+    int64_t g = members.size() / planes, heads = first.p.heads;
     std::optional<ResidentWeightTile> tile = ResidentWeightTile::choose(
         o.n, first.p.k, residentWeightRows, residentWeightStages,
         residentWeightWarps, sharedBytes, residentWeightJoint ? g : 1,
@@ -5442,9 +5485,10 @@ struct XLSTMContractToMMAPass
     auto mul = [&](Value a, Value b) -> Value {
       return arith::MulIOp::create(rewriter, loc, a, b);
     };
-    // ceil(M / rows) slices a head and projection (joint: a head), spread
-    // over about resident-weight-blocks blocks (at least one slice each).
-    int64_t blocksPerSlice = heads * (g / tile->weights);
+    // ceil(M / rows) slices a head and projection (joint: a head) of each
+    // plane, spread over about resident-weight-blocks blocks (at least one
+    // slice each).
+    int64_t blocksPerSlice = planes * heads * (g / tile->weights);
     Value slices = ceilDiv(m, cst(tile->rows));
     Value per = arith::MaxUIOp::create(
         rewriter, loc,
@@ -5454,6 +5498,8 @@ struct XLSTMContractToMMAPass
     SmallVector<Value> args = {o.x, m, per};
     for (const HeadwiseOperands &p : operands)
       args.append({p.w, p.out});
+    for (int64_t p = 1; p < planes; ++p)
+      args.push_back(operands[p * g].x);
     Value shared = arith::ConstantIntOp::create(
         rewriter, loc, rewriter.getI32Type(), tile->sharedBytes(2));
     std::string config;
@@ -5474,31 +5520,36 @@ struct XLSTMContractToMMAPass
        << heads << (f32PairStores ? " float32 pairs" : "")
        << (permuted ? " permuted stores" : "")
        << (tile->weights > 1 ? " joint" : "")
-       << (tile->splitN ? " split n" : "");
+       << (tile->splitN ? " split n" : "")
+       << (planes > 1 ? " planes " + std::to_string(planes) : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
         {grid, one, one}, {tile->threads(), 1, 1}, shared, /*workgroup=*/{},
         [&](OpBuilder &b, const xlstm::KernelCache::Body &kernel) {
-          SmallVector<Value> ws, outs;
-          for (int64_t j = 0; j < g; ++j) {
+          SmallVector<Value> xs = {kernel.args[0]}, ws, outs;
+          for (int64_t j = 0; j < planes * g; ++j) {
             ws.push_back(kernel.args[3 + 2 * j]);
             outs.push_back(kernel.args[4 + 2 * j]);
           }
+          for (int64_t p = 1; p < planes; ++p)
+            xs.push_back(kernel.args[3 + 2 * planes * g + p - 1]);
           ResidentWeightKernelBuilder builder(b, loc, *tile, f32PairStores);
           if (permuted)
             builder.permutedTiles =
                 StagedMMAKernelBuilder::permutedTilesFor(outElt);
-          builder.build(kernel.args[0], kernel.args[1], kernel.args[2], ws,
-                        outs, heads, kernel);
+          builder.build(xs, kernel.args[1], kernel.args[2], ws, outs, heads,
+                        kernel);
         });
     std::string kernel =
         ("mma-resident-weights " + Twine(tile->rows) + "-row slices " +
          Twine(tile->warpsM * tile->warpsN) + " warps " + Twine(tile->stages) +
          " stages, " +
          (permuted ? "16-byte stores from registers (W rows permuted), " : "") +
-         (g > 1 ? "one launch of " + Twine(g) + " projections of one x, "
-                : Twine()) +
+         (planes > 1 ? "one launch of " + Twine(planes) + " x's, " + Twine(g) +
+                           " projections each, "
+          : g > 1 ? "one launch of " + Twine(g) + " projections of one x, "
+                  : Twine()) +
          (tile->weights > 1
               ? "each block one head's W of all " + Twine(g) +
                     " in shared memory and each slice through them" +

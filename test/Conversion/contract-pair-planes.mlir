@@ -6,6 +6,13 @@
 // are selected in the kernel before the head's views.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=PLANES
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=REPORT
+// With resident-weights (the default), the joint kernel takes both pairs in
+// one launch: the grid is a plane of blocks for each x, the kernel picks
+// its plane's x, W and outputs, then its head and slices within the plane.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1" | FileCheck %s --check-prefix=RESIDENT
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTREPORT
+// RESIDENTREPORT: gates_of_two_xs {{.*}}[M 2-16] | mma-resident-weights 128-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 x's, 2 projections each, each block one head's W of all 2 in shared memory and each slice through them, one launch for its 2 heads [M > 16]
+// RESIDENTREPORT: rows_not_known_equal {{.*}}[M <= 16] | mma-resident-weights {{.*}}one launch of 2 projections of one x,
 // Off (the default): a pair launch for each x.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=OFF
 
@@ -40,6 +47,38 @@
 // PLANES:         %[[O2:.+]] = arith.select %[[UPPER]], %arg10, %arg5 : memref<?x128xf32>
 // PLANES:         memref.subview %[[X]][0, %{{.+}}] [%arg3, 64]
 // PLANES:         gpu.return
+// RESIDENT-LABEL: func @gates_of_two_xs
+// RESIDENT:       } else {
+// RESIDENT:         %[[SLICES:.+]] = arith.ceildivui %{{.+}}, %c128{{[_0-9]*}} : index
+// RESIDENT:         %[[ALL:.+]] = arith.muli %[[SLICES]], %c4{{[_0-9]*}} : index
+// RESIDENT:         %[[WANT:.+]] = arith.ceildivui %[[ALL]], %c132 : index
+// RESIDENT:         %[[PER:.+]] = arith.maxui %[[WANT]], %c1{{[_0-9]*}} : index
+// RESIDENT:         %[[SPLITS:.+]] = arith.ceildivui %[[SLICES]], %[[PER]] : index
+// RESIDENT:         %[[GRID:.+]] = arith.muli %[[SPLITS]], %c4{{[_0-9]*}} : index
+// RESIDENT:         gpu.launch_func @projection_mma_resident::@projection_mma_resident blocks in (%[[GRID]], %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
+// RESIDENT-NOT:     gpu.launch_func
+// RESIDENT:       return
+// RESIDENT:       gpu.func @projection_mma_resident(%arg0: memref<?x128xbf16>, %arg1: index, %arg2: index, {{.*}}, %arg11: memref<?x128xbf16>) {{.*}}kernel
+// RESIDENT:         %[[B:.+]] = gpu.block_id x
+// RESIDENT:         %[[S:.+]] = arith.ceildivui %arg1, %c128{{[_0-9]*}} : index
+// RESIDENT:         %[[SPL:.+]] = arith.ceildivui %[[S]], %arg2 : index
+// RESIDENT:         %[[PB:.+]] = arith.muli %[[SPL]], %c2{{[_0-9]*}} : index
+// RESIDENT-NEXT:    %[[PLANE:.+]] = arith.divui %[[B]], %[[PB]] : index
+// RESIDENT-NEXT:    %[[WITHIN:.+]] = arith.remui %[[B]], %[[PB]] : index
+// RESIDENT:         %[[IS:.+]] = arith.cmpi eq, %[[PLANE]], %c1{{[_0-9]*}} : index
+// RESIDENT-NEXT:    %[[X:.+]] = arith.select %[[IS]], %arg11, %arg0
+// RESIDENT-NEXT:    %[[W1:.+]] = arith.select %[[IS]], %arg7, %arg3
+// RESIDENT-NEXT:    %[[O1:.+]] = arith.select %[[IS]], %arg8, %arg4
+// RESIDENT-NEXT:    %[[W2:.+]] = arith.select %[[IS]], %arg9, %arg5
+// RESIDENT-NEXT:    %[[O2:.+]] = arith.select %[[IS]], %arg10, %arg6
+// RESIDENT:         %[[HEAD:.+]] = arith.remui %[[WITHIN]], %c2{{[_0-9]*}} : index
+// RESIDENT:         arith.divui %[[WITHIN]], %c2{{[_0-9]*}} : index
+// RESIDENT-DAG:     memref.subview %[[X]][0, %{{.+}}]
+// RESIDENT-DAG:     memref.subview %[[W1]][%{{.+}}, 0]
+// RESIDENT-DAG:     memref.subview %[[O1]][0, %{{.+}}]
+// RESIDENT-DAG:     memref.subview %[[W2]][%{{.+}}, 0]
+// RESIDENT-DAG:     memref.subview %[[O2]][0, %{{.+}}]
+// RESIDENT:         gpu.return
 // OFF-LABEL: func @gates_of_two_xs
 // OFF:         gpu.launch_func @projection_small_batch_mma_heads{{[_0-9]*}}::
 // OFF:         } else {
