@@ -26,13 +26,17 @@ cd "$root"
 # default before session 48); v1 the default, each block holding its
 # head's W of both projections of a pair (resident-weight-joint, 128-row
 # slices, 3 stages, 8 warps); v2 the same with both pairs in one launch, a
-# plane of blocks each (sibling-pair-planes). (Session 48 also measured
+# plane of blocks each (sibling-pair-planes); v3 (v4) v1 (v2) with the
+# first pass started before the second W lands
+# (resident-weight-early-first-pass). (Session 48 also measured
 # 2 stages, 16 warps, 64-row slices and resident-weight-joint-split-n,
 # all slower on an H100: docs/performance.md.)
 variants=(
   "tf32=1 mma-resident-weights=0"
   "tf32=1"
   "tf32=1 mma-sibling-pair-planes=1"
+  "tf32=1 mma-resident-weight-early-first-pass=1"
+  "tf32=1 mma-sibling-pair-planes=1 mma-resident-weight-early-first-pass=1"
 )
 
 case "${1:-}" in

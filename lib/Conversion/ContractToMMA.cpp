@@ -1764,6 +1764,11 @@ public:
   /// (StagedMMAKernelBuilder::permutedStoresApply).
   int64_t permutedTiles = 0;
 
+  /// The first pass's W and slice in a cp.async group of their own, the
+  /// other passes' W in the next, waited for after the first pass of the
+  /// block's first slice: that pass starts while they load.
+  bool earlyFirstPass = false;
+
   /// xs the planes' x (M, H K), all of M rows; `w` and `out` the G
   /// projections' W (H N, K) and out (M, H N) of each plane in turn; `per`
   /// slices a block. The grid is the planes' grids one after another.
@@ -1848,14 +1853,22 @@ public:
     auto commit = [&] { NVVM::CpAsyncCommitGroupOp::create(b, loc); };
     // W and the first stages - 1 slices in flight, a group each (W joins
     // the first); "slice j has landed" is then "at most stages - 2 groups
-    // pending" in iteration j.
-    for (auto [wh, sw] : llvm::zip(whs, sws))
+    // pending" in iteration j. Early first pass: W of passes after the
+    // first in a group behind the first slice's, one group more, so
+    // "slice j has landed" is "at most stages - 1 pending" for j = 0 and
+    // as before for j > 0 (slice j in group j + 1, stages + j issued).
+    bool early = earlyFirstPass && t.passes() > 1;
+    auto loadW = [&](int64_t p) {
       copyTileAsync(
-          wh, sw, {}, t.n, t.k, tid, t.threads(), nullptr,
+          whs[p], sws[p], {}, t.n, t.k, tid, t.threads(), nullptr,
           [&](Value r, Value c) -> SmallVector<Value> {
             return {permutedTiles ? permutedSource(r) : r, c};
           },
           /*elementsPerCopy=*/0, /*swizzled=*/true);
+    };
+    for (int64_t p = 0; p < t.weights; ++p)
+      if (!early || p == 0)
+        loadW(p);
     for (int64_t s = 0; s < t.stages - 1; ++s) {
       // (Slice 0 always exists: the grid has no block without slices.)
       if (s == 0)
@@ -1863,6 +1876,11 @@ public:
       else
         ifThen(ult(idx(s), count), [&] { loadSlice(idx(s), idx(s)); });
       commit();
+      if (early && s == 0) {
+        for (int64_t p = 1; p < t.weights; ++p)
+          loadW(p);
+        commit();
+      }
     }
 
     Value lane = remui(tid, idx(32)), warp = divui(tid, idx(32));
@@ -1886,8 +1904,17 @@ public:
         idx(0), count, idx(1), ValueRange{},
         [&](Value j, ValueRange) -> SmallVector<Value> {
           Value stage = remui(j, idx(t.stages));
-          NVVM::CpAsyncWaitGroupOp::create(b, loc,
-                                           b.getI32IntegerAttr(t.stages - 2));
+          auto waitPending = [&](int64_t groups) {
+            NVVM::CpAsyncWaitGroupOp::create(b, loc,
+                                             b.getI32IntegerAttr(groups));
+          };
+          Value first = eqi(j, idx(0));
+          if (early) {
+            ifThen(first, [&] { waitPending(t.stages - 1); });
+            ifThen(ult(idx(0), j), [&] { waitPending(t.stages - 2); });
+          } else {
+            waitPending(t.stages - 2);
+          }
           // Every warp is done with the stage the load below refills
           // (read in the previous iteration).
           gpu::BarrierOp::create(b, loc);
@@ -1909,6 +1936,14 @@ public:
           // stored before the next pass (registers for one at a time);
           // split N: one pass through all of them.
           for (int64_t p = 0; p < t.passes(); ++p) {
+            // (Early first pass: the other W, in the second group, landed
+            // and seen by every thread before the first slice's second
+            // pass; stages groups plus this iteration's are issued.)
+            if (early && p == 1)
+              ifThen(first, [&] {
+                waitPending(t.stages - 1);
+                gpu::BarrierOp::create(b, loc);
+              });
             Value sw = t.splitN ? swAll : sws[p];
             Value oh = t.splitN ? ownOutSplit : ohs[p];
             SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
@@ -5502,6 +5537,7 @@ struct XLSTMContractToMMAPass
       args.push_back(operands[p * g].x);
     Value shared = arith::ConstantIntOp::create(
         rewriter, loc, rewriter.getI32Type(), tile->sharedBytes(2));
+    bool early = residentWeightEarlyFirstPass && tile->passes() > 1;
     std::string config;
     llvm::raw_string_ostream os(config);
     // Stores from registers, as the pipelined kernel's, where they apply.
@@ -5521,7 +5557,8 @@ struct XLSTMContractToMMAPass
        << (permuted ? " permuted stores" : "")
        << (tile->weights > 1 ? " joint" : "")
        << (tile->splitN ? " split n" : "")
-       << (planes > 1 ? " planes " + std::to_string(planes) : "");
+       << (planes > 1 ? " planes " + std::to_string(planes) : "")
+       << (early ? " early first pass" : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
@@ -5538,6 +5575,7 @@ struct XLSTMContractToMMAPass
           if (permuted)
             builder.permutedTiles =
                 StagedMMAKernelBuilder::permutedTilesFor(outElt);
+          builder.earlyFirstPass = early;
           builder.build(xs, kernel.args[1], kernel.args[2], ws, outs, heads,
                         kernel);
         });
@@ -5553,7 +5591,10 @@ struct XLSTMContractToMMAPass
          (tile->weights > 1
               ? "each block one head's W of all " + Twine(g) +
                     " in shared memory and each slice through them" +
-                    (tile->splitN ? " in one pass, " : ", ")
+                    (tile->splitN ? " in one pass, "
+                     : early      ? " (the first pass before the other W "
+                                    "land), "
+                                  : ", ")
               : Twine("each block one head's W in shared memory, ")) +
          "one launch for its " + Twine(heads) + " heads")
             .str();

@@ -422,6 +422,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "projection of the launch, x read into it once"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().residentWeightJoint)};
+  Option<bool> mmaResidentWeightEarlyFirstPass{
+      *this, "mma-resident-weight-early-first-pass",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-early-first-"
+                     "pass: the joint block's first pass starts before the "
+                     "other W land"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightEarlyFirstPass)};
   Option<bool> mmaResidentWeightJointSplitN{
       *this, "mma-resident-weight-joint-split-n",
       llvm::cl::desc("xlstm-contract-to-mma resident-weight-joint-split-n: "
@@ -803,6 +810,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.residentWeightWarps = o.mmaResidentWeightWarps;
         options.mma.residentWeightJoint = o.mmaResidentWeightJoint;
         options.mma.residentWeightJointSplitN = o.mmaResidentWeightJointSplitN;
+        options.mma.residentWeightEarlyFirstPass =
+            o.mmaResidentWeightEarlyFirstPass;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

@@ -45,6 +45,10 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weights=1 resident-weight-joint=1 staged-tile-short-k= short-k-tiles-per-block=1 resident-weight-rows=64" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=JOINTREPORT
 // JOINTREPORT: gate_blocks {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, each block one head's W in shared memory, one launch for its 4 heads [M > 16]
 // JOINTREPORT: gates_of_one_x {{.*}}mma-resident-weights 64-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 projections of one x, each block one head's W of all 2 in shared memory and each slice through them, one launch for its 2 heads [M > 16]
+// resident-weight-early-first-pass: the second W in a cp.async group of its
+// own behind the first slice's, waited for (and a barrier) before the
+// first slice's second pass; the first iteration waits for one group more.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-early-first-pass=1" | FileCheck %s --check-prefix=EARLY
 // By default (resident-weights and resident-weight-joint on), 128-row
 // slices through both W:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEFAULTREPORT
@@ -468,6 +472,26 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // JOINT-COUNT-4:   vector.store %{{.+}}, %[[O2]][
 // JOINT-NOT:       vector.store
 // JOINT:         gpu.return
+// EARLY-LABEL: func @gates_of_one_x
+// EARLY:       gpu.func @projection_mma_resident(
+// EARLY:         %[[W2:.+]] = memref.view %{{.+}}[%c8192{{[_0-9]*}}][] {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
+// EARLY-NOT:     nvgpu.device_async_copy %{{.+}}, %[[W2]]
+// EARLY:         nvvm.cp.async.commit.group
+// EARLY-COUNT-2: nvgpu.device_async_copy %{{.+}}, %[[W2]]
+// EARLY-NEXT:    nvvm.cp.async.commit.group
+// EARLY:         scf.for
+// EARLY:           scf.if %[[FIRST:[^ ]+]] {
+// EARLY-NEXT:        nvvm.cp.async.wait.group 2
+// EARLY:           scf.if
+// EARLY-NEXT:        nvvm.cp.async.wait.group 1
+// EARLY:           gpu.barrier
+// EARLY-COUNT-32:  nvvm.mma.sync
+// EARLY-NOT:       nvvm.mma.sync
+// EARLY:           scf.if %[[FIRST]] {
+// EARLY-NEXT:        nvvm.cp.async.wait.group 2
+// EARLY-NEXT:        gpu.barrier
+// EARLY-COUNT-32:  nvvm.mma.sync
+// EARLY:         gpu.return
 // SPLITN-LABEL: func @gates_of_one_x
 // SPLITN:       gpu.launch_func @projection_mma_resident::@projection_mma_resident {{.*}} dynamic_shared_memory_size %c40960_i32 args(
 // SPLITN:       gpu.func @projection_mma_resident(

@@ -447,6 +447,12 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "each slice of x through all of them: x comes into the SM once "
            "instead of once a projection, the grid a G-th as many blocks "
            "(off: a block a projection and head)">,
+    Option<"residentWeightEarlyFirstPass", "resident-weight-early-first-pass",
+           "bool", /*default=*/"false",
+           "With resident-weight-joint's passes, the first projection's W "
+           "and the first slice load in a cp.async group of their own and "
+           "the other W in the next, so that the block's first pass starts "
+           "while those load (waited for before its second)">,
     Option<"residentWeightJointSplitN", "resident-weight-joint-split-n",
            "bool", /*default=*/"false",
            "With resident-weight-joint, the block's warps split the columns "
