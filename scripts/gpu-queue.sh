@@ -22,21 +22,19 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# The gate-head variants (issue 10): v0 the pipelined pair kernel (the
-# default before session 48); v1 the default, each block holding its
-# head's W of both projections of a pair (resident-weight-joint, 128-row
-# slices, 3 stages, 8 warps); v2 the same with both pairs in one launch, a
-# plane of blocks each (sibling-pair-planes); v3 (v4) v1 (v2) with the
-# first pass started before the second W lands
-# (resident-weight-early-first-pass). (Session 48 also measured
-# 2 stages, 16 warps, 64-row slices and resident-weight-joint-split-n,
-# all slower on an H100: docs/performance.md.)
+# The gate-head variants (issue 10): v0 the pipelined pair kernel, a
+# launch per pair (the default before session 48); v1 the default: each
+# block holding its head's W of both projections of a pair
+# (resident-weight-joint, 128-row slices, 3 stages, 8 warps), both pairs
+# in one launch, a plane of blocks each (sibling-pair-planes); v2 the same
+# in a launch per pair. (Session 48 also measured 2 stages, 16 warps,
+# 64-row slices, resident-weight-joint-split-n and
+# resident-weight-early-first-pass, none faster on an H100:
+# docs/performance.md.)
 variants=(
-  "tf32=1 mma-resident-weights=0"
+  "tf32=1 mma-resident-weights=0 mma-sibling-pair-planes=0"
   "tf32=1"
-  "tf32=1 mma-sibling-pair-planes=1"
-  "tf32=1 mma-resident-weight-early-first-pass=1"
-  "tf32=1 mma-sibling-pair-planes=1 mma-resident-weight-early-first-pass=1"
+  "tf32=1 mma-sibling-pair-planes=0"
 )
 
 case "${1:-}" in
@@ -46,6 +44,8 @@ prepare)
     bash scripts/gpu-check.sh prepare hf "" "grid-dependency-wait=1"
   TILES_MODELS="slstm_block_512 slstm_block_768 readme_stack" XLSTM_GPU_OUT=gpu-out-tiles \
     XLSTM_GPU_SHARED_TOOLS=1 bash scripts/gpu-check.sh prepare tiles "${variants[@]}"
+  "${XLSTM_BUILD_DIR:-build}/bin/xlstmc" bench/configs/slstm_block_512.yaml \
+    --dtype bf16 --emit=ptx --quiet -o gpu-out-tiles/slstm_block_512.ptx
   du -sh gpu-out gpu-out-hf gpu-out-tiles
   ;;
 run)
@@ -84,6 +84,16 @@ run)
     timeout "$(left)" env TILES_NCU=1 TILES_NCU_REGEX='pair|gated|resident' \
       XLSTM_GPU_OUT=gpu-out-tiles bash scripts/gpu-check.sh tiles ||
       echo "tiles stopped (rc $?) at $(($(date +%s) - t0)) s"
+  fi
+  # The resident kernel's SASS (sm_90) for reading here, where there is no
+  # cuobjdump: its PTX comes with gpu-out-tiles.
+  cuda=/usr/local/cuda/bin
+  if [ -f gpu-out-tiles/slstm_block_512.ptx ] && [ -x $cuda/cuobjdump ]; then
+    $cuda/ptxas -arch=sm_90 gpu-out-tiles/slstm_block_512.ptx -o "$logs/slstm_block_512.cubin" &&
+      $cuda/cuobjdump -sass "$logs/slstm_block_512.cubin" |
+      awk '/Function : projection_mma_resident/{p = 1} p && /Function : / &&
+        !/projection_mma_resident/{p = 0} p' >"$logs/resident.sass" &&
+      rm "$logs/slstm_block_512.cubin" && wc -l "$logs/resident.sass" || true
   fi
   if [[ "$gpu" == *H200* ]] && (($(left) > 60)); then
     timeout "$(left)" env XLSTM_GPU_OUT=gpu-out-hf bash scripts/gpu-check.sh sweep || true

@@ -1,4 +1,4 @@
-// sibling-pair-planes: headwise projections of two x's with the same rows
+// sibling-pair-planes (on by default): headwise projections of two x's with the same rows
 // (the sLSTM's i and f gates read the conv's output, z and o the norm's)
 // join one group. Their decoding blocks share one launch, and above
 // gemv-max-rows the two sibling pairs run as one pipelined launch whose grid
@@ -13,8 +13,8 @@
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="sibling-pair-planes=1" --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=RESIDENTREPORT
 // RESIDENTREPORT: gates_of_two_xs {{.*}}[M 2-16] | mma-resident-weights 128-row slices 8 warps 3 stages, 16-byte stores from registers (W rows permuted), one launch of 2 x's, 2 projections each, each block one head's W of all 2 in shared memory and each slice through them, one launch for its 2 heads [M > 16]
 // RESIDENTREPORT: rows_not_known_equal {{.*}}[M <= 16] | mma-resident-weights {{.*}}one launch of 2 projections of one x,
-// Off (the default): a pair launch for each x.
-// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0" | FileCheck %s --check-prefix=OFF
+// Off (the default before session 48): a pair launch for each x.
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="shared-epilogue=0 permuted-column-stores=0 staged-tile-short-k= short-k-tiles-per-block=1 resident-weights=0 sibling-pair-planes=0" | FileCheck %s --check-prefix=OFF
 
 #x = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #w = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>

@@ -357,7 +357,7 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "they are queued after the K loop, behind a barrier, just before "
            "the stores. Applies where K has at least stages - 1 steps">,
     Option<"siblingPairPlanes", "sibling-pair-planes", "bool",
-           /*default=*/"false",
+           /*default=*/"true",
            "Headwise projections of other x's with the same rows join a "
            "headwise group (the sLSTM's z and o gates, of the norm's output, "
            "with i and f, of the conv's): their decoding blocks share one "
@@ -366,7 +366,11 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "choosing the pair beside the head, which saves a launch's ramp "
            "and drain (measured on an H100, B16 S1024: the gate heads at "
            "width 512 42.2 -> 43.7 us, at 768 79.1 -> 76.4 us; outputs equal "
-           "the default's)">,
+           "the default's). With resident-weights the two pairs' resident "
+           "kernels likewise share one launch, a plane of blocks per x: on "
+           "by default since session 48 (H100, two runs: the 512 gate "
+           "heads 34.8 -> 34.6 and 35.6 -> 35.1 us, outputs bit-identical; "
+           "the 768 pipelined pair neutral)">,
     Option<"wholeTileStores", "whole-tile-stores", "bool",
            /*default=*/"true",
            "Where K is more than short-k-max-steps (8) K steps, the pipelined "
