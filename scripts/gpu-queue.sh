@@ -27,7 +27,8 @@ cd "$root"
 # block holding its head's W of both projections of a pair
 # (resident-weight-joint, 128-row slices, 3 stages, 8 warps), both pairs
 # in one launch, a plane of blocks each (sibling-pair-planes); v2 the same
-# in a launch per pair. (Session 48 also measured 2 stages, 16 warps,
+# in a launch per pair; v3 the default with unchecked stores in whole
+# slices (resident-weight-whole-slices). (Session 48 also measured 2 stages, 16 warps,
 # 64-row slices, resident-weight-joint-split-n and
 # resident-weight-early-first-pass, none faster on an H100:
 # docs/performance.md.)
@@ -35,6 +36,7 @@ variants=(
   "tf32=1 mma-resident-weights=0 mma-sibling-pair-planes=0"
   "tf32=1"
   "tf32=1 mma-sibling-pair-planes=0"
+  "tf32=1 mma-resident-weight-whole-slices=1"
 )
 
 case "${1:-}" in

@@ -1495,10 +1495,13 @@ public:
   }
   /// The same for a warp of tilesM x tilesN mma tiles in groups of `group`
   /// (also the resident-weight kernel's stores); `width`: the output's.
+  /// `guarded` false: the caller knows every row and column inside the
+  /// output, and the stores go unchecked.
   static void storePermuted(OpBuilder &b, Location loc, int64_t tilesM,
                             int64_t tilesN, int64_t group, const Gated *gated,
                             ValueRange acc, Value out, Value m, Value width,
-                            Value rowBase, Value warpCol, Value g, Value t2) {
+                            Value rowBase, Value warpCol, Value g, Value t2,
+                            bool guarded = true) {
     auto idx = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
@@ -1537,11 +1540,13 @@ public:
             Value row = add(rowBase, add(idx(mi * 16 + h * 8), g));
             Value column = add(column0, idx(8 * group * q));
             OpBuilder::InsertionGuard guard(b);
-            auto store = scf::IfOp::create(
-                b, loc,
-                arith::AndIOp::create(b, loc, lt(row, m), lt(column, width)),
-                /*withElseRegion=*/false);
-            b.setInsertionPointToStart(store.thenBlock());
+            if (guarded) {
+              auto store = scf::IfOp::create(
+                  b, loc,
+                  arith::AndIOp::create(b, loc, lt(row, m), lt(column, width)),
+                  /*withElseRegion=*/false);
+              b.setInsertionPointToStart(store.thenBlock());
+            }
             Value chunk = vector::FromElementsOp::create(
                 b, loc, VectorType::get({2 * group}, elt), values);
             vector::StoreOp::create(b, loc, chunk, s ? gated->secondOut : out,
@@ -1769,6 +1774,12 @@ public:
   /// block's first slice: that pass starts while they load.
   bool earlyFirstPass = false;
 
+  /// With permutedTiles: a slice wholly inside M runs its passes in a copy
+  /// whose stores go unchecked (no branch a store, so the next pass's
+  /// fragment loads can be scheduled among them); the last, partial slice
+  /// runs the checked copy.
+  bool wholeSlices = false;
+
   /// xs the planes' x (M, H K), all of M rows; `w` and `out` the G
   /// projections' W (H N, K) and out (M, H N) of each plane in turn; `per`
   /// slices a block. The grid is the planes' grids one after another.
@@ -1935,38 +1946,53 @@ public:
           // The slice through each W the block holds, each product
           // stored before the next pass (registers for one at a time);
           // split N: one pass through all of them.
-          for (int64_t p = 0; p < t.passes(); ++p) {
-            // (Early first pass: the other W, in the second group, landed
-            // and seen by every thread before the first slice's second
-            // pass; stages groups plus this iteration's are issued.)
-            if (early && p == 1)
-              ifThen(first, [&] {
-                waitPending(t.stages - 1);
-                gpu::BarrierOp::create(b, loc);
-              });
-            Value sw = t.splitN ? swAll : sws[p];
-            Value oh = t.splitN ? ownOutSplit : ohs[p];
-            SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
-            for (int64_t ks = 0; ks < t.k / 16; ++ks) {
-              Value kChunk = idx(ks * 2);
-              multiplyTiles(b, loc, elt,
-                            loadFragments(b, loc, sx, stage, wm0, t.tilesM(),
-                                          kChunk, lane, column,
-                                          /*weights=*/false),
-                            loadFragments(b, loc, sw, {}, wn0, t.tilesN(),
-                                          kChunk, lane, column,
-                                          /*weights=*/true),
-                            acc);
+          auto passes = [&](bool guarded) {
+            for (int64_t p = 0; p < t.passes(); ++p) {
+              // (Early first pass: the other W, in the second group, landed
+              // and seen by every thread before the first slice's second
+              // pass; stages groups plus this iteration's are issued.)
+              if (early && p == 1)
+                ifThen(first, [&] {
+                  waitPending(t.stages - 1);
+                  gpu::BarrierOp::create(b, loc);
+                });
+              Value sw = t.splitN ? swAll : sws[p];
+              Value oh = t.splitN ? ownOutSplit : ohs[p];
+              SmallVector<Value> acc(t.tilesM() * t.tilesN() * 4, zero);
+              for (int64_t ks = 0; ks < t.k / 16; ++ks) {
+                Value kChunk = idx(ks * 2);
+                multiplyTiles(b, loc, elt,
+                              loadFragments(b, loc, sx, stage, wm0, t.tilesM(),
+                                            kChunk, lane, column,
+                                            /*weights=*/false),
+                              loadFragments(b, loc, sw, {}, wn0, t.tilesN(),
+                                            kChunk, lane, column,
+                                            /*weights=*/true),
+                              acc);
+              }
+              if (permutedTiles)
+                StagedMMAKernelBuilder::storePermuted(
+                    b, loc, t.tilesM(), t.tilesN(), permutedTiles,
+                    /*gated=*/nullptr, acc, oh, m, idx(t.n), add(m0, wm0),
+                    wnOut, gRow, t2, guarded);
+              else
+                storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
+                           accRow, accCol, /*atomically=*/false,
+                           /*evenView=*/true, /*addToOut=*/false, float32Pairs);
             }
-            if (permutedTiles)
-              StagedMMAKernelBuilder::storePermuted(
-                  b, loc, t.tilesM(), t.tilesN(), permutedTiles,
-                  /*gated=*/nullptr, acc, oh, m, idx(t.n), add(m0, wm0), wnOut,
-                  gRow, t2);
-            else
-              storeTiles(b, loc, acc, oh, m, idx(t.n), t.tilesM(), t.tilesN(),
-                         accRow, accCol, /*atomically=*/false,
-                         /*evenView=*/true, /*addToOut=*/false, float32Pairs);
+          };
+          if (wholeSlices && permutedTiles) {
+            Value whole = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::ule, add(m0, idx(t.rows)), m);
+            auto branch = scf::IfOp::create(b, loc, whole,
+                                            /*withElseRegion=*/true);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(branch.thenBlock());
+            passes(/*guarded=*/false);
+            b.setInsertionPointToStart(branch.elseBlock());
+            passes(/*guarded=*/true);
+          } else {
+            passes(/*guarded=*/true);
           }
           return {};
         });
@@ -5558,7 +5584,8 @@ struct XLSTMContractToMMAPass
        << (tile->weights > 1 ? " joint" : "")
        << (tile->splitN ? " split n" : "")
        << (planes > 1 ? " planes " + std::to_string(planes) : "")
-       << (early ? " early first pass" : "");
+       << (early ? " early first pass" : "")
+       << (residentWeightWholeSlices && permuted ? " whole slices" : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
@@ -5576,6 +5603,7 @@ struct XLSTMContractToMMAPass
             builder.permutedTiles =
                 StagedMMAKernelBuilder::permutedTilesFor(outElt);
           builder.earlyFirstPass = early;
+          builder.wholeSlices = residentWeightWholeSlices;
           builder.build(xs, kernel.args[1], kernel.args[2], ws, outs, heads,
                         kernel);
         });
@@ -5583,7 +5611,11 @@ struct XLSTMContractToMMAPass
         ("mma-resident-weights " + Twine(tile->rows) + "-row slices " +
          Twine(tile->warpsM * tile->warpsN) + " warps " + Twine(tile->stages) +
          " stages, " +
-         (permuted ? "16-byte stores from registers (W rows permuted), " : "") +
+         (permuted ? "16-byte stores from registers (W rows permuted" +
+                         Twine(residentWeightWholeSlices
+                                   ? ", unchecked in whole slices), "
+                                   : "), ")
+                   : Twine()) +
          (planes > 1 ? "one launch of " + Twine(planes) + " x's, " + Twine(g) +
                            " projections each, "
           : g > 1 ? "one launch of " + Twine(g) + " projections of one x, "

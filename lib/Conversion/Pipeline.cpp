@@ -422,6 +422,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "projection of the launch, x read into it once"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().residentWeightJoint)};
+  Option<bool> mmaResidentWeightWholeSlices{
+      *this, "mma-resident-weight-whole-slices",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-whole-slices: "
+                     "unchecked stores in the resident kernel's whole "
+                     "slices"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightWholeSlices)};
   Option<bool> mmaResidentWeightEarlyFirstPass{
       *this, "mma-resident-weight-early-first-pass",
       llvm::cl::desc("xlstm-contract-to-mma resident-weight-early-first-"
@@ -812,6 +819,7 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.residentWeightJointSplitN = o.mmaResidentWeightJointSplitN;
         options.mma.residentWeightEarlyFirstPass =
             o.mmaResidentWeightEarlyFirstPass;
+        options.mma.residentWeightWholeSlices = o.mmaResidentWeightWholeSlices;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

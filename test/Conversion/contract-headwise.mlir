@@ -49,6 +49,10 @@
 // own behind the first slice's, waited for (and a barrier) before the
 // first slice's second pass; the first iteration waits for one group more.
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-early-first-pass=1" | FileCheck %s --check-prefix=EARLY
+// resident-weight-whole-slices: a slice wholly inside M (its first row +
+// 128 <= M) runs both passes with unchecked stores, the partial one the
+// checked copy:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-whole-slices=1" | FileCheck %s --check-prefix=WHOLE
 // By default (resident-weights and resident-weight-joint on), 128-row
 // slices through both W:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEFAULTREPORT
@@ -492,6 +496,27 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // EARLY-NEXT:        gpu.barrier
 // EARLY-COUNT-32:  nvvm.mma.sync
 // EARLY:         gpu.return
+// WHOLE-LABEL: func @gates_of_one_x
+// WHOLE:       gpu.func @projection_mma_resident(
+// WHOLE:         scf.for
+// WHOLE:           nvvm.cp.async.commit.group
+// WHOLE:           %[[END:.+]] = arith.addi %{{.+}}, %c128{{[_0-9]*}} : index
+// WHOLE-NEXT:      %[[WHOLE:.+]] = arith.cmpi ule, %[[END]], %arg1 : index
+// WHOLE-NEXT:      scf.if %[[WHOLE]] {
+// WHOLE-NOT:         scf.if
+// WHOLE-COUNT-32:    nvvm.mma.sync
+// WHOLE-NOT:         scf.if
+// WHOLE-COUNT-8:     vector.store
+// WHOLE-NOT:         scf.if
+// WHOLE-COUNT-32:    nvvm.mma.sync
+// WHOLE-NOT:         scf.if
+// WHOLE-COUNT-8:     vector.store
+// WHOLE-NEXT:      } else {
+// WHOLE-COUNT-32:    nvvm.mma.sync
+// WHOLE:             scf.if
+// WHOLE-NEXT:          vector.from_elements
+// WHOLE-NEXT:          vector.store
+// WHOLE:         gpu.return
 // SPLITN-LABEL: func @gates_of_one_x
 // SPLITN:       gpu.launch_func @projection_mma_resident::@projection_mma_resident {{.*}} dynamic_shared_memory_size %c40960_i32 args(
 // SPLITN:       gpu.func @projection_mma_resident(

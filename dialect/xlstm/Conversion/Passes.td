@@ -451,6 +451,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "each slice of x through all of them: x comes into the SM once "
            "instead of once a projection, the grid a G-th as many blocks "
            "(off: a block a projection and head)">,
+    Option<"residentWeightWholeSlices", "resident-weight-whole-slices",
+           "bool", /*default=*/"false",
+           "With its stores from registers (permuted-column-stores), the "
+           "resident-weights kernel runs a slice wholly inside M in a copy "
+           "of its passes whose stores go unchecked, no branch a store, so "
+           "that the next pass's fragment loads can be scheduled among "
+           "them; the partial last slice runs the checked copy">,
     Option<"residentWeightEarlyFirstPass", "resident-weight-early-first-pass",
            "bool", /*default=*/"false",
            "With resident-weight-joint's passes, the first projection's W "
