@@ -27,16 +27,19 @@ cd "$root"
 # block holding its head's W of both projections of a pair
 # (resident-weight-joint, 128-row slices, 3 stages, 8 warps), both pairs
 # in one launch, a plane of blocks each (sibling-pair-planes); v2 the same
-# in a launch per pair; v3 the default with unchecked stores in whole
-# slices (resident-weight-whole-slices). (Session 48 also measured 2 stages, 16 warps,
+# in a launch per pair; v3-v5 two blocks of 4 warps an SM, so that one
+# block's stores and barrier overlap the other's mma: 64-row slices in 3
+# or 2 stages, 32-row slices in 4. (Session 48 also measured 2 stages, 16 warps,
 # 64-row slices, resident-weight-joint-split-n and
-# resident-weight-early-first-pass, none faster on an H100:
+# resident-weight-early-first-pass and -whole-slices, none faster on an H100:
 # docs/performance.md.)
 variants=(
   "tf32=1 mma-resident-weights=0 mma-sibling-pair-planes=0"
   "tf32=1"
   "tf32=1 mma-sibling-pair-planes=0"
-  "tf32=1 mma-resident-weight-whole-slices=1"
+  "tf32=1 mma-resident-weight-blocks=264 mma-resident-weight-rows=64 mma-resident-weight-warps=4"
+  "tf32=1 mma-resident-weight-blocks=264 mma-resident-weight-rows=64 mma-resident-weight-warps=4 mma-resident-weight-stages=2"
+  "tf32=1 mma-resident-weight-blocks=264 mma-resident-weight-rows=32 mma-resident-weight-warps=4 mma-resident-weight-stages=4"
 )
 
 case "${1:-}" in
