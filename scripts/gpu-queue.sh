@@ -22,25 +22,20 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# The gate-head variants (issue 10): v0 the default (since session 48):
-# each block holding its head's W of both projections of a pair
+# The gate-head variants (issue 10): v0 the pipelined pair kernel, a
+# launch per pair (the default before session 48); v1 the default: each
+# block holding its head's W of both projections of a pair
 # (resident-weight-joint, 128-row slices, 3 stages, 8 warps), both pairs
-# in one launch, a plane of blocks each (sibling-pair-planes); v1 the same
-# at two blocks of 4 warps an SM (64-row slices), so that one block's
-# stores and barrier overlap the other's mma (session 48, H100: 34.7
-# against 35.6 us); v2 (v3) a block per projection and head, 64-row
-# slices, 4 warps, 2 stages at three blocks an SM (3 stages at two); v4
-# joint, 16-row slices, 2 stages, 4 warps at three blocks an SM. (Session
-# 48 also measured 2 stages, 16 warps, 64-row slices at 8 warps,
-# resident-weight-joint-split-n, -early-first-pass and -whole-slices:
-# none faster on an H100; docs/performance.md.)
-rw="mma-resident-weight"
+# in one launch, a plane of blocks each (sibling-pair-planes); v2 the same
+# in a launch per pair. (Session 48 measured on H100s, none faster than
+# v1: 2 stages, 16 warps, 64-row slices at one and two blocks an SM,
+# 16-row slices at three, a block per projection at two and three,
+# resident-weight-joint-split-n, -early-first-pass and -whole-slices;
+# docs/performance.md.)
 variants=(
+  "tf32=1 mma-resident-weights=0 mma-sibling-pair-planes=0"
   "tf32=1"
-  "tf32=1 $rw-blocks=264 $rw-rows=64 $rw-warps=4"
-  "tf32=1 $rw-joint=0 $rw-blocks=396 $rw-rows=64 $rw-warps=4 $rw-stages=2"
-  "tf32=1 $rw-joint=0 $rw-blocks=264 $rw-rows=64 $rw-warps=4"
-  "tf32=1 $rw-blocks=396 $rw-rows=16 $rw-warps=4 $rw-stages=2"
+  "tf32=1 mma-sibling-pair-planes=0"
 )
 
 case "${1:-}" in
