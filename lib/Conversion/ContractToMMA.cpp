@@ -1780,6 +1780,10 @@ public:
   /// runs the checked copy.
   bool wholeSlices = false;
 
+  /// The next slice's copies issued after the first pass's products
+  /// instead of right after the iteration's barrier.
+  bool latePrefetch = false;
+
   /// xs the planes' x (M, H K), all of M rows; `w` and `out` the G
   /// projections' W (H N, K) and out (M, H N) of each plane in turn; `per`
   /// slices a block. The grid is the planes' grids one after another.
@@ -1929,10 +1933,19 @@ public:
           // Every warp is done with the stage the load below refills
           // (read in the previous iteration).
           gpu::BarrierOp::create(b, loc);
+          // The next slice's copies (the stage they refill was read in
+          // the previous iteration, behind the barrier above): here, or
+          // with latePrefetch after the first pass's products, so that
+          // the warps, which all leave the barrier together, start on
+          // the tensor cores instead of on the copies' address arithmetic.
           Value next = add(j, idx(t.stages - 1));
-          ifThen(ult(next, count),
-                 [&] { loadSlice(next, remui(next, idx(t.stages))); });
-          commit();
+          auto prefetch = [&] {
+            ifThen(ult(next, count),
+                   [&] { loadSlice(next, remui(next, idx(t.stages))); });
+            commit();
+          };
+          if (!latePrefetch)
+            prefetch();
           auto column = [&](Value row, Value chunk) {
             return xlstm::swizzledChunkColumn(b, loc, row, chunk, rowBytes, 2);
           };
@@ -1970,6 +1983,8 @@ public:
                                             /*weights=*/true),
                               acc);
               }
+              if (latePrefetch && p == 0)
+                prefetch();
               if (permutedTiles)
                 StagedMMAKernelBuilder::storePermuted(
                     b, loc, t.tilesM(), t.tilesN(), permutedTiles,
@@ -5585,7 +5600,8 @@ struct XLSTMContractToMMAPass
        << (tile->splitN ? " split n" : "")
        << (planes > 1 ? " planes " + std::to_string(planes) : "")
        << (early ? " early first pass" : "")
-       << (residentWeightWholeSlices && permuted ? " whole slices" : "");
+       << (residentWeightWholeSlices && permuted ? " whole slices" : "")
+       << (residentWeightLatePrefetch ? " late prefetch" : "");
     Value one = cst(1);
     auto launch = cache->launch(
         rewriter, loc, "projection_mma_resident", config, args,
@@ -5604,6 +5620,7 @@ struct XLSTMContractToMMAPass
                 StagedMMAKernelBuilder::permutedTilesFor(outElt);
           builder.earlyFirstPass = early;
           builder.wholeSlices = residentWeightWholeSlices;
+          builder.latePrefetch = residentWeightLatePrefetch;
           builder.build(xs, kernel.args[1], kernel.args[2], ws, outs, heads,
                         kernel);
         });

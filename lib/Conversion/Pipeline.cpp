@@ -422,6 +422,13 @@ struct ToGPUPipelineOptions : public PassPipelineOptions<ToGPUPipelineOptions> {
                      "projection of the launch, x read into it once"),
       llvm::cl::init(
           xlstm::XLSTMContractToMMAPassOptions().residentWeightJoint)};
+  Option<bool> mmaResidentWeightLatePrefetch{
+      *this, "mma-resident-weight-late-prefetch",
+      llvm::cl::desc("xlstm-contract-to-mma resident-weight-late-prefetch: "
+                     "the next slice's copies after the first pass's "
+                     "products"),
+      llvm::cl::init(
+          xlstm::XLSTMContractToMMAPassOptions().residentWeightLatePrefetch)};
   Option<bool> mmaResidentWeightWholeSlices{
       *this, "mma-resident-weight-whole-slices",
       llvm::cl::desc("xlstm-contract-to-mma resident-weight-whole-slices: "
@@ -820,6 +827,8 @@ void xlstm::registerXLSTMToGPUPipeline() {
         options.mma.residentWeightEarlyFirstPass =
             o.mmaResidentWeightEarlyFirstPass;
         options.mma.residentWeightWholeSlices = o.mmaResidentWeightWholeSlices;
+        options.mma.residentWeightLatePrefetch =
+            o.mmaResidentWeightLatePrefetch;
         options.mma.shortKTilesPerBlock = o.mmaShortKTilesPerBlock;
         options.mma.fuseEpilogues = o.mmaFuseEpilogues;
         options.mma.f32PairStores = o.mmaF32PairStores;

@@ -53,6 +53,9 @@
 // 128 <= M) runs both passes with unchecked stores, the partial one the
 // checked copy:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-whole-slices=1" | FileCheck %s --check-prefix=WHOLE
+// resident-weight-late-prefetch: the next slice's copies after the first
+// pass's products, before its stores:
+// RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma="resident-weight-late-prefetch=1" | FileCheck %s --check-prefix=LATE
 // By default (resident-weights and resident-weight-joint on), 128-row
 // slices through both W:
 // RUN: xlstm-opt %s --split-input-file --xlstm-contract-to-mma --xlstm-lowering-report -o /dev/null | FileCheck %s --check-prefix=DEFAULTREPORT
@@ -517,6 +520,20 @@ func.func @blocks_of_a_slice(%up: memref<?x?x512xbf16>, %w: memref<8x32x32xbf16>
 // WHOLE-NEXT:          vector.from_elements
 // WHOLE-NEXT:          vector.store
 // WHOLE:         gpu.return
+// LATE-LABEL: func @gates_of_one_x
+// LATE:       gpu.func @projection_mma_resident(
+// LATE:         scf.for
+// LATE:           nvvm.cp.async.wait.group 1
+// LATE-NEXT:      gpu.barrier
+// LATE-NOT:       nvgpu.device_async_copy
+// LATE-COUNT-32:  nvvm.mma.sync
+// LATE-NOT:       vector.store
+// LATE:           nvgpu.device_async_copy
+// LATE:           nvvm.cp.async.commit.group
+// LATE-NOT:       nvvm.mma.sync
+// LATE:           vector.store
+// LATE:           nvvm.mma.sync
+// LATE:         gpu.return
 // SPLITN-LABEL: func @gates_of_one_x
 // SPLITN:       gpu.launch_func @projection_mma_resident::@projection_mma_resident {{.*}} dynamic_shared_memory_size %c40960_i32 args(
 // SPLITN:       gpu.func @projection_mma_resident(

@@ -457,6 +457,13 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "each slice of x through all of them: x comes into the SM once "
            "instead of once a projection, the grid a G-th as many blocks "
            "(off: a block a projection and head)">,
+    Option<"residentWeightLatePrefetch", "resident-weight-late-prefetch",
+           "bool", /*default=*/"false",
+           "The resident-weights kernel issues the next slice's copies after "
+           "its first pass's products (before their stores) instead of "
+           "right after the iteration's barrier, which all warps leave "
+           "together: they start on the tensor cores, and the copies' "
+           "address arithmetic fills the products' tail">,
     Option<"residentWeightWholeSlices", "resident-weight-whole-slices",
            "bool", /*default=*/"false",
            "With its stores from registers (permuted-column-stores), the "
