@@ -27,18 +27,16 @@ cd "$root"
 # block holding its head's W of both projections of a pair
 # (resident-weight-joint, 128-row slices, 3 stages, 8 warps), both pairs
 # in one launch, a plane of blocks each (sibling-pair-planes); v2 the same
-# in a launch per pair; v3 the default with the next slice's copies issued
-# after the first pass's products (resident-weight-late-prefetch).
-# (Session 48 measured on H100s, none faster than
+# in a launch per pair. (Session 48 measured on H100s, none faster than
 # v1: 2 stages, 16 warps, 64-row slices at one and two blocks an SM,
 # 16-row slices at three, a block per projection at two and three,
-# resident-weight-joint-split-n, -early-first-pass and -whole-slices;
+# resident-weight-joint-split-n, -early-first-pass, -whole-slices and
+# -late-prefetch;
 # docs/performance.md.)
 variants=(
   "tf32=1 mma-resident-weights=0 mma-sibling-pair-planes=0"
   "tf32=1"
   "tf32=1 mma-sibling-pair-planes=0"
-  "tf32=1 mma-resident-weight-late-prefetch=1"
 )
 
 case "${1:-}" in

@@ -463,7 +463,8 @@ def XLSTMContractToMMAPass : Pass<"xlstm-contract-to-mma", "::mlir::ModuleOp"> {
            "its first pass's products (before their stores) instead of "
            "right after the iteration's barrier, which all warps leave "
            "together: they start on the tensor cores, and the copies' "
-           "address arithmetic fills the products' tail">,
+           "address arithmetic fills the products' tail (H100, sLSTM 512 "
+           "gate heads: no gain, 35.6 -> 35.8 us)">,
     Option<"residentWeightWholeSlices", "resident-weight-whole-slices",
            "bool", /*default=*/"false",
            "With its stores from registers (permuted-column-stores), the "
