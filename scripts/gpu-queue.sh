@@ -31,8 +31,7 @@ cd "$root"
 # v1: 2 stages, 16 warps, 64-row slices at one and two blocks an SM,
 # 16-row slices at three, a block per projection at two and three,
 # resident-weight-joint-split-n, -early-first-pass, -whole-slices and
-# -late-prefetch;
-# docs/performance.md.)
+# -late-prefetch; docs/performance.md.)
 variants=(
   "tf32=1 mma-resident-weights=0 mma-sibling-pair-planes=0"
   "tf32=1"

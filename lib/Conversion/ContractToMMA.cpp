@@ -1796,10 +1796,10 @@ public:
     Type elt = cast<MemRefType>(x.getType()).getElementType();
     Value bid = kernel.blockIds.x, tid = kernel.threadIds.x;
     SmallVector<Value> ownW(w.take_front(g)), ownOut(out.take_front(g));
+    Value slices = arith::CeilDivUIOp::create(b, loc, m, idx(t.rows));
     // Several planes: the block's plane and its operands (selects), the
     // block's index within the plane's grid.
     if (planes > 1) {
-      Value slices = arith::CeilDivUIOp::create(b, loc, m, idx(t.rows));
       Value splits = arith::CeilDivUIOp::create(b, loc, slices, per);
       Value planeBlocks = mul(splits, idx(heads * (g / t.weights)));
       Value plane = divui(bid, planeBlocks);
@@ -1840,7 +1840,6 @@ public:
       whs.push_back(views[1]);
       ohs.push_back(views[2]);
     }
-    Value slices = arith::CeilDivUIOp::create(b, loc, m, idx(t.rows));
     Value firstSlice = mul(split, per);
     Value count = minui(per, sub(slices, firstSlice));
 
@@ -1923,7 +1922,8 @@ public:
             NVVM::CpAsyncWaitGroupOp::create(b, loc,
                                              b.getI32IntegerAttr(groups));
           };
-          Value first = eqi(j, idx(0));
+          // (Early first pass: whether this is the block's first slice.)
+          Value first = early ? eqi(j, idx(0)) : Value();
           if (early) {
             ifThen(first, [&] { waitPending(t.stages - 1); });
             ifThen(ult(idx(0), j), [&] { waitPending(t.stages - 2); });
